@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Compare starts each target in turn, measures it with redis-benchmark
+// (and, when cfg.RSS is set, its memory after loading cfg.RSSKeys keys),
+// stops it, and returns the table. Only one target runs at a time so the
+// targets do not compete for CPU. Every process Compare starts is stopped
+// and every temporary directory removed before it returns, including on
+// error and when ctx is cancelled.
+func Compare(ctx context.Context, cfg CompareConfig) (Table, error) {
+	if err := cfg.Validate(); err != nil {
+		return Table{}, err
+	}
+	if err := cfg.preflight(); err != nil {
+		return Table{}, err
+	}
+	rb := &redisBench{cfg: cfg}
+	var results []targetResult
+	for _, t := range cfg.targets() {
+		r, err := measureTarget(ctx, cfg, rb, t)
+		if err != nil {
+			return Table{}, fmt.Errorf("bench: %s: %w", t.Name(), err)
+		}
+		results = append(results, r)
+	}
+	tab := BuildTable(results, cfg.Baseline)
+	tab.Commands = rb.commands
+	return tab, nil
+}
+
+// targetResult is everything measured on one target.
+type targetResult struct {
+	Name string
+	// Cells maps pipeline depth to the samples of each run.
+	Cells    map[int][][]Sample
+	Requests map[int]int // -n used per pipeline depth
+	RSSBytes int64       // 0 when not measured
+	RSSKeys  int64
+}
+
+func measureTarget(ctx context.Context, cfg CompareConfig, rb *redisBench, t Target) (res targetResult, err error) {
+	logf(cfg.Log, "== %s: starting\n", t.Name())
+	addr, pid, err := t.Start(ctx)
+	defer func() {
+		// The caller's ctx may be cancelled already; stopping must still happen.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopTimeout)
+		defer cancel()
+		err = errors.Join(err, t.Stop(stopCtx))
+	}()
+	if err != nil {
+		return res, err
+	}
+	logf(cfg.Log, "== %s: listening on %s, pid %d\n", t.Name(), addr, pid)
+	res = targetResult{Name: t.Name(), Cells: map[int][][]Sample{}, Requests: map[int]int{}}
+	for _, p := range cfg.Pipelines {
+		calN := cfg.CalibrationRequests * p
+		logf(cfg.Log, "%s -P %d: calibrating\n", t.Name(), p)
+		cal, err := rb.run(ctx, addr, p, calN)
+		if err != nil {
+			return res, err
+		}
+		n := requestsFor(cal, cfg.MinSeconds.Seconds(), calN)
+		res.Requests[p] = n
+		for i := range cfg.Runs {
+			logf(cfg.Log, "%s -P %d: run %d/%d, -n %d\n", t.Name(), p, i+1, cfg.Runs, n)
+			s, err := rb.run(ctx, addr, p, n)
+			if err != nil {
+				return res, err
+			}
+			res.Cells[p] = append(res.Cells[p], s)
+		}
+	}
+	if cfg.RSS {
+		res.RSSKeys, res.RSSBytes, err = measureRSS(ctx, cfg, addr, pid)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// measureRSS writes keys 0..RSSKeys-1 once each with the load generator,
+// checks DBSIZE, and reads the server's VmRSS.
+func measureRSS(ctx context.Context, cfg CompareConfig, addr string, pid int) (keys, rss int64, err error) {
+	logf(cfg.Log, "loading %d keys of %d bytes for RSS\n", cfg.RSSKeys, cfg.DataSize)
+	lc := DefaultConfig()
+	lc.Addr = addr
+	lc.Mix = Mix{Set: 1}
+	lc.Dist = DistSequential
+	lc.Keys = cfg.RSSKeys
+	lc.Ops = int64(cfg.RSSKeys)
+	lc.ValueSize = cfg.DataSize
+	lc.Pipeline = 64
+	lc.Timeout = 30 * time.Second
+	r, err := Run(ctx, lc)
+	if err != nil {
+		return 0, 0, fmt.Errorf("rss load: %w", err)
+	}
+	if r.Errors > 0 {
+		return 0, 0, fmt.Errorf("rss load: %d errors, first: %s", r.Errors, r.FirstError)
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
+	defer c.Close()
+	// The benchmark's own keys (-r KeySpace) share names with the loaded
+	// ones, so at least RSSKeys keys exist, more if KeySpace is larger.
+	want := int64(max(cfg.RSSKeys, cfg.KeySpace))
+	keys, err = c.DBSize(ctx).Result()
+	if err != nil {
+		return 0, 0, fmt.Errorf("dbsize: %w", err)
+	}
+	if keys < int64(cfg.RSSKeys) || keys > want {
+		return 0, 0, fmt.Errorf("%w: DBSIZE %d, want %d..%d", ErrKeyCount, keys, cfg.RSSKeys, want)
+	}
+	rss, err = ReadRSS(pid)
+	return keys, rss, err
+}
+
+// preflight finds the binaries before anything starts, so a missing one
+// fails in a second rather than after the first targets were measured.
+func (c CompareConfig) preflight() error {
+	bins := []string{c.RedisBenchmark}
+	if c.Targets == nil {
+		bins = append(bins, c.RedisServer)
+		if c.RingcacheBin != "" {
+			bins = append(bins, c.RingcacheBin)
+		}
+	}
+	for _, b := range bins {
+		if _, err := exec.LookPath(b); err != nil {
+			hint := ""
+			if b == c.RingcacheBin {
+				hint = " (build it with: go build -o bin/ringcache ./cmd/ringcache; or pass --ringcache-bin '' to leave it out)"
+			}
+			return fmt.Errorf("bench: %w%s", err, hint)
+		}
+	}
+	return nil
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
+}

@@ -1,0 +1,222 @@
+// How a request flows through the Coordinator.
+//
+// Write (SET, DEL, MSET, ...: Put). The coordinator stamps every mutation
+// with its own HLC version, asks the current Placement for each key's N
+// replicas, and groups the records into ONE batch per replica. All
+// batches go out in parallel, each in its own goroutine bounded by the
+// request timeout (the local node's batch goes straight to the engine).
+// A per-key tally (quorum.Tally per key) counts acknowledgements; the
+// client gets its reply as soon as every key has W acks. Once some key
+// can no longer reach W, the coordinator only waits for the replicas it
+// has not heard from yet (at most until the timeout) and answers
+// NOQUORUM with exactly how many acknowledged: those keep the write.
+// Replicas still working after a successful reply finish (or hit the
+// timeout) on their own: the write keeps spreading, nothing waits for
+// them, and since every call is bounded by the timeout and answers into
+// a buffered channel, nothing leaks.
+//
+// Read (GET, MGET, EXISTS, ...: Get). The keys are grouped per replica
+// the same way and every replica of every key is asked. Each answer is
+// folded into the newest record per key (highest version; tombstones and
+// expired records take part, so a delete beats older values) and counted
+// in the tally; once every key has R answers the coordinator repairs the
+// repliers that returned an older version or nothing, waits for those
+// repairs (so a value a quorum read returned is on enough replicas that
+// the next quorum read sees it too: monotonic reads), and replies.
+// Replicas that answer after the reply are handled by a background
+// repair goroutine: it waits for them until the timeout, resolves again
+// over every answer and repairs whoever is stale. Those goroutines are
+// bounded (Config.RepairWorkers; beyond it late repair is skipped and
+// counted) and stop on Close.
+//
+// Consistency. R and W come from Config unless the request's context
+// carries a per-connection override (WithConsistency): ONE, QUORUM
+// (majority) or ALL of the key's replicas. Either way the requirement is
+// capped at the replicas a key has, which is fewer than N only while the
+// cluster has fewer than N members.
+//
+// Versions. Every write is stamped by this node's HLC. A read lets the
+// clock observe the versions it returns, so a read-modify-write (INCR,
+// APPEND, SET GET) through one coordinator always stamps a version newer
+// than the one it read, even if this node's clock runs behind the
+// writer's. Two coordinators doing read-modify-writes of one key
+// concurrently are not serialized: the newest version wins.
+//
+// DBSIZE and FLUSHALL address every member, not a key's replicas: see Len
+// and Flush.
+
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Coordinator. Start from DefaultConfig.
+type Config struct {
+	// N is the replication factor: how many nodes hold each key.
+	// Default 3.
+	N int
+	// R is how many replicas must answer a read. 1 ≤ R ≤ N. Default 2.
+	R int
+	// W is how many replicas must acknowledge a write. 1 ≤ W ≤ N.
+	// Default 2.
+	W int
+	// Timeout bounds one request: replica calls, waiting for the quorum
+	// and the synchronous read repair. Default 1s.
+	Timeout time.Duration
+	// Self is this node's id. Required.
+	Self string
+	// Logger receives replica failures (debug) and repair problems.
+	// Default (nil): discard.
+	Logger *slog.Logger
+	// Now is the clock for expiry decisions. Default (nil): time.Now.
+	Now func() time.Time
+	// Clock stamps write versions. Default (nil): NewClock(Self, Now);
+	// a node shares one clock between everything that stamps versions.
+	Clock *Clock
+	// Placement is the initial ring snapshot; SetPlacement replaces it.
+	// Default (nil): none yet, requests fail with ErrNoPlacement.
+	Placement Placement
+	// Peers resolves node ids to replicas, Self included. Required.
+	Peers Peers
+	// Members lists the nodes DBSIZE and FLUSHALL address. Default (nil):
+	// Self alone.
+	Members Members
+	// RepairWorkers bounds the background read-repair goroutines. When
+	// all are busy, late repairs are skipped (and counted). Default 64.
+	RepairWorkers int
+}
+
+// DefaultConfig returns the defaults of every field that has one.
+func DefaultConfig() Config {
+	return Config{N: 3, R: 2, W: 2, Timeout: time.Second, RepairWorkers: 64}
+}
+
+// Validate reports the first invalid field; the error wraps
+// ErrInvalidConfig.
+func (c Config) Validate() error {
+	switch {
+	case c.N < 1:
+		return fmt.Errorf("%w: N %d must be at least 1", ErrInvalidConfig, c.N)
+	case c.R < 1 || c.R > c.N:
+		return fmt.Errorf("%w: R %d not in [1, N=%d]", ErrInvalidConfig, c.R, c.N)
+	case c.W < 1 || c.W > c.N:
+		return fmt.Errorf("%w: W %d not in [1, N=%d]", ErrInvalidConfig, c.W, c.N)
+	case c.Timeout <= 0:
+		return fmt.Errorf("%w: Timeout %v must be positive", ErrInvalidConfig, c.Timeout)
+	case c.Self == "":
+		return fmt.Errorf("%w: Self is empty", ErrInvalidConfig)
+	case c.Peers == nil:
+		return fmt.Errorf("%w: Peers is nil", ErrInvalidConfig)
+	case c.RepairWorkers < 1:
+		return fmt.Errorf("%w: RepairWorkers %d must be at least 1", ErrInvalidConfig, c.RepairWorkers)
+	}
+	return nil
+}
+
+// Coordinator implements server.Store as quorum operations over each
+// key's replicas. Any node runs one; it is safe for concurrent use.
+type Coordinator struct {
+	cfg   Config
+	clock *Clock
+	log   *slog.Logger
+	now   func() time.Time
+
+	// placement holds the current ring snapshot; nil pointer: none yet.
+	placement atomic.Pointer[placementRef]
+
+	// life is cancelled by Close: every replica call derives from it.
+	life context.Context
+	stop context.CancelFunc
+
+	mu struct {
+		sync.RWMutex
+		// closed is set once by Close. Under mu so that no request adds
+		// to wg after Close started waiting on it.
+		closed bool
+	}
+	// wg counts requests in progress and every goroutine they start.
+	wg sync.WaitGroup
+	// repairSlots bounds background repairs: a send takes a slot.
+	repairSlots chan struct{}
+
+	stats counters
+}
+
+type placementRef struct{ p Placement }
+
+// New returns a Coordinator; cfg must pass Validate.
+func New(cfg Config) (*Coordinator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = NewClock(cfg.Self, cfg.Now)
+	}
+	c := &Coordinator{
+		cfg:         cfg,
+		clock:       cfg.Clock,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		repairSlots: make(chan struct{}, cfg.RepairWorkers),
+	}
+	c.life, c.stop = context.WithCancel(context.Background())
+	if cfg.Placement != nil {
+		c.SetPlacement(cfg.Placement)
+	}
+	return c, nil
+}
+
+// SetPlacement installs a new ring snapshot. Requests already running
+// keep the snapshot they started with.
+func (c *Coordinator) SetPlacement(p Placement) {
+	if p == nil {
+		c.placement.Store(nil)
+		return
+	}
+	c.placement.Store(&placementRef{p: p})
+}
+
+// Close stops the coordinator: new requests fail with ErrClosed, replica
+// calls in flight are cancelled, and Close returns once every goroutine
+// the coordinator started has ended. Idempotent.
+func (c *Coordinator) Close() error {
+	c.mu.Lock()
+	c.mu.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.wg.Wait()
+	return nil
+}
+
+// enter registers a request; leave must follow.
+func (c *Coordinator) enter() error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.mu.closed {
+		return ErrClosed
+	}
+	c.wg.Add(1)
+	return nil
+}
+
+func (c *Coordinator) leave() { c.wg.Done() }
+
+// closedErr returns ErrClosed once Close has started, else nil.
+func (c *Coordinator) closedErr() error {
+	if c.life.Err() != nil {
+		return ErrClosed
+	}
+	return nil
+}

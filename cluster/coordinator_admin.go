@@ -1,0 +1,143 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// errNoAdmin is the failure recorded for a member whose replica cannot
+// answer for its whole node.
+var errNoAdmin = errors.New("cluster: member does not support node-wide operations")
+
+// Len implements server.Store (DBSIZE) for a cluster: an ESTIMATE of the
+// distinct live keys, the sum of every member's local live count divided
+// by the number of copies of each key (N, or the member count when the
+// cluster is smaller). Replicas that missed writes or still hold data
+// that moved make it approximate, never exact. Members that do not answer
+// within the timeout are left out and the sum is scaled up by
+// members/answered, so one dead node does not make DBSIZE drop by a
+// third; if no member answers, Len returns the error.
+func (c *Coordinator) Len(ctx context.Context) (int64, error) {
+	if err := c.enter(); err != nil {
+		return 0, err
+	}
+	defer c.leave()
+	ids := c.memberIDs()
+	answers, err := c.eachMember(ctx, ids, func(ctx context.Context, adm NodeAdmin) answer {
+		n, err := adm.Count(ctx)
+		return answer{count: n, err: err}
+	})
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	answered := 0
+	var firstErr error
+	for _, a := range answers {
+		if a.err != nil {
+			firstErr = cmpErr(firstErr, fmt.Errorf("member %s: %w", ids[a.b], a.err))
+			continue
+		}
+		sum += a.count
+		answered++
+	}
+	if answered == 0 {
+		return 0, fmt.Errorf("cluster: DBSIZE: no member answered: %w", firstErr)
+	}
+	copies := min(c.cfg.N, len(ids))
+	est := float64(sum) * float64(len(ids)) / float64(answered) / float64(copies)
+	return int64(math.Round(est)), nil
+}
+
+// Flush implements server.Store (FLUSHALL/FLUSHDB) for a cluster: every
+// member drops all its data. If some member fails or does not answer
+// within the timeout, Flush returns an error wrapping ErrPartialFlush
+// naming them: the others were flushed, and the failed ones still hold
+// their data (which read repair may copy back to flushed replicas, so
+// retry until it succeeds). A flush is not a versioned write: a member
+// that was down during it keeps its data.
+func (c *Coordinator) Flush(ctx context.Context) error {
+	if err := c.enter(); err != nil {
+		return err
+	}
+	defer c.leave()
+	ids := c.memberIDs()
+	answers, err := c.eachMember(ctx, ids, func(ctx context.Context, adm NodeAdmin) answer {
+		return answer{err: adm.DropAll(ctx)}
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range answers {
+		if a.err != nil {
+			errs = append(errs, fmt.Errorf("member %s: %w", ids[a.b], a.err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %d of %d members failed: %w", ErrPartialFlush, len(errs), len(ids), errors.Join(errs...))
+	}
+	return nil
+}
+
+// memberIDs returns the members to address, Self alone without Members.
+func (c *Coordinator) memberIDs() []string {
+	if c.cfg.Members != nil {
+		if ids := c.cfg.Members.MemberIDs(); len(ids) > 0 {
+			return ids
+		}
+	}
+	return []string{c.cfg.Self}
+}
+
+// eachMember calls fn on every member's NodeAdmin in parallel and
+// returns one answer per member (a.b is the member's index); members
+// that did not answer by the timeout get context.DeadlineExceeded.
+func (c *Coordinator) eachMember(ctx context.Context, ids []string, fn func(context.Context, NodeAdmin) answer) ([]answer, error) {
+	fl := c.newFlight(len(ids), time.Now().Add(c.cfg.Timeout))
+	defer fl.cancel()
+	for b, id := range ids {
+		rep, ok := c.cfg.Peers(id)
+		adm, isAdmin := rep.(NodeAdmin)
+		switch {
+		case !ok || rep == nil:
+			fl.finish(answer{b: b, err: ErrUnknownPeer})
+		case !isAdmin:
+			fl.finish(answer{b: b, err: errNoAdmin})
+		default:
+			c.launch(fl, b, rep, func(ctx context.Context, _ Replica) answer { return fn(ctx, adm) })
+		}
+	}
+	answers := make([]answer, len(ids))
+	got := make([]bool, len(ids))
+	for range ids {
+		a, ok, err := fl.next(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		if !ok {
+			break
+		}
+		answers[a.b], got[a.b] = a, true
+	}
+	for b := range answers {
+		if !got[b] {
+			answers[b] = answer{b: b, err: context.DeadlineExceeded}
+		}
+	}
+	if err := c.closedErr(); err != nil {
+		return nil, err
+	}
+	return answers, nil
+}
+
+// cmpErr keeps the first error.
+func cmpErr(first, next error) error {
+	if first != nil {
+		return first
+	}
+	return next
+}

@@ -1,0 +1,134 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ringcache/ringcache/cluster/quorum"
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server"
+)
+
+// Get implements server.Store: every replica of every key is asked (one
+// batch per replica), the newest version among the answers wins, and Get
+// returns once every key has R answers (or the override's level) and the
+// stale repliers among them were repaired. A key whose newest record is a
+// tombstone or expired is not Found. Fewer than R answers before the
+// timeout: a *QuorumError (errors.Is ErrNoQuorum).
+func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+	if len(keys) == 0 {
+		return []server.Item{}, nil
+	}
+	if err := c.enter(); err != nil {
+		return nil, err
+	}
+	defer c.leave()
+	c.stats.reads.Add(1)
+
+	level, _ := ConsistencyFrom(ctx)
+	f, err := c.plan(keys, level, c.cfg.R)
+	if err != nil {
+		return nil, err
+	}
+	st := c.startRead(f)
+	for !st.tally.settled() {
+		a, ok, err := st.fl.next(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: read: %w", err)
+		}
+		if !ok {
+			st.tally.expire()
+			break
+		}
+		c.absorb(st, a)
+	}
+	if st.tally.outcome() != quorum.Won {
+		if err := c.closedErr(); err != nil {
+			return nil, err
+		}
+		c.stats.readQuorumFailures.Add(1)
+		got, need := st.tally.worst()
+		return nil, &QuorumError{Got: got, Need: need}
+	}
+	c.repairNow(st)
+	items := c.items(st)
+	if st.tally.outstanding() {
+		c.repairLater(st) // st belongs to the background repair from here on
+	}
+	return items, nil
+}
+
+// readState is one read in progress. Until Get hands it to the
+// background repair it belongs to Get's goroutine, afterwards to the
+// repair goroutine alone.
+type readState struct {
+	f     *fanout
+	fl    *flight
+	tally *keyTally
+	// best[i] is the newest record of key i seen so far; has[i] is false
+	// while no replier had one.
+	best []engine.Record
+	has  []bool
+	// replies[b] is batch b's answer; replied[b] reports one arrived
+	// without error. After a repair, replies[b] holds what was sent.
+	replies []answer
+	replied []bool
+}
+
+func (c *Coordinator) startRead(f *fanout) *readState {
+	st := &readState{
+		f:       f,
+		fl:      c.newFlight(len(f.batches), time.Now().Add(c.cfg.Timeout)),
+		tally:   newKeyTally(f.need, f.asked),
+		best:    make([]engine.Record, len(f.need)),
+		has:     make([]bool, len(f.need)),
+		replies: make([]answer, len(f.batches)),
+		replied: make([]bool, len(f.batches)),
+	}
+	c.launchAll(st.fl, f, func(ctx context.Context, bt *batch, rep Replica) answer {
+		recs, found, err := rep.Read(ctx, bt.keys)
+		if err == nil && (len(recs) != len(bt.keys) || len(found) != len(bt.keys)) {
+			err = fmt.Errorf("cluster: replica %s answered %d records, %d found flags for %d keys", bt.id, len(recs), len(found), len(bt.keys))
+		}
+		return answer{recs: recs, found: found, err: err}
+	})
+	return st
+}
+
+// absorb counts one answer and folds its records into the newest ones.
+func (c *Coordinator) absorb(st *readState, a answer) {
+	bt := &st.f.batches[a.b]
+	if a.err != nil {
+		c.log.Debug("replica read failed", "peer", bt.id, "err", a.err)
+		st.tally.record(bt.idx, false)
+		return
+	}
+	st.replies[a.b], st.replied[a.b] = a, true
+	mergeNewest(st.best, st.has, bt.idx, a.recs, a.found)
+	st.tally.record(bt.idx, true)
+}
+
+// items turns the newest records into the reply, and lets the clock learn
+// their versions so that a read-modify-write by this node (INCR, APPEND)
+// stamps a version newer than the one it read.
+func (c *Coordinator) items(st *readState) []server.Item {
+	nowMs := c.now().UnixMilli()
+	items := make([]server.Item, len(st.best))
+	var newest engine.Version
+	for i, r := range st.best {
+		if !st.has[i] {
+			continue
+		}
+		if r.Version.Compare(newest) > 0 {
+			newest = r.Version
+		}
+		if r.Live(nowMs) {
+			items[i] = server.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true}
+		}
+	}
+	if !newest.IsZero() {
+		c.clock.Observe(newest)
+	}
+	return items
+}

@@ -1,0 +1,331 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// errInjected is what a replica marked down fails with.
+var errInjected = errors.New("injected replica failure")
+
+// fault is what happens to calls reaching one replica.
+type fault int
+
+const (
+	faultNone fault = iota
+	// faultDown fails every call at once.
+	faultDown
+	// faultDrop never answers: the call returns only when its ctx ends.
+	faultDrop
+	// faultHold blocks calls until release (or ctx), then lets them through.
+	faultHold
+)
+
+// faultNet injects failures between in-process nodes: per target replica
+// (down, drop, hold until released, fixed delay) and per (from, to) pair
+// (partitions). Faults apply to Apply, Read and the NodeAdmin calls.
+type faultNet struct {
+	mu struct {
+		sync.Mutex
+		faults  map[string]fault
+		release map[string]chan struct{}
+		delay   map[string]time.Duration
+		cut     map[[2]string]bool
+		// reads/applies count calls each replica completed.
+		reads, applies map[string]int
+		// rejected counts calls the faults failed, per target.
+		rejected map[string]int
+	}
+}
+
+func newFaultNet() *faultNet {
+	n := &faultNet{}
+	n.mu.faults = map[string]fault{}
+	n.mu.release = map[string]chan struct{}{}
+	n.mu.delay = map[string]time.Duration{}
+	n.mu.cut = map[[2]string]bool{}
+	n.mu.reads = map[string]int{}
+	n.mu.applies = map[string]int{}
+	n.mu.rejected = map[string]int{}
+	return n
+}
+
+// set puts a fault on every call to replica id; faultNone clears it (and
+// releases held calls).
+func (n *faultNet) set(id string, f fault) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if ch, ok := n.mu.release[id]; ok && f != faultHold {
+		close(ch)
+		delete(n.mu.release, id)
+	}
+	if f == faultHold {
+		if _, ok := n.mu.release[id]; !ok {
+			n.mu.release[id] = make(chan struct{})
+		}
+	}
+	n.mu.faults[id] = f
+}
+
+// setDelay delays every call to id by d (bounded by the call's ctx).
+func (n *faultNet) setDelay(id string, d time.Duration) {
+	n.mu.Lock()
+	n.mu.delay[id] = d
+	n.mu.Unlock()
+}
+
+// partition cuts every link between the two groups, both ways.
+func (n *faultNet) partition(a, b []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, x := range a {
+		for _, y := range b {
+			n.mu.cut[[2]string{x, y}] = true
+			n.mu.cut[[2]string{y, x}] = true
+		}
+	}
+}
+
+// heal removes every partition and fault.
+func (n *faultNet) heal() {
+	n.mu.Lock()
+	ids := make([]string, 0, len(n.mu.faults))
+	for id := range n.mu.faults {
+		ids = append(ids, id)
+	}
+	n.mu.cut = map[[2]string]bool{}
+	n.mu.delay = map[string]time.Duration{}
+	n.mu.Unlock()
+	for _, id := range ids {
+		n.set(id, faultNone)
+	}
+}
+
+func (n *faultNet) count(id string, read bool) {
+	n.mu.Lock()
+	if read {
+		n.mu.reads[id]++
+	} else {
+		n.mu.applies[id]++
+	}
+	n.mu.Unlock()
+}
+
+func (n *faultNet) calls(id string) (reads, applies int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mu.reads[id], n.mu.applies[id]
+}
+
+func (n *faultNet) rejections(id string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mu.rejected[id]
+}
+
+// gate applies the faults of a call from -> to; a nil error lets it pass.
+func (n *faultNet) gate(ctx context.Context, from, to string) error {
+	err := n.check(ctx, from, to)
+	if err != nil {
+		n.mu.Lock()
+		n.mu.rejected[to]++
+		n.mu.Unlock()
+	}
+	return err
+}
+
+func (n *faultNet) check(ctx context.Context, from, to string) error {
+	n.mu.Lock()
+	f, cut, d, rel := n.mu.faults[to], n.mu.cut[[2]string{from, to}], n.mu.delay[to], n.mu.release[to]
+	n.mu.Unlock()
+	switch {
+	case cut:
+		return fmt.Errorf("partitioned %s -> %s: %w", from, to, errInjected)
+	case f == faultDown:
+		return fmt.Errorf("%s down: %w", to, errInjected)
+	case f == faultDrop:
+		<-ctx.Done()
+		return ctx.Err()
+	case f == faultHold && rel != nil:
+		select {
+		case <-rel:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return ctx.Err()
+}
+
+// faultReplica is the replica `to` as seen from node `from`.
+type faultReplica struct {
+	net      *faultNet
+	from, to string
+	inner    *LocalReplica
+}
+
+func (r *faultReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	if err := r.net.gate(ctx, r.from, r.to); err != nil {
+		return err
+	}
+	defer r.net.count(r.to, false)
+	return r.inner.Apply(ctx, keys, recs)
+}
+
+func (r *faultReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+	if err := r.net.gate(ctx, r.from, r.to); err != nil {
+		return nil, nil, err
+	}
+	defer r.net.count(r.to, true)
+	return r.inner.Read(ctx, keys)
+}
+
+func (r *faultReplica) Count(ctx context.Context) (int64, error) {
+	if err := r.net.gate(ctx, r.from, r.to); err != nil {
+		return 0, err
+	}
+	return r.inner.Count(ctx)
+}
+
+func (r *faultReplica) DropAll(ctx context.Context) error {
+	if err := r.net.gate(ctx, r.from, r.to); err != nil {
+		return err
+	}
+	return r.inner.DropAll(ctx)
+}
+
+// rotPlacement places a key on n consecutive nodes of a fixed list,
+// starting at token mod len: deterministic and balanced enough for tests.
+type rotPlacement struct{ ids []string }
+
+func (p rotPlacement) AppendPreference(dst []string, token uint64, n int) []string {
+	n = min(n, len(p.ids))
+	start := int(token % uint64(len(p.ids)))
+	for j := 0; j < n; j++ {
+		dst = append(dst, p.ids[(start+j)%len(p.ids)])
+	}
+	return dst
+}
+
+// testCluster is n in-process nodes, each a real engine on an in-memory
+// filesystem and a coordinator whose replicas are reached through net.
+type testCluster struct {
+	t      testing.TB
+	ids    []string
+	net    *faultNet
+	locals map[string]*LocalReplica
+	coords map[string]*Coordinator
+}
+
+// newTestCluster starts n nodes ("n0".."n{n-1}"). cfg adjusts each
+// coordinator's Config before New.
+func newTestCluster(t testing.TB, n int, cfg func(*Config)) *testCluster {
+	t.Helper()
+	tc := &testCluster{t: t, net: newFaultNet(), locals: map[string]*LocalReplica{}, coords: map[string]*Coordinator{}}
+	for i := 0; i < n; i++ {
+		tc.ids = append(tc.ids, fmt.Sprintf("n%d", i))
+	}
+	for _, id := range tc.ids {
+		ecfg := engine.DefaultConfig()
+		ecfg.Dir = "db"
+		ecfg.FS = vfs.NewMem()
+		ecfg.Fsync = engine.FsyncNo
+		ecfg.MemTableBytes = 4 << 20
+		ecfg.CacheBytes = 4 << 20
+		eng, err := engine.Open(ecfg)
+		if err != nil {
+			t.Fatalf("open engine %s: %v", id, err)
+		}
+		t.Cleanup(func() { _ = eng.Close() })
+		tc.locals[id] = NewLocalReplica(eng, nil)
+	}
+	for _, id := range tc.ids {
+		c := DefaultConfig()
+		c.Self = id
+		c.Timeout = 2 * time.Second
+		c.Placement = rotPlacement{ids: tc.ids}
+		c.Peers = tc.peersFrom(id)
+		c.Members = MembersFunc(func() []string { return tc.ids })
+		if cfg != nil {
+			cfg(&c)
+		}
+		co, err := New(c)
+		if err != nil {
+			t.Fatalf("new coordinator %s: %v", id, err)
+		}
+		// Registered after the engines' cleanups, so it runs before them.
+		t.Cleanup(func() { _ = co.Close() })
+		tc.coords[id] = co
+	}
+	return tc
+}
+
+func (tc *testCluster) peersFrom(from string) Peers {
+	return func(id string) (Replica, bool) {
+		l, ok := tc.locals[id]
+		if !ok {
+			return nil, false
+		}
+		return &faultReplica{net: tc.net, from: from, to: id, inner: l}, true
+	}
+}
+
+// owners returns the key's replicas in preference order.
+func (tc *testCluster) owners(key string, n int) []string {
+	return rotPlacement{ids: tc.ids}.AppendPreference(nil, engine.Token([]byte(key)), n)
+}
+
+// stored returns what replica id's engine holds for key.
+func (tc *testCluster) stored(id, key string) (engine.Record, bool) {
+	tc.t.Helper()
+	r, ok, err := tc.locals[id].Engine().Lookup([]byte(key))
+	if err != nil {
+		tc.t.Fatalf("lookup %s on %s: %v", key, id, err)
+	}
+	return r, ok
+}
+
+// whileDown runs fn with the replicas ids down, then waits until each of
+// them has rejected a call made during fn (so no call of fn slips through
+// after they come back) and brings them back up.
+func (tc *testCluster) whileDown(ids []string, fn func()) {
+	tc.t.Helper()
+	before := map[string]int{}
+	for _, id := range ids {
+		before[id] = tc.net.rejections(id)
+		tc.net.set(id, faultDown)
+	}
+	fn()
+	for _, id := range ids {
+		eventually(tc.t, id+" rejected a call", func() bool { return tc.net.rejections(id) > before[id] })
+		tc.net.set(id, faultNone)
+	}
+}
+
+// eventually retries cond until it holds or the deadline passes.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,124 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// Read repair. A replier whose answer is older than the newest record
+// (or that had nothing) is sent the newest record. For the repliers that
+// made the quorum this happens before the reply; for late repliers, in a
+// bounded background goroutine.
+
+// repairJob is the repair of one replica: positions pos of its batch get
+// the records recs.
+type repairJob struct {
+	b    int
+	pos  []int
+	keys [][]byte
+	recs []engine.Record
+}
+
+// staleJobs returns one job per replied batch that holds stale records.
+func (st *readState) staleJobs() []repairJob {
+	var jobs []repairJob
+	for b := range st.f.batches {
+		if !st.replied[b] {
+			continue
+		}
+		bt, a := &st.f.batches[b], &st.replies[b]
+		pos := appendStale(nil, st.best, st.has, bt.idx, a.recs, a.found)
+		if len(pos) == 0 {
+			continue
+		}
+		job := repairJob{b: b, pos: pos, keys: make([][]byte, len(pos)), recs: make([]engine.Record, len(pos))}
+		for j, p := range pos {
+			job.keys[j] = bt.keys[p]
+			job.recs[j] = st.best[bt.idx[p]]
+		}
+		jobs = append(jobs, job)
+	}
+	return jobs
+}
+
+// runRepairs sends the jobs in parallel, waits for all of them until
+// deadline, records what each replica now holds and returns the number
+// of records repaired and the number of failed jobs.
+func (c *Coordinator) runRepairs(st *readState, jobs []repairJob, deadline time.Time) (repaired, failed int) {
+	fl := c.newFlight(len(jobs), deadline)
+	defer fl.cancel()
+	for j := range jobs {
+		job := &jobs[j]
+		c.launch(fl, j, st.f.batches[job.b].rep, func(ctx context.Context, rep Replica) answer {
+			return answer{err: rep.Apply(ctx, job.keys, job.recs)}
+		})
+	}
+	answered := 0
+	for answered < len(jobs) {
+		a, ok, _ := fl.next(context.Background())
+		if !ok {
+			break
+		}
+		answered++
+		job := &jobs[a.b]
+		if a.err != nil {
+			c.log.Warn("read repair failed", "peer", st.f.batches[job.b].id, "keys", len(job.keys), "err", a.err)
+			failed++
+			continue
+		}
+		reply := &st.replies[job.b]
+		for j, p := range job.pos {
+			reply.recs[p], reply.found[p] = job.recs[j], true
+		}
+		repaired += len(job.pos)
+	}
+	// Jobs without an answer by the deadline failed too.
+	return repaired, failed + len(jobs) - answered
+}
+
+// repairNow repairs the stale repliers of a won read before the reply,
+// within the read's deadline. A failed repair is counted and logged; the
+// read still answers, since R replicas did reply.
+func (c *Coordinator) repairNow(st *readState) {
+	jobs := st.staleJobs()
+	if len(jobs) == 0 {
+		return
+	}
+	repaired, failed := c.runRepairs(st, jobs, st.fl.deadline())
+	c.stats.repairsSync.Add(int64(repaired))
+	c.stats.repairFailures.Add(int64(failed))
+}
+
+// repairLater hands a read with outstanding replicas to a background
+// goroutine that collects the late answers until the read's deadline and
+// repairs every stale replier against the newest record of all answers.
+// With every repair slot busy the late repair is skipped and counted.
+func (c *Coordinator) repairLater(st *readState) {
+	select {
+	case c.repairSlots <- struct{}{}:
+	default:
+		c.stats.repairsDropped.Add(1)
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.repairSlots }()
+		for st.tally.outstanding() {
+			a, ok, _ := st.fl.next(context.Background())
+			if !ok {
+				break
+			}
+			c.absorb(st, a)
+		}
+		jobs := st.staleJobs()
+		if len(jobs) == 0 {
+			return
+		}
+		repaired, failed := c.runRepairs(st, jobs, time.Now().Add(c.cfg.Timeout))
+		c.stats.repairsBackground.Add(int64(repaired))
+		c.stats.repairFailures.Add(int64(failed))
+	}()
+}

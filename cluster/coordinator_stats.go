@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	"github.com/ringcache/ringcache/server"
+)
+
+// counters are the coordinator's running totals.
+type counters struct {
+	reads, writes                           atomic.Int64
+	readQuorumFailures, writeQuorumFailures atomic.Int64
+	repairsSync, repairsBackground          atomic.Int64
+	repairFailures, repairsDropped          atomic.Int64
+}
+
+// Stats is a snapshot of the coordinator's counters since New.
+type Stats struct {
+	// Reads and Writes count Get and Put requests.
+	Reads, Writes int64
+	// ReadQuorumFailures and WriteQuorumFailures count requests answered
+	// with NOQUORUM.
+	ReadQuorumFailures, WriteQuorumFailures int64
+	// ReadRepairsSync counts records repaired before a read's reply;
+	// ReadRepairsBackground those repaired after it (late repliers).
+	ReadRepairsSync, ReadRepairsBackground int64
+	// ReadRepairFailures counts repair batches a replica did not
+	// acknowledge in time.
+	ReadRepairFailures int64
+	// ReadRepairsDropped counts late repairs skipped because every
+	// background repair slot was busy.
+	ReadRepairsDropped int64
+}
+
+// Stats returns the current counters.
+func (c *Coordinator) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		Reads:                 s.reads.Load(),
+		Writes:                s.writes.Load(),
+		ReadQuorumFailures:    s.readQuorumFailures.Load(),
+		WriteQuorumFailures:   s.writeQuorumFailures.Load(),
+		ReadRepairsSync:       s.repairsSync.Load(),
+		ReadRepairsBackground: s.repairsBackground.Load(),
+		ReadRepairFailures:    s.repairFailures.Load(),
+		ReadRepairsDropped:    s.repairsDropped.Load(),
+	}
+}
+
+// InfoSections implements server.InfoProvider: a "Cluster" section, then
+// the local replica's own sections if it has any. cluster_enabled is 0 so
+// that cluster-aware clients treat the node as a standalone server: any
+// node accepts any key.
+func (c *Coordinator) InfoSections() []server.InfoSection {
+	s := c.Stats()
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	fields := [][2]string{
+		{"cluster_enabled", "0"},
+		{"ringcache_node_id", c.cfg.Self},
+		{"ringcache_replicas", strconv.Itoa(c.cfg.N)},
+		{"ringcache_read_quorum", strconv.Itoa(c.cfg.R)},
+		{"ringcache_write_quorum", strconv.Itoa(c.cfg.W)},
+		{"ringcache_members", strconv.Itoa(len(c.memberIDs()))},
+		{"ringcache_reads", i(s.Reads)},
+		{"ringcache_writes", i(s.Writes)},
+		{"ringcache_read_quorum_failures", i(s.ReadQuorumFailures)},
+		{"ringcache_write_quorum_failures", i(s.WriteQuorumFailures)},
+		{"ringcache_read_repairs_sync", i(s.ReadRepairsSync)},
+		{"ringcache_read_repairs_background", i(s.ReadRepairsBackground)},
+		{"ringcache_read_repair_failures", i(s.ReadRepairFailures)},
+		{"ringcache_read_repairs_dropped", i(s.ReadRepairsDropped)},
+	}
+	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
+	if rep, ok := c.cfg.Peers(c.cfg.Self); ok {
+		if ip, ok := rep.(server.InfoProvider); ok {
+			sections = append(sections, ip.InfoSections()...)
+		}
+	}
+	return sections
+}

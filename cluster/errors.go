@@ -1,0 +1,56 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the coordinator. Errors it returns wrap one of these
+// with %w, so callers compare with errors.Is.
+var (
+	// ErrNoQuorum is wrapped by every *QuorumError: fewer replicas than
+	// the consistency level requires answered before the timeout.
+	ErrNoQuorum = errors.New("cluster: not enough replicas")
+	// ErrClosed is returned by every Coordinator method after Close.
+	ErrClosed = errors.New("cluster: closed")
+	// ErrInvalidConfig wraps every Config.Validate failure.
+	ErrInvalidConfig = errors.New("cluster: invalid config")
+	// ErrNoPlacement is returned when there is no ring yet, or the ring
+	// places a key on no node at all.
+	ErrNoPlacement = errors.New("cluster: no placement for key")
+	// ErrUnknownPeer is the failure recorded for a replica id that Peers
+	// cannot resolve (a member that left between ring and lookup).
+	ErrUnknownPeer = errors.New("cluster: unknown peer")
+	// ErrPartialFlush is returned by Flush when some members could not be
+	// flushed; the others were.
+	ErrPartialFlush = errors.New("cluster: flush incomplete")
+)
+
+// QuorumError reports a read or write that did not reach its quorum.
+// It implements the server's RESPError so the client sees a -NOQUORUM
+// reply that says how far the request got.
+type QuorumError struct {
+	// Write is true for a write, false for a read.
+	Write bool
+	// Got is how many replicas acknowledged (write) or replied (read) for
+	// the key that fell furthest short.
+	Got int
+	// Need is how many that key required.
+	Need int
+}
+
+// Error implements error.
+func (e *QuorumError) Error() string { return "cluster: " + e.RESPError() }
+
+// Unwrap makes errors.Is(err, ErrNoQuorum) true.
+func (e *QuorumError) Unwrap() error { return ErrNoQuorum }
+
+// RESPError returns the reply line without the leading '-'. A failed
+// write says that it may still be present on some replicas: the
+// replicas that did acknowledge keep it, and read repair may spread it.
+func (e *QuorumError) RESPError() string {
+	if e.Write {
+		return fmt.Sprintf("NOQUORUM not enough replicas acknowledged the write: %d of %d required (the write may be present on some replicas)", e.Got, e.Need)
+	}
+	return fmt.Sprintf("NOQUORUM not enough replicas replied to the read: %d of %d required", e.Got, e.Need)
+}

@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server"
+)
+
+// Local is the single-node store: it stamps each write with a version from
+// the node's clock and applies it to the local engine. The cluster
+// coordinator implements the same server.Store methods as quorum
+// operations over the key's replicas.
+type Local struct {
+	eng   *engine.Engine
+	clock *Clock
+	now   func() time.Time
+
+	// bufs recycles the per-call slices of Get and Put.
+	bufs sync.Pool
+}
+
+type localBufs struct {
+	keys  [][]byte
+	recs  []engine.Record
+	found []bool
+}
+
+// NewLocal returns a store over eng whose versions come from clock. now is
+// the clock used to decide expiry (nil: time.Now).
+func NewLocal(eng *engine.Engine, clock *Clock, now func() time.Time) *Local {
+	if now == nil {
+		now = time.Now
+	}
+	l := &Local{eng: eng, clock: clock, now: now}
+	l.bufs.New = func() any { return new(localBufs) }
+	return l
+}
+
+// Get implements server.Store.
+func (l *Local) Get(_ context.Context, keys [][]byte) ([]server.Item, error) {
+	b := l.bufs.Get().(*localBufs)
+	defer l.bufs.Put(b)
+	b.recs = grow(b.recs, len(keys))
+	b.found = grow(b.found, len(keys))
+	if err := l.eng.LookupBatch(keys, b.recs, b.found); err != nil {
+		return nil, err
+	}
+	nowMs := l.now().UnixMilli()
+	items := make([]server.Item, len(keys))
+	for i := range keys {
+		r := b.recs[i]
+		if b.found[i] && r.Live(nowMs) {
+			items[i] = server.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true}
+		}
+		b.recs[i] = engine.Record{} // do not keep values alive in the pool
+	}
+	return items, nil
+}
+
+// Put implements server.Store. Each mutation gets its own version, newer
+// than anything this node stored before.
+func (l *Local) Put(_ context.Context, muts []server.Mutation) error {
+	b := l.bufs.Get().(*localBufs)
+	defer l.bufs.Put(b)
+	b.keys = grow(b.keys, len(muts))
+	b.recs = grow(b.recs, len(muts))
+	for i, m := range muts {
+		b.keys[i] = m.Key
+		b.recs[i] = toRecord(m, l.clock.Now())
+	}
+	applied, err := l.eng.ApplyBatch(b.keys, b.recs)
+	if err == nil && applied < len(muts) {
+		err = l.restamp(b.keys, b.recs)
+	}
+	clear(b.keys)
+	clear(b.recs)
+	return err
+}
+
+// restamp handles writes that lost to a stored version from the future (a
+// record written under a clock that ran ahead of ours): the clock learns
+// that version and the write is applied again with a newer one, so an
+// acknowledged write is never silently dropped.
+func (l *Local) restamp(keys [][]byte, recs []engine.Record) error {
+	for i, key := range keys {
+		for {
+			cur, ok, err := l.eng.Lookup(key)
+			if err != nil {
+				return err
+			}
+			if !ok || cur.Version == recs[i].Version {
+				break // our write is what is stored
+			}
+			if cur.Version.Compare(recs[i].Version) < 0 {
+				return fmt.Errorf("cluster: stored version %v older than unapplied write %v", cur.Version, recs[i].Version)
+			}
+			l.clock.Observe(cur.Version)
+			recs[i].Version = l.clock.Now()
+			if _, err := l.eng.Apply(key, recs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func toRecord(m server.Mutation, v engine.Version) engine.Record {
+	if m.Delete {
+		return engine.Record{Version: v, Tombstone: true}
+	}
+	return engine.Record{Value: m.Value, Version: v, ExpireAt: m.ExpireAt}
+}
+
+// Len implements server.Store.
+func (l *Local) Len(context.Context) (int64, error) {
+	return l.eng.Count(l.now().UnixMilli())
+}
+
+// Flush implements server.Store.
+func (l *Local) Flush(context.Context) error { return l.eng.DropAll() }
+
+// InfoSections implements server.InfoProvider with the engine's figures.
+func (l *Local) InfoSections() []server.InfoSection {
+	stats := l.eng.Stats().Numbers()
+	fields := make([][2]string, len(stats))
+	for i, st := range stats {
+		fields[i] = [2]string{"engine_" + st.Name, strconv.FormatFloat(st.Value, 'f', -1, 64)}
+	}
+	return []server.InfoSection{{Name: "Engine", Fields: fields}}
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

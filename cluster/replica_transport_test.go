@@ -1,0 +1,252 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/ringcache/ringcache/cluster/ring"
+	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server"
+)
+
+// netCluster is n nodes wired as in production: a ring placement, the
+// local replica through the engine, peers through real TCP transport on
+// loopback ports.
+type netCluster struct {
+	ids     []string
+	locals  map[string]*LocalReplica
+	servers map[string]*transport.Server
+	coords  map[string]*Coordinator
+}
+
+func newNetCluster(t *testing.T, n int) *netCluster {
+	t.Helper()
+	nc := &netCluster{locals: map[string]*LocalReplica{}, servers: map[string]*transport.Server{}, coords: map[string]*Coordinator{}}
+	tcfg := transport.DefaultConfig()
+	tcfg.MinBackoff, tcfg.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
+	var nodes []ring.Node
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("node-%d", i)
+		ecfg := engine.DefaultConfig()
+		ecfg.Dir, ecfg.FS, ecfg.Fsync = "db", vfs.NewMem(), engine.FsyncNo
+		ecfg.MemTableBytes, ecfg.CacheBytes = 4<<20, 4<<20
+		eng, err := engine.Open(ecfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = eng.Close() })
+		local := NewLocalReplica(eng, nil)
+		srv, err := transport.NewServer(NewReplicaHandler(local, nil), tcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = srv.Serve(ln) }()
+		t.Cleanup(func() { _ = srv.Close() })
+		nc.ids = append(nc.ids, id)
+		nc.locals[id], nc.servers[id] = local, srv
+		nodes = append(nodes, ring.Node{ID: id, Addr: ln.Addr().String()})
+	}
+	r := ring.New(nodes, 64)
+	for _, self := range nc.ids {
+		peers := map[string]Replica{self: nc.locals[self]}
+		for _, nd := range nodes {
+			if nd.ID == self {
+				continue
+			}
+			cl, err := transport.NewClient(nd.Addr, tcfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cl.Close() })
+			peers[nd.ID] = NewRemoteReplica(cl)
+		}
+		cfg := DefaultConfig()
+		cfg.Self = self
+		cfg.Timeout = 2 * time.Second
+		cfg.Placement = RingPlacement{Ring: r}
+		cfg.Peers = func(id string) (Replica, bool) { rep, ok := peers[id]; return rep, ok }
+		cfg.Members = MembersFunc(func() []string { return nc.ids })
+		co, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = co.Close() })
+		nc.coords[self] = co
+	}
+	return nc
+}
+
+func TestRingPlacementMatchesRing(t *testing.T) {
+	var nodes []ring.Node
+	for i := 0; i < 5; i++ {
+		nodes = append(nodes, ring.Node{ID: fmt.Sprint("n", i)})
+	}
+	r := ring.New(nodes, 32)
+	p := RingPlacement{Ring: r}
+	for i := 0; i < 200; i++ {
+		key := []byte(fmt.Sprint("key", i))
+		got := p.AppendPreference(nil, engine.Token(key), 3)
+		if want := r.PreferenceList(key, 3); !slices.Equal(got, want) {
+			t.Fatalf("key %s: %v, ring says %v", key, got, want)
+		}
+	}
+	if got := p.AppendPreference(nil, 42, 20); len(got) != 5 {
+		t.Fatalf("n above the node count gave %v", got)
+	}
+}
+
+// TestOverTransport: writes through one node are readable through every
+// other, stored on exactly the key's N owners; DBSIZE and FLUSHALL reach
+// every member; with two of three servers gone writes fail with NOQUORUM.
+func TestOverTransport(t *testing.T) {
+	nc := newNetCluster(t, 4)
+	ctx := context.Background()
+	var muts []server.Mutation
+	for i := 0; i < 200; i++ {
+		k := fmt.Sprint("key-", i)
+		muts = append(muts, server.Mutation{Key: []byte(k), Value: []byte("v" + k)})
+	}
+	if err := nc.coords["node-0"].Put(ctx, muts); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range nc.ids {
+		for _, m := range muts[:20] {
+			items, err := nc.coords[id].Get(ctx, [][]byte{m.Key})
+			if err != nil || string(items[0].Value) != string(m.Value) {
+				t.Fatalf("get %s via %s: %+v %v", m.Key, id, items, err)
+			}
+		}
+	}
+	r := nc.coords["node-0"].placement.Load().p.(RingPlacement).Ring
+	for _, m := range muts {
+		owners := r.PreferenceList(m.Key, 3)
+		for _, id := range nc.ids {
+			eventually(t, "placement of "+string(m.Key), func() bool {
+				_, ok, _ := nc.locals[id].Engine().Lookup(m.Key)
+				return ok == slices.Contains(owners, id)
+			})
+		}
+	}
+	if n, err := nc.coords["node-2"].Len(ctx); err != nil || n != 200 {
+		t.Fatalf("DBSIZE %d, %v", n, err)
+	}
+	if err := nc.coords["node-3"].Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := nc.coords["node-1"].Len(ctx); err != nil || n != 0 {
+		t.Fatalf("DBSIZE after FLUSHALL %d, %v", n, err)
+	}
+
+	// A key owned by node-0 and two others: stop those two.
+	var key []byte
+	var owners []string
+	for i := 0; ; i++ {
+		key = []byte(fmt.Sprint("probe-", i))
+		owners = r.PreferenceList(key, 3)
+		if slices.Contains(owners, "node-0") {
+			break
+		}
+	}
+	down := 0
+	for _, id := range owners {
+		if id == "node-0" {
+			continue
+		}
+		if err := nc.servers[id].Close(); err != nil {
+			t.Fatal(err)
+		}
+		down++
+		err := nc.coords["node-0"].Put(ctx, []server.Mutation{{Key: key, Value: []byte("x")}})
+		if down == 1 && err != nil {
+			t.Fatalf("W=2 with one owner down: %v", err)
+		}
+		if down == 2 && !errors.Is(err, ErrNoQuorum) {
+			t.Fatalf("W=2 with two owners down: %v", err)
+		}
+	}
+}
+
+// TestRemoteReplicaMalformed: a peer answering garbage gives errors,
+// never a panic or a wrong result.
+func TestRemoteReplicaMalformed(t *testing.T) {
+	tests := []struct {
+		name string
+		resp []byte
+		err  error
+	}{
+		{"empty", nil, nil},
+		{"truncated", []byte{5, 1}, nil},
+		{"transport error", nil, transport.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := NewRemoteReplica(transport.CallerFunc(func(context.Context, uint8, []byte) ([]byte, error) {
+				return tt.resp, tt.err
+			}))
+			ctx := context.Background()
+			keys := [][]byte{[]byte("a"), []byte("b")}
+			if err := rep.Apply(ctx, keys, make([]engine.Record, 2)); err == nil {
+				t.Error("Apply accepted a malformed answer")
+			}
+			if _, _, err := rep.Read(ctx, keys); err == nil {
+				t.Error("Read accepted a malformed answer")
+			}
+			if _, err := rep.Count(ctx); err == nil {
+				t.Error("Count accepted a malformed answer")
+			}
+			if tt.err != nil {
+				if err := rep.DropAll(ctx); !errors.Is(err, tt.err) {
+					t.Errorf("DropAll: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// shortReplica answers reads with fewer records than keys.
+type shortReplica struct{}
+
+func (shortReplica) Apply(context.Context, [][]byte, []engine.Record) error { return nil }
+func (shortReplica) Read(context.Context, [][]byte) ([]engine.Record, []bool, error) {
+	return nil, nil, nil
+}
+
+func TestMisbehavingReplicaIsAFailure(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.N, cfg.R, cfg.W = 1, 1, 1
+	cfg.Self = "a"
+	cfg.Placement = rotPlacement{ids: []string{"a"}}
+	cfg.Peers = func(string) (Replica, bool) { return shortReplica{}, true }
+	co, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	if _, err := co.Get(context.Background(), [][]byte{[]byte("k")}); !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("short answer: %v", err)
+	}
+	secs := co.InfoSections()
+	if len(secs) != 1 {
+		t.Fatalf("a replica without INFO added sections: %+v", secs)
+	}
+}
+
+func TestLocalReplicaInfo(t *testing.T) {
+	tc := newTestCluster(t, 1, nil)
+	secs := tc.locals["n0"].InfoSections()
+	if len(secs) != 1 || secs[0].Name != "Engine" || len(secs[0].Fields) == 0 {
+		t.Fatalf("sections %+v", secs)
+	}
+}

@@ -1,0 +1,64 @@
+// Package transport carries requests between cluster nodes: the replica
+// RPC that the coordinator uses to apply and read records on a key's
+// replicas, and that hinted handoff and anti-entropy extend with their own
+// operations.
+//
+// # Framing
+//
+// Everything on the wire is a frame: a 16-byte header (payload length,
+// kind, operation code, two reserved bytes, request id) and a payload. The
+// kinds are request, response, error and auth. The framing never looks
+// inside a payload and dispatches on the operation code only, so new
+// operations (hint delivery, Merkle exchange) need no protocol change; op
+// code ranges are reserved per feature in ops.go. Requests carry a
+// client-chosen id, unique and increasing per connection, and the answer
+// (a response, or an error frame carrying the handler's message) echoes
+// it, so any number of requests can be in flight on one connection and be
+// answered in any order. Id 0 is for frames about the connection itself.
+// Payloads are bounded by Config.MaxFrameBytes on both sides.
+//
+// # Batching
+//
+// Cluster throughput is decided here: with one write syscall per replica
+// request a node spends its time in the kernel. Each connection therefore
+// has a single writer goroutine. Callers append whole frames to a shared
+// buffer and return to waiting; the writer swaps that buffer out and
+// hands it to one Write, while the frames queued meanwhile collect in the
+// other buffer for the next one. With one caller a frame goes out
+// immediately; with fifty, one syscall carries dozens of frames. Servers
+// answer the same way: requests on one connection run concurrently (at
+// most Config.MaxInFlightPerConn) and their responses coalesce. Stats
+// counts writes so the effect can be measured (see BenchmarkCallParallel).
+//
+// A Client is the pool for one peer: Config.ConnsPerPeer connections,
+// opened on first use and reopened after a failure by a dial loop that
+// backs off exponentially with jitter. While a peer is down Call fails
+// fast with ErrUnavailable instead of queueing; when a connection dies,
+// every call in flight on it returns ErrConnLost at once. A Call whose
+// ctx ends is forgotten, and its response, if it comes, is dropped.
+//
+// # Handshake and authentication
+//
+// A connection starts with a hello from the client (magic, protocol
+// version, cluster name, nonce), so a peer that is not a ringcache node
+// of this cluster is turned away before it can send a request. With
+// Config.Secret set, the server's challenge carries its own nonce and an
+// HMAC-SHA256 proof over the client's nonce; the client checks it and
+// answers with an HMAC over the server's nonce. Both proofs include the
+// cluster name and a per-direction label, so neither side can be
+// impersonated by replaying the other's proof. Only after the proof is
+// accepted does the server read requests.
+//
+// # Misbehaving peers
+//
+// Any bytes from a peer are untrusted. A bad magic or version, an unknown
+// frame kind, set reserved bytes, a length above the limit, an auth frame
+// after the handshake, or a response for an id that was never issued make
+// the receiver send an error frame saying why (id 0) and close the
+// connection; on a client every call in flight on it fails. A peer that
+// stops in the middle of a frame is disconnected after Config.ReadTimeout,
+// one that stops reading after Config.WriteTimeout, and the handshake is
+// bounded by Config.DialTimeout, so no peer can hold a goroutine forever.
+// Payload decoders (batch.go) check every length against the bytes left
+// and never allocate more than the payload they were given.
+package transport

@@ -1,0 +1,152 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// Frame layout (all integers big-endian):
+//
+//	bytes 0-3   payload length (uint32), at most Config.MaxFrameBytes
+//	byte  4     kind (kindRequest .. kindAuth)
+//	byte  5     operation code
+//	bytes 6-7   reserved, must be zero
+//	bytes 8-15  request id (uint64)
+//	then        payload
+//
+// Requests and responses carry a non-zero id chosen by the client; a
+// response or error frame answers the request with the same id. Id 0 is
+// reserved for frames about the connection itself: the handshake (kindAuth)
+// and a fatal error frame sent just before the sender hangs up.
+const headerLen = 16
+
+// Frame kinds.
+const (
+	kindRequest  uint8 = 1
+	kindResponse uint8 = 2
+	kindError    uint8 = 3
+	kindAuth     uint8 = 4
+)
+
+type header struct {
+	length uint32
+	kind   uint8
+	op     uint8
+	id     uint64
+}
+
+// appendHeader appends h's encoding to dst.
+func appendHeader(dst []byte, h header) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, h.length)
+	dst = append(dst, h.kind, h.op, 0, 0)
+	return binary.BigEndian.AppendUint64(dst, h.id)
+}
+
+// appendFrame appends a whole frame to dst.
+func appendFrame(dst []byte, kind, op uint8, id uint64, payload []byte) []byte {
+	dst = appendHeader(dst, header{length: uint32(len(payload)), kind: kind, op: op, id: id})
+	return append(dst, payload...)
+}
+
+// decodeHeader parses and validates a frame header. It never panics; every
+// error wraps ErrProtocol or ErrFrameTooLarge.
+func decodeHeader(b []byte, maxFrame int) (header, error) {
+	if len(b) < headerLen {
+		return header{}, fmt.Errorf("%w: short header (%d bytes)", ErrProtocol, len(b))
+	}
+	h := header{
+		length: binary.BigEndian.Uint32(b[0:4]),
+		kind:   b[4],
+		op:     b[5],
+		id:     binary.BigEndian.Uint64(b[8:16]),
+	}
+	if b[6] != 0 || b[7] != 0 {
+		return header{}, fmt.Errorf("%w: reserved header bytes set", ErrProtocol)
+	}
+	if uint64(h.length) > uint64(maxFrame) {
+		return header{}, fmt.Errorf("%w: %d bytes announced, limit %d", ErrFrameTooLarge, h.length, maxFrame)
+	}
+	switch h.kind {
+	case kindRequest, kindResponse:
+		if h.id == 0 {
+			return header{}, fmt.Errorf("%w: kind %d with id 0", ErrProtocol, h.kind)
+		}
+	case kindAuth:
+		if h.id != 0 {
+			return header{}, fmt.Errorf("%w: auth frame with id %d", ErrProtocol, h.id)
+		}
+	case kindError:
+	default:
+		return header{}, fmt.Errorf("%w: unknown frame kind %d", ErrProtocol, h.kind)
+	}
+	return h, nil
+}
+
+// frameReader reads frames from a buffered connection. A peer that stalls
+// in the middle of a frame is cut off after stall; waiting for the first
+// byte of the next frame is not bounded, so idle connections live on.
+type frameReader struct {
+	r        *bufio.Reader
+	conn     net.Conn // nil: no deadlines (tests over plain readers)
+	maxFrame int
+	stall    time.Duration
+	hdr      [headerLen]byte
+}
+
+func newFrameReader(r io.Reader, conn net.Conn, maxFrame int, stall time.Duration) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), conn: conn, maxFrame: maxFrame, stall: stall}
+}
+
+// next reads one frame. The payload is freshly allocated, so it may be
+// retained by the caller. io.EOF means the peer closed cleanly between
+// frames; io.ErrUnexpectedEOF means it closed mid-frame.
+func (fr *frameReader) next() (header, []byte, error) {
+	if _, err := fr.r.Peek(1); err != nil {
+		return header{}, nil, err
+	}
+	deadlineSet := false
+	if fr.conn != nil && fr.stall > 0 && fr.r.Buffered() < headerLen {
+		deadlineSet = true
+		_ = fr.conn.SetReadDeadline(time.Now().Add(fr.stall))
+	}
+	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+		return header{}, nil, noEOF(err)
+	}
+	h, err := decodeHeader(fr.hdr[:], fr.maxFrame)
+	if err != nil {
+		return header{}, nil, err
+	}
+	if !deadlineSet && fr.conn != nil && fr.stall > 0 && fr.r.Buffered() < int(h.length) {
+		deadlineSet = true
+		_ = fr.conn.SetReadDeadline(time.Now().Add(fr.stall))
+	}
+	payload := make([]byte, h.length)
+	if _, err := io.ReadFull(fr.r, payload); err != nil {
+		return header{}, nil, noEOF(err)
+	}
+	if deadlineSet {
+		_ = fr.conn.SetReadDeadline(time.Time{})
+	}
+	return h, payload, nil
+}
+
+// suspendStall turns the mid-frame stall timeout off until the returned
+// function is called, for the handshake, whose deadline covers it whole
+// and must not be overridden.
+func (fr *frameReader) suspendStall() func() {
+	stall := fr.stall
+	fr.stall = 0
+	return func() { fr.stall = stall }
+}
+
+// noEOF turns a clean EOF inside a frame into ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

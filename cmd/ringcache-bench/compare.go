@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ringcache/ringcache/bench"
+)
+
+func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := bench.DefaultCompareConfig()
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.RingcacheBin, "ringcache-bin", cfg.RingcacheBin, `ringcache binary ("" leaves ringcache out)`)
+	fs.StringVar(&cfg.RedisServer, "redis-server", cfg.RedisServer, "redis-server binary")
+	fs.StringVar(&cfg.RedisBenchmark, "redis-benchmark", cfg.RedisBenchmark, "redis-benchmark binary")
+	fs.IntVar(&cfg.Runs, "runs", cfg.Runs, "runs per cell; the median is reported")
+	pipelines := fs.String("pipelines", "1,16", "comma-separated redis-benchmark -P depths")
+	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "redis-benchmark -c")
+	fs.IntVar(&cfg.KeySpace, "keyspace", cfg.KeySpace, "redis-benchmark -r")
+	fs.IntVar(&cfg.DataSize, "data-size", cfg.DataSize, "redis-benchmark -d, value `bytes`")
+	minSeconds := fs.Float64("min-seconds", cfg.MinSeconds.Seconds(), "least `seconds` per test; -n is calibrated to it")
+	fs.BoolVar(&cfg.RSS, "rss", cfg.RSS, "measure RSS after loading --rss-keys keys")
+	fs.IntVar(&cfg.RSSKeys, "rss-keys", cfg.RSSKeys, "keys loaded before reading RSS")
+	asJSON := fs.Bool("json", false, "print the table as JSON")
+	quiet := fs.Bool("quiet", false, "no progress messages on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ps, err := parseInts(*pipelines)
+	if err != nil {
+		return fmt.Errorf("--pipelines: %w", err)
+	}
+	cfg.Pipelines = ps
+	cfg.MinSeconds = time.Duration(*minSeconds * float64(time.Second))
+	if !*quiet {
+		cfg.Log = stderr
+	}
+	tab, err := bench.Compare(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, tab)
+	}
+	return tab.WriteText(stdout)
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

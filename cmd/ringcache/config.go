@@ -1,0 +1,333 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// errConfig marks a configuration the node refuses to start with.
+var errConfig = errors.New("ringcache: invalid configuration")
+
+// Config is everything the binary is told. Each field is one setting: a
+// --flag, a key of the --config YAML file and a RINGCACHE_* variable.
+type Config struct {
+	ConfigFile string
+
+	Listen        string
+	DataDir       string
+	NodeID        string
+	Fsync         engine.FsyncMode
+	RequirePass   string
+	MaxClients    int
+	ProtectedMode bool
+	Timeout       time.Duration
+	MaxBulkLen    byteSize
+	QueryBufLimit byteSize
+
+	CacheSize      byteSize
+	TombstoneGrace time.Duration
+
+	MetricsListen string
+	LogFormat     string
+	LogLevel      string
+}
+
+// defaultConfig returns the settings a bare `ringcache` runs with.
+func defaultConfig() Config {
+	return Config{
+		Listen:         "127.0.0.1:6379",
+		DataDir:        "./data",
+		Fsync:          engine.FsyncEverySec,
+		MaxClients:     10000,
+		ProtectedMode:  true,
+		MaxBulkLen:     512 << 20,
+		QueryBufLimit:  1 << 30,
+		CacheSize:      128 << 20,
+		TombstoneGrace: time.Hour,
+		LogFormat:      "text",
+		LogLevel:       "info",
+	}
+}
+
+// setting binds one name to one Config field.
+type setting struct {
+	name  string
+	help  string
+	value flag.Value
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"config", "YAML file with settings (keys are the flag names)", (*stringValue)(&c.ConfigFile)},
+		{"listen", "client (RESP) address", (*stringValue)(&c.Listen)},
+		{"data-dir", "directory for the node's data", (*stringValue)(&c.DataDir)},
+		{"node-id", "node id; empty: generated once and kept in data-dir", (*stringValue)(&c.NodeID)},
+		{"fsync", "WAL sync policy: always | everysec | no", (*fsyncValue)(&c.Fsync)},
+		{"requirepass", "password clients must AUTH with; empty: none", (*stringValue)(&c.RequirePass)},
+		{"maxclients", "maximum simultaneous client connections", (*intValue)(&c.MaxClients)},
+		{"protected-mode", "without requirepass, refuse clients from non-loopback addresses", (*boolValue)(&c.ProtectedMode)},
+		{"timeout", "close a client idle this long; 0: never", (*durationValue)(&c.Timeout)},
+		{"proto-max-bulk-len", "largest bulk string (value) accepted, bytes (k, mb, gb suffixes)", &c.MaxBulkLen},
+		{"client-query-buffer-limit", "largest query buffer per client, bytes", &c.QueryBufLimit},
+		{"cache-size", "Pebble block cache, bytes", &c.CacheSize},
+		{"tombstone-grace", "how long deletes are kept as tombstones", (*durationValue)(&c.TombstoneGrace)},
+		{"metrics-listen", "HTTP address for Prometheus /metrics; empty: off", (*stringValue)(&c.MetricsListen)},
+		{"log-format", "log format: text | json", (*stringValue)(&c.LogFormat)},
+		{"log-level", "log level: debug | info | warn | error", (*stringValue)(&c.LogLevel)},
+	}
+}
+
+// envName is the environment variable of a setting: RINGCACHE_DATA_DIR.
+func envName(name string) string {
+	return "RINGCACHE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// loadConfig reads the settings with the precedence flags, then the YAML
+// file, then RINGCACHE_* variables, then defaults. It returns flag.ErrHelp
+// after printing the help for --help.
+func loadConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	cfg := defaultConfig()
+	set := cfg.settings()
+	fs := flag.NewFlagSet("ringcache", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() { usage(out, set) }
+	for _, s := range set {
+		fs.Var(s.value, s.name, s.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %v", errConfig, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected argument %q", errConfig, fs.Arg(0))
+	}
+	fromFlags := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { fromFlags[f.Name] = true })
+
+	byName := map[string]setting{}
+	for _, s := range set {
+		byName[s.name] = s
+	}
+	for _, s := range set { // environment: lowest precedence after defaults
+		if fromFlags[s.name] {
+			continue
+		}
+		if v := getenv(envName(s.name)); v != "" {
+			if err := s.value.Set(v); err != nil {
+				return cfg, fmt.Errorf("%w: %s=%q: %v", errConfig, envName(s.name), v, err)
+			}
+		}
+	}
+	if cfg.ConfigFile != "" {
+		file, err := readYAML(cfg.ConfigFile)
+		if err != nil {
+			return cfg, err
+		}
+		for _, name := range sortedKeys(file) {
+			s, ok := byName[name]
+			if !ok || name == "config" {
+				return cfg, fmt.Errorf("%w: %s: unknown setting %q", errConfig, cfg.ConfigFile, name)
+			}
+			if fromFlags[name] {
+				continue
+			}
+			if err := s.value.Set(file[name]); err != nil {
+				return cfg, fmt.Errorf("%w: %s: %s: %v", errConfig, cfg.ConfigFile, name, err)
+			}
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+func readYAML(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: config: %v", errConfig, err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%w: config %s: %v", errConfig, path, err)
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		switch v := v.(type) {
+		case []any:
+			parts := make([]string, len(v))
+			for i, p := range v {
+				parts[i] = fmt.Sprint(p)
+			}
+			out[k] = strings.Join(parts, ",")
+		case nil:
+			out[k] = ""
+		default:
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (c Config) validate() error {
+	bad := func(name, format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", errConfig, name, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case c.Listen == "":
+		return bad("listen", "must not be empty")
+	case c.DataDir == "":
+		return bad("data-dir", "must not be empty")
+	case c.MaxClients < 1:
+		return bad("maxclients", "must be at least 1, got %d", c.MaxClients)
+	case c.Timeout < 0:
+		return bad("timeout", "must not be negative")
+	case c.MaxBulkLen < 1:
+		return bad("proto-max-bulk-len", "must be at least 1")
+	case c.QueryBufLimit < 1024:
+		return bad("client-query-buffer-limit", "must be at least 1kb")
+	case c.CacheSize < 0:
+		return bad("cache-size", "must not be negative")
+	case c.TombstoneGrace < 0:
+		return bad("tombstone-grace", "must not be negative")
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return bad("log-format", "must be text or json, got %q", c.LogFormat)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return bad("log-level", "%v", err)
+	}
+	return nil
+}
+
+func usage(out io.Writer, set []setting) {
+	fmt.Fprintf(out, "Usage: ringcache [flags]\n\n")
+	fmt.Fprintf(out, "Every setting is a flag, a key of the --config YAML file, and a RINGCACHE_* variable;\n")
+	fmt.Fprintf(out, "a flag beats the file, the file beats the environment.\n\n")
+	for _, s := range set {
+		def := s.value.String()
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(out, "  --%s\n      %s (default %s; env %s)\n", s.name, s.help, def, envName(s.name))
+	}
+}
+
+type stringValue string
+
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+func (v *stringValue) String() string     { return string(*v) }
+
+type intValue int
+
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", s)
+	}
+	*v = intValue(n)
+	return nil
+}
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+
+type boolValue bool
+
+func (v *boolValue) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "1", "true", "yes", "on":
+		*v = true
+	case "0", "false", "no", "off":
+		*v = false
+	default:
+		return fmt.Errorf("not a boolean: %q", s)
+	}
+	return nil
+}
+func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+
+type durationValue time.Duration
+
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a duration (like 500ms, 10s, 1h): %q", s)
+	}
+	*v = durationValue(d)
+	return nil
+}
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+
+type fsyncValue engine.FsyncMode
+
+func (v *fsyncValue) Set(s string) error {
+	m, err := engine.ParseFsync(s)
+	if err != nil {
+		return err
+	}
+	*v = fsyncValue(m)
+	return nil
+}
+func (v *fsyncValue) String() string { return engine.FsyncMode(*v).String() }
+
+// byteSize is a count of bytes written as 1024, 64kb, 512mb or 1gb.
+type byteSize int64
+
+func (v *byteSize) Set(s string) error {
+	n, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	*v = byteSize(n)
+	return nil
+}
+
+func (v *byteSize) String() string { return formatBytes(int64(*v)) }
+
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}}
+
+func parseBytes(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("not a byte size (like 1048576, 64kb, 512mb, 1gb): %q", s)
+	}
+	return n * mult, nil
+}
+
+func formatBytes(n int64) string {
+	for _, u := range byteUnits[:3] {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}

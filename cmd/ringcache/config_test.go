@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:6379" || cfg.Fsync != engine.FsyncEverySec || cfg.MaxClients != 10000 || !cfg.ProtectedMode {
+		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ringcache.yaml")
+	yaml := "listen: 127.0.0.1:7000\ndata-dir: /from/file\nfsync: always\nmaxclients: 50\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	environ := env(map[string]string{
+		"RINGCACHE_LISTEN":     "127.0.0.1:8000",
+		"RINGCACHE_TIMEOUT":    "30s",
+		"RINGCACHE_MAXCLIENTS": "70",
+	})
+	cfg, err := loadConfig([]string{"--config", file, "--maxclients", "99"}, environ, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"flag beats file and env", cfg.MaxClients, 99},
+		{"file beats env", cfg.Listen, "127.0.0.1:7000"},
+		{"file only", cfg.DataDir, "/from/file"},
+		{"file fsync", cfg.Fsync, engine.FsyncAlways},
+		{"env only", cfg.Timeout, 30 * time.Second},
+		{"default", cfg.LogFormat, "text"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestConfigConfigFileFromEnv(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("data-dir: /x\n"), 0o644)
+	cfg, err := loadConfig(nil, env(map[string]string{"RINGCACHE_CONFIG": file}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/x" {
+		t.Fatalf("data-dir = %q", cfg.DataDir)
+	}
+}
+
+func TestConfigRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	cases := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		wants string
+	}{
+		{"bad fsync flag", []string{"--fsync", "sometimes"}, nil, "fsync"},
+		{"bad maxclients", []string{"--maxclients", "0"}, nil, "maxclients"},
+		{"non-integer maxclients", []string{"--maxclients", "many"}, nil, "maxclients"},
+		{"bad duration env", nil, map[string]string{"RINGCACHE_TIMEOUT": "soon"}, "RINGCACHE_TIMEOUT"},
+		{"bad log format", []string{"--log-format", "xml"}, nil, "log-format"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "log-level"},
+		{"bad byte size", []string{"--proto-max-bulk-len", "12parsecs"}, nil, "proto-max-bulk-len"},
+		{"unknown flag", []string{"--colour", "red"}, nil, "colour"},
+		{"stray argument", []string{"extra"}, nil, "extra"},
+		{"unknown yaml key", []string{"--config", write("u.yaml", "colour: red\n")}, nil, "colour"},
+		{"bad yaml value", []string{"--config", write("b.yaml", "fsync: often\n")}, nil, "fsync"},
+		{"broken yaml", []string{"--config", write("x.yaml", "listen: [\n")}, nil, "x.yaml"},
+		{"missing file", []string{"--config", filepath.Join(dir, "none.yaml")}, nil, "none.yaml"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadConfig(c.args, env(c.env), &bytes.Buffer{})
+			if !errors.Is(err, errConfig) {
+				t.Fatalf("err = %v, want errConfig", err)
+			}
+			if !strings.Contains(err.Error(), c.wants) {
+				t.Fatalf("error %q does not name %q", err, c.wants)
+			}
+		})
+	}
+}
+
+func TestConfigHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	_, err := loadConfig([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	var cfg Config
+	for _, s := range cfg.settings() {
+		if !strings.Contains(out.String(), "--"+s.name) || !strings.Contains(out.String(), envName(s.name)) {
+			t.Errorf("--help does not document %s", s.name)
+		}
+	}
+	if !strings.Contains(out.String(), "(default 127.0.0.1:6379;") {
+		t.Errorf("--help does not show defaults:\n%s", out.String())
+	}
+}
+
+func TestByteSizes(t *testing.T) {
+	for in, want := range map[string]int64{"1024": 1024, "64kb": 64 << 10, "512MB": 512 << 20, "1g": 1 << 30, "7b": 7} {
+		got, err := parseBytes(in)
+		if err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "kb", "1.5mb", "99999999999999999gb"} {
+		if _, err := parseBytes(bad); err == nil {
+			t.Errorf("parseBytes(%q) accepted", bad)
+		}
+	}
+	if s := formatBytes(512 << 20); s != "512mb" {
+		t.Errorf("formatBytes = %q", s)
+	}
+}
+
+func TestNodeIDKeptAndChecked(t *testing.T) {
+	dir := t.TempDir()
+	id, err := loadNodeID(dir, "")
+	if err != nil || !strings.HasPrefix(id, "node-") {
+		t.Fatalf("generated id %q, %v", id, err)
+	}
+	again, err := loadNodeID(dir, "")
+	if err != nil || again != id {
+		t.Fatalf("id not kept: %q then %q (%v)", id, again, err)
+	}
+	if _, err := loadNodeID(dir, "other"); !errors.Is(err, errConfig) {
+		t.Fatalf("a different explicit id was accepted: %v", err)
+	}
+	if got, err := loadNodeID(t.TempDir(), "n1"); err != nil || got != "n1" {
+		t.Fatalf("explicit id: %q %v", got, err)
+	}
+}

@@ -1,0 +1,16 @@
+// Command ringcache runs one node: the RESP server (package server) over a
+// store (package cluster) that writes to Pebble (package engine).
+//
+// Settings come from flags, a YAML file named by --config (keys are the flag
+// names) and RINGCACHE_* environment variables, in that precedence; `--help`
+// lists every setting with its default. An invalid setting stops the node at
+// start with exit status 2 and a message naming it.
+//
+// SIGTERM or SIGINT stops the node cleanly: it stops accepting clients,
+// lets in-flight commands finish and their replies go out, then syncs and
+// closes Pebble and exits 0.
+//
+// The node id is kept in the data directory (file node-id): a data
+// directory is never served under two identities, and a node keeps its id
+// (and so, in a cluster, its ring tokens) across restarts.
+package main

@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// batchScratch holds the per-call buffers of ApplyBatch so that the
+// pipelined-SET hot path does not allocate per key. Pooled on the Engine.
+type batchScratch struct {
+	order []int    // input indices sorted by (token, key), stable
+	toks  []uint64 // toks[i] is the token of input key i
+	held  []uint64 // tokens in sorted order: the stripes to lock
+	dkey  []byte   // data key being built
+	ikey  []byte   // index key being built
+	val   []byte   // encoded record being built
+}
+
+func (e *Engine) getScratch(n int) *batchScratch {
+	s, _ := e.scratch.Get().(*batchScratch)
+	if s == nil {
+		s = &batchScratch{}
+	}
+	s.order = slices.Grow(s.order[:0], n)[:n]
+	s.toks = slices.Grow(s.toks[:0], n)[:n]
+	s.held = slices.Grow(s.held[:0], n)[:n]
+	return s
+}
+
+// Apply stores r under key if r.Version is newer than the stored
+// record's version (or nothing is stored) and reports whether it did. An
+// equal or older version is a no-op, so applying a set of records in any
+// order, any number of times, ends in the same state.
+func (e *Engine) Apply(key []byte, r Record) (applied bool, err error) {
+	keys := [1][]byte{key}
+	recs := [1]Record{r}
+	n, err := e.ApplyBatch(keys[:], recs[:])
+	return n == 1, err
+}
+
+// ApplyBatch applies recs[i] to keys[i] for every i with Apply's
+// last-write-wins rule, as if applied one after another in slice order,
+// and commits all changes in one Pebble batch. It returns how many records
+// replaced the stored one. On error nothing was acknowledged.
+func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err error) {
+	if len(keys) != len(recs) {
+		return 0, fmt.Errorf("engine: ApplyBatch with %d keys and %d records", len(keys), len(recs))
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if err := e.enter(); err != nil {
+		return 0, err
+	}
+	defer e.leave()
+	if err := e.Err(); err != nil {
+		return 0, err
+	}
+
+	s := e.getScratch(len(keys))
+	defer e.scratch.Put(s)
+	for i, k := range keys {
+		s.toks[i] = Token(k)
+		s.order[i] = i
+	}
+	if len(keys) > 1 {
+		slices.SortStableFunc(s.order, func(a, b int) int {
+			if c := cmp.Compare(s.toks[a], s.toks[b]); c != 0 {
+				return c
+			}
+			return bytes.Compare(keys[a], keys[b])
+		})
+	}
+	for j, i := range s.order {
+		s.held[j] = s.toks[i]
+	}
+	e.stripes.lockSorted(s.held)
+	defer e.stripes.unlockSorted(s.held)
+
+	b := e.db.NewBatch()
+	var delta int64
+	for j := 0; j < len(s.order); {
+		// s.order[j:end] is one key, in input order.
+		end := j + 1
+		for end < len(s.order) && bytes.Equal(keys[s.order[end]], keys[s.order[j]]) {
+			end++
+		}
+		n, d, err := e.mergeKey(b, s, keys, recs, s.order[j:end])
+		if err != nil {
+			_ = b.Close()
+			return 0, err
+		}
+		applied += n
+		delta += d
+		j = end
+	}
+	if applied > 0 {
+		if err := e.commit(b, e.writeOpts); err != nil {
+			return 0, err
+		}
+		e.live.Add(delta)
+	} else {
+		_ = b.Close()
+	}
+	e.counters.applied.Add(uint64(applied))
+	e.counters.stale.Add(uint64(len(keys) - applied))
+	return applied, nil
+}
+
+// mergeKey folds the records idx (all for one key, in input order) into
+// the stored record and adds the winner, if it changed, to b. It returns
+// how many records were applied and the change in live count.
+func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs []Record, idx []int) (applied int, delta int64, err error) {
+	first := idx[0]
+	s.dkey = appendDataKeyTok(s.dkey[:0], s.toks[first], keys[first])
+	cur, _, tomb, exists, err := e.storedHeader(s.dkey)
+	if err != nil {
+		return 0, 0, err
+	}
+	wasLive := exists && !tomb
+	win := -1
+	for _, i := range idx {
+		if !exists || recs[i].Version.Compare(cur) > 0 {
+			win, cur, exists = i, recs[i].Version, true
+			applied++
+		}
+	}
+	if win < 0 {
+		return 0, 0, nil
+	}
+	r := recs[win]
+	s.val = r.AppendEncode(s.val[:0])
+	if err := b.Set(s.dkey, s.val, nil); err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	if err := e.indexRecord(b, s, r); err != nil {
+		return 0, 0, err
+	}
+	if !r.Tombstone {
+		delta++
+	}
+	if wasLive {
+		delta--
+	}
+	return applied, delta, nil
+}
+
+// indexRecord adds the reclaimer's index entry for r (stored under
+// s.dkey), if r needs one: its expiry, or the end of a tombstone's grace.
+func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record) error {
+	switch {
+	case r.Tombstone:
+		s.ikey = appendIndexKey(s.ikey[:0], e.purgeDue(r.Version), kindPurge, s.dkey)
+	case r.ExpireAt != 0:
+		s.ikey = appendIndexKey(s.ikey[:0], r.ExpireAt, kindExpire, s.dkey)
+	default:
+		return nil
+	}
+	if err := b.Set(s.ikey, nil, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	return nil
+}
+
+// purgeDue is when a tombstone of version v may be purged.
+func (e *Engine) purgeDue(v Version) int64 {
+	return v.Wall + e.cfg.TombstoneGrace.Milliseconds()
+}
+
+// storedHeader reads the version, expiry and tombstone flag of the record
+// under dataKey; undecodable records count as absent.
+func (e *Engine) storedHeader(dataKey []byte) (v Version, expireAt int64, tomb, exists bool, err error) {
+	val, closer, err := e.db.Get(dataKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Version{}, 0, false, false, nil
+	}
+	if err != nil {
+		return Version{}, 0, false, false, fmt.Errorf("engine: read %q: %w", UserKey(dataKey), err)
+	}
+	v, expireAt, tomb, derr := DecodeVersion(val)
+	_ = closer.Close()
+	if derr != nil {
+		e.cfg.Logger.Warn("engine: ignoring undecodable record", "key", UserKey(dataKey), "err", derr)
+		return Version{}, 0, false, false, nil
+	}
+	return v, expireAt, tomb, true, nil
+}

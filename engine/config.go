@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+)
+
+// FsyncMode says when committed writes are forced to stable storage. See
+// doc.go for exactly what each mode can lose.
+type FsyncMode int
+
+const (
+	// FsyncAlways syncs the WAL before a write is acknowledged. Concurrent
+	// writers share one fsync (Pebble's group commit).
+	FsyncAlways FsyncMode = iota
+	// FsyncEverySec acknowledges before syncing and syncs the WAL in the
+	// background at least once a second while there are writes.
+	FsyncEverySec
+	// FsyncNo never syncs explicitly; Pebble syncs when it rotates the WAL
+	// and on Close.
+	FsyncNo
+)
+
+// ParseFsync parses "always", "everysec" or "no".
+func ParseFsync(s string) (FsyncMode, error) {
+	switch s {
+	case "always":
+		return FsyncAlways, nil
+	case "everysec":
+		return FsyncEverySec, nil
+	case "no":
+		return FsyncNo, nil
+	}
+	return 0, fmt.Errorf("%w: fsync mode %q (want always, everysec or no)", ErrInvalidConfig, s)
+}
+
+// String returns the name ParseFsync accepts.
+func (m FsyncMode) String() string {
+	switch m {
+	case FsyncAlways:
+		return "always"
+	case FsyncEverySec:
+		return "everysec"
+	case FsyncNo:
+		return "no"
+	}
+	return fmt.Sprintf("FsyncMode(%d)", int(m))
+}
+
+// Config configures an Engine. Start from DefaultConfig.
+type Config struct {
+	// Dir is the Pebble directory. Required.
+	Dir string
+	// FS is the filesystem. Default (nil): vfs.Default. Tests use vfs.NewMem().
+	FS vfs.FS
+	// Fsync is the durability mode. Default FsyncEverySec.
+	Fsync FsyncMode
+	// TombstoneGrace is how long a tombstone is kept (measured from its
+	// Version.Wall) before it may be purged, so that replicas that missed
+	// the delete learn it before it disappears. Default 1h.
+	TombstoneGrace time.Duration
+	// ReclaimInterval is the period of the background reclaimer that
+	// expires records and purges tombstones. Default 100ms.
+	ReclaimInterval time.Duration
+	// CacheBytes is the Pebble block cache size in bytes. Default 128 MiB.
+	CacheBytes int64
+	// MemTableBytes is the Pebble memtable size in bytes. Default 64 MiB.
+	MemTableBytes int64
+	// Logger receives engine and Pebble messages. Default (nil): discard.
+	Logger *slog.Logger
+	// Now is the clock for expiry and purge decisions. Default (nil): time.Now.
+	Now func() time.Time
+	// PurgeAllowed is asked before a tombstone past its grace period is
+	// deleted; returning false keeps it and asks again later. It must not
+	// call back into the engine. Default (nil): always allowed.
+	PurgeAllowed func(key []byte, r Record) bool
+}
+
+// DefaultConfig returns a Config with every default filled in except Dir.
+func DefaultConfig() Config {
+	return Config{
+		Fsync:           FsyncEverySec,
+		TombstoneGrace:  time.Hour,
+		ReclaimInterval: 100 * time.Millisecond,
+		CacheBytes:      128 << 20,
+		MemTableBytes:   64 << 20,
+	}
+}
+
+// Validate reports the first invalid field; the error wraps ErrInvalidConfig.
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return fmt.Errorf("%w: Dir is empty", ErrInvalidConfig)
+	case c.Fsync < FsyncAlways || c.Fsync > FsyncNo:
+		return fmt.Errorf("%w: Fsync %v", ErrInvalidConfig, c.Fsync)
+	case c.TombstoneGrace <= 0:
+		return fmt.Errorf("%w: TombstoneGrace %v must be positive", ErrInvalidConfig, c.TombstoneGrace)
+	case c.ReclaimInterval <= 0:
+		return fmt.Errorf("%w: ReclaimInterval %v must be positive", ErrInvalidConfig, c.ReclaimInterval)
+	case c.CacheBytes < 0:
+		return fmt.Errorf("%w: CacheBytes %d is negative", ErrInvalidConfig, c.CacheBytes)
+	case c.MemTableBytes < 1<<20 || c.MemTableBytes >= 4<<30:
+		// Pebble requires the memtable to be below 4 GiB; tiny memtables
+		// only make it flush constantly.
+		return fmt.Errorf("%w: MemTableBytes %d not in [1 MiB, 4 GiB)", ErrInvalidConfig, c.MemTableBytes)
+	}
+	return nil
+}
+
+// withDefaults fills the nil hooks.
+func (c Config) withDefaults() Config {
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.PurgeAllowed == nil {
+		c.PurgeAllowed = func([]byte, Record) bool { return true }
+	}
+	return c
+}

@@ -1,0 +1,99 @@
+// Package engine stores ringcache records in Pebble: one record (value or
+// tombstone, version, expiry) per user key, merged last-write-wins.
+//
+// # Record format
+//
+// A stored value is format byte 1, a flags byte (tombstone, has-expiry),
+// the version (Wall int64, Logical uint32, Node uint64, big-endian) at a
+// fixed offset, the expiry (only if set), then the value bytes. Tombstones
+// carry neither value nor expiry. The encoding is canonical, so a decoded
+// record re-encodes to the same bytes, and DecodeVersion reads the header
+// alone: the last-write-wins check never copies a value. A new format gets
+// a new first byte.
+//
+// # Key layout
+//
+// All keyspaces share one Pebble DB and are told apart by the first byte:
+//
+//	'd' + BE64 xxhash64(user key) + user key  -> encoded record (data)
+//	'x' + BE64 due ms + kind + data key        -> empty (expiry/purge index)
+//	'm' + name                                 -> engine metadata (layout version)
+//	'h' + ...                                  -> reserved for hinted handoff
+//
+// Data keys are ordered by token (the key's xxhash64, its ring position),
+// so one token range of the ring is one contiguous Pebble scan: anti-entropy
+// and range handoff read exactly the keys they own (Scan). The index is
+// ordered by due time, so the reclaimer finds due work by scanning a prefix
+// instead of all data.
+//
+// # Last-write-wins and versions
+//
+// Versions are hybrid logical clock timestamps: Wall (ms) and Logical
+// order writes, Node breaks ties, so distinct writes never compare equal.
+// Apply replaces the stored record only if the incoming version is newer;
+// an equal version is a no-op. The merge is commutative, associative and
+// idempotent: replicas that receive the same writes in any order, any
+// number of times, converge to the same state. Deletes are tombstones that
+// win like any write, so an older copy arriving late cannot resurrect a
+// deleted key.
+//
+// # Concurrency
+//
+// Apply is read-compare-write. It runs under a per-key stripe (one of 1024
+// mutexes chosen by the token's top bits), so two writers of a key never
+// interleave between read and commit. ApplyBatch sorts its keys by token,
+// which visits stripes in ascending order; everything that holds several
+// stripes (ApplyBatch, the reclaimer, DropAll) takes them ascending, so
+// there is no deadlock. A batch is one Pebble commit. Reads take no stripe.
+//
+// # Expiry and tombstones
+//
+// An expired record is invisible to readers (Record.Live) at once, and is
+// counted out by Count through the index before the reclaimer runs. Every
+// ReclaimInterval the reclaimer handles due index entries under their
+// stripes: an expired record becomes a tombstone with the SAME version
+// (the value is freed, and an older replica copy can never win over it); a
+// tombstone whose Version.Wall is older than TombstoneGrace is deleted if
+// PurgeAllowed agrees (otherwise asked again later). Index entries whose
+// record changed since are dropped. Reclaim commits do not wait for fsync:
+// if lost, the index entry is still there and the work is redone.
+//
+// # Durability
+//
+// Facts about Pebble v1.1.5 (record/log_writer.go, commit.go): a commit
+// copies the batch into the WAL writer's in-memory 32 KiB block and returns.
+// The block reaches the OS (write(2)) from a background goroutine, only
+// when a block fills or when a synced commit asks for it. So a NoSync
+// commit has NOT necessarily reached the OS when it returns. A Sync commit
+// waits for write and fsync, and all commits waiting at that moment share
+// the fsync (group commit). Pebble also syncs the old WAL when it rotates
+// to a new memtable, and on Close.
+//
+//	mode      ack after              SIGKILL can lose                  power loss can lose
+//	always    WAL fsync              nothing acknowledged              nothing acknowledged
+//	everysec  memtable insert        writes since the last flush to    writes since the last sync:
+//	                                 the OS: < 1 s (a block fill or     up to ~1 s
+//	                                 the 1 s sync flushes)
+//	no        memtable insert        writes since the last block       everything since the last WAL
+//	                                 flush: < 32 KiB of WAL plus        rotation (up to a memtable,
+//	                                 blocks queued behind it            MemTableBytes) or Close
+//
+// Close syncs in every mode.
+//
+// # Write failures
+//
+// Pebble treats a failed WAL write as fatal: the commit path calls
+// Logger.Fatalf (which exits the process by default), or panics outright,
+// in DB.commitWrite and DB.rotateWAL, while holding its commit and DB
+// mutexes. The engine makes that an error instead: its Pebble logger
+// panics with a typed value from Fatalf, every write recovers and returns
+// an error wrapping ErrWrite (and the storage error, e.g. ENOSPC), and the
+// engine then refuses writes (reads keep working) until reopened. A wrapper
+// around the filesystem sees WAL write errors as they happen, so later
+// writes are refused before they can reach Pebble's broken state. If a
+// panic did leave Pebble's mutexes held ("wedged"), Close cannot close
+// Pebble and says so; the process should exit and reopen the store. What
+// was acknowledged before the failure is intact after reopening, per the
+// table above. Fatalf raised on Pebble's own goroutines (a MANIFEST write
+// failing during a flush) cannot be recovered and still ends the process.
+package engine

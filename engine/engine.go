@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// Engine is the single-node record store. All methods are safe for
+// concurrent use.
+type Engine struct {
+	cfg       Config
+	db        *pebble.DB
+	fs        *walGuardFS
+	writeOpts *pebble.WriteOptions
+
+	// stripes serialize read-compare-write per key; see stripes.go.
+	stripes stripes
+
+	// live counts stored non-tombstone records, expired-but-unreclaimed
+	// ones included. Invariant: changed only while holding the stripe of
+	// the key whose state changed, in the same step that commits the change.
+	live atomic.Int64
+
+	// closeMu: every operation holds it shared while it uses db; Close
+	// holds it exclusively while it closes db.
+	closeMu sync.RWMutex
+	closed  bool // guarded by closeMu
+
+	closing atomic.Bool
+	stop    chan struct{}  // closed by Close to stop the background goroutines
+	bg      sync.WaitGroup // the reclaimer and the WAL syncer
+
+	// failure is the first fatal write error; once set, writes are refused.
+	failure atomic.Pointer[error]
+	// wedged: a failed commit panicked inside Pebble's commit pipeline
+	// while holding its mutex; Pebble's Close would block forever.
+	wedged atomic.Bool
+
+	// dirty is set by every unsynced commit and cleared by the WAL syncer.
+	dirty atomic.Bool
+
+	counters counters
+	scratch  sync.Pool // *batchScratch
+}
+
+// Open opens (creating if needed) the store in cfg.Dir, counts its live
+// records and starts the background reclaimer and, for FsyncEverySec, the
+// WAL syncer.
+func Open(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	e := &Engine{cfg: cfg, stop: make(chan struct{})}
+	e.writeOpts = pebble.NoSync
+	if cfg.Fsync == FsyncAlways {
+		e.writeOpts = pebble.Sync
+	}
+	e.fs = &walGuardFS{FS: cfg.FS, onErr: func(err error) { e.fail(err, false) }}
+
+	cache := pebble.NewCache(cfg.CacheBytes)
+	defer cache.Unref() // the DB holds its own reference
+	db, err := e.openPebble(pebbleOptions(cfg, e.fs, cache))
+	if err != nil {
+		return nil, err
+	}
+	e.db = db
+	if err := e.checkLayout(); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if err := e.countLive(); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+
+	e.bg.Add(1)
+	go e.reclaimLoop()
+	if cfg.Fsync == FsyncEverySec {
+		e.bg.Add(1)
+		go e.syncLoop()
+	}
+	return e, nil
+}
+
+// openPebble opens Pebble, turning a Fatalf during recovery into an error.
+func (e *Engine) openPebble(opts *pebble.Options) (db *pebble.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("engine: open %s: %v", e.cfg.Dir, r)
+		}
+	}()
+	db, err = pebble.Open(e.cfg.Dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("engine: open %s: %w", e.cfg.Dir, err)
+	}
+	return db, nil
+}
+
+// checkLayout records the key layout version in a new store and refuses a
+// store written with another layout.
+func (e *Engine) checkLayout() error {
+	v, closer, err := e.db.Get(metaLayoutKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return e.guard(func() error {
+			return e.db.Set(metaLayoutKey, []byte{layoutVersion}, pebble.Sync)
+		})
+	case err != nil:
+		return fmt.Errorf("engine: read layout: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 1 || v[0] != layoutVersion {
+		return fmt.Errorf("%w: store layout %v, this build reads %d", ErrCorrupt, v, layoutVersion)
+	}
+	return nil
+}
+
+// Close stops the background goroutines, syncs the WAL and closes Pebble.
+// It is idempotent: later calls return nil. If a write failure wedged
+// Pebble's commit pipeline, Pebble cannot be closed; Close then returns the
+// write error and the process should exit and reopen the store.
+func (e *Engine) Close() error {
+	if !e.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(e.stop)
+	e.bg.Wait()
+
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	e.closed = true
+	if e.wedged.Load() {
+		return fmt.Errorf("engine: close: pebble left open after a wedged commit: %w", *e.failure.Load())
+	}
+	var syncErr error
+	if e.failure.Load() == nil {
+		syncErr = e.syncWAL()
+	}
+	closeErr := e.guard(e.db.Close)
+	return errors.Join(syncErr, closeErr)
+}
+
+// enter admits an operation; it must be paired with leave.
+func (e *Engine) enter() error {
+	e.closeMu.RLock()
+	if e.closed {
+		e.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (e *Engine) leave() { e.closeMu.RUnlock() }
+
+// commit applies b with the mode's write options; see guard.
+func (e *Engine) commit(b *pebble.Batch, opts *pebble.WriteOptions) error {
+	if err := e.guard(func() error { return e.db.Apply(b, opts) }); err != nil {
+		return err
+	}
+	if opts == pebble.NoSync {
+		e.dirty.Store(true)
+	}
+	e.counters.commits.Add(1)
+	return b.Close()
+}
+
+// guard runs a Pebble write. It refuses to run once a write has failed,
+// and turns Pebble's panics and fatal errors into an error wrapping
+// ErrWrite that also marks the engine failed.
+func (e *Engine) guard(write func() error) (err error) {
+	if f := e.failure.Load(); f != nil {
+		return *f
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		_, viaFatalf := r.(pebbleFatal)
+		cause, ok := r.(error)
+		if !ok {
+			cause = fmt.Errorf("%v", r)
+		}
+		// A Fatalf is raised after the commit pipeline released its locks;
+		// any other panic came from inside it, with its mutex held.
+		err = e.fail(cause, !viaFatalf)
+	}()
+	if err := write(); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	return nil
+}
+
+// fail records a fatal write error and returns it wrapped in ErrWrite.
+func (e *Engine) fail(cause error, wedged bool) error {
+	err := fmt.Errorf("%w: %w", ErrWrite, cause)
+	if wedged {
+		e.wedged.Store(true)
+	}
+	if e.failure.CompareAndSwap(nil, &err) {
+		e.cfg.Logger.Error("engine: storage write failed; refusing writes until reopened", "err", cause, "wedged", wedged)
+	}
+	return err
+}
+
+// Err returns the write failure that made the engine refuse writes, or nil.
+func (e *Engine) Err() error {
+	if f := e.failure.Load(); f != nil {
+		return *f
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Keyspace prefixes. All keyspaces live in one Pebble DB; the first byte
+// of every Pebble key says which one it belongs to.
+const (
+	// prefixData: 'd' + token (8 bytes BE) + user key -> encoded Record.
+	prefixData = 'd'
+	// prefixHint: reserved for hinted handoff (cluster layer, later).
+	prefixHint = 'h'
+	// prefixMeta: 'm' + name -> engine metadata.
+	prefixMeta = 'm'
+	// prefixIndex: 'x' + due ms (8 bytes BE) + kind + data key -> version.
+	prefixIndex = 'x'
+
+	tokenLen      = 8
+	dataKeyHeader = 1 + tokenLen
+	indexHeader   = 1 + 8 + 1
+)
+
+// Index entry kinds: what the reclaimer does when the entry is due.
+const (
+	// kindExpire: the record expires at the due time; turn it into a
+	// tombstone with the same version.
+	kindExpire byte = 'e'
+	// kindPurge: the tombstone's grace period ends at the due time;
+	// delete it physically if PurgeAllowed agrees.
+	kindPurge byte = 'p'
+)
+
+// metaLayoutKey stores the on-disk layout version so a future layout change
+// is detected at Open instead of misreading data.
+var metaLayoutKey = []byte{prefixMeta, 'l', 'a', 'y', 'o', 'u', 't'}
+
+const layoutVersion = 1
+
+// Token returns the ring position of a user key: its xxhash64.
+func Token(userKey []byte) uint64 { return xxhash.Sum64(userKey) }
+
+// AppendDataKey appends the Pebble key of userKey ('d' + BE token + key) to
+// dst and returns the extended slice.
+func AppendDataKey(dst, userKey []byte) []byte {
+	return appendDataKeyTok(dst, Token(userKey), userKey)
+}
+
+func appendDataKeyTok(dst []byte, tok uint64, userKey []byte) []byte {
+	dst = append(dst, prefixData)
+	dst = binary.BigEndian.AppendUint64(dst, tok)
+	return append(dst, userKey...)
+}
+
+// UserKey returns the user key inside a data key (aliasing it), or nil if
+// dataKey is not a data key.
+func UserKey(dataKey []byte) []byte {
+	if len(dataKey) < dataKeyHeader || dataKey[0] != prefixData {
+		return nil
+	}
+	return dataKey[dataKeyHeader:]
+}
+
+// dataKeyToken returns the token stored in a data key.
+func dataKeyToken(dataKey []byte) uint64 {
+	return binary.BigEndian.Uint64(dataKey[1:dataKeyHeader])
+}
+
+// tokenBound returns the data key prefix that sorts before every key with
+// token tok.
+func tokenBound(tok uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixData}, tok)
+}
+
+// appendIndexKey appends 'x' + due + kind + data key. Due times before the
+// epoch are clamped to 0 so they sort first (they are due already).
+func appendIndexKey(dst []byte, due int64, kind byte, dataKey []byte) []byte {
+	if due < 0 {
+		due = 0
+	}
+	dst = append(dst, prefixIndex)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(due))
+	dst = append(dst, kind)
+	return append(dst, dataKey...)
+}
+
+// parseIndexKey splits an index key; ok is false for malformed keys.
+func parseIndexKey(k []byte) (due int64, kind byte, dataKey []byte, ok bool) {
+	if len(k) < indexHeader+dataKeyHeader || k[0] != prefixIndex || k[indexHeader] != prefixData {
+		return 0, 0, nil, false
+	}
+	return int64(binary.BigEndian.Uint64(k[1:9])), k[9], k[indexHeader:], true
+}
+
+// indexBound returns the index key prefix of everything due before dueMs.
+func indexBound(dueMs int64) []byte {
+	return appendIndexKey(nil, dueMs, 0, nil)[:9]
+}
+
+// keyspace bounds for range deletes and scans.
+var (
+	dataStart  = []byte{prefixData}
+	dataEnd    = []byte{prefixData + 1}
+	indexStart = []byte{prefixIndex}
+	indexEnd   = []byte{prefixIndex + 1}
+)

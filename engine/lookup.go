@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// Lookup returns the record stored under key as stored: tombstones and
+// expired records included (callers decide visibility with Record.Live).
+// The returned Value is a private copy.
+func (e *Engine) Lookup(key []byte) (Record, bool, error) {
+	if err := e.enter(); err != nil {
+		return Record{}, false, err
+	}
+	defer e.leave()
+	var kb [64]byte
+	r, found, err := e.lookup(AppendDataKey(kb[:0], key), nil)
+	return r, found, err
+}
+
+// LookupBatch looks up every key, as Lookup, filling dst[i] and found[i];
+// dst and found must be at least len(keys) long. The values of one call
+// share a single buffer.
+func (e *Engine) LookupBatch(keys [][]byte, dst []Record, found []bool) error {
+	if len(dst) < len(keys) || len(found) < len(keys) {
+		return fmt.Errorf("engine: LookupBatch with %d keys, %d records, %d found", len(keys), len(dst), len(found))
+	}
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer e.leave()
+	var kb [64]byte
+	var vals []byte
+	for i, k := range keys {
+		r, ok, err := e.lookup(AppendDataKey(kb[:0], k), &vals)
+		if err != nil {
+			return err
+		}
+		dst[i], found[i] = r, ok
+	}
+	return nil
+}
+
+// lookup reads one data key. The value is copied into *vals (appended, so
+// earlier values stay valid) or, if vals is nil, into a new slice.
+func (e *Engine) lookup(dataKey []byte, vals *[]byte) (Record, bool, error) {
+	raw, closer, err := e.db.Get(dataKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("engine: read %q: %w", UserKey(dataKey), err)
+	}
+	defer closer.Close()
+	r, err := DecodeRecord(raw)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("key %q: %w", UserKey(dataKey), err)
+	}
+	if r.Tombstone {
+		return r, true, nil
+	}
+	if vals == nil {
+		r.Value = append([]byte(nil), r.Value...)
+	} else {
+		start := len(*vals)
+		*vals = append(*vals, r.Value...)
+		r.Value = (*vals)[start:len(*vals):len(*vals)]
+	}
+	return r, true, nil
+}

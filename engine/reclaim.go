@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// reclaimChunk bounds how many index entries one reclaim step handles, and
+// so how many stripes it holds at once.
+const reclaimChunk = 256
+
+// purgeRetryMax bounds how long a tombstone whose purge was refused by
+// PurgeAllowed waits before it is asked about again.
+const purgeRetryMax = time.Minute
+
+// dueEntry is one index entry read by the reclaimer.
+type dueEntry struct {
+	ikey    []byte
+	due     int64
+	kind    byte
+	dataKey []byte
+	tok     uint64
+}
+
+// reclaimLoop runs reclaimOnce every ReclaimInterval. Owned by the Engine;
+// stopped by Close.
+func (e *Engine) reclaimLoop() {
+	defer e.bg.Done()
+	t := time.NewTicker(e.cfg.ReclaimInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		if e.Err() != nil {
+			continue
+		}
+		if err := e.reclaimOnce(); err != nil {
+			e.cfg.Logger.Warn("engine: reclaim failed", "err", err)
+		}
+	}
+}
+
+// reclaimOnce handles every index entry due by now, a chunk at a time.
+func (e *Engine) reclaimOnce() error {
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer e.leave()
+	now := e.cfg.Now().UnixMilli()
+	for !e.closing.Load() {
+		entries, err := e.dueEntries(now)
+		if err != nil {
+			return err
+		}
+		if err := e.reclaimEntries(entries, now); err != nil {
+			return err
+		}
+		if len(entries) < reclaimChunk {
+			return nil
+		}
+	}
+	return nil
+}
+
+// dueEntries copies up to reclaimChunk index entries due by now.
+func (e *Engine) dueEntries(now int64) ([]dueEntry, error) {
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexBound(now + 1)})
+	if err != nil {
+		return nil, fmt.Errorf("engine: reclaim: %w", err)
+	}
+	var entries []dueEntry
+	for ok := it.First(); ok && len(entries) < reclaimChunk; ok = it.Next() {
+		k := slices.Clone(it.Key())
+		due, kind, dk, valid := parseIndexKey(k)
+		if !valid {
+			entries = append(entries, dueEntry{ikey: k}) // dropped below
+			continue
+		}
+		entries = append(entries, dueEntry{ikey: k, due: due, kind: kind, dataKey: dk, tok: dataKeyToken(dk)})
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("engine: reclaim: %w", err)
+	}
+	return entries, nil
+}
+
+// reclaimEntries applies the due entries in one batch while holding their
+// keys' stripes, so it never races with Apply.
+func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(entries, func(a, b dueEntry) int { return cmp.Compare(a.tok, b.tok) })
+	toks := make([]uint64, len(entries))
+	for i := range entries {
+		toks[i] = entries[i].tok
+	}
+	e.stripes.lockSorted(toks)
+	defer e.stripes.unlockSorted(toks)
+
+	b := e.db.NewBatch()
+	var expired, purged int64
+	var buf []byte
+	for _, en := range entries {
+		x, p, err := e.reclaimEntry(b, en, now, &buf)
+		if err != nil {
+			_ = b.Close()
+			return err
+		}
+		expired += x
+		purged += p
+	}
+	// Reclaim is redoable from the index, so it never waits for a sync.
+	if err := e.commit(b, pebble.NoSync); err != nil {
+		return err
+	}
+	e.live.Add(-expired)
+	e.counters.expired.Add(uint64(expired))
+	e.counters.purged.Add(uint64(purged))
+	return nil
+}
+
+// reclaimEntry adds to b what one due entry calls for, and reports whether
+// it expired a record or purged a tombstone. The entry itself is always
+// deleted; stale entries (the record changed since) are just dropped.
+func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte) (expired, purged int64, err error) {
+	if err := b.Delete(en.ikey, nil); err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	if en.dataKey == nil {
+		return 0, 0, nil
+	}
+	v, exp, tomb, exists, err := e.storedHeader(en.dataKey)
+	if err != nil || !exists {
+		return 0, 0, err
+	}
+	switch {
+	case en.kind == kindExpire && !tomb && exp != 0 && clampDue(exp) == en.due && exp <= now:
+		// Same version: an older copy from a replica can never win over
+		// the tombstone and resurrect the value.
+		t := Record{Version: v, Tombstone: true}
+		*buf = t.AppendEncode((*buf)[:0])
+		if err := b.Set(en.dataKey, *buf, nil); err != nil {
+			return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
+		}
+		return 1, 0, e.setIndex(b, e.purgeDue(v), kindPurge, en.dataKey, buf)
+	case en.kind == kindPurge && tomb:
+		if due := e.purgeDue(v); due > now {
+			// The grace period grew since the entry was written.
+			return 0, 0, e.setIndex(b, due, kindPurge, en.dataKey, buf)
+		}
+		if !e.cfg.PurgeAllowed(UserKey(en.dataKey), Record{Version: v, Tombstone: true}) {
+			retry := min(e.cfg.TombstoneGrace, purgeRetryMax).Milliseconds()
+			return 0, 0, e.setIndex(b, now+retry, kindPurge, en.dataKey, buf)
+		}
+		if err := b.Delete(en.dataKey, nil); err != nil {
+			return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
+		}
+		return 0, 1, nil
+	}
+	return 0, 0, nil
+}
+
+func (e *Engine) setIndex(b *pebble.Batch, due int64, kind byte, dataKey []byte, buf *[]byte) error {
+	*buf = appendIndexKey((*buf)[:0], due, kind, dataKey)
+	if err := b.Set(*buf, nil, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	return nil
+}
+
+// clampDue maps a time to the due time its index entry is stored under.
+func clampDue(ms int64) int64 { return max(ms, 0) }

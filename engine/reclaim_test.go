@@ -1,0 +1,196 @@
+package engine
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// reclaimEngine opens an engine on a fake clock with a reclaimer that
+// effectively never ticks on its own; tests call reclaimOnce.
+func reclaimEngine(t *testing.T, clock *fakeClock, mods ...func(*Config)) *Engine {
+	t.Helper()
+	return openMem(t, append([]func(*Config){func(c *Config) {
+		c.Now = clock.Now
+		c.ReclaimInterval = time.Hour
+		c.TombstoneGrace = 10 * time.Second
+	}}, mods...)...)
+}
+
+func mustReclaim(t *testing.T, e *Engine) {
+	t.Helper()
+	if err := e.reclaimOnce(); err != nil {
+		t.Fatalf("reclaim: %v", err)
+	}
+}
+
+func TestExpiryBecomesTombstoneThenPurged(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	e := reclaimEngine(t, clock)
+	v := ver(t0, 0, 1)
+	mustApply(t, e, "ttl", Record{Version: v, Value: []byte("x"), ExpireAt: t0 + 100})
+	mustApply(t, e, "keep", val(ver(t0, 0, 1), "y"))
+
+	mustReclaim(t, e) // nothing due yet
+	if r, _ := mustLookup(t, e, "ttl"); r.Tombstone || string(r.Value) != "x" {
+		t.Fatalf("reclaimed early: %+v", r)
+	}
+
+	clock.Set(t0 + 100)
+	mustReclaim(t, e)
+	r, ok := mustLookup(t, e, "ttl")
+	if !ok || !r.Tombstone || r.Version != v || r.Value != nil {
+		t.Fatalf("after expiry: %+v %v, want tombstone with version %v", r, ok, v)
+	}
+	// An older replica copy of the value cannot resurrect it; the same
+	// version is a no-op too.
+	if mustApply(t, e, "ttl", Record{Version: v, Value: []byte("x"), ExpireAt: t0 + 100}) {
+		t.Fatal("same-version copy applied over the expiry tombstone")
+	}
+	if st := e.Stats(); st.ExpiredReclaimed != 1 || st.LiveRecords != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// The tombstone is purged once its grace (from Version.Wall) ends.
+	clock.Set(t0 + 9_999)
+	mustReclaim(t, e)
+	if _, ok := mustLookup(t, e, "ttl"); !ok {
+		t.Fatal("tombstone purged before its grace ended")
+	}
+	clock.Set(t0 + 10_000)
+	mustReclaim(t, e)
+	if _, ok := mustLookup(t, e, "ttl"); ok {
+		t.Fatal("tombstone not purged after its grace")
+	}
+	if st := e.Stats(); st.TombstonesPurged != 1 {
+		t.Fatalf("purged = %d", st.TombstonesPurged)
+	}
+	if r, ok := mustLookup(t, e, "keep"); !ok || string(r.Value) != "y" {
+		t.Fatal("unrelated key disturbed")
+	}
+	assertIndexEmpty(t, e)
+}
+
+func TestDeleteTombstonePurge(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	var allow atomic.Bool
+	var asked atomic.Int32
+	e := reclaimEngine(t, clock, func(c *Config) {
+		c.PurgeAllowed = func(key []byte, r Record) bool {
+			asked.Add(1)
+			if string(key) != "gone" || !r.Tombstone {
+				t.Errorf("PurgeAllowed(%q, %+v)", key, r)
+			}
+			return allow.Load()
+		}
+	})
+	mustApply(t, e, "gone", Record{Version: ver(t0, 0, 0), Tombstone: true})
+	clock.Set(t0 + 10_000)
+	mustReclaim(t, e)
+	if _, ok := mustLookup(t, e, "gone"); !ok || asked.Load() != 1 {
+		t.Fatalf("purged although refused (asked %d)", asked.Load())
+	}
+	// Refused purges are retried later, not every round.
+	mustReclaim(t, e)
+	if asked.Load() != 1 {
+		t.Fatalf("asked again immediately (%d)", asked.Load())
+	}
+	allow.Store(true)
+	clock.Set(t0 + 20_000)
+	mustReclaim(t, e)
+	if _, ok := mustLookup(t, e, "gone"); ok {
+		t.Fatal("tombstone not purged once allowed")
+	}
+	assertIndexEmpty(t, e)
+}
+
+// TestStaleIndexEntries overwrites expiring records; the old index
+// entries must be dropped without touching the new records.
+func TestStaleIndexEntries(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	e := reclaimEngine(t, clock)
+	mustApply(t, e, "a", Record{Version: ver(t0, 0, 0), Value: []byte("1"), ExpireAt: t0 + 50})
+	mustApply(t, e, "a", Record{Version: ver(t0, 1, 0), Value: []byte("2"), ExpireAt: t0 + 500})
+	mustApply(t, e, "b", Record{Version: ver(t0, 0, 0), Value: []byte("1"), ExpireAt: t0 + 50})
+	mustApply(t, e, "b", val(ver(t0, 1, 0), "forever"))
+	clock.Set(t0 + 100)
+	if c, _ := e.Count(t0 + 100); c != 2 {
+		t.Fatalf("Count = %d, want 2 (stale entries must not count)", c)
+	}
+	mustReclaim(t, e)
+	for k, want := range map[string]string{"a": "2", "b": "forever"} {
+		if r, _ := mustLookup(t, e, k); r.Tombstone || string(r.Value) != want {
+			t.Fatalf("%s = %+v, want live %q", k, r, want)
+		}
+	}
+	clock.Set(t0 + 500)
+	mustReclaim(t, e)
+	if r, _ := mustLookup(t, e, "a"); !r.Tombstone {
+		t.Fatalf("a = %+v, want expired", r)
+	}
+	if c, _ := e.Count(t0 + 500); c != 1 {
+		t.Fatalf("Count = %d, want 1", c)
+	}
+}
+
+// TestReclaimerRunsInBackground uses the real ticker and an injected clock.
+func TestReclaimerRunsInBackground(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	e := openMem(t, func(c *Config) {
+		c.Now = clock.Now
+		c.ReclaimInterval = 5 * time.Millisecond
+	})
+	for i := range 600 { // more than one reclaim chunk
+		k := []byte{byte(i >> 8), byte(i)}
+		if _, err := e.Apply(k, Record{Version: ver(t0, 0, 0), Value: k, ExpireAt: t0 + 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Set(t0 + 10)
+	waitFor(t, "background reclaim", func() bool { return e.Stats().ExpiredReclaimed == 600 })
+	if st := e.Stats(); st.LiveRecords != 0 {
+		t.Fatalf("live = %d", st.LiveRecords)
+	}
+}
+
+func TestCountExcludesExpiredBeforeReclaim(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	e := reclaimEngine(t, clock)
+	mustApply(t, e, "px", Record{Version: ver(t0, 0, 0), Value: []byte("v"), ExpireAt: t0 + 100})
+	mustApply(t, e, "plain", val(ver(t0, 0, 0), "v"))
+	mustApply(t, e, "del", Record{Version: ver(t0, 0, 0), Tombstone: true})
+	tests := []struct {
+		now  int64
+		want int64
+	}{{t0, 2}, {t0 + 99, 2}, {t0 + 100, 1}, {t0 + 5000, 1}}
+	for _, tt := range tests {
+		if c, err := e.Count(tt.now); err != nil || c != tt.want {
+			t.Fatalf("Count(%d) = %d, %v; want %d", tt.now-t0, c, err, tt.want)
+		}
+	}
+	if e.Stats().ExpiredReclaimed != 0 {
+		t.Fatal("reclaimer ran; the test must observe Count before it")
+	}
+	clock.Set(t0 + 100)
+	mustReclaim(t, e)
+	if c, _ := e.Count(t0 + 100); c != 1 {
+		t.Fatalf("Count after reclaim = %d, want 1", c)
+	}
+}
+
+func assertIndexEmpty(t *testing.T, e *Engine) {
+	t.Helper()
+	it, err := e.db.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	for ok := it.SeekGE(indexStart); ok && it.Key()[0] == prefixIndex; ok = it.Next() {
+		t.Fatalf("index entry left: %x", it.Key())
+	}
+}

@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// Scan calls fn for every stored record (tombstones and expired records
+// included) whose token lies in the ring range from startToken to
+// endToken, in ring order:
+//
+//   - start < end: tokens in [start, end);
+//   - otherwise the range wraps: [start, 2^64) then [0, end). So end == 0
+//     means "to the end of the ring" and start == end the whole ring.
+//
+// key and r.Value alias iterator memory and are valid only during the
+// call. Scan reads one consistent point-in-time view (a single Pebble
+// iterator) and holds no stripe, so writes proceed meanwhile. An error
+// from fn stops the scan and is returned.
+func (e *Engine) Scan(startToken, endToken uint64, fn func(key []byte, r Record) error) error {
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer e.leave()
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd})
+	if err != nil {
+		return fmt.Errorf("engine: scan: %w", err)
+	}
+	wraps := startToken >= endToken
+	stop := tokenBound(endToken)
+	ok := it.SeekGE(tokenBound(startToken))
+	for {
+		if !ok && wraps && endToken != 0 {
+			// Second leg of a wrapping range: [0, end).
+			wraps = false
+			ok = it.First()
+		}
+		if !ok || (!wraps && bytes.Compare(it.Key(), stop) >= 0) {
+			break
+		}
+		r, err := DecodeRecord(it.Value())
+		if err != nil {
+			err = fmt.Errorf("engine: scan key %q: %w", UserKey(it.Key()), err)
+			return errors.Join(err, it.Close())
+		}
+		if err := fn(UserKey(it.Key()), r); err != nil {
+			return errors.Join(err, it.Close())
+		}
+		ok = it.Next()
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("engine: scan: %w", err)
+	}
+	return nil
+}
+
+// DropAll deletes every record and index entry (FLUSHALL on one node). It
+// holds every stripe while it commits, so it is atomic with respect to
+// Apply and the reclaimer.
+func (e *Engine) DropAll() error {
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer e.leave()
+	e.stripes.lockAll()
+	defer e.stripes.unlockAll()
+	b := e.db.NewBatch()
+	if err := b.DeleteRange(dataStart, dataEnd, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	if err := b.DeleteRange(indexStart, indexEnd, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	if err := e.commit(b, e.writeOpts); err != nil {
+		return err
+	}
+	e.live.Store(0)
+	return nil
+}

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// Batch kinds: consecutive commands of one kind in a pipeline share one
+// Store call.
+const (
+	batchNone  = iota
+	batchRead  // GET key, MGET key...
+	batchWrite // SET key value (no options), MSET key value...
+)
+
+// Batch bounds keep one Store call, and the duplicate-key scan of a write
+// batch, small.
+const (
+	maxBatchCmds      = 512
+	maxBatchWriteKeys = 256
+	linearDedupKeys   = 64
+)
+
+// batchKind classifies a command without a table lookup; arity-invalid
+// forms are left to exec so they get the usual error.
+func batchKind(args [][]byte) int {
+	switch len(args[0]) {
+	case 3:
+		if len(args) == 2 && equalFold(args[0], "get") {
+			return batchRead
+		}
+		if len(args) == 3 && equalFold(args[0], "set") {
+			return batchWrite
+		}
+	case 4:
+		if len(args) >= 2 && equalFold(args[0], "mget") {
+			return batchRead
+		}
+		if len(args) >= 3 && len(args)%2 == 1 && equalFold(args[0], "mset") {
+			return batchWrite
+		}
+	}
+	return batchNone
+}
+
+// runBatch executes the run of batchable commands at the front of cmds and
+// returns how many it consumed (0 when cmds[0] is not batchable).
+func (s *Server) runBatch(c *client, conn redcon.Conn, cmds []redcon.Command) int {
+	kind := batchKind(cmds[0].Args)
+	if kind == batchNone {
+		return 0
+	}
+	n, keys := 1, len(cmds[0].Args)/2
+	for n < len(cmds) && n < maxBatchCmds && batchKind(cmds[n].Args) == kind {
+		k := len(cmds[n].Args) / 2
+		if kind == batchWrite && keys+k > maxBatchWriteKeys {
+			break
+		}
+		n, keys = n+1, keys+k
+	}
+	var start time.Time
+	if s.metrics != nil {
+		start = time.Now()
+	}
+	var err error
+	if kind == batchRead {
+		err = s.readBatch(c, conn, cmds[:n])
+	} else {
+		err = s.writeBatch(c, conn, cmds[:n])
+	}
+	c.lastCmd.Store(lookup(cmds[n-1].Args[0]))
+	if s.metrics != nil {
+		d := time.Since(start)
+		for _, cmd := range cmds[:n] {
+			s.metrics.ObserveCommand(batchName(cmd.Args), d, err != nil)
+		}
+	}
+	return n
+}
+
+// batchName returns the metric name of a batchable command without
+// allocating.
+func batchName(args [][]byte) string {
+	switch {
+	case len(args[0]) == 3 && (args[0][0]|0x20) == 'g':
+		return "get"
+	case len(args[0]) == 3:
+		return "set"
+	case (args[0][1] | 0x20) == 'g':
+		return "mget"
+	}
+	return "mset"
+}
+
+// readBatch answers a run of GET/MGET with one Store.Get.
+func (s *Server) readBatch(c *client, conn redcon.Conn, cmds []redcon.Command) error {
+	keys := c.keys[:0]
+	for _, cmd := range cmds {
+		keys = append(keys, cmd.Args[1:]...)
+	}
+	items, err := s.store.Get(s.ctx, keys)
+	if err == nil && len(items) != len(keys) {
+		err = errStoreReply
+	}
+	clear(keys)
+	c.keys = keys[:0]
+	if err != nil {
+		for range cmds {
+			conn.WriteError(replyText(err))
+		}
+		return err
+	}
+	nowMs := s.now().UnixMilli()
+	var hits int64
+	k := 0
+	for _, cmd := range cmds {
+		multi := len(cmd.Args[0]) == 4
+		if multi {
+			conn.WriteArray(len(cmd.Args) - 1)
+		}
+		for range cmd.Args[1:] {
+			if it := items[k]; visible(it, nowMs) {
+				conn.WriteBulk(it.Value)
+				hits++
+			} else {
+				conn.WriteNull()
+			}
+			k++
+		}
+	}
+	s.stats.hits.Add(hits)
+	s.stats.misses.Add(int64(len(items)) - hits)
+	return nil
+}
+
+// writeBatch applies a run of plain SET/MSET with one Store.Put. A key
+// written twice in the run is written once, with its last value: the
+// replies are the same and the store never sees one key twice in a batch.
+func (s *Server) writeBatch(c *client, conn redcon.Conn, cmds []redcon.Command) error {
+	muts, hashes := c.muts[:0], c.hashes[:0]
+	var index map[uint64]int
+	for _, cmd := range cmds {
+		for i := 1; i+1 < len(cmd.Args); i += 2 {
+			key, val := cmd.Args[i], cmd.Args[i+1]
+			h := keyHash(key)
+			if j := findKey(muts, hashes, index, h, key); j >= 0 {
+				muts[j].Value = val
+				continue
+			}
+			muts = append(muts, Mutation{Key: key, Value: val})
+			hashes = append(hashes, h)
+			if len(muts) == linearDedupKeys {
+				index = make(map[uint64]int, 2*linearDedupKeys)
+				for j, h := range hashes {
+					index[h] = j
+				}
+			} else if index != nil {
+				index[h] = len(muts) - 1
+			}
+		}
+	}
+	stripes := sortedStripes(c.stripes, hashes)
+	s.locks.rlock(stripes)
+	err := s.store.Put(s.ctx, muts)
+	s.locks.runlock(stripes)
+	clear(muts)
+	c.muts, c.hashes, c.stripes = muts[:0], hashes[:0], stripes[:0]
+	for range cmds {
+		if err != nil {
+			conn.WriteError(replyText(err))
+		} else {
+			conn.WriteString("OK")
+		}
+	}
+	return err
+}
+
+// findKey returns the index of key among muts, or -1. index, when not
+// nil, maps a hash to the last mutation with that hash; hash collisions
+// between different keys fall back to a scan.
+func findKey(muts []Mutation, hashes []uint64, index map[uint64]int, h uint64, key []byte) int {
+	if index != nil {
+		j, ok := index[h]
+		if !ok {
+			return -1
+		}
+		if bytes.Equal(muts[j].Key, key) {
+			return j
+		}
+	}
+	for j := range hashes {
+		if hashes[j] == h && bytes.Equal(muts[j].Key, key) {
+			return j
+		}
+	}
+	return -1
+}
+
+// visible reports whether an item read from the store is live at nowMs.
+// Stores already hide expired keys; checking again keeps replies right when
+// the store's clock and the server's disagree by a little.
+func visible(it Item, nowMs int64) bool {
+	return it.Found && (it.ExpireAt == 0 || it.ExpireAt > nowMs)
+}

@@ -1,0 +1,181 @@
+package server
+
+import "strings"
+
+// cmdFlag describes a command for dispatch and for COMMAND's reply.
+type cmdFlag uint32
+
+const (
+	flagWrite    cmdFlag = 1 << iota // modifies the keyspace
+	flagReadonly                     // only reads the keyspace
+	flagDenyOOM                      // may grow memory
+	flagFast                         // O(1) or O(log N)
+	flagNoAuth                       // allowed before AUTH
+	flagAdmin                        // administrative
+	flagLoading                      // allowed while loading
+	flagStale                        // allowed on a stale replica
+)
+
+var flagNames = []struct {
+	f    cmdFlag
+	name string
+}{
+	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
+	{flagAdmin, "admin"}, {flagNoAuth, "no_auth"}, {flagLoading, "loading"},
+	{flagStale, "stale"}, {flagFast, "fast"},
+}
+
+// command is one row of the command table. Key positions follow Redis's
+// COMMAND convention (1-based; a negative last key counts from the end) so
+// the cluster coordinator can later find keys without parsing arguments.
+type command struct {
+	name     string // lowercase full name; "client|setname" for subcommands
+	arity    int    // exact argument count, or at least -arity when negative
+	flags    cmdFlag
+	firstKey int
+	lastKey  int
+	step     int
+	group    string // COMMAND DOCS group
+	summary  string // COMMAND DOCS summary
+	since    string // Redis version that introduced it
+	run      func(*call) error
+	subs     map[string]*command
+}
+
+// maxNameLen bounds command names; longer names cannot be in the table.
+const maxNameLen = 16
+
+// lookup finds a top-level command, case-insensitively, without
+// allocating: the name is lowered into a stack buffer and the map index
+// with string(bytes) does not copy.
+func lookup(name []byte) *command {
+	return lookupIn(commandTable, name)
+}
+
+func (c *command) lookupSub(name []byte) *command {
+	return lookupIn(c.subs, name)
+}
+
+func lookupIn(m map[string]*command, name []byte) *command {
+	if len(name) > maxNameLen {
+		return nil
+	}
+	var buf [maxNameLen]byte
+	for i, b := range name {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		buf[i] = b
+	}
+	return m[string(buf[:len(name)])]
+}
+
+// commandTable is every command the server speaks. It is built once, in
+// init (the COMMAND handlers read it, so it cannot be a plain initializer),
+// and never modified.
+var commandTable map[string]*command
+
+func init() { commandTable = buildTable() }
+
+func buildTable() map[string]*command {
+	const (
+		rw   = flagWrite | flagDenyOOM
+		rwf  = flagWrite | flagDenyOOM | flagFast
+		wf   = flagWrite | flagFast
+		ro   = flagReadonly
+		rof  = flagReadonly | flagFast
+		conn = flagFast | flagLoading | flagStale
+	)
+	cmds := []*command{
+		{name: "get", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the string value of a key.", since: "1.0.0", run: cmdGet},
+		{name: "set", arity: -3, flags: rw, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", since: "1.0.0", run: cmdSet},
+		{name: "setnx", arity: 3, flags: rwf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Set the string value of a key only when the key doesn't exist.", since: "1.0.0", run: cmdSetNX},
+		{name: "setex", arity: 4, flags: rw, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", since: "2.0.0", run: cmdSetEX},
+		{name: "psetex", arity: 4, flags: rw, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", since: "2.6.0", run: cmdPSetEX},
+		{name: "getdel", arity: 2, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the string value of a key after deleting the key.", since: "6.2.0", run: cmdGetDel},
+		{name: "getex", arity: -2, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the string value of a key after setting its expiration time.", since: "6.2.0", run: cmdGetEx},
+		{name: "mget", arity: -2, flags: rof, firstKey: 1, lastKey: -1, step: 1, group: "string", summary: "Atomically returns the string values of one or more keys.", since: "1.0.0", run: cmdMGet},
+		{name: "mset", arity: -3, flags: rw, firstKey: 1, lastKey: -1, step: 2, group: "string", summary: "Atomically creates or modifies the string values of one or more keys.", since: "1.0.1", run: cmdMSet},
+		{name: "incr", arity: 2, flags: rwf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", since: "1.0.0", run: cmdIncr},
+		{name: "decr", arity: 2, flags: rwf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", since: "1.0.0", run: cmdDecr},
+		{name: "incrby", arity: 3, flags: rwf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "1.0.0", run: cmdIncrBy},
+		{name: "decrby", arity: 3, flags: rwf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", since: "1.0.0", run: cmdDecrBy},
+		{name: "append", arity: 3, flags: rwf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", since: "2.0.0", run: cmdAppend},
+		{name: "strlen", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the length of a string value.", since: "2.2.0", run: cmdStrlen},
+		{name: "del", arity: -2, flags: flagWrite, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Deletes one or more keys.", since: "1.0.0", run: cmdDel},
+		{name: "exists", arity: -2, flags: rof, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Determines whether one or more keys exist.", since: "1.0.0", run: cmdExists},
+		{name: "expire", arity: -3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Sets the expiration time of a key in seconds.", since: "1.0.0", run: cmdExpire},
+		{name: "pexpire", arity: -3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Sets the expiration time of a key in milliseconds.", since: "2.6.0", run: cmdPExpire},
+		{name: "expireat", arity: -3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Sets the expiration time of a key to a Unix timestamp.", since: "1.2.0", run: cmdExpireAt},
+		{name: "pexpireat", arity: -3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Sets the expiration time of a key to a Unix milliseconds timestamp.", since: "2.6.0", run: cmdPExpireAt},
+		{name: "ttl", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Returns the expiration time in seconds of a key.", since: "1.0.0", run: cmdTTL},
+		{name: "pttl", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Returns the expiration time in milliseconds of a key.", since: "2.6.0", run: cmdPTTL},
+		{name: "expiretime", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Returns the expiration time of a key as a Unix timestamp.", since: "7.0.0", run: cmdExpireTime},
+		{name: "pexpiretime", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.", since: "7.0.0", run: cmdPExpireTime},
+		{name: "persist", arity: 2, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Removes the expiration time of a key.", since: "2.2.0", run: cmdPersist},
+		{name: "dbsize", arity: 1, flags: rof, group: "server", summary: "Returns the number of keys in the database.", since: "1.0.0", run: cmdDBSize},
+		{name: "flushdb", arity: -1, flags: flagWrite, group: "server", summary: "Remove all keys from the current database.", since: "1.0.0", run: cmdFlush},
+		{name: "flushall", arity: -1, flags: flagWrite, group: "server", summary: "Removes all keys from all databases.", since: "1.0.0", run: cmdFlush},
+		{name: "ping", arity: -1, flags: flagFast, group: "connection", summary: "Returns the server's liveliness response.", since: "1.0.0", run: cmdPing},
+		{name: "echo", arity: 2, flags: flagFast, group: "connection", summary: "Returns the given string.", since: "1.0.0", run: cmdEcho},
+		{name: "hello", arity: -1, flags: conn | flagNoAuth, group: "connection", summary: "Handshakes with the Redis server.", since: "6.0.0", run: cmdHello},
+		{name: "auth", arity: -2, flags: conn | flagNoAuth, group: "connection", summary: "Authenticates the connection.", since: "1.0.0", run: cmdAuth},
+		{name: "select", arity: 2, flags: conn, group: "connection", summary: "Changes the selected database.", since: "1.0.0", run: cmdSelect},
+		{name: "quit", arity: -1, flags: conn | flagNoAuth, group: "connection", summary: "Closes the connection.", since: "1.0.0", run: cmdQuit},
+		{name: "reset", arity: 1, flags: conn | flagNoAuth, group: "connection", summary: "Resets the connection.", since: "6.2.0", run: cmdReset},
+		{name: "time", arity: 1, flags: conn, group: "server", summary: "Returns the server time.", since: "2.6.0", run: cmdTime},
+		{name: "info", arity: -1, flags: flagLoading | flagStale, group: "server", summary: "Returns information and statistics about the server.", since: "1.0.0", run: cmdInfo},
+		{name: "client", arity: -2, group: "connection", summary: "A container for client connection commands.", since: "2.4.0", subs: subTable("client", []*command{
+			{name: "setname", arity: 3, flags: conn, summary: "Sets the connection name.", since: "2.6.9", run: cmdClientSetName},
+			{name: "getname", arity: 2, flags: conn, summary: "Returns the name of the connection.", since: "2.6.9", run: cmdClientGetName},
+			{name: "id", arity: 2, flags: conn, summary: "Returns the unique client ID of the connection.", since: "5.0.0", run: cmdClientID},
+			{name: "setinfo", arity: 4, flags: conn, summary: "Sets information specific to the client or connection.", since: "7.2.0", run: cmdClientSetInfo},
+			{name: "info", arity: 2, flags: conn, summary: "Returns information about the connection.", since: "6.2.0", run: cmdClientInfo},
+			{name: "list", arity: -2, flags: flagAdmin | flagLoading | flagStale, summary: "Lists open connections.", since: "2.4.0", run: cmdClientList},
+			{name: "help", arity: 2, flags: conn, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdClientHelp},
+		})},
+		{name: "command", arity: -1, flags: flagLoading | flagStale, group: "server", summary: "Returns detailed information about all commands.", since: "2.8.13", run: cmdCommand, subs: subTable("command", []*command{
+			{name: "count", arity: 2, flags: flagLoading | flagStale, summary: "Returns a count of commands.", since: "2.8.13", run: cmdCommandCount},
+			{name: "info", arity: -2, flags: flagLoading | flagStale, summary: "Returns information about one, multiple or all commands.", since: "2.8.13", run: cmdCommandInfo},
+			{name: "docs", arity: -2, flags: flagLoading | flagStale, summary: "Returns documentary information about one, multiple or all commands.", since: "7.0.0", run: cmdCommandDocs},
+			{name: "list", arity: -2, flags: flagLoading | flagStale, summary: "Returns a list of command names.", since: "7.0.0", run: cmdCommandList},
+			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdCommandHelp},
+		})},
+		{name: "config", arity: -2, group: "server", summary: "A container for server configuration commands.", since: "2.0.0", subs: subTable("config", []*command{
+			{name: "get", arity: -3, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the effective values of configuration parameters.", since: "2.0.0", run: cmdConfigGet},
+			{name: "set", arity: -4, flags: flagAdmin | flagLoading | flagStale, summary: "Sets configuration parameters in-flight.", since: "2.0.0", run: cmdConfigSet},
+			{name: "resetstat", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Resets the server's statistics.", since: "2.0.0", run: cmdConfigResetStat},
+			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdConfigHelp},
+		})},
+	}
+	m := make(map[string]*command, len(cmds))
+	for _, c := range cmds {
+		if c.subs != nil {
+			for _, sub := range c.subs {
+				sub.group = c.group
+			}
+		}
+		m[c.name] = c
+	}
+	return m
+}
+
+// subTable names subcommands "parent|sub" like Redis 7 and indexes them by
+// their short name.
+func subTable(parent string, subs []*command) map[string]*command {
+	m := make(map[string]*command, len(subs))
+	for _, s := range subs {
+		short := s.name
+		s.name = parent + "|" + short
+		m[short] = s
+	}
+	return m
+}
+
+// shortName is the subcommand part of a full name.
+func (c *command) shortName() string {
+	if i := strings.IndexByte(c.name, '|'); i >= 0 {
+		return c.name[i+1:]
+	}
+	return c.name
+}

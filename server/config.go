@@ -1,0 +1,132 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Server. Start from DefaultConfig and override fields;
+// New calls Validate.
+type Config struct {
+	// Addr is the TCP address ListenAndServe binds. Default "127.0.0.1:6379".
+	Addr string
+
+	// RequirePass is the password of the default user. Empty means no
+	// password: every client is authenticated on connect (and ProtectedMode
+	// then restricts clients to loopback). Default "".
+	RequirePass string
+
+	// MaxClients is the maximum number of simultaneously connected clients;
+	// further clients get "-ERR max number of clients reached" and are
+	// closed. Default 10000.
+	MaxClients int
+
+	// ProtectedMode refuses non-loopback clients while RequirePass is empty,
+	// like Redis's protected-mode. Default true.
+	ProtectedMode bool
+
+	// MaxBulkLen is the largest accepted bulk string, in bytes
+	// (proto-max-bulk-len). It also caps the size of a value built by
+	// APPEND. Default 512 MiB.
+	MaxBulkLen int64
+
+	// MaxMultibulk is the largest accepted number of arguments in one
+	// command. Default 1024*1024.
+	MaxMultibulk int64
+
+	// MaxInlineLen is the longest accepted inline (telnet-style) command
+	// line and the longest multibulk or bulk header line, in bytes.
+	// Default 64 KiB.
+	MaxInlineLen int
+
+	// QueryBufferLimit is the most bytes one incomplete command may make
+	// the server buffer (client-query-buffer-limit). A client over the limit
+	// is closed. Default 1 GiB.
+	QueryBufferLimit int64
+
+	// PreAuthMaxBytes is the largest bulk string, in bytes, accepted from a
+	// client that still has to authenticate. Redis 7 uses 16384. Only
+	// applies when RequirePass is set. Default 16384.
+	PreAuthMaxBytes int64
+
+	// PreAuthMaxMultibulk is the largest argument count accepted from a
+	// client that still has to authenticate. Redis 7 uses 10. Only applies
+	// when RequirePass is set. Default 10.
+	PreAuthMaxMultibulk int64
+
+	// IdleTimeout closes a client that sent nothing for this long
+	// (Redis's timeout). Zero disables it. Default 0.
+	IdleTimeout time.Duration
+
+	// Logger receives connection and panic events. Nil discards them.
+	Logger *slog.Logger
+
+	// Metrics receives per-command and per-connection events. Nil disables
+	// them.
+	Metrics Metrics
+
+	// Settings supplies extra read-only CONFIG GET parameters owned by the
+	// binary (for example "fsync", "data-dir"). Nil means none.
+	Settings func() map[string]string
+
+	// Version is the ringcache version reported by INFO. Default "dev".
+	Version string
+
+	// Now is the clock used for expiry arithmetic and TIME. Nil means
+	// time.Now. Tests inject a fake clock.
+	Now func() time.Time
+}
+
+// Redis's limits, mirrored so clients and tools see familiar behaviour.
+const (
+	defaultMaxBulkLen          = 512 << 20
+	defaultMaxMultibulk        = 1024 * 1024
+	defaultMaxInlineLen        = 64 << 10
+	defaultQueryBufferLimit    = 1 << 30
+	defaultPreAuthMaxBytes     = 16384
+	defaultPreAuthMaxMultibulk = 10
+)
+
+// DefaultConfig returns the defaults documented on each Config field.
+func DefaultConfig() Config {
+	return Config{
+		Addr:                "127.0.0.1:6379",
+		MaxClients:          10000,
+		ProtectedMode:       true,
+		MaxBulkLen:          defaultMaxBulkLen,
+		MaxMultibulk:        defaultMaxMultibulk,
+		MaxInlineLen:        defaultMaxInlineLen,
+		QueryBufferLimit:    defaultQueryBufferLimit,
+		PreAuthMaxBytes:     defaultPreAuthMaxBytes,
+		PreAuthMaxMultibulk: defaultPreAuthMaxMultibulk,
+		Version:             "dev",
+	}
+}
+
+// Validate reports the first invalid field, wrapped in ErrInvalidConfig.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case c.MaxClients <= 0:
+		return bad("MaxClients must be positive, got %d", c.MaxClients)
+	case c.MaxBulkLen <= 0:
+		return bad("MaxBulkLen must be positive, got %d", c.MaxBulkLen)
+	case c.MaxMultibulk <= 0:
+		return bad("MaxMultibulk must be positive, got %d", c.MaxMultibulk)
+	case c.MaxInlineLen < 64:
+		return bad("MaxInlineLen must be at least 64, got %d", c.MaxInlineLen)
+	case c.QueryBufferLimit <= 0:
+		return bad("QueryBufferLimit must be positive, got %d", c.QueryBufferLimit)
+	case c.PreAuthMaxBytes <= 0 || c.PreAuthMaxBytes > c.MaxBulkLen:
+		return bad("PreAuthMaxBytes must be in (0, MaxBulkLen], got %d", c.PreAuthMaxBytes)
+	case c.PreAuthMaxMultibulk < 3 || c.PreAuthMaxMultibulk > c.MaxMultibulk:
+		// HELLO 2 AUTH user pass needs 5; AUTH user pass needs 3.
+		return bad("PreAuthMaxMultibulk must be in [3, MaxMultibulk], got %d", c.PreAuthMaxMultibulk)
+	case c.IdleTimeout < 0:
+		return bad("IdleTimeout must not be negative, got %s", c.IdleTimeout)
+	}
+	return nil
+}

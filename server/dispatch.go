@@ -1,0 +1,152 @@
+package server
+
+import (
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// call is one command being executed: the handler's whole world. Each
+// client reuses its own call value, so dispatch does not allocate.
+type call struct {
+	s    *Server
+	c    *client
+	conn redcon.Conn
+	cmd  *command
+	args [][]byte
+}
+
+// handle is redcon's handler. redcon hands over the first command of a
+// pipeline; handle takes the rest with ReadPipeline so runs of GET/MGET and
+// plain SET/MSET become one Store call each. A panic is contained to the
+// client that caused it.
+func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
+	c := clientOf(conn)
+	if c == nil {
+		conn.WriteError("ERR internal error")
+		conn.Close()
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in command handler; closing client",
+				"id", c.id, "panic", r, "stack", string(debug.Stack()))
+			conn.WriteError(errInternal.msg)
+			conn.Close()
+		}
+	}()
+	cmds := append(c.cmds[:0], first)
+	cmds = append(cmds, conn.ReadPipeline()...)
+	executed := 0
+	for i := 0; i < len(cmds) && !c.closed; {
+		if c.authed {
+			if n := s.runBatch(c, conn, cmds[i:]); n > 0 {
+				i += n
+				executed += n
+				continue
+			}
+		}
+		s.exec(c, conn, cmds[i].Args)
+		i++
+		executed++
+	}
+	clear(cmds)
+	c.cmds = cmds[:0]
+	s.stats.commands.Add(int64(executed))
+	c.lastActive.Store(time.Now().UnixMilli())
+}
+
+// exec runs one command: lookup, arity, auth, handler, and the single place
+// where a handler's error becomes an error reply.
+func (s *Server) exec(c *client, conn redcon.Conn, args [][]byte) {
+	if len(args) == 0 {
+		return
+	}
+	cmd, err := resolve(args)
+	if err == nil && !c.authed && cmd.flags&flagNoAuth == 0 {
+		err = errNoAuth
+	}
+	var start time.Time
+	if err == nil {
+		c.lastCmd.Store(cmd)
+		x := &c.call
+		*x = call{s: s, c: c, conn: conn, cmd: cmd, args: args}
+		if s.metrics != nil {
+			start = time.Now()
+		}
+		err = cmd.run(x)
+		x.args = nil
+		if s.metrics != nil {
+			s.metrics.ObserveCommand(cmd.name, time.Since(start), err != nil)
+		}
+	}
+	if err != nil {
+		conn.WriteError(replyText(err))
+	}
+}
+
+// resolve finds the command (or subcommand) for args and checks its arity.
+func resolve(args [][]byte) (*command, error) {
+	cmd := lookup(args[0])
+	if cmd == nil {
+		return nil, unknownCommand(args)
+	}
+	if cmd.subs != nil && (len(args) >= 2 || cmd.run == nil) {
+		if len(args) < 2 {
+			return nil, wrongArity(cmd.name)
+		}
+		sub := cmd.lookupSub(args[1])
+		if sub == nil {
+			return nil, newReplyError("ERR unknown subcommand '" + clip(args[1], 128) +
+				"'. Try " + strings.ToUpper(cmd.name) + " HELP.")
+		}
+		cmd = sub
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
+		return nil, wrongArity(cmd.name)
+	}
+	return cmd, nil
+}
+
+func wrongArity(name string) error {
+	return newReplyError("ERR wrong number of arguments for '" + name + "' command")
+}
+
+// unknownCommand builds Redis 7's reply: the name and arguments are quoted,
+// clipped to 128 bytes, and CR/LF become spaces.
+func unknownCommand(args [][]byte) error {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.WriteString(clip(args[0], 128))
+	b.WriteString("', with args beginning with: ")
+	written := 0
+	for _, a := range args[1:] {
+		if written >= 128 {
+			break
+		}
+		part := "'" + clip(a, 128-written) + "' "
+		b.WriteString(part)
+		written += len(part)
+	}
+	return newReplyError(b.String())
+}
+
+// clip returns at most n bytes of b as a string safe for an error line.
+func clip(b []byte, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	if len(b) > n {
+		b = b[:n]
+	}
+	out := make([]byte, len(b))
+	for i, ch := range b {
+		if ch == '\r' || ch == '\n' {
+			ch = ' '
+		}
+		out[i] = ch
+	}
+	return string(out)
+}

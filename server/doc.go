@@ -1,0 +1,72 @@
+// Package server is ringcache's RESP front end: it speaks the Redis
+// protocol (RESP2) on top of github.com/tidwall/redcon and turns commands
+// into calls on a Store. It never touches storage itself; the single-node
+// store and, later, the cluster coordinator implement Store.
+//
+// # Connection lifecycle
+//
+// Serve wraps the caller's listener. The wrapper admits each client before
+// redcon sees it: over MaxClients it writes "-ERR max number of clients
+// reached", and in protected mode (no password, non-loopback peer) Redis's
+// DENIED text, then closes. Admitted sockets are wrapped in a clientConn and
+// registered; redcon runs one goroutine per connection that reads a
+// pipeline, calls the handler once per pipeline and flushes the replies.
+// Shutdown closes the real listener but holds redcon's accept loop until
+// every client is gone, because redcon closes all connections the moment
+// Accept fails; meanwhile each clientConn ends at its next read, so a client
+// that is executing a pipeline finishes it and receives its replies first.
+// If the context ends first, the remaining sockets are closed and the store
+// context is cancelled.
+//
+// # Input validation
+//
+// redcon buffers without bound and rejects some inputs Redis accepts, so
+// every byte passes a streaming validator inside clientConn.Read before
+// redcon parses it. The validator checks headers only (bulk data streams
+// through): multibulk counts, bulk lengths, header and inline line lengths,
+// and the bytes one command makes the server buffer. A violation writes
+// Redis's exact protocol error, after the replies to the commands before
+// it, and closes the connection. "*0" and "*-1" are dropped as Redis does,
+// and inline commands are split with Redis's quoting rules and handed to
+// redcon in multibulk form. Before AUTH (when a password is set) tighter
+// limits apply, as in Redis 7, and commands are released one at a time so
+// AUTH takes effect before the next header is judged.
+//
+// # Commands and errors
+//
+// The command table holds each command's name, arity (negative means at
+// least), flags and key positions (Redis's COMMAND convention, which the
+// cluster layer can use to route). One dispatcher looks the name up
+// case-insensitively without allocating, checks arity, then
+// authentication, then calls the handler. Handlers parse arguments into
+// typed requests with pure functions (parseSet, parseExpire, ...), call the
+// Store and write one reply. A returned error becomes a reply in one place:
+// an error with a RESPError method (a store's "NOQUORUM ...") is written
+// as is, any other as "ERR " + its text. A handler panic is logged, the
+// client gets "-ERR internal error" and is closed; the server keeps going.
+//
+// # Batching
+//
+// The handler takes the whole pipeline from redcon. A run of consecutive
+// GET/MGET becomes one Store.Get, and a run of plain SET/MSET one
+// Store.Put (a key written twice in the run is sent once, with its last
+// value); replies are written in order. Scratch slices live on the client
+// so the hot path does not allocate beyond what redcon allocates per
+// command.
+//
+// # Atomicity
+//
+// Read-modify-write commands (SET NX/XX/GET/KEEPTTL, SETNX, INCR family,
+// APPEND, GETDEL, GETEX, EXPIRE family, PERSIST, DEL) read and write under a
+// striped key lock held exclusively; blind writes hold their stripes
+// shared. They are therefore atomic on one node. Across several cluster
+// coordinators they are not: two coordinators can interleave the read and
+// the write of the same key, and the store's versioning decides the winner.
+//
+// # Authentication
+//
+// There is one user, "default". With RequirePass set a client must AUTH
+// (or HELLO 2 AUTH default pass) before anything but AUTH, HELLO, QUIT and
+// RESET; passwords are compared in constant time. Only RESP2 is spoken:
+// HELLO 3 answers NOPROTO, on which clients such as go-redis fall back.
+package server

@@ -1,0 +1,214 @@
+package server
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// INFO: Redis's section format ("# Name\r\nfield:value\r\n", sections
+// separated by a blank line), so tools that parse redis INFO work.
+
+// infoSection is one section being rendered.
+type infoSection struct {
+	name   string
+	fields [][2]string
+}
+
+// defaultSections are rendered by INFO, INFO default, all and everything.
+var defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "keyspace", "ringcache"}
+
+func cmdInfo(x *call) error {
+	want := map[string]bool{}
+	for _, a := range x.args[1:] {
+		want[strings.ToLower(string(a))] = true
+	}
+	all := len(want) == 0 || want["default"] || want["all"] || want["everything"]
+	sections, err := x.s.infoSections(x)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, sec := range sections {
+		if !all && !want[strings.ToLower(sec.name)] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# ")
+		b.WriteString(sec.name)
+		b.WriteString("\r\n")
+		for _, f := range sec.fields {
+			b.WriteString(f[0])
+			b.WriteByte(':')
+			b.WriteString(f[1])
+			b.WriteString("\r\n")
+		}
+	}
+	x.conn.WriteBulkString(b.String())
+	return nil
+}
+
+// infoSections builds every section; a store's InfoProvider sections
+// replace built-in sections of the same name and follow the others.
+func (s *Server) infoSections(x *call) ([]infoSection, error) {
+	keys, err := s.store.Len(s.ctx)
+	if err != nil {
+		return nil, err
+	}
+	secs := []infoSection{
+		s.infoServer(), s.infoClients(), infoMemory(), s.infoPersistence(),
+		s.infoStats(), {name: "Replication", fields: [][2]string{{"role", "master"}, {"connected_slaves", "0"}}},
+		infoKeyspace(keys), s.infoRingcache(),
+	}
+	p, ok := s.store.(InfoProvider)
+	if !ok {
+		return secs, nil
+	}
+	for _, ps := range p.InfoSections() {
+		sec := infoSection{name: ps.Name, fields: ps.Fields}
+		replaced := false
+		for i := range secs {
+			if strings.EqualFold(secs[i].name, ps.Name) {
+				secs[i], replaced = sec, true
+			}
+		}
+		if !replaced {
+			secs = append(secs, sec)
+		}
+	}
+	return secs, nil
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+func (s *Server) infoServer() infoSection {
+	now := s.now()
+	up := int64(now.Sub(s.started) / time.Second)
+	port := ""
+	if a := s.Addr(); a != nil {
+		if i := strings.LastIndexByte(a.String(), ':'); i >= 0 {
+			port = a.String()[i+1:]
+		}
+	}
+	exe, _ := os.Executable()
+	return infoSection{name: "Server", fields: [][2]string{
+		{"redis_version", redisVersion},
+		{"redis_git_sha1", "00000000"},
+		{"redis_git_dirty", "0"},
+		{"redis_build_id", "0"},
+		{"redis_mode", "standalone"},
+		{"os", runtime.GOOS + " " + runtime.GOARCH},
+		{"arch_bits", strconv.Itoa(strconv.IntSize)},
+		{"multiplexing_api", "go"},
+		{"go_version", runtime.Version()},
+		{"process_id", strconv.Itoa(os.Getpid())},
+		{"run_id", s.runID},
+		{"tcp_port", port},
+		{"server_time_usec", itoa(now.UnixMicro())},
+		{"uptime_in_seconds", itoa(up)},
+		{"uptime_in_days", itoa(up / 86400)},
+		{"hz", "10"},
+		{"configured_hz", "10"},
+		{"executable", exe},
+		{"config_file", ""},
+	}}
+}
+
+func (s *Server) infoClients() infoSection {
+	return infoSection{name: "Clients", fields: [][2]string{
+		{"connected_clients", itoa(s.stats.current.Load())},
+		{"cluster_connections", "0"},
+		{"maxclients", strconv.Itoa(s.cfg.MaxClients)},
+		{"client_recent_max_input_buffer", "0"},
+		{"client_recent_max_output_buffer", "0"},
+		{"blocked_clients", "0"},
+		{"tracking_clients", "0"},
+		{"clients_in_timeout_table", "0"},
+	}}
+}
+
+func infoMemory() infoSection {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return infoSection{name: "Memory", fields: [][2]string{
+		{"used_memory", strconv.FormatUint(ms.HeapAlloc, 10)},
+		{"used_memory_human", humanBytes(ms.HeapAlloc)},
+		{"used_memory_rss", strconv.FormatUint(ms.Sys, 10)},
+		{"used_memory_rss_human", humanBytes(ms.Sys)},
+		{"used_memory_peak", strconv.FormatUint(ms.HeapSys, 10)},
+		{"used_memory_peak_human", humanBytes(ms.HeapSys)},
+		{"maxmemory", "0"},
+		{"maxmemory_human", "0B"},
+		{"maxmemory_policy", "noeviction"},
+		{"mem_allocator", "go"},
+	}}
+}
+
+// humanBytes formats like Redis's bytesToHuman: 1.50K, 2.00M.
+func humanBytes(n uint64) string {
+	units := []string{"B", "K", "M", "G", "T", "P"}
+	f := float64(n)
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatUint(n, 10) + "B"
+	}
+	return strconv.FormatFloat(f, 'f', 2, 64) + units[i]
+}
+
+func (s *Server) infoPersistence() infoSection {
+	return infoSection{name: "Persistence", fields: [][2]string{
+		{"loading", "0"},
+		{"async_loading", "0"},
+		{"rdb_changes_since_last_save", "0"},
+		{"rdb_bgsave_in_progress", "0"},
+		{"rdb_last_save_time", itoa(s.started.Unix())},
+		{"rdb_last_bgsave_status", "ok"},
+		{"aof_enabled", "0"},
+		{"aof_rewrite_in_progress", "0"},
+		{"aof_last_bgrewrite_status", "ok"},
+		{"aof_last_write_status", "ok"},
+	}}
+}
+
+func (s *Server) infoStats() infoSection {
+	st := s.Stats()
+	return infoSection{name: "Stats", fields: [][2]string{
+		{"total_connections_received", itoa(st.ConnectionsTotal)},
+		{"total_commands_processed", itoa(st.CommandsProcessed)},
+		{"instantaneous_ops_per_sec", "0"},
+		{"total_net_input_bytes", itoa(st.BytesIn)},
+		{"total_net_output_bytes", itoa(st.BytesOut)},
+		{"rejected_connections", itoa(st.ConnectionsRejected)},
+		{"expired_keys", itoa(st.ExpiredKeys)},
+		{"evicted_keys", "0"},
+		{"keyspace_hits", itoa(st.KeyspaceHits)},
+		{"keyspace_misses", itoa(st.KeyspaceMisses)},
+		{"pubsub_channels", "0"},
+		{"pubsub_patterns", "0"},
+	}}
+}
+
+// infoKeyspace lists db0 only when it has keys, like Redis. Expiry counts
+// are not tracked by the Store interface and read 0.
+func infoKeyspace(keys int64) infoSection {
+	sec := infoSection{name: "Keyspace"}
+	if keys > 0 {
+		sec.fields = [][2]string{{"db0", "keys=" + itoa(keys) + ",expires=0,avg_ttl=0"}}
+	}
+	return sec
+}
+
+func (s *Server) infoRingcache() infoSection {
+	return infoSection{name: "Ringcache", fields: [][2]string{
+		{"ringcache_version", s.cfg.Version},
+		{"ringcache_mode", "single"},
+	}}
+}

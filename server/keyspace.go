@@ -1,0 +1,99 @@
+package server
+
+import (
+	"sync"
+
+	"github.com/tidwall/redcon"
+)
+
+// Helpers shared by the keyspace handlers: single-key reads and writes
+// through the client's scratch slices, and the key locks.
+
+func (x *call) nowMs() int64 { return x.s.now().UnixMilli() }
+
+// get reads one key; an expired key reads as missing.
+func (x *call) get(key []byte) (Item, error) {
+	keys := append(x.c.keys[:0], key)
+	items, err := x.s.store.Get(x.s.ctx, keys)
+	keys[0] = nil
+	x.c.keys = keys[:0]
+	if err != nil {
+		return Item{}, err
+	}
+	if len(items) != 1 {
+		return Item{}, errStoreReply
+	}
+	if !visible(items[0], x.nowMs()) {
+		x.s.stats.misses.Add(1)
+		return Item{}, nil
+	}
+	x.s.stats.hits.Add(1)
+	return items[0], nil
+}
+
+// getMany reads keys in order; expired keys read as missing.
+func (x *call) getMany(keys [][]byte) ([]Item, error) {
+	items, err := x.s.store.Get(x.s.ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) != len(keys) {
+		return nil, errStoreReply
+	}
+	now := x.nowMs()
+	for i := range items {
+		if !visible(items[i], now) {
+			items[i] = Item{}
+		}
+	}
+	return items, nil
+}
+
+// put writes one mutation.
+func (x *call) put(m Mutation) error {
+	muts := append(x.c.muts[:0], m)
+	err := x.s.store.Put(x.s.ctx, muts)
+	muts[0] = Mutation{}
+	x.c.muts = muts[:0]
+	return err
+}
+
+// setMutation writes value with an absolute expiry; an expiry already in
+// the past deletes the key instead, as Redis does.
+func (x *call) setMutation(key, value []byte, expireAt int64) Mutation {
+	if expireAt != 0 && expireAt <= x.nowMs() {
+		x.s.stats.expired.Add(1)
+		return Mutation{Key: key, Delete: true}
+	}
+	return Mutation{Key: key, Value: value, ExpireAt: expireAt}
+}
+
+// lockKey takes key's stripe exclusively for a read-modify-write.
+func (x *call) lockKey(key []byte) *sync.RWMutex { return x.s.locks.lockKey(key) }
+
+// lockKeys takes the stripes of keys exclusively, in order, and returns
+// them for unlockKeys.
+func (x *call) lockKeys(keys [][]byte) []int {
+	hashes := x.c.hashes[:0]
+	for _, k := range keys {
+		hashes = append(hashes, keyHash(k))
+	}
+	stripes := sortedStripes(x.c.stripes, hashes)
+	x.c.hashes = hashes[:0]
+	x.s.locks.lock(stripes)
+	return stripes
+}
+
+func (x *call) unlockKeys(stripes []int) {
+	x.s.locks.unlock(stripes)
+	x.c.stripes = stripes[:0]
+}
+
+// writeItem replies with an item's value or a null.
+func writeItem(conn redcon.Conn, it Item) {
+	if it.Found {
+		conn.WriteBulk(it.Value)
+	} else {
+		conn.WriteNull()
+	}
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// listener wraps the user's listener. It admits or rejects each client
+// (maxclients, protected mode) before redcon sees it, wraps admitted ones in
+// a clientConn, and during Shutdown holds redcon's accept loop until the
+// clients have drained: redcon closes every connection as soon as Accept
+// fails, which would cut in-flight replies.
+type listener struct {
+	net.Listener
+	srv *Server
+}
+
+// Redis's rejection texts.
+const (
+	msgMaxClients = "-ERR max number of clients reached\r\n"
+	msgDenied     = "-DENIED ringcache is running in protected mode because protected mode is enabled and no password is set for the default user. " +
+		"In this mode connections are only accepted from the loopback interface. " +
+		"If you want to connect from external computers to ringcache you may adopt one of the following solutions: " +
+		"1) Disable protected mode by starting the server with protected mode turned off in its configuration, " +
+		"however MAKE SURE ringcache is not publicly accessible from internet if you do so. " +
+		"2) Set up an authentication password for the default user. " +
+		"NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+)
+
+// Accept returns the next admitted client.
+func (l *listener) Accept() (net.Conn, error) {
+	var backoff time.Duration
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			if l.srv.isClosing() {
+				<-l.srv.acceptDone
+				return nil, fmt.Errorf("%w: %w", ErrServerClosed, net.ErrClosed)
+			}
+			if errors.Is(err, net.ErrClosed) {
+				l.srv.setServeErr(err)
+				return nil, err
+			}
+			// Transient (EMFILE, ECONNABORTED, ...): back off like net/http
+			// instead of spinning, and keep serving the clients we have.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.srv.log.Warn("accept failed; retrying", "error", err, "delay", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-l.srv.closingCh:
+			}
+			continue
+		}
+		backoff = 0
+		if cc := l.srv.admit(nc); cc != nil {
+			return cc, nil
+		}
+	}
+}
+
+// admit decides whether nc may connect. Rejected clients get Redis's error
+// line and are closed; admitted ones are registered and wrapped.
+func (s *Server) admit(nc net.Conn) *clientConn {
+	reject := func(msg, reason string) *clientConn {
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		nc.Write([]byte(msg))
+		nc.Close()
+		s.stats.rejected.Add(1)
+		if s.metrics != nil {
+			s.metrics.ConnRejected(reason)
+		}
+		return nil
+	}
+	if s.stats.current.Load() >= int64(s.cfg.MaxClients) {
+		return reject(msgMaxClients, "maxclients")
+	}
+	if protectedModeDenies(s.cfg, nc.RemoteAddr()) {
+		return reject(msgDenied, "protected")
+	}
+	cc := newClientConn(s, nc)
+	cc.cl = &client{
+		id:      s.nextID.Add(1),
+		conn:    cc,
+		created: s.now(),
+		authed:  s.cfg.RequirePass == "",
+	}
+	cc.cl.lastActive.Store(cc.cl.created.UnixMilli())
+	if !s.register(cc.cl) {
+		nc.Close()
+		return nil
+	}
+	return cc
+}
+
+// protectedModeDenies reports whether protected mode refuses a client at
+// addr: no password is configured and the peer is not on loopback (Unix
+// sockets count as local).
+func protectedModeDenies(cfg Config, addr net.Addr) bool {
+	if !cfg.ProtectedMode || cfg.RequirePass != "" {
+		return false
+	}
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return !a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return false
+	case nil:
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// memStore is an in-memory Store for tests with the same visible
+// semantics as the real stores: expired items are not Found and do not
+// count in Len. It copies keys and values, so callers may reuse buffers.
+type memStore struct {
+	now func() time.Time
+
+	mu   sync.Mutex
+	data map[string]Item // guarded by mu
+
+	// getHook and putHook, when set, run before Get/Put (fault injection).
+	getHook func(keys [][]byte) error
+	putHook func(muts []Mutation) error
+}
+
+func newMemStore(now func() time.Time) *memStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &memStore{now: now, data: map[string]Item{}}
+}
+
+func (m *memStore) live(it Item, nowMs int64) bool {
+	return it.Found && (it.ExpireAt == 0 || it.ExpireAt > nowMs)
+}
+
+func (m *memStore) Get(_ context.Context, keys [][]byte) ([]Item, error) {
+	if m.getHook != nil {
+		if err := m.getHook(keys); err != nil {
+			return nil, err
+		}
+	}
+	nowMs := m.now().UnixMilli()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Item, len(keys))
+	for i, k := range keys {
+		if it, ok := m.data[string(k)]; ok && m.live(it, nowMs) {
+			out[i] = it
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) Put(_ context.Context, muts []Mutation) error {
+	if m.putHook != nil {
+		if err := m.putHook(muts); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, mu := range muts {
+		if mu.Delete {
+			delete(m.data, string(mu.Key))
+			continue
+		}
+		m.data[string(mu.Key)] = Item{
+			Value:    append([]byte{}, mu.Value...),
+			ExpireAt: mu.ExpireAt,
+			Found:    true,
+		}
+	}
+	return nil
+}
+
+func (m *memStore) Len(context.Context) (int64, error) {
+	nowMs := m.now().UnixMilli()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, it := range m.data {
+		if m.live(it, nowMs) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *memStore) Flush(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.data = map[string]Item{}
+	return nil
+}

@@ -1,0 +1,310 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// Server is a RESP server in front of a Store. Create it with New, run it
+// with Serve or ListenAndServe, stop it with Shutdown.
+type Server struct {
+	cfg     Config
+	store   Store
+	limits  limits
+	log     *slog.Logger
+	metrics Metrics
+	now     func() time.Time
+	locks   keyLocks
+	stats   counters
+	started time.Time
+	runID   string
+	nextID  atomic.Int64
+
+	// ctx is passed to every Store call; it is cancelled only when Shutdown
+	// gives up waiting, so stuck store calls unblock.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closingCh  chan struct{} // closed when Shutdown starts
+	acceptDone chan struct{} // closed when Shutdown has drained or given up
+	acceptOnce sync.Once
+
+	mu struct {
+		sync.Mutex
+		clients  map[*client]struct{} // live, admitted connections
+		ln       *listener            // set while serving
+		addr     net.Addr
+		serving  bool
+		closing  bool
+		drained  chan struct{} // closed once closing and clients is empty
+		serveErr error         // why the accept loop stopped, if not Shutdown
+	}
+}
+
+// counters back Stats. All are updated with atomics; per-pipeline work
+// updates them once per pipeline, not once per command.
+type counters struct {
+	current, total, rejected atomic.Int64
+	commands                 atomic.Int64
+	hits, misses, expired    atomic.Int64
+	bytesIn, bytesOut        atomic.Int64
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	ConnectionsCurrent  int64 // clients connected now
+	ConnectionsTotal    int64 // clients admitted since start
+	ConnectionsRejected int64 // clients refused (maxclients, protected mode)
+	CommandsProcessed   int64 // commands executed, including failed ones
+	KeyspaceHits        int64 // key lookups that found a key
+	KeyspaceMisses      int64 // key lookups that found nothing
+	ExpiredKeys         int64 // keys deleted because they were given a past expiry
+	BytesIn             int64 // bytes read from clients
+	BytesOut            int64 // bytes written to clients
+}
+
+// New returns a Server for store. It validates cfg.
+func New(cfg Config, store Store) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		return nil, ErrNilStore
+	}
+	s := &Server{
+		cfg:        cfg,
+		store:      store,
+		limits:     limitsOf(cfg),
+		log:        cfg.Logger,
+		metrics:    cfg.Metrics,
+		now:        cfg.Now,
+		closingCh:  make(chan struct{}),
+		acceptDone: make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.started = s.now()
+	var id [20]byte
+	rand.Read(id[:])
+	s.runID = hex.EncodeToString(id[:])
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mu.clients = make(map[*client]struct{})
+	s.mu.drained = make(chan struct{})
+	return s, nil
+}
+
+// ListenAndServe listens on Config.Addr and serves until Shutdown.
+func (s *Server) ListenAndServe() error {
+	if s.isClosing() {
+		return ErrServerClosed
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve accepts clients on ln until Shutdown, then returns ErrServerClosed.
+// It returns another error if ln fails for good. Serve closes ln.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	switch {
+	case s.mu.closing:
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	case s.mu.serving:
+		s.mu.Unlock()
+		return errors.New("server: already serving")
+	}
+	wl := &listener{Listener: ln, srv: s}
+	s.mu.serving, s.mu.ln, s.mu.addr = true, wl, ln.Addr()
+	s.mu.Unlock()
+
+	rc := redcon.NewServerNetwork(ln.Addr().Network(), ln.Addr().String(), s.handle, nil, s.closed)
+	rc.SetIdleClose(s.cfg.IdleTimeout)
+	err := rc.Serve(wl)
+	if s.isClosing() {
+		return ErrServerClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.serveErr != nil {
+		return s.mu.serveErr
+	}
+	return err
+}
+
+// Addr returns the listening address, or nil before Serve.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.addr
+}
+
+// Shutdown stops accepting clients, lets every client finish the pipeline
+// it is executing and receive its replies, then closes the connections. It
+// returns nil once all are closed, or ctx's error after force-closing the
+// rest when ctx ends first. Serve then returns ErrServerClosed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	first := !s.mu.closing
+	if first {
+		s.mu.closing = true
+		close(s.closingCh)
+	}
+	ln := s.mu.ln
+	conns := s.clientConnsLocked()
+	s.checkDrainedLocked()
+	drained := s.mu.drained
+	s.mu.Unlock()
+
+	if first && ln != nil {
+		ln.Listener.Close()
+	}
+	for _, cc := range conns {
+		cc.drain()
+	}
+	defer s.releaseAccept()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		s.mu.Lock()
+		conns = s.clientConnsLocked()
+		s.mu.Unlock()
+		for _, cc := range conns {
+			cc.forceClose()
+		}
+		return ctx.Err()
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		ConnectionsCurrent:  s.stats.current.Load(),
+		ConnectionsTotal:    s.stats.total.Load(),
+		ConnectionsRejected: s.stats.rejected.Load(),
+		CommandsProcessed:   s.stats.commands.Load(),
+		KeyspaceHits:        s.stats.hits.Load(),
+		KeyspaceMisses:      s.stats.misses.Load(),
+		ExpiredKeys:         s.stats.expired.Load(),
+		BytesIn:             s.stats.bytesIn.Load(),
+		BytesOut:            s.stats.bytesOut.Load(),
+	}
+}
+
+func (s *Server) resetStats() {
+	s.stats.total.Store(0)
+	s.stats.rejected.Store(0)
+	s.stats.commands.Store(0)
+	s.stats.hits.Store(0)
+	s.stats.misses.Store(0)
+	s.stats.expired.Store(0)
+	s.stats.bytesIn.Store(0)
+	s.stats.bytesOut.Store(0)
+}
+
+func (s *Server) isClosing() bool {
+	select {
+	case <-s.closingCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) releaseAccept() {
+	s.acceptOnce.Do(func() { close(s.acceptDone) })
+}
+
+func (s *Server) setServeErr(err error) {
+	s.mu.Lock()
+	s.mu.serveErr = err
+	s.mu.Unlock()
+}
+
+// register adds an admitted client; it refuses once Shutdown has begun.
+func (s *Server) register(c *client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closing {
+		return false
+	}
+	s.mu.clients[c] = struct{}{}
+	s.stats.current.Add(1)
+	s.stats.total.Add(1)
+	if s.metrics != nil {
+		s.metrics.ConnOpened()
+	}
+	return true
+}
+
+// closed is redcon's per-connection exit callback.
+func (s *Server) closed(conn redcon.Conn, err error) {
+	cc, ok := conn.NetConn().(*clientConn)
+	if !ok {
+		return
+	}
+	if err != nil && !errors.Is(err, errProtocol) && !errors.Is(err, errDraining) {
+		s.log.Debug("client closed", "id", cc.cl.id, "error", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.mu.clients[cc.cl]; !ok {
+		return
+	}
+	delete(s.mu.clients, cc.cl)
+	s.stats.current.Add(-1)
+	if s.metrics != nil {
+		s.metrics.ConnClosed()
+	}
+	s.checkDrainedLocked()
+}
+
+func (s *Server) checkDrainedLocked() {
+	if !s.mu.closing || len(s.mu.clients) > 0 {
+		return
+	}
+	select {
+	case <-s.mu.drained:
+	default:
+		close(s.mu.drained)
+	}
+}
+
+func (s *Server) clientConnsLocked() []*clientConn {
+	out := make([]*clientConn, 0, len(s.mu.clients))
+	for c := range s.mu.clients {
+		out = append(out, c.conn)
+	}
+	return out
+}
+
+// clients returns the live sessions, for CLIENT LIST.
+func (s *Server) clients() []*client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*client, 0, len(s.mu.clients))
+	for c := range s.mu.clients {
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,49 @@
+package server
+
+import "context"
+
+// Store is what the command handlers read from and write to. The
+// single-node store (cluster.Local) applies to the local engine; the cluster
+// coordinator implements the same methods as quorum operations.
+//
+// Implementations stamp versions themselves; the server only speaks in
+// values and absolute expiry times.
+type Store interface {
+	// Get returns one Item per key, in order. A missing, deleted or
+	// expired key has Found false.
+	Get(ctx context.Context, keys [][]byte) ([]Item, error)
+	// Put applies the mutations. When it returns nil every mutation is
+	// acknowledged with the store's durability.
+	Put(ctx context.Context, muts []Mutation) error
+	// Len returns the number of live keys (DBSIZE).
+	Len(ctx context.Context) (int64, error)
+	// Flush deletes every key (FLUSHDB/FLUSHALL).
+	Flush(ctx context.Context) error
+}
+
+// Item is the visible state of one key.
+type Item struct {
+	Value    []byte
+	ExpireAt int64 // absolute Unix milliseconds; 0 means no expiry
+	Found    bool
+}
+
+// Mutation is one write: a new value with an absolute expiry, or a delete.
+type Mutation struct {
+	Key      []byte
+	Value    []byte
+	ExpireAt int64 // absolute Unix milliseconds; 0 means no expiry
+	Delete   bool
+}
+
+// InfoProvider is implemented by stores that add sections to INFO. Each
+// section is a name ("Ringcache", "Keyspace", ...) and its field lines.
+type InfoProvider interface {
+	InfoSections() []InfoSection
+}
+
+// InfoSection is one "# Name" block of the INFO reply.
+type InfoSection struct {
+	Name   string
+	Fields [][2]string
+}
