@@ -19,6 +19,13 @@ type batchScratch struct {
 	dkey  []byte   // data key being built
 	ikey  []byte   // index key being built
 	val   []byte   // encoded record being built
+
+	// Written records, for the row cache once the batch is committed:
+	// written[i] is the input index of the winner whose data key is
+	// wkeys[wends[i-1]:wends[i]].
+	written []int
+	wkeys   []byte
+	wends   []int
 }
 
 func (e *Engine) getScratch(n int) *batchScratch {
@@ -29,6 +36,7 @@ func (e *Engine) getScratch(n int) *batchScratch {
 	s.order = slices.Grow(s.order[:0], n)[:n]
 	s.toks = slices.Grow(s.toks[:0], n)[:n]
 	s.held = slices.Grow(s.held[:0], n)[:n]
+	s.written, s.wkeys, s.wends = s.written[:0], s.wkeys[:0], s.wends[:0]
 	return s
 }
 
@@ -104,6 +112,11 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 			return 0, err
 		}
 		e.live.Add(delta)
+		start := 0
+		for i, win := range s.written {
+			e.cache.put(s.wkeys[start:s.wends[i]], recs[win], true)
+			start = s.wends[i]
+		}
 	} else {
 		_ = b.Close()
 	}
@@ -141,6 +154,11 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 	if err := e.indexRecord(b, s, r); err != nil {
 		return 0, 0, err
 	}
+	if e.cache != nil {
+		s.written = append(s.written, win)
+		s.wkeys = append(s.wkeys, s.dkey...)
+		s.wends = append(s.wends, len(s.wkeys))
+	}
 	if !r.Tombstone {
 		delta++
 	}
@@ -175,6 +193,9 @@ func (e *Engine) purgeDue(v Version) int64 {
 // storedHeader reads the version, expiry and tombstone flag of the record
 // under dataKey; undecodable records count as absent.
 func (e *Engine) storedHeader(dataKey []byte) (v Version, expireAt int64, tomb, exists bool, err error) {
+	if r, present, cached := e.cache.get(dataKey); cached {
+		return r.Version, r.ExpireAt, r.Tombstone, present, nil
+	}
 	val, closer, err := e.db.Get(dataKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Version{}, 0, false, false, nil

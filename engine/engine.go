@@ -19,6 +19,9 @@ type Engine struct {
 
 	// stripes serialize read-compare-write per key; see stripes.go.
 	stripes stripes
+	// cache holds recent records; nil when off. Filled and changed only
+	// under the key's stripe (see rowcache.go).
+	cache *rowCache
 
 	// live counts stored non-tombstone records, expired-but-unreclaimed
 	// ones included. Invariant: changed only while holding the stripe of
@@ -55,7 +58,7 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	e := &Engine{cfg: cfg, stop: make(chan struct{})}
+	e := &Engine{cfg: cfg, stop: make(chan struct{}), cache: newRowCache(cfg.RowCacheBytes)}
 	e.writeOpts = pebble.NoSync
 	if cfg.Fsync == FsyncAlways {
 		e.writeOpts = pebble.Sync

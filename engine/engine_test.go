@@ -112,13 +112,20 @@ func TestLookupBatch(t *testing.T) {
 	}
 }
 
-func TestLookupValueIsPrivate(t *testing.T) {
-	e := openMem(t)
-	mustApply(t, e, "k", val(ver(1, 0, 0), "abc"))
-	r, _ := mustLookup(t, e, "k")
-	r.Value[0] = 'X'
-	if r2, _ := mustLookup(t, e, "k"); string(r2.Value) != "abc" {
-		t.Fatalf("stored value changed to %q", r2.Value)
+// Returned values are read-only and may be shared, but an append to one
+// must copy rather than write into storage the next reader sees.
+func TestLookupValueAppendCopies(t *testing.T) {
+	for _, cache := range []int64{0, 1 << 20} {
+		e := openMem(t, func(c *Config) { c.RowCacheBytes = cache })
+		mustApply(t, e, "k", val(ver(1, 0, 0), "abc"))
+		for i := 0; i < 2; i++ { // a miss, then a hit
+			r, _ := mustLookup(t, e, "k")
+			grown := append(r.Value, "def"...)
+			grown[0] = 'X'
+			if r2, _ := mustLookup(t, e, "k"); string(r2.Value) != "abc" {
+				t.Fatalf("cache %d: stored value changed to %q", cache, r2.Value)
+			}
+		}
 	}
 }
 

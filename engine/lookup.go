@@ -46,6 +46,9 @@ func (e *Engine) LookupBatch(keys [][]byte, dst []Record, found []bool) error {
 // lookup reads one data key. The value is copied into *vals (appended, so
 // earlier values stay valid) or, if vals is nil, into a new slice.
 func (e *Engine) lookup(dataKey []byte, vals *[]byte) (Record, bool, error) {
+	if e.cache != nil {
+		return e.lookupCached(dataKey)
+	}
 	raw, closer, err := e.db.Get(dataKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Record{}, false, nil
@@ -69,4 +72,34 @@ func (e *Engine) lookup(dataKey []byte, vals *[]byte) (Record, bool, error) {
 		r.Value = (*vals)[start:len(*vals):len(*vals)]
 	}
 	return r, true, nil
+}
+
+// lookupCached serves a read from the row cache, filling it on a miss. The
+// fill reads Pebble under the key's stripe, so it cannot race a write
+// into caching a state older than a committed one. The returned value
+// aliases the cache's immutable copy.
+func (e *Engine) lookupCached(dataKey []byte) (Record, bool, error) {
+	if r, present, cached := e.cache.get(dataKey); cached {
+		return r, present, nil
+	}
+	tok := dataKeyToken(dataKey)
+	e.stripes.lock(tok)
+	defer e.stripes.unlock(tok)
+	if r, present, cached := e.cache.get(dataKey); cached {
+		return r, present, nil
+	}
+	raw, closer, err := e.db.Get(dataKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		e.cache.put(dataKey, Record{}, false)
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("engine: read %q: %w", UserKey(dataKey), err)
+	}
+	defer closer.Close()
+	r, err := DecodeRecord(raw)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("key %q: %w", UserKey(dataKey), err)
+	}
+	return e.cache.put(dataKey, r, true), true, nil // copied out of Pebble's buffer
 }

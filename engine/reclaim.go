@@ -137,6 +137,9 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 	if en.dataKey == nil {
 		return 0, 0, nil
 	}
+	// The record may change below; readers that miss the cache wait for
+	// the stripe we hold and then read the committed state.
+	e.cache.drop(en.dataKey)
 	v, exp, tomb, exists, err := e.storedHeader(en.dataKey)
 	if err != nil || !exists {
 		return 0, 0, err

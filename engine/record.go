@@ -1,5 +1,7 @@
 package engine
 
+import "strconv"
+
 // Version orders the writes of one key across the whole cluster. It is a
 // hybrid logical clock timestamp (wall-clock milliseconds plus a logical
 // counter) with the writer's node id as a deterministic tie-break, so two
@@ -55,4 +57,11 @@ type Record struct {
 // tombstone and not expired.
 func (r Record) Live(nowMs int64) bool {
 	return !r.Tombstone && (r.ExpireAt == 0 || r.ExpireAt > nowMs)
+}
+
+// String formats v as "wall.logical.node" with the node hash in hex, the
+// form RINGCACHE LOCALGET shows.
+func (v Version) String() string {
+	return strconv.FormatInt(v.Wall, 10) + "." + strconv.FormatUint(uint64(v.Logical), 10) + "." +
+		strconv.FormatUint(v.Node, 16)
 }

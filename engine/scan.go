@@ -78,5 +78,6 @@ func (e *Engine) DropAll() error {
 		return err
 	}
 	e.live.Store(0)
+	e.cache.clear()
 	return nil
 }

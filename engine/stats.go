@@ -44,6 +44,11 @@ type Stats struct {
 	ReadAmp int
 	// BlockCacheHits and BlockCacheMisses count block cache lookups.
 	BlockCacheHits, BlockCacheMisses int64
+	// RowCacheHits and RowCacheMisses count row cache lookups;
+	// RowCacheEntries and RowCacheBytes are what it holds now, and
+	// RowCacheEvictions counts entries it dropped to stay in budget.
+	RowCacheHits, RowCacheMisses, RowCacheEvictions uint64
+	RowCacheEntries, RowCacheBytes                  int64
 	// Failed reports that a write failed and writes are refused.
 	Failed bool
 }
@@ -62,6 +67,11 @@ func (e *Engine) Stats() Stats {
 		WALSyncs:         e.fs.syncs.Load(),
 		ExplicitSyncs:    e.counters.explicitSyncs.Load(),
 		Failed:           e.Err() != nil,
+	}
+	if e.cache != nil {
+		s.RowCacheHits, s.RowCacheMisses = e.cache.hits.Load(), e.cache.misses.Load()
+		s.RowCacheEvictions = e.cache.evictions.Load()
+		s.RowCacheEntries, s.RowCacheBytes = e.cache.stats()
 	}
 	if e.enter() != nil {
 		return s

@@ -29,6 +29,11 @@ func (s Stats) Numbers() []Stat {
 		{"read_amp", float64(s.ReadAmp)},
 		{"block_cache_hits", float64(s.BlockCacheHits)},
 		{"block_cache_misses", float64(s.BlockCacheMisses)},
+		{"row_cache_hits", float64(s.RowCacheHits)},
+		{"row_cache_misses", float64(s.RowCacheMisses)},
+		{"row_cache_evictions", float64(s.RowCacheEvictions)},
+		{"row_cache_entries", float64(s.RowCacheEntries)},
+		{"row_cache_bytes", float64(s.RowCacheBytes)},
 		{"write_failed", failed},
 	}
 }

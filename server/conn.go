@@ -105,7 +105,8 @@ func (c *clientConn) read(p []byte) (int, error) {
 			c.r += vd.n
 			c.out = append(c.out[:0], vd.emit...)
 		case actFail:
-			c.failed = &vd
+			failed := vd // copied so that vd itself stays on the stack
+			c.failed = &failed
 		case actMore:
 			if n > 0 {
 				return n, nil

@@ -47,3 +47,32 @@ type InfoSection struct {
 	Name   string
 	Fields [][2]string
 }
+
+// ClusterView is implemented by stores that can describe the cluster; the
+// RINGCACHE NODES, OWNERS and LOCALGET commands use it.
+type ClusterView interface {
+	// Nodes lists every known member, sorted by id.
+	Nodes() []NodeInfo
+	// Owners returns the ids of the key's preference list, in order.
+	Owners(key []byte) []string
+	// LocalGet returns this node's own stored record of key, with no
+	// quorum: tombstones and expired records included.
+	LocalGet(ctx context.Context, key []byte) (LocalRecord, bool, error)
+}
+
+// NodeInfo describes one member for RINGCACHE NODES.
+type NodeInfo struct {
+	ID         string
+	ClientAddr string
+	State      string // alive, suspect, dead, left
+	VNodes     int
+	Share      float64 // fraction of the ring this node is primary for
+}
+
+// LocalRecord is one replica's stored record, for RINGCACHE LOCALGET.
+type LocalRecord struct {
+	Value     []byte
+	Version   string // engine.Version.String()
+	ExpireAt  int64  // absolute Unix milliseconds; 0 means none
+	Tombstone bool
+}

@@ -31,11 +31,13 @@ type Config struct {
 	RequirePass   string
 	MaxClients    int
 	ProtectedMode bool
-	Timeout       time.Duration
+	ClientTimeout time.Duration
 	MaxBulkLen    byteSize
 	QueryBufLimit byteSize
 
 	CacheSize      byteSize
+	RowCacheSize   byteSize
+	MemtableSize   byteSize
 	TombstoneGrace time.Duration
 
 	MetricsListen string
@@ -53,7 +55,9 @@ func defaultConfig() Config {
 		ProtectedMode:  true,
 		MaxBulkLen:     512 << 20,
 		QueryBufLimit:  1 << 30,
-		CacheSize:      128 << 20,
+		CacheSize:      64 << 20,
+		RowCacheSize:   256 << 20,
+		MemtableSize:   32 << 20,
 		TombstoneGrace: time.Hour,
 		LogFormat:      "text",
 		LogLevel:       "info",
@@ -77,10 +81,12 @@ func (c *Config) settings() []setting {
 		{"requirepass", "password clients must AUTH with; empty: none", (*stringValue)(&c.RequirePass)},
 		{"maxclients", "maximum simultaneous client connections", (*intValue)(&c.MaxClients)},
 		{"protected-mode", "without requirepass, refuse clients from non-loopback addresses", (*boolValue)(&c.ProtectedMode)},
-		{"timeout", "close a client idle this long; 0: never", (*durationValue)(&c.Timeout)},
+		{"client-timeout", "close a client idle this long; 0: never", (*durationValue)(&c.ClientTimeout)},
 		{"proto-max-bulk-len", "largest bulk string (value) accepted, bytes (k, mb, gb suffixes)", &c.MaxBulkLen},
 		{"client-query-buffer-limit", "largest query buffer per client, bytes", &c.QueryBufLimit},
 		{"cache-size", "Pebble block cache, bytes", &c.CacheSize},
+		{"row-cache-size", "in-memory record cache in front of Pebble, bytes; 0: off", &c.RowCacheSize},
+		{"memtable-size", "Pebble memtable, bytes (1mb to 4gb)", &c.MemtableSize},
 		{"tombstone-grace", "how long deletes are kept as tombstones", (*durationValue)(&c.TombstoneGrace)},
 		{"metrics-listen", "HTTP address for Prometheus /metrics; empty: off", (*stringValue)(&c.MetricsListen)},
 		{"log-format", "log format: text | json", (*stringValue)(&c.LogFormat)},
@@ -199,14 +205,18 @@ func (c Config) validate() error {
 		return bad("data-dir", "must not be empty")
 	case c.MaxClients < 1:
 		return bad("maxclients", "must be at least 1, got %d", c.MaxClients)
-	case c.Timeout < 0:
-		return bad("timeout", "must not be negative")
+	case c.ClientTimeout < 0:
+		return bad("client-timeout", "must not be negative")
 	case c.MaxBulkLen < 1:
 		return bad("proto-max-bulk-len", "must be at least 1")
 	case c.QueryBufLimit < 1024:
 		return bad("client-query-buffer-limit", "must be at least 1kb")
 	case c.CacheSize < 0:
 		return bad("cache-size", "must not be negative")
+	case c.RowCacheSize < 0:
+		return bad("row-cache-size", "must not be negative")
+	case c.MemtableSize < 1<<20 || c.MemtableSize >= 4<<30:
+		return bad("memtable-size", "must be at least 1mb and below 4gb")
 	case c.TombstoneGrace < 0:
 		return bad("tombstone-grace", "must not be negative")
 	case c.LogFormat != "text" && c.LogFormat != "json":

@@ -35,9 +35,9 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	environ := env(map[string]string{
-		"RINGCACHE_LISTEN":     "127.0.0.1:8000",
-		"RINGCACHE_TIMEOUT":    "30s",
-		"RINGCACHE_MAXCLIENTS": "70",
+		"RINGCACHE_LISTEN":         "127.0.0.1:8000",
+		"RINGCACHE_CLIENT_TIMEOUT": "30s",
+		"RINGCACHE_MAXCLIENTS":     "70",
 	})
 	cfg, err := loadConfig([]string{"--config", file, "--maxclients", "99"}, environ, &bytes.Buffer{})
 	if err != nil {
@@ -51,7 +51,7 @@ func TestConfigPrecedence(t *testing.T) {
 		{"file beats env", cfg.Listen, "127.0.0.1:7000"},
 		{"file only", cfg.DataDir, "/from/file"},
 		{"file fsync", cfg.Fsync, engine.FsyncAlways},
-		{"env only", cfg.Timeout, 30 * time.Second},
+		{"env only", cfg.ClientTimeout, 30 * time.Second},
 		{"default", cfg.LogFormat, "text"},
 	}
 	for _, c := range checks {
@@ -89,7 +89,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"bad fsync flag", []string{"--fsync", "sometimes"}, nil, "fsync"},
 		{"bad maxclients", []string{"--maxclients", "0"}, nil, "maxclients"},
 		{"non-integer maxclients", []string{"--maxclients", "many"}, nil, "maxclients"},
-		{"bad duration env", nil, map[string]string{"RINGCACHE_TIMEOUT": "soon"}, "RINGCACHE_TIMEOUT"},
+		{"bad duration env", nil, map[string]string{"RINGCACHE_CLIENT_TIMEOUT": "soon"}, "RINGCACHE_CLIENT_TIMEOUT"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, "log-format"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "log-level"},
 		{"bad byte size", []string{"--proto-max-bulk-len", "12parsecs"}, nil, "proto-max-bulk-len"},

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,12 @@ import (
 var version = "0.1.0"
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The row cache makes the live heap large and long-lived; collecting
+		// at 3x it instead of 2x halves GC work on the write path for a
+		// bounded amount of memory. GOGC in the environment still wins.
+		debug.SetGCPercent(200)
+	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -67,6 +74,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ecfg.Dir = cfg.DataDir + "/db"
 	ecfg.Fsync = cfg.Fsync
 	ecfg.CacheBytes = int64(cfg.CacheSize)
+	ecfg.RowCacheBytes = int64(cfg.RowCacheSize)
+	ecfg.MemTableBytes = int64(cfg.MemtableSize)
 	ecfg.TombstoneGrace = cfg.TombstoneGrace
 	ecfg.Logger = log.With("component", "engine")
 	eng, err := engine.Open(ecfg)
@@ -86,7 +95,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	scfg.RequirePass = cfg.RequirePass
 	scfg.MaxClients = cfg.MaxClients
 	scfg.ProtectedMode = cfg.ProtectedMode
-	scfg.IdleTimeout = cfg.Timeout
+	scfg.IdleTimeout = cfg.ClientTimeout
 	scfg.MaxBulkLen = int64(cfg.MaxBulkLen)
 	scfg.QueryBufferLimit = int64(cfg.QueryBufLimit)
 	scfg.Logger = log.With("component", "server")
