@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run deps test test-short bench lint fuzz clean
+.PHONY: all build run deps test test-short bench bench-cluster lint fuzz clean cluster cluster-stop
 
 all: build
 
@@ -16,6 +16,42 @@ build:
 # One node on 127.0.0.1:6379 with its data in ./data.
 run: build
 	./$(BIN)/ringcache --listen 127.0.0.1:6379 --data-dir ./data
+
+# A local 3-node cluster: clients on 127.0.0.1:7001-7003, cluster RPC on 7101-7103, gossip on
+# 7201-7203, metrics on 7301-7303; data, logs and pids under ./data/cluster.
+CLUSTER_DIR := data/cluster
+CLUSTER_SEEDS := 127.0.0.1:7201,127.0.0.1:7202,127.0.0.1:7203
+
+cluster: build
+	@mkdir -p $(CLUSTER_DIR)
+	@for i in 1 2 3; do \
+	  pidf=$(CLUSTER_DIR)/node$$i.pid; \
+	  if [ -f $$pidf ] && grep -q ringcache /proc/$$(cat $$pidf)/cmdline 2>/dev/null; then \
+	    echo "node$$i is already running (pid $$(cat $$pidf))"; continue; \
+	  fi; \
+	  ./$(BIN)/ringcache --node-id node$$i --listen 127.0.0.1:700$$i \
+	    --cluster-listen 127.0.0.1:710$$i --gossip-listen 127.0.0.1:720$$i --seeds $(CLUSTER_SEEDS) \
+	    --metrics-listen 127.0.0.1:730$$i --data-dir $(CLUSTER_DIR)/node$$i \
+	    >$(CLUSTER_DIR)/node$$i.log 2>&1 & echo $$! >$$pidf; \
+	done
+	@for i in 1 2 3; do \
+	  for t in $$(seq 1 100); do \
+	    redis-cli -p 700$$i ping >/dev/null 2>&1 && break; sleep 0.1; \
+	  done; \
+	done
+	@echo "3-node cluster up: redis-cli -p 7001 (or 7002, 7003); RINGCACHE NODES lists the members."
+	@echo "Logs: $(CLUSTER_DIR)/node*.log. Stop it with: make cluster-stop"
+
+# Stops exactly the processes `make cluster` started (by their recorded pids).
+cluster-stop:
+	@for i in 1 2 3; do \
+	  pidf=$(CLUSTER_DIR)/node$$i.pid; [ -f $$pidf ] || continue; pid=$$(cat $$pidf); \
+	  if grep -q ringcache /proc/$$pid/cmdline 2>/dev/null; then \
+	    kill $$pid && echo "stopped node$$i (pid $$pid)"; \
+	    for t in $$(seq 1 100); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
+	  fi; \
+	  rm -f $$pidf; \
+	done
 
 # redis-cli, redis-benchmark and redis-server, which the tests and the benchmark drive.
 deps:
@@ -35,6 +71,10 @@ test-short:
 # redis-server vs ringcache with redis-benchmark, medians of 3, ratios in one table.
 bench: deps build
 	./$(BIN)/ringcache-bench compare --ringcache-bin $(BIN)/ringcache
+
+# The same against a local 3-node cluster (N=3, W=2, R=2), redis-benchmark through one node.
+bench-cluster: deps build
+	./$(BIN)/ringcache-bench compare --ringcache-bin $(BIN)/ringcache --cluster 3 --rss=false
 
 lint:
 	$(GO) vet ./...

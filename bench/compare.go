@@ -69,7 +69,7 @@ func measureTarget(ctx context.Context, cfg CompareConfig, rb *redisBench, t Tar
 		if err != nil {
 			return res, err
 		}
-		n := requestsFor(cal, cfg.MinSeconds.Seconds(), calN)
+		n := requestsFor(cal, cfg.MinRunTime.Seconds(), calN)
 		res.Requests[p] = n
 		for i := range cfg.Runs {
 			logf(cfg.Log, "%s -P %d: run %d/%d, -n %d\n", t.Name(), p, i+1, cfg.Runs, n)

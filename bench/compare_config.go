@@ -35,9 +35,9 @@ type CompareConfig struct {
 	KeySpace int
 	// DataSize is redis-benchmark's -d, bytes per value. Default 100.
 	DataSize int
-	// MinSeconds is the least time each test should run; -n is calibrated
+	// MinRunTime is the least time each test should run; -n is calibrated
 	// from a short first run so the faster test lasts this long. Default 3s.
-	MinSeconds time.Duration
+	MinRunTime time.Duration
 	// CalibrationRequests is -n of the calibration run at -P 1; deeper
 	// pipelines use this times the depth. Default 20000.
 	CalibrationRequests int
@@ -66,7 +66,7 @@ func DefaultCompareConfig() CompareConfig {
 		Clients:             50,
 		KeySpace:            100000,
 		DataSize:            100,
-		MinSeconds:          3 * time.Second,
+		MinRunTime:          3 * time.Second,
 		CalibrationRequests: 20000,
 		RSS:                 true,
 		RSSKeys:             1000000,
@@ -95,8 +95,8 @@ func (c CompareConfig) Validate() error {
 		return bad("keyspace %d < 1", c.KeySpace)
 	case c.DataSize < 1:
 		return bad("data size %d < 1", c.DataSize)
-	case c.MinSeconds < 0:
-		return bad("min-seconds %v < 0", c.MinSeconds)
+	case c.MinRunTime < 0:
+		return bad("min-seconds %v < 0", c.MinRunTime)
 	case c.CalibrationRequests < 1:
 		return bad("calibration requests %d < 1", c.CalibrationRequests)
 	case c.RSS && c.RSSKeys < 1:

@@ -40,7 +40,7 @@ func TestCompareShort(t *testing.T) {
 	cfg.Pipelines = []int{1, 4}
 	cfg.Clients = 4
 	cfg.KeySpace = 1000
-	cfg.MinSeconds = 0
+	cfg.MinRunTime = 0
 	cfg.CalibrationRequests = 500
 	cfg.RSSKeys = 2000
 	var log bytes.Buffer

@@ -31,7 +31,7 @@
 //	redis-benchmark -h 127.0.0.1 -p PORT -t set,get -c 50 -r 100000 -d 100 -P {1,16} -n N --csv
 //
 // where N comes from a short calibration run so the faster test lasts at
-// least MinSeconds, repeats it Runs times and keeps the median of each
+// least MinRunTime, repeats it Runs times and keeps the median of each
 // column separately. The csv columns are found by header name (redis 7);
 // older redis-benchmark versions without latency columns are read from
 // their human-readable output instead. Then, when RSS is on, it writes

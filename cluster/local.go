@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringcache/ringcache/engine"
@@ -22,7 +23,24 @@ type Local struct {
 
 	// bufs recycles the per-call slices of Get and Put.
 	bufs sync.Pool
+
+	// node is this node's identity for the ClusterView methods; never nil
+	// after NewLocal. Swapped whole so SetNode may run while serving (the
+	// client address is often known only once the listener is bound).
+	node atomic.Pointer[localNode]
 }
+
+// localNode is what RINGCACHE NODES shows about a single node.
+type localNode struct{ id, clientAddr string }
+
+// DefaultLocalNodeID is the node id a Local reports until SetNode names it.
+const DefaultLocalNodeID = "local"
+
+var (
+	_ server.Store        = (*Local)(nil)
+	_ server.InfoProvider = (*Local)(nil)
+	_ server.ClusterView  = (*Local)(nil)
+)
 
 type localBufs struct {
 	keys  [][]byte
@@ -38,7 +56,14 @@ func NewLocal(eng *engine.Engine, clock *Clock, now func() time.Time) *Local {
 	}
 	l := &Local{eng: eng, clock: clock, now: now}
 	l.bufs.New = func() any { return new(localBufs) }
+	l.node.Store(&localNode{id: DefaultLocalNodeID})
 	return l
+}
+
+// SetNode sets the node id and client address (host:port) that the
+// ClusterView methods report. Safe to call at any time.
+func (l *Local) SetNode(id, clientAddr string) {
+	l.node.Store(&localNode{id: id, clientAddr: clientAddr})
 }
 
 // Get implements server.Store.
@@ -139,4 +164,34 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
+}
+
+// A single node is the whole cluster: it is the only member, alive, owns
+// every key and holds all of the keyspace. It has no ring, so it reports 0
+// virtual nodes.
+
+// Nodes implements server.ClusterView with this node alone.
+func (l *Local) Nodes() []server.NodeInfo {
+	n := l.node.Load()
+	return []server.NodeInfo{{ID: n.id, ClientAddr: n.clientAddr, State: "alive", VNodes: 0, Share: 1}}
+}
+
+// Owners implements server.ClusterView: every key is this node's.
+func (l *Local) Owners([]byte) []string { return []string{l.node.Load().id} }
+
+// LocalGet implements server.ClusterView with the engine's record as
+// stored: tombstones and expired records included.
+func (l *Local) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return server.LocalRecord{}, false, err
+	}
+	r, ok, err := l.eng.Lookup(key)
+	if err != nil || !ok {
+		return server.LocalRecord{}, false, err
+	}
+	rec := server.LocalRecord{Version: r.Version.String(), ExpireAt: r.ExpireAt, Tombstone: r.Tombstone}
+	if !r.Tombstone {
+		rec.Value = r.Value
+	}
+	return rec, true, nil
 }

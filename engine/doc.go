@@ -69,14 +69,18 @@
 // the fsync (group commit). Pebble also syncs the old WAL when it rotates
 // to a new memtable, and on Close.
 //
-//	mode      ack after              SIGKILL can lose                  power loss can lose
-//	always    WAL fsync              nothing acknowledged              nothing acknowledged
-//	everysec  memtable insert        writes since the last flush to    writes since the last sync:
-//	                                 the OS: < 1 s (a block fill or     up to ~1 s
-//	                                 the 1 s sync flushes)
-//	no        memtable insert        writes since the last block       everything since the last WAL
-//	                                 flush: < 32 KiB of WAL plus        rotation (up to a memtable,
-//	                                 blocks queued behind it            MemTableBytes) or Close
+// The engine therefore commits every write with pebble.Sync, in every
+// mode, so the log writer hands it to the OS before the commit returns. In
+// FsyncEverySec and FsyncNo the WAL file's Sync is deferred (walguard.go):
+// it marks the file dirty and returns, and the real fsync runs every second
+// (everysec), when Pebble closes the WAL file (rotation, Close), or never
+// before that (no).
+//
+//	mode      ack after                    SIGKILL can lose   power loss can lose
+//	always    WAL write + fsync            nothing            nothing acknowledged
+//	everysec  WAL write to the OS          nothing            up to ~1 s of writes
+//	no        WAL write to the OS          nothing            writes since the last WAL
+//	                                                          rotation or Close
 //
 // Close syncs in every mode.
 //

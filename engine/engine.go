@@ -43,7 +43,7 @@ type Engine struct {
 	// while holding its mutex; Pebble's Close would block forever.
 	wedged atomic.Bool
 
-	// dirty is set by every unsynced commit and cleared by the WAL syncer.
+	// dirty is set by every commit not yet fsynced and cleared by the WAL syncer.
 	dirty atomic.Bool
 
 	counters counters
@@ -59,11 +59,10 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, stop: make(chan struct{}), cache: newRowCache(cfg.RowCacheBytes)}
-	e.writeOpts = pebble.NoSync
-	if cfg.Fsync == FsyncAlways {
-		e.writeOpts = pebble.Sync
-	}
-	e.fs = &walGuardFS{FS: cfg.FS, onErr: func(err error) { e.fail(err, false) }}
+	// Every mode commits with Sync, so a write reaches the OS before it is
+	// acknowledged; everysec and no defer the fsync itself (walguard.go).
+	e.writeOpts = pebble.Sync
+	e.fs = &walGuardFS{FS: cfg.FS, onErr: func(err error) { e.fail(err, false) }, deferSync: cfg.Fsync != FsyncAlways}
 
 	cache := pebble.NewCache(cfg.CacheBytes)
 	defer cache.Unref() // the DB holds its own reference
@@ -163,7 +162,7 @@ func (e *Engine) commit(b *pebble.Batch, opts *pebble.WriteOptions) error {
 	if err := e.guard(func() error { return e.db.Apply(b, opts) }); err != nil {
 		return err
 	}
-	if opts == pebble.NoSync {
+	if opts == pebble.NoSync || e.fs.deferSync {
 		e.dirty.Store(true)
 	}
 	e.counters.commits.Add(1)

@@ -12,6 +12,8 @@ const (
 	// prefixData: 'd' + token (8 bytes BE) + user key -> encoded Record.
 	prefixData = 'd'
 	// prefixHint: reserved for hinted handoff (cluster layer, later).
+	//
+	//lint:ignore U1000 reserved so that no other keyspace takes the byte
 	prefixHint = 'h'
 	// prefixMeta: 'm' + name -> engine metadata.
 	prefixMeta = 'm'

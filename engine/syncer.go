@@ -47,6 +47,9 @@ func (e *Engine) Sync() error {
 // everything queued before it, and concurrent Sync commits share the fsync.
 func (e *Engine) syncWAL() error {
 	err := e.guard(func() error { return e.db.LogData(nil, pebble.Sync) })
+	if err == nil && e.fs.deferSync {
+		err = e.fs.syncDirty()
+	}
 	if err == nil {
 		e.counters.explicitSyncs.Add(1)
 	}

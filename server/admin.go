@@ -16,7 +16,7 @@ import (
 const redisVersion = "7.2.0"
 
 func cmdDBSize(x *call) error {
-	n, err := x.s.store.Len(x.s.ctx)
+	n, err := x.s.store.Len(x.ctx())
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func cmdFlush(x *call) error {
 	default:
 		return errSyntax
 	}
-	if err := x.s.store.Flush(x.s.ctx); err != nil {
+	if err := x.s.store.Flush(x.ctx()); err != nil {
 		return err
 	}
 	x.conn.WriteString("OK")

@@ -100,7 +100,7 @@ func (s *Server) readBatch(c *client, conn redcon.Conn, cmds []redcon.Command) e
 	for _, cmd := range cmds {
 		keys = append(keys, cmd.Args[1:]...)
 	}
-	items, err := s.store.Get(s.ctx, keys)
+	items, err := s.store.Get(c.storeCtx(s), keys)
 	if err == nil && len(items) != len(keys) {
 		err = errStoreReply
 	}
@@ -163,7 +163,7 @@ func (s *Server) writeBatch(c *client, conn redcon.Conn, cmds []redcon.Command) 
 	}
 	stripes := sortedStripes(c.stripes, hashes)
 	s.locks.rlock(stripes)
-	err := s.store.Put(s.ctx, muts)
+	err := s.store.Put(c.storeCtx(s), muts)
 	s.locks.runlock(stripes)
 	clear(muts)
 	c.muts, c.hashes, c.stripes = muts[:0], hashes[:0], stripes[:0]

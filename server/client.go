@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,14 @@ type client struct {
 
 	closed bool // QUIT ran; skip the rest of the pipeline
 
+	// ctx, when not nil, replaces the server's context in this
+	// connection's Store calls: it carries a RINGCACHE CONSISTENCY
+	// override. It is set once per override, so commands pay only a nil
+	// check. Invariant: ctx is nil exactly when readLevel and writeLevel
+	// are empty.
+	ctx                   context.Context
+	readLevel, writeLevel string
+
 	// Scratch space reused across pipelines so the hot path does not
 	// allocate. Each is cleared after use so it does not pin requests.
 	cmds    []redcon.Command
@@ -41,6 +50,24 @@ type client struct {
 }
 
 func (c *client) needsAuth() bool { return !c.authed }
+
+// storeCtx is the context of this connection's Store calls: its
+// consistency override, or the server's context.
+func (c *client) storeCtx(s *Server) context.Context {
+	if c.ctx != nil {
+		return c.ctx
+	}
+	return s.ctx
+}
+
+// setConsistency installs (ctx non-nil) or clears (ctx nil) the
+// connection's consistency override.
+func (c *client) setConsistency(ctx context.Context, read, write string) {
+	if ctx == nil {
+		read, write = "", ""
+	}
+	c.ctx, c.readLevel, c.writeLevel = ctx, read, write
+}
 
 func (c *client) setName(name string) {
 	c.mu.Lock()

@@ -141,6 +141,15 @@ func buildTable() map[string]*command {
 			{name: "list", arity: -2, flags: flagLoading | flagStale, summary: "Returns a list of command names.", since: "7.0.0", run: cmdCommandList},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdCommandHelp},
 		})},
+		// RINGCACHE's key arguments are not declared as keys: LOCALGET must
+		// reach the node the operator chose, not the key's owner.
+		{name: "ringcache", arity: -2, group: "cluster", summary: "A container for ringcache cluster commands.", since: redisVersion, subs: subTable("ringcache", []*command{
+			{name: "nodes", arity: 2, flags: flagLoading | flagStale, summary: "Returns every cluster member with its address, state and share of the ring.", since: redisVersion, run: cmdRingcacheNodes},
+			{name: "owners", arity: 3, flags: flagFast | flagLoading | flagStale, summary: "Returns the ids of the nodes that hold a key, in preference order.", since: redisVersion, run: cmdRingcacheOwners},
+			{name: "localget", arity: 3, flags: flagReadonly | flagFast, summary: "Returns this node's own stored record of a key, without a quorum.", since: redisVersion, run: cmdRingcacheLocalGet},
+			{name: "consistency", arity: -2, flags: conn, summary: "Sets, shows or resets the connection's read and write consistency levels.", since: redisVersion, run: cmdRingcacheConsistency},
+			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: redisVersion, run: cmdRingcacheHelp},
+		})},
 		{name: "config", arity: -2, group: "server", summary: "A container for server configuration commands.", since: "2.0.0", subs: subTable("config", []*command{
 			{name: "get", arity: -3, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the effective values of configuration parameters.", since: "2.0.0", run: cmdConfigGet},
 			{name: "set", arity: -4, flags: flagAdmin | flagLoading | flagStale, summary: "Sets configuration parameters in-flight.", since: "2.0.0", run: cmdConfigSet},

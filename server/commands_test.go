@@ -46,7 +46,12 @@ func run(t *testing.T, c *redis.Client, steps []step) {
 func a(args ...any) []any { return args }
 
 func TestStringCommands(t *testing.T) {
-	ts := defaultTestServer(t)
+	// A frozen clock: TTL replies must not depend on how long the steps
+	// take (PTTL right after PSETEX 100000 read 99999 on a slow run).
+	cfg := DefaultConfig()
+	frozen := time.Now()
+	cfg.Now = func() time.Time { return frozen }
+	ts := startServer(t, cfg, nil)
 	c := ts.client(t, nil)
 	run(t, c, []step{
 		{args: a("get", "k"), want: nil},

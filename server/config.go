@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -69,6 +70,15 @@ type Config struct {
 	// Settings supplies extra read-only CONFIG GET parameters owned by the
 	// binary (for example "fsync", "data-dir"). Nil means none.
 	Settings func() map[string]string
+
+	// Consistency turns RINGCACHE CONSISTENCY <read> <write> into a
+	// context for the connection's later Store calls. read and write are
+	// the canonical level names "ONE", "QUORUM" or "ALL"; ctx is the
+	// server's base context, so the returned one must derive from it (it is
+	// cancelled when Shutdown gives up). A returned error is the command's
+	// error reply. Nil means the store has no consistency levels and the
+	// command answers "needs cluster mode". Default nil.
+	Consistency func(ctx context.Context, read, write string) (context.Context, error)
 
 	// Version is the ringcache version reported by INFO. Default "dev".
 	Version string

@@ -63,6 +63,30 @@
 // coordinators they are not: two coordinators can interleave the read and
 // the write of the same key, and the store's versioning decides the winner.
 //
+// # Cluster commands
+//
+// RINGCACHE is the operator's window on the cluster through any Redis
+// client. NODES, OWNERS and LOCALGET read the store's optional ClusterView
+// interface (found by type assertion, like database/sql/driver's optional
+// interfaces); a store without it answers "not available on this store".
+// LOCALGET shows what this node itself holds, tombstones and expired
+// records included, so tests and operators can compare replicas. Its key
+// argument is not declared as a key in the command table: a key-routing
+// client must not redirect it to the key's owner.
+//
+// RINGCACHE CONSISTENCY <read> <write> overrides the connection's read and
+// write levels (ONE, QUORUM, ALL). The server only validates the names;
+// Config.Consistency turns them into a context, derived from the server's,
+// that the connection then passes to every Store call (the coordinator
+// reads the levels back from it). The context is made once per override
+// and kept in the connection's state, so commands pay a nil check, not an
+// allocation. CONSISTENCY RESET, and the RESET command, drop it. Without
+// the hook the store has no levels and the command is refused.
+//
+// INFO always has a "# Cluster" section with cluster_enabled:0: ringcache
+// partitions keys behind every node, so cluster-aware clients must treat
+// a node as standalone. A store's own "Cluster" section is merged into it.
+//
 // # Authentication
 //
 // There is one user, "default". With RequirePass set a client must AUTH

@@ -18,7 +18,7 @@ type infoSection struct {
 }
 
 // defaultSections are rendered by INFO, INFO default, all and everything.
-var defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "keyspace", "ringcache"}
+var defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cluster", "keyspace", "ringcache"}
 
 func cmdInfo(x *call) error {
 	want := map[string]bool{}
@@ -52,17 +52,19 @@ func cmdInfo(x *call) error {
 	return nil
 }
 
-// infoSections builds every section; a store's InfoProvider sections
-// replace built-in sections of the same name and follow the others.
+// infoSections builds every section. A store's InfoProvider sections
+// replace built-in sections of the same name and follow the others, except
+// "Cluster", whose fields are appended to the built-in one (see
+// mergeCluster).
 func (s *Server) infoSections(x *call) ([]infoSection, error) {
-	keys, err := s.store.Len(s.ctx)
+	keys, err := s.store.Len(x.ctx())
 	if err != nil {
 		return nil, err
 	}
 	secs := []infoSection{
 		s.infoServer(), s.infoClients(), infoMemory(), s.infoPersistence(),
 		s.infoStats(), {name: "Replication", fields: [][2]string{{"role", "master"}, {"connected_slaves", "0"}}},
-		infoKeyspace(keys), s.infoRingcache(),
+		infoCluster(), infoKeyspace(keys), s.infoRingcache(),
 	}
 	p, ok := s.store.(InfoProvider)
 	if !ok {
@@ -72,15 +74,46 @@ func (s *Server) infoSections(x *call) ([]infoSection, error) {
 		sec := infoSection{name: ps.Name, fields: ps.Fields}
 		replaced := false
 		for i := range secs {
-			if strings.EqualFold(secs[i].name, ps.Name) {
-				secs[i], replaced = sec, true
+			if !strings.EqualFold(secs[i].name, ps.Name) {
+				continue
 			}
+			if strings.EqualFold(ps.Name, clusterSection) {
+				secs[i] = mergeCluster(secs[i], ps.Fields)
+			} else {
+				secs[i] = sec
+			}
+			replaced = true
 		}
 		if !replaced {
 			secs = append(secs, sec)
 		}
 	}
 	return secs, nil
+}
+
+// clusterSection is the INFO section cluster-aware clients read.
+const clusterSection = "Cluster"
+
+// infoCluster is the built-in Cluster section. ringcache partitions keys
+// itself, behind every node, so it never speaks the Redis Cluster protocol:
+// cluster_enabled:0 makes cluster-aware clients treat a node as standalone
+// and send every command to it.
+func infoCluster() infoSection {
+	return infoSection{name: clusterSection, fields: [][2]string{{"cluster_enabled", "0"}}}
+}
+
+// mergeCluster appends a store's Cluster fields to the built-in section,
+// so INFO prints one "# Cluster" block. A store's own cluster_enabled is
+// dropped: the value clients route by is the server's to give.
+func mergeCluster(sec infoSection, fields [][2]string) infoSection {
+	out := make([][2]string, len(sec.fields), len(sec.fields)+len(fields))
+	copy(out, sec.fields)
+	for _, f := range fields {
+		if f[0] != "cluster_enabled" {
+			out = append(out, f)
+		}
+	}
+	return infoSection{name: sec.name, fields: out}
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -32,7 +32,7 @@ func cmdDel(x *call) error {
 		muts = append(muts, Mutation{Key: keys[i], Delete: true})
 	}
 	if len(muts) > 0 {
-		if err := x.s.store.Put(x.s.ctx, muts); err != nil {
+		if err := x.s.store.Put(x.ctx(), muts); err != nil {
 			return err
 		}
 	}

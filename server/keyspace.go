@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"sync"
 
 	"github.com/tidwall/redcon"
@@ -11,10 +12,13 @@ import (
 
 func (x *call) nowMs() int64 { return x.s.now().UnixMilli() }
 
+// ctx is the context of the call's Store operations: the connection's.
+func (x *call) ctx() context.Context { return x.c.storeCtx(x.s) }
+
 // get reads one key; an expired key reads as missing.
 func (x *call) get(key []byte) (Item, error) {
 	keys := append(x.c.keys[:0], key)
-	items, err := x.s.store.Get(x.s.ctx, keys)
+	items, err := x.s.store.Get(x.ctx(), keys)
 	keys[0] = nil
 	x.c.keys = keys[:0]
 	if err != nil {
@@ -33,7 +37,7 @@ func (x *call) get(key []byte) (Item, error) {
 
 // getMany reads keys in order; expired keys read as missing.
 func (x *call) getMany(keys [][]byte) ([]Item, error) {
-	items, err := x.s.store.Get(x.s.ctx, keys)
+	items, err := x.s.store.Get(x.ctx(), keys)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +56,7 @@ func (x *call) getMany(keys [][]byte) ([]Item, error) {
 // put writes one mutation.
 func (x *call) put(m Mutation) error {
 	muts := append(x.c.muts[:0], m)
-	err := x.s.store.Put(x.s.ctx, muts)
+	err := x.s.store.Put(x.ctx(), muts)
 	muts[0] = Mutation{}
 	x.c.muts = muts[:0]
 	return err

@@ -18,6 +18,15 @@ type memStore struct {
 	// getHook and putHook, when set, run before Get/Put (fault injection).
 	getHook func(keys [][]byte) error
 	putHook func(muts []Mutation) error
+	// ctxHook, when set, sees the context of every call, named by op
+	// ("get", "put", "len", "flush").
+	ctxHook func(op string, ctx context.Context)
+}
+
+func (m *memStore) sawCtx(op string, ctx context.Context) {
+	if m.ctxHook != nil {
+		m.ctxHook(op, ctx)
+	}
 }
 
 func newMemStore(now func() time.Time) *memStore {
@@ -31,7 +40,8 @@ func (m *memStore) live(it Item, nowMs int64) bool {
 	return it.Found && (it.ExpireAt == 0 || it.ExpireAt > nowMs)
 }
 
-func (m *memStore) Get(_ context.Context, keys [][]byte) ([]Item, error) {
+func (m *memStore) Get(ctx context.Context, keys [][]byte) ([]Item, error) {
+	m.sawCtx("get", ctx)
 	if m.getHook != nil {
 		if err := m.getHook(keys); err != nil {
 			return nil, err
@@ -49,7 +59,8 @@ func (m *memStore) Get(_ context.Context, keys [][]byte) ([]Item, error) {
 	return out, nil
 }
 
-func (m *memStore) Put(_ context.Context, muts []Mutation) error {
+func (m *memStore) Put(ctx context.Context, muts []Mutation) error {
+	m.sawCtx("put", ctx)
 	if m.putHook != nil {
 		if err := m.putHook(muts); err != nil {
 			return err
@@ -71,7 +82,8 @@ func (m *memStore) Put(_ context.Context, muts []Mutation) error {
 	return nil
 }
 
-func (m *memStore) Len(context.Context) (int64, error) {
+func (m *memStore) Len(ctx context.Context) (int64, error) {
+	m.sawCtx("len", ctx)
 	nowMs := m.now().UnixMilli()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -84,7 +96,8 @@ func (m *memStore) Len(context.Context) (int64, error) {
 	return n, nil
 }
 
-func (m *memStore) Flush(context.Context) error {
+func (m *memStore) Flush(ctx context.Context) error {
+	m.sawCtx("flush", ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.data = map[string]Item{}

@@ -20,6 +20,7 @@ import (
 type Server struct {
 	cfg     Config
 	store   Store
+	view    ClusterView // store's ClusterView, nil when it has none
 	limits  limits
 	log     *slog.Logger
 	metrics Metrics
@@ -30,8 +31,9 @@ type Server struct {
 	runID   string
 	nextID  atomic.Int64
 
-	// ctx is passed to every Store call; it is cancelled only when Shutdown
-	// gives up waiting, so stuck store calls unblock.
+	// ctx is the context of every Store call, or the parent of a
+	// connection's consistency override (client.ctx); it is cancelled only
+	// when Shutdown gives up waiting, so stuck store calls unblock.
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -97,6 +99,7 @@ func New(cfg Config, store Store) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.view, _ = store.(ClusterView)
 	s.started = s.now()
 	var id [20]byte
 	rand.Read(id[:])

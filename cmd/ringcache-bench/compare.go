@@ -24,9 +24,10 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "redis-benchmark -c")
 	fs.IntVar(&cfg.KeySpace, "keyspace", cfg.KeySpace, "redis-benchmark -r")
 	fs.IntVar(&cfg.DataSize, "data-size", cfg.DataSize, "redis-benchmark -d, value `bytes`")
-	minSeconds := fs.Float64("min-seconds", cfg.MinSeconds.Seconds(), "least `seconds` per test; -n is calibrated to it")
+	minSeconds := fs.Float64("min-seconds", cfg.MinRunTime.Seconds(), "least `seconds` per test; -n is calibrated to it")
 	fs.BoolVar(&cfg.RSS, "rss", cfg.RSS, "measure RSS after loading --rss-keys keys")
 	fs.IntVar(&cfg.RSSKeys, "rss-keys", cfg.RSSKeys, "keys loaded before reading RSS")
+	clusterNodes := fs.Int("cluster", 0, "compare a local cluster of this many ringcache nodes (N=3, W=2, R=2) with redis-server instead of one node; 0: one node")
 	asJSON := fs.Bool("json", false, "print the table as JSON")
 	quiet := fs.Bool("quiet", false, "no progress messages on stderr")
 	if err := parseFlags(fs, args); err != nil {
@@ -37,7 +38,18 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("--pipelines: %w", err)
 	}
 	cfg.Pipelines = ps
-	cfg.MinSeconds = time.Duration(*minSeconds * float64(time.Second))
+	cfg.MinRunTime = time.Duration(*minSeconds * float64(time.Second))
+	if *clusterNodes > 0 {
+		ct, err := bench.NewRingcacheClusterTarget(fmt.Sprintf("ringcache-%dnodes", *clusterNodes), cfg.RingcacheBin,
+			*clusterNodes, "--replicas", "3", "--read-quorum", "2", "--write-quorum", "2")
+		if err != nil {
+			return err
+		}
+		cfg.Targets = []bench.Target{
+			bench.NewRedisTarget("redis-noaof", cfg.RedisServer, "--appendonly", "no"),
+			ct,
+		}
+	}
 	if !*quiet {
 		cfg.Log = stderr
 	}

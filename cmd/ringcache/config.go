@@ -40,6 +40,19 @@ type Config struct {
 	MemtableSize   byteSize
 	TombstoneGrace time.Duration
 
+	// Cluster mode is on when ClusterListen is set.
+	ClusterListen  string
+	GossipListen   string
+	Seeds          stringList
+	Replicas       int
+	ReadQuorum     int
+	WriteQuorum    int
+	VNodes         int
+	ClusterSecret  string
+	ClusterName    string
+	RequestTimeout time.Duration
+	MaxClockSkew   time.Duration
+
 	MetricsListen string
 	LogFormat     string
 	LogLevel      string
@@ -59,6 +72,13 @@ func defaultConfig() Config {
 		RowCacheSize:   256 << 20,
 		MemtableSize:   32 << 20,
 		TombstoneGrace: time.Hour,
+		Replicas:       3,
+		ReadQuorum:     2,
+		WriteQuorum:    2,
+		VNodes:         128,
+		ClusterName:    "ringcache",
+		RequestTimeout: time.Second,
+		MaxClockSkew:   500 * time.Millisecond,
 		LogFormat:      "text",
 		LogLevel:       "info",
 	}
@@ -88,6 +108,17 @@ func (c *Config) settings() []setting {
 		{"row-cache-size", "in-memory record cache in front of Pebble, bytes; 0: off", &c.RowCacheSize},
 		{"memtable-size", "Pebble memtable, bytes (1mb to 4gb)", &c.MemtableSize},
 		{"tombstone-grace", "how long deletes are kept as tombstones", (*durationValue)(&c.TombstoneGrace)},
+		{"cluster-listen", "cluster RPC address; set it to run as a cluster node", (*stringValue)(&c.ClusterListen)},
+		{"gossip-listen", "gossip (memberlist) address, TCP and UDP", (*stringValue)(&c.GossipListen)},
+		{"seeds", "comma-separated gossip addresses of seed nodes", &c.Seeds},
+		{"replicas", "N: replicas of each key", (*intValue)(&c.Replicas)},
+		{"read-quorum", "R: replies a read waits for", (*intValue)(&c.ReadQuorum)},
+		{"write-quorum", "W: acknowledgements a write waits for", (*intValue)(&c.WriteQuorum)},
+		{"vnodes", "virtual nodes of this node on the ring", (*intValue)(&c.VNodes)},
+		{"cluster-secret", "shared secret: encrypts gossip and authenticates cluster RPC; empty: none", (*stringValue)(&c.ClusterSecret)},
+		{"cluster-name", "cluster name; nodes of other clusters are refused", (*stringValue)(&c.ClusterName)},
+		{"timeout", "per-request timeout of quorum operations", (*durationValue)(&c.RequestTimeout)},
+		{"max-clock-skew", "log and report when this node's clock is this far ahead of a peer's", (*durationValue)(&c.MaxClockSkew)},
 		{"metrics-listen", "HTTP address for Prometheus /metrics; empty: off", (*stringValue)(&c.MetricsListen)},
 		{"log-format", "log format: text | json", (*stringValue)(&c.LogFormat)},
 		{"log-level", "log level: debug | info | warn | error", (*stringValue)(&c.LogLevel)},
@@ -219,6 +250,24 @@ func (c Config) validate() error {
 		return bad("memtable-size", "must be at least 1mb and below 4gb")
 	case c.TombstoneGrace < 0:
 		return bad("tombstone-grace", "must not be negative")
+	case c.ClusterListen != "" && c.GossipListen == "":
+		return bad("gossip-listen", "is required with cluster-listen")
+	case c.ClusterListen == "" && (c.GossipListen != "" || len(c.Seeds) > 0):
+		return bad("cluster-listen", "is required with gossip-listen and seeds")
+	case c.Replicas < 1:
+		return bad("replicas", "must be at least 1, got %d", c.Replicas)
+	case c.ReadQuorum < 1 || c.ReadQuorum > c.Replicas:
+		return bad("read-quorum", "must be between 1 and replicas (%d), got %d", c.Replicas, c.ReadQuorum)
+	case c.WriteQuorum < 1 || c.WriteQuorum > c.Replicas:
+		return bad("write-quorum", "must be between 1 and replicas (%d), got %d", c.Replicas, c.WriteQuorum)
+	case c.VNodes < 1 || c.VNodes > 4096:
+		return bad("vnodes", "must be between 1 and 4096, got %d", c.VNodes)
+	case c.RequestTimeout <= 0:
+		return bad("timeout", "must be positive")
+	case c.MaxClockSkew <= 0:
+		return bad("max-clock-skew", "must be positive")
+	case c.ClusterName == "":
+		return bad("cluster-name", "must not be empty")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format", "must be text or json, got %q", c.LogFormat)
 	}
@@ -245,6 +294,20 @@ type stringValue string
 
 func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
 func (v *stringValue) String() string     { return string(*v) }
+
+// stringList is a comma-separated list.
+type stringList []string
+
+func (v *stringList) Set(s string) error {
+	*v = nil
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*v = append(*v, part)
+		}
+	}
+	return nil
+}
+func (v *stringList) String() string { return strings.Join(*v, ",") }
 
 type intValue int
 

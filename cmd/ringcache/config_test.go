@@ -99,6 +99,12 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"bad yaml value", []string{"--config", write("b.yaml", "fsync: often\n")}, nil, "fsync"},
 		{"broken yaml", []string{"--config", write("x.yaml", "listen: [\n")}, nil, "x.yaml"},
 		{"missing file", []string{"--config", filepath.Join(dir, "none.yaml")}, nil, "none.yaml"},
+		{"R above N", []string{"--replicas", "2", "--read-quorum", "3"}, nil, "read-quorum"},
+		{"W zero", []string{"--write-quorum", "0"}, nil, "write-quorum"},
+		{"vnodes", []string{"--vnodes", "0"}, nil, "vnodes"},
+		{"cluster without gossip", []string{"--cluster-listen", "127.0.0.1:7100"}, nil, "gossip-listen"},
+		{"seeds without cluster", []string{"--seeds", "127.0.0.1:7200"}, nil, "cluster-listen"},
+		{"request timeout", []string{"--timeout", "0s"}, nil, "timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -162,5 +168,22 @@ func TestNodeIDKeptAndChecked(t *testing.T) {
 	}
 	if got, err := loadNodeID(t.TempDir(), "n1"); err != nil || got != "n1" {
 		t.Fatalf("explicit id: %q %v", got, err)
+	}
+}
+
+func TestConfigSeedsList(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	os.WriteFile(file, []byte("cluster-listen: 127.0.0.1:7101\ngossip-listen: 127.0.0.1:7201\nseeds:\n  - 127.0.0.1:7201\n  - 127.0.0.1:7202\n"), 0o644)
+	cfg, err := loadConfig([]string{"--config", file}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Seeds) != 2 || cfg.Seeds[1] != "127.0.0.1:7202" {
+		t.Fatalf("seeds from YAML list: %q", cfg.Seeds)
+	}
+	cfg, err = loadConfig([]string{"--cluster-listen", "a:1", "--gossip-listen", "a:2", "--seeds", " x:1, ,y:2 "}, env(nil), &bytes.Buffer{})
+	if err != nil || len(cfg.Seeds) != 2 || cfg.Seeds[0] != "x:1" {
+		t.Fatalf("seeds flag: %q %v", cfg.Seeds, err)
 	}
 }

@@ -87,9 +87,24 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Error("closing engine", "err", err)
 		}
 	}()
-	store := cluster.NewLocal(eng, cluster.NewClock(nodeID, nil), nil)
-
 	metrics := newMetrics(eng)
+	var store server.Store
+	var node *cluster.Node
+	if cfg.ClusterListen == "" {
+		local := cluster.NewLocal(eng, cluster.NewClock(nodeID, nil), nil)
+		local.SetNode(nodeID, cfg.Listen)
+		store = local
+	} else {
+		if node, err = startClusterNode(ctx, cfg, nodeID, eng, metrics, log); err != nil {
+			return err
+		}
+		defer func() {
+			if err := node.Close(); err != nil {
+				log.Warn("leaving the cluster", "err", err)
+			}
+		}()
+		store = node.Store()
+	}
 	scfg := server.DefaultConfig()
 	scfg.Addr = cfg.Listen
 	scfg.RequirePass = cfg.RequirePass
@@ -102,6 +117,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	scfg.Metrics = metrics
 	scfg.Version = version
 	scfg.Settings = cfg.publicSettings
+	if node != nil {
+		scfg.Consistency = cluster.ConsistencyContext
+	}
 	srv, err := server.New(scfg, store)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errConfig, err)
@@ -140,11 +158,42 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
+// startClusterNode joins the cluster: gossip through the seeds, replica RPC
+// on cluster-listen, quorum operations through the coordinator.
+func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engine.Engine, m *metrics, log *slog.Logger) (*cluster.Node, error) {
+	ncfg := cluster.DefaultNodeConfig()
+	ncfg.NodeID = nodeID
+	ncfg.ClientAddr = cfg.Listen
+	ncfg.ClusterListen = cfg.ClusterListen
+	ncfg.GossipListen = cfg.GossipListen
+	ncfg.Seeds = cfg.Seeds
+	ncfg.Secret = cfg.ClusterSecret
+	ncfg.ClusterName = cfg.ClusterName
+	ncfg.N, ncfg.R, ncfg.W = cfg.Replicas, cfg.ReadQuorum, cfg.WriteQuorum
+	ncfg.Timeout = cfg.RequestTimeout
+	ncfg.VNodes = cfg.VNodes
+	ncfg.MaxClockSkew = cfg.MaxClockSkew
+	ncfg.Engine = eng
+	ncfg.Logger = log.With("component", "cluster")
+	ncfg.ObserveRPC = m.observeRPC
+	if err := ncfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errConfig, err)
+	}
+	node, err := cluster.StartNode(ctx, ncfg)
+	if err != nil {
+		return nil, fmt.Errorf("joining the cluster: %w", err)
+	}
+	m.watchNode(node)
+	log.Info("cluster node started", "cluster_listen", node.ClusterAddr(), "gossip", node.GossipAddr(),
+		"seeds", cfg.Seeds.String(), "replicas", cfg.Replicas, "read_quorum", cfg.ReadQuorum, "write_quorum", cfg.WriteQuorum)
+	return node, nil
+}
+
 // publicSettings is what CONFIG GET shows of the binary's own settings.
 func (c Config) publicSettings() map[string]string {
 	out := map[string]string{}
 	for _, s := range c.settings() {
-		if s.name == "requirepass" || s.name == "config" {
+		if s.name == "requirepass" || s.name == "config" || s.name == "cluster-secret" {
 			continue
 		}
 		out[s.name] = s.value.String()

@@ -28,6 +28,7 @@ type metrics struct {
 	conns    prometheus.Gauge
 	accepted prometheus.Counter
 	rejected *prometheus.CounterVec
+	rpc      *prometheus.HistogramVec
 
 	// perCmd caches the children of the vectors by command name, so the
 	// command path does no label hashing.
@@ -62,8 +63,13 @@ func newMetrics(eng *engine.Engine) *metrics {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ringcache_rejected_connections_total", Help: "Client connections refused, by reason.",
 		}, []string{"reason"}),
+		rpc: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ringcache_rpc_duration_seconds",
+			Help:    "Replica RPC latency, by peer node id, operation code and result.",
+			Buckets: prometheus.ExponentialBuckets(20e-6, 2.5, 12),
+		}, []string{"peer", "op", "result"}),
 	}
-	m.reg.MustRegister(m.commands, m.failed, m.latency, m.conns, m.accepted, m.rejected,
+	m.reg.MustRegister(m.commands, m.failed, m.latency, m.conns, m.accepted, m.rejected, m.rpc,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if eng != nil {
 		m.reg.MustRegister(engineCollector{eng})

@@ -1,0 +1,542 @@
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/cluster"
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server"
+)
+
+// Options configures a Cluster. The zero value is a usable default.
+type Options struct {
+	// N, R and W are every node's replication factor and quorums.
+	// Defaults 3, 2, 2.
+	N, R, W int
+	// Timeout bounds each client request. Default 500ms.
+	Timeout time.Duration
+	// VNodes is every node's token count. Default 64.
+	VNodes int
+	// Secret is the cluster secret of every node. Default "".
+	Secret string
+	// Seeds returns the indexes of node i's seeds. Default: node 0 for
+	// every node.
+	Seeds func(i int) []int
+	// Deferred lists nodes New does not start; Start starts them.
+	Deferred []int
+	// Configure, if set, edits node i's config before every start of it
+	// (after the harness filled it in).
+	Configure func(i int, cfg *cluster.NodeConfig)
+	// Logger receives every node's logs. Default: discarded, unless the
+	// environment sets CLUSTERTEST_LOG=1 (then text on stderr).
+	Logger *slog.Logger
+	// Wait bounds every wait of the harness. Default 15s.
+	Wait time.Duration
+}
+
+func (o *Options) defaults() {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.N, 3)
+	def(&o.R, 2)
+	def(&o.W, 2)
+	def(&o.VNodes, 64)
+	if o.Timeout == 0 {
+		o.Timeout = 500 * time.Millisecond
+	}
+	if o.Wait == 0 {
+		o.Wait = 15 * time.Second
+	}
+	if o.Seeds == nil {
+		o.Seeds = func(int) []int { return []int{0} }
+	}
+	if o.Logger == nil {
+		if os.Getenv("CLUSTERTEST_LOG") != "" {
+			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		} else {
+			o.Logger = slog.New(slog.DiscardHandler)
+		}
+	}
+}
+
+// Cluster is a set of in-process nodes. Its methods must be called from
+// the test's goroutine (they fail the test with t.Fatal), except the
+// read-only accessors, which are safe anywhere.
+type Cluster struct {
+	t      testing.TB
+	opts   Options
+	faults *Faults
+	nodes  []*member
+
+	addrs struct {
+		sync.Mutex
+		// of holds each node's addresses; empty until the node first
+		// started (or, for gossip, until another node needed it as a
+		// seed), then fixed for good.
+		of []addrs
+	}
+}
+
+// addrs are one node's listening addresses.
+type addrs struct{ client, rpc, gossip string }
+
+// member is one node slot: its fixed data directory, and the running
+// parts while started.
+type member struct {
+	idx int
+	dir string
+
+	mu struct {
+		sync.Mutex
+		id     string
+		eng    *engine.Engine
+		node   *cluster.Node
+		srv    *server.Server
+		served chan struct{} // closed when srv.Serve returned
+		redis  *redis.Client
+	}
+}
+
+// New starts n nodes (except opts.Deferred) and waits until every started
+// node sees all started nodes alive. Everything stops on t.Cleanup.
+func New(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
+	opts.defaults()
+	c := &Cluster{t: t, opts: opts, faults: newFaults()}
+	c.addrs.of = make([]addrs, n)
+	for i := range n {
+		m := &member{idx: i, dir: filepath.Join(t.TempDir(), "node"+strconv.Itoa(i))}
+		m.mu.id = "n" + strconv.Itoa(i)
+		c.nodes = append(c.nodes, m)
+	}
+	t.Cleanup(c.stopAll)
+	var started []int
+	for i := range n {
+		if slices.Contains(opts.Deferred, i) {
+			continue
+		}
+		if err := c.Start(i); err != nil {
+			t.Fatalf("clustertest: start node %d: %v", i, err)
+		}
+		started = append(started, i)
+	}
+	if len(started) > 0 {
+		c.WaitMembers(len(started), started...)
+	}
+	return c
+}
+
+// Faults returns the fault injector between the nodes.
+func (c *Cluster) Faults() *Faults { return c.faults }
+
+// Len returns the number of node slots.
+func (c *Cluster) Len() int { return len(c.nodes) }
+
+// ID returns node i's id.
+func (c *Cluster) ID(i int) string {
+	m := c.nodes[i]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mu.id
+}
+
+// Index returns the index of the node with id, or -1.
+func (c *Cluster) Index(id string) int {
+	for i := range c.nodes {
+		if c.ID(i) == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// Node returns node i, nil while it is stopped.
+func (c *Cluster) Node(i int) *cluster.Node {
+	m := c.nodes[i]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mu.node
+}
+
+// Client returns a go-redis client of node i's RESP server, nil while
+// the node is stopped. The harness closes it.
+func (c *Cluster) Client(i int) *redis.Client {
+	m := c.nodes[i]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mu.redis
+}
+
+// ClientAddr returns node i's RESP address ("" before its first start).
+func (c *Cluster) ClientAddr(i int) string { return c.addrsOf(i).client }
+
+// GossipAddr returns node i's gossip address ("" before its first start,
+// unless another node has it as a seed).
+func (c *Cluster) GossipAddr(i int) string { return c.addrsOf(i).gossip }
+
+func (c *Cluster) addrsOf(i int) addrs {
+	c.addrs.Lock()
+	defer c.addrs.Unlock()
+	return c.addrs.of[i]
+}
+
+// seedAddr returns node i's gossip address, reserving a free port for it
+// if it never ran: its seeders need the address before it exists.
+func (c *Cluster) seedAddr(i int) (string, error) {
+	c.addrs.Lock()
+	defer c.addrs.Unlock()
+	if a := c.addrs.of[i].gossip; a != "" {
+		return a, nil
+	}
+	a, err := freeGossip()
+	if err != nil {
+		return "", err
+	}
+	c.addrs.of[i].gossip = a
+	return a, nil
+}
+
+// setAddrs records where node i listens, fixing it for restarts.
+func (c *Cluster) setAddrs(i int, a addrs) {
+	c.addrs.Lock()
+	defer c.addrs.Unlock()
+	c.addrs.of[i] = a
+}
+
+// orAny returns addr, or a free-port loopback address if it is empty.
+func orAny(addr string) string {
+	if addr == "" {
+		return "127.0.0.1:0"
+	}
+	return addr
+}
+
+// Running returns the indexes of the started nodes.
+func (c *Cluster) Running() []int {
+	var out []int
+	for i := range c.nodes {
+		if c.Node(i) != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// config returns node i's configuration, its RESP server listening on
+// clientAddr.
+func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds []string) cluster.NodeConfig {
+	o := c.opts
+	a := c.addrsOf(m.idx)
+	cfg := cluster.DefaultNodeConfig()
+	cfg.NodeID = m.mu.id
+	cfg.ClientAddr = clientAddr
+	cfg.ClusterListen = orAny(a.rpc)
+	cfg.GossipListen = orAny(a.gossip)
+	cfg.Seeds = seeds
+	cfg.Secret = o.Secret
+	cfg.N, cfg.R, cfg.W, cfg.Timeout, cfg.VNodes = o.N, o.R, o.W, o.Timeout, o.VNodes
+	cfg.Engine = eng
+	cfg.Logger = o.Logger.With("node", m.mu.id)
+	cfg.SkewInterval = 200 * time.Millisecond
+	cfg.Gossip = cluster.GossipTiming{
+		RejoinInterval:      300 * time.Millisecond,
+		JoinBackoffMin:      20 * time.Millisecond,
+		JoinBackoffMax:      200 * time.Millisecond,
+		ProbeInterval:       200 * time.Millisecond,
+		ProbeTimeout:        100 * time.Millisecond,
+		SuspicionMult:       4,
+		GossipInterval:      20 * time.Millisecond,
+		PushPullInterval:    1 * time.Second,
+		GossipToTheDeadTime: 2 * time.Second,
+		TCPTimeout:          1 * time.Second,
+		LeaveTimeout:        300 * time.Millisecond,
+	}
+	cfg.Transport.DialTimeout = time.Second
+	cfg.Transport.MinBackoff = 5 * time.Millisecond
+	cfg.Transport.MaxBackoff = 100 * time.Millisecond
+	if o.Configure != nil {
+		o.Configure(m.idx, &cfg)
+	}
+	from := cfg.NodeID
+	wrap := cfg.WrapCaller
+	cfg.WrapCaller = func(to string, cl transport.Caller) transport.Caller {
+		if wrap != nil {
+			cl = wrap(to, cl)
+		}
+		return c.faults.Wrap(from, to, cl)
+	}
+	return cfg
+}
+
+// Start starts node i (engine, node, RESP server, client) and returns
+// without waiting for it to join. It fails if the node runs already.
+func (c *Cluster) Start(i int) error {
+	var seeds []string
+	for _, s := range c.opts.Seeds(i) {
+		if s == i && c.GossipAddr(i) == "" {
+			continue // its own address is not known yet, and not needed
+		}
+		a, err := c.seedAddr(s)
+		if err != nil {
+			return err
+		}
+		seeds = append(seeds, a)
+	}
+	m := c.nodes[i]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mu.node != nil {
+		return fmt.Errorf("clustertest: node %d already running", i)
+	}
+	// The RESP listener comes first: the node advertises its address.
+	ln, err := net.Listen("tcp", orAny(c.addrsOf(i).client))
+	if err != nil {
+		return err
+	}
+	if err := c.startLocked(m, ln, seeds); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	return nil
+}
+
+// startLocked starts node m serving RESP on ln; m.mu is held.
+func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error {
+	ecfg := engine.DefaultConfig()
+	ecfg.Dir = m.dir
+	ecfg.Fsync = engine.FsyncNo
+	ecfg.CacheBytes, ecfg.MemTableBytes, ecfg.RowCacheBytes = 4<<20, 2<<20, 4<<20
+	ecfg.Logger = c.opts.Logger.With("node", m.mu.id)
+	eng, err := engine.Open(ecfg)
+	if err != nil {
+		return err
+	}
+	cfg := c.config(m, eng, ln.Addr().String(), seeds)
+	m.mu.id = cfg.NodeID
+	node, err := cluster.StartNode(context.Background(), cfg)
+	if err != nil {
+		_ = eng.Close()
+		return err
+	}
+	scfg := server.DefaultConfig()
+	scfg.Addr = cfg.ClientAddr
+	scfg.Logger = cfg.Logger
+	scfg.Consistency = cluster.ConsistencyContext
+	srv, err := server.New(scfg, node.Store())
+	if err != nil {
+		_ = node.Close()
+		_ = eng.Close()
+		return err
+	}
+	c.setAddrs(m.idx, addrs{client: cfg.ClientAddr, rpc: node.ClusterAddr(), gossip: node.GossipAddr()})
+	m.mu.served = make(chan struct{})
+	go func(done chan struct{}) {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}(m.mu.served)
+	m.mu.eng, m.mu.node, m.mu.srv = eng, node, srv
+	m.mu.redis = redis.NewClient(&redis.Options{
+		Addr: cfg.ClientAddr, Protocol: 2, MaxRetries: -1,
+		DialTimeout: 2 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+	})
+	return nil
+}
+
+// Stop stops node i gracefully: its RESP server, then the node (which
+// leaves the gossip), then its engine. The data directory stays for
+// Restart. Stopping a stopped node does nothing.
+func (c *Cluster) Stop(i int) {
+	c.t.Helper()
+	if err := c.stop(i); err != nil {
+		c.t.Errorf("clustertest: stop node %d: %v", i, err)
+	}
+}
+
+func (c *Cluster) stop(i int) error {
+	m := c.nodes[i]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mu.node == nil {
+		return nil
+	}
+	var errs []error
+	_ = m.mu.redis.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.mu.srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("resp shutdown: %w", err))
+	}
+	<-m.mu.served
+	if err := m.mu.node.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("node close: %w", err))
+	}
+	if err := m.mu.eng.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("engine close: %w", err))
+	}
+	m.mu.eng, m.mu.node, m.mu.srv, m.mu.redis = nil, nil, nil, nil
+	return errors.Join(errs...)
+}
+
+// Restart stops node i if it runs and starts it again with the same id,
+// data directory and addresses, then waits until it and every other
+// running node see each other.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	c.Stop(i)
+	if err := c.Start(i); err != nil {
+		c.t.Fatalf("clustertest: restart node %d: %v", i, err)
+	}
+	run := c.Running()
+	c.WaitMembers(len(run), run...)
+}
+
+// stopAll stops every node, in parallel: each leave waits for gossip.
+func (c *Cluster) stopAll() {
+	var wg sync.WaitGroup
+	for i := range c.nodes {
+		wg.Go(func() {
+			if err := c.stop(i); err != nil {
+				c.t.Errorf("clustertest: stop node %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Partition cuts the replica RPCs between the two groups of nodes (by
+// index) in both directions. Gossip is not affected.
+func (c *Cluster) Partition(groupA, groupB []int) {
+	c.faults.Cut(c.ids(groupA), c.ids(groupB))
+}
+
+// Isolate cuts node i off from every other node.
+func (c *Cluster) Isolate(i int) {
+	var rest []int
+	for j := range c.nodes {
+		if j != i {
+			rest = append(rest, j)
+		}
+	}
+	c.Partition([]int{i}, rest)
+}
+
+// Heal removes every fault.
+func (c *Cluster) Heal() { c.faults.Heal() }
+
+// Drop makes replica calls to node i hang until they time out.
+func (c *Cluster) Drop(i int, drop bool) { c.faults.Drop(c.ID(i), drop) }
+
+// Delay delays replica calls to node i by d.
+func (c *Cluster) Delay(i int, d time.Duration) { c.faults.Delay(c.ID(i), d) }
+
+func (c *Cluster) ids(idx []int) []string {
+	out := make([]string, len(idx))
+	for k, i := range idx {
+		out[k] = c.ID(i)
+	}
+	return out
+}
+
+// WaitMembers waits until each of the given nodes (default: every running
+// node) sees exactly want alive members, no suspect or dead one, and all
+// of them agree on the ring digest.
+func (c *Cluster) WaitMembers(want int, nodes ...int) {
+	c.t.Helper()
+	if len(nodes) == 0 {
+		nodes = c.Running()
+	}
+	c.Eventually(fmt.Sprintf("nodes %v to see %d alive members and agree on the ring", nodes, want), func() error {
+		var digest uint64
+		for k, i := range nodes {
+			n := c.Node(i)
+			if n == nil {
+				return fmt.Errorf("node %d is stopped", i)
+			}
+			alive := 0
+			for _, m := range n.Members() {
+				switch m.State {
+				case membership.Alive:
+					alive++
+				case membership.Suspect, membership.Dead:
+					return fmt.Errorf("node %d sees %s %s", i, m.ID, m.State)
+				}
+			}
+			if alive != want {
+				return fmt.Errorf("node %d sees %d alive members", i, alive)
+			}
+			if d := n.RingDigest(); k == 0 {
+				digest = d
+			} else if d != digest {
+				return fmt.Errorf("node %d ring digest %x differs from node %d's %x", i, d, nodes[0], digest)
+			}
+		}
+		return nil
+	})
+}
+
+// Eventually retries cond until it returns nil, failing the test with the
+// last error once the harness's wait deadline (Options.Wait) passes. The
+// retry interval grows from 5ms to 100ms.
+func (c *Cluster) Eventually(what string, cond func() error) {
+	c.t.Helper()
+	if err := Eventually(c.opts.Wait, cond); err != nil {
+		c.t.Fatalf("clustertest: waiting for %s: %v", what, err)
+	}
+}
+
+// Eventually retries cond until it returns nil or timeout passes, and
+// returns cond's last error in that case.
+func Eventually(timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v: %w", timeout, err)
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+// freeGossip finds a loopback port free for both TCP and UDP, as
+// memberlist binds both. Only nodes that are seeds before they first
+// start need one; every other listener binds port 0 and keeps the port
+// it got, which leaves no window for another process to take it.
+func freeGossip() (string, error) {
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", fmt.Errorf("clustertest: reserve port: %w", err)
+		}
+		addr := ln.Addr().String()
+		pc, err := net.ListenPacket("udp", addr)
+		_ = ln.Close()
+		if err == nil {
+			_ = pc.Close()
+			return addr, nil
+		}
+	}
+	return "", errors.New("clustertest: no port free for both TCP and UDP")
+}

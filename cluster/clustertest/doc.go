@@ -1,0 +1,25 @@
+// Package clustertest runs a real ringcache cluster inside one test
+// process: n cluster.Nodes on free 127.0.0.1 ports, each with its own
+// Pebble engine in t.TempDir(), real memberlist gossip with intervals
+// short enough for tests, the real replica transport, and a real RESP
+// server in front of each node, so tests talk to any node with go-redis.
+//
+// Faults are injected behind the transport: every node's client to every
+// peer is wrapped (cluster.NodeConfig.WrapCaller) by a Faults value that
+// can cut the calls between two groups of nodes (Partition), never answer
+// calls to a node (Drop), or delay them (Delay). These faults act on
+// replica RPCs only; gossip keeps flowing, so a partitioned node is still
+// an alive member and keeps its keys: exactly the situation in which a
+// quorum must hold or fail.
+//
+// Nodes are addressed by index. A node's listeners (client, replica RPC,
+// gossip) bind port 0 on its first start, and the ports it got are kept
+// for the node's lifetime, so Stop followed by Restart brings the node
+// back with the same id, the same data directory and the same addresses.
+// Only a node that is some other node's seed before it first runs gets a
+// gossip port picked in advance. Stop is a graceful leave: the others
+// see the node Left and take it out of the ring.
+//
+// Every wait is a deadline-bounded retry (Eventually), never a bare
+// sleep, and everything is stopped by t.Cleanup.
+package clustertest

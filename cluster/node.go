@@ -1,0 +1,233 @@
+// A Node is one running cluster member: it wires the pieces of this
+// package and its subpackages together around the local engine.
+//
+//   - The replica transport server listens on ClusterListen and serves the
+//     local engine to peers (NewReplicaHandler: apply, read, ping, count,
+//     drop-all).
+//   - Membership gossips on GossipListen and advertises the node's id,
+//     client address, cluster address, vnodes and ring state. Every change
+//     of the member list rebuilds the ring snapshot from the members that
+//     have not Left and installs it in the coordinator atomically
+//     (Coordinator.SetPlacement). Dead and suspect members stay in the
+//     ring: a failure is presumed transient, so a dead owner keeps its keys
+//     and writes needing it fail with NOQUORUM until sloppy quorum exists.
+//   - The Coordinator serves the RESP server's Store calls as quorum
+//     operations. Peers resolve to RemoteReplicas over transport clients
+//     that are created on first use and closed when the member leaves or
+//     moves to another address. NodeConfig.WrapCaller lets a test harness
+//     put a fault-injecting Caller between this node and each peer.
+//
+// Clock safety (skew.go). Versions are hybrid logical clock stamps, so a
+// node whose wall clock runs ahead of its peers' wins every conflict with
+// writes they make meanwhile: a later write through a peer can be lost to
+// an earlier one. The node therefore pings every alive peer every
+// SkewInterval, estimates the peer's clock offset from the round trip
+// (transport.Ping), and when this node is ahead by more than MaxClockSkew
+// beyond the measurement's uncertainty it logs a warning (at most once per
+// peer per SkewWarnEvery). The latest estimate per peer is in Stats and in
+// INFO (cluster_max_clock_skew_ms). The node keeps serving: refusing
+// writes would turn a clock problem into an outage.
+//
+// Close leaves the gossip first (peers see the node Left and stop placing
+// keys on it), then stops the skew loop, the coordinator (waiting for the
+// requests in flight), the peer clients and the transport server. The
+// engine belongs to the caller and stays open.
+
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/server"
+)
+
+// Node is a running cluster member. Create it with StartNode and stop it
+// with Close; its methods are safe for concurrent use.
+type Node struct {
+	cfg   NodeConfig
+	log   *slog.Logger
+	now   func() time.Time
+	local *LocalReplica
+	coord *Coordinator
+	store *nodeStore
+
+	rpc     *transport.Server
+	rpcAddr string // advertised replica RPC address
+	members *membership.Membership
+	peers   *peerSet
+	skew    *skewMonitor
+
+	// view is the current ring and member snapshot, replaced on every
+	// membership change; never nil after StartNode returns.
+	view atomic.Pointer[view]
+	// viewMu serializes rebuilds (OnChange and StartNode's first one).
+	viewMu sync.Mutex
+
+	// life is cancelled by Close; the skew loop runs under it.
+	life context.Context
+	stop context.CancelFunc
+	// loops counts the goroutines the node starts itself: the transport
+	// accept loop and the skew loop.
+	loops     sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// StartNode binds the replica RPC address, starts serving the local
+// engine to peers, starts the coordinator and joins the gossip. It
+// returns once all of them run; joining the seeds continues in the
+// background. On error everything started so far is stopped.
+func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	n.life, n.stop = context.WithCancel(context.Background())
+	n.local = NewLocalReplica(cfg.Engine, cfg.Now)
+	n.skew = newSkewMonitor(cfg.MaxClockSkew, cfg.SkewWarnEvery, cfg.Now, cfg.Logger)
+	n.peers = newPeerSet(cfg, n.observe)
+	if err := n.start(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.loops.Add(1)
+	go n.skewLoop()
+	n.log.Info("cluster: node started", "id", cfg.NodeID, "client", cfg.ClientAddr,
+		"cluster", n.rpcAddr, "gossip", n.members.LocalNode().GossipAddr)
+	return n, nil
+}
+
+// start brings up the transport server, the coordinator and membership,
+// in that order: a peer that learns of this node through gossip can
+// reach it at once, and the first ring is installed before the gossip
+// can report changes.
+func (n *Node) start() error {
+	ln, err := net.Listen("tcp", n.cfg.ClusterListen)
+	if err != nil {
+		return fmt.Errorf("cluster: listen %s: %w", n.cfg.ClusterListen, err)
+	}
+	n.rpcAddr = n.cfg.ClusterAdvertise
+	if n.rpcAddr == "" {
+		n.rpcAddr = ln.Addr().String()
+	}
+	srv, err := transport.NewServer(NewReplicaHandler(n.local, n.now), n.cfg.transportConfig())
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	n.rpc = srv
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		if err := srv.Serve(ln); !errors.Is(err, transport.ErrClosed) {
+			n.log.Error("cluster: replica server stopped", "err", err)
+		}
+	}()
+
+	cc := n.cfg.coordinatorConfig(n.peer, MembersFunc(n.memberIDs))
+	cc.Clock = NewClock(n.cfg.NodeID, n.now)
+	if n.coord, err = New(cc); err != nil {
+		return err
+	}
+	n.store = &nodeStore{Coordinator: n.coord, n: n}
+	// Until gossip reports, this node is the whole cluster.
+	n.rebuild([]membership.Member{n.selfMember()})
+
+	ms, err := membership.Start(n.cfg.membershipConfig(n.rpcAddr, n.rebuild))
+	if err != nil {
+		return err
+	}
+	// The first OnChange call, already queued, carries the initial list.
+	n.members = ms
+	return nil
+}
+
+// selfMember describes this node before membership knows it.
+func (n *Node) selfMember() membership.Member {
+	return membership.Member{
+		ID:          n.cfg.NodeID,
+		ClientAddr:  n.cfg.ClientAddr,
+		ClusterAddr: n.rpcAddr,
+		VNodes:      n.cfg.VNodes,
+		NodeState:   membership.NodeNormal,
+		State:       membership.Alive,
+	}
+}
+
+// ID returns the node id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// ClusterAddr returns the advertised replica RPC address.
+func (n *Node) ClusterAddr() string { return n.rpcAddr }
+
+// GossipAddr returns the address the node gossips on.
+func (n *Node) GossipAddr() string { return n.members.LocalNode().GossipAddr }
+
+// Store returns what the RESP server serves: the coordinator, which also
+// implements server.ClusterView and server.InfoProvider through this
+// node (RINGCACHE NODES/OWNERS/LOCALGET, INFO's Cluster section).
+func (n *Node) Store() server.Store { return n.store }
+
+// Coordinator returns the node's coordinator.
+func (n *Node) Coordinator() *Coordinator { return n.coord }
+
+// Members returns the member list as gossip reports it, sorted by id.
+func (n *Node) Members() []membership.Member { return n.view.Load().members }
+
+// RingDigest fingerprints the current ring: members that agree on the
+// member list compute the same digest.
+func (n *Node) RingDigest() uint64 { return n.view.Load().ring.Digest() }
+
+// Close leaves the cluster and stops everything the node started, in the
+// order the file comment gives. The engine stays open. A leave that no
+// peer acknowledged in time is logged, not returned. Idempotent; later
+// calls return the first call's result.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown() })
+	return n.closeErr
+}
+
+func (n *Node) shutdown() error {
+	var errs []error
+	if n.members != nil {
+		// A goodbye nobody acknowledged (the peers are gone or slow) is
+		// not a failure to stop: the peers declare the node dead instead
+		// of left, which only keeps it in their ring longer.
+		if err := n.members.Close(); err != nil {
+			n.log.Warn("cluster: leaving the gossip", "err", err)
+		}
+	}
+	n.stop()
+	if n.coord != nil {
+		if err := n.coord.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.peers.close()
+	if n.rpc != nil {
+		if err := n.rpc.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.loops.Wait()
+	n.log.Info("cluster: node closed", "id", n.cfg.NodeID)
+	return errors.Join(errs...)
+}

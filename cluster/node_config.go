@@ -1,0 +1,198 @@
+package cluster
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
+)
+
+// NodeConfig configures a Node. Start from DefaultNodeConfig.
+type NodeConfig struct {
+	// NodeID names this node; stable across restarts (ring tokens derive
+	// from it) and unique in the cluster. Required.
+	NodeID string
+	// ClientAddr is the RESP address clients reach this node on, as
+	// advertised to the other members (RINGCACHE NODES). Required.
+	ClientAddr string
+	// ClusterListen is the replica RPC bind address (host:port; port 0
+	// picks a free one). Default "127.0.0.1:7380".
+	ClusterListen string
+	// ClusterAdvertise is the replica RPC address peers are told. Default
+	// (""): the address ClusterListen bound; set it when binding 0.0.0.0.
+	ClusterAdvertise string
+	// GossipListen is the memberlist bind address (TCP and UDP; port 0
+	// picks a free one). Default "127.0.0.1:7946".
+	GossipListen string
+	// Seeds are gossip addresses of members to join through. Default
+	// none: the node starts a cluster of its own.
+	Seeds []string
+	// Secret, when set, encrypts gossip and authenticates replica RPC
+	// connections; members must share it. Default "" (neither).
+	Secret string
+	// ClusterName separates clusters sharing a network: it labels gossip
+	// and is checked in the RPC handshake. Default "ringcache".
+	ClusterName string
+	// N, R and W are the replication factor and the read and write
+	// quorums. Defaults 3, 2, 2; 1 ≤ R, W ≤ N.
+	N, R, W int
+	// Timeout bounds one client request (replica calls, quorum wait,
+	// synchronous read repair) and one clock-skew ping. Default 1s.
+	Timeout time.Duration
+	// VNodes is this node's token count on the ring. Default 128.
+	VNodes int
+	// MaxClockSkew is how far this node's clock may run ahead of a peer's
+	// before it warns. Default 500ms.
+	MaxClockSkew time.Duration
+	// SkewInterval is the period of the clock-skew pings; the first round
+	// starts at a random offset within it. Default 5s.
+	SkewInterval time.Duration
+	// SkewWarnEvery rate-limits the skew warning: at most one per peer per
+	// period. Default 1m.
+	SkewWarnEvery time.Duration
+	// Engine is the local store. Required; the caller closes it after
+	// Close.
+	Engine *engine.Engine
+	// Logger receives node, membership, transport and coordinator events.
+	// Default (nil): discard.
+	Logger *slog.Logger
+	// Now is the wall clock: versions, expiry, and the time this node
+	// reports to peers' pings. Default (nil): time.Now.
+	Now func() time.Time
+	// Gossip holds the membership timing knobs. Default: membership's
+	// defaults (see membership.Config); tests shorten them.
+	Gossip GossipTiming
+	// Transport holds the replica transport's local knobs (frame limit,
+	// connections per peer, timeouts, backoff). Its Secret, ClusterName,
+	// Logger and Observe are overwritten from this config. Default
+	// transport.DefaultConfig().
+	Transport transport.Config
+	// ObserveRPC, if set, is called after every replica RPC to a peer with
+	// the peer's id, the operation, the latency and the error (nil on
+	// success). It runs on the caller's goroutine and must be cheap: it is
+	// the hook for per-peer latency metrics. Default nil.
+	ObserveRPC func(peer string, op uint8, d time.Duration, err error)
+	// WrapCaller, if set, wraps the transport client of each peer, e.g.
+	// to inject faults in tests. Called once per client created. Default
+	// nil.
+	WrapCaller func(peerID string, c transport.Caller) transport.Caller
+}
+
+// GossipTiming are the membership intervals a Node passes on; see
+// membership.Config for what each means.
+type GossipTiming struct {
+	RejoinInterval      time.Duration
+	JoinBackoffMin      time.Duration
+	JoinBackoffMax      time.Duration
+	ProbeInterval       time.Duration
+	ProbeTimeout        time.Duration
+	SuspicionMult       int
+	GossipInterval      time.Duration
+	PushPullInterval    time.Duration
+	GossipToTheDeadTime time.Duration
+	TCPTimeout          time.Duration
+	LeaveTimeout        time.Duration
+}
+
+// DefaultNodeConfig returns the defaults of every field that has one.
+func DefaultNodeConfig() NodeConfig {
+	mc := membership.DefaultConfig()
+	cc := DefaultConfig()
+	return NodeConfig{
+		ClusterListen: "127.0.0.1:7380",
+		GossipListen:  "127.0.0.1:7946",
+		ClusterName:   "ringcache",
+		N:             cc.N,
+		R:             cc.R,
+		W:             cc.W,
+		Timeout:       cc.Timeout,
+		VNodes:        128,
+		MaxClockSkew:  500 * time.Millisecond,
+		SkewInterval:  5 * time.Second,
+		SkewWarnEvery: time.Minute,
+		Gossip: GossipTiming{
+			RejoinInterval:      mc.RejoinInterval,
+			JoinBackoffMin:      mc.JoinBackoffMin,
+			JoinBackoffMax:      mc.JoinBackoffMax,
+			ProbeInterval:       mc.ProbeInterval,
+			ProbeTimeout:        mc.ProbeTimeout,
+			SuspicionMult:       mc.SuspicionMult,
+			GossipInterval:      mc.GossipInterval,
+			PushPullInterval:    mc.PushPullInterval,
+			GossipToTheDeadTime: mc.GossipToTheDeadTime,
+			TCPTimeout:          mc.TCPTimeout,
+			LeaveTimeout:        mc.LeaveTimeout,
+		},
+		Transport: transport.DefaultConfig(),
+	}
+}
+
+// Validate reports the first invalid field; the error wraps
+// ErrInvalidConfig (or the subpackage's own sentinel for the settings
+// passed on to membership and transport).
+func (c NodeConfig) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case c.Engine == nil:
+		return bad("Engine is nil")
+	case c.ClusterListen == "":
+		return bad("ClusterListen is empty")
+	case c.MaxClockSkew <= 0:
+		return bad("MaxClockSkew %v must be positive", c.MaxClockSkew)
+	case c.SkewInterval <= 0 || c.SkewWarnEvery <= 0:
+		return bad("SkewInterval and SkewWarnEvery must be positive")
+	}
+	if _, _, err := net.SplitHostPort(c.ClusterListen); err != nil {
+		return bad("ClusterListen %q: %v", c.ClusterListen, err)
+	}
+	cc := c.coordinatorConfig(nil, nil)
+	cc.Peers = func(string) (Replica, bool) { return nil, false }
+	if err := cc.Validate(); err != nil {
+		return err
+	}
+	if err := c.transportConfig().Validate(); err != nil {
+		return err
+	}
+	// The cluster address is only known once bound; any valid one will do.
+	mc := c.membershipConfig("127.0.0.1:1", nil)
+	return mc.Validate()
+}
+
+// coordinatorConfig derives the Coordinator's configuration.
+func (c NodeConfig) coordinatorConfig(peers Peers, members Members) Config {
+	cc := DefaultConfig()
+	cc.N, cc.R, cc.W, cc.Timeout = c.N, c.R, c.W, c.Timeout
+	cc.Self, cc.Logger, cc.Now = c.NodeID, c.Logger, c.Now
+	cc.Peers, cc.Members = peers, members
+	return cc
+}
+
+// transportConfig derives the transport configuration shared by the
+// server and every peer client.
+func (c NodeConfig) transportConfig() transport.Config {
+	tc := c.Transport
+	tc.Secret, tc.ClusterName, tc.Logger, tc.Observe = c.Secret, c.ClusterName, c.Logger, nil
+	return tc
+}
+
+// membershipConfig derives the membership configuration.
+func (c NodeConfig) membershipConfig(clusterAddr string, onChange func([]membership.Member)) membership.Config {
+	g := c.Gossip
+	mc := membership.DefaultConfig()
+	mc.NodeID, mc.GossipAddr = c.NodeID, c.GossipListen
+	mc.ClientAddr, mc.ClusterAddr = c.ClientAddr, clusterAddr
+	mc.VNodes, mc.Seeds = c.VNodes, c.Seeds
+	mc.Secret, mc.ClusterName = c.Secret, c.ClusterName
+	mc.RejoinInterval, mc.JoinBackoffMin, mc.JoinBackoffMax = g.RejoinInterval, g.JoinBackoffMin, g.JoinBackoffMax
+	mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult = g.ProbeInterval, g.ProbeTimeout, g.SuspicionMult
+	mc.GossipInterval, mc.PushPullInterval = g.GossipInterval, g.PushPullInterval
+	mc.GossipToTheDeadTime, mc.TCPTimeout, mc.LeaveTimeout = g.GossipToTheDeadTime, g.TCPTimeout, g.LeaveTimeout
+	mc.Logger, mc.OnChange = c.Logger, onChange
+	return mc
+}

@@ -1,0 +1,82 @@
+package cluster
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/ring"
+)
+
+// view is one immutable snapshot of what the node knows about the
+// cluster: the member list and the ring built from it. Requests load it
+// once and use it throughout.
+type view struct {
+	// members is every known member, sorted by id, as gossip reports it.
+	members []membership.Member
+	// byID indexes members.
+	byID map[string]membership.Member
+	// ring places keys on the members that have not Left.
+	ring *ring.Ring
+	// shares is ring.Shares(), computed once per ring.
+	shares map[string]float64
+	// ringNodes is what ring was built from, to skip identical rebuilds.
+	ringNodes []ring.Node
+	// ids lists the ring's member ids: the members DBSIZE and FLUSHALL
+	// address.
+	ids []string
+}
+
+// ringNodes returns the ring membership for a member list: every member
+// that has not Left, dead ones included (a dead owner keeps its keys
+// until it returns or leaves for good).
+func ringNodes(ms []membership.Member) []ring.Node {
+	out := make([]ring.Node, 0, len(ms))
+	for _, m := range ms {
+		if m.State == membership.Left {
+			continue
+		}
+		out = append(out, ring.Node{ID: m.ID, Addr: m.ClusterAddr, ClientAddr: m.ClientAddr, VNodes: m.VNodes})
+	}
+	slices.SortFunc(out, func(a, b ring.Node) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// rebuild installs a new view for the member list ms: a new ring when
+// the ring membership changed (else the old one is kept, so a liveness
+// change costs no rebuild), and closes the clients of peers that left or
+// moved. It is membership's OnChange, also called once at start.
+func (n *Node) rebuild(ms []membership.Member) {
+	n.viewMu.Lock()
+	defer n.viewMu.Unlock()
+	// This node is always in its own ring, even before gossip lists it.
+	if !slices.ContainsFunc(ms, func(m membership.Member) bool { return m.ID == n.cfg.NodeID }) {
+		ms = append(slices.Clone(ms), n.selfMember())
+		slices.SortFunc(ms, func(a, b membership.Member) int { return strings.Compare(a.ID, b.ID) })
+	}
+	v := &view{members: ms, byID: make(map[string]membership.Member, len(ms))}
+	for _, m := range ms {
+		v.byID[m.ID] = m
+	}
+	v.ringNodes = ringNodes(ms)
+	old := n.view.Load()
+	if old != nil && slices.Equal(old.ringNodes, v.ringNodes) {
+		v.ring, v.shares, v.ids = old.ring, old.shares, old.ids
+	} else {
+		v.ring = ring.New(v.ringNodes, n.cfg.VNodes)
+		v.shares = v.ring.Shares()
+		v.ids = make([]string, len(v.ringNodes))
+		for i, rn := range v.ringNodes {
+			v.ids[i] = rn.ID
+		}
+	}
+	n.view.Store(v)
+	if old == nil || v.ring != old.ring {
+		n.coord.SetPlacement(RingPlacement{Ring: v.ring})
+		n.log.Info("cluster: ring rebuilt", "members", v.ids, "digest", v.ring.Digest())
+	}
+	n.peers.retain(v.byID)
+}
+
+// memberIDs implements Members for the coordinator.
+func (n *Node) memberIDs() []string { return n.view.Load().ids }

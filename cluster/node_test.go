@@ -1,0 +1,252 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/ring"
+	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server"
+)
+
+func memEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	cfg := engine.DefaultConfig()
+	cfg.Dir = "/data"
+	cfg.FS = vfs.NewMem()
+	cfg.CacheBytes, cfg.MemTableBytes, cfg.RowCacheBytes = 1<<20, 1<<20, 1<<20
+	eng, err := engine.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	return eng
+}
+
+// testNodeConfig is a valid config for a node on free loopback ports.
+func testNodeConfig(t *testing.T) NodeConfig {
+	cfg := DefaultNodeConfig()
+	cfg.NodeID = "solo"
+	cfg.ClientAddr = "127.0.0.1:6379"
+	cfg.ClusterListen = "127.0.0.1:0"
+	cfg.GossipListen = "127.0.0.1:0"
+	cfg.Engine = memEngine(t)
+	cfg.Gossip.LeaveTimeout = 100 * time.Millisecond
+	return cfg
+}
+
+func TestNodeConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*NodeConfig)
+		want error
+	}{
+		{"valid", func(*NodeConfig) {}, nil},
+		{"no engine", func(c *NodeConfig) { c.Engine = nil }, ErrInvalidConfig},
+		{"no listen", func(c *NodeConfig) { c.ClusterListen = "" }, ErrInvalidConfig},
+		{"bad listen", func(c *NodeConfig) { c.ClusterListen = "nope" }, ErrInvalidConfig},
+		{"R above N", func(c *NodeConfig) { c.R = 4 }, ErrInvalidConfig},
+		{"W zero", func(c *NodeConfig) { c.W = 0 }, ErrInvalidConfig},
+		{"no timeout", func(c *NodeConfig) { c.Timeout = 0 }, ErrInvalidConfig},
+		{"no skew limit", func(c *NodeConfig) { c.MaxClockSkew = 0 }, ErrInvalidConfig},
+		{"no skew interval", func(c *NodeConfig) { c.SkewInterval = 0 }, ErrInvalidConfig},
+		{"no node id", func(c *NodeConfig) { c.NodeID = "" }, ErrInvalidConfig},
+		{"bad node id", func(c *NodeConfig) { c.NodeID = "a b" }, membership.ErrInvalidConfig},
+		{"no client addr", func(c *NodeConfig) { c.ClientAddr = "" }, membership.ErrInvalidConfig},
+		{"bad seed", func(c *NodeConfig) { c.Seeds = []string{"x"} }, membership.ErrInvalidConfig},
+		{"no gossip timing", func(c *NodeConfig) { c.Gossip = GossipTiming{} }, membership.ErrInvalidConfig},
+		{"bad transport", func(c *NodeConfig) { c.Transport.ConnsPerPeer = 0 }, transport.ErrInvalidConfig},
+		{"no cluster name", func(c *NodeConfig) { c.ClusterName = "" }, transport.ErrInvalidConfig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testNodeConfig(t)
+			tc.edit(&cfg)
+			err := cfg.Validate()
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Validate() = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRingNodesKeepDeadDropLeft(t *testing.T) {
+	ms := []membership.Member{
+		{ID: "c", ClusterAddr: "c:1", State: membership.Dead, VNodes: 8},
+		{ID: "a", ClusterAddr: "a:1", State: membership.Alive, VNodes: 8},
+		{ID: "d", ClusterAddr: "d:1", State: membership.Left, VNodes: 8},
+		{ID: "b", ClusterAddr: "b:1", ClientAddr: "b:2", State: membership.Suspect, VNodes: 16},
+	}
+	got := ringNodes(ms)
+	want := []ring.Node{
+		{ID: "a", Addr: "a:1", VNodes: 8},
+		{ID: "b", Addr: "b:1", ClientAddr: "b:2", VNodes: 16},
+		{ID: "c", Addr: "c:1", VNodes: 8},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ringNodes = %+v, want %+v", got, want)
+	}
+}
+
+func TestSingleNodeServesAndDescribesItself(t *testing.T) {
+	cfg := testNodeConfig(t)
+	n, err := StartNode(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx := context.Background()
+	// A cluster of one: N=3 is capped to the one member.
+	if err := n.Store().Put(ctx, []server.Mutation{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	items, err := n.Store().Get(ctx, [][]byte{[]byte("k")})
+	if err != nil || !items[0].Found || string(items[0].Value) != "v" {
+		t.Fatalf("Get = %+v, %v", items, err)
+	}
+	rec, ok, err := n.LocalGet(ctx, []byte("k"))
+	if err != nil || !ok || string(rec.Value) != "v" || rec.Version == "" || rec.Tombstone {
+		t.Fatalf("LocalGet = %+v, %v, %v", rec, ok, err)
+	}
+	if _, ok, err := n.LocalGet(ctx, []byte("missing")); ok || err != nil {
+		t.Fatalf("LocalGet(missing) = %v, %v", ok, err)
+	}
+	if got := n.Owners([]byte("k")); !slices.Equal(got, []string{"solo"}) {
+		t.Fatalf("Owners = %v", got)
+	}
+	nodes := n.Nodes()
+	if len(nodes) != 1 || nodes[0].ID != "solo" || nodes[0].State != "alive" ||
+		nodes[0].Share < 0.999 || nodes[0].VNodes != 128 || nodes[0].ClientAddr != cfg.ClientAddr {
+		t.Fatalf("Nodes = %+v", nodes)
+	}
+	view, ok := n.Store().(server.ClusterView)
+	if !ok || len(view.Nodes()) != 1 {
+		t.Fatal("Store does not expose the ClusterView")
+	}
+	ip, ok := n.Store().(server.InfoProvider)
+	if !ok {
+		t.Fatal("Store is not an InfoProvider")
+	}
+	info := infoText(ip.InfoSections())
+	for _, want := range []string{"cluster_enabled:0", "cluster_members_alive:1", "cluster_max_clock_skew_ms:0", "ringcache_replicas:3"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO lacks %q:\n%s", want, info)
+		}
+	}
+	if strings.Count(info, "# Cluster") != 1 {
+		t.Errorf("INFO has %d Cluster sections", strings.Count(info, "# Cluster"))
+	}
+	if n.ClusterAddr() == "" || strings.HasSuffix(n.ClusterAddr(), ":0") {
+		t.Errorf("ClusterAddr = %q, want the bound address", n.ClusterAddr())
+	}
+
+	if err := n.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := n.Store().Get(ctx, [][]byte{[]byte("k")}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Get after Close = %v, want ErrClosed", err)
+	}
+}
+
+func infoText(ss []server.InfoSection) string {
+	var b strings.Builder
+	for _, s := range ss {
+		b.WriteString("# " + s.Name + "\n")
+		for _, f := range s.Fields {
+			b.WriteString(f[0] + ":" + f[1] + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestStartNodeFailsCleanly(t *testing.T) {
+	cfg := testNodeConfig(t)
+	cfg.NodeID = ""
+	if _, err := StartNode(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("StartNode(no id) = %v, want ErrInvalidConfig", err)
+	}
+
+	// The gossip address is taken: the transport server, already
+	// started, must be stopped again (its port becomes free).
+	first, err := StartNode(context.Background(), testNodeConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	cfg = testNodeConfig(t)
+	cfg.NodeID = "second"
+	cfg.GossipListen = first.GossipAddr()
+	if _, err := StartNode(context.Background(), cfg); err == nil {
+		t.Fatal("StartNode on a taken gossip address succeeded")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := StartNode(ctx, testNodeConfig(t)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("StartNode(cancelled) = %v", err)
+	}
+}
+
+func TestPeerSetLifecycle(t *testing.T) {
+	cfg := testNodeConfig(t)
+	var observed []string
+	var wrapped []string
+	cfg.WrapCaller = func(id string, c transport.Caller) transport.Caller {
+		wrapped = append(wrapped, id)
+		return c
+	}
+	p := newPeerSet(cfg, func(peer string, _ uint8, _ time.Duration, _ error) { observed = append(observed, peer) })
+	ctx := context.Background()
+
+	a := p.get("p", "127.0.0.1:1")
+	if a == nil || p.get("p", "127.0.0.1:1") != a {
+		t.Fatal("get does not reuse the client for the same address")
+	}
+	// The peer moved: a new client, the old one closed.
+	b := p.get("p", "127.0.0.1:2")
+	if b == nil || b == a {
+		t.Fatal("get kept the client of the old address")
+	}
+	if _, err := a.client.Call(ctx, transport.OpPing, nil); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("old client Call = %v, want ErrClosed", err)
+	}
+	if !slices.Equal(wrapped, []string{"p", "p"}) {
+		t.Fatalf("WrapCaller called for %v", wrapped)
+	}
+	observed = nil
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	_, _ = b.caller.Call(cctx, transport.OpPing, nil) // nobody listens: fails
+	cancel()
+	if b.calls.Load() != 1 || b.errors.Load() != 1 || !slices.Equal(observed, []string{"p"}) {
+		t.Fatalf("calls %d errors %d observed %v", b.calls.Load(), b.errors.Load(), observed)
+	}
+
+	q := p.get("q", "127.0.0.1:3")
+	p.retain(map[string]membership.Member{
+		"p": {ID: "p", ClusterAddr: "127.0.0.1:2", State: membership.Dead},
+		"q": {ID: "q", ClusterAddr: "127.0.0.1:3", State: membership.Left},
+	})
+	if got := len(p.snapshot()); got != 1 {
+		t.Fatalf("%d clients after retain, want 1 (the dead peer keeps its client)", got)
+	}
+	if _, err := q.client.Call(ctx, transport.OpPing, nil); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("left peer's client Call = %v, want ErrClosed", err)
+	}
+	p.close()
+	if _, err := b.client.Call(ctx, transport.OpPing, nil); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("Call after close = %v, want ErrClosed", err)
+	}
+	if p.get("p", "127.0.0.1:2") != nil {
+		t.Fatal("get after close created a client")
+	}
+}

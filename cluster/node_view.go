@@ -1,0 +1,159 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/server"
+)
+
+// nodeStore is what Node.Store returns: the coordinator's Store methods,
+// with the node's ClusterView and InfoProvider, so the RESP server finds
+// both by type assertion on the one Store it is given.
+type nodeStore struct {
+	*Coordinator
+	n *Node
+}
+
+var (
+	_ server.Store        = (*nodeStore)(nil)
+	_ server.ClusterView  = (*nodeStore)(nil)
+	_ server.InfoProvider = (*nodeStore)(nil)
+	_ server.ClusterView  = (*Node)(nil)
+	_ server.InfoProvider = (*Node)(nil)
+)
+
+func (s *nodeStore) Nodes() []server.NodeInfo   { return s.n.Nodes() }
+func (s *nodeStore) Owners(key []byte) []string { return s.n.Owners(key) }
+func (s *nodeStore) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
+	return s.n.LocalGet(ctx, key)
+}
+func (s *nodeStore) InfoSections() []server.InfoSection { return s.n.InfoSections() }
+
+// Nodes implements server.ClusterView: every known member, sorted by id,
+// with its primary share of the ring (0 for members not in it: those
+// that Left).
+func (n *Node) Nodes() []server.NodeInfo {
+	v := n.view.Load()
+	out := make([]server.NodeInfo, len(v.members))
+	for i, m := range v.members {
+		out[i] = server.NodeInfo{
+			ID:         m.ID,
+			ClientAddr: m.ClientAddr,
+			State:      m.State.String(),
+			VNodes:     m.VNodes,
+			Share:      v.shares[m.ID],
+		}
+	}
+	return out
+}
+
+// Owners implements server.ClusterView: the key's preference list of N
+// node ids on the current ring.
+func (n *Node) Owners(key []byte) []string {
+	return n.view.Load().ring.PreferenceList(key, n.cfg.N)
+}
+
+// LocalGet implements server.ClusterView from the local engine, with no
+// quorum: tombstones and expired records included.
+func (n *Node) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return server.LocalRecord{}, false, err
+	}
+	r, ok, err := n.cfg.Engine.Lookup(key)
+	if err != nil || !ok {
+		return server.LocalRecord{}, false, err
+	}
+	return server.LocalRecord{
+		Value:     r.Value,
+		Version:   r.Version.String(),
+		ExpireAt:  r.ExpireAt,
+		Tombstone: r.Tombstone,
+	}, true, nil
+}
+
+// NodeStats is a snapshot of a node's figures for metrics.
+type NodeStats struct {
+	// Coordinator holds the request, quorum failure and read repair
+	// counters.
+	Coordinator Stats
+	// Members counts members by state (this node included) and joins.
+	Members membership.Stats
+	// RingDigest fingerprints the current ring.
+	RingDigest uint64
+	// Peers holds the RPC counters of each peer client, sorted by id.
+	Peers []PeerStats
+	// Skew holds the latest clock comparison with each alive peer,
+	// sorted by id.
+	Skew []SkewSample
+	// MaxClockSkew is the largest Ahead in Skew (0 if none is ahead).
+	MaxClockSkew time.Duration
+	// ClockSkewWarnings counts pings that found this node too far ahead
+	// (logged or not).
+	ClockSkewWarnings int64
+}
+
+// PeerStats are the RPC counters of one peer's client since it was
+// created (a peer that moves gets a new client).
+type PeerStats struct {
+	// ID is the peer's node id, Addr its replica RPC address.
+	ID, Addr string
+	// Calls and Errors count RPCs; Latency is their summed duration.
+	Calls, Errors int64
+	Latency       time.Duration
+}
+
+// Stats returns the node's current figures.
+func (n *Node) Stats() NodeStats {
+	ss := n.skew.samples()
+	s := NodeStats{
+		Coordinator:       n.coord.Stats(),
+		Members:           n.members.Stats(),
+		RingDigest:        n.RingDigest(),
+		Skew:              ss,
+		MaxClockSkew:      maxAhead(ss),
+		ClockSkewWarnings: n.skew.warnings.Load(),
+	}
+	for _, pc := range n.peers.snapshot() {
+		s.Peers = append(s.Peers, PeerStats{
+			ID: pc.id, Addr: pc.addr,
+			Calls: pc.calls.Load(), Errors: pc.errors.Load(), Latency: time.Duration(pc.nanos.Load()),
+		})
+	}
+	sortPeerStats(s.Peers)
+	return s
+}
+
+// InfoSections implements server.InfoProvider: the coordinator's
+// sections, its Cluster section extended with member counts by state, the
+// ring digest and the clock skew.
+func (n *Node) InfoSections() []server.InfoSection {
+	sections := n.coord.InfoSections()
+	s := n.Stats()
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	extra := [][2]string{
+		{"cluster_members_alive", strconv.Itoa(s.Members.Alive)},
+		{"cluster_members_suspect", strconv.Itoa(s.Members.Suspect)},
+		{"cluster_members_dead", strconv.Itoa(s.Members.Dead)},
+		{"cluster_members_left", strconv.Itoa(s.Members.Left)},
+		{"cluster_ring_digest", strconv.FormatUint(s.RingDigest, 16)},
+		{"cluster_max_clock_skew_ms", i(s.MaxClockSkew.Milliseconds())},
+		{"cluster_clock_skew_limit_ms", i(n.cfg.MaxClockSkew.Milliseconds())},
+		{"cluster_clock_skew_warnings", i(s.ClockSkewWarnings)},
+	}
+	for k := range sections {
+		if sections[k].Name == "Cluster" {
+			sections[k].Fields = append(sections[k].Fields, extra...)
+			return sections
+		}
+	}
+	return append([]server.InfoSection{{Name: "Cluster", Fields: extra}}, sections...)
+}
+
+func sortPeerStats(ps []PeerStats) {
+	slices.SortFunc(ps, func(a, b PeerStats) int { return strings.Compare(a.ID, b.ID) })
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+)
+
+// RINGCACHE: the operator's view of the cluster through any Redis client.
+// NODES, OWNERS and LOCALGET read the store's ClusterView; CONSISTENCY
+// (consistency.go) sets the connection's consistency levels.
+
+// clusterView returns the store's ClusterView, or the error reply for a
+// store without one, naming the subcommand that needed it.
+func (x *call) clusterView() (ClusterView, error) {
+	if x.s.view == nil {
+		return nil, newReplyError("ERR RINGCACHE " + strings.ToUpper(x.cmd.shortName()) +
+			" is not available on this store")
+	}
+	return x.s.view, nil
+}
+
+// cmdRingcacheNodes answers RINGCACHE NODES: one [id, client address,
+// state, vnodes, share] array per member, share with 4 decimals.
+func cmdRingcacheNodes(x *call) error {
+	view, err := x.clusterView()
+	if err != nil {
+		return err
+	}
+	nodes := view.Nodes()
+	x.conn.WriteArray(len(nodes))
+	for _, n := range nodes {
+		x.conn.WriteArray(5)
+		x.conn.WriteBulkString(n.ID)
+		x.conn.WriteBulkString(n.ClientAddr)
+		x.conn.WriteBulkString(n.State)
+		x.conn.WriteInt(n.VNodes)
+		x.conn.WriteBulkString(formatShare(n.Share))
+	}
+	return nil
+}
+
+// formatShare renders a ring share as RINGCACHE NODES shows it: "0.3333".
+func formatShare(f float64) string { return strconv.FormatFloat(f, 'f', 4, 64) }
+
+// cmdRingcacheOwners answers RINGCACHE OWNERS <key>: the key's preference
+// list, node ids in order.
+func cmdRingcacheOwners(x *call) error {
+	view, err := x.clusterView()
+	if err != nil {
+		return err
+	}
+	owners := view.Owners(x.args[2])
+	x.conn.WriteArray(len(owners))
+	for _, id := range owners {
+		x.conn.WriteBulkString(id)
+	}
+	return nil
+}
+
+// cmdRingcacheLocalGet answers RINGCACHE LOCALGET <key> with this node's
+// own record, no quorum: nil when it holds none, else [value (nil for a
+// tombstone), version, expiry in Unix ms (0 = none), tombstone 0|1].
+// Expired records are shown as stored: that is what an operator comparing
+// replicas needs to see.
+func cmdRingcacheLocalGet(x *call) error {
+	view, err := x.clusterView()
+	if err != nil {
+		return err
+	}
+	rec, ok, err := view.LocalGet(x.ctx(), x.args[2])
+	if err != nil {
+		return err
+	}
+	if !ok {
+		x.conn.WriteNull()
+		return nil
+	}
+	x.conn.WriteArray(4)
+	if rec.Tombstone {
+		x.conn.WriteNull()
+	} else {
+		x.conn.WriteBulk(rec.Value)
+	}
+	x.conn.WriteBulkString(rec.Version)
+	x.conn.WriteInt64(rec.ExpireAt)
+	tomb := 0
+	if rec.Tombstone {
+		tomb = 1
+	}
+	x.conn.WriteInt(tomb)
+	return nil
+}
+
+func cmdRingcacheHelp(x *call) error {
+	return writeHelp(x, "RINGCACHE", []string{
+		"NODES", "    Return every cluster member as [id, client address, state, vnodes, share of the ring].",
+		"OWNERS <key>", "    Return the ids of the nodes that hold <key>, in preference order.",
+		"LOCALGET <key>", "    Return this node's own record of <key>, without a quorum: [value, version, expire-at-ms, tombstone].",
+		"CONSISTENCY [<read> <write>|RESET]", "    Set this connection's read and write levels (ONE, QUORUM or ALL), show them, or RESET to the configured ones.",
+	})
+}
