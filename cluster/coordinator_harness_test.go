@@ -75,40 +75,6 @@ func (n *faultNet) set(id string, f fault) {
 	n.mu.faults[id] = f
 }
 
-// setDelay delays every call to id by d (bounded by the call's ctx).
-func (n *faultNet) setDelay(id string, d time.Duration) {
-	n.mu.Lock()
-	n.mu.delay[id] = d
-	n.mu.Unlock()
-}
-
-// partition cuts every link between the two groups, both ways.
-func (n *faultNet) partition(a, b []string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, x := range a {
-		for _, y := range b {
-			n.mu.cut[[2]string{x, y}] = true
-			n.mu.cut[[2]string{y, x}] = true
-		}
-	}
-}
-
-// heal removes every partition and fault.
-func (n *faultNet) heal() {
-	n.mu.Lock()
-	ids := make([]string, 0, len(n.mu.faults))
-	for id := range n.mu.faults {
-		ids = append(ids, id)
-	}
-	n.mu.cut = map[[2]string]bool{}
-	n.mu.delay = map[string]time.Duration{}
-	n.mu.Unlock()
-	for _, id := range ids {
-		n.set(id, faultNone)
-	}
-}
-
 func (n *faultNet) count(id string, read bool) {
 	n.mu.Lock()
 	if read {

@@ -18,4 +18,21 @@
 // and the write is applied again with a newer one. The cluster coordinator
 // implements the same server.Store interface with quorum reads and writes
 // over each key's replicas.
+//
+// A cluster member is a Node (node.go). It serves its engine to peers over
+// the replica transport (subpackage transport), gossips with memberlist
+// (subpackage membership) through the configured seeds, and rebuilds the
+// consistent-hash ring (subpackage ring) from the members that have not
+// left whenever membership changes, installing it in the Coordinator with
+// one atomic swap. A dead member keeps its place in the ring: writes to its
+// keys count only the live replicas, so with two of three owners down a
+// write answers NOQUORUM (sloppy quorum and hinted handoff will change
+// that). Peer clients are created on first use and closed when a peer
+// leaves or moves. The clock-skew check (skew.go) pings alive peers every
+// SkewInterval and warns, rate-limited, when this node's clock is ahead of
+// a peer's by more than MaxClockSkew beyond the ping's uncertainty.
+//
+// The subpackage quorum holds the pure decisions (tallies, consistency
+// levels, newest-version resolution); clustertest is the in-process
+// cluster harness the tests use.
 package cluster

@@ -169,7 +169,7 @@ func (n *Node) checkSkew(ctx context.Context) {
 			}
 			// Ping measures against the process clock; versions follow
 			// the node's clock (Now), which may be offset from it.
-			p.Offset -= n.now().Sub(time.Now()).Round(time.Millisecond)
+			p.Offset -= time.Until(n.now()).Round(time.Millisecond)
 			n.skew.record(m.ID, p)
 		})
 	}

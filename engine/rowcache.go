@@ -30,8 +30,9 @@ type rowCache struct {
 const (
 	cacheShards = 256
 	// entryOverhead approximates the bytes an entry costs beyond its key
-	// and value: the map slot, the entry struct and the ring slot.
-	entryOverhead = 96
+	// and value: the entry struct (96), its map slot (~32), its ring slot
+	// (~12 with growth slack) and allocation size-class rounding (~20).
+	entryOverhead = 160
 )
 
 type cacheShard struct {

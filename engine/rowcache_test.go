@@ -70,7 +70,7 @@ func TestRowCacheMatchesUncached(t *testing.T) {
 	if st.RowCacheEvictions == 0 || st.RowCacheHits == 0 {
 		t.Fatalf("the cache was not exercised: %+v", st)
 	}
-	if limit := int64(cacheShards * 300); st.RowCacheBytes > limit {
+	if limit := int64(cacheShards * 400); st.RowCacheBytes > limit {
 		t.Fatalf("cache holds %d bytes, budget %d", st.RowCacheBytes, limit)
 	}
 }

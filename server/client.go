@@ -45,7 +45,6 @@ type client struct {
 	muts    []Mutation
 	hashes  []uint64
 	stripes []int
-	ends    []int
 	call    call
 }
 
@@ -63,10 +62,12 @@ func (c *client) storeCtx(s *Server) context.Context {
 // setConsistency installs (ctx non-nil) or clears (ctx nil) the
 // connection's consistency override.
 func (c *client) setConsistency(ctx context.Context, read, write string) {
-	if ctx == nil {
-		read, write = "", ""
-	}
 	c.ctx, c.readLevel, c.writeLevel = ctx, read, write
+}
+
+// clearConsistency drops the connection's consistency override.
+func (c *client) clearConsistency() {
+	c.ctx, c.readLevel, c.writeLevel = nil, "", ""
 }
 
 func (c *client) setName(name string) {

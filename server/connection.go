@@ -164,7 +164,7 @@ func cmdQuit(x *call) error {
 func cmdReset(x *call) error {
 	x.c.setName("")
 	x.c.authed = x.s.cfg.RequirePass == ""
-	x.c.setConsistency(nil, "", "")
+	x.c.clearConsistency()
 	x.conn.WriteString("RESET")
 	return nil
 }

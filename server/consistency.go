@@ -94,7 +94,7 @@ func cmdRingcacheConsistency(x *call) error {
 		x.conn.WriteBulkString(w)
 		return nil
 	case consistencyReset:
-		x.c.setConsistency(nil, "", "")
+		x.c.clearConsistency()
 	default:
 		ctx, err := hook(x.s.ctx, req.read, req.write)
 		if err != nil {

@@ -17,9 +17,6 @@ type infoSection struct {
 	fields [][2]string
 }
 
-// defaultSections are rendered by INFO, INFO default, all and everything.
-var defaultSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cluster", "keyspace", "ringcache"}
-
 func cmdInfo(x *call) error {
 	want := map[string]bool{}
 	for _, a := range x.args[1:] {

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -27,12 +26,6 @@ import (
 var version = "0.1.0"
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		// The row cache makes the live heap large and long-lived; collecting
-		// at 3x it instead of 2x halves GC work on the write path for a
-		// bounded amount of memory. GOGC in the environment still wins.
-		debug.SetGCPercent(200)
-	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -114,7 +107,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	scfg.MaxBulkLen = int64(cfg.MaxBulkLen)
 	scfg.QueryBufferLimit = int64(cfg.QueryBufLimit)
 	scfg.Logger = log.With("component", "server")
-	scfg.Metrics = metrics
+	if cfg.MetricsListen != "" {
+		scfg.Metrics = metrics // nobody scrapes otherwise: spare the command path
+	}
 	scfg.Version = version
 	scfg.Settings = cfg.publicSettings
 	if node != nil {
