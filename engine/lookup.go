@@ -49,29 +49,20 @@ func (e *Engine) lookup(dataKey []byte, vals *[]byte) (Record, bool, error) {
 	if e.cache != nil {
 		return e.lookupCached(dataKey)
 	}
-	raw, closer, err := e.db.Get(dataKey)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return Record{}, false, nil
-	}
-	if err != nil {
-		return Record{}, false, fmt.Errorf("engine: read %q: %w", UserKey(dataKey), err)
-	}
-	defer closer.Close()
-	r, err := DecodeRecord(raw)
-	if err != nil {
-		return Record{}, false, fmt.Errorf("key %q: %w", UserKey(dataKey), err)
-	}
-	if r.Tombstone {
-		return r, true, nil
-	}
-	if vals == nil {
-		r.Value = append([]byte(nil), r.Value...)
-	} else {
-		start := len(*vals)
-		*vals = append(*vals, r.Value...)
-		r.Value = (*vals)[start:len(*vals):len(*vals)]
-	}
-	return r, true, nil
+	var r Record
+	found, err := e.readStored(dataKey, func(stored Record) {
+		r = stored
+		switch {
+		case r.Tombstone:
+		case vals == nil:
+			r.Value = append([]byte(nil), r.Value...)
+		default:
+			start := len(*vals)
+			*vals = append(*vals, r.Value...)
+			r.Value = (*vals)[start:len(*vals):len(*vals)]
+		}
+	})
+	return r, found, err
 }
 
 // lookupCached serves a read from the row cache, filling it on a miss. The
@@ -88,18 +79,31 @@ func (e *Engine) lookupCached(dataKey []byte) (Record, bool, error) {
 	if r, present, cached := e.cache.get(dataKey); cached {
 		return r, present, nil
 	}
+	var r Record
+	found, err := e.readStored(dataKey, func(stored Record) {
+		r = e.cache.put(dataKey, stored, true) // copied out of Pebble's buffer
+	})
+	if err == nil && !found {
+		e.cache.put(dataKey, Record{}, false)
+	}
+	return r, found, err
+}
+
+// readStored reads and decodes dataKey from Pebble and passes the record
+// to use, whose Value is valid only during the call.
+func (e *Engine) readStored(dataKey []byte, use func(Record)) (found bool, err error) {
 	raw, closer, err := e.db.Get(dataKey)
 	if errors.Is(err, pebble.ErrNotFound) {
-		e.cache.put(dataKey, Record{}, false)
-		return Record{}, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return Record{}, false, fmt.Errorf("engine: read %q: %w", UserKey(dataKey), err)
+		return false, fmt.Errorf("engine: read %q: %w", UserKey(dataKey), err)
 	}
 	defer closer.Close()
 	r, err := DecodeRecord(raw)
 	if err != nil {
-		return Record{}, false, fmt.Errorf("key %q: %w", UserKey(dataKey), err)
+		return false, fmt.Errorf("key %q: %w", UserKey(dataKey), err)
 	}
-	return e.cache.put(dataKey, r, true), true, nil // copied out of Pebble's buffer
+	use(r)
+	return true, nil
 }
