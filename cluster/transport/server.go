@@ -181,7 +181,7 @@ func (s *Server) Stats() ServerStats {
 }
 
 func (s *Server) startConn(nc net.Conn) {
-	sc := &serverConn{s: s, nc: nc, sem: make(chan struct{}, s.cfg.MaxInFlightPerConn)}
+	sc := &serverConn{s: s, nc: nc, jobs: make(chan job)}
 	sc.ctx, sc.cancel = context.WithCancel(s.ctx)
 	sc.w = newFrameWriter(nc, s.cfg.WriteTimeout, &s.st, func(err error) { sc.close(err, true) })
 	s.mu.Lock()
