@@ -63,6 +63,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	cfg.NodeID = nodeID // CONFIG GET node-id shows the id in use
 	ecfg := engine.DefaultConfig()
 	ecfg.Dir = cfg.DataDir + "/db"
 	ecfg.Fsync = cfg.Fsync
@@ -185,13 +186,19 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 }
 
 // publicSettings is what CONFIG GET shows of the binary's own settings.
+// Secrets are left out, and the quorum request timeout is shown as
+// request-timeout: clients read "timeout" as Redis's idle-client timeout
+// in seconds, which the server reports itself.
 func (c Config) publicSettings() map[string]string {
 	out := map[string]string{}
 	for _, s := range c.settings() {
-		if s.name == "requirepass" || s.name == "config" || s.name == "cluster-secret" {
-			continue
+		switch s.name {
+		case "requirepass", "config", "cluster-secret":
+		case "timeout":
+			out["request-timeout"] = s.value.String()
+		default:
+			out[s.name] = s.value.String()
 		}
-		out[s.name] = s.value.String()
 	}
 	return out
 }

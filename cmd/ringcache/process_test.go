@@ -73,7 +73,13 @@ func startNode(t *testing.T, addr string, args ...string) *node {
 	}
 	go func() { n.err = n.cmd.Wait(); logf.Close(); close(n.done) }()
 	t.Cleanup(func() { n.kill() })
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	opts := &redis.Options{Addr: addr}
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--requirepass" {
+			opts.Password = args[i+1]
+		}
+	}
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -252,6 +258,32 @@ func TestProcessMetricsEndpoint(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestProcessConfigGetShowsSettings(t *testing.T) {
+	addr := freeAddr(t)
+	startNode(t, addr, "--data-dir", t.TempDir(), "--client-timeout", "30s", "--requirepass", "s3cret")
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: "s3cret"})
+	defer c.Close()
+	got, err := c.ConfigGet(context.Background(), "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"timeout": "30", "request-timeout": "1s", "fsync": "everysec"} {
+		if got[key] != want {
+			t.Errorf("CONFIG GET %s = %q, want %q", key, got[key], want)
+		}
+	}
+	if !strings.HasPrefix(got["node-id"], "node-") {
+		t.Errorf("CONFIG GET node-id = %q, want the generated id", got["node-id"])
+	}
+	// Like Redis, an authenticated client may read requirepass itself;
+	// nothing else may carry the secret.
+	for key, v := range got {
+		if key != "requirepass" && strings.Contains(v, "s3cret") {
+			t.Errorf("CONFIG GET %s reveals the password", key)
 		}
 	}
 }
