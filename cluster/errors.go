@@ -24,6 +24,9 @@ var (
 	// ErrPartialFlush is returned by Flush when some members could not be
 	// flushed; the others were.
 	ErrPartialFlush = errors.New("cluster: flush incomplete")
+	// ErrShortReply is returned when a replica answers a read with a
+	// different number of records than keys asked.
+	ErrShortReply = errors.New("cluster: replica answered the wrong number of records")
 )
 
 // QuorumError reports a read or write that did not reach its quorum.

@@ -31,7 +31,7 @@ type peerConn struct {
 	id      string
 	addr    string
 	client  *transport.Client
-	replica *RemoteReplica
+	replica Replica          // batching, over the transport client
 	caller  transport.Caller // client, wrapped by WrapCaller if set
 
 	calls, errors atomic.Int64
@@ -98,7 +98,7 @@ func (p *peerSet) dial(id, addr string) (*peerConn, error) {
 	if p.wrap != nil {
 		pc.caller = p.wrap(id, c)
 	}
-	pc.replica = NewRemoteReplica(pc.caller)
+	pc.replica = NewBatchingReplica(NewRemoteReplica(pc.caller))
 	return pc, nil
 }
 

@@ -1,0 +1,242 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// BatchingReplica merges the concurrent calls of many client requests to
+// one peer into few replica requests. Up to maxInFlight requests per kind
+// (Apply, Read) go out at once; calls made while all are in flight queue,
+// and the next request carries every queued call (up to maxItems keys).
+// Under light load a call goes out alone and at once; under load each
+// request, frame and engine batch on the peer serves many client
+// requests, which is what turns one system call and one Pebble commit per
+// SET on every replica into one per batch.
+//
+// A caller waits for its own calls' answer or its context, whichever comes
+// first; a batch is sent with the latest deadline among its calls.
+type BatchingReplica struct {
+	next     Replica
+	applies  batchQueue[*applyCall]
+	reads    batchQueue[*readCall]
+	maxItems int
+}
+
+// Batching limits: requests in flight per kind and peer, and keys per
+// merged request.
+const (
+	batchMaxInFlight = 4
+	batchMaxItems    = 512
+)
+
+// NewBatchingReplica wraps next.
+func NewBatchingReplica(next Replica) *BatchingReplica {
+	b := &BatchingReplica{next: next, maxItems: batchMaxItems}
+	b.applies.max, b.reads.max = batchMaxInFlight, batchMaxInFlight
+	return b
+}
+
+type applyCall struct {
+	ctx  context.Context
+	keys [][]byte
+	recs []engine.Record
+	done chan error // buffered: the sender never blocks on a caller gone
+}
+
+type readCall struct {
+	ctx   context.Context
+	keys  [][]byte
+	done  chan readResult // buffered
+	recs  []engine.Record
+	found []bool
+}
+
+type readResult struct {
+	recs  []engine.Record
+	found []bool
+	err   error
+}
+
+// Apply implements Replica.
+func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	c := &applyCall{ctx: ctx, keys: keys, recs: recs, done: make(chan error, 1)}
+	if b.applies.enter(c) {
+		b.sendApplies([]*applyCall{c})
+	}
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Read implements Replica.
+func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+	c := &readCall{ctx: ctx, keys: keys, done: make(chan readResult, 1)}
+	if b.reads.enter(c) {
+		b.sendReads([]*readCall{c})
+	}
+	select {
+	case r := <-c.done:
+		return r.recs, r.found, r.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+// sendApplies sends calls as one request, answers them, and hands the
+// in-flight slot to a goroutine that sends whatever queued meanwhile.
+func (b *BatchingReplica) sendApplies(calls []*applyCall) {
+	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx })
+	if len(calls) > 0 {
+		var keys [][]byte
+		var recs []engine.Record
+		if len(calls) == 1 {
+			keys, recs = calls[0].keys, calls[0].recs
+		} else {
+			for _, c := range calls {
+				keys = append(keys, c.keys...)
+				recs = append(recs, c.recs...)
+			}
+		}
+		ctx, cancel := batchContext(calls, func(c *applyCall) context.Context { return c.ctx })
+		err := b.next.Apply(ctx, keys, recs)
+		cancel()
+		for _, c := range calls {
+			c.done <- err
+		}
+	}
+	if more := b.applies.next(b.maxItems, func(c *applyCall) int { return len(c.keys) }); more != nil {
+		go b.sendApplies(more)
+	}
+}
+
+// sendReads is sendApplies for reads: the answer is split back per call.
+func (b *BatchingReplica) sendReads(calls []*readCall) {
+	calls = liveCalls(calls, func(c *readCall) context.Context { return c.ctx })
+	if len(calls) > 0 {
+		var keys [][]byte
+		for _, c := range calls {
+			keys = append(keys, c.keys...)
+		}
+		ctx, cancel := batchContext(calls, func(c *readCall) context.Context { return c.ctx })
+		recs, found, err := b.next.Read(ctx, keys)
+		cancel()
+		if err == nil && (len(recs) != len(keys) || len(found) != len(keys)) {
+			err = ErrShortReply
+		}
+		off := 0
+		for _, c := range calls {
+			r := readResult{err: err}
+			if err == nil {
+				n := len(c.keys)
+				r.recs, r.found = recs[off:off+n:off+n], found[off:off+n:off+n]
+				off += n
+			}
+			c.done <- r
+		}
+	}
+	if more := b.reads.next(b.maxItems, func(c *readCall) int { return len(c.keys) }); more != nil {
+		go b.sendReads(more)
+	}
+}
+
+// liveCalls drops the calls whose caller has given up.
+func liveCalls[C any](calls []C, ctxOf func(C) context.Context) []C {
+	live := calls[:0]
+	for _, c := range calls {
+		if ctxOf(c).Err() == nil {
+			live = append(live, c)
+		}
+	}
+	return live
+}
+
+// batchContext returns a context that lasts as long as the most patient
+// call: the latest deadline, or none if some call has none.
+func batchContext[C any](calls []C, ctxOf func(C) context.Context) (context.Context, context.CancelFunc) {
+	if len(calls) == 1 {
+		return ctxOf(calls[0]), func() {}
+	}
+	var latest time.Time
+	for _, c := range calls {
+		d, ok := ctxOf(c).Deadline()
+		if !ok {
+			return context.WithCancel(context.Background())
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
+}
+
+// batchQueue counts a kind's requests in flight and queues the calls made
+// while the limit is reached.
+type batchQueue[C any] struct {
+	mu sync.Mutex
+	// inFlight counts requests being sent, at most max; queue holds calls
+	// waiting for the next one. Guarded by mu.
+	inFlight, max int
+	queue         []C
+}
+
+// enter takes an in-flight slot for c, or queues c and returns false.
+func (q *batchQueue[C]) enter(c C) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.inFlight < q.max {
+		q.inFlight++
+		return true
+	}
+	q.queue = append(q.queue, c)
+	return false
+}
+
+// next is called by a sender whose request finished: it returns the
+// queued calls (up to maxItems keys, at least one call) for the sender to
+// send next, keeping its slot, or releases the slot and returns nil.
+func (q *batchQueue[C]) next(maxItems int, size func(C) int) []C {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.queue) == 0 {
+		q.inFlight--
+		return nil
+	}
+	n, items := 0, 0
+	for n < len(q.queue) && (n == 0 || items+size(q.queue[n]) <= maxItems) {
+		items += size(q.queue[n])
+		n++
+	}
+	out := make([]C, n)
+	copy(out, q.queue[:n])
+	clear(q.queue[:n])
+	q.queue = q.queue[n:]
+	if len(q.queue) == 0 {
+		q.queue = nil
+	}
+	return out
+}
+
+// Count implements NodeAdmin when the wrapped replica does.
+func (b *BatchingReplica) Count(ctx context.Context) (int64, error) {
+	adm, ok := b.next.(NodeAdmin)
+	if !ok {
+		return 0, errNoAdmin
+	}
+	return adm.Count(ctx)
+}
+
+// DropAll implements NodeAdmin when the wrapped replica does.
+func (b *BatchingReplica) DropAll(ctx context.Context) error {
+	adm, ok := b.next.(NodeAdmin)
+	if !ok {
+		return errNoAdmin
+	}
+	return adm.DropAll(ctx)
+}

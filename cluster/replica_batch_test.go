@@ -1,0 +1,182 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// recordingReplica is a slow replica that records every request.
+type recordingReplica struct {
+	delay time.Duration
+	err   error
+	short bool
+
+	mu       sync.Mutex
+	applied  map[string]engine.Record
+	requests int
+	inFlight int32
+	maxSeen  int32
+}
+
+func newRecordingReplica(delay time.Duration) *recordingReplica {
+	return &recordingReplica{delay: delay, applied: map[string]engine.Record{}}
+}
+
+func (r *recordingReplica) enter() func() {
+	n := atomic.AddInt32(&r.inFlight, 1)
+	for {
+		m := atomic.LoadInt32(&r.maxSeen)
+		if n <= m || atomic.CompareAndSwapInt32(&r.maxSeen, m, n) {
+			break
+		}
+	}
+	r.mu.Lock()
+	r.requests++
+	r.mu.Unlock()
+	time.Sleep(r.delay)
+	return func() { atomic.AddInt32(&r.inFlight, -1) }
+}
+
+func (r *recordingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	defer r.enter()()
+	if r.err != nil {
+		return r.err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, k := range keys {
+		if _, dup := r.applied[string(k)]; dup {
+			return fmt.Errorf("key %s sent twice", k)
+		}
+		r.applied[string(k)] = recs[i]
+	}
+	return nil
+}
+
+func (r *recordingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+	defer r.enter()()
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	n := len(keys)
+	if r.short {
+		n--
+	}
+	recs, found := make([]engine.Record, n), make([]bool, n)
+	for i := 0; i < n; i++ {
+		recs[i], found[i] = engine.Record{Value: append([]byte("v:"), keys[i]...)}, true
+	}
+	return recs, found, nil
+}
+
+func TestBatchingReplicaMergesConcurrentCalls(t *testing.T) {
+	rec := newRecordingReplica(2 * time.Millisecond)
+	b := NewBatchingReplica(rec)
+	const callers, each = 64, 5
+	var wg sync.WaitGroup
+	for c := 0; c < callers; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for i := 0; i < each; i++ {
+				key := []byte(fmt.Sprintf("c%d-%d", c, i))
+				if err := b.Apply(ctx, [][]byte{key}, []engine.Record{{Value: key}}); err != nil {
+					t.Errorf("Apply: %v", err)
+					return
+				}
+				recs, found, err := b.Read(ctx, [][]byte{key, []byte("x")})
+				if err != nil || len(recs) != 2 || !found[0] || string(recs[0].Value) != "v:"+string(key) || string(recs[1].Value) != "v:x" {
+					t.Errorf("Read(%s) = %v %v %v", key, recs, found, err)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	if len(rec.applied) != callers*each {
+		t.Fatalf("%d keys applied, want %d", len(rec.applied), callers*each)
+	}
+	calls := 2 * callers * each
+	if rec.requests >= calls/2 {
+		t.Fatalf("%d requests for %d calls: not batched", rec.requests, calls)
+	}
+	if m := atomic.LoadInt32(&rec.maxSeen); m > 2*batchMaxInFlight {
+		t.Fatalf("%d requests in flight at once, limit %d per kind", m, batchMaxInFlight)
+	}
+	t.Logf("%d calls in %d requests", calls, rec.requests)
+}
+
+func TestBatchingReplicaErrors(t *testing.T) {
+	boom := errors.New("boom")
+	rec := newRecordingReplica(0)
+	rec.err = boom
+	b := NewBatchingReplica(rec)
+	ctx := context.Background()
+	if err := b.Apply(ctx, [][]byte{[]byte("k")}, []engine.Record{{}}); !errors.Is(err, boom) {
+		t.Fatalf("Apply error = %v", err)
+	}
+	if _, _, err := b.Read(ctx, [][]byte{[]byte("k")}); !errors.Is(err, boom) {
+		t.Fatalf("Read error = %v", err)
+	}
+	rec.err, rec.short = nil, true
+	if _, _, err := b.Read(ctx, [][]byte{[]byte("a"), []byte("b")}); !errors.Is(err, ErrShortReply) {
+		t.Fatalf("short reply: %v", err)
+	}
+}
+
+func TestBatchingReplicaCallerGivesUp(t *testing.T) {
+	rec := newRecordingReplica(500 * time.Millisecond)
+	b := NewBatchingReplica(rec)
+	// Fill every in-flight slot with slow calls.
+	var wg sync.WaitGroup
+	for i := 0; i < batchMaxInFlight; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			key := []byte(fmt.Sprint("slow", i))
+			_ = b.Apply(context.Background(), [][]byte{key}, []engine.Record{{}})
+		}(i)
+	}
+	for atomic.LoadInt32(&rec.inFlight) < batchMaxInFlight {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := b.Apply(ctx, [][]byte{[]byte("impatient")}, []engine.Record{{}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("queued call past its deadline: %v", err)
+	}
+	if waited := time.Since(start); waited > 250*time.Millisecond {
+		t.Fatalf("a caller whose context expired waited %v for the batch", waited)
+	}
+	wg.Wait()
+	// The slots are released once the follow-up (the queued call) is done.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.applies.mu.Lock()
+		idle := b.applies.inFlight == 0
+		b.applies.mu.Unlock()
+		if idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("in-flight slots never released")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if _, sent := rec.applied["impatient"]; sent {
+		t.Fatal("a call whose caller gave up before it was sent was sent anyway")
+	}
+}
