@@ -48,11 +48,9 @@ type applyCall struct {
 }
 
 type readCall struct {
-	ctx   context.Context
-	keys  [][]byte
-	done  chan readResult // buffered
-	recs  []engine.Record
-	found []bool
+	ctx  context.Context
+	keys [][]byte
+	done chan readResult // buffered
 }
 
 type readResult struct {
