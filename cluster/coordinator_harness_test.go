@@ -208,18 +208,7 @@ func newTestCluster(t testing.TB, n int, cfg func(*Config)) *testCluster {
 		tc.ids = append(tc.ids, fmt.Sprintf("n%d", i))
 	}
 	for _, id := range tc.ids {
-		ecfg := engine.DefaultConfig()
-		ecfg.Dir = "db"
-		ecfg.FS = vfs.NewMem()
-		ecfg.Fsync = engine.FsyncNo
-		ecfg.MemTableBytes = 4 << 20
-		ecfg.CacheBytes = 4 << 20
-		eng, err := engine.Open(ecfg)
-		if err != nil {
-			t.Fatalf("open engine %s: %v", id, err)
-		}
-		t.Cleanup(func() { _ = eng.Close() })
-		tc.locals[id] = NewLocalReplica(eng, nil)
+		tc.locals[id] = NewLocalReplica(openMemEngine(t), nil)
 	}
 	for _, id := range tc.ids {
 		c := DefaultConfig()
@@ -294,4 +283,22 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// openMemEngine opens a small engine on an in-memory filesystem, closed
+// when the test ends.
+func openMemEngine(t testing.TB) *engine.Engine {
+	t.Helper()
+	ecfg := engine.DefaultConfig()
+	ecfg.Dir = "db"
+	ecfg.FS = vfs.NewMem()
+	ecfg.Fsync = engine.FsyncNo
+	ecfg.MemTableBytes = 4 << 20
+	ecfg.CacheBytes = 4 << 20
+	eng, err := engine.Open(ecfg)
+	if err != nil {
+		t.Fatalf("open engine: %v", err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	return eng
 }

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,12 +150,7 @@ func (l *Local) Flush(context.Context) error { return l.eng.DropAll() }
 
 // InfoSections implements server.InfoProvider with the engine's figures.
 func (l *Local) InfoSections() []server.InfoSection {
-	stats := l.eng.Stats().Numbers()
-	fields := make([][2]string, len(stats))
-	for i, st := range stats {
-		fields[i] = [2]string{"engine_" + st.Name, strconv.FormatFloat(st.Value, 'f', -1, 64)}
-	}
-	return []server.InfoSection{{Name: "Engine", Fields: fields}}
+	return engineInfo(l.eng)
 }
 
 func grow[T any](s []T, n int) []T {

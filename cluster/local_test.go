@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/engine"
@@ -20,17 +19,7 @@ import (
 // is *nowMs (Unix ms).
 func openLocal(t *testing.T, nowMs *int64) (*Local, *engine.Engine) {
 	t.Helper()
-	ecfg := engine.DefaultConfig()
-	ecfg.Dir = "db"
-	ecfg.FS = vfs.NewMem()
-	ecfg.Fsync = engine.FsyncNo
-	ecfg.MemTableBytes = 4 << 20
-	ecfg.CacheBytes = 4 << 20
-	eng, err := engine.Open(ecfg)
-	if err != nil {
-		t.Fatalf("open engine: %v", err)
-	}
-	t.Cleanup(func() { _ = eng.Close() })
+	eng := openMemEngine(t)
 	now := func() time.Time { return time.UnixMilli(*nowMs) }
 	return NewLocal(eng, NewClock("n1", now), now), eng
 }

@@ -69,22 +69,16 @@ func (l *LocalReplica) DropAll(ctx context.Context) error {
 // InfoSections implements server.InfoProvider with the engine's figures,
 // so INFO through a coordinator still shows the local engine.
 func (l *LocalReplica) InfoSections() []server.InfoSection {
-	return []server.InfoSection{{Name: "Engine", Fields: engineFields(l.eng.Stats())}}
+	return engineInfo(l.eng)
 }
 
-// engineFields formats engine statistics: the engine's own field list
-// when it has one, else the main figures.
-func engineFields(s engine.Stats) [][2]string {
-	if f, ok := any(s).(interface{ Fields() [][2]string }); ok {
-		return f.Fields()
+// engineInfo is the INFO "Engine" section: every figure of the engine's
+// Stats, as engine_<name>.
+func engineInfo(eng *engine.Engine) []server.InfoSection {
+	stats := eng.Stats().Numbers()
+	fields := make([][2]string, len(stats))
+	for i, st := range stats {
+		fields[i] = [2]string{"engine_" + st.Name, strconv.FormatFloat(st.Value, 'f', -1, 64)}
 	}
-	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	return [][2]string{
-		{"engine_live_records", strconv.FormatInt(s.LiveRecords, 10)},
-		{"engine_applied", u(s.Applied)},
-		{"engine_stale", u(s.Stale)},
-		{"engine_expired_reclaimed", u(s.ExpiredReclaimed)},
-		{"engine_tombstones_purged", u(s.TombstonesPurged)},
-		{"engine_disk_usage_bytes", u(s.DiskUsageBytes)},
-	}
+	return []server.InfoSection{{Name: "Engine", Fields: fields}}
 }
