@@ -1,7 +1,69 @@
-// Package antientropy will compare replicas of each key range with Merkle
-// trees and repair only the keys that differ. The engine's key layout
-// already serves it: data keys are ordered by the 64-bit token of the user
-// key, so one token range of the ring is one contiguous scan
-// (engine.Engine.Scan), and every record carries the version, expiry and
-// tombstone flag a tree leaf hashes.
+// Package antientropy compares the replicas of each key range with Merkle
+// trees and repairs only the keys that differ. Its core is pure: leaf
+// arithmetic, tree building, the top-down diff, entry comparison and the
+// exchange messages' codec, with no I/O, goroutines or clock; the caller
+// supplies bucket digests, scans and the network round trips.
+//
+// # Leaves are the engine's digest buckets
+//
+// The engine's key layout orders data keys by the 64-bit token of the
+// user key (xxhash64), so one token range of the ring is one contiguous
+// scan (engine.Engine.Scan). The engine also keeps 1<<BucketBits digest
+// buckets, bucket b holding the tokens with t>>(64-BucketBits) == b, and
+// maintains each bucket's hash incrementally on every write: the XOR of
+// one element hash per stored record (tombstones and expired records
+// included). XOR makes a bucket independent of write order and lets a
+// replaced record be taken out by XOR-ing its hash again; the element hash
+// covers the key and the record's version (and its expiry and tombstone
+// flag), never the value, because equal versions mean the same write, and
+// it makes a stale copy hash differently from the current one.
+//
+// A range tree's leaves are those buckets (Leaves): the buckets a range
+// (Start, End] touches, in ring order from Start+1. Ring boundaries
+// rarely fall on bucket boundaries, so a range's first and last leaf can
+// be partial, holding only the bucket's tokens inside the range; for
+// those the caller hashes exactly [Lo, Hi] by scanning, every other leaf
+// is the engine's bucket hash as is. Trees are therefore assembled on
+// demand: a ring change costs no rescan beyond the partial edge buckets
+// of the ranges that moved, and nothing is kept per range between rounds.
+// Both replicas derive the same leaves from the same range, which is what
+// lets them compare trees position by position.
+//
+// # Trees
+//
+// A Tree has a fixed fanout of 16 (Fanout) over the leaf hashes; its
+// shape depends only on the number of leaves. An inner node's hash is
+// xxhash64 of its children's hashes, 8 bytes big-endian each, in order, so
+// unlike the XOR inside a leaf it depends on positions: records that moved
+// between leaves show up. A whole ring of 65536 leaves makes 5 levels.
+//
+// # The exchange
+//
+// Two replicas of a set of ranges compare them in steps, each one round
+// trip that the caller carries with the messages of messages.go:
+//
+//  1. Roots: RootsRequest names the ranges, RootsResponse returns each
+//     range's root hash. Equal roots end the comparison of that range.
+//  2. Descend: for a range whose roots differ, Diff walks the local tree
+//     top-down and asks, one NodesRequest per level, for the remote hashes
+//     of the children of the nodes that differ, so a range with k
+//     differing leaves costs at most Fanout*k hashes per level.
+//  3. Entries: EntriesRequest asks for the entries (key, version, expiry,
+//     tombstone) of the differing leaves; Reconcile merges them with the
+//     local entries of the same leaves and returns the keys to push (local
+//     newer or missing remotely) and to pull (remote newer or missing
+//     locally).
+//  4. Repair: pushed and pulled records go through the normal
+//     last-write-wins apply path on the receiving replica, so a repair
+//     racing a client write, or a repair applied twice, is harmless, and
+//     entries with equal versions transfer nothing.
+//
+// Replicas compare live data while it changes. A tree that changed
+// between steps only makes a round find fewer or more differences; a
+// difference missed now is found by the next round, and a repair of a key
+// that was meanwhile overwritten loses to the newer version on apply.
+// Records whose versions are equal but whose element hashes differ (an
+// expired record already turned into a tombstone on one replica only)
+// keep their leaf differing until the other replica's reclaimer does the
+// same; Reconcile transfers nothing for them.
 package antientropy

@@ -90,11 +90,21 @@ type Config struct {
 	// RepairWorkers bounds the background read-repair goroutines. When
 	// all are busy, late repairs are skipped (and counted). Default 64.
 	RepairWorkers int
+	// Health, when set, enables sloppy quorum (sloppy.go): it returns the
+	// nodes believed unhealthy right now (nil: every node is healthy) and
+	// is called once per request. Nil: strict quorum over the owners.
+	Health func() (down func(id string) bool)
+	// Fallbacks is how many nodes beyond a key's N owners may stand in for
+	// unhealthy owners. Default 8.
+	Fallbacks int
+	// Hints, when set, keeps the records of owners whose write call failed
+	// with no substitute, as hints on this node. Default nil: none kept.
+	Hints HintHolder
 }
 
 // DefaultConfig returns the defaults of every field that has one.
 func DefaultConfig() Config {
-	return Config{N: 3, R: 2, W: 2, Timeout: time.Second, RepairWorkers: 64}
+	return Config{N: 3, R: 2, W: 2, Timeout: time.Second, RepairWorkers: 64, Fallbacks: 8}
 }
 
 // Validate reports the first invalid field; the error wraps
@@ -115,6 +125,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Peers is nil", ErrInvalidConfig)
 	case c.RepairWorkers < 1:
 		return fmt.Errorf("%w: RepairWorkers %d must be at least 1", ErrInvalidConfig, c.RepairWorkers)
+	case c.Fallbacks < 0 || c.Fallbacks > 8:
+		return fmt.Errorf("%w: Fallbacks %d not in [0, 8]", ErrInvalidConfig, c.Fallbacks)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func (c *Coordinator) memberIDs() []string {
 // returns one answer per member (a.b is the member's index); members
 // that did not answer by the timeout get context.DeadlineExceeded.
 func (c *Coordinator) eachMember(ctx context.Context, ids []string, fn func(context.Context, NodeAdmin) answer) ([]answer, error) {
-	fl := c.newFlight(len(ids), time.Now().Add(c.cfg.Timeout))
+	fl := c.newFlight(len(ids), 0, time.Now().Add(c.cfg.Timeout))
 	defer fl.cancel()
 	for b, id := range ids {
 		rep, ok := c.cfg.Peers(id)

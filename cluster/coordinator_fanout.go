@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +15,15 @@ import (
 type batch struct {
 	id  string
 	rep Replica // nil: Peers could not resolve id
-	// idx[p] is the request position of keys[p] (and recs[p]).
+	// hint, on writes, names the owner this replica stands in for: it
+	// keeps the records as hints for it (sloppy quorum).
+	hint string
+	// noted, on writes, marks an owner's batch of keys whose other owner
+	// is being replaced: the replica notes the keys for anti-entropy.
+	noted bool
+	// fallback marks a batch sent after an owner's call failed.
+	fallback bool
+	// idx[p] is the request position of keys[p] (and recs[p]), ascending.
 	idx  []int
 	keys [][]byte
 	recs []engine.Record // writes and repairs only
@@ -26,40 +35,70 @@ type fanout struct {
 	batches []batch
 	need    []int // need[i]: answers key i requires
 	asked   []int // asked[i]: replicas key i was sent to
+	keys    [][]byte
+	// down is the health snapshot the request was planned with (nil: all
+	// healthy, or strict quorum).
+	down func(string) bool
+	// place is the placement snapshot the request was planned with.
+	place Placement
 }
 
-// plan groups keys by replica using the current placement. configured is
-// the R or W that LevelDefault stands for.
-func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int) (*fanout, error) {
+// plan groups keys by replica using the current placement and health.
+// configured is the R or W that LevelDefault stands for. A write keeps
+// the hint and noted marks of sloppy choices in its batch keys; a read
+// asks the same nodes plainly.
+func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, write bool) (*fanout, error) {
 	ref := c.placement.Load()
 	if ref == nil {
 		return nil, ErrNoPlacement
 	}
-	f := &fanout{need: make([]int, len(keys)), asked: make([]int, len(keys))}
+	f := &fanout{need: make([]int, len(keys)), asked: make([]int, len(keys)), keys: keys, place: ref.p}
+	if c.cfg.Health != nil {
+		f.down = c.cfg.Health()
+	}
 	// A cluster has few nodes: a linear search over the batches beats a
 	// map until it has many.
-	var prefBuf [8]string
-	prefs := prefBuf[:0]
+	var prefBuf [16]string
+	var choiceBuf [8]choice
+	n := c.cfg.N
 	for i, k := range keys {
-		prefs = ref.p.AppendPreference(prefs[:0], engine.Token(k), c.cfg.N)
+		prefs := ref.p.AppendPreference(prefBuf[:0], engine.Token(k), n)
 		if len(prefs) == 0 {
 			return nil, fmt.Errorf("%w: %q", ErrNoPlacement, k)
 		}
 		f.asked[i] = len(prefs)
 		f.need[i] = required(level, len(prefs), configured)
-		for _, id := range prefs {
-			b := f.batchOf(id, c.cfg.Peers)
-			f.batches[b].idx = append(f.batches[b].idx, i)
-			f.batches[b].keys = append(f.batches[b].keys, k)
+		if f.down == nil || !slices.ContainsFunc(prefs, f.down) {
+			for _, id := range prefs {
+				f.add(f.batchOf(id, "", false, c.cfg.Peers), i, k)
+			}
+			continue
+		}
+		prefs = ref.p.AppendPreference(prefs[:0], engine.Token(k), n+c.cfg.Fallbacks)
+		choices, sloppy := chooseReplicas(choiceBuf[:0], prefs, n, f.down)
+		for _, ch := range choices {
+			hint, noted := "", false
+			if write {
+				hint, noted = ch.hint, sloppy && ch.hint == ""
+			}
+			f.add(f.batchOf(ch.id, hint, noted, c.cfg.Peers), i, k)
 		}
 	}
 	return f, nil
 }
 
-// batchOf returns the index of id's batch, adding it if new.
-func (f *fanout) batchOf(id string, peers Peers) int {
+// add appends key i to batch b.
+func (f *fanout) add(b, i int, k []byte) {
+	f.batches[b].idx = append(f.batches[b].idx, i)
+	f.batches[b].keys = append(f.batches[b].keys, k)
+}
+
+// batchOf returns the index of the batch for (id, hint, noted), adding
+// it if new.
+func (f *fanout) batchOf(id, hint string, noted bool, peers Peers) int {
 	for b := range f.batches {
-		if f.batches[b].id == id {
+		bt := &f.batches[b]
+		if bt.id == id && bt.hint == hint && bt.noted == noted && !bt.fallback {
 			return b
 		}
 	}
@@ -67,8 +106,22 @@ func (f *fanout) batchOf(id string, peers Peers) int {
 	if !ok {
 		rep = nil
 	}
-	f.batches = append(f.batches, batch{id: id, rep: rep})
+	f.batches = append(f.batches, batch{id: id, rep: rep, hint: hint, noted: noted})
 	return len(f.batches) - 1
+}
+
+// holds reports whether key i already has a copy going to node id in
+// this request.
+func (f *fanout) holds(i int, id string) bool {
+	for b := range f.batches {
+		if f.batches[b].id != id {
+			continue
+		}
+		if _, ok := slices.BinarySearch(f.batches[b].idx, i); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // answer is one replica call's result.
@@ -87,21 +140,40 @@ type flight struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	answers chan answer
-	// left counts calls not yet finished; the last one cancels ctx, which
-	// releases the timer early.
+	// left counts calls not yet finished (plus the request's own
+	// reference while it may still launch fallbacks); reaching zero
+	// cancels ctx, which releases the timer early.
 	left atomic.Int32
+	// launched counts the calls started; answers has room for every one
+	// (only the request's goroutine touches it).
+	launched int
 }
 
-// newFlight starts a flight of n calls ending at deadline (or on Close).
-func (c *Coordinator) newFlight(n int, deadline time.Time) *flight {
+// newFlight starts a flight of n calls ending at deadline (or on Close),
+// with room for extra fallback calls.
+func (c *Coordinator) newFlight(n, extra int, deadline time.Time) *flight {
 	ctx, cancel := context.WithDeadline(c.life, deadline)
-	fl := &flight{ctx: ctx, cancel: cancel, answers: make(chan answer, n)}
+	fl := &flight{ctx: ctx, cancel: cancel, answers: make(chan answer, n+extra), launched: n}
 	fl.left.Store(int32(n))
 	if n == 0 {
 		cancel()
 	}
 	return fl
 }
+
+// retain adds the request's reference: the flight stays open for
+// fallback calls until release, even if every call so far finished.
+func (fl *flight) retain() { fl.left.Add(1) }
+
+// release drops the request's reference.
+func (fl *flight) release() {
+	if fl.left.Add(-1) == 0 {
+		fl.cancel()
+	}
+}
+
+// room reports how many more calls the flight can take.
+func (fl *flight) room() int { return cap(fl.answers) - fl.launched }
 
 // launchAll runs call against every batch of f: the other replicas each
 // in an owned goroutine, then this node's own batch inline. Inline
@@ -144,9 +216,7 @@ func (c *Coordinator) launch(fl *flight, b int, rep Replica, call func(context.C
 
 func (fl *flight) finish(a answer) {
 	fl.answers <- a // never blocks: the channel holds one answer per call
-	if fl.left.Add(-1) == 0 {
-		fl.cancel()
-	}
+	fl.release()
 }
 
 // next returns the next answer. ok is false once the deadline passed (or

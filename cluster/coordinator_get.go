@@ -27,7 +27,7 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 	c.stats.reads.Add(1)
 
 	level, _ := ConsistencyFrom(ctx)
-	f, err := c.plan(keys, level, c.cfg.R)
+	f, err := c.plan(keys, level, c.cfg.R, false)
 	if err != nil {
 		return nil, err
 	}
@@ -35,14 +35,16 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 	for !st.tally.settled() {
 		a, ok, err := st.fl.next(ctx)
 		if err != nil {
+			st.fl.release()
 			return nil, fmt.Errorf("cluster: read: %w", err)
 		}
 		if !ok {
 			st.tally.expire()
 			break
 		}
-		c.absorb(st, a)
+		c.absorb(st, a, true)
 	}
+	st.fl.release()
 	if st.tally.outcome() != quorum.Won {
 		if err := c.closedErr(); err != nil {
 			return nil, err
@@ -79,29 +81,48 @@ type readState struct {
 func (c *Coordinator) startRead(f *fanout) *readState {
 	st := &readState{
 		f:       f,
-		fl:      c.newFlight(len(f.batches), time.Now().Add(c.cfg.Timeout)),
+		fl:      c.newFlight(len(f.batches), fallbackRoom(len(f.batches)), time.Now().Add(c.cfg.Timeout)),
 		tally:   newKeyTally(f.need, f.asked),
 		best:    make([]engine.Record, len(f.need)),
 		has:     make([]bool, len(f.need)),
 		replies: make([]answer, len(f.batches)),
 		replied: make([]bool, len(f.batches)),
 	}
-	c.launchAll(st.fl, f, func(ctx context.Context, bt *batch, rep Replica) answer {
-		recs, found, err := rep.Read(ctx, bt.keys)
-		if err == nil && (len(recs) != len(bt.keys) || len(found) != len(bt.keys)) {
-			err = fmt.Errorf("cluster: replica %s answered %d records, %d found flags for %d keys", bt.id, len(recs), len(found), len(bt.keys))
-		}
-		return answer{recs: recs, found: found, err: err}
-	})
+	st.fl.retain()
+	c.launchAll(st.fl, f, readBatch)
 	return st
 }
 
+// readBatch is the replica call of a read.
+func readBatch(ctx context.Context, bt *batch, rep Replica) answer {
+	recs, found, err := rep.Read(ctx, bt.keys)
+	if err == nil && (len(recs) != len(bt.keys) || len(found) != len(bt.keys)) {
+		err = fmt.Errorf("cluster: replica %s answered %d records, %d found flags for %d keys", bt.id, len(recs), len(found), len(bt.keys))
+	}
+	return answer{recs: recs, found: found, err: err}
+}
+
 // absorb counts one answer and folds its records into the newest ones.
-func (c *Coordinator) absorb(st *readState, a answer) {
+// A failed owner is replaced by substitutes when live is set (the read
+// still waits): they answer in its place, the hints they hold included.
+func (c *Coordinator) absorb(st *readState, a answer, live bool) {
+	for len(st.replies) < len(st.f.batches) {
+		st.replies = append(st.replies, answer{})
+		st.replied = append(st.replied, false)
+	}
 	bt := &st.f.batches[a.b]
 	if a.err != nil {
 		c.log.Debug("replica read failed", "peer", bt.id, "err", a.err)
-		st.tally.record(bt.idx, false)
+		var covered []bool
+		if live {
+			covered = c.readFallback(st, a.b)
+			bt = &st.f.batches[a.b]
+		}
+		for p, i := range bt.idx {
+			if covered == nil || !covered[p] {
+				st.tally.record([]int{i}, false)
+			}
+		}
 		return
 	}
 	st.replies[a.b], st.replied[a.b] = a, true
@@ -131,4 +152,16 @@ func (c *Coordinator) items(st *readState) []server.Item {
 		c.clock.Observe(newest)
 	}
 	return items
+}
+
+// readFallback launches substitute reads for the keys of failed batch b.
+func (c *Coordinator) readFallback(st *readState, b int) []bool {
+	covered, first := c.planFallback(st.f, st.fl, b, false)
+	for j := first; j < len(st.f.batches); j++ {
+		nbt := &st.f.batches[j]
+		c.stats.fallbacks.Add(1)
+		st.fl.left.Add(1)
+		c.launch(st.fl, j, nbt.rep, func(ctx context.Context, rep Replica) answer { return readBatch(ctx, nbt, rep) })
+	}
+	return covered
 }

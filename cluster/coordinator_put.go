@@ -30,7 +30,7 @@ func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
 		keys[i] = muts[i].Key
 	}
 	_, level := ConsistencyFrom(ctx)
-	f, err := c.plan(keys, level, c.cfg.W)
+	f, err := c.plan(keys, level, c.cfg.W, true)
 	if err != nil {
 		return err
 	}
@@ -38,6 +38,34 @@ func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
 	for i, m := range muts {
 		recs[i] = toRecord(m, c.clock.Now())
 	}
+	return c.write(ctx, f, recs)
+}
+
+// Replicate stores records that already carry their versions (hints of
+// a node that left, handed to the keys' current owners) on each key's
+// replicas, with the configured write quorum.
+func (c *Coordinator) Replicate(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := c.enter(); err != nil {
+		return err
+	}
+	defer c.leave()
+	f, err := c.plan(keys, 0, c.cfg.W, true)
+	if err != nil {
+		return err
+	}
+	return c.write(ctx, f, recs)
+}
+
+// write sends every batch with its records and waits for the write
+// quorum. An owner whose call fails before the quorum is decided is
+// replaced for the keys it carried by the next healthy node, which keeps
+// them as hints for it (sloppy quorum); the substitute's answer counts in
+// the owner's place. Owners that fail with no substitute, or after the
+// reply, get their records as hints held by this node (Config.Hints).
+func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record) error {
 	for b := range f.batches {
 		bt := &f.batches[b]
 		bt.recs = make([]engine.Record, len(bt.idx))
@@ -45,37 +73,194 @@ func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
 			bt.recs[p] = recs[i]
 		}
 	}
-	return c.write(ctx, f)
-}
-
-// write sends every batch and waits for the write quorum.
-func (c *Coordinator) write(ctx context.Context, f *fanout) error {
-	fl := c.newFlight(len(f.batches), time.Now().Add(c.cfg.Timeout))
-	c.launchAll(fl, f, func(ctx context.Context, bt *batch, rep Replica) answer {
-		return answer{err: rep.Apply(ctx, bt.keys, bt.recs)}
+	w := &writeState{f: f, recs: recs, answered: make([]bool, len(f.batches))}
+	w.fl = c.newFlight(len(f.batches), fallbackRoom(len(f.batches)), time.Now().Add(c.cfg.Timeout))
+	w.fl.retain()
+	c.launchAll(w.fl, f, func(ctx context.Context, bt *batch, rep Replica) answer {
+		return answer{err: applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)}
 	})
-	t := newKeyTally(f.need, f.asked)
-	for !t.settled() {
-		a, ok, err := fl.next(ctx)
+	w.tally = newKeyTally(f.need, f.asked)
+	for !w.tally.settled() {
+		a, ok, err := w.fl.next(ctx)
 		if err != nil {
+			c.finishWrite(w, false)
 			return fmt.Errorf("cluster: write: %w", err)
 		}
 		if !ok {
-			t.expire()
+			c.finishWrite(w, true)
+			w.tally.expire()
 			break
 		}
-		if a.err != nil {
-			c.log.Debug("replica write failed", "peer", f.batches[a.b].id, "err", a.err)
-		}
-		t.record(f.batches[a.b].idx, a.err == nil)
+		c.absorbWrite(w, a, true)
 	}
-	if t.outcome() == quorum.Won {
+	if w.tally.outstanding() {
+		c.finishWriteLater(w)
+	} else {
+		c.finishWrite(w, true)
+	}
+	if w.tally.outcome() == quorum.Won {
 		return nil
 	}
 	if err := c.closedErr(); err != nil {
 		return err
 	}
 	c.stats.writeQuorumFailures.Add(1)
-	got, need := t.worst()
+	got, need := w.tally.worst()
 	return &QuorumError{Write: true, Got: got, Need: need}
+}
+
+// fallbackRoom is how many fallback calls a write of n batches may add.
+func fallbackRoom(n int) int { return n + 4 }
+
+// writeState is one write in progress; like readState it belongs to one
+// goroutine at a time.
+type writeState struct {
+	f        *fanout
+	recs     []engine.Record
+	fl       *flight
+	tally    *keyTally
+	answered []bool // answered[b]: batch b's call returned
+	// released is set once the request's flight reference was dropped.
+	released bool
+}
+
+// absorbWrite counts one answer. A failed owner call is replaced by
+// fallbacks when live is set (the request still waits), else its records
+// are held as hints here.
+func (c *Coordinator) absorbWrite(w *writeState, a answer, live bool) {
+	for len(w.answered) < len(w.f.batches) {
+		w.answered = append(w.answered, false)
+	}
+	w.answered[a.b] = true
+	bt := &w.f.batches[a.b]
+	if a.err == nil {
+		w.tally.record(bt.idx, true)
+		return
+	}
+	c.log.Debug("replica write failed", "peer", bt.id, "hint", bt.hint, "err", a.err)
+	var covered []bool
+	if live {
+		covered = c.fallback(w, a.b)
+	}
+	var lost []int // positions of bt no fallback took over
+	for p, i := range bt.idx {
+		if covered != nil && covered[p] {
+			continue
+		}
+		lost = append(lost, p)
+		w.tally.record([]int{i}, false)
+	}
+	c.hold(bt, lost)
+}
+
+// fallback takes over the keys of failed write batch b (see
+// planFallback) and launches the substitute calls.
+func (c *Coordinator) fallback(w *writeState, b int) []bool {
+	covered, first := c.planFallback(w.f, w.fl, b, true)
+	for j := first; j < len(w.f.batches); j++ {
+		nbt := &w.f.batches[j]
+		c.stats.fallbacks.Add(1)
+		w.fl.left.Add(1)
+		c.launch(w.fl, j, nbt.rep, func(ctx context.Context, rep Replica) answer {
+			return answer{err: applyTo(ctx, rep, nbt.hint, false, nbt.keys, nbt.recs)}
+		})
+	}
+	return covered
+}
+
+// hold keeps the records at positions pos of a failed batch as hints on
+// this node for the owner the batch was meant for, so they reach it once
+// it is back. A batch for this node itself failed in the local engine:
+// nothing to hand off.
+func (c *Coordinator) hold(bt *batch, pos []int) {
+	target := bt.id
+	if bt.hint != "" {
+		target = bt.hint
+	}
+	if len(pos) == 0 || c.cfg.Hints == nil || target == c.cfg.Self {
+		return
+	}
+	keys := make([][]byte, len(pos))
+	recs := make([]engine.Record, len(pos))
+	for j, p := range pos {
+		keys[j], recs[j] = bt.keys[p], bt.recs[p]
+	}
+	if err := c.cfg.Hints.Hold(target, keys, recs); err != nil {
+		c.log.Debug("cluster: no hint kept for failed write", "target", target, "keys", len(keys), "err", err)
+		return
+	}
+	c.stats.hintsHeld.Add(int64(len(keys)))
+}
+
+// finishWrite ends the request's part of a write. When expired is set
+// the deadline passed: every batch still unanswered failed, and its
+// records are held as hints.
+func (c *Coordinator) finishWrite(w *writeState, expired bool) {
+	if expired {
+		for b := range w.f.batches {
+			if b >= len(w.answered) || !w.answered[b] {
+				bt := &w.f.batches[b]
+				all := make([]int, len(bt.idx))
+				for p := range all {
+					all[p] = p
+				}
+				c.hold(bt, all)
+			}
+		}
+		// Drain what the deadline left buffered so nothing counts twice.
+		w.answered = append(w.answered, make([]bool, len(w.f.batches)-len(w.answered))...)
+		for b := range w.answered {
+			w.answered[b] = true
+		}
+	}
+	if !w.released {
+		w.released = true
+		w.fl.release()
+	}
+}
+
+// finishWriteLater hands a won write with calls still out to a
+// background goroutine that waits for them until the deadline and holds
+// hints for the owners that failed. With every repair slot busy, it is
+// skipped and counted like a late read repair.
+func (c *Coordinator) finishWriteLater(w *writeState) {
+	select {
+	case c.repairSlots <- struct{}{}:
+	default:
+		c.stats.repairsDropped.Add(1)
+		c.finishWrite(w, false)
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.repairSlots }()
+		for w.tally.outstanding() {
+			a, ok, _ := w.fl.next(context.Background())
+			if !ok {
+				c.finishWrite(w, true)
+				return
+			}
+			c.absorbWrite(w, a, false)
+		}
+		c.finishWrite(w, false)
+	}()
+}
+
+// applyTo sends records to a replica: as hints for hint when set, as an
+// owner's noted write when noted, else as a plain apply.
+func applyTo(ctx context.Context, rep Replica, hint string, noted bool, keys [][]byte, recs []engine.Record) error {
+	if hint == "" && !noted {
+		return rep.Apply(ctx, keys, recs)
+	}
+	s, ok := rep.(SloppyReplica)
+	switch {
+	case hint != "" && !ok:
+		return fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
+	case hint != "":
+		return s.ApplyHinted(ctx, hint, keys, recs)
+	case ok:
+		return s.ApplyNoted(ctx, keys, recs)
+	}
+	return rep.Apply(ctx, keys, recs)
 }

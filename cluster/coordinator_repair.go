@@ -25,7 +25,7 @@ type repairJob struct {
 func (st *readState) staleJobs() []repairJob {
 	var jobs []repairJob
 	for b := range st.f.batches {
-		if !st.replied[b] {
+		if b >= len(st.replied) || !st.replied[b] {
 			continue
 		}
 		bt, a := &st.f.batches[b], &st.replies[b]
@@ -47,12 +47,15 @@ func (st *readState) staleJobs() []repairJob {
 // deadline, records what each replica now holds and returns the number
 // of records repaired and the number of failed jobs.
 func (c *Coordinator) runRepairs(st *readState, jobs []repairJob, deadline time.Time) (repaired, failed int) {
-	fl := c.newFlight(len(jobs), deadline)
+	fl := c.newFlight(len(jobs), 0, deadline)
 	defer fl.cancel()
 	for j := range jobs {
 		job := &jobs[j]
-		c.launch(fl, j, st.f.batches[job.b].rep, func(ctx context.Context, rep Replica) answer {
-			return answer{err: rep.Apply(ctx, job.keys, job.recs)}
+		bt := &st.f.batches[job.b]
+		c.launch(fl, j, bt.rep, func(ctx context.Context, rep Replica) answer {
+			// A substitute is repaired the way it was written: as a hint
+			// for the owner it stands in for.
+			return answer{err: applyTo(ctx, rep, bt.hint, false, job.keys, job.recs)}
 		})
 	}
 	answered := 0
@@ -111,7 +114,7 @@ func (c *Coordinator) repairLater(st *readState) {
 			if !ok {
 				break
 			}
-			c.absorb(st, a)
+			c.absorb(st, a, false)
 		}
 		jobs := st.staleJobs()
 		if len(jobs) == 0 {

@@ -13,6 +13,7 @@ type counters struct {
 	readQuorumFailures, writeQuorumFailures atomic.Int64
 	repairsSync, repairsBackground          atomic.Int64
 	repairFailures, repairsDropped          atomic.Int64
+	fallbacks, hintsHeld                    atomic.Int64
 }
 
 // Stats is a snapshot of the coordinator's counters since New.
@@ -31,6 +32,12 @@ type Stats struct {
 	// ReadRepairsDropped counts late repairs skipped because every
 	// background repair slot was busy.
 	ReadRepairsDropped int64
+	// Fallbacks counts substitute calls made after an owner's write call
+	// failed mid-request.
+	Fallbacks int64
+	// HintsHeld counts records this coordinator kept as hints because an
+	// owner's write call failed with no substitute to take it.
+	HintsHeld int64
 }
 
 // Stats returns the current counters.
@@ -45,6 +52,8 @@ func (c *Coordinator) Stats() Stats {
 		ReadRepairsBackground: s.repairsBackground.Load(),
 		ReadRepairFailures:    s.repairFailures.Load(),
 		ReadRepairsDropped:    s.repairsDropped.Load(),
+		Fallbacks:             s.fallbacks.Load(),
+		HintsHeld:             s.hintsHeld.Load(),
 	}
 }
 

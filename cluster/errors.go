@@ -27,6 +27,9 @@ var (
 	// ErrShortReply is returned when a replica answers a read with a
 	// different number of records than keys asked.
 	ErrShortReply = errors.New("cluster: replica answered the wrong number of records")
+	// ErrNoHints is returned by a replica asked to keep hints when it
+	// cannot (hinted handoff is off there, or the hint was refused).
+	ErrNoHints = errors.New("cluster: hint not kept")
 )
 
 // QuorumError reports a read or write that did not reach its quorum.

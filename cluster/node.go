@@ -45,6 +45,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/server"
@@ -65,6 +67,9 @@ type Node struct {
 	members *membership.Membership
 	peers   *peerSet
 	skew    *skewMonitor
+	hints   *handoff.Manager // nil when hinted handoff is off
+	dirty   *antientropy.Dirty
+	started time.Time
 
 	// view is the current ring and member snapshot, replaced on every
 	// membership change; never nil after StartNode returns.
@@ -99,17 +104,23 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, started: cfg.Now()}
 	n.life, n.stop = context.WithCancel(context.Background())
 	n.local = NewLocalReplica(cfg.Engine, cfg.Now)
 	n.skew = newSkewMonitor(cfg.MaxClockSkew, cfg.SkewWarnEvery, cfg.Now, cfg.Logger)
 	n.peers = newPeerSet(cfg, n.observe)
+	n.peers.onRecover = func(id string) {
+		if n.hints != nil {
+			n.hints.Wake(id)
+		}
+	}
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err
 	}
-	n.loops.Add(1)
+	n.loops.Add(2)
 	go n.skewLoop()
+	go n.flushLoop()
 	n.log.Info("cluster: node started", "id", cfg.NodeID, "client", cfg.ClientAddr,
 		"cluster", n.rpcAddr, "gossip", n.members.LocalNode().GossipAddr)
 	return n, nil
@@ -120,6 +131,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 // reach it at once, and the first ring is installed before the gossip
 // can report changes.
 func (n *Node) start() error {
+	if err := n.startHandoff(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", n.cfg.ClusterListen)
 	if err != nil {
 		return fmt.Errorf("cluster: listen %s: %w", n.cfg.ClusterListen, err)
@@ -144,6 +158,9 @@ func (n *Node) start() error {
 
 	cc := n.cfg.coordinatorConfig(n.peer, MembersFunc(n.memberIDs))
 	cc.Clock = NewClock(n.cfg.NodeID, n.now)
+	if n.hints != nil {
+		cc.Health, cc.Hints = n.health, n.hints
+	}
 	if n.coord, err = New(cc); err != nil {
 		return err
 	}
@@ -169,6 +186,24 @@ func (n *Node) selfMember() membership.Member {
 		VNodes:      n.cfg.VNodes,
 		NodeState:   membership.NodeNormal,
 		State:       membership.Alive,
+	}
+}
+
+// flushLoop persists the anti-entropy dirty marks every
+// DirtyFlushInterval until Close.
+func (n *Node) flushLoop() {
+	defer n.loops.Done()
+	t := time.NewTicker(n.cfg.DirtyFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.life.Done():
+			return
+		case <-t.C:
+			if err := n.dirty.Flush(); err != nil {
+				n.log.Warn("cluster: persist dirty marks", "err", err)
+			}
+		}
 	}
 }
 
@@ -221,6 +256,11 @@ func (n *Node) shutdown() error {
 			errs = append(errs, err)
 		}
 	}
+	if n.hints != nil {
+		if err := n.hints.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	n.peers.close()
 	if n.rpc != nil {
 		if err := n.rpc.Close(); err != nil {
@@ -228,6 +268,11 @@ func (n *Node) shutdown() error {
 		}
 	}
 	n.loops.Wait()
+	if n.dirty != nil {
+		if err := n.dirty.Flush(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	n.log.Info("cluster: node closed", "id", n.cfg.NodeID)
 	return errors.Join(errs...)
 }

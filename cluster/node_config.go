@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
@@ -80,6 +81,21 @@ type NodeConfig struct {
 	// to inject faults in tests. Called once per client created. Default
 	// nil.
 	WrapCaller func(peerID string, c transport.Caller) transport.Caller
+	// HintedHandoff enables sloppy quorum and hinted handoff: writes for
+	// an unhealthy owner go to the next healthy node as hints and are
+	// handed over when the owner returns. Off: requests use the owners
+	// only. Default true.
+	HintedHandoff bool
+	// Handoff holds the hint knobs (ReplayRate, MaxWindow, MaxBytes,
+	// RetryInterval, batch sizes, Timeout); its Store, Cluster, Logger
+	// and Now are set by the node. Default handoff.DefaultConfig().
+	Handoff handoff.Config
+	// HealthRetry is how long a peer whose RPC failed counts as unhealthy
+	// (requests route around it) before requests try it again. Default 1s.
+	HealthRetry time.Duration
+	// DirtyFlushInterval is how often the anti-entropy dirty marks are
+	// persisted. Default 5s.
+	DirtyFlushInterval time.Duration
 }
 
 // GossipTiming are the membership intervals a Node passes on; see
@@ -127,7 +143,11 @@ func DefaultNodeConfig() NodeConfig {
 			TCPTimeout:          mc.TCPTimeout,
 			LeaveTimeout:        mc.LeaveTimeout,
 		},
-		Transport: transport.DefaultConfig(),
+		Transport:          transport.DefaultConfig(),
+		HintedHandoff:      true,
+		Handoff:            handoff.DefaultConfig(),
+		HealthRetry:        time.Second,
+		DirtyFlushInterval: 5 * time.Second,
 	}
 }
 
@@ -147,6 +167,17 @@ func (c NodeConfig) Validate() error {
 		return bad("MaxClockSkew %v must be positive", c.MaxClockSkew)
 	case c.SkewInterval <= 0 || c.SkewWarnEvery <= 0:
 		return bad("SkewInterval and SkewWarnEvery must be positive")
+	case c.HealthRetry <= 0:
+		return bad("HealthRetry %v must be positive", c.HealthRetry)
+	case c.DirtyFlushInterval <= 0:
+		return bad("DirtyFlushInterval %v must be positive", c.DirtyFlushInterval)
+	}
+	if c.HintedHandoff {
+		hc := c.Handoff
+		hc.Store, hc.Cluster = c.Engine, nodeHandoff{}
+		if err := hc.Validate(); err != nil {
+			return err
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.ClusterListen); err != nil {
 		return bad("ClusterListen %q: %v", c.ClusterListen, err)

@@ -16,6 +16,13 @@ type peerSet struct {
 	tcfg    transport.Config
 	wrap    func(peerID string, c transport.Caller) transport.Caller
 	observe func(peer string, op uint8, d time.Duration, err error)
+	now     func() time.Time
+	// anyFailed is set when some peer's RPC failed, and cleared by
+	// failing once none is marked: the fast path of the health check.
+	anyFailed atomic.Bool
+	// onRecover, if set, is called when a peer's RPC succeeds after a
+	// failure (the node wakes the hint replay for it).
+	onRecover func(id string)
 
 	mu struct {
 		sync.RWMutex
@@ -36,10 +43,15 @@ type peerConn struct {
 
 	calls, errors atomic.Int64
 	nanos         atomic.Int64 // summed latency of calls
+	// failedAt is when the last RPC failed (Unix ns), 0 after a success.
+	failedAt atomic.Int64
 }
 
 func newPeerSet(cfg NodeConfig, observe func(string, uint8, time.Duration, error)) *peerSet {
-	p := &peerSet{tcfg: cfg.transportConfig(), wrap: cfg.WrapCaller, observe: observe}
+	p := &peerSet{tcfg: cfg.transportConfig(), wrap: cfg.WrapCaller, observe: observe, now: cfg.Now}
+	if p.now == nil {
+		p.now = time.Now
+	}
 	p.mu.conns = make(map[string]*peerConn)
 	return p
 }
@@ -98,6 +110,9 @@ func (p *peerSet) dial(id, addr string) (*peerConn, error) {
 	if p.wrap != nil {
 		pc.caller = p.wrap(id, c)
 	}
+	// Health is judged on what the coordinator sees, faults injected by
+	// WrapCaller included.
+	pc.caller = healthCaller{next: pc.caller, pc: pc, p: p}
 	pc.replica = NewBatchingReplica(NewRemoteReplica(pc.caller))
 	return pc, nil
 }

@@ -25,6 +25,8 @@ type view struct {
 	// ids lists the ring's member ids: the members DBSIZE and FLUSHALL
 	// address.
 	ids []string
+	// down holds the members gossip does not report Alive (nil: none).
+	down map[string]bool
 }
 
 // ringNodes returns the ring membership for a member list: every member
@@ -59,6 +61,7 @@ func (n *Node) rebuild(ms []membership.Member) {
 		v.byID[m.ID] = m
 	}
 	v.ringNodes = ringNodes(ms)
+	v.down = downMembers(ms, n.cfg.NodeID)
 	old := n.view.Load()
 	if old != nil && slices.Equal(old.ringNodes, v.ringNodes) {
 		v.ring, v.shares, v.ids = old.ring, old.shares, old.ids
@@ -76,6 +79,7 @@ func (n *Node) rebuild(ms []membership.Member) {
 		n.log.Info("cluster: ring rebuilt", "members", v.ids, "digest", v.ring.Digest())
 	}
 	n.peers.retain(v.byID)
+	n.notifyHandoff(old, v)
 }
 
 // memberIDs implements Members for the coordinator.

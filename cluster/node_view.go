@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ var (
 	_ server.Store        = (*nodeStore)(nil)
 	_ server.ClusterView  = (*nodeStore)(nil)
 	_ server.InfoProvider = (*nodeStore)(nil)
+	_ server.HintsView    = (*nodeStore)(nil)
 	_ server.ClusterView  = (*Node)(nil)
 	_ server.InfoProvider = (*Node)(nil)
 )
@@ -33,6 +35,59 @@ func (s *nodeStore) LocalGet(ctx context.Context, key []byte) (server.LocalRecor
 	return s.n.LocalGet(ctx, key)
 }
 func (s *nodeStore) InfoSections() []server.InfoSection { return s.n.InfoSections() }
+func (s *nodeStore) Hints() []server.HintInfo           { return s.n.HintInfo() }
+
+// HintInfo implements server.HintsView: the hints this node holds, per
+// target (none when hinted handoff is off).
+func (n *Node) HintInfo() []server.HintInfo {
+	if n.hints == nil {
+		return nil
+	}
+	stats := n.hints.Stats()
+	out := make([]server.HintInfo, len(stats))
+	for i, s := range stats {
+		out[i] = server.HintInfo{
+			Target: s.Target, Pending: s.Pending, Bytes: s.Bytes,
+			OldestAgeMs: s.OldestAge.Milliseconds(), Delivered: s.Delivered, Dropped: s.Dropped,
+		}
+	}
+	return out
+}
+
+// hintsSection is INFO's "Hints" section: totals, then one line per
+// target in Redis's "field=value,..." style (like keyspace lines).
+func (n *Node) hintsSection() server.InfoSection {
+	hs := n.HintInfo()
+	var t server.HintInfo
+	for _, h := range hs {
+		t.Pending += h.Pending
+		t.Bytes += h.Bytes
+		t.Delivered += h.Delivered
+		t.Dropped += h.Dropped
+		t.OldestAgeMs = max(t.OldestAgeMs, h.OldestAgeMs)
+	}
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	on := "1"
+	if n.hints == nil {
+		on = "0"
+	}
+	fields := [][2]string{
+		{"hinted_handoff_enabled", on},
+		{"hints_pending", i(t.Pending)},
+		{"hints_bytes", i(t.Bytes)},
+		{"hints_oldest_age_ms", i(t.OldestAgeMs)},
+		{"hints_delivered", i(t.Delivered)},
+		{"hints_dropped", i(t.Dropped)},
+		{"hints_targets", strconv.Itoa(len(hs))},
+		{"cluster_dirty_buckets", strconv.Itoa(n.dirty.Len())},
+	}
+	for _, h := range hs {
+		fields = append(fields, [2]string{"hints_target_" + h.Target, fmt.Sprintf(
+			"pending=%d,bytes=%d,oldest_age_ms=%d,delivered=%d,dropped=%d",
+			h.Pending, h.Bytes, h.OldestAgeMs, h.Delivered, h.Dropped)})
+	}
+	return server.InfoSection{Name: "Hints", Fields: fields}
+}
 
 // Nodes implements server.ClusterView: every known member, sorted by id,
 // with its primary share of the ring (0 for members not in it: those
@@ -145,6 +200,7 @@ func (n *Node) InfoSections() []server.InfoSection {
 		{"cluster_clock_skew_limit_ms", i(n.cfg.MaxClockSkew.Milliseconds())},
 		{"cluster_clock_skew_warnings", i(s.ClockSkewWarnings)},
 	}
+	sections = append(sections, n.hintsSection())
 	for k := range sections {
 		if sections[k].Name == "Cluster" {
 			sections[k].Fields = append(sections[k].Fields, extra...)

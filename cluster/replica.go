@@ -30,6 +30,29 @@ type Replica interface {
 	Read(ctx context.Context, keys [][]byte) (recs []engine.Record, found []bool, err error)
 }
 
+// SloppyReplica is implemented by replicas that take part in sloppy
+// quorum; the coordinator finds it by type assertion.
+type SloppyReplica interface {
+	// ApplyHinted keeps recs as hints for target, an owner of the keys
+	// that is down: the replica answers reads with them and hands them to
+	// target once it is back. A nil error acknowledges every record as
+	// durably as Apply does; a replica that cannot keep them (hinted
+	// handoff off, window passed, queue full) returns an error wrapping
+	// ErrNoHints.
+	ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error
+	// ApplyNoted is Apply for an owner whose fellow owner of these keys is
+	// being replaced by a substitute: the replica also notes the keys'
+	// token ranges as dirty, so that anti-entropy checks them first should
+	// the substitute's hints be lost.
+	ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) error
+}
+
+// HintHolder keeps records for an owner whose write call failed, to hand
+// them over when it is back. The coordinator holds hints through it.
+type HintHolder interface {
+	Hold(target string, keys [][]byte, recs []engine.Record) error
+}
+
 // Peers resolves a node id (from a Placement or Members) to its Replica.
 // The local node's id resolves to the engine-backed replica.
 type Peers func(id string) (Replica, bool)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -237,4 +238,25 @@ func (b *BatchingReplica) DropAll(ctx context.Context) error {
 		return errNoAdmin
 	}
 	return adm.DropAll(ctx)
+}
+
+// ApplyHinted implements SloppyReplica when the wrapped replica does.
+// Hinted writes happen only while an owner is down, so they go out
+// unmerged.
+func (b *BatchingReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error {
+	s, ok := b.next.(SloppyReplica)
+	if !ok {
+		return fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
+	}
+	return s.ApplyHinted(ctx, target, keys, recs)
+}
+
+// ApplyNoted implements SloppyReplica when the wrapped replica does, else
+// it is a plain Apply.
+func (b *BatchingReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	s, ok := b.next.(SloppyReplica)
+	if !ok {
+		return b.Apply(ctx, keys, recs)
+	}
+	return s.ApplyNoted(ctx, keys, recs)
 }

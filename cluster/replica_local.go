@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -14,6 +15,57 @@ import (
 type LocalReplica struct {
 	eng *engine.Engine
 	now func() time.Time
+	// hints keeps hinted writes and answers reads with them; nil when
+	// hinted handoff is off.
+	hints LocalHints
+	// notes records keys an owner wrote while a fellow owner was
+	// replaced; nil: not recorded.
+	notes Noter
+}
+
+// LocalHints is the node's hint store as the local replica uses it
+// (handoff.Manager implements it).
+type LocalHints interface {
+	HintHolder
+	// Merge folds held hints into read results where they are newer.
+	Merge(keys [][]byte, recs []engine.Record, found []bool) error
+}
+
+// Noter records the token ranges of keys for anti-entropy to check first.
+type Noter interface {
+	Note(keys [][]byte)
+}
+
+// SetHandoff installs the hint store and the noter (either may be nil).
+// Call it before the replica serves requests.
+func (l *LocalReplica) SetHandoff(h LocalHints, n Noter) {
+	l.hints, l.notes = h, n
+}
+
+// ApplyHinted implements SloppyReplica: the records are kept as hints for
+// target (and answer reads), not stored as this node's own data.
+func (l *LocalReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if l.hints == nil {
+		return fmt.Errorf("%w: hinted handoff is off on this node", ErrNoHints)
+	}
+	if err := l.hints.Hold(target, keys, recs); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoHints, err)
+	}
+	return nil
+}
+
+// ApplyNoted implements SloppyReplica: Apply, then note the keys.
+func (l *LocalReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	if err := l.Apply(ctx, keys, recs); err != nil {
+		return err
+	}
+	if l.notes != nil {
+		l.notes.Note(keys)
+	}
+	return nil
 }
 
 // NewLocalReplica returns the replica backed by eng. now decides expiry
@@ -46,6 +98,11 @@ func (l *LocalReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record
 	found := make([]bool, len(keys))
 	if err := l.eng.LookupBatch(keys, recs, found); err != nil {
 		return nil, nil, err
+	}
+	if l.hints != nil {
+		if err := l.hints.Merge(keys, recs, found); err != nil {
+			return nil, nil, err
+		}
 	}
 	return recs, found, nil
 }

@@ -19,6 +19,17 @@ const (
 	OpNodeDropAll uint8 = 49
 )
 
+// Sloppy quorum operations, in the transport's hinted handoff range.
+const (
+	// OpApplyHinted asks the peer to keep records as hints for an owner
+	// that is down. Payload: uvarint length + target id, then an OpApply
+	// request; the answer is an OpApply response.
+	OpApplyHinted uint8 = 16
+	// OpApplyNoted is OpApply for an owner whose fellow owner is being
+	// replaced: the peer also notes the keys for anti-entropy.
+	OpApplyNoted uint8 = 17
+)
+
 // RemoteReplica is a peer reached through the replica transport: one
 // OpApply or OpRead request per batch. It implements Replica and
 // NodeAdmin.
@@ -41,6 +52,43 @@ func (r *RemoteReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.
 	res, err := transport.Apply(ctx, r.c, items)
 	if err != nil {
 		return err
+	}
+	for i := range res {
+		if res[i].Err != nil {
+			return fmt.Errorf("cluster: apply %q: %w", keys[i], res[i].Err)
+		}
+	}
+	return nil
+}
+
+// ApplyHinted implements SloppyReplica with OpApplyHinted.
+func (r *RemoteReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error {
+	payload := binary.AppendUvarint(nil, uint64(len(target)))
+	payload = append(payload, target...)
+	return r.applyOp(ctx, OpApplyHinted, payload, keys, recs)
+}
+
+// ApplyNoted implements SloppyReplica with OpApplyNoted.
+func (r *RemoteReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	return r.applyOp(ctx, OpApplyNoted, nil, keys, recs)
+}
+
+// applyOp sends an apply request under op, after prefix.
+func (r *RemoteReplica) applyOp(ctx context.Context, op uint8, prefix []byte, keys [][]byte, recs []engine.Record) error {
+	items := make([]transport.ApplyItem, len(keys))
+	for i := range keys {
+		items[i] = transport.ApplyItem{Key: keys[i], Record: recs[i]}
+	}
+	resp, err := r.c.Call(ctx, op, transport.AppendApplyRequest(prefix, items))
+	if err != nil {
+		return err
+	}
+	res, err := transport.DecodeApplyResponse(resp)
+	if err != nil {
+		return err
+	}
+	if len(res) != len(items) {
+		return fmt.Errorf("cluster: %d apply results for %d items: %w", len(res), len(items), transport.ErrMalformed)
 	}
 	for i := range res {
 		if res[i].Err != nil {
@@ -98,7 +146,52 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 	m.Handle(OpNodeDropAll, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
 		return nil, l.DropAll(ctx)
 	}))
+	m.Handle(OpApplyHinted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+		target, rest, err := decodeTarget(p)
+		if err != nil {
+			return nil, err
+		}
+		return serveApply(rest, func(keys [][]byte, recs []engine.Record) error {
+			return l.ApplyHinted(ctx, target, keys, recs)
+		})
+	}))
+	m.Handle(OpApplyNoted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+		return serveApply(p, func(keys [][]byte, recs []engine.Record) error {
+			return l.ApplyNoted(ctx, keys, recs)
+		})
+	}))
 	return m
+}
+
+// decodeTarget splits a hinted request into its target id and the rest.
+func decodeTarget(p []byte) (string, []byte, error) {
+	n, w := binary.Uvarint(p)
+	if w <= 0 || n == 0 || n > 255 || uint64(len(p)-w) < n {
+		return "", nil, fmt.Errorf("cluster: hinted apply target: %w", transport.ErrMalformed)
+	}
+	return string(p[w : w+int(n)]), p[w+int(n):], nil
+}
+
+// serveApply decodes an apply request, runs apply over it and encodes
+// the answer: every item applied, or the error for the whole request.
+func serveApply(p []byte, apply func(keys [][]byte, recs []engine.Record) error) ([]byte, error) {
+	items, err := transport.DecodeApplyRequest(p)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, len(items))
+	recs := make([]engine.Record, len(items))
+	for i := range items {
+		keys[i], recs[i] = items[i].Key, items[i].Record
+	}
+	if err := apply(keys, recs); err != nil {
+		return nil, err
+	}
+	res := make([]transport.ApplyResult, len(items))
+	for i := range res {
+		res[i].Applied = true
+	}
+	return transport.AppendApplyResponse(nil, res), nil
 }
 
 // ApplyBatch implements transport.Replica with one engine batch. The

@@ -26,6 +26,11 @@ type batchScratch struct {
 	written []int
 	wkeys   []byte
 	wends   []int
+
+	// digs are the digest changes of the batch, applied once committed.
+	digs []digestDelta
+	// hints are the hint changes of a hint batch, applied once committed.
+	hints []hintChange
 }
 
 func (e *Engine) getScratch(n int) *batchScratch {
@@ -37,7 +42,38 @@ func (e *Engine) getScratch(n int) *batchScratch {
 	s.toks = slices.Grow(s.toks[:0], n)[:n]
 	s.held = slices.Grow(s.held[:0], n)[:n]
 	s.written, s.wkeys, s.wends = s.written[:0], s.wkeys[:0], s.wends[:0]
+	s.digs, s.hints = s.digs[:0], s.hints[:0]
 	return s
+}
+
+// sortByToken fills s.toks and s.order (input indices sorted by (token,
+// key), stable) and s.held (the sorted tokens: the stripes to lock).
+func (s *batchScratch) sortByToken(keys [][]byte) {
+	for i, k := range keys {
+		s.toks[i] = Token(k)
+		s.order[i] = i
+	}
+	if len(keys) > 1 {
+		slices.SortStableFunc(s.order, func(a, b int) int {
+			if c := cmp.Compare(s.toks[a], s.toks[b]); c != 0 {
+				return c
+			}
+			return bytes.Compare(keys[a], keys[b])
+		})
+	}
+	for j, i := range s.order {
+		s.held[j] = s.toks[i]
+	}
+}
+
+// keyRun returns the end of the run of s.order starting at j that is one
+// key (sorted order puts a key's records together, in input order).
+func (s *batchScratch) keyRun(keys [][]byte, j int) int {
+	end := j + 1
+	for end < len(s.order) && bytes.Equal(keys[s.order[end]], keys[s.order[j]]) {
+		end++
+	}
+	return end
 }
 
 // Apply stores r under key if r.Version is newer than the stored
@@ -72,21 +108,7 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 
 	s := e.getScratch(len(keys))
 	defer e.scratch.Put(s)
-	for i, k := range keys {
-		s.toks[i] = Token(k)
-		s.order[i] = i
-	}
-	if len(keys) > 1 {
-		slices.SortStableFunc(s.order, func(a, b int) int {
-			if c := cmp.Compare(s.toks[a], s.toks[b]); c != 0 {
-				return c
-			}
-			return bytes.Compare(keys[a], keys[b])
-		})
-	}
-	for j, i := range s.order {
-		s.held[j] = s.toks[i]
-	}
+	s.sortByToken(keys)
 	e.stripes.lockSorted(s.held)
 	defer e.stripes.unlockSorted(s.held)
 
@@ -94,10 +116,7 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 	var delta int64
 	for j := 0; j < len(s.order); {
 		// s.order[j:end] is one key, in input order.
-		end := j + 1
-		for end < len(s.order) && bytes.Equal(keys[s.order[end]], keys[s.order[j]]) {
-			end++
-		}
+		end := s.keyRun(keys, j)
 		n, d, err := e.mergeKey(b, s, keys, recs, s.order[j:end])
 		if err != nil {
 			_ = b.Close()
@@ -112,6 +131,7 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 			return 0, err
 		}
 		e.live.Add(delta)
+		e.applyDigest(s.digs)
 		start := 0
 		for i, win := range s.written {
 			e.cache.put(s.wkeys[start:s.wends[i]], recs[win], true)
@@ -126,16 +146,21 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 }
 
 // mergeKey folds the records idx (all for one key, in input order) into
-// the stored record and adds the winner, if it changed, to b. It returns
-// how many records were applied and the change in live count.
+// the stored record and adds the winner, if it changed, to b, and its
+// digest change to s.digs. It returns how many records were applied and
+// the change in live count.
 func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs []Record, idx []int) (applied int, delta int64, err error) {
 	first := idx[0]
 	s.dkey = appendDataKeyTok(s.dkey[:0], s.toks[first], keys[first])
-	cur, _, tomb, exists, err := e.storedHeader(s.dkey)
+	cur, exp, tomb, exists, err := e.storedHeader(s.dkey)
 	if err != nil {
 		return 0, 0, err
 	}
 	wasLive := exists && !tomb
+	var oldHash uint64 // what the stored record contributes to the digest
+	if exists && e.digest != nil {
+		oldHash = ElementHash(keys[first], cur, exp, tomb)
+	}
 	win := -1
 	for _, i := range idx {
 		if !exists || recs[i].Version.Compare(cur) > 0 {
@@ -158,6 +183,10 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 		s.written = append(s.written, win)
 		s.wkeys = append(s.wkeys, s.dkey...)
 		s.wends = append(s.wends, len(s.wkeys))
+	}
+	if e.digest != nil {
+		h := oldHash ^ ElementHash(keys[first], r.Version, r.ExpireAt, r.Tombstone)
+		s.digs = append(s.digs, digestDelta{tok: s.toks[first], h: h})
 	}
 	if !r.Tombstone {
 		delta++

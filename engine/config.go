@@ -81,6 +81,10 @@ type Config struct {
 	// deleted; returning false keeps it and asks again later. It must not
 	// call back into the engine. Default (nil): always allowed.
 	PurgeAllowed func(key []byte, r Record) bool
+	// NoDigest turns off the anti-entropy digest (digest.go): writes skip
+	// its two hashes per record and AppendDigests returns zeros. It exists
+	// to measure the digest's cost. Default false (maintained).
+	NoDigest bool
 }
 
 // DefaultConfig returns a Config with every default filled in except Dir.

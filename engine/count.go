@@ -6,8 +6,10 @@ import (
 	"github.com/cockroachdb/pebble"
 )
 
-// countLive sets the live counter by one scan of the data keyspace. Run
-// once by Open, before any writer exists.
+// countLive sets the live counter and rebuilds the digest by one scan of
+// the data keyspace, decoding each record's header once. Run once by Open,
+// before any writer exists. Undecodable records count as absent, as they
+// do for Apply (storedHeader).
 func (e *Engine) countLive() error {
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd})
 	if err != nil {
@@ -15,8 +17,16 @@ func (e *Engine) countLive() error {
 	}
 	var n int64
 	for ok := it.First(); ok; ok = it.Next() {
-		if _, _, tomb, err := DecodeVersion(it.Value()); err == nil && !tomb {
+		k := it.Key()
+		v, exp, tomb, err := DecodeVersion(it.Value())
+		if err != nil || len(k) < dataKeyHeader {
+			continue
+		}
+		if !tomb {
 			n++
+		}
+		if e.digest != nil {
+			e.xorDigest(dataKeyToken(k), ElementHash(UserKey(k), v, exp, tomb))
 		}
 	}
 	if err := it.Close(); err != nil {

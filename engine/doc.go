@@ -17,8 +17,9 @@
 //
 //	'd' + BE64 xxhash64(user key) + user key  -> encoded record (data)
 //	'x' + BE64 due ms + kind + data key        -> empty (expiry/purge index)
-//	'm' + name                                 -> engine metadata (layout version)
-//	'h' + ...                                  -> reserved for hinted handoff
+//	'm' + "layout"                             -> engine metadata (layout version)
+//	'm' + 'u' + name                           -> user metadata (PutMeta)
+//	'h' + len + target + BE64 token + user key -> BE64 createdMs + encoded record (hint)
 //
 // Data keys are ordered by token (the key's xxhash64, its ring position),
 // so one token range of the ring is one contiguous Pebble scan: anti-entropy
@@ -43,8 +44,8 @@
 // mutexes chosen by the token's top bits), so two writers of a key never
 // interleave between read and commit. ApplyBatch sorts its keys by token,
 // which visits stripes in ascending order; everything that holds several
-// stripes (ApplyBatch, the reclaimer, DropAll) takes them ascending, so
-// there is no deadlock. A batch is one Pebble commit. Reads take no stripe.
+// stripes (ApplyBatch, the hint writers, the reclaimer, DropAll,
+// DropHints) takes them ascending, so there is no deadlock. A batch is one Pebble commit. Reads take no stripe.
 //
 // # Expiry and tombstones
 //
@@ -57,6 +58,48 @@
 // PurgeAllowed agrees (otherwise asked again later). Index entries whose
 // record changed since are dropped. Reclaim commits do not wait for fsync:
 // if lost, the index entry is still there and the work is redone.
+//
+// # Hints
+//
+// A hint is a write this node holds for a replica (the target node) that
+// could not take it. Hints are not data: Lookup, Scan, Count and the digest
+// never see them. Each target's hints are one contiguous range in (token,
+// key) order, so the cluster delivers them with ScanHints pages and drops a
+// decommissioned target with one range delete (DropHints). PutHints merges
+// last-write-wins per (target, key) like ApplyBatch, keeps the older
+// createdMs (the data has been pending since then) and has the same
+// durability as a data write, because a hint acknowledges a client write.
+// DeleteHints deletes a hint only if it still holds the delivered version,
+// so a newer hint that arrived during delivery stays. Hint writes hold the
+// keys' stripes; after each commit they update in-memory per-target totals
+// (count, bytes, oldest createdMs kept as per-second lists of millisecond
+// counts), which Open rebuilds with one scan of the 'h' keyspace, so
+// HintQueues and Stats never scan.
+//
+// # Metadata
+//
+// PutMeta, GetMeta, DeleteMeta and ScanMeta keep small named values for
+// the cluster layer (node identity, ring state, repair progress) under
+// 'm' + 'u', apart from the engine's own layout key. Metadata writes are
+// rare and must survive power loss, so each one fsyncs the WAL before it
+// returns, whatever the fsync mode. DropAll leaves metadata alone.
+//
+// # Digest
+//
+// Anti-entropy compares replicas through a Merkle tree whose 65536 leaves
+// (DigestBuckets) are token ranges: the top 16 bits of the token. A leaf is
+// the XOR of ElementHash(key, version, expiry, tombstone) over the data
+// records in it, tombstones and expired-but-unreclaimed records included.
+// XOR is order-independent and self-inverse, so the engine maintains the
+// leaves incrementally: every change to a record XORs out the old record's
+// hash and XORs in the new one, after the commit, while the key's stripe
+// is held. A leaf lies inside one stripe (16 bits refine the stripe's 10),
+// so its writers are already serialized and the leaves can be plain atomic
+// words that readers load without locks. ApplyBatch gets the old header
+// from the read it already does for last-write-wins; the reclaimer hashes
+// the expiry (value to tombstone, same version) and the purge; DropAll
+// zeroes every leaf; Open rebuilds the leaves during the scan that counts
+// live records. Config.NoDigest turns this off to measure its cost.
 //
 // # Durability
 //

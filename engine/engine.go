@@ -27,6 +27,13 @@ type Engine struct {
 	// ones included. Invariant: changed only while holding the stripe of
 	// the key whose state changed, in the same step that commits the change.
 	live atomic.Int64
+	// digest is the per-bucket XOR of the stored records' ElementHash
+	// (digest.go); nil with Config.NoDigest. Invariant: a bucket changes
+	// only under its stripe, after the change it reflects has committed.
+	digest *digests
+	// hints counts the pending hints per target (hintqueue.go), under the
+	// same rule as the digest.
+	hints hintBook
 
 	// closeMu: every operation holds it shared while it uses db; Close
 	// holds it exclusively while it closes db.
@@ -51,7 +58,7 @@ type Engine struct {
 }
 
 // Open opens (creating if needed) the store in cfg.Dir, counts its live
-// records and starts the background reclaimer and, for FsyncEverySec, the
+// records, rebuilds the digest and the hint totals, and starts the background reclaimer and, for FsyncEverySec, the
 // WAL syncer.
 func Open(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
@@ -59,6 +66,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, stop: make(chan struct{}), cache: newRowCache(cfg.RowCacheBytes)}
+	if !cfg.NoDigest {
+		e.digest = new(digests)
+	}
 	// Every mode commits with Sync, so a write reaches the OS before it is
 	// acknowledged; everysec and no defer the fsync itself (walguard.go).
 	e.writeOpts = pebble.Sync
@@ -75,6 +85,9 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	if err := e.countLive(); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if err := e.loadHints(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
 

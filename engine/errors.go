@@ -16,4 +16,9 @@ var (
 	ErrWrite = errors.New("engine: write failed")
 	// ErrInvalidConfig is returned by Config.Validate and Open.
 	ErrInvalidConfig = errors.New("engine: invalid config")
+	// ErrInvalidHint is returned for a malformed hint request: a target
+	// that is not 1..255 bytes, or mismatched argument lengths.
+	ErrInvalidHint = errors.New("engine: invalid hint")
+	// ErrInvalidMeta is returned for an empty metadata name.
+	ErrInvalidMeta = errors.New("engine: invalid metadata name")
 )

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"github.com/cespare/xxhash/v2"
@@ -11,18 +12,22 @@ import (
 const (
 	// prefixData: 'd' + token (8 bytes BE) + user key -> encoded Record.
 	prefixData = 'd'
-	// prefixHint: reserved for hinted handoff (cluster layer, later).
-	//
-	//lint:ignore U1000 reserved so that no other keyspace takes the byte
+	// prefixHint: 'h' + len(target) (1 byte) + target + token (8 bytes BE)
+	// + user key -> createdMs (8 bytes BE) + encoded Record. See hints.go.
 	prefixHint = 'h'
-	// prefixMeta: 'm' + name -> engine metadata.
+	// prefixMeta: 'm' + name -> metadata. The engine's own names ("layout")
+	// never start with metaUser; 'm' + metaUser + name holds PutMeta's.
 	prefixMeta = 'm'
+	metaUser   = 'u'
 	// prefixIndex: 'x' + due ms (8 bytes BE) + kind + data key -> version.
 	prefixIndex = 'x'
 
 	tokenLen      = 8
 	dataKeyHeader = 1 + tokenLen
 	indexHeader   = 1 + 8 + 1
+
+	// maxTargetLen is the longest hint target: its length is one byte.
+	maxTargetLen = 255
 )
 
 // Index entry kinds: what the reclaimer does when the entry is due.
@@ -107,4 +112,53 @@ var (
 	dataEnd    = []byte{prefixData + 1}
 	indexStart = []byte{prefixIndex}
 	indexEnd   = []byte{prefixIndex + 1}
+	hintStart  = []byte{prefixHint}
+	hintEnd    = []byte{prefixHint + 1}
 )
+
+// appendHintPrefix appends 'h' + len(target) + target: the prefix of all
+// of target's hints. The length byte keeps one target's keys from being a
+// prefix range of another's ("a" and "ab" differ at the length byte).
+func appendHintPrefix(dst []byte, target string) []byte {
+	dst = append(dst, prefixHint, byte(len(target)))
+	return append(dst, target...)
+}
+
+// appendHintKey appends the Pebble key of target's hint for userKey, whose
+// token is tok. Within a target, hints sort by (token, key) like data.
+func appendHintKey(dst []byte, target string, tok uint64, userKey []byte) []byte {
+	dst = appendHintPrefix(dst, target)
+	dst = binary.BigEndian.AppendUint64(dst, tok)
+	return append(dst, userKey...)
+}
+
+// parseHintKey splits a hint key (aliasing k); ok is false if malformed.
+func parseHintKey(k []byte) (target []byte, tok uint64, userKey []byte, ok bool) {
+	if len(k) < 2 || k[0] != prefixHint || k[1] == 0 {
+		return nil, 0, nil, false
+	}
+	end := 2 + int(k[1])
+	if len(k) < end+tokenLen {
+		return nil, 0, nil, false
+	}
+	return k[2:end], binary.BigEndian.Uint64(k[end : end+tokenLen]), k[end+tokenLen:], true
+}
+
+// appendMetaKey appends the Pebble key of the user metadata name.
+func appendMetaKey(dst []byte, name string) []byte {
+	dst = append(dst, prefixMeta, metaUser)
+	return append(dst, name...)
+}
+
+// prefixEnd returns the smallest key above every key starting with p, or
+// nil (no upper bound) if p is all 0xff.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -97,7 +98,14 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(entries, func(a, b dueEntry) int { return cmp.Compare(a.tok, b.tok) })
+	// Sorted by token (stripe order), then data key, so that the entries
+	// of one key are adjacent.
+	slices.SortStableFunc(entries, func(a, b dueEntry) int {
+		if c := cmp.Compare(a.tok, b.tok); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.dataKey, b.dataKey)
+	})
 	toks := make([]uint64, len(entries))
 	for i := range entries {
 		toks[i] = entries[i].tok
@@ -108,42 +116,59 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 	b := e.db.NewBatch()
 	var expired, purged int64
 	var buf []byte
+	var digs []digestDelta
+	var changed []byte // data key of the last record this batch changed
 	for _, en := range entries {
-		x, p, err := e.reclaimEntry(b, en, now, &buf)
+		if changed != nil && bytes.Equal(en.dataKey, changed) {
+			// Every entry reads the state before the batch, so a second
+			// entry of a changed record (e.g. the purge entries of two
+			// tombstone versions) would act twice: just drop it.
+			en.dataKey = nil
+		}
+		x, p, h, err := e.reclaimEntry(b, en, now, &buf)
 		if err != nil {
 			_ = b.Close()
 			return err
 		}
+		if x+p > 0 {
+			changed = en.dataKey
+		}
 		expired += x
 		purged += p
+		if h != 0 {
+			digs = append(digs, digestDelta{tok: en.tok, h: h})
+		}
 	}
 	// Reclaim is redoable from the index, so it never waits for a sync.
 	if err := e.commit(b, pebble.NoSync); err != nil {
 		return err
 	}
 	e.live.Add(-expired)
+	e.applyDigest(digs)
 	e.counters.expired.Add(uint64(expired))
 	e.counters.purged.Add(uint64(purged))
 	return nil
 }
 
 // reclaimEntry adds to b what one due entry calls for, and reports whether
-// it expired a record or purged a tombstone. The entry itself is always
-// deleted; stale entries (the record changed since) are just dropped.
-func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte) (expired, purged int64, err error) {
+// it expired a record or purged a tombstone, and the XOR the change makes
+// to the key's digest bucket. The entry itself is always deleted; stale
+// entries (the record changed since) are just dropped.
+func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte) (expired, purged int64, dig uint64, err error) {
 	if err := b.Delete(en.ikey, nil); err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
+		return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 	}
 	if en.dataKey == nil {
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	}
 	// The record may change below; readers that miss the cache wait for
 	// the stripe we hold and then read the committed state.
 	e.cache.drop(en.dataKey)
 	v, exp, tomb, exists, err := e.storedHeader(en.dataKey)
 	if err != nil || !exists {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
+	key := UserKey(en.dataKey)
 	switch {
 	case en.kind == kindExpire && !tomb && exp != 0 && clampDue(exp) == en.due && exp <= now:
 		// Same version: an older copy from a replica can never win over
@@ -151,24 +176,25 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 		t := Record{Version: v, Tombstone: true}
 		*buf = t.AppendEncode((*buf)[:0])
 		if err := b.Set(en.dataKey, *buf, nil); err != nil {
-			return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
+			return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
-		return 1, 0, e.setIndex(b, e.purgeDue(v), kindPurge, en.dataKey, buf)
+		dig = e.elementHash(key, v, exp, false) ^ e.elementHash(key, v, 0, true)
+		return 1, 0, dig, e.setIndex(b, e.purgeDue(v), kindPurge, en.dataKey, buf)
 	case en.kind == kindPurge && tomb:
 		if due := e.purgeDue(v); due > now {
 			// The grace period grew since the entry was written.
-			return 0, 0, e.setIndex(b, due, kindPurge, en.dataKey, buf)
+			return 0, 0, 0, e.setIndex(b, due, kindPurge, en.dataKey, buf)
 		}
-		if !e.cfg.PurgeAllowed(UserKey(en.dataKey), Record{Version: v, Tombstone: true}) {
+		if !e.cfg.PurgeAllowed(key, Record{Version: v, Tombstone: true}) {
 			retry := min(e.cfg.TombstoneGrace, purgeRetryMax).Milliseconds()
-			return 0, 0, e.setIndex(b, now+retry, kindPurge, en.dataKey, buf)
+			return 0, 0, 0, e.setIndex(b, now+retry, kindPurge, en.dataKey, buf)
 		}
 		if err := b.Delete(en.dataKey, nil); err != nil {
-			return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
+			return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
-		return 0, 1, nil
+		return 0, 1, e.elementHash(key, v, 0, true), nil
 	}
-	return 0, 0, nil
+	return 0, 0, 0, nil
 }
 
 func (e *Engine) setIndex(b *pebble.Batch, due int64, kind byte, dataKey []byte, buf *[]byte) error {

@@ -57,9 +57,10 @@ func (e *Engine) Scan(startToken, endToken uint64, fn func(key []byte, r Record)
 	return nil
 }
 
-// DropAll deletes every record and index entry (FLUSHALL on one node). It
-// holds every stripe while it commits, so it is atomic with respect to
-// Apply and the reclaimer.
+// DropAll deletes every record, index entry and hint (FLUSHALL on one
+// node) and zeroes the digest; metadata stays. It holds every stripe while
+// it commits, so it is atomic with respect to Apply, the hint writers and
+// the reclaimer.
 func (e *Engine) DropAll() error {
 	if err := e.enter(); err != nil {
 		return err
@@ -74,10 +75,15 @@ func (e *Engine) DropAll() error {
 	if err := b.DeleteRange(indexStart, indexEnd, nil); err != nil {
 		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
+	if err := b.DeleteRange(hintStart, hintEnd, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
 	if err := e.commit(b, e.writeOpts); err != nil {
 		return err
 	}
 	e.live.Store(0)
+	e.clearDigest()
+	e.hints.reset()
 	e.cache.clear()
 	return nil
 }

@@ -49,6 +49,9 @@ type Stats struct {
 	// RowCacheEvictions counts entries it dropped to stay in budget.
 	RowCacheHits, RowCacheMisses, RowCacheEvictions uint64
 	RowCacheEntries, RowCacheBytes                  int64
+	// HintsPending is the number of stored hints, all targets together;
+	// HintsBytes their stored size (Pebble keys plus values).
+	HintsPending, HintsBytes int64
 	// Failed reports that a write failed and writes are refused.
 	Failed bool
 }
@@ -66,6 +69,8 @@ func (e *Engine) Stats() Stats {
 		Commits:          e.counters.commits.Load(),
 		WALSyncs:         e.fs.syncs.Load(),
 		ExplicitSyncs:    e.counters.explicitSyncs.Load(),
+		HintsPending:     e.hints.count.Load(),
+		HintsBytes:       e.hints.bytes.Load(),
 		Failed:           e.Err() != nil,
 	}
 	if e.cache != nil {

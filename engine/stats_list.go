@@ -34,6 +34,8 @@ func (s Stats) Numbers() []Stat {
 		{"row_cache_evictions", float64(s.RowCacheEvictions)},
 		{"row_cache_entries", float64(s.RowCacheEntries)},
 		{"row_cache_bytes", float64(s.RowCacheBytes)},
+		{"hints_pending", float64(s.HintsPending)},
+		{"hints_bytes", float64(s.HintsBytes)},
 		{"write_failed", failed},
 	}
 }

@@ -148,6 +148,8 @@ func buildTable() map[string]*command {
 			{name: "owners", arity: 3, flags: flagFast | flagLoading | flagStale, summary: "Returns the ids of the nodes that hold a key, in preference order.", since: redisVersion, run: cmdRingcacheOwners},
 			{name: "localget", arity: 3, flags: flagReadonly | flagFast, summary: "Returns this node's own stored record of a key, without a quorum.", since: redisVersion, run: cmdRingcacheLocalGet},
 			{name: "consistency", arity: -2, flags: conn, summary: "Sets, shows or resets the connection's read and write consistency levels.", since: redisVersion, run: cmdRingcacheConsistency},
+			{name: "hints", arity: 2, flags: flagLoading | flagStale, summary: "Returns the hints this node holds for each target node.", since: redisVersion, run: cmdRingcacheHints},
+			{name: "repair", arity: 2, flags: flagAdmin, summary: "Runs a full anti-entropy round on this node and returns its summary.", since: redisVersion, run: cmdRingcacheRepair},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: redisVersion, run: cmdRingcacheHelp},
 		})},
 		{name: "config", arity: -2, group: "server", summary: "A container for server configuration commands.", since: "2.0.0", subs: subTable("config", []*command{

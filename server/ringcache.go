@@ -91,11 +91,67 @@ func cmdRingcacheLocalGet(x *call) error {
 	return nil
 }
 
+// cmdRingcacheHints answers RINGCACHE HINTS: one [target, pending,
+// bytes, oldest-age-ms, delivered, dropped] array per target node.
+func cmdRingcacheHints(x *call) error {
+	hv, ok := x.s.store.(HintsView)
+	if !ok {
+		return newReplyError("ERR RINGCACHE HINTS is not available on this store")
+	}
+	hints := hv.Hints()
+	x.conn.WriteArray(len(hints))
+	for _, h := range hints {
+		x.conn.WriteArray(6)
+		x.conn.WriteBulkString(h.Target)
+		x.conn.WriteInt64(h.Pending)
+		x.conn.WriteInt64(h.Bytes)
+		x.conn.WriteInt64(h.OldestAgeMs)
+		x.conn.WriteInt64(h.Delivered)
+		x.conn.WriteInt64(h.Dropped)
+	}
+	return nil
+}
+
+// cmdRingcacheRepair answers RINGCACHE REPAIR: it runs a full
+// anti-entropy round on this node and replies with its summary as
+// name/value pairs.
+func cmdRingcacheRepair(x *call) error {
+	rp, ok := x.s.store.(Repairer)
+	if !ok {
+		return newReplyError("ERR RINGCACHE REPAIR is not available on this store")
+	}
+	sum, err := rp.Repair(x.ctx())
+	if err != nil {
+		return err
+	}
+	fields := []struct {
+		name string
+		v    int64
+	}{
+		{"ranges_compared", sum.RangesCompared},
+		{"ranges_differing", sum.RangesDiffering},
+		{"keys_sent", sum.KeysSent},
+		{"keys_received", sum.KeysReceived},
+		{"bytes_sent", sum.BytesSent},
+		{"bytes_received", sum.BytesReceived},
+	}
+	x.conn.WriteArray(2*len(fields) + 2)
+	for _, f := range fields {
+		x.conn.WriteBulkString(f.name)
+		x.conn.WriteInt64(f.v)
+	}
+	x.conn.WriteBulkString("seconds")
+	x.conn.WriteBulkString(strconv.FormatFloat(sum.Seconds, 'f', 3, 64))
+	return nil
+}
+
 func cmdRingcacheHelp(x *call) error {
 	return writeHelp(x, "RINGCACHE", []string{
 		"NODES", "    Return every cluster member as [id, client address, state, vnodes, share of the ring].",
 		"OWNERS <key>", "    Return the ids of the nodes that hold <key>, in preference order.",
 		"LOCALGET <key>", "    Return this node's own record of <key>, without a quorum: [value, version, expire-at-ms, tombstone].",
 		"CONSISTENCY [<read> <write>|RESET]", "    Set this connection's read and write levels (ONE, QUORUM or ALL), show them, or RESET to the configured ones.",
+		"HINTS", "    Return the hints this node holds per target node: [target, pending, bytes, oldest-age-ms, delivered, dropped].",
+		"REPAIR", "    Run a full anti-entropy round on this node now and return its summary as name/value pairs.",
 	})
 }

@@ -156,7 +156,7 @@ func TestRingcacheInCommandTable(t *testing.T) {
 	for _, s := range top[9].([]any) {
 		subs = append(subs, s.([]any)[0].(string))
 	}
-	wantSubs := []string{"ringcache|consistency", "ringcache|help", "ringcache|localget", "ringcache|nodes", "ringcache|owners"}
+	wantSubs := []string{"ringcache|consistency", "ringcache|help", "ringcache|hints", "ringcache|localget", "ringcache|nodes", "ringcache|owners", "ringcache|repair"}
 	if !reflect.DeepEqual(subs, wantSubs) {
 		t.Errorf("subcommands = %v, want %v", subs, wantSubs)
 	}

@@ -60,6 +60,39 @@ type ClusterView interface {
 	LocalGet(ctx context.Context, key []byte) (LocalRecord, bool, error)
 }
 
+// HintsView is implemented by stores that keep hints for other nodes
+// (hinted handoff); RINGCACHE HINTS uses it.
+type HintsView interface {
+	// Hints returns one entry per target node, sorted by target.
+	Hints() []HintInfo
+}
+
+// HintInfo describes the hints held for one target node.
+type HintInfo struct {
+	Target string
+	// Pending and Bytes are the hints held now and their size.
+	Pending, Bytes int64
+	// OldestAgeMs is the age of the oldest pending hint (0 if none).
+	OldestAgeMs int64
+	// Delivered and Dropped count hints since the node started.
+	Delivered, Dropped int64
+}
+
+// Repairer is implemented by stores that run anti-entropy; RINGCACHE
+// REPAIR uses it.
+type Repairer interface {
+	// Repair runs one full repair round now and summarizes it.
+	Repair(ctx context.Context) (RepairSummary, error)
+}
+
+// RepairSummary is what one repair round did.
+type RepairSummary struct {
+	RangesCompared, RangesDiffering int64
+	KeysSent, KeysReceived          int64
+	BytesSent, BytesReceived        int64
+	Seconds                         float64
+}
+
 // NodeInfo describes one member for RINGCACHE NODES.
 type NodeInfo struct {
 	ID         string

@@ -160,7 +160,11 @@ func TestClusterProcessQuorum(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts five processes")
 	}
-	c := startProcCluster(t, 5, "--replicas", "3", "--read-quorum", "2", "--write-quorum", "2", "--timeout", "500ms")
+	// Strict quorum: the owners alone, so that a key with two owners down
+	// answers NOQUORUM and a restarted owner stays stale until a read
+	// repairs it (handoff_process_test.go covers the sloppy behaviour).
+	c := startProcCluster(t, 5, "--replicas", "3", "--read-quorum", "2", "--write-quorum", "2", "--timeout", "500ms",
+		"--hinted-handoff=false")
 	ctx := context.Background()
 	const keys = 2000
 	key := func(i int) string { return fmt.Sprintf("key:%04d", i) }

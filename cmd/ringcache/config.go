@@ -53,6 +53,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	MaxClockSkew   time.Duration
 
+	HintedHandoff  bool
+	HintReplayRate byteSize
+	MaxHintWindow  time.Duration
+	MaxHintsBytes  byteSize
+
 	MetricsListen string
 	LogFormat     string
 	LogLevel      string
@@ -79,6 +84,10 @@ func defaultConfig() Config {
 		ClusterName:    "ringcache",
 		RequestTimeout: time.Second,
 		MaxClockSkew:   500 * time.Millisecond,
+		HintedHandoff:  true,
+		HintReplayRate: 16 << 20,
+		MaxHintWindow:  3 * time.Hour,
+		MaxHintsBytes:  1 << 30,
 		LogFormat:      "text",
 		LogLevel:       "info",
 	}
@@ -119,6 +128,10 @@ func (c *Config) settings() []setting {
 		{"cluster-name", "cluster name; nodes of other clusters are refused", (*stringValue)(&c.ClusterName)},
 		{"timeout", "per-request timeout of quorum operations", (*durationValue)(&c.RequestTimeout)},
 		{"max-clock-skew", "log and report when this node's clock is this far ahead of a peer's", (*durationValue)(&c.MaxClockSkew)},
+		{"hinted-handoff", "sloppy quorum and hinted handoff: writes for a down owner go to the next healthy node and are handed over when it returns", (*boolValue)(&c.HintedHandoff)},
+		{"hint-replay-rate", "hint replay to a returning node, bytes per second", &c.HintReplayRate},
+		{"max-hint-window", "no new hints for a node down longer than this; repair takes over", (*durationValue)(&c.MaxHintWindow)},
+		{"max-hints-bytes", "hint storage cap per target node, bytes", &c.MaxHintsBytes},
 		{"metrics-listen", "HTTP address for Prometheus /metrics; empty: off", (*stringValue)(&c.MetricsListen)},
 		{"log-format", "log format: text | json", (*stringValue)(&c.LogFormat)},
 		{"log-level", "log level: debug | info | warn | error", (*stringValue)(&c.LogLevel)},
@@ -268,6 +281,12 @@ func (c Config) validate() error {
 		return bad("max-clock-skew", "must be positive")
 	case c.ClusterName == "":
 		return bad("cluster-name", "must not be empty")
+	case c.HintReplayRate < 1:
+		return bad("hint-replay-rate", "must be positive")
+	case c.MaxHintWindow <= 0:
+		return bad("max-hint-window", "must be positive")
+	case c.MaxHintsBytes < 1:
+		return bad("max-hints-bytes", "must be positive")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format", "must be text or json, got %q", c.LogFormat)
 	}

@@ -169,6 +169,10 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.Timeout = cfg.RequestTimeout
 	ncfg.VNodes = cfg.VNodes
 	ncfg.MaxClockSkew = cfg.MaxClockSkew
+	ncfg.HintedHandoff = cfg.HintedHandoff
+	ncfg.Handoff.ReplayRate = int64(cfg.HintReplayRate)
+	ncfg.Handoff.MaxWindow = cfg.MaxHintWindow
+	ncfg.Handoff.MaxBytes = int64(cfg.MaxHintsBytes)
 	ncfg.Engine = eng
 	ncfg.Logger = log.With("component", "cluster")
 	ncfg.ObserveRPC = m.observeRPC

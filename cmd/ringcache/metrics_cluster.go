@@ -20,13 +20,26 @@ var (
 		"How far this node's clock is ahead of the peer it is furthest ahead of.", nil, nil)
 	clockSkewWarningsDesc = prometheus.NewDesc("ringcache_clock_skew_warnings_total",
 		"Clock comparisons that found this node ahead of a peer by more than max-clock-skew.", nil, nil)
+	hintsPendingDesc = prometheus.NewDesc("ringcache_hints_pending",
+		"Hints this node holds, by target node.", []string{"target"}, nil)
+	hintsBytesDesc = prometheus.NewDesc("ringcache_hints_bytes",
+		"Size of the hints this node holds, by target node.", []string{"target"}, nil)
+	hintsOldestDesc = prometheus.NewDesc("ringcache_hints_oldest_age_seconds",
+		"Age of the oldest hint this node holds, by target node.", []string{"target"}, nil)
+	hintsDeliveredDesc = prometheus.NewDesc("ringcache_hints_delivered_total",
+		"Hints acknowledged by their target (or its successors) since start, by target node.", []string{"target"}, nil)
+	hintsDroppedDesc = prometheus.NewDesc("ringcache_hints_dropped_total",
+		"Hints refused (window passed, queue full) or discarded since start, by target node.", []string{"target"}, nil)
+	fallbacksDesc = prometheus.NewDesc("ringcache_sloppy_fallbacks_total",
+		"Substitute calls made after an owner failed mid-request.", nil, nil)
 )
 
 // clusterCollector exports a node's figures at scrape time.
 type clusterCollector struct{ node *cluster.Node }
 
 func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{quorumFailuresDesc, readRepairsDesc, membersDesc, clockSkewDesc, clockSkewWarningsDesc} {
+	for _, d := range []*prometheus.Desc{quorumFailuresDesc, readRepairsDesc, membersDesc, clockSkewDesc, clockSkewWarningsDesc,
+		hintsPendingDesc, hintsBytesDesc, hintsOldestDesc, hintsDeliveredDesc, hintsDroppedDesc, fallbacksDesc} {
 		ch <- d
 	}
 }
@@ -49,6 +62,14 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(membersDesc, float64(s.Members.Left), "left")
 	gauge(clockSkewDesc, s.MaxClockSkew.Seconds())
 	counter(clockSkewWarningsDesc, s.ClockSkewWarnings)
+	counter(fallbacksDesc, s.Coordinator.Fallbacks)
+	for _, h := range c.node.HintInfo() {
+		gauge(hintsPendingDesc, float64(h.Pending), h.Target)
+		gauge(hintsBytesDesc, float64(h.Bytes), h.Target)
+		gauge(hintsOldestDesc, float64(h.OldestAgeMs)/1000, h.Target)
+		counter(hintsDeliveredDesc, h.Delivered, h.Target)
+		counter(hintsDroppedDesc, h.Dropped, h.Target)
+	}
 }
 
 // watchNode adds the cluster node's figures to the registry.

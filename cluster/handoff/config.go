@@ -1,0 +1,144 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// Errors. Hold's refusals wrap ErrRefused.
+var (
+	// ErrRefused is wrapped by every refusal to store a hint.
+	ErrRefused = errors.New("handoff: hint refused")
+	// ErrWindow: the target has been down longer than MaxWindow.
+	ErrWindow = fmt.Errorf("%w: target down longer than the hint window", ErrRefused)
+	// ErrFull: the target's queue reached MaxBytes.
+	ErrFull = fmt.Errorf("%w: hint queue full", ErrRefused)
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("handoff: closed")
+	// ErrInvalidConfig wraps every Config.Validate failure.
+	ErrInvalidConfig = errors.New("handoff: invalid config")
+)
+
+// Store is the persistent hint queue and metadata; *engine.Engine
+// implements it.
+type Store interface {
+	PutHints(target string, keys [][]byte, recs []engine.Record, createdMs int64) (int, error)
+	LookupHints(target string, keys [][]byte, dst []engine.Record, found []bool) error
+	ScanHints(target string, after []byte, fn func(key []byte, r engine.Record, createdMs int64) bool) error
+	DeleteHints(target string, keys [][]byte, versions []engine.Version) (int, error)
+	DropHints(target string) (int64, error)
+	HintQueues() []engine.HintQueue
+	PutMeta(name string, val []byte) error
+	DeleteMeta(name string) error
+	ScanMeta(prefix string, fn func(name string, val []byte) bool) error
+}
+
+// Status is what the cluster says about a hint target.
+type Status int
+
+const (
+	// Down: a member, not reachable now. Its hints wait.
+	Down Status = iota
+	// Alive: a healthy member. Its hints are delivered.
+	Alive
+	// Gone: no longer a member (it left). Its hints go to the keys'
+	// current owners.
+	Gone
+)
+
+func (s Status) String() string {
+	switch s {
+	case Alive:
+		return "alive"
+	case Gone:
+		return "gone"
+	}
+	return "down"
+}
+
+// Cluster is how the Manager sees and reaches other nodes.
+type Cluster interface {
+	// Status reports target's state now.
+	Status(target string) Status
+	// Deliver applies records on target with last-write-wins; nil means
+	// target acknowledged every one.
+	Deliver(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error
+	// Handover stores records on the keys' current owners (for a target
+	// that is Gone); nil means the write quorum acknowledged every one.
+	Handover(ctx context.Context, keys [][]byte, recs []engine.Record) error
+}
+
+// Config configures a Manager. Start from DefaultConfig.
+type Config struct {
+	// Store keeps the hints. Required.
+	Store Store
+	// Cluster reports targets' state and delivers. Required.
+	Cluster Cluster
+	// ReplayRate bounds replay to one target, in bytes per second of
+	// hint data. Default 16 MiB/s (about 100,000 small keys per second).
+	ReplayRate int64
+	// MaxWindow: no new hints for a target down longer than this.
+	// Default 3h.
+	MaxWindow time.Duration
+	// MaxBytes caps one target's queue, in bytes. Default 1 GiB.
+	MaxBytes int64
+	// RetryInterval is the period of the replay loop's retry of every
+	// queue. Default 10s.
+	RetryInterval time.Duration
+	// BatchKeys and BatchBytes bound one delivery batch. Defaults 512
+	// keys and 1 MiB.
+	BatchKeys  int
+	BatchBytes int
+	// Timeout bounds one delivery batch. Default 5s.
+	Timeout time.Duration
+	// Logger receives replay start and end lines and refusals. Default
+	// (nil): discard.
+	Logger *slog.Logger
+	// Now is the clock for hint ages and the window. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults of every field that has one.
+func DefaultConfig() Config {
+	return Config{
+		ReplayRate:    16 << 20,
+		MaxWindow:     3 * time.Hour,
+		MaxBytes:      1 << 30,
+		RetryInterval: 10 * time.Second,
+		BatchKeys:     512,
+		BatchBytes:    1 << 20,
+		Timeout:       5 * time.Second,
+	}
+}
+
+// Validate reports the first invalid field; the error wraps
+// ErrInvalidConfig.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case c.Store == nil:
+		return bad("Store is nil")
+	case c.Cluster == nil:
+		return bad("Cluster is nil")
+	case c.ReplayRate < 1:
+		return bad("ReplayRate %d must be positive", c.ReplayRate)
+	case c.MaxWindow <= 0:
+		return bad("MaxWindow %v must be positive", c.MaxWindow)
+	case c.MaxBytes < 1:
+		return bad("MaxBytes %d must be positive", c.MaxBytes)
+	case c.RetryInterval <= 0:
+		return bad("RetryInterval %v must be positive", c.RetryInterval)
+	case c.BatchKeys < 1 || c.BatchBytes < 1:
+		return bad("BatchKeys %d and BatchBytes %d must be positive", c.BatchKeys, c.BatchBytes)
+	case c.Timeout <= 0:
+		return bad("Timeout %v must be positive", c.Timeout)
+	}
+	return nil
+}

@@ -1,0 +1,234 @@
+package handoff
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// downMetaPrefix names the persisted down-since times: prefix + target
+// -> 8-byte big-endian Unix milliseconds.
+const downMetaPrefix = "handoff/down/"
+
+// Manager stores hints and runs the replay loop. Create it with New and
+// stop it with Close; its methods are safe for concurrent use.
+type Manager struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	limiter *rate.Limiter
+
+	mu struct {
+		sync.Mutex
+		// down maps a target to when it was first seen down (Unix ms).
+		down map[string]int64
+		// delivered and dropped count hints since start, per target.
+		delivered, dropped map[string]int64
+		// replaying marks targets whose replay is running.
+		replaying map[string]bool
+		// refusalLogged rate-limits the refusal log line per target.
+		refusalLogged map[string]time.Time
+	}
+	// active lists the targets with pending hints, for Merge's fast path;
+	// nil or empty when there are none.
+	active atomic.Pointer[[]string]
+
+	wake chan string
+	life context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// New loads the persisted down-since times and starts the replay loop.
+func New(cfg Config) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Manager{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		limiter: rate.NewLimiter(rate.Limit(cfg.ReplayRate), cfg.BatchBytes),
+		wake:    make(chan string, 64),
+	}
+	m.mu.down = map[string]int64{}
+	m.mu.delivered = map[string]int64{}
+	m.mu.dropped = map[string]int64{}
+	m.mu.replaying = map[string]bool{}
+	m.mu.refusalLogged = map[string]time.Time{}
+	err := cfg.Store.ScanMeta(downMetaPrefix, func(name string, val []byte) bool {
+		if len(val) == 8 {
+			m.mu.down[name[len(downMetaPrefix):]] = int64(binary.BigEndian.Uint64(val))
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("handoff: load down times: %w", err)
+	}
+	m.refreshActive()
+	m.life, m.stop = context.WithCancel(context.Background())
+	m.wg.Add(1)
+	go m.loop()
+	return m, nil
+}
+
+// Close stops the replay loop (a replay in progress stops after its
+// current batch) and waits for it. Idempotent.
+func (m *Manager) Close() error {
+	m.stop()
+	m.wg.Wait()
+	return nil
+}
+
+// Hold stores records as hints for target, acknowledging them as durably
+// as a plain write. It refuses (ErrWindow, ErrFull) when the target has
+// been down longer than MaxWindow or its queue is full; refused records
+// count as dropped.
+func (m *Manager) Hold(target string, keys [][]byte, recs []engine.Record) error {
+	if m.life.Err() != nil {
+		return ErrClosed
+	}
+	now := m.now()
+	since, err := m.markDown(target, now)
+	if err != nil {
+		return err
+	}
+	if now.Sub(time.UnixMilli(since)) > m.cfg.MaxWindow {
+		return m.refuse(target, len(keys), ErrWindow)
+	}
+	if m.queue(target).Bytes >= m.cfg.MaxBytes {
+		return m.refuse(target, len(keys), ErrFull)
+	}
+	if _, err := m.cfg.Store.PutHints(target, keys, recs, now.UnixMilli()); err != nil {
+		return fmt.Errorf("handoff: store hints for %s: %w", target, err)
+	}
+	if a := m.active.Load(); a == nil || !slices.Contains(*a, target) {
+		m.refreshActive()
+	}
+	return nil
+}
+
+// refuse counts a refusal and logs it at most once a minute per target.
+func (m *Manager) refuse(target string, n int, why error) error {
+	now := m.now()
+	m.mu.Lock()
+	m.mu.dropped[target] += int64(n)
+	logIt := now.Sub(m.mu.refusalLogged[target]) >= time.Minute
+	if logIt {
+		m.mu.refusalLogged[target] = now
+	}
+	m.mu.Unlock()
+	if logIt {
+		m.log.Warn("handoff: hints refused", "target", target, "reason", why)
+	}
+	return fmt.Errorf("%w (target %s)", why, target)
+}
+
+// Down records that target was seen down at t, unless an earlier time
+// is recorded already. The membership layer calls it on failure events.
+func (m *Manager) Down(target string, t time.Time) {
+	if _, err := m.markDown(target, t); err != nil {
+		m.log.Warn("handoff: persist down time", "target", target, "err", err)
+	}
+}
+
+// markDown returns target's down-since time (Unix ms), setting and
+// persisting it as t if none is recorded.
+func (m *Manager) markDown(target string, t time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if since, ok := m.mu.down[target]; ok {
+		return since, nil
+	}
+	since := t.UnixMilli()
+	val := binary.BigEndian.AppendUint64(nil, uint64(since))
+	if err := m.cfg.Store.PutMeta(downMetaPrefix+target, val); err != nil {
+		return 0, fmt.Errorf("handoff: persist down time of %s: %w", target, err)
+	}
+	m.mu.down[target] = since
+	return since, nil
+}
+
+// clearDown forgets target's down-since time: it is alive and has no
+// hints left.
+func (m *Manager) clearDown(target string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.mu.down[target]; !ok {
+		return
+	}
+	if err := m.cfg.Store.DeleteMeta(downMetaPrefix + target); err != nil {
+		m.log.Warn("handoff: clear down time", "target", target, "err", err)
+		return
+	}
+	delete(m.mu.down, target)
+}
+
+// Wake asks the loop to replay target's hints now (it was seen alive).
+func (m *Manager) Wake(target string) {
+	select {
+	case m.wake <- target:
+	default: // the loop is busy; its periodic retry comes soon
+	}
+}
+
+// Merge folds the hints this node holds into read results: where a hint
+// for keys[i] is newer than recs[i] (or found[i] is false), it replaces
+// it. Without pending hints it costs one atomic load.
+func (m *Manager) Merge(keys [][]byte, recs []engine.Record, found []bool) error {
+	a := m.active.Load()
+	if a == nil || len(*a) == 0 {
+		return nil
+	}
+	hr := make([]engine.Record, len(keys))
+	hf := make([]bool, len(keys))
+	for _, target := range *a {
+		clear(hf)
+		if err := m.cfg.Store.LookupHints(target, keys, hr, hf); err != nil {
+			return err
+		}
+		for i := range keys {
+			if hf[i] && (!found[i] || hr[i].Version.Compare(recs[i].Version) > 0) {
+				recs[i], found[i] = hr[i], true
+			}
+		}
+	}
+	return nil
+}
+
+// refreshActive recomputes the targets with pending hints.
+func (m *Manager) refreshActive() {
+	qs := m.cfg.Store.HintQueues()
+	ids := make([]string, 0, len(qs))
+	for _, q := range qs {
+		if q.Count > 0 {
+			ids = append(ids, q.Target)
+		}
+	}
+	m.active.Store(&ids)
+}
+
+// queue returns target's queue figures.
+func (m *Manager) queue(target string) engine.HintQueue {
+	for _, q := range m.cfg.Store.HintQueues() {
+		if q.Target == target {
+			return q
+		}
+	}
+	return engine.HintQueue{Target: target}
+}

@@ -1,0 +1,205 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/handoff"
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
+)
+
+// Health and hinted handoff on a node.
+//
+// A peer is healthy when gossip reports it Alive and its last replica
+// RPC did not fail within HealthRetry. The coordinator asks once per
+// request (Node.health); with every peer healthy that costs two atomic
+// loads and no allocation. After HealthRetry a failing peer is tried
+// again by the next request: its success makes it healthy at once.
+//
+// The handoff Manager holds the hints this node keeps for others. The
+// node tells it when a member goes down (Down) and comes back (Wake) as
+// membership events rebuild the view, and serves its Cluster interface:
+// a target's status from the view, delivery over the target's replica
+// client, handover to a departed target's successors through the
+// coordinator.
+
+// goneAfter is how long a hint target may be unknown to gossip before it
+// counts as departed: long enough for a restarted node to learn the
+// member list from its seeds.
+const goneAfter = time.Minute
+
+// startHandoff creates the hint manager and the dirty set and installs
+// them in the local replica. Called before the transport serves.
+func (n *Node) startHandoff() error {
+	dirty, err := antientropy.NewDirty(n.cfg.Engine, func() int64 { return n.now().UnixMilli() })
+	if err != nil {
+		return err
+	}
+	n.dirty = dirty
+	if !n.cfg.HintedHandoff {
+		return nil
+	}
+	hc := n.cfg.Handoff
+	hc.Store, hc.Cluster, hc.Logger, hc.Now = n.cfg.Engine, nodeHandoff{n}, n.log, n.now
+	m, err := handoff.New(hc)
+	if err != nil {
+		return err
+	}
+	n.hints = m
+	n.local.SetHandoff(m, dirty)
+	return nil
+}
+
+// Hints returns the node's hint manager, nil when hinted handoff is off.
+func (n *Node) Hints() *handoff.Manager { return n.hints }
+
+// Dirty returns the node's anti-entropy dirty set.
+func (n *Node) Dirty() *antientropy.Dirty { return n.dirty }
+
+// health implements Config.Health: nil while every peer is healthy.
+func (n *Node) health() func(string) bool {
+	v := n.view.Load()
+	failing := n.peers.failing(n.now(), n.cfg.HealthRetry)
+	if len(v.down) == 0 && len(failing) == 0 {
+		return nil
+	}
+	return func(id string) bool { return v.down[id] || slices.Contains(failing, id) }
+}
+
+// downMembers returns the ids of members gossip does not report Alive.
+func downMembers(ms []membership.Member, self string) map[string]bool {
+	var down map[string]bool
+	for _, m := range ms {
+		if m.ID == self || m.State == membership.Alive || m.State == membership.Left {
+			continue
+		}
+		if down == nil {
+			down = map[string]bool{}
+		}
+		down[m.ID] = true
+	}
+	return down
+}
+
+// notifyHandoff tells the hint manager about members that changed
+// between two views.
+func (n *Node) notifyHandoff(old, v *view) {
+	if n.hints == nil {
+		return
+	}
+	for _, m := range v.members {
+		if m.ID == n.cfg.NodeID {
+			continue
+		}
+		was := membership.Alive
+		if old != nil {
+			if om, ok := old.byID[m.ID]; ok {
+				was = om.State
+			}
+		}
+		switch {
+		case m.State == membership.Alive && was != membership.Alive:
+			n.hints.Wake(m.ID)
+		case (m.State == membership.Suspect || m.State == membership.Dead) && was == membership.Alive:
+			n.hints.Down(m.ID, n.now())
+		case m.State == membership.Left && was != membership.Left:
+			n.hints.Wake(m.ID)
+		}
+	}
+}
+
+// nodeHandoff is the node as the hint manager's Cluster.
+type nodeHandoff struct{ n *Node }
+
+// Status implements handoff.Cluster.
+func (h nodeHandoff) Status(target string) handoff.Status {
+	n := h.n
+	v := n.view.Load()
+	if v == nil {
+		return handoff.Down
+	}
+	m, ok := v.byID[target]
+	switch {
+	case ok && m.State == membership.Left:
+		return handoff.Gone
+	case !ok && n.now().Sub(n.started) > goneAfter && len(v.members) > 1:
+		return handoff.Gone
+	case ok && m.State == membership.Alive && !slices.Contains(n.peers.failing(n.now(), n.cfg.HealthRetry), target):
+		return handoff.Alive
+	}
+	return handoff.Down
+}
+
+// Deliver implements handoff.Cluster over the target's replica client.
+func (h nodeHandoff) Deliver(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error {
+	rep, ok := h.n.peer(target)
+	if !ok {
+		return ErrUnknownPeer
+	}
+	return rep.Apply(ctx, keys, recs)
+}
+
+// Handover implements handoff.Cluster through the coordinator.
+func (h nodeHandoff) Handover(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	return h.n.coord.Replicate(ctx, keys, recs)
+}
+
+// failing returns the peers whose last RPC failed within retry of now.
+func (p *peerSet) failing(now time.Time, retry time.Duration) []string {
+	if !p.anyFailed.Load() {
+		return nil
+	}
+	var out []string
+	any := false
+	cut := now.Add(-retry).UnixNano()
+	p.mu.RLock()
+	for id, pc := range p.mu.conns {
+		at := pc.failedAt.Load()
+		if at == 0 {
+			continue
+		}
+		any = true
+		if at > cut {
+			out = append(out, id)
+		}
+	}
+	p.mu.RUnlock()
+	if !any {
+		p.anyFailed.Store(false)
+	}
+	return out
+}
+
+// recordOutcome updates pc's health after an RPC.
+func (p *peerSet) recordOutcome(pc *peerConn, err error, now time.Time) {
+	if err == nil {
+		if pc.failedAt.Load() != 0 && pc.failedAt.Swap(0) != 0 && p.onRecover != nil {
+			p.onRecover(pc.id)
+		}
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	pc.failedAt.Store(now.UnixNano())
+	p.anyFailed.Store(true)
+}
+
+// healthCaller records every call's outcome in its peer's health.
+type healthCaller struct {
+	next transport.Caller
+	pc   *peerConn
+	p    *peerSet
+}
+
+// Call implements transport.Caller.
+func (h healthCaller) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
+	resp, err := h.next.Call(ctx, op, payload)
+	h.p.recordOutcome(h.pc, err, h.p.now())
+	return resp, err
+}

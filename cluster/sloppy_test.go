@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func downSet(ids ...string) func(string) bool {
+	if len(ids) == 0 {
+		return nil
+	}
+	return func(id string) bool { return slices.Contains(ids, id) }
+}
+
+func TestChooseReplicas(t *testing.T) {
+	prefs := []string{"a", "b", "c", "d", "e"}
+	tests := []struct {
+		name   string
+		prefs  []string
+		down   []string
+		want   []choice
+		sloppy bool
+	}{
+		{"all healthy", prefs, nil, []choice{{id: "a"}, {id: "b"}, {id: "c"}}, false},
+		{"fallback down too", prefs, []string{"d"}, []choice{{id: "a"}, {id: "b"}, {id: "c"}}, false},
+		{"one owner down", prefs, []string{"b"}, []choice{{id: "a"}, {id: "d", hint: "b"}, {id: "c"}}, true},
+		{"two owners down", prefs, []string{"a", "c"}, []choice{{id: "d", hint: "a"}, {id: "b"}, {id: "e", hint: "c"}}, true},
+		{"owner and first fallback down", prefs, []string{"a", "d"}, []choice{{id: "e", hint: "a"}, {id: "b"}, {id: "c"}}, true},
+		{"no fallback left", prefs, []string{"a", "b", "c", "e"}, []choice{{id: "d", hint: "a"}, {id: "b"}, {id: "c"}}, true},
+		{"everything down", prefs, prefs, []choice{{id: "a"}, {id: "b"}, {id: "c"}}, false},
+		{"fewer nodes than n", []string{"a", "b"}, []string{"a"}, []choice{{id: "a"}, {id: "b"}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, sloppy := chooseReplicas(nil, tc.prefs, 3, downSet(tc.down...))
+			if !slices.Equal(got, tc.want) || sloppy != tc.sloppy {
+				t.Fatalf("got %v sloppy=%v, want %v sloppy=%v", got, sloppy, tc.want, tc.sloppy)
+			}
+		})
+	}
+}
+
+// TestChooseReplicasProperties checks, over random preference lists and
+// health, the invariants the coordinator relies on: n distinct nodes (or
+// all there are), every healthy owner kept as itself, a hint exactly
+// where an owner was replaced, substitutes healthy and beyond the owners,
+// and as many healthy choices as the list allows.
+func TestChooseReplicasProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for iter := range 5000 {
+		size := 1 + rng.IntN(9)
+		prefs := make([]string, size)
+		for i := range prefs {
+			prefs[i] = fmt.Sprintf("n%d", i)
+		}
+		n := 1 + rng.IntN(5)
+		downs := map[string]bool{}
+		for _, id := range prefs {
+			if rng.IntN(3) == 0 {
+				downs[id] = true
+			}
+		}
+		down := func(id string) bool { return downs[id] }
+		got, sloppy := chooseReplicas(nil, prefs, n, down)
+		owners := min(n, size)
+		if len(got) != owners {
+			t.Fatalf("iter %d: %d choices for %d owners", iter, len(got), owners)
+		}
+		seen := map[string]bool{}
+		healthy, replaced := 0, false
+		for i, c := range got {
+			if seen[c.id] {
+				t.Fatalf("iter %d: %s chosen twice: %v", iter, c.id, got)
+			}
+			seen[c.id] = true
+			owner := prefs[i]
+			switch {
+			case c.hint == "" && c.id != owner:
+				t.Fatalf("iter %d: slot %d holds %s without a hint for %s", iter, i, c.id, owner)
+			case c.hint != "" && (c.hint != owner || !downs[owner] || downs[c.id] || slices.Index(prefs, c.id) < owners):
+				t.Fatalf("iter %d: bad substitute %v for owner %s (prefs %v down %v)", iter, c, owner, prefs, downs)
+			case c.hint == "" && downs[owner] == false && c.id != owner:
+				t.Fatalf("iter %d: healthy owner %s not kept", iter, owner)
+			}
+			if !downs[c.id] {
+				healthy++
+			}
+			replaced = replaced || c.hint != ""
+		}
+		if replaced != sloppy {
+			t.Fatalf("iter %d: sloppy=%v but replaced=%v", iter, sloppy, replaced)
+		}
+		totalHealthy := 0
+		for _, id := range prefs {
+			if !downs[id] {
+				totalHealthy++
+			}
+		}
+		if want := min(owners, totalHealthy); healthy != want {
+			t.Fatalf("iter %d: %d healthy choices, want %d (prefs %v down %v got %v)", iter, healthy, want, prefs, downs, got)
+		}
+	}
+}
+
+func TestFallbackFor(t *testing.T) {
+	prefs := []string{"a", "b", "c", "d", "e"}
+	used := func(ids ...string) func(string) bool { return func(id string) bool { return slices.Contains(ids, id) } }
+	if got := fallbackFor(prefs, 3, nil, used()); got != "d" {
+		t.Fatalf("got %q", got)
+	}
+	if got := fallbackFor(prefs, 3, downSet("d"), used()); got != "e" {
+		t.Fatalf("got %q", got)
+	}
+	if got := fallbackFor(prefs, 3, nil, used("d", "e")); got != "" {
+		t.Fatalf("got %q", got)
+	}
+}
