@@ -69,7 +69,9 @@ type Node struct {
 	skew    *skewMonitor
 	hints   *handoff.Manager // nil when hinted handoff is off
 	dirty   *antientropy.Dirty
-	started time.Time
+	// repairer runs anti-entropy; created once the first view exists.
+	repairer *antientropy.Repairer
+	started  time.Time
 
 	// view is the current ring and member snapshot, replaced on every
 	// membership change; never nil after StartNode returns.
@@ -142,7 +144,12 @@ func (n *Node) start() error {
 	if n.rpcAddr == "" {
 		n.rpcAddr = ln.Addr().String()
 	}
-	srv, err := transport.NewServer(NewReplicaHandler(n.local, n.now), n.cfg.transportConfig())
+	mux := NewReplicaHandler(n.local, n.now)
+	svc := antientropy.NewService(n.cfg.Engine)
+	for _, op := range []uint8{antientropy.OpRoots, antientropy.OpNodes, antientropy.OpEntries} {
+		mux.Handle(op, transport.HandlerFunc(svc.Serve))
+	}
+	srv, err := transport.NewServer(mux, n.cfg.transportConfig())
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -167,6 +174,9 @@ func (n *Node) start() error {
 	n.store = &nodeStore{Coordinator: n.coord, n: n}
 	// Until gossip reports, this node is the whole cluster.
 	n.rebuild([]membership.Member{n.selfMember()})
+	if err := n.startAntiEntropy(); err != nil {
+		return err
+	}
 
 	ms, err := membership.Start(n.cfg.membershipConfig(n.rpcAddr, n.rebuild))
 	if err != nil {
@@ -251,6 +261,11 @@ func (n *Node) shutdown() error {
 		}
 	}
 	n.stop()
+	if n.repairer != nil {
+		if err := n.repairer.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if n.coord != nil {
 		if err := n.coord.Close(); err != nil {
 			errs = append(errs, err)

@@ -93,6 +93,13 @@ type NodeConfig struct {
 	// HealthRetry is how long a peer whose RPC failed counts as unhealthy
 	// (requests route around it) before requests try it again. Default 1s.
 	HealthRetry time.Duration
+	// AntiEntropyInterval is the period of the background anti-entropy
+	// rounds; 0 turns the loop off (RINGCACHE REPAIR still runs a round).
+	// Default 1m.
+	AntiEntropyInterval time.Duration
+	// AntiEntropyRate bounds the bytes an anti-entropy exchange sends and
+	// receives per second. Default 8 MiB/s.
+	AntiEntropyRate int64
 	// DirtyFlushInterval is how often the anti-entropy dirty marks are
 	// persisted. Default 5s.
 	DirtyFlushInterval time.Duration
@@ -143,11 +150,13 @@ func DefaultNodeConfig() NodeConfig {
 			TCPTimeout:          mc.TCPTimeout,
 			LeaveTimeout:        mc.LeaveTimeout,
 		},
-		Transport:          transport.DefaultConfig(),
-		HintedHandoff:      true,
-		Handoff:            handoff.DefaultConfig(),
-		HealthRetry:        time.Second,
-		DirtyFlushInterval: 5 * time.Second,
+		Transport:           transport.DefaultConfig(),
+		HintedHandoff:       true,
+		Handoff:             handoff.DefaultConfig(),
+		HealthRetry:         time.Second,
+		DirtyFlushInterval:  5 * time.Second,
+		AntiEntropyInterval: time.Minute,
+		AntiEntropyRate:     8 << 20,
 	}
 }
 
@@ -171,6 +180,10 @@ func (c NodeConfig) Validate() error {
 		return bad("HealthRetry %v must be positive", c.HealthRetry)
 	case c.DirtyFlushInterval <= 0:
 		return bad("DirtyFlushInterval %v must be positive", c.DirtyFlushInterval)
+	case c.AntiEntropyInterval < 0:
+		return bad("AntiEntropyInterval %v is negative", c.AntiEntropyInterval)
+	case c.AntiEntropyRate < 1:
+		return bad("AntiEntropyRate %d must be positive", c.AntiEntropyRate)
 	}
 	if c.HintedHandoff {
 		hc := c.Handoff

@@ -27,6 +27,9 @@ type view struct {
 	ids []string
 	// down holds the members gossip does not report Alive (nil: none).
 	down map[string]bool
+	// rangeIdx holds the ring's replica ranges, computed on first use and
+	// shared by the views of one ring.
+	rangeIdx *rangeIndex
 }
 
 // ringNodes returns the ring membership for a member list: every member
@@ -64,8 +67,9 @@ func (n *Node) rebuild(ms []membership.Member) {
 	v.down = downMembers(ms, n.cfg.NodeID)
 	old := n.view.Load()
 	if old != nil && slices.Equal(old.ringNodes, v.ringNodes) {
-		v.ring, v.shares, v.ids = old.ring, old.shares, old.ids
+		v.ring, v.shares, v.ids, v.rangeIdx = old.ring, old.shares, old.ids, old.rangeIdx
 	} else {
+		v.rangeIdx = &rangeIndex{}
 		v.ring = ring.New(v.ringNodes, n.cfg.VNodes)
 		v.shares = v.ring.Shares()
 		v.ids = make([]string, len(v.ringNodes))

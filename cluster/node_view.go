@@ -25,6 +25,7 @@ var (
 	_ server.ClusterView  = (*nodeStore)(nil)
 	_ server.InfoProvider = (*nodeStore)(nil)
 	_ server.HintsView    = (*nodeStore)(nil)
+	_ server.Repairer     = (*nodeStore)(nil)
 	_ server.ClusterView  = (*Node)(nil)
 	_ server.InfoProvider = (*Node)(nil)
 )
@@ -36,6 +37,9 @@ func (s *nodeStore) LocalGet(ctx context.Context, key []byte) (server.LocalRecor
 }
 func (s *nodeStore) InfoSections() []server.InfoSection { return s.n.InfoSections() }
 func (s *nodeStore) Hints() []server.HintInfo           { return s.n.HintInfo() }
+func (s *nodeStore) Repair(ctx context.Context) (server.RepairSummary, error) {
+	return s.n.Repair(ctx)
+}
 
 // HintInfo implements server.HintsView: the hints this node holds, per
 // target (none when hinted handoff is off).
@@ -200,7 +204,7 @@ func (n *Node) InfoSections() []server.InfoSection {
 		{"cluster_clock_skew_limit_ms", i(n.cfg.MaxClockSkew.Milliseconds())},
 		{"cluster_clock_skew_warnings", i(s.ClockSkewWarnings)},
 	}
-	sections = append(sections, n.hintsSection())
+	sections = append(sections, n.hintsSection(), n.antientropySection())
 	for k := range sections {
 		if sections[k].Name == "Cluster" {
 			sections[k].Fields = append(sections[k].Fields, extra...)

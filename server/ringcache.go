@@ -130,6 +130,7 @@ func cmdRingcacheRepair(x *call) error {
 	}{
 		{"ranges_compared", sum.RangesCompared},
 		{"ranges_differing", sum.RangesDiffering},
+		{"leaves_differing", sum.LeavesDiffering},
 		{"keys_sent", sum.KeysSent},
 		{"keys_received", sum.KeysReceived},
 		{"bytes_sent", sum.BytesSent},

@@ -88,6 +88,7 @@ type Repairer interface {
 // RepairSummary is what one repair round did.
 type RepairSummary struct {
 	RangesCompared, RangesDiffering int64
+	LeavesDiffering                 int64
 	KeysSent, KeysReceived          int64
 	BytesSent, BytesReceived        int64
 	Seconds                         float64

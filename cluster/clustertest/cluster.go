@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +43,9 @@ type Options struct {
 	// Configure, if set, edits node i's config before every start of it
 	// (after the harness filled it in).
 	Configure func(i int, cfg *cluster.NodeConfig)
+	// Engine, if set, edits node i's engine config before every start of
+	// it (after the harness filled it in).
+	Engine func(i int, cfg *engine.Config)
 	// Logger receives every node's logs. Default: discarded, unless the
 	// environment sets CLUSTERTEST_LOG=1 (then text on stderr).
 	Logger *slog.Logger
@@ -269,6 +273,9 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 		TCPTimeout:          1 * time.Second,
 		LeaveTimeout:        300 * time.Millisecond,
 	}
+	// Anti-entropy runs when a test asks (RINGCACHE REPAIR) unless it
+	// turns the loop on.
+	cfg.AntiEntropyInterval = 0
 	cfg.Transport.DialTimeout = time.Second
 	cfg.Transport.MinBackoff = 5 * time.Millisecond
 	cfg.Transport.MaxBackoff = 100 * time.Millisecond
@@ -325,6 +332,15 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 	ecfg.Fsync = engine.FsyncNo
 	ecfg.CacheBytes, ecfg.MemTableBytes, ecfg.RowCacheBytes = 4<<20, 2<<20, 4<<20
 	ecfg.Logger = c.opts.Logger.With("node", m.mu.id)
+	// Tombstone purge asks the node, as the binary wires it.
+	var running atomic.Pointer[cluster.Node]
+	ecfg.PurgeAllowed = func(key []byte, r engine.Record) bool {
+		n := running.Load()
+		return n != nil && n.PurgeAllowed(key, r)
+	}
+	if c.opts.Engine != nil {
+		c.opts.Engine(m.idx, &ecfg)
+	}
 	eng, err := engine.Open(ecfg)
 	if err != nil {
 		return err
@@ -336,6 +352,7 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 		_ = eng.Close()
 		return err
 	}
+	running.Store(node)
 	scfg := server.DefaultConfig()
 	scfg.Addr = cfg.ClientAddr
 	scfg.Logger = cfg.Logger
@@ -358,6 +375,22 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 		DialTimeout: 2 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 	})
 	return nil
+}
+
+// Wipe stops node i if it runs and deletes its data, as a disk loss
+// would; Start brings it back empty under the same id.
+func (c *Cluster) Wipe(i int) {
+	c.t.Helper()
+	if err := c.stop(i); err != nil {
+		c.t.Errorf("clustertest: stop node %d: %v", i, err)
+	}
+	m := c.nodes[i]
+	if err := os.RemoveAll(m.dir); err != nil {
+		c.t.Fatalf("clustertest: wipe node %d: %v", i, err)
+	}
+	if err := os.MkdirAll(m.dir, 0o755); err != nil {
+		c.t.Fatalf("clustertest: wipe node %d: %v", i, err)
+	}
 }
 
 // Stop stops node i gracefully: its RESP server, then the node (which

@@ -58,6 +58,9 @@ type Config struct {
 	MaxHintWindow  time.Duration
 	MaxHintsBytes  byteSize
 
+	AntiEntropyInterval time.Duration
+	AntiEntropyRate     byteSize
+
 	MetricsListen string
 	LogFormat     string
 	LogLevel      string
@@ -66,30 +69,32 @@ type Config struct {
 // defaultConfig returns the settings a bare `ringcache` runs with.
 func defaultConfig() Config {
 	return Config{
-		Listen:         "127.0.0.1:6379",
-		DataDir:        "./data",
-		Fsync:          engine.FsyncEverySec,
-		MaxClients:     10000,
-		ProtectedMode:  true,
-		MaxBulkLen:     512 << 20,
-		QueryBufLimit:  1 << 30,
-		CacheSize:      64 << 20,
-		RowCacheSize:   256 << 20,
-		MemtableSize:   32 << 20,
-		TombstoneGrace: time.Hour,
-		Replicas:       3,
-		ReadQuorum:     2,
-		WriteQuorum:    2,
-		VNodes:         128,
-		ClusterName:    "ringcache",
-		RequestTimeout: time.Second,
-		MaxClockSkew:   500 * time.Millisecond,
-		HintedHandoff:  true,
-		HintReplayRate: 16 << 20,
-		MaxHintWindow:  3 * time.Hour,
-		MaxHintsBytes:  1 << 30,
-		LogFormat:      "text",
-		LogLevel:       "info",
+		Listen:              "127.0.0.1:6379",
+		DataDir:             "./data",
+		Fsync:               engine.FsyncEverySec,
+		MaxClients:          10000,
+		ProtectedMode:       true,
+		MaxBulkLen:          512 << 20,
+		QueryBufLimit:       1 << 30,
+		CacheSize:           64 << 20,
+		RowCacheSize:        256 << 20,
+		MemtableSize:        32 << 20,
+		TombstoneGrace:      time.Hour,
+		Replicas:            3,
+		ReadQuorum:          2,
+		WriteQuorum:         2,
+		VNodes:              128,
+		ClusterName:         "ringcache",
+		RequestTimeout:      time.Second,
+		MaxClockSkew:        500 * time.Millisecond,
+		HintedHandoff:       true,
+		HintReplayRate:      16 << 20,
+		MaxHintWindow:       3 * time.Hour,
+		MaxHintsBytes:       1 << 30,
+		AntiEntropyInterval: time.Minute,
+		AntiEntropyRate:     8 << 20,
+		LogFormat:           "text",
+		LogLevel:            "info",
 	}
 }
 
@@ -132,6 +137,8 @@ func (c *Config) settings() []setting {
 		{"hint-replay-rate", "hint replay to a returning node, bytes per second", &c.HintReplayRate},
 		{"max-hint-window", "no new hints for a node down longer than this; repair takes over", (*durationValue)(&c.MaxHintWindow)},
 		{"max-hints-bytes", "hint storage cap per target node, bytes", &c.MaxHintsBytes},
+		{"anti-entropy-interval", "period of the background Merkle-tree repair rounds; 0: off (RINGCACHE REPAIR still works)", (*durationValue)(&c.AntiEntropyInterval)},
+		{"anti-entropy-rate", "bandwidth budget of anti-entropy exchanges, bytes per second", &c.AntiEntropyRate},
 		{"metrics-listen", "HTTP address for Prometheus /metrics; empty: off", (*stringValue)(&c.MetricsListen)},
 		{"log-format", "log format: text | json", (*stringValue)(&c.LogFormat)},
 		{"log-level", "log level: debug | info | warn | error", (*stringValue)(&c.LogLevel)},
@@ -287,6 +294,10 @@ func (c Config) validate() error {
 		return bad("max-hint-window", "must be positive")
 	case c.MaxHintsBytes < 1:
 		return bad("max-hints-bytes", "must be positive")
+	case c.AntiEntropyInterval < 0:
+		return bad("anti-entropy-interval", "must not be negative")
+	case c.AntiEntropyRate < 1:
+		return bad("anti-entropy-rate", "must be positive")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format", "must be text or json, got %q", c.LogFormat)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,6 +73,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ecfg.MemTableBytes = int64(cfg.MemtableSize)
 	ecfg.TombstoneGrace = cfg.TombstoneGrace
 	ecfg.Logger = log.With("component", "engine")
+	// In a cluster, a tombstone past its grace period is purged only with
+	// the node's proof that every replica of its range has it; until the
+	// node runs, none is.
+	var clusterNode atomic.Pointer[cluster.Node]
+	if cfg.ClusterListen != "" {
+		ecfg.PurgeAllowed = func(key []byte, r engine.Record) bool {
+			n := clusterNode.Load()
+			return n != nil && n.PurgeAllowed(key, r)
+		}
+	}
 	eng, err := engine.Open(ecfg)
 	if err != nil {
 		return err
@@ -92,6 +103,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if node, err = startClusterNode(ctx, cfg, nodeID, eng, metrics, log); err != nil {
 			return err
 		}
+		clusterNode.Store(node)
 		defer func() {
 			if err := node.Close(); err != nil {
 				log.Warn("leaving the cluster", "err", err)
@@ -173,6 +185,8 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.Handoff.ReplayRate = int64(cfg.HintReplayRate)
 	ncfg.Handoff.MaxWindow = cfg.MaxHintWindow
 	ncfg.Handoff.MaxBytes = int64(cfg.MaxHintsBytes)
+	ncfg.AntiEntropyInterval = cfg.AntiEntropyInterval
+	ncfg.AntiEntropyRate = int64(cfg.AntiEntropyRate)
 	ncfg.Engine = eng
 	ncfg.Logger = log.With("component", "cluster")
 	ncfg.ObserveRPC = m.observeRPC

@@ -30,6 +30,18 @@ var (
 		"Hints acknowledged by their target (or its successors) since start, by target node.", []string{"target"}, nil)
 	hintsDroppedDesc = prometheus.NewDesc("ringcache_hints_dropped_total",
 		"Hints refused (window passed, queue full) or discarded since start, by target node.", []string{"target"}, nil)
+	aeRoundsDesc = prometheus.NewDesc("ringcache_antientropy_rounds_total",
+		"Anti-entropy rounds run by this node.", nil, nil)
+	aeKeysDesc = prometheus.NewDesc("ringcache_antientropy_keys_total",
+		"Records repaired by anti-entropy, by direction (sent, received).", []string{"direction"}, nil)
+	aeBytesDesc = prometheus.NewDesc("ringcache_antientropy_bytes_total",
+		"Bytes exchanged by anti-entropy, by direction (sent, received).", []string{"direction"}, nil)
+	aeRangesDesc = prometheus.NewDesc("ringcache_antientropy_ranges",
+		"Ranges found in sync or out of sync by the last round.", []string{"state"}, nil)
+	aeLastDesc = prometheus.NewDesc("ringcache_antientropy_last_round_timestamp_seconds",
+		"When the last anti-entropy round started (Unix time; 0 before the first).", nil, nil)
+	aeFailuresDesc = prometheus.NewDesc("ringcache_antientropy_exchange_failures_total",
+		"Anti-entropy exchanges that ended in error.", nil, nil)
 	fallbacksDesc = prometheus.NewDesc("ringcache_sloppy_fallbacks_total",
 		"Substitute calls made after an owner failed mid-request.", nil, nil)
 )
@@ -39,7 +51,8 @@ type clusterCollector struct{ node *cluster.Node }
 
 func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{quorumFailuresDesc, readRepairsDesc, membersDesc, clockSkewDesc, clockSkewWarningsDesc,
-		hintsPendingDesc, hintsBytesDesc, hintsOldestDesc, hintsDeliveredDesc, hintsDroppedDesc, fallbacksDesc} {
+		hintsPendingDesc, hintsBytesDesc, hintsOldestDesc, hintsDeliveredDesc, hintsDroppedDesc, fallbacksDesc,
+		aeRoundsDesc, aeKeysDesc, aeBytesDesc, aeRangesDesc, aeLastDesc, aeFailuresDesc} {
 		ch <- d
 	}
 }
@@ -63,6 +76,20 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(clockSkewDesc, s.MaxClockSkew.Seconds())
 	counter(clockSkewWarningsDesc, s.ClockSkewWarnings)
 	counter(fallbacksDesc, s.Coordinator.Fallbacks)
+	ae := c.node.Repairer().Stats()
+	counter(aeRoundsDesc, ae.Rounds)
+	counter(aeKeysDesc, ae.KeysSent, "sent")
+	counter(aeKeysDesc, ae.KeysReceived, "received")
+	counter(aeBytesDesc, ae.BytesSent, "sent")
+	counter(aeBytesDesc, ae.BytesReceived, "received")
+	gauge(aeRangesDesc, float64(ae.RangesInSync), "in_sync")
+	gauge(aeRangesDesc, float64(ae.RangesOutOfSync), "out_of_sync")
+	last := 0.0
+	if !ae.LastRound.IsZero() {
+		last = float64(ae.LastRound.UnixMilli()) / 1000
+	}
+	gauge(aeLastDesc, last)
+	counter(aeFailuresDesc, ae.ExchangeFailures)
 	for _, h := range c.node.HintInfo() {
 		gauge(hintsPendingDesc, float64(h.Pending), h.Target)
 		gauge(hintsBytesDesc, float64(h.Bytes), h.Target)

@@ -1,0 +1,462 @@
+package antientropy
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// ReplicaRange is a ring range and its replicas' node ids.
+type ReplicaRange struct {
+	Range
+	Replicas []string
+}
+
+// Ring is the cluster as the repairer sees it.
+type Ring interface {
+	// Self is this node's id.
+	Self() string
+	// ReplicaRanges returns every range of the current ring with its
+	// replicas.
+	ReplicaRanges() []ReplicaRange
+	// RangeOf returns the current ring's range holding token t and its
+	// replicas.
+	RangeOf(t uint64) ReplicaRange
+	// Peer returns the replica to exchange with, false if it is not
+	// reachable now.
+	Peer(id string) (Peer, bool)
+}
+
+// Errors of the repairer.
+var (
+	// ErrClosed is returned by Round after Close.
+	ErrClosed = errors.New("antientropy: closed")
+	// ErrInvalidConfig wraps every Config.Validate failure.
+	ErrInvalidConfig = errors.New("antientropy: invalid config")
+)
+
+// Config configures a Repairer. Start from DefaultConfig.
+type Config struct {
+	// Store is the local engine. Required.
+	Store Store
+	// Meta persists the sync proofs. Required.
+	Meta MetaStore
+	// Ring lists the ranges and reaches the peers. Required.
+	Ring Ring
+	// Dirty holds the buckets hinted handoff marked; their ranges go
+	// first. Optional.
+	Dirty *Dirty
+	// Interval is the period of the background rounds; 0 turns the loop
+	// off (Round still works). Default 1m.
+	Interval time.Duration
+	// Rate bounds the bytes an exchange sends and receives per second.
+	// Default 8 MiB/s.
+	Rate int64
+	// Timeout bounds one exchange with one peer. Default 2m.
+	Timeout time.Duration
+	// ProofMargin is how much later than a tombstone's version an
+	// exchange must have started to prove that the replica has the
+	// tombstone: clocks differ between nodes. Default 5s.
+	ProofMargin time.Duration
+	// Logger receives round summaries and failures. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults of every field that has one.
+func DefaultConfig() Config {
+	return Config{Interval: time.Minute, Rate: 8 << 20, Timeout: 2 * time.Minute, ProofMargin: 5 * time.Second}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Store == nil || c.Meta == nil || c.Ring == nil:
+		return fmt.Errorf("%w: Store, Meta and Ring are required", ErrInvalidConfig)
+	case c.Interval < 0:
+		return fmt.Errorf("%w: Interval %v is negative", ErrInvalidConfig, c.Interval)
+	case c.Rate < 1:
+		return fmt.Errorf("%w: Rate %d must be positive", ErrInvalidConfig, c.Rate)
+	case c.Timeout <= 0:
+		return fmt.Errorf("%w: Timeout %v must be positive", ErrInvalidConfig, c.Timeout)
+	case c.ProofMargin < 0:
+		return fmt.Errorf("%w: ProofMargin %v is negative", ErrInvalidConfig, c.ProofMargin)
+	}
+	return nil
+}
+
+// proofsMetaName persists the sync proofs.
+const proofsMetaName = "antientropy/synced"
+
+// proofKey names one (range, peer) pair.
+type proofKey struct {
+	r    Range
+	peer string
+}
+
+// Summary is what one round did, over every peer.
+type Summary struct {
+	Result
+	// Peers counts the exchanges made; Failed those that ended in error.
+	Peers, Failed int
+	// Duration is the round's wall time.
+	Duration time.Duration
+}
+
+// Stats are the repairer's totals.
+type Stats struct {
+	Rounds                   int64
+	LastRound                time.Time
+	LastDuration             time.Duration
+	KeysSent, KeysReceived   int64
+	BytesSent, BytesReceived int64
+	// RangesInSync and RangesOutOfSync are from the last round: ranges
+	// whose roots matched every peer, and those that differed from some.
+	RangesInSync, RangesOutOfSync int64
+	// ExchangeFailures counts exchanges that ended in error.
+	ExchangeFailures int64
+}
+
+// Repairer runs anti-entropy rounds: in the background every Interval,
+// and on demand (Round, for RINGCACHE REPAIR). Rounds never overlap.
+type Repairer struct {
+	cfg     Config
+	log     *slog.Logger
+	limiter *rate.Limiter
+
+	// round serializes rounds.
+	round sync.Mutex
+
+	mu struct {
+		sync.Mutex
+		// proofs: when the last successful exchange of a range with a
+		// peer started (Unix ms).
+		proofs map[proofKey]int64
+		stats  Stats
+	}
+	closed atomic.Bool
+
+	life context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// New loads the persisted proofs and, if Interval > 0, starts the loop.
+func New(cfg Config) (*Repairer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	burst := int(min(cfg.Rate, 1<<30))
+	r := &Repairer{cfg: cfg, log: cfg.Logger, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), burst)}
+	r.mu.proofs = map[proofKey]int64{}
+	if err := r.loadProofs(); err != nil {
+		return nil, err
+	}
+	r.life, r.stop = context.WithCancel(context.Background())
+	if cfg.Interval > 0 {
+		r.wg.Add(1)
+		go r.loop()
+	}
+	return r, nil
+}
+
+// Close stops the loop, waits for a round in progress to stop, and
+// persists the proofs. Idempotent.
+func (r *Repairer) Close() error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	r.stop()
+	r.wg.Wait()
+	r.round.Lock()
+	defer r.round.Unlock()
+	return r.saveProofs()
+}
+
+// loop runs a round every Interval, the first after a random part of it
+// so that nodes started together do not all repair at once.
+func (r *Repairer) loop() {
+	defer r.wg.Done()
+	wait := time.Duration(rand.Int64N(int64(r.cfg.Interval))) + time.Second
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-r.life.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if _, err := r.Round(r.life); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+			r.log.Warn("antientropy: round", "err", err)
+		}
+		wait = r.cfg.Interval
+	}
+}
+
+// budget spends n bytes of the rate limit.
+func (r *Repairer) budget(ctx context.Context, n int) error {
+	for n > 0 {
+		step := min(n, r.limiter.Burst())
+		if err := r.limiter.WaitN(ctx, step); err != nil {
+			return err
+		}
+		n -= step
+	}
+	return nil
+}
+
+// Round compares every range this node replicates with each of its other
+// replicas, one peer at a time, ranges marked dirty first, and repairs
+// what differs. It records, per range and peer, when a successful
+// exchange started: the proof tombstone purge waits for.
+func (r *Repairer) Round(ctx context.Context) (Summary, error) {
+	if r.closed.Load() {
+		return Summary{}, ErrClosed
+	}
+	r.round.Lock()
+	defer r.round.Unlock()
+	start := r.cfg.Now()
+	self := r.cfg.Ring.Self()
+
+	var dirty map[int]bool
+	if r.cfg.Dirty != nil {
+		dirty = map[int]bool{}
+		for _, b := range r.cfg.Dirty.Buckets() {
+			dirty[b] = true
+		}
+	}
+	// Per peer, the ranges it shares with this node, dirty ones first.
+	byPeer := map[string][]Range{}
+	isDirty := map[Range]bool{}
+	replicas := map[Range][]string{}
+	for _, rr := range r.cfg.Ring.ReplicaRanges() {
+		if !slices.Contains(rr.Replicas, self) {
+			continue
+		}
+		if len(dirty) > 0 && touchesDirty(rr.Range, dirty) {
+			isDirty[rr.Range] = true
+		}
+		replicas[rr.Range] = rr.Replicas
+		for _, id := range rr.Replicas {
+			if id != self {
+				byPeer[id] = append(byPeer[id], rr.Range)
+			}
+		}
+	}
+	peers := make([]string, 0, len(byPeer))
+	for id, rs := range byPeer {
+		peers = append(peers, id)
+		slices.SortStableFunc(rs, func(a, b Range) int { return boolOrder(isDirty[a], isDirty[b]) })
+	}
+	slices.Sort(peers)
+
+	var sum Summary
+	synced := map[Range]int{} // peers each range was synced with
+	differing := map[Range]bool{}
+	var firstErr error
+	for _, id := range peers {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		p, ok := r.cfg.Ring.Peer(id)
+		if !ok {
+			sum.Failed++
+			continue
+		}
+		sum.Peers++
+		xctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		res, err := Exchange(xctx, r.cfg.Store, p, byPeer[id], r.budget)
+		cancel()
+		sum.add(res)
+		r.recordProofs(id, res.Synced, start)
+		for _, rg := range res.Synced {
+			synced[rg]++
+		}
+		for _, rg := range res.Differing {
+			differing[rg] = true
+		}
+		if err != nil {
+			sum.Failed++
+			r.log.Warn("antientropy: exchange failed", "peer", id, "err", err)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("antientropy: exchange with %s: %w", id, err)
+			}
+		}
+	}
+	// A range in sync with every other replica clears its dirty marks.
+	if r.cfg.Dirty != nil && len(dirty) > 0 {
+		var clear []int
+		for rg, reps := range replicas {
+			if isDirty[rg] && synced[rg] == len(reps)-1 {
+				for _, lf := range Leaves(rg) {
+					if dirty[lf.Bucket] {
+						clear = append(clear, lf.Bucket)
+					}
+				}
+			}
+		}
+		r.cfg.Dirty.Clear(clear, start.UnixMilli())
+		if err := r.cfg.Dirty.Flush(); err != nil {
+			r.log.Warn("antientropy: persist dirty marks", "err", err)
+		}
+	}
+	if err := r.saveProofs(); err != nil {
+		r.log.Warn("antientropy: persist proofs", "err", err)
+	}
+	sum.Duration = r.cfg.Now().Sub(start)
+	inSync := int64(0)
+	for rg := range replicas {
+		if !differing[rg] {
+			inSync++
+		}
+	}
+	r.mu.Lock()
+	st := &r.mu.stats
+	st.Rounds++
+	st.LastRound, st.LastDuration = start, sum.Duration
+	st.KeysSent += sum.KeysSent
+	st.KeysReceived += sum.KeysReceived
+	st.BytesSent += sum.BytesSent
+	st.BytesReceived += sum.BytesReceived
+	st.RangesInSync, st.RangesOutOfSync = inSync, int64(len(differing))
+	st.ExchangeFailures += int64(sum.Failed)
+	r.mu.Unlock()
+	if sum.KeysSent+sum.KeysReceived > 0 || sum.Failed > 0 {
+		r.log.Info("antientropy: round", "peers", sum.Peers, "failed", sum.Failed, "ranges", sum.RangesCompared,
+			"differing", sum.RangesDiffering, "keys_sent", sum.KeysSent, "keys_received", sum.KeysReceived,
+			"bytes_sent", sum.BytesSent, "bytes_received", sum.BytesReceived, "seconds", sum.Duration.Seconds())
+	}
+	return sum, firstErr
+}
+
+func (s *Summary) add(res Result) {
+	s.RangesCompared += res.RangesCompared
+	s.RangesDiffering += res.RangesDiffering
+	s.LeavesDiffering += res.LeavesDiffering
+	s.KeysSent += res.KeysSent
+	s.KeysReceived += res.KeysReceived
+	s.BytesSent += res.BytesSent
+	s.BytesReceived += res.BytesReceived
+}
+
+func boolOrder(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
+	}
+	return 1
+}
+
+// touchesDirty reports whether one of rg's buckets is dirty.
+func touchesDirty(rg Range, dirty map[int]bool) bool {
+	for _, lf := range Leaves(rg) {
+		if dirty[lf.Bucket] {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats returns the totals.
+func (r *Repairer) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.stats
+}
+
+// recordProofs notes that the ranges were synced with peer by an
+// exchange that started at start.
+func (r *Repairer) recordProofs(peer string, ranges []Range, start time.Time) {
+	ms := start.UnixMilli()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rg := range ranges {
+		r.mu.proofs[proofKey{rg, peer}] = ms
+	}
+}
+
+// PurgeAllowed reports whether a tombstone may be purged: only once an
+// exchange with every other replica of its range started after the
+// tombstone was written (plus ProofMargin), so that every replica holds
+// it or something newer and no repair can bring the deleted value back.
+// It is the engine's PurgeAllowed hook: it never calls the engine.
+func (r *Repairer) PurgeAllowed(key []byte, rec engine.Record) bool {
+	rr := r.cfg.Ring.RangeOf(engine.Token(key))
+	self := r.cfg.Ring.Self()
+	if !slices.Contains(rr.Replicas, self) {
+		// Not a replica of the range any more: the copy is not served.
+		return true
+	}
+	need := rec.Version.Wall + r.cfg.ProofMargin.Milliseconds()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range rr.Replicas {
+		if id == self {
+			continue
+		}
+		if at, ok := r.mu.proofs[proofKey{rr.Range, id}]; !ok || at <= need {
+			return false
+		}
+	}
+	return true
+}
+
+// saveProofs persists the proofs: for each, the range (16 bytes), the
+// peer id (1-byte length + bytes) and the time (8 bytes).
+func (r *Repairer) saveProofs() error {
+	r.mu.Lock()
+	val := make([]byte, 0, len(r.mu.proofs)*40)
+	for k, ms := range r.mu.proofs {
+		val = binary.BigEndian.AppendUint64(val, k.r.Start)
+		val = binary.BigEndian.AppendUint64(val, k.r.End)
+		val = append(val, byte(len(k.peer)))
+		val = append(val, k.peer...)
+		val = binary.BigEndian.AppendUint64(val, uint64(ms))
+	}
+	r.mu.Unlock()
+	return r.cfg.Meta.PutMeta(proofsMetaName, val)
+}
+
+// loadProofs reads the persisted proofs; a damaged value is ignored (no
+// proof only delays purges).
+func (r *Repairer) loadProofs() error {
+	val, ok, err := r.cfg.Meta.GetMeta(proofsMetaName)
+	if err != nil {
+		return fmt.Errorf("antientropy: load proofs: %w", err)
+	}
+	if !ok {
+		return nil
+	}
+	for len(val) >= 17 {
+		rg := Range{Start: binary.BigEndian.Uint64(val), End: binary.BigEndian.Uint64(val[8:])}
+		n := int(val[16])
+		if len(val) < 17+n+8 {
+			break
+		}
+		peer := string(val[17 : 17+n])
+		ms := int64(binary.BigEndian.Uint64(val[17+n:]))
+		r.mu.proofs[proofKey{rg, peer}] = ms
+		val = val[17+n+8:]
+	}
+	return nil
+}

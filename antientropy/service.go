@@ -1,0 +1,82 @@
+package antientropy
+
+import (
+	"context"
+	"fmt"
+)
+
+// Operation codes of the exchange on the replica transport, in its range
+// reserved for anti-entropy.
+const (
+	// OpRoots answers a RootsRequest with a RootsResponse.
+	OpRoots uint8 = 32
+	// OpNodes answers a NodesRequest with a NodesResponse.
+	OpNodes uint8 = 33
+	// OpEntries answers an EntriesRequest with an EntriesResponse.
+	OpEntries uint8 = 34
+)
+
+// maxServedLeaves bounds the leaves one EntriesRequest may name, so a
+// peer cannot make this node scan and send everything in one answer.
+const maxServedLeaves = 4096
+
+// Service answers a peer's side of the exchange from the local store. Its
+// Serve method has the transport handler's signature; the node registers
+// it for OpRoots, OpNodes and OpEntries.
+type Service struct {
+	store Store
+}
+
+// NewService returns the service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+// Serve answers one exchange request.
+func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	switch op {
+	case OpRoots:
+		req, err := DecodeRootsRequest(payload)
+		if err != nil {
+			return nil, err
+		}
+		roots := make([]uint64, len(req.Ranges))
+		for i, r := range req.Ranges {
+			t, err := tree(s.store, r)
+			if err != nil {
+				return nil, err
+			}
+			roots[i] = t.Root()
+		}
+		return AppendRootsResponse(nil, RootsResponse{Roots: roots}), nil
+	case OpNodes:
+		req, err := DecodeNodesRequest(payload)
+		if err != nil {
+			return nil, err
+		}
+		t, err := tree(s.store, req.Range)
+		if err != nil {
+			return nil, err
+		}
+		hs, err := t.Hashes(req.Level, req.Indices)
+		if err != nil {
+			return nil, err
+		}
+		return AppendNodesResponse(nil, NodesResponse{Hashes: hs}), nil
+	case OpEntries:
+		req, err := DecodeEntriesRequest(payload)
+		if err != nil {
+			return nil, err
+		}
+		if len(req.Leaves) > maxServedLeaves {
+			return nil, fmt.Errorf("%w: %d leaves in one request (limit %d)", ErrBadRequest, len(req.Leaves), maxServedLeaves)
+		}
+		es, err := entries(s.store, req.Range, req.Leaves)
+		if err != nil {
+			return nil, err
+		}
+		return AppendEntriesResponse(nil, EntriesResponse{Entries: es}), nil
+	}
+	return nil, fmt.Errorf("%w: operation %d", ErrBadRequest, op)
+}

@@ -1,0 +1,98 @@
+package clustertest_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ringcache/ringcache/cluster/clustertest"
+)
+
+// repair runs RINGCACHE REPAIR on node i and returns its summary fields.
+func repair(t *testing.T, c *clustertest.Cluster, i int) map[string]any {
+	t.Helper()
+	reply, err := c.Client(i).Do(context.Background(), "RINGCACHE", "REPAIR").Slice()
+	if err != nil {
+		t.Fatalf("RINGCACHE REPAIR on node %d: %v", i, err)
+	}
+	out := map[string]any{}
+	for k := 0; k+1 < len(reply); k += 2 {
+		out[reply[k].(string)] = reply[k+1]
+	}
+	return out
+}
+
+// TestCassandraRepairCheck reproduces Cassandra's classic repair check:
+// a node misses one write while it is away and hinted handoff is off;
+// one repair brings it back exactly, exchanging only the differing leaf,
+// and a second round sends nothing.
+func TestCassandraRepairCheck(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{Configure: strict})
+	ctx := context.Background()
+	for i := range 1000 {
+		if err := c.Client(0).Set(ctx, fmt.Sprintf("first:%04d", i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCounts(t, c, map[int]int64{0: 1000, 1: 1000, 2: 1000})
+	c.Stop(2)
+	if err := c.Client(0).Set(ctx, "missed", "by-C", 0).Err(); err != nil {
+		t.Fatalf("SET with C away: %v", err)
+	}
+	c.Restart(2)
+	c.WaitMembers(3)
+	for i := range 1000 {
+		if err := c.Client(0).Set(ctx, fmt.Sprintf("second:%04d", i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCounts(t, c, map[int]int64{0: 2001, 1: 2001, 2: 2000})
+
+	sum := repair(t, c, 2)
+	if sum["keys_received"] != int64(1) || sum["keys_sent"] != int64(0) || sum["leaves_differing"] != int64(1) || sum["ranges_differing"] != int64(1) {
+		t.Fatalf("first repair %v: want exactly one differing leaf and one key received", sum)
+	}
+	if got := localCount(t, c, 2); got != 2001 {
+		t.Fatalf("C holds %d records after repair, want 2001", got)
+	}
+	if v, ok := localValue(t, c, 2, "missed"); !ok || v != "by-C" {
+		t.Fatalf("C's missed key after repair = %q, %v", v, ok)
+	}
+	for _, i := range []int{2, 0} {
+		sum = repair(t, c, i)
+		if sum["keys_received"] != int64(0) || sum["keys_sent"] != int64(0) || sum["ranges_differing"] != int64(0) {
+			t.Fatalf("second repair on node %d %v: want nothing exchanged", i, sum)
+		}
+	}
+}
+
+// localCount returns node i's stored live records (its engine's count).
+func localCount(t *testing.T, c *clustertest.Cluster, i int) int64 {
+	t.Helper()
+	info, err := c.Client(i).Info(context.Background(), "engine").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\r\n") {
+		if _, err := fmt.Sscanf(line, "engine_live_records:%d", &n); err == nil {
+			return n
+		}
+	}
+	t.Fatalf("no engine_live_records in %q", info)
+	return 0
+}
+
+func waitCounts(t *testing.T, c *clustertest.Cluster, want map[int]int64) {
+	t.Helper()
+	c.Eventually("record counts", func() error {
+		for i, w := range want {
+			if got := localCount(t, c, i); got != w {
+				return fmt.Errorf("node %d holds %d, want %d", i, got, w)
+			}
+		}
+		return nil
+	})
+}

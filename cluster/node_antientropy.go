@@ -1,0 +1,166 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server"
+)
+
+// Anti-entropy on a node. The repairer compares, in the background and
+// on RINGCACHE REPAIR, every range this node replicates with the range's
+// other replicas (antientropy.Repairer); the transport serves the peers'
+// side of the exchange from the local engine (antientropy.Service). The
+// ranges come from the current ring: a view computes them once, on first
+// use. Tombstone purge asks the repairer for proof that every replica of
+// the tombstone's range has it (PurgeAllowed).
+
+// startAntiEntropy creates the repairer. Called once the first view is
+// installed.
+func (n *Node) startAntiEntropy() error {
+	ac := antientropy.DefaultConfig()
+	ac.Store, ac.Meta, ac.Ring, ac.Dirty = n.cfg.Engine, n.cfg.Engine, nodeRing{n}, n.dirty
+	ac.Interval, ac.Rate = n.cfg.AntiEntropyInterval, n.cfg.AntiEntropyRate
+	ac.Logger, ac.Now = n.log, n.now
+	r, err := antientropy.New(ac)
+	if err != nil {
+		return err
+	}
+	n.repairer = r
+	return nil
+}
+
+// Repairer returns the node's anti-entropy repairer.
+func (n *Node) Repairer() *antientropy.Repairer { return n.repairer }
+
+// Repair runs one full anti-entropy round now (RINGCACHE REPAIR).
+func (n *Node) Repair(ctx context.Context) (server.RepairSummary, error) {
+	s, err := n.repairer.Round(ctx)
+	return server.RepairSummary{
+		RangesCompared: int64(s.RangesCompared), RangesDiffering: int64(s.RangesDiffering),
+		LeavesDiffering: int64(s.LeavesDiffering),
+		KeysSent:        s.KeysSent, KeysReceived: s.KeysReceived,
+		BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
+		Seconds: s.Duration.Seconds(),
+	}, err
+}
+
+// PurgeAllowed is the engine's tombstone purge hook for a cluster node:
+// with anti-entropy running, a tombstone past its grace period goes only
+// once every replica of its range was proven to have it; with the
+// background loop off, the grace period alone decides (as Cassandra's
+// gc_grace does), since no round may ever come.
+func (n *Node) PurgeAllowed(key []byte, r engine.Record) bool {
+	if n.repairer == nil || n.cfg.AntiEntropyInterval == 0 {
+		return true
+	}
+	return n.repairer.PurgeAllowed(key, r)
+}
+
+// antientropySection is INFO's "Antientropy" section.
+func (n *Node) antientropySection() server.InfoSection {
+	s := n.repairer.Stats()
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	last := "0"
+	if !s.LastRound.IsZero() {
+		last = i(s.LastRound.Unix())
+	}
+	return server.InfoSection{Name: "Antientropy", Fields: [][2]string{
+		{"antientropy_interval_seconds", strconv.FormatFloat(n.cfg.AntiEntropyInterval.Seconds(), 'f', -1, 64)},
+		{"antientropy_rounds", i(s.Rounds)},
+		{"antientropy_last_round_unix", last},
+		{"antientropy_last_round_seconds", strconv.FormatFloat(s.LastDuration.Seconds(), 'f', 3, 64)},
+		{"antientropy_keys_repaired", i(s.KeysSent + s.KeysReceived)},
+		{"antientropy_keys_sent", i(s.KeysSent)},
+		{"antientropy_keys_received", i(s.KeysReceived)},
+		{"antientropy_bytes_sent", i(s.BytesSent)},
+		{"antientropy_bytes_received", i(s.BytesReceived)},
+		{"antientropy_ranges_in_sync", i(s.RangesInSync)},
+		{"antientropy_ranges_out_of_sync", i(s.RangesOutOfSync)},
+		{"antientropy_exchange_failures", i(s.ExchangeFailures)},
+		{"antientropy_dirty_buckets", strconv.Itoa(n.dirty.Len())},
+	}}
+}
+
+// rangeIndex is a ring's replica ranges, for lookups by token.
+type rangeIndex struct {
+	once   sync.Once
+	ranges []antientropy.ReplicaRange // in token order of End
+}
+
+// replicaRanges returns the view's ranges with their N replicas.
+func (v *view) replicaRanges(n int) []antientropy.ReplicaRange {
+	idx := v.rangeIdx
+	idx.once.Do(func() {
+		rs := v.ring.ReplicaRanges(n)
+		out := make([]antientropy.ReplicaRange, len(rs))
+		for k, rr := range rs {
+			out[k] = antientropy.ReplicaRange{Range: antientropy.Range{Start: rr.Start, End: rr.End}, Replicas: rr.Replicas}
+		}
+		idx.ranges = out
+	})
+	return idx.ranges
+}
+
+// nodeRing is the node as the repairer's Ring.
+type nodeRing struct{ n *Node }
+
+func (r nodeRing) Self() string { return r.n.cfg.NodeID }
+
+func (r nodeRing) ReplicaRanges() []antientropy.ReplicaRange {
+	return r.n.view.Load().replicaRanges(r.n.cfg.N)
+}
+
+// RangeOf finds the range ending at the first token ≥ t; past the last
+// token, the first range (which wraps) holds t.
+func (r nodeRing) RangeOf(t uint64) antientropy.ReplicaRange {
+	rs := r.ReplicaRanges()
+	if len(rs) == 0 {
+		return antientropy.ReplicaRange{}
+	}
+	k, _ := slices.BinarySearchFunc(rs, t, func(rr antientropy.ReplicaRange, t uint64) int {
+		switch {
+		case rr.End < t:
+			return -1
+		case rr.End > t:
+			return 1
+		}
+		return 0
+	})
+	if k == len(rs) {
+		k = 0
+	}
+	return rs[k]
+}
+
+// Peer returns an exchange peer for a member gossip reports Alive and
+// whose RPCs are not failing.
+func (r nodeRing) Peer(id string) (antientropy.Peer, bool) {
+	n := r.n
+	m, ok := n.view.Load().byID[id]
+	if !ok || m.State != membership.Alive || slices.Contains(n.peers.failing(n.now(), n.cfg.HealthRetry), id) {
+		return nil, false
+	}
+	pc := n.peerConn(id)
+	if pc == nil {
+		return nil, false
+	}
+	return exchangePeer{Caller: pc.caller, Replica: pc.replica}, true
+}
+
+// exchangePeer joins a peer's transport caller and replica.
+type exchangePeer struct {
+	Caller interface {
+		Call(ctx context.Context, op uint8, payload []byte) ([]byte, error)
+	}
+	Replica
+}
+
+func (p exchangePeer) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
+	return p.Caller.Call(ctx, op, payload)
+}
