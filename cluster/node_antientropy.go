@@ -138,12 +138,13 @@ func (r nodeRing) RangeOf(t uint64) antientropy.ReplicaRange {
 	return rs[k]
 }
 
-// Peer returns an exchange peer for a member gossip reports Alive and
-// whose RPCs are not failing.
+// Peer returns an exchange peer for a member gossip reports Alive. Its
+// recent RPC failures do not matter: an exchange is worth a try, and it
+// fails fast if the peer is still unreachable.
 func (r nodeRing) Peer(id string) (antientropy.Peer, bool) {
 	n := r.n
 	m, ok := n.view.Load().byID[id]
-	if !ok || m.State != membership.Alive || slices.Contains(n.peers.failing(n.now(), n.cfg.HealthRetry), id) {
+	if !ok || m.State != membership.Alive {
 		return nil, false
 	}
 	pc := n.peerConn(id)

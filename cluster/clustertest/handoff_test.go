@@ -324,3 +324,70 @@ func TestSloppyQuorumWithTwoOwnersDown(t *testing.T) {
 		return nil
 	})
 }
+
+// TestHintHolderLostForGood: the node holding most of an owner's hints
+// loses its disk before the owner returns. The owners that took the same
+// writes noted their ranges as dirty; the other holders hand their hints
+// over, and one repair round on the returning owner brings back the
+// writes whose hints were lost.
+func TestHintHolderLostForGood(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 6, clustertest.Options{Configure: fastHandoff})
+	ctx := context.Background()
+	const owner, via = 1, 0
+	keys := keysOwnedBy(t, c, 200, via, owner)
+	c.Isolate(owner)
+	for _, k := range keys {
+		if err := c.Client(via).Set(ctx, k, "v-"+k, 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+	}
+	c.Eventually("a hint per key", func() error {
+		if p, _, _, _ := pendingFor(c, c.ID(owner)); p != int64(len(keys)) {
+			return fmt.Errorf("%d hints pending", p)
+		}
+		return nil
+	})
+	dirty := 0
+	lost, most := -1, int64(0)
+	for _, i := range c.Running() {
+		for _, h := range c.Node(i).HintInfo() {
+			if h.Target == c.ID(owner) && h.Pending > most && i != via {
+				lost, most = i, h.Pending
+			}
+		}
+		dirty += c.Node(i).Dirty().Len()
+	}
+	if dirty == 0 {
+		t.Fatal("no owner noted a dirty range for the replaced owner's writes")
+	}
+	if lost < 0 {
+		t.Fatal("no hint holder apart from the coordinator")
+	}
+	c.Wipe(lost) // gone for good, with its hints
+	c.Heal()
+	c.Eventually("the surviving holders' hints delivered", func() error {
+		if p, _, _, _ := pendingFor(c, c.ID(owner)); p != 0 {
+			return fmt.Errorf("%d hints pending", p)
+		}
+		return nil
+	})
+	missing := 0
+	for _, k := range keys {
+		if v, _ := localValue(t, c, owner, k); v != "v-"+k {
+			missing++
+		}
+	}
+	if missing == 0 {
+		t.Fatalf("the owner has every key although %d hints were lost with node %d", most, lost)
+	}
+	sum := repair(t, c, owner)
+	if got := sum["keys_received"].(int64); got < int64(missing) {
+		t.Fatalf("repair received %d keys, the owner missed %d: %v", got, missing, sum)
+	}
+	for _, k := range keys {
+		if v, _ := localValue(t, c, owner, k); v != "v-"+k && slices.Contains(ownersOf(t, c, k), owner) {
+			t.Fatalf("owner holds %q for %s after repair", v, k)
+		}
+	}
+}
