@@ -24,10 +24,13 @@
 // (subpackage membership) through the configured seeds, and rebuilds the
 // consistent-hash ring (subpackage ring) from the members that have not
 // left whenever membership changes, installing it in the Coordinator with
-// one atomic swap. A dead member keeps its place in the ring: writes to its
-// keys count only the live replicas, so with two of three owners down a
-// write answers NOQUORUM (sloppy quorum and hinted handoff will change
-// that). Peer clients are created on first use and closed when a peer
+// one atomic swap. A dead member keeps its place in the ring (a failure is
+// presumed transient): requests go to the first N healthy nodes of a key's
+// preference list instead (sloppy.go), a substitute keeping the write as a
+// hint for the owner it stands in for, which the hint manager (subpackage
+// handoff) hands over once the owner is back (node_handoff.go). Merkle
+// anti-entropy (package antientropy, wired in node_antientropy.go) repairs
+// what hints could not. Peer clients are created on first use and closed when a peer
 // leaves or moves. The clock-skew check (skew.go) pings alive peers every
 // SkewInterval and warns, rate-limited, when this node's clock is ahead of
 // a peer's by more than MaxClockSkew beyond the ping's uncertainty.

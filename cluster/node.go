@@ -10,7 +10,10 @@
 //     have not Left and installs it in the coordinator atomically
 //     (Coordinator.SetPlacement). Dead and suspect members stay in the
 //     ring: a failure is presumed transient, so a dead owner keeps its keys
-//     and writes needing it fail with NOQUORUM until sloppy quorum exists.
+//     while substitutes hold its writes as hints (node_handoff.go).
+//   - The repairer compares the ranges this node replicates with their
+//     other replicas (node_antientropy.go); the transport serves the peers'
+//     side of that exchange.
 //   - The Coordinator serves the RESP server's Store calls as quorum
 //     operations. Peers resolve to RemoteReplicas over transport clients
 //     that are created on first use and closed when the member leaves or
