@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run deps test test-short bench bench-cluster lint fuzz clean cluster cluster-stop
+.PHONY: all build run deps test test-short bench bench-cluster lint fuzz clean cluster cluster-stop bench-repair
 
 all: build
 
@@ -75,6 +75,11 @@ bench: deps build
 # The same against a local 3-node cluster (N=3, W=2, R=2), redis-benchmark through one node.
 bench-cluster: deps build
 	./$(BIN)/ringcache-bench compare --ringcache-bin $(BIN)/ringcache --cluster 3 --rss=false
+
+# Merkle anti-entropy: one exchange between two 1M-key engines differing in 1,000 keys, then one in
+# sync, over the transport on 127.0.0.1; and the digest's cost on the engine write path.
+bench-repair: build
+	./$(BIN)/ringcache-bench repair
 
 lint:
 	$(GO) vet ./...

@@ -403,6 +403,9 @@ func (r *Repairer) recordProofs(peer string, ranges []Range, start time.Time) {
 func (r *Repairer) PurgeAllowed(key []byte, rec engine.Record) bool {
 	rr := r.cfg.Ring.RangeOf(engine.Token(key))
 	self := r.cfg.Ring.Self()
+	if len(rr.Replicas) == 0 {
+		return false // no ring yet: nothing is proven
+	}
 	if !slices.Contains(rr.Replicas, self) {
 		// Not a replica of the range any more: the copy is not served.
 		return true

@@ -41,6 +41,9 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 		if err != nil {
 			return nil, err
 		}
+		if len(req.Ranges) > rootsPerRequest {
+			return nil, fmt.Errorf("%w: %d ranges in one request (limit %d)", ErrBadRequest, len(req.Ranges), rootsPerRequest)
+		}
 		roots := make([]uint64, len(req.Ranges))
 		for i, r := range req.Ranges {
 			t, err := tree(s.store, r)

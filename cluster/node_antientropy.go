@@ -46,7 +46,8 @@ func (n *Node) Repair(ctx context.Context) (server.RepairSummary, error) {
 		LeavesDiffering: int64(s.LeavesDiffering),
 		KeysSent:        s.KeysSent, KeysReceived: s.KeysReceived,
 		BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
-		Seconds: s.Duration.Seconds(),
+		PeersFailed: int64(s.Failed),
+		Seconds:     s.Duration.Seconds(),
 	}, err
 }
 

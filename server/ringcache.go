@@ -135,6 +135,7 @@ func cmdRingcacheRepair(x *call) error {
 		{"keys_received", sum.KeysReceived},
 		{"bytes_sent", sum.BytesSent},
 		{"bytes_received", sum.BytesReceived},
+		{"peers_failed", sum.PeersFailed},
 	}
 	x.conn.WriteArray(2*len(fields) + 2)
 	for _, f := range fields {

@@ -91,7 +91,10 @@ type RepairSummary struct {
 	LeavesDiffering                 int64
 	KeysSent, KeysReceived          int64
 	BytesSent, BytesReceived        int64
-	Seconds                         float64
+	// PeersFailed counts the replicas that could not be compared
+	// (unreachable, or an exchange that failed).
+	PeersFailed int64
+	Seconds     float64
 }
 
 // NodeInfo describes one member for RINGCACHE NODES.

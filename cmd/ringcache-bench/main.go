@@ -50,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runLoad(ctx, args[1:], stdout, stderr)
 	case "compare":
 		err = runCompare(ctx, args[1:], stdout, stderr)
+	case "repair":
+		err = runRepair(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
