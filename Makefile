@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run deps test test-short bench bench-cluster lint fuzz clean cluster cluster-stop bench-repair
+.PHONY: all build run deps test test-short bench bench-cluster bench-handoff lint fuzz clean cluster cluster-stop bench-repair
 
 all: build
 
@@ -80,6 +80,11 @@ bench-cluster: deps build
 # sync, over the transport on 127.0.0.1; and the digest's cost on the engine write path.
 bench-repair: build
 	./$(BIN)/ringcache-bench repair
+
+# Hinted handoff under load: a 5-node cluster, one node SIGKILLed while 100,000 of its keys are
+# written, then restarted; per-phase GET/SET success and p99, and the replay rate.
+bench-handoff: build
+	./$(BIN)/ringcache-bench handoff --ringcache-bin $(BIN)/ringcache
 
 lint:
 	$(GO) vet ./...

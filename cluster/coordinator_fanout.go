@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -147,6 +148,13 @@ type flight struct {
 	// launched counts the calls started; answers has room for every one
 	// (only the request's goroutine touches it).
 	launched int
+	// late, when set, takes the answers that arrive after stopAnswers
+	// (a write's owners failing after the reply); mu orders finish
+	// against stopAnswers so that every answer is handled exactly once.
+	late func(answer)
+	mu   sync.Mutex
+	// stopped is set by stopAnswers; under mu.
+	stopped bool
 }
 
 // newFlight starts a flight of n calls ending at deadline (or on Close),
@@ -181,19 +189,22 @@ func (fl *flight) room() int { return cap(fl.answers) - fl.launched }
 // would pay for growing its stack through the storage engine's deep call
 // chain on every request; the remote calls are already on their way.
 func (c *Coordinator) launchAll(fl *flight, f *fanout, call func(ctx context.Context, b *batch, rep Replica) answer) {
-	self := -1
+	// With sloppy quorum this node can have two batches: its own keys and
+	// hints it keeps for an owner that is down.
+	var selfBuf [2]int
+	self := selfBuf[:0]
 	for b := range f.batches {
 		bt := &f.batches[b]
 		if bt.id == c.cfg.Self && bt.rep != nil {
-			self = b
+			self = append(self, b)
 			continue
 		}
 		c.launch(fl, b, bt.rep, func(ctx context.Context, rep Replica) answer { return call(ctx, bt, rep) })
 	}
-	if self >= 0 {
-		bt := &f.batches[self]
+	for _, b := range self {
+		bt := &f.batches[b]
 		a := call(fl.ctx, bt, bt.rep)
-		a.b = self
+		a.b = b
 		fl.finish(a)
 	}
 }
@@ -215,8 +226,43 @@ func (c *Coordinator) launch(fl *flight, b int, rep Replica, call func(context.C
 }
 
 func (fl *flight) finish(a answer) {
+	if fl.late != nil {
+		fl.mu.Lock()
+		if fl.stopped {
+			fl.mu.Unlock()
+			fl.late(a)
+			fl.release()
+			return
+		}
+		fl.answers <- a
+		fl.mu.Unlock()
+		fl.release()
+		return
+	}
 	fl.answers <- a // never blocks: the channel holds one answer per call
 	fl.release()
+}
+
+// stopAnswers ends the request's interest in the flight: the answers
+// already buffered, and every answer that arrives later, go to late (on
+// the goroutine of the call that produced it). Only for flights with
+// late set.
+func (fl *flight) stopAnswers() {
+	fl.mu.Lock()
+	fl.stopped = true
+	var buffered []answer
+	for more := true; more; {
+		select {
+		case a := <-fl.answers:
+			buffered = append(buffered, a)
+		default:
+			more = false
+		}
+	}
+	fl.mu.Unlock()
+	for _, a := range buffered {
+		fl.late(a)
+	}
 }
 
 // next returns the next answer. ok is false once the deadline passed (or

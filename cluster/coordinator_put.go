@@ -64,7 +64,10 @@ func (c *Coordinator) Replicate(ctx context.Context, keys [][]byte, recs []engin
 // replaced for the keys it carried by the next healthy node, which keeps
 // them as hints for it (sloppy quorum); the substitute's answer counts in
 // the owner's place. Owners that fail with no substitute, or after the
-// reply, get their records as hints held by this node (Config.Hints).
+// request stopped waiting (a reply sent, a deadline passed, a client
+// gone), get their records as hints held by this node (Config.Hints):
+// every call's answer is handled, by the request or by the call's own
+// goroutine, so no acknowledged write loses its way to an owner.
 func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record) error {
 	for b := range f.batches {
 		bt := &f.batches[b]
@@ -73,9 +76,11 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 			bt.recs[p] = recs[i]
 		}
 	}
-	w := &writeState{f: f, recs: recs, answered: make([]bool, len(f.batches))}
+	w := &writeState{f: f}
 	w.fl = c.newFlight(len(f.batches), fallbackRoom(len(f.batches)), time.Now().Add(c.cfg.Timeout))
+	w.fl.late = func(a answer) { c.lateWrite(w, a) }
 	w.fl.retain()
+	defer w.fl.release()
 	c.launchAll(w.fl, f, func(ctx context.Context, bt *batch, rep Replica) answer {
 		return answer{err: applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)}
 	})
@@ -83,21 +88,16 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 	for !w.tally.settled() {
 		a, ok, err := w.fl.next(ctx)
 		if err != nil {
-			c.finishWrite(w, false)
+			w.fl.stopAnswers()
 			return fmt.Errorf("cluster: write: %w", err)
 		}
 		if !ok {
-			c.finishWrite(w, true)
 			w.tally.expire()
 			break
 		}
-		c.absorbWrite(w, a, true)
+		c.absorbWrite(w, a)
 	}
-	if w.tally.outstanding() {
-		c.finishWriteLater(w)
-	} else {
-		c.finishWrite(w, true)
-	}
+	w.fl.stopAnswers()
 	if w.tally.outcome() == quorum.Won {
 		return nil
 	}
@@ -112,36 +112,26 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 // fallbackRoom is how many fallback calls a write of n batches may add.
 func fallbackRoom(n int) int { return n + 4 }
 
-// writeState is one write in progress; like readState it belongs to one
-// goroutine at a time.
+// writeState is one write in progress. The request's goroutine owns it
+// until stopAnswers; afterwards only lateWrite reads its batches.
 type writeState struct {
-	f        *fanout
-	recs     []engine.Record
-	fl       *flight
-	tally    *keyTally
-	answered []bool // answered[b]: batch b's call returned
-	// released is set once the request's flight reference was dropped.
-	released bool
+	f     *fanout
+	fl    *flight
+	tally *keyTally
 }
 
 // absorbWrite counts one answer. A failed owner call is replaced by
-// fallbacks when live is set (the request still waits), else its records
-// are held as hints here.
-func (c *Coordinator) absorbWrite(w *writeState, a answer, live bool) {
-	for len(w.answered) < len(w.f.batches) {
-		w.answered = append(w.answered, false)
-	}
-	w.answered[a.b] = true
+// fallbacks where possible; the keys no fallback took over are held as
+// hints here.
+func (c *Coordinator) absorbWrite(w *writeState, a answer) {
 	bt := &w.f.batches[a.b]
 	if a.err == nil {
 		w.tally.record(bt.idx, true)
 		return
 	}
 	c.log.Debug("replica write failed", "peer", bt.id, "hint", bt.hint, "err", a.err)
-	var covered []bool
-	if live {
-		covered = c.fallback(w, a.b)
-	}
+	covered := c.fallback(w, a.b)
+	bt = &w.f.batches[a.b]
 	var lost []int // positions of bt no fallback took over
 	for p, i := range bt.idx {
 		if covered != nil && covered[p] {
@@ -151,6 +141,20 @@ func (c *Coordinator) absorbWrite(w *writeState, a answer, live bool) {
 		w.tally.record([]int{i}, false)
 	}
 	c.hold(bt, lost)
+}
+
+// lateWrite handles an answer that came after the request stopped
+// waiting: a failure is held as hints for its owner.
+func (c *Coordinator) lateWrite(w *writeState, a answer) {
+	if a.err == nil {
+		return
+	}
+	bt := &w.f.batches[a.b]
+	all := make([]int, len(bt.idx))
+	for p := range all {
+		all[p] = p
+	}
+	c.hold(bt, all)
 }
 
 // fallback takes over the keys of failed write batch b (see
@@ -186,65 +190,10 @@ func (c *Coordinator) hold(bt *batch, pos []int) {
 		keys[j], recs[j] = bt.keys[p], bt.recs[p]
 	}
 	if err := c.cfg.Hints.Hold(target, keys, recs); err != nil {
-		c.log.Debug("cluster: no hint kept for failed write", "target", target, "keys", len(keys), "err", err)
+		c.log.Warn("cluster: no hint kept for a failed write", "target", target, "keys", len(keys), "err", err)
 		return
 	}
 	c.stats.hintsHeld.Add(int64(len(keys)))
-}
-
-// finishWrite ends the request's part of a write. When expired is set
-// the deadline passed: every batch still unanswered failed, and its
-// records are held as hints.
-func (c *Coordinator) finishWrite(w *writeState, expired bool) {
-	if expired {
-		for b := range w.f.batches {
-			if b >= len(w.answered) || !w.answered[b] {
-				bt := &w.f.batches[b]
-				all := make([]int, len(bt.idx))
-				for p := range all {
-					all[p] = p
-				}
-				c.hold(bt, all)
-			}
-		}
-		// Drain what the deadline left buffered so nothing counts twice.
-		w.answered = append(w.answered, make([]bool, len(w.f.batches)-len(w.answered))...)
-		for b := range w.answered {
-			w.answered[b] = true
-		}
-	}
-	if !w.released {
-		w.released = true
-		w.fl.release()
-	}
-}
-
-// finishWriteLater hands a won write with calls still out to a
-// background goroutine that waits for them until the deadline and holds
-// hints for the owners that failed. With every repair slot busy, it is
-// skipped and counted like a late read repair.
-func (c *Coordinator) finishWriteLater(w *writeState) {
-	select {
-	case c.repairSlots <- struct{}{}:
-	default:
-		c.stats.repairsDropped.Add(1)
-		c.finishWrite(w, false)
-		return
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer func() { <-c.repairSlots }()
-		for w.tally.outstanding() {
-			a, ok, _ := w.fl.next(context.Background())
-			if !ok {
-				c.finishWrite(w, true)
-				return
-			}
-			c.absorbWrite(w, a, false)
-		}
-		c.finishWrite(w, false)
-	}()
 }
 
 // applyTo sends records to a replica: as hints for hint when set, as an

@@ -79,6 +79,8 @@ func (c *Coordinator) InfoSections() []server.InfoSection {
 		{"ringcache_read_repairs_background", i(s.ReadRepairsBackground)},
 		{"ringcache_read_repair_failures", i(s.ReadRepairFailures)},
 		{"ringcache_read_repairs_dropped", i(s.ReadRepairsDropped)},
+		{"ringcache_sloppy_fallbacks", i(s.Fallbacks)},
+		{"ringcache_hints_held_by_coordinator", i(s.HintsHeld)},
 	}
 	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
 	if rep, ok := c.cfg.Peers(c.cfg.Self); ok {

@@ -96,7 +96,9 @@ func (n *Node) notifyHandoff(old, v *view) {
 		if m.ID == n.cfg.NodeID {
 			continue
 		}
-		was := membership.Alive
+		// A member this node had not seen (it restarted since) counts as
+		// coming back: a hint kept from before may be waiting for it.
+		was := membership.Dead
 		if old != nil {
 			if om, ok := old.byID[m.ID]; ok {
 				was = om.State

@@ -391,3 +391,48 @@ func TestHintHolderLostForGood(t *testing.T) {
 		}
 	}
 }
+
+// TestCoordinatorOwnerAndSubstituteInOneRequest: one MSET in which the
+// coordinator owns some keys and stands in for the down owner of others
+// gives it two batches; both must be applied.
+func TestCoordinatorOwnerAndSubstituteInOneRequest(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 5, clustertest.Options{Configure: fastHandoff})
+	ctx := context.Background()
+	const owner, via = 1, 0
+	var mine, others []string
+	for i := 0; len(mine) < 50 || len(others) < 50; i++ {
+		k := fmt.Sprintf("mix:%06d", i)
+		o := ownersOf(t, c, k)
+		switch {
+		case slices.Contains(o, owner) && slices.Contains(o, via) && len(mine) < 50:
+			mine = append(mine, k)
+		case slices.Contains(o, owner) && !slices.Contains(o, via) && len(others) < 50:
+			others = append(others, k)
+		}
+	}
+	c.Isolate(owner)
+	// A first write finds the owner failing, so the MSET below is planned
+	// around it.
+	if err := c.Client(via).Set(ctx, others[0], "warm", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var args []any
+	for _, k := range append(slices.Clone(mine), others...) {
+		args = append(args, k, "v-"+k)
+	}
+	if err := c.Client(via).MSet(ctx, args...).Err(); err != nil {
+		t.Fatalf("MSET with an owner down: %v", err)
+	}
+	for _, k := range mine {
+		if v, _ := localValue(t, c, via, k); v != "v-"+k {
+			t.Fatalf("the coordinator, an owner of %s, holds %q", k, v)
+		}
+	}
+	c.Eventually("a hint per key", func() error {
+		if p, _, _, _ := pendingFor(c, c.ID(owner)); p != int64(len(mine)+len(others)) {
+			return fmt.Errorf("%d hints pending, want %d", p, len(mine)+len(others))
+		}
+		return nil
+	})
+}

@@ -39,8 +39,10 @@ type Manager struct {
 		refusalLogged map[string]time.Time
 	}
 	// active lists the targets with pending hints, for Merge's fast path;
-	// nil or empty when there are none.
-	active atomic.Pointer[[]string]
+	// nil or empty when there are none. Writers hold activeMu, so that a
+	// refresh computed before a Hold committed cannot hide its target.
+	active   atomic.Pointer[[]string]
+	activeMu sync.Mutex
 
 	wake chan string
 	life context.Context
@@ -117,9 +119,15 @@ func (m *Manager) Hold(target string, keys [][]byte, recs []engine.Record) error
 	if _, err := m.cfg.Store.PutHints(target, keys, recs, now.UnixMilli()); err != nil {
 		return fmt.Errorf("handoff: store hints for %s: %w", target, err)
 	}
+	m.activeMu.Lock()
 	if a := m.active.Load(); a == nil || !slices.Contains(*a, target) {
-		m.refreshActive()
+		ids := []string{target}
+		if a != nil {
+			ids = append(slices.Clone(*a), target)
+		}
+		m.active.Store(&ids)
 	}
+	m.activeMu.Unlock()
 	return nil
 }
 
@@ -213,6 +221,8 @@ func (m *Manager) Merge(keys [][]byte, recs []engine.Record, found []bool) error
 
 // refreshActive recomputes the targets with pending hints.
 func (m *Manager) refreshActive() {
+	m.activeMu.Lock()
+	defer m.activeMu.Unlock()
 	qs := m.cfg.Store.HintQueues()
 	ids := make([]string, 0, len(qs))
 	for _, q := range qs {

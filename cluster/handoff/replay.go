@@ -78,6 +78,8 @@ func (m *Manager) pass(target string) {
 	}
 	if st == Gone {
 		m.dropExpired(target)
+	} else {
+		m.Down(target, m.now()) // hints remain: keep (or restart) the clock
 	}
 }
 
@@ -87,7 +89,12 @@ func (m *Manager) dropExpired(target string) {
 	m.mu.Lock()
 	since, ok := m.mu.down[target]
 	m.mu.Unlock()
-	if !ok || m.now().Sub(time.UnixMilli(since)) <= m.cfg.MaxWindow {
+	if !ok {
+		// A hint stored while a pass cleared the time: start it now.
+		m.Down(target, m.now())
+		return
+	}
+	if m.now().Sub(time.UnixMilli(since)) <= m.cfg.MaxWindow {
 		return
 	}
 	n, err := m.cfg.Store.DropHints(target)

@@ -19,6 +19,8 @@ const usage = `usage: ringcache-bench <command> [flags]
 commands:
   load      drive a GET/SET/DEL load at one server and report throughput and latency
   compare   run redis-benchmark against redis-server (AOF on and off) and ringcache
+  handoff   kill a node of a 5-node cluster under load, write its keys, restart it, measure hint replay
+  repair    measure one anti-entropy exchange between two 1M-key replicas and the digest's write cost
 
 run "ringcache-bench <command> -h" for the flags of a command.
 `
@@ -50,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runLoad(ctx, args[1:], stdout, stderr)
 	case "compare":
 		err = runCompare(ctx, args[1:], stdout, stderr)
+	case "handoff":
+		err = runHandoff(ctx, args[1:], stdout, stderr)
 	case "repair":
 		err = runRepair(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
