@@ -131,7 +131,9 @@ func (h nodeHandoff) Status(target string) handoff.Status {
 		return handoff.Gone
 	case !ok && n.now().Sub(n.started) > goneAfter && len(v.members) > 1:
 		return handoff.Gone
-	case ok && m.State == membership.Alive && !slices.Contains(n.peers.failing(n.now(), n.cfg.HealthRetry), target):
+	case ok && m.State == membership.Alive:
+		// Recent RPC failures do not hold the replay back: it fails fast if
+		// the target is still unreachable, and retries with backoff.
 		return handoff.Alive
 	}
 	return handoff.Down

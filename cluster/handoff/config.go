@@ -88,9 +88,11 @@ type Config struct {
 	// MaxBytes caps one target's queue, in bytes. Default 1 GiB.
 	MaxBytes int64
 	// RetryInterval is the period of the replay loop's retry of every
-	// queue. Default 10s.
+	// queue. A node back from a short outage may not have been declared
+	// dead by gossip, so no alive event announces it: this retry finds it.
+	// Default 1s (a pass over a queue whose target is down costs a lookup).
 	RetryInterval time.Duration
-	// BatchKeys and BatchBytes bound one delivery batch. Defaults 512
+	// BatchKeys and BatchBytes bound one delivery batch. Defaults 2048
 	// keys and 1 MiB.
 	BatchKeys  int
 	BatchBytes int
@@ -109,8 +111,8 @@ func DefaultConfig() Config {
 		ReplayRate:    16 << 20,
 		MaxWindow:     3 * time.Hour,
 		MaxBytes:      1 << 30,
-		RetryInterval: 10 * time.Second,
-		BatchKeys:     512,
+		RetryInterval: time.Second,
+		BatchKeys:     2048,
 		BatchBytes:    1 << 20,
 		Timeout:       5 * time.Second,
 	}

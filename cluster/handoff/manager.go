@@ -37,6 +37,9 @@ type Manager struct {
 		replaying map[string]bool
 		// refusalLogged rate-limits the refusal log line per target.
 		refusalLogged map[string]time.Time
+		// retries counts a target's replays interrupted in a row, for the
+		// backoff of the early retry.
+		retries map[string]int
 	}
 	// active lists the targets with pending hints, for Merge's fast path;
 	// nil or empty when there are none. Writers hold activeMu, so that a
@@ -73,6 +76,7 @@ func New(cfg Config) (*Manager, error) {
 	m.mu.dropped = map[string]int64{}
 	m.mu.replaying = map[string]bool{}
 	m.mu.refusalLogged = map[string]time.Time{}
+	m.mu.retries = map[string]int{}
 	err := cfg.Store.ScanMeta(downMetaPrefix, func(name string, val []byte) bool {
 		if len(val) == 8 {
 			m.mu.down[name[len(downMetaPrefix):]] = int64(binary.BigEndian.Uint64(val))

@@ -52,7 +52,7 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	d := handoff.DefaultConfig()
-	if d.ReplayRate != 16<<20 || d.MaxWindow != 3*time.Hour || d.MaxBytes != 1<<30 || d.RetryInterval != 10*time.Second {
+	if d.ReplayRate != 16<<20 || d.MaxWindow != 3*time.Hour || d.MaxBytes != 1<<30 || d.RetryInterval != time.Second {
 		t.Fatalf("DefaultConfig = %+v, want the documented defaults", d)
 	}
 }

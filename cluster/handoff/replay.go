@@ -20,7 +20,7 @@ func (m *Manager) loop() {
 		case <-m.life.Done():
 			return
 		case target := <-m.wake:
-			m.pass(target)
+			m.pass(target, true)
 		case <-t.C:
 			m.passAll()
 		}
@@ -47,17 +47,27 @@ func (m *Manager) passAll() {
 		if m.life.Err() != nil {
 			return
 		}
-		m.pass(t)
+		m.pass(t, false)
 	}
 }
 
 // pass does what target's state calls for: replay to it when alive, to
-// the keys' owners when it is gone, nothing while it is down.
-func (m *Manager) pass(target string) {
+// the keys' owners when it is gone, nothing while it is down. woken says
+// the pass was asked for (the target was seen coming back).
+func (m *Manager) pass(target string, woken bool) {
 	st := m.cfg.Cluster.Status(target)
 	if st == Down {
 		if m.queue(target).Count > 0 {
 			m.Down(target, m.now())
+		}
+		// A replay was interrupted lately (the target came back and failed
+		// a call, so it counts as down for a moment): keep trying with
+		// backoff rather than wait for the periodic retry.
+		m.mu.Lock()
+		retrying := m.mu.retries[target] > 0
+		m.mu.Unlock()
+		if (woken || retrying) && m.queue(target).Count > 0 {
+			m.retrySoon(target)
 		}
 		return
 	}
@@ -68,8 +78,12 @@ func (m *Manager) pass(target string) {
 			break
 		}
 		if err := m.replay(target, st); err != nil {
+			m.retrySoon(target)
 			break
 		}
+		m.mu.Lock()
+		delete(m.mu.retries, target)
+		m.mu.Unlock()
 	}
 	m.refreshActive()
 	if m.queue(target).Count == 0 {
@@ -81,6 +95,26 @@ func (m *Manager) pass(target string) {
 	} else {
 		m.Down(target, m.now()) // hints remain: keep (or restart) the clock
 	}
+}
+
+// retrySoon schedules another pass for a target whose replay was
+// interrupted, sooner than the periodic retry: a node that just came back
+// may refuse connections for a moment (its peers' clients back off
+// between dials). The delay doubles from 100ms up to a second (or
+// RetryInterval if shorter): a returning node gets its hints within about
+// a second of accepting connections, for one failed dial a second while
+// it does not.
+func (m *Manager) retrySoon(target string) {
+	m.mu.Lock()
+	n := m.mu.retries[target]
+	m.mu.retries[target] = n + 1
+	m.mu.Unlock()
+	delay := min(100*time.Millisecond<<min(n, 4), time.Second, m.cfg.RetryInterval)
+	time.AfterFunc(delay, func() {
+		if m.life.Err() == nil {
+			m.Wake(target)
+		}
+	})
 }
 
 // dropExpired drops the hints of a gone target whose owners could not

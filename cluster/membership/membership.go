@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -24,6 +25,8 @@ type Membership struct {
 	reg  *registry
 	del  *delegate
 	self string // this node's advertised gossip address (ip:port)
+	// boot identifies this run in the metadata (see meta.Boot).
+	boot uint64
 
 	joinAttempts atomic.Uint64
 	joinFailures atomic.Uint64
@@ -72,7 +75,8 @@ func Start(cfg Config) (*Membership, error) {
 	}
 	m.reg = newRegistry(log, m.kickNotifier)
 	m.del = &delegate{reg: m.reg, log: log}
-	raw, err := encodeMeta(cfg.localMeta())
+	m.boot = uint64(time.Now().UnixNano())
+	raw, err := encodeMeta(m.localMeta())
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +201,7 @@ func (m *Membership) SetNodeState(state string) error {
 
 // updateMeta advertises state; the caller holds life.
 func (m *Membership) updateMeta(state string) error {
-	md := m.cfg.localMeta()
+	md := m.localMeta()
 	md.NodeState = state
 	raw, err := encodeMeta(md)
 	if err != nil {
@@ -244,4 +248,11 @@ func (m *Membership) shutdown(leave bool) error {
 	}
 	m.log.Info("membership: closed", "id", m.cfg.NodeID, "left", leave)
 	return errors.Join(errs...)
+}
+
+// localMeta is this run's metadata: the config's, with the boot id.
+func (m *Membership) localMeta() meta {
+	md := m.cfg.localMeta()
+	md.Boot = m.boot
+	return md
 }

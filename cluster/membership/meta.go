@@ -25,11 +25,15 @@ type meta struct {
 	ClusterAddr string
 	VNodes      int
 	NodeState   string
+	// Boot identifies one run of the node (its start time in Unix ns). A
+	// node that restarts advertises new metadata, so every member hears
+	// of the restart as an update even if it never saw the node fail.
+	Boot uint64
 }
 
 // encodeMeta lays m out as: version byte, uvarint VNodes, then NodeID,
 // ClientAddr, ClusterAddr and NodeState, each a uvarint length followed by
-// its bytes. It fails with ErrMetaTooLarge past memberlist.MetaMaxSize.
+// its bytes, then uvarint Boot when it is set. It fails with ErrMetaTooLarge past memberlist.MetaMaxSize.
 func encodeMeta(m meta) ([]byte, error) {
 	if m.VNodes < 0 {
 		return nil, fmt.Errorf("%w: negative vnodes", ErrBadMeta)
@@ -44,6 +48,9 @@ func encodeMeta(m meta) ([]byte, error) {
 		}
 		buf = binary.AppendUvarint(buf, uint64(len(f)))
 		buf = append(buf, f...)
+	}
+	if m.Boot != 0 {
+		buf = binary.AppendUvarint(buf, m.Boot)
 	}
 	if len(buf) > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("%w: %d bytes (max %d)", ErrMetaTooLarge, len(buf), memberlist.MetaMaxSize)
@@ -71,6 +78,13 @@ func decodeMeta(b []byte) (meta, error) {
 	m.NodeState = d.str()
 	if d.err != nil {
 		return meta{}, d.err
+	}
+	if len(d.buf) > 0 {
+		// Written by encodeMeta since the field exists; a blob without it
+		// (or with a damaged one) simply has no boot id.
+		if boot, n := binary.Uvarint(d.buf); n > 0 {
+			m.Boot = boot
+		}
 	}
 	if vnodes < 1 || vnodes > MaxVNodes {
 		return meta{}, fmt.Errorf("%w: vnodes %d not in 1..%d", ErrBadMeta, vnodes, MaxVNodes)

@@ -38,10 +38,17 @@ func TestMetaRoundTrip(t *testing.T) {
 			if got != tc.m {
 				t.Fatalf("got %+v, want %+v", got, tc.m)
 			}
-			// Fields appended by a later writer are ignored.
+			// The boot id, then fields appended by a later writer, which
+			// are ignored.
+			withBoot := tc.m
+			withBoot.Boot = 1<<40 + 7
+			b, err = encodeMeta(withBoot)
+			if err != nil {
+				t.Fatal(err)
+			}
 			got, err = decodeMeta(append(b, 9, 'x', 'y'))
-			if err != nil || got != tc.m {
-				t.Fatalf("with trailing field: %+v, %v", got, err)
+			if err != nil || got != withBoot {
+				t.Fatalf("with boot id and a trailing field: %+v, %v", got, err)
 			}
 		})
 	}

@@ -19,7 +19,7 @@ import (
 var handoffArgs = []string{"--replicas", "3", "--write-quorum", "2", "--read-quorum", "2", "--timeout", "500ms"}
 
 // catchUp bounds how long a restarted owner may take to receive its
-// hints: the alive event triggers the replay, the 10 s retry backs it up.
+// hints: the alive event triggers the replay, the 1 s retry backs it up.
 const catchUp = 30 * time.Second
 
 // waitHandoff polls cond every 100 ms until it returns nil or limit passes.
