@@ -233,7 +233,8 @@ func TestHintedDeleteNeverResurrects(t *testing.T) {
 
 func TestHintWindowStopsNewHints(t *testing.T) {
 	t.Parallel()
-	const window = 300 * time.Millisecond
+	// Long enough for the early writes to land inside it on a slow machine.
+	const window = 2 * time.Second
 	c := clustertest.New(t, 5, clustertest.Options{Configure: func(i int, cfg *cluster.NodeConfig) {
 		fastHandoff(i, cfg)
 		cfg.Handoff.MaxWindow = window
