@@ -69,6 +69,11 @@ type Config struct {
 	// exchange must have started to prove that the replica has the
 	// tombstone: clocks differ between nodes. Default 5s.
 	ProofMargin time.Duration
+	// MinReplicas is how many replicas a range must have for a tombstone
+	// in it to be purged: a node alone in its ring (starting while it
+	// cannot reach its seeds) must not take that for proof. Default 1;
+	// a cluster node sets min(N, 2).
+	MinReplicas int
 	// Logger receives round summaries and failures. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -77,7 +82,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults of every field that has one.
 func DefaultConfig() Config {
-	return Config{Interval: time.Minute, Rate: 8 << 20, Timeout: 2 * time.Minute, ProofMargin: 5 * time.Second}
+	return Config{Interval: time.Minute, Rate: 8 << 20, Timeout: 2 * time.Minute, ProofMargin: 5 * time.Second, MinReplicas: 1}
 }
 
 // Validate reports the first invalid field.
@@ -91,6 +96,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Rate %d must be positive", ErrInvalidConfig, c.Rate)
 	case c.Timeout <= 0:
 		return fmt.Errorf("%w: Timeout %v must be positive", ErrInvalidConfig, c.Timeout)
+	case c.MinReplicas < 1:
+		return fmt.Errorf("%w: MinReplicas %d must be at least 1", ErrInvalidConfig, c.MinReplicas)
 	case c.ProofMargin < 0:
 		return fmt.Errorf("%w: ProofMargin %v is negative", ErrInvalidConfig, c.ProofMargin)
 	}
@@ -233,6 +240,13 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 	}
 	r.round.Lock()
 	defer r.round.Unlock()
+	if r.closed.Load() {
+		return Summary{}, ErrClosed
+	}
+	// Close stops a round started on a caller's context too.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(r.life, cancel)()
 	start := r.cfg.Now()
 	self := r.cfg.Ring.Self()
 
@@ -403,12 +417,11 @@ func (r *Repairer) recordProofs(peer string, ranges []Range, start time.Time) {
 func (r *Repairer) PurgeAllowed(key []byte, rec engine.Record) bool {
 	rr := r.cfg.Ring.RangeOf(engine.Token(key))
 	self := r.cfg.Ring.Self()
-	if len(rr.Replicas) == 0 {
-		return false // no ring yet: nothing is proven
-	}
-	if !slices.Contains(rr.Replicas, self) {
-		// Not a replica of the range any more: the copy is not served.
-		return true
+	if len(rr.Replicas) < r.cfg.MinReplicas || !slices.Contains(rr.Replicas, self) {
+		// No ring yet, a ring of this node alone, or a range this node no
+		// longer replicates (it may again after a ring change): nothing
+		// proves the other replicas have the tombstone.
+		return false
 	}
 	need := rec.Version.Wall + r.cfg.ProofMargin.Milliseconds()
 	r.mu.Lock()

@@ -187,10 +187,12 @@ func TestPurgeAllowedNeedsProof(t *testing.T) {
 		t.Fatal("a restart allowed the later tombstone's purge")
 	}
 
-	// A range this node is not a replica of: its copy is not served.
+	// A range this node is not a replica of: nothing proves the replicas
+	// have the tombstone, and the node may own the range again after a
+	// ring change.
 	other := keyIn(t, ring.ranges[3].Range)
-	if !r2.PurgeAllowed(other, engine.Record{Version: ver(clock.Now().UnixMilli(), 0, 1), Tombstone: true}) {
-		t.Fatal("purge refused for a range this node does not replicate")
+	if r2.PurgeAllowed(other, engine.Record{Version: ver(0, 0, 1), Tombstone: true}) {
+		t.Fatal("purge allowed for a range this node does not replicate")
 	}
 }
 
@@ -487,4 +489,30 @@ func FuzzServiceServe(f *testing.F) {
 	f.Fuzz(func(t *testing.T, op uint8, payload []byte) {
 		checkServe(t, svc, op%4+OpRoots-1, payload)
 	})
+}
+
+// TestPurgeRefusedWhenAloneInRing: a node that starts while it cannot
+// reach its seeds sees a ring of itself alone; with MinReplicas 2 that
+// proves nothing, however old the tombstone.
+func TestPurgeRefusedWhenAloneInRing(t *testing.T) {
+	e := openMemEngine(t)
+	ring := &fakeRing{self: "a", peers: map[string]Peer{}}
+	ring.ranges = []ReplicaRange{{Range: Range{Start: 5, End: 5}, Replicas: []string{"a"}}}
+	cfg := DefaultConfig()
+	cfg.Store, cfg.Meta, cfg.Ring, cfg.Interval = e, e, ring, 0
+	tomb := engine.Record{Version: ver(1, 0, 1), Tombstone: true}
+	for _, tc := range []struct {
+		min  int
+		want bool
+	}{{1, true}, {2, false}} {
+		cfg.MinReplicas = tc.min
+		r, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.PurgeAllowed([]byte("k"), tomb); got != tc.want {
+			t.Errorf("MinReplicas %d: PurgeAllowed = %v, want %v", tc.min, got, tc.want)
+		}
+		_ = r.Close()
+	}
 }

@@ -45,9 +45,9 @@ type fanout struct {
 }
 
 // plan groups keys by replica using the current placement and health.
-// configured is the R or W that LevelDefault stands for. A write keeps
-// the hint and noted marks of sloppy choices in its batch keys; a read
-// asks the same nodes plainly.
+// configured is the R or W that LevelDefault stands for. Batches carry
+// the hint of sloppy choices (a write keeps its records as hints there, a
+// read repairs them as hints); a write also notes the owners' keys.
 func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, write bool) (*fanout, error) {
 	ref := c.placement.Load()
 	if ref == nil {
@@ -78,11 +78,11 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 		prefs = ref.p.AppendPreference(prefs[:0], engine.Token(k), n+c.cfg.Fallbacks)
 		choices, sloppy := chooseReplicas(choiceBuf[:0], prefs, n, f.down)
 		for _, ch := range choices {
-			hint, noted := "", false
-			if write {
-				hint, noted = ch.hint, sloppy && ch.hint == ""
-			}
-			f.add(f.batchOf(ch.id, hint, noted, c.cfg.Peers), i, k)
+			// A read keeps the hint too: a substitute that answered with
+			// nothing is repaired with a hint for the owner it stands in
+			// for, never with data of its own it would keep forever.
+			noted := write && sloppy && ch.hint == ""
+			f.add(f.batchOf(ch.id, ch.hint, noted, c.cfg.Peers), i, k)
 		}
 	}
 	return f, nil

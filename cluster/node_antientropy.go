@@ -27,6 +27,7 @@ func (n *Node) startAntiEntropy() error {
 	ac.Store, ac.Meta, ac.Ring, ac.Dirty = n.cfg.Engine, n.cfg.Engine, nodeRing{n}, n.dirty
 	ac.Interval, ac.Rate = n.cfg.AntiEntropyInterval, n.cfg.AntiEntropyRate
 	ac.Logger, ac.Now = n.log, n.now
+	ac.MinReplicas = min(n.cfg.N, 2)
 	r, err := antientropy.New(ac)
 	if err != nil {
 		return err

@@ -46,6 +46,10 @@ func (n *Node) startHandoff() error {
 	}
 	hc := n.cfg.Handoff
 	hc.Store, hc.Cluster, hc.Logger, hc.Now = n.cfg.Engine, nodeHandoff{n}, n.log, n.now
+	// A hint older than the tombstone grace may carry a value whose delete
+	// was purged on the target already: such hints are dropped, not
+	// replayed.
+	hc.MaxAge = n.cfg.Engine.TombstoneGrace()
 	m, err := handoff.New(hc)
 	if err != nil {
 		return err

@@ -1,6 +1,9 @@
 package engine
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // counters are the engine's own monotonic counters.
 type counters struct {
@@ -96,3 +99,7 @@ func (e *Engine) Stats() Stats {
 	s.BlockCacheMisses = m.BlockCache.Misses
 	return s
 }
+
+// TombstoneGrace returns how long tombstones are kept before they may be
+// purged: the age past which a write may conflict with a forgotten delete.
+func (e *Engine) TombstoneGrace() time.Duration { return e.cfg.TombstoneGrace }

@@ -98,6 +98,13 @@ type Config struct {
 	BatchBytes int
 	// Timeout bounds one delivery batch. Default 5s.
 	Timeout time.Duration
+	// MaxAge drops, instead of replaying, a hint whose record was written
+	// longer ago than this. Set it to the engine's tombstone grace: a
+	// delete newer than such a record may have been purged on the target
+	// already, and replaying the record would bring the key back (the
+	// keys' other owners still hold what it carried, for anti-entropy).
+	// 0: no limit. Default 0.
+	MaxAge time.Duration
 	// Logger receives replay start and end lines and refusals. Default
 	// (nil): discard.
 	Logger *slog.Logger
@@ -141,6 +148,8 @@ func (c Config) Validate() error {
 		return bad("BatchKeys %d and BatchBytes %d must be positive", c.BatchKeys, c.BatchBytes)
 	case c.Timeout <= 0:
 		return bad("Timeout %v must be positive", c.Timeout)
+	case c.MaxAge < 0:
+		return bad("MaxAge %v is negative", c.MaxAge)
 	}
 	return nil
 }

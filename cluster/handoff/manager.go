@@ -120,6 +120,12 @@ func (m *Manager) Hold(target string, keys [][]byte, recs []engine.Record) error
 	if m.queue(target).Bytes >= m.cfg.MaxBytes {
 		return m.refuse(target, len(keys), ErrFull)
 	}
+	if m.cfg.MaxAge > 0 {
+		keys, recs = m.fresh(target, keys, recs, now)
+		if len(keys) == 0 {
+			return nil
+		}
+	}
 	if _, err := m.cfg.Store.PutHints(target, keys, recs, now.UnixMilli()); err != nil {
 		return fmt.Errorf("handoff: store hints for %s: %w", target, err)
 	}
@@ -133,6 +139,25 @@ func (m *Manager) Hold(target string, keys [][]byte, recs []engine.Record) error
 	}
 	m.activeMu.Unlock()
 	return nil
+}
+
+// fresh returns the records younger than MaxAge; the others are counted
+// as dropped (they would be dropped at replay anyway).
+func (m *Manager) fresh(target string, keys [][]byte, recs []engine.Record, now time.Time) ([][]byte, []engine.Record) {
+	cut := now.Add(-m.cfg.MaxAge).UnixMilli()
+	var ks [][]byte
+	var rs []engine.Record
+	for i := range recs {
+		if recs[i].Version.Wall >= cut {
+			ks, rs = append(ks, keys[i]), append(rs, recs[i])
+		}
+	}
+	if n := len(keys) - len(ks); n > 0 {
+		m.mu.Lock()
+		m.mu.dropped[target] += int64(n)
+		m.mu.Unlock()
+	}
+	return ks, rs
 }
 
 // refuse counts a refusal and logs it at most once a minute per target.

@@ -170,8 +170,17 @@ func (m *Manager) replay(target string, st Status) error {
 	var err error
 	for {
 		var b hintBatch
-		if b, err = m.next(target, cursor); err != nil || len(b.keys) == 0 {
+		if b, err = m.next(target, cursor); err != nil || (len(b.keys) == 0 && len(b.stale) == 0) {
 			break
+		}
+		if len(b.stale) > 0 {
+			if err = m.dropStale(target, b); err != nil {
+				break
+			}
+			if len(b.keys) == 0 {
+				cursor = b.last
+				continue
+			}
 		}
 		if err = m.limiter.WaitN(m.life, min(b.bytes, m.cfg.BatchBytes)); err != nil {
 			break
@@ -211,14 +220,44 @@ type hintBatch struct {
 	recs     []engine.Record
 	versions []engine.Version
 	bytes    int
+	// stale and staleVersions are hints older than MaxAge, to drop.
+	stale         [][]byte
+	staleVersions []engine.Version
+	// last is the last key scanned, stale or not: the next cursor.
+	last []byte
+}
+
+// dropStale deletes a batch's hints that are too old to replay and
+// counts them as dropped.
+func (m *Manager) dropStale(target string, b hintBatch) error {
+	n, err := m.cfg.Store.DeleteHints(target, b.stale, b.staleVersions)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.mu.dropped[target] += int64(n)
+	m.mu.Unlock()
+	m.log.Warn("handoff: hints older than the tombstone grace dropped instead of replayed; anti-entropy repairs their keys",
+		"target", target, "hints", n)
+	return nil
 }
 
 // next reads the batch of target's hints after cursor.
 func (m *Manager) next(target string, cursor []byte) (hintBatch, error) {
 	var b hintBatch
+	var cut int64
+	if m.cfg.MaxAge > 0 {
+		cut = m.now().Add(-m.cfg.MaxAge).UnixMilli()
+	}
 	err := m.cfg.Store.ScanHints(target, cursor, func(key []byte, r engine.Record, _ int64) bool {
+		b.last = slices.Clone(key)
+		if r.Version.Wall < cut {
+			b.stale = append(b.stale, b.last)
+			b.staleVersions = append(b.staleVersions, r.Version)
+			return len(b.stale) < m.cfg.BatchKeys
+		}
 		r.Value = slices.Clone(r.Value)
-		b.keys = append(b.keys, slices.Clone(key))
+		b.keys = append(b.keys, b.last)
 		b.recs = append(b.recs, r)
 		b.versions = append(b.versions, r.Version)
 		b.bytes += len(key) + r.EncodedLen()
