@@ -162,8 +162,10 @@ func (p *peerSet) failing(now time.Time, retry time.Duration) []string {
 	if !p.anyFailed.Load() {
 		return nil
 	}
+	// Cleared before the scan: a failure recorded during the scan sets it
+	// again after, so none is hidden from the next request.
+	p.anyFailed.Store(false)
 	var out []string
-	any := false
 	cut := now.Add(-retry).UnixNano()
 	p.mu.RLock()
 	for id, pc := range p.mu.conns {
@@ -171,15 +173,12 @@ func (p *peerSet) failing(now time.Time, retry time.Duration) []string {
 		if at == 0 {
 			continue
 		}
-		any = true
+		p.anyFailed.Store(true)
 		if at > cut {
 			out = append(out, id)
 		}
 	}
 	p.mu.RUnlock()
-	if !any {
-		p.anyFailed.Store(false)
-	}
 	return out
 }
 
