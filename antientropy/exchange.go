@@ -171,15 +171,7 @@ func (x *exchange) push(ctx context.Context, keys [][]byte) error {
 		if err := x.store.LookupBatch(chunk, recs, found); err != nil {
 			return err
 		}
-		var ks [][]byte
-		var rs []engine.Record
-		size := 0
-		for i := range chunk {
-			if found[i] {
-				ks, rs = append(ks, chunk[i]), append(rs, recs[i])
-				size += len(chunk[i]) + recs[i].EncodedLen()
-			}
-		}
+		ks, rs, size := present(chunk, recs, found)
 		if len(ks) == 0 {
 			continue
 		}
@@ -206,15 +198,7 @@ func (x *exchange) pull(ctx context.Context, keys [][]byte) error {
 		if len(recs) != len(chunk) || len(found) != len(chunk) {
 			return fmt.Errorf("%w: %d records for %d keys", ErrBadAnswer, len(recs), len(chunk))
 		}
-		var ks [][]byte
-		var rs []engine.Record
-		size := 0
-		for i := range chunk {
-			if found[i] {
-				ks, rs = append(ks, chunk[i]), append(rs, recs[i])
-				size += len(chunk[i]) + recs[i].EncodedLen()
-			}
-		}
+		ks, rs, size := present(chunk, recs, found)
 		if err := x.spend(ctx, size); err != nil {
 			return err
 		}
@@ -228,4 +212,16 @@ func (x *exchange) pull(ctx context.Context, keys [][]byte) error {
 		x.res.KeysReceived += int64(len(ks))
 	}
 	return nil
+}
+
+// present keeps the keys that were found, with their records, and
+// returns their size in bytes (key plus encoded record).
+func present(keys [][]byte, recs []engine.Record, found []bool) (ks [][]byte, rs []engine.Record, size int) {
+	for i := range keys {
+		if found[i] {
+			ks, rs = append(ks, keys[i]), append(rs, recs[i])
+			size += len(keys[i]) + recs[i].EncodedLen()
+		}
+	}
+	return ks, rs, size
 }

@@ -62,35 +62,35 @@ func randRange(rng *rand.Rand, kind string) Range {
 	alignedEnd := func() uint64 { return rng.Uint64() | bucketMask } // last token of a bucket
 	switch kind {
 	case "random":
-		return Range{rng.Uint64(), rng.Uint64()}
+		return Range{Start: rng.Uint64(), End: rng.Uint64()}
 	case "wrapping":
 		s := rng.Uint64() | 1<<63
-		return Range{s, rng.Uint64() >> 1}
+		return Range{Start: s, End: rng.Uint64() >> 1}
 	case "aligned":
-		return Range{alignedEnd(), alignedEnd()}
+		return Range{Start: alignedEnd(), End: alignedEnd()}
 	case "aligned-start":
-		return Range{alignedEnd(), rng.Uint64()}
+		return Range{Start: alignedEnd(), End: rng.Uint64()}
 	case "whole":
 		s := rng.Uint64()
-		return Range{s, s}
+		return Range{Start: s, End: s}
 	case "whole-aligned":
 		s := alignedEnd()
-		return Range{s, s}
+		return Range{Start: s, End: s}
 	case "tiny":
 		s := rng.Uint64()
-		return Range{s, s + 1 + rng.Uint64N(bucketSize/4)}
+		return Range{Start: s, End: s + 1 + rng.Uint64N(bucketSize/4)}
 	case "tiny-keys":
 		return tinyKeyRange(rng)
 	case "near-whole":
 		s := rng.Uint64()
-		return Range{s, s - 1 - rng.Uint64N(bucketSize/4)}
+		return Range{Start: s, End: s - 1 - rng.Uint64N(bucketSize/4)}
 	case "one-token":
 		s := rng.Uint64()
-		return Range{s, s + 1}
+		return Range{Start: s, End: s + 1}
 	case "top-edge":
-		return Range{rng.Uint64(), math.MaxUint64}
+		return Range{Start: rng.Uint64(), End: math.MaxUint64}
 	case "bottom-edge":
-		return Range{math.MaxUint64, rng.Uint64()}
+		return Range{Start: math.MaxUint64, End: rng.Uint64()}
 	}
 	panic("unknown range kind " + kind)
 }
@@ -110,7 +110,7 @@ func tinyKeyRange(rng *rand.Rand) Range {
 		if lo == hi || lo&bucketMask == 0 {
 			continue
 		}
-		return Range{lo - 1, hi}
+		return Range{Start: lo - 1, End: hi}
 	}
 }
 

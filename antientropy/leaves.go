@@ -1,10 +1,14 @@
 package antientropy
 
+import (
+	"github.com/ringcache/ringcache/cluster/ring"
+	"github.com/ringcache/ringcache/engine"
+)
+
 // BucketBits is the number of high token bits that select a digest
 // bucket: the engine keeps 1<<BucketBits buckets and a token t belongs to
-// bucket t >> (64 - BucketBits). It must equal engine.DigestBits; it is
-// repeated here so that the tree and leaf arithmetic stays pure.
-const BucketBits = 16
+// bucket t >> (64 - BucketBits).
+const BucketBits = engine.DigestBits
 
 // Buckets is the number of digest buckets.
 const Buckets = 1 << BucketBits
@@ -20,24 +24,11 @@ const (
 	bucketMask  = 1<<bucketShift - 1 // token bits below the bucket number
 )
 
-// Range is an arc of the token space: the tokens t with Start < t <= End,
-// wrapping past 2^64-1 when End < Start. Start == End covers the whole
-// ring. It has the semantics of the ring's ranges, so replicas compare
-// exactly the ranges the ring hands out.
-type Range struct {
-	Start, End uint64
-}
-
-// Contains reports whether token t lies in the range.
-func (r Range) Contains(t uint64) bool {
-	if r.Start < r.End {
-		return r.Start < t && t <= r.End
-	}
-	return t > r.Start || t <= r.End
-}
-
-// first is the range's first token in ring order.
-func (r Range) first() uint64 { return r.Start + 1 }
+// Range is the ring's range: the tokens t with Start < t <= End, wrapping
+// past 2^64-1 when End < Start; Start == End covers the whole ring. It is
+// the ring's own type, so replicas compare exactly the ranges the ring
+// hands out.
+type Range = ring.Range
 
 // Leaf is one leaf of a range's tree: the tokens [Lo, Hi] (inclusive,
 // never wrapping) of bucket Bucket that lie in the range.
@@ -68,7 +59,7 @@ func BucketOf(t uint64) int { return int(t >> bucketShift) }
 // Both replicas derive the same leaves from the same range, which is what
 // makes their trees comparable position by position.
 func Leaves(r Range) []Leaf {
-	lo := r.first()
+	lo := r.Start + 1
 	// remain is the number of tokens still to cover minus one, so that the
 	// whole ring (2^64 tokens) fits: End-Start-1 wraps to 2^64-1.
 	remain := r.End - r.Start - 1
@@ -106,7 +97,7 @@ func LeafOf(r Range, t uint64) int {
 	if !r.Contains(t) {
 		return -1
 	}
-	return int(offsetLeaf(r.first(), t-r.first()))
+	return int(offsetLeaf(r.Start+1, t-(r.Start+1)))
 }
 
 // offsetLeaf returns the index of the leaf holding the token d positions
@@ -121,7 +112,7 @@ func offsetLeaf(first, d uint64) uint64 {
 // replica serving an EntriesRequest needs it, and false if r has no leaf
 // i.
 func LeafAt(r Range, i int) (Leaf, bool) {
-	first := r.first()
+	first := r.Start + 1
 	n := leafCount(first, r.End-r.Start-1)
 	if i < 0 || i >= n {
 		return Leaf{}, false

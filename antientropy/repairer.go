@@ -14,14 +14,13 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/engine"
 )
 
-// ReplicaRange is a ring range and its replicas' node ids.
-type ReplicaRange struct {
-	Range
-	Replicas []string
-}
+// ReplicaRange is a ring range and its replicas' node ids, as the ring
+// lists them.
+type ReplicaRange = ring.ReplicaRange
 
 // Ring is the cluster as the repairer sees it.
 type Ring interface {

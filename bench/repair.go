@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster"
 	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
@@ -220,12 +221,7 @@ func ringRanges(cfg RepairConfig) []antientropy.Range {
 	for i := range nodes {
 		nodes[i] = ring.Node{ID: fmt.Sprintf("node%d", i+1), VNodes: cfg.VNodes}
 	}
-	rs := ring.New(nodes, cfg.VNodes).Ranges()
-	out := make([]antientropy.Range, len(rs))
-	for i, r := range rs {
-		out[i] = antientropy.Range{Start: r.Start, End: r.End}
-	}
-	return out
+	return ring.New(nodes, cfg.VNodes).Ranges()
 }
 
 func timeExchange(ctx context.Context, a *engine.Engine, peer antientropy.Peer, ranges []antientropy.Range, full int64) (ExchangeFigures, error) {
@@ -309,12 +305,7 @@ func loadReplicas(ctx context.Context, cfg RepairConfig, a, b *engine.Engine) (i
 // reaches it through a transport client, and a stop function.
 func servePeer(b *engine.Engine) (antientropy.Peer, func() error, error) {
 	tcfg := transport.DefaultConfig()
-	mux := transport.NewReplicaMux(engineReplica{b}, nil)
-	svc := antientropy.NewService(b)
-	for _, op := range []uint8{antientropy.OpRoots, antientropy.OpNodes, antientropy.OpEntries} {
-		mux.Handle(op, transport.HandlerFunc(svc.Serve))
-	}
-	srv, err := transport.NewServer(mux, tcfg)
+	srv, err := transport.NewServer(cluster.NewReplicaHandler(cluster.NewLocalReplica(b, nil), nil), tcfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -337,78 +328,7 @@ func servePeer(b *engine.Engine) (antientropy.Peer, func() error, error) {
 		}
 		return err
 	}
-	return transportPeer{cl}, stop, nil
-}
-
-// engineReplica serves an engine as a transport.Replica.
-type engineReplica struct{ e *engine.Engine }
-
-func (r engineReplica) ApplyBatch(_ context.Context, items []transport.ApplyItem) ([]transport.ApplyResult, error) {
-	keys := make([][]byte, len(items))
-	recs := make([]engine.Record, len(items))
-	for i, it := range items {
-		keys[i], recs[i] = it.Key, it.Record
-	}
-	applied, err := r.e.ApplyBatch(keys, recs)
-	if err != nil {
-		return nil, err
-	}
-	res := make([]transport.ApplyResult, len(items))
-	for i := range res {
-		// The engine counts replacements, not which: all or none.
-		res[i].Applied = applied == len(items)
-	}
-	return res, nil
-}
-
-func (r engineReplica) ReadBatch(_ context.Context, keys [][]byte) ([]transport.ReadResult, error) {
-	recs := make([]engine.Record, len(keys))
-	found := make([]bool, len(keys))
-	if err := r.e.LookupBatch(keys, recs, found); err != nil {
-		return nil, err
-	}
-	res := make([]transport.ReadResult, len(keys))
-	for i := range res {
-		res[i] = transport.ReadResult{Found: found[i], Record: recs[i]}
-	}
-	return res, nil
-}
-
-// transportPeer is the exchange's Peer over a transport client.
-type transportPeer struct{ c *transport.Client }
-
-func (p transportPeer) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
-	return p.c.Call(ctx, op, payload)
-}
-
-func (p transportPeer) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
-	items := make([]transport.ApplyItem, len(keys))
-	for i := range keys {
-		items[i] = transport.ApplyItem{Key: keys[i], Record: recs[i]}
-	}
-	res, err := transport.Apply(ctx, p.c, items)
-	if err != nil {
-		return err
-	}
-	for _, r := range res {
-		if r.Err != nil {
-			return r.Err
-		}
-	}
-	return nil
-}
-
-func (p transportPeer) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
-	res, err := transport.Read(ctx, p.c, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	recs := make([]engine.Record, len(res))
-	found := make([]bool, len(res))
-	for i, r := range res {
-		recs[i], found[i] = r.Record, r.Found
-	}
-	return recs, found, nil
+	return cluster.NewExchangePeer(cl), stop, nil
 }
 
 // runWriteBench measures ApplyBatch throughput with the digest on and

@@ -36,7 +36,6 @@ type fanout struct {
 	batches []batch
 	need    []int // need[i]: answers key i requires
 	asked   []int // asked[i]: replicas key i was sent to
-	keys    [][]byte
 	// down is the health snapshot the request was planned with (nil: all
 	// healthy, or strict quorum).
 	down func(string) bool
@@ -53,7 +52,7 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 	if ref == nil {
 		return nil, ErrNoPlacement
 	}
-	f := &fanout{need: make([]int, len(keys)), asked: make([]int, len(keys)), keys: keys, place: ref.p}
+	f := &fanout{need: make([]int, len(keys)), asked: make([]int, len(keys)), place: ref.p}
 	if c.cfg.Health != nil {
 		f.down = c.cfg.Health()
 	}

@@ -115,7 +115,7 @@ func (c *Coordinator) absorb(st *readState, a answer, live bool) {
 		c.log.Debug("replica read failed", "peer", bt.id, "err", a.err)
 		var covered []bool
 		if live {
-			covered = c.readFallback(st, a.b)
+			covered = c.fallback(st.f, st.fl, a.b, readBatch)
 			bt = &st.f.batches[a.b]
 		}
 		for p, i := range bt.idx {
@@ -152,16 +152,4 @@ func (c *Coordinator) items(st *readState) []server.Item {
 		c.clock.Observe(newest)
 	}
 	return items
-}
-
-// readFallback launches substitute reads for the keys of failed batch b.
-func (c *Coordinator) readFallback(st *readState, b int) []bool {
-	covered, first := c.planFallback(st.f, st.fl, b, false)
-	for j := first; j < len(st.f.batches); j++ {
-		nbt := &st.f.batches[j]
-		c.stats.fallbacks.Add(1)
-		st.fl.left.Add(1)
-		c.launch(st.fl, j, nbt.rep, func(ctx context.Context, rep Replica) answer { return readBatch(ctx, nbt, rep) })
-	}
-	return covered
 }

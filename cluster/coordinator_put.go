@@ -81,9 +81,7 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 	w.fl.late = func(a answer) { c.lateWrite(w, a) }
 	w.fl.retain()
 	defer w.fl.release()
-	c.launchAll(w.fl, f, func(ctx context.Context, bt *batch, rep Replica) answer {
-		return answer{err: applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)}
-	})
+	c.launchAll(w.fl, f, applyBatch)
 	w.tally = newKeyTally(f.need, f.asked)
 	for !w.tally.settled() {
 		a, ok, err := w.fl.next(ctx)
@@ -130,7 +128,7 @@ func (c *Coordinator) absorbWrite(w *writeState, a answer) {
 		return
 	}
 	c.log.Debug("replica write failed", "peer", bt.id, "hint", bt.hint, "err", a.err)
-	covered := c.fallback(w, a.b)
+	covered := c.fallback(w.f, w.fl, a.b, applyBatch)
 	bt = &w.f.batches[a.b]
 	var lost []int // positions of bt no fallback took over
 	for p, i := range bt.idx {
@@ -157,21 +155,6 @@ func (c *Coordinator) lateWrite(w *writeState, a answer) {
 	c.hold(bt, all)
 }
 
-// fallback takes over the keys of failed write batch b (see
-// planFallback) and launches the substitute calls.
-func (c *Coordinator) fallback(w *writeState, b int) []bool {
-	covered, first := c.planFallback(w.f, w.fl, b, true)
-	for j := first; j < len(w.f.batches); j++ {
-		nbt := &w.f.batches[j]
-		c.stats.fallbacks.Add(1)
-		w.fl.left.Add(1)
-		c.launch(w.fl, j, nbt.rep, func(ctx context.Context, rep Replica) answer {
-			return answer{err: applyTo(ctx, rep, nbt.hint, false, nbt.keys, nbt.recs)}
-		})
-	}
-	return covered
-}
-
 // hold keeps the records at positions pos of a failed batch as hints on
 // this node for the owner the batch was meant for, so they reach it once
 // it is back. A batch for this node itself failed in the local engine:
@@ -194,6 +177,12 @@ func (c *Coordinator) hold(bt *batch, pos []int) {
 		return
 	}
 	c.stats.hintsHeld.Add(int64(len(keys)))
+}
+
+// applyBatch is the replica call of a write: the batch's records, as
+// hints when it stands in for an owner.
+func applyBatch(ctx context.Context, bt *batch, rep Replica) answer {
+	return answer{err: applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)}
 }
 
 // applyTo sends records to a replica: as hints for hint when set, as an

@@ -3,7 +3,7 @@
 //
 //   - The replica transport server listens on ClusterListen and serves the
 //     local engine to peers (NewReplicaHandler: apply, read, ping, count,
-//     drop-all).
+//     drop-all, hinted apply, anti-entropy exchange).
 //   - Membership gossips on GossipListen and advertises the node's id,
 //     client address, cluster address, vnodes and ring state. Every change
 //     of the member list rebuilds the ring snapshot from the members that
@@ -147,12 +147,7 @@ func (n *Node) start() error {
 	if n.rpcAddr == "" {
 		n.rpcAddr = ln.Addr().String()
 	}
-	mux := NewReplicaHandler(n.local, n.now)
-	svc := antientropy.NewService(n.cfg.Engine)
-	for _, op := range []uint8{antientropy.OpRoots, antientropy.OpNodes, antientropy.OpEntries} {
-		mux.Handle(op, transport.HandlerFunc(svc.Serve))
-	}
-	srv, err := transport.NewServer(mux, n.cfg.transportConfig())
+	srv, err := transport.NewServer(NewReplicaHandler(n.local, n.now), n.cfg.transportConfig())
 	if err != nil {
 		_ = ln.Close()
 		return err

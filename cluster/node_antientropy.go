@@ -8,6 +8,7 @@ import (
 
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
 )
@@ -99,12 +100,7 @@ type rangeIndex struct {
 func (v *view) replicaRanges(n int) []antientropy.ReplicaRange {
 	idx := v.rangeIdx
 	idx.once.Do(func() {
-		rs := v.ring.ReplicaRanges(n)
-		out := make([]antientropy.ReplicaRange, len(rs))
-		for k, rr := range rs {
-			out[k] = antientropy.ReplicaRange{Range: antientropy.Range{Start: rr.Start, End: rr.End}, Replicas: rr.Replicas}
-		}
-		idx.ranges = out
+		idx.ranges = v.ring.ReplicaRanges(n)
 	})
 	return idx.ranges
 }
@@ -158,12 +154,13 @@ func (r nodeRing) Peer(id string) (antientropy.Peer, bool) {
 
 // exchangePeer joins a peer's transport caller and replica.
 type exchangePeer struct {
-	Caller interface {
-		Call(ctx context.Context, op uint8, payload []byte) ([]byte, error)
-	}
+	transport.Caller
 	Replica
 }
 
-func (p exchangePeer) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
-	return p.Caller.Call(ctx, op, payload)
+// NewExchangePeer returns the anti-entropy peer behind c (a
+// *transport.Client, or a wrapper around one): exchange requests and
+// repaired records both go through c.
+func NewExchangePeer(c transport.Caller) antientropy.Peer {
+	return exchangePeer{Caller: c, Replica: NewRemoteReplica(c)}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/server"
 )
@@ -61,15 +62,11 @@ func (n *Node) HintInfo() []server.HintInfo {
 // hintsSection is INFO's "Hints" section: totals, then one line per
 // target in Redis's "field=value,..." style (like keyspace lines).
 func (n *Node) hintsSection() server.InfoSection {
-	hs := n.HintInfo()
-	var t server.HintInfo
-	for _, h := range hs {
-		t.Pending += h.Pending
-		t.Bytes += h.Bytes
-		t.Delivered += h.Delivered
-		t.Dropped += h.Dropped
-		t.OldestAgeMs = max(t.OldestAgeMs, h.OldestAgeMs)
+	var stats []handoff.TargetStats
+	if n.hints != nil {
+		stats = n.hints.Stats()
 	}
+	t := handoff.Totals(stats)
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	on := "1"
 	if n.hints == nil {
@@ -79,16 +76,16 @@ func (n *Node) hintsSection() server.InfoSection {
 		{"hinted_handoff_enabled", on},
 		{"hints_pending", i(t.Pending)},
 		{"hints_bytes", i(t.Bytes)},
-		{"hints_oldest_age_ms", i(t.OldestAgeMs)},
+		{"hints_oldest_age_ms", i(t.OldestAge.Milliseconds())},
 		{"hints_delivered", i(t.Delivered)},
 		{"hints_dropped", i(t.Dropped)},
-		{"hints_targets", strconv.Itoa(len(hs))},
+		{"hints_targets", strconv.Itoa(len(stats))},
 		{"cluster_dirty_buckets", strconv.Itoa(n.dirty.Len())},
 	}
-	for _, h := range hs {
+	for _, h := range stats {
 		fields = append(fields, [2]string{"hints_target_" + h.Target, fmt.Sprintf(
 			"pending=%d,bytes=%d,oldest_age_ms=%d,delivered=%d,dropped=%d",
-			h.Pending, h.Bytes, h.OldestAgeMs, h.Delivered, h.Dropped)})
+			h.Pending, h.Bytes, h.OldestAge.Milliseconds(), h.Delivered, h.Dropped)})
 	}
 	return server.InfoSection{Name: "Hints", Fields: fields}
 }

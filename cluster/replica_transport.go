@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -132,10 +133,15 @@ func (r *RemoteReplica) DropAll(ctx context.Context) error {
 
 // NewReplicaHandler returns the transport handler that serves this
 // node's replica to peers: OpPing, OpApply and OpRead (through
-// transport.NewReplicaMux), plus OpNodeCount and OpNodeDropAll. now is
+// transport.NewReplicaMux), OpNodeCount, OpNodeDropAll, the sloppy quorum
+// operations, and the peer's side of the anti-entropy exchange. now is
 // the clock OpPing reports (nil: time.Now).
 func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 	m := transport.NewReplicaMux(l, now)
+	svc := antientropy.NewService(l.eng)
+	for _, op := range []uint8{antientropy.OpRoots, antientropy.OpNodes, antientropy.OpEntries} {
+		m.Handle(op, transport.HandlerFunc(svc.Serve))
+	}
 	m.Handle(OpNodeCount, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
 		n, err := l.Count(ctx)
 		if err != nil {

@@ -1,6 +1,10 @@
 package cluster
 
-import "github.com/ringcache/ringcache/engine"
+import (
+	"context"
+
+	"github.com/ringcache/ringcache/engine"
+)
 
 // Sloppy quorum. A key's owners are the first N distinct nodes of its
 // preference list. A request uses the first N *healthy* nodes instead:
@@ -59,6 +63,20 @@ func fallbackFor(prefs []string, n int, down func(string) bool, used func(string
 	return ""
 }
 
+// fallback takes over the keys of failed batch b (see planFallback) and
+// launches call against each substitute batch. It returns which positions
+// of b were taken over (nil if none).
+func (c *Coordinator) fallback(f *fanout, fl *flight, b int, call func(ctx context.Context, b *batch, rep Replica) answer) []bool {
+	covered, first := c.planFallback(f, fl, b)
+	for j := first; j < len(f.batches); j++ {
+		nbt := &f.batches[j]
+		c.stats.fallbacks.Add(1)
+		fl.left.Add(1)
+		c.launch(fl, j, nbt.rep, func(ctx context.Context, rep Replica) answer { return call(ctx, nbt, rep) })
+	}
+	return covered
+}
+
 // planFallback adds substitute batches for the keys of failed batch b:
 // for each key, the first healthy node of its preference list beyond the
 // owners that is not already asked for it in this request, standing in
@@ -67,7 +85,7 @@ func fallbackFor(prefs []string, n int, down func(string) bool, used func(string
 // index of the first new batch; the caller launches them. Without
 // sloppy quorum, for a batch that is itself a substitute, or with the
 // flight full, nothing is taken over.
-func (c *Coordinator) planFallback(f *fanout, fl *flight, b int, withRecs bool) (covered []bool, first int) {
+func (c *Coordinator) planFallback(f *fanout, fl *flight, b int) (covered []bool, first int) {
 	first = len(f.batches)
 	bt := &f.batches[b]
 	if c.cfg.Health == nil || bt.hint != "" || bt.fallback || c.closedErr() != nil {
@@ -107,7 +125,7 @@ func (c *Coordinator) planFallback(f *fanout, fl *flight, b int, withRecs bool) 
 		nbt := &f.batches[nb]
 		nbt.idx = append(nbt.idx, i)
 		nbt.keys = append(nbt.keys, k)
-		if withRecs {
+		if bt.recs != nil { // a write: the substitute gets the records
 			nbt.recs = append(nbt.recs, bt.recs[p])
 		}
 		if covered == nil {

@@ -8,8 +8,12 @@ import (
 
 // BenchmarkApplyBatch measures the pipelined-SET path: batches of 64
 // fresh 100-byte records in FsyncNo mode on a MemFS.
-func BenchmarkApplyBatch(b *testing.B) {
-	e := openMem(b, func(c *Config) { c.Fsync = FsyncNo; c.MemTableBytes = 64 << 20 })
+func BenchmarkApplyBatch(b *testing.B) { benchApplyBatch(b, false) }
+
+// benchApplyBatch runs BenchmarkApplyBatch's loop, with the digest off if
+// noDigest.
+func benchApplyBatch(b *testing.B, noDigest bool) {
+	e := openMem(b, func(c *Config) { c.Fsync = FsyncNo; c.MemTableBytes = 64 << 20; c.NoDigest = noDigest })
 	const batch, distinct = 64, 100_000
 	all := make([][]byte, distinct)
 	for i := range all {

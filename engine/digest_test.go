@@ -317,29 +317,6 @@ func BenchmarkApplyDigest(b *testing.B) {
 		name string
 		off  bool
 	}{{"on", false}, {"off", true}} {
-		b.Run(tc.name, func(b *testing.B) {
-			e := openMem(b, func(c *Config) { c.Fsync = FsyncNo; c.MemTableBytes = 64 << 20; c.NoDigest = tc.off })
-			const batch, distinct = 64, 100_000
-			all := make([][]byte, distinct)
-			for i := range all {
-				all[i] = []byte(fmt.Sprintf("key-%d", i))
-			}
-			keys := make([][]byte, batch)
-			recs := make([]Record, batch)
-			value := make([]byte, 100)
-			now := time.Now().UnixMilli()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				for j := range keys {
-					keys[j] = all[(i*batch+j)%distinct]
-					recs[j] = Record{Version: ver(now+int64(i), 0, 1), Value: value}
-				}
-				if _, err := e.ApplyBatch(keys, recs); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.SetBytes(batch * 100)
-		})
+		b.Run(tc.name, func(b *testing.B) { benchApplyBatch(b, tc.off) })
 	}
 }

@@ -182,9 +182,24 @@ func (b *hintBook) snapshot() []HintQueue {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]HintQueue, 0, len(b.queues))
-	for t, q := range b.queues {
-		out = append(out, HintQueue{Target: t, Count: q.count, Bytes: q.bytes, OldestMs: q.oldestMs()})
+	for t := range b.queues {
+		out = append(out, b.oneLocked(t))
 	}
 	slices.SortFunc(out, func(a, b HintQueue) int { return strings.Compare(a.Target, b.Target) })
 	return out
+}
+
+// one returns target's queue figures (zero if it has no hints).
+func (b *hintBook) one(target string) HintQueue {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.oneLocked(target)
+}
+
+func (b *hintBook) oneLocked(target string) HintQueue {
+	q := b.queues[target]
+	if q == nil {
+		return HintQueue{Target: target}
+	}
+	return HintQueue{Target: target, Count: q.count, Bytes: q.bytes, OldestMs: q.oldestMs()}
 }

@@ -353,6 +353,9 @@ func (e *Engine) DropHints(target string) (int64, error) {
 // It reads the in-memory totals only.
 func (e *Engine) HintQueues() []HintQueue { return e.hints.snapshot() }
 
+// HintQueue returns target's queue (zero figures if it has no hints).
+func (e *Engine) HintQueue(target string) HintQueue { return e.hints.one(target) }
+
 // loadHints fills the hint totals by one scan of the hint keyspace. Run
 // once by Open, before any writer exists.
 func (e *Engine) loadHints() error {

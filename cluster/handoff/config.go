@@ -33,6 +33,7 @@ type Store interface {
 	DeleteHints(target string, keys [][]byte, versions []engine.Version) (int, error)
 	DropHints(target string) (int64, error)
 	HintQueues() []engine.HintQueue
+	HintQueue(target string) engine.HintQueue
 	PutMeta(name string, val []byte) error
 	DeleteMeta(name string) error
 	ScanMeta(prefix string, fn func(name string, val []byte) bool) error

@@ -263,11 +263,4 @@ func (m *Manager) refreshActive() {
 }
 
 // queue returns target's queue figures.
-func (m *Manager) queue(target string) engine.HintQueue {
-	for _, q := range m.cfg.Store.HintQueues() {
-		if q.Target == target {
-			return q
-		}
-	}
-	return engine.HintQueue{Target: target}
-}
+func (m *Manager) queue(target string) engine.HintQueue { return m.cfg.Store.HintQueue(target) }
