@@ -34,19 +34,47 @@ func startProcCluster(t *testing.T, n int, extra ...string) *procCluster {
 			id: fmt.Sprintf("n%d", i+1), client: freeAddr(t), rpc: freeAddr(t), gossip: freeAddr(t), dir: t.TempDir(),
 		})
 	}
-	c.seeds = c.nodes[0].gossip + "," + c.nodes[1].gossip
 	for i := range c.nodes {
-		c.start(i)
+		c.startFresh(i)
 	}
 	c.waitAlive(n)
 	return c
 }
 
-func (c *procCluster) start(i int) {
+// startFresh starts node i for the first time. A port freeAddr found free
+// can be taken by another process before the node binds it (the ports
+// come from the range the kernel also hands to outgoing connections): the
+// node then exits at start, and it is started again on new ports. The
+// seeds are the first two nodes, started before any other.
+func (c *procCluster) startFresh(i int) {
+	c.t.Helper()
 	p := c.nodes[i]
-	args := append([]string{"--node-id", p.id, "--cluster-listen", p.rpc, "--gossip-listen", p.gossip,
+	for attempt := 1; ; attempt++ {
+		if i < 2 {
+			c.seeds = c.nodes[0].gossip + "," + c.nodes[1].gossip
+		}
+		proc, err := launchNode(c.t, p.client, c.args(i)...)
+		if err == nil {
+			p.proc = proc
+			return
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			c.t.Fatal(err)
+		}
+		c.t.Logf("node %s: a port was taken before it bound it; new ports", p.id)
+		p.client, p.rpc, p.gossip = freeAddr(c.t), freeAddr(c.t), freeAddr(c.t)
+	}
+}
+
+// args are node i's command-line arguments.
+func (c *procCluster) args(i int) []string {
+	p := c.nodes[i]
+	return append([]string{"--node-id", p.id, "--cluster-listen", p.rpc, "--gossip-listen", p.gossip,
 		"--seeds", c.seeds, "--data-dir", p.dir}, c.extra...)
-	p.proc = startNode(c.t, p.client, args...)
+}
+
+func (c *procCluster) start(i int) {
+	c.nodes[i].proc = startNode(c.t, c.nodes[i].client, c.args(i)...)
 }
 
 func (c *procCluster) client(i int) *redis.Client {

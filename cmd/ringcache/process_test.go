@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -61,15 +62,29 @@ func freeAddr(t *testing.T) string {
 // answers PING.
 func startNode(t *testing.T, addr string, args ...string) *node {
 	t.Helper()
+	n, err := launchNode(t, addr, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// errStartup is wrapped by launchNode's errors for a process that exited
+// or did not answer at start.
+var errStartup = errors.New("ringcache did not start")
+
+// launchNode is startNode returning its failure instead of failing t.
+func launchNode(t *testing.T, addr string, args ...string) (*node, error) {
+	t.Helper()
 	n := &node{t: t, addr: addr, log: filepath.Join(t.TempDir(), "node.log"), done: make(chan struct{})}
 	logf, err := os.Create(n.log)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	n.cmd = exec.Command(binPath, append([]string{"--listen", addr, "--log-level", "warn"}, args...)...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() { n.err = n.cmd.Wait(); logf.Close(); close(n.done) }()
 	t.Cleanup(func() { n.kill() })
@@ -84,15 +99,16 @@ func startNode(t *testing.T, addr string, args ...string) *node {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if err := c.Ping(context.Background()).Err(); err == nil {
-			return n
+			return n, nil
 		}
 		select {
 		case <-n.done:
-			t.Fatalf("ringcache exited at start: %v\n%s", n.err, n.logText())
+			return nil, fmt.Errorf("%w: exited at start: %v\n%s", errStartup, n.err, n.logText())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ringcache did not answer PING within 20s\n%s", n.logText())
+			n.kill()
+			return nil, fmt.Errorf("%w: no answer to PING within 20s\n%s", errStartup, n.logText())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
