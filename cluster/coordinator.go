@@ -3,8 +3,10 @@
 // Write (SET, DEL, MSET, ...: Put). The coordinator stamps every mutation
 // with its own HLC version, asks the current Placement for each key's N
 // replicas, and groups the records into ONE batch per replica. All
-// batches go out in parallel, each in its own goroutine bounded by the
-// request timeout (the local node's batch goes straight to the engine).
+// batches go out in parallel, bounded by the request timeout: a peer's
+// batch joins the next merged request to that peer (BatchingReplica) and
+// its answer comes back through a callback, so no goroutine waits for it;
+// the local node's batch goes straight to the engine.
 // A per-key tally (quorum.Tally per key) counts acknowledgements; the
 // client gets its reply as soon as every key has W acks. Once some key
 // can no longer reach W, the coordinator only waits for the replicas it
@@ -23,11 +25,12 @@
 // repliers that returned an older version or nothing, waits for those
 // repairs (so a value a quorum read returned is on enough replicas that
 // the next quorum read sees it too: monotonic reads), and replies.
-// Replicas that answer after the reply are handled by a background
-// repair goroutine: it waits for them until the timeout, resolves again
-// over every answer and repairs whoever is stale. Those goroutines are
-// bounded (Config.RepairWorkers; beyond it late repair is skipped and
-// counted) and stop on Close.
+// Replicas that answer after the reply are folded in as their answers
+// arrive; once the last one is in (or failed at the timeout) the newest
+// record is resolved again over every answer and whoever is stale is
+// repaired by a background goroutine. Those goroutines are bounded
+// (Config.RepairWorkers; beyond it late repair is skipped and counted)
+// and stop on Close.
 //
 // Consistency. R and W come from Config unless the request's context
 // carries a per-connection override (WithConsistency): ONE, QUORUM

@@ -182,12 +182,22 @@ func (fl *flight) release() {
 // room reports how many more calls the flight can take.
 func (fl *flight) room() int { return cap(fl.answers) - fl.launched }
 
-// launchAll runs call against every batch of f: the other replicas each
-// in an owned goroutine, then this node's own batch inline. Inline
-// because the local engine answers in microseconds and a fresh goroutine
-// would pay for growing its stack through the storage engine's deep call
-// chain on every request; the remote calls are already on their way.
-func (c *Coordinator) launchAll(fl *flight, f *fanout, call func(ctx context.Context, b *batch, rep Replica) answer) {
+// batchCall is one kind of replica call a request makes per batch (a
+// write's apply, a read). run makes it and waits for the answer; start,
+// when set, hands it to a replica that answers asynchronously and reports
+// whether it could, so that no goroutine waits for the answer.
+type batchCall struct {
+	run   func(ctx context.Context, bt *batch, rep Replica) answer
+	start func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool
+}
+
+// launchAll runs call against every batch of f: the other replicas
+// asynchronously (or each in an owned goroutine), then this node's own
+// batch inline. Inline because the local engine answers in microseconds
+// and a fresh goroutine would pay for growing its stack through the
+// storage engine's deep call chain on every request; the remote calls are
+// already on their way.
+func (c *Coordinator) launchAll(fl *flight, f *fanout, call batchCall) {
 	// With sloppy quorum this node can have two batches: its own keys and
 	// hints it keeps for an owner that is down.
 	var selfBuf [2]int
@@ -198,14 +208,31 @@ func (c *Coordinator) launchAll(fl *flight, f *fanout, call func(ctx context.Con
 			self = append(self, b)
 			continue
 		}
-		c.launch(fl, b, bt.rep, func(ctx context.Context, rep Replica) answer { return call(ctx, bt, rep) })
+		c.launchBatch(fl, b, bt, call)
 	}
 	for _, b := range self {
 		bt := &f.batches[b]
-		a := call(fl.ctx, bt, bt.rep)
+		a := call.run(fl.ctx, bt, bt.rep)
 		a.b = b
 		fl.finish(a)
 	}
+}
+
+// launchBatch runs call against batch b (bt): asynchronously when the
+// call and the replica allow it, else in an owned goroutine.
+func (c *Coordinator) launchBatch(fl *flight, b int, bt *batch, call batchCall) {
+	if call.start != nil && bt.rep != nil {
+		c.wg.Add(1)
+		if call.start(fl.ctx, bt, bt.rep, func(a answer) {
+			a.b = b
+			fl.finish(a)
+			c.wg.Done()
+		}) {
+			return
+		}
+		c.wg.Done()
+	}
+	c.launch(fl, b, bt.rep, func(ctx context.Context, rep Replica) answer { return call.run(ctx, bt, rep) })
 }
 
 // launch runs call against batch b's replica in an owned goroutine. An

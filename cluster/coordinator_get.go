@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/quorum"
@@ -56,15 +57,16 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 	c.repairNow(st)
 	items := c.items(st)
 	if st.tally.outstanding() {
-		c.repairLater(st) // st belongs to the background repair from here on
+		c.repairLater(st) // st belongs to the late answers from here on
 	}
 	return items, nil
 }
 
-// readState is one read in progress. Until Get hands it to the
-// background repair it belongs to Get's goroutine, afterwards to the
-// repair goroutine alone.
+// readState is one read in progress. Until Get hands it to the late
+// answers (repairLater) it belongs to Get's goroutine; afterwards the
+// goroutines that deliver those answers share it under mu.
 type readState struct {
+	mu    sync.Mutex
 	f     *fanout
 	fl    *flight
 	tally *keyTally
@@ -88,14 +90,32 @@ func (c *Coordinator) startRead(f *fanout) *readState {
 		replies: make([]answer, len(f.batches)),
 		replied: make([]bool, len(f.batches)),
 	}
+	st.fl.late = func(a answer) { c.lateRead(st, a) }
 	st.fl.retain()
 	c.launchAll(st.fl, f, readBatch)
 	return st
 }
 
 // readBatch is the replica call of a read.
-func readBatch(ctx context.Context, bt *batch, rep Replica) answer {
-	recs, found, err := rep.Read(ctx, bt.keys)
+var readBatch = batchCall{
+	run: func(ctx context.Context, bt *batch, rep Replica) answer {
+		recs, found, err := rep.Read(ctx, bt.keys)
+		return readAnswer(bt, recs, found, err)
+	},
+	start: func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool {
+		ar, ok := rep.(AsyncReplica)
+		if !ok {
+			return false
+		}
+		ar.ReadAsync(ctx, bt.keys, func(recs []engine.Record, found []bool, err error) {
+			done(readAnswer(bt, recs, found, err))
+		})
+		return true
+	},
+}
+
+// readAnswer checks a replica's answer to a read of bt's keys.
+func readAnswer(bt *batch, recs []engine.Record, found []bool, err error) answer {
 	if err == nil && (len(recs) != len(bt.keys) || len(found) != len(bt.keys)) {
 		err = fmt.Errorf("cluster: replica %s answered %d records, %d found flags for %d keys", bt.id, len(recs), len(found), len(bt.keys))
 	}

@@ -181,8 +181,18 @@ func (c *Coordinator) hold(bt *batch, pos []int) {
 
 // applyBatch is the replica call of a write: the batch's records, as
 // hints when it stands in for an owner.
-func applyBatch(ctx context.Context, bt *batch, rep Replica) answer {
-	return answer{err: applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)}
+var applyBatch = batchCall{
+	run: func(ctx context.Context, bt *batch, rep Replica) answer {
+		return answer{err: applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)}
+	},
+	start: func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool {
+		ar, ok := rep.(AsyncReplica)
+		if !ok || bt.hint != "" || bt.noted {
+			return false
+		}
+		ar.ApplyAsync(ctx, bt.keys, bt.recs, func(err error) { done(answer{err: err}) })
+		return true
+	},
 }
 
 // applyTo sends records to a replica: as hints for hint when set, as an

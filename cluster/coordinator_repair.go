@@ -94,32 +94,40 @@ func (c *Coordinator) repairNow(st *readState) {
 	c.stats.repairFailures.Add(int64(failed))
 }
 
-// repairLater hands a read with outstanding replicas to a background
-// goroutine that collects the late answers until the read's deadline and
-// repairs every stale replier against the newest record of all answers.
-// With every repair slot busy the late repair is skipped and counted.
+// repairLater hands a read with outstanding replicas to their answers:
+// each late answer is folded in as it arrives (on the goroutine that
+// delivers it), and once the last one is in (or failed at the read's
+// deadline) every stale replier is repaired against the newest record of
+// all answers, in a bounded background goroutine. With every repair slot
+// busy that repair is skipped and counted.
 func (c *Coordinator) repairLater(st *readState) {
+	st.fl.stopAnswers()
+}
+
+// lateRead takes one answer that arrived after the read replied.
+func (c *Coordinator) lateRead(st *readState, a answer) {
+	st.mu.Lock()
+	c.absorb(st, a, false)
+	var jobs []repairJob
+	if !st.tally.outstanding() {
+		jobs = st.staleJobs()
+	}
+	st.mu.Unlock()
+	if len(jobs) == 0 {
+		return
+	}
 	select {
 	case c.repairSlots <- struct{}{}:
 	default:
 		c.stats.repairsDropped.Add(1)
 		return
 	}
+	// The answer's own call (or the read) still counts in wg, so this Add
+	// cannot race with Close's Wait.
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		defer func() { <-c.repairSlots }()
-		for st.tally.outstanding() {
-			a, ok, _ := st.fl.next(context.Background())
-			if !ok {
-				break
-			}
-			c.absorb(st, a, false)
-		}
-		jobs := st.staleJobs()
-		if len(jobs) == 0 {
-			return
-		}
 		repaired, failed := c.runRepairs(st, jobs, time.Now().Add(c.cfg.Timeout))
 		c.stats.repairsBackground.Add(int64(repaired))
 		c.stats.repairFailures.Add(int64(failed))

@@ -30,6 +30,17 @@ type Replica interface {
 	Read(ctx context.Context, keys [][]byte) (recs []engine.Record, found []bool, err error)
 }
 
+// AsyncReplica is implemented by replicas that answer without holding
+// the caller's goroutine (BatchingReplica); the coordinator finds it by
+// type assertion and then needs no goroutine per replica call. The
+// callback runs exactly once, on another goroutine, once the call is
+// answered or failed (its context's deadline bounds it), and must not
+// block.
+type AsyncReplica interface {
+	ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(error))
+	ReadAsync(ctx context.Context, keys [][]byte, done func(recs []engine.Record, found []bool, err error))
+}
+
 // SloppyReplica is implemented by replicas that take part in sloppy
 // quorum; the coordinator finds it by type assertion.
 type SloppyReplica interface {

@@ -18,8 +18,10 @@ import (
 // requests, which is what turns one system call and one Pebble commit per
 // SET on every replica into one per batch.
 //
-// A caller waits for its own calls' answer or its context, whichever comes
-// first; a batch is sent with the latest deadline among its calls.
+// A caller of Apply or Read waits for its own call's answer or its
+// context, whichever comes first; ApplyAsync and ReadAsync return at once
+// and their callback runs when the merged request is answered. A batch is
+// sent with the latest deadline among its calls.
 type BatchingReplica struct {
 	next     Replica
 	applies  batchQueue[*applyCall]
@@ -41,17 +43,19 @@ func NewBatchingReplica(next Replica) *BatchingReplica {
 	return b
 }
 
+// applyCall is one caller's part of a merged apply request. done runs
+// exactly once, on the sending goroutine, and must not block.
 type applyCall struct {
 	ctx  context.Context
 	keys [][]byte
 	recs []engine.Record
-	done chan error // buffered: the sender never blocks on a caller gone
+	done func(error)
 }
 
 type readCall struct {
 	ctx  context.Context
 	keys [][]byte
-	done chan readResult // buffered
+	done func(readResult)
 }
 
 type readResult struct {
@@ -62,36 +66,56 @@ type readResult struct {
 
 // Apply implements Replica.
 func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
-	c := &applyCall{ctx: ctx, keys: keys, recs: recs, done: make(chan error, 1)}
+	ch := make(chan error, 1) // buffered: the sender never blocks on a caller gone
+	c := &applyCall{ctx: ctx, keys: keys, recs: recs, done: func(err error) { ch <- err }}
 	if b.applies.enter(c) {
 		b.sendApplies([]*applyCall{c})
 	}
 	select {
-	case err := <-c.done:
+	case err := <-ch:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
+// ApplyAsync implements AsyncReplica: the call joins the next merged
+// request and done runs with its outcome on the goroutine that sent it.
+func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(error)) {
+	c := &applyCall{ctx: ctx, keys: keys, recs: recs, done: done}
+	if b.applies.enter(c) {
+		go b.sendApplies([]*applyCall{c})
+	}
+}
+
 // Read implements Replica.
 func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
-	c := &readCall{ctx: ctx, keys: keys, done: make(chan readResult, 1)}
+	ch := make(chan readResult, 1)
+	c := &readCall{ctx: ctx, keys: keys, done: func(r readResult) { ch <- r }}
 	if b.reads.enter(c) {
 		b.sendReads([]*readCall{c})
 	}
 	select {
-	case r := <-c.done:
+	case r := <-ch:
 		return r.recs, r.found, r.err
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
 	}
 }
 
+// ReadAsync implements AsyncReplica.
+func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done func(recs []engine.Record, found []bool, err error)) {
+	c := &readCall{ctx: ctx, keys: keys, done: func(r readResult) { done(r.recs, r.found, r.err) }}
+	if b.reads.enter(c) {
+		go b.sendReads([]*readCall{c})
+	}
+}
+
 // sendApplies sends calls as one request, answers them, and hands the
 // in-flight slot to a goroutine that sends whatever queued meanwhile.
 func (b *BatchingReplica) sendApplies(calls []*applyCall) {
-	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx })
+	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx },
+		func(c *applyCall, err error) { c.done(err) })
 	if len(calls) > 0 {
 		var keys [][]byte
 		var recs []engine.Record
@@ -107,7 +131,7 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 		err := b.next.Apply(ctx, keys, recs)
 		cancel()
 		for _, c := range calls {
-			c.done <- err
+			c.done(err)
 		}
 	}
 	if more := b.applies.next(b.maxItems, func(c *applyCall) int { return len(c.keys) }); more != nil {
@@ -117,7 +141,8 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 
 // sendReads is sendApplies for reads: the answer is split back per call.
 func (b *BatchingReplica) sendReads(calls []*readCall) {
-	calls = liveCalls(calls, func(c *readCall) context.Context { return c.ctx })
+	calls = liveCalls(calls, func(c *readCall) context.Context { return c.ctx },
+		func(c *readCall, err error) { c.done(readResult{err: err}) })
 	if len(calls) > 0 {
 		var keys [][]byte
 		for _, c := range calls {
@@ -137,7 +162,7 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 				r.recs, r.found = recs[off:off+n:off+n], found[off:off+n:off+n]
 				off += n
 			}
-			c.done <- r
+			c.done(r)
 		}
 	}
 	if more := b.reads.next(b.maxItems, func(c *readCall) int { return len(c.keys) }); more != nil {
@@ -145,13 +170,16 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 	}
 }
 
-// liveCalls drops the calls whose caller has given up.
-func liveCalls[C any](calls []C, ctxOf func(C) context.Context) []C {
+// liveCalls drops the calls whose caller has given up, answering each
+// with its context's error through fail.
+func liveCalls[C any](calls []C, ctxOf func(C) context.Context, fail func(C, error)) []C {
 	live := calls[:0]
 	for _, c := range calls {
-		if ctxOf(c).Err() == nil {
-			live = append(live, c)
+		if err := ctxOf(c).Err(); err != nil {
+			fail(c, err)
+			continue
 		}
+		live = append(live, c)
 	}
 	return live
 }

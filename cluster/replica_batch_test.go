@@ -180,3 +180,82 @@ func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 		t.Fatal("a call whose caller gave up before it was sent was sent anyway")
 	}
 }
+
+// TestBatchingReplicaAsyncCalls: calls made through ApplyAsync and
+// ReadAsync return at once, are merged like blocking ones, and each
+// callback runs exactly once with the call's own answer.
+func TestBatchingReplicaAsyncCalls(t *testing.T) {
+	rec := newRecordingReplica(2 * time.Millisecond)
+	b := NewBatchingReplica(rec)
+	const calls = 200
+	ctx := context.Background()
+	var applied, read sync.WaitGroup
+	var once [calls]atomic.Int32
+	applied.Add(calls)
+	read.Add(calls)
+	for i := range calls {
+		k := []byte(fmt.Sprint("k", i))
+		b.ApplyAsync(ctx, [][]byte{k}, []engine.Record{{Value: k}}, func(err error) {
+			if err != nil {
+				t.Errorf("apply %s: %v", k, err)
+			}
+			once[i].Add(1)
+			applied.Done()
+		})
+		b.ReadAsync(ctx, [][]byte{k}, func(recs []engine.Record, found []bool, err error) {
+			if err != nil || len(recs) != 1 || !found[0] || string(recs[0].Value) != "v:"+string(k) {
+				t.Errorf("read %s: %v %v %v", k, recs, found, err)
+			}
+			read.Done()
+		})
+	}
+	applied.Wait()
+	read.Wait()
+	for i := range once {
+		if n := once[i].Load(); n != 1 {
+			t.Fatalf("apply callback %d ran %d times", i, n)
+		}
+	}
+	if len(rec.applied) != calls {
+		t.Fatalf("%d keys applied, want %d", len(rec.applied), calls)
+	}
+	if rec.requests >= 2*calls {
+		t.Fatalf("%d requests for %d async calls: nothing merged", rec.requests, 2*calls)
+	}
+	if m := atomic.LoadInt32(&rec.maxSeen); m > 2*batchMaxInFlight {
+		t.Fatalf("%d requests in flight, limit %d per kind", m, batchMaxInFlight)
+	}
+}
+
+// TestBatchingReplicaAsyncCallGivenUp: an async call whose context ended
+// while it queued is not sent, and its callback gets the context's error.
+func TestBatchingReplicaAsyncCallGivenUp(t *testing.T) {
+	rec := newRecordingReplica(20 * time.Millisecond)
+	b := NewBatchingReplica(rec)
+	bg := context.Background()
+	// Fill every in-flight slot so that the next call queues.
+	var busy sync.WaitGroup
+	for i := range batchMaxInFlight {
+		busy.Add(1)
+		k := []byte(fmt.Sprint("busy", i))
+		b.ApplyAsync(bg, [][]byte{k}, []engine.Record{{}}, func(error) { busy.Done() })
+	}
+	ctx, cancel := context.WithCancel(bg)
+	got := make(chan error, 1)
+	b.ApplyAsync(ctx, [][]byte{[]byte("gone")}, []engine.Record{{}}, func(err error) { got <- err })
+	cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("callback of a call given up: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("callback of a call given up never ran")
+	}
+	busy.Wait()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if _, sent := rec.applied["gone"]; sent {
+		t.Fatal("a call given up before it was sent was sent")
+	}
+}

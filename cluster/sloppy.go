@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"context"
-
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -66,13 +64,13 @@ func fallbackFor(prefs []string, n int, down func(string) bool, used func(string
 // fallback takes over the keys of failed batch b (see planFallback) and
 // launches call against each substitute batch. It returns which positions
 // of b were taken over (nil if none).
-func (c *Coordinator) fallback(f *fanout, fl *flight, b int, call func(ctx context.Context, b *batch, rep Replica) answer) []bool {
+func (c *Coordinator) fallback(f *fanout, fl *flight, b int, call batchCall) []bool {
 	covered, first := c.planFallback(f, fl, b)
 	for j := first; j < len(f.batches); j++ {
 		nbt := &f.batches[j]
 		c.stats.fallbacks.Add(1)
 		fl.left.Add(1)
-		c.launch(fl, j, nbt.rep, func(ctx context.Context, rep Replica) answer { return call(ctx, nbt, rep) })
+		c.launchBatch(fl, j, nbt, call)
 	}
 	return covered
 }
