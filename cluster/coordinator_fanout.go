@@ -52,7 +52,14 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 	if ref == nil {
 		return nil, ErrNoPlacement
 	}
-	f := &fanout{need: make([]int, len(keys)), asked: make([]int, len(keys)), place: ref.p}
+	// One allocation for both tallies, and room for the usual N batches.
+	counts := make([]int, 2*len(keys))
+	f := &fanout{
+		need:    counts[:len(keys):len(keys)],
+		asked:   counts[len(keys):],
+		place:   ref.p,
+		batches: make([]batch, 0, c.cfg.N),
+	}
 	if c.cfg.Health != nil {
 		f.down = c.cfg.Health()
 	}

@@ -30,9 +30,13 @@ type BatchingReplica struct {
 }
 
 // Batching limits: requests in flight per kind and peer, and keys per
-// merged request.
+// merged request. Two in flight keep one request on the wire while the
+// previous answer is handled; more only split the same calls into more,
+// smaller requests (BenchmarkQuorum in clustertest: with 50 callers GET
+// took about 13 us/op at 4, 10 at 2 and 8.5 at 1, SET 20, 19 and 17),
+// and one alone would queue every call behind a slow request.
 const (
-	batchMaxInFlight = 4
+	batchMaxInFlight = 2
 	batchMaxItems    = 512
 )
 
