@@ -18,7 +18,11 @@
 // a buffered channel, nothing leaks.
 //
 // Read (GET, MGET, EXISTS, ...: Get). The keys are grouped per replica
-// the same way and every replica of every key is asked. Each answer is
+// the same way. A read asks R replicas of each key first: this node when
+// it holds the key, then the others in turn from one read to the next.
+// The key's remaining replicas are asked too once one of those fails or
+// has not answered within Config.ReadSpeculation (speculative retry), so
+// a paused replica costs a read that delay, not its timeout. Each answer is
 // folded into the newest record per key (highest version; tombstones and
 // expired records take part, so a delete beats older values) and counted
 // in the tally; once every key has R answers the coordinator repairs the
@@ -103,11 +107,17 @@ type Config struct {
 	// Hints, when set, keeps the records of owners whose write call failed
 	// with no substitute, as hints on this node. Default nil: none kept.
 	Hints HintHolder
+	// ReadSpeculation is how long a read waits for the R replicas it asks
+	// first (this node first when it holds the key, the others in turn)
+	// before it also asks the key's other replicas; a failed answer asks
+	// them at once. 0: every read asks every replica at once. Default 20ms.
+	ReadSpeculation time.Duration
 }
 
 // DefaultConfig returns the defaults of every field that has one.
 func DefaultConfig() Config {
-	return Config{N: 3, R: 2, W: 2, Timeout: time.Second, RepairWorkers: 64, Fallbacks: 8}
+	return Config{N: 3, R: 2, W: 2, Timeout: time.Second, RepairWorkers: 64, Fallbacks: 8,
+		ReadSpeculation: 20 * time.Millisecond}
 }
 
 // Validate reports the first invalid field; the error wraps
@@ -130,6 +140,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: RepairWorkers %d must be at least 1", ErrInvalidConfig, c.RepairWorkers)
 	case c.Fallbacks < 0 || c.Fallbacks > 8:
 		return fmt.Errorf("%w: Fallbacks %d not in [0, 8]", ErrInvalidConfig, c.Fallbacks)
+	case c.ReadSpeculation < 0:
+		return fmt.Errorf("%w: ReadSpeculation %v is negative", ErrInvalidConfig, c.ReadSpeculation)
 	}
 	return nil
 }
@@ -159,6 +171,8 @@ type Coordinator struct {
 	wg sync.WaitGroup
 	// repairSlots bounds background repairs: a send takes a slot.
 	repairSlots chan struct{}
+	// readTurn rotates the replicas reads ask first (readTargets).
+	readTurn atomic.Uint64
 
 	stats counters
 }

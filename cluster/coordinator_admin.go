@@ -114,7 +114,7 @@ func (c *Coordinator) eachMember(ctx context.Context, ids []string, fn func(cont
 	answers := make([]answer, len(ids))
 	got := make([]bool, len(ids))
 	for range ids {
-		a, ok, err := fl.next(ctx)
+		a, ok, err := fl.next(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}

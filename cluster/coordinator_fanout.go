@@ -204,13 +204,19 @@ type batchCall struct {
 // and a fresh goroutine would pay for growing its stack through the
 // storage engine's deep call chain on every request; the remote calls are
 // already on their way.
-func (c *Coordinator) launchAll(fl *flight, f *fanout, call batchCall) {
+//
+// ask, when not nil, limits the launch to the batches it marks (a read's
+// first choice); the others are launched later, or never.
+func (c *Coordinator) launchAll(fl *flight, f *fanout, call batchCall, ask []bool) {
 	// With sloppy quorum this node can have two batches: its own keys and
 	// hints it keeps for an owner that is down.
 	var selfBuf [2]int
 	self := selfBuf[:0]
 	for b := range f.batches {
 		bt := &f.batches[b]
+		if ask != nil && !ask[b] {
+			continue
+		}
 		if bt.id == c.cfg.Self && bt.rep != nil {
 			self = append(self, b)
 			continue
@@ -300,11 +306,14 @@ func (fl *flight) stopAnswers() {
 
 // next returns the next answer. ok is false once the deadline passed (or
 // Close) and every answer already in has been returned; err is req's
-// error if the caller gave up first.
-func (fl *flight) next(req context.Context) (a answer, ok bool, err error) {
+// error if the caller gave up first. When wake fires first, next returns
+// ok with a.b == -1 and no answer.
+func (fl *flight) next(req context.Context, wake <-chan time.Time) (a answer, ok bool, err error) {
 	select {
 	case a = <-fl.answers:
 		return a, true, nil
+	case <-wake:
+		return answer{b: -1}, true, nil
 	case <-fl.ctx.Done():
 		// Calls send before they cancel: whatever finished is buffered.
 		select {

@@ -11,8 +11,10 @@ import (
 	"github.com/ringcache/ringcache/server"
 )
 
-// Get implements server.Store: every replica of every key is asked (one
-// batch per replica), the newest version among the answers wins, and Get
+// Get implements server.Store: R replicas of every key are asked first
+// (one batch per replica; readTargets), the key's other replicas once one
+// of those fails or Config.ReadSpeculation passed (speculative retry);
+// the newest version among the answers wins, and Get
 // returns once every key has R answers (or the override's level) and the
 // stale repliers among them were repaired. A key whose newest record is a
 // tombstone or expired is not Found. Fewer than R answers before the
@@ -33,9 +35,16 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 		return nil, err
 	}
 	st := c.startRead(f)
+	var speculate <-chan time.Time
+	if len(st.reserve) > 0 {
+		t := time.NewTimer(c.cfg.ReadSpeculation)
+		defer t.Stop()
+		speculate = t.C
+	}
 	for !st.tally.settled() {
-		a, ok, err := st.fl.next(ctx)
+		a, ok, err := st.fl.next(ctx, speculate)
 		if err != nil {
+			c.dropReserve(st)
 			st.fl.release()
 			return nil, fmt.Errorf("cluster: read: %w", err)
 		}
@@ -43,8 +52,17 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 			st.tally.expire()
 			break
 		}
+		if a.b < 0 { // the first replicas are slow: ask the others
+			speculate = nil
+			c.askReserve(st)
+			continue
+		}
+		if a.err != nil {
+			c.askReserve(st)
+		}
 		c.absorb(st, a, true)
 	}
+	c.dropReserve(st)
 	st.fl.release()
 	if st.tally.outcome() != quorum.Won {
 		if err := c.closedErr(); err != nil {
@@ -78,6 +96,9 @@ type readState struct {
 	// without error. After a repair, replies[b] holds what was sent.
 	replies []answer
 	replied []bool
+	// reserve lists the batches not asked yet (readTargets); Get's
+	// goroutine asks or drops them before it hands st on.
+	reserve []int
 }
 
 func (c *Coordinator) startRead(f *fanout) *readState {
@@ -92,8 +113,36 @@ func (c *Coordinator) startRead(f *fanout) *readState {
 	}
 	st.fl.late = func(a answer) { c.lateRead(st, a) }
 	st.fl.retain()
-	c.launchAll(st.fl, f, readBatch)
+	var ask []bool
+	if c.cfg.ReadSpeculation > 0 {
+		ask = readTargets(f.batches, f.need, c.cfg.Self, c.readTurn.Add(1))
+		for b, asked := range ask {
+			if !asked {
+				st.reserve = append(st.reserve, b)
+			}
+		}
+	}
+	c.launchAll(st.fl, f, readBatch, ask)
 	return st
+}
+
+// askReserve launches the read's batches not asked yet.
+func (c *Coordinator) askReserve(st *readState) {
+	for _, b := range st.reserve {
+		c.launchBatch(st.fl, b, &st.f.batches[b], readBatch)
+	}
+	st.reserve = nil
+}
+
+// dropReserve gives up the batches never asked: they count as replicas
+// that did not answer (the read was already decided without them) and
+// their place in the flight is released.
+func (c *Coordinator) dropReserve(st *readState) {
+	for _, b := range st.reserve {
+		st.tally.record(st.f.batches[b].idx, false)
+		st.fl.release()
+	}
+	st.reserve = nil
 }
 
 // readBatch is the replica call of a read.

@@ -81,10 +81,10 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 	w.fl.late = func(a answer) { c.lateWrite(w, a) }
 	w.fl.retain()
 	defer w.fl.release()
-	c.launchAll(w.fl, f, applyBatch)
+	c.launchAll(w.fl, f, applyBatch, nil)
 	w.tally = newKeyTally(f.need, f.asked)
 	for !w.tally.settled() {
-		a, ok, err := w.fl.next(ctx)
+		a, ok, err := w.fl.next(ctx, nil)
 		if err != nil {
 			w.fl.stopAnswers()
 			return fmt.Errorf("cluster: write: %w", err)

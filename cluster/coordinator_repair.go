@@ -60,7 +60,7 @@ func (c *Coordinator) runRepairs(st *readState, jobs []repairJob, deadline time.
 	}
 	answered := 0
 	for answered < len(jobs) {
-		a, ok, _ := fl.next(context.Background())
+		a, ok, _ := fl.next(context.Background(), nil)
 		if !ok {
 			break
 		}

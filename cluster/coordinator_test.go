@@ -334,7 +334,8 @@ func TestConsistencyOverride(t *testing.T) {
 // TestOneBatchPerReplica: a multi-key write sends each replica one Apply
 // with all of its keys, and each key lands on exactly its N owners.
 func TestOneBatchPerReplica(t *testing.T) {
-	tc := newTestCluster(t, 5, nil)
+	// Every replica is asked at once, so each gets exactly one read.
+	tc := newTestCluster(t, 5, func(c *Config) { c.ReadSpeculation = 0 })
 	var muts []server.Mutation
 	var keys [][]byte
 	for i := 0; i < 60; i++ {

@@ -44,6 +44,10 @@ type NodeConfig struct {
 	// Timeout bounds one client request (replica calls, quorum wait,
 	// synchronous read repair) and one clock-skew ping. Default 1s.
 	Timeout time.Duration
+	// ReadSpeculation is how long a read waits for the R replicas it asks
+	// first before asking the key's others (Config.ReadSpeculation); 0
+	// asks every replica at once. Default 20ms.
+	ReadSpeculation time.Duration
 	// VNodes is this node's token count on the ring. Default 128.
 	VNodes int
 	// MaxClockSkew is how far this node's clock may run ahead of a peer's
@@ -126,17 +130,18 @@ func DefaultNodeConfig() NodeConfig {
 	mc := membership.DefaultConfig()
 	cc := DefaultConfig()
 	return NodeConfig{
-		ClusterListen: "127.0.0.1:7380",
-		GossipListen:  "127.0.0.1:7946",
-		ClusterName:   "ringcache",
-		N:             cc.N,
-		R:             cc.R,
-		W:             cc.W,
-		Timeout:       cc.Timeout,
-		VNodes:        128,
-		MaxClockSkew:  500 * time.Millisecond,
-		SkewInterval:  5 * time.Second,
-		SkewWarnEvery: time.Minute,
+		ClusterListen:   "127.0.0.1:7380",
+		GossipListen:    "127.0.0.1:7946",
+		ClusterName:     "ringcache",
+		N:               cc.N,
+		R:               cc.R,
+		W:               cc.W,
+		Timeout:         cc.Timeout,
+		ReadSpeculation: cc.ReadSpeculation,
+		VNodes:          128,
+		MaxClockSkew:    500 * time.Millisecond,
+		SkewInterval:    5 * time.Second,
+		SkewWarnEvery:   time.Minute,
 		Gossip: GossipTiming{
 			RejoinInterval:      mc.RejoinInterval,
 			JoinBackoffMin:      mc.JoinBackoffMin,
@@ -212,6 +217,7 @@ func (c NodeConfig) Validate() error {
 func (c NodeConfig) coordinatorConfig(peers Peers, members Members) Config {
 	cc := DefaultConfig()
 	cc.N, cc.R, cc.W, cc.Timeout = c.N, c.R, c.W, c.Timeout
+	cc.ReadSpeculation = c.ReadSpeculation
 	cc.Self, cc.Logger, cc.Now = c.NodeID, c.Logger, c.Now
 	cc.Peers, cc.Members = peers, members
 	return cc

@@ -52,6 +52,8 @@ type Config struct {
 	ClusterName    string
 	RequestTimeout time.Duration
 	MaxClockSkew   time.Duration
+	// ReadSpeculation: see cluster.NodeConfig.ReadSpeculation.
+	ReadSpeculation time.Duration
 
 	HintedHandoff  bool
 	HintReplayRate byteSize
@@ -86,6 +88,7 @@ func defaultConfig() Config {
 		VNodes:              128,
 		ClusterName:         "ringcache",
 		RequestTimeout:      time.Second,
+		ReadSpeculation:     20 * time.Millisecond,
 		MaxClockSkew:        500 * time.Millisecond,
 		HintedHandoff:       true,
 		HintReplayRate:      16 << 20,
@@ -132,6 +135,7 @@ func (c *Config) settings() []setting {
 		{"cluster-secret", "shared secret: encrypts gossip and authenticates cluster RPC; empty: none", (*stringValue)(&c.ClusterSecret)},
 		{"cluster-name", "cluster name; nodes of other clusters are refused", (*stringValue)(&c.ClusterName)},
 		{"timeout", "per-request timeout of quorum operations", (*durationValue)(&c.RequestTimeout)},
+		{"read-speculation", "a read asks R replicas first and the key's others after this long without their answers; 0: every replica at once", (*durationValue)(&c.ReadSpeculation)},
 		{"max-clock-skew", "log and report when this node's clock is this far ahead of a peer's", (*durationValue)(&c.MaxClockSkew)},
 		{"hinted-handoff", "sloppy quorum and hinted handoff: writes for a down owner go to the next healthy node and are handed over when it returns", (*boolValue)(&c.HintedHandoff)},
 		{"hint-replay-rate", "hint replay to a returning node, bytes per second", &c.HintReplayRate},
@@ -284,6 +288,8 @@ func (c Config) validate() error {
 		return bad("vnodes", "must be between 1 and 4096, got %d", c.VNodes)
 	case c.RequestTimeout <= 0:
 		return bad("timeout", "must be positive")
+	case c.ReadSpeculation < 0:
+		return bad("read-speculation", "must not be negative")
 	case c.MaxClockSkew <= 0:
 		return bad("max-clock-skew", "must be positive")
 	case c.ClusterName == "":

@@ -105,6 +105,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"cluster without gossip", []string{"--cluster-listen", "127.0.0.1:7100"}, nil, "gossip-listen"},
 		{"seeds without cluster", []string{"--seeds", "127.0.0.1:7200"}, nil, "cluster-listen"},
 		{"request timeout", []string{"--timeout", "0s"}, nil, "timeout"},
+		{"read speculation", []string{"--read-speculation", "-1ms"}, nil, "read-speculation"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

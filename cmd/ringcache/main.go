@@ -179,6 +179,7 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.ClusterName = cfg.ClusterName
 	ncfg.N, ncfg.R, ncfg.W = cfg.Replicas, cfg.ReadQuorum, cfg.WriteQuorum
 	ncfg.Timeout = cfg.RequestTimeout
+	ncfg.ReadSpeculation = cfg.ReadSpeculation
 	ncfg.VNodes = cfg.VNodes
 	ncfg.MaxClockSkew = cfg.MaxClockSkew
 	ncfg.HintedHandoff = cfg.HintedHandoff
