@@ -126,6 +126,11 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 		if len(calls) == 1 {
 			keys, recs = calls[0].keys, calls[0].recs
 		} else {
+			n := 0
+			for _, c := range calls {
+				n += len(c.keys)
+			}
+			keys, recs = make([][]byte, 0, n), make([]engine.Record, 0, n)
 			for _, c := range calls {
 				keys = append(keys, c.keys...)
 				recs = append(recs, c.recs...)
@@ -148,7 +153,11 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 	calls = liveCalls(calls, func(c *readCall) context.Context { return c.ctx },
 		func(c *readCall, err error) { c.done(readResult{err: err}) })
 	if len(calls) > 0 {
-		var keys [][]byte
+		n := 0
+		for _, c := range calls {
+			n += len(c.keys)
+		}
+		keys := make([][]byte, 0, n)
 		for _, c := range calls {
 			keys = append(keys, c.keys...)
 		}

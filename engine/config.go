@@ -67,8 +67,11 @@ type Config struct {
 	ReclaimInterval time.Duration
 	// CacheBytes is the Pebble block cache size in bytes. Default 128 MiB.
 	CacheBytes int64
-	// MemTableBytes is the Pebble memtable size in bytes. Default 32 MiB:
-	// inserts into a smaller skiplist miss the CPU cache less.
+	// MemTableBytes is the Pebble memtable size in bytes. Default 8 MiB:
+	// inserts into a smaller skiplist miss the CPU cache less (with three
+	// nodes on one machine a replica's CPU per SET fell by about a tenth
+	// from 32 MiB), while a larger one collapses more overwrites before
+	// they reach compaction (4 MiB doubled the compaction work).
 	MemTableBytes int64
 	// RowCacheBytes bounds the in-memory record cache in front of Pebble
 	// (see rowcache.go), in bytes. Default 256 MiB; 0 turns it off.
@@ -94,7 +97,7 @@ func DefaultConfig() Config {
 		TombstoneGrace:  time.Hour,
 		ReclaimInterval: 100 * time.Millisecond,
 		CacheBytes:      128 << 20,
-		MemTableBytes:   32 << 20,
+		MemTableBytes:   8 << 20,
 		RowCacheBytes:   256 << 20,
 	}
 }

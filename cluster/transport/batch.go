@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ringcache/ringcache/engine"
 )
@@ -54,6 +55,12 @@ const (
 
 // AppendApplyRequest appends the encoding of items to dst.
 func AppendApplyRequest(dst []byte, items []ApplyItem) []byte {
+	size := uvarintLen(len(items))
+	for _, it := range items {
+		n := it.Record.EncodedLen()
+		size += uvarintLen(len(it.Key)) + len(it.Key) + uvarintLen(n) + n
+	}
+	dst = slices.Grow(dst, size) // one allocation, not one per doubling
 	dst = binary.AppendUvarint(dst, uint64(len(items)))
 	for _, it := range items {
 		dst = appendBytes(dst, it.Key)
@@ -61,6 +68,15 @@ func AppendApplyRequest(dst []byte, items []ApplyItem) []byte {
 		dst = it.Record.AppendEncode(dst)
 	}
 	return dst
+}
+
+// uvarintLen returns the encoded length of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for u := uint64(n); u >= 0x80; u >>= 7 {
+		l++
+	}
+	return l
 }
 
 // DecodeApplyRequest decodes an apply request. Keys and values alias b.
@@ -123,6 +139,11 @@ func DecodeApplyResponse(b []byte) ([]ApplyResult, error) {
 
 // AppendReadRequest appends the encoding of keys to dst.
 func AppendReadRequest(dst []byte, keys [][]byte) []byte {
+	size := uvarintLen(len(keys))
+	for _, k := range keys {
+		size += uvarintLen(len(k)) + len(k)
+	}
+	dst = slices.Grow(dst, size)
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
 	for _, k := range keys {
 		dst = appendBytes(dst, k)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -230,4 +231,12 @@ func FuzzDecodeReadResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestUvarintLen(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 16383, 16384, 1 << 21, 1<<28 + 5, 1 << 40} {
+		if got, want := uvarintLen(n), len(binary.AppendUvarint(nil, uint64(n))); got != want {
+			t.Fatalf("uvarintLen(%d) = %d, want %d", n, got, want)
+		}
+	}
 }

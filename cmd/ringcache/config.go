@@ -80,7 +80,7 @@ func defaultConfig() Config {
 		QueryBufLimit:       1 << 30,
 		CacheSize:           64 << 20,
 		RowCacheSize:        256 << 20,
-		MemtableSize:        32 << 20,
+		MemtableSize:        8 << 20,
 		TombstoneGrace:      time.Hour,
 		Replicas:            3,
 		ReadQuorum:          2,
