@@ -14,8 +14,10 @@
 // NOQUORUM with exactly how many acknowledged: those keep the write.
 // Replicas still working after a successful reply finish (or hit the
 // timeout) on their own: the write keeps spreading, nothing waits for
-// them, and since every call is bounded by the timeout and answers into
-// a buffered channel, nothing leaks.
+// them, and since every call ends with the request's timeout (a merged
+// request to a peer may run on, but its callers are answered when their
+// own deadline passes) and answers into a buffered channel, nothing
+// leaks.
 //
 // Read (GET, MGET, EXISTS, ...: Get). The keys are grouped per replica
 // the same way. A read asks R replicas of each key first: this node when
@@ -167,7 +169,8 @@ type Coordinator struct {
 		// to wg after Close started waiting on it.
 		closed bool
 	}
-	// wg counts requests in progress and every goroutine they start.
+	// wg counts requests in progress, every goroutine they start and
+	// every asynchronous replica call not yet answered.
 	wg sync.WaitGroup
 	// repairSlots bounds background repairs: a send takes a slot.
 	repairSlots chan struct{}

@@ -154,8 +154,9 @@ type flight struct {
 	// launched counts the calls started; answers has room for every one
 	// (only the request's goroutine touches it).
 	launched int
-	// late, when set, takes the answers that arrive after stopAnswers
-	// (a write's owners failing after the reply); mu orders finish
+	// late, when set, takes the answers that arrive after stopAnswers (a
+	// write's owners failing after the reply, a read's late repliers); mu
+	// orders finish
 	// against stopAnswers so that every answer is handled exactly once.
 	late func(answer)
 	mu   sync.Mutex

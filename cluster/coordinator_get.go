@@ -54,6 +54,7 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 		}
 		if a.b < 0 { // the first replicas are slow: ask the others
 			speculate = nil
+			c.stats.speculations.Add(1)
 			c.askReserve(st)
 			continue
 		}
@@ -115,7 +116,7 @@ func (c *Coordinator) startRead(f *fanout) *readState {
 	st.fl.retain()
 	var ask []bool
 	if c.cfg.ReadSpeculation > 0 {
-		ask = readTargets(f.batches, f.need, c.cfg.Self, c.readTurn.Add(1))
+		ask = readTargets(f.batches, f.need, c.cfg.Self, c.readTurn.Add(1), c.avoid(f))
 		for b, asked := range ask {
 			if !asked {
 				st.reserve = append(st.reserve, b)
@@ -124,6 +125,25 @@ func (c *Coordinator) startRead(f *fanout) *readState {
 	}
 	c.launchAll(st.fl, f, readBatch, ask)
 	return st
+}
+
+// avoid marks the batches a read should ask only when it must: replicas
+// that are unresolved, believed down (a down owner with no substitute),
+// or that have stopped answering for longer than the speculation delay.
+// Nil when there is none.
+func (c *Coordinator) avoid(f *fanout) []bool {
+	var out []bool
+	for b := range f.batches {
+		bt := &f.batches[b]
+		l, ok := bt.rep.(interface{ Lagging(time.Duration) bool })
+		if bt.rep == nil || (f.down != nil && f.down(bt.id)) || (ok && l.Lagging(c.cfg.ReadSpeculation)) {
+			if out == nil {
+				out = make([]bool, len(f.batches))
+			}
+			out[b] = true
+		}
+	}
+	return out
 }
 
 // askReserve launches the read's batches not asked yet.

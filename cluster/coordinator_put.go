@@ -66,8 +66,8 @@ func (c *Coordinator) Replicate(ctx context.Context, keys [][]byte, recs []engin
 // the owner's place. Owners that fail with no substitute, or after the
 // request stopped waiting (a reply sent, a deadline passed, a client
 // gone), get their records as hints held by this node (Config.Hints):
-// every call's answer is handled, by the request or by the call's own
-// goroutine, so no acknowledged write loses its way to an owner.
+// every call's answer is handled, by the request or by the goroutine that
+// delivers it, so no acknowledged write loses its way to an owner.
 func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record) error {
 	for b := range f.batches {
 		bt := &f.batches[b]
@@ -152,7 +152,15 @@ func (c *Coordinator) lateWrite(w *writeState, a answer) {
 	for p := range all {
 		all[p] = p
 	}
-	c.hold(bt, all)
+	// Off the goroutine that delivered the answer: it may be the one
+	// sending a peer's merged requests, which must not wait for a store
+	// write. The answer's own call still counts in wg, so this Add
+	// cannot race with Close's Wait.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.hold(bt, all)
+	}()
 }
 
 // hold keeps the records at positions pos of a failed batch as hints on

@@ -23,7 +23,7 @@ func TestReadTargetsSingleKey(t *testing.T) {
 	need := []int{2}
 	seen := map[string]int{}
 	for rot := range uint64(6) {
-		ask := readTargets(batches, need, "self", rot)
+		ask := readTargets(batches, need, "self", rot, nil)
 		var ids []string
 		for b, ok := range ask {
 			if ok {
@@ -44,14 +44,14 @@ func TestReadTargetsSingleKey(t *testing.T) {
 
 func TestReadTargetsNotAReplica(t *testing.T) {
 	batches := readPlan([][]string{{"a", "b", "c"}})
-	ask := readTargets(batches, []int{2}, "self", 0)
+	ask := readTargets(batches, []int{2}, "self", 0, nil)
 	if n := count(ask); n != 2 {
 		t.Fatalf("asked %d replicas, want 2", n)
 	}
-	if ask := readTargets(batches, []int{3}, "self", 1); count(ask) != 3 {
+	if ask := readTargets(batches, []int{3}, "self", 1, nil); count(ask) != 3 {
 		t.Fatalf("need 3 (ALL): asked %v", ask)
 	}
-	if ask := readTargets(batches, []int{5}, "self", 1); count(ask) != 3 {
+	if ask := readTargets(batches, []int{5}, "self", 1, nil); count(ask) != 3 {
 		t.Fatalf("need beyond the replicas: asked %v, want all 3", ask)
 	}
 }
@@ -75,7 +75,14 @@ func TestReadTargetsProperty(t *testing.T) {
 			need[i] = 1 + r.IntN(4)
 		}
 		batches := readPlan(replicas)
-		ask := readTargets(batches, need, "self", r.Uint64())
+		var lag []bool
+		if iter%2 == 0 {
+			lag = make([]bool, len(batches))
+			for b := range lag {
+				lag[b] = r.IntN(3) == 0
+			}
+		}
+		ask := readTargets(batches, need, "self", r.Uint64(), lag)
 		for b := range batches {
 			if batches[b].id == "self" && !ask[b] {
 				t.Fatalf("iter %d: this node's batch not asked", iter)
@@ -103,4 +110,29 @@ func count(ask []bool) int {
 		}
 	}
 	return n
+}
+
+// TestReadTargetsAvoidsLaggingReplicas: a replica that stopped answering
+// is asked first only when no other replica of the key is left.
+func TestReadTargetsAvoidsLaggingReplicas(t *testing.T) {
+	batches := readPlan([][]string{{"self", "a", "b"}})
+	var lagA []bool
+	for b := range batches {
+		lagA = append(lagA, batches[b].id == "a")
+	}
+	for rot := range uint64(6) {
+		ask := readTargets(batches, []int{2}, "self", rot, lagA)
+		for b, ok := range ask {
+			if ok && batches[b].id == "a" {
+				t.Fatalf("rot %d: the lagging replica was asked first", rot)
+			}
+		}
+		if count(ask) != 2 {
+			t.Fatalf("rot %d: asked %v", rot, ask)
+		}
+	}
+	all := []bool{false, true, true}
+	if ask := readTargets(batches, []int{3}, "self", 0, all); count(ask) != 3 {
+		t.Fatalf("need 3 with two lagging: asked %v, want all three", ask)
+	}
 }

@@ -113,7 +113,7 @@ func (c *Coordinator) lateRead(st *readState, a answer) {
 		jobs = st.staleJobs()
 	}
 	st.mu.Unlock()
-	if len(jobs) == 0 {
+	if len(jobs) == 0 || c.closedErr() != nil {
 		return
 	}
 	select {

@@ -14,6 +14,7 @@ type counters struct {
 	repairsSync, repairsBackground          atomic.Int64
 	repairFailures, repairsDropped          atomic.Int64
 	fallbacks, hintsHeld                    atomic.Int64
+	speculations                            atomic.Int64
 }
 
 // Stats is a snapshot of the coordinator's counters since New.
@@ -38,6 +39,9 @@ type Stats struct {
 	// HintsHeld counts records this coordinator kept as hints because an
 	// owner's write call failed with no substitute to take it.
 	HintsHeld int64
+	// ReadSpeculations counts reads that asked their other replicas
+	// because the first ones had not answered within ReadSpeculation.
+	ReadSpeculations int64
 }
 
 // Stats returns the current counters.
@@ -54,6 +58,7 @@ func (c *Coordinator) Stats() Stats {
 		ReadRepairsDropped:    s.repairsDropped.Load(),
 		Fallbacks:             s.fallbacks.Load(),
 		HintsHeld:             s.hintsHeld.Load(),
+		ReadSpeculations:      s.speculations.Load(),
 	}
 }
 
@@ -81,6 +86,7 @@ func (c *Coordinator) InfoSections() []server.InfoSection {
 		{"ringcache_read_repairs_dropped", i(s.ReadRepairsDropped)},
 		{"ringcache_sloppy_fallbacks", i(s.Fallbacks)},
 		{"ringcache_hints_held_by_coordinator", i(s.HintsHeld)},
+		{"ringcache_read_speculations", i(s.ReadSpeculations)},
 	}
 	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
 	if rep, ok := c.cfg.Peers(c.cfg.Self); ok {

@@ -34,7 +34,7 @@ type Replica interface {
 // the caller's goroutine (BatchingReplica); the coordinator finds it by
 // type assertion and then needs no goroutine per replica call. The
 // callback runs exactly once, on another goroutine, once the call is
-// answered or failed (its context's deadline bounds it), and must not
+// answered or failed, at the latest when its context ends, and must not
 // block.
 type AsyncReplica interface {
 	ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(error))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringcache/ringcache/engine"
@@ -27,6 +28,12 @@ type BatchingReplica struct {
 	applies  batchQueue[*applyCall]
 	reads    batchQueue[*readCall]
 	maxItems int
+	// sending counts requests on their way to the peer; answered is when
+	// the last one came back (unix nanoseconds). Together they tell a
+	// peer that stopped answering from one that is merely busy or idle.
+	sending  atomic.Int64
+	answered atomic.Int64
+	now      func() time.Time
 }
 
 // Batching limits: requests in flight per kind and peer, and keys per
@@ -42,24 +49,56 @@ const (
 
 // NewBatchingReplica wraps next.
 func NewBatchingReplica(next Replica) *BatchingReplica {
-	b := &BatchingReplica{next: next, maxItems: batchMaxItems}
+	b := &BatchingReplica{next: next, maxItems: batchMaxItems, now: time.Now}
 	b.applies.max, b.reads.max = batchMaxInFlight, batchMaxInFlight
 	return b
 }
 
-// applyCall is one caller's part of a merged apply request. done runs
-// exactly once, on the sending goroutine, and must not block.
+// applyCall is one caller's part of a merged apply request.
 type applyCall struct {
 	ctx  context.Context
 	keys [][]byte
 	recs []engine.Record
-	done func(error)
+	ans  answerOnce[error]
 }
 
 type readCall struct {
 	ctx  context.Context
 	keys [][]byte
-	done func(readResult)
+	ans  answerOnce[readResult]
+}
+
+// answerOnce delivers a call's outcome exactly once: from the goroutine
+// that sent its request, or, for an async call, as soon as the caller's
+// context ends, since a merged request runs under the latest deadline of
+// its calls and not under any one caller's cancellation. done must not
+// block.
+type answerOnce[R any] struct {
+	done func(R)
+	sent atomic.Bool
+	// stop unregisters the context watch of an async call (nil: none).
+	// Set before the call is queued.
+	stop func() bool
+}
+
+// watch makes the call answer with ctx's error once ctx ends.
+func (a *answerOnce[R]) watch(ctx context.Context, fail func(error) R) {
+	a.stop = context.AfterFunc(ctx, func() { a.deliver(fail(ctx.Err())) })
+}
+
+// deliver hands r to done unless the call was answered already.
+func (a *answerOnce[R]) deliver(r R) {
+	if a.sent.CompareAndSwap(false, true) {
+		a.done(r)
+	}
+}
+
+// finish is deliver from the sending goroutine: it also ends the watch.
+func (a *answerOnce[R]) finish(r R) {
+	if a.stop != nil {
+		a.stop()
+	}
+	a.deliver(r)
 }
 
 type readResult struct {
@@ -71,7 +110,8 @@ type readResult struct {
 // Apply implements Replica.
 func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
 	ch := make(chan error, 1) // buffered: the sender never blocks on a caller gone
-	c := &applyCall{ctx: ctx, keys: keys, recs: recs, done: func(err error) { ch <- err }}
+	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
+	c.ans.done = func(err error) { ch <- err }
 	if b.applies.enter(c) {
 		b.sendApplies([]*applyCall{c})
 	}
@@ -84,9 +124,12 @@ func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engin
 }
 
 // ApplyAsync implements AsyncReplica: the call joins the next merged
-// request and done runs with its outcome on the goroutine that sent it.
+// request and done runs with its outcome on the goroutine that sent it, or
+// with ctx's error as soon as ctx ends.
 func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(error)) {
-	c := &applyCall{ctx: ctx, keys: keys, recs: recs, done: done}
+	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
+	c.ans.done = done
+	c.ans.watch(ctx, func(err error) error { return err })
 	if b.applies.enter(c) {
 		go b.sendApplies([]*applyCall{c})
 	}
@@ -95,7 +138,8 @@ func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []
 // Read implements Replica.
 func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
 	ch := make(chan readResult, 1)
-	c := &readCall{ctx: ctx, keys: keys, done: func(r readResult) { ch <- r }}
+	c := &readCall{ctx: ctx, keys: keys}
+	c.ans.done = func(r readResult) { ch <- r }
 	if b.reads.enter(c) {
 		b.sendReads([]*readCall{c})
 	}
@@ -109,7 +153,9 @@ func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Rec
 
 // ReadAsync implements AsyncReplica.
 func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done func(recs []engine.Record, found []bool, err error)) {
-	c := &readCall{ctx: ctx, keys: keys, done: func(r readResult) { done(r.recs, r.found, r.err) }}
+	c := &readCall{ctx: ctx, keys: keys}
+	c.ans.done = func(r readResult) { done(r.recs, r.found, r.err) }
+	c.ans.watch(ctx, func(err error) readResult { return readResult{err: err} })
 	if b.reads.enter(c) {
 		go b.sendReads([]*readCall{c})
 	}
@@ -119,7 +165,7 @@ func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done fun
 // in-flight slot to a goroutine that sends whatever queued meanwhile.
 func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx },
-		func(c *applyCall, err error) { c.done(err) })
+		func(c *applyCall, err error) { c.ans.finish(err) })
 	if len(calls) > 0 {
 		var keys [][]byte
 		var recs []engine.Record
@@ -137,10 +183,12 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 			}
 		}
 		ctx, cancel := batchContext(calls, func(c *applyCall) context.Context { return c.ctx })
+		done := b.sent()
 		err := b.next.Apply(ctx, keys, recs)
+		done()
 		cancel()
 		for _, c := range calls {
-			c.done(err)
+			c.ans.finish(err)
 		}
 	}
 	if more := b.applies.next(b.maxItems, func(c *applyCall) int { return len(c.keys) }); more != nil {
@@ -151,7 +199,7 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 // sendReads is sendApplies for reads: the answer is split back per call.
 func (b *BatchingReplica) sendReads(calls []*readCall) {
 	calls = liveCalls(calls, func(c *readCall) context.Context { return c.ctx },
-		func(c *readCall, err error) { c.done(readResult{err: err}) })
+		func(c *readCall, err error) { c.ans.finish(readResult{err: err}) })
 	if len(calls) > 0 {
 		n := 0
 		for _, c := range calls {
@@ -162,7 +210,9 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 			keys = append(keys, c.keys...)
 		}
 		ctx, cancel := batchContext(calls, func(c *readCall) context.Context { return c.ctx })
+		done := b.sent()
 		recs, found, err := b.next.Read(ctx, keys)
+		done()
 		cancel()
 		if err == nil && (len(recs) != len(keys) || len(found) != len(keys)) {
 			err = ErrShortReply
@@ -175,12 +225,32 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 				r.recs, r.found = recs[off:off+n:off+n], found[off:off+n:off+n]
 				off += n
 			}
-			c.done(r)
+			c.ans.finish(r)
 		}
 	}
 	if more := b.reads.next(b.maxItems, func(c *readCall) int { return len(c.keys) }); more != nil {
 		go b.sendReads(more)
 	}
+}
+
+// sent counts a request on its way; the returned func records its answer.
+func (b *BatchingReplica) sent() func() {
+	if b.sending.Add(1) == 1 {
+		// The first request after a quiet spell: waiting starts now, not
+		// at the last answer, which may be long ago.
+		b.answered.Store(b.now().UnixNano())
+	}
+	return func() {
+		b.answered.Store(b.now().UnixNano())
+		b.sending.Add(-1)
+	}
+}
+
+// Lagging reports whether the peer has requests outstanding and has
+// answered none of them for at least d: paused, overloaded or cut off.
+// Reads ask other replicas first while a peer lags (readTargets).
+func (b *BatchingReplica) Lagging(d time.Duration) bool {
+	return b.sending.Load() > 0 && b.now().UnixNano()-b.answered.Load() >= int64(d)
 }
 
 // liveCalls drops the calls whose caller has given up, answering each

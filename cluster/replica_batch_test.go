@@ -259,3 +259,118 @@ func TestBatchingReplicaAsyncCallGivenUp(t *testing.T) {
 		t.Fatal("a call given up before it was sent was sent")
 	}
 }
+
+// TestBatchingReplicaLagging: a peer lags once a request has been out for
+// the given time without any answer; an idle or answering peer does not.
+func TestBatchingReplicaLagging(t *testing.T) {
+	rec := newRecordingReplica(0)
+	hold := make(chan struct{})
+	gated := &gatedReplica{Replica: rec, gate: hold}
+	b := NewBatchingReplica(gated)
+	var clock atomic.Int64
+	clock.Store(time.Unix(1000, 0).UnixNano())
+	b.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+
+	if b.Lagging(time.Millisecond) {
+		t.Fatal("an idle peer lags")
+	}
+	done := make(chan error, 1)
+	b.ApplyAsync(context.Background(), [][]byte{[]byte("k")}, []engine.Record{{}}, func(err error) { done <- err })
+	if err := waitUntil(func() bool { return gated.waiting.Load() == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	advance(10 * time.Millisecond)
+	if b.Lagging(20 * time.Millisecond) {
+		t.Fatal("lagging after 10ms with a 20ms bound")
+	}
+	advance(15 * time.Millisecond)
+	if !b.Lagging(20 * time.Millisecond) {
+		t.Fatal("a request out for 25ms without an answer: not lagging")
+	}
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if b.Lagging(time.Nanosecond) {
+		t.Fatal("lagging after the peer answered everything")
+	}
+}
+
+// gatedReplica holds every Apply until it takes a value from gate, or
+// gate is closed; waiting counts the Applies that began.
+type gatedReplica struct {
+	Replica
+	gate    chan struct{}
+	waiting atomic.Int32
+}
+
+func (g *gatedReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	g.waiting.Add(1)
+	<-g.gate
+	return g.Replica.Apply(ctx, keys, recs)
+}
+
+// waitUntil polls cond for up to 5 seconds.
+func waitUntil(cond func() bool) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// TestBatchingReplicaAsyncCallEndsWithItsContext: an async call riding in
+// a merged request is answered with its own context's error as soon as
+// that context ends, not when the merged request (which runs under the
+// latest deadline of its calls) comes back, and only once.
+func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
+	rec := newRecordingReplica(0)
+	gate := make(chan struct{})
+	g := &gatedReplica{Replica: rec, gate: gate}
+	b := NewBatchingReplica(g)
+	bg := context.Background()
+	var answers sync.WaitGroup
+	call := func(ctx context.Context, k string, got chan<- error) {
+		answers.Add(1)
+		b.ApplyAsync(ctx, [][]byte{[]byte(k)}, []engine.Record{{}}, func(err error) {
+			if got != nil {
+				got <- err
+			}
+			answers.Done()
+		})
+	}
+	// Two singles fill the in-flight slots; the next two queue.
+	call(bg, "a", nil)
+	call(bg, "b", nil)
+	if err := waitUntil(func() bool { return g.waiting.Load() == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	mine := make(chan error, 2)
+	call(ctx, "c", mine)
+	call(bg, "d", nil)
+	// One single comes back; its sender takes c and d as one request,
+	// which the peer holds.
+	gate <- struct{}{}
+	if err := waitUntil(func() bool { return g.waiting.Load() == 3 }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-mine:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("answer after its context ended: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a call whose context ended waited for its merged request")
+	}
+	close(gate)
+	answers.Wait()
+	if len(mine) != 0 {
+		t.Fatalf("the call was answered twice: %v", <-mine)
+	}
+}

@@ -449,3 +449,30 @@ func TestDropAndDelayFaults(t *testing.T) {
 		t.Fatalf("node 2 holds %q after an ALL write", v)
 	}
 }
+
+// TestReadsAvoidAReplicaThatStoppedAnswering: once one read had to
+// speculate past a replica that accepts requests and never answers, the
+// next reads ask the other replicas first instead of waiting for it too.
+func TestReadsAvoidAReplicaThatStoppedAnswering(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{Configure: strict})
+	ctx := context.Background()
+	const keys = 30
+	for i := range keys {
+		if err := c.Client(0).Set(ctx, fmt.Sprint("lag-", i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Drop(2, true)
+	defer c.Drop(2, false)
+	for i := range keys {
+		if v, err := c.Client(0).Get(ctx, fmt.Sprint("lag-", i)).Result(); err != nil || v != "v" {
+			t.Fatalf("GET lag-%d with node 2 silent: %q %v", i, v, err)
+		}
+	}
+	// Every other read would name node 2 first if nothing noticed it
+	// lagging; a few may, before its first request is old enough to tell.
+	if n := c.Node(0).Stats().Coordinator.ReadSpeculations; n > 3 {
+		t.Fatalf("%d of %d reads waited for the silent replica, want at most 3", n, keys)
+	}
+}

@@ -44,6 +44,8 @@ var (
 		"Anti-entropy exchanges that ended in error.", nil, nil)
 	fallbacksDesc = prometheus.NewDesc("ringcache_sloppy_fallbacks_total",
 		"Substitute calls made after an owner failed mid-request.", nil, nil)
+	speculationsDesc = prometheus.NewDesc("ringcache_read_speculations_total",
+		"Reads that asked their other replicas because the first ones had not answered in time.", nil, nil)
 )
 
 // clusterCollector exports a node's figures at scrape time.
@@ -52,7 +54,7 @@ type clusterCollector struct{ node *cluster.Node }
 func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{quorumFailuresDesc, readRepairsDesc, membersDesc, clockSkewDesc, clockSkewWarningsDesc,
 		hintsPendingDesc, hintsBytesDesc, hintsOldestDesc, hintsDeliveredDesc, hintsDroppedDesc, fallbacksDesc,
-		aeRoundsDesc, aeKeysDesc, aeBytesDesc, aeRangesDesc, aeLastDesc, aeFailuresDesc} {
+		speculationsDesc, aeRoundsDesc, aeKeysDesc, aeBytesDesc, aeRangesDesc, aeLastDesc, aeFailuresDesc} {
 		ch <- d
 	}
 }
@@ -76,6 +78,7 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(clockSkewDesc, s.MaxClockSkew.Seconds())
 	counter(clockSkewWarningsDesc, s.ClockSkewWarnings)
 	counter(fallbacksDesc, s.Coordinator.Fallbacks)
+	counter(speculationsDesc, s.Coordinator.ReadSpeculations)
 	ae := c.node.Repairer().Stats()
 	counter(aeRoundsDesc, ae.Rounds)
 	counter(aeKeysDesc, ae.KeysSent, "sent")
