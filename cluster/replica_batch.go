@@ -76,14 +76,20 @@ type readCall struct {
 type answerOnce[R any] struct {
 	done func(R)
 	sent atomic.Bool
-	// stop unregisters the context watch of an async call (nil: none).
-	// Set before the call is queued.
+	// async marks a caller that does not wait on its own context; its
+	// call gets a context watch when it rides in a merged request.
+	async bool
+	// stop unregisters the watch (nil: none). Only the sending goroutine
+	// sets and calls it.
 	stop func() bool
 }
 
-// watch makes the call answer with ctx's error once ctx ends.
+// watch makes an async call answer with ctx's error once ctx ends. A
+// request of one call runs under that call's own context and needs none.
 func (a *answerOnce[R]) watch(ctx context.Context, fail func(error) R) {
-	a.stop = context.AfterFunc(ctx, func() { a.deliver(fail(ctx.Err())) })
+	if a.async {
+		a.stop = context.AfterFunc(ctx, func() { a.deliver(fail(ctx.Err())) })
+	}
 }
 
 // deliver hands r to done unless the call was answered already.
@@ -128,8 +134,7 @@ func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engin
 // with ctx's error as soon as ctx ends.
 func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(error)) {
 	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
-	c.ans.done = done
-	c.ans.watch(ctx, func(err error) error { return err })
+	c.ans.done, c.ans.async = done, true
 	if b.applies.enter(c) {
 		go b.sendApplies([]*applyCall{c})
 	}
@@ -154,8 +159,7 @@ func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Rec
 // ReadAsync implements AsyncReplica.
 func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done func(recs []engine.Record, found []bool, err error)) {
 	c := &readCall{ctx: ctx, keys: keys}
-	c.ans.done = func(r readResult) { done(r.recs, r.found, r.err) }
-	c.ans.watch(ctx, func(err error) readResult { return readResult{err: err} })
+	c.ans.done, c.ans.async = func(r readResult) { done(r.recs, r.found, r.err) }, true
 	if b.reads.enter(c) {
 		go b.sendReads([]*readCall{c})
 	}
@@ -180,6 +184,7 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 			for _, c := range calls {
 				keys = append(keys, c.keys...)
 				recs = append(recs, c.recs...)
+				c.ans.watch(c.ctx, func(err error) error { return err })
 			}
 		}
 		ctx, cancel := batchContext(calls, func(c *applyCall) context.Context { return c.ctx })
@@ -208,6 +213,9 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 		keys := make([][]byte, 0, n)
 		for _, c := range calls {
 			keys = append(keys, c.keys...)
+			if len(calls) > 1 {
+				c.ans.watch(c.ctx, func(err error) readResult { return readResult{err: err} })
+			}
 		}
 		ctx, cancel := batchContext(calls, func(c *readCall) context.Context { return c.ctx })
 		done := b.sent()
