@@ -277,9 +277,7 @@ func TestBatchingReplicaLagging(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	b.ApplyAsync(context.Background(), [][]byte{[]byte("k")}, []engine.Record{{}}, func(err error) { done <- err })
-	if err := waitUntil(func() bool { return gated.waiting.Load() == 1 }); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, "the first apply to begin", func() bool { return gated.waiting.Load() == 1 })
 	advance(10 * time.Millisecond)
 	if b.Lagging(20 * time.Millisecond) {
 		t.Fatal("lagging after 10ms with a 20ms bound")
@@ -311,18 +309,6 @@ func (g *gatedReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.R
 	return g.Replica.Apply(ctx, keys, recs)
 }
 
-// waitUntil polls cond for up to 5 seconds.
-func waitUntil(cond func() bool) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errors.New("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return nil
-}
-
 // TestBatchingReplicaAsyncCallEndsWithItsContext: an async call riding in
 // a merged request is answered with its own context's error as soon as
 // that context ends, not when the merged request (which runs under the
@@ -346,9 +332,7 @@ func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
 	// Two singles fill the in-flight slots; the next two queue.
 	call(bg, "a", nil)
 	call(bg, "b", nil)
-	if err := waitUntil(func() bool { return g.waiting.Load() == 2 }); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, "two applies to begin", func() bool { return g.waiting.Load() == 2 })
 	ctx, cancel := context.WithCancel(bg)
 	mine := make(chan error, 2)
 	call(ctx, "c", mine)
@@ -356,9 +340,7 @@ func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
 	// One single comes back; its sender takes c and d as one request,
 	// which the peer holds.
 	gate <- struct{}{}
-	if err := waitUntil(func() bool { return g.waiting.Load() == 3 }); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, "the merged apply to begin", func() bool { return g.waiting.Load() == 3 })
 	cancel()
 	select {
 	case err := <-mine:

@@ -33,6 +33,31 @@ type batchScratch struct {
 	hints []hintChange
 }
 
+// beginWrite starts a locked write of keys: it registers the call (enter),
+// refuses a failed engine, and returns scratch with the keys sorted by
+// token and their stripes locked. endWrite undoes it.
+func (e *Engine) beginWrite(keys [][]byte) (*batchScratch, error) {
+	if err := e.enter(); err != nil {
+		return nil, err
+	}
+	if err := e.Err(); err != nil {
+		e.leave()
+		return nil, err
+	}
+	s := e.getScratch(len(keys))
+	s.sortByToken(keys)
+	e.stripes.lockSorted(s.held)
+	return s, nil
+}
+
+// endWrite unlocks the stripes of a beginWrite, returns its scratch and
+// ends the call.
+func (e *Engine) endWrite(s *batchScratch) {
+	e.stripes.unlockSorted(s.held)
+	e.scratch.Put(s)
+	e.leave()
+}
+
 func (e *Engine) getScratch(n int) *batchScratch {
 	s, _ := e.scratch.Get().(*batchScratch)
 	if s == nil {
@@ -98,19 +123,11 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	if err := e.enter(); err != nil {
+	s, err := e.beginWrite(keys)
+	if err != nil {
 		return 0, err
 	}
-	defer e.leave()
-	if err := e.Err(); err != nil {
-		return 0, err
-	}
-
-	s := e.getScratch(len(keys))
-	defer e.scratch.Put(s)
-	s.sortByToken(keys)
-	e.stripes.lockSorted(s.held)
-	defer e.stripes.unlockSorted(s.held)
+	defer e.endWrite(s)
 
 	b := e.db.NewBatch()
 	var delta int64
@@ -161,13 +178,7 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 	if exists && e.digest != nil {
 		oldHash = ElementHash(keys[first], cur, exp, tomb)
 	}
-	win := -1
-	for _, i := range idx {
-		if !exists || recs[i].Version.Compare(cur) > 0 {
-			win, cur, exists = i, recs[i].Version, true
-			applied++
-		}
-	}
+	win, applied := newest(recs, idx, cur, exists)
 	if win < 0 {
 		return 0, 0, nil
 	}
@@ -195,6 +206,21 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 		delta--
 	}
 	return applied, delta, nil
+}
+
+// newest applies last-write-wins to the records idx of one key, in input
+// order, against the stored version cur (exists: one is stored). It
+// returns the winner (-1 if none beats the stored record) and how many of
+// them replaced the record before them.
+func newest(recs []Record, idx []int, cur Version, exists bool) (win, replaced int) {
+	win = -1
+	for _, i := range idx {
+		if !exists || recs[i].Version.Compare(cur) > 0 {
+			win, cur, exists = i, recs[i].Version, true
+			replaced++
+		}
+	}
+	return win, replaced
 }
 
 // indexRecord adds the reclaimer's index entry for r (stored under

@@ -138,18 +138,11 @@ func (e *Engine) writeHints(target string, keys [][]byte,
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	if err := e.enter(); err != nil {
+	s, err := e.beginWrite(keys)
+	if err != nil {
 		return 0, err
 	}
-	defer e.leave()
-	if err := e.Err(); err != nil {
-		return 0, err
-	}
-	s := e.getScratch(len(keys))
-	defer e.scratch.Put(s)
-	s.sortByToken(keys)
-	e.stripes.lockSorted(s.held)
-	defer e.stripes.unlockSorted(s.held)
+	defer e.endWrite(s)
 
 	b := e.db.NewBatch()
 	changed := 0
@@ -183,14 +176,7 @@ func (e *Engine) mergeHint(b *pebble.Batch, s *batchScratch, target string, keys
 	if err != nil {
 		return 0, err
 	}
-	cur, exists := old.version, had
-	win, stored := -1, 0
-	for _, i := range idx {
-		if !exists || recs[i].Version.Compare(cur) > 0 {
-			win, cur, exists = i, recs[i].Version, true
-			stored++
-		}
-	}
+	win, stored := newest(recs, idx, old.version, had)
 	if win < 0 {
 		return 0, nil
 	}
