@@ -248,7 +248,7 @@ func (e *Engine) purgeDue(v Version) int64 {
 // storedHeader reads the version, expiry and tombstone flag of the record
 // under dataKey; undecodable records count as absent.
 func (e *Engine) storedHeader(dataKey []byte) (v Version, expireAt int64, tomb, exists bool, err error) {
-	if r, present, cached := e.cache.get(dataKey); cached {
+	if r, present, cached := e.cache.get(dataKey, nil); cached {
 		return r.Version, r.ExpireAt, r.Tombstone, present, nil
 	}
 	val, closer, err := e.db.Get(dataKey)

@@ -46,42 +46,51 @@ func (e *Engine) LookupBatch(keys [][]byte, dst []Record, found []bool) error {
 // lookup reads one data key. The value is copied into *vals (appended, so
 // earlier values stay valid) or, if vals is nil, into a new slice.
 func (e *Engine) lookup(dataKey []byte, vals *[]byte) (Record, bool, error) {
+	if vals == nil {
+		var own []byte
+		vals = &own
+	}
 	if e.cache != nil {
-		return e.lookupCached(dataKey)
+		return e.lookupCached(dataKey, vals)
 	}
 	var r Record
 	found, err := e.readStored(dataKey, func(stored Record) {
-		r = stored
-		switch {
-		case r.Tombstone:
-		case vals == nil:
-			r.Value = append([]byte(nil), r.Value...)
-		default:
-			start := len(*vals)
-			*vals = append(*vals, r.Value...)
-			r.Value = (*vals)[start:len(*vals):len(*vals)]
-		}
+		r = copyValue(stored, vals)
 	})
 	return r, found, err
 }
 
+// copyValue returns r with its value appended to *vals (earlier values
+// stay valid) and sliced with cap == len.
+func copyValue(r Record, vals *[]byte) Record {
+	if r.Tombstone {
+		r.Value = nil
+		return r
+	}
+	start := len(*vals)
+	*vals = append(*vals, r.Value...)
+	r.Value = (*vals)[start:len(*vals):len(*vals)]
+	return r
+}
+
 // lookupCached serves a read from the row cache, filling it on a miss. The
 // fill reads Pebble under the key's stripe, so it cannot race a write
-// into caching a state older than a committed one. The returned value
-// aliases the cache's immutable copy.
-func (e *Engine) lookupCached(dataKey []byte) (Record, bool, error) {
-	if r, present, cached := e.cache.get(dataKey); cached {
+// into caching a state older than a committed one. The value is
+// appended to *vals.
+func (e *Engine) lookupCached(dataKey []byte, vals *[]byte) (Record, bool, error) {
+	if r, present, cached := e.cache.get(dataKey, vals); cached {
 		return r, present, nil
 	}
 	tok := dataKeyToken(dataKey)
 	e.stripes.lock(tok)
 	defer e.stripes.unlock(tok)
-	if r, present, cached := e.cache.get(dataKey); cached {
+	if r, present, cached := e.cache.get(dataKey, vals); cached {
 		return r, present, nil
 	}
 	var r Record
 	found, err := e.readStored(dataKey, func(stored Record) {
-		r = e.cache.put(dataKey, stored, true) // copied out of Pebble's buffer
+		e.cache.put(dataKey, stored, true)
+		r = copyValue(stored, vals) // out of Pebble's buffer
 	})
 	if err == nil && !found {
 		e.cache.put(dataKey, Record{}, false)

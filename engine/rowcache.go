@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
@@ -8,121 +9,247 @@ import (
 
 // rowCache keeps recently used records in memory, in front of Pebble, so a
 // read of a hot key and the read half of a write's read-compare-write do not
-// search the memtable's skiplist and the LSM levels. It holds decoded
-// records and also remembers keys that are absent.
+// search the memtable's skiplist and the LSM levels. It holds records and
+// also remembers keys that are absent.
 //
 // Coherence rests on the per-key stripes: an entry is filled or changed
 // only by a goroutine that holds its key's stripe, after the change is
 // committed to Pebble (or, for a fill, after reading Pebble under the
 // stripe). Readers look entries up without the stripe: a hit shows either
 // the state before a concurrent write or after it, never a state Pebble
-// did not have. Cached values are immutable and their slices have cap ==
-// len, so an append by a caller copies instead of writing into the cache.
+// did not have.
 //
-// Eviction is CLOCK per shard, bounded by an approximate byte budget.
+// The cache holds no pointers the garbage collector has to trace. Each
+// shard stores its entries in byte chunks used as a ring, and indexes them
+// with a map from the key's token (its ring hash, which the data key
+// carries) to the entry's position. A lookup checks the stored key, so two
+// keys with one token simply take turns in the cache. An update that fits
+// in the entry's slot is written in place; otherwise the entry moves to
+// the head of the ring. When the head comes round to a chunk again, the
+// entries still in it are evicted (first in, first out). A lookup copies
+// the value out, since the chunk may be reused afterwards.
 type rowCache struct {
 	shards     [cacheShards]cacheShard
-	shardBytes int64
+	chunkBytes uint64 // size of one chunk
+	maxChunks  uint64 // chunks per shard
 
 	hits, misses, evictions atomic.Uint64
 }
 
 const (
 	cacheShards = 256
-	// entryOverhead approximates the bytes an entry costs beyond its key
-	// and value: the entry struct (96), its map slot (~32), its ring slot
-	// (~12 with growth slack) and allocation size-class rounding (~20).
-	entryOverhead = 160
+	// maxChunkBytes is the chunk size of a large cache; a record bigger
+	// than a chunk is not cached.
+	maxChunkBytes = 64 << 10
+	// entryHeader is the fixed part of an entry: slot, key and value
+	// lengths (4 bytes each), flags (1), version (8+4+8), expiry (8).
+	entryHeader = 4 + 4 + 4 + 1 + 8 + 4 + 8 + 8
+)
+
+const (
+	entryPresent = 1 << iota
+	entryTombstone
 )
 
 type cacheShard struct {
 	mu sync.Mutex
-	// m maps a data key to its entry; ring lists the same entries in CLOCK
-	// order; bytes is the sum of their sizes. Guarded by mu.
-	m     map[string]*cacheEntry
-	ring  []*cacheEntry
-	hand  int
-	bytes int64
-	_     [40]byte // keep shards on separate cache lines
+	// Guarded by mu. idx maps a token to the position of its entry;
+	// positions count bytes written since the shard was created, so chunk
+	// (pos/chunkBytes)%maxChunks at offset pos%chunkBytes. chunks are
+	// allocated as the head first reaches them; used[i] is how far chunk
+	// i is filled. live and bytes count the indexed entries and their
+	// slots.
+	idx    map[uint64]uint64
+	chunks [][]byte
+	used   []uint64
+	head   uint64
+	live   int64
+	bytes  int64
+	_      [40]byte // keep shards on separate cache lines
 }
 
-type cacheEntry struct {
-	key     string
-	rec     Record
-	present bool // false: the key is known to be absent from the store
-	ref     bool // CLOCK reference bit
-	slot    int  // index in ring
-}
-
-func newRowCache(bytes int64) *rowCache {
-	if bytes <= 0 {
+func newRowCache(size int64) *rowCache {
+	if size <= 0 {
 		return nil
 	}
-	c := &rowCache{shardBytes: max(bytes/cacheShards, 1)}
+	shardBytes := uint64(max(size/cacheShards, entryHeader+64))
+	chunk := min(uint64(maxChunkBytes), shardBytes)
+	c := &rowCache{chunkBytes: chunk, maxChunks: shardBytes / chunk}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]*cacheEntry)
+		c.shards[i].idx = make(map[uint64]uint64)
 	}
 	return c
 }
 
-func (c *rowCache) shard(dataKey []byte) *cacheShard {
-	// The data key starts with the prefix byte and the token's 8 bytes.
-	tok := binary.BigEndian.Uint64(dataKey[1:9])
+func (c *rowCache) shard(tok uint64) *cacheShard {
 	return &c.shards[tok%cacheShards]
 }
 
+// slot returns the bytes of the entry at pos, from its header on.
+func (c *rowCache) slot(s *cacheShard, pos uint64) []byte {
+	chunk := s.chunks[(pos/c.chunkBytes)%c.maxChunks]
+	return chunk[pos%c.chunkBytes:]
+}
+
+// find returns the entry of dataKey and its position, or nil.
+func (c *rowCache) find(s *cacheShard, tok uint64, dataKey []byte) ([]byte, uint64) {
+	pos, ok := s.idx[tok]
+	if !ok {
+		return nil, 0
+	}
+	e := c.slot(s, pos)
+	klen := binary.LittleEndian.Uint32(e[4:])
+	if !bytes.Equal(e[entryHeader:entryHeader+klen], dataKey) {
+		return nil, 0 // another key with the same token
+	}
+	return e, pos
+}
+
 // get returns the cached state of dataKey: whether it is cached at all,
-// and if so whether the key exists and its record.
-func (c *rowCache) get(dataKey []byte) (r Record, present, cached bool) {
+// and if so whether the key exists and its record. With vals nil the value
+// is not copied (Record.Value is nil); otherwise it is appended to *vals
+// and the record's Value is that copy, with cap == len.
+func (c *rowCache) get(dataKey []byte, vals *[]byte) (r Record, present, cached bool) {
 	if c == nil {
 		return Record{}, false, false
 	}
-	s := c.shard(dataKey)
+	tok := dataKeyToken(dataKey)
+	s := c.shard(tok)
 	s.mu.Lock()
-	e, ok := s.m[string(dataKey)]
-	if ok {
-		e.ref = true
-		r, present = e.rec, e.present
+	e, _ := c.find(s, tok, dataKey)
+	if e != nil {
+		r, present = decodeEntry(e, vals)
 	}
 	s.mu.Unlock()
-	if ok {
+	if e != nil {
 		c.hits.Add(1)
 	} else {
 		c.misses.Add(1)
 	}
-	return r, present, ok
+	return r, present, e != nil
+}
+
+func decodeEntry(e []byte, vals *[]byte) (r Record, present bool) {
+	klen := binary.LittleEndian.Uint32(e[4:])
+	vlen := binary.LittleEndian.Uint32(e[8:])
+	flags := e[12]
+	r.Version.Wall = int64(binary.LittleEndian.Uint64(e[13:]))
+	r.Version.Logical = binary.LittleEndian.Uint32(e[21:])
+	r.Version.Node = binary.LittleEndian.Uint64(e[25:])
+	r.ExpireAt = int64(binary.LittleEndian.Uint64(e[33:]))
+	r.Tombstone = flags&entryTombstone != 0
+	if vals != nil && vlen > 0 {
+		v := e[entryHeader+klen : entryHeader+klen+vlen]
+		start := len(*vals)
+		*vals = append(*vals, v...)
+		r.Value = (*vals)[start:len(*vals):len(*vals)]
+	}
+	return r, flags&entryPresent != 0
+}
+
+// encodeEntry writes the entry into e, whose length is its slot.
+func encodeEntry(e, dataKey []byte, r Record, present bool) {
+	var flags byte
+	if present {
+		flags |= entryPresent
+	}
+	if r.Tombstone {
+		flags |= entryTombstone
+	}
+	binary.LittleEndian.PutUint32(e[0:], uint32(len(e)))
+	binary.LittleEndian.PutUint32(e[4:], uint32(len(dataKey)))
+	binary.LittleEndian.PutUint32(e[8:], uint32(len(r.Value)))
+	e[12] = flags
+	binary.LittleEndian.PutUint64(e[13:], uint64(r.Version.Wall))
+	binary.LittleEndian.PutUint32(e[21:], r.Version.Logical)
+	binary.LittleEndian.PutUint64(e[25:], r.Version.Node)
+	binary.LittleEndian.PutUint64(e[33:], uint64(r.ExpireAt))
+	copy(e[entryHeader:], dataKey)
+	copy(e[entryHeader+len(dataKey):], r.Value)
 }
 
 // put records the committed state of dataKey; the caller holds its stripe.
-// It returns r with its value copied (the cache's copy, when cached).
-func (c *rowCache) put(dataKey []byte, r Record, present bool) Record {
-	if present && !r.Tombstone {
-		r.Value = append(make([]byte, 0, len(r.Value)), r.Value...)
-	} else {
+// Absent keys and tombstones are stored without a value.
+func (c *rowCache) put(dataKey []byte, r Record, present bool) {
+	if c == nil {
+		return
+	}
+	if !present || r.Tombstone {
 		r.Value = nil
 	}
-	if c == nil {
-		return r
-	}
-	size := int64(len(dataKey)+len(r.Value)) + entryOverhead
-	if size > c.shardBytes/2 {
+	size := uint64(entryHeader + len(dataKey) + len(r.Value))
+	if size > c.chunkBytes {
 		c.drop(dataKey) // too big to be worth caching
-		return r
+		return
 	}
-	s := c.shard(dataKey)
+	tok := dataKeyToken(dataKey)
+	s := c.shard(tok)
 	s.mu.Lock()
-	if e, ok := s.m[string(dataKey)]; ok {
-		s.bytes += int64(len(r.Value) - len(e.rec.Value))
-		e.rec, e.present, e.ref = r, present, true
-	} else {
-		e := &cacheEntry{key: string(dataKey), rec: r, present: present, slot: len(s.ring)}
-		s.m[e.key] = e
-		s.ring = append(s.ring, e)
-		s.bytes += size
+	defer s.mu.Unlock()
+	if pos, ok := s.idx[tok]; ok {
+		e := c.slot(s, pos)
+		slot := uint64(binary.LittleEndian.Uint32(e))
+		if size <= slot && bytes.Equal(e[entryHeader:entryHeader+binary.LittleEndian.Uint32(e[4:])], dataKey) {
+			encodeEntry(e[:slot], dataKey, r, present)
+			return
+		}
+		// Moves to the head (or replaces another key's entry).
+		delete(s.idx, tok)
+		s.live--
+		s.bytes -= int64(slot)
 	}
-	c.evictions.Add(s.evict(c.shardBytes))
-	s.mu.Unlock()
-	return r
+	pos := c.reserve(s, size)
+	encodeEntry(c.slot(s, pos)[:size], dataKey, r, present)
+	s.idx[tok] = pos
+	s.live++
+	s.bytes += int64(size)
+}
+
+// reserve returns the position of size free bytes at the head of the
+// ring, moving to the next chunk when the current one has no room, and
+// evicting what that chunk held on the ring's previous turn.
+func (c *rowCache) reserve(s *cacheShard, size uint64) uint64 {
+	off := s.head % c.chunkBytes
+	if off+size > c.chunkBytes {
+		s.head += c.chunkBytes - off
+		off = 0
+	}
+	i := (s.head / c.chunkBytes) % c.maxChunks
+	if off == 0 { // entering chunk i
+		if i == uint64(len(s.chunks)) {
+			s.chunks = append(s.chunks, make([]byte, c.chunkBytes))
+			s.used = append(s.used, 0)
+		} else {
+			c.evictChunk(s, i)
+		}
+	}
+	pos := s.head
+	s.head += size
+	s.used[i] = off + size
+	return pos
+}
+
+// evictChunk forgets the entries of chunk i that are still indexed. The
+// head is at the chunk's start; its entries are from the previous turn.
+func (c *rowCache) evictChunk(s *cacheShard, i uint64) {
+	start := s.head - c.maxChunks*c.chunkBytes // this chunk, one turn ago
+	chunk := s.chunks[i]
+	var evicted uint64
+	for off := uint64(0); off < s.used[i]; {
+		e := chunk[off:]
+		slot := uint64(binary.LittleEndian.Uint32(e))
+		klen := binary.LittleEndian.Uint32(e[4:])
+		tok := dataKeyToken(e[entryHeader : entryHeader+klen])
+		if pos, ok := s.idx[tok]; ok && pos == start+off {
+			delete(s.idx, tok)
+			s.live--
+			s.bytes -= int64(slot)
+			evicted++
+		}
+		off += slot
+	}
+	s.used[i] = 0
+	c.evictions.Add(evicted)
 }
 
 // drop forgets dataKey; the caller holds its stripe.
@@ -130,15 +257,19 @@ func (c *rowCache) drop(dataKey []byte) {
 	if c == nil {
 		return
 	}
-	s := c.shard(dataKey)
+	tok := dataKeyToken(dataKey)
+	s := c.shard(tok)
 	s.mu.Lock()
-	if e, ok := s.m[string(dataKey)]; ok {
-		s.remove(e)
+	if e, _ := c.find(s, tok, dataKey); e != nil {
+		delete(s.idx, tok)
+		s.live--
+		s.bytes -= int64(binary.LittleEndian.Uint32(e))
 	}
 	s.mu.Unlock()
 }
 
-// clear forgets everything; the caller holds every stripe.
+// clear forgets everything and frees the chunks; the caller holds every
+// stripe.
 func (c *rowCache) clear() {
 	if c == nil {
 		return
@@ -146,42 +277,14 @@ func (c *rowCache) clear() {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		s.m = make(map[string]*cacheEntry)
-		s.ring, s.hand, s.bytes = nil, 0, 0
+		s.idx = make(map[uint64]uint64)
+		s.chunks, s.used = nil, nil
+		s.head, s.live, s.bytes = 0, 0, 0
 		s.mu.Unlock()
 	}
 }
 
-// evict runs the CLOCK hand until the shard fits its budget.
-func (s *cacheShard) evict(budget int64) (evicted uint64) {
-	for s.bytes > budget && len(s.ring) > 0 {
-		if s.hand >= len(s.ring) {
-			s.hand = 0
-		}
-		e := s.ring[s.hand]
-		if e.ref {
-			e.ref = false
-			s.hand++
-			continue
-		}
-		s.remove(e)
-		evicted++
-	}
-	return evicted
-}
-
-func (s *cacheShard) remove(e *cacheEntry) {
-	last := len(s.ring) - 1
-	moved := s.ring[last]
-	s.ring[e.slot] = moved
-	moved.slot = e.slot
-	s.ring[last] = nil
-	s.ring = s.ring[:last]
-	delete(s.m, e.key)
-	s.bytes -= int64(len(e.key)+len(e.rec.Value)) + entryOverhead
-}
-
-// stats returns the entry count and approximate bytes held.
+// stats returns the entry count and the bytes their slots take.
 func (c *rowCache) stats() (entries, bytes int64) {
 	if c == nil {
 		return 0, 0
@@ -189,7 +292,7 @@ func (c *rowCache) stats() (entries, bytes int64) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		entries += int64(len(s.ring))
+		entries += s.live
 		bytes += s.bytes
 		s.mu.Unlock()
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -147,5 +148,138 @@ func TestRowCacheSkipsHugeValues(t *testing.T) {
 	}
 	if st := e.Stats(); st.RowCacheEntries != 0 {
 		t.Fatalf("a value over the per-entry limit was cached: %+v", st)
+	}
+}
+
+// checkShards verifies every shard's bookkeeping: the entry count and
+// bytes match the index, and every indexed position holds its key.
+func checkShards(t *testing.T, c *rowCache) {
+	t.Helper()
+	for i := range c.shards {
+		s := &c.shards[i]
+		var bytes int64
+		for tok, pos := range s.idx {
+			e := c.slot(s, pos)
+			klen := binary.LittleEndian.Uint32(e[4:])
+			if got := dataKeyToken(e[entryHeader : entryHeader+klen]); got != tok {
+				t.Fatalf("shard %d: token %x indexes an entry of token %x", i, tok, got)
+			}
+			bytes += int64(binary.LittleEndian.Uint32(e))
+		}
+		if s.live != int64(len(s.idx)) || s.bytes != bytes {
+			t.Fatalf("shard %d: live %d bytes %d, index has %d entries of %d bytes", i, s.live, s.bytes, len(s.idx), bytes)
+		}
+		if uint64(len(s.chunks)) > c.maxChunks {
+			t.Fatalf("shard %d: %d chunks, limit %d", i, len(s.chunks), c.maxChunks)
+		}
+	}
+}
+
+// The cache may forget anything, but what it returns is the last state put
+// (or nothing after a drop), across in-place updates, moves, ring turns
+// and keys that share a token.
+func TestRowCacheModel(t *testing.T) {
+	for _, size := range []int64{cacheShards * 300, cacheShards * 5000, 64 << 20} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			c := newRowCache(size)
+			type state struct {
+				r       Record
+				present bool
+			}
+			model := map[string]state{}
+			rng := rand.New(rand.NewPCG(3, uint64(size)))
+			keys := make([][]byte, 400)
+			for i := range keys {
+				// Every fourth key shares its token with the one before.
+				tok := uint64(i/2) * 0x9e3779b97f4a7c15
+				keys[i] = appendDataKeyTok(nil, tok, []byte(fmt.Sprint("k", i)))
+			}
+			hits := 0
+			for step := 0; step < 50000; step++ {
+				k := keys[rng.IntN(len(keys))]
+				switch op := rng.IntN(10); {
+				case op < 4:
+					st := state{present: rng.IntN(8) != 0}
+					if st.present {
+						st.r = Record{Version: ver(int64(step), uint32(step), 7), ExpireAt: int64(rng.IntN(3))}
+						if rng.IntN(5) == 0 {
+							st.r.Tombstone = true
+						} else {
+							st.r.Value = make([]byte, rng.IntN(300))
+							for i := range st.r.Value {
+								st.r.Value[i] = byte(step + i)
+							}
+						}
+					}
+					c.put(k, st.r, st.present)
+					if st.r.Tombstone || !st.present {
+						st.r.Value = nil
+					}
+					model[string(k)] = st
+				case op < 5:
+					c.drop(k)
+					delete(model, string(k))
+				default:
+					var vals []byte
+					r, present, cached := c.get(k, &vals)
+					if !cached {
+						continue
+					}
+					hits++
+					want, ok := model[string(k)]
+					if !ok || present != want.present || !sameRecord(r, want.r) || len(r.Value) != cap(r.Value) {
+						t.Fatalf("step %d key %q: got %+v present=%v, want %+v (known %v)", step, k, r, present, want, ok)
+					}
+				}
+			}
+			checkShards(t, c)
+			if hits == 0 {
+				t.Fatal("the cache never hit")
+			}
+		})
+	}
+}
+
+// A value rewritten at the same size or smaller stays in its slot; a
+// bigger one moves to the head.
+func TestRowCacheUpdatesInPlace(t *testing.T) {
+	c := newRowCache(64 << 20)
+	k := AppendDataKey(nil, []byte("key"))
+	s := c.shard(dataKeyToken(k))
+	c.put(k, Record{Version: ver(1, 0, 0), Value: make([]byte, 100)}, true)
+	head := s.head
+	c.put(k, Record{Version: ver(2, 0, 0), Value: make([]byte, 90)}, true)
+	c.put(k, Record{Version: ver(3, 0, 0), Tombstone: true}, true)
+	if s.head != head {
+		t.Fatalf("in-place updates moved the head from %d to %d", head, s.head)
+	}
+	c.put(k, Record{Version: ver(4, 0, 0), Value: make([]byte, 101)}, true)
+	if s.head == head {
+		t.Fatal("a bigger value was written in place")
+	}
+	r, present, cached := c.get(k, nil)
+	if !cached || !present || r.Version != ver(4, 0, 0) || r.Value != nil {
+		t.Fatalf("got %+v present=%v cached=%v", r, present, cached)
+	}
+	checkShards(t, c)
+}
+
+// The ring's memory stays within the budget however many keys pass
+// through it, and what falls out is counted.
+func TestRowCacheEvictsInTurn(t *testing.T) {
+	c := newRowCache(cacheShards * 4096)
+	for i := range 100000 {
+		k := AppendDataKey(nil, []byte(fmt.Sprint("key-", i)))
+		c.put(k, Record{Version: ver(int64(i), 0, 0), Value: make([]byte, 50)}, true)
+	}
+	checkShards(t, c)
+	entries, bytes := c.stats()
+	if bytes > cacheShards*4096 || entries == 0 || c.evictions.Load() == 0 {
+		t.Fatalf("entries %d bytes %d evictions %d", entries, bytes, c.evictions.Load())
+	}
+	// The newest keys are the ones kept.
+	k := AppendDataKey(nil, []byte("key-99999"))
+	if _, _, cached := c.get(k, nil); !cached {
+		t.Fatal("the last key written is not cached")
 	}
 }
