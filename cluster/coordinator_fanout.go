@@ -41,6 +41,12 @@ type fanout struct {
 	down func(string) bool
 	// place is the placement snapshot the request was planned with.
 	place Placement
+
+	// Scratch that plan keeps in the fanout's own allocation: room for
+	// the usual N batches, and the preference list of the key at hand
+	// (it would escape through the Placement interface on the stack).
+	batchBuf [3]batch
+	prefBuf  [16]string
 }
 
 // plan groups keys by replica using the current placement and health.
@@ -52,24 +58,23 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 	if ref == nil {
 		return nil, ErrNoPlacement
 	}
-	// One allocation for both tallies, and room for the usual N batches.
+	// One allocation for both tallies.
 	counts := make([]int, 2*len(keys))
 	f := &fanout{
-		need:    counts[:len(keys):len(keys)],
-		asked:   counts[len(keys):],
-		place:   ref.p,
-		batches: make([]batch, 0, c.cfg.N),
+		need:  counts[:len(keys):len(keys)],
+		asked: counts[len(keys):],
+		place: ref.p,
 	}
+	f.batches = f.batchBuf[:0]
 	if c.cfg.Health != nil {
 		f.down = c.cfg.Health()
 	}
 	// A cluster has few nodes: a linear search over the batches beats a
 	// map until it has many.
-	var prefBuf [16]string
 	var choiceBuf [8]choice
 	n := c.cfg.N
 	for i, k := range keys {
-		prefs := ref.p.AppendPreference(prefBuf[:0], engine.Token(k), n)
+		prefs := ref.p.AppendPreference(f.prefBuf[:0], engine.Token(k), n)
 		if len(prefs) == 0 {
 			return nil, fmt.Errorf("%w: %q", ErrNoPlacement, k)
 		}
