@@ -74,7 +74,10 @@ type Config struct {
 	// they reach compaction (4 MiB doubled the compaction work).
 	MemTableBytes int64
 	// RowCacheBytes bounds the in-memory record cache in front of Pebble
-	// (see rowcache.go), in bytes. Default 256 MiB; 0 turns it off.
+	// (see rowcache.go), in bytes: its entries and its index together,
+	// to within a few percent. Records bigger than one of its chunks (64
+	// KiB, less in a cache under 48 MiB) are not cached. Default 256 MiB;
+	// 0 turns it off.
 	RowCacheBytes int64
 	// Logger receives engine and Pebble messages. Default (nil): discard.
 	Logger *slog.Logger

@@ -28,10 +28,16 @@ import (
 // the head of the ring. When the head comes round to a chunk again, the
 // entries still in it are evicted (first in, first out). A lookup copies
 // the value out, since the chunk may be reused afterwards.
+//
+// The budget covers both parts: three quarters for the chunks and a
+// quarter for the index, which costs up to indexEntryBytes per key. A
+// shard whose index is full moves its head on to the next chunk, evicting
+// that chunk's entries, before it adds a key.
 type rowCache struct {
 	shards     [cacheShards]cacheShard
 	chunkBytes uint64 // size of one chunk
 	maxChunks  uint64 // chunks per shard
+	maxLive    int64  // entries per shard the index has room for
 
 	hits, misses, evictions atomic.Uint64
 }
@@ -39,8 +45,16 @@ type rowCache struct {
 const (
 	cacheShards = 256
 	// maxChunkBytes is the chunk size of a large cache; a record bigger
-	// than a chunk is not cached.
+	// than a chunk is not cached. minChunks is how many chunks a shard
+	// has at least when chunks of minChunkBytes allow it, so that one
+	// turn of the ring does not empty a shard at once.
 	maxChunkBytes = 64 << 10
+	minChunkBytes = 4 << 10
+	minChunks     = 4
+	// indexEntryBytes is what one key costs in a shard's index: a map
+	// slot of two uint64 and its control byte, at the load of a map that
+	// has just doubled.
+	indexEntryBytes = 40
 	// entryHeader is the fixed part of an entry: slot, key and value
 	// lengths (4 bytes each), flags (1), version (8+4+8), expiry (8).
 	entryHeader = 4 + 4 + 4 + 1 + 8 + 4 + 8 + 8
@@ -57,24 +71,34 @@ type cacheShard struct {
 	// positions count bytes written since the shard was created, so chunk
 	// (pos/chunkBytes)%maxChunks at offset pos%chunkBytes. chunks are
 	// allocated as the head first reaches them; used[i] is how far chunk
-	// i is filled. live and bytes count the indexed entries and their
-	// slots.
+	// i is filled; open reports that the chunk at the head has been
+	// entered (allocated, or emptied of its previous turn). live and
+	// bytes count the indexed entries and their slots.
 	idx    map[uint64]uint64
 	chunks [][]byte
 	used   []uint64
 	head   uint64
+	open   bool
 	live   int64
 	bytes  int64
-	_      [40]byte // keep shards on separate cache lines
+	_      [32]byte // keep shards on separate cache lines
 }
 
 func newRowCache(size int64) *rowCache {
 	if size <= 0 {
 		return nil
 	}
-	shardBytes := uint64(max(size/cacheShards, entryHeader+64))
-	chunk := min(uint64(maxChunkBytes), shardBytes)
-	c := &rowCache{chunkBytes: chunk, maxChunks: shardBytes / chunk}
+	shardBytes := uint64(max(size/cacheShards, 4*(entryHeader+64)))
+	arena := shardBytes / 4 * 3
+	n := (arena + maxChunkBytes - 1) / maxChunkBytes
+	if n < minChunks {
+		n = max(1, min(minChunks, arena/minChunkBytes))
+	}
+	c := &rowCache{
+		chunkBytes: arena / n,
+		maxChunks:  n,
+		maxLive:    int64(max(1, (shardBytes-arena)/indexEntryBytes)),
+	}
 	for i := range c.shards {
 		c.shards[i].idx = make(map[uint64]uint64)
 	}
@@ -197,6 +221,12 @@ func (c *rowCache) put(dataKey []byte, r Record, present bool) {
 		delete(s.idx, tok)
 		s.live--
 		s.bytes -= int64(slot)
+		if !bytes.Equal(e[entryHeader:entryHeader+binary.LittleEndian.Uint32(e[4:])], dataKey) {
+			c.evictions.Add(1)
+		}
+	}
+	for s.live >= c.maxLive {
+		c.skip(s)
 	}
 	pos := c.reserve(s, size)
 	encodeEntry(c.slot(s, pos)[:size], dataKey, r, present)
@@ -206,27 +236,44 @@ func (c *rowCache) put(dataKey []byte, r Record, present bool) {
 }
 
 // reserve returns the position of size free bytes at the head of the
-// ring, moving to the next chunk when the current one has no room, and
-// evicting what that chunk held on the ring's previous turn.
+// ring, moving to the next chunk when the current one has no room.
 func (c *rowCache) reserve(s *cacheShard, size uint64) uint64 {
-	off := s.head % c.chunkBytes
-	if off+size > c.chunkBytes {
-		s.head += c.chunkBytes - off
-		off = 0
+	if s.open && s.head%c.chunkBytes+size > c.chunkBytes {
+		s.head += c.chunkBytes - s.head%c.chunkBytes
+		s.open = false
 	}
-	i := (s.head / c.chunkBytes) % c.maxChunks
-	if off == 0 { // entering chunk i
-		if i == uint64(len(s.chunks)) {
-			s.chunks = append(s.chunks, make([]byte, c.chunkBytes))
-			s.used = append(s.used, 0)
-		} else {
-			c.evictChunk(s, i)
-		}
+	if !s.open {
+		c.enter(s)
 	}
 	pos := s.head
 	s.head += size
-	s.used[i] = off + size
+	s.used[(pos/c.chunkBytes)%c.maxChunks] = s.head - (pos - pos%c.chunkBytes)
+	if s.head%c.chunkBytes == 0 {
+		s.open = false // full: the next entry enters the next chunk
+	}
 	return pos
+}
+
+// skip moves the head to the start of the next chunk and enters it, to
+// make room in the index.
+func (c *rowCache) skip(s *cacheShard) {
+	if s.open {
+		s.head += c.chunkBytes - s.head%c.chunkBytes
+	}
+	c.enter(s)
+}
+
+// enter opens the chunk at the head, which is at a chunk's start:
+// allocating it on the ring's first turn, else evicting what it held.
+func (c *rowCache) enter(s *cacheShard) {
+	i := (s.head / c.chunkBytes) % c.maxChunks
+	if i == uint64(len(s.chunks)) {
+		s.chunks = append(s.chunks, make([]byte, c.chunkBytes))
+		s.used = append(s.used, 0)
+	} else {
+		c.evictChunk(s, i)
+	}
+	s.open = true
 }
 
 // evictChunk forgets the entries of chunk i that are still indexed. The
@@ -279,12 +326,13 @@ func (c *rowCache) clear() {
 		s.mu.Lock()
 		s.idx = make(map[uint64]uint64)
 		s.chunks, s.used = nil, nil
-		s.head, s.live, s.bytes = 0, 0, 0
+		s.head, s.open, s.live, s.bytes = 0, false, 0, 0
 		s.mu.Unlock()
 	}
 }
 
-// stats returns the entry count and the bytes their slots take.
+// stats returns the entry count and the memory the cache holds: its
+// allocated chunks and its index at indexEntryBytes per entry.
 func (c *rowCache) stats() (entries, bytes int64) {
 	if c == nil {
 		return 0, 0
@@ -293,7 +341,7 @@ func (c *rowCache) stats() (entries, bytes int64) {
 		s := &c.shards[i]
 		s.mu.Lock()
 		entries += s.live
-		bytes += s.bytes
+		bytes += int64(len(s.chunks))*int64(c.chunkBytes) + s.live*indexEntryBytes
 		s.mu.Unlock()
 	}
 	return entries, bytes

@@ -23,7 +23,7 @@ func TestRowCacheMatchesUncached(t *testing.T) {
 			c.TombstoneGrace = 50 * time.Millisecond
 		}
 	}
-	cached := openMem(t, withClock(cacheShards*400)) // ~2 entries per shard
+	cached := openMem(t, withClock(cacheShards*400)) // a few entries per shard
 	plain := openMem(t, withClock(0))
 	rng := rand.New(rand.NewPCG(1, 2))
 	const keys = 300
@@ -140,7 +140,7 @@ func TestRowCacheConcurrentReadersSeeNoRegression(t *testing.T) {
 
 func TestRowCacheSkipsHugeValues(t *testing.T) {
 	e := openMem(t, func(c *Config) { c.RowCacheBytes = cacheShards * 1024 })
-	big := make([]byte, 4096) // over half a shard's budget
+	big := make([]byte, 4096) // bigger than a chunk
 	mustApply(t, e, "big", Record{Version: ver(1, 0, 0), Value: big})
 	r, found := mustLookup(t, e, "big")
 	if !found || len(r.Value) != len(big) {
@@ -169,8 +169,11 @@ func checkShards(t *testing.T, c *rowCache) {
 		if s.live != int64(len(s.idx)) || s.bytes != bytes {
 			t.Fatalf("shard %d: live %d bytes %d, index has %d entries of %d bytes", i, s.live, s.bytes, len(s.idx), bytes)
 		}
-		if uint64(len(s.chunks)) > c.maxChunks {
-			t.Fatalf("shard %d: %d chunks, limit %d", i, len(s.chunks), c.maxChunks)
+		if uint64(len(s.chunks)) > c.maxChunks || s.live > c.maxLive {
+			t.Fatalf("shard %d: %d chunks and %d entries, limits %d and %d", i, len(s.chunks), s.live, c.maxChunks, c.maxLive)
+		}
+		if !s.open && s.head%c.chunkBytes != 0 {
+			t.Fatalf("shard %d: head %d inside a chunk that is not open", i, s.head)
 		}
 	}
 }
@@ -264,22 +267,39 @@ func TestRowCacheUpdatesInPlace(t *testing.T) {
 	checkShards(t, c)
 }
 
-// The ring's memory stays within the budget however many keys pass
-// through it, and what falls out is counted.
+// The cache's memory, chunks and index together, stays within the budget
+// however many keys pass through it, with big values (the chunks fill
+// first) and with empty ones (the index fills first); what falls out is
+// counted, and the newest keys are the ones kept.
 func TestRowCacheEvictsInTurn(t *testing.T) {
-	c := newRowCache(cacheShards * 4096)
-	for i := range 100000 {
-		k := AppendDataKey(nil, []byte(fmt.Sprint("key-", i)))
-		c.put(k, Record{Version: ver(int64(i), 0, 0), Value: make([]byte, 50)}, true)
-	}
-	checkShards(t, c)
-	entries, bytes := c.stats()
-	if bytes > cacheShards*4096 || entries == 0 || c.evictions.Load() == 0 {
-		t.Fatalf("entries %d bytes %d evictions %d", entries, bytes, c.evictions.Load())
-	}
-	// The newest keys are the ones kept.
-	k := AppendDataKey(nil, []byte("key-99999"))
-	if _, _, cached := c.get(k, nil); !cached {
-		t.Fatal("the last key written is not cached")
+	for _, tc := range []struct {
+		budget int64
+		value  int
+	}{
+		{cacheShards * 4096, 50},
+		{cacheShards * 4096, 0},
+		{64 << 20, 0},
+		{24 << 20, 200},
+	} {
+		t.Run(fmt.Sprint(tc.budget, "/", tc.value), func(t *testing.T) {
+			c := newRowCache(tc.budget)
+			n := int(tc.budget / 20) // more keys than fit
+			for i := range n {
+				k := AppendDataKey(nil, []byte(fmt.Sprint("key-", i)))
+				c.put(k, Record{Version: ver(int64(i), 0, 0), Value: make([]byte, tc.value)}, true)
+			}
+			checkShards(t, c)
+			entries, bytes := c.stats()
+			if bytes > tc.budget || entries == 0 || c.evictions.Load() == 0 {
+				t.Fatalf("budget %d: entries %d bytes %d evictions %d", tc.budget, entries, bytes, c.evictions.Load())
+			}
+			if c.maxChunks*c.chunkBytes < uint64(tc.budget)/cacheShards/2 {
+				t.Fatalf("chunks of %d bytes, %d per shard, use too little of the budget", c.chunkBytes, c.maxChunks)
+			}
+			k := AppendDataKey(nil, []byte(fmt.Sprint("key-", n-1)))
+			if _, _, cached := c.get(k, nil); !cached {
+				t.Fatal("the last key written is not cached")
+			}
+		})
 	}
 }

@@ -48,7 +48,8 @@ type Stats struct {
 	// BlockCacheHits and BlockCacheMisses count block cache lookups.
 	BlockCacheHits, BlockCacheMisses int64
 	// RowCacheHits and RowCacheMisses count row cache lookups;
-	// RowCacheEntries and RowCacheBytes are what it holds now, and
+	// RowCacheEntries is the records it holds now and RowCacheBytes the
+	// memory it takes (its allocated chunks and its index);
 	// RowCacheEvictions counts entries it dropped to stay in budget.
 	RowCacheHits, RowCacheMisses, RowCacheEvictions uint64
 	RowCacheEntries, RowCacheBytes                  int64
