@@ -26,8 +26,10 @@ import (
 // keys with one token simply take turns in the cache. An update that fits
 // in the entry's slot is written in place; otherwise the entry moves to
 // the head of the ring. When the head comes round to a chunk again, the
-// entries still in it are evicted (first in, first out). A lookup copies
-// the value out, since the chunk may be reused afterwards.
+// entries in it that were read or updated since its last turn get a
+// second chance (moved to the chunk's front, their mark cleared) and the
+// others are evicted. A lookup copies the value out, since the chunk may
+// be reused afterwards.
 //
 // The budget covers both parts: three quarters for the chunks and a
 // quarter for the index, which costs up to indexEntryBytes per key. A
@@ -63,6 +65,9 @@ const (
 const (
 	entryPresent = 1 << iota
 	entryTombstone
+	// entryRead marks an entry read since its chunk was last recycled:
+	// it gets a second turn instead of being evicted.
+	entryRead
 )
 
 type cacheShard struct {
@@ -143,6 +148,7 @@ func (c *rowCache) get(dataKey []byte, vals *[]byte) (r Record, present, cached 
 	e, _ := c.find(s, tok, dataKey)
 	if e != nil {
 		r, present = decodeEntry(e, vals)
+		e[12] |= entryRead
 	}
 	s.mu.Unlock()
 	if e != nil {
@@ -215,6 +221,7 @@ func (c *rowCache) put(dataKey []byte, r Record, present bool) {
 		slot := uint64(binary.LittleEndian.Uint32(e))
 		if size <= slot && bytes.Equal(e[entryHeader:entryHeader+binary.LittleEndian.Uint32(e[4:])], dataKey) {
 			encodeEntry(e[:slot], dataKey, r, present)
+			e[12] |= entryRead // an update is a use, as a read is
 			return
 		}
 		// Moves to the head (or replaces another key's entry).
@@ -236,14 +243,12 @@ func (c *rowCache) put(dataKey []byte, r Record, present bool) {
 }
 
 // reserve returns the position of size free bytes at the head of the
-// ring, moving to the next chunk when the current one has no room.
+// ring, moving on to the next chunk while the current one has no room.
+// That ends within a turn of the ring: recycling a chunk clears the read
+// marks of the entries it keeps.
 func (c *rowCache) reserve(s *cacheShard, size uint64) uint64 {
-	if s.open && s.head%c.chunkBytes+size > c.chunkBytes {
-		s.head += c.chunkBytes - s.head%c.chunkBytes
-		s.open = false
-	}
-	if !s.open {
-		c.enter(s)
+	for !s.open || s.head%c.chunkBytes+size > c.chunkBytes {
+		c.skip(s)
 	}
 	pos := s.head
 	s.head += size
@@ -254,48 +259,56 @@ func (c *rowCache) reserve(s *cacheShard, size uint64) uint64 {
 	return pos
 }
 
-// skip moves the head to the start of the next chunk and enters it, to
-// make room in the index.
+// skip moves the head on to the next chunk and opens it: allocated on the
+// ring's first turn, else recycled. Besides reserve, put uses it to make
+// room in the index.
 func (c *rowCache) skip(s *cacheShard) {
 	if s.open {
 		s.head += c.chunkBytes - s.head%c.chunkBytes
 	}
-	c.enter(s)
-}
-
-// enter opens the chunk at the head, which is at a chunk's start:
-// allocating it on the ring's first turn, else evicting what it held.
-func (c *rowCache) enter(s *cacheShard) {
 	i := (s.head / c.chunkBytes) % c.maxChunks
 	if i == uint64(len(s.chunks)) {
 		s.chunks = append(s.chunks, make([]byte, c.chunkBytes))
 		s.used = append(s.used, 0)
 	} else {
-		c.evictChunk(s, i)
+		c.recycle(s, i)
 	}
-	s.open = true
+	// Kept entries that fill the chunk leave the head at the next one's
+	// start, not open yet.
+	s.open = s.head%c.chunkBytes != 0 || s.used[i] == 0
 }
 
-// evictChunk forgets the entries of chunk i that are still indexed. The
-// head is at the chunk's start; its entries are from the previous turn.
-func (c *rowCache) evictChunk(s *cacheShard, i uint64) {
+// recycle empties chunk i for the head, which is at the chunk's start,
+// of its entries from the previous turn: the ones read since the chunk
+// was last recycled are kept, moved to the chunk's front with their read
+// mark cleared, and the others are evicted. The head ends after the kept
+// entries.
+func (c *rowCache) recycle(s *cacheShard, i uint64) {
 	start := s.head - c.maxChunks*c.chunkBytes // this chunk, one turn ago
 	chunk := s.chunks[i]
-	var evicted uint64
+	var kept, evicted uint64
 	for off := uint64(0); off < s.used[i]; {
 		e := chunk[off:]
 		slot := uint64(binary.LittleEndian.Uint32(e))
 		klen := binary.LittleEndian.Uint32(e[4:])
 		tok := dataKeyToken(e[entryHeader : entryHeader+klen])
 		if pos, ok := s.idx[tok]; ok && pos == start+off {
-			delete(s.idx, tok)
-			s.live--
-			s.bytes -= int64(slot)
-			evicted++
+			if e[12]&entryRead != 0 {
+				e[12] &^= entryRead
+				copy(chunk[kept:], e[:slot])
+				s.idx[tok] = s.head + kept
+				kept += slot
+			} else {
+				delete(s.idx, tok)
+				s.live--
+				s.bytes -= int64(slot)
+				evicted++
+			}
 		}
 		off += slot
 	}
-	s.used[i] = 0
+	s.used[i] = kept
+	s.head += kept
 	c.evictions.Add(evicted)
 }
 

@@ -303,3 +303,34 @@ func TestRowCacheEvictsInTurn(t *testing.T) {
 		})
 	}
 }
+
+// A key read since its chunk was last recycled is kept there for another
+// turn of the ring; a key nobody reads is evicted.
+func TestRowCacheKeepsWhatIsRead(t *testing.T) {
+	c := newRowCache(cacheShards * 64 << 10)
+	if c.maxChunks < 4 {
+		t.Fatalf("want several chunks per shard, have %d", c.maxChunks)
+	}
+	key := func(j int) []byte { // every key in shard 0
+		return appendDataKeyTok(nil, uint64(j+1)*cacheShards, []byte(fmt.Sprint("key-", j)))
+	}
+	rec := func(j int) Record { return Record{Version: ver(int64(j), 0, 0), Value: make([]byte, 100)} }
+	hot, cold := key(-1), key(-2)
+	c.put(hot, rec(1), true)
+	c.put(cold, rec(1), true)
+	for j := range 3000 { // about ten turns of the shard's ring
+		c.put(key(j), rec(j), true)
+		if j%50 == 0 {
+			if _, _, cached := c.get(hot, nil); !cached {
+				t.Fatalf("after %d more keys the key read every 50 was evicted", j)
+			}
+		}
+	}
+	if _, _, cached := c.get(cold, nil); cached {
+		t.Fatal("the key never read survived ten turns")
+	}
+	if c.evictions.Load() == 0 {
+		t.Fatal("nothing was evicted")
+	}
+	checkShards(t, c)
+}
