@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"fmt"
+	mrand "math/rand"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -333,4 +334,53 @@ func TestRowCacheKeepsWhatIsRead(t *testing.T) {
 		t.Fatal("nothing was evicted")
 	}
 	checkShards(t, c)
+}
+
+// BenchmarkRowCacheSkewedHitRate reports the row cache's hit rate on a
+// skewed workload bigger than the cache: Zipf 1.1 over the keys, their
+// popularity unrelated to the order they were written in, one write in
+// ten, measured after a warm-up. Run with -benchtime 1x.
+func BenchmarkRowCacheSkewedHitRate(b *testing.B) {
+	for _, tc := range []struct {
+		mb   int64
+		keys int
+	}{{8, 200000}, {24, 200000}, {64, 600000}} {
+		b.Run(fmt.Sprintf("%dMiB-%dkeys", tc.mb, tc.keys), func(b *testing.B) {
+			e := openMem(b, func(c *Config) { c.RowCacheBytes = tc.mb << 20 })
+			val := make([]byte, 100)
+			rng := mrand.New(mrand.NewSource(1))
+			perm := rng.Perm(tc.keys) // popularity rank -> key
+			for i := range tc.keys {
+				if _, err := e.Apply([]byte(fmt.Sprint("key-", i)), Record{Version: ver(int64(i+1), 0, 0), Value: val}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			zipf := mrand.NewZipf(rng, 1.1, 1, uint64(tc.keys-1))
+			wall := int64(tc.keys)
+			run := func(ops int) {
+				for i := range ops {
+					k := []byte(fmt.Sprint("key-", perm[zipf.Uint64()]))
+					var err error
+					if i%10 == 0 {
+						wall++
+						_, err = e.Apply(k, Record{Version: ver(wall, 0, 0), Value: val})
+					} else {
+						_, _, err = e.Lookup(k)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			run(300000)
+			b.ResetTimer()
+			s0 := e.Stats()
+			for range b.N {
+				run(600000)
+			}
+			s1 := e.Stats()
+			hits, misses := s1.RowCacheHits-s0.RowCacheHits, s1.RowCacheMisses-s0.RowCacheMisses
+			b.ReportMetric(float64(hits)/float64(hits+misses), "hit-rate")
+		})
+	}
 }
