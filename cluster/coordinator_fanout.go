@@ -161,8 +161,8 @@ type flight struct {
 	launched int
 	// late, when set, takes the answers that arrive after stopAnswers (a
 	// write's owners failing after the reply, a read's late repliers); mu
-	// orders finish
-	// against stopAnswers so that every answer is handled exactly once.
+	// orders finish against stopAnswers so that every answer is handled
+	// exactly once.
 	late func(answer)
 	mu   sync.Mutex
 	// stopped is set by stopAnswers; under mu.

@@ -244,14 +244,7 @@ func TestBatchingReplicaAsyncCallGivenUp(t *testing.T) {
 	got := make(chan error, 1)
 	b.ApplyAsync(ctx, [][]byte{[]byte("gone")}, []engine.Record{{}}, func(err error) { got <- err })
 	cancel()
-	select {
-	case err := <-got:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("callback of a call given up: %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("callback of a call given up never ran")
-	}
+	wantCanceled(t, got, "the callback of a call given up")
 	busy.Wait()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -342,17 +335,24 @@ func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
 	gate <- struct{}{}
 	eventually(t, "the merged apply to begin", func() bool { return g.waiting.Load() == 3 })
 	cancel()
-	select {
-	case err := <-mine:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("answer after its context ended: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a call whose context ended waited for its merged request")
-	}
+	wantCanceled(t, mine, "a call whose context ended")
 	close(gate)
 	answers.Wait()
 	if len(mine) != 0 {
 		t.Fatalf("the call was answered twice: %v", <-mine)
+	}
+}
+
+// wantCanceled waits up to 5s for what's answer on ch and requires
+// context.Canceled.
+func wantCanceled(t *testing.T, ch <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s was answered %v, want context.Canceled", what, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s was not answered within 5s", what)
 	}
 }

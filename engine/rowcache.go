@@ -127,11 +127,17 @@ func (c *rowCache) find(s *cacheShard, tok uint64, dataKey []byte) ([]byte, uint
 		return nil, 0
 	}
 	e := c.slot(s, pos)
-	klen := binary.LittleEndian.Uint32(e[4:])
-	if !bytes.Equal(e[entryHeader:entryHeader+klen], dataKey) {
+	if !bytes.Equal(entryKey(e), dataKey) {
 		return nil, 0 // another key with the same token
 	}
 	return e, pos
+}
+
+// entrySlot and entryKey read an entry's slot size and its data key.
+func entrySlot(e []byte) uint64 { return uint64(binary.LittleEndian.Uint32(e)) }
+
+func entryKey(e []byte) []byte {
+	return e[entryHeader : entryHeader+binary.LittleEndian.Uint32(e[4:])]
 }
 
 // get returns the cached state of dataKey: whether it is cached at all,
@@ -148,7 +154,9 @@ func (c *rowCache) get(dataKey []byte, vals *[]byte) (r Record, present, cached 
 	e, _ := c.find(s, tok, dataKey)
 	if e != nil {
 		r, present = decodeEntry(e, vals)
-		e[12] |= entryRead
+		if e[12]&entryRead == 0 {
+			e[12] |= entryRead // only once: a hit need not dirty the line
+		}
 	}
 	s.mu.Unlock()
 	if e != nil {
@@ -169,10 +177,8 @@ func decodeEntry(e []byte, vals *[]byte) (r Record, present bool) {
 	r.ExpireAt = int64(binary.LittleEndian.Uint64(e[33:]))
 	r.Tombstone = flags&entryTombstone != 0
 	if vals != nil && vlen > 0 {
-		v := e[entryHeader+klen : entryHeader+klen+vlen]
-		start := len(*vals)
-		*vals = append(*vals, v...)
-		r.Value = (*vals)[start:len(*vals):len(*vals)]
+		r.Value = e[entryHeader+klen : entryHeader+klen+vlen]
+		r = copyValue(r, vals)
 	}
 	return r, flags&entryPresent != 0
 }
@@ -218,8 +224,8 @@ func (c *rowCache) put(dataKey []byte, r Record, present bool) {
 	defer s.mu.Unlock()
 	if pos, ok := s.idx[tok]; ok {
 		e := c.slot(s, pos)
-		slot := uint64(binary.LittleEndian.Uint32(e))
-		if size <= slot && bytes.Equal(e[entryHeader:entryHeader+binary.LittleEndian.Uint32(e[4:])], dataKey) {
+		slot, same := entrySlot(e), bytes.Equal(entryKey(e), dataKey)
+		if same && size <= slot {
 			encodeEntry(e[:slot], dataKey, r, present)
 			e[12] |= entryRead // an update is a use, as a read is
 			return
@@ -228,7 +234,7 @@ func (c *rowCache) put(dataKey []byte, r Record, present bool) {
 		delete(s.idx, tok)
 		s.live--
 		s.bytes -= int64(slot)
-		if !bytes.Equal(e[entryHeader:entryHeader+binary.LittleEndian.Uint32(e[4:])], dataKey) {
+		if !same {
 			c.evictions.Add(1)
 		}
 	}
@@ -289,9 +295,8 @@ func (c *rowCache) recycle(s *cacheShard, i uint64) {
 	var kept, evicted uint64
 	for off := uint64(0); off < s.used[i]; {
 		e := chunk[off:]
-		slot := uint64(binary.LittleEndian.Uint32(e))
-		klen := binary.LittleEndian.Uint32(e[4:])
-		tok := dataKeyToken(e[entryHeader : entryHeader+klen])
+		slot := entrySlot(e)
+		tok := dataKeyToken(entryKey(e))
 		if pos, ok := s.idx[tok]; ok && pos == start+off {
 			if e[12]&entryRead != 0 {
 				e[12] &^= entryRead
@@ -323,7 +328,7 @@ func (c *rowCache) drop(dataKey []byte) {
 	if e, _ := c.find(s, tok, dataKey); e != nil {
 		delete(s.idx, tok)
 		s.live--
-		s.bytes -= int64(binary.LittleEndian.Uint32(e))
+		s.bytes -= int64(entrySlot(e))
 	}
 	s.mu.Unlock()
 }

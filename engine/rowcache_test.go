@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"fmt"
 	mrand "math/rand"
 	"math/rand/v2"
@@ -161,11 +160,10 @@ func checkShards(t *testing.T, c *rowCache) {
 		var bytes int64
 		for tok, pos := range s.idx {
 			e := c.slot(s, pos)
-			klen := binary.LittleEndian.Uint32(e[4:])
-			if got := dataKeyToken(e[entryHeader : entryHeader+klen]); got != tok {
+			if got := dataKeyToken(entryKey(e)); got != tok {
 				t.Fatalf("shard %d: token %x indexes an entry of token %x", i, tok, got)
 			}
-			bytes += int64(binary.LittleEndian.Uint32(e))
+			bytes += int64(entrySlot(e))
 		}
 		if s.live != int64(len(s.idx)) || s.bytes != bytes {
 			t.Fatalf("shard %d: live %d bytes %d, index has %d entries of %d bytes", i, s.live, s.bytes, len(s.idx), bytes)
