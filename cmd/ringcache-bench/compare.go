@@ -28,6 +28,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.BoolVar(&cfg.RSS, "rss", cfg.RSS, "measure RSS after loading --rss-keys keys")
 	fs.IntVar(&cfg.RSSKeys, "rss-keys", cfg.RSSKeys, "keys loaded before reading RSS")
 	clusterNodes := fs.Int("cluster", 0, "compare a local cluster of this many ringcache nodes (N=3, W=2, R=2) with redis-server instead of one node; 0: one node")
+	nodeArgs := fs.String("node-args", "", `extra flags for every ringcache node of --cluster, space-separated (e.g. "--procs 1")`)
 	asJSON := fs.Bool("json", false, "print the table as JSON")
 	quiet := fs.Bool("quiet", false, "no progress messages on stderr")
 	if err := parseFlags(fs, args); err != nil {
@@ -39,9 +40,13 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	cfg.Pipelines = ps
 	cfg.MinRunTime = time.Duration(*minSeconds * float64(time.Second))
+	if *nodeArgs != "" && *clusterNodes == 0 {
+		return fmt.Errorf("%w: --node-args needs --cluster", bench.ErrInvalidConfig)
+	}
 	if *clusterNodes > 0 {
+		flags := append([]string{"--replicas", "3", "--read-quorum", "2", "--write-quorum", "2"}, strings.Fields(*nodeArgs)...)
 		ct, err := bench.NewRingcacheClusterTarget(fmt.Sprintf("ringcache-%dnodes", *clusterNodes), cfg.RingcacheBin,
-			*clusterNodes, "--replicas", "3", "--read-quorum", "2", "--write-quorum", "2")
+			*clusterNodes, flags...)
 		if err != nil {
 			return err
 		}

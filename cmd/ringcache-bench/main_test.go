@@ -22,6 +22,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"stray argument", []string{"compare", "extra"}, 2},
 		{"invalid config", []string{"load", "--conns", "0"}, 1},
 		{"bad pipelines", []string{"compare", "--pipelines", "1,x"}, 1},
+		{"node args without cluster", []string{"compare", "--node-args", "--procs 1"}, 1},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer

@@ -63,6 +63,10 @@ type Config struct {
 	AntiEntropyInterval time.Duration
 	AntiEntropyRate     byteSize
 
+	// Procs caps the CPUs the node's Go code runs on at once (GOMAXPROCS);
+	// 0 leaves Go's default: the GOMAXPROCS variable, else every CPU.
+	Procs int
+
 	MetricsListen string
 	LogFormat     string
 	LogLevel      string
@@ -100,6 +104,9 @@ func defaultConfig() Config {
 		LogLevel:            "info",
 	}
 }
+
+// maxProcs bounds --procs; Go itself allows more, no machine needs it.
+const maxProcs = 4096
 
 // setting binds one name to one Config field.
 type setting struct {
@@ -143,6 +150,7 @@ func (c *Config) settings() []setting {
 		{"max-hints-bytes", "hint storage cap per target node, bytes", &c.MaxHintsBytes},
 		{"anti-entropy-interval", "period of the background Merkle-tree repair rounds; 0: off (RINGCACHE REPAIR still works)", (*durationValue)(&c.AntiEntropyInterval)},
 		{"anti-entropy-rate", "bandwidth budget of anti-entropy exchanges, bytes per second", &c.AntiEntropyRate},
+		{"procs", "CPUs the node runs Go code on at once (GOMAXPROCS); 0: Go's default (every CPU). Give each node its share when several share a machine", (*intValue)(&c.Procs)},
 		{"metrics-listen", "HTTP address for Prometheus /metrics; empty: off", (*stringValue)(&c.MetricsListen)},
 		{"log-format", "log format: text | json", (*stringValue)(&c.LogFormat)},
 		{"log-level", "log level: debug | info | warn | error", (*stringValue)(&c.LogLevel)},
@@ -304,6 +312,8 @@ func (c Config) validate() error {
 		return bad("anti-entropy-interval", "must not be negative")
 	case c.AntiEntropyRate < 1:
 		return bad("anti-entropy-rate", "must be positive")
+	case c.Procs < 0 || c.Procs > maxProcs:
+		return bad("procs", "must be between 0 and %d, got %d", maxProcs, c.Procs)
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format", "must be text or json, got %q", c.LogFormat)
 	}

@@ -106,6 +106,8 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"seeds without cluster", []string{"--seeds", "127.0.0.1:7200"}, nil, "cluster-listen"},
 		{"request timeout", []string{"--timeout", "0s"}, nil, "timeout"},
 		{"read speculation", []string{"--read-speculation", "-1ms"}, nil, "read-speculation"},
+		{"negative procs", []string{"--procs", "-1"}, nil, "procs"},
+		{"too many procs", nil, map[string]string{"RINGCACHE_PROCS": "5000"}, "procs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

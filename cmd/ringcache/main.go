@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -43,6 +44,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if cfg.Procs > 0 {
+		runtime.GOMAXPROCS(cfg.Procs)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -144,7 +148,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 	log.Info("ringcache ready", "version", version, "node_id", nodeID, "listen", ln.Addr().String(),
-		"data_dir", cfg.DataDir, "fsync", cfg.Fsync.String(), "metrics", cfg.MetricsListen)
+		"data_dir", cfg.DataDir, "fsync", cfg.Fsync.String(), "metrics", cfg.MetricsListen, "procs", runtime.GOMAXPROCS(0))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -280,17 +280,22 @@ func TestProcessMetricsEndpoint(t *testing.T) {
 
 func TestProcessConfigGetShowsSettings(t *testing.T) {
 	addr := freeAddr(t)
-	startNode(t, addr, "--data-dir", t.TempDir(), "--client-timeout", "30s", "--requirepass", "s3cret")
+	n := startNode(t, addr, "--data-dir", t.TempDir(), "--client-timeout", "30s", "--requirepass", "s3cret",
+		"--procs", "1", "--log-level", "info")
 	c := redis.NewClient(&redis.Options{Addr: addr, Password: "s3cret"})
 	defer c.Close()
 	got, err := c.ConfigGet(context.Background(), "*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]string{"timeout": "30", "request-timeout": "1s", "fsync": "everysec"} {
+	for key, want := range map[string]string{"timeout": "30", "request-timeout": "1s", "fsync": "everysec", "procs": "1"} {
 		if got[key] != want {
 			t.Errorf("CONFIG GET %s = %q, want %q", key, got[key], want)
 		}
+	}
+	// The ready line reports the GOMAXPROCS in effect, not just the setting.
+	if log := n.logText(); !strings.Contains(log, "procs=1") {
+		t.Errorf("ready log does not report procs=1:\n%s", log)
 	}
 	if !strings.HasPrefix(got["node-id"], "node-") {
 		t.Errorf("CONFIG GET node-id = %q, want the generated id", got["node-id"])
