@@ -46,14 +46,16 @@ func ConsistencyContext(ctx context.Context, read, write string) (context.Contex
 	return WithConsistency(ctx, r, w), nil
 }
 
-// required returns how many of a key's n replicas a request needs: the
-// override's count, or configured (R or W) without one. Capped at n:
-// when the cluster has fewer members than the replication factor a key
-// has fewer replicas, and requiring more than exist could never succeed.
-// Capping keeps R + W > replicas whenever R + W > N held.
+// required returns how many replicas a request needs: the override's
+// count of the configured replication factor n, or configured (R or W)
+// without one. It never depends on how many replicas a key has right
+// now: a node that sees fewer members than N (a cluster being built, a
+// node cut off from the others) still needs W acknowledgements for a
+// write and R replies for a read, and answers NOQUORUM rather than
+// acknowledging a write that fewer replicas hold.
 func required(l quorum.Level, n, configured int) int {
 	if l.Valid() {
 		return l.Required(n)
 	}
-	return max(1, min(configured, n))
+	return configured
 }

@@ -15,14 +15,14 @@ func TestRequired(t *testing.T) {
 		want          int
 	}{
 		{0, 3, 2, 2},
-		{0, 1, 2, 1}, // one replica exists: cap
-		{0, 2, 3, 2},
+		{0, 3, 3, 3},
+		{0, 1, 1, 1},
 		{quorum.One, 3, 2, 1},
 		{quorum.Quorum, 3, 1, 2},
 		{quorum.Quorum, 5, 1, 3},
 		{quorum.Quorum, 2, 1, 2},
 		{quorum.All, 3, 1, 3},
-		{quorum.All, 2, 1, 2},
+		{quorum.All, 5, 2, 5},
 	}
 	for _, tt := range tests {
 		if got := required(tt.level, tt.n, tt.configured); got != tt.want {

@@ -40,9 +40,10 @@
 //
 // Consistency. R and W come from Config unless the request's context
 // carries a per-connection override (WithConsistency): ONE, QUORUM
-// (majority) or ALL of the key's replicas. Either way the requirement is
-// capped at the replicas a key has, which is fewer than N only while the
-// cluster has fewer than N members.
+// (majority) or ALL of the N replicas. Either way the requirement is
+// never lowered to the replicas a key has or this node can reach: a
+// cluster with fewer than N members, or a node cut off from the others,
+// answers NOQUORUM instead of acknowledging what fewer replicas hold.
 //
 // Versions. Every write is stamped by this node's HLC. A read lets the
 // clock observe the versions it returns, so a read-modify-write (INCR,

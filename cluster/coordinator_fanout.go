@@ -79,7 +79,7 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 			return nil, fmt.Errorf("%w: %q", ErrNoPlacement, k)
 		}
 		f.asked[i] = len(prefs)
-		f.need[i] = required(level, len(prefs), configured)
+		f.need[i] = required(level, n, configured)
 		if f.down == nil || !slices.ContainsFunc(prefs, f.down) {
 			for _, id := range prefs {
 				f.add(f.batchOf(id, "", false, c.cfg.Peers), i, k)
@@ -142,6 +142,8 @@ type answer struct {
 	recs  []engine.Record
 	found []bool
 	count int64
+	// newer, on writes, is what Replica.Apply reported.
+	newer []engine.Version
 	err   error
 }
 

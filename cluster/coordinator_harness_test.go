@@ -146,9 +146,9 @@ type faultReplica struct {
 	inner    *LocalReplica
 }
 
-func (r *faultReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+func (r *faultReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
-		return err
+		return nil, err
 	}
 	defer r.net.count(r.to, false)
 	return r.inner.Apply(ctx, keys, recs)

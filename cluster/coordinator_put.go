@@ -15,6 +15,15 @@ import (
 // once every mutation has W acknowledgements (or the override's level).
 // Fewer before the timeout: a *QuorumError (errors.Is ErrNoQuorum); the
 // write may then still be present on the replicas that acknowledged it.
+//
+// A replica that already holds a newer version of a key than the one
+// this write carries (a write through another coordinator whose clock
+// ran ahead, or that stamped within the same millisecond) reports it.
+// The write is then not the newest there, and would lose to that version
+// everywhere: so the keys concerned are stamped again, above every
+// version reported, and written again (at most maxRestamps times). A
+// write acknowledged after another write of its key was acknowledged
+// therefore always wins over it, whichever nodes coordinate them.
 func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
 	if len(muts) == 0 {
 		return nil
@@ -26,19 +35,52 @@ func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
 	c.stats.writes.Add(1)
 
 	keys := make([][]byte, len(muts))
-	for i := range muts {
-		keys[i] = muts[i].Key
-	}
-	_, level := ConsistencyFrom(ctx)
-	f, err := c.plan(keys, level, c.cfg.W, true)
-	if err != nil {
-		return err
-	}
 	recs := make([]engine.Record, len(muts))
 	for i, m := range muts {
+		keys[i] = m.Key
 		recs[i] = toRecord(m, c.clock.Now())
 	}
-	return c.write(ctx, f, recs)
+	_, level := ConsistencyFrom(ctx)
+	for round := 0; ; round++ {
+		f, err := c.plan(keys, level, c.cfg.W, true)
+		if err != nil {
+			return err
+		}
+		newer, err := c.write(ctx, f, recs)
+		if err != nil || newer == nil {
+			return err
+		}
+		if round == maxRestamps {
+			// Every round was stamped above all versions seen before it,
+			// so what beat the last one was written concurrently with
+			// this write: last-write-wins orders this write first.
+			c.stats.restampsExhausted.Add(1)
+			return nil
+		}
+		c.stats.restamps.Add(1)
+		keys, recs = c.restamp(keys, recs, newer)
+	}
+}
+
+// maxRestamps bounds how often Put stamps a write again because a replica
+// held a newer version of one of its keys.
+const maxRestamps = 3
+
+// restamp returns the keys whose newer[i] is set, with their records
+// stamped again above it (and above everything else the clock has seen).
+func (c *Coordinator) restamp(keys [][]byte, recs []engine.Record, newer []engine.Version) ([][]byte, []engine.Record) {
+	var ks [][]byte
+	var rs []engine.Record
+	for i, v := range newer {
+		if v.IsZero() {
+			continue
+		}
+		c.clock.Observe(v)
+		r := recs[i]
+		r.Version = c.clock.Now()
+		ks, rs = append(ks, keys[i]), append(rs, r)
+	}
+	return ks, rs
 }
 
 // Replicate stores records that already carry their versions (hints of
@@ -56,11 +98,13 @@ func (c *Coordinator) Replicate(ctx context.Context, keys [][]byte, recs []engin
 	if err != nil {
 		return err
 	}
-	return c.write(ctx, f, recs)
+	_, err = c.write(ctx, f, recs) // versions kept: a newer one held is no failure
+	return err
 }
 
 // write sends every batch with its records and waits for the write
-// quorum. An owner whose call fails before the quorum is decided is
+// quorum. It returns, per key, the newest version a replica that answered
+// before the quorum was decided holds above the record's (nil: none did). An owner whose call fails before the quorum is decided is
 // replaced for the keys it carried by the next healthy node, which keeps
 // them as hints for it (sloppy quorum); the substitute's answer counts in
 // the owner's place. Owners that fail with no substitute, or after the
@@ -68,7 +112,7 @@ func (c *Coordinator) Replicate(ctx context.Context, keys [][]byte, recs []engin
 // gone), get their records as hints held by this node (Config.Hints):
 // every call's answer is handled, by the request or by the goroutine that
 // delivers it, so no acknowledged write loses its way to an owner.
-func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record) error {
+func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record) ([]engine.Version, error) {
 	for b := range f.batches {
 		bt := &f.batches[b]
 		bt.recs = make([]engine.Record, len(bt.idx))
@@ -87,7 +131,7 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 		a, ok, err := w.fl.next(ctx, nil)
 		if err != nil {
 			w.fl.stopAnswers()
-			return fmt.Errorf("cluster: write: %w", err)
+			return nil, fmt.Errorf("cluster: write: %w", err)
 		}
 		if !ok {
 			w.tally.expire()
@@ -97,14 +141,14 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 	}
 	w.fl.stopAnswers()
 	if w.tally.outcome() == quorum.Won {
-		return nil
+		return w.newer, nil
 	}
 	if err := c.closedErr(); err != nil {
-		return err
+		return nil, err
 	}
 	c.stats.writeQuorumFailures.Add(1)
 	got, need := w.tally.worst()
-	return &QuorumError{Write: true, Got: got, Need: need}
+	return nil, &QuorumError{Write: true, Got: got, Need: need}
 }
 
 // fallbackRoom is how many fallback calls a write of n batches may add.
@@ -116,6 +160,9 @@ type writeState struct {
 	f     *fanout
 	fl    *flight
 	tally *keyTally
+	// newer[i] is the newest version a replica reported holding above
+	// key i's record; nil until one did.
+	newer []engine.Version
 }
 
 // absorbWrite counts one answer. A failed owner call is replaced by
@@ -125,6 +172,7 @@ func (c *Coordinator) absorbWrite(w *writeState, a answer) {
 	bt := &w.f.batches[a.b]
 	if a.err == nil {
 		w.tally.record(bt.idx, true)
+		w.noteNewer(bt.idx, a.newer)
 		return
 	}
 	c.log.Debug("replica write failed", "peer", bt.id, "hint", bt.hint, "err", a.err)
@@ -139,6 +187,22 @@ func (c *Coordinator) absorbWrite(w *writeState, a answer) {
 		w.tally.record([]int{i}, false)
 	}
 	c.hold(bt, lost)
+}
+
+// noteNewer records the newer versions one replica reported for the keys
+// at idx (newer may be nil).
+func (w *writeState) noteNewer(idx []int, newer []engine.Version) {
+	for p, v := range newer {
+		if v.IsZero() {
+			continue
+		}
+		if w.newer == nil {
+			w.newer = make([]engine.Version, len(w.f.need))
+		}
+		if i := idx[p]; v.Compare(w.newer[i]) > 0 {
+			w.newer[i] = v
+		}
+	}
 }
 
 // lateWrite handles an answer that came after the request stopped
@@ -191,28 +255,31 @@ func (c *Coordinator) hold(bt *batch, pos []int) {
 // hints when it stands in for an owner.
 var applyBatch = batchCall{
 	run: func(ctx context.Context, bt *batch, rep Replica) answer {
-		return answer{err: applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)}
+		newer, err := applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)
+		return answer{newer: newer, err: err}
 	},
 	start: func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool {
 		ar, ok := rep.(AsyncReplica)
 		if !ok || bt.hint != "" || bt.noted {
 			return false
 		}
-		ar.ApplyAsync(ctx, bt.keys, bt.recs, func(err error) { done(answer{err: err}) })
+		ar.ApplyAsync(ctx, bt.keys, bt.recs, func(newer []engine.Version, err error) {
+			done(answer{newer: newer, err: err})
+		})
 		return true
 	},
 }
 
 // applyTo sends records to a replica: as hints for hint when set, as an
 // owner's noted write when noted, else as a plain apply.
-func applyTo(ctx context.Context, rep Replica, hint string, noted bool, keys [][]byte, recs []engine.Record) error {
+func applyTo(ctx context.Context, rep Replica, hint string, noted bool, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	if hint == "" && !noted {
 		return rep.Apply(ctx, keys, recs)
 	}
 	s, ok := rep.(SloppyReplica)
 	switch {
 	case hint != "" && !ok:
-		return fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
+		return nil, fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
 	case hint != "":
 		return s.ApplyHinted(ctx, hint, keys, recs)
 	case ok:

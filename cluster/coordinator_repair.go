@@ -55,7 +55,8 @@ func (c *Coordinator) runRepairs(st *readState, jobs []repairJob, deadline time.
 		c.launch(fl, j, bt.rep, func(ctx context.Context, rep Replica) answer {
 			// A substitute is repaired the way it was written: as a hint
 			// for the owner it stands in for.
-			return answer{err: applyTo(ctx, rep, bt.hint, false, job.keys, job.recs)}
+			_, err := applyTo(ctx, rep, bt.hint, false, job.keys, job.recs)
+			return answer{err: err}
 		})
 	}
 	answered := 0

@@ -15,6 +15,7 @@ type counters struct {
 	repairFailures, repairsDropped          atomic.Int64
 	fallbacks, hintsHeld                    atomic.Int64
 	speculations                            atomic.Int64
+	restamps, restampsExhausted             atomic.Int64
 }
 
 // Stats is a snapshot of the coordinator's counters since New.
@@ -42,6 +43,11 @@ type Stats struct {
 	// ReadSpeculations counts reads that asked their other replicas
 	// because the first ones had not answered within ReadSpeculation.
 	ReadSpeculations int64
+	// Restamps counts write rounds stamped again because a replica held a
+	// newer version of a key; RestampsExhausted counts writes that were
+	// still beaten after maxRestamps of them (by concurrent writes) and
+	// were acknowledged as ordered before those.
+	Restamps, RestampsExhausted int64
 }
 
 // Stats returns the current counters.
@@ -59,6 +65,8 @@ func (c *Coordinator) Stats() Stats {
 		Fallbacks:             s.fallbacks.Load(),
 		HintsHeld:             s.hintsHeld.Load(),
 		ReadSpeculations:      s.speculations.Load(),
+		Restamps:              s.restamps.Load(),
+		RestampsExhausted:     s.restampsExhausted.Load(),
 	}
 }
 
@@ -87,6 +95,8 @@ func (c *Coordinator) InfoSections() []server.InfoSection {
 		{"ringcache_sloppy_fallbacks", i(s.Fallbacks)},
 		{"ringcache_hints_held_by_coordinator", i(s.HintsHeld)},
 		{"ringcache_read_speculations", i(s.ReadSpeculations)},
+		{"ringcache_write_restamps", i(s.Restamps)},
+		{"ringcache_write_restamps_exhausted", i(s.RestampsExhausted)},
 	}
 	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
 	if rep, ok := c.cfg.Peers(c.cfg.Self); ok {

@@ -443,6 +443,62 @@ func TestReadModifyWriteOrdersAfterRead(t *testing.T) {
 	}
 }
 
+// TestLaterWriteWinsThroughAnyCoordinator: a client writes a key through
+// one node and, once that write is acknowledged, writes it again through
+// another node whose clock runs behind. The second write reaches a
+// replica holding the first one's newer version, is stamped again above
+// it, and wins everywhere: an acknowledged write is never discarded by
+// last-write-wins in favour of one acknowledged before it.
+func TestLaterWriteWinsThroughAnyCoordinator(t *testing.T) {
+	for _, lag := range []time.Duration{time.Hour, 0} {
+		t.Run(fmt.Sprint("lag ", lag), func(t *testing.T) {
+			tc := newTestCluster(t, 3, func(c *Config) {
+				if c.Self == "n1" {
+					c.Now = func() time.Time { return time.Now().Add(-lag) }
+				}
+			})
+			for i := range 200 {
+				key := fmt.Sprintf("k%d", i%7)
+				mustPut(t, tc.coords["n0"], key, fmt.Sprint("a", i))
+				mustPut(t, tc.coords["n1"], key, fmt.Sprint("b", i))
+				if it := mustGet(t, tc.coords["n2"], key); string(it.Value) != fmt.Sprint("b", i) {
+					t.Fatalf("round %d: %s reads %q after the acknowledged write of %q", i, key, it.Value, fmt.Sprint("b", i))
+				}
+			}
+			st := tc.coords["n1"].Stats()
+			if lag > 0 && st.Restamps == 0 {
+				t.Fatal("no write was stamped again, though n1's clock runs an hour behind")
+			}
+			if st.RestampsExhausted != 0 {
+				t.Fatalf("%d writes exhausted their restamps without concurrent writers", st.RestampsExhausted)
+			}
+		})
+	}
+}
+
+// TestRestampOnlyTheBeatenKeys: in a multi-key write only the keys some
+// replica holds newer are written again.
+func TestRestampOnlyTheBeatenKeys(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) {
+		if c.Self == "n1" {
+			c.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+		}
+	})
+	mustPut(t, tc.coords["n0"], "old", "a")
+	muts := []server.Mutation{{Key: []byte("old"), Value: []byte("b")}, {Key: []byte("fresh"), Value: []byte("c")}}
+	if err := tc.coords["n1"].Put(context.Background(), muts); err != nil {
+		t.Fatal(err)
+	}
+	if st := tc.coords["n1"].Stats(); st.Restamps != 1 {
+		t.Fatalf("restamps = %d, want 1", st.Restamps)
+	}
+	fresh, _ := tc.stored("n0", "fresh")
+	old, _ := tc.stored("n0", "old")
+	if fresh.Version.Compare(old.Version) >= 0 || string(old.Value) != "b" {
+		t.Fatalf("fresh %v, old %v %q: only the beaten key should carry a new stamp", fresh.Version, old.Version, old.Value)
+	}
+}
+
 func TestLenAndFlush(t *testing.T) {
 	tc := newTestCluster(t, 5, nil)
 	co := tc.coords["n3"]
@@ -495,14 +551,27 @@ func TestNoPlacement(t *testing.T) {
 	co.SetPlacement(rotPlacement{ids: []string{"gone"}})
 	// A replica Peers cannot resolve counts as a failed replica.
 	err := put(co, context.Background(), "k", "v")
-	wantNoQuorum(t, err, "NOQUORUM not enough replicas acknowledged the write: 0 of 1 required (the write may be present on some replicas)")
+	wantNoQuorum(t, err, "NOQUORUM not enough replicas acknowledged the write: 0 of 2 required (the write may be present on some replicas)")
 }
 
-// TestSingleNodeCapsQuorum: with one member and N=3, R=W=2, each key has
-// one replica and the requirement is capped to it.
-func TestSingleNodeCapsQuorum(t *testing.T) {
+// TestSingleNodeKeepsQuorum: with one member and N=3, R=W=2, each key has
+// one replica, and the requirement stays W=2 and R=2 (and ALL stays 3):
+// a node that sees fewer members than N never acknowledges what fewer than
+// W replicas hold. With N=1 the same member serves alone.
+func TestSingleNodeKeepsQuorum(t *testing.T) {
 	tc := newTestCluster(t, 1, nil)
 	co := tc.coords["n0"]
+	wantNoQuorum(t, put(co, context.Background(), "k", "v"),
+		"NOQUORUM not enough replicas acknowledged the write: 1 of 2 required (the write may be present on some replicas)")
+	if _, err := get(co, context.Background(), "k"); !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("get on a lone member: %v, want NOQUORUM", err)
+	}
+	all := WithConsistency(context.Background(), quorum.One, quorum.All)
+	wantNoQuorum(t, put(co, all, "k", "v"),
+		"NOQUORUM not enough replicas acknowledged the write: 1 of 3 required (the write may be present on some replicas)")
+
+	tc = newTestCluster(t, 1, func(c *Config) { c.N, c.R, c.W = 1, 1, 1 })
+	co = tc.coords["n0"]
 	mustPut(t, co, "k", "v")
 	if it := mustGet(t, co, "k"); string(it.Value) != "v" {
 		t.Fatalf("get %+v", it)

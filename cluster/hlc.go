@@ -55,6 +55,20 @@ func (c *Clock) Now() engine.Version {
 	return v
 }
 
+// Peek returns the clock's reading without issuing a version: the newer
+// of the physical clock and the newest version issued or observed. It is
+// what a node sends its peers with every message, so that their clocks
+// move past it (Observe).
+func (c *Clock) Peek() engine.Version {
+	phys := c.now().UnixMilli()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if phys > c.mu.last.Wall {
+		return engine.Version{Wall: phys, Node: c.node}
+	}
+	return c.mu.last
+}
+
 // Observe tells the clock about a version seen elsewhere (a stored record,
 // a peer's write), so later Now() results order after it.
 func (c *Clock) Observe(v engine.Version) {

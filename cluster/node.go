@@ -62,6 +62,7 @@ type Node struct {
 	log   *slog.Logger
 	now   func() time.Time
 	local *LocalReplica
+	clock *Clock
 	coord *Coordinator
 	store *nodeStore
 
@@ -112,8 +113,12 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, started: cfg.Now()}
 	n.life, n.stop = context.WithCancel(context.Background())
 	n.local = NewLocalReplica(cfg.Engine, cfg.Now)
+	// One clock stamps this node's writes and travels in every frame to
+	// and from its peers (transport.Config.Clock).
+	n.clock = NewClock(cfg.NodeID, cfg.Now)
+	n.cfg.Transport.Clock = n.clock
 	n.skew = newSkewMonitor(cfg.MaxClockSkew, cfg.SkewWarnEvery, cfg.Now, cfg.Logger)
-	n.peers = newPeerSet(cfg, n.observe)
+	n.peers = newPeerSet(n.cfg, n.observe)
 	n.peers.onRecover = func(id string) {
 		if n.hints != nil {
 			n.hints.Wake(id)
@@ -162,7 +167,7 @@ func (n *Node) start() error {
 	}()
 
 	cc := n.cfg.coordinatorConfig(n.peer, MembersFunc(n.memberIDs))
-	cc.Clock = NewClock(n.cfg.NodeID, n.now)
+	cc.Clock = n.clock
 	if n.hints != nil {
 		cc.Health, cc.Hints = n.health, n.hints
 	}

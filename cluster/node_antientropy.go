@@ -158,6 +158,13 @@ type exchangePeer struct {
 	Replica
 }
 
+// Apply implements antientropy.Peer: repaired records keep their
+// versions, so a newer version held by the peer is no failure.
+func (p exchangePeer) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+	_, err := p.Replica.Apply(ctx, keys, recs)
+	return err
+}
+
 // NewExchangePeer returns the anti-entropy peer behind c (a
 // *transport.Client, or a wrapper around one): exchange requests and
 // repaired records both go through c.

@@ -149,7 +149,8 @@ func (h nodeHandoff) Deliver(ctx context.Context, target string, keys [][]byte, 
 	if !ok {
 		return ErrUnknownPeer
 	}
-	return rep.Apply(ctx, keys, recs)
+	_, err := rep.Apply(ctx, keys, recs) // a newer version held there is no failure
+	return err
 }
 
 // Handover implements handoff.Cluster through the coordinator.

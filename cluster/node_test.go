@@ -97,13 +97,15 @@ func TestRingNodesKeepDeadDropLeft(t *testing.T) {
 
 func TestSingleNodeServesAndDescribesItself(t *testing.T) {
 	cfg := testNodeConfig(t)
+	cfg.N, cfg.R, cfg.W = 1, 1, 1
 	n, err := StartNode(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
 	ctx := context.Background()
-	// A cluster of one: N=3 is capped to the one member.
+	// A cluster of one with N=3 refuses quorum operations; see
+	// TestSingleNodeKeepsQuorum. Here the node is configured for one replica.
 	if err := n.Store().Put(ctx, []server.Mutation{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
@@ -135,7 +137,7 @@ func TestSingleNodeServesAndDescribesItself(t *testing.T) {
 		t.Fatal("Store is not an InfoProvider")
 	}
 	info := infoText(ip.InfoSections())
-	for _, want := range []string{"cluster_enabled:0", "cluster_members_alive:1", "cluster_max_clock_skew_ms:0", "ringcache_replicas:3"} {
+	for _, want := range []string{"cluster_enabled:0", "cluster_members_alive:1", "cluster_max_clock_skew_ms:0", "ringcache_replicas:1"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("INFO lacks %q:\n%s", want, info)
 		}

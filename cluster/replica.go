@@ -21,9 +21,13 @@ type Placement interface {
 // call per replica per request, and must return once ctx is done.
 type Replica interface {
 	// Apply stores recs[i] under keys[i] with last-write-wins. A nil
-	// error acknowledges every record (a record that lost to a newer
-	// stored version is acknowledged too: the replica holds newer data).
-	Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error
+	// error acknowledges every record; a record that lost to a newer
+	// stored version is acknowledged too (the replica holds newer data),
+	// and newer tells which: nil when none did, else newer[i] is the
+	// version stored under keys[i] where it is newer than recs[i]'s (zero
+	// elsewhere). A writer uses it to stamp its write again above that
+	// version; repair and handoff ignore it.
+	Apply(ctx context.Context, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
 	// Read returns the stored record of every key, tombstones and expired
 	// records included, with found[i] false where nothing is stored. The
 	// caller owns the returned slices and may modify them.
@@ -37,7 +41,7 @@ type Replica interface {
 // answered or failed, at the latest when its context ends, and must not
 // block.
 type AsyncReplica interface {
-	ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(error))
+	ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(newer []engine.Version, err error))
 	ReadAsync(ctx context.Context, keys [][]byte, done func(recs []engine.Record, found []bool, err error))
 }
 
@@ -47,15 +51,16 @@ type SloppyReplica interface {
 	// ApplyHinted keeps recs as hints for target, an owner of the keys
 	// that is down: the replica answers reads with them and hands them to
 	// target once it is back. A nil error acknowledges every record as
-	// durably as Apply does; a replica that cannot keep them (hinted
-	// handoff off, window passed, queue full) returns an error wrapping
-	// ErrNoHints.
-	ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error
+	// durably as Apply does, and newer reports the records that lost to a
+	// newer hint held for target, as Apply does; a replica that cannot
+	// keep them (hinted handoff off, window passed, queue full) returns an
+	// error wrapping ErrNoHints.
+	ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
 	// ApplyNoted is Apply for an owner whose fellow owner of these keys is
 	// being replaced by a substitute: the replica also notes the keys'
 	// token ranges as dirty, so that anti-entropy checks them first should
 	// the substitute's hints be lost.
-	ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) error
+	ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
 }
 
 // HintHolder keeps records for an owner whose write call failed, to hand

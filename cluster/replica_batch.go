@@ -59,7 +59,12 @@ type applyCall struct {
 	ctx  context.Context
 	keys [][]byte
 	recs []engine.Record
-	ans  answerOnce[error]
+	ans  answerOnce[applyResult]
+}
+
+type applyResult struct {
+	newer []engine.Version
+	err   error
 }
 
 type readCall struct {
@@ -114,27 +119,27 @@ type readResult struct {
 }
 
 // Apply implements Replica.
-func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
-	ch := make(chan error, 1) // buffered: the sender never blocks on a caller gone
+func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+	ch := make(chan applyResult, 1) // buffered: the sender never blocks on a caller gone
 	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
-	c.ans.done = func(err error) { ch <- err }
+	c.ans.done = func(r applyResult) { ch <- r }
 	if b.applies.enter(c) {
 		b.sendApplies([]*applyCall{c})
 	}
 	select {
-	case err := <-ch:
-		return err
+	case r := <-ch:
+		return r.newer, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
 // ApplyAsync implements AsyncReplica: the call joins the next merged
 // request and done runs with its outcome on the goroutine that sent it, or
 // with ctx's error as soon as ctx ends.
-func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(error)) {
+func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func([]engine.Version, error)) {
 	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
-	c.ans.done, c.ans.async = done, true
+	c.ans.done, c.ans.async = func(r applyResult) { done(r.newer, r.err) }, true
 	if b.applies.enter(c) {
 		go b.sendApplies([]*applyCall{c})
 	}
@@ -169,7 +174,7 @@ func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done fun
 // in-flight slot to a goroutine that sends whatever queued meanwhile.
 func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx },
-		func(c *applyCall, err error) { c.ans.finish(err) })
+		func(c *applyCall, err error) { c.ans.finish(applyResult{err: err}) })
 	if len(calls) > 0 {
 		var keys [][]byte
 		var recs []engine.Record
@@ -184,16 +189,26 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 			for _, c := range calls {
 				keys = append(keys, c.keys...)
 				recs = append(recs, c.recs...)
-				c.ans.watch(c.ctx, func(err error) error { return err })
+				c.ans.watch(c.ctx, func(err error) applyResult { return applyResult{err: err} })
 			}
 		}
 		ctx, cancel := batchContext(calls, func(c *applyCall) context.Context { return c.ctx })
 		done := b.sent()
-		err := b.next.Apply(ctx, keys, recs)
+		newer, err := b.next.Apply(ctx, keys, recs)
 		done()
 		cancel()
+		if err == nil && newer != nil && len(newer) != len(keys) {
+			err = ErrShortReply
+		}
+		off := 0
 		for _, c := range calls {
-			c.ans.finish(err)
+			r := applyResult{err: err}
+			if err == nil && newer != nil {
+				n := len(c.keys)
+				r.newer = nonZero(newer[off : off+n : off+n])
+				off += n
+			}
+			c.ans.finish(r)
 		}
 	}
 	if more := b.applies.next(b.maxItems, func(c *applyCall) int { return len(c.keys) }); more != nil {
@@ -362,17 +377,17 @@ func (b *BatchingReplica) DropAll(ctx context.Context) error {
 // ApplyHinted implements SloppyReplica when the wrapped replica does.
 // Hinted writes happen only while an owner is down, so they go out
 // unmerged.
-func (b *BatchingReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error {
+func (b *BatchingReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	s, ok := b.next.(SloppyReplica)
 	if !ok {
-		return fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
+		return nil, fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
 	}
 	return s.ApplyHinted(ctx, target, keys, recs)
 }
 
 // ApplyNoted implements SloppyReplica when the wrapped replica does, else
 // it is a plain Apply.
-func (b *BatchingReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+func (b *BatchingReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	s, ok := b.next.(SloppyReplica)
 	if !ok {
 		return b.Apply(ctx, keys, recs)

@@ -44,20 +44,20 @@ func (r *recordingReplica) enter() func() {
 	return func() { atomic.AddInt32(&r.inFlight, -1) }
 }
 
-func (r *recordingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+func (r *recordingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	defer r.enter()()
 	if r.err != nil {
-		return r.err
+		return nil, r.err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, k := range keys {
 		if _, dup := r.applied[string(k)]; dup {
-			return fmt.Errorf("key %s sent twice", k)
+			return nil, fmt.Errorf("key %s sent twice", k)
 		}
 		r.applied[string(k)] = recs[i]
 	}
-	return nil
+	return nil, nil
 }
 
 func (r *recordingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
@@ -89,7 +89,7 @@ func TestBatchingReplicaMergesConcurrentCalls(t *testing.T) {
 			defer cancel()
 			for i := 0; i < each; i++ {
 				key := []byte(fmt.Sprintf("c%d-%d", c, i))
-				if err := b.Apply(ctx, [][]byte{key}, []engine.Record{{Value: key}}); err != nil {
+				if _, err := b.Apply(ctx, [][]byte{key}, []engine.Record{{Value: key}}); err != nil {
 					t.Errorf("Apply: %v", err)
 					return
 				}
@@ -121,7 +121,7 @@ func TestBatchingReplicaErrors(t *testing.T) {
 	rec.err = boom
 	b := NewBatchingReplica(rec)
 	ctx := context.Background()
-	if err := b.Apply(ctx, [][]byte{[]byte("k")}, []engine.Record{{}}); !errors.Is(err, boom) {
+	if _, err := b.Apply(ctx, [][]byte{[]byte("k")}, []engine.Record{{}}); !errors.Is(err, boom) {
 		t.Fatalf("Apply error = %v", err)
 	}
 	if _, _, err := b.Read(ctx, [][]byte{[]byte("k")}); !errors.Is(err, boom) {
@@ -143,7 +143,7 @@ func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			key := []byte(fmt.Sprint("slow", i))
-			_ = b.Apply(context.Background(), [][]byte{key}, []engine.Record{{}})
+			_, _ = b.Apply(context.Background(), [][]byte{key}, []engine.Record{{}})
 		}(i)
 	}
 	for atomic.LoadInt32(&rec.inFlight) < batchMaxInFlight {
@@ -152,7 +152,7 @@ func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := b.Apply(ctx, [][]byte{[]byte("impatient")}, []engine.Record{{}})
+	_, err := b.Apply(ctx, [][]byte{[]byte("impatient")}, []engine.Record{{}})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("queued call past its deadline: %v", err)
 	}
@@ -195,7 +195,7 @@ func TestBatchingReplicaAsyncCalls(t *testing.T) {
 	read.Add(calls)
 	for i := range calls {
 		k := []byte(fmt.Sprint("k", i))
-		b.ApplyAsync(ctx, [][]byte{k}, []engine.Record{{Value: k}}, func(err error) {
+		b.ApplyAsync(ctx, [][]byte{k}, []engine.Record{{Value: k}}, func(_ []engine.Version, err error) {
 			if err != nil {
 				t.Errorf("apply %s: %v", k, err)
 			}
@@ -238,11 +238,11 @@ func TestBatchingReplicaAsyncCallGivenUp(t *testing.T) {
 	for i := range batchMaxInFlight {
 		busy.Add(1)
 		k := []byte(fmt.Sprint("busy", i))
-		b.ApplyAsync(bg, [][]byte{k}, []engine.Record{{}}, func(error) { busy.Done() })
+		b.ApplyAsync(bg, [][]byte{k}, []engine.Record{{}}, func([]engine.Version, error) { busy.Done() })
 	}
 	ctx, cancel := context.WithCancel(bg)
 	got := make(chan error, 1)
-	b.ApplyAsync(ctx, [][]byte{[]byte("gone")}, []engine.Record{{}}, func(err error) { got <- err })
+	b.ApplyAsync(ctx, [][]byte{[]byte("gone")}, []engine.Record{{}}, func(_ []engine.Version, err error) { got <- err })
 	cancel()
 	wantCanceled(t, got, "the callback of a call given up")
 	busy.Wait()
@@ -269,7 +269,7 @@ func TestBatchingReplicaLagging(t *testing.T) {
 		t.Fatal("an idle peer lags")
 	}
 	done := make(chan error, 1)
-	b.ApplyAsync(context.Background(), [][]byte{[]byte("k")}, []engine.Record{{}}, func(err error) { done <- err })
+	b.ApplyAsync(context.Background(), [][]byte{[]byte("k")}, []engine.Record{{}}, func(_ []engine.Version, err error) { done <- err })
 	eventually(t, "the first apply to begin", func() bool { return gated.waiting.Load() == 1 })
 	advance(10 * time.Millisecond)
 	if b.Lagging(20 * time.Millisecond) {
@@ -296,7 +296,7 @@ type gatedReplica struct {
 	waiting atomic.Int32
 }
 
-func (g *gatedReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+func (g *gatedReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	g.waiting.Add(1)
 	<-g.gate
 	return g.Replica.Apply(ctx, keys, recs)
@@ -315,7 +315,7 @@ func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
 	var answers sync.WaitGroup
 	call := func(ctx context.Context, k string, got chan<- error) {
 		answers.Add(1)
-		b.ApplyAsync(ctx, [][]byte{[]byte(k)}, []engine.Record{{}}, func(err error) {
+		b.ApplyAsync(ctx, [][]byte{[]byte(k)}, []engine.Record{{}}, func(_ []engine.Version, err error) {
 			if got != nil {
 				got <- err
 			}

@@ -26,7 +26,9 @@ type LocalReplica struct {
 // LocalHints is the node's hint store as the local replica uses it
 // (handoff.Manager implements it).
 type LocalHints interface {
-	HintHolder
+	// HoldNewer keeps records as hints for target and reports those
+	// that lost to a newer hint held for it (nil: none).
+	HoldNewer(target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error)
 	// Merge folds held hints into read results where they are newer.
 	Merge(keys [][]byte, recs []engine.Record, found []bool) error
 }
@@ -44,28 +46,30 @@ func (l *LocalReplica) SetHandoff(h LocalHints, n Noter) {
 
 // ApplyHinted implements SloppyReplica: the records are kept as hints for
 // target (and answer reads), not stored as this node's own data.
-func (l *LocalReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error {
+func (l *LocalReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if l.hints == nil {
-		return fmt.Errorf("%w: hinted handoff is off on this node", ErrNoHints)
+		return nil, fmt.Errorf("%w: hinted handoff is off on this node", ErrNoHints)
 	}
-	if err := l.hints.Hold(target, keys, recs); err != nil {
-		return fmt.Errorf("%w: %w", ErrNoHints, err)
+	newer, err := l.hints.HoldNewer(target, keys, recs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoHints, err)
 	}
-	return nil
+	return newer, nil
 }
 
 // ApplyNoted implements SloppyReplica: Apply, then note the keys.
-func (l *LocalReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) error {
-	if err := l.Apply(ctx, keys, recs); err != nil {
-		return err
+func (l *LocalReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+	newer, err := l.Apply(ctx, keys, recs)
+	if err != nil {
+		return nil, err
 	}
 	if l.notes != nil {
 		l.notes.Note(keys)
 	}
-	return nil
+	return newer, nil
 }
 
 // NewLocalReplica returns the replica backed by eng. now decides expiry
@@ -81,12 +85,26 @@ func NewLocalReplica(eng *engine.Engine, now func() time.Time) *LocalReplica {
 func (l *LocalReplica) Engine() *engine.Engine { return l.eng }
 
 // Apply implements Replica with one engine batch.
-func (l *LocalReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+func (l *LocalReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := l.eng.ApplyBatch(keys, recs)
-	return err
+	newer := make([]engine.Version, len(keys))
+	if _, err := l.eng.ApplyBatchNewer(keys, recs, newer); err != nil {
+		return nil, err
+	}
+	return nonZero(newer), nil
+}
+
+// nonZero returns vs, or nil when every version in it is zero: the form
+// of Replica.Apply's newer.
+func nonZero(vs []engine.Version) []engine.Version {
+	for _, v := range vs {
+		if !v.IsZero() {
+			return vs
+		}
+	}
+	return nil
 }
 
 // Read implements Replica with one engine batch lookup.

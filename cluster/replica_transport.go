@@ -42,61 +42,56 @@ type RemoteReplica struct {
 // a wrapper around one).
 func NewRemoteReplica(c transport.Caller) *RemoteReplica { return &RemoteReplica{c: c} }
 
-// Apply implements Replica. A record the peer reports as superseded (it
-// holds a newer version) is a success; any per-record error fails the
-// batch.
-func (r *RemoteReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
-	items := make([]transport.ApplyItem, len(keys))
-	for i := range keys {
-		items[i] = transport.ApplyItem{Key: keys[i], Record: recs[i]}
-	}
-	res, err := transport.Apply(ctx, r.c, items)
-	if err != nil {
-		return err
-	}
-	for i := range res {
-		if res[i].Err != nil {
-			return fmt.Errorf("cluster: apply %q: %w", keys[i], res[i].Err)
-		}
-	}
-	return nil
+// Apply implements Replica with OpApply. A record the peer reports as
+// superseded (it holds a newer version) is a success, reported in newer;
+// any per-record error fails the batch.
+func (r *RemoteReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+	return r.applyOp(ctx, transport.OpApply, nil, keys, recs)
 }
 
 // ApplyHinted implements SloppyReplica with OpApplyHinted.
-func (r *RemoteReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error {
+func (r *RemoteReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	payload := binary.AppendUvarint(nil, uint64(len(target)))
 	payload = append(payload, target...)
 	return r.applyOp(ctx, OpApplyHinted, payload, keys, recs)
 }
 
 // ApplyNoted implements SloppyReplica with OpApplyNoted.
-func (r *RemoteReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) error {
+func (r *RemoteReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	return r.applyOp(ctx, OpApplyNoted, nil, keys, recs)
 }
 
-// applyOp sends an apply request under op, after prefix.
-func (r *RemoteReplica) applyOp(ctx context.Context, op uint8, prefix []byte, keys [][]byte, recs []engine.Record) error {
+// applyOp sends an apply request under op, after prefix, and returns the
+// newer versions the peer reported (nil if none).
+func (r *RemoteReplica) applyOp(ctx context.Context, op uint8, prefix []byte, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	items := make([]transport.ApplyItem, len(keys))
 	for i := range keys {
 		items[i] = transport.ApplyItem{Key: keys[i], Record: recs[i]}
 	}
 	resp, err := r.c.Call(ctx, op, transport.AppendApplyRequest(prefix, items))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := transport.DecodeApplyResponse(resp)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(res) != len(items) {
-		return fmt.Errorf("cluster: %d apply results for %d items: %w", len(res), len(items), transport.ErrMalformed)
+		return nil, fmt.Errorf("cluster: %d apply results for %d items: %w", len(res), len(items), transport.ErrMalformed)
 	}
+	var newer []engine.Version
 	for i := range res {
 		if res[i].Err != nil {
-			return fmt.Errorf("cluster: apply %q: %w", keys[i], res[i].Err)
+			return nil, fmt.Errorf("cluster: apply %q: %w", keys[i], res[i].Err)
+		}
+		if !res[i].Applied && !res[i].Newer.IsZero() {
+			if newer == nil {
+				newer = make([]engine.Version, len(res))
+			}
+			newer[i] = res[i].Newer
 		}
 	}
-	return nil
+	return newer, nil
 }
 
 // Read implements Replica.
@@ -157,12 +152,12 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 		if err != nil {
 			return nil, err
 		}
-		return serveApply(rest, func(keys [][]byte, recs []engine.Record) error {
+		return serveApply(rest, func(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 			return l.ApplyHinted(ctx, target, keys, recs)
 		})
 	}))
 	m.Handle(OpApplyNoted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
-		return serveApply(p, func(keys [][]byte, recs []engine.Record) error {
+		return serveApply(p, func(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 			return l.ApplyNoted(ctx, keys, recs)
 		})
 	}))
@@ -179,8 +174,9 @@ func decodeTarget(p []byte) (string, []byte, error) {
 }
 
 // serveApply decodes an apply request, runs apply over it and encodes
-// the answer: every item applied, or the error for the whole request.
-func serveApply(p []byte, apply func(keys [][]byte, recs []engine.Record) error) ([]byte, error) {
+// the answer: every item applied or superseded by the newer version the
+// replica holds, or the error for the whole request.
+func serveApply(p []byte, apply func(keys [][]byte, recs []engine.Record) ([]engine.Version, error)) ([]byte, error) {
 	items, err := transport.DecodeApplyRequest(p)
 	if err != nil {
 		return nil, err
@@ -190,19 +186,27 @@ func serveApply(p []byte, apply func(keys [][]byte, recs []engine.Record) error)
 	for i := range items {
 		keys[i], recs[i] = items[i].Key, items[i].Record
 	}
-	if err := apply(keys, recs); err != nil {
+	newer, err := apply(keys, recs)
+	if err != nil {
 		return nil, err
 	}
-	res := make([]transport.ApplyResult, len(items))
-	for i := range res {
-		res[i].Applied = true
-	}
-	return transport.AppendApplyResponse(nil, res), nil
+	return transport.AppendApplyResponse(nil, applyResults(len(items), newer)), nil
 }
 
-// ApplyBatch implements transport.Replica with one engine batch. The
-// engine reports how many records replaced stored ones, not which: when
-// all did, every item says Applied; otherwise every item says superseded.
+// applyResults turns Replica.Apply's newer into per-item results.
+func applyResults(n int, newer []engine.Version) []transport.ApplyResult {
+	res := make([]transport.ApplyResult, n)
+	for i := range res {
+		res[i].Applied = newer == nil || newer[i].IsZero()
+		if !res[i].Applied {
+			res[i].Newer = newer[i]
+		}
+	}
+	return res
+}
+
+// ApplyBatch implements transport.Replica with one engine batch: an item
+// is Applied unless the replica holds a newer version, which it reports.
 // Both mean success to last-write-wins replication.
 func (l *LocalReplica) ApplyBatch(ctx context.Context, items []transport.ApplyItem) ([]transport.ApplyResult, error) {
 	keys := make([][]byte, len(items))
@@ -210,18 +214,11 @@ func (l *LocalReplica) ApplyBatch(ctx context.Context, items []transport.ApplyIt
 	for i := range items {
 		keys[i], recs[i] = items[i].Key, items[i].Record
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	applied, err := l.eng.ApplyBatch(keys, recs)
+	newer, err := l.Apply(ctx, keys, recs)
 	if err != nil {
 		return nil, err
 	}
-	res := make([]transport.ApplyResult, len(items))
-	for i := range res {
-		res[i].Applied = applied == len(items)
-	}
-	return res, nil
+	return applyResults(len(items), newer), nil
 }
 
 // ReadBatch implements transport.Replica.

@@ -197,7 +197,7 @@ func TestRemoteReplicaMalformed(t *testing.T) {
 			}))
 			ctx := context.Background()
 			keys := [][]byte{[]byte("a"), []byte("b")}
-			if err := rep.Apply(ctx, keys, make([]engine.Record, 2)); err == nil {
+			if _, err := rep.Apply(ctx, keys, make([]engine.Record, 2)); err == nil {
 				t.Error("Apply accepted a malformed answer")
 			}
 			if _, _, err := rep.Read(ctx, keys); err == nil {
@@ -218,7 +218,9 @@ func TestRemoteReplicaMalformed(t *testing.T) {
 // shortReplica answers reads with fewer records than keys.
 type shortReplica struct{}
 
-func (shortReplica) Apply(context.Context, [][]byte, []engine.Record) error { return nil }
+func (shortReplica) Apply(context.Context, [][]byte, []engine.Record) ([]engine.Version, error) {
+	return nil, nil
+}
 func (shortReplica) Read(context.Context, [][]byte) ([]engine.Record, []bool, error) {
 	return nil, nil, nil
 }

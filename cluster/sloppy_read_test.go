@@ -139,7 +139,9 @@ func TestSloppyReadNeverRepairsSubstituteWithData(t *testing.T) {
 
 type downReplica struct{}
 
-func (downReplica) Apply(context.Context, [][]byte, []engine.Record) error { return errInjected }
+func (downReplica) Apply(context.Context, [][]byte, []engine.Record) ([]engine.Version, error) {
+	return nil, errInjected
+}
 func (downReplica) Read(context.Context, [][]byte) ([]engine.Record, []bool, error) {
 	return nil, nil, errInjected
 }

@@ -117,9 +117,22 @@ func (e *Engine) Apply(key []byte, r Record) (applied bool, err error) {
 // and commits all changes in one Pebble batch. It returns how many records
 // replaced the stored one. On error nothing was acknowledged.
 func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err error) {
-	if len(keys) != len(recs) {
-		return 0, fmt.Errorf("engine: ApplyBatch with %d keys and %d records", len(keys), len(recs))
+	return e.ApplyBatchNewer(keys, recs, nil)
+}
+
+// ApplyBatchNewer is ApplyBatch that also tells which records lost to a
+// newer stored one: newer[i] is set to the version stored under keys[i]
+// before the batch when that version is newer than recs[i]'s, and left
+// zero otherwise (recs[i] applied, was already stored, or lost only to a
+// later record of the same batch). A writer that learns its record lost
+// this way knows its write is not the newest: the cluster coordinator
+// stamps it again above that version. newer must be nil or as long as
+// keys.
+func (e *Engine) ApplyBatchNewer(keys [][]byte, recs []Record, newer []Version) (applied int, err error) {
+	if len(keys) != len(recs) || (newer != nil && len(newer) != len(keys)) {
+		return 0, fmt.Errorf("engine: ApplyBatch with %d keys, %d records and %d versions", len(keys), len(recs), len(newer))
 	}
+	clear(newer)
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -134,7 +147,7 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 	for j := 0; j < len(s.order); {
 		// s.order[j:end] is one key, in input order.
 		end := s.keyRun(keys, j)
-		n, d, err := e.mergeKey(b, s, keys, recs, s.order[j:end])
+		n, d, err := e.mergeKey(b, s, keys, recs, s.order[j:end], newer)
 		if err != nil {
 			_ = b.Close()
 			return 0, err
@@ -165,8 +178,9 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 // mergeKey folds the records idx (all for one key, in input order) into
 // the stored record and adds the winner, if it changed, to b, and its
 // digest change to s.digs. It returns how many records were applied and
-// the change in live count.
-func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs []Record, idx []int) (applied int, delta int64, err error) {
+// the change in live count. newer, when not nil, gets the stored version
+// for each record older than it.
+func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs []Record, idx []int, newer []Version) (applied int, delta int64, err error) {
 	first := idx[0]
 	s.dkey = appendDataKeyTok(s.dkey[:0], s.toks[first], keys[first])
 	cur, exp, tomb, exists, err := e.storedHeader(s.dkey)
@@ -177,6 +191,9 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 	var oldHash uint64 // what the stored record contributes to the digest
 	if exists && e.digest != nil {
 		oldHash = ElementHash(keys[first], cur, exp, tomb)
+	}
+	if newer != nil && exists {
+		markOlder(newer, recs, idx, cur)
 	}
 	win, applied := newest(recs, idx, cur, exists)
 	if win < 0 {
@@ -221,6 +238,15 @@ func newest(recs []Record, idx []int, cur Version, exists bool) (win, replaced i
 		}
 	}
 	return win, replaced
+}
+
+// markOlder sets newer[i] to cur for each record idx older than cur.
+func markOlder(newer []Version, recs []Record, idx []int, cur Version) {
+	for _, i := range idx {
+		if recs[i].Version.Compare(cur) < 0 {
+			newer[i] = cur
+		}
+	}
 }
 
 // indexRecord adds the reclaimer's index entry for r (stored under

@@ -104,14 +104,23 @@ func (e *Engine) readHint(hkey []byte) (h storedHint, found bool, err error) {
 // ApplyBatch: a hint acknowledges a client write. It returns how many
 // records were stored. It holds the keys' stripes like ApplyBatch.
 func (e *Engine) PutHints(target string, keys [][]byte, recs []Record, createdMs int64) (stored int, err error) {
+	return e.PutHintsNewer(target, keys, recs, createdMs, nil)
+}
+
+// PutHintsNewer is PutHints that also tells which records lost to a newer
+// hint already held for target, as ApplyBatchNewer does for data: newer[i]
+// is the held hint's version when it is newer than recs[i]'s, zero
+// otherwise. newer must be nil or as long as keys.
+func (e *Engine) PutHintsNewer(target string, keys [][]byte, recs []Record, createdMs int64, newer []Version) (stored int, err error) {
 	if err := checkTarget(target); err != nil {
 		return 0, err
 	}
-	if len(keys) != len(recs) {
-		return 0, fmt.Errorf("%w: PutHints with %d keys and %d records", ErrInvalidHint, len(keys), len(recs))
+	if len(keys) != len(recs) || (newer != nil && len(newer) != len(keys)) {
+		return 0, fmt.Errorf("%w: PutHints with %d keys, %d records and %d versions", ErrInvalidHint, len(keys), len(recs), len(newer))
 	}
+	clear(newer)
 	return e.writeHints(target, keys, func(b *pebble.Batch, s *batchScratch, idx []int) (int, error) {
-		return e.mergeHint(b, s, target, keys, recs, idx, createdMs)
+		return e.mergeHint(b, s, target, keys, recs, idx, createdMs, newer)
 	})
 }
 
@@ -169,12 +178,15 @@ func (e *Engine) writeHints(target string, keys [][]byte,
 
 // mergeHint folds the records idx (one key, input order) into target's
 // stored hint and adds the winner, if any, to b.
-func (e *Engine) mergeHint(b *pebble.Batch, s *batchScratch, target string, keys [][]byte, recs []Record, idx []int, createdMs int64) (int, error) {
+func (e *Engine) mergeHint(b *pebble.Batch, s *batchScratch, target string, keys [][]byte, recs []Record, idx []int, createdMs int64, newer []Version) (int, error) {
 	first := idx[0]
 	s.dkey = appendHintKey(s.dkey[:0], target, s.toks[first], keys[first])
 	old, had, err := e.readHint(s.dkey)
 	if err != nil {
 		return 0, err
+	}
+	if newer != nil && had {
+		markOlder(newer, recs, idx, old.version)
 	}
 	win, stored := newest(recs, idx, old.version, had)
 	if win < 0 {

@@ -87,6 +87,28 @@ func lookupHint(t testing.TB, e *Engine, target, key string) (Record, bool) {
 	return dst[0], found[0]
 }
 
+// TestPutHintsNewer: a hint older than the one held for its target is
+// reported with the held version; one for another target, an equal one,
+// or one beaten only by a later record of its own call is not.
+func TestPutHintsNewer(t *testing.T) {
+	e := openMem(t)
+	mustPutHints(t, e, "n1", 1, "k", val(ver(10, 0, 1), "a"))
+	keys := [][]byte{[]byte("k"), []byte("k"), []byte("j"), []byte("j"), []byte("j")}
+	recs := []Record{val(ver(9, 0, 0), "old"), val(ver(10, 0, 1), "same"),
+		val(ver(3, 0, 0), "3"), val(ver(2, 0, 0), "2"), val(ver(4, 0, 0), "4")}
+	newer := make([]Version, len(keys))
+	if _, err := e.PutHintsNewer("n1", keys, recs, 2, newer); err != nil {
+		t.Fatal(err)
+	}
+	want := []Version{ver(10, 0, 1), {}, {}, {}, {}}
+	if !slices.Equal(newer, want) {
+		t.Fatalf("newer = %v, want %v", newer, want)
+	}
+	if _, err := e.PutHintsNewer("n2", keys[:1], recs[:1], 2, newer[:1]); err != nil || !newer[0].IsZero() {
+		t.Fatalf("another target: newer %v, err %v", newer[0], err)
+	}
+}
+
 func TestPutHintsLastWriteWins(t *testing.T) {
 	e := openMem(t)
 	tests := []struct {

@@ -86,6 +86,30 @@ type Config struct {
 	// Now is the clock used for expiry arithmetic and TIME. Nil means
 	// time.Now. Tests inject a fake clock.
 	Now func() time.Time
+
+	// Arrivals, if set, tells when input read at some moment may really
+	// have arrived (stall.Detector): after the process was stopped
+	// (SIGSTOP, a frozen machine) a command read as it resumes may have
+	// waited in the socket the whole time. Nil: no such check.
+	Arrivals Arrivals
+
+	// MaxWait refuses, with a TIMEOUT error and without running it, a
+	// command that waited longer than this through a stall of the process
+	// before it could run: its client has most likely given up on it and
+	// written elsewhere, and running it now, stamped as a fresh write,
+	// would overwrite what was acknowledged meanwhile. A cluster node sets
+	// it to its request timeout. Zero (the default) or a nil Arrivals:
+	// never refuse.
+	MaxWait time.Duration
+}
+
+// Arrivals estimates when input arrived, from when it was read.
+type Arrivals interface {
+	// Arrival returns the earliest moment that input returned by a read
+	// ending at read may have arrived, the previous read on the same
+	// connection having ended at prev; read itself unless the process
+	// stalled between the two.
+	Arrival(prev, read time.Time) time.Time
 }
 
 // Redis's limits, mirrored so clients and tools see familiar behaviour.
@@ -137,6 +161,8 @@ func (c Config) Validate() error {
 		return bad("PreAuthMaxMultibulk must be in [3, MaxMultibulk], got %d", c.PreAuthMaxMultibulk)
 	case c.IdleTimeout < 0:
 		return bad("IdleTimeout must not be negative, got %s", c.IdleTimeout)
+	case c.MaxWait < 0:
+		return bad("MaxWait must not be negative, got %s", c.MaxWait)
 	}
 	return nil
 }

@@ -32,6 +32,10 @@ type clientConn struct {
 	// failed holds a detected violation, reported once earlier bytes are
 	// consumed.
 	failed *verdict
+	// readAt is when the latest socket read returned data, prevReadAt
+	// the one before: the command being run arrived after prevReadAt
+	// (or earlier, if redcon buffered it) and by readAt.
+	readAt, prevReadAt time.Time
 
 	mu struct {
 		sync.Mutex
@@ -43,11 +47,14 @@ type clientConn struct {
 const initialReadBuf = 4096
 
 func newClientConn(srv *Server, nc net.Conn) *clientConn {
+	now := time.Now() // nothing arrived before the connection did
 	return &clientConn{
-		Conn: nc,
-		srv:  srv,
-		v:    validator{lim: srv.limits},
-		in:   make([]byte, initialReadBuf),
+		Conn:       nc,
+		srv:        srv,
+		v:          validator{lim: srv.limits},
+		in:         make([]byte, initialReadBuf),
+		readAt:     now,
+		prevReadAt: now,
 	}
 }
 
@@ -133,6 +140,7 @@ func (c *clientConn) readBulkDirect(p []byte) (int, bool, error) {
 	}
 	k, err := c.Conn.Read(p)
 	c.srv.stats.bytesIn.Add(int64(k))
+	c.readTime(k)
 	c.v.bulkLeft -= int64(k)
 	if c.v.bulkLeft == 0 {
 		c.v.state = stBulkEnd
@@ -159,10 +167,19 @@ func (c *clientConn) fill() error {
 	k, err := c.Conn.Read(c.in[c.w:])
 	c.w += k
 	c.srv.stats.bytesIn.Add(int64(k))
+	c.readTime(k)
 	if k > 0 {
 		return nil
 	}
 	return err
+}
+
+// readTime records when a socket read returned k > 0 bytes, for the stall
+// check (Config.MaxWait).
+func (c *clientConn) readTime(k int) {
+	if k > 0 && c.srv.cfg.Arrivals != nil {
+		c.prevReadAt, c.readAt = c.readAt, time.Now()
+	}
 }
 
 // fail writes the protocol error reply (if any) and ends the connection.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -39,6 +40,17 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	}()
 	cmds := append(c.cmds[:0], first)
 	cmds = append(cmds, conn.ReadPipeline()...)
+	if waited, refuse := s.stalledWait(c.conn); refuse {
+		msg := fmt.Sprintf("TIMEOUT the command waited %v while this node was not running, longer than %v; it was not run",
+			waited.Round(time.Millisecond), s.cfg.MaxWait)
+		for range cmds {
+			conn.WriteError(msg)
+		}
+		s.stats.stalled.Add(int64(len(cmds)))
+		clear(cmds)
+		c.cmds = cmds[:0]
+		return
+	}
 	executed := 0
 	for i := 0; i < len(cmds) && !c.closed; {
 		if c.authed {
@@ -56,6 +68,27 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 	c.cmds = cmds[:0]
 	s.stats.commands.Add(int64(executed))
 	c.lastActive.Store(time.Now().UnixMilli())
+}
+
+// stalledWait reports how long the pipeline about to run may have waited
+// through a stall of the process (SIGSTOP, a frozen machine) and whether
+// that is longer than Config.MaxWait. Only a stall counts: a pipeline that
+// waited behind slow commands of its own connection runs.
+func (s *Server) stalledWait(cc *clientConn) (time.Duration, bool) {
+	if s.cfg.MaxWait <= 0 || s.cfg.Arrivals == nil || cc == nil {
+		return 0, false
+	}
+	now := time.Now()
+	a := s.cfg.Arrivals.Arrival(cc.prevReadAt, now)
+	if !a.Before(now) {
+		return 0, false // no stall since the bytes before these were read
+	}
+	from := a
+	if cc.readAt.Before(from) {
+		from = cc.readAt // read before the stall began, run after it
+	}
+	waited := now.Sub(from)
+	return waited, waited > s.cfg.MaxWait
 }
 
 // exec runs one command: lookup, arity, auth, handler, and the single place

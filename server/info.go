@@ -218,6 +218,7 @@ func (s *Server) infoStats() infoSection {
 		{"total_net_output_bytes", itoa(st.BytesOut)},
 		{"rejected_connections", itoa(st.ConnectionsRejected)},
 		{"expired_keys", itoa(st.ExpiredKeys)},
+		{"ringcache_commands_refused_after_stall", itoa(st.CommandsStalled)},
 		{"evicted_keys", "0"},
 		{"keyspace_hits", itoa(st.KeyspaceHits)},
 		{"keyspace_misses", itoa(st.KeyspaceMisses)},

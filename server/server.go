@@ -60,6 +60,7 @@ type counters struct {
 	commands                 atomic.Int64
 	hits, misses, expired    atomic.Int64
 	bytesIn, bytesOut        atomic.Int64
+	stalled                  atomic.Int64
 }
 
 // Stats is a snapshot of the server's counters.
@@ -73,6 +74,7 @@ type Stats struct {
 	ExpiredKeys         int64 // keys deleted because they were given a past expiry
 	BytesIn             int64 // bytes read from clients
 	BytesOut            int64 // bytes written to clients
+	CommandsStalled     int64 // commands refused after waiting through a stall (Config.MaxWait)
 }
 
 // New returns a Server for store. It validates cfg.
@@ -211,6 +213,7 @@ func (s *Server) Stats() Stats {
 		ExpiredKeys:         s.stats.expired.Load(),
 		BytesIn:             s.stats.bytesIn.Load(),
 		BytesOut:            s.stats.bytesOut.Load(),
+		CommandsStalled:     s.stats.stalled.Load(),
 	}
 }
 
@@ -223,6 +226,7 @@ func (s *Server) resetStats() {
 	s.stats.expired.Store(0)
 	s.stats.bytesIn.Store(0)
 	s.stats.bytesOut.Store(0)
+	s.stats.stalled.Store(0)
 }
 
 func (s *Server) isClosing() bool {

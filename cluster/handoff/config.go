@@ -27,7 +27,7 @@ var (
 // Store is the persistent hint queue and metadata; *engine.Engine
 // implements it.
 type Store interface {
-	PutHints(target string, keys [][]byte, recs []engine.Record, createdMs int64) (int, error)
+	PutHintsNewer(target string, keys [][]byte, recs []engine.Record, createdMs int64, newer []engine.Version) (int, error)
 	LookupHints(target string, keys [][]byte, dst []engine.Record, found []bool) error
 	ScanHints(target string, after []byte, fn func(key []byte, r engine.Record, createdMs int64) bool) error
 	DeleteHints(target string, keys [][]byte, versions []engine.Version) (int, error)

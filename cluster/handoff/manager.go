@@ -106,28 +106,38 @@ func (m *Manager) Close() error {
 // been down longer than MaxWindow or its queue is full; refused records
 // count as dropped.
 func (m *Manager) Hold(target string, keys [][]byte, recs []engine.Record) error {
+	_, err := m.HoldNewer(target, keys, recs)
+	return err
+}
+
+// HoldNewer is Hold that also tells which records lost to a newer hint
+// already held for target (engine.PutHintsNewer): nil when none did, else
+// newer[i] is the version held for keys[i] where it beat recs[i].
+func (m *Manager) HoldNewer(target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	if m.life.Err() != nil {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	now := m.now()
 	since, err := m.markDown(target, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if now.Sub(time.UnixMilli(since)) > m.cfg.MaxWindow {
-		return m.refuse(target, len(keys), ErrWindow)
+		return nil, m.refuse(target, len(keys), ErrWindow)
 	}
 	if m.queue(target).Bytes >= m.cfg.MaxBytes {
-		return m.refuse(target, len(keys), ErrFull)
+		return nil, m.refuse(target, len(keys), ErrFull)
 	}
+	ks, rs, kept := keys, recs, []int(nil)
 	if m.cfg.MaxAge > 0 {
-		keys, recs = m.fresh(target, keys, recs, now)
-		if len(keys) == 0 {
-			return nil
+		ks, rs, kept = m.fresh(target, keys, recs, now)
+		if len(ks) == 0 {
+			return nil, nil
 		}
 	}
-	if _, err := m.cfg.Store.PutHints(target, keys, recs, now.UnixMilli()); err != nil {
-		return fmt.Errorf("handoff: store hints for %s: %w", target, err)
+	held := make([]engine.Version, len(ks))
+	if _, err := m.cfg.Store.PutHintsNewer(target, ks, rs, now.UnixMilli(), held); err != nil {
+		return nil, fmt.Errorf("handoff: store hints for %s: %w", target, err)
 	}
 	m.activeMu.Lock()
 	if a := m.active.Load(); a == nil || !slices.Contains(*a, target) {
@@ -138,18 +148,41 @@ func (m *Manager) Hold(target string, keys [][]byte, recs []engine.Record) error
 		m.active.Store(&ids)
 	}
 	m.activeMu.Unlock()
-	return nil
+	return spread(held, kept, len(keys)), nil
 }
 
-// fresh returns the records younger than MaxAge; the others are counted
-// as dropped (they would be dropped at replay anyway).
-func (m *Manager) fresh(target string, keys [][]byte, recs []engine.Record, now time.Time) ([][]byte, []engine.Record) {
+// spread maps the versions of the records kept (their positions in the
+// original call; nil: all of them) back to a slice of n, and returns nil
+// when every version is zero.
+func spread(held []engine.Version, kept []int, n int) []engine.Version {
+	var out []engine.Version
+	for j, v := range held {
+		if v.IsZero() {
+			continue
+		}
+		if out == nil {
+			out = make([]engine.Version, n)
+		}
+		i := j
+		if kept != nil {
+			i = kept[j]
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// fresh returns the records younger than MaxAge and their positions; the
+// others are counted as dropped (they would be dropped at replay anyway).
+func (m *Manager) fresh(target string, keys [][]byte, recs []engine.Record, now time.Time) ([][]byte, []engine.Record, []int) {
 	cut := now.Add(-m.cfg.MaxAge).UnixMilli()
 	var ks [][]byte
 	var rs []engine.Record
+	kept := []int{}
 	for i := range recs {
 		if recs[i].Version.Wall >= cut {
 			ks, rs = append(ks, keys[i]), append(rs, recs[i])
+			kept = append(kept, i)
 		}
 	}
 	if n := len(keys) - len(ks); n > 0 {
@@ -157,7 +190,7 @@ func (m *Manager) fresh(target string, keys [][]byte, recs []engine.Record, now 
 		m.mu.dropped[target] += int64(n)
 		m.mu.Unlock()
 	}
-	return ks, rs
+	return ks, rs, kept
 }
 
 // refuse counts a refusal and logs it at most once a minute per target.

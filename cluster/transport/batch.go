@@ -12,8 +12,10 @@ import (
 // Batch payloads. Counts and lengths are uvarints:
 //
 //	apply request   count, then per item: key length, key, record length, record
-//	apply response  count, then per item: status (0 applied, 1 superseded,
-//	                2 error followed by a message length and message)
+//	apply response  count, then per item: status (0 applied, 1 superseded
+//	                followed by the newer version held: wall int64, logical
+//	                uint32, node uint64, big-endian; 2 error followed by a
+//	                message length and message)
 //	read request    count, then per item: key length, key
 //	read response   count, then per item: 0 (not found) or 1 followed by
 //	                a record length and record
@@ -34,6 +36,10 @@ type ApplyResult struct {
 	// means the replica already held this or a newer version, which is
 	// success for last-write-wins replication.
 	Applied bool
+	// Newer, when Applied is false, is the version the replica holds if
+	// it is newer than the item's (zero: the replica held the same
+	// version). A writer learns from it that its write is not the newest.
+	Newer engine.Version
 	// Err is the replica's error for this item; at the caller it is a
 	// *RemoteError.
 	Err error
@@ -107,6 +113,7 @@ func AppendApplyResponse(dst []byte, results []ApplyResult) []byte {
 			dst = append(dst, statusApplied)
 		default:
 			dst = append(dst, statusSuperseded)
+			dst = appendVersion(dst, r.Newer)
 		}
 	}
 	return dst
@@ -124,6 +131,7 @@ func DecodeApplyResponse(b []byte) ([]ApplyResult, error) {
 		case statusApplied:
 			r.Applied = true
 		case statusSuperseded:
+			r.Newer = d.version()
 		case statusError:
 			r.Err = &RemoteError{Op: OpApply, Msg: string(d.bytes())}
 		default:
@@ -214,6 +222,15 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
+// versionLen is the encoded size of an engine.Version.
+const versionLen = 20
+
+func appendVersion(dst []byte, v engine.Version) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(v.Wall))
+	dst = binary.BigEndian.AppendUint32(dst, v.Logical)
+	return binary.BigEndian.AppendUint64(dst, v.Node)
+}
+
 func appendBytes(dst, b []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
 	return append(dst, b...)
@@ -268,6 +285,23 @@ func (d *decoder) byte() byte {
 	c := d.b[0]
 	d.b = d.b[1:]
 	return c
+}
+
+func (d *decoder) version() engine.Version {
+	if d.err != nil {
+		return engine.Version{}
+	}
+	if len(d.b) < versionLen {
+		d.fail("truncated version")
+		return engine.Version{}
+	}
+	v := engine.Version{
+		Wall:    int64(binary.BigEndian.Uint64(d.b[0:8])),
+		Logical: binary.BigEndian.Uint32(d.b[8:12]),
+		Node:    binary.BigEndian.Uint64(d.b[12:20]),
+	}
+	d.b = d.b[versionLen:]
+	return v
 }
 
 func (d *decoder) bytes() []byte {

@@ -55,6 +55,8 @@ func TestBatchRoundTripProperty(t *testing.T) {
 				ares[i].Applied = true
 			case 1:
 				ares[i].Err = errors.New(string(randBytes(r, 20)))
+			default:
+				ares[i].Newer = randRecord(r).Version
 			}
 			if r.IntN(2) == 0 {
 				rres[i] = ReadResult{Found: true, Record: randRecord(r)}
@@ -84,7 +86,7 @@ func TestBatchRoundTripProperty(t *testing.T) {
 			if !bytes.Equal(gotKeys[i], keys[i]) {
 				t.Fatalf("iter %d item %d: key differs", iter, i)
 			}
-			if gotAres[i].Applied != ares[i].Applied || (gotAres[i].Err == nil) != (ares[i].Err == nil) {
+			if gotAres[i].Applied != ares[i].Applied || gotAres[i].Newer != ares[i].Newer || (gotAres[i].Err == nil) != (ares[i].Err == nil) {
 				t.Fatalf("iter %d item %d: apply result differs", iter, i)
 			}
 			if ares[i].Err != nil && (gotAres[i].Err.(*RemoteError).Msg != ares[i].Err.Error() || !errors.Is(gotAres[i].Err, ErrRemote)) {
@@ -169,7 +171,8 @@ func FuzzDecodeApplyRequest(f *testing.F) {
 }
 
 func FuzzDecodeApplyResponse(f *testing.F) {
-	f.Add(AppendApplyResponse(nil, []ApplyResult{{Applied: true}, {}, {Err: errors.New("disk full")}}))
+	f.Add(AppendApplyResponse(nil, []ApplyResult{{Applied: true}, {}, {Err: errors.New("disk full")},
+		{Newer: engine.Version{Wall: 1700000000000, Logical: 3, Node: 42}}}))
 	f.Add([]byte{0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := DecodeApplyResponse(b)
@@ -181,7 +184,7 @@ func FuzzDecodeApplyResponse(f *testing.F) {
 			t.Fatalf("re-decode: %d results, %v", len(again), err)
 		}
 		for i := range res {
-			if again[i].Applied != res[i].Applied || (again[i].Err == nil) != (res[i].Err == nil) ||
+			if again[i].Applied != res[i].Applied || again[i].Newer != res[i].Newer || (again[i].Err == nil) != (res[i].Err == nil) ||
 				res[i].Err != nil && again[i].Err.(*RemoteError).Msg != res[i].Err.(*RemoteError).Msg {
 				t.Fatalf("result %d changed in a round trip", i)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -92,12 +93,17 @@ func (cc *clientConn) roundTrip(ctx context.Context, op uint8, payload []byte) (
 	cc.mu.pending[id] = cl
 	// Enqueued under mu so that fail, which also takes mu, either sees
 	// this call in pending or happens before it was registered.
-	cc.w.enqueue(kindRequest, op, id, payload)
+	cc.w.enqueueHeader(header{kind: kindRequest, op: op, id: id, clock: cc.c.cfg.peek(), budget: budget(ctx)}, payload)
 	cc.mu.Unlock()
 
 	select {
 	case r := <-cl.ch:
 		callPool.Put(cl)
+		if r.err != nil && ctx.Err() != nil {
+			// The peer gave up at the same deadline (see budget): the
+			// caller's own reason is the one to report.
+			return nil, fmt.Errorf("transport: %s op %d: %w (peer: %w)", cc.c.addr, op, ctx.Err(), r.err)
+		}
 		return r.payload, r.err
 	case <-ctx.Done():
 		cc.mu.Lock()
@@ -158,16 +164,40 @@ func (cc *clientConn) dispatch(h header, p []byte) error {
 	cc.mu.Unlock()
 	switch {
 	case !ok && issued:
+		cc.c.cfg.observe(h.clock)
 		cc.c.st.late.Add(1) // its caller gave up; drop it
 		return nil
 	case !ok:
 		return fmt.Errorf("%w: response for unknown request id %d", ErrProtocol, h.id)
-	case h.kind == kindError:
+	}
+	// The peer's clock is observed before its answer is handed over, so
+	// that a write the caller stamps next orders after what the peer saw.
+	cc.c.cfg.observe(h.clock)
+	if h.kind == kindError {
 		cl.ch <- result{err: &RemoteError{Op: h.op, Msg: string(p)}}
-	default:
+	} else {
 		cl.ch <- result{payload: p}
 	}
 	return nil
+}
+
+// budget returns the milliseconds left until ctx's deadline, for a
+// request's header: 0 without a deadline, at least 1 with one (a request
+// sent with none left is refused by the peer on arrival).
+func budget(ctx context.Context) uint32 {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return 0
+	}
+	// Rounded up, so that the peer never gives up before the caller.
+	left := (time.Until(d) + time.Millisecond - 1).Milliseconds()
+	switch {
+	case left < 1:
+		return 1
+	case left > math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(left)
 }
 
 // fail marks the connection dead, fails every pending call and stops the

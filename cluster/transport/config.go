@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/ringcache/ringcache/engine"
 )
 
 // Config configures both ends of the transport. The client and the server
@@ -51,6 +53,35 @@ type Config struct {
 	// success). It runs on the caller's goroutine and must be cheap; it is
 	// the hook for per-peer latency metrics.
 	Observe func(peer string, op uint8, d time.Duration, err error)
+	// Clock, if set, is the node's hybrid logical clock: every request
+	// and response frame carries its reading, and every frame received
+	// from a peer advances it past the peer's. A node therefore never
+	// stamps a write below a version that any peer it has talked to had
+	// seen. Nil: frames carry a zero clock and received clocks are
+	// ignored.
+	Clock Clock
+	// Arrivals, if set, tells a Server when a request read at some moment
+	// may really have arrived (see stall.Detector): a request's deadline
+	// counts from then, so one that waited out its caller's deadline in
+	// the socket of a stopped process is refused, not run. Nil: a request
+	// arrived when it was read.
+	Arrivals Arrivals
+}
+
+// Clock is the hybrid logical clock the transport carries between nodes.
+type Clock interface {
+	// Peek returns the clock's current reading without issuing a version.
+	Peek() engine.Version
+	// Observe advances the clock past a version seen elsewhere.
+	Observe(engine.Version)
+}
+
+// Arrivals estimates when input arrived, from when it was read.
+type Arrivals interface {
+	// Arrival returns the earliest moment that input returned by a read
+	// ending at read may have arrived, the previous read on the same
+	// connection having ended at prev.
+	Arrival(prev, read time.Time) time.Time
 }
 
 // DefaultConfig returns a Config with every field at its default.
@@ -98,4 +129,28 @@ func (c Config) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return c.Logger
+}
+
+// peek returns the clock's reading, zero without a clock.
+func (c Config) peek() engine.Version {
+	if c.Clock == nil {
+		return engine.Version{}
+	}
+	return c.Clock.Peek()
+}
+
+// observe advances the clock past a peer's reading (zero: none sent).
+func (c Config) observe(v engine.Version) {
+	if c.Clock != nil && !v.IsZero() {
+		c.Clock.Observe(v)
+	}
+}
+
+// arrival returns when a frame whose first byte was read by a read ending
+// at read (the one before ending at prev) may have arrived.
+func (c Config) arrival(prev, read time.Time) time.Time {
+	if c.Arrivals == nil {
+		return read
+	}
+	return c.Arrivals.Arrival(prev, read)
 }

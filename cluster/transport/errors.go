@@ -33,6 +33,9 @@ var (
 	// ErrMalformed is returned by the batch decoders for a payload that is
 	// not a valid encoding.
 	ErrMalformed = errors.New("transport: malformed payload")
+	// ErrExpired is the error a Server answers for a request whose
+	// deadline passed before it could run: it was not run.
+	ErrExpired = errors.New("transport: request expired before it ran")
 	// ErrInvalidConfig is returned by Config.Validate.
 	ErrInvalidConfig = errors.New("transport: invalid config")
 )

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/ringcache/ringcache/engine"
 )
 
 // Frame layout (all integers big-endian):
@@ -16,13 +18,18 @@ import (
 //	byte  5     operation code
 //	bytes 6-7   reserved, must be zero
 //	bytes 8-15  request id (uint64)
+//	bytes 16-23 sender's clock: hybrid logical clock wall part (int64 ms)
+//	bytes 24-27 sender's clock: logical part (uint32)
+//	bytes 28-31 budget (uint32 ms): on a request, how long its caller
+//	            still waited for it when it was sent; 0 means no deadline
 //	then        payload
 //
 // Requests and responses carry a non-zero id chosen by the client; a
 // response or error frame answers the request with the same id. Id 0 is
 // reserved for frames about the connection itself: the handshake (kindAuth)
-// and a fatal error frame sent just before the sender hangs up.
-const headerLen = 16
+// and a fatal error frame sent just before the sender hangs up. The clock
+// and budget fields are zero on frames with id 0.
+const headerLen = 32
 
 // Frame kinds.
 const (
@@ -37,18 +44,33 @@ type header struct {
 	kind   uint8
 	op     uint8
 	id     uint64
+	// clock is the sender's clock reading (Wall and Logical; Node is
+	// not carried).
+	clock engine.Version
+	// budget is a request's time left, in milliseconds; 0: none.
+	budget uint32
 }
 
 // appendHeader appends h's encoding to dst.
 func appendHeader(dst []byte, h header) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, h.length)
 	dst = append(dst, h.kind, h.op, 0, 0)
-	return binary.BigEndian.AppendUint64(dst, h.id)
+	dst = binary.BigEndian.AppendUint64(dst, h.id)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.clock.Wall))
+	dst = binary.BigEndian.AppendUint32(dst, h.clock.Logical)
+	return binary.BigEndian.AppendUint32(dst, h.budget)
 }
 
-// appendFrame appends a whole frame to dst.
+// appendFrame appends a whole frame without clock or budget to dst.
 func appendFrame(dst []byte, kind, op uint8, id uint64, payload []byte) []byte {
-	dst = appendHeader(dst, header{length: uint32(len(payload)), kind: kind, op: op, id: id})
+	return appendFrameHeader(dst, header{kind: kind, op: op, id: id}, payload)
+}
+
+// appendFrameHeader appends a whole frame with h's fields (its length
+// taken from payload) to dst.
+func appendFrameHeader(dst []byte, h header, payload []byte) []byte {
+	h.length = uint32(len(payload))
+	dst = appendHeader(dst, h)
 	return append(dst, payload...)
 }
 
@@ -63,6 +85,11 @@ func decodeHeader(b []byte, maxFrame int) (header, error) {
 		kind:   b[4],
 		op:     b[5],
 		id:     binary.BigEndian.Uint64(b[8:16]),
+		clock: engine.Version{
+			Wall:    int64(binary.BigEndian.Uint64(b[16:24])),
+			Logical: binary.BigEndian.Uint32(b[24:28]),
+		},
+		budget: binary.BigEndian.Uint32(b[28:32]),
 	}
 	if b[6] != 0 || b[7] != 0 {
 		return header{}, fmt.Errorf("%w: reserved header bytes set", ErrProtocol)
@@ -91,22 +118,51 @@ func decodeHeader(b []byte, maxFrame int) (header, error) {
 // byte of the next frame is not bounded, so idle connections live on.
 type frameReader struct {
 	r        *bufio.Reader
+	tr       *timedReader
 	conn     net.Conn // nil: no deadlines (tests over plain readers)
 	maxFrame int
 	stall    time.Duration
 	hdr      [headerLen]byte
+	// prev and read bound when the last frame's first byte arrived: after
+	// prev (the socket held none of it then), by read.
+	prev, read time.Time
 }
 
 func newFrameReader(r io.Reader, conn net.Conn, maxFrame int, stall time.Duration) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), conn: conn, maxFrame: maxFrame, stall: stall}
+	tr := &timedReader{r: r}
+	return &frameReader{r: bufio.NewReaderSize(tr, 64<<10), tr: tr, conn: conn, maxFrame: maxFrame, stall: stall}
+}
+
+// timedReader records when its reads returned data.
+type timedReader struct {
+	r io.Reader
+	// last is when the latest read returned data, prev the one before.
+	last, prev time.Time
+}
+
+func (t *timedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.prev, t.last = t.last, time.Now()
+	}
+	return n, err
 }
 
 // next reads one frame. The payload is freshly allocated, so it may be
 // retained by the caller. io.EOF means the peer closed cleanly between
-// frames; io.ErrUnexpectedEOF means it closed mid-frame.
+// frames; io.ErrUnexpectedEOF means it closed mid-frame. Afterwards
+// fr.prev and fr.read tell when the frame's first byte arrived.
 func (fr *frameReader) next() (header, []byte, error) {
+	buffered := fr.r.Buffered() > 0
+	before := fr.tr.last
 	if _, err := fr.r.Peek(1); err != nil {
 		return header{}, nil, err
+	}
+	if buffered {
+		// The first byte came with the latest read.
+		fr.prev, fr.read = fr.tr.prev, fr.tr.last
+	} else {
+		fr.prev, fr.read = before, fr.tr.last
 	}
 	deadlineSet := false
 	if fr.conn != nil && fr.stall > 0 && fr.r.Buffered() < headerLen {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/ringcache/ringcache/engine"
 )
 
 func TestDecodeHeader(t *testing.T) {
@@ -22,7 +24,9 @@ func TestDecodeHeader(t *testing.T) {
 		{"conn-level error", mk(3, kindError, 0, 0), nil},
 		{"error for a request", mk(3, kindError, 2, 9), nil},
 		{"auth", mk(40, kindAuth, authHello, 0), nil},
-		{"short", mk(1, kindRequest, 1, 1)[:15], ErrProtocol},
+		{"short", mk(1, kindRequest, 1, 1)[:headerLen-1], ErrProtocol},
+		{"clock and budget", appendHeader(nil, header{length: 1, kind: kindRequest, op: 2, id: 3,
+			clock: engine.Version{Wall: 1_700_000_000_000, Logical: 7}, budget: 999}), nil},
 		{"over the limit", mk(max+1, kindRequest, 1, 1), ErrFrameTooLarge},
 		{"max uint32 length", mk(1<<32-1, kindRequest, 1, 1), ErrFrameTooLarge},
 		{"kind 0", mk(0, 0, 1, 1), ErrProtocol},
@@ -98,7 +102,7 @@ func FuzzFrameReader(f *testing.F) {
 			if len(p) > max || int(h.length) != len(p) {
 				t.Fatalf("frame of %d bytes (header says %d) accepted with limit %d", len(p), h.length, max)
 			}
-			consumed = appendFrame(consumed, h.kind, h.op, h.id, p)
+			consumed = appendFrameHeader(consumed, h, p)
 		}
 		if !bytes.HasPrefix(data, consumed) {
 			t.Fatal("accepted frames do not re-encode to the input")

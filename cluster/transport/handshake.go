@@ -27,7 +27,7 @@ const (
 	authProof     uint8 = 3
 	authOK        uint8 = 4
 
-	protocolVersion = 1
+	protocolVersion = 2 // 2: frame headers carry the sender's clock and a request budget
 	nonceLen        = 32
 	flagAuth        = 1 << 0
 )

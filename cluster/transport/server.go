@@ -161,6 +161,9 @@ type ServerStats struct {
 	BytesSent, BytesReceived int64
 	// Writes counts write syscalls; Writes/Requests shows the coalescing.
 	Writes int64
+	// Expired counts requests refused because their deadline passed
+	// before they could run (ErrExpired); Errors counts them too.
+	Expired int64
 }
 
 // Stats returns a snapshot of the Server's counters.
@@ -177,6 +180,7 @@ func (s *Server) Stats() ServerStats {
 		BytesSent:     s.st.bytesSent.Load(),
 		BytesReceived: s.st.bytesRecv.Load(),
 		Writes:        s.st.writes.Load(),
+		Expired:       s.st.expired.Load(),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // serverConn serves one peer connection: its goroutine (serve) reads
@@ -33,6 +34,9 @@ type serverConn struct {
 type job struct {
 	h header
 	p []byte
+	// deadline is when the request's caller stops waiting for it, counted
+	// from when it may have arrived; zero: none.
+	deadline time.Time
 }
 
 func (sc *serverConn) serve() {
@@ -73,7 +77,12 @@ func (sc *serverConn) readLoop(fr *frameReader) bool {
 		s.st.bytesRecv.Add(int64(headerLen + len(p)))
 		s.st.requests.Add(1)
 		s.st.inFlight.Add(1)
-		if !sc.dispatch(job{h, p}) {
+		s.cfg.observe(h.clock)
+		j := job{h: h, p: p}
+		if h.budget > 0 {
+			j.deadline = s.cfg.arrival(fr.prev, fr.read).Add(time.Duration(h.budget) * time.Millisecond)
+		}
+		if !sc.dispatch(j) {
 			return false
 		}
 	}
@@ -107,7 +116,7 @@ func (sc *serverConn) dispatch(j job) bool {
 func (sc *serverConn) work(j job) {
 	defer sc.s.wg.Done()
 	for {
-		sc.handle(j.h, j.p)
+		sc.handle(j)
 		select {
 		case j = <-sc.jobs:
 		case <-sc.ctx.Done():
@@ -116,18 +125,36 @@ func (sc *serverConn) work(j job) {
 	}
 }
 
-func (sc *serverConn) handle(h header, p []byte) {
-	s := sc.s
-	resp, err := s.h.Serve(sc.ctx, h.op, p)
+// handle runs one request and queues its answer. A request whose
+// deadline passed before it could run (it waited in the socket of a
+// stopped process, or behind busy workers) is refused with ErrExpired:
+// its caller has given up on it, and work it would do now (a write
+// stamped long ago landing late) is what nobody expects any more. A
+// handler's context ends at the deadline too.
+func (sc *serverConn) handle(j job) {
+	s, h := sc.s, j.h
+	var resp []byte
+	var err error
+	switch {
+	case j.deadline.IsZero():
+		resp, err = s.h.Serve(sc.ctx, h.op, j.p)
+	case !time.Now().Before(j.deadline):
+		s.st.expired.Add(1)
+		err = fmt.Errorf("%w: op %d, deadline passed %v ago", ErrExpired, h.op, time.Since(j.deadline).Round(time.Millisecond))
+	default:
+		ctx, cancel := context.WithDeadline(sc.ctx, j.deadline)
+		resp, err = s.h.Serve(ctx, h.op, j.p)
+		cancel()
+	}
 	if err == nil && len(resp) > s.cfg.MaxFrameBytes {
 		err = fmt.Errorf("%w: response of %d bytes, limit %d", ErrFrameTooLarge, len(resp), s.cfg.MaxFrameBytes)
 	}
+	out := header{kind: kindResponse, op: h.op, id: h.id, clock: s.cfg.peek()}
 	if err != nil {
 		s.st.errors.Add(1)
-		sc.w.enqueue(kindError, h.op, h.id, []byte(err.Error()))
-	} else {
-		sc.w.enqueue(kindResponse, h.op, h.id, resp)
+		out.kind, resp = kindError, []byte(err.Error())
 	}
+	sc.w.enqueueHeader(out, resp)
 	s.st.inFlight.Add(-1)
 }
 

@@ -47,16 +47,22 @@ func newFrameWriter(conn net.Conn, timeout time.Duration, stats *counters, onErr
 	}
 }
 
-// enqueue queues one frame. The payload is copied, so the caller may reuse
-// it as soon as enqueue returns. It reports false once the writer is closed.
+// enqueue queues one frame without clock or budget; see enqueueHeader.
 func (w *frameWriter) enqueue(kind, op uint8, id uint64, payload []byte) bool {
+	return w.enqueueHeader(header{kind: kind, op: op, id: id}, payload)
+}
+
+// enqueueHeader queues one frame with h's fields. The payload is copied,
+// so the caller may reuse it as soon as enqueueHeader returns. It reports
+// false once the writer is closed.
+func (w *frameWriter) enqueueHeader(h header, payload []byte) bool {
 	w.mu.Lock()
 	if w.mu.closed {
 		w.mu.Unlock()
 		return false
 	}
 	wasEmpty := len(w.mu.buf) == 0
-	w.mu.buf = appendFrame(w.mu.buf, kind, op, id, payload)
+	w.mu.buf = appendFrameHeader(w.mu.buf, h, payload)
 	w.mu.Unlock()
 	if wasEmpty {
 		select {
@@ -145,4 +151,5 @@ type counters struct {
 	writes    atomic.Int64
 	inFlight  atomic.Int64
 	late      atomic.Int64
+	expired   atomic.Int64
 }

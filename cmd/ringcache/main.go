@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster"
+	"github.com/ringcache/ringcache/cluster/stall"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
 )
@@ -97,6 +98,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}()
 	metrics := newMetrics(eng)
+	// Notices when this process was not running (SIGSTOP, a frozen
+	// machine), so that requests that waited through it are not run as
+	// if they had just arrived.
+	stalls, err := stall.Start(stall.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	defer stalls.Close()
 	var store server.Store
 	var node *cluster.Node
 	if cfg.ClusterListen == "" {
@@ -104,7 +113,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		local.SetNode(nodeID, cfg.Listen)
 		store = local
 	} else {
-		if node, err = startClusterNode(ctx, cfg, nodeID, eng, metrics, log); err != nil {
+		if node, err = startClusterNode(ctx, cfg, nodeID, eng, metrics, stalls, log); err != nil {
 			return err
 		}
 		clusterNode.Store(node)
@@ -129,6 +138,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	scfg.Version = version
 	scfg.Settings = cfg.publicSettings
+	scfg.Arrivals, scfg.MaxWait = stalls, cfg.RequestTimeout
 	if node != nil {
 		scfg.Consistency = cluster.ConsistencyContext
 	}
@@ -172,7 +182,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // startClusterNode joins the cluster: gossip through the seeds, replica RPC
 // on cluster-listen, quorum operations through the coordinator.
-func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engine.Engine, m *metrics, log *slog.Logger) (*cluster.Node, error) {
+func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engine.Engine, m *metrics, stalls *stall.Detector, log *slog.Logger) (*cluster.Node, error) {
 	ncfg := cluster.DefaultNodeConfig()
 	ncfg.NodeID = nodeID
 	ncfg.ClientAddr = cfg.Listen
@@ -195,6 +205,7 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.Engine = eng
 	ncfg.Logger = log.With("component", "cluster")
 	ncfg.ObserveRPC = m.observeRPC
+	ncfg.Transport.Arrivals = stalls
 	if err := ncfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errConfig, err)
 	}

@@ -1,0 +1,157 @@
+package stall
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock; readings keep no monotonic part, which
+// is fine for comparisons within one test.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// manual returns a detector whose goroutine never wakes on its own: the
+// test beats it.
+func manual(t *testing.T, clk *fakeClock) *Detector {
+	t.Helper()
+	d, err := Start(Config{Tick: time.Hour, MinStall: 2 * time.Hour, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cfg.MinStall = 500 * time.Millisecond // the test's scale; the loop still sleeps an hour
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+func TestArrivalWithoutStallIsTheRead(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	d := manual(t, clk)
+	for range 20 {
+		clk.advance(50 * time.Millisecond)
+		d.Beat()
+	}
+	read := clk.Now()
+	if got := d.Arrival(read.Add(-time.Second), read); !got.Equal(read) {
+		t.Fatalf("Arrival = %v, want the read %v", got, read)
+	}
+	if spans, n := d.Stalls(); len(spans) != 0 || n != 0 {
+		t.Fatalf("stalls %v (%d) without a gap", spans, n)
+	}
+}
+
+func TestArrivalThroughAStall(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	d := manual(t, clk)
+	d.Beat()
+	before := clk.Now()                       // the last beat before the stop
+	prevRead := before.Add(-10 * time.Second) // the connection was idle since
+	clk.advance(15 * time.Second)             // SIGSTOP ... SIGCONT
+	read := clk.advance(time.Millisecond)     // a read returns before the detector runs
+
+	// Not noticed yet: the stall still counts, from the last beat.
+	if got := d.Arrival(prevRead, read); !got.Equal(before) {
+		t.Fatalf("before the detector noticed: Arrival = %v, want the stall's start %v", got, before)
+	}
+	clk.advance(4 * time.Millisecond)
+	d.Beat() // noticed 5ms after the resume
+	if got := d.Arrival(prevRead, read); !got.Equal(before) {
+		t.Fatalf("after the detector noticed: Arrival = %v, want %v", got, before)
+	}
+	// A connection that read something after the resume, before the
+	// detector noticed: its next bytes arrived after that read, not
+	// during the stall.
+	prevAfter := read
+	read2 := clk.advance(time.Millisecond)
+	if got := d.Arrival(prevAfter, read2); !got.Equal(prevAfter) {
+		t.Fatalf("prev inside the detection lag: Arrival = %v, want prev %v", got, prevAfter)
+	}
+	// Reads well after the stall are fresh.
+	for range 10 {
+		clk.advance(50 * time.Millisecond)
+		d.Beat()
+	}
+	prev3 := clk.Now()
+	read3 := clk.advance(20 * time.Millisecond)
+	if got := d.Arrival(prev3, read3); !got.Equal(read3) {
+		t.Fatalf("after the stall: Arrival = %v, want the read %v", got, read3)
+	}
+	// A connection idle since before the stall whose bytes are read only
+	// now may have waited since the stall began.
+	if got := d.Arrival(prevRead, read3); !got.Equal(before) {
+		t.Fatalf("idle connection read later: Arrival = %v, want %v", got, before)
+	}
+	if spans, n := d.Stalls(); n != 1 || len(spans) != 1 || !spans[0].Start.Equal(before) {
+		t.Fatalf("stalls %v (%d), want one from %v", spans, n, before)
+	}
+}
+
+func TestStallsKeepTheLatest(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	d := manual(t, clk)
+	for range 12 {
+		clk.advance(time.Second)
+		d.Beat()
+	}
+	spans, n := d.Stalls()
+	if n != 12 || len(spans) != 8 {
+		t.Fatalf("%d stalls remembered of %d, want 8 of 12", len(spans), n)
+	}
+}
+
+func TestNilDetector(t *testing.T) {
+	var d *Detector
+	now := time.Now()
+	if got := d.Arrival(time.Time{}, now); !got.Equal(now) {
+		t.Fatalf("nil detector Arrival = %v", got)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDetectsARealStall runs the real loop and starves it by holding its
+// lock: the goroutine cannot record a beat meanwhile, exactly as if the
+// process had not run.
+func TestDetectsARealStall(t *testing.T) {
+	d, err := Start(Config{Tick: 5 * time.Millisecond, MinStall: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.mu.Lock()
+	time.Sleep(300 * time.Millisecond)
+	d.mu.beat = time.Now().Add(-300 * time.Millisecond) // as the last wake before the stop
+	d.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, n := d.Stalls(); n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no stall recorded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := Start(Config{Tick: time.Second, MinStall: time.Millisecond}); err == nil {
+		t.Fatal("MinStall below Tick accepted")
+	}
+}
