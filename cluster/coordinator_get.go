@@ -20,6 +20,21 @@ import (
 // tombstone or expired is not Found. Fewer than R answers before the
 // timeout: a *QuorumError (errors.Is ErrNoQuorum).
 func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+	return c.get(ctx, keys, false)
+}
+
+// GetLatest implements server.LatestReader, for the commands that write
+// what they read (INCR, APPEND, SET NX/XX/GET, GETDEL, EXPIRE, ...): it
+// is Get, except that every replica of each key is asked at once, and
+// once R have answered it still waits for the others, up to the timeout,
+// unless they are believed down or have stopped answering (Get's avoid
+// list): a read-modify-write works from the newest version among the
+// replicas it can reach, not from whichever R answered first.
+func (c *Coordinator) GetLatest(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+	return c.get(ctx, keys, true)
+}
+
+func (c *Coordinator) get(ctx context.Context, keys [][]byte, latest bool) ([]server.Item, error) {
 	if len(keys) == 0 {
 		return []server.Item{}, nil
 	}
@@ -34,7 +49,7 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 	if err != nil {
 		return nil, err
 	}
-	st := c.startRead(f)
+	st := c.startRead(f, latest)
 	var speculate <-chan time.Time
 	if len(st.reserve) > 0 {
 		t := time.NewTimer(c.cfg.ReadSpeculation)
@@ -64,6 +79,12 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 		c.absorb(st, a, true)
 	}
 	c.dropReserve(st)
+	if latest && st.tally.outcome() == quorum.Won {
+		if err := c.awaitReachable(ctx, st); err != nil {
+			st.fl.release()
+			return nil, fmt.Errorf("cluster: read: %w", err)
+		}
+	}
 	st.fl.release()
 	if st.tally.outcome() != quorum.Won {
 		if err := c.closedErr(); err != nil {
@@ -100,9 +121,14 @@ type readState struct {
 	// reserve lists the batches not asked yet (readTargets); Get's
 	// goroutine asks or drops them before it hands st on.
 	reserve []int
+	// done[b] reports that batch b answered or failed.
+	done []bool
+	// avoid marks the batches of replicas believed down or not answering
+	// (see Coordinator.avoid); nil: none.
+	avoid []bool
 }
 
-func (c *Coordinator) startRead(f *fanout) *readState {
+func (c *Coordinator) startRead(f *fanout, all bool) *readState {
 	st := &readState{
 		f:       f,
 		fl:      c.newFlight(len(f.batches), fallbackRoom(len(f.batches)), time.Now().Add(c.cfg.Timeout)),
@@ -114,9 +140,10 @@ func (c *Coordinator) startRead(f *fanout) *readState {
 	}
 	st.fl.late = func(a answer) { c.lateRead(st, a) }
 	st.fl.retain()
+	st.avoid = c.avoid(f)
 	var ask []bool
-	if c.cfg.ReadSpeculation > 0 {
-		ask = readTargets(f.batches, f.need, c.cfg.Self, c.readTurn.Add(1), c.avoid(f))
+	if c.cfg.ReadSpeculation > 0 && !all {
+		ask = readTargets(f.batches, f.need, c.cfg.Self, c.readTurn.Add(1), st.avoid)
 		for b, asked := range ask {
 			if !asked {
 				st.reserve = append(st.reserve, b)
@@ -125,6 +152,41 @@ func (c *Coordinator) startRead(f *fanout) *readState {
 	}
 	c.launchAll(st.fl, f, readBatch, ask)
 	return st
+}
+
+// awaitReachable keeps absorbing answers of a won read until every batch
+// it asked has answered or failed, except those in st.avoid (and
+// substitutes launched for failed owners, which count like the owner
+// they replace), or the deadline passes.
+func (c *Coordinator) awaitReachable(ctx context.Context, st *readState) error {
+	for c.waitingFor(st) {
+		a, ok, err := st.fl.next(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil // the deadline: the read is won, answer with what came
+		}
+		if a.b >= 0 {
+			c.absorb(st, a, true)
+		}
+	}
+	return nil
+}
+
+// waitingFor reports whether a batch that GetLatest waits for has not
+// answered yet.
+func (c *Coordinator) waitingFor(st *readState) bool {
+	for b := range st.f.batches {
+		if b < len(st.done) && st.done[b] {
+			continue
+		}
+		if b < len(st.avoid) && st.avoid[b] {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // avoid marks the batches a read should ask only when it must: replicas
@@ -199,6 +261,10 @@ func (c *Coordinator) absorb(st *readState, a answer, live bool) {
 		st.replies = append(st.replies, answer{})
 		st.replied = append(st.replied, false)
 	}
+	for len(st.done) < len(st.f.batches) {
+		st.done = append(st.done, false)
+	}
+	st.done[a.b] = true
 	bt := &st.f.batches[a.b]
 	if a.err != nil {
 		c.log.Debug("replica read failed", "peer", bt.id, "err", a.err)

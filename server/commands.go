@@ -103,6 +103,7 @@ func buildTable() map[string]*command {
 		{name: "append", arity: 3, flags: rwf, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", since: "2.0.0", run: cmdAppend},
 		{name: "strlen", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the length of a string value.", since: "2.2.0", run: cmdStrlen},
 		{name: "del", arity: -2, flags: flagWrite, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Deletes one or more keys.", since: "1.0.0", run: cmdDel},
+		{name: "unlink", arity: -2, flags: flagWrite, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Asynchronously deletes one or more keys.", since: "4.0.0", run: cmdDel},
 		{name: "exists", arity: -2, flags: rof, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Determines whether one or more keys exist.", since: "1.0.0", run: cmdExists},
 		{name: "expire", arity: -3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Sets the expiration time of a key in seconds.", since: "1.0.0", run: cmdExpire},
 		{name: "pexpire", arity: -3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Sets the expiration time of a key in milliseconds.", since: "2.6.0", run: cmdPExpire},

@@ -4,6 +4,10 @@ import "bytes"
 
 // Generic key commands.
 
+// cmdDel deletes every named key and answers how many existed. The read
+// only counts: a tombstone is written for every distinct key whatever it
+// saw, so that a key the read missed (a replica behind, a copy the quorum
+// did not include) is deleted all the same.
 func cmdDel(x *call) error {
 	keys := x.args[1:]
 	stripes := x.lockKeys(keys)
@@ -12,15 +16,13 @@ func cmdDel(x *call) error {
 	if err != nil {
 		return err
 	}
-	var muts []Mutation
+	muts := make([]Mutation, 0, len(keys))
 	var seen map[string]struct{} // large DELs: dedupe in O(n)
 	if len(keys) > 32 {
 		seen = make(map[string]struct{}, len(keys))
 	}
+	found := 0
 	for i, it := range items {
-		if !it.Found {
-			continue
-		}
 		if seen != nil {
 			if _, dup := seen[string(keys[i])]; dup {
 				continue
@@ -29,14 +31,15 @@ func cmdDel(x *call) error {
 		} else if seenBefore(keys, i) {
 			continue
 		}
+		if it.Found {
+			found++
+		}
 		muts = append(muts, Mutation{Key: keys[i], Delete: true})
 	}
-	if len(muts) > 0 {
-		if err := x.s.store.Put(x.ctx(), muts); err != nil {
-			return err
-		}
+	if err := x.s.store.Put(x.ctx(), muts); err != nil {
+		return err
 	}
-	x.conn.WriteInt(len(muts))
+	x.conn.WriteInt(found)
 	return nil
 }
 
@@ -80,7 +83,7 @@ func (x *call) expire(name string, unitMs int64, absolute bool) error {
 		return err
 	}
 	defer x.lockKey(req.Key).Unlock()
-	old, err := x.get(req.Key)
+	old, err := x.getLatest(req.Key)
 	if err != nil {
 		return err
 	}
@@ -129,7 +132,7 @@ func (x *call) ttl(ms, absolute bool) error {
 func cmdPersist(x *call) error {
 	key := x.args[1]
 	defer x.lockKey(key).Unlock()
-	old, err := x.get(key)
+	old, err := x.getLatest(key)
 	if err != nil {
 		return err
 	}

@@ -16,9 +16,21 @@ func (x *call) nowMs() int64 { return x.s.now().UnixMilli() }
 func (x *call) ctx() context.Context { return x.c.storeCtx(x.s) }
 
 // get reads one key; an expired key reads as missing.
-func (x *call) get(key []byte) (Item, error) {
+func (x *call) get(key []byte) (Item, error) { return x.read(key, false) }
+
+// getLatest reads one key for a read-modify-write: from every copy the
+// store can reach (LatestReader), else like get.
+func (x *call) getLatest(key []byte) (Item, error) { return x.read(key, true) }
+
+func (x *call) read(key []byte, latest bool) (Item, error) {
 	keys := append(x.c.keys[:0], key)
-	items, err := x.s.store.Get(x.ctx(), keys)
+	var items []Item
+	var err error
+	if latest && x.s.latest != nil {
+		items, err = x.s.latest.GetLatest(x.ctx(), keys)
+	} else {
+		items, err = x.s.store.Get(x.ctx(), keys)
+	}
 	keys[0] = nil
 	x.c.keys = keys[:0]
 	if err != nil {

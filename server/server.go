@@ -20,7 +20,8 @@ import (
 type Server struct {
 	cfg     Config
 	store   Store
-	view    ClusterView // store's ClusterView, nil when it has none
+	latest  LatestReader // store's, if it has one
+	view    ClusterView  // store's ClusterView, nil when it has none
 	limits  limits
 	log     *slog.Logger
 	metrics Metrics
@@ -102,6 +103,7 @@ func New(cfg Config, store Store) (*Server, error) {
 		s.now = time.Now
 	}
 	s.view, _ = store.(ClusterView)
+	s.latest, _ = store.(LatestReader)
 	s.started = s.now()
 	var id [20]byte
 	rand.Read(id[:])

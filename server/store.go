@@ -21,6 +21,16 @@ type Store interface {
 	Flush(ctx context.Context) error
 }
 
+// LatestReader is implemented by stores whose Get may answer from some of
+// a key's copies only (the cluster coordinator reads R of N replicas).
+// GetLatest reads every copy it can reach and answers with the newest:
+// the commands that write what they read (INCR, APPEND, SET NX/XX/GET,
+// GETDEL, GETEX, EXPIRE, PERSIST, SETNX) use it, found by type assertion,
+// so that they build on the newest version and not on a stale one.
+type LatestReader interface {
+	GetLatest(ctx context.Context, keys [][]byte) ([]Item, error)
+}
+
 // Item is the visible state of one key.
 type Item struct {
 	Value    []byte

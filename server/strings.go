@@ -50,7 +50,7 @@ func cmdSet(x *call) error {
 // setRMW runs SET with NX, XX, GET or KEEPTTL: read, decide, write.
 func (x *call) setRMW(req *SetRequest) error {
 	defer x.lockKey(req.Key).Unlock()
-	old, err := x.get(req.Key)
+	old, err := x.getLatest(req.Key)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (x *call) setRMW(req *SetRequest) error {
 func cmdSetNX(x *call) error {
 	key := x.args[1]
 	defer x.lockKey(key).Unlock()
-	old, err := x.get(key)
+	old, err := x.getLatest(key)
 	if err != nil {
 		return err
 	}
@@ -119,14 +119,13 @@ func (x *call) setWithTTL(kind int, name string) error {
 func cmdGetDel(x *call) error {
 	key := x.args[1]
 	defer x.lockKey(key).Unlock()
-	old, err := x.get(key)
+	old, err := x.getLatest(key)
 	if err != nil {
 		return err
 	}
-	if old.Found {
-		if err := x.put(Mutation{Key: key, Delete: true}); err != nil {
-			return err
-		}
+	// Deleted whatever the read saw, as DEL does.
+	if err := x.put(Mutation{Key: key, Delete: true}); err != nil {
+		return err
 	}
 	writeItem(x.conn, old)
 	return nil
@@ -138,7 +137,7 @@ func cmdGetEx(x *call) error {
 		return err
 	}
 	defer x.lockKey(req.Key).Unlock()
-	old, err := x.get(req.Key)
+	old, err := x.getLatest(req.Key)
 	if err != nil {
 		return err
 	}
@@ -188,7 +187,7 @@ func cmdDecrBy(x *call) error {
 func (x *call) incrBy(delta int64) error {
 	key := x.args[1]
 	defer x.lockKey(key).Unlock()
-	old, err := x.get(key)
+	old, err := x.getLatest(key)
 	if err != nil {
 		return err
 	}
@@ -224,7 +223,7 @@ func addInt64(a, b int64) (int64, bool) {
 func cmdAppend(x *call) error {
 	key, tail := x.args[1], x.args[2]
 	defer x.lockKey(key).Unlock()
-	old, err := x.get(key)
+	old, err := x.getLatest(key)
 	if err != nil {
 		return err
 	}

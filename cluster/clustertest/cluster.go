@@ -180,6 +180,16 @@ func (c *Cluster) Node(i int) *cluster.Node {
 	return m.mu.node
 }
 
+// Engine returns node i's engine, nil while it is stopped: tests use it
+// to put a replica in a state no client request would (a record only it
+// holds).
+func (c *Cluster) Engine(i int) *engine.Engine {
+	m := c.nodes[i]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mu.eng
+}
+
 // Client returns a go-redis client of node i's RESP server, nil while
 // the node is stopped. The harness closes it.
 func (c *Cluster) Client(i int) *redis.Client {

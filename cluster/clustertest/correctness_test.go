@@ -1,0 +1,123 @@
+package clustertest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/cluster/clustertest"
+	"github.com/ringcache/ringcache/engine"
+)
+
+// TestAlternatingCoordinatorsNeverDiscardAWrite: one writer sets an
+// increasing counter through alternating nodes, and after every
+// acknowledged SET a read through a third node returns exactly that
+// value: two SETs through two coordinators within one millisecond are
+// ordered as the client issued them (the second is stamped again above
+// the first where a replica holds the first), over the real transport.
+func TestAlternatingCoordinatorsNeverDiscardAWrite(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx := context.Background()
+	for k := range 4 {
+		key := fmt.Sprint("counter-", k)
+		for i := range 150 {
+			want := fmt.Sprint(i)
+			if err := c.Client(i%2).Set(ctx, key, want, 0).Err(); err != nil {
+				t.Fatalf("SET %s %s through node %d: %v", key, want, i%2, err)
+			}
+			got, err := c.Client(2).Get(ctx, key).Result()
+			if err != nil || got != want {
+				t.Fatalf("GET %s through node 2 after the acknowledged SET of %s: %q, %v", key, want, got, err)
+			}
+		}
+	}
+}
+
+// TestDelDeletesWhatItsReadMissed: a replica alone holds a key (a write
+// that reached it only) and does not answer while DEL runs, so DEL's read
+// finds nothing. DEL still writes a tombstone for the key, and once the
+// replica answers again no read brings the value back.
+func TestDelDeletesWhatItsReadMissed(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx := context.Background()
+	const k = "lonely"
+	lone := ownersOf(t, c, k)[2]
+	coord := (lone + 1) % 3
+	rec := engine.Record{Value: []byte("v"), Version: engine.Version{Wall: time.Now().UnixMilli(), Node: 7}}
+	if _, err := c.Engine(lone).Apply([]byte(k), rec); err != nil {
+		t.Fatal(err)
+	}
+	c.Drop(lone, true)
+	n, err := c.Client(coord).Del(ctx, k).Result()
+	if err != nil {
+		t.Fatalf("DEL: %v", err)
+	}
+	if n != 0 {
+		t.Fatalf("DEL answered %d; its read could not see the key", n)
+	}
+	c.Heal()
+	for round := range 20 {
+		for i := range 3 {
+			v, err := c.Client(i).Get(ctx, k).Result()
+			if !errors.Is(err, redis.Nil) {
+				t.Fatalf("round %d: GET through node %d = %q, %v after DEL", round, i, v, err)
+			}
+		}
+	}
+	c.Eventually("the tombstone on the lone replica", func() error {
+		if v, live := localValue(t, c, lone, k); live {
+			return fmt.Errorf("node %d still holds %q", lone, v)
+		}
+		return nil
+	})
+}
+
+// TestIncrBuildsOnTheNewestReplica: one replica holds a newer value than
+// the others (a write that reached it only). INCR through another node
+// reads every replica it can reach and increments the newest value, not
+// the one a quorum of the others would return.
+func TestIncrBuildsOnTheNewestReplica(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx := context.Background()
+	const k = "count"
+	if err := c.Client(0).Set(ctx, k, "10", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Eventually("the write on every replica", func() error {
+		for i := range 3 {
+			if v, _ := localValue(t, c, i, k); v != "10" {
+				return fmt.Errorf("node %d holds %q", i, v)
+			}
+		}
+		return nil
+	})
+	newest := ownersOf(t, c, k)[2]
+	rec := engine.Record{Value: []byte("20"), Version: engine.Version{Wall: time.Now().UnixMilli() + 1, Node: 7}}
+	if _, err := c.Engine(newest).Apply([]byte(k), rec); err != nil {
+		t.Fatal(err)
+	}
+	// The newest replica answers last: a read that stops at R answers
+	// never sees it.
+	c.Delay(newest, 60*time.Millisecond)
+	defer c.Heal()
+	for i := range 3 {
+		if i == newest {
+			continue
+		}
+		got, err := c.Client(i).Incr(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(21); got != want {
+			t.Fatalf("INCR through node %d = %d, want %d (20 is on node %d)", i, got, want, newest)
+		}
+		break
+	}
+}
