@@ -144,7 +144,9 @@ type answer struct {
 	count int64
 	// newer, on writes, is what Replica.Apply reported.
 	newer []engine.Version
-	err   error
+	// behind, on reads, is ReadReply.Behind.
+	behind bool
+	err    error
 }
 
 // flight is a set of replica calls running in parallel, bounded by one

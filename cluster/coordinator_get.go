@@ -73,10 +73,9 @@ func (c *Coordinator) get(ctx context.Context, keys [][]byte, latest bool) ([]se
 			c.askReserve(st)
 			continue
 		}
-		if a.err != nil {
+		if !c.absorb(st, a, true) {
 			c.askReserve(st)
 		}
-		c.absorb(st, a, true)
 	}
 	c.dropReserve(st)
 	if latest && st.tally.outcome() == quorum.Won {
@@ -227,36 +226,56 @@ func (c *Coordinator) dropReserve(st *readState) {
 	st.reserve = nil
 }
 
-// readBatch is the replica call of a read.
+// readBatch is the replica call of a read: a stand-in (bt.hint set) is
+// asked for the hints it holds for the owner it replaces, an owner for
+// what it stores.
 var readBatch = batchCall{
 	run: func(ctx context.Context, bt *batch, rep Replica) answer {
-		recs, found, err := rep.Read(ctx, bt.keys)
-		return readAnswer(bt, recs, found, err)
+		if bt.hint != "" {
+			s, ok := rep.(SloppyReplica)
+			if !ok {
+				return answer{err: fmt.Errorf("%w: replica holds no hints", ErrNoHints)}
+			}
+			r, err := s.ReadHinted(ctx, bt.hint, bt.keys)
+			return readAnswer(bt, r, err)
+		}
+		r, err := rep.Read(ctx, bt.keys)
+		return readAnswer(bt, r, err)
 	},
 	start: func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool {
 		ar, ok := rep.(AsyncReplica)
-		if !ok {
+		if !ok || bt.hint != "" {
 			return false
 		}
-		ar.ReadAsync(ctx, bt.keys, func(recs []engine.Record, found []bool, err error) {
-			done(readAnswer(bt, recs, found, err))
+		ar.ReadAsync(ctx, bt.keys, func(r ReadReply, err error) {
+			done(readAnswer(bt, r, err))
 		})
 		return true
 	},
 }
 
 // readAnswer checks a replica's answer to a read of bt's keys.
-func readAnswer(bt *batch, recs []engine.Record, found []bool, err error) answer {
-	if err == nil && (len(recs) != len(bt.keys) || len(found) != len(bt.keys)) {
-		err = fmt.Errorf("cluster: replica %s answered %d records, %d found flags for %d keys", bt.id, len(recs), len(found), len(bt.keys))
+func readAnswer(bt *batch, r ReadReply, err error) answer {
+	if err == nil && (len(r.Recs) != len(bt.keys) || len(r.Found) != len(bt.keys)) {
+		err = fmt.Errorf("cluster: replica %s answered %d records, %d found flags for %d keys", bt.id, len(r.Recs), len(r.Found), len(bt.keys))
 	}
-	return answer{recs: recs, found: found, err: err}
+	return answer{recs: r.Recs, found: r.Found, behind: r.Behind, err: err}
 }
 
-// absorb counts one answer and folds its records into the newest ones.
-// A failed owner is replaced by substitutes when live is set (the read
-// still waits): they answer in its place, the hints they hold included.
-func (c *Coordinator) absorb(st *readState, a answer, live bool) {
+// absorb counts one answer and folds its records into the newest ones,
+// and reports whether the answer counted for every key it carried.
+//
+// What counts toward a key's read quorum is an answer that knows: an
+// owner that is not catching up, or a stand-in that holds a hint for the
+// key. A stand-in without one knows nothing of the key (a write that
+// reached the owners before the owner it stands in for went down never
+// passed through it), and an owner still catching up may lack the newest
+// write: their records still take part in choosing the newest version,
+// but the read needs R answers that know, so it asks the key's other
+// replicas (the caller's reserve) and, when live is set (the read still
+// waits), stand-ins for an owner that failed or is catching up: they
+// answer with the hints they hold for it.
+func (c *Coordinator) absorb(st *readState, a answer, live bool) bool {
 	for len(st.replies) < len(st.f.batches) {
 		st.replies = append(st.replies, answer{})
 		st.replied = append(st.replied, false)
@@ -268,21 +287,41 @@ func (c *Coordinator) absorb(st *readState, a answer, live bool) {
 	bt := &st.f.batches[a.b]
 	if a.err != nil {
 		c.log.Debug("replica read failed", "peer", bt.id, "err", a.err)
-		var covered []bool
-		if live {
-			covered = c.fallback(st.f, st.fl, a.b, readBatch)
-			bt = &st.f.batches[a.b]
-		}
-		for p, i := range bt.idx {
-			if covered == nil || !covered[p] {
-				st.tally.record([]int{i}, false)
-			}
-		}
-		return
+		c.uncount(st, a.b, live)
+		return false
 	}
 	st.replies[a.b], st.replied[a.b] = a, true
 	mergeNewest(st.best, st.has, bt.idx, a.recs, a.found)
+	switch {
+	case a.behind:
+		c.stats.readsBehind.Add(1)
+		c.uncount(st, a.b, live)
+		return false
+	case bt.hint != "":
+		all := true
+		for p, i := range bt.idx {
+			st.tally.record([]int{i}, a.found[p])
+			all = all && a.found[p]
+		}
+		return all
+	}
 	st.tally.record(bt.idx, true)
+	return true
+}
+
+// uncount records that batch b's replica gave no answer that counts for
+// its keys, after letting stand-ins take over the keys they can (live
+// reads of an owner's batch only; see planFallback).
+func (c *Coordinator) uncount(st *readState, b int, live bool) {
+	var covered []bool
+	if live {
+		covered = c.fallback(st.f, st.fl, b, readBatch)
+	}
+	for p, i := range st.f.batches[b].idx {
+		if covered == nil || !covered[p] {
+			st.tally.record([]int{i}, false)
+		}
+	}
 }
 
 // items turns the newest records into the reply, and lets the clock learn

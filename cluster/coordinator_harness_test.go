@@ -154,9 +154,9 @@ func (r *faultReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.R
 	return r.inner.Apply(ctx, keys, recs)
 }
 
-func (r *faultReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+func (r *faultReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
-		return nil, nil, err
+		return ReadReply{}, err
 	}
 	defer r.net.count(r.to, true)
 	return r.inner.Read(ctx, keys)

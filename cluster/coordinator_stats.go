@@ -16,6 +16,7 @@ type counters struct {
 	fallbacks, hintsHeld                    atomic.Int64
 	speculations                            atomic.Int64
 	restamps, restampsExhausted             atomic.Int64
+	readsBehind                             atomic.Int64
 }
 
 // Stats is a snapshot of the coordinator's counters since New.
@@ -48,6 +49,9 @@ type Stats struct {
 	// still beaten after maxRestamps of them (by concurrent writes) and
 	// were acknowledged as ordered before those.
 	Restamps, RestampsExhausted int64
+	// ReadsBehind counts read answers from replicas that were catching
+	// up, which counted toward no quorum.
+	ReadsBehind int64
 }
 
 // Stats returns the current counters.
@@ -67,6 +71,7 @@ func (c *Coordinator) Stats() Stats {
 		ReadSpeculations:      s.speculations.Load(),
 		Restamps:              s.restamps.Load(),
 		RestampsExhausted:     s.restampsExhausted.Load(),
+		ReadsBehind:           s.readsBehind.Load(),
 	}
 }
 
@@ -97,6 +102,7 @@ func (c *Coordinator) InfoSections() []server.InfoSection {
 		{"ringcache_read_speculations", i(s.ReadSpeculations)},
 		{"ringcache_write_restamps", i(s.Restamps)},
 		{"ringcache_write_restamps_exhausted", i(s.RestampsExhausted)},
+		{"ringcache_read_answers_behind", i(s.ReadsBehind)},
 	}
 	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
 	if rep, ok := c.cfg.Peers(c.cfg.Self); ok {

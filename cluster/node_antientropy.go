@@ -165,6 +165,13 @@ func (p exchangePeer) Apply(ctx context.Context, keys [][]byte, recs []engine.Re
 	return err
 }
 
+// Read implements antientropy.Peer: an exchange compares what each side
+// holds, whether or not the peer is still catching up.
+func (p exchangePeer) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+	r, err := p.Replica.Read(ctx, keys)
+	return r.Recs, r.Found, err
+}
+
 // NewExchangePeer returns the anti-entropy peer behind c (a
 // *transport.Client, or a wrapper around one): exchange requests and
 // repaired records both go through c.

@@ -29,9 +29,23 @@ type Replica interface {
 	// version; repair and handoff ignore it.
 	Apply(ctx context.Context, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
 	// Read returns the stored record of every key, tombstones and expired
-	// records included, with found[i] false where nothing is stored. The
-	// caller owns the returned slices and may modify them.
-	Read(ctx context.Context, keys [][]byte) (recs []engine.Record, found []bool, err error)
+	// records included (ReadReply). The caller owns the returned slices
+	// and may modify them.
+	Read(ctx context.Context, keys [][]byte) (ReadReply, error)
+}
+
+// ReadReply is a replica's answer to a read of some keys.
+type ReadReply struct {
+	// Recs[i] is the record stored under keys[i]; Found[i] is false where
+	// nothing is.
+	Recs  []engine.Record
+	Found []bool
+	// Behind reports that the replica knows it may lack recent writes: it
+	// is back from an outage and hints for it are still being delivered,
+	// or it lost its data and has not been repaired yet. Its records take
+	// part in choosing the newest version, but it is not counted as one
+	// of the replies a quorum read waits for.
+	Behind bool
 }
 
 // AsyncReplica is implemented by replicas that answer without holding
@@ -42,7 +56,7 @@ type Replica interface {
 // block.
 type AsyncReplica interface {
 	ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(newer []engine.Version, err error))
-	ReadAsync(ctx context.Context, keys [][]byte, done func(recs []engine.Record, found []bool, err error))
+	ReadAsync(ctx context.Context, keys [][]byte, done func(ReadReply, error))
 }
 
 // SloppyReplica is implemented by replicas that take part in sloppy
@@ -61,6 +75,11 @@ type SloppyReplica interface {
 	// token ranges as dirty, so that anti-entropy checks them first should
 	// the substitute's hints be lost.
 	ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
+	// ReadHinted reads the hints the replica holds for target, an owner
+	// it stands in for: Found[i] reports a hint for keys[i]. A stand-in's
+	// answer counts toward a read quorum only for the keys it holds hints
+	// for: of the others it knows nothing.
+	ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error)
 }
 
 // HintHolder keeps records for an owner whose write call failed, to hand

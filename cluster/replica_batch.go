@@ -113,9 +113,8 @@ func (a *answerOnce[R]) finish(r R) {
 }
 
 type readResult struct {
-	recs  []engine.Record
-	found []bool
-	err   error
+	r   ReadReply
+	err error
 }
 
 // Apply implements Replica.
@@ -146,7 +145,7 @@ func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []
 }
 
 // Read implements Replica.
-func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
 	ch := make(chan readResult, 1)
 	c := &readCall{ctx: ctx, keys: keys}
 	c.ans.done = func(r readResult) { ch <- r }
@@ -155,16 +154,16 @@ func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Rec
 	}
 	select {
 	case r := <-ch:
-		return r.recs, r.found, r.err
+		return r.r, r.err
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return ReadReply{}, ctx.Err()
 	}
 }
 
 // ReadAsync implements AsyncReplica.
-func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done func(recs []engine.Record, found []bool, err error)) {
+func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done func(ReadReply, error)) {
 	c := &readCall{ctx: ctx, keys: keys}
-	c.ans.done, c.ans.async = func(r readResult) { done(r.recs, r.found, r.err) }, true
+	c.ans.done, c.ans.async = func(r readResult) { done(r.r, r.err) }, true
 	if b.reads.enter(c) {
 		go b.sendReads([]*readCall{c})
 	}
@@ -234,10 +233,10 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 		}
 		ctx, cancel := batchContext(calls, func(c *readCall) context.Context { return c.ctx })
 		done := b.sent()
-		recs, found, err := b.next.Read(ctx, keys)
+		rep, err := b.next.Read(ctx, keys)
 		done()
 		cancel()
-		if err == nil && (len(recs) != len(keys) || len(found) != len(keys)) {
+		if err == nil && (len(rep.Recs) != len(keys) || len(rep.Found) != len(keys)) {
 			err = ErrShortReply
 		}
 		off := 0
@@ -245,7 +244,7 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 			r := readResult{err: err}
 			if err == nil {
 				n := len(c.keys)
-				r.recs, r.found = recs[off:off+n:off+n], found[off:off+n:off+n]
+				r.r = ReadReply{Recs: rep.Recs[off : off+n : off+n], Found: rep.Found[off : off+n : off+n], Behind: rep.Behind}
 				off += n
 			}
 			c.ans.finish(r)
@@ -383,6 +382,16 @@ func (b *BatchingReplica) ApplyHinted(ctx context.Context, target string, keys [
 		return nil, fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
 	}
 	return s.ApplyHinted(ctx, target, keys, recs)
+}
+
+// ReadHinted implements SloppyReplica when the wrapped replica does; like
+// hinted writes, hinted reads go out unmerged.
+func (b *BatchingReplica) ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error) {
+	s, ok := b.next.(SloppyReplica)
+	if !ok {
+		return ReadReply{}, fmt.Errorf("%w: replica holds no hints", ErrNoHints)
+	}
+	return s.ReadHinted(ctx, target, keys)
 }
 
 // ApplyNoted implements SloppyReplica when the wrapped replica does, else

@@ -60,10 +60,10 @@ func (r *recordingReplica) Apply(ctx context.Context, keys [][]byte, recs []engi
 	return nil, nil
 }
 
-func (r *recordingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+func (r *recordingReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
 	defer r.enter()()
 	if r.err != nil {
-		return nil, nil, r.err
+		return ReadReply{}, r.err
 	}
 	n := len(keys)
 	if r.short {
@@ -73,7 +73,7 @@ func (r *recordingReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Re
 	for i := 0; i < n; i++ {
 		recs[i], found[i] = engine.Record{Value: append([]byte("v:"), keys[i]...)}, true
 	}
-	return recs, found, nil
+	return ReadReply{Recs: recs, Found: found}, nil
 }
 
 func TestBatchingReplicaMergesConcurrentCalls(t *testing.T) {
@@ -93,7 +93,8 @@ func TestBatchingReplicaMergesConcurrentCalls(t *testing.T) {
 					t.Errorf("Apply: %v", err)
 					return
 				}
-				recs, found, err := b.Read(ctx, [][]byte{key, []byte("x")})
+				r, err := b.Read(ctx, [][]byte{key, []byte("x")})
+				recs, found := r.Recs, r.Found
 				if err != nil || len(recs) != 2 || !found[0] || string(recs[0].Value) != "v:"+string(key) || string(recs[1].Value) != "v:x" {
 					t.Errorf("Read(%s) = %v %v %v", key, recs, found, err)
 					return
@@ -124,11 +125,11 @@ func TestBatchingReplicaErrors(t *testing.T) {
 	if _, err := b.Apply(ctx, [][]byte{[]byte("k")}, []engine.Record{{}}); !errors.Is(err, boom) {
 		t.Fatalf("Apply error = %v", err)
 	}
-	if _, _, err := b.Read(ctx, [][]byte{[]byte("k")}); !errors.Is(err, boom) {
+	if _, err := b.Read(ctx, [][]byte{[]byte("k")}); !errors.Is(err, boom) {
 		t.Fatalf("Read error = %v", err)
 	}
 	rec.err, rec.short = nil, true
-	if _, _, err := b.Read(ctx, [][]byte{[]byte("a"), []byte("b")}); !errors.Is(err, ErrShortReply) {
+	if _, err := b.Read(ctx, [][]byte{[]byte("a"), []byte("b")}); !errors.Is(err, ErrShortReply) {
 		t.Fatalf("short reply: %v", err)
 	}
 }
@@ -202,7 +203,8 @@ func TestBatchingReplicaAsyncCalls(t *testing.T) {
 			once[i].Add(1)
 			applied.Done()
 		})
-		b.ReadAsync(ctx, [][]byte{k}, func(recs []engine.Record, found []bool, err error) {
+		b.ReadAsync(ctx, [][]byte{k}, func(r ReadReply, err error) {
+			recs, found := r.Recs, r.Found
 			if err != nil || len(recs) != 1 || !found[0] || string(recs[0].Value) != "v:"+string(k) {
 				t.Errorf("read %s: %v %v %v", k, recs, found, err)
 			}

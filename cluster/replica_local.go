@@ -21,7 +21,21 @@ type LocalReplica struct {
 	// notes records keys an owner wrote while a fellow owner was
 	// replaced; nil: not recorded.
 	notes Noter
+	// catching reports whether this node is still catching up (its read
+	// answers are Behind); nil: never.
+	catching Catching
 }
+
+// Catching tells whether a node is still catching up on writes it missed.
+type Catching interface {
+	Behind() bool
+}
+
+// SetCatching installs the catch-up state reads report. Call it before
+// the replica serves requests.
+func (l *LocalReplica) SetCatching(c Catching) { l.catching = c }
+
+func (l *LocalReplica) behind() bool { return l.catching != nil && l.catching.Behind() }
 
 // LocalHints is the node's hint store as the local replica uses it
 // (handoff.Manager implements it).
@@ -108,21 +122,36 @@ func nonZero(vs []engine.Version) []engine.Version {
 }
 
 // Read implements Replica with one engine batch lookup.
-func (l *LocalReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+func (l *LocalReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return ReadReply{}, err
 	}
-	recs := make([]engine.Record, len(keys))
-	found := make([]bool, len(keys))
-	if err := l.eng.LookupBatch(keys, recs, found); err != nil {
-		return nil, nil, err
+	r := ReadReply{Recs: make([]engine.Record, len(keys)), Found: make([]bool, len(keys)), Behind: l.behind()}
+	if err := l.eng.LookupBatch(keys, r.Recs, r.Found); err != nil {
+		return ReadReply{}, err
 	}
 	if l.hints != nil {
-		if err := l.hints.Merge(keys, recs, found); err != nil {
-			return nil, nil, err
+		if err := l.hints.Merge(keys, r.Recs, r.Found); err != nil {
+			return ReadReply{}, err
 		}
 	}
-	return recs, found, nil
+	return r, nil
+}
+
+// ReadHinted implements SloppyReplica from the hints held for target
+// alone. With hinted handoff off this node holds none.
+func (l *LocalReplica) ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error) {
+	if err := ctx.Err(); err != nil {
+		return ReadReply{}, err
+	}
+	r := ReadReply{Recs: make([]engine.Record, len(keys)), Found: make([]bool, len(keys))}
+	if l.hints == nil {
+		return r, nil
+	}
+	if err := l.eng.LookupHints(target, keys, r.Recs, r.Found); err != nil {
+		return ReadReply{}, err
+	}
+	return r, nil
 }
 
 // Count implements NodeAdmin: the engine's live records now.

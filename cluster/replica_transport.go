@@ -29,6 +29,10 @@ const (
 	// OpApplyNoted is OpApply for an owner whose fellow owner is being
 	// replaced: the peer also notes the keys for anti-entropy.
 	OpApplyNoted uint8 = 17
+	// OpReadHinted reads the hints the peer holds for an owner it stands
+	// in for. Payload: uvarint length + target id, then an OpRead
+	// request; the answer is an OpRead response.
+	OpReadHinted uint8 = 18
 )
 
 // RemoteReplica is a peer reached through the replica transport: one
@@ -95,17 +99,50 @@ func (r *RemoteReplica) applyOp(ctx context.Context, op uint8, prefix []byte, ke
 }
 
 // Read implements Replica.
-func (r *RemoteReplica) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
+func (r *RemoteReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
 	res, err := transport.Read(ctx, r.c, keys)
 	if err != nil {
-		return nil, nil, err
+		return ReadReply{}, err
 	}
-	recs := make([]engine.Record, len(res))
-	found := make([]bool, len(res))
+	return readReply(res), nil
+}
+
+// ReadHinted implements SloppyReplica with OpReadHinted.
+func (r *RemoteReplica) ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error) {
+	payload := binary.AppendUvarint(nil, uint64(len(target)))
+	payload = append(payload, target...)
+	resp, err := r.c.Call(ctx, OpReadHinted, transport.AppendReadRequest(payload, keys))
+	if err != nil {
+		return ReadReply{}, err
+	}
+	res, err := transport.DecodeReadResponse(resp)
+	if err != nil {
+		return ReadReply{}, err
+	}
+	if len(res) != len(keys) {
+		return ReadReply{}, fmt.Errorf("cluster: %d hinted read results for %d keys: %w", len(res), len(keys), transport.ErrMalformed)
+	}
+	return readReply(res), nil
+}
+
+// readReply turns transport read results into a ReadReply; the replica is
+// Behind if it said so for any key.
+func readReply(res []transport.ReadResult) ReadReply {
+	r := ReadReply{Recs: make([]engine.Record, len(res)), Found: make([]bool, len(res))}
 	for i := range res {
-		recs[i], found[i] = res[i].Record, res[i].Found
+		r.Recs[i], r.Found[i] = res[i].Record, res[i].Found
+		r.Behind = r.Behind || res[i].Behind
 	}
-	return recs, found, nil
+	return r
+}
+
+// readResults turns a ReadReply into transport read results.
+func readResults(r ReadReply) []transport.ReadResult {
+	res := make([]transport.ReadResult, len(r.Recs))
+	for i := range res {
+		res[i] = transport.ReadResult{Found: r.Found[i], Behind: r.Behind, Record: r.Recs[i]}
+	}
+	return res
 }
 
 // Count implements NodeAdmin with OpNodeCount.
@@ -155,6 +192,21 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 		return serveApply(rest, func(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 			return l.ApplyHinted(ctx, target, keys, recs)
 		})
+	}))
+	m.Handle(OpReadHinted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+		target, rest, err := decodeTarget(p)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := transport.DecodeReadRequest(rest)
+		if err != nil {
+			return nil, err
+		}
+		r, err := l.ReadHinted(ctx, target, keys)
+		if err != nil {
+			return nil, err
+		}
+		return transport.AppendReadResponse(nil, readResults(r)), nil
 	}))
 	m.Handle(OpApplyNoted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
 		return serveApply(p, func(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
@@ -223,13 +275,9 @@ func (l *LocalReplica) ApplyBatch(ctx context.Context, items []transport.ApplyIt
 
 // ReadBatch implements transport.Replica.
 func (l *LocalReplica) ReadBatch(ctx context.Context, keys [][]byte) ([]transport.ReadResult, error) {
-	recs, found, err := l.Read(ctx, keys)
+	r, err := l.Read(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	res := make([]transport.ReadResult, len(keys))
-	for i := range res {
-		res[i] = transport.ReadResult{Found: found[i], Record: recs[i]}
-	}
-	return res, nil
+	return readResults(r), nil
 }

@@ -200,7 +200,7 @@ func TestRemoteReplicaMalformed(t *testing.T) {
 			if _, err := rep.Apply(ctx, keys, make([]engine.Record, 2)); err == nil {
 				t.Error("Apply accepted a malformed answer")
 			}
-			if _, _, err := rep.Read(ctx, keys); err == nil {
+			if _, err := rep.Read(ctx, keys); err == nil {
 				t.Error("Read accepted a malformed answer")
 			}
 			if _, err := rep.Count(ctx); err == nil {
@@ -221,8 +221,8 @@ type shortReplica struct{}
 func (shortReplica) Apply(context.Context, [][]byte, []engine.Record) ([]engine.Version, error) {
 	return nil, nil
 }
-func (shortReplica) Read(context.Context, [][]byte) ([]engine.Record, []bool, error) {
-	return nil, nil, nil
+func (shortReplica) Read(context.Context, [][]byte) (ReadReply, error) {
+	return ReadReply{}, nil
 }
 
 func TestMisbehavingReplicaIsAFailure(t *testing.T) {

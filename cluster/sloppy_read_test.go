@@ -142,6 +142,80 @@ type downReplica struct{}
 func (downReplica) Apply(context.Context, [][]byte, []engine.Record) ([]engine.Version, error) {
 	return nil, errInjected
 }
-func (downReplica) Read(context.Context, [][]byte) ([]engine.Record, []bool, error) {
-	return nil, nil, errInjected
+func (downReplica) Read(context.Context, [][]byte) (ReadReply, error) {
+	return ReadReply{}, errInjected
+}
+
+// slowReplica answers every call after a delay.
+type slowReplica struct {
+	*LocalReplica
+	d time.Duration
+}
+
+func (s slowReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
+	select {
+	case <-time.After(s.d):
+	case <-ctx.Done():
+		return ReadReply{}, ctx.Err()
+	}
+	return s.LocalReplica.Read(ctx, keys)
+}
+
+// TestStandInsWithoutHintsDoNotMakeAQuorum: two of a key's three owners
+// are down and the third answers slowly. The two stand-ins answer at once
+// but hold no hint for the key (it was written before the outage): their
+// "nothing" must not count as two replies, or the read would answer nil
+// for a key the third owner holds. The read waits for that owner and,
+// with one reply that counts out of the two it needs, answers NOQUORUM.
+// (A stand-in that holds a hint for a key counts: see clustertest's
+// TestSloppyQuorumWithTwoOwnersDown.)
+func TestStandInsWithoutHintsDoNotMakeAQuorum(t *testing.T) {
+	ids := []string{"n0", "n1", "n2", "n3", "n4", "n5"}
+	locals := map[string]*LocalReplica{}
+	for _, id := range ids {
+		locals[id] = NewLocalReplica(openMemEngine(t), nil)
+	}
+	var key []byte
+	var prefs []string
+	for i := 0; ; i++ {
+		k := []byte(fmt.Sprintf("k%d", i))
+		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(k), 6)
+		if p[5] == "n0" { // n0 coordinates and is neither owner nor stand-in
+			key, prefs = k, p
+			break
+		}
+	}
+	owners, down := prefs[:3], map[string]bool{prefs[0]: true, prefs[1]: true}
+	peers := func(id string) (Replica, bool) {
+		switch {
+		case down[id]:
+			return downReplica{}, true
+		case id == owners[2]:
+			return slowReplica{locals[id], 100 * time.Millisecond}, true
+		}
+		return locals[id], true
+	}
+	c := DefaultConfig()
+	c.Self = "n0"
+	c.Placement = rotPlacement{ids: ids}
+	c.Peers = peers
+	c.Health = func() func(string) bool { return func(id string) bool { return down[id] } }
+	co, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = co.Close() })
+	rec := engine.Record{Value: []byte("v"), Version: co.clock.Now()}
+	for _, o := range owners {
+		if _, err := locals[o].Engine().Apply(key, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		items, err := co.Get(context.Background(), [][]byte{key})
+		if err == nil && !items[0].Found {
+			t.Fatal("GET answered nil for a key the reachable owner holds")
+		}
+		wantNoQuorum(t, err, "NOQUORUM not enough replicas replied to the read: 1 of 2 required")
+	}
 }

@@ -17,8 +17,8 @@ import (
 //	                uint32, node uint64, big-endian; 2 error followed by a
 //	                message length and message)
 //	read request    count, then per item: key length, key
-//	read response   count, then per item: 0 (not found) or 1 followed by
-//	                a record length and record
+//	read response   count, then per item: a flags byte (bit 0 found, bit 1
+//	                behind), and when found a record length and record
 //
 // Records use the engine's encoding (engine.Record.AppendEncode). Decoders
 // check every length against the bytes left before allocating, so a forged
@@ -49,9 +49,19 @@ type ApplyResult struct {
 type ReadResult struct {
 	// Found reports whether the replica holds a record (tombstones
 	// included) for the key.
-	Found  bool
+	Found bool
+	// Behind reports that the replica knows it may lack writes of this
+	// key (it is still catching up): a reader should not count its answer
+	// as an up-to-date one.
+	Behind bool
 	Record engine.Record
 }
+
+// Read result flags.
+const (
+	readFound  = 1 << 0
+	readBehind = 1 << 1
+)
 
 const (
 	statusApplied    = 0
@@ -178,11 +188,15 @@ func DecodeReadRequest(b []byte) ([][]byte, error) {
 func AppendReadResponse(dst []byte, results []ReadResult) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(results)))
 	for _, r := range results {
+		var flags byte
+		if r.Behind {
+			flags |= readBehind
+		}
 		if !r.Found {
-			dst = append(dst, 0)
+			dst = append(dst, flags)
 			continue
 		}
-		dst = append(dst, 1)
+		dst = append(dst, flags|readFound)
 		dst = binary.AppendUvarint(dst, uint64(r.Record.EncodedLen()))
 		dst = r.Record.AppendEncode(dst)
 	}
@@ -196,13 +210,14 @@ func DecodeReadResponse(b []byte) ([]ReadResult, error) {
 	results := make([]ReadResult, 0, n)
 	for range n {
 		var r ReadResult
-		switch d.byte() {
-		case 0:
-		case 1:
+		flags := d.byte()
+		if flags&^(readFound|readBehind) != 0 {
+			d.fail("bad read flags")
+		}
+		r.Behind = flags&readBehind != 0
+		if flags&readFound != 0 {
 			r.Found = true
 			r.Record = d.record()
-		default:
-			d.fail("bad found flag")
 		}
 		if d.err != nil {
 			break

@@ -61,6 +61,7 @@ func TestBatchRoundTripProperty(t *testing.T) {
 			if r.IntN(2) == 0 {
 				rres[i] = ReadResult{Found: true, Record: randRecord(r)}
 			}
+			rres[i].Behind = r.IntN(3) == 0
 		}
 
 		gotItems, err := DecodeApplyRequest(AppendApplyRequest(nil, items))
@@ -92,7 +93,7 @@ func TestBatchRoundTripProperty(t *testing.T) {
 			if ares[i].Err != nil && (gotAres[i].Err.(*RemoteError).Msg != ares[i].Err.Error() || !errors.Is(gotAres[i].Err, ErrRemote)) {
 				t.Fatalf("iter %d item %d: apply error %v, want %v", iter, i, gotAres[i].Err, ares[i].Err)
 			}
-			if gotRres[i].Found != rres[i].Found || !recEqual(gotRres[i].Record, rres[i].Record) {
+			if gotRres[i].Found != rres[i].Found || gotRres[i].Behind != rres[i].Behind || !recEqual(gotRres[i].Record, rres[i].Record) {
 				t.Fatalf("iter %d item %d: read result differs", iter, i)
 			}
 		}
@@ -117,7 +118,7 @@ func TestBatchDecodersRejectMalformed(t *testing.T) {
 		{"apply response: bad status", applyResp, []byte{1, 7}},
 		{"apply response: truncated message", applyResp, []byte{1, statusError, 5, 'a'}},
 		{"read request: count beyond payload", readReq, []byte{3, 0, 0}},
-		{"read response: bad flag", readResp, []byte{1, 2}},
+		{"read response: bad flag", readResp, []byte{1, 4}},
 		{"read response: missing record", readResp, []byte{1, 1}},
 	}
 	for _, tt := range tests {
