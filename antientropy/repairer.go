@@ -117,6 +117,11 @@ type Summary struct {
 	Result
 	// Peers counts the exchanges made; Failed those that ended in error.
 	Peers, Failed int
+	// Complete reports that every range this node replicates was
+	// compared, and repaired, with at least one other replica and with
+	// every other replica the ring offered as a peer (those it did not
+	// offer, not alive, are the only ones left out).
+	Complete bool
 	// Duration is the round's wall time.
 	Duration time.Duration
 }
@@ -282,7 +287,8 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 	slices.Sort(peers)
 
 	var sum Summary
-	synced := map[Range]int{} // peers each range was synced with
+	synced := map[Range]int{}   // peers each range was synced with
+	expected := map[Range]int{} // peers each range was offered to
 	differing := map[Range]bool{}
 	var firstErr error
 	for _, id := range peers {
@@ -293,6 +299,9 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 		if !ok {
 			sum.Failed++
 			continue
+		}
+		for _, rg := range byPeer[id] {
+			expected[rg]++
 		}
 		sum.Peers++
 		xctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
@@ -335,6 +344,12 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 		r.log.Warn("antientropy: persist proofs", "err", err)
 	}
 	sum.Duration = r.cfg.Now().Sub(start)
+	sum.Complete = true
+	for rg := range replicas {
+		if synced[rg] == 0 || synced[rg] < expected[rg] {
+			sum.Complete = false
+		}
+	}
 	inSync := int64(0)
 	for rg := range replicas {
 		if !differing[rg] {

@@ -209,8 +209,8 @@ func TestPurgeAllowedFailedExchange(t *testing.T) {
 	clock.set(t0 + 10_000)
 	r := newTestRepairer(t, ea, ring, clock)
 	s, err := r.Round(context.Background())
-	if !errors.Is(err, errPeerDown) || s.Failed != 1 {
-		t.Fatalf("Round with a failing peer: %+v, %v", s, err)
+	if !errors.Is(err, errPeerDown) || s.Failed != 1 || s.Complete {
+		t.Fatalf("Round with a failing peer: %+v, %v; want one failure, not complete", s, err)
 	}
 	if st := r.Stats(); st.ExchangeFailures != 1 || st.Rounds != 1 {
 		t.Fatalf("stats %+v: want one round, one failure", st)
@@ -252,8 +252,8 @@ func TestRoundRepairsAndCounts(t *testing.T) {
 	if s.KeysReceived != int64(wantB.pull) || s.KeysSent < int64(wantB.push) {
 		t.Fatalf("round %+v; b's differences were %d to push, %d to pull", s.Result, wantB.push, wantB.pull)
 	}
-	if s.Peers != 2 || s.RangesCompared != 6 {
-		t.Fatalf("round compared %d ranges with %d peers, want 6 with 2", s.RangesCompared, s.Peers)
+	if s.Peers != 2 || s.RangesCompared != 6 || !s.Complete {
+		t.Fatalf("round compared %d ranges with %d peers (complete %v), want 6 with 2, complete", s.RangesCompared, s.Peers, s.Complete)
 	}
 	st := r.Stats()
 	if st.KeysSent != s.KeysSent || st.KeysReceived != s.KeysReceived || st.BytesSent != s.BytesSent ||
@@ -269,6 +269,28 @@ func TestRoundRepairsAndCounts(t *testing.T) {
 	s, err = r.Round(context.Background())
 	if err != nil || s.KeysSent+s.KeysReceived != 0 || r.Stats().RangesInSync != 3 {
 		t.Fatalf("second round %+v, %v; stats %+v", s, err, r.Stats())
+	}
+}
+
+// TestRoundCompleteWithoutDownPeers: a round is complete when every range
+// was synced with every peer the ring offers; a replica it does not offer
+// (not alive) is left out, but a range with no peer at all is not done.
+func TestRoundCompleteWithoutDownPeers(t *testing.T) {
+	t.Parallel()
+	ea, ec := openMemEngine(t), openMemEngine(t)
+	ring := newFakeRing("a") // a's ranges are shared with b and c; b is not offered
+	ring.setPeer("c", newMemPeer(ec))
+	clock := &testClock{}
+	clock.set(time.Now().UnixMilli())
+	r := newTestRepairer(t, ea, ring, clock)
+	s, err := r.Round(context.Background())
+	if err != nil || !s.Complete || s.Failed != 1 {
+		t.Fatalf("round without b: %+v, %v; want complete with one peer left out", s, err)
+	}
+	alone := newFakeRing("a")
+	r2 := newTestRepairer(t, openMemEngine(t), alone, clock)
+	if s, _ := r2.Round(context.Background()); s.Complete {
+		t.Fatalf("a round with no peer at all is complete: %+v", s)
 	}
 }
 

@@ -75,7 +75,10 @@ type Node struct {
 	dirty   *antientropy.Dirty
 	// repairer runs anti-entropy; created once the first view exists.
 	repairer *antientropy.Repairer
-	started  time.Time
+	// catchup tells the local replica's reads whether this node may still
+	// lack writes it missed (catchup.go).
+	catchup *catchup
+	started time.Time
 
 	// view is the current ring and member snapshot, replaced on every
 	// membership change; never nil after StartNode returns.
@@ -119,6 +122,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	n.cfg.Transport.Clock = n.clock
 	n.skew = newSkewMonitor(cfg.MaxClockSkew, cfg.SkewWarnEvery, cfg.Now, cfg.Logger)
 	n.peers = newPeerSet(n.cfg, n.observe)
+	// Whether the engine started empty is read before anything can write.
+	n.catchup = newCatchup(n, cfg.Engine.LiveRecords() == 0)
+	n.local.SetCatching(n.catchup)
 	n.peers.onRecover = func(id string) {
 		if n.hints != nil {
 			n.hints.Wake(id)
@@ -131,6 +137,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	n.loops.Add(2)
 	go n.skewLoop()
 	go n.flushLoop()
+	n.catchup.start()
 	n.log.Info("cluster: node started", "id", cfg.NodeID, "client", cfg.ClientAddr,
 		"cluster", n.rpcAddr, "gossip", n.members.LocalNode().GossipAddr)
 	return n, nil
@@ -255,6 +262,9 @@ func (n *Node) Close() error {
 
 func (n *Node) shutdown() error {
 	var errs []error
+	if n.catchup != nil {
+		n.catchup.close()
+	}
 	if n.members != nil {
 		// A goodbye nobody acknowledged (the peers are gone or slow) is
 		// not a failure to stop: the peers declare the node dead instead

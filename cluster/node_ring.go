@@ -84,6 +84,7 @@ func (n *Node) rebuild(ms []membership.Member) {
 	}
 	n.peers.retain(v.byID)
 	n.notifyHandoff(old, v)
+	n.catchup.poke() // a peer may have come back: ask it at once
 }
 
 // memberIDs implements Members for the coordinator.

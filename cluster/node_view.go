@@ -201,6 +201,11 @@ func (n *Node) InfoSections() []server.InfoSection {
 		{"cluster_clock_skew_limit_ms", i(n.cfg.MaxClockSkew.Milliseconds())},
 		{"cluster_clock_skew_warnings", i(s.ClockSkewWarnings)},
 	}
+	behind, holders, repair := n.catchup.snapshot()
+	extra = append(extra,
+		[2]string{"cluster_catching_up", boolDigit(behind)},
+		[2]string{"cluster_catchup_hint_holders", strconv.Itoa(holders)},
+		[2]string{"cluster_catchup_repair_pending", boolDigit(repair)})
 	sections = append(sections, n.hintsSection(), n.antientropySection())
 	for k := range sections {
 		if sections[k].Name == "Cluster" {
@@ -209,6 +214,17 @@ func (n *Node) InfoSections() []server.InfoSection {
 		}
 	}
 	return append([]server.InfoSection{{Name: "Cluster", Fields: extra}}, sections...)
+}
+
+// CatchingUp reports whether this node may still lack writes it missed
+// (see catchup_state.go): its own replica's reads are Behind meanwhile.
+func (n *Node) CatchingUp() bool { return n.catchup.Behind() }
+
+func boolDigit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 func sortPeerStats(ps []PeerStats) {

@@ -75,10 +75,11 @@ type SloppyReplica interface {
 	// token ranges as dirty, so that anti-entropy checks them first should
 	// the substitute's hints be lost.
 	ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
-	// ReadHinted reads the hints the replica holds for target, an owner
-	// it stands in for: Found[i] reports a hint for keys[i]. A stand-in's
-	// answer counts toward a read quorum only for the keys it holds hints
-	// for: of the others it knows nothing.
+	// ReadHinted reads the hints the replica holds, as a stand-in for
+	// target (an owner of the keys): Found[i] reports a hint for keys[i]
+	// (for any of its owners). A stand-in's answer counts toward a read
+	// quorum only for the keys it holds hints for: of the others it knows
+	// nothing.
 	ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error)
 }
 

@@ -384,6 +384,18 @@ func (b *BatchingReplica) ApplyHinted(ctx context.Context, target string, keys [
 	return s.ApplyHinted(ctx, target, keys, recs)
 }
 
+// DeliverHints forwards to the wrapped replica when it can tell the peer
+// where the hints come from, else it is a plain Apply.
+func (b *BatchingReplica) DeliverHints(ctx context.Context, holder string, keys [][]byte, recs []engine.Record) error {
+	if d, ok := b.next.(interface {
+		DeliverHints(ctx context.Context, holder string, keys [][]byte, recs []engine.Record) error
+	}); ok {
+		return d.DeliverHints(ctx, holder, keys, recs)
+	}
+	_, err := b.Apply(ctx, keys, recs)
+	return err
+}
+
 // ReadHinted implements SloppyReplica when the wrapped replica does; like
 // hinted writes, hinted reads go out unmerged.
 func (b *BatchingReplica) ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error) {

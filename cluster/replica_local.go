@@ -29,6 +29,8 @@ type LocalReplica struct {
 // Catching tells whether a node is still catching up on writes it missed.
 type Catching interface {
 	Behind() bool
+	// HintsFrom records that holder is delivering hints to this node.
+	HintsFrom(holder string)
 }
 
 // SetCatching installs the catch-up state reads report. Call it before
@@ -36,6 +38,12 @@ type Catching interface {
 func (l *LocalReplica) SetCatching(c Catching) { l.catching = c }
 
 func (l *LocalReplica) behind() bool { return l.catching != nil && l.catching.Behind() }
+
+func (l *LocalReplica) hintsFrom(holder string) {
+	if l.catching != nil {
+		l.catching.HintsFrom(holder)
+	}
+}
 
 // LocalHints is the node's hint store as the local replica uses it
 // (handoff.Manager implements it).
@@ -138,9 +146,12 @@ func (l *LocalReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, erro
 	return r, nil
 }
 
-// ReadHinted implements SloppyReplica from the hints held for target
-// alone. With hinted handoff off this node holds none.
-func (l *LocalReplica) ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error) {
+// ReadHinted implements SloppyReplica from the hints this node holds:
+// for any of a key's owners, not only target, since which owner a
+// stand-in took a write for depends on which owner's call failed first.
+// Its own data is not read: as a stand-in it has none that counts. With
+// hinted handoff off this node holds no hints.
+func (l *LocalReplica) ReadHinted(ctx context.Context, _ string, keys [][]byte) (ReadReply, error) {
 	if err := ctx.Err(); err != nil {
 		return ReadReply{}, err
 	}
@@ -148,7 +159,7 @@ func (l *LocalReplica) ReadHinted(ctx context.Context, target string, keys [][]b
 	if l.hints == nil {
 		return r, nil
 	}
-	if err := l.eng.LookupHints(target, keys, r.Recs, r.Found); err != nil {
+	if err := l.hints.Merge(keys, r.Recs, r.Found); err != nil {
 		return ReadReply{}, err
 	}
 	return r, nil

@@ -33,6 +33,11 @@ const (
 	// in for. Payload: uvarint length + target id, then an OpRead
 	// request; the answer is an OpRead response.
 	OpReadHinted uint8 = 18
+	// OpDeliverHints is OpApply for hints a holder hands to their target:
+	// the target learns that the holder has hints for it and counts
+	// itself behind until the holder has none left (catchup.go).
+	// Payload: uvarint length + holder id, then an OpApply request.
+	OpDeliverHints uint8 = 20
 )
 
 // RemoteReplica is a peer reached through the replica transport: one
@@ -58,6 +63,15 @@ func (r *RemoteReplica) ApplyHinted(ctx context.Context, target string, keys [][
 	payload := binary.AppendUvarint(nil, uint64(len(target)))
 	payload = append(payload, target...)
 	return r.applyOp(ctx, OpApplyHinted, payload, keys, recs)
+}
+
+// DeliverHints applies hints this node (holder) held for the peer, with
+// OpDeliverHints. A newer version held by the peer is no failure.
+func (r *RemoteReplica) DeliverHints(ctx context.Context, holder string, keys [][]byte, recs []engine.Record) error {
+	payload := binary.AppendUvarint(nil, uint64(len(holder)))
+	payload = append(payload, holder...)
+	_, err := r.applyOp(ctx, OpDeliverHints, payload, keys, recs)
+	return err
 }
 
 // ApplyNoted implements SloppyReplica with OpApplyNoted.
@@ -181,6 +195,13 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 		}
 		return binary.BigEndian.AppendUint64(nil, uint64(n)), nil
 	}))
+	m.Handle(OpHintsFor, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+		if len(p) == 0 || len(p) > 255 {
+			return nil, fmt.Errorf("cluster: hints-for target: %w", transport.ErrMalformed)
+		}
+		q := l.eng.HintQueue(string(p))
+		return appendHintsFor(nil, q.Count, l.eng.LiveRecords() > 0), nil
+	}))
 	m.Handle(OpNodeDropAll, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
 		return nil, l.DropAll(ctx)
 	}))
@@ -191,6 +212,16 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 		}
 		return serveApply(rest, func(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 			return l.ApplyHinted(ctx, target, keys, recs)
+		})
+	}))
+	m.Handle(OpDeliverHints, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+		holder, rest, err := decodeTarget(p)
+		if err != nil {
+			return nil, err
+		}
+		l.hintsFrom(holder)
+		return serveApply(rest, func(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+			return l.Apply(ctx, keys, recs)
 		})
 	}))
 	m.Handle(OpReadHinted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {

@@ -219,3 +219,35 @@ func TestStandInsWithoutHintsDoNotMakeAQuorum(t *testing.T) {
 		wantNoQuorum(t, err, "NOQUORUM not enough replicas replied to the read: 1 of 2 required")
 	}
 }
+
+// behindState is a Catching that is always behind.
+type behindState struct{}
+
+func (behindState) Behind() bool     { return true }
+func (behindState) HintsFrom(string) {}
+
+// TestBehindReplicaDoesNotMakeAQuorum: the coordinator and a replica that
+// is catching up both lack a key that the third replica, answering a
+// little later, holds. Two quick "nothing"s must not settle the read:
+// the replica catching up says so, its answer does not count, and the
+// read waits for the third.
+func TestBehindReplicaDoesNotMakeAQuorum(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	key := "k"
+	rec := engine.Record{Value: []byte("v"), Version: tc.coords["n0"].clock.Now()}
+	if _, err := tc.locals["n2"].Engine().Apply([]byte(key), rec); err != nil {
+		t.Fatal(err)
+	}
+	tc.locals["n1"].SetCatching(behindState{})
+	tc.net.mu.Lock()
+	tc.net.mu.delay["n2"] = 60 * time.Millisecond
+	tc.net.mu.Unlock()
+	for range 3 {
+		if it := mustGet(t, tc.coords["n0"], key); !it.Found || string(it.Value) != "v" {
+			t.Fatalf("GET = %+v: the answer of a replica catching up settled the read", it)
+		}
+	}
+	if st := tc.coords["n0"].Stats(); st.ReadsBehind == 0 {
+		t.Fatal("no answer counted as behind")
+	}
+}

@@ -60,6 +60,10 @@ type Stats struct {
 	Failed bool
 }
 
+// LiveRecords returns the live counter (Stats.LiveRecords) alone, without
+// the cost of Pebble's metrics.
+func (e *Engine) LiveRecords() int64 { return e.live.Load() }
+
 // Stats returns a snapshot. After Close, or after a write failure that
 // wedged Pebble (whose metrics need a mutex the failed commit still
 // holds), only the engine's own counters are filled.

@@ -190,9 +190,12 @@ func TestRepairKeepsAbsoluteExpiry(t *testing.T) {
 		return nil
 	})
 
-	sum := repair(t, c, 2)
-	if sum["keys_received"].(int64) < int64(len(long)) {
-		t.Fatalf("repair on node 2 %v: want at least the %d long-lived keys received", sum, len(long))
+	// Node 2 came back with an empty engine while its peers hold data: it
+	// repairs itself before its reads count (catch-up), and the round
+	// below may find nothing left to do. Either way, it received the keys.
+	repair(t, c, 2)
+	if got := infoInt(t, c, 2, "antientropy", "antientropy_keys_received"); got < int64(len(long)) {
+		t.Fatalf("node 2 received %d keys through repair, want at least the %d long-lived keys", got, len(long))
 	}
 	for k, r := range localGets(t, c, 2, long) {
 		if !r.present || r.tombstone || r.expireAt != before[k].expireAt {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ringcache/ringcache/cluster"
 	"github.com/ringcache/ringcache/cluster/clustertest"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -119,5 +121,65 @@ func TestIncrBuildsOnTheNewestReplica(t *testing.T) {
 			t.Fatalf("INCR through node %d = %d, want %d (20 is on node %d)", i, got, want, newest)
 		}
 		break
+	}
+}
+
+// TestWipedNodeRepairsBeforeItsReadsCount: a node whose disk is lost comes
+// back empty while its peers hold data. It says it is catching up (its
+// reads count toward no quorum), repairs its ranges from the other
+// replicas without being asked, and only then says it caught up. Reads
+// through every node find every key all along, although with R=2 the
+// empty node and one other would otherwise make a read quorum.
+func TestWipedNodeRepairsBeforeItsReadsCount(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{Configure: func(_ int, cfg *cluster.NodeConfig) {
+		cfg.HintedHandoff = false // only repair can bring the data back
+	}})
+	ctx := context.Background()
+	keys := make([]string, 400)
+	for i := range keys {
+		keys[i] = fmt.Sprint("wiped-", i)
+		if err := c.Client(0).Set(ctx, keys[i], "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Eventually("every write on node 2", func() error {
+		for _, k := range keys {
+			if _, live := localValue(t, c, 2, k); !live {
+				return fmt.Errorf("node 2 lacks %s", k)
+			}
+		}
+		return nil
+	})
+	c.Wipe(2)
+	if err := c.Start(2); err != nil {
+		t.Fatal(err)
+	}
+	sawBehind := c.Node(2).CatchingUp()
+	for round := 0; c.Node(2).CatchingUp() || round < 3; round++ {
+		sawBehind = sawBehind || c.Node(2).CatchingUp()
+		for i := range 3 {
+			for _, k := range keys[:40] {
+				got, err := c.Client(i).Get(ctx, k).Result()
+				if errors.Is(err, redis.Nil) {
+					t.Fatalf("round %d: GET %s through node %d answered nil while node 2 repairs", round, k, i)
+				}
+				if err != nil && !strings.HasPrefix(err.Error(), "NOQUORUM") {
+					t.Fatalf("GET %s through node %d: %v", k, i, err)
+				}
+				_ = got
+			}
+		}
+		if round > 2000 {
+			t.Fatal("node 2 never caught up")
+		}
+	}
+	if !sawBehind {
+		t.Fatal("the wiped node never said it was catching up")
+	}
+	for _, k := range keys {
+		if _, live := localValue(t, c, 2, k); !live {
+			t.Fatalf("node 2 caught up without %s", k)
+		}
 	}
 }
