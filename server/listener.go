@@ -15,6 +15,9 @@ import (
 type listener struct {
 	net.Listener
 	srv *Server
+	// accepted is when the previous Accept returned: a connection in the
+	// kernel's backlog was established after it (see connArrival).
+	accepted time.Time
 }
 
 // Redis's rejection texts.
@@ -54,10 +57,26 @@ func (l *listener) Accept() (net.Conn, error) {
 			continue
 		}
 		backoff = 0
+		arrived := l.connArrival()
 		if cc := l.srv.admit(nc); cc != nil {
+			cc.prevReadAt, cc.readAt = arrived, arrived
 			return cc, nil
 		}
 	}
+}
+
+// connArrival returns the earliest moment the connection just accepted
+// may have been established: now, unless the process stalled since the
+// previous accept, in which case it may have waited in the backlog since
+// the stall began (and its first commands with it).
+func (l *listener) connArrival() time.Time {
+	now := time.Now()
+	prev := l.accepted
+	l.accepted = now
+	if l.srv.cfg.Arrivals == nil {
+		return now
+	}
+	return l.srv.cfg.Arrivals.Arrival(prev, now)
 }
 
 // admit decides whether nc may connect. Rejected clients get Redis's error

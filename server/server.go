@@ -139,7 +139,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		return errors.New("server: already serving")
 	}
-	wl := &listener{Listener: ln, srv: s}
+	wl := &listener{Listener: ln, srv: s, accepted: time.Now()}
 	s.mu.serving, s.mu.ln, s.mu.addr = true, wl, ln.Addr()
 	s.mu.Unlock()
 

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestProcessPausedCoordinatorDropsWhatWaited: a client sends SET through
+// a node that is stopped (SIGSTOP), gives up, and writes a newer value
+// through another node. When the stopped node runs again it must not
+// apply the old SET as a fresh write over the newer one: it answers the
+// command that waited through the stop with -TIMEOUT and runs nothing.
+func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 3)
+	ctx := context.Background()
+	if err := c.client(0).Set(ctx, "reg", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", c.nodes[0].client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rd := bufio.NewReader(conn)
+
+	p := c.nodes[0].proc.cmd.Process
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = p.Signal(syscall.SIGCONT)
+		}
+	}()
+	// The old write waits in the stopped node's socket.
+	if _, err := conn.Write([]byte("*3\r\n$3\r\nSET\r\n$3\r\nreg\r\n$1\r\n2\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // longer than the 1s request timeout
+	// Nodes 1 and 2 still make a quorum (sloppy, with node 0 silent).
+	if err := c.client(1).Set(ctx, "reg", "3", 0).Err(); err != nil {
+		t.Fatalf("SET through a running node while node 0 is stopped: %v", err)
+	}
+	if err := p.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reply to the command that waited: %v", err)
+	}
+	if !strings.HasPrefix(line, "-TIMEOUT") {
+		t.Fatalf("reply to the command that waited through the stop = %q, want -TIMEOUT", line)
+	}
+	for i := range 3 {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err := c.client(i).Get(ctx, "reg").Result()
+			if err == nil && got == "3" {
+				break
+			}
+			if err == nil && got != "3" {
+				t.Fatalf("GET through node %d = %q after the acknowledged SET of 3", i, got)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET through node %d: %v", i, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// The connection still works.
+	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := rd.ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("PING after the stop: %q, %v", line, err)
+	}
+}
