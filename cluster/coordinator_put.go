@@ -263,8 +263,8 @@ var applyBatch = batchCall{
 		if !ok || bt.hint != "" || bt.noted {
 			return false
 		}
-		ar.ApplyAsync(ctx, bt.keys, bt.recs, func(newer []engine.Version, err error) {
-			done(answer{newer: newer, err: err})
+		ar.ApplyAsync(ctx, bt.keys, bt.recs, func(r ApplyReply) {
+			done(answer{newer: r.Newer, err: r.Err})
 		})
 		return true
 	},

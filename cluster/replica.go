@@ -34,6 +34,13 @@ type Replica interface {
 	Read(ctx context.Context, keys [][]byte) (ReadReply, error)
 }
 
+// ApplyReply is the outcome of an asynchronous apply: Replica.Apply's two
+// results.
+type ApplyReply struct {
+	Newer []engine.Version
+	Err   error
+}
+
 // ReadReply is a replica's answer to a read of some keys.
 type ReadReply struct {
 	// Recs[i] is the record stored under keys[i]; Found[i] is false where
@@ -55,7 +62,7 @@ type ReadReply struct {
 // answered or failed, at the latest when its context ends, and must not
 // block.
 type AsyncReplica interface {
-	ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(newer []engine.Version, err error))
+	ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(ApplyReply))
 	ReadAsync(ctx context.Context, keys [][]byte, done func(ReadReply, error))
 }
 

@@ -59,12 +59,7 @@ type applyCall struct {
 	ctx  context.Context
 	keys [][]byte
 	recs []engine.Record
-	ans  answerOnce[applyResult]
-}
-
-type applyResult struct {
-	newer []engine.Version
-	err   error
+	ans  answerOnce[ApplyReply]
 }
 
 type readCall struct {
@@ -119,15 +114,15 @@ type readResult struct {
 
 // Apply implements Replica.
 func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	ch := make(chan applyResult, 1) // buffered: the sender never blocks on a caller gone
+	ch := make(chan ApplyReply, 1) // buffered: the sender never blocks on a caller gone
 	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
-	c.ans.done = func(r applyResult) { ch <- r }
+	c.ans.done = func(r ApplyReply) { ch <- r }
 	if b.applies.enter(c) {
 		b.sendApplies([]*applyCall{c})
 	}
 	select {
 	case r := <-ch:
-		return r.newer, r.err
+		return r.Newer, r.Err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -136,9 +131,9 @@ func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engin
 // ApplyAsync implements AsyncReplica: the call joins the next merged
 // request and done runs with its outcome on the goroutine that sent it, or
 // with ctx's error as soon as ctx ends.
-func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func([]engine.Version, error)) {
+func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(ApplyReply)) {
 	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
-	c.ans.done, c.ans.async = func(r applyResult) { done(r.newer, r.err) }, true
+	c.ans.done, c.ans.async = done, true
 	if b.applies.enter(c) {
 		go b.sendApplies([]*applyCall{c})
 	}
@@ -173,7 +168,7 @@ func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done fun
 // in-flight slot to a goroutine that sends whatever queued meanwhile.
 func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx },
-		func(c *applyCall, err error) { c.ans.finish(applyResult{err: err}) })
+		func(c *applyCall, err error) { c.ans.finish(ApplyReply{Err: err}) })
 	if len(calls) > 0 {
 		var keys [][]byte
 		var recs []engine.Record
@@ -188,7 +183,7 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 			for _, c := range calls {
 				keys = append(keys, c.keys...)
 				recs = append(recs, c.recs...)
-				c.ans.watch(c.ctx, func(err error) applyResult { return applyResult{err: err} })
+				c.ans.watch(c.ctx, func(err error) ApplyReply { return ApplyReply{Err: err} })
 			}
 		}
 		ctx, cancel := batchContext(calls, func(c *applyCall) context.Context { return c.ctx })
@@ -201,10 +196,10 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 		}
 		off := 0
 		for _, c := range calls {
-			r := applyResult{err: err}
+			r := ApplyReply{Err: err}
 			if err == nil && newer != nil {
 				n := len(c.keys)
-				r.newer = nonZero(newer[off : off+n : off+n])
+				r.Newer = nonZero(newer[off : off+n : off+n])
 				off += n
 			}
 			c.ans.finish(r)

@@ -196,7 +196,8 @@ func TestBatchingReplicaAsyncCalls(t *testing.T) {
 	read.Add(calls)
 	for i := range calls {
 		k := []byte(fmt.Sprint("k", i))
-		b.ApplyAsync(ctx, [][]byte{k}, []engine.Record{{Value: k}}, func(_ []engine.Version, err error) {
+		b.ApplyAsync(ctx, [][]byte{k}, []engine.Record{{Value: k}}, func(r ApplyReply) {
+			err := r.Err
 			if err != nil {
 				t.Errorf("apply %s: %v", k, err)
 			}
@@ -240,11 +241,11 @@ func TestBatchingReplicaAsyncCallGivenUp(t *testing.T) {
 	for i := range batchMaxInFlight {
 		busy.Add(1)
 		k := []byte(fmt.Sprint("busy", i))
-		b.ApplyAsync(bg, [][]byte{k}, []engine.Record{{}}, func([]engine.Version, error) { busy.Done() })
+		b.ApplyAsync(bg, [][]byte{k}, []engine.Record{{}}, func(ApplyReply) { busy.Done() })
 	}
 	ctx, cancel := context.WithCancel(bg)
 	got := make(chan error, 1)
-	b.ApplyAsync(ctx, [][]byte{[]byte("gone")}, []engine.Record{{}}, func(_ []engine.Version, err error) { got <- err })
+	b.ApplyAsync(ctx, [][]byte{[]byte("gone")}, []engine.Record{{}}, func(r ApplyReply) { got <- r.Err })
 	cancel()
 	wantCanceled(t, got, "the callback of a call given up")
 	busy.Wait()
@@ -271,7 +272,7 @@ func TestBatchingReplicaLagging(t *testing.T) {
 		t.Fatal("an idle peer lags")
 	}
 	done := make(chan error, 1)
-	b.ApplyAsync(context.Background(), [][]byte{[]byte("k")}, []engine.Record{{}}, func(_ []engine.Version, err error) { done <- err })
+	b.ApplyAsync(context.Background(), [][]byte{[]byte("k")}, []engine.Record{{}}, func(r ApplyReply) { done <- r.Err })
 	eventually(t, "the first apply to begin", func() bool { return gated.waiting.Load() == 1 })
 	advance(10 * time.Millisecond)
 	if b.Lagging(20 * time.Millisecond) {
@@ -317,7 +318,8 @@ func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
 	var answers sync.WaitGroup
 	call := func(ctx context.Context, k string, got chan<- error) {
 		answers.Add(1)
-		b.ApplyAsync(ctx, [][]byte{[]byte(k)}, []engine.Record{{}}, func(_ []engine.Version, err error) {
+		b.ApplyAsync(ctx, [][]byte{[]byte(k)}, []engine.Record{{}}, func(r ApplyReply) {
+			err := r.Err
 			if got != nil {
 				got <- err
 			}

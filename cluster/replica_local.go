@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -111,19 +112,27 @@ func (l *LocalReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.R
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	newer := make([]engine.Version, len(keys))
+	// Records almost never lose to a newer stored version: the usual
+	// small batch needs no allocation for the answer.
+	var buf [8]engine.Version
+	var newer []engine.Version
+	if len(keys) <= len(buf) {
+		newer = buf[:len(keys)]
+	} else {
+		newer = make([]engine.Version, len(keys))
+	}
 	if _, err := l.eng.ApplyBatchNewer(keys, recs, newer); err != nil {
 		return nil, err
 	}
 	return nonZero(newer), nil
 }
 
-// nonZero returns vs, or nil when every version in it is zero: the form
-// of Replica.Apply's newer.
+// nonZero returns a copy of vs, or nil when every version in it is zero:
+// the form of Replica.Apply's newer.
 func nonZero(vs []engine.Version) []engine.Version {
 	for _, v := range vs {
 		if !v.IsZero() {
-			return vs
+			return slices.Clone(vs)
 		}
 	}
 	return nil

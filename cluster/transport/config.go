@@ -132,7 +132,7 @@ func (c Config) logger() *slog.Logger {
 }
 
 // peek returns the clock's reading, zero without a clock.
-func (c Config) peek() engine.Version {
+func (c *Config) peek() engine.Version {
 	if c.Clock == nil {
 		return engine.Version{}
 	}
@@ -140,7 +140,7 @@ func (c Config) peek() engine.Version {
 }
 
 // observe advances the clock past a peer's reading (zero: none sent).
-func (c Config) observe(v engine.Version) {
+func (c *Config) observe(v engine.Version) {
 	if c.Clock != nil && !v.IsZero() {
 		c.Clock.Observe(v)
 	}
@@ -148,7 +148,7 @@ func (c Config) observe(v engine.Version) {
 
 // arrival returns when a frame whose first byte was read by a read ending
 // at read (the one before ending at prev) may have arrived.
-func (c Config) arrival(prev, read time.Time) time.Time {
+func (c *Config) arrival(prev, read time.Time) time.Time {
 	if c.Arrivals == nil {
 		return read
 	}

@@ -112,28 +112,45 @@ func TestExpiredRequestIsNotRun(t *testing.T) {
 	}
 }
 
-// TestHandlerSeesTheCallersDeadline: the handler's context ends when the
-// caller's does (counted from arrival), not only when the connection dies.
-func TestHandlerSeesTheCallersDeadline(t *testing.T) {
-	got := make(chan time.Duration, 1)
-	h := HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
-		d, ok := ctx.Deadline()
-		if !ok {
-			got <- -1
+// TestRequestExpiresWhileQueued: with one worker per connection busy, a
+// request whose deadline passes while it waits for the worker is refused
+// when its turn comes, and its handler never runs.
+func TestRequestExpiresWhileQueued(t *testing.T) {
+	release := make(chan struct{})
+	var ran atomic.Int32
+	h := HandlerFunc(func(_ context.Context, op uint8, _ []byte) ([]byte, error) {
+		if op == 1 {
+			<-release
 			return nil, nil
 		}
-		got <- time.Until(d)
+		ran.Add(1)
 		return nil, nil
 	})
-	_, addr := startServer(t, h, testConfig())
-	c := newClient(t, addr, testConfig())
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	scfg := testConfig()
+	scfg.MaxInFlightPerConn = 1
+	ccfg := testConfig()
+	ccfg.ConnsPerPeer = 1
+	_, addr := startServer(t, h, scfg)
+	c := newClient(t, addr, ccfg)
+	busy := make(chan error, 1)
+	go func() {
+		_, err := c.Call(context.Background(), 1, nil)
+		busy <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the worker is taken
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := c.Call(ctx, 1, nil); err != nil {
+	if _, err := c.Call(ctx, 2, nil); err == nil {
+		t.Fatal("the queued call succeeded")
+	}
+	time.Sleep(150 * time.Millisecond)
+	close(release)
+	if err := <-busy; err != nil {
 		t.Fatal(err)
 	}
-	if left := <-got; left <= 0 || left > 3*time.Second+10*time.Millisecond {
-		t.Fatalf("handler's deadline %v away, want about 3s", left)
+	time.Sleep(50 * time.Millisecond)
+	if ran.Load() != 0 {
+		t.Fatal("a request whose deadline passed while it was queued ran")
 	}
 }
 
