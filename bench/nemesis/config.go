@@ -26,7 +26,8 @@ type Config struct {
 	// default only a failed scenario's is kept.
 	Keep bool
 	// TempDir is where the suite's directory is created; "" is the
-	// system's temporary directory.
+	// system's temporary directory. The partitioned node runs as uid
+	// 65534, which must be able to reach it.
 	TempDir string
 	// Nodes is the cluster size. Default 5.
 	Nodes int

@@ -146,13 +146,13 @@ func runScenario(ctx context.Context, cfg *Config, suite, bin string, sc scenari
 	start := time.Now()
 	res.Scenario = sc.name
 	defer func() { res.Seconds = time.Since(start).Seconds() }()
-	logf(cfg.Log, "nemesis %s: starting %d nodes\n", sc.name, cfg.Nodes)
 	if sc.probe != nil {
 		if why := sc.probe(ctx); why != "" {
 			res.Status, res.Reason = StatusSkip, why
 			return res
 		}
 	}
+	logf(cfg.Log, "nemesis %s: starting %d nodes\n", sc.name, cfg.Nodes)
 	dir := filepath.Join(suite, sc.name)
 	fail := func(err error) ScenarioResult {
 		res.Status, res.Reason, res.Dir = StatusError, err.Error(), dir
