@@ -57,11 +57,16 @@ func Run(ctx context.Context, cfg Config) ([]ScenarioResult, error) {
 	return results, ctx.Err()
 }
 
+// buildTimeout bounds go build of the node binary.
+const buildTimeout = 10 * time.Minute
+
 // nodeBinary builds the node binary into dir, or copies cfg's there.
 func nodeBinary(ctx context.Context, cfg *Config, dir string) (string, error) {
 	bin := filepath.Join(dir, "ringcache")
 	if cfg.RingcacheBin == "" {
 		logf(cfg.Log, "building ./cmd/ringcache in %s\n", cfg.SourceDir)
+		ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+		defer cancel()
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ringcache")
 		cmd.Dir = cfg.SourceDir
 		if out, err := cmd.CombinedOutput(); err != nil {
