@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run deps test test-short bench bench-cluster bench-handoff lint fuzz clean cluster cluster-stop bench-repair
+.PHONY: all build run deps test test-short bench bench-cluster bench-handoff lint fuzz clean cluster cluster-stop bench-repair nemesis nemesis-short
 
 all: build
 
@@ -85,6 +85,20 @@ bench-repair: build
 # written, then restarted; per-phase GET/SET success and p99, and the replay rate.
 bench-handoff: build
 	./$(BIN)/ringcache-bench handoff --ringcache-bin $(BIN)/ringcache
+
+# Fault injection: a fresh 5-node cluster (N=3, R=W=2) per scenario, a recorded workload through
+# every node, one fault (none, kill9-one, kill9-two, pause, rolling, disk-loss, partition), the heal,
+# hints and one repair round, then the checks; one line per scenario and a Markdown table. The
+# partition needs root and iptables (SKIP otherwise). NEMESIS_FLAGS adds flags, e.g.
+# NEMESIS_FLAGS="--scenarios none,pause --keep".
+NEMESIS_FLAGS ?=
+
+nemesis: build
+	./$(BIN)/ringcache-bench nemesis --ringcache-bin $(BIN)/ringcache $(NEMESIS_FLAGS)
+
+# The same, every scenario with shorter phases (CI runs it).
+nemesis-short: build
+	./$(BIN)/ringcache-bench nemesis --short --ringcache-bin $(BIN)/ringcache $(NEMESIS_FLAGS)
 
 lint:
 	$(GO) vet ./...

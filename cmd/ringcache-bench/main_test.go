@@ -23,6 +23,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"invalid config", []string{"load", "--conns", "0"}, 1},
 		{"bad pipelines", []string{"compare", "--pipelines", "1,x"}, 1},
 		{"node args without cluster", []string{"compare", "--node-args", "--procs 1"}, 1},
+		{"nemesis help", []string{"nemesis", "-h"}, 0},
+		{"nemesis unknown scenario", []string{"nemesis", "--scenarios", "none,meteor"}, 1},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer

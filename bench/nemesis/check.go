@@ -1,0 +1,381 @@
+package nemesis
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Result is what Check found in one scenario. Read counts are per read,
+// key counts per key.
+type Result struct {
+	Ops         int `json:"ops"`
+	AckedWrites int `json:"acked_writes"`
+	// Lost counts acknowledged inserts whose final read found nothing or
+	// another value.
+	Lost int `json:"lost"`
+	// Discarded counts registers whose final value is older than their
+	// last acknowledged write, or nil. The value of a later write that
+	// failed (indeterminate) is allowed.
+	Discarded int `json:"discarded"`
+	// StaleReads counts register reads that returned a value older than
+	// a write acknowledged before the read was invoked: [0] reads invoked
+	// during the fault phase, [1] outside it.
+	StaleReads [2]int `json:"stale_reads"`
+	// UndoneDeletes counts keys whose acknowledged DEL came undone: a
+	// read invoked after the acknowledgement, or the final read, returned
+	// a value (unless the key was written again after the DEL, which the
+	// workload never does).
+	UndoneDeletes int `json:"undone_deletes"`
+	// NilReads counts reads of an insert or a register, invoked after a
+	// SET of the key was acknowledged, that found nothing, per phase.
+	NilReads [numPhases]int `json:"nil_reads"`
+	// NotOnOwners counts the sampled acknowledged keys, of OwnersChecked,
+	// that some owner does not hold after the repair round: an insert's
+	// value, a register's final value, a deleted key's tombstone (or, on
+	// every owner, nothing: a DEL that found nothing need not write).
+	NotOnOwners   int `json:"not_on_owners"`
+	OwnersChecked int `json:"owners_checked"`
+	// BadValues counts reads, the final ones included, that returned a
+	// value no client had started to write to the key by then.
+	BadValues int `json:"bad_values"`
+	// FinalErrors counts keys whose final read, or an owner's LOCALGET,
+	// failed or is missing: keys the checks could not judge.
+	FinalErrors int `json:"final_errors"`
+	// Incomplete is Final.Incomplete, plus a note when no write was
+	// acknowledged at all (nothing was checked).
+	Incomplete []string `json:"incomplete,omitempty"`
+	// Writes and Reads are the successful operations of each phase, by
+	// invocation time.
+	Writes [numPhases]Ratio `json:"writes"`
+	Reads  [numPhases]Ratio `json:"reads"`
+	// Examples describe the first violations of each kind.
+	Examples []string `json:"examples,omitempty"`
+}
+
+// Pass reports whether the scenario found no violation and every step
+// completed.
+func (r Result) Pass() bool {
+	return r.Lost == 0 && r.Discarded == 0 && r.StaleReads == [2]int{} && r.UndoneDeletes == 0 &&
+		r.NilReads == [numPhases]int{} && r.NotOnOwners == 0 && r.BadValues == 0 &&
+		r.FinalErrors == 0 && len(r.Incomplete) == 0
+}
+
+// Ratio is OK successes out of All.
+type Ratio struct {
+	OK  int `json:"ok"`
+	All int `json:"all"`
+}
+
+func (r *Ratio) add(ok bool) {
+	r.All++
+	if ok {
+		r.OK++
+	}
+}
+
+// String is the success percentage rounded down to one decimal, so that
+// "100.0" means no failure at all; "-" for no operation.
+func (r Ratio) String() string {
+	if r.All == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(math.Floor(1000*float64(r.OK)/float64(r.All))/10, 'f', 1, 64)
+}
+
+// examplesPerKind bounds the examples of one kind of violation.
+const examplesPerKind = 3
+
+// Check compares a history with the final state. It does no I/O.
+func Check(h History, f Final) Result {
+	c := &checker{h: &h, f: &f, shown: map[string]int{}}
+	c.res.Ops = len(h.Ops)
+	c.res.Incomplete = slices.Clone(f.Incomplete)
+	byKey := map[string][]Op{}
+	for _, op := range h.Ops {
+		p := h.phaseOf(op.Start)
+		if op.isWrite() {
+			c.res.Writes[p].add(op.OK())
+			if op.OK() {
+				c.res.AckedWrites++
+			}
+		} else {
+			c.res.Reads[p].add(op.OK())
+		}
+		byKey[op.Key] = append(byKey[op.Key], op)
+	}
+	if c.res.AckedWrites == 0 {
+		c.res.Incomplete = append(c.res.Incomplete, "no write was acknowledged: nothing was checked")
+	}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // examples in a stable order
+	for _, k := range keys {
+		ops := byKey[k]
+		slices.SortStableFunc(ops, func(a, b Op) int { return cmp.Compare(a.Start, b.Start) })
+		switch classOf(k) {
+		case classInsert:
+			c.insert(k, ops)
+		case classRegister:
+			c.register(k, ops)
+		case classDelete:
+			c.deleted(k, ops)
+		}
+	}
+	return c.res
+}
+
+// checker is one Check in progress.
+type checker struct {
+	h     *History
+	f     *Final
+	res   Result
+	shown map[string]int // examples given per kind
+}
+
+func (c *checker) example(kind, format string, args ...any) {
+	if c.shown[kind] >= examplesPerKind {
+		return
+	}
+	c.shown[kind]++
+	c.res.Examples = append(c.res.Examples, kind+": "+fmt.Sprintf(format, args...))
+}
+
+// finalRead returns the key's final read, or false (counted, with an
+// example) when it is missing or failed.
+func (c *checker) finalRead(key string) (FinalRead, bool) {
+	fr, ok := c.f.Reads[key]
+	switch {
+	case !ok:
+		c.res.FinalErrors++
+		c.example("final error", "%s was not read at the end", key)
+		return fr, false
+	case fr.Err != "":
+		c.res.FinalErrors++
+		c.example("final error", "final GET %s: %s", key, fr.Err)
+		return fr, false
+	}
+	return fr, true
+}
+
+// owners checks the sampled key's owners with want: it reports whether
+// a replica holds exactly what it must.
+func (c *checker) owners(key string, want func(Replica) bool, what string) {
+	reps, ok := c.f.Replicas[key]
+	if !ok {
+		return
+	}
+	c.res.OwnersChecked++
+	if len(reps) == 0 {
+		c.res.FinalErrors++
+		c.example("final error", "RINGCACHE OWNERS %s listed no owner", key)
+		return
+	}
+	var missing []string
+	for _, r := range reps {
+		if r.Err != "" {
+			c.res.FinalErrors++
+			c.example("final error", "LOCALGET %s on %s: %s", key, r.Node, r.Err)
+			return
+		}
+		if !want(r) {
+			missing = append(missing, fmt.Sprintf("%s has %s", r.Node, describeReplica(r)))
+		}
+	}
+	if len(missing) > 0 {
+		c.res.NotOnOwners++
+		c.example("not on owners", "%s should be %s on every owner, but %v", key, what, missing)
+	}
+}
+
+func describeReplica(r Replica) string {
+	switch {
+	case !r.Held:
+		return "nothing"
+	case r.Tombstone:
+		return "a tombstone"
+	}
+	return strconv.Quote(r.Value)
+}
+
+// firstAcked returns the earliest acknowledged operation of kind among ops.
+func firstAcked(ops []Op, kind Kind) (Op, bool) {
+	var best Op
+	found := false
+	for _, op := range ops {
+		if op.Kind == kind && op.OK() && (!found || op.End < best.End) {
+			best, found = op, true
+		}
+	}
+	return best, found
+}
+
+// written reports whether some SET among ops wrote v.
+func written(ops []Op, v string) bool {
+	for _, op := range ops {
+		if op.Kind == Set && op.Value == v {
+			return true
+		}
+	}
+	return false
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
+
+// insert checks a key SET once and never deleted.
+func (c *checker) insert(key string, ops []Op) {
+	set, acked := firstAcked(ops, Set)
+	for _, g := range ops {
+		if g.Kind != Get || !g.OK() {
+			continue
+		}
+		switch {
+		case !g.Nil && !written(ops, g.Value):
+			c.res.BadValues++
+			c.example("bad value", "GET %s via node %d at %s returned %q, never written", key, g.Node+1, secs(g.Start), g.Value)
+		case g.Nil && acked && g.Start > set.End:
+			c.res.NilReads[c.h.phaseOf(g.Start)]++
+			c.example("nil read", "GET %s via node %d at %s found nothing; its SET was acknowledged at %s",
+				key, g.Node+1, secs(g.Start), secs(set.End))
+		}
+	}
+	if !acked {
+		return
+	}
+	if fr, ok := c.finalRead(key); ok && (fr.Nil || fr.Value != set.Value) {
+		c.res.Lost++
+		c.example("lost", "%s (acknowledged at %s) reads %s at the end", key, secs(set.End), describeFinal(fr))
+	}
+	c.owners(key, func(r Replica) bool { return r.Held && !r.Tombstone && r.Value == set.Value },
+		strconv.Quote(set.Value))
+}
+
+func describeFinal(fr FinalRead) string {
+	if fr.Nil {
+		return "nil"
+	}
+	return strconv.Quote(fr.Value)
+}
+
+// register checks a single-writer register: its SETs write "1", "2", ...
+// in order.
+func (c *checker) register(key string, ops []Op) {
+	// ackedBefore is the highest value acknowledged before t; startedBefore
+	// the highest value whose SET was invoked before t.
+	ackedBefore := func(t time.Duration) (n int, at time.Duration) {
+		for _, op := range ops {
+			if v, err := strconv.Atoi(op.Value); op.Kind == Set && op.OK() && op.End < t && err == nil && v > n {
+				n, at = v, op.End
+			}
+		}
+		return n, at
+	}
+	startedBefore := func(t time.Duration) int {
+		n := 0
+		for _, op := range ops {
+			if v, err := strconv.Atoi(op.Value); op.Kind == Set && op.Start < t && err == nil {
+				n = max(n, v)
+			}
+		}
+		return n
+	}
+	for _, g := range ops {
+		if g.Kind != Get || !g.OK() {
+			continue
+		}
+		floor, at := ackedBefore(g.Start)
+		if g.Nil {
+			if floor > 0 {
+				c.res.NilReads[c.h.phaseOf(g.Start)]++
+				c.example("nil read", "GET %s via node %d at %s found nothing; %d was acknowledged at %s",
+					key, g.Node+1, secs(g.Start), floor, secs(at))
+			}
+			continue
+		}
+		v, err := strconv.Atoi(g.Value)
+		switch {
+		case err != nil || v > startedBefore(g.End):
+			c.res.BadValues++
+			c.example("bad value", "GET %s via node %d at %s returned %q, not written by then", key, g.Node+1, secs(g.Start), g.Value)
+		case v < floor:
+			i := 1
+			if c.h.phaseOf(g.Start) == During {
+				i = 0
+			}
+			c.res.StaleReads[i]++
+			c.example("stale read", "GET %s via node %d at %s returned %d; %d was acknowledged at %s",
+				key, g.Node+1, secs(g.Start), v, floor, secs(at))
+		}
+	}
+	last, at := ackedBefore(math.MaxInt64)
+	if last == 0 {
+		return
+	}
+	fr, ok := c.finalRead(key)
+	if !ok {
+		return
+	}
+	v, err := strconv.Atoi(fr.Value)
+	switch {
+	case fr.Nil || (err == nil && v < last):
+		c.res.Discarded++
+		c.example("discarded", "%s reads %s at the end; %d was acknowledged at %s", key, describeFinal(fr), last, secs(at))
+		return
+	case err != nil || v > startedBefore(math.MaxInt64):
+		c.res.BadValues++
+		c.example("bad value", "%s reads %q at the end, never written", key, fr.Value)
+		return
+	}
+	c.owners(key, func(r Replica) bool { return r.Held && !r.Tombstone && r.Value == fr.Value },
+		strconv.Quote(fr.Value))
+}
+
+// deleted checks a key SET, then DELed, and not written after the DEL.
+func (c *checker) deleted(key string, ops []Op) {
+	del, acked := firstAcked(ops, Del)
+	if acked {
+		for _, op := range ops {
+			if op.Kind == Set && op.Start > del.Start {
+				acked = false // written again: nothing to hold the DEL to
+			}
+		}
+	}
+	undone := false
+	for _, g := range ops {
+		if g.Kind != Get || !g.OK() || g.Nil {
+			continue
+		}
+		switch {
+		case !written(ops, g.Value):
+			c.res.BadValues++
+			c.example("bad value", "GET %s via node %d at %s returned %q, never written", key, g.Node+1, secs(g.Start), g.Value)
+		case acked && g.Start > del.End:
+			undone = true
+			c.example("undone delete", "GET %s via node %d at %s returned %q; its DEL was acknowledged at %s",
+				key, g.Node+1, secs(g.Start), g.Value, secs(del.End))
+		}
+	}
+	if !acked {
+		return
+	}
+	if fr, ok := c.finalRead(key); ok && !fr.Nil {
+		undone = true
+		c.example("undone delete", "%s reads %q at the end; its DEL was acknowledged at %s", key, fr.Value, secs(del.End))
+	}
+	if undone {
+		c.res.UndoneDeletes++
+	}
+	// A DEL that found nothing may write nothing: then no owner holds
+	// anything, and that is as good as a tombstone on every owner.
+	reps, sampled := c.f.Replicas[key]
+	if sampled && len(reps) > 0 && !slices.ContainsFunc(reps, func(r Replica) bool { return r.Held || r.Err != "" }) {
+		c.res.OwnersChecked++
+		return
+	}
+	c.owners(key, func(r Replica) bool { return r.Held && r.Tombstone }, "a tombstone")
+}

@@ -1,0 +1,243 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench"
+)
+
+// nodeAddrs are the three addresses of one node.
+type nodeAddrs struct{ client, cluster, gossip string }
+
+// freeAddrs returns n distinct free 127.0.0.1 addresses. Every listener
+// stays open until all are chosen, so no two are the same; they are free
+// when returned but not reserved.
+func freeAddrs(n int) ([]string, error) {
+	out := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
+
+// cluster is the scenario's set of nodes, all gossiping through the first
+// node as their seed.
+type cluster struct {
+	dir   string
+	nodes []*node
+	admin []*redis.Client // one per node, for the checker's own commands
+}
+
+// newCluster describes a cluster in dir on fresh ports; uids gives the
+// nodes (by index) that run as another user.
+func newCluster(cfg *Config, dir, bin string, uids map[int]int) (*cluster, error) {
+	addrs, err := freeAddrs(3 * cfg.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{dir: dir}
+	for i := range cfg.Nodes {
+		a := nodeAddrs{client: addrs[3*i], cluster: addrs[3*i+1], gossip: addrs[3*i+2]}
+		n := newNode(i, dir, bin, a, addrs[2], cfg.NodeArgs, uids[i])
+		if err := n.makeDataDir(); err != nil {
+			return nil, err
+		}
+		c.nodes = append(c.nodes, n)
+		c.admin = append(c.admin, redis.NewClient(&redis.Options{Addr: a.client, Protocol: 2, DisableIdentity: true,
+			MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 10 * time.Second, PoolSize: 2}))
+	}
+	return c, nil
+}
+
+// startCluster starts a cluster in dir and waits until every node sees
+// every other alive. A node can lose its port to another process between
+// the probe and its bind, so a failed start is retried on new ports.
+func startCluster(ctx context.Context, cfg *Config, dir, bin string, uids map[int]int) (*cluster, error) {
+	const tries = 3
+	var errs []error
+	for try := range tries {
+		c, err := newCluster(cfg, dir, bin, uids)
+		if err != nil {
+			return nil, err
+		}
+		if err = c.start(ctx, cfg); err == nil {
+			return c, nil
+		}
+		c.close()
+		errs = append(errs, err)
+		if ctx.Err() != nil || try == tries-1 {
+			break
+		}
+		logf(cfg.Log, "  cluster start failed, again on new ports: %v\n", err)
+		for _, n := range c.nodes {
+			_ = os.RemoveAll(filepath.Dir(n.dataDir))
+			_ = os.Rename(n.logPath, fmt.Sprintf("%s.try%d", n.logPath, try+1))
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// start starts the seed, then the other nodes at once, then waits for the
+// membership.
+func (c *cluster) start(ctx context.Context, cfg *Config) error {
+	if err := c.nodes[0].start(ctx, cfg.StartTimeout); err != nil {
+		return err
+	}
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes[1:] {
+		wg.Go(func() { errs[i] = n.start(ctx, cfg.StartTimeout) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return c.waitJoined(ctx, cfg.JoinTimeout)
+}
+
+// close SIGKILLs every process the cluster started and closes its
+// clients.
+func (c *cluster) close() {
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		wg.Go(n.kill)
+	}
+	wg.Wait()
+	for _, a := range c.admin {
+		a.Close()
+	}
+}
+
+// stop ends every node with SIGTERM, bounded by timeout each.
+func (c *cluster) stop(timeout time.Duration) {
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		if cmd, _ := n.running(); cmd != nil {
+			wg.Go(func() { _, _ = n.terminate(timeout) })
+		}
+	}
+	wg.Wait()
+}
+
+func (c *cluster) clientAddrs() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.client
+	}
+	return out
+}
+
+// aliveSeen returns how many members node i lists as alive.
+func (c *cluster) aliveSeen(ctx context.Context, i int) (int, error) {
+	rows, err := c.admin[i].Do(ctx, "RINGCACHE", "NODES").Slice()
+	if err != nil {
+		return 0, err
+	}
+	alive := 0
+	for _, r := range rows {
+		if f, ok := r.([]any); ok && len(f) >= 3 && f[2] == "alive" {
+			alive++
+		}
+	}
+	return alive, nil
+}
+
+// waitJoined polls until every node lists every node alive, or timeout.
+func (c *cluster) waitJoined(ctx context.Context, timeout time.Duration) error {
+	return poll(ctx, timeout, 200*time.Millisecond, func() error {
+		for i, n := range c.nodes {
+			alive, err := c.aliveSeen(ctx, i)
+			if err != nil {
+				return fmt.Errorf("RINGCACHE NODES on %s: %v", n.id, err)
+			}
+			if alive != len(c.nodes) {
+				return fmt.Errorf("%s sees %d of %d nodes alive", n.id, alive, len(c.nodes))
+			}
+		}
+		return nil
+	})
+}
+
+// hintsPending sums RINGCACHE HINTS' pending column over every node.
+func (c *cluster) hintsPending(ctx context.Context) (int64, error) {
+	var total int64
+	for i, n := range c.nodes {
+		reply, err := c.admin[i].Do(ctx, "RINGCACHE", "HINTS").Result()
+		if err != nil {
+			return 0, fmt.Errorf("RINGCACHE HINTS on %s: %v", n.id, err)
+		}
+		rows, err := bench.ParseHints(reply)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %v", n.id, err)
+		}
+		for _, r := range rows {
+			total += r.Pending
+		}
+	}
+	return total, nil
+}
+
+// repair runs RINGCACHE REPAIR on node i and returns its summary as
+// "name=value" pairs.
+func (c *cluster) repair(ctx context.Context, i int, timeout time.Duration) (string, error) {
+	cl := redis.NewClient(&redis.Options{Addr: c.nodes[i].client, Protocol: 2, DisableIdentity: true,
+		MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second, ReadTimeout: timeout, PoolSize: 1})
+	defer cl.Close()
+	reply, err := cl.Do(ctx, "RINGCACHE", "REPAIR").Slice()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for j := 0; j+1 < len(reply); j += 2 {
+		fmt.Fprintf(&b, "%v=%v ", reply[j], reply[j+1])
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+// poll calls cond every period until it returns nil, ctx ends, or timeout
+// passes; then it returns cond's last error.
+func poll(ctx context.Context, timeout, period time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %v: %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(period):
+		}
+	}
+}
+
+// sleep waits d unless ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,181 @@
+package nemesis
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// ErrInvalidConfig reports a Config that fails Validate.
+var ErrInvalidConfig = errors.New("nemesis: invalid config")
+
+// Config configures Run. Start from DefaultConfig (the full form) or
+// ShortConfig (the CI form).
+type Config struct {
+	// RingcacheBin is the node binary. Empty: Run builds ./cmd/ringcache
+	// from SourceDir with go build. Either way the binary is copied into
+	// the suite's directory, where every node can execute it.
+	RingcacheBin string
+	// SourceDir is the module root the binary is built from. Default ".".
+	SourceDir string
+	// Scenarios to run, in order. Default AllScenarios.
+	Scenarios []string
+	// Keep keeps every scenario's directory (data, logs, history); by
+	// default only a failed scenario's is kept.
+	Keep bool
+	// TempDir is where the suite's directory is created; "" is the
+	// system's temporary directory. The partitioned node runs as uid
+	// 65534, which must be able to reach it.
+	TempDir string
+	// Nodes is the cluster size. Default 5.
+	Nodes int
+	// NodeArgs are passed to every node after the addresses, the node id,
+	// the seed and the data directory. Default N=3, R=W=2, anti-entropy
+	// every 10s.
+	NodeArgs []string
+	// Warmup is the workload alone before the fault; After the workload
+	// after the heal. Defaults 20s and 20s.
+	Warmup, After time.Duration
+	// Outage is how long a killed node stays down, a paused node paused,
+	// and how long the none scenario's (empty) fault phase lasts. Default
+	// 15s.
+	Outage time.Duration
+	// Partition is how long the partition lasts. Default 20s.
+	Partition time.Duration
+	// Workload shapes the clients.
+	Workload WorkloadConfig
+	// StartTimeout bounds a node's start until it answers PING; JoinTimeout
+	// the wait until every node lists every node alive; StopTimeout a
+	// SIGTERM before SIGKILL; HintsTimeout the wait until no hint is
+	// pending; RepairTimeout one RINGCACHE REPAIR. Defaults 30s, 60s, 20s,
+	// 60s, 2m.
+	StartTimeout, JoinTimeout, StopTimeout, HintsTimeout, RepairTimeout time.Duration
+	// OwnerSample bounds the acknowledged keys whose owners are read with
+	// RINGCACHE LOCALGET at the end, a third each from inserts, registers
+	// and deleted keys. Default 3000.
+	OwnerSample int
+	// Out receives one line per scenario as it ends; Log progress lines
+	// and the examples of a failed scenario. nil: nothing.
+	Out, Log io.Writer
+}
+
+// WorkloadConfig shapes the recorded workload: 12 clients by default,
+// about 1,700 operations per second in all.
+type WorkloadConfig struct {
+	// Clients per role. Defaults 4 inserters, 3 register writers, 2
+	// deleters, 3 readers.
+	Inserters, RegisterWriters, Deleters, Readers int
+	// InsertRate is each inserter's SETs per second. Default 100.
+	InsertRate float64
+	// BurstRate is each register writer's registers per second; it writes
+	// each one Burst times back to back, each SET through the next node,
+	// then reads it back through a third. Defaults 20 and 4.
+	BurstRate float64
+	Burst     int
+	// DeleteRate is each deleter's SET-DEL-GET cycles per second. Default
+	// 40.
+	DeleteRate float64
+	// ReadRate is each reader's GETs per second. Default 250.
+	ReadRate float64
+	// ValueSize is the size of insert and delete values. Default 32.
+	ValueSize int
+	// DialTimeout and Timeout are the clients' connect and read/write
+	// timeouts, a little above the nodes' 1s request timeout. Defaults 1s
+	// and 2s.
+	DialTimeout, Timeout time.Duration
+	// Seed makes the readers' choices reproducible. Default 1.
+	Seed uint64
+}
+
+// The scenarios, in their default order.
+const (
+	ScenarioNone      = "none"
+	ScenarioKillOne   = "kill9-one"
+	ScenarioKillTwo   = "kill9-two"
+	ScenarioPause     = "pause"
+	ScenarioRolling   = "rolling"
+	ScenarioDiskLoss  = "disk-loss"
+	ScenarioPartition = "partition"
+)
+
+// AllScenarios lists every scenario in its default order.
+var AllScenarios = []string{ScenarioNone, ScenarioKillOne, ScenarioKillTwo, ScenarioPause,
+	ScenarioRolling, ScenarioDiskLoss, ScenarioPartition}
+
+// DefaultConfig returns the full form: realistic durations, about 75 s of
+// workload per scenario.
+func DefaultConfig() Config {
+	return Config{
+		SourceDir: ".",
+		Scenarios: slices.Clone(AllScenarios),
+		Nodes:     5,
+		NodeArgs: []string{"--replicas", "3", "--read-quorum", "2", "--write-quorum", "2",
+			"--anti-entropy-interval", "10s"},
+		Warmup:    20 * time.Second,
+		After:     20 * time.Second,
+		Outage:    15 * time.Second,
+		Partition: 20 * time.Second,
+		Workload: WorkloadConfig{
+			Inserters: 4, RegisterWriters: 3, Deleters: 2, Readers: 3,
+			InsertRate: 100, BurstRate: 20, Burst: 4, DeleteRate: 40, ReadRate: 250,
+			ValueSize:   32,
+			DialTimeout: time.Second, Timeout: 2 * time.Second,
+			Seed: 1,
+		},
+		StartTimeout:  30 * time.Second,
+		JoinTimeout:   60 * time.Second,
+		StopTimeout:   20 * time.Second,
+		HintsTimeout:  60 * time.Second,
+		RepairTimeout: 2 * time.Minute,
+		OwnerSample:   3000,
+	}
+}
+
+// ShortConfig returns the CI form: every scenario with shorter phases.
+func ShortConfig() Config {
+	c := DefaultConfig()
+	c.Warmup, c.After = 5*time.Second, 6*time.Second
+	c.Outage, c.Partition = 8*time.Second, 10*time.Second
+	// Above the nodes' 30s (+10% jitter) rejoin of their seed, which a
+	// restarted seed waits for.
+	c.JoinTimeout = 45 * time.Second
+	c.OwnerSample = 1500
+	return c
+}
+
+// Validate reports the first invalid field, wrapping ErrInvalidConfig.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	w := c.Workload
+	switch {
+	case c.Nodes < 4:
+		return bad("%d nodes, need at least 4 (N=3 and a substitute)", c.Nodes)
+	case len(c.Scenarios) == 0:
+		return bad("no scenario")
+	case c.Warmup <= 0 || c.After <= 0 || c.Outage <= 0 || c.Partition <= 0:
+		return bad("warm-up %v, after %v, outage %v and partition %v must be positive", c.Warmup, c.After, c.Outage, c.Partition)
+	case c.StartTimeout <= 0 || c.JoinTimeout <= 0 || c.StopTimeout <= 0 || c.HintsTimeout <= 0 || c.RepairTimeout <= 0:
+		return bad("every timeout must be positive")
+	case c.OwnerSample < 0:
+		return bad("owner sample %d < 0", c.OwnerSample)
+	case w.Inserters < 1 || w.RegisterWriters < 1 || w.Deleters < 1 || w.Readers < 1:
+		return bad("every role needs a client: %d inserters, %d register writers, %d deleters, %d readers",
+			w.Inserters, w.RegisterWriters, w.Deleters, w.Readers)
+	case w.InsertRate <= 0 || w.BurstRate <= 0 || w.DeleteRate <= 0 || w.ReadRate <= 0:
+		return bad("every rate must be positive")
+	case w.Burst < 2:
+		return bad("burst %d < 2: a register needs two writes in a row", w.Burst)
+	case w.ValueSize < 1 || w.DialTimeout <= 0 || w.Timeout <= 0:
+		return bad("value size, dial timeout and timeout must be positive")
+	}
+	for _, s := range c.Scenarios {
+		if !slices.Contains(AllScenarios, s) {
+			return bad("unknown scenario %q (known: %v)", s, AllScenarios)
+		}
+	}
+	return nil
+}

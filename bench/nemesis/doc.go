@@ -1,0 +1,54 @@
+// Package nemesis is ringcache's fault-injection suite: it starts a real
+// cluster (5 processes, N=3, R=W=2, hinted handoff on, anti-entropy every
+// 10 s), drives a recorded workload through every node, injects one fault,
+// heals it, and checks the history of what the clients saw against the
+// cluster's final state.
+//
+// # A scenario
+//
+// Each scenario runs on a fresh cluster in its own directory (data and one
+// log per node):
+//
+//	warm-up   the workload alone
+//	fault     one fault, from its injection to its heal (the "fault phase")
+//	after     the workload goes on against the healed cluster
+//	final     the workload stops; once every node sees every other alive and
+//	          no node holds a hint (both waits bounded), RINGCACHE REPAIR
+//	          runs once on every node; then each sampled key's owners are
+//	          read with RINGCACHE LOCALGET and every key with a quorum GET
+//
+// The faults are: none; SIGKILL of one node, restarted on its data; SIGKILL
+// of two nodes; SIGSTOP of one node, then SIGCONT; a rolling restart
+// (SIGTERM, wait for the exit, restart, wait until every node sees it
+// alive, next node); disk loss (SIGKILL, the data directory removed, a
+// restart with the same --node-id); and a partition of one node's gossip
+// and cluster ports from the others (iptables rules on the loopback
+// interface, see partition.go; skipped where iptables cannot be used).
+//
+// # The workload
+//
+// Every client holds one connection to every node and picks the node per
+// operation; go-redis retries are off, so each failure is seen once. The
+// clients have roles: inserters SET unique keys ("ins:"); register writers
+// each own a series of registers ("reg:") and SET each one to 1, 2, 3, ...
+// back to back, each write through the next node, then read it back
+// through a third node; deleters SET a key ("del:"), DEL it through another
+// node and GET it through a third; readers GET acknowledged inserts,
+// recent registers and deleted keys through random nodes. Each client is
+// paced by its own rate limiter, so the load stays steady and leaves the
+// machine's cores to the nodes. The back-to-back writes are what makes two
+// coordinators stamp consecutive writes of one key within the same
+// millisecond.
+//
+// Every operation is recorded with its invocation and completion time on
+// the checker's monotonic clock, its node, its outcome and its value. A
+// write that failed in any way (an error reply, a timeout, a refused
+// connection) is indeterminate: it may or may not have taken effect, it
+// counts against availability and never as acknowledged.
+//
+// # The checks
+//
+// Check is a pure function of the history and the final state (check.go);
+// the unit tests feed it synthetic histories that must pass and one that
+// must fail for each kind of violation. The kinds are listed on Result.
+package nemesis

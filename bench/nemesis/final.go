@@ -1,0 +1,246 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// finalKeys returns the keys the final state covers: every key the
+// history wrote or tried to write (read with a quorum GET), and a sample
+// of at most sample acknowledged keys (read on each owner), a third each
+// from inserts, registers and deleted keys, spread evenly over the run.
+func finalKeys(ops []Op, sample int) (all, owners []string) {
+	seen := map[string]bool{}
+	acked := map[string]bool{}
+	var byClass [classDelete + 1][]string // acknowledged keys in order of first write
+	for _, op := range ops {
+		if !op.isWrite() {
+			continue
+		}
+		if !seen[op.Key] {
+			seen[op.Key] = true
+			all = append(all, op.Key)
+		}
+		class := classOf(op.Key)
+		counts := op.OK() && ((op.Kind == Set && class != classDelete) || (op.Kind == Del && class == classDelete))
+		if counts && !acked[op.Key] {
+			acked[op.Key] = true
+			byClass[class] = append(byClass[class], op.Key)
+		}
+	}
+	per := sample / 3
+	for _, keys := range byClass[classInsert:] {
+		owners = append(owners, spread(keys, per)...)
+	}
+	return all, owners
+}
+
+// spread returns at most n of keys, evenly spaced.
+func spread(keys []string, n int) []string {
+	if len(keys) <= n {
+		return keys
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = keys[i*len(keys)/n]
+	}
+	return out
+}
+
+// pipelineChunk is how many commands one pipeline of the final reads
+// carries.
+const pipelineChunk = 500
+
+// collectFinal waits for the cluster to settle (membership, hints), runs
+// one repair round on every node, then reads the owners of the sampled
+// keys and every key. Steps that do not complete are noted in
+// Final.Incomplete; the reads are done regardless.
+func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final {
+	var f Final
+	note := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		f.Incomplete = append(f.Incomplete, msg)
+		logf(cfg.Log, "  incomplete: %s\n", msg)
+	}
+	logf(cfg.Log, "  final: membership, hints, repair\n")
+	if err := cl.waitJoined(ctx, cfg.JoinTimeout); err != nil {
+		note("membership after the heal: %v", err)
+	}
+	start := time.Now()
+	var pending int64
+	err := poll(ctx, cfg.HintsTimeout, 200*time.Millisecond, func() error {
+		var err error
+		if pending, err = cl.hintsPending(ctx); err != nil {
+			return err
+		}
+		if pending > 0 {
+			return fmt.Errorf("%d hints pending", pending)
+		}
+		return nil
+	})
+	if err != nil {
+		note("hints: %v", err)
+	} else {
+		logf(cfg.Log, "  no hint pending %.1fs after the workload\n", time.Since(start).Seconds())
+	}
+	for i, n := range cl.nodes {
+		sum, err := cl.repair(ctx, i, cfg.RepairTimeout)
+		if err != nil {
+			note("RINGCACHE REPAIR on %s: %v", n.id, err)
+			continue
+		}
+		logf(cfg.Log, "  REPAIR %s: %s\n", n.id, sum)
+	}
+	all, sampled := finalKeys(ops, cfg.OwnerSample)
+	logf(cfg.Log, "  final: LOCALGET of %d keys on their owners, quorum GET of %d keys\n", len(sampled), len(all))
+	// The owners first: a quorum GET repairs the replicas it reads.
+	f.Replicas = readOwners(ctx, cl, sampled)
+	f.Reads = readAll(ctx, cl, all)
+	return f
+}
+
+// readOwners returns each key's owners' own records.
+func readOwners(ctx context.Context, cl *cluster, keys []string) map[string][]Replica {
+	out := make(map[string][]Replica, len(keys))
+	owners := make(map[string][]string, len(keys))
+	for start := 0; start < len(keys); start += pipelineChunk {
+		batch := keys[start:min(start+pipelineChunk, len(keys))]
+		pipe := cl.admin[0].Pipeline()
+		cmds := make([]*redis.StringSliceCmd, len(batch))
+		for j, k := range batch {
+			cmds[j] = redis.NewStringSliceCmd(ctx, "RINGCACHE", "OWNERS", k)
+			_ = pipe.Process(ctx, cmds[j])
+		}
+		_, _ = pipe.Exec(ctx) // errors are per command, below
+		for j, cmd := range cmds {
+			ids, err := cmd.Result()
+			if err != nil {
+				out[batch[j]] = []Replica{{Node: "?", Err: "RINGCACHE OWNERS: " + errText(err)}}
+				continue
+			}
+			owners[batch[j]] = ids
+		}
+	}
+	// One pipeline per owner node.
+	perNode := map[string][]string{}
+	for _, k := range keys {
+		for _, id := range owners[k] {
+			perNode[id] = append(perNode[id], k)
+		}
+	}
+	records := map[[2]string]Replica{}
+	for id, ks := range perNode {
+		for k, r := range localGets(ctx, cl, id, ks) {
+			records[[2]string{k, id}] = r
+		}
+	}
+	for _, k := range keys {
+		ids, ok := owners[k]
+		if !ok {
+			continue
+		}
+		reps := make([]Replica, 0, len(ids))
+		for _, id := range ids {
+			reps = append(reps, records[[2]string{k, id}])
+		}
+		out[k] = reps
+	}
+	return out
+}
+
+// localGets reads keys with RINGCACHE LOCALGET on node id.
+func localGets(ctx context.Context, cl *cluster, id string, keys []string) map[string]Replica {
+	out := make(map[string]Replica, len(keys))
+	i := cl.index(id)
+	if i < 0 {
+		for _, k := range keys {
+			out[k] = Replica{Node: id, Err: "unknown node"}
+		}
+		return out
+	}
+	for start := 0; start < len(keys); start += pipelineChunk {
+		batch := keys[start:min(start+pipelineChunk, len(keys))]
+		pipe := cl.admin[i].Pipeline()
+		cmds := make([]*redis.Cmd, len(batch))
+		for j, k := range batch {
+			cmds[j] = pipe.Do(ctx, "RINGCACHE", "LOCALGET", k)
+		}
+		_, _ = pipe.Exec(ctx)
+		for j, cmd := range cmds {
+			out[batch[j]] = parseLocalGet(id, cmd)
+		}
+	}
+	return out
+}
+
+// parseLocalGet reads a RINGCACHE LOCALGET reply: nil, or [value (nil
+// for a tombstone), version, expiry-unix-ms, tombstone 0|1].
+func parseLocalGet(id string, cmd *redis.Cmd) Replica {
+	r := Replica{Node: id}
+	res, err := cmd.Slice()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return r
+	case err != nil:
+		r.Err = errText(err)
+		return r
+	case len(res) != 4:
+		r.Err = fmt.Sprintf("LOCALGET reply %v: want 4 fields", res)
+		return r
+	}
+	r.Held = true
+	r.Tombstone = res[3] == int64(1)
+	if v, ok := res[0].(string); ok {
+		r.Value = v
+	}
+	return r
+}
+
+func (c *cluster) index(id string) int {
+	for i, n := range c.nodes {
+		if n.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// readAll reads every key with a quorum GET, the chunks spread over the
+// nodes; a key whose GET failed is tried again through the next node, up
+// to three times.
+func readAll(ctx context.Context, cl *cluster, keys []string) map[string]FinalRead {
+	out := make(map[string]FinalRead, len(keys))
+	todo := keys
+	for try := range 3 {
+		var failed []string
+		for c, start := 0, 0; start < len(todo); c, start = c+1, start+pipelineChunk {
+			batch := todo[start:min(start+pipelineChunk, len(todo))]
+			pipe := cl.admin[(c+try)%len(cl.admin)].Pipeline()
+			cmds := make([]*redis.StringCmd, len(batch))
+			for j, k := range batch {
+				cmds[j] = pipe.Get(ctx, k)
+			}
+			_, _ = pipe.Exec(ctx)
+			for j, cmd := range cmds {
+				v, err := cmd.Result()
+				switch {
+				case errors.Is(err, redis.Nil):
+					out[batch[j]] = FinalRead{Nil: true}
+				case err != nil:
+					out[batch[j]] = FinalRead{Err: errText(err)}
+					failed = append(failed, batch[j])
+				default:
+					out[batch[j]] = FinalRead{Value: v}
+				}
+			}
+		}
+		if todo = failed; len(todo) == 0 || ctx.Err() != nil {
+			break
+		}
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package nemesis
+
+import (
+	"strings"
+	"time"
+)
+
+// Kind is the command an operation sent.
+type Kind string
+
+// The commands the workload sends.
+const (
+	Set Kind = "SET"
+	Del Kind = "DEL"
+	Get Kind = "GET"
+)
+
+// Key classes. The workload names every key with one of these prefixes and
+// the checker reads a key's role from its name, so a history is
+// self-describing.
+const (
+	// InsertPrefix keys are SET once, never deleted, and read.
+	InsertPrefix = "ins:"
+	// RegisterPrefix keys have one writer client that SETs "1", "2", ...
+	// in order, one write at a time.
+	RegisterPrefix = "reg:"
+	// DeletePrefix keys are SET once, then DELed, and never written again.
+	DeletePrefix = "del:"
+)
+
+type keyClass int
+
+const (
+	classOther keyClass = iota
+	classInsert
+	classRegister
+	classDelete
+)
+
+func classOf(key string) keyClass {
+	switch {
+	case strings.HasPrefix(key, InsertPrefix):
+		return classInsert
+	case strings.HasPrefix(key, RegisterPrefix):
+		return classRegister
+	case strings.HasPrefix(key, DeletePrefix):
+		return classDelete
+	}
+	return classOther
+}
+
+// Op is one client operation as the client saw it.
+type Op struct {
+	// Client and Node are the indexes of the client that sent it and of
+	// the node it was sent to.
+	Client int    `json:"client"`
+	Node   int    `json:"node"`
+	Kind   Kind   `json:"kind"`
+	Key    string `json:"key"`
+	// Value is what a SET wrote or a successful GET returned; Nil is set
+	// for a GET that found nothing.
+	Value string `json:"value,omitempty"`
+	Nil   bool   `json:"nil,omitempty"`
+	// Start and End are the invocation and the completion, as offsets
+	// from the start of the scenario on the checker's monotonic clock.
+	Start time.Duration `json:"start_ns"`
+	End   time.Duration `json:"end_ns"`
+	// Err is what went wrong ("" on success): an error reply, "timeout",
+	// a refused connection. A write with an error is indeterminate.
+	Err string `json:"err,omitempty"`
+}
+
+// OK reports whether the operation succeeded (a GET that found nothing
+// succeeded).
+func (o Op) OK() bool { return o.Err == "" }
+
+func (o Op) isWrite() bool { return o.Kind == Set || o.Kind == Del }
+
+// History is what the clients saw during one scenario.
+type History struct {
+	Ops []Op `json:"ops"`
+	// FaultStart and FaultEnd bound the fault phase, from the fault's
+	// injection to its heal. An operation belongs to the phase its Start
+	// falls in: before, during, after.
+	FaultStart time.Duration `json:"fault_start_ns"`
+	FaultEnd   time.Duration `json:"fault_end_ns"`
+}
+
+// Phase is a part of a scenario.
+type Phase int
+
+// The phases, in order.
+const (
+	Before Phase = iota
+	During
+	After
+	numPhases
+)
+
+func (p Phase) String() string {
+	return [...]string{"before", "during", "after"}[p]
+}
+
+// phaseOf returns the phase of an invocation at t.
+func (h *History) phaseOf(t time.Duration) Phase {
+	switch {
+	case t < h.FaultStart:
+		return Before
+	case t < h.FaultEnd:
+		return During
+	}
+	return After
+}
+
+// Final is the cluster's state once the fault is healed, the hints are
+// delivered and one repair round ran on every node.
+type Final struct {
+	// Reads is a quorum GET of every key the history wrote.
+	Reads map[string]FinalRead `json:"reads"`
+	// Replicas holds, for a sample of the acknowledged keys, what each of
+	// the key's owners holds itself (RINGCACHE LOCALGET), in preference
+	// order.
+	Replicas map[string][]Replica `json:"replicas"`
+	// Incomplete names every step that did not complete (hints still
+	// pending, a repair that failed, a fault that had no effect): the
+	// checks ran on a state that is not the one they are meant for.
+	Incomplete []string `json:"incomplete,omitempty"`
+}
+
+// FinalRead is one key's final quorum GET.
+type FinalRead struct {
+	Value string `json:"value,omitempty"`
+	Nil   bool   `json:"nil,omitempty"`
+	Err   string `json:"err,omitempty"`
+}
+
+// Replica is one owner's own record of a key.
+type Replica struct {
+	Node      string `json:"node"`
+	Held      bool   `json:"held"` // false: no record at all
+	Value     string `json:"value,omitempty"`
+	Tombstone bool   `json:"tombstone,omitempty"`
+	Err       string `json:"err,omitempty"`
+}

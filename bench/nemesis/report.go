@@ -1,0 +1,68 @@
+package nemesis
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Line is the scenario's one-line summary: its figures, then PASS or
+// FAIL; or SKIP or ERROR with the reason.
+func (r ScenarioResult) Line() string {
+	head := fmt.Sprintf("nemesis %-10s", r.Scenario)
+	switch r.Status {
+	case StatusSkip:
+		return fmt.Sprintf("%s SKIP: %s", head, r.Reason)
+	case StatusError:
+		return fmt.Sprintf("%s ERROR after %.0fs: %s (kept %s)", head, r.Seconds, r.Reason, r.Dir)
+	}
+	x := r.Result
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s ops=%d acked_writes=%d lost=%d discarded=%d stale_reads=%d/%d undone_deletes=%d nil_reads=%d/%d/%d not_on_owners=%d",
+		head, x.Ops, x.AckedWrites, x.Lost, x.Discarded, x.StaleReads[0], x.StaleReads[1], x.UndoneDeletes,
+		x.NilReads[Before], x.NilReads[During], x.NilReads[After], x.NotOnOwners)
+	if x.BadValues > 0 {
+		fmt.Fprintf(&b, " bad_values=%d", x.BadValues)
+	}
+	if x.FinalErrors > 0 {
+		fmt.Fprintf(&b, " final_errors=%d", x.FinalErrors)
+	}
+	if n := len(x.Incomplete); n > 0 {
+		fmt.Fprintf(&b, " incomplete=%d", n)
+	}
+	fmt.Fprintf(&b, " avail_w=%s/%s/%s avail_r=%s/%s/%s time=%.0fs %s",
+		x.Writes[Before], x.Writes[During], x.Writes[After], x.Reads[Before], x.Reads[During], x.Reads[After],
+		r.Seconds, r.Status)
+	if r.Status == StatusFail {
+		fmt.Fprintf(&b, " (kept %s)", r.Dir)
+	}
+	return b.String()
+}
+
+// WriteTable prints the results as a Markdown table.
+func WriteTable(w io.Writer, results []ScenarioResult) error {
+	var b strings.Builder
+	b.WriteString("| scenario | ops | acked writes | lost | discarded | stale reads (fault / outside) | undone deletes | nil reads (before / fault / after) | not on owners (of checked) | writes ok % (before / fault / after) | reads ok % (before / fault / after) | seconds | result |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		if r.Status == StatusSkip || r.Status == StatusError {
+			fmt.Fprintf(&b, "| %s | | | | | | | | | | | %.0f | %s: %s |\n", r.Scenario, r.Seconds, r.Status, mdEscape(r.Reason))
+			continue
+		}
+		x := r.Result
+		status := r.Status
+		if x.BadValues > 0 || x.FinalErrors > 0 || len(x.Incomplete) > 0 {
+			status += fmt.Sprintf(" (bad values %d, final errors %d, incomplete: %s)", x.BadValues, x.FinalErrors,
+				mdEscape(strings.Join(x.Incomplete, "; ")))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d / %d | %d | %d / %d / %d | %d (of %d) | %s / %s / %s | %s / %s / %s | %.0f | %s |\n",
+			r.Scenario, x.Ops, x.AckedWrites, x.Lost, x.Discarded, x.StaleReads[0], x.StaleReads[1], x.UndoneDeletes,
+			x.NilReads[Before], x.NilReads[During], x.NilReads[After], x.NotOnOwners, x.OwnersChecked,
+			x.Writes[Before], x.Writes[During], x.Writes[After], x.Reads[Before], x.Reads[During], x.Reads[After],
+			r.Seconds, status)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

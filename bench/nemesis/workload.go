@@ -1,0 +1,303 @@
+package nemesis
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+)
+
+// workload runs the recorded clients. It owns their goroutines: stop ends
+// them and returns what they recorded.
+type workload struct {
+	cfg     WorkloadConfig
+	nodes   int
+	pool    keyPool
+	clients []*client
+	halt    context.CancelFunc // ends the clients' pacing waits
+	wg      sync.WaitGroup
+}
+
+// client is one recorded client with a connection to every node. Its
+// fields are used by its goroutine only; ops is read once it ended.
+type client struct {
+	id    int
+	base  time.Time
+	cfg   *WorkloadConfig
+	addrs []string
+	conns []*redis.Client // one per node, of one connection each
+	rng   *rand.Rand
+	ops   []Op
+}
+
+func (c *client) connect(node int) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: c.addrs[node], Protocol: 2, DisableIdentity: true,
+		MaxRetries: -1, DialerRetries: 1, DialTimeout: c.cfg.DialTimeout,
+		ReadTimeout: c.cfg.Timeout, WriteTimeout: c.cfg.Timeout, PoolSize: 1})
+}
+
+// startWorkload starts cfg's clients against addrs. ctx cancels the
+// operations themselves (an interrupt); stop ends the workload between
+// operations, so no operation is cut short. Times are measured from base.
+func startWorkload(ctx context.Context, cfg WorkloadConfig, addrs []string, base time.Time) *workload {
+	w := &workload{cfg: cfg, nodes: len(addrs)}
+	paced, halt := context.WithCancel(ctx)
+	w.halt = halt
+	roles := []struct {
+		count int
+		rate  float64
+		run   func(ctx, paced context.Context, c *client, lim *rate.Limiter)
+	}{
+		{cfg.Inserters, cfg.InsertRate, w.insert},
+		{cfg.RegisterWriters, cfg.BurstRate, w.writeRegisters},
+		{cfg.Deleters, cfg.DeleteRate, w.deleteKeys},
+		{cfg.Readers, cfg.ReadRate, w.read},
+	}
+	for _, role := range roles {
+		for range role.count {
+			c := &client{id: len(w.clients), base: base, cfg: &w.cfg, addrs: addrs,
+				rng: rand.New(rand.NewPCG(cfg.Seed, uint64(len(w.clients))))}
+			for node := range addrs {
+				c.conns = append(c.conns, c.connect(node))
+			}
+			w.clients = append(w.clients, c)
+			lim := rate.NewLimiter(rate.Limit(role.rate), 1)
+			run := role.run
+			w.wg.Go(func() {
+				defer c.close()
+				run(ctx, paced, c, lim)
+			})
+		}
+	}
+	return w
+}
+
+// stop ends the clients after their current operation and returns every
+// operation, ordered by invocation.
+func (w *workload) stop() []Op {
+	w.halt()
+	w.wg.Wait()
+	var ops []Op
+	for _, c := range w.clients {
+		ops = append(ops, c.ops...)
+	}
+	slices.SortStableFunc(ops, func(a, b Op) int { return cmp.Compare(a.Start, b.Start) })
+	return ops
+}
+
+func (c *client) close() {
+	for _, cc := range c.conns {
+		cc.Close()
+	}
+}
+
+// do sends one command to node and records it.
+func (c *client) do(ctx context.Context, node int, kind Kind, key, value string) Op {
+	op := Op{Client: c.id, Node: node, Kind: kind, Key: key, Value: value}
+	conn := c.conns[node]
+	op.Start = time.Since(c.base)
+	var err error
+	switch kind {
+	case Set:
+		err = conn.Set(ctx, key, value, 0).Err()
+	case Del:
+		var n int64
+		n, err = conn.Del(ctx, key).Result()
+		op.Value = strconv.FormatInt(n, 10) // keys removed, for the record only
+	case Get:
+		op.Value, err = conn.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			op.Nil, err = true, nil
+		}
+	}
+	op.End = time.Since(c.base)
+	if err != nil {
+		op.Err = errText(err)
+	}
+	c.ops = append(c.ops, op)
+	// After a failed dial, go-redis answers from its last dial error
+	// without dialing until a background probe (once a second) gets
+	// through. A fresh client dials on the next operation, so a node is
+	// counted available as soon as it accepts connections.
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "dial" {
+		conn.Close()
+		c.conns[node] = c.connect(node)
+	}
+	return op
+}
+
+// errText shortens an error for the history: "timeout" for every timeout.
+func errText(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+// value is the unique value written to key: the key itself, padded.
+func (w *workload) value(key string) string {
+	if len(key)+1 >= w.cfg.ValueSize {
+		return key
+	}
+	return key + "=" + strings.Repeat("v", w.cfg.ValueSize-len(key)-1)
+}
+
+// insert SETs unique keys, each through the next node.
+func (w *workload) insert(ctx, paced context.Context, c *client, lim *rate.Limiter) {
+	for seq := 1; lim.Wait(paced) == nil; seq++ {
+		key := fmt.Sprintf("%s%d:%d", InsertPrefix, c.id, seq)
+		if op := c.do(ctx, (c.id+seq)%w.nodes, Set, key, w.value(key)); op.OK() {
+			w.pool.addInsert(key)
+		}
+	}
+}
+
+// writeRegisters writes one new register per pacing token: Burst SETs of
+// 1, 2, ... back to back, each through the node after the previous one's,
+// then a GET through a third node (neither the last write's nor the one
+// after). Back to back, two coordinators often stamp consecutive writes
+// within the same millisecond.
+func (w *workload) writeRegisters(ctx, paced context.Context, c *client, lim *rate.Limiter) {
+	for gen := 1; lim.Wait(paced) == nil; gen++ {
+		key := fmt.Sprintf("%s%d:%d", RegisterPrefix, c.id, gen)
+		w.pool.addRegister(key)
+		node := (c.id + gen) % w.nodes
+		for i := 1; i <= w.cfg.Burst && paced.Err() == nil; i++ {
+			node = (node + 1) % w.nodes
+			c.do(ctx, node, Set, key, strconv.Itoa(i))
+		}
+		c.do(ctx, (node+2)%w.nodes, Get, key, "")
+	}
+}
+
+// deleteKeys SETs a key, DELs it through the next node and GETs it
+// through the one after; the key is never written again.
+func (w *workload) deleteKeys(ctx, paced context.Context, c *client, lim *rate.Limiter) {
+	for seq := 1; lim.Wait(paced) == nil; seq++ {
+		key := fmt.Sprintf("%s%d:%d", DeletePrefix, c.id, seq)
+		node := (c.id + seq) % w.nodes
+		c.do(ctx, node, Set, key, w.value(key))
+		c.do(ctx, (node+1)%w.nodes, Del, key, "")
+		w.pool.addDeleted(key)
+		c.do(ctx, (node+2)%w.nodes, Get, key, "")
+	}
+}
+
+// read GETs, through a random node, an acknowledged insert (half the
+// time), a recent register (a third) or a deleted key.
+func (w *workload) read(ctx, paced context.Context, c *client, lim *rate.Limiter) {
+	for lim.Wait(paced) == nil {
+		var key string
+		switch r := c.rng.Float64(); {
+		case r < 0.5:
+			key = w.pool.pickInsert(c.rng)
+		case r < 0.83:
+			key = w.pool.pickRegister(c.rng)
+		default:
+			key = w.pool.pickDeleted(c.rng)
+		}
+		if key != "" {
+			c.do(ctx, c.rng.IntN(w.nodes), Get, key, "")
+		}
+	}
+}
+
+// keyPool is what the readers choose from.
+type keyPool struct {
+	mu struct {
+		sync.Mutex
+		inserts   []string // every acknowledged insert
+		registers ring     // recently started registers
+		deleted   ring     // recently deleted keys
+	}
+}
+
+// Sizes of the recent-key rings, and of the recent inserts half the
+// insert reads choose from.
+const (
+	recentRegisters = 32
+	recentDeleted   = 256
+	recentInserts   = 1000
+)
+
+// ring keeps the last keys added to it, up to its size.
+type ring struct {
+	keys []string
+	next int
+}
+
+func (r *ring) add(key string, size int) {
+	if len(r.keys) < size {
+		r.keys = append(r.keys, key)
+		return
+	}
+	r.keys[r.next] = key
+	r.next = (r.next + 1) % size
+}
+
+func (r *ring) pick(rng *rand.Rand) string {
+	if len(r.keys) == 0 {
+		return ""
+	}
+	return r.keys[rng.IntN(len(r.keys))]
+}
+
+func (p *keyPool) addInsert(key string) {
+	p.mu.Lock()
+	p.mu.inserts = append(p.mu.inserts, key)
+	p.mu.Unlock()
+}
+
+func (p *keyPool) addRegister(key string) {
+	p.mu.Lock()
+	p.mu.registers.add(key, recentRegisters)
+	p.mu.Unlock()
+}
+
+func (p *keyPool) addDeleted(key string) {
+	p.mu.Lock()
+	p.mu.deleted.add(key, recentDeleted)
+	p.mu.Unlock()
+}
+
+// pickInsert returns a recent acknowledged insert half the time, any
+// acknowledged insert otherwise; "" when there is none yet.
+func (p *keyPool) pickInsert(rng *rand.Rand) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.mu.inserts)
+	if n == 0 {
+		return ""
+	}
+	if rng.IntN(2) == 0 {
+		return p.mu.inserts[n-1-rng.IntN(min(n, recentInserts))]
+	}
+	return p.mu.inserts[rng.IntN(n)]
+}
+
+func (p *keyPool) pickRegister(rng *rand.Rand) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.registers.pick(rng)
+}
+
+func (p *keyPool) pickDeleted(rng *rand.Rand) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.deleted.pick(rng)
+}
