@@ -107,6 +107,10 @@ type Config struct {
 	// Fallbacks is how many nodes beyond a key's N owners may stand in for
 	// unhealthy owners. Default 8.
 	Fallbacks int
+	// Catching, when set, is this node's catch-up state: while it is
+	// behind, requests use strict quorum (see Coordinator.sloppy).
+	// Default nil: never behind.
+	Catching Catching
 	// Hints, when set, keeps the records of owners whose write call failed
 	// with no substitute, as hints on this node. Default nil: none kept.
 	Hints HintHolder

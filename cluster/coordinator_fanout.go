@@ -39,6 +39,9 @@ type fanout struct {
 	// down is the health snapshot the request was planned with (nil: all
 	// healthy, or strict quorum).
 	down func(string) bool
+	// sloppy is set when the request may use stand-ins (see
+	// Coordinator.sloppy).
+	sloppy bool
 	// place is the placement snapshot the request was planned with.
 	place Placement
 
@@ -66,7 +69,8 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 		place: ref.p,
 	}
 	f.batches = f.batchBuf[:0]
-	if c.cfg.Health != nil {
+	if c.sloppy() {
+		f.sloppy = true
 		f.down = c.cfg.Health()
 	}
 	// A cluster has few nodes: a linear search over the batches beats a

@@ -12,7 +12,17 @@ import (
 // Clock is a hybrid logical clock. Every version it hands out is newer than
 // every version it handed out or observed before, and stays close to wall
 // time: Wall is the larger of the physical clock and the newest version seen,
-// and Logical counts writes within one millisecond.
+// and Logical orders versions within one millisecond.
+//
+// The physical reading fills Logical too: its top bits hold the
+// microseconds within the millisecond (microShift), the rest counts
+// versions stamped within one microsecond, or after the physical clock
+// stood still or stepped back. Two writes stamped by two nodes whose clocks
+// agree are therefore ordered as they happened as soon as they are a
+// microsecond apart, not only a millisecond apart: a client that writes a
+// key through one node and then through another, a millisecond later or
+// less, does not see the second write lose because of a tie broken by node
+// id. The encoding of a Version is unchanged: Wall stays in milliseconds.
 type Clock struct {
 	node uint64
 	now  func() time.Time
@@ -37,14 +47,25 @@ func NewClock(nodeID string, now func() time.Time) *Clock {
 	return &Clock{node: NodeHash(nodeID), now: now}
 }
 
+// microShift places the microseconds within a millisecond (0-999, 10
+// bits) in the top bits of Logical; the 22 bits below count versions.
+const microShift = 22
+
+// physical returns the physical clock's reading as a version of this node.
+func (c *Clock) physical() engine.Version {
+	t := c.now()
+	micros := uint32(t.Nanosecond()/1000) % 1000
+	return engine.Version{Wall: t.UnixMilli(), Logical: micros << microShift, Node: c.node}
+}
+
 // Now returns a new version, strictly newer than any returned or observed.
 func (c *Clock) Now() engine.Version {
-	phys := c.now().UnixMilli()
+	phys := c.physical()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	last := c.mu.last
-	v := engine.Version{Wall: phys, Node: c.node}
-	if phys <= last.Wall {
+	v := phys
+	if phys.Wall < last.Wall || (phys.Wall == last.Wall && phys.Logical <= last.Logical) {
 		v.Wall = last.Wall
 		v.Logical = last.Logical + 1
 		if v.Logical == 0 { // the logical counter wrapped: move to the next millisecond
@@ -60,11 +81,11 @@ func (c *Clock) Now() engine.Version {
 // what a node sends its peers with every message, so that their clocks
 // move past it (Observe).
 func (c *Clock) Peek() engine.Version {
-	phys := c.now().UnixMilli()
+	phys := c.physical()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if phys > c.mu.last.Wall {
-		return engine.Version{Wall: phys, Node: c.node}
+	if phys.Compare(c.mu.last) > 0 {
+		return phys
 	}
 	return c.mu.last
 }

@@ -87,3 +87,23 @@ func TestClockConcurrentUnique(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestClocksOrderWritesAMicrosecondApart: two nodes whose clocks agree
+// stamp writes made a microsecond apart in the order they were made,
+// whichever node id would win a tie.
+func TestClocksOrderWritesAMicrosecondApart(t *testing.T) {
+	base := time.UnixMilli(1_700_000_000_000)
+	for _, ids := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		for us := range 999 {
+			first := NewClock(ids[0], func() time.Time { return base.Add(time.Duration(us) * time.Microsecond) })
+			second := NewClock(ids[1], func() time.Time { return base.Add(time.Duration(us+1) * time.Microsecond) })
+			a, b := first.Now(), second.Now()
+			if b.Compare(a) <= 0 {
+				t.Fatalf("%s at +%dus stamped %v, %s a microsecond later %v", ids[0], us, a, ids[1], b)
+			}
+			if a.Wall != base.UnixMilli() {
+				t.Fatalf("wall %d, want the millisecond %d", a.Wall, base.UnixMilli())
+			}
+		}
+	}
+}

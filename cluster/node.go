@@ -178,6 +178,7 @@ func (n *Node) start() error {
 	if n.hints != nil {
 		cc.Health, cc.Hints = n.health, n.hints
 	}
+	cc.Catching = n.catchup
 	if n.coord, err = New(cc); err != nil {
 		return err
 	}

@@ -50,6 +50,17 @@ func chooseReplicas(dst []choice, prefs []string, n int, down func(string) bool)
 	return dst, sloppy
 }
 
+// sloppy reports whether a request may use stand-ins: sloppy quorum is on
+// (Config.Health) and this node is not catching up (Config.Catching). A
+// node catching up was cut off or down a moment ago, and its view of who
+// is down may be that moment's: were it to write to stand-ins for owners
+// the rest of the cluster sees alive and reads from, a read elsewhere
+// could miss its acknowledged write. It uses the owners alone until it
+// caught up.
+func (c *Coordinator) sloppy() bool {
+	return c.cfg.Health != nil && (c.cfg.Catching == nil || !c.cfg.Catching.Behind())
+}
+
 // fallbackFor returns the first node of prefs beyond the first n that is
 // healthy and not in used, or "" if none is.
 func fallbackFor(prefs []string, n int, down func(string) bool, used func(string) bool) string {
@@ -86,7 +97,7 @@ func (c *Coordinator) fallback(f *fanout, fl *flight, b int, call batchCall) []b
 func (c *Coordinator) planFallback(f *fanout, fl *flight, b int) (covered []bool, first int) {
 	first = len(f.batches)
 	bt := &f.batches[b]
-	if c.cfg.Health == nil || bt.hint != "" || bt.fallback || c.closedErr() != nil {
+	if !f.sloppy || bt.hint != "" || bt.fallback || c.closedErr() != nil {
 		return nil, first
 	}
 	owner := bt.id

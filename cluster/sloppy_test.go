@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/ringcache/ringcache/engine"
 )
 
 func downSet(ids ...string) func(string) bool {
@@ -116,4 +119,65 @@ func TestFallbackFor(t *testing.T) {
 	if got := fallbackFor(prefs, 3, nil, used("d", "e")); got != "" {
 		t.Fatalf("got %q", got)
 	}
+}
+
+// fakeCatching is a settable Catching.
+type fakeCatching struct{ behind bool }
+
+func (f *fakeCatching) Behind() bool     { return f.behind }
+func (f *fakeCatching) HintsFrom(string) {}
+
+// TestNoStandInsWhileCatchingUp: with an owner believed down, a request
+// is planned with a stand-in for it; while the coordinating node is
+// catching up (its view of who is down may be stale) it is planned on the
+// owners alone, and a failed owner gets no stand-in either.
+func TestNoStandInsWhileCatchingUp(t *testing.T) {
+	ids := []string{"n0", "n1", "n2", "n3", "n4"}
+	catching := &fakeCatching{}
+	tc := newTestCluster(t, 5, func(c *Config) {
+		c.Placement = rotPlacement{ids: ids}
+		c.Health = func() func(string) bool { return func(id string) bool { return id == "n2" } }
+		c.Catching = catching
+	})
+	co := tc.coords["n0"]
+	var key []byte
+	for i := 0; ; i++ {
+		key = []byte(fmt.Sprint("k", i))
+		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(key), 3)
+		if slices.Contains(p, "n2") {
+			break
+		}
+	}
+	hinted := func() int {
+		f, err := co.plan([][]byte{key}, 0, 2, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, bt := range f.batches {
+			if bt.hint != "" {
+				n++
+			}
+		}
+		if !f.sloppy && co.planFallbackCovers(f) {
+			t.Fatal("a failed owner got a stand-in while catching up")
+		}
+		return n
+	}
+	if n := hinted(); n != 1 {
+		t.Fatalf("%d stand-ins planned for one down owner, want 1", n)
+	}
+	catching.behind = true
+	if n := hinted(); n != 0 {
+		t.Fatalf("%d stand-ins planned while catching up, want none", n)
+	}
+}
+
+// planFallbackCovers reports whether planFallback would give batch 0's
+// keys a stand-in (without launching it).
+func (c *Coordinator) planFallbackCovers(f *fanout) bool {
+	fl := c.newFlight(len(f.batches), fallbackRoom(len(f.batches)), time.Now().Add(time.Second))
+	defer fl.cancel()
+	covered, _ := c.planFallback(f, fl, 0)
+	return covered != nil
 }
