@@ -42,12 +42,15 @@ type catchup struct {
 		st *catchupState
 		// alive holds the peers alive at the last pass.
 		alive []string
+		// first is set until the first pass.
+		first bool
 	}
 }
 
 func newCatchup(n *Node, fresh bool) *catchup {
 	c := &catchup{n: n, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	c.mu.st = newCatchupState(fresh)
+	c.mu.first = true
 	c.behind.Store(true)
 	return c
 }
@@ -75,7 +78,7 @@ func (c *catchup) poke() {
 // start runs the loop; close stops it. close without start is a no-op.
 // A node whose ring holds it alone is caught up at once.
 func (c *catchup) start() {
-	if _, alone := c.alivePeers(); alone {
+	if _, _, alone := c.alivePeers(); alone {
 		c.mu.Lock()
 		c.mu.st.alone(c.n.cfg.N == 1)
 		c.mu.Unlock()
@@ -117,16 +120,29 @@ func (c *catchup) loop() {
 // pass updates the alive peers, asks the ones due, runs an owed repair
 // round, and publishes the result.
 func (c *catchup) pass(ctx context.Context) {
-	alive, alone := c.alivePeers()
+	alive, others, alone := c.alivePeers()
 	c.mu.Lock()
 	if alone {
 		c.mu.st.alone(c.n.cfg.N == 1)
 	}
+	var back []string
 	for _, p := range alive {
 		if !slices.Contains(c.mu.alive, p) {
-			c.mu.st.ask(p)
+			back = append(back, p)
 		}
 	}
+	// At the start (nothing seen alive yet), or after this node saw more
+	// than half of the others down (it was on the small side of a cut),
+	// it waits for the returning peers' answers; otherwise it only asks
+	// them.
+	if len(back) > 0 {
+		if c.mu.first || 2*(others-len(c.mu.alive)) > others {
+			c.mu.st.ask(back...)
+		} else {
+			c.mu.st.query(back...)
+		}
+	}
+	c.mu.first = false
 	for _, p := range c.mu.alive {
 		if !slices.Contains(alive, p) {
 			c.mu.st.gone(p)
@@ -180,15 +196,20 @@ func (c *catchup) publish() {
 }
 
 // alivePeers returns the ring members, other than this node, that gossip
-// reports alive, and whether the ring holds this node alone.
-func (c *catchup) alivePeers() (alive []string, alone bool) {
+// reports alive, how many other members the ring has, and whether it
+// holds this node alone.
+func (c *catchup) alivePeers() (alive []string, others int, alone bool) {
 	v := c.n.view.Load()
 	for _, m := range v.members {
 		if m.ID != c.n.cfg.NodeID && m.State == membership.Alive && slices.Contains(v.ids, m.ID) {
 			alive = append(alive, m.ID)
 		}
 	}
-	return alive, len(v.ids) == 1 && v.ids[0] == c.n.cfg.NodeID
+	others = len(v.ids)
+	if slices.Contains(v.ids, c.n.cfg.NodeID) {
+		others--
+	}
+	return alive, others, others == 0
 }
 
 // ask asks peer how many hints it holds for this node and whether it

@@ -18,7 +18,14 @@ import "slices"
 //
 //   - a peer it must ask has not answered yet, or nobody answered yet
 //     since the start while the ring has other members (a restarted
-//     node that reaches none of them knows nothing of what it missed);
+//     node that reaches none of them knows nothing of what it missed).
+//     A node must hear from every peer alive at its start, and from the
+//     peers that come back after it saw more than half of the others
+//     down (it was on the small side of a cut). A peer that comes back to a node that
+//     kept reaching most of the cluster is asked too, but the node does
+//     not wait for its answer: the others took the writes it may have
+//     missed, and only a peer that says it holds hints for it makes it
+//     behind;
 //   - some alive peer holds hints for it (their replay is on its way);
 //   - its own data started empty while a peer holds data: a wiped disk,
 //     or a new node, that only a complete anti-entropy round over its
@@ -32,8 +39,9 @@ type catchupState struct {
 	fresh bool
 	// asked is set once some peer answered since the start.
 	asked bool
-	// waiting holds the peers whose answer is awaited.
-	waiting []string
+	// waiting holds the peers whose answer the node waits for; asking
+	// those it asks without waiting.
+	waiting, asking []string
 	// holders maps the peers that hold hints for this node to how many.
 	holders map[string]int64
 	// repair is set while a complete repair round is owed (fresh, and a
@@ -50,7 +58,8 @@ func (s *catchupState) behind() bool {
 	return !s.asked || len(s.waiting) > 0 || len(s.holders) > 0 || s.repair
 }
 
-// ask adds peers whose answer is now awaited (peers that came alive).
+// ask adds peers whose answer is now awaited (peers alive at the start,
+// or back after this node was cut off).
 func (s *catchupState) ask(peers ...string) {
 	for _, p := range peers {
 		if !slices.Contains(s.waiting, p) {
@@ -59,10 +68,25 @@ func (s *catchupState) ask(peers ...string) {
 	}
 }
 
-// due returns the peers to ask on this pass: those awaited and those
-// still holding hints.
+// query adds peers to ask without waiting for them (peers back after an
+// outage of theirs).
+func (s *catchupState) query(peers ...string) {
+	for _, p := range peers {
+		if !slices.Contains(s.asking, p) && !slices.Contains(s.waiting, p) {
+			s.asking = append(s.asking, p)
+		}
+	}
+}
+
+// due returns the peers to ask on this pass: those awaited or queried,
+// and those still holding hints.
 func (s *catchupState) due() []string {
 	out := slices.Clone(s.waiting)
+	for _, p := range s.asking {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
 	for p := range s.holders {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -77,6 +101,7 @@ func (s *catchupState) due() []string {
 func (s *catchupState) answer(peer string, hints int64, hasData bool) {
 	s.asked = true
 	s.waiting = slices.DeleteFunc(s.waiting, func(p string) bool { return p == peer })
+	s.asking = slices.DeleteFunc(s.asking, func(p string) bool { return p == peer })
 	if hints > 0 {
 		s.holders[peer] = hints
 	} else {
@@ -114,6 +139,7 @@ func (s *catchupState) delivering(holder string) {
 // now, and is asked again when it comes back.
 func (s *catchupState) gone(peer string) {
 	s.waiting = slices.DeleteFunc(s.waiting, func(p string) bool { return p == peer })
+	s.asking = slices.DeleteFunc(s.asking, func(p string) bool { return p == peer })
 	delete(s.holders, peer)
 }
 

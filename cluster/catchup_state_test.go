@@ -32,6 +32,16 @@ func TestCatchupStateAfterARestart(t *testing.T) {
 	if s.behind() {
 		t.Fatal("behind because of a peer that is gone")
 	}
+	// A peer back from its own outage is asked, not waited for; its
+	// answer that it holds hints makes the node behind.
+	s.query("e")
+	if s.behind() || !slices.Contains(s.due(), "e") {
+		t.Fatalf("query: behind %v, due %v", s.behind(), s.due())
+	}
+	s.answer("e", 3, true)
+	if !s.behind() {
+		t.Fatal("not behind while a returning peer holds hints for it")
+	}
 }
 
 func TestCatchupStateAlone(t *testing.T) {
@@ -105,7 +115,9 @@ func TestCatchupStateOracle(t *testing.T) {
 		next := func(n int) int { x = x*6364136223846793005 + 1442695040888963407; return int(x>>33) % n }
 		for range 50 {
 			p := peers[next(len(peers))]
-			switch next(5) {
+			switch next(6) {
+			case 5:
+				s.query(p)
 			case 4:
 				s.delivering(p)
 				if hints[p] == 0 {

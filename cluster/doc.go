@@ -21,19 +21,35 @@
 //
 // A cluster member is a Node (node.go). It serves its engine to peers over
 // the replica transport (subpackage transport), gossips with memberlist
-// (subpackage membership) through the configured seeds, and rebuilds the
-// consistent-hash ring (subpackage ring) from the members that have not
-// left whenever membership changes, installing it in the Coordinator with
-// one atomic swap. A dead member keeps its place in the ring (a failure is
+// (subpackage membership) through the configured seeds and the members it
+// knew, and rebuilds the consistent-hash ring (subpackage ring) from the
+// members that have not left whenever membership changes, installing it
+// in the Coordinator with one atomic swap.
+//
+// Stopping is not leaving. The ring holds every member that ever joined
+// and has not left for good: a member is added when gossip first reports
+// it and removed only when it leaves explicitly (Node.Leave). Membership
+// persists that list in the engine, so a restarted node builds the same
+// ring before gossip reports anything, and rejoins the members it knew
+// even when its seeds are down or are itself. A member that stops,
+// crashes or is cut off keeps its place in the ring (a failure is
 // presumed transient): requests go to the first N healthy nodes of a key's
-// preference list instead (sloppy.go), a substitute keeping the write as a
-// hint for the owner it stands in for, which the hint manager (subpackage
-// handoff) hands over once the owner is back (node_handoff.go). Merkle
-// anti-entropy (package antientropy, wired in node_antientropy.go) repairs
-// what hints could not. Peer clients are created on first use and closed when a peer
-// leaves or moves. The clock-skew check (skew.go) pings alive peers every
+// preference list instead (sloppy.go), a substitute keeping the write as
+// a hint for the owner it stands in for, which the hint manager
+// (subpackage handoff) hands over once the owner is back
+// (node_handoff.go). Merkle anti-entropy (package antientropy, wired in
+// node_antientropy.go) repairs what hints could not. A node that reaches
+// no other ring member by gossip is isolated (node_isolation.go): it
+// refuses requests with a NOQUORUM that says so rather than serve as a
+// cluster of one.
+//
+// Peer clients are created on first use and closed when a peer leaves or
+// moves. The clock-skew check (skew.go) pings alive peers every
 // SkewInterval and warns, rate-limited, when this node's clock is ahead of
-// a peer's by more than MaxClockSkew beyond the ping's uncertainty.
+// a peer's by more than MaxClockSkew beyond the ping's uncertainty. INFO
+// and the operator commands answer from what the node holds and never
+// wait for a peer (INFO's key count is a cached DBSIZE estimate,
+// node_keys.go).
 //
 // The subpackage quorum holds the pure decisions (tallies, consistency
 // levels, newest-version resolution); clustertest is the in-process

@@ -11,6 +11,22 @@
 //     (Coordinator.SetPlacement). Dead and suspect members stay in the
 //     ring: a failure is presumed transient, so a dead owner keeps its keys
 //     while substitutes hold its writes as hints (node_handoff.go).
+//   - The member list outlives the process: membership persists it in the
+//     engine's metadata whenever a member is added, moves or leaves for
+//     good, and StartNode builds the first ring from it, before gossip
+//     reports anything. A restarted node therefore starts with the ring the
+//     cluster has (its digest equals the others' from the first request
+//     on), never with a ring of itself alone, and it joins the members it
+//     knew as well as its seeds, so a node seeded only with itself finds
+//     the cluster again.
+//   - Stopping is not leaving. Close stops gossip without a goodbye: the
+//     other members see this node dead, keep it in their ring, and see it
+//     alive again when it returns, so a restart or a crash never moves
+//     ownership. Leave is the explicit, permanent departure: the members
+//     see the node Left and drop it from the ring.
+//   - A node that reaches no other ring member by gossip is isolated
+//     (node_isolation.go) and refuses requests instead of serving them as
+//     if it were the whole cluster.
 //   - The repairer compares the ranges this node replicates with their
 //     other replicas (node_antientropy.go); the transport serves the peers'
 //     side of that exchange.
@@ -31,10 +47,11 @@
 // INFO (cluster_max_clock_skew_ms). The node keeps serving: refusing
 // writes would turn a clock problem into an outage.
 //
-// Close leaves the gossip first (peers see the node Left and stop placing
-// keys on it), then stops the skew loop, the coordinator (waiting for the
-// requests in flight), the peer clients and the transport server. The
-// engine belongs to the caller and stays open.
+// Close stops the gossip first (silently: peers declare the node dead),
+// then the skew loop, the coordinator (waiting for the requests in
+// flight), the peer clients and the transport server. Leave does the same
+// after announcing the departure. The engine belongs to the caller and
+// stays open.
 
 package cluster
 
@@ -83,6 +100,16 @@ type Node struct {
 	// view is the current ring and member snapshot, replaced on every
 	// membership change; never nil after StartNode returns.
 	view atomic.Pointer[view]
+	// seeded is membership's Seeded (a guess from the config until
+	// membership runs); isolation depends on it.
+	seeded atomic.Bool
+	// announced is set once StartNode logged the isolation state the
+	// node starts in; later changes are logged as they happen.
+	announced atomic.Bool
+	// keys caches the DBSIZE estimate INFO reports (node_keys.go).
+	keys keyCount
+	// isolatedRefusals counts requests refused while isolated.
+	isolatedRefusals atomic.Int64
 	// viewMu serializes rebuilds (OnChange and StartNode's first one).
 	viewMu sync.Mutex
 
@@ -90,7 +117,7 @@ type Node struct {
 	life context.Context
 	stop context.CancelFunc
 	// loops counts the goroutines the node starts itself: the transport
-	// accept loop and the skew loop.
+	// accept loop, the skew, flush and key count loops.
 	loops     sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -114,6 +141,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		cfg.Now = time.Now
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, started: cfg.Now()}
+	n.keys.kick = make(chan struct{}, 1)
 	n.life, n.stop = context.WithCancel(context.Background())
 	n.local = NewLocalReplica(cfg.Engine, cfg.Now)
 	// One clock stamps this node's writes and travels in every frame to
@@ -134,12 +162,16 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.loops.Add(2)
+	n.loops.Add(3)
 	go n.skewLoop()
 	go n.flushLoop()
+	go n.keyCountLoop()
 	n.catchup.start()
+	v := n.view.Load()
 	n.log.Info("cluster: node started", "id", cfg.NodeID, "client", cfg.ClientAddr,
-		"cluster", n.rpcAddr, "gossip", n.members.LocalNode().GossipAddr)
+		"cluster", n.rpcAddr, "gossip", n.members.LocalNode().GossipAddr,
+		"ring_members", len(v.ids), "ring_digest", v.ring.Digest())
+	n.announceIsolation()
 	return n, nil
 }
 
@@ -183,19 +215,36 @@ func (n *Node) start() error {
 		return err
 	}
 	n.store = &nodeStore{Coordinator: n.coord, n: n}
-	// Until gossip reports, this node is the whole cluster.
-	n.rebuild([]membership.Member{n.selfMember()})
+	// The first ring is the one the last run knew; until gossip reports,
+	// every other member counts as down.
+	known := n.loadMembers()
+	n.seeded.Store(n.cfg.seededGuess())
+	n.rebuild(known)
 	if err := n.startAntiEntropy(); err != nil {
 		return err
 	}
 
-	ms, err := membership.Start(n.cfg.membershipConfig(n.rpcAddr, n.rebuild))
+	ms, err := membership.Start(n.cfg.membershipConfig(n.rpcAddr, known, n.rebuild))
 	if err != nil {
 		return err
 	}
 	// The first OnChange call, already queued, carries the initial list.
 	n.members = ms
+	n.seeded.Store(ms.Seeded())
+	n.reassess()
 	return nil
+}
+
+// loadMembers returns the member list persisted by the last run. A list
+// that cannot be read is logged and ignored: the node then knows its
+// seeds only, and stays isolated until it reaches one.
+func (n *Node) loadMembers() []membership.Member {
+	known, err := membership.LoadRoster(n.cfg.Engine)
+	if err != nil {
+		n.log.Warn("cluster: ignoring the persisted member list", "err", err)
+		return nil
+	}
+	return known
 }
 
 // selfMember describes this node before membership knows it.
@@ -245,33 +294,53 @@ func (n *Node) Store() server.Store { return n.store }
 // Coordinator returns the node's coordinator.
 func (n *Node) Coordinator() *Coordinator { return n.coord }
 
-// Members returns the member list as gossip reports it, sorted by id.
+// Members returns every member this node knows (in this run or, through
+// the persisted list, an earlier one), sorted by id, with its liveness as
+// gossip reports it.
 func (n *Node) Members() []membership.Member { return n.view.Load().members }
 
 // RingDigest fingerprints the current ring: members that agree on the
 // member list compute the same digest.
 func (n *Node) RingDigest() uint64 { return n.view.Load().ring.Digest() }
 
-// Close leaves the cluster and stops everything the node started, in the
-// order the file comment gives. The engine stays open. A leave that no
-// peer acknowledged in time is logged, not returned. Idempotent; later
-// calls return the first call's result.
+// Close stops everything the node started, in the order the file
+// comment gives, without leaving the cluster: the other members see this
+// node dead and keep its place in the ring until it returns. The engine
+// stays open. Idempotent; later calls (and Leave) return the first
+// call's result.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() { n.closeErr = n.shutdown() })
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown(context.Background(), false) })
 	return n.closeErr
 }
 
-func (n *Node) shutdown() error {
+// Leave removes this node from the cluster for good, then stops it as
+// Close does. The other members see it Left and drop it from their ring,
+// so its keys move to their next owners: what it holds is not handed
+// over (hints for it go to the keys' new owners, anti-entropy repairs the
+// rest). ctx bounds the goodbye broadcasts. Leave is the only way a
+// member leaves the ring; a restart or a crash is not a departure.
+func (n *Node) Leave(ctx context.Context) error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx, true) })
+	return n.closeErr
+}
+
+// shutdown stops the node; with leave it leaves the cluster first, its
+// goodbye bounded by ctx.
+func (n *Node) shutdown(ctx context.Context, leave bool) error {
 	var errs []error
 	if n.catchup != nil {
 		n.catchup.close()
 	}
 	if n.members != nil {
-		// A goodbye nobody acknowledged (the peers are gone or slow) is
-		// not a failure to stop: the peers declare the node dead instead
-		// of left, which only keeps it in their ring longer.
-		if err := n.members.Close(); err != nil {
-			n.log.Warn("cluster: leaving the gossip", "err", err)
+		if leave {
+			// A goodbye nobody acknowledged (the peers are gone or slow)
+			// is not a failure to stop; peers that missed it declare the
+			// node dead instead of left.
+			if err := n.members.Leave(ctx); err != nil {
+				n.log.Warn("cluster: leaving the cluster", "err", err)
+			}
+		} else if err := n.members.Close(); err != nil {
+			n.log.Warn("cluster: stopping gossip", "err", err)
 		}
 	}
 	n.stop()

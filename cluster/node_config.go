@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
@@ -71,6 +73,14 @@ type NodeConfig struct {
 	// Gossip holds the membership timing knobs. Default: membership's
 	// defaults (see membership.Config); tests shorten them.
 	Gossip GossipTiming
+	// WrapGossip, if set, wraps this node's gossip transport, e.g. to
+	// inject faults in tests (membership.Config.WrapTransport). Default
+	// nil.
+	WrapGossip func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+	// KeyCountMaxAge is how old the key count INFO reports (the DBSIZE
+	// estimate, which asks every member) may be before reading it starts
+	// a refresh in the background. INFO never waits for peers. Default 2s.
+	KeyCountMaxAge time.Duration
 	// Transport holds the replica transport's local knobs (frame limit,
 	// connections per peer, timeouts, backoff). Its Secret, ClusterName,
 	// Logger and Observe are overwritten from this config. Default
@@ -112,17 +122,19 @@ type NodeConfig struct {
 // GossipTiming are the membership intervals a Node passes on; see
 // membership.Config for what each means.
 type GossipTiming struct {
-	RejoinInterval      time.Duration
-	JoinBackoffMin      time.Duration
-	JoinBackoffMax      time.Duration
-	ProbeInterval       time.Duration
-	ProbeTimeout        time.Duration
-	SuspicionMult       int
-	GossipInterval      time.Duration
-	PushPullInterval    time.Duration
-	GossipToTheDeadTime time.Duration
-	TCPTimeout          time.Duration
-	LeaveTimeout        time.Duration
+	RejoinInterval          time.Duration
+	JoinBackoffMin          time.Duration
+	JoinBackoffMax          time.Duration
+	ProbeInterval           time.Duration
+	ProbeTimeout            time.Duration
+	SuspicionMult           int
+	SuspicionMaxTimeoutMult int
+	GossipInterval          time.Duration
+	PushPullInterval        time.Duration
+	GossipToTheDeadTime     time.Duration
+	DeadNodeReclaimTime     time.Duration
+	TCPTimeout              time.Duration
+	LeaveTimeout            time.Duration
 }
 
 // DefaultNodeConfig returns the defaults of every field that has one.
@@ -143,18 +155,21 @@ func DefaultNodeConfig() NodeConfig {
 		SkewInterval:    5 * time.Second,
 		SkewWarnEvery:   time.Minute,
 		Gossip: GossipTiming{
-			RejoinInterval:      mc.RejoinInterval,
-			JoinBackoffMin:      mc.JoinBackoffMin,
-			JoinBackoffMax:      mc.JoinBackoffMax,
-			ProbeInterval:       mc.ProbeInterval,
-			ProbeTimeout:        mc.ProbeTimeout,
-			SuspicionMult:       mc.SuspicionMult,
-			GossipInterval:      mc.GossipInterval,
-			PushPullInterval:    mc.PushPullInterval,
-			GossipToTheDeadTime: mc.GossipToTheDeadTime,
-			TCPTimeout:          mc.TCPTimeout,
-			LeaveTimeout:        mc.LeaveTimeout,
+			RejoinInterval:          mc.RejoinInterval,
+			JoinBackoffMin:          mc.JoinBackoffMin,
+			JoinBackoffMax:          mc.JoinBackoffMax,
+			ProbeInterval:           mc.ProbeInterval,
+			ProbeTimeout:            mc.ProbeTimeout,
+			SuspicionMult:           mc.SuspicionMult,
+			SuspicionMaxTimeoutMult: mc.SuspicionMaxTimeoutMult,
+			GossipInterval:          mc.GossipInterval,
+			PushPullInterval:        mc.PushPullInterval,
+			GossipToTheDeadTime:     mc.GossipToTheDeadTime,
+			DeadNodeReclaimTime:     mc.DeadNodeReclaimTime,
+			TCPTimeout:              mc.TCPTimeout,
+			LeaveTimeout:            mc.LeaveTimeout,
 		},
+		KeyCountMaxAge:      2 * time.Second,
 		Transport:           transport.DefaultConfig(),
 		HintedHandoff:       true,
 		Handoff:             handoff.DefaultConfig(),
@@ -185,6 +200,8 @@ func (c NodeConfig) Validate() error {
 		return bad("HealthRetry %v must be positive", c.HealthRetry)
 	case c.DirtyFlushInterval <= 0:
 		return bad("DirtyFlushInterval %v must be positive", c.DirtyFlushInterval)
+	case c.KeyCountMaxAge <= 0:
+		return bad("KeyCountMaxAge %v must be positive", c.KeyCountMaxAge)
 	case c.AntiEntropyInterval < 0:
 		return bad("AntiEntropyInterval %v is negative", c.AntiEntropyInterval)
 	case c.AntiEntropyRate < 1:
@@ -209,8 +226,20 @@ func (c NodeConfig) Validate() error {
 		return err
 	}
 	// The cluster address is only known once bound; any valid one will do.
-	mc := c.membershipConfig("127.0.0.1:1", nil)
+	mc := c.membershipConfig("127.0.0.1:1", nil, nil)
 	return mc.Validate()
+}
+
+// seededGuess tells, before membership resolved the seeds, whether some
+// seed is not this node: a seed spelled like GossipListen is this node.
+// membership.Seeded gives the exact answer once gossip runs.
+func (c NodeConfig) seededGuess() bool {
+	for _, s := range c.Seeds {
+		if s != c.GossipListen {
+			return true
+		}
+	}
+	return false
 }
 
 // coordinatorConfig derives the Coordinator's configuration.
@@ -231,8 +260,10 @@ func (c NodeConfig) transportConfig() transport.Config {
 	return tc
 }
 
-// membershipConfig derives the membership configuration.
-func (c NodeConfig) membershipConfig(clusterAddr string, onChange func([]membership.Member)) membership.Config {
+// membershipConfig derives the membership configuration: known is the
+// member list persisted by an earlier run, which membership keeps
+// persisted in the engine from then on.
+func (c NodeConfig) membershipConfig(clusterAddr string, known []membership.Member, onChange func([]membership.Member)) membership.Config {
 	g := c.Gossip
 	mc := membership.DefaultConfig()
 	mc.NodeID, mc.GossipAddr = c.NodeID, c.GossipListen
@@ -241,8 +272,14 @@ func (c NodeConfig) membershipConfig(clusterAddr string, onChange func([]members
 	mc.Secret, mc.ClusterName = c.Secret, c.ClusterName
 	mc.RejoinInterval, mc.JoinBackoffMin, mc.JoinBackoffMax = g.RejoinInterval, g.JoinBackoffMin, g.JoinBackoffMax
 	mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult = g.ProbeInterval, g.ProbeTimeout, g.SuspicionMult
+	mc.SuspicionMaxTimeoutMult = g.SuspicionMaxTimeoutMult
 	mc.GossipInterval, mc.PushPullInterval = g.GossipInterval, g.PushPullInterval
-	mc.GossipToTheDeadTime, mc.TCPTimeout, mc.LeaveTimeout = g.GossipToTheDeadTime, g.TCPTimeout, g.LeaveTimeout
+	mc.GossipToTheDeadTime, mc.DeadNodeReclaimTime = g.GossipToTheDeadTime, g.DeadNodeReclaimTime
+	mc.TCPTimeout, mc.LeaveTimeout = g.TCPTimeout, g.LeaveTimeout
+	mc.Known, mc.WrapTransport = known, c.WrapGossip
+	if c.Engine != nil {
+		mc.Store = c.Engine
+	}
 	mc.Logger, mc.OnChange = c.Logger, onChange
 	return mc
 }

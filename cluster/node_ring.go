@@ -11,8 +11,15 @@ import (
 // view is one immutable snapshot of what the node knows about the
 // cluster: the member list and the ring built from it. Requests load it
 // once and use it throughout.
+//
+// The member list is membership's: every member this node has known, in
+// this run or an earlier one (membership persists it), with its liveness
+// as gossip reports it. A member is added when gossip first reports it
+// and leaves the ring only when it leaves for good (Left, see
+// Node.Leave); a member that stops, crashes or is cut off stays in the
+// ring (Dead), so a restart or a partition never moves ownership.
 type view struct {
-	// members is every known member, sorted by id, as gossip reports it.
+	// members is every known member, sorted by id, with its liveness.
 	members []membership.Member
 	// byID indexes members.
 	byID map[string]membership.Member
@@ -30,6 +37,11 @@ type view struct {
 	// rangeIdx holds the ring's replica ranges, computed on first use and
 	// shared by the views of one ring.
 	rangeIdx *rangeIndex
+	// isolated is set when this node reaches no other ring member
+	// (node_isolation.go); reachable counts the other ring members it
+	// reaches, others all of them.
+	isolated          bool
+	reachable, others int
 }
 
 // ringNodes returns the ring membership for a member list: every member
@@ -50,21 +62,19 @@ func ringNodes(ms []membership.Member) []ring.Node {
 // rebuild installs a new view for the member list ms: a new ring when
 // the ring membership changed (else the old one is kept, so a liveness
 // change costs no rebuild), and closes the clients of peers that left or
-// moved. It is membership's OnChange, also called once at start.
+// moved. It is membership's OnChange, also called once at start with the
+// member list persisted by the last run.
 func (n *Node) rebuild(ms []membership.Member) {
 	n.viewMu.Lock()
 	defer n.viewMu.Unlock()
-	// This node is always in its own ring, even before gossip lists it.
-	if !slices.ContainsFunc(ms, func(m membership.Member) bool { return m.ID == n.cfg.NodeID }) {
-		ms = append(slices.Clone(ms), n.selfMember())
-		slices.SortFunc(ms, func(a, b membership.Member) int { return strings.Compare(a.ID, b.ID) })
-	}
+	ms = withSelf(ms, n.selfMember())
 	v := &view{members: ms, byID: make(map[string]membership.Member, len(ms))}
 	for _, m := range ms {
 		v.byID[m.ID] = m
 	}
 	v.ringNodes = ringNodes(ms)
 	v.down = downMembers(ms, n.cfg.NodeID)
+	v.isolated, v.reachable, v.others = isolation(ms, n.cfg.NodeID, n.seeded.Load())
 	old := n.view.Load()
 	if old != nil && slices.Equal(old.ringNodes, v.ringNodes) {
 		v.ring, v.shares, v.ids, v.rangeIdx = old.ring, old.shares, old.ids, old.rangeIdx
@@ -78,6 +88,7 @@ func (n *Node) rebuild(ms []membership.Member) {
 		}
 	}
 	n.view.Store(v)
+	n.logIsolation(old, v)
 	if old == nil || v.ring != old.ring {
 		n.coord.SetPlacement(RingPlacement{Ring: v.ring})
 		n.log.Info("cluster: ring rebuilt", "members", v.ids, "digest", v.ring.Digest())
@@ -85,6 +96,23 @@ func (n *Node) rebuild(ms []membership.Member) {
 	n.peers.retain(v.byID)
 	n.notifyHandoff(old, v)
 	n.catchup.poke() // a peer may have come back: ask it at once
+}
+
+// withSelf returns ms with self's entry as self describes it: this node
+// is always an alive member of its own ring, even before gossip lists it
+// and when the list persisted by an earlier run has it dead or left.
+func withSelf(ms []membership.Member, self membership.Member) []membership.Member {
+	i := slices.IndexFunc(ms, func(m membership.Member) bool { return m.ID == self.ID })
+	switch {
+	case i < 0:
+		ms = append(slices.Clone(ms), self)
+		slices.SortFunc(ms, func(a, b membership.Member) int { return strings.Compare(a.ID, b.ID) })
+	case ms[i].State != membership.Alive && ms[i].State != membership.Suspect:
+		ms = slices.Clone(ms)
+		self.GossipAddr = ms[i].GossipAddr
+		ms[i] = self
+	}
+	return ms
 }
 
 // memberIDs implements Members for the coordinator.

@@ -15,10 +15,39 @@ import (
 
 // nodeStore is what Node.Store returns: the coordinator's Store methods,
 // with the node's ClusterView and InfoProvider, so the RESP server finds
-// both by type assertion on the one Store it is given.
+// both by type assertion on the one Store it is given. Reads and writes
+// are refused while the node is isolated (node_isolation.go).
 type nodeStore struct {
 	*Coordinator
 	n *Node
+}
+
+// Get implements server.Store: the coordinator's quorum read, unless
+// this node is isolated.
+func (s *nodeStore) Get(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+	if err := s.n.refuseIsolated(); err != nil {
+		return nil, err
+	}
+	return s.Coordinator.Get(ctx, keys)
+}
+
+// Put implements server.Store: the coordinator's quorum write, unless
+// this node is isolated.
+func (s *nodeStore) Put(ctx context.Context, muts []server.Mutation) error {
+	if err := s.n.refuseIsolated(); err != nil {
+		return err
+	}
+	return s.Coordinator.Put(ctx, muts)
+}
+
+// refuseIsolated returns the isolation error, counting the refusal, or
+// nil.
+func (n *Node) refuseIsolated() error {
+	err := n.view.Load().isolationErr()
+	if err != nil {
+		n.isolatedRefusals.Add(1)
+	}
+	return err
 }
 
 var (
@@ -27,6 +56,7 @@ var (
 	_ server.InfoProvider = (*nodeStore)(nil)
 	_ server.HintsView    = (*nodeStore)(nil)
 	_ server.Repairer     = (*nodeStore)(nil)
+	_ server.KeyEstimator = (*nodeStore)(nil)
 	_ server.ClusterView  = (*Node)(nil)
 	_ server.InfoProvider = (*Node)(nil)
 )
@@ -37,6 +67,7 @@ func (s *nodeStore) LocalGet(ctx context.Context, key []byte) (server.LocalRecor
 	return s.n.LocalGet(ctx, key)
 }
 func (s *nodeStore) InfoSections() []server.InfoSection { return s.n.InfoSections() }
+func (s *nodeStore) KeysEstimate() int64                { return s.n.KeysEstimate() }
 func (s *nodeStore) Hints() []server.HintInfo           { return s.n.HintInfo() }
 func (s *nodeStore) Repair(ctx context.Context) (server.RepairSummary, error) {
 	return s.n.Repair(ctx)
@@ -91,8 +122,9 @@ func (n *Node) hintsSection() server.InfoSection {
 }
 
 // Nodes implements server.ClusterView: every known member, sorted by id,
-// with its primary share of the ring (0 for members not in it: those
-// that Left).
+// with its state (alive, suspect, dead: down or not heard of since this
+// node started; left: left for good) and its primary share of the ring
+// (0 for members not in it: those that Left).
 func (n *Node) Nodes() []server.NodeInfo {
 	v := n.view.Load()
 	out := make([]server.NodeInfo, len(v.members))
@@ -141,6 +173,13 @@ type NodeStats struct {
 	Members membership.Stats
 	// RingDigest fingerprints the current ring.
 	RingDigest uint64
+	// Isolated is set while this node reaches no other ring member;
+	// Reachable counts the other ring members it reaches.
+	Isolated  bool
+	Reachable int
+	// IsolatedRefusals counts requests refused because the node was
+	// isolated.
+	IsolatedRefusals int64
 	// Peers holds the RPC counters of each peer client, sorted by id.
 	Peers []PeerStats
 	// Skew holds the latest clock comparison with each alive peer,
@@ -166,10 +205,14 @@ type PeerStats struct {
 // Stats returns the node's current figures.
 func (n *Node) Stats() NodeStats {
 	ss := n.skew.samples()
+	v := n.view.Load()
 	s := NodeStats{
 		Coordinator:       n.coord.Stats(),
 		Members:           n.members.Stats(),
-		RingDigest:        n.RingDigest(),
+		RingDigest:        v.ring.Digest(),
+		Isolated:          v.isolated,
+		Reachable:         v.reachable,
+		IsolatedRefusals:  n.isolatedRefusals.Load(),
 		Skew:              ss,
 		MaxClockSkew:      maxAhead(ss),
 		ClockSkewWarnings: n.skew.warnings.Load(),
@@ -185,13 +228,22 @@ func (n *Node) Stats() NodeStats {
 }
 
 // InfoSections implements server.InfoProvider: the coordinator's
-// sections, its Cluster section extended with member counts by state, the
-// ring digest and the clock skew.
+// sections, its Cluster section extended with the node's state (ok, or
+// isolated: it reaches no other member and refuses requests), member
+// counts by state, the ring digest and the clock skew. Nothing here asks
+// a peer or waits for one.
 func (n *Node) InfoSections() []server.InfoSection {
 	sections := n.coord.InfoSections()
 	s := n.Stats()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	state := "ok"
+	if s.Isolated {
+		state = "isolated"
+	}
 	extra := [][2]string{
+		{"cluster_state", state},
+		{"cluster_reachable_members", strconv.Itoa(s.Reachable)},
+		{"cluster_isolated_refusals", i(s.IsolatedRefusals)},
 		{"cluster_members_alive", strconv.Itoa(s.Members.Alive)},
 		{"cluster_members_suspect", strconv.Itoa(s.Members.Suspect)},
 		{"cluster_members_dead", strconv.Itoa(s.Members.Dead)},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -322,5 +323,23 @@ func TestInfoProvider(t *testing.T) {
 	only, _ := c.Info(context.Background(), "engine").Result()
 	if only != "# Engine\r\nengine:mem\r\n" {
 		t.Fatalf("INFO engine = %q", only)
+	}
+}
+
+// estimatingStore has a Len that must not be called by INFO: it counts
+// keys through KeyEstimator.
+type estimatingStore struct{ *memStore }
+
+func (estimatingStore) KeysEstimate() int64 { return 42 }
+func (estimatingStore) Len(context.Context) (int64, error) {
+	return 0, errors.New("Len asked for INFO")
+}
+
+func TestInfoKeyspaceUsesKeyEstimator(t *testing.T) {
+	ts := startServer(t, DefaultConfig(), estimatingStore{newMemStore(nil)})
+	c := ts.client(t, nil)
+	only, err := c.Info(context.Background(), "keyspace").Result()
+	if err != nil || only != "# Keyspace\r\ndb0:keys=42,expires=0,avg_ttl=0\r\n" {
+		t.Fatalf("INFO keyspace = %q, %v", only, err)
 	}
 }

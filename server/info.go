@@ -54,7 +54,7 @@ func cmdInfo(x *call) error {
 // "Cluster", whose fields are appended to the built-in one (see
 // mergeCluster).
 func (s *Server) infoSections(x *call) ([]infoSection, error) {
-	keys, err := s.store.Len(x.ctx())
+	keys, err := s.infoKeys(x)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +86,15 @@ func (s *Server) infoSections(x *call) ([]infoSection, error) {
 		}
 	}
 	return secs, nil
+}
+
+// infoKeys is the Keyspace section's key count: the store's estimate when
+// it has one (KeyEstimator), so INFO does not wait for a remote count.
+func (s *Server) infoKeys(x *call) (int64, error) {
+	if e, ok := s.store.(KeyEstimator); ok {
+		return e.KeysEstimate(), nil
+	}
+	return s.store.Len(x.ctx())
 }
 
 // clusterSection is the INFO section cluster-aware clients read.

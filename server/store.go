@@ -52,6 +52,13 @@ type InfoProvider interface {
 	InfoSections() []InfoSection
 }
 
+// KeyEstimator is implemented by stores whose Len is remote or slow (a
+// cluster's DBSIZE asks every member). INFO's Keyspace section uses
+// KeysEstimate instead of Len; it must answer at once, without I/O.
+type KeyEstimator interface {
+	KeysEstimate() int64
+}
+
 // InfoSection is one "# Name" block of the INFO reply.
 type InfoSection struct {
 	Name   string

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/cluster"
@@ -99,8 +100,9 @@ type Cluster struct {
 	}
 }
 
-// addrs are one node's listening addresses.
-type addrs struct{ client, rpc, gossip string }
+// addrs are one node's listening addresses, and the id it runs under
+// there (set once it started).
+type addrs struct{ client, rpc, gossip, id string }
 
 // member is one node slot: its fixed data directory, and the running
 // parts while started.
@@ -271,17 +273,19 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	cfg.Logger = o.Logger.With("node", m.mu.id)
 	cfg.SkewInterval = 200 * time.Millisecond
 	cfg.Gossip = cluster.GossipTiming{
-		RejoinInterval:      300 * time.Millisecond,
-		JoinBackoffMin:      20 * time.Millisecond,
-		JoinBackoffMax:      200 * time.Millisecond,
-		ProbeInterval:       200 * time.Millisecond,
-		ProbeTimeout:        100 * time.Millisecond,
-		SuspicionMult:       4,
-		GossipInterval:      20 * time.Millisecond,
-		PushPullInterval:    1 * time.Second,
-		GossipToTheDeadTime: 2 * time.Second,
-		TCPTimeout:          1 * time.Second,
-		LeaveTimeout:        300 * time.Millisecond,
+		RejoinInterval:          300 * time.Millisecond,
+		JoinBackoffMin:          20 * time.Millisecond,
+		JoinBackoffMax:          200 * time.Millisecond,
+		ProbeInterval:           200 * time.Millisecond,
+		ProbeTimeout:            100 * time.Millisecond,
+		SuspicionMult:           4,
+		SuspicionMaxTimeoutMult: 6,
+		GossipInterval:          20 * time.Millisecond,
+		PushPullInterval:        1 * time.Second,
+		GossipToTheDeadTime:     2 * time.Second,
+		DeadNodeReclaimTime:     500 * time.Millisecond,
+		TCPTimeout:              1 * time.Second,
+		LeaveTimeout:            300 * time.Millisecond,
 	}
 	// Anti-entropy runs when a test asks (RINGCACHE REPAIR) unless it
 	// turns the loop on.
@@ -300,7 +304,26 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 		}
 		return c.faults.Wrap(from, to, cl)
 	}
+	wrapGossip := cfg.WrapGossip
+	cfg.WrapGossip = func(t memberlist.NodeAwareTransport) memberlist.NodeAwareTransport {
+		if wrapGossip != nil {
+			t = wrapGossip(t)
+		}
+		return c.faults.WrapGossip(from, c.idAtGossip, t)
+	}
 	return cfg
+}
+
+// idAtGossip returns the id of the node gossiping on addr, "" if none.
+func (c *Cluster) idAtGossip(addr string) string {
+	c.addrs.Lock()
+	defer c.addrs.Unlock()
+	for _, a := range c.addrs.of {
+		if a.gossip == addr {
+			return a.id
+		}
+	}
+	return ""
 }
 
 // Start starts node i (engine, node, RESP server, client) and returns
@@ -373,7 +396,7 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 		_ = eng.Close()
 		return err
 	}
-	c.setAddrs(m.idx, addrs{client: cfg.ClientAddr, rpc: node.ClusterAddr(), gossip: node.GossipAddr()})
+	c.setAddrs(m.idx, addrs{client: cfg.ClientAddr, rpc: node.ClusterAddr(), gossip: node.GossipAddr(), id: cfg.NodeID})
 	m.mu.served = make(chan struct{})
 	go func(done chan struct{}) {
 		defer close(done)
@@ -403,9 +426,10 @@ func (c *Cluster) Wipe(i int) {
 	}
 }
 
-// Stop stops node i gracefully: its RESP server, then the node (which
-// leaves the gossip), then its engine. The data directory stays for
-// Restart. Stopping a stopped node does nothing.
+// Stop stops node i gracefully, as SIGTERM does: its RESP server, then
+// the node (which stops gossiping without leaving: the others see it
+// dead and keep it in the ring), then its engine. The data directory
+// stays for Restart. Stopping a stopped node does nothing.
 func (c *Cluster) Stop(i int) {
 	c.t.Helper()
 	if err := c.stop(i); err != nil {
@@ -413,7 +437,25 @@ func (c *Cluster) Stop(i int) {
 	}
 }
 
+// Leave makes node i leave the cluster for good (cluster.Node.Leave), then
+// stops it like Stop: the others see it Left and drop it from the ring.
+func (c *Cluster) Leave(i int) {
+	c.t.Helper()
+	if err := c.stopWith(i, func(n *cluster.Node) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return n.Leave(ctx)
+	}); err != nil {
+		c.t.Errorf("clustertest: leave node %d: %v", i, err)
+	}
+}
+
 func (c *Cluster) stop(i int) error {
+	return c.stopWith(i, (*cluster.Node).Close)
+}
+
+// stopWith stops node i, stopping the node itself with closeNode.
+func (c *Cluster) stopWith(i int, closeNode func(*cluster.Node) error) error {
 	m := c.nodes[i]
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -428,7 +470,7 @@ func (c *Cluster) stop(i int) error {
 		errs = append(errs, fmt.Errorf("resp shutdown: %w", err))
 	}
 	<-m.mu.served
-	if err := m.mu.node.Close(); err != nil {
+	if err := closeNode(m.mu.node); err != nil {
 		errs = append(errs, fmt.Errorf("node close: %w", err))
 	}
 	if err := m.mu.eng.Close(); err != nil {
@@ -451,7 +493,7 @@ func (c *Cluster) Restart(i int) {
 	c.WaitMembers(len(run), run...)
 }
 
-// stopAll stops every node, in parallel: each leave waits for gossip.
+// stopAll stops every node, in parallel.
 func (c *Cluster) stopAll() {
 	var wg sync.WaitGroup
 	for i := range c.nodes {
@@ -481,7 +523,28 @@ func (c *Cluster) Isolate(i int) {
 	c.Partition([]int{i}, rest)
 }
 
-// Heal removes every fault.
+// CutGossip cuts gossip from the nodes in from to the nodes in to (by
+// index), one way: see Faults.CutGossip. Replica RPCs are not affected.
+func (c *Cluster) CutGossip(from, to []int) {
+	c.faults.CutGossip(c.ids(from), c.ids(to))
+}
+
+// IsolateGossip cuts node i's gossip with every other node: both ways
+// when both is set, else only what node i sends.
+func (c *Cluster) IsolateGossip(i int, both bool) {
+	var rest []int
+	for j := range c.nodes {
+		if j != i {
+			rest = append(rest, j)
+		}
+	}
+	c.CutGossip([]int{i}, rest)
+	if both {
+		c.CutGossip(rest, []int{i})
+	}
+}
+
+// Heal removes every fault, gossip cuts included.
 func (c *Cluster) Heal() { c.faults.Heal() }
 
 // Drop makes replica calls to node i hang until they time out.
@@ -499,12 +562,19 @@ func (c *Cluster) ids(idx []int) []string {
 }
 
 // WaitMembers waits until each of the given nodes (default: every running
-// node) sees exactly want alive members, no suspect or dead one, and all
-// of them agree on the ring digest.
+// node) sees exactly want alive members, no suspect one, no dead one
+// apart from nodes that are stopped, and all of them agree on the ring
+// digest.
 func (c *Cluster) WaitMembers(want int, nodes ...int) {
 	c.t.Helper()
 	if len(nodes) == 0 {
 		nodes = c.Running()
+	}
+	stopped := map[string]bool{}
+	for i := range c.nodes {
+		if c.Node(i) == nil {
+			stopped[c.ID(i)] = true
+		}
 	}
 	c.Eventually(fmt.Sprintf("nodes %v to see %d alive members and agree on the ring", nodes, want), func() error {
 		var digest uint64
@@ -515,10 +585,10 @@ func (c *Cluster) WaitMembers(want int, nodes ...int) {
 			}
 			alive := 0
 			for _, m := range n.Members() {
-				switch m.State {
-				case membership.Alive:
+				switch {
+				case m.State == membership.Alive:
 					alive++
-				case membership.Suspect, membership.Dead:
+				case m.State == membership.Suspect, m.State == membership.Dead && !stopped[m.ID]:
 					return fmt.Errorf("node %d sees %s %s", i, m.ID, m.State)
 				}
 			}
@@ -529,6 +599,33 @@ func (c *Cluster) WaitMembers(want int, nodes ...int) {
 				digest = d
 			} else if d != digest {
 				return fmt.Errorf("node %d ring digest %x differs from node %d's %x", i, d, nodes[0], digest)
+			}
+		}
+		return nil
+	})
+}
+
+// WaitDown waits until every running node sees node i dead: it stopped
+// (or is cut off) and failure detection has noticed. A stopped node is
+// never Left; seeing it so fails the test.
+func (c *Cluster) WaitDown(i int) {
+	c.t.Helper()
+	id := c.ID(i)
+	c.Eventually(fmt.Sprintf("node %d seen dead", i), func() error {
+		for _, j := range c.Running() {
+			if j == i {
+				continue
+			}
+			for _, m := range c.Node(j).Members() {
+				if m.ID != id {
+					continue
+				}
+				if m.State == membership.Left {
+					c.t.Fatalf("clustertest: node %d sees node %d as left", j, i)
+				}
+				if m.State != membership.Dead {
+					return fmt.Errorf("node %d sees %s %s", j, id, m.State)
+				}
 			}
 		}
 		return nil

@@ -387,13 +387,22 @@ func TestRestartKeepsIdentityAndData(t *testing.T) {
 	})
 	before := c.Node(0).RingDigest()
 	c.Stop(2)
-	c.Eventually("node 2 seen as left", func() error {
-		for _, m := range c.Node(0).Members() {
-			if m.ID == "n2" && m.State == membership.Left {
-				return nil
+	// A stopped node is dead, not gone: it keeps its place in the ring.
+	c.Eventually("node 2 seen as dead", func() error {
+		for _, i := range []int{0, 1} {
+			for _, m := range c.Node(i).Members() {
+				if m.ID == "n2" && m.State == membership.Left {
+					t.Fatalf("node %d sees the stopped node as left", i)
+				}
+				if m.ID == "n2" && m.State != membership.Dead {
+					return fmt.Errorf("node %d sees n2 %s", i, m.State)
+				}
+			}
+			if got := c.Node(i).RingDigest(); got != before {
+				t.Fatalf("node %d ring digest %x after a stop, before %x", i, got, before)
 			}
 		}
-		return errors.New("n2 not left yet")
+		return nil
 	})
 	c.Restart(2)
 	if v, _ := localValue(t, c, 2, "durable"); v != "yes" {
@@ -405,8 +414,8 @@ func TestRestartKeepsIdentityAndData(t *testing.T) {
 	if got, err := c.Client(2).Get(ctx, "durable").Result(); err != nil || got != "yes" {
 		t.Fatalf("GET through restarted node = %q, %v", got, err)
 	}
-	// Node 0 dropped its client of the node when it left; writes reach
-	// the restarted node through a new one.
+	// Node 0's client of the node reconnects; writes reach the restarted
+	// node.
 	if err := c.Client(0).Set(ctx, "after", "restart", 0).Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,15 +10,20 @@
 // calls to a node (Drop), or delay them (Delay). These faults act on
 // replica RPCs only; gossip keeps flowing, so a partitioned node is still
 // an alive member and keeps its keys: exactly the situation in which a
-// quorum must hold or fail.
+// quorum must hold or fail. Gossip has faults of its own: every node's
+// gossip transport is wrapped as well (cluster.NodeConfig.WrapGossip), and
+// CutGossip and IsolateGossip drop the gossip from some nodes to others,
+// one way or both, as a firewall would.
 //
 // Nodes are addressed by index. A node's listeners (client, replica RPC,
 // gossip) bind port 0 on its first start, and the ports it got are kept
 // for the node's lifetime, so Stop followed by Restart brings the node
 // back with the same id, the same data directory and the same addresses.
 // Only a node that is some other node's seed before it first runs gets a
-// gossip port picked in advance. Stop is a graceful leave: the others
-// see the node Left and take it out of the ring.
+// gossip port picked in advance. Stop is a graceful stop, not a leave:
+// the others see the node dead and keep it in the ring, and a restarted
+// node starts with the member list it persisted. Leave is the permanent
+// departure: the others see the node Left and take it out of the ring.
 //
 // Every wait is a deadline-bounded retry (Eventually), never a bare
 // sleep, and everything is stopped by t.Cleanup.

@@ -63,40 +63,71 @@ type Config struct {
 	// Label); traffic labelled for another cluster is dropped. At most
 	// 255 bytes. Default "ringcache".
 	ClusterName string
-	// RejoinInterval is how often the node checks that every seed is an
-	// alive member and joins the missing ones again. This is what heals a
-	// logical partition: two groups that each believe they are the whole
-	// cluster merge as soon as one of them reaches a seed of the other.
-	// Default 30s.
+	// Known lists the members this node knew in an earlier run (LoadRoster
+	// reads them back from Store). They enter the member list as Dead (Left
+	// if they had left) until gossip reports them, and the join loop keeps
+	// trying to reach those that are not alive, so a restarted node finds
+	// the cluster again even when its seeds are down or are itself. The
+	// entry for this node is ignored. Default none.
+	Known []Member
+	// Store, if set, persists the member list (RosterStore): every member
+	// this node has seen, with its addresses, vnodes and whether it left
+	// for good, written whenever that changes and on Close. Liveness
+	// changes are not written. Default nil: nothing is persisted.
+	Store RosterStore
+	// RejoinInterval is how often the node checks that every seed and
+	// every known member is an alive member and joins the seeds that are
+	// not and the members it sees dead. This heals a logical
+	// partition: two groups that each believe they are the whole cluster
+	// merge as soon as one of them reaches a member of the other, and a
+	// member that was cut off is probed back within this interval of the
+	// cut healing. Default 1s.
 	RejoinInterval time.Duration
 	// JoinBackoffMin and JoinBackoffMax bound the exponential backoff
 	// between join attempts while the node is alone and no seed answers.
-	// Defaults 500ms and 30s.
+	// Defaults 200ms and 2s.
 	JoinBackoffMin time.Duration
 	JoinBackoffMax time.Duration
 	// ProbeInterval is memberlist's failure-detection probe period.
-	// Default 1s (memberlist.DefaultLANConfig).
+	// Default 500ms (memberlist's LAN default is 1s).
 	ProbeInterval time.Duration
 	// ProbeTimeout is how long a probe waits for an ack before asking
-	// other nodes to probe indirectly. Default 500ms.
+	// other nodes to probe indirectly. Default 300ms.
 	ProbeTimeout time.Duration
 	// SuspicionMult scales how long a suspect node has to refute before it
-	// is declared dead (SuspicionMult * log10(n) * ProbeInterval). Default 4.
+	// is declared dead: SuspicionMult * max(1, log10(n)) * ProbeInterval
+	// once enough other members confirmed the suspicion. Default 4 (2s
+	// for up to 10 members).
 	SuspicionMult int
+	// SuspicionMaxTimeoutMult bounds the suspicion timeout when no other
+	// member confirms it: SuspicionMaxTimeoutMult times the above.
+	// Default 3 (6s for up to 10 members; memberlist's default is 6).
+	SuspicionMaxTimeoutMult int
 	// GossipInterval is the period of gossip rounds. Default 200ms.
 	GossipInterval time.Duration
 	// PushPullInterval is the period of full-state exchanges with a random
-	// member. Default 30s.
+	// member. Default 5s (memberlist's LAN default is 30s): a full state
+	// exchange repairs views that drifted apart, e.g. after a one-way
+	// partition, and the member lists here are small.
 	PushPullInterval time.Duration
 	// GossipToTheDeadTime is how long dead nodes keep receiving gossip
-	// (so they learn they were declared dead) before memberlist forgets
-	// them. Default 30s.
+	// (so they learn they were declared dead and refute it) before
+	// memberlist forgets them. Default 30s.
 	GossipToTheDeadTime time.Duration
-	// TCPTimeout bounds push/pull and join connections. Default 10s.
+	// DeadNodeReclaimTime is how long a member must have been dead before
+	// its id may come back from another gossip address (a node restarted
+	// with a new IP). Default 2s (memberlist's default never allows it
+	// until it forgot the dead node).
+	DeadNodeReclaimTime time.Duration
+	// TCPTimeout bounds push/pull and join connections. Default 3s.
 	TCPTimeout time.Duration
-	// LeaveTimeout bounds each of the two broadcasts Close waits for (the
+	// LeaveTimeout bounds each of the two broadcasts Leave waits for (the
 	// NodeLeaving metadata update and the leave message). Default 2s.
 	LeaveTimeout time.Duration
+	// WrapTransport, if set, wraps the gossip transport (memberlist's UDP
+	// and TCP network transport bound to GossipAddr), e.g. to inject
+	// faults in tests. Default nil.
+	WrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
 	// Logger receives membership and memberlist messages. Default (nil):
 	// discard.
 	Logger *slog.Logger
@@ -114,21 +145,23 @@ type Config struct {
 func DefaultConfig() Config {
 	lan := memberlist.DefaultLANConfig()
 	return Config{
-		GossipAddr:          "127.0.0.1:7946",
-		VNodes:              128,
-		NodeState:           NodeNormal,
-		ClusterName:         "ringcache",
-		RejoinInterval:      30 * time.Second,
-		JoinBackoffMin:      500 * time.Millisecond,
-		JoinBackoffMax:      30 * time.Second,
-		ProbeInterval:       lan.ProbeInterval,
-		ProbeTimeout:        lan.ProbeTimeout,
-		SuspicionMult:       lan.SuspicionMult,
-		GossipInterval:      lan.GossipInterval,
-		PushPullInterval:    lan.PushPullInterval,
-		GossipToTheDeadTime: lan.GossipToTheDeadTime,
-		TCPTimeout:          lan.TCPTimeout,
-		LeaveTimeout:        2 * time.Second,
+		GossipAddr:              "127.0.0.1:7946",
+		VNodes:                  128,
+		NodeState:               NodeNormal,
+		ClusterName:             "ringcache",
+		RejoinInterval:          time.Second,
+		JoinBackoffMin:          200 * time.Millisecond,
+		JoinBackoffMax:          2 * time.Second,
+		ProbeInterval:           500 * time.Millisecond,
+		ProbeTimeout:            300 * time.Millisecond,
+		SuspicionMult:           lan.SuspicionMult,
+		SuspicionMaxTimeoutMult: 3,
+		GossipInterval:          lan.GossipInterval,
+		PushPullInterval:        5 * time.Second,
+		GossipToTheDeadTime:     lan.GossipToTheDeadTime,
+		DeadNodeReclaimTime:     2 * time.Second,
+		TCPTimeout:              3 * time.Second,
+		LeaveTimeout:            2 * time.Second,
 	}
 }
 
@@ -163,8 +196,14 @@ func (c Config) Validate() error {
 	if err := c.validateDurations(); err != nil {
 		return err
 	}
-	if c.SuspicionMult < 1 {
-		return fmt.Errorf("%w: SuspicionMult %d < 1", ErrInvalidConfig, c.SuspicionMult)
+	if c.SuspicionMult < 1 || c.SuspicionMaxTimeoutMult < 1 {
+		return fmt.Errorf("%w: SuspicionMult %d and SuspicionMaxTimeoutMult %d must be at least 1",
+			ErrInvalidConfig, c.SuspicionMult, c.SuspicionMaxTimeoutMult)
+	}
+	for _, k := range c.Known {
+		if err := validNodeID(k.ID); err != nil {
+			return fmt.Errorf("%w: known member %q: %v", ErrInvalidConfig, k.ID, err)
+		}
 	}
 	if _, err := encodeMeta(c.localMeta()); err != nil {
 		return err
@@ -185,6 +224,7 @@ func (c Config) validateDurations() error {
 		{"GossipInterval", c.GossipInterval},
 		{"PushPullInterval", c.PushPullInterval},
 		{"GossipToTheDeadTime", c.GossipToTheDeadTime},
+		{"DeadNodeReclaimTime", c.DeadNodeReclaimTime},
 		{"TCPTimeout", c.TCPTimeout},
 		{"LeaveTimeout", c.LeaveTimeout},
 	} {

@@ -23,8 +23,9 @@ func TestDefaultConfigNeedsIdentity(t *testing.T) {
 		t.Fatalf("valid config: %v", err)
 	}
 	c := DefaultConfig()
-	if c.ClusterName != "ringcache" || c.RejoinInterval != 30*time.Second || c.VNodes != 128 ||
-		c.ProbeInterval != time.Second || c.ProbeTimeout != 500*time.Millisecond {
+	if c.ClusterName != "ringcache" || c.RejoinInterval != time.Second || c.VNodes != 128 ||
+		c.ProbeInterval != 500*time.Millisecond || c.ProbeTimeout != 300*time.Millisecond ||
+		c.SuspicionMaxTimeoutMult != 3 || c.PushPullInterval != 5*time.Second || c.DeadNodeReclaimTime != 2*time.Second {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -55,6 +56,10 @@ func TestConfigValidate(t *testing.T) {
 		{"backoff max < min", func(c *Config) { c.JoinBackoffMin = time.Second; c.JoinBackoffMax = time.Millisecond }, ErrInvalidConfig},
 		{"probe timeout > interval", func(c *Config) { c.ProbeTimeout = 2 * c.ProbeInterval }, ErrInvalidConfig},
 		{"zero suspicion mult", func(c *Config) { c.SuspicionMult = 0 }, ErrInvalidConfig},
+		{"zero suspicion max mult", func(c *Config) { c.SuspicionMaxTimeoutMult = 0 }, ErrInvalidConfig},
+		{"zero dead node reclaim", func(c *Config) { c.DeadNodeReclaimTime = 0 }, ErrInvalidConfig},
+		{"ok with known members", func(c *Config) { c.Known = []Member{{ID: "n2", GossipAddr: "10.0.0.2:7946", VNodes: 8}} }, nil},
+		{"known member with bad id", func(c *Config) { c.Known = []Member{{ID: "n 2"}} }, ErrInvalidConfig},
 		{"negative leave timeout", func(c *Config) { c.LeaveTimeout = -1 }, ErrInvalidConfig},
 		{"metadata too large", func(c *Config) {
 			c.ClientAddr = strings.Repeat("h", 250) + ":1"

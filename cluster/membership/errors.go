@@ -15,6 +15,9 @@ var (
 	// address while the first is still a live member; the newcomer is
 	// refused.
 	ErrConflict = errors.New("membership: node id conflict")
+	// ErrBadRoster is wrapped when the persisted member list (see
+	// LoadRoster) cannot be decoded.
+	ErrBadRoster = errors.New("membership: bad persisted member list")
 	// ErrClosed is returned by methods called after Close.
 	ErrClosed = errors.New("membership: closed")
 )

@@ -139,10 +139,9 @@ func startNode(t *testing.T, cfg Config) *node {
 	return n
 }
 
-// crash stops n without leaving, as a killed process would.
-func (n *node) crash() {
-	n.closeOnce.Do(func() { n.closeErr = n.shutdown(false) })
-}
+// crash stops n without leaving. Close does exactly what peers see of a
+// killed process: gossip stops with no goodbye.
+func (n *node) crash() { _ = n.Close() }
 
 // addr is n's gossip address.
 func (n *node) addr() string { return n.LocalNode().GossipAddr }

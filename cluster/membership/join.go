@@ -2,71 +2,93 @@ package membership
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"time"
 )
 
 // resolveTimeout bounds the DNS lookup of one seed host name.
 const resolveTimeout = 2 * time.Second
 
-// joinLoop keeps this node joined to its seeds. The first attempt is
-// immediate. While the node is alone and no seed answers it retries with
-// exponential backoff (JoinBackoffMin doubling up to JoinBackoffMax);
-// otherwise it checks every RejoinInterval and joins the seeds that are
-// not alive members. The periodic check is what merges a logical
-// partition: two groups that each consider themselves the whole cluster
-// exchange full state as soon as one reaches a seed of the other, and
-// gossip spreads the merged list from there.
+// joinLoop keeps this node joined to its seeds and to the members it
+// knows. The first attempt is immediate. While the node is alone and no
+// target answers it retries with exponential backoff (JoinBackoffMin
+// doubling up to JoinBackoffMax); otherwise it checks every
+// RejoinInterval and joins the targets that are not alive members. The
+// periodic check is what merges a logical partition: two groups that
+// each consider themselves the whole cluster exchange full state as soon
+// as one reaches a member of the other, and gossip spreads the merged
+// list from there. A join with a member that declared this node dead
+// also makes this node refute that at once (it learns it from the
+// member's state), which is what brings a node back quickly after a cut
+// heals.
 func (m *Membership) joinLoop() {
 	defer m.loops.Done()
 	backoff := m.cfg.JoinBackoffMin
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var lastFailed string
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-timer.C:
 		}
-		timer.Reset(jitter(m.rejoin(&backoff)))
+		timer.Reset(jitter(m.rejoin(&backoff, &lastFailed)))
 	}
 }
 
-// rejoin joins the seeds that are not alive members and returns how long
-// to wait before the next check, updating the backoff.
-func (m *Membership) rejoin(backoff *time.Duration) time.Duration {
-	targets := m.missingSeeds()
+// rejoin joins the targets that are not alive members and returns how
+// long to wait before the next check, updating the backoff. lastFailed
+// holds the targets of the last failed attempt: a failure is logged when
+// they change, not on every retry.
+func (m *Membership) rejoin(backoff *time.Duration, lastFailed *string) time.Duration {
+	targets := m.joinTargets()
 	if len(targets) == 0 {
-		*backoff = m.cfg.JoinBackoffMin
+		*backoff, *lastFailed = m.cfg.JoinBackoffMin, ""
 		return m.cfg.RejoinInterval
 	}
 	m.joinAttempts.Add(1)
 	n, err := m.list.Join(targets)
 	if n > 0 {
-		*backoff = m.cfg.JoinBackoffMin
-		m.log.Info("membership: joined seeds", "seeds", targets, "contacted", n)
+		*backoff, *lastFailed = m.cfg.JoinBackoffMin, ""
+		m.log.Info("membership: joined", "targets", targets, "contacted", n)
 		return m.cfg.RejoinInterval
 	}
 	m.joinFailures.Add(1)
+	failed := strings.Join(targets, ",")
+	level := slog.LevelDebug
+	if failed != *lastFailed {
+		level = slog.LevelInfo
+	}
+	*lastFailed = failed
 	if m.reg.counts().Alive > 1 {
-		// Already part of a group: the missing seed may be down for good,
-		// so keep checking at the normal pace.
-		m.log.Info("membership: seeds unreachable", "seeds", targets, "err", err)
+		// Already part of a group: the missing members may be down for a
+		// while, so keep checking at the normal pace.
+		m.log.Log(context.Background(), level, "membership: members unreachable", "targets", targets, "err", err)
 		return m.cfg.RejoinInterval
 	}
 	wait := *backoff
 	*backoff = min(2*wait, m.cfg.JoinBackoffMax)
-	m.log.Warn("membership: no seed reachable", "seeds", targets, "retry_in", wait, "err", err)
+	if level == slog.LevelInfo {
+		level = slog.LevelWarn
+	}
+	m.log.Log(context.Background(), level, "membership: no seed or known member reachable",
+		"targets", targets, "retry_in", wait, "err", err)
 	return wait
 }
 
-// missingSeeds returns the seeds that are neither this node nor an alive
-// member. A seed whose name does not resolve is returned as is, so the
-// join reports the failure.
-func (m *Membership) missingSeeds() []string {
-	alive := m.reg.aliveAddrs()
+// joinTargets returns the seeds that are neither this node nor an alive
+// member, then the gossip addresses of the members this node sees dead
+// (whether gossip declared them dead or they come from the persisted list
+// and were not heard of yet). Members that left for good, and suspects,
+// are not targets. A seed whose name does not resolve is returned as is,
+// so the join reports the failure.
+func (m *Membership) joinTargets() []string {
+	alive, lost := m.reg.addrs()
 	var out []string
 	for _, s := range m.seedList() {
 		addrs := resolveSeed(s)
@@ -77,7 +99,24 @@ func (m *Membership) missingSeeds() []string {
 			out = append(out, s)
 		}
 	}
+	for _, a := range lost {
+		if a != m.self && !alive[a] && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
 	return out
+}
+
+// seeded reports whether some seed is not this node itself: a node
+// without such a seed that knows no other member starts a cluster of its
+// own, any other expects to reach someone.
+func (m *Membership) seeded() bool {
+	for _, s := range m.seedList() {
+		if !slices.Contains(resolveSeed(s), m.self) {
+			return true
+		}
+	}
+	return false
 }
 
 // seedList returns a copy of the current seeds.

@@ -1,9 +1,11 @@
 package membership
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"slices"
@@ -28,8 +30,15 @@ type Membership struct {
 	// boot identifies this run in the metadata (see meta.Boot).
 	boot uint64
 
+	// isSeeded is Seeded's answer, fixed at Start.
+	isSeeded bool
+
 	joinAttempts atomic.Uint64
 	joinFailures atomic.Uint64
+
+	// saved is the roster last persisted (nil: none yet). Only the
+	// notifier touches it, and shutdown once the notifier has stopped.
+	saved []Member
 
 	// kick wakes the notifier; buffered 1 so bursts of events coalesce.
 	kick chan struct{}
@@ -55,10 +64,10 @@ type Membership struct {
 }
 
 // Start binds the gossip address, starts memberlist and a background loop
-// that joins the seeds (with backoff while none answers) and re-joins any
-// seed that is not an alive member every RejoinInterval. Start does not
-// wait for a seed: the node serves as a cluster of one until the loop
-// reaches one.
+// that joins the seeds and the known members (with backoff while none
+// answers) and re-joins any that is not an alive member every
+// RejoinInterval. Start does not wait for a seed: until the loop reaches
+// one, the node knows only itself and the members of Config.Known.
 func Start(cfg Config) (*Membership, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -74,6 +83,7 @@ func Start(cfg Config) (*Membership, error) {
 		stop: make(chan struct{}),
 	}
 	m.reg = newRegistry(log, m.kickNotifier)
+	m.reg.seed(cfg.Known, cfg.NodeID)
 	m.del = &delegate{reg: m.reg, log: log}
 	m.boot = uint64(time.Now().UnixNano())
 	raw, err := encodeMeta(m.localMeta())
@@ -82,6 +92,10 @@ func Start(cfg Config) (*Membership, error) {
 	}
 	m.del.meta.Store(&raw)
 	m.seeds.list = slices.Clone(cfg.Seeds)
+	if cfg.Known != nil {
+		// What the store holds already; the notifier writes only changes.
+		m.saved = rosterOf(cfg.Known)
+	}
 
 	mc, err := m.memberlistConfig()
 	if err != nil {
@@ -100,9 +114,11 @@ func Start(cfg Config) (*Membership, error) {
 		return nil, fmt.Errorf("membership: local node %s missing after start", cfg.NodeID)
 	}
 	m.self = self.GossipAddr
-	log.Info("membership: started", "id", cfg.NodeID, "gossip", m.self, "seeds", cfg.Seeds)
+	m.isSeeded = m.seeded()
+	log.Info("membership: started", "id", cfg.NodeID, "gossip", m.self, "seeds", cfg.Seeds,
+		"known", len(cfg.Known))
 
-	if cfg.OnChange != nil {
+	if cfg.OnChange != nil || cfg.Store != nil {
 		m.loops.Add(1)
 		go m.notifyLoop()
 		m.kickNotifier()
@@ -134,9 +150,11 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	mc.ProbeInterval = c.ProbeInterval
 	mc.ProbeTimeout = c.ProbeTimeout
 	mc.SuspicionMult = c.SuspicionMult
+	mc.SuspicionMaxTimeoutMult = c.SuspicionMaxTimeoutMult
 	mc.GossipInterval = c.GossipInterval
 	mc.PushPullInterval = c.PushPullInterval
 	mc.GossipToTheDeadTime = c.GossipToTheDeadTime
+	mc.DeadNodeReclaimTime = c.DeadNodeReclaimTime
 	mc.TCPTimeout = c.TCPTimeout
 	mc.Delegate = m.del
 	mc.Events = m.del
@@ -145,7 +163,37 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	mc.Conflict = m.del
 	mc.Ping = m.del
 	mc.Logger = newMemberlistLogger(m.log, m.reg.suspect)
+	if c.WrapTransport != nil {
+		t, err := netTransport(ip, port, mc.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("membership: start gossip on %s: %w", c.GossipAddr, err)
+		}
+		if port == 0 {
+			mc.BindPort = t.GetAutoBindPort()
+			mc.AdvertisePort = mc.BindPort
+		}
+		mc.Transport = c.WrapTransport(t)
+	}
 	return mc, nil
+}
+
+// netTransport binds memberlist's network transport, as memberlist does
+// when it is given none: a free port (0) is retried a few times, since
+// TCP and UDP must both get it.
+func netTransport(ip string, port int, logger *log.Logger) (*memberlist.NetTransport, error) {
+	nc := &memberlist.NetTransportConfig{BindAddrs: []string{ip}, BindPort: port, Logger: logger}
+	tries := 1
+	if port == 0 {
+		tries = 10
+	}
+	var err error
+	for range tries {
+		var t *memberlist.NetTransport
+		if t, err = memberlist.NewNetTransport(nc); err == nil {
+			return t, nil
+		}
+	}
+	return nil, err
 }
 
 // bindIP resolves the gossip host: memberlist binds IP literals only.
@@ -196,11 +244,12 @@ func (m *Membership) SetNodeState(state string) error {
 	if m.life.closed {
 		return ErrClosed
 	}
-	return m.updateMeta(state)
+	return m.updateMeta(state, m.cfg.LeaveTimeout)
 }
 
-// updateMeta advertises state; the caller holds life.
-func (m *Membership) updateMeta(state string) error {
+// updateMeta advertises state, waiting up to timeout for the broadcast;
+// the caller holds life (or closed it).
+func (m *Membership) updateMeta(state string, timeout time.Duration) error {
 	md := m.localMeta()
 	md.NodeState = state
 	raw, err := encodeMeta(md)
@@ -208,25 +257,41 @@ func (m *Membership) updateMeta(state string) error {
 		return err
 	}
 	m.del.meta.Store(&raw)
-	if err := m.list.UpdateNode(m.cfg.LeaveTimeout); err != nil {
+	if err := m.list.UpdateNode(timeout); err != nil {
 		return fmt.Errorf("membership: advertise node state %q: %w", state, err)
 	}
 	return nil
 }
 
-// Close leaves the cluster and stops gossip: it stops the background
-// loops, advertises NodeLeaving (so peers report this node Left rather
-// than Dead), broadcasts the leave, and shuts memberlist down. Each
-// broadcast waits at most LeaveTimeout. Close is idempotent; later calls
-// return the first call's result. OnChange must not call Close.
+// Seeded reports whether some seed is not this node itself. A node with
+// no such seed and no other known member is the first of a new cluster;
+// any other expects to reach someone.
+func (m *Membership) Seeded() bool { return m.isSeeded }
+
+// Close stops gossip without leaving the cluster: the other members see
+// this node fail (Dead) and keep it in their member list until it comes
+// back, exactly as if it had crashed. It stops the background loops,
+// persists the member list (with Store) and shuts memberlist down. Close
+// is idempotent; later calls, and Leave after it, return the first
+// call's result. OnChange must not call Close.
 func (m *Membership) Close() error {
-	m.closeOnce.Do(func() { m.closeErr = m.shutdown(true) })
+	m.closeOnce.Do(func() { m.closeErr = m.shutdown(context.Background(), false) })
 	return m.closeErr
 }
 
-// shutdown stops everything; leave=false skips the goodbye, which is how
-// a crash looks to the other members (tests use it).
-func (m *Membership) shutdown(leave bool) error {
+// Leave leaves the cluster for good, then stops gossip as Close does: it
+// advertises NodeLeaving (so the other members report this node Left
+// rather than Dead, and drop it from the ring) and broadcasts memberlist's
+// leave. Each broadcast waits at most LeaveTimeout, or until ctx ends.
+// Leave is the only way a member becomes Left; a restart is not a leave.
+// Like Close it is idempotent and shares Close's result.
+func (m *Membership) Leave(ctx context.Context) error {
+	m.closeOnce.Do(func() { m.closeErr = m.shutdown(ctx, true) })
+	return m.closeErr
+}
+
+// shutdown stops everything; leave says goodbye first.
+func (m *Membership) shutdown(ctx context.Context, leave bool) error {
 	m.life.Lock()
 	m.life.closed = true
 	m.life.Unlock()
@@ -236,15 +301,23 @@ func (m *Membership) shutdown(leave bool) error {
 
 	var errs []error
 	if leave {
-		if err := m.updateMeta(NodeLeaving); err != nil {
+		timeout := m.cfg.LeaveTimeout
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = max(min(timeout, time.Until(dl)), time.Millisecond)
+		}
+		if err := m.updateMeta(NodeLeaving, timeout); err != nil {
 			errs = append(errs, err)
 		}
-		if err := m.list.Leave(m.cfg.LeaveTimeout); err != nil {
+		if err := m.list.Leave(timeout); err != nil {
 			errs = append(errs, fmt.Errorf("membership: leave: %w", err))
 		}
+		m.reg.setLeft(m.cfg.NodeID)
 	}
 	if err := m.list.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("membership: shutdown: %w", err))
+	}
+	if err := m.persist(); err != nil {
+		errs = append(errs, err)
 	}
 	m.log.Info("membership: closed", "id", m.cfg.NodeID, "left", leave)
 	return errors.Join(errs...)

@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -105,13 +106,13 @@ func TestNodeStateUpdateSpreads(t *testing.T) {
 	}
 }
 
-func TestGracefulLeaveIsLeft(t *testing.T) {
+func TestLeaveIsLeft(t *testing.T) {
 	nodes := startCluster(t, "l", 3, nil)
-	if err := nodes[2].Close(); err != nil {
-		t.Fatalf("Close: %v", err)
+	if err := nodes[2].Leave(context.Background()); err != nil {
+		t.Fatalf("Leave: %v", err)
 	}
 	if err := nodes[2].Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
+		t.Fatalf("Close after Leave: %v", err)
 	}
 	waitFor(t, deadline, func() string {
 		for _, n := range nodes[:2] {
@@ -121,6 +122,36 @@ func TestGracefulLeaveIsLeft(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestCloseIsNotLeave: a node that stops (Close, as on SIGTERM) is seen
+// dead, never left, and alive again once it is back.
+func TestCloseIsNotLeave(t *testing.T) {
+	nodes := startCluster(t, "c", 3, nil)
+	addr := nodes[2].addr()
+	if err := nodes[2].Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := nodes[2].Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	waitFor(t, deadline, func() string {
+		for _, n := range nodes[:2] {
+			got := view(n.Members())
+			if strings.Contains(got, "c3:left") {
+				t.Fatalf("%s sees a stopped node as left: %s", n.cfg.NodeID, got)
+			}
+			if got != "c1:alive,c2:alive,c3:dead" {
+				return fmt.Sprintf("%s sees %s", n.cfg.NodeID, got)
+			}
+		}
+		return ""
+	})
+	cfg := testConfig("c3")
+	cfg.GossipAddr = addr
+	cfg.Seeds = []string{nodes[0].addr()}
+	back := startNode(t, cfg)
+	waitFor(t, deadline, seesAlive([]*node{nodes[0], nodes[1], back}, "c1", "c2", "c3"))
 }
 
 func TestFailureDetection(t *testing.T) {

@@ -116,6 +116,19 @@ func (d *metaDecoder) uvarint() uint64 {
 	return v
 }
 
+func (d *metaDecoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.buf) == 0 {
+		d.err = fmt.Errorf("%w: truncated", ErrBadMeta)
+		return 0
+	}
+	b := d.buf[0]
+	d.buf = d.buf[1:]
+	return b
+}
+
 func (d *metaDecoder) str() string {
 	n := d.uvarint()
 	if d.err != nil {

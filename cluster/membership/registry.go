@@ -3,6 +3,7 @@ package membership
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -40,6 +41,20 @@ func newRegistry(log *slog.Logger, changed func()) *registry {
 	r.mu.members = make(map[string]Member)
 	r.mu.warned = make(map[string]struct{})
 	return r
+}
+
+// seed enters the members an earlier run knew (see Config.Known), except
+// self and those already present, in the state their roster entry gives
+// (Dead, or Left). Called before memberlist starts.
+func (r *registry) seed(known []Member, self string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range rosterOf(known) {
+		if _, ok := r.mu.members[m.ID]; ok || m.ID == self {
+			continue
+		}
+		r.mu.members[m.ID] = m
+	}
 }
 
 // admit decides whether a peer announced as alive may enter the member
@@ -144,6 +159,17 @@ func (r *registry) acked(name string) {
 	r.setState(name, Suspect, Alive)
 }
 
+// setLeft marks a member Left: this node, once it left the cluster.
+func (r *registry) setLeft(name string) {
+	r.mu.Lock()
+	m, ok := r.mu.members[name]
+	if ok {
+		m.State, m.NodeState = Left, NodeLeaving
+		r.mu.members[name] = m
+	}
+	r.mu.Unlock()
+}
+
 func (r *registry) setState(name string, from, to State) {
 	r.mu.Lock()
 	m, ok := r.mu.members[name]
@@ -198,16 +224,22 @@ func (r *registry) counts() (s Stats) {
 	return s
 }
 
-// aliveAddrs returns the gossip addresses of alive members: seeds among
-// them need no join.
-func (r *registry) aliveAddrs() map[string]bool {
+// addrs returns the gossip addresses of alive members (seeds among them
+// need no join) and, sorted, those of the dead ones (the join loop tries
+// to reach them). Suspects are left alone: memberlist still gossips with
+// them, and they turn dead or alive within the suspicion timeout.
+func (r *registry) addrs() (alive map[string]bool, lost []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]bool, len(r.mu.members))
+	alive = make(map[string]bool, len(r.mu.members))
 	for _, m := range r.mu.members {
-		if m.State == Alive {
-			out[m.GossipAddr] = true
+		switch {
+		case m.State == Alive:
+			alive[m.GossipAddr] = true
+		case m.State == Dead && m.GossipAddr != "":
+			lost = append(lost, m.GossipAddr)
 		}
 	}
-	return out
+	slices.Sort(lost)
+	return alive, lost
 }

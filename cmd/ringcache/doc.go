@@ -8,9 +8,18 @@
 //
 // SIGTERM or SIGINT stops the node cleanly: it stops accepting clients,
 // lets in-flight commands finish and their replies go out, then syncs and
-// closes Pebble and exits 0.
+// closes Pebble and exits 0. In a cluster, stopping is not leaving: the
+// node stops gossiping without a goodbye, the other members see it dead
+// and keep its place in the ring, and it starts again with the member
+// list it persisted in its data directory, so a restart never moves
+// ownership. Leaving the cluster for good is a separate operation
+// (cluster.Node.Leave).
 //
 // The node id is kept in the data directory (file node-id): a data
 // directory is never served under two identities, and a node keeps its id
 // (and so, in a cluster, its ring tokens) across restarts.
+//
+// In a cluster, --seeds lists gossip addresses to join through; a
+// restarted node also joins the members it knew, so a node seeded only
+// with itself finds the cluster again.
 package main

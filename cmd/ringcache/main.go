@@ -59,8 +59,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 }
 
 // serve runs the node until ctx is done, then shuts down in order: stop
-// taking clients and finish in-flight commands, then close the engine (which
-// syncs and closes Pebble).
+// taking clients and finish in-flight commands, stop the cluster node (which
+// does not leave the cluster), then close the engine (which syncs and closes
+// Pebble).
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
@@ -117,9 +118,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return err
 		}
 		clusterNode.Store(node)
+		// Stopping is not leaving: the node stops gossiping without a
+		// goodbye, the other members see it dead and keep its place in
+		// the ring, and it starts again with the ring it persisted.
 		defer func() {
 			if err := node.Close(); err != nil {
-				log.Warn("leaving the cluster", "err", err)
+				log.Warn("stopping the cluster node", "err", err)
 			}
 		}()
 		store = node.Store()

@@ -16,6 +16,10 @@ var (
 		"Records repaired by quorum reads, by when (sync: before the reply; background: late repliers).", []string{"when"}, nil)
 	membersDesc = prometheus.NewDesc("ringcache_members",
 		"Cluster members as this node sees them, by state.", []string{"state"}, nil)
+	isolatedDesc = prometheus.NewDesc("ringcache_cluster_isolated",
+		"1 while this node reaches no other cluster member by gossip (it refuses requests), else 0.", nil, nil)
+	reachableDesc = prometheus.NewDesc("ringcache_cluster_reachable_members",
+		"Other ring members this node reaches by gossip.", nil, nil)
 	clockSkewDesc = prometheus.NewDesc("ringcache_max_clock_skew_seconds",
 		"How far this node's clock is ahead of the peer it is furthest ahead of.", nil, nil)
 	clockSkewWarningsDesc = prometheus.NewDesc("ringcache_clock_skew_warnings_total",
@@ -52,7 +56,8 @@ var (
 type clusterCollector struct{ node *cluster.Node }
 
 func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{quorumFailuresDesc, readRepairsDesc, membersDesc, clockSkewDesc, clockSkewWarningsDesc,
+	for _, d := range []*prometheus.Desc{quorumFailuresDesc, readRepairsDesc, membersDesc, isolatedDesc, reachableDesc,
+		clockSkewDesc, clockSkewWarningsDesc,
 		hintsPendingDesc, hintsBytesDesc, hintsOldestDesc, hintsDeliveredDesc, hintsDroppedDesc, fallbacksDesc,
 		speculationsDesc, aeRoundsDesc, aeKeysDesc, aeBytesDesc, aeRangesDesc, aeLastDesc, aeFailuresDesc} {
 		ch <- d
@@ -75,6 +80,12 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(membersDesc, float64(s.Members.Suspect), "suspect")
 	gauge(membersDesc, float64(s.Members.Dead), "dead")
 	gauge(membersDesc, float64(s.Members.Left), "left")
+	isolated := 0.0
+	if s.Isolated {
+		isolated = 1
+	}
+	gauge(isolatedDesc, isolated)
+	gauge(reachableDesc, float64(s.Reachable))
 	gauge(clockSkewDesc, s.MaxClockSkew.Seconds())
 	counter(clockSkewWarningsDesc, s.ClockSkewWarnings)
 	counter(fallbacksDesc, s.Coordinator.Fallbacks)

@@ -1,0 +1,120 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ringcache/ringcache/cluster/membership"
+)
+
+// Isolation. A node that reaches no other member of its ring by gossip is
+// isolated: it may be the one cut off, so it must not act as if it were
+// the cluster. The ring stays what it was (members are never dropped for
+// being unreachable), and requests are refused with an IsolatedError
+// until gossip reports another member again. A node that has nobody to
+// reach is not isolated: the first node of a new cluster (no other ring
+// member, and no seed other than itself) serves alone. A brand-new node
+// whose seeds do not answer is isolated.
+//
+// Every view carries the decision (view.isolated, from isolation), so a
+// request reads it with the same atomic load as the ring; the transitions
+// are logged once each (warn on becoming isolated, info on recovering)
+// and INFO shows cluster_state:ok|isolated and cluster_reachable_members.
+
+// ErrIsolated is wrapped by IsolatedError: this node reaches no other
+// cluster member.
+var ErrIsolated = errors.New("cluster: isolated")
+
+// IsolatedError is the refusal of a request by an isolated node. It
+// wraps both ErrIsolated and ErrNoQuorum, and its RESP reply is a
+// NOQUORUM error that says why.
+type IsolatedError struct {
+	// Members counts the ring's other members, none of them reachable
+	// (0 for a new node whose seeds do not answer).
+	Members int
+}
+
+// Error implements error.
+func (e *IsolatedError) Error() string { return "cluster: " + e.RESPError() }
+
+// Unwrap makes errors.Is true for ErrIsolated and ErrNoQuorum.
+func (e *IsolatedError) Unwrap() []error { return []error{ErrIsolated, ErrNoQuorum} }
+
+// RESPError returns the reply line without the leading '-'.
+func (e *IsolatedError) RESPError() string {
+	if e.Members == 0 {
+		return "NOQUORUM this node reaches no other cluster member (no seed answered yet); requests are refused until it does"
+	}
+	return fmt.Sprintf("NOQUORUM this node reaches no other cluster member (0 of %d reachable by gossip); requests are refused until it does", e.Members)
+}
+
+// isolation decides a view's isolation from its member list: reachable
+// counts the ring members other than self (not Left) that gossip reports
+// Alive or Suspect (a suspect still answers gossip until it is declared
+// dead); others counts all of them. The node is isolated when it reaches
+// none while it has someone to reach: another ring member, or a seed that
+// is not itself.
+func isolation(ms []membership.Member, self string, seeded bool) (isolated bool, reachable, others int) {
+	for _, m := range ms {
+		if m.ID == self || m.State == membership.Left {
+			continue
+		}
+		others++
+		if m.State == membership.Alive || m.State == membership.Suspect {
+			reachable++
+		}
+	}
+	return reachable == 0 && (others > 0 || seeded), reachable, others
+}
+
+// Isolated reports whether this node reaches no other ring member (see
+// the comment at the top of node_isolation.go).
+func (n *Node) Isolated() bool { return n.view.Load().isolated }
+
+// IsolationErr returns the error requests get while this node is
+// isolated, nil when it is not.
+func (n *Node) IsolationErr() error { return n.view.Load().isolationErr() }
+
+// isolationErr is IsolationErr for one view.
+func (v *view) isolationErr() error {
+	if !v.isolated {
+		return nil
+	}
+	return &IsolatedError{Members: v.others}
+}
+
+// logIsolation logs a change of isolation between two views, once the
+// node announced its state at start.
+func (n *Node) logIsolation(old, v *view) {
+	if !n.announced.Load() || old == nil || old.isolated == v.isolated {
+		return
+	}
+	if v.isolated {
+		n.log.Warn("cluster: isolated: this node reaches no other cluster member; requests are refused until it does",
+			"members", v.others)
+		return
+	}
+	n.log.Info("cluster: reaches other members again; serving requests", "reachable", v.reachable, "members", v.others)
+}
+
+// announceIsolation logs the state the node starts in, once membership
+// runs; later changes are logged by logIsolation.
+func (n *Node) announceIsolation() {
+	n.announced.Store(true)
+	if v := n.view.Load(); v.isolated {
+		n.log.Info("cluster: no other cluster member reached yet; requests are refused until one is",
+			"members", v.others, "seeded", n.seeded.Load())
+	}
+}
+
+// reassess recomputes the current view's isolation (after seeded
+// changed) without a new member list.
+func (n *Node) reassess() {
+	n.viewMu.Lock()
+	defer n.viewMu.Unlock()
+	old := n.view.Load()
+	v := *old
+	v.isolated, v.reachable, v.others = isolation(v.members, n.cfg.NodeID, n.seeded.Load())
+	n.view.Store(&v)
+	n.logIsolation(old, &v)
+}

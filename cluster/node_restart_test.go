@@ -1,0 +1,227 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server"
+)
+
+// fastGossip shortens the gossip intervals for tests on loopback.
+func fastGossip(cfg *NodeConfig) {
+	cfg.Gossip = GossipTiming{
+		RejoinInterval: 200 * time.Millisecond, JoinBackoffMin: 20 * time.Millisecond, JoinBackoffMax: 200 * time.Millisecond,
+		ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 50 * time.Millisecond,
+		SuspicionMult: 3, SuspicionMaxTimeoutMult: 2,
+		GossipInterval: 20 * time.Millisecond, PushPullInterval: 500 * time.Millisecond,
+		GossipToTheDeadTime: 2 * time.Second, DeadNodeReclaimTime: 200 * time.Millisecond,
+		TCPTimeout: time.Second, LeaveTimeout: 300 * time.Millisecond,
+	}
+}
+
+// pairNode starts node id on eng, seeded with seeds.
+func pairNode(t *testing.T, id string, eng *engine.Engine, gossip string, seeds ...string) *Node {
+	t.Helper()
+	cfg := testNodeConfig(t)
+	cfg.NodeID, cfg.Engine, cfg.Seeds = id, eng, seeds
+	cfg.ClientAddr = "127.0.0.1:6" + id[1:]
+	if gossip != "" {
+		cfg.GossipListen = gossip
+	}
+	fastGossip(&cfg)
+	n, err := StartNode(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n
+}
+
+// states summarises a node's members as "id:state".
+func states(n *Node) string {
+	var parts []string
+	for _, m := range n.Members() {
+		parts = append(parts, m.ID+":"+m.State.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func waitUntil(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRestartStartsWithPersistedRing: a node that stops is seen dead, not
+// left, and keeps its place in the ring; restarted without any seed, it
+// starts with the ring it persisted (same digest before gossip reports
+// anything) and finds the cluster through the members it knew. A node
+// whose other members are all down is isolated: it refuses requests
+// with a NOQUORUM that says so, and INFO tells.
+func TestRestartStartsWithPersistedRing(t *testing.T) {
+	engA, engB := memEngine(t), memEngine(t)
+	a := pairNode(t, "n1", engA, "")
+	b := pairNode(t, "n2", engB, "", a.GossipAddr())
+	waitUntil(t, "both alive on both", func() error {
+		for _, n := range []*Node{a, b} {
+			if got := states(n); got != "n1:alive,n2:alive" {
+				return fmt.Errorf("%s sees %s", n.ID(), got)
+			}
+		}
+		return nil
+	})
+	digest := a.RingDigest()
+	if b.RingDigest() != digest || b.Isolated() || a.Isolated() {
+		t.Fatalf("digests %x and %x, isolated %v %v", digest, b.RingDigest(), a.Isolated(), b.Isolated())
+	}
+	gossipB := b.GossipAddr()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "n2 dead on n1", func() error {
+		if got := states(a); got != "n1:alive,n2:dead" {
+			return fmt.Errorf("n1 sees %s", got)
+		}
+		return nil
+	})
+	if a.RingDigest() != digest {
+		t.Fatal("a stop changed the ring")
+	}
+	// A cluster of two with one member down: n1 reaches nobody.
+	waitUntil(t, "n1 isolated", func() error {
+		if !a.Isolated() {
+			return errors.New("not isolated")
+		}
+		return nil
+	})
+	err := a.Store().Put(context.Background(), []server.Mutation{{Key: []byte("k"), Value: []byte("v")}})
+	var re interface{ RESPError() string }
+	if !errors.Is(err, ErrIsolated) || !errors.As(err, &re) || !strings.HasPrefix(re.RESPError(), "NOQUORUM this node reaches no other cluster member") {
+		t.Fatalf("Put on an isolated node = %v", err)
+	}
+	if _, err := a.Store().Get(context.Background(), [][]byte{[]byte("k")}); !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("Get on an isolated node = %v", err)
+	}
+	info := infoText(a.InfoSections())
+	for _, want := range []string{"cluster_state:isolated", "cluster_reachable_members:0", "ringcache_members:2", "cluster_isolated_refusals:2"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO lacks %q:\n%s", want, info)
+		}
+	}
+
+	// n2 comes back with no seed at all: its persisted members are enough.
+	b = pairNode(t, "n2", engB, gossipB)
+	if got := b.RingDigest(); got != digest {
+		t.Fatalf("restarted node's first ring digest %x, want %x", got, digest)
+	}
+	waitUntil(t, "both alive on both again", func() error {
+		for _, n := range []*Node{a, b} {
+			if got := states(n); got != "n1:alive,n2:alive" {
+				return fmt.Errorf("%s sees %s", n.ID(), got)
+			}
+			if n.Isolated() {
+				return fmt.Errorf("%s still isolated", n.ID())
+			}
+		}
+		return nil
+	})
+	if !strings.Contains(infoText(a.InfoSections()), "cluster_state:ok") {
+		t.Fatal("INFO does not say ok once n2 is back")
+	}
+}
+
+// TestNewNodeWithSilentSeedIsIsolated: a node that never reached its seed
+// does not serve as a cluster of one.
+func TestNewNodeWithSilentSeedIsIsolated(t *testing.T) {
+	n := pairNode(t, "n3", memEngine(t), "", "127.0.0.1:1")
+	if !n.Isolated() {
+		t.Fatal("a node whose seed does not answer is not isolated")
+	}
+	err := n.Store().Put(context.Background(), []server.Mutation{{Key: []byte("k"), Value: []byte("v")}})
+	if !errors.Is(err, ErrIsolated) || !strings.Contains(err.Error(), "no seed answered") {
+		t.Fatalf("Put = %v", err)
+	}
+}
+
+// TestLeaveDropsFromRing: Leave is the one way out of the ring.
+func TestLeaveDropsFromRing(t *testing.T) {
+	a := pairNode(t, "n1", memEngine(t), "")
+	b := pairNode(t, "n2", memEngine(t), "", a.GossipAddr())
+	waitUntil(t, "n2 in n1's ring", func() error {
+		if got := a.Owners([]byte("k")); len(got) != 2 {
+			return fmt.Errorf("owners %v", got)
+		}
+		return nil
+	})
+	if err := b.Leave(context.Background()); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close after Leave: %v", err)
+	}
+	waitUntil(t, "n2 left", func() error {
+		if got := states(a); got != "n1:alive,n2:left" {
+			return fmt.Errorf("n1 sees %s", got)
+		}
+		if got := a.Owners([]byte("k")); len(got) != 1 {
+			return fmt.Errorf("owners %v", got)
+		}
+		return nil
+	})
+	// The first node of the cluster, alone again, is not isolated: the
+	// member that left is no one to reach.
+	if a.Isolated() {
+		t.Fatal("n1 isolated after the only other member left")
+	}
+	var left int
+	for _, m := range a.Members() {
+		if m.State == membership.Left {
+			left++
+		}
+	}
+	if left != 1 {
+		t.Fatalf("members %s", states(a))
+	}
+}
+
+// TestKeysEstimateNeverWaits: INFO's key count comes from a cache that a
+// read refreshes in the background.
+func TestKeysEstimateNeverWaits(t *testing.T) {
+	cfg := testNodeConfig(t)
+	cfg.N, cfg.R, cfg.W = 1, 1, 1 // a cluster of one
+	cfg.KeyCountMaxAge = 10 * time.Millisecond
+	n, err := StartNode(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	muts := []server.Mutation{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}}
+	if err := n.Store().Put(context.Background(), muts); err != nil {
+		t.Fatal(err)
+	}
+	est, ok := n.Store().(server.KeyEstimator)
+	if !ok {
+		t.Fatal("Store is not a KeyEstimator")
+	}
+	waitUntil(t, "the estimate to count both keys", func() error {
+		if k := est.KeysEstimate(); k != 2 {
+			return fmt.Errorf("estimate %d", k)
+		}
+		return nil
+	})
+}
