@@ -24,6 +24,9 @@ type batch struct {
 	noted bool
 	// fallback marks a batch sent after an owner's call failed.
 	fallback bool
+	// extra marks a write's hint batch for a down owner that the quorum
+	// does not count: the healthy owners were enough.
+	extra bool
 	// idx[p] is the request position of keys[p] (and recs[p]), ascending.
 	idx  []int
 	keys [][]byte
@@ -86,21 +89,47 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 		f.need[i] = required(level, n, configured)
 		if f.down == nil || !slices.ContainsFunc(prefs, f.down) {
 			for _, id := range prefs {
-				f.add(f.batchOf(id, "", false, c.cfg.Peers), i, k)
+				f.add(f.batchOf(id, "", false, false, c.cfg.Peers), i, k)
 			}
 			continue
 		}
+		owners := len(prefs)
 		prefs = ref.p.AppendPreference(prefs[:0], engine.Token(k), n+c.cfg.Fallbacks)
 		choices, sloppy := chooseReplicas(choiceBuf[:0], prefs, n, f.down)
+		// Stand-ins count toward the quorum only when the healthy owners
+		// cannot make it alone: a stand-in's copy is one that a reader who
+		// sees the owner healthy does not ask. With enough healthy owners
+		// a write still leaves the down owner's copy with its stand-in, as
+		// a hint the quorum does not wait for, and a read does not ask it.
+		spare := healthyOwners(prefs[:owners], f.down) >= f.need[i]
+		f.asked[i] = 0
 		for _, ch := range choices {
+			extra := spare && ch.hint != ""
+			if extra && !write {
+				continue
+			}
 			// A read keeps the hint too: a substitute that answered with
 			// nothing is repaired with a hint for the owner it stands in
 			// for, never with data of its own it would keep forever.
 			noted := write && sloppy && ch.hint == ""
-			f.add(f.batchOf(ch.id, ch.hint, noted, c.cfg.Peers), i, k)
+			f.add(f.batchOf(ch.id, ch.hint, noted, extra, c.cfg.Peers), i, k)
+			if !extra {
+				f.asked[i]++
+			}
 		}
 	}
 	return f, nil
+}
+
+// healthyOwners counts the owners down does not report.
+func healthyOwners(owners []string, down func(string) bool) int {
+	n := 0
+	for _, id := range owners {
+		if !down(id) {
+			n++
+		}
+	}
+	return n
 }
 
 // add appends key i to batch b.
@@ -109,12 +138,12 @@ func (f *fanout) add(b, i int, k []byte) {
 	f.batches[b].keys = append(f.batches[b].keys, k)
 }
 
-// batchOf returns the index of the batch for (id, hint, noted), adding
-// it if new.
-func (f *fanout) batchOf(id, hint string, noted bool, peers Peers) int {
+// batchOf returns the index of the batch for (id, hint, noted, extra),
+// adding it if new.
+func (f *fanout) batchOf(id, hint string, noted, extra bool, peers Peers) int {
 	for b := range f.batches {
 		bt := &f.batches[b]
-		if bt.id == id && bt.hint == hint && bt.noted == noted && !bt.fallback {
+		if bt.id == id && bt.hint == hint && bt.noted == noted && bt.extra == extra && !bt.fallback {
 			return b
 		}
 	}
@@ -122,7 +151,7 @@ func (f *fanout) batchOf(id, hint string, noted bool, peers Peers) int {
 	if !ok {
 		rep = nil
 	}
-	f.batches = append(f.batches, batch{id: id, rep: rep, hint: hint, noted: noted})
+	f.batches = append(f.batches, batch{id: id, rep: rep, hint: hint, noted: noted, extra: extra})
 	return len(f.batches) - 1
 }
 

@@ -170,6 +170,16 @@ type writeState struct {
 // hints here.
 func (c *Coordinator) absorbWrite(w *writeState, a answer) {
 	bt := &w.f.batches[a.b]
+	if bt.extra {
+		// A hint the quorum does not count: a failure only means this
+		// node keeps it instead.
+		if a.err == nil {
+			w.noteNewer(bt.idx, a.newer)
+		} else {
+			c.hold(bt, allPositions(len(bt.idx)))
+		}
+		return
+	}
 	if a.err == nil {
 		w.tally.record(bt.idx, true)
 		w.noteNewer(bt.idx, a.newer)
@@ -212,10 +222,7 @@ func (c *Coordinator) lateWrite(w *writeState, a answer) {
 		return
 	}
 	bt := &w.f.batches[a.b]
-	all := make([]int, len(bt.idx))
-	for p := range all {
-		all[p] = p
-	}
+	all := allPositions(len(bt.idx))
 	// Off the goroutine that delivered the answer: it may be the one
 	// sending a peer's merged requests, which must not wait for a store
 	// write. The answer's own call still counts in wg, so this Add
@@ -225,6 +232,15 @@ func (c *Coordinator) lateWrite(w *writeState, a answer) {
 		defer c.wg.Done()
 		c.hold(bt, all)
 	}()
+}
+
+// allPositions returns 0, 1, ..., n-1.
+func allPositions(n int) []int {
+	all := make([]int, n)
+	for p := range all {
+		all[p] = p
+	}
+	return all
 }
 
 // hold keeps the records at positions pos of a failed batch as hints on

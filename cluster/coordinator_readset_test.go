@@ -12,7 +12,7 @@ func readPlan(replicas [][]string) []batch {
 	f := &fanout{}
 	for i, ids := range replicas {
 		for _, id := range ids {
-			f.add(f.batchOf(id, "", false, func(string) (Replica, bool) { return nil, false }), i, []byte(fmt.Sprint(i)))
+			f.add(f.batchOf(id, "", false, false, func(string) (Replica, bool) { return nil, false }), i, []byte(fmt.Sprint(i)))
 		}
 	}
 	return f.batches

@@ -31,6 +31,15 @@ func (s *nodeStore) Get(ctx context.Context, keys [][]byte) ([]server.Item, erro
 	return s.Coordinator.Get(ctx, keys)
 }
 
+// GetLatest implements server.LatestReader: the coordinator's read of
+// every reachable replica, unless this node is isolated.
+func (s *nodeStore) GetLatest(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+	if err := s.n.refuseIsolated(); err != nil {
+		return nil, err
+	}
+	return s.Coordinator.GetLatest(ctx, keys)
+}
+
 // Put implements server.Store: the coordinator's quorum write, unless
 // this node is isolated.
 func (s *nodeStore) Put(ctx context.Context, muts []server.Mutation) error {

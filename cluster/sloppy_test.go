@@ -181,3 +181,49 @@ func (c *Coordinator) planFallbackCovers(f *fanout) bool {
 	covered, _ := c.planFallback(f, fl, 0)
 	return covered != nil
 }
+
+// TestStandInsCountOnlyWhenOwnersCannot: with one of three owners down,
+// the two healthy owners make W=2 and R=2 alone. A write still gives the
+// down owner's copy to a stand-in, as a hint the quorum does not count; a
+// read does not ask the stand-in. With two owners down the stand-ins
+// count: the one healthy owner cannot make the quorum alone.
+func TestStandInsCountOnlyWhenOwnersCannot(t *testing.T) {
+	ids := []string{"n0", "n1", "n2", "n3", "n4"}
+	var down []string
+	tc := newTestCluster(t, 5, func(c *Config) {
+		c.Placement = rotPlacement{ids: ids}
+		c.Health = func() func(string) bool { return func(id string) bool { return slices.Contains(down, id) } }
+	})
+	co := tc.coords["n0"]
+	key := []byte("k0")
+	owners := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(key), 3)
+	count := func(write bool) (asked, extras, hinted int) {
+		f, err := co.plan([][]byte{key}, 0, 2, write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bt := range f.batches {
+			switch {
+			case bt.extra:
+				extras++
+			case bt.hint != "":
+				hinted++
+			}
+		}
+		return f.asked[0], extras, hinted
+	}
+	down = owners[:1]
+	if a, e, h := count(true); a != 2 || e != 1 || h != 0 {
+		t.Fatalf("write, one owner down: %d counted, %d extra hints, %d counted stand-ins; want 2, 1, 0", a, e, h)
+	}
+	if a, e, h := count(false); a != 2 || e != 0 || h != 0 {
+		t.Fatalf("read, one owner down: %d counted, %d extra, %d stand-ins; want 2, 0, 0", a, e, h)
+	}
+	down = owners[:2]
+	if a, e, h := count(true); a != 3 || e != 0 || h != 2 {
+		t.Fatalf("write, two owners down: %d counted, %d extra, %d counted stand-ins; want 3, 0, 2", a, e, h)
+	}
+	if a, e, h := count(false); a != 3 || e != 0 || h != 2 {
+		t.Fatalf("read, two owners down: %d counted, %d extra, %d stand-ins; want 3, 0, 2", a, e, h)
+	}
+}
