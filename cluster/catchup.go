@@ -67,6 +67,11 @@ func (c *catchup) HintsFrom(holder string) {
 	c.publish()
 }
 
+// Asked implements Catching: a peer asking what this node holds for it
+// is running, and the node treats it as healthy for a while (Node.heard)
+// even if gossip has not reported its return yet.
+func (c *catchup) Asked(peer string) { c.n.heard(peer) }
+
 // poke makes the loop run a pass now (membership changed).
 func (c *catchup) poke() {
 	select {

@@ -492,8 +492,9 @@ func TestRestampOnlyTheBeatenKeys(t *testing.T) {
 	if st := tc.coords["n1"].Stats(); st.Restamps != 1 {
 		t.Fatalf("restamps = %d, want 1", st.Restamps)
 	}
-	fresh, _ := tc.stored("n0", "fresh")
-	old, _ := tc.stored("n0", "old")
+	// n1 coordinated: its own copies are applied before it answers.
+	fresh, _ := tc.stored("n1", "fresh")
+	old, _ := tc.stored("n1", "old")
 	if fresh.Version.Compare(old.Version) >= 0 || string(old.Value) != "b" {
 		t.Fatalf("fresh %v, old %v %q: only the beaten key should carry a new stamp", fresh.Version, old.Version, old.Value)
 	}

@@ -95,6 +95,10 @@ type Node struct {
 	// catchup tells the local replica's reads whether this node may still
 	// lack writes it missed (catchup.go).
 	catchup *catchup
+	// heardAt holds when each peer last asked this node what it holds
+	// for it (see heard); guarded by heardMu.
+	heardMu sync.Mutex
+	heardAt map[string]time.Time
 	started time.Time
 
 	// view is the current ring and member snapshot, replaced on every

@@ -72,7 +72,54 @@ func (n *Node) health() func(string) bool {
 	if len(v.down) == 0 && len(failing) == 0 {
 		return nil
 	}
-	return func(id string) bool { return v.down[id] || slices.Contains(failing, id) }
+	var heard map[string]bool
+	if len(v.down) > 0 {
+		heard = n.heardRecently()
+	}
+	return func(id string) bool { return (v.down[id] && !heard[id]) || slices.Contains(failing, id) }
+}
+
+// heardFresh is how long a peer that asked this node what it holds for it
+// counts as running, whatever gossip says: a node back from a restart
+// asks every peer at once, and its peers may need a few seconds of gossip
+// to see it alive. Meanwhile they would write its keys' copies to
+// stand-ins, and keep it catching up.
+const heardFresh = 5 * time.Second
+
+// heard records that peer reached this node now: it is treated as
+// healthy for heardFresh, its RPC failures are forgotten, and the hints
+// held for it go out now.
+func (n *Node) heard(peer string) {
+	n.heardMu.Lock()
+	if n.heardAt == nil {
+		n.heardAt = map[string]time.Time{}
+	}
+	n.heardAt[peer] = n.now()
+	n.heardMu.Unlock()
+	n.peers.recovered(peer)
+	if n.hints != nil {
+		n.hints.Wake(peer)
+	}
+}
+
+// heardRecently returns the peers heard from within heardFresh (nil if
+// none).
+func (n *Node) heardRecently() map[string]bool {
+	n.heardMu.Lock()
+	defer n.heardMu.Unlock()
+	var out map[string]bool
+	cut := n.now().Add(-heardFresh)
+	for id, at := range n.heardAt {
+		if at.Before(cut) {
+			delete(n.heardAt, id)
+			continue
+		}
+		if out == nil {
+			out = map[string]bool{}
+		}
+		out[id] = true
+	}
+	return out
 }
 
 // downMembers returns the ids of members gossip does not report Alive.
@@ -135,9 +182,10 @@ func (h nodeHandoff) Status(target string) handoff.Status {
 		return handoff.Gone
 	case !ok && n.now().Sub(n.started) > goneAfter && len(v.members) > 1:
 		return handoff.Gone
-	case ok && m.State == membership.Alive:
+	case ok && (m.State == membership.Alive || n.heardRecently()[target]):
 		// Recent RPC failures do not hold the replay back: it fails fast if
-		// the target is still unreachable, and retries with backoff.
+		// the target is still unreachable, and retries with backoff. A
+		// target that asked for its hints is alive, whatever gossip says.
 		return handoff.Alive
 	}
 	return handoff.Down
@@ -191,6 +239,17 @@ func (p *peerSet) failing(now time.Time, retry time.Duration) []string {
 	}
 	p.mu.RUnlock()
 	return out
+}
+
+// recovered forgets peer id's last RPC failure: the peer reached this
+// node, so it runs.
+func (p *peerSet) recovered(id string) {
+	p.mu.RLock()
+	pc := p.mu.conns[id]
+	p.mu.RUnlock()
+	if pc != nil {
+		pc.failedAt.Store(0)
+	}
 }
 
 // recordOutcome updates pc's health after an RPC.

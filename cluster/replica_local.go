@@ -32,6 +32,9 @@ type Catching interface {
 	Behind() bool
 	// HintsFrom records that holder is delivering hints to this node.
 	HintsFrom(holder string)
+	// Asked records that peer asked this node what it holds for it: the
+	// peer runs, whatever gossip says yet.
+	Asked(peer string)
 }
 
 // SetCatching installs the catch-up state reads report. Call it before
@@ -39,6 +42,12 @@ type Catching interface {
 func (l *LocalReplica) SetCatching(c Catching) { l.catching = c }
 
 func (l *LocalReplica) behind() bool { return l.catching != nil && l.catching.Behind() }
+
+func (l *LocalReplica) asked(peer string) {
+	if l.catching != nil {
+		l.catching.Asked(peer)
+	}
+}
 
 func (l *LocalReplica) hintsFrom(holder string) {
 	if l.catching != nil {

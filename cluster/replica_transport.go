@@ -199,6 +199,7 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 		if len(p) == 0 || len(p) > 255 {
 			return nil, fmt.Errorf("cluster: hints-for target: %w", transport.ErrMalformed)
 		}
+		l.asked(string(p))
 		q := l.eng.HintQueue(string(p))
 		return appendHintsFor(nil, q.Count, l.eng.LiveRecords() > 0), nil
 	}))

@@ -126,6 +126,7 @@ type fakeCatching struct{ behind bool }
 
 func (f *fakeCatching) Behind() bool     { return f.behind }
 func (f *fakeCatching) HintsFrom(string) {}
+func (f *fakeCatching) Asked(string)     {}
 
 // TestNoStandInsWhileCatchingUp: with an owner believed down, a request
 // is planned with a stand-in for it; while the coordinating node is
