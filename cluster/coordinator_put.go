@@ -15,9 +15,14 @@ import (
 // once every mutation has W acknowledgements (or the override's level).
 // Fewer before the timeout: a *QuorumError (errors.Is ErrNoQuorum); the
 // write may then still be present on the replicas that acknowledged it.
+// A key and value larger than Config.MaxRecordBytes fail the whole write
+// with a *ValueTooLargeError before anything is sent.
 func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
 	if len(muts) == 0 {
 		return nil
+	}
+	if err := checkRecordSizes(muts, c.cfg.MaxRecordBytes); err != nil {
+		return err
 	}
 	if err := c.enter(); err != nil {
 		return err
@@ -39,6 +44,26 @@ func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
 		recs[i] = toRecord(m, c.clock.Now())
 	}
 	return c.write(ctx, f, recs)
+}
+
+// checkRecordSizes refuses the whole write if one mutation's key and value
+// exceed limit (0: none): such a record fits in no replica frame, so it
+// would reach no replica and, held as a hint, block its target's queue.
+// Nothing is sent and nothing is copied.
+func checkRecordSizes(muts []server.Mutation, limit int) error {
+	if limit <= 0 {
+		return nil
+	}
+	for i := range muts {
+		n := len(muts[i].Key)
+		if !muts[i].Delete {
+			n += len(muts[i].Value)
+		}
+		if n > limit {
+			return &ValueTooLargeError{Size: n, Limit: limit}
+		}
+	}
+	return nil
 }
 
 // Replicate stores records that already carry their versions (hints of

@@ -220,6 +220,7 @@ func (c NodeConfig) coordinatorConfig(peers Peers, members Members) Config {
 	cc.ReadSpeculation = c.ReadSpeculation
 	cc.Self, cc.Logger, cc.Now = c.NodeID, c.Logger, c.Now
 	cc.Peers, cc.Members = peers, members
+	cc.MaxRecordBytes = max(0, transport.MaxRecordBytes(c.Transport.MaxFrameBytes))
 	return cc
 }
 
