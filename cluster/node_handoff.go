@@ -190,7 +190,9 @@ func (p *peerSet) recordOutcome(pc *peerConn, err error, now time.Time) {
 		}
 		return
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, transport.ErrFrameTooLarge) {
+		// A request or answer too large for a frame says nothing about
+		// the peer's health.
 		return
 	}
 	pc.failedAt.Store(now.UnixNano())
