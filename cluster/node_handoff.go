@@ -50,6 +50,8 @@ func (n *Node) startHandoff() error {
 	// was purged on the target already: such hints are dropped, not
 	// replayed.
 	hc.MaxAge = n.cfg.Engine.TombstoneGrace()
+	// A hint travels in one replica frame, or not at all.
+	hc.MaxRecordBytes = transport.MaxRecordBytes(n.cfg.Transport.MaxFrameBytes)
 	m, err := handoff.New(hc)
 	if err != nil {
 		return err
