@@ -94,6 +94,10 @@ type Entry struct {
 	ExpireAt int64
 	// Tombstone marks a delete, which is replicated like any write.
 	Tombstone bool
+	// Size is the key's and the value's bytes together, the measure of
+	// Limits.MaxRecordBytes; repair batches are sized by it. 0: not known
+	// (a peer that does not report it).
+	Size int
 }
 
 // CompareKeys orders user keys as the engine scans them: by token
@@ -121,6 +125,19 @@ func compareScan(ta uint64, a []byte, tb uint64, b []byte) int {
 // order first, and if a side lists a key twice only its newest version
 // counts.
 func Reconcile(local, remote []Entry) (push, pull [][]byte) {
+	pe, le := reconcile(local, remote)
+	for _, e := range pe {
+		push = append(push, e.Key)
+	}
+	for _, e := range le {
+		pull = append(pull, e.Key)
+	}
+	return push, pull
+}
+
+// reconcile is Reconcile returning the entries: the local ones to push
+// and the remote ones to pull, with their sizes.
+func reconcile(local, remote []Entry) (push, pull []*Entry) {
 	ls, rs := scanOrder(local), scanOrder(remote)
 	for i, j := 0, 0; i < len(ls) || j < len(rs); {
 		c := 0
@@ -136,18 +153,18 @@ func Reconcile(local, remote []Entry) (push, pull [][]byte) {
 				i, j = i+1, j+1
 				switch {
 				case c > 0:
-					push = append(push, ls[i-1].Key)
+					push = append(push, ls[i-1].Entry)
 				case c < 0:
-					pull = append(pull, rs[j-1].Key)
+					pull = append(pull, rs[j-1].Entry)
 				}
 				continue
 			}
 		}
 		if c < 0 {
-			push = append(push, ls[i].Key)
+			push = append(push, ls[i].Entry)
 			i++
 		} else {
-			pull = append(pull, rs[j].Key)
+			pull = append(pull, rs[j].Entry)
 			j++
 		}
 	}

@@ -66,4 +66,23 @@
 // expired record already turned into a tombstone on one replica only)
 // keep their leaf differing until the other replica's reclaimer does the
 // same; Reconcile transfers nothing for them.
+//
+// # Large records
+//
+// Pushed and pulled records travel in replica requests, one transport
+// frame each, so repair batches are bounded in bytes as well as records
+// (Limits): at most 512 records and Limits.BatchBytes (4 MiB) of keys and
+// values, a larger record alone. The local side knows its records' sizes
+// from the entries it scans; the peer reports its own in the entries it
+// answers (Entry.Size, asked with OpEntriesSized; a peer of an older
+// version answers that with transport.ErrUnknownOp and is asked with
+// OpEntries, without sizes, its pulls then cut by record count and halved
+// whenever an answer does not fit in a frame). A record larger than a
+// frame carries (Limits.MaxRecordBytes) is neither pushed nor pulled: it
+// is counted (Result.KeysTooLarge, Stats.KeysTooLarge, a warning per
+// round) and the rest of its range is repaired. The range still counts as
+// synced for the tombstone purge unless the record left behind is a
+// tombstone. Building trees reads the partial edge leaves of all ranges of
+// a request in one ascending pass (Store.ScanSpans), so a record of tens
+// of megabytes is read once per request, not once per nearby leaf.
 package antientropy

@@ -2,8 +2,10 @@ package antientropy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -32,8 +34,13 @@ type Result struct {
 	KeysSent, KeysReceived int64
 	// BytesSent and BytesReceived count every message payload.
 	BytesSent, BytesReceived int64
+	// KeysTooLarge counts the differing records left unrepaired because
+	// no replica frame can carry them (Limits.MaxRecordBytes).
+	KeysTooLarge int64
 	// Synced lists the ranges fully compared (and repaired if they
-	// differed); a range missing here had an error.
+	// differed); a range missing here had an error, or a tombstone too
+	// large to move (a range whose tombstones did not all reach the peer
+	// proves nothing for the purge).
 	Synced []Range
 	// Differing lists the ranges whose roots differed.
 	Differing []Range
@@ -49,10 +56,16 @@ const (
 // Exchange compares the ranges with peer and repairs every difference
 // both ways: local records that are newer or missing on the peer are
 // pushed, the peer's newer or missing ones are pulled and applied
-// locally, all through last-write-wins. It returns what it did; an error
-// stops it, with the ranges finished so far in Result.Synced.
+// locally, all through last-write-wins, in requests within
+// DefaultLimits. It returns what it did; an error stops it, with the
+// ranges finished so far in Result.Synced.
 func Exchange(ctx context.Context, store Store, peer Peer, ranges []Range, budget Budget) (Result, error) {
-	x := &exchange{store: store, peer: peer, budget: budget}
+	return exchangeWithin(ctx, store, peer, ranges, budget, DefaultLimits())
+}
+
+// exchangeWithin is Exchange with the given limits.
+func exchangeWithin(ctx context.Context, store Store, peer Peer, ranges []Range, budget Budget, lim Limits) (Result, error) {
+	x := &exchange{store: store, peer: peer, budget: budget, lim: lim}
 	for start := 0; start < len(ranges); start += rootsPerRequest {
 		chunk := ranges[start:min(start+rootsPerRequest, len(ranges))]
 		if err := x.compare(ctx, chunk); err != nil {
@@ -66,7 +79,14 @@ type exchange struct {
 	store  Store
 	peer   Peer
 	budget Budget
+	lim    Limits
 	res    Result
+	// unsized is set once the peer turned OpEntriesSized down (an older
+	// version): its entries are asked with OpEntries, without sizes.
+	unsized bool
+	// skippedTombstone is set when a tombstone of the current range was
+	// too large to move: the range is then not synced.
+	skippedTombstone bool
 }
 
 // call sends one request and returns the answer, counting both.
@@ -104,12 +124,14 @@ func (x *exchange) compare(ctx context.Context, ranges []Range) error {
 	if len(roots.Roots) != len(ranges) {
 		return fmt.Errorf("%w: %d roots for %d ranges", ErrBadAnswer, len(roots.Roots), len(ranges))
 	}
+	locals, err := trees(x.store, ranges)
+	if err != nil {
+		return err
+	}
 	for i, r := range ranges {
-		local, err := tree(x.store, r)
-		if err != nil {
-			return err
-		}
+		local := locals[i]
 		x.res.RangesCompared++
+		x.skippedTombstone = false
 		if local.Root() != roots.Roots[i] {
 			x.res.RangesDiffering++
 			x.res.Differing = append(x.res.Differing, r)
@@ -117,7 +139,9 @@ func (x *exchange) compare(ctx context.Context, ranges []Range) error {
 				return err
 			}
 		}
-		x.res.Synced = append(x.res.Synced, r)
+		if !x.skippedTombstone {
+			x.res.Synced = append(x.res.Synced, r)
+		}
 	}
 	return nil
 }
@@ -139,11 +163,7 @@ func (x *exchange) repairRange(ctx context.Context, r Range, local *Tree, remote
 	x.res.LeavesDiffering += len(leaves)
 	for start := 0; start < len(leaves); start += leavesPerRequest {
 		chunk := leaves[start:min(start+leavesPerRequest, len(leaves))]
-		resp, err := x.call(ctx, OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: r, Leaves: chunk}))
-		if err != nil {
-			return fmt.Errorf("antientropy: entries: %w", err)
-		}
-		remote, err := DecodeEntriesResponse(resp)
+		remote, err := x.remoteEntries(ctx, r, chunk)
 		if err != nil {
 			return err
 		}
@@ -151,7 +171,7 @@ func (x *exchange) repairRange(ctx context.Context, r Range, local *Tree, remote
 		if err != nil {
 			return err
 		}
-		push, pull := Reconcile(mine, remote.Entries)
+		push, pull := reconcile(mine, remote)
 		if err := x.push(ctx, push); err != nil {
 			return err
 		}
@@ -162,16 +182,55 @@ func (x *exchange) repairRange(ctx context.Context, r Range, local *Tree, remote
 	return nil
 }
 
-// push sends the local records of keys to the peer.
-func (x *exchange) push(ctx context.Context, keys [][]byte) error {
-	for start := 0; start < len(keys); start += recordsPerRequest {
-		chunk := keys[start:min(start+recordsPerRequest, len(keys))]
-		recs := make([]engine.Record, len(chunk))
-		found := make([]bool, len(chunk))
-		if err := x.store.LookupBatch(chunk, recs, found); err != nil {
+// remoteEntries asks the peer for the entries of leaves of r, with their
+// sizes unless the peer does not know OpEntriesSized.
+func (x *exchange) remoteEntries(ctx context.Context, r Range, leaves []int) ([]Entry, error) {
+	req := AppendEntriesRequest(nil, EntriesRequest{Range: r, Leaves: leaves})
+	if !x.unsized {
+		resp, err := x.call(ctx, OpEntriesSized, req)
+		if !errors.Is(err, transport.ErrUnknownOp) {
+			if err != nil {
+				return nil, fmt.Errorf("antientropy: entries: %w", err)
+			}
+			m, err := DecodeEntriesResponse(resp)
+			return m.Entries, err
+		}
+		x.unsized = true
+	}
+	resp, err := x.call(ctx, OpEntries, req)
+	if err != nil {
+		return nil, fmt.Errorf("antientropy: entries: %w", err)
+	}
+	m, err := DecodeEntriesResponse(resp)
+	return m.Entries, err
+}
+
+// skip counts records left unrepaired because no frame carries them.
+func (x *exchange) skip(n int, tombstone bool) {
+	x.res.KeysTooLarge += int64(n)
+	x.skippedTombstone = x.skippedTombstone || tombstone
+}
+
+// skipEntries is skip for entries.
+func (x *exchange) skipEntries(es []*Entry) {
+	for _, e := range es {
+		x.skip(1, e.Tombstone)
+	}
+}
+
+// push sends the local records of es to the peer, in batches within the
+// limits.
+func (x *exchange) push(ctx context.Context, es []*Entry) error {
+	batches, big := x.lim.batches(es, recordsPerRequest)
+	x.skipEntries(big)
+	for _, b := range batches {
+		keys := keysOf(b)
+		recs := make([]engine.Record, len(keys))
+		found := make([]bool, len(keys))
+		if err := x.store.LookupBatch(keys, recs, found); err != nil {
 			return err
 		}
-		ks, rs, size := present(chunk, recs, found)
+		ks, rs, size := x.present(keys, recs, found, true)
 		if len(ks) == 0 {
 			continue
 		}
@@ -187,18 +246,18 @@ func (x *exchange) push(ctx context.Context, keys [][]byte) error {
 	return nil
 }
 
-// pull reads keys from the peer and applies them locally.
-func (x *exchange) pull(ctx context.Context, keys [][]byte) error {
-	for start := 0; start < len(keys); start += recordsPerRequest {
-		chunk := keys[start:min(start+recordsPerRequest, len(keys))]
-		recs, found, err := x.peer.Read(ctx, chunk)
+// pull reads the records of es from the peer and applies them locally,
+// in batches within the limits.
+func (x *exchange) pull(ctx context.Context, es []*Entry) error {
+	batches, big := x.lim.batches(es, recordsPerRequest)
+	x.skipEntries(big)
+	for _, b := range batches {
+		keys := keysOf(b)
+		recs, found, err := x.read(ctx, keys, b)
 		if err != nil {
-			return fmt.Errorf("antientropy: pull: %w", err)
+			return err
 		}
-		if len(recs) != len(chunk) || len(found) != len(chunk) {
-			return fmt.Errorf("%w: %d records for %d keys", ErrBadAnswer, len(recs), len(chunk))
-		}
-		ks, rs, size := present(chunk, recs, found)
+		ks, rs, size := x.present(keys, recs, found, false)
 		if err := x.spend(ctx, size); err != nil {
 			return err
 		}
@@ -214,14 +273,60 @@ func (x *exchange) pull(ctx context.Context, keys [][]byte) error {
 	return nil
 }
 
-// present keeps the keys that were found, with their records, and
-// returns their size in bytes (key plus encoded record).
-func present(keys [][]byte, recs []engine.Record, found []bool) (ks [][]byte, rs []engine.Record, size int) {
-	for i := range keys {
-		if found[i] {
-			ks, rs = append(ks, keys[i]), append(rs, recs[i])
-			size += len(keys[i]) + recs[i].EncodedLen()
+// read reads keys (the keys of es) from the peer. A request whose answer
+// does not fit in a frame (the peer's sizes were unknown or have grown)
+// is asked again in halves; a single record that fits in no answer is
+// skipped, reported as not found.
+func (x *exchange) read(ctx context.Context, keys [][]byte, es []*Entry) ([]engine.Record, []bool, error) {
+	recs, found, err := x.peer.Read(ctx, keys)
+	if errors.Is(err, transport.ErrFrameTooLarge) && ctx.Err() == nil {
+		if len(keys) == 1 {
+			x.skip(1, es[0].Tombstone)
+			return make([]engine.Record, 1), make([]bool, 1), nil
 		}
+		mid := len(keys) / 2
+		r1, f1, err := x.read(ctx, keys[:mid], es[:mid])
+		if err != nil {
+			return nil, nil, err
+		}
+		r2, f2, err := x.read(ctx, keys[mid:], es[mid:])
+		if err != nil {
+			return nil, nil, err
+		}
+		return append(r1, r2...), append(f1, f2...), nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("antientropy: pull: %w", err)
+	}
+	if len(recs) != len(keys) || len(found) != len(keys) {
+		return nil, nil, fmt.Errorf("%w: %d records for %d keys", ErrBadAnswer, len(recs), len(keys))
+	}
+	return recs, found, nil
+}
+
+// present keeps the keys that were found, with their records, and
+// returns their size in bytes (key plus encoded record). With toSend, a
+// record that grew too large for a frame since its entry was read is
+// skipped (a pulled record has arrived already).
+func (x *exchange) present(keys [][]byte, recs []engine.Record, found []bool, toSend bool) (ks [][]byte, rs []engine.Record, size int) {
+	for i := range keys {
+		if !found[i] {
+			continue
+		}
+		if toSend && x.lim.tooLarge(recordSize(keys[i], recs[i])) {
+			x.skip(1, recs[i].Tombstone)
+			continue
+		}
+		ks, rs = append(ks, keys[i]), append(rs, recs[i])
+		size += len(keys[i]) + recs[i].EncodedLen()
 	}
 	return ks, rs, size
+}
+
+func keysOf(es []*Entry) [][]byte {
+	out := make([][]byte, len(es))
+	for i, e := range es {
+		out[i] = e.Key
+	}
+	return out
 }

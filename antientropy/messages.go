@@ -57,7 +57,9 @@ type EntriesRequest struct {
 }
 
 // EntriesResponse answers an EntriesRequest with the entries of the
-// requested leaves, in leaf order then scan order.
+// requested leaves, in leaf order then scan order. An entry's Size is
+// encoded only when it is set (OpEntriesSized answers carry it, OpEntries
+// answers leave it out, as nodes before it was added expect).
 type EntriesResponse struct {
 	Entries []Entry
 }
@@ -68,8 +70,13 @@ const (
 	// minEntryLen is the shortest encoded entry: empty key, one-byte
 	// varints, the node hash and the flags byte.
 	minEntryLen = 1 + 1 + 1 + 8 + 1 + 1
+	// maxEntrySize bounds a decoded Entry.Size: no record is larger than
+	// a frame, which is at most 1 GiB.
+	maxEntrySize = 1 << 30
 
 	flagTombstone = 1
+	// flagSize says a uvarint Entry.Size (never 0) follows the flags.
+	flagSize = 2
 )
 
 // AppendRootsRequest appends the encoding of m to dst.
@@ -170,7 +177,13 @@ func AppendEntriesResponse(dst []byte, m EntriesResponse) []byte {
 		if e.Tombstone {
 			flags |= flagTombstone
 		}
+		if e.Size > 0 {
+			flags |= flagSize
+		}
 		dst = append(dst, flags)
+		if e.Size > 0 {
+			dst = binary.AppendUvarint(dst, uint64(e.Size))
+		}
 	}
 	return dst
 }
@@ -303,6 +316,16 @@ func (d *decoder) take(n int) []byte {
 	return out
 }
 
+// size reads an entry's size: positive, at most a frame's 1 GiB.
+func (d *decoder) size() int {
+	n := d.uvarint()
+	if d.err == nil && (n == 0 || n > maxEntrySize) {
+		d.fail("entry size %d outside [1, %d]", n, maxEntrySize)
+		return 0
+	}
+	return int(n)
+}
+
 func (d *decoder) u64() uint64 {
 	if p := d.take(8); p != nil {
 		return binary.BigEndian.Uint64(p)
@@ -366,10 +389,13 @@ func (d *decoder) entry(keys []byte) (Entry, []byte) {
 	e.ExpireAt = d.varint()
 	switch f := d.take(1); {
 	case f == nil:
-	case f[0]&^flagTombstone != 0:
+	case f[0]&^(flagTombstone|flagSize) != 0:
 		d.fail("unknown flags %#x", f[0])
 	default:
 		e.Tombstone = f[0]&flagTombstone != 0
+		if f[0]&flagSize != 0 {
+			e.Size = d.size()
+		}
 	}
 	return e, keys
 }

@@ -188,7 +188,10 @@ func TestDecodeMalformed(t *testing.T) {
 		{"nodes request index too large", nodesReq, cat(rng, binary.AppendVarint([]byte{1, 1}, MaxLeaves))},
 		{"nodes request delta past the end", nodesReq, cat(rng, []byte{1, 2}, binary.AppendVarint(nil, MaxLeaves-1), []byte{2})},
 		{"entries request missing range", entriesReq, []byte{0}},
-		{"entries response unknown flag", entriesResp, entry(2)},
+		{"entries response unknown flag", entriesResp, entry(4)},
+		{"entries response size flag without a size", entriesResp, entry(flagSize)},
+		{"entries response size 0", entriesResp, cat(entry(flagSize), []byte{0})},
+		{"entries response size over a frame", entriesResp, cat(entry(flagSize), binary.AppendUvarint(nil, maxEntrySize+1))},
 		{"entries response key beyond input", entriesResp, cat([]byte{1, 0x7f}, make([]byte, 12))},
 		{"entries response logical overflow", entriesResp,
 			cat([]byte{1, 0, 0}, binary.AppendUvarint(nil, math.MaxUint32+1), make([]byte, 8), []byte{0, 0})},
@@ -280,7 +283,7 @@ func FuzzEntriesRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key []byte, wall int64, logical uint32, node uint64, exp int64, tomb bool, key2 []byte) {
 		m := EntriesResponse{Entries: []Entry{
 			{Key: key, Version: ver(wall, logical, node), ExpireAt: exp, Tombstone: tomb},
-			{Key: key2, Version: ver(exp, logical/2, ^node), ExpireAt: wall},
+			{Key: key2, Version: ver(exp, logical/2, ^node), ExpireAt: wall, Size: int(uint32(node) % (maxEntrySize + 1))},
 		}}
 		got, err := DecodeEntriesResponse(AppendEntriesResponse(nil, m))
 		if err != nil {

@@ -73,6 +73,9 @@ type Config struct {
 	// cannot reach its seeds) must not take that for proof. Default 1;
 	// a cluster node sets min(N, 2).
 	MinReplicas int
+	// Limits bound the repair requests of an exchange, in bytes as well
+	// as records. Default DefaultLimits().
+	Limits Limits
 	// Logger receives round summaries and failures. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -81,7 +84,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults of every field that has one.
 func DefaultConfig() Config {
-	return Config{Interval: time.Minute, Rate: 8 << 20, Timeout: 2 * time.Minute, ProofMargin: 5 * time.Second, MinReplicas: 1}
+	return Config{Interval: time.Minute, Rate: 8 << 20, Timeout: 2 * time.Minute, ProofMargin: 5 * time.Second, MinReplicas: 1,
+		Limits: DefaultLimits()}
 }
 
 // Validate reports the first invalid field.
@@ -99,6 +103,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MinReplicas %d must be at least 1", ErrInvalidConfig, c.MinReplicas)
 	case c.ProofMargin < 0:
 		return fmt.Errorf("%w: ProofMargin %v is negative", ErrInvalidConfig, c.ProofMargin)
+	case c.Limits.BatchBytes < 1 || c.Limits.MaxRecordBytes < 0:
+		return fmt.Errorf("%w: Limits %+v: BatchBytes must be positive, MaxRecordBytes not negative", ErrInvalidConfig, c.Limits)
 	}
 	return nil
 }
@@ -138,6 +144,9 @@ type Stats struct {
 	RangesInSync, RangesOutOfSync int64
 	// ExchangeFailures counts exchanges that ended in error.
 	ExchangeFailures int64
+	// KeysTooLarge counts differing records left unrepaired because no
+	// replica frame can carry them (one per record and round).
+	KeysTooLarge int64
 }
 
 // Repairer runs anti-entropy rounds: in the background every Interval,
@@ -305,7 +314,7 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 		}
 		sum.Peers++
 		xctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		res, err := Exchange(xctx, r.cfg.Store, p, byPeer[id], r.budget)
+		res, err := exchangeWithin(xctx, r.cfg.Store, p, byPeer[id], r.budget, r.cfg.Limits)
 		cancel()
 		sum.add(res)
 		r.recordProofs(id, res.Synced, start)
@@ -366,11 +375,16 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 	st.BytesReceived += sum.BytesReceived
 	st.RangesInSync, st.RangesOutOfSync = inSync, int64(len(differing))
 	st.ExchangeFailures += int64(sum.Failed)
+	st.KeysTooLarge += sum.KeysTooLarge
 	r.mu.Unlock()
 	if sum.KeysSent+sum.KeysReceived > 0 || sum.Failed > 0 {
 		r.log.Info("antientropy: round", "peers", sum.Peers, "failed", sum.Failed, "ranges", sum.RangesCompared,
 			"differing", sum.RangesDiffering, "keys_sent", sum.KeysSent, "keys_received", sum.KeysReceived,
 			"bytes_sent", sum.BytesSent, "bytes_received", sum.BytesReceived, "seconds", sum.Duration.Seconds())
+	}
+	if sum.KeysTooLarge > 0 {
+		r.log.Warn("antientropy: records too large for a replica frame left unrepaired; the rest of their ranges was repaired",
+			"records", sum.KeysTooLarge, "limit", r.cfg.Limits.MaxRecordBytes)
 	}
 	return sum, firstErr
 }
@@ -383,6 +397,7 @@ func (s *Summary) add(res Result) {
 	s.KeysReceived += res.KeysReceived
 	s.BytesSent += res.BytesSent
 	s.BytesReceived += res.BytesReceived
+	s.KeysTooLarge += res.KeysTooLarge
 }
 
 func boolOrder(a, b bool) int {

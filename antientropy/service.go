@@ -12,9 +12,17 @@ const (
 	OpRoots uint8 = 32
 	// OpNodes answers a NodesRequest with a NodesResponse.
 	OpNodes uint8 = 33
-	// OpEntries answers an EntriesRequest with an EntriesResponse.
+	// OpEntries answers an EntriesRequest with an EntriesResponse whose
+	// entries carry no Size, as nodes before OpEntriesSized expect.
 	OpEntries uint8 = 34
+	// OpEntriesSized is OpEntries with every entry's Size, by which the
+	// asking side sizes its pull requests. A peer that answers it with
+	// transport.ErrUnknownOp is asked with OpEntries instead.
+	OpEntriesSized uint8 = 35
 )
+
+// Ops returns the operations a node serves with Service.
+func Ops() []uint8 { return []uint8{OpRoots, OpNodes, OpEntries, OpEntriesSized} }
 
 // maxServedLeaves bounds the leaves one EntriesRequest may name, so a
 // peer cannot make this node scan and send everything in one answer.
@@ -44,12 +52,12 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 		if len(req.Ranges) > rootsPerRequest {
 			return nil, fmt.Errorf("%w: %d ranges in one request (limit %d)", ErrBadRequest, len(req.Ranges), rootsPerRequest)
 		}
-		roots := make([]uint64, len(req.Ranges))
-		for i, r := range req.Ranges {
-			t, err := tree(s.store, r)
-			if err != nil {
-				return nil, err
-			}
+		ts, err := trees(s.store, req.Ranges)
+		if err != nil {
+			return nil, err
+		}
+		roots := make([]uint64, len(ts))
+		for i, t := range ts {
 			roots[i] = t.Root()
 		}
 		return AppendRootsResponse(nil, RootsResponse{Roots: roots}), nil
@@ -67,7 +75,7 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 			return nil, err
 		}
 		return AppendNodesResponse(nil, NodesResponse{Hashes: hs}), nil
-	case OpEntries:
+	case OpEntries, OpEntriesSized:
 		req, err := DecodeEntriesRequest(payload)
 		if err != nil {
 			return nil, err
@@ -78,6 +86,11 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 		es, err := entries(s.store, req.Range, req.Leaves)
 		if err != nil {
 			return nil, err
+		}
+		if op == OpEntries {
+			for i := range es {
+				es[i].Size = 0
+			}
 		}
 		return AppendEntriesResponse(nil, EntriesResponse{Entries: es}), nil
 	}

@@ -119,6 +119,12 @@ type Config struct {
 	// before it also asks the key's other replicas; a failed answer asks
 	// them at once. 0: every read asks every replica at once. Default 20ms.
 	ReadSpeculation time.Duration
+	// MaxRecordBytes is the largest key plus value a write may carry, in
+	// bytes: a record larger than one replica frame holds could reach no
+	// replica, so Put refuses it (*ValueTooLargeError) before sending
+	// anything. 0: no limit. Default 0; a Node sets
+	// transport.MaxRecordBytes of its frame size.
+	MaxRecordBytes int
 }
 
 // DefaultConfig returns the defaults of every field that has one.
@@ -149,6 +155,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Fallbacks %d not in [0, 8]", ErrInvalidConfig, c.Fallbacks)
 	case c.ReadSpeculation < 0:
 		return fmt.Errorf("%w: ReadSpeculation %v is negative", ErrInvalidConfig, c.ReadSpeculation)
+	case c.MaxRecordBytes < 0:
+		return fmt.Errorf("%w: MaxRecordBytes %d is negative", ErrInvalidConfig, c.MaxRecordBytes)
 	}
 	return nil
 }

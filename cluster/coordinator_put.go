@@ -24,9 +24,15 @@ import (
 // version reported, and written again (at most maxRestamps times). A
 // write acknowledged after another write of its key was acknowledged
 // therefore always wins over it, whichever nodes coordinate them.
+//
+// A key and value larger than Config.MaxRecordBytes fail the whole write
+// with a *ValueTooLargeError before anything is sent.
 func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
 	if len(muts) == 0 {
 		return nil
+	}
+	if err := checkRecordSizes(muts, c.cfg.MaxRecordBytes); err != nil {
+		return err
 	}
 	if err := c.enter(); err != nil {
 		return err
@@ -81,6 +87,26 @@ func (c *Coordinator) restamp(keys [][]byte, recs []engine.Record, newer []engin
 		ks, rs = append(ks, keys[i]), append(rs, r)
 	}
 	return ks, rs
+}
+
+// checkRecordSizes refuses the whole write if one mutation's key and value
+// exceed limit (0: none): such a record fits in no replica frame, so it
+// would reach no replica and, held as a hint, block its target's queue.
+// Nothing is sent and nothing is copied.
+func checkRecordSizes(muts []server.Mutation, limit int) error {
+	if limit <= 0 {
+		return nil
+	}
+	for i := range muts {
+		n := len(muts[i].Key)
+		if !muts[i].Delete {
+			n += len(muts[i].Value)
+		}
+		if n > limit {
+			return &ValueTooLargeError{Size: n, Limit: limit}
+		}
+	}
+	return nil
 }
 
 // Replicate stores records that already carry their versions (hints of

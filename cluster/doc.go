@@ -51,6 +51,19 @@
 // wait for a peer (INFO's key count is a cached DBSIZE estimate,
 // node_keys.go).
 //
+// The largest value. A record moves between nodes in one transport frame
+// (Transport.MaxFrameBytes, 64 MiB by default), so a cluster stores at most
+// transport.MaxRecordBytes of key and value together: 67,043,328 bytes by
+// default. The coordinator refuses a larger write before anything is sent
+// (*ValueTooLargeError, an -ERR naming the limit); the single-node Local
+// store keeps only the server's proto-max-bulk-len. The BatchingReplica
+// (replica_batch.go, replica_split.go) keeps every request within the
+// frame: merged calls only while their records fit, one call's records in
+// several requests when they do not, a record that fits in no frame
+// refused at once; reads whose answer a peer cannot fit are asked again in
+// halves. Hint replay and anti-entropy bound their batches in bytes too, so
+// a large value never stalls a queue or a range.
+//
 // The subpackage quorum holds the pure decisions (tallies, consistency
 // levels, newest-version resolution); clustertest is the in-process
 // cluster harness the tests use.

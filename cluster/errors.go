@@ -30,7 +30,34 @@ var (
 	// ErrNoHints is returned by a replica asked to keep hints when it
 	// cannot (hinted handoff is off there, or the hint was refused).
 	ErrNoHints = errors.New("cluster: hint not kept")
+	// ErrValueTooLarge is wrapped by every *ValueTooLargeError: a write
+	// whose key and value cannot travel in one replica frame, refused
+	// before anything was sent. A BatchingReplica refuses such a record
+	// with it too (wrapping transport.ErrFrameTooLarge as well).
+	ErrValueTooLarge = errors.New("cluster: value too large for the cluster")
 )
+
+// ValueTooLargeError reports a write refused because one of its keys and
+// values together exceed Config.MaxRecordBytes, the largest record one
+// replica frame carries. It implements the server's RESPError, so the
+// client reads a plain -ERR that names the limit.
+type ValueTooLargeError struct {
+	// Size is the key's and the value's bytes together.
+	Size int
+	// Limit is Config.MaxRecordBytes.
+	Limit int
+}
+
+// Error implements error.
+func (e *ValueTooLargeError) Error() string { return "cluster: " + e.RESPError() }
+
+// Unwrap makes errors.Is(err, ErrValueTooLarge) true.
+func (e *ValueTooLargeError) Unwrap() error { return ErrValueTooLarge }
+
+// RESPError returns the reply line without the leading '-'.
+func (e *ValueTooLargeError) RESPError() string {
+	return fmt.Sprintf("ERR value too large for the cluster: key and value of %d bytes, the limit is %d bytes (cluster frame size)", e.Size, e.Limit)
+}
 
 // QuorumError reports a read or write that did not reach its quorum.
 // It implements the server's RESPError so the client sees a -NOQUORUM

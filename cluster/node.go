@@ -195,7 +195,11 @@ func (n *Node) start() error {
 	if n.rpcAddr == "" {
 		n.rpcAddr = ln.Addr().String()
 	}
-	srv, err := transport.NewServer(NewReplicaHandler(n.local, n.now), n.cfg.transportConfig())
+	var h transport.Handler = NewReplicaHandler(n.local, n.now)
+	if n.cfg.WrapHandler != nil {
+		h = n.cfg.WrapHandler(h)
+	}
+	srv, err := transport.NewServer(h, n.cfg.transportConfig())
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -29,6 +29,7 @@ func (n *Node) startAntiEntropy() error {
 	ac.Interval, ac.Rate = n.cfg.AntiEntropyInterval, n.cfg.AntiEntropyRate
 	ac.Logger, ac.Now = n.log, n.now
 	ac.MinReplicas = min(n.cfg.N, 2)
+	ac.Limits.MaxRecordBytes = transport.MaxRecordBytes(n.cfg.Transport.MaxFrameBytes)
 	r, err := antientropy.New(ac)
 	if err != nil {
 		return err

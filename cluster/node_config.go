@@ -95,6 +95,10 @@ type NodeConfig struct {
 	// to inject faults in tests. Called once per client created. Default
 	// nil.
 	WrapCaller func(peerID string, c transport.Caller) transport.Caller
+	// WrapHandler, if set, wraps the handler that serves this node's
+	// replica to its peers, e.g. to make handlers hang in tests. Called
+	// once, at start. Default nil.
+	WrapHandler func(h transport.Handler) transport.Handler
 	// HintedHandoff enables sloppy quorum and hinted handoff: writes for
 	// an unhealthy owner go to the next healthy node as hints and are
 	// handed over when the owner returns. Off: requests use the owners
@@ -249,6 +253,7 @@ func (c NodeConfig) coordinatorConfig(peers Peers, members Members) Config {
 	cc.ReadSpeculation = c.ReadSpeculation
 	cc.Self, cc.Logger, cc.Now = c.NodeID, c.Logger, c.Now
 	cc.Peers, cc.Members = peers, members
+	cc.MaxRecordBytes = max(0, transport.MaxRecordBytes(c.Transport.MaxFrameBytes))
 	return cc
 }
 

@@ -50,6 +50,8 @@ func (n *Node) startHandoff() error {
 	// was purged on the target already: such hints are dropped, not
 	// replayed.
 	hc.MaxAge = n.cfg.Engine.TombstoneGrace()
+	// A hint travels in one replica frame, or not at all.
+	hc.MaxRecordBytes = transport.MaxRecordBytes(n.cfg.Transport.MaxFrameBytes)
 	m, err := handoff.New(hc)
 	if err != nil {
 		return err
@@ -260,7 +262,9 @@ func (p *peerSet) recordOutcome(pc *peerConn, err error, now time.Time) {
 		}
 		return
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, transport.ErrFrameTooLarge) {
+		// A request or answer too large for a frame says nothing about
+		// the peer's health.
 		return
 	}
 	pc.failedAt.Store(now.UnixNano())

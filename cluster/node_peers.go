@@ -113,7 +113,7 @@ func (p *peerSet) dial(id, addr string) (*peerConn, error) {
 	// Health is judged on what the coordinator sees, faults injected by
 	// WrapCaller included.
 	pc.caller = healthCaller{next: pc.caller, pc: pc, p: p}
-	pc.replica = NewBatchingReplica(NewRemoteReplica(pc.caller))
+	pc.replica = NewBatchingReplica(NewRemoteReplica(pc.caller), p.tcfg.MaxFrameBytes)
 	return pc, nil
 }
 

@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -23,11 +25,22 @@ import (
 // context, whichever comes first; ApplyAsync and ReadAsync return at once
 // and their callback runs when the merged request is answered. A batch is
 // sent with the latest deadline among its calls.
+//
+// No request exceeds the peer's frame (replica_split.go): queued calls
+// are merged only while their records fit in one request, a call whose
+// records do not is sent in several requests, and a record too large for
+// any request fails its call at once (ErrValueTooLarge, wrapping
+// transport.ErrFrameTooLarge) without going to the wire. A read whose
+// answer the peer could not fit in a frame is asked again in halves.
 type BatchingReplica struct {
 	next     Replica
 	applies  batchQueue[*applyCall]
 	reads    batchQueue[*readCall]
 	maxItems int
+	// maxApplyBytes and maxReadBytes bound one request's items
+	// (transport.ApplyItemLen and ReadKeyLen summed): what one frame of
+	// the peer's transport holds.
+	maxApplyBytes, maxReadBytes int
 	// sending counts requests on their way to the peer; answered is when
 	// the last one came back (unix nanoseconds). Together they tell a
 	// peer that stopped answering from one that is merely busy or idle.
@@ -47,9 +60,15 @@ const (
 	batchMaxItems    = 512
 )
 
-// NewBatchingReplica wraps next.
-func NewBatchingReplica(next Replica) *BatchingReplica {
-	b := &BatchingReplica{next: next, maxItems: batchMaxItems, now: time.Now}
+// NewBatchingReplica wraps next, a peer whose transport carries frames of
+// at most maxFrame payload bytes (transport.Config.MaxFrameBytes; 0: the
+// default 64 MiB).
+func NewBatchingReplica(next Replica, maxFrame int) *BatchingReplica {
+	if maxFrame <= 0 {
+		maxFrame = transport.DefaultConfig().MaxFrameBytes
+	}
+	b := &BatchingReplica{next: next, maxItems: batchMaxItems, now: time.Now,
+		maxApplyBytes: transport.MaxApplyItemsBytes(maxFrame), maxReadBytes: transport.MaxReadKeysBytes(maxFrame)}
 	b.applies.max, b.reads.max = batchMaxInFlight, batchMaxInFlight
 	return b
 }
@@ -59,14 +78,21 @@ type applyCall struct {
 	ctx  context.Context
 	keys [][]byte
 	recs []engine.Record
-	ans  answerOnce[ApplyReply]
+	// bytes is what the call adds to a request (applyBytes).
+	bytes int
+	ans   answerOnce[ApplyReply]
 }
 
 type readCall struct {
-	ctx  context.Context
-	keys [][]byte
-	ans  answerOnce[readResult]
+	ctx   context.Context
+	keys  [][]byte
+	bytes int // what the call adds to a request (readBytes)
+	ans   answerOnce[readResult]
 }
+
+// size weighs a call for the queue: keys and request bytes.
+func (c *applyCall) size() (int, int) { return len(c.keys), c.bytes }
+func (c *readCall) size() (int, int)  { return len(c.keys), c.bytes }
 
 // answerOnce delivers a call's outcome exactly once: from the goroutine
 // that sent its request, or, for an async call, as soon as the caller's
@@ -115,7 +141,7 @@ type readResult struct {
 // Apply implements Replica.
 func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	ch := make(chan ApplyReply, 1) // buffered: the sender never blocks on a caller gone
-	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
+	c := &applyCall{ctx: ctx, keys: keys, recs: recs, bytes: applyBytes(keys, recs)}
 	c.ans.done = func(r ApplyReply) { ch <- r }
 	if b.applies.enter(c) {
 		b.sendApplies([]*applyCall{c})
@@ -132,7 +158,7 @@ func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engin
 // request and done runs with its outcome on the goroutine that sent it, or
 // with ctx's error as soon as ctx ends.
 func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(ApplyReply)) {
-	c := &applyCall{ctx: ctx, keys: keys, recs: recs}
+	c := &applyCall{ctx: ctx, keys: keys, recs: recs, bytes: applyBytes(keys, recs)}
 	c.ans.done, c.ans.async = done, true
 	if b.applies.enter(c) {
 		go b.sendApplies([]*applyCall{c})
@@ -142,7 +168,7 @@ func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []
 // Read implements Replica.
 func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
 	ch := make(chan readResult, 1)
-	c := &readCall{ctx: ctx, keys: keys}
+	c := &readCall{ctx: ctx, keys: keys, bytes: readBytes(keys)}
 	c.ans.done = func(r readResult) { ch <- r }
 	if b.reads.enter(c) {
 		b.sendReads([]*readCall{c})
@@ -157,23 +183,25 @@ func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, e
 
 // ReadAsync implements AsyncReplica.
 func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done func(ReadReply, error)) {
-	c := &readCall{ctx: ctx, keys: keys}
+	c := &readCall{ctx: ctx, keys: keys, bytes: readBytes(keys)}
 	c.ans.done, c.ans.async = func(r readResult) { done(r.r, r.err) }, true
 	if b.reads.enter(c) {
 		go b.sendReads([]*readCall{c})
 	}
 }
 
-// sendApplies sends calls as one request, answers them, and hands the
-// in-flight slot to a goroutine that sends whatever queued meanwhile.
+// sendApplies sends calls as one request (several if their records do
+// not fit in one), answers them, and hands the in-flight slot to a
+// goroutine that sends whatever queued meanwhile.
 func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx },
 		func(c *applyCall, err error) { c.ans.finish(ApplyReply{Err: err}) })
 	if len(calls) > 0 {
 		var keys [][]byte
 		var recs []engine.Record
+		size := 0
 		if len(calls) == 1 {
-			keys, recs = calls[0].keys, calls[0].recs
+			keys, recs, size = calls[0].keys, calls[0].recs, calls[0].bytes
 		} else {
 			n := 0
 			for _, c := range calls {
@@ -183,12 +211,20 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 			for _, c := range calls {
 				keys = append(keys, c.keys...)
 				recs = append(recs, c.recs...)
+				size += c.bytes
 				c.ans.watch(c.ctx, func(err error) ApplyReply { return ApplyReply{Err: err} })
 			}
 		}
 		ctx, cancel := batchContext(calls, func(c *applyCall) context.Context { return c.ctx })
 		done := b.sent()
-		newer, err := b.next.Apply(ctx, keys, recs)
+		var newer []engine.Version
+		var err error
+		var parts []part
+		if size <= b.maxApplyBytes {
+			newer, err = b.next.Apply(ctx, keys, recs)
+		} else {
+			parts, newer = b.applyParts(ctx, keys, recs, b.next.Apply)
+		}
 		done()
 		cancel()
 		if err == nil && newer != nil && len(newer) != len(keys) {
@@ -196,28 +232,34 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 		}
 		off := 0
 		for _, c := range calls {
+			n := len(c.keys)
 			r := ApplyReply{Err: err}
-			if err == nil && newer != nil {
-				n := len(c.keys)
-				r.Newer = nonZero(newer[off : off+n : off+n])
-				off += n
+			if parts != nil {
+				r.Err = partsErr(parts, off, off+n)
 			}
+			if r.Err == nil && newer != nil {
+				r.Newer = nonZero(newer[off : off+n : off+n])
+			}
+			off += n
 			c.ans.finish(r)
 		}
 	}
-	if more := b.applies.next(b.maxItems, func(c *applyCall) int { return len(c.keys) }); more != nil {
+	if more := b.applies.next(b.maxItems, b.maxApplyBytes); more != nil {
 		go b.sendApplies(more)
 	}
 }
 
 // sendReads is sendApplies for reads: the answer is split back per call.
+// A request the peer could not answer in one frame is asked again in
+// parts (readParts).
 func (b *BatchingReplica) sendReads(calls []*readCall) {
 	calls = liveCalls(calls, func(c *readCall) context.Context { return c.ctx },
 		func(c *readCall, err error) { c.ans.finish(readResult{err: err}) })
 	if len(calls) > 0 {
-		n := 0
+		n, size := 0, 0
 		for _, c := range calls {
 			n += len(c.keys)
+			size += c.bytes
 		}
 		keys := make([][]byte, 0, n)
 		for _, c := range calls {
@@ -228,26 +270,44 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 		}
 		ctx, cancel := batchContext(calls, func(c *readCall) context.Context { return c.ctx })
 		done := b.sent()
-		rep, err := b.next.Read(ctx, keys)
+		var rep ReadReply
+		var err error
+		var failed []part
+		if size <= b.maxReadBytes {
+			rep, err = b.readOnce(ctx, keys)
+		}
+		if size > b.maxReadBytes || len(keys) > 1 && errors.Is(err, transport.ErrFrameTooLarge) {
+			rep, failed = b.readParts(ctx, keys, size <= b.maxReadBytes)
+			err = nil
+		}
 		done()
 		cancel()
-		if err == nil && (len(rep.Recs) != len(keys) || len(rep.Found) != len(keys)) {
-			err = ErrShortReply
-		}
 		off := 0
 		for _, c := range calls {
+			n := len(c.keys)
 			r := readResult{err: err}
-			if err == nil {
-				n := len(c.keys)
-				r.r = ReadReply{Recs: rep.Recs[off : off+n : off+n], Found: rep.Found[off : off+n : off+n], Behind: rep.Behind}
-				off += n
+			if r.err == nil {
+				r.err = partsErr(failed, off, off+n)
 			}
+			if r.err == nil {
+				r.r = ReadReply{Recs: rep.Recs[off : off+n : off+n], Found: rep.Found[off : off+n : off+n], Behind: rep.Behind}
+			}
+			off += n
 			c.ans.finish(r)
 		}
 	}
-	if more := b.reads.next(b.maxItems, func(c *readCall) int { return len(c.keys) }); more != nil {
+	if more := b.reads.next(b.maxItems, b.maxReadBytes); more != nil {
 		go b.sendReads(more)
 	}
+}
+
+// readOnce sends keys in one read request.
+func (b *BatchingReplica) readOnce(ctx context.Context, keys [][]byte) (ReadReply, error) {
+	r, err := b.next.Read(ctx, keys)
+	if err == nil && (len(r.Recs) != len(keys) || len(r.Found) != len(keys)) {
+		err = ErrShortReply
+	}
+	return r, err
 }
 
 // sent counts a request on its way; the returned func records its answer.
@@ -305,7 +365,7 @@ func batchContext[C any](calls []C, ctxOf func(C) context.Context) (context.Cont
 
 // batchQueue counts a kind's requests in flight and queues the calls made
 // while the limit is reached.
-type batchQueue[C any] struct {
+type batchQueue[C interface{ size() (keys, bytes int) }] struct {
 	mu sync.Mutex
 	// inFlight counts requests being sent, at most max; queue holds calls
 	// waiting for the next one. Guarded by mu.
@@ -326,18 +386,23 @@ func (q *batchQueue[C]) enter(c C) bool {
 }
 
 // next is called by a sender whose request finished: it returns the
-// queued calls (up to maxItems keys, at least one call) for the sender to
-// send next, keeping its slot, or releases the slot and returns nil.
-func (q *batchQueue[C]) next(maxItems int, size func(C) int) []C {
+// queued calls (up to maxItems keys and maxBytes request bytes, at least
+// one call) for the sender to send next, keeping its slot, or releases
+// the slot and returns nil.
+func (q *batchQueue[C]) next(maxItems, maxBytes int) []C {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.queue) == 0 {
 		q.inFlight--
 		return nil
 	}
-	n, items := 0, 0
-	for n < len(q.queue) && (n == 0 || items+size(q.queue[n]) <= maxItems) {
-		items += size(q.queue[n])
+	n, items, bytes := 0, 0, 0
+	for n < len(q.queue) {
+		k, b := q.queue[n].size()
+		if n > 0 && (items+k > maxItems || bytes+b > maxBytes) {
+			break
+		}
+		items, bytes = items+k, bytes+b
 		n++
 	}
 	out := make([]C, n)
@@ -370,24 +435,29 @@ func (b *BatchingReplica) DropAll(ctx context.Context) error {
 
 // ApplyHinted implements SloppyReplica when the wrapped replica does.
 // Hinted writes happen only while an owner is down, so they go out
-// unmerged.
+// unmerged, in as many requests as their records need.
 func (b *BatchingReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	s, ok := b.next.(SloppyReplica)
 	if !ok {
 		return nil, fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
 	}
-	return s.ApplyHinted(ctx, target, keys, recs)
+	return b.applyUnmerged(ctx, keys, recs, func(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+		return s.ApplyHinted(ctx, target, keys, recs)
+	})
 }
 
 // DeliverHints forwards to the wrapped replica when it can tell the peer
-// where the hints come from, else it is a plain Apply.
+// where the hints come from, else it is a plain Apply; like hinted
+// writes, deliveries go out unmerged, in as many requests as they need.
 func (b *BatchingReplica) DeliverHints(ctx context.Context, holder string, keys [][]byte, recs []engine.Record) error {
-	if d, ok := b.next.(interface {
-		DeliverHints(ctx context.Context, holder string, keys [][]byte, recs []engine.Record) error
-	}); ok {
-		return d.DeliverHints(ctx, holder, keys, recs)
+	d, ok := b.next.(hintDeliverer)
+	if !ok {
+		_, err := b.Apply(ctx, keys, recs)
+		return err
 	}
-	_, err := b.Apply(ctx, keys, recs)
+	_, err := b.applyUnmerged(ctx, keys, recs, func(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+		return nil, d.DeliverHints(ctx, holder, keys, recs)
+	})
 	return err
 }
 
@@ -408,5 +478,18 @@ func (b *BatchingReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []
 	if !ok {
 		return b.Apply(ctx, keys, recs)
 	}
-	return s.ApplyNoted(ctx, keys, recs)
+	return b.applyUnmerged(ctx, keys, recs, s.ApplyNoted)
+}
+
+// applyUnmerged sends one caller's records with send, in several requests
+// if one cannot hold them; the first failure is the call's.
+func (b *BatchingReplica) applyUnmerged(ctx context.Context, keys [][]byte, recs []engine.Record, send applyFunc) ([]engine.Version, error) {
+	if applyBytes(keys, recs) <= b.maxApplyBytes {
+		return send(ctx, keys, recs)
+	}
+	parts, newer := b.applyParts(ctx, keys, recs, send)
+	if err := partsErr(parts, 0, len(keys)); err != nil {
+		return nil, err
+	}
+	return newer, nil
 }

@@ -78,7 +78,7 @@ func (r *recordingReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, 
 
 func TestBatchingReplicaMergesConcurrentCalls(t *testing.T) {
 	rec := newRecordingReplica(2 * time.Millisecond)
-	b := NewBatchingReplica(rec)
+	b := NewBatchingReplica(rec, 0)
 	const callers, each = 64, 5
 	var wg sync.WaitGroup
 	for c := 0; c < callers; c++ {
@@ -120,7 +120,7 @@ func TestBatchingReplicaErrors(t *testing.T) {
 	boom := errors.New("boom")
 	rec := newRecordingReplica(0)
 	rec.err = boom
-	b := NewBatchingReplica(rec)
+	b := NewBatchingReplica(rec, 0)
 	ctx := context.Background()
 	if _, err := b.Apply(ctx, [][]byte{[]byte("k")}, []engine.Record{{}}); !errors.Is(err, boom) {
 		t.Fatalf("Apply error = %v", err)
@@ -136,7 +136,7 @@ func TestBatchingReplicaErrors(t *testing.T) {
 
 func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 	rec := newRecordingReplica(500 * time.Millisecond)
-	b := NewBatchingReplica(rec)
+	b := NewBatchingReplica(rec, 0)
 	// Fill every in-flight slot with slow calls.
 	var wg sync.WaitGroup
 	for i := 0; i < batchMaxInFlight; i++ {
@@ -187,7 +187,7 @@ func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 // callback runs exactly once with the call's own answer.
 func TestBatchingReplicaAsyncCalls(t *testing.T) {
 	rec := newRecordingReplica(2 * time.Millisecond)
-	b := NewBatchingReplica(rec)
+	b := NewBatchingReplica(rec, 0)
 	const calls = 200
 	ctx := context.Background()
 	var applied, read sync.WaitGroup
@@ -234,7 +234,7 @@ func TestBatchingReplicaAsyncCalls(t *testing.T) {
 // while it queued is not sent, and its callback gets the context's error.
 func TestBatchingReplicaAsyncCallGivenUp(t *testing.T) {
 	rec := newRecordingReplica(20 * time.Millisecond)
-	b := NewBatchingReplica(rec)
+	b := NewBatchingReplica(rec, 0)
 	bg := context.Background()
 	// Fill every in-flight slot so that the next call queues.
 	var busy sync.WaitGroup
@@ -262,7 +262,7 @@ func TestBatchingReplicaLagging(t *testing.T) {
 	rec := newRecordingReplica(0)
 	hold := make(chan struct{})
 	gated := &gatedReplica{Replica: rec, gate: hold}
-	b := NewBatchingReplica(gated)
+	b := NewBatchingReplica(gated, 0)
 	var clock atomic.Int64
 	clock.Store(time.Unix(1000, 0).UnixNano())
 	b.now = func() time.Time { return time.Unix(0, clock.Load()) }
@@ -313,7 +313,7 @@ func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
 	rec := newRecordingReplica(0)
 	gate := make(chan struct{})
 	g := &gatedReplica{Replica: rec, gate: gate}
-	b := NewBatchingReplica(g)
+	b := NewBatchingReplica(g, 0)
 	bg := context.Background()
 	var answers sync.WaitGroup
 	call := func(ctx context.Context, k string, got chan<- error) {

@@ -185,7 +185,7 @@ func (r *RemoteReplica) DropAll(ctx context.Context) error {
 func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 	m := transport.NewReplicaMux(l, now)
 	svc := antientropy.NewService(l.eng)
-	for _, op := range []uint8{antientropy.OpRoots, antientropy.OpNodes, antientropy.OpEntries} {
+	for _, op := range antientropy.Ops() {
 		m.Handle(op, transport.HandlerFunc(svc.Serve))
 	}
 	m.Handle(OpNodeCount, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {

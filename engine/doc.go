@@ -27,6 +27,13 @@
 // ordered by due time, so the reclaimer finds due work by scanning a prefix
 // instead of all data.
 //
+// Pebble keeps a record in one block however large it is, and a fresh
+// iterator reads (and decompresses) the block its first seek lands in: a
+// record of tens of megabytes makes every separate Scan that starts near it
+// pay for reading it. ScanSpans reads many small spans in one pass through
+// one iterator, so anti-entropy's hundreds of partial-leaf scans per round
+// read such a record once, not once per leaf.
+//
 // # Last-write-wins and versions
 //
 // Versions are hybrid logical clock timestamps: Wall (ms) and Logical

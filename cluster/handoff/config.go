@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -18,6 +19,9 @@ var (
 	ErrWindow = fmt.Errorf("%w: target down longer than the hint window", ErrRefused)
 	// ErrFull: the target's queue reached MaxBytes.
 	ErrFull = fmt.Errorf("%w: hint queue full", ErrRefused)
+	// ErrTooLarge: a record's key and value exceed MaxRecordBytes, so no
+	// replica frame could carry the hint to its target.
+	ErrTooLarge = fmt.Errorf("%w: record too large for a replica frame", ErrRefused)
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("handoff: closed")
 	// ErrInvalidConfig wraps every Config.Validate failure.
@@ -93,10 +97,20 @@ type Config struct {
 	// dead by gossip, so no alive event announces it: this retry finds it.
 	// Default 1s (a pass over a queue whose target is down costs a lookup).
 	RetryInterval time.Duration
-	// BatchKeys and BatchBytes bound one delivery batch. Defaults 2048
+	// BatchKeys and BatchBytes bound one delivery batch: at most
+	// BatchKeys hints, and at most BatchBytes of keys and encoded records
+	// unless a single hint is larger (it then goes alone). Defaults 2048
 	// keys and 1 MiB.
 	BatchKeys  int
 	BatchBytes int
+	// MaxRecordBytes is the largest key plus value a hint may carry, in
+	// bytes: what one replica frame holds (transport.MaxRecordBytes). A
+	// larger hint could never be delivered, so Hold refuses it and replay
+	// drops one found in a queue (counted in TooLarge and Dropped, with a
+	// log line) instead of retrying it ahead of the hints behind it. 0: no
+	// limit. Default: the limit of the transport's default 64 MiB frames;
+	// a node sets its own frame's.
+	MaxRecordBytes int
 	// Timeout bounds one delivery batch. Default 5s.
 	Timeout time.Duration
 	// MaxAge drops, instead of replaying, a hint whose record was written
@@ -116,13 +130,14 @@ type Config struct {
 // DefaultConfig returns the defaults of every field that has one.
 func DefaultConfig() Config {
 	return Config{
-		ReplayRate:    16 << 20,
-		MaxWindow:     3 * time.Hour,
-		MaxBytes:      1 << 30,
-		RetryInterval: time.Second,
-		BatchKeys:     2048,
-		BatchBytes:    1 << 20,
-		Timeout:       5 * time.Second,
+		ReplayRate:     16 << 20,
+		MaxWindow:      3 * time.Hour,
+		MaxBytes:       1 << 30,
+		RetryInterval:  time.Second,
+		BatchKeys:      2048,
+		BatchBytes:     1 << 20,
+		MaxRecordBytes: transport.MaxRecordBytes(transport.DefaultConfig().MaxFrameBytes),
+		Timeout:        5 * time.Second,
 	}
 }
 
@@ -151,6 +166,8 @@ func (c Config) Validate() error {
 		return bad("Timeout %v must be positive", c.Timeout)
 	case c.MaxAge < 0:
 		return bad("MaxAge %v is negative", c.MaxAge)
+	case c.MaxRecordBytes < 0:
+		return bad("MaxRecordBytes %d is negative", c.MaxRecordBytes)
 	}
 	return nil
 }

@@ -30,6 +30,18 @@
 // refused hint is counted as dropped and the write is not acknowledged
 // by the holder, so the coordinator does not count it toward the quorum.
 //
+// Sizes. A hint travels in one replica frame or not at all, so a record
+// larger than MaxRecordBytes (the frame's limit, transport.MaxRecordBytes)
+// is refused by Hold (ErrTooLarge) and, found in a queue (stored before
+// the limit, or by a node with larger frames), dropped with a log line
+// and counted in Dropped and TooLarge: it never stands ahead of the hints
+// behind it. Batches hold at most BatchKeys hints and BatchBytes of keys
+// and records (a single larger hint goes alone), and replay is throttled
+// for a hint's whole size. A delivery refused for its size
+// (transport.ErrFrameTooLarge) is split in halves and each half sent; a
+// single hint refused so is dropped. Only other failures (the target
+// unreachable, a timeout) stop a replay, to be retried.
+//
 // Reads. A holder answers reads with the hints it holds (Merge): a client
 // that wrote a key while its owner was down reads it back from the first
 // N healthy nodes, which include the holder.

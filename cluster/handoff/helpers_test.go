@@ -56,6 +56,9 @@ type fakeCluster struct {
 	// onDeliver, when set, runs inside Deliver before it answers; the
 	// call's index (from 0) is passed in. Its error, if any, is returned.
 	onDeliver func(n int) error
+	// refuse, when set, is asked about every Deliver's hints before it is
+	// recorded; its error, if any, is returned instead.
+	refuse    func(keys [][]byte, recs []engine.Record) error
 	delivers  []call
 	handovers []call
 	// attempts counts Deliver calls, failed ones included.
@@ -86,10 +89,15 @@ func (f *fakeCluster) Deliver(_ context.Context, target string, keys [][]byte, r
 	f.mu.Lock()
 	n := f.attempts
 	f.attempts++
-	hook, fail := f.onDeliver, f.failDeliver
+	hook, fail, refuse := f.onDeliver, f.failDeliver, f.refuse
 	f.mu.Unlock()
 	if hook != nil {
 		if err := hook(n); err != nil {
+			return err
+		}
+	}
+	if refuse != nil {
+		if err := refuse(keys, recs); err != nil {
 			return err
 		}
 	}

@@ -31,8 +31,9 @@ type Manager struct {
 		sync.Mutex
 		// down maps a target to when it was first seen down (Unix ms).
 		down map[string]int64
-		// delivered and dropped count hints since start, per target.
-		delivered, dropped map[string]int64
+		// delivered and dropped count hints since start, per target;
+		// tooLarge counts those of dropped that no frame could carry.
+		delivered, dropped, tooLarge map[string]int64
 		// replaying marks targets whose replay is running.
 		replaying map[string]bool
 		// refusalLogged rate-limits the refusal log line per target.
@@ -74,6 +75,7 @@ func New(cfg Config) (*Manager, error) {
 	m.mu.down = map[string]int64{}
 	m.mu.delivered = map[string]int64{}
 	m.mu.dropped = map[string]int64{}
+	m.mu.tooLarge = map[string]int64{}
 	m.mu.replaying = map[string]bool{}
 	m.mu.refusalLogged = map[string]time.Time{}
 	m.mu.retries = map[string]int{}
@@ -102,9 +104,9 @@ func (m *Manager) Close() error {
 }
 
 // Hold stores records as hints for target, acknowledging them as durably
-// as a plain write. It refuses (ErrWindow, ErrFull) when the target has
-// been down longer than MaxWindow or its queue is full; refused records
-// count as dropped.
+// as a plain write. It refuses (ErrWindow, ErrFull, ErrTooLarge) when the
+// target has been down longer than MaxWindow, its queue is full, or a
+// record exceeds MaxRecordBytes; refused records count as dropped.
 func (m *Manager) Hold(target string, keys [][]byte, recs []engine.Record) error {
 	_, err := m.HoldNewer(target, keys, recs)
 	return err
@@ -116,6 +118,12 @@ func (m *Manager) Hold(target string, keys [][]byte, recs []engine.Record) error
 func (m *Manager) HoldNewer(target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	if m.life.Err() != nil {
 		return nil, ErrClosed
+	}
+	if n := m.countTooLarge(keys, recs); n > 0 {
+		m.mu.Lock()
+		m.mu.tooLarge[target] += int64(n)
+		m.mu.Unlock()
+		return nil, m.refuse(target, len(keys), ErrTooLarge)
 	}
 	now := m.now()
 	since, err := m.markDown(target, now)
@@ -191,6 +199,23 @@ func (m *Manager) fresh(target string, keys [][]byte, recs []engine.Record, now 
 		m.mu.Unlock()
 	}
 	return ks, rs, kept
+}
+
+// tooLarge reports whether a hint's key and value exceed MaxRecordBytes:
+// no replica frame can carry it.
+func (m *Manager) tooLarge(key []byte, r engine.Record) bool {
+	return m.cfg.MaxRecordBytes > 0 && len(key)+len(r.Value) > m.cfg.MaxRecordBytes
+}
+
+// countTooLarge counts the records tooLarge refuses.
+func (m *Manager) countTooLarge(keys [][]byte, recs []engine.Record) int {
+	n := 0
+	for i := range keys {
+		if m.tooLarge(keys[i], recs[i]) {
+			n++
+		}
+	}
+	return n
 }
 
 // refuse counts a refusal and logs it at most once a minute per target.

@@ -35,6 +35,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero batch keys", func(c *handoff.Config) { c.BatchKeys = 0 }},
 		{"zero batch bytes", func(c *handoff.Config) { c.BatchBytes = 0 }},
 		{"zero timeout", func(c *handoff.Config) { c.Timeout = 0 }},
+		{"negative record limit", func(c *handoff.Config) { c.MaxRecordBytes = -1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +53,8 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	d := handoff.DefaultConfig()
-	if d.ReplayRate != 16<<20 || d.MaxWindow != 3*time.Hour || d.MaxBytes != 1<<30 || d.RetryInterval != time.Second {
+	if d.ReplayRate != 16<<20 || d.MaxWindow != 3*time.Hour || d.MaxBytes != 1<<30 || d.RetryInterval != time.Second ||
+		d.MaxRecordBytes != 64<<20-64<<10 {
 		t.Fatalf("DefaultConfig = %+v, want the documented defaults", d)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -148,6 +149,8 @@ func (m *Manager) dropExpired(target string) {
 // replay streams target's queue in throttled batches: to target itself
 // when alive, to the keys' current owners when gone. A batch's hints are
 // deleted once acknowledged, unless a newer hint replaced them meanwhile.
+// Hints that can no longer be replayed (older than MaxAge, too large for a
+// frame) are dropped on the way, so they never hold up the ones behind.
 func (m *Manager) replay(target string, st Status) error {
 	m.mu.Lock()
 	if m.mu.replaying[target] {
@@ -170,39 +173,24 @@ func (m *Manager) replay(target string, st Status) error {
 	var err error
 	for {
 		var b hintBatch
-		if b, err = m.next(target, cursor); err != nil || (len(b.keys) == 0 && len(b.stale) == 0) {
+		if b, err = m.next(target, cursor); err != nil || b.taken == 0 {
 			break
 		}
-		if len(b.stale) > 0 {
-			if err = m.dropStale(target, b); err != nil {
+		if err = m.dropUnsendable(target, b); err != nil {
+			break
+		}
+		if len(b.keys) > 0 {
+			if err = m.spend(b.bytes); err != nil {
 				break
 			}
-			if len(b.keys) == 0 {
-				cursor = b.last
-				continue
+			var n int
+			n, err = m.deliver(target, st, b.keys, b.recs, b.versions)
+			delivered += int64(n)
+			if err != nil {
+				break
 			}
 		}
-		if err = m.limiter.WaitN(m.life, min(b.bytes, m.cfg.BatchBytes)); err != nil {
-			break
-		}
-		ctx, cancel := context.WithTimeout(m.life, m.cfg.Timeout)
-		if st == Gone {
-			err = m.cfg.Cluster.Handover(ctx, b.keys, b.recs)
-		} else {
-			err = m.cfg.Cluster.Deliver(ctx, target, b.keys, b.recs)
-		}
-		cancel()
-		if err != nil {
-			break
-		}
-		if _, err = m.cfg.Store.DeleteHints(target, b.keys, b.versions); err != nil {
-			break
-		}
-		delivered += int64(len(b.keys))
-		m.mu.Lock()
-		m.mu.delivered[target] += int64(len(b.keys))
-		m.mu.Unlock()
-		cursor = b.keys[len(b.keys)-1]
+		cursor = b.last
 	}
 	secs := m.now().Sub(start).Seconds()
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -214,35 +202,147 @@ func (m *Manager) replay(target string, st Status) error {
 	return err
 }
 
+// spend waits until the replay rate allows n more bytes, in steps of at
+// most the limiter's burst (BatchBytes), so a hint larger than a batch is
+// throttled for its whole size.
+func (m *Manager) spend(n int) error {
+	for n > 0 {
+		step := min(n, m.limiter.Burst())
+		if err := m.limiter.WaitN(m.life, step); err != nil {
+			return err
+		}
+		n -= step
+	}
+	return nil
+}
+
+// deliver sends hints to target (or to the keys' owners when it is gone)
+// and deletes those acknowledged. A send refused for its size
+// (transport.ErrFrameTooLarge: the hints do not fit in one request) is
+// split in halves, each sent on its own, and a single hint refused so is
+// dropped: a size refusal is never retried as it was. It returns how many
+// hints were delivered; an error of any other kind stops it.
+func (m *Manager) deliver(target string, st Status, keys [][]byte, recs []engine.Record, versions []engine.Version) (int, error) {
+	ctx, cancel := context.WithTimeout(m.life, m.cfg.Timeout)
+	var err error
+	if st == Gone {
+		err = m.cfg.Cluster.Handover(ctx, keys, recs)
+	} else {
+		err = m.cfg.Cluster.Deliver(ctx, target, keys, recs)
+	}
+	cancel()
+	if errors.Is(err, transport.ErrFrameTooLarge) && m.life.Err() == nil {
+		if len(keys) == 1 {
+			return 0, m.dropHints(target, keys, versions, errHintTooLarge, len(keys[0])+len(recs[0].Value), err)
+		}
+		mid := len(keys) / 2
+		n, err := m.deliver(target, st, keys[:mid], recs[:mid], versions[:mid])
+		if err != nil {
+			return n, err
+		}
+		k, err := m.deliver(target, st, keys[mid:], recs[mid:], versions[mid:])
+		return n + k, err
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := m.cfg.Store.DeleteHints(target, keys, versions); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	m.mu.delivered[target] += int64(len(keys))
+	m.mu.Unlock()
+	return len(keys), nil
+}
+
 // hintBatch is one delivery batch, copied out of the store.
 type hintBatch struct {
 	keys     [][]byte
 	recs     []engine.Record
 	versions []engine.Version
 	bytes    int
-	// stale and staleVersions are hints older than MaxAge, to drop.
-	stale         [][]byte
-	staleVersions []engine.Version
-	// last is the last key scanned, stale or not: the next cursor.
-	last []byte
+	// stale are hints older than MaxAge, big hints larger than
+	// MaxRecordBytes (the largest's size in bigSize): both to drop.
+	stale, big []droppedHint
+	bigSize    int
+	// taken counts the hints the batch took, to deliver or to drop; last
+	// is the last of them, the next cursor. 0: nothing after the cursor.
+	taken int
+	last  []byte
 }
 
-// dropStale deletes a batch's hints that are too old to replay and
-// counts them as dropped.
-func (m *Manager) dropStale(target string, b hintBatch) error {
-	n, err := m.cfg.Store.DeleteHints(target, b.stale, b.staleVersions)
+// droppedHint is a hint to drop rather than deliver.
+type droppedHint struct {
+	key     []byte
+	version engine.Version
+}
+
+// Why hints are dropped instead of replayed.
+var (
+	errHintStale    = errors.New("older than the tombstone grace")
+	errHintTooLarge = errors.New("too large for a replica frame")
+)
+
+// dropUnsendable drops a batch's hints that cannot be replayed.
+func (m *Manager) dropUnsendable(target string, b hintBatch) error {
+	if len(b.stale) > 0 {
+		if err := m.dropHints(target, keysOf(b.stale), versionsOf(b.stale), errHintStale, 0, nil); err != nil {
+			return err
+		}
+	}
+	if len(b.big) > 0 {
+		return m.dropHints(target, keysOf(b.big), versionsOf(b.big), errHintTooLarge, b.bigSize, nil)
+	}
+	return nil
+}
+
+// dropHints deletes hints that will never be replayed, counts them as
+// dropped and says why in a log line: hints older than the tombstone
+// grace (anti-entropy repairs their keys), or too large for a frame
+// (size is the largest one's key and value; cause the refusal, if a
+// send was refused).
+func (m *Manager) dropHints(target string, keys [][]byte, versions []engine.Version, why error, size int, cause error) error {
+	n, err := m.cfg.Store.DeleteHints(target, keys, versions)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
 	m.mu.dropped[target] += int64(n)
+	if why == errHintTooLarge {
+		m.mu.tooLarge[target] += int64(n)
+	}
 	m.mu.Unlock()
-	m.log.Warn("handoff: hints older than the tombstone grace dropped instead of replayed; anti-entropy repairs their keys",
-		"target", target, "hints", n)
+	if why == errHintStale {
+		m.log.Warn("handoff: hints older than the tombstone grace dropped instead of replayed; anti-entropy repairs their keys",
+			"target", target, "hints", n)
+		return nil
+	}
+	m.log.Warn("handoff: hints too large for a replica frame dropped instead of replayed; the hints behind them go on",
+		"target", target, "hints", n, "bytes", size, "limit", m.cfg.MaxRecordBytes, "err", cause)
 	return nil
 }
 
-// next reads the batch of target's hints after cursor.
+func keysOf(hs []droppedHint) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i].key
+	}
+	return out
+}
+
+func versionsOf(hs []droppedHint) []engine.Version {
+	out := make([]engine.Version, len(hs))
+	for i := range hs {
+		out[i] = hs[i].version
+	}
+	return out
+}
+
+// next reads the batch of target's hints after cursor: up to BatchKeys
+// hints to deliver, within BatchBytes unless the first alone is larger,
+// and the hints met on the way that are to be dropped. A hint that would
+// take the batch past BatchBytes is left for the next batch; the values
+// of hints to drop are not copied.
 func (m *Manager) next(target string, cursor []byte) (hintBatch, error) {
 	var b hintBatch
 	var cut int64
@@ -250,17 +350,30 @@ func (m *Manager) next(target string, cursor []byte) (hintBatch, error) {
 		cut = m.now().Add(-m.cfg.MaxAge).UnixMilli()
 	}
 	err := m.cfg.Store.ScanHints(target, cursor, func(key []byte, r engine.Record, _ int64) bool {
-		b.last = slices.Clone(key)
-		if r.Version.Wall < cut {
-			b.stale = append(b.stale, b.last)
-			b.staleVersions = append(b.staleVersions, r.Version)
+		switch {
+		case r.Version.Wall < cut:
+			b.taken++
+			b.last = slices.Clone(key)
+			b.stale = append(b.stale, droppedHint{b.last, r.Version})
 			return len(b.stale) < m.cfg.BatchKeys
+		case m.tooLarge(key, r):
+			b.taken++
+			b.last = slices.Clone(key)
+			b.big = append(b.big, droppedHint{b.last, r.Version})
+			b.bigSize = max(b.bigSize, len(key)+len(r.Value))
+			return len(b.big) < m.cfg.BatchKeys
 		}
+		size := len(key) + r.EncodedLen()
+		if len(b.keys) > 0 && b.bytes+size > m.cfg.BatchBytes {
+			return false
+		}
+		b.taken++
+		b.last = slices.Clone(key)
 		r.Value = slices.Clone(r.Value)
 		b.keys = append(b.keys, b.last)
 		b.recs = append(b.recs, r)
 		b.versions = append(b.versions, r.Version)
-		b.bytes += len(key) + r.EncodedLen()
+		b.bytes += size
 		return len(b.keys) < m.cfg.BatchKeys && b.bytes < m.cfg.BatchBytes
 	})
 	return b, err

@@ -17,6 +17,9 @@ type TargetStats struct {
 	// acknowledged by their target (or its successors), and refused or
 	// discarded.
 	Delivered, Dropped int64
+	// TooLarge counts the hints of Dropped that were refused or discarded
+	// because no replica frame could carry them (Config.MaxRecordBytes).
+	TooLarge int64
 	// DownSince is when the target was first seen down (zero if it is
 	// not considered down).
 	DownSince time.Time
@@ -54,6 +57,9 @@ func (m *Manager) Stats() []TargetStats {
 	for id, n := range m.mu.dropped {
 		get(id).Dropped = n
 	}
+	for id, n := range m.mu.tooLarge {
+		get(id).TooLarge = n
+	}
 	for id := range m.mu.replaying {
 		get(id).Replaying = true
 	}
@@ -73,6 +79,7 @@ func Totals(stats []TargetStats) (t TargetStats) {
 		t.Bytes += s.Bytes
 		t.Delivered += s.Delivered
 		t.Dropped += s.Dropped
+		t.TooLarge += s.TooLarge
 		t.OldestAge = max(t.OldestAge, s.OldestAge)
 	}
 	return t

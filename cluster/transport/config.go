@@ -41,6 +41,13 @@ type Config struct {
 	// first byte arrived; a peer stalling mid-frame is disconnected. Idle
 	// connections are not affected. 0 disables it. Default 10s.
 	ReadTimeout time.Duration
+	// CloseTimeout bounds how long Server.Close waits for the server's
+	// goroutines once it has closed the listeners and connections and
+	// cancelled the handlers' contexts. A handler that ignores its
+	// context and is still running then is left behind (its answer is
+	// dropped) and Close returns ErrCloseTimeout, so a node's shutdown
+	// does not depend on what its handlers are doing. Default 2s.
+	CloseTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts to an unreachable peer; the delay doubles from MinBackoff up
 	// to MaxBackoff, with jitter. Defaults 50ms and 2s.
@@ -94,6 +101,7 @@ func DefaultConfig() Config {
 		MaxInFlightPerConn: 256,
 		WriteTimeout:       5 * time.Second,
 		ReadTimeout:        10 * time.Second,
+		CloseTimeout:       2 * time.Second,
 		MinBackoff:         50 * time.Millisecond,
 		MaxBackoff:         2 * time.Second,
 	}
@@ -118,6 +126,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxInFlightPerConn must be at least 1", ErrInvalidConfig)
 	case c.WriteTimeout < 0 || c.ReadTimeout < 0:
 		return fmt.Errorf("%w: negative WriteTimeout or ReadTimeout", ErrInvalidConfig)
+	case c.CloseTimeout <= 0:
+		return fmt.Errorf("%w: CloseTimeout must be positive", ErrInvalidConfig)
 	case c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
 		return fmt.Errorf("%w: need 0 < MinBackoff <= MaxBackoff", ErrInvalidConfig)
 	}

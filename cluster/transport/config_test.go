@@ -24,6 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no in-flight", func(c *Config) { c.MaxInFlightPerConn = 0 }, false},
 		{"negative write timeout", func(c *Config) { c.WriteTimeout = -1 }, false},
 		{"timeouts disabled", func(c *Config) { c.WriteTimeout, c.ReadTimeout = 0, 0 }, true},
+		{"no close timeout", func(c *Config) { c.CloseTimeout = 0 }, false},
 		{"backoff inverted", func(c *Config) { c.MinBackoff, c.MaxBackoff = time.Second, time.Millisecond }, false},
 	}
 	for _, tt := range tests {

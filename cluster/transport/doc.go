@@ -61,4 +61,28 @@
 // bounded by Config.DialTimeout, so no peer can hold a goroutine forever.
 // Payload decoders (batch.go) check every length against the bytes left
 // and never allocate more than the payload they were given.
+//
+// # The largest record
+//
+// A frame carries one whole request or answer, so a record moves in one
+// frame or not at all (limits.go). MaxRecordBytes(MaxFrameBytes) is the
+// largest key plus value that fits whatever carries it (an apply, a hinted
+// apply with its target, a read answer): the frame less 64 KiB, 67,043,328
+// bytes with the default 64 MiB frames. Callers check before they build a
+// request: the coordinator refuses larger writes, the batching replica
+// cuts merged requests to the frame (ApplyItemLen, MaxApplyItemsBytes),
+// hint replay and anti-entropy size their batches in bytes. A request over
+// the frame is refused by Call without being sent; an answer over it is
+// refused by the peer's server with an error frame, which surfaces as a
+// *RemoteError that errors.Is(err, ErrFrameTooLarge) recognises, as it
+// recognises ErrUnknownOp, so callers can split or fall back.
+//
+// # Closing
+//
+// Server.Close closes the listeners and every connection, cancels the
+// handlers' contexts, and waits for the server's goroutines at most
+// Config.CloseTimeout (2s): a handler that ignores its context (stuck in a
+// disk, a lock, a bug) is left to finish on its own, its answer dropped,
+// and Close returns ErrCloseTimeout. A node's shutdown therefore never
+// waits on what a peer asked it to do.
 package transport

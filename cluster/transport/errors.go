@@ -1,6 +1,9 @@
 package transport
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Sentinel errors. Errors returned by this package wrap one of these with
 // %w, so callers compare with errors.Is.
@@ -38,6 +41,11 @@ var (
 	ErrExpired = errors.New("transport: request expired before it ran")
 	// ErrInvalidConfig is returned by Config.Validate.
 	ErrInvalidConfig = errors.New("transport: invalid config")
+	// ErrCloseTimeout is returned by Server.Close when handlers were
+	// still running Config.CloseTimeout after their contexts were
+	// cancelled: Close returned without them, and their answers are
+	// dropped.
+	ErrCloseTimeout = errors.New("transport: close timed out")
 )
 
 // RemoteError is the error a peer's Handler returned, carried back in an
@@ -53,3 +61,17 @@ func (e *RemoteError) Error() string { return "transport: remote error: " + e.Ms
 
 // Unwrap makes errors.Is(err, ErrRemote) hold.
 func (e *RemoteError) Unwrap() error { return ErrRemote }
+
+// Is makes errors.Is(err, ErrFrameTooLarge) and errors.Is(err,
+// ErrUnknownOp) hold for a peer's transport-level refusal as well: a peer
+// whose answer did not fit in a frame (its server says so in the error
+// frame), or one that does not know the operation (an older version).
+// The peer's message starts with the sentinel's text, which is all an
+// error frame carries.
+func (e *RemoteError) Is(target error) bool {
+	switch target {
+	case ErrFrameTooLarge, ErrUnknownOp:
+		return strings.HasPrefix(e.Msg, target.Error())
+	}
+	return false
+}

@@ -45,6 +45,9 @@ type Server struct {
 		lns      []net.Listener
 		conns    map[*serverConn]struct{}
 		rejected int64 // connections dropped for a bad handshake or a protocol violation
+		// done is closed once every goroutine in wg has ended; made by
+		// the first Close.
+		done chan struct{}
 	}
 	wg sync.WaitGroup // Serve loops, connections, handlers
 }
@@ -128,7 +131,11 @@ func (s *Server) isClosed() bool {
 
 // Close stops the listeners, closes every connection, cancels the context
 // of running handlers and waits for all of the Server's goroutines,
-// handlers included. It is idempotent.
+// handlers included, for at most Config.CloseTimeout. Handlers still
+// running then are left to finish on their own: their answers are
+// dropped (the connections are gone), and Close returns ErrCloseTimeout
+// saying how many there were. Close is idempotent; a later call waits
+// for the same goroutines, again for at most CloseTimeout.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if !s.mu.closed {
@@ -140,10 +147,26 @@ func (s *Server) Close() error {
 			sc.close(ErrClosed, true)
 		}
 		s.cancel()
+		// The waiter ends with the last of the goroutines it waits for;
+		// only a handler that never returns keeps it.
+		s.mu.done = make(chan struct{})
+		go func(done chan struct{}) {
+			s.wg.Wait()
+			close(done)
+		}(s.mu.done)
 	}
+	done := s.mu.done
 	s.mu.Unlock()
-	s.wg.Wait()
-	return nil
+	t := time.NewTimer(s.cfg.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+	}
+	n := s.st.inFlight.Load()
+	s.log.Warn("transport: handlers still running at close; left behind", "handlers", n, "waited", s.cfg.CloseTimeout)
+	return fmt.Errorf("%w: %d handlers still running %v after their contexts were cancelled", ErrCloseTimeout, n, s.cfg.CloseTimeout)
 }
 
 // ServerStats is a snapshot of a Server's counters.

@@ -54,6 +54,10 @@ type Config struct {
 	MaxClockSkew   time.Duration
 	// ReadSpeculation: see cluster.NodeConfig.ReadSpeculation.
 	ReadSpeculation time.Duration
+	// ClusterMaxFrame bounds a replica RPC frame between nodes; the
+	// largest key plus value a cluster stores follows from it
+	// (transport.MaxRecordBytes).
+	ClusterMaxFrame byteSize
 
 	HintedHandoff  bool
 	HintReplayRate byteSize
@@ -62,6 +66,11 @@ type Config struct {
 
 	AntiEntropyInterval time.Duration
 	AntiEntropyRate     byteSize
+
+	// ShutdownTimeout bounds SIGTERM to exit: clients get half of it to
+	// finish their commands, the node and the engine the rest; at the
+	// bound the process exits whatever is still running.
+	ShutdownTimeout time.Duration
 
 	// Procs caps the CPUs the node's Go code runs on at once (GOMAXPROCS);
 	// 0 leaves Go's default: the GOMAXPROCS variable, else every CPU.
@@ -94,6 +103,8 @@ func defaultConfig() Config {
 		RequestTimeout:      time.Second,
 		ReadSpeculation:     20 * time.Millisecond,
 		MaxClockSkew:        500 * time.Millisecond,
+		ClusterMaxFrame:     64 << 20,
+		ShutdownTimeout:     10 * time.Second,
 		HintedHandoff:       true,
 		HintReplayRate:      16 << 20,
 		MaxHintWindow:       3 * time.Hour,
@@ -144,12 +155,14 @@ func (c *Config) settings() []setting {
 		{"timeout", "per-request timeout of quorum operations", (*durationValue)(&c.RequestTimeout)},
 		{"read-speculation", "a read asks R replicas first and the key's others after this long without their answers; 0: every replica at once", (*durationValue)(&c.ReadSpeculation)},
 		{"max-clock-skew", "log and report when this node's clock is this far ahead of a peer's", (*durationValue)(&c.MaxClockSkew)},
+		{"cluster-max-frame", "largest replica RPC frame between cluster nodes, bytes (1kb to 1gb; every node must use the same); a key and its value together may hold this less 64kb", &c.ClusterMaxFrame},
 		{"hinted-handoff", "sloppy quorum and hinted handoff: writes for a down owner go to the next healthy node and are handed over when it returns", (*boolValue)(&c.HintedHandoff)},
 		{"hint-replay-rate", "hint replay to a returning node, bytes per second", &c.HintReplayRate},
 		{"max-hint-window", "no new hints for a node down longer than this; repair takes over", (*durationValue)(&c.MaxHintWindow)},
 		{"max-hints-bytes", "hint storage cap per target node, bytes", &c.MaxHintsBytes},
 		{"anti-entropy-interval", "period of the background Merkle-tree repair rounds; 0: off (RINGCACHE REPAIR still works)", (*durationValue)(&c.AntiEntropyInterval)},
 		{"anti-entropy-rate", "bandwidth budget of anti-entropy exchanges, bytes per second", &c.AntiEntropyRate},
+		{"shutdown-timeout", "bound on SIGTERM/SIGINT to exit: clients get half of it to finish, the rest closes the node; past it the process exits anyway (acknowledged writes are in the WAL)", (*durationValue)(&c.ShutdownTimeout)},
 		{"procs", "CPUs the node runs Go code on at once (GOMAXPROCS); 0: Go's default (every CPU). Give each node its share when several share a machine", (*intValue)(&c.Procs)},
 		{"metrics-listen", "HTTP address for Prometheus /metrics; empty: off", (*stringValue)(&c.MetricsListen)},
 		{"log-format", "log format: text | json", (*stringValue)(&c.LogFormat)},
@@ -312,6 +325,10 @@ func (c Config) validate() error {
 		return bad("anti-entropy-interval", "must not be negative")
 	case c.AntiEntropyRate < 1:
 		return bad("anti-entropy-rate", "must be positive")
+	case c.ClusterMaxFrame < 1<<10 || c.ClusterMaxFrame > 1<<30:
+		return bad("cluster-max-frame", "must be between 1kb and 1gb, got %s", c.ClusterMaxFrame.String())
+	case c.ShutdownTimeout <= 0:
+		return bad("shutdown-timeout", "must be positive")
 	case c.Procs < 0 || c.Procs > maxProcs:
 		return bad("procs", "must be between 0 and %d, got %d", maxProcs, c.Procs)
 	case c.LogFormat != "text" && c.LogFormat != "json":

@@ -22,7 +22,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:6379" || cfg.Fsync != engine.FsyncEverySec || cfg.MaxClients != 10000 || !cfg.ProtectedMode {
+	if cfg.Listen != "127.0.0.1:6379" || cfg.Fsync != engine.FsyncEverySec || cfg.MaxClients != 10000 || !cfg.ProtectedMode ||
+		cfg.ClusterMaxFrame != 64<<20 || cfg.ShutdownTimeout != 10*time.Second {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
 }
@@ -108,6 +109,9 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"read speculation", []string{"--read-speculation", "-1ms"}, nil, "read-speculation"},
 		{"negative procs", []string{"--procs", "-1"}, nil, "procs"},
 		{"too many procs", nil, map[string]string{"RINGCACHE_PROCS": "5000"}, "procs"},
+		{"tiny frames", []string{"--cluster-max-frame", "1000"}, nil, "cluster-max-frame"},
+		{"huge frames", []string{"--cluster-max-frame", "2gb"}, nil, "cluster-max-frame"},
+		{"no shutdown time", []string{"--shutdown-timeout", "0s"}, nil, "shutdown-timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

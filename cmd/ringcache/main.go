@@ -17,10 +17,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/ringcache/ringcache/cluster"
 	"github.com/ringcache/ringcache/cluster/stall"
+	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
 )
@@ -51,17 +51,25 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	wd := startWatchdog(ctx, cfg.ShutdownTimeout, stop, func() {
+		log.Error("shutdown did not finish within shutdown-timeout; exiting without closing the engine (every acknowledged write is in its write-ahead log)",
+			"shutdown_timeout", cfg.ShutdownTimeout)
+		os.Exit(1)
+	})
+	defer wd.stop()
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("ringcache stopped", "err", err)
 		return 1
 	}
+	log.Info("ringcache stopped", "shutdown_seconds", wd.elapsed().Seconds())
 	return 0
 }
 
 // serve runs the node until ctx is done, then shuts down in order: stop
-// taking clients and finish in-flight commands, stop the cluster node (which
-// does not leave the cluster), then close the engine (which syncs and closes
-// Pebble).
+// taking clients and finish in-flight commands (for at most half of
+// --shutdown-timeout), stop the cluster node (which does not leave the
+// cluster), then close the engine (which syncs and closes Pebble). The
+// watchdog in run bounds the whole.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
@@ -171,8 +179,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	log.Info("shutting down", "shutdown_timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout/2)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("client shutdown", "err", err)
@@ -206,6 +214,7 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.Handoff.MaxBytes = int64(cfg.MaxHintsBytes)
 	ncfg.AntiEntropyInterval = cfg.AntiEntropyInterval
 	ncfg.AntiEntropyRate = int64(cfg.AntiEntropyRate)
+	ncfg.Transport.MaxFrameBytes = int(cfg.ClusterMaxFrame)
 	ncfg.Engine = eng
 	ncfg.Logger = log.With("component", "cluster")
 	ncfg.ObserveRPC = m.observeRPC
@@ -219,7 +228,8 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	}
 	m.watchNode(node)
 	log.Info("cluster node started", "cluster_listen", node.ClusterAddr(), "gossip", node.GossipAddr(),
-		"seeds", cfg.Seeds.String(), "replicas", cfg.Replicas, "read_quorum", cfg.ReadQuorum, "write_quorum", cfg.WriteQuorum)
+		"seeds", cfg.Seeds.String(), "replicas", cfg.Replicas, "read_quorum", cfg.ReadQuorum, "write_quorum", cfg.WriteQuorum,
+		"max_record_bytes", transport.MaxRecordBytes(int(cfg.ClusterMaxFrame)))
 	return node, nil
 }
 

@@ -34,6 +34,10 @@ var (
 		"Hints acknowledged by their target (or its successors) since start, by target node.", []string{"target"}, nil)
 	hintsDroppedDesc = prometheus.NewDesc("ringcache_hints_dropped_total",
 		"Hints refused (window passed, queue full) or discarded since start, by target node.", []string{"target"}, nil)
+	hintsTooLargeDesc = prometheus.NewDesc("ringcache_hints_dropped_too_large_total",
+		"Hints refused or discarded since start because no replica frame can carry them (counted in ringcache_hints_dropped_total too), by target node.", []string{"target"}, nil)
+	aeTooLargeDesc = prometheus.NewDesc("ringcache_antientropy_keys_too_large_total",
+		"Differing records anti-entropy left unrepaired because no replica frame can carry them (one per record and round).", nil, nil)
 	aeRoundsDesc = prometheus.NewDesc("ringcache_antientropy_rounds_total",
 		"Anti-entropy rounds run by this node.", nil, nil)
 	aeKeysDesc = prometheus.NewDesc("ringcache_antientropy_keys_total",
@@ -59,7 +63,8 @@ func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{quorumFailuresDesc, readRepairsDesc, membersDesc, isolatedDesc, reachableDesc,
 		clockSkewDesc, clockSkewWarningsDesc,
 		hintsPendingDesc, hintsBytesDesc, hintsOldestDesc, hintsDeliveredDesc, hintsDroppedDesc, fallbacksDesc,
-		speculationsDesc, aeRoundsDesc, aeKeysDesc, aeBytesDesc, aeRangesDesc, aeLastDesc, aeFailuresDesc} {
+		speculationsDesc, aeRoundsDesc, aeKeysDesc, aeBytesDesc, aeRangesDesc, aeLastDesc, aeFailuresDesc,
+		hintsTooLargeDesc, aeTooLargeDesc} {
 		ch <- d
 	}
 }
@@ -104,6 +109,12 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(aeLastDesc, last)
 	counter(aeFailuresDesc, ae.ExchangeFailures)
+	counter(aeTooLargeDesc, ae.KeysTooLarge)
+	if hm := c.node.Hints(); hm != nil {
+		for _, h := range hm.Stats() {
+			counter(hintsTooLargeDesc, h.TooLarge, h.Target)
+		}
+	}
 	for _, h := range c.node.HintInfo() {
 		gauge(hintsPendingDesc, float64(h.Pending), h.Target)
 		gauge(hintsBytesDesc, float64(h.Bytes), h.Target)
