@@ -139,12 +139,10 @@ func downMembers(ms []membership.Member, self string) map[string]bool {
 	return down
 }
 
-// notifyHandoff tells the hint manager about members that changed
-// between two views.
+// notifyHandoff tells the peer clients and the hint manager about members
+// that changed between two views: a member back alive gets its client
+// reconnected at once and its hints sent.
 func (n *Node) notifyHandoff(old, v *view) {
-	if n.hints == nil {
-		return
-	}
 	for _, m := range v.members {
 		if m.ID == n.cfg.NodeID {
 			continue
@@ -156,6 +154,12 @@ func (n *Node) notifyHandoff(old, v *view) {
 			if om, ok := old.byID[m.ID]; ok {
 				was = om.State
 			}
+		}
+		if m.State == membership.Alive && was != membership.Alive {
+			n.peers.recovered(m.ID)
+		}
+		if n.hints == nil {
+			continue
 		}
 		switch {
 		case m.State == membership.Alive && was != membership.Alive:
@@ -243,14 +247,16 @@ func (p *peerSet) failing(now time.Time, retry time.Duration) []string {
 	return out
 }
 
-// recovered forgets peer id's last RPC failure: the peer reached this
-// node, so it runs.
+// recovered forgets peer id's last RPC failure and makes its client
+// reconnect now if it is waiting out a backoff: the peer is known to run
+// (it reached this node, or gossip reports it alive again).
 func (p *peerSet) recovered(id string) {
 	p.mu.RLock()
 	pc := p.mu.conns[id]
 	p.mu.RUnlock()
 	if pc != nil {
 		pc.failedAt.Store(0)
+		pc.client.Redial()
 	}
 }
 

@@ -54,7 +54,7 @@ func NewClient(addr string, cfg Config) (*Client, error) {
 	c := &Client{addr: addr, cfg: cfg, log: cfg.logger(), closing: make(chan struct{})}
 	c.slots = make([]*slot, cfg.ConnsPerPeer)
 	for i := range c.slots {
-		c.slots[i] = &slot{c: c}
+		c.slots[i] = &slot{c: c, kick: make(chan struct{}, 1)}
 	}
 	return c, nil
 }
@@ -111,6 +111,15 @@ func (c *Client) pick(ctx context.Context) (*clientConn, error) {
 		}
 	}
 	return c.slots[i%n].wait(ctx)
+}
+
+// Redial makes the connections that are down try to reconnect now rather
+// than after their backoff: the caller learned that the peer is back (it
+// heard from it, or gossip reported it alive).
+func (c *Client) Redial() {
+	for _, s := range c.slots {
+		s.redial()
+	}
 }
 
 // Close closes every connection, fails the calls in flight with

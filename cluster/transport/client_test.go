@@ -386,3 +386,26 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}()
 	waitFor(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= base })
 }
+
+// TestRedialSkipsTheBackoff: a client whose peer was down waits out a
+// long backoff before it reconnects; Redial makes it reconnect at once.
+func TestRedialSkipsTheBackoff(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close() // the peer is down
+	cfg := testConfig()
+	cfg.MinBackoff, cfg.MaxBackoff = time.Hour, time.Hour
+	c := newClient(t, addr, cfg)
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), 1, nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("call to a down peer: %v", err)
+	}
+	serveOn(t, listen(t, addr), echo, testConfig()) // back, on the same address
+	if _, err := c.Call(ctxTimeout(t, 5*time.Second), 1, nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("call within the backoff: %v, want ErrUnavailable", err)
+	}
+	c.Redial()
+	waitFor(t, "a call to succeed after Redial", func() bool {
+		_, err := c.Call(ctxTimeout(t, 5*time.Second), 1, nil)
+		return err == nil
+	})
+}

@@ -13,6 +13,9 @@ import (
 // (re)opens it.
 type slot struct {
 	c *Client
+	// kick wakes a dial loop waiting out its backoff (Client.Redial);
+	// capacity 1.
+	kick chan struct{}
 	// cur mirrors mu.conn for the lock-free fast path of every Call; it
 	// is written only with mu held.
 	cur atomic.Pointer[clientConn]
@@ -133,6 +136,8 @@ func (s *slot) dialLoop() {
 		t := time.NewTimer(s.backoff(failures))
 		select {
 		case <-t.C:
+		case <-s.kick:
+			t.Stop()
 		case <-s.c.closing:
 			t.Stop()
 		}
@@ -160,6 +165,21 @@ func (s *slot) connDied(cc *clientConn) {
 		s.cur.Store(nil)
 	}
 	s.mu.Unlock()
+}
+
+// redial makes a dial loop waiting out its backoff try again now, and
+// lets calls wait for that attempt instead of failing fast.
+func (s *slot) redial() {
+	s.mu.Lock()
+	dialing := s.mu.dialing
+	s.mu.Unlock()
+	if !dialing {
+		return
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (s *slot) close() {
