@@ -107,10 +107,10 @@ type Config struct {
 	// Fallbacks is how many nodes beyond a key's N owners may stand in for
 	// unhealthy owners. Default 8.
 	Fallbacks int
-	// Catching, when set, is this node's catch-up state: while it is
-	// behind, requests use strict quorum (see Coordinator.sloppy).
-	// Default nil: never behind.
-	Catching Catching
+	// Strict, when set, tells when requests must use the owners alone
+	// although sloppy quorum is on (see Coordinator.sloppy). Default nil:
+	// never.
+	Strict Strictness
 	// Hints, when set, keeps the records of owners whose write call failed
 	// with no substitute, as hints on this node. Default nil: none kept.
 	Hints HintHolder
@@ -125,6 +125,12 @@ type Config struct {
 	// anything. 0: no limit. Default 0; a Node sets
 	// transport.MaxRecordBytes of its frame size.
 	MaxRecordBytes int
+}
+
+// Strictness tells whether this node's view of who is down may be one it
+// must not act on: right now its requests use strict quorum.
+type Strictness interface {
+	Strict() bool
 }
 
 // DefaultConfig returns the defaults of every field that has one.

@@ -248,6 +248,7 @@ func (c *Coordinator) lateWrite(w *writeState, a answer) {
 		return
 	}
 	bt := &w.f.batches[a.b]
+	c.log.Debug("replica write failed after the reply", "peer", bt.id, "hint", bt.hint, "keys", len(bt.idx), "err", a.err)
 	all := allPositions(len(bt.idx))
 	// Off the goroutine that delivered the answer: it may be the one
 	// sending a peer's merged requests, which must not wait for a store

@@ -29,6 +29,13 @@ func (st *readState) staleJobs() []repairJob {
 			continue
 		}
 		bt, a := &st.f.batches[b], &st.replies[b]
+		if bt.hint != "" && (st.f.down == nil || !st.f.down(bt.hint)) {
+			// A stand-in asked because its owner failed this request or is
+			// catching up, not because it is believed down: a hint there
+			// would only keep the owner catching up. The owner itself is
+			// repaired if it answered, or by hints and anti-entropy.
+			continue
+		}
 		pos := appendStale(nil, st.best, st.has, bt.idx, a.recs, a.found)
 		if len(pos) == 0 {
 			continue

@@ -218,7 +218,7 @@ func (n *Node) start() error {
 	if n.hints != nil {
 		cc.Health, cc.Hints = n.health, n.hints
 	}
-	cc.Catching = n.catchup
+	cc.Strict = n
 	if n.coord, err = New(cc); err != nil {
 		return err
 	}

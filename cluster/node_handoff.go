@@ -81,6 +81,37 @@ func (n *Node) health() func(string) bool {
 	return func(id string) bool { return (v.down[id] && !heard[id]) || slices.Contains(failing, id) }
 }
 
+// Strict implements Strictness for the coordinator: requests use the
+// owners alone while this node is catching up, or while it sees more than
+// half of the other ring members down (it is on the small side of a cut,
+// or was a moment ago).
+func (n *Node) Strict() bool {
+	if n.catchup.Behind() {
+		return true
+	}
+	v := n.view.Load()
+	if len(v.down) == 0 {
+		return false
+	}
+	return minoritySide(v.ids, n.cfg.NodeID, v.down, n.heardRecently())
+}
+
+// minoritySide reports whether more than half of the ring members ids
+// other than self are down (in down and not heard from lately). Pure.
+func minoritySide(ids []string, self string, down, heard map[string]bool) bool {
+	others, gone := 0, 0
+	for _, id := range ids {
+		if id == self {
+			continue
+		}
+		others++
+		if down[id] && !heard[id] {
+			gone++
+		}
+	}
+	return 2*gone > others
+}
+
 // heardFresh is how long a peer that asked this node what it holds for it
 // counts as running, whatever gossip says: a node back from a restart
 // asks every peer at once, and its peers may need a few seconds of gossip

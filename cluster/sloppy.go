@@ -51,14 +51,15 @@ func chooseReplicas(dst []choice, prefs []string, n int, down func(string) bool)
 }
 
 // sloppy reports whether a request may use stand-ins: sloppy quorum is on
-// (Config.Health) and this node is not catching up (Config.Catching). A
-// node catching up was cut off or down a moment ago, and its view of who
-// is down may be that moment's: were it to write to stand-ins for owners
-// the rest of the cluster sees alive and reads from, a read elsewhere
-// could miss its acknowledged write. It uses the owners alone until it
-// caught up.
+// (Config.Health) and the node does not say its view is unfit for it
+// (Config.Strict): a node catching up, or one that sees more than half
+// of the others down, was cut off or down a moment ago, or still is. Were
+// it to write to stand-ins for owners the rest of the cluster sees alive
+// and reads from, a read elsewhere could miss its acknowledged write; it
+// uses the owners alone instead, and answers NOQUORUM when too few
+// answer.
 func (c *Coordinator) sloppy() bool {
-	return c.cfg.Health != nil && (c.cfg.Catching == nil || !c.cfg.Catching.Behind())
+	return c.cfg.Health != nil && (c.cfg.Strict == nil || !c.cfg.Strict.Strict())
 }
 
 // fallbackFor returns the first node of prefs beyond the first n that is

@@ -121,9 +121,10 @@ func TestFallbackFor(t *testing.T) {
 	}
 }
 
-// fakeCatching is a settable Catching.
+// fakeCatching is a settable Strictness (and Catching).
 type fakeCatching struct{ behind bool }
 
+func (f *fakeCatching) Strict() bool     { return f.behind }
 func (f *fakeCatching) Behind() bool     { return f.behind }
 func (f *fakeCatching) HintsFrom(string) {}
 func (f *fakeCatching) Asked(string)     {}
@@ -138,7 +139,7 @@ func TestNoStandInsWhileCatchingUp(t *testing.T) {
 	tc := newTestCluster(t, 5, func(c *Config) {
 		c.Placement = rotPlacement{ids: ids}
 		c.Health = func() func(string) bool { return func(id string) bool { return id == "n2" } }
-		c.Catching = catching
+		c.Strict = catching
 	})
 	co := tc.coords["n0"]
 	var key []byte
@@ -226,5 +227,38 @@ func TestStandInsCountOnlyWhenOwnersCannot(t *testing.T) {
 	}
 	if a, e, h := count(false); a != 3 || e != 0 || h != 2 {
 		t.Fatalf("read, two owners down: %d counted, %d extra, %d stand-ins; want 3, 0, 2", a, e, h)
+	}
+}
+
+func TestMinoritySide(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e"}
+	set := func(xs ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, x := range xs {
+			m[x] = true
+		}
+		return m
+	}
+	for _, tt := range []struct {
+		down, heard []string
+		want        bool
+	}{
+		{nil, nil, false},
+		{[]string{"b"}, nil, false},
+		{[]string{"b", "c"}, nil, false},                // 2 of 4: not more than half
+		{[]string{"b", "c", "d"}, nil, true},            // 3 of 4
+		{[]string{"b", "c", "d"}, []string{"d"}, false}, // d asked for its hints: it runs
+		{[]string{"a", "b", "c"}, nil, false},           // self does not count: 2 of 4
+		{[]string{"b", "c", "d", "e"}, nil, true},
+	} {
+		if got := minoritySide(ids, "a", set(tt.down...), set(tt.heard...)); got != tt.want {
+			t.Errorf("down %v heard %v: %v, want %v", tt.down, tt.heard, got, tt.want)
+		}
+	}
+	if minoritySide([]string{"a", "b", "c"}, "a", set("b"), nil) {
+		t.Error("one of two others down is not more than half")
+	}
+	if !minoritySide([]string{"a", "b", "c"}, "a", set("b", "c"), nil) {
+		t.Error("both others down")
 	}
 }
