@@ -79,6 +79,11 @@ type Config struct {
 	// Timeout bounds one request: replica calls, waiting for the quorum
 	// and the synchronous read repair. Default 1s.
 	Timeout time.Duration
+	// FlushTimeout bounds FLUSHALL/FLUSHDB: how long Flush waits for
+	// every member to drop its data, which waits for the writes in
+	// flight there and a synced commit. Never shorter than Timeout.
+	// Default 10s.
+	FlushTimeout time.Duration
 	// Self is this node's id. Required.
 	Self string
 	// Logger receives replica failures (debug) and repair problems.
@@ -135,7 +140,8 @@ type Strictness interface {
 
 // DefaultConfig returns the defaults of every field that has one.
 func DefaultConfig() Config {
-	return Config{N: 3, R: 2, W: 2, Timeout: time.Second, RepairWorkers: 64, Fallbacks: 8,
+	return Config{N: 3, R: 2, W: 2, Timeout: time.Second, FlushTimeout: 10 * time.Second,
+		RepairWorkers: 64, Fallbacks: 8,
 		ReadSpeculation: 20 * time.Millisecond}
 }
 
@@ -151,6 +157,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: W %d not in [1, N=%d]", ErrInvalidConfig, c.W, c.N)
 	case c.Timeout <= 0:
 		return fmt.Errorf("%w: Timeout %v must be positive", ErrInvalidConfig, c.Timeout)
+	case c.FlushTimeout < 0:
+		return fmt.Errorf("%w: FlushTimeout %v is negative", ErrInvalidConfig, c.FlushTimeout)
 	case c.Self == "":
 		return fmt.Errorf("%w: Self is empty", ErrInvalidConfig)
 	case c.Peers == nil:

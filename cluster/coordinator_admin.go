@@ -26,7 +26,7 @@ func (c *Coordinator) Len(ctx context.Context) (int64, error) {
 	}
 	defer c.leave()
 	ids := c.memberIDs()
-	answers, err := c.eachMember(ctx, ids, func(ctx context.Context, adm NodeAdmin) answer {
+	answers, err := c.eachMember(ctx, ids, c.cfg.Timeout, func(ctx context.Context, adm NodeAdmin) answer {
 		n, err := adm.Count(ctx)
 		return answer{count: n, err: err}
 	})
@@ -54,7 +54,7 @@ func (c *Coordinator) Len(ctx context.Context) (int64, error) {
 
 // Flush implements server.Store (FLUSHALL/FLUSHDB) for a cluster: every
 // member drops all its data. If some member fails or does not answer
-// within the timeout, Flush returns an error wrapping ErrPartialFlush
+// within FlushTimeout, Flush returns an error wrapping ErrPartialFlush
 // naming them: the others were flushed, and the failed ones still hold
 // their data (which read repair may copy back to flushed replicas, so
 // retry until it succeeds). A flush is not a versioned write: a member
@@ -65,7 +65,8 @@ func (c *Coordinator) Flush(ctx context.Context) error {
 	}
 	defer c.leave()
 	ids := c.memberIDs()
-	answers, err := c.eachMember(ctx, ids, func(ctx context.Context, adm NodeAdmin) answer {
+	wait := max(c.cfg.Timeout, c.cfg.FlushTimeout)
+	answers, err := c.eachMember(ctx, ids, wait, func(ctx context.Context, adm NodeAdmin) answer {
 		return answer{err: adm.DropAll(ctx)}
 	})
 	if err != nil {
@@ -95,9 +96,9 @@ func (c *Coordinator) memberIDs() []string {
 
 // eachMember calls fn on every member's NodeAdmin in parallel and
 // returns one answer per member (a.b is the member's index); members
-// that did not answer by the timeout get context.DeadlineExceeded.
-func (c *Coordinator) eachMember(ctx context.Context, ids []string, fn func(context.Context, NodeAdmin) answer) ([]answer, error) {
-	fl := c.newFlight(len(ids), 0, time.Now().Add(c.cfg.Timeout))
+// that did not answer within wait get context.DeadlineExceeded.
+func (c *Coordinator) eachMember(ctx context.Context, ids []string, wait time.Duration, fn func(context.Context, NodeAdmin) answer) ([]answer, error) {
+	fl := c.newFlight(len(ids), 0, time.Now().Add(wait))
 	defer fl.cancel()
 	for b, id := range ids {
 		rep, ok := c.cfg.Peers(id)

@@ -500,6 +500,44 @@ func TestRestampOnlyTheBeatenKeys(t *testing.T) {
 	}
 }
 
+// A flush waits for every member's synced commit, which may take longer
+// than one request's Timeout on a loaded node: FlushTimeout bounds it.
+func TestFlushWaitsBeyondTimeout(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) {
+		c.Timeout = 50 * time.Millisecond
+		c.FlushTimeout = 2 * time.Second
+	})
+	co := tc.coords["n0"]
+	if err := co.Put(context.Background(), []server.Mutation{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	tc.net.mu.Lock()
+	tc.net.mu.delay["n2"] = 200 * time.Millisecond
+	tc.net.mu.Unlock()
+	if _, err := co.Len(context.Background()); err != nil {
+		t.Fatalf("DBSIZE with a slow member: %v", err)
+	}
+	if err := co.Flush(context.Background()); err != nil {
+		t.Fatalf("flush with a member slower than Timeout: %v", err)
+	}
+	for _, id := range tc.ids {
+		if c, _ := tc.locals[id].Count(context.Background()); c != 0 {
+			t.Fatalf("%s holds %d keys after FLUSHALL", id, c)
+		}
+	}
+	// Never shorter than Timeout, whatever FlushTimeout says.
+	tc2 := newTestCluster(t, 3, func(c *Config) {
+		c.Timeout = time.Second
+		c.FlushTimeout = time.Millisecond
+	})
+	tc2.net.mu.Lock()
+	tc2.net.mu.delay["n1"] = 100 * time.Millisecond
+	tc2.net.mu.Unlock()
+	if err := tc2.coords["n0"].Flush(context.Background()); err != nil {
+		t.Fatalf("flush with FlushTimeout below Timeout: %v", err)
+	}
+}
+
 func TestLenAndFlush(t *testing.T) {
 	tc := newTestCluster(t, 5, nil)
 	co := tc.coords["n3"]
