@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,18 +20,37 @@ import (
 // nodeAddrs are the three addresses of one node.
 type nodeAddrs struct{ client, cluster, gossip string }
 
-// freeAddrs returns n distinct free 127.0.0.1 addresses. Every listener
-// stays open until all are chosen, so no two are the same; they are free
-// when returned but not reserved.
+// freeAddrs returns n distinct 127.0.0.1 addresses free for TCP and UDP
+// (memberlist binds both). A node restarted by a fault binds its ports
+// again; taken from the kernel's ephemeral range (32768-60999 on Linux),
+// a port could go to one of the load's outgoing connections while its
+// node is down, so they come from below that range. Free when returned,
+// not reserved.
 func freeAddrs(n int) ([]string, error) {
+	const low, high = 20000, 32768
 	out := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	seen := map[int]bool{}
+	for tries := 0; len(out) < n; tries++ {
+		if tries == 100*n {
+			return nil, errors.New("nemesis: no free ports below the ephemeral range")
 		}
-		defer l.Close()
-		out = append(out, l.Addr().String())
+		p := low + rand.IntN(high-low)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", addr)
+		_ = l.Close()
+		if err != nil {
+			continue
+		}
+		_ = u.Close()
+		out = append(out, addr)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -222,7 +223,7 @@ func (c *Cluster) seedAddr(i int) (string, error) {
 	if a := c.addrs.of[i].gossip; a != "" {
 		return a, nil
 	}
-	a, err := freeGossip()
+	a, err := freeAddr(true)
 	if err != nil {
 		return "", err
 	}
@@ -237,12 +238,16 @@ func (c *Cluster) setAddrs(i int, a addrs) {
 	c.addrs.of[i] = a
 }
 
-// orAny returns addr, or a free-port loopback address if it is empty.
-func orAny(addr string) string {
-	if addr == "" {
-		return "127.0.0.1:0"
+// orAny returns addr, or a free loopback address if it is empty
+// (freeAddr; port 0 if none is found).
+func orAny(addr string, udp bool) string {
+	if addr != "" {
+		return addr
 	}
-	return addr
+	if a, err := freeAddr(udp); err == nil {
+		return a
+	}
+	return "127.0.0.1:0"
 }
 
 // Running returns the indexes of the started nodes.
@@ -264,8 +269,8 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	cfg := cluster.DefaultNodeConfig()
 	cfg.NodeID = m.mu.id
 	cfg.ClientAddr = clientAddr
-	cfg.ClusterListen = orAny(a.rpc)
-	cfg.GossipListen = orAny(a.gossip)
+	cfg.ClusterListen = orAny(a.rpc, false)
+	cfg.GossipListen = orAny(a.gossip, true)
 	cfg.Seeds = seeds
 	cfg.Secret = o.Secret
 	cfg.N, cfg.R, cfg.W, cfg.Timeout, cfg.VNodes = o.N, o.R, o.W, o.Timeout, o.VNodes
@@ -347,7 +352,7 @@ func (c *Cluster) Start(i int) error {
 		return fmt.Errorf("clustertest: node %d already running", i)
 	}
 	// The RESP listener comes first: the node advertises its address.
-	ln, err := net.Listen("tcp", orAny(c.addrsOf(i).client))
+	ln, err := net.Listen("tcp", orAny(c.addrsOf(i).client, false))
 	if err != nil {
 		return err
 	}
@@ -660,23 +665,50 @@ func Eventually(timeout time.Duration, cond func() error) error {
 	}
 }
 
-// freeGossip finds a loopback port free for both TCP and UDP, as
-// memberlist binds both. Only nodes that are seeds before they first
-// start need one; every other listener binds port 0 and keeps the port
-// it got, which leaves no window for another process to take it.
-func freeGossip() (string, error) {
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", fmt.Errorf("clustertest: reserve port: %w", err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		_ = ln.Close()
-		if err == nil {
-			_ = pc.Close()
-			return addr, nil
-		}
+// A restarted node binds the ports it had. Taken from the kernel's
+// ephemeral range (32768-60999 on Linux), a port could go to any port-0
+// bind or outgoing connection of a test running in parallel while its
+// node is stopped, so ports come from below that range, each handed out
+// once per process.
+const portLow, portHigh = 20000, 32768
+
+var ports struct {
+	sync.Mutex
+	used map[int]bool
+}
+
+// freeAddr finds a loopback address below the ephemeral range that no
+// other node of this process has had, free for TCP and, if udp is set,
+// for UDP too (memberlist binds both).
+func freeAddr(udp bool) (string, error) {
+	ports.Lock()
+	defer ports.Unlock()
+	if ports.used == nil {
+		ports.used = map[int]bool{}
 	}
-	return "", errors.New("clustertest: no port free for both TCP and UDP")
+	for range 500 {
+		p := portLow + rand.IntN(portHigh-portLow)
+		if ports.used[p] {
+			continue
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		var pc net.PacketConn
+		if udp {
+			pc, err = net.ListenPacket("udp", addr)
+		}
+		_ = ln.Close()
+		if err != nil {
+			continue
+		}
+		if pc != nil {
+			_ = pc.Close()
+		}
+		ports.used[p] = true
+		return addr, nil
+	}
+	return "", errors.New("clustertest: no free port below the ephemeral range")
 }

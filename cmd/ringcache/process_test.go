@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -48,14 +49,44 @@ type node struct {
 	err  error
 }
 
+// freeAddr returns a 127.0.0.1 address free for TCP and UDP (a gossip
+// address needs both), each handed out once per test binary. Tests
+// restart nodes on the ports they had; taken from the kernel's ephemeral
+// range (32768-60999 on Linux) a port could go to any outgoing
+// connection or port-0 bind meanwhile, so they come from below it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handed.Lock()
+	defer handed.Unlock()
+	if handed.ports == nil {
+		handed.ports = map[int]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	for range 500 {
+		p := 20000 + rand.IntN(32768-20000)
+		if handed.ports[p] {
+			continue
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", addr)
+		_ = ln.Close()
+		if err != nil {
+			continue
+		}
+		_ = u.Close()
+		handed.ports[p] = true
+		return addr
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return ""
+}
+
+var handed struct {
+	sync.Mutex
+	ports map[int]bool
 }
 
 // startNode runs the binary with args plus --listen and waits until it
