@@ -2,8 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,6 +45,9 @@ func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 			_ = p.Signal(syscall.SIGCONT)
 		}
 	}()
+	// The signal is delivered asynchronously: a command written before
+	// every thread stopped could be read and started before the stop.
+	waitStopped(t, p.Pid)
 	// The old write waits in the stopped node's socket.
 	if _, err := conn.Write([]byte("*3\r\n$3\r\nSET\r\n$3\r\nreg\r\n$1\r\n2\r\n")); err != nil {
 		t.Fatal(err)
@@ -84,5 +91,40 @@ func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 	}
 	if line, err := rd.ReadString('\n'); err != nil || line != "+PONG\r\n" {
 		t.Fatalf("PING after the stop: %q, %v", line, err)
+	}
+}
+
+// waitStopped waits until every thread of process pid is stopped by a
+// signal (state T in /proc/pid/task/*/stat).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			t.Fatalf("threads of process %d: %v", pid, err)
+		}
+		all := true
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				all = false
+				break
+			}
+			// pid (comm) state ...: comm may hold spaces, so the state
+			// follows the last ')'.
+			st := strings.TrimSpace(string(b[bytes.LastIndexByte(b, ')')+1:]))
+			if !strings.HasPrefix(st, "T") {
+				all = false
+				break
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped after 5s", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
