@@ -125,6 +125,14 @@ type readState struct {
 	// avoid marks the batches of replicas believed down or not answering
 	// (see Coordinator.avoid); nil: none.
 	avoid []bool
+	// A stand-in's answer (the hints it holds for an owner) counts for
+	// key i only once an owner's answer counted for it: ownerKnew[i]
+	// says one did, held[i] keeps the stand-in answers that came first,
+	// and ownersLeft[i] is how many of key i's owner batches may still
+	// answer; when none may, the held answers count as failures.
+	ownerKnew  []bool
+	held       []int
+	ownersLeft []int
 }
 
 func (c *Coordinator) startRead(f *fanout, all bool) *readState {
@@ -139,6 +147,14 @@ func (c *Coordinator) startRead(f *fanout, all bool) *readState {
 	}
 	st.fl.late = func(a answer) { c.lateRead(st, a) }
 	st.fl.retain()
+	st.ownerKnew, st.held, st.ownersLeft = make([]bool, len(f.need)), make([]int, len(f.need)), make([]int, len(f.need))
+	for b := range f.batches {
+		if f.batches[b].hint == "" {
+			for _, i := range f.batches[b].idx {
+				st.ownersLeft[i]++
+			}
+		}
+	}
 	st.avoid = c.avoid(f)
 	var ask []bool
 	if c.cfg.ReadSpeculation > 0 && !all {
@@ -221,9 +237,55 @@ func (c *Coordinator) askReserve(st *readState) {
 func (c *Coordinator) dropReserve(st *readState) {
 	for _, b := range st.reserve {
 		st.tally.record(st.f.batches[b].idx, false)
+		st.ownerGone(b)
 		st.fl.release()
 	}
 	st.reserve = nil
+}
+
+// ownerGone records that batch b, if it is an owner's, will give no
+// answer that counts: a key none of whose owners may still answer turns
+// its held stand-in answers into failures.
+func (st *readState) ownerGone(b int) {
+	bt := &st.f.batches[b]
+	if bt.hint != "" {
+		return
+	}
+	for _, i := range bt.idx {
+		st.ownersLeft[i]--
+		if st.ownersLeft[i] == 0 && !st.ownerKnew[i] {
+			for ; st.held[i] > 0; st.held[i]-- {
+				st.tally.record([]int{i}, false)
+			}
+		}
+	}
+}
+
+// standIn counts a stand-in's answer for key i (found: it holds a hint
+// for the key) and reports whether it counted as a success now.
+func (st *readState) standIn(i int, found bool) bool {
+	switch {
+	case !found || st.ownerKnew[i]:
+		st.tally.record([]int{i}, found)
+		return found
+	case st.ownersLeft[i] == 0:
+		st.tally.record([]int{i}, false)
+	default:
+		st.held[i]++
+	}
+	return false
+}
+
+// ownerKnows counts an owner's answer that knows the keys at idx, and
+// the stand-in answers held for them.
+func (st *readState) ownerKnows(idx []int) {
+	st.tally.record(idx, true)
+	for _, i := range idx {
+		st.ownerKnew[i] = true
+		for ; st.held[i] > 0; st.held[i]-- {
+			st.tally.record([]int{i}, true)
+		}
+	}
 }
 
 // readBatch is the replica call of a read: a stand-in (bt.hint set) is
@@ -267,14 +329,18 @@ func readAnswer(bt *batch, r ReadReply, err error) answer {
 //
 // What counts toward a key's read quorum is an answer that knows: an
 // owner that is not catching up, or a stand-in that holds a hint for the
-// key. A stand-in without one knows nothing of the key (a write that
-// reached the owners before the owner it stands in for went down never
-// passed through it), and an owner still catching up may lack the newest
-// write: their records still take part in choosing the newest version,
-// but the read needs R answers that know, so it asks the key's other
-// replicas (the caller's reserve) and, when live is set (the read still
-// waits), stand-ins for an owner that failed or is catching up: they
-// answer with the hints they hold for it.
+// key, once an owner's answer counted too. A stand-in without one knows
+// nothing of the key (a write that reached the owners before the owner
+// it stands in for went down never passed through it); one with a hint
+// knows only the writes that passed through it, not those that went to
+// the owners while this node believed them down (gossip and the health
+// of the last call lag behind a node that returns), so a read is never
+// answered by stand-ins alone. An owner still catching up may lack the
+// newest write. All their records still take part in choosing the
+// newest version, but the read needs R answers that know, so it asks the
+// key's other replicas (the caller's reserve) and, when live is set (the
+// read still waits), stand-ins for an owner that failed or is catching
+// up: they answer with the hints they hold for it.
 func (c *Coordinator) absorb(st *readState, a answer, live bool) bool {
 	for len(st.replies) < len(st.f.batches) {
 		st.replies = append(st.replies, answer{})
@@ -300,12 +366,11 @@ func (c *Coordinator) absorb(st *readState, a answer, live bool) bool {
 	case bt.hint != "":
 		all := true
 		for p, i := range bt.idx {
-			st.tally.record([]int{i}, a.found[p])
-			all = all && a.found[p]
+			all = st.standIn(i, a.found[p]) && all
 		}
 		return all
 	}
-	st.tally.record(bt.idx, true)
+	st.ownerKnows(bt.idx)
 	return true
 }
 
@@ -322,6 +387,7 @@ func (c *Coordinator) uncount(st *readState, b int, live bool) {
 			st.tally.record([]int{i}, false)
 		}
 	}
+	st.ownerGone(b)
 }
 
 // items turns the newest records into the reply, and lets the clock learn

@@ -172,6 +172,105 @@ func TestStandInsWithoutHintsDoNotMakeAQuorum(t *testing.T) {
 	}
 }
 
+// TestStandInsAloneNeverAnswerARead: the coordinator believes two of a
+// key's owners down, but one of them is back and took a newer write
+// (through another coordinator, with the third owner) that the stand-ins
+// never saw: each holds a hint with an older value. Their two answers
+// must not make the read on their own, or it would go back to the older
+// value; the read waits for the third owner, slower, and answers the
+// newer one.
+func TestStandInsAloneNeverAnswerARead(t *testing.T) {
+	ids := []string{"n0", "n1", "n2", "n3", "n4", "n5"}
+	locals := map[string]*LocalReplica{}
+	for _, id := range ids {
+		locals[id] = NewLocalReplica(openMemEngine(t), nil)
+	}
+	var key []byte
+	var prefs []string
+	for i := 0; ; i++ {
+		k := []byte(fmt.Sprintf("k%d", i))
+		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(k), 6)
+		if p[5] == "n0" { // n0 coordinates and is neither owner nor stand-in
+			key, prefs = k, p
+			break
+		}
+	}
+	owners, down := prefs[:3], map[string]bool{prefs[0]: true, prefs[1]: true}
+	peers := func(id string) (Replica, bool) {
+		switch {
+		case down[id]:
+			return downReplica{}, true
+		case id == owners[2]:
+			return slowReplica{locals[id], 100 * time.Millisecond}, true
+		}
+		return locals[id], true
+	}
+	c := DefaultConfig()
+	c.Self = "n0"
+	c.Placement = rotPlacement{ids: ids}
+	c.Peers = peers
+	c.Health = func() func(string) bool { return func(id string) bool { return down[id] } }
+	co, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = co.Close() })
+	old := engine.Record{Value: []byte("3"), Version: co.clock.Now()}
+	for _, sub := range prefs[3:5] {
+		eng := locals[sub].Engine()
+		for _, o := range owners[:2] {
+			if _, err := eng.PutHints(o, [][]byte{key}, []engine.Record{old}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		locals[sub].SetHandoff(heldHints{eng, owners[:2]}, nil)
+	}
+	newer := engine.Record{Value: []byte("4"), Version: co.clock.Now()}
+	for _, o := range owners[1:] {
+		if _, err := locals[o].Engine().Apply(key, newer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		items, err := co.Get(context.Background(), [][]byte{key})
+		if err != nil {
+			t.Fatalf("GET: %v", err)
+		}
+		if !items[0].Found || string(items[0].Value) != "4" {
+			t.Fatalf("GET = %+v: two stand-ins' older hints answered the read", items[0])
+		}
+	}
+	// With every owner down the stand-ins alone cannot answer.
+	down[owners[2]] = true
+	_, err = co.Get(context.Background(), [][]byte{key})
+	wantNoQuorum(t, err, "NOQUORUM not enough replicas replied to the read: 0 of 2 required")
+}
+
+// heldHints reads the hints an engine holds for targets.
+type heldHints struct {
+	eng     *engine.Engine
+	targets []string
+}
+
+func (h heldHints) HoldNewer(string, [][]byte, []engine.Record) ([]engine.Version, error) {
+	return nil, errInjected
+}
+
+func (h heldHints) Merge(keys [][]byte, recs []engine.Record, found []bool) error {
+	hr, hf := make([]engine.Record, len(keys)), make([]bool, len(keys))
+	for _, target := range h.targets {
+		if err := h.eng.LookupHints(target, keys, hr, hf); err != nil {
+			return err
+		}
+		for i := range keys {
+			if hf[i] && (!found[i] || hr[i].Version.Compare(recs[i].Version) > 0) {
+				recs[i], found[i] = hr[i], true
+			}
+		}
+	}
+	return nil
+}
+
 // behindState is a Catching that is always behind.
 type behindState struct{}
 

@@ -46,7 +46,10 @@ func TestAlternatingCoordinatorsNeverDiscardAWrite(t *testing.T) {
 // replica answers again no read brings the value back.
 func TestDelDeletesWhatItsReadMissed(t *testing.T) {
 	t.Parallel()
-	c := clustertest.New(t, 3, clustertest.Options{})
+	// The read waits for the silent replica until the timeout: a longer
+	// one than the default leaves the other two time to answer on a
+	// loaded machine.
+	c := clustertest.New(t, 3, clustertest.Options{Timeout: 2 * time.Second})
 	ctx := context.Background()
 	const k = "lonely"
 	lone := ownersOf(t, c, k)[2]
