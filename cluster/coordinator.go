@@ -64,6 +64,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ringcache/ringcache/engine/hlc"
 )
 
 // Config configures a Coordinator. Start from DefaultConfig.
@@ -91,9 +93,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for expiry decisions. Default (nil): time.Now.
 	Now func() time.Time
-	// Clock stamps write versions. Default (nil): NewClock(Self, Now);
+	// Clock stamps write versions. Default (nil): hlc.New(Self, Now);
 	// a node shares one clock between everything that stamps versions.
-	Clock *Clock
+	Clock *hlc.Clock
 	// Placement is the initial ring snapshot; SetPlacement replaces it.
 	// Default (nil): none yet, requests fail with ErrNoPlacement.
 	Placement Placement
@@ -179,7 +181,7 @@ func (c Config) Validate() error {
 // key's replicas. Any node runs one; it is safe for concurrent use.
 type Coordinator struct {
 	cfg   Config
-	clock *Clock
+	clock *hlc.Clock
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -221,7 +223,7 @@ func New(cfg Config) (*Coordinator, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = NewClock(cfg.Self, cfg.Now)
+		cfg.Clock = hlc.New(cfg.Self, cfg.Now)
 	}
 	c := &Coordinator{
 		cfg:         cfg,

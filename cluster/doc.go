@@ -1,7 +1,7 @@
 // Package cluster decides which versions win and, in a cluster, who holds
 // a key and how many must answer.
 //
-// A ringcache write is versioned by a hybrid logical clock (Clock): the
+// A ringcache write is versioned by a hybrid logical clock (engine/hlc): the
 // version's Wall part follows the machine's clock in milliseconds, its
 // Logical part orders writes stamped within one millisecond or after the
 // clock stepped back, and the writer's node id hash breaks ties, so two

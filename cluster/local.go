@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
 )
 
@@ -17,7 +18,7 @@ import (
 // operations over the key's replicas.
 type Local struct {
 	eng   *engine.Engine
-	clock *Clock
+	clock *hlc.Clock
 	now   func() time.Time
 
 	// bufs recycles the per-call slices of Get and Put.
@@ -49,7 +50,7 @@ type localBufs struct {
 
 // NewLocal returns a store over eng whose versions come from clock. now is
 // the clock used to decide expiry (nil: time.Now).
-func NewLocal(eng *engine.Engine, clock *Clock, now func() time.Time) *Local {
+func NewLocal(eng *engine.Engine, clock *hlc.Clock, now func() time.Time) *Local {
 	if now == nil {
 		now = time.Now
 	}

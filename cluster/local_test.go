@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
 )
 
@@ -21,7 +22,7 @@ func openLocal(t *testing.T, nowMs *int64) (*Local, *engine.Engine) {
 	t.Helper()
 	eng := openMemEngine(t)
 	now := func() time.Time { return time.UnixMilli(*nowMs) }
-	return NewLocal(eng, NewClock("n1", now), now), eng
+	return NewLocal(eng, hlc.New("n1", now), now), eng
 }
 
 func TestLocalNodesAndOwners(t *testing.T) {

@@ -69,6 +69,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
 )
 
@@ -79,7 +80,7 @@ type Node struct {
 	log   *slog.Logger
 	now   func() time.Time
 	local *LocalReplica
-	clock *Clock
+	clock *hlc.Clock
 	coord *Coordinator
 	store *nodeStore
 
@@ -150,7 +151,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	n.local = NewLocalReplica(cfg.Engine, cfg.Now)
 	// One clock stamps this node's writes and travels in every frame to
 	// and from its peers (transport.Config.Clock).
-	n.clock = NewClock(cfg.NodeID, cfg.Now)
+	n.clock = hlc.New(cfg.NodeID, cfg.Now)
 	n.cfg.Transport.Clock = n.clock
 	n.skew = newSkewMonitor(cfg.MaxClockSkew, cfg.SkewWarnEvery, cfg.Now, cfg.Logger)
 	n.peers = newPeerSet(n.cfg, n.observe)

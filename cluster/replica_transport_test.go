@@ -98,7 +98,7 @@ func TestRingPlacementMatchesRing(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		key := []byte(fmt.Sprint("key", i))
 		got := p.AppendPreference(nil, engine.Token(key), 3)
-		if want := r.PreferenceList(key, 3); !slices.Equal(got, want) {
+		if want := r.PreferenceList(engine.Token(key), 3); !slices.Equal(got, want) {
 			t.Fatalf("key %s: %v, ring says %v", key, got, want)
 		}
 	}
@@ -131,7 +131,7 @@ func TestOverTransport(t *testing.T) {
 	}
 	r := nc.coords["node-0"].placement.Load().p.(RingPlacement).Ring
 	for _, m := range muts {
-		owners := r.PreferenceList(m.Key, 3)
+		owners := r.PreferenceList(engine.Token(m.Key), 3)
 		for _, id := range nc.ids {
 			eventually(t, "placement of "+string(m.Key), func() bool {
 				_, ok, _ := nc.locals[id].Engine().Lookup(m.Key)
@@ -154,7 +154,7 @@ func TestOverTransport(t *testing.T) {
 	var owners []string
 	for i := 0; ; i++ {
 		key = []byte(fmt.Sprint("probe-", i))
-		owners = r.PreferenceList(key, 3)
+		owners = r.PreferenceList(engine.Token(key), 3)
 		if slices.Contains(owners, "node-0") {
 			break
 		}

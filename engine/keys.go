@@ -46,7 +46,10 @@ var metaLayoutKey = []byte{prefixMeta, 'l', 'a', 'y', 'o', 'u', 't'}
 
 const layoutVersion = 1
 
-// Token returns the ring position of a user key: its xxhash64.
+// Token returns the ring position of a user key: its xxhash64. It is the
+// one token function: data keys are ordered by it, and the ring
+// (cluster/ring) and anti-entropy's ranges place keys by it, so a token
+// range of the ring is one contiguous span of the engine's keyspace.
 func Token(userKey []byte) uint64 { return xxhash.Sum64(userKey) }
 
 // AppendDataKey appends the Pebble key of userKey ('d' + BE token + key) to

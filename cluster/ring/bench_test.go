@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 func BenchmarkPreferenceList(b *testing.B) {
@@ -17,13 +19,13 @@ func BenchmarkPreferenceList(b *testing.B) {
 			dst := make([]int, 0, 8)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				dst = r.AppendPreference(dst[:0], KeyToken(keys[i&1023]), 3)
+				dst = r.AppendPreference(dst[:0], xxhash.Sum64(keys[i&1023]), 3)
 			}
 		})
 		b.Run(fmt.Sprintf("IDs/nodes=%d/n=3", members), func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				_ = r.PreferenceList(keys[i&1023], 3)
+				_ = r.PreferenceList(xxhash.Sum64(keys[i&1023]), 3)
 			}
 		})
 	}

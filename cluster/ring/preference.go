@@ -89,10 +89,10 @@ func (r *Ring) AppendPreference(dst []int, t uint64, n int) []int {
 }
 
 // PreferenceList returns the ids of the first n distinct nodes clockwise
-// from key's token: the key's replicas, primary first.
-func (r *Ring) PreferenceList(key []byte, n int) []string {
+// from token t (a key's engine.Token): the key's replicas, primary first.
+func (r *Ring) PreferenceList(t uint64, n int) []string {
 	var buf [prefWidth]int
-	idx := r.AppendPreference(buf[:0], KeyToken(key), n)
+	idx := r.AppendPreference(buf[:0], t, n)
 	if len(idx) == 0 {
 		return nil
 	}

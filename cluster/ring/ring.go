@@ -62,10 +62,6 @@ type Ring struct {
 	digest uint64
 }
 
-// KeyToken returns a key's ring position: its xxhash64, the same value
-// engine.Token computes, so the ring and the storage order agree.
-func KeyToken(key []byte) uint64 { return xxhash.Sum64(key) }
-
 // New builds the ring for a member list. The order of nodes does not
 // matter. If two entries share an ID, the one that sorts first by
 // (Addr, ClientAddr, VNodes) is kept, so every caller still agrees.

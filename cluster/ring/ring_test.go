@@ -27,14 +27,6 @@ func ids(r *Ring, idx []int) []string {
 	return out
 }
 
-func TestKeyTokenIsXXHash(t *testing.T) {
-	for _, k := range []string{"", "a", "foo", "user:1000", string(make([]byte, 300))} {
-		if got, want := KeyToken([]byte(k)), xxhash.Sum64([]byte(k)); got != want {
-			t.Errorf("KeyToken(%q) = %x, want xxhash %x", k, got, want)
-		}
-	}
-}
-
 func TestPreferenceHandBuilt(t *testing.T) {
 	// Sorted: 100a 200b 300c 400a 500b.
 	abc := handBuilt(map[string][]uint64{"a": {100, 400}, "b": {200, 500}, "c": {300}})
@@ -140,14 +132,14 @@ func TestRangeContains(t *testing.T) {
 
 func TestSmallRings(t *testing.T) {
 	empty := New(nil, 0)
-	if empty.PreferenceList([]byte("k"), 3) != nil || empty.Primary(1) != -1 ||
+	if empty.PreferenceList(xxhash.Sum64String("k"), 3) != nil || empty.Primary(1) != -1 ||
 		empty.Ranges() != nil || len(empty.Shares()) != 0 || empty.Owns("a", 1, 3) {
 		t.Error("empty ring must place nothing")
 	}
 	empty.Walk(1, func(int) bool { t.Error("empty ring walked a node"); return true })
 
 	one := New([]Node{{ID: "solo"}}, 4)
-	if got := one.PreferenceList([]byte("k"), 3); !slices.Equal(got, []string{"solo"}) {
+	if got := one.PreferenceList(xxhash.Sum64String("k"), 3); !slices.Equal(got, []string{"solo"}) {
 		t.Errorf("single node list = %v", got)
 	}
 	if one.Node(0).VNodes != 4 || len(one.Ranges()) != 4 || one.Shares()["solo"] != 1 {

@@ -22,6 +22,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/stall"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
 )
 
@@ -118,7 +119,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var store server.Store
 	var node *cluster.Node
 	if cfg.ClusterListen == "" {
-		local := cluster.NewLocal(eng, cluster.NewClock(nodeID, nil), nil)
+		local := cluster.NewLocal(eng, hlc.New(nodeID, nil), nil)
 		local.SetNode(nodeID, cfg.Listen)
 		store = local
 	} else {

@@ -1,4 +1,4 @@
-package cluster
+package hlc
 
 import (
 	"sync"
@@ -9,20 +9,7 @@ import (
 	"github.com/ringcache/ringcache/engine"
 )
 
-// Clock is a hybrid logical clock. Every version it hands out is newer than
-// every version it handed out or observed before, and stays close to wall
-// time: Wall is the larger of the physical clock and the newest version seen,
-// and Logical orders versions within one millisecond.
-//
-// The physical reading fills Logical too: its top bits hold the
-// microseconds within the millisecond (microShift), the rest counts
-// versions stamped within one microsecond, or after the physical clock
-// stood still or stepped back. Two writes stamped by two nodes whose clocks
-// agree are therefore ordered as they happened as soon as they are a
-// microsecond apart, not only a millisecond apart: a client that writes a
-// key through one node and then through another, a millisecond later or
-// less, does not see the second write lose because of a tie broken by node
-// id. The encoding of a Version is unchanged: Wall stays in milliseconds.
+// Clock is a hybrid logical clock; see the package comment.
 type Clock struct {
 	node uint64
 	now  func() time.Time
@@ -38,9 +25,9 @@ type Clock struct {
 // NodeHash is the tie-break a node id contributes to its versions.
 func NodeHash(nodeID string) uint64 { return xxhash.Sum64String(nodeID) }
 
-// NewClock returns a clock stamping versions for nodeID. now is the physical
+// New returns a clock stamping versions for nodeID. now is the physical
 // clock; nil means time.Now.
-func NewClock(nodeID string, now func() time.Time) *Clock {
+func New(nodeID string, now func() time.Time) *Clock {
 	if now == nil {
 		now = time.Now
 	}

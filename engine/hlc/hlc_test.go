@@ -1,4 +1,4 @@
-package cluster
+package hlc
 
 import (
 	"sync"
@@ -10,7 +10,7 @@ import (
 
 func TestClockMonotonicWhenWallStandsStill(t *testing.T) {
 	fixed := time.UnixMilli(1_000)
-	c := NewClock("a", func() time.Time { return fixed })
+	c := New("a", func() time.Time { return fixed })
 	prev := c.Now()
 	for i := 0; i < 1000; i++ {
 		v := c.Now()
@@ -26,7 +26,7 @@ func TestClockMonotonicWhenWallStandsStill(t *testing.T) {
 
 func TestClockWallGoesBackwards(t *testing.T) {
 	ms := int64(5_000)
-	c := NewClock("a", func() time.Time { return time.UnixMilli(ms) })
+	c := New("a", func() time.Time { return time.UnixMilli(ms) })
 	a := c.Now()
 	ms = 4_000 // the physical clock steps back
 	b := c.Now()
@@ -40,7 +40,7 @@ func TestClockWallGoesBackwards(t *testing.T) {
 }
 
 func TestClockObserve(t *testing.T) {
-	c := NewClock("a", func() time.Time { return time.UnixMilli(100) })
+	c := New("a", func() time.Time { return time.UnixMilli(100) })
 	remote := engine.Version{Wall: 9_000, Logical: 7, Node: NodeHash("b")}
 	c.Observe(remote)
 	if v := c.Now(); v.Compare(remote) <= 0 {
@@ -53,7 +53,7 @@ func TestClockObserve(t *testing.T) {
 }
 
 func TestClockLogicalWrap(t *testing.T) {
-	c := NewClock("a", func() time.Time { return time.UnixMilli(10) })
+	c := New("a", func() time.Time { return time.UnixMilli(10) })
 	c.Observe(engine.Version{Wall: 10, Logical: ^uint32(0)})
 	v := c.Now()
 	if v.Wall != 11 || v.Logical != 0 {
@@ -62,7 +62,7 @@ func TestClockLogicalWrap(t *testing.T) {
 }
 
 func TestClockConcurrentUnique(t *testing.T) {
-	c := NewClock("a", nil)
+	c := New("a", nil)
 	const workers, each = 8, 2000
 	var mu sync.Mutex
 	seen := make(map[engine.Version]bool, workers*each)
@@ -95,8 +95,8 @@ func TestClocksOrderWritesAMicrosecondApart(t *testing.T) {
 	base := time.UnixMilli(1_700_000_000_000)
 	for _, ids := range [][2]string{{"a", "b"}, {"b", "a"}} {
 		for us := range 999 {
-			first := NewClock(ids[0], func() time.Time { return base.Add(time.Duration(us) * time.Microsecond) })
-			second := NewClock(ids[1], func() time.Time { return base.Add(time.Duration(us+1) * time.Microsecond) })
+			first := New(ids[0], func() time.Time { return base.Add(time.Duration(us) * time.Microsecond) })
+			second := New(ids[1], func() time.Time { return base.Add(time.Duration(us+1) * time.Microsecond) })
 			a, b := first.Now(), second.Now()
 			if b.Compare(a) <= 0 {
 				t.Fatalf("%s at +%dus stamped %v, %s a microsecond later %v", ids[0], us, a, ids[1], b)
