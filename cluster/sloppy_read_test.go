@@ -113,6 +113,52 @@ func (s slowReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error)
 	return s.LocalReplica.Read(ctx, keys)
 }
 
+// twoOwnersDown starts six replicas, n0 to n5, and a coordinator on n0
+// for a key that n0 neither owns nor stands in for (prefs is its whole
+// preference list): its first two owners are down (calls fail, and the
+// coordinator knows), the third answers after 100ms. setDown takes one
+// more node down.
+func twoOwnersDown(t *testing.T) (co *Coordinator, locals map[string]*LocalReplica, key []byte, prefs []string, setDown func(string)) {
+	t.Helper()
+	ids := []string{"n0", "n1", "n2", "n3", "n4", "n5"}
+	locals = map[string]*LocalReplica{}
+	for _, id := range ids {
+		locals[id] = NewLocalReplica(openMemEngine(t), nil)
+	}
+	for i := 0; ; i++ {
+		k := []byte(fmt.Sprintf("k%d", i))
+		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(k), 6)
+		if p[5] == "n0" {
+			key, prefs = k, p
+			break
+		}
+	}
+	var mu sync.Mutex
+	down := map[string]bool{prefs[0]: true, prefs[1]: true}
+	isDown := func(id string) bool { mu.Lock(); defer mu.Unlock(); return down[id] }
+	setDown = func(id string) { mu.Lock(); defer mu.Unlock(); down[id] = true }
+	peers := func(id string) (Replica, bool) {
+		switch {
+		case isDown(id):
+			return downReplica{}, true
+		case id == prefs[2]:
+			return slowReplica{locals[id], 100 * time.Millisecond}, true
+		}
+		return locals[id], true
+	}
+	c := DefaultConfig()
+	c.Self = "n0"
+	c.Placement = rotPlacement{ids: ids}
+	c.Peers = peers
+	c.Health = func() func(string) bool { return isDown }
+	co, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = co.Close() })
+	return co, locals, key, prefs, setDown
+}
+
 // TestStandInsWithoutHintsDoNotMakeAQuorum: two of a key's three owners
 // are down and the third answers slowly. The two stand-ins answer at once
 // but hold no hint for the key (it was written before the outage): their
@@ -122,41 +168,8 @@ func (s slowReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error)
 // (A stand-in that holds a hint for a key counts: see clustertest's
 // TestSloppyQuorumWithTwoOwnersDown.)
 func TestStandInsWithoutHintsDoNotMakeAQuorum(t *testing.T) {
-	ids := []string{"n0", "n1", "n2", "n3", "n4", "n5"}
-	locals := map[string]*LocalReplica{}
-	for _, id := range ids {
-		locals[id] = NewLocalReplica(openMemEngine(t), nil)
-	}
-	var key []byte
-	var prefs []string
-	for i := 0; ; i++ {
-		k := []byte(fmt.Sprintf("k%d", i))
-		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(k), 6)
-		if p[5] == "n0" { // n0 coordinates and is neither owner nor stand-in
-			key, prefs = k, p
-			break
-		}
-	}
-	owners, down := prefs[:3], map[string]bool{prefs[0]: true, prefs[1]: true}
-	peers := func(id string) (Replica, bool) {
-		switch {
-		case down[id]:
-			return downReplica{}, true
-		case id == owners[2]:
-			return slowReplica{locals[id], 100 * time.Millisecond}, true
-		}
-		return locals[id], true
-	}
-	c := DefaultConfig()
-	c.Self = "n0"
-	c.Placement = rotPlacement{ids: ids}
-	c.Peers = peers
-	c.Health = func() func(string) bool { return func(id string) bool { return down[id] } }
-	co, err := New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = co.Close() })
+	co, locals, key, prefs, _ := twoOwnersDown(t)
+	owners := prefs[:3]
 	rec := engine.Record{Value: []byte("v"), Version: co.clock.Now()}
 	for _, o := range owners {
 		if _, err := locals[o].Engine().Apply(key, rec); err != nil {
@@ -180,41 +193,8 @@ func TestStandInsWithoutHintsDoNotMakeAQuorum(t *testing.T) {
 // value; the read waits for the third owner, slower, and answers the
 // newer one.
 func TestStandInsAloneNeverAnswerARead(t *testing.T) {
-	ids := []string{"n0", "n1", "n2", "n3", "n4", "n5"}
-	locals := map[string]*LocalReplica{}
-	for _, id := range ids {
-		locals[id] = NewLocalReplica(openMemEngine(t), nil)
-	}
-	var key []byte
-	var prefs []string
-	for i := 0; ; i++ {
-		k := []byte(fmt.Sprintf("k%d", i))
-		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(k), 6)
-		if p[5] == "n0" { // n0 coordinates and is neither owner nor stand-in
-			key, prefs = k, p
-			break
-		}
-	}
-	owners, down := prefs[:3], map[string]bool{prefs[0]: true, prefs[1]: true}
-	peers := func(id string) (Replica, bool) {
-		switch {
-		case down[id]:
-			return downReplica{}, true
-		case id == owners[2]:
-			return slowReplica{locals[id], 100 * time.Millisecond}, true
-		}
-		return locals[id], true
-	}
-	c := DefaultConfig()
-	c.Self = "n0"
-	c.Placement = rotPlacement{ids: ids}
-	c.Peers = peers
-	c.Health = func() func(string) bool { return func(id string) bool { return down[id] } }
-	co, err := New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = co.Close() })
+	co, locals, key, prefs, setDown := twoOwnersDown(t)
+	owners := prefs[:3]
 	old := engine.Record{Value: []byte("3"), Version: co.clock.Now()}
 	for _, sub := range prefs[3:5] {
 		eng := locals[sub].Engine()
@@ -241,8 +221,8 @@ func TestStandInsAloneNeverAnswerARead(t *testing.T) {
 		}
 	}
 	// With every owner down the stand-ins alone cannot answer.
-	down[owners[2]] = true
-	_, err = co.Get(context.Background(), [][]byte{key})
+	setDown(owners[2])
+	_, err := co.Get(context.Background(), [][]byte{key})
 	wantNoQuorum(t, err, "NOQUORUM not enough replicas replied to the read: 0 of 2 required")
 }
 
