@@ -385,9 +385,12 @@ func TestHintHolderLostForGood(t *testing.T) {
 	if missing == 0 {
 		t.Fatalf("the owner has every key although %d hints were lost with node %d", most, lost)
 	}
+	// Hints that left their holder before the count above may still
+	// arrive, so the repair may receive fewer keys than were missing then;
+	// it must receive some, and after it the owner holds every key.
 	sum := repair(t, c, owner)
-	if got := sum["keys_received"].(int64); got < int64(missing) {
-		t.Fatalf("repair received %d keys, the owner missed %d: %v", got, missing, sum)
+	if got := sum["keys_received"].(int64); got == 0 {
+		t.Fatalf("repair received no key, the owner missed %d: %v", missing, sum)
 	}
 	for _, k := range keys {
 		if v, _ := localValue(t, c, owner, k); v != "v-"+k && slices.Contains(ownersOf(t, c, k), owner) {
