@@ -85,7 +85,7 @@ func (c *catchup) poke() {
 func (c *catchup) start() {
 	if _, _, alone := c.alivePeers(); alone {
 		c.mu.Lock()
-		c.mu.st.alone(c.n.cfg.N == 1)
+		c.mu.st.alone(c.n.cfg.Coordinator.N == 1)
 		c.mu.Unlock()
 		c.publish()
 	}
@@ -128,7 +128,7 @@ func (c *catchup) pass(ctx context.Context) {
 	alive, others, alone := c.alivePeers()
 	c.mu.Lock()
 	if alone {
-		c.mu.st.alone(c.n.cfg.N == 1)
+		c.mu.st.alone(c.n.cfg.Coordinator.N == 1)
 	}
 	var back []string
 	for _, p := range alive {
@@ -224,7 +224,7 @@ func (c *catchup) ask(ctx context.Context, peer string) (hints int64, hasData bo
 	if pc == nil {
 		return 0, false, ErrUnknownPeer
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.n.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.n.cfg.Coordinator.Timeout)
 	defer cancel()
 	resp, err := pc.caller.Call(ctx, OpHintsFor, []byte(c.n.cfg.NodeID))
 	if err != nil {

@@ -262,7 +262,7 @@ func (n *Node) selfMember() membership.Member {
 		ID:          n.cfg.NodeID,
 		ClientAddr:  n.cfg.ClientAddr,
 		ClusterAddr: n.rpcAddr,
-		VNodes:      n.cfg.VNodes,
+		VNodes:      n.cfg.Membership.VNodes,
 		NodeState:   membership.NodeNormal,
 		State:       membership.Alive,
 	}

@@ -28,7 +28,7 @@ func (n *Node) startAntiEntropy() error {
 	ac.Store, ac.Meta, ac.Ring, ac.Dirty = n.cfg.Engine, n.cfg.Engine, nodeRing{n}, n.dirty
 	ac.Interval, ac.Rate = n.cfg.AntiEntropyInterval, n.cfg.AntiEntropyRate
 	ac.Logger, ac.Now = n.log, n.now
-	ac.MinReplicas = min(n.cfg.N, 2)
+	ac.MinReplicas = min(n.cfg.Coordinator.N, 2)
 	ac.Limits.MaxRecordBytes = transport.MaxRecordBytes(n.cfg.Transport.MaxFrameBytes)
 	r, err := antientropy.New(ac)
 	if err != nil {
@@ -112,7 +112,7 @@ type nodeRing struct{ n *Node }
 func (r nodeRing) Self() string { return r.n.cfg.NodeID }
 
 func (r nodeRing) ReplicaRanges() []antientropy.ReplicaRange {
-	return r.n.view.Load().replicaRanges(r.n.cfg.N)
+	return r.n.view.Load().replicaRanges(r.n.cfg.Coordinator.N)
 }
 
 // RangeOf finds the range ending at the first token ≥ t; past the last

@@ -40,18 +40,19 @@ type NodeConfig struct {
 	// ClusterName separates clusters sharing a network: it labels gossip
 	// and is checked in the RPC handshake. Default "ringcache".
 	ClusterName string
-	// N, R and W are the replication factor and the read and write
-	// quorums. Defaults 3, 2, 2; 1 ≤ R, W ≤ N.
-	N, R, W int
-	// Timeout bounds one client request (replica calls, quorum wait,
-	// synchronous read repair) and one clock-skew ping. Default 1s.
-	Timeout time.Duration
-	// ReadSpeculation is how long a read waits for the R replicas it asks
-	// first before asking the key's others (Config.ReadSpeculation); 0
-	// asks every replica at once. Default 20ms.
-	ReadSpeculation time.Duration
-	// VNodes is this node's token count on the ring. Default 128.
-	VNodes int
+	// Coordinator holds the request knobs: N, R, W, Timeout (which also
+	// bounds a clock-skew ping and a catch-up question), FlushTimeout,
+	// ReadSpeculation, RepairWorkers and Fallbacks. The node sets the
+	// rest (Self, Logger, Now, Clock, Placement, Peers, Members, Health,
+	// Strict, Hints, MaxRecordBytes). Default DefaultConfig().
+	Coordinator Config
+	// Membership holds the gossip knobs: VNodes (this node's token count
+	// on the ring), the join and rejoin intervals, memberlist's probe,
+	// suspicion, gossip and push-pull timing, and the TCP and leave
+	// timeouts. The node sets the rest (NodeID, the addresses, Seeds,
+	// Secret, ClusterName, Known, Store, WrapTransport, Logger,
+	// OnChange). Default membership.DefaultConfig(); tests shorten it.
+	Membership membership.Config
 	// MaxClockSkew is how far this node's clock may run ahead of a peer's
 	// before it warns. Default 500ms.
 	MaxClockSkew time.Duration
@@ -70,9 +71,6 @@ type NodeConfig struct {
 	// Now is the wall clock: versions, expiry, and the time this node
 	// reports to peers' pings. Default (nil): time.Now.
 	Now func() time.Time
-	// Gossip holds the membership timing knobs. Default: membership's
-	// defaults (see membership.Config); tests shorten them.
-	Gossip GossipTiming
 	// WrapGossip, if set, wraps this node's gossip transport, e.g. to
 	// inject faults in tests (membership.Config.WrapTransport). Default
 	// nil.
@@ -123,56 +121,17 @@ type NodeConfig struct {
 	DirtyFlushInterval time.Duration
 }
 
-// GossipTiming are the membership intervals a Node passes on; see
-// membership.Config for what each means.
-type GossipTiming struct {
-	RejoinInterval          time.Duration
-	JoinBackoffMin          time.Duration
-	JoinBackoffMax          time.Duration
-	ProbeInterval           time.Duration
-	ProbeTimeout            time.Duration
-	SuspicionMult           int
-	SuspicionMaxTimeoutMult int
-	GossipInterval          time.Duration
-	PushPullInterval        time.Duration
-	GossipToTheDeadTime     time.Duration
-	DeadNodeReclaimTime     time.Duration
-	TCPTimeout              time.Duration
-	LeaveTimeout            time.Duration
-}
-
 // DefaultNodeConfig returns the defaults of every field that has one.
 func DefaultNodeConfig() NodeConfig {
-	mc := membership.DefaultConfig()
-	cc := DefaultConfig()
 	return NodeConfig{
-		ClusterListen:   "127.0.0.1:7380",
-		GossipListen:    "127.0.0.1:7946",
-		ClusterName:     "ringcache",
-		N:               cc.N,
-		R:               cc.R,
-		W:               cc.W,
-		Timeout:         cc.Timeout,
-		ReadSpeculation: cc.ReadSpeculation,
-		VNodes:          128,
-		MaxClockSkew:    500 * time.Millisecond,
-		SkewInterval:    5 * time.Second,
-		SkewWarnEvery:   time.Minute,
-		Gossip: GossipTiming{
-			RejoinInterval:          mc.RejoinInterval,
-			JoinBackoffMin:          mc.JoinBackoffMin,
-			JoinBackoffMax:          mc.JoinBackoffMax,
-			ProbeInterval:           mc.ProbeInterval,
-			ProbeTimeout:            mc.ProbeTimeout,
-			SuspicionMult:           mc.SuspicionMult,
-			SuspicionMaxTimeoutMult: mc.SuspicionMaxTimeoutMult,
-			GossipInterval:          mc.GossipInterval,
-			PushPullInterval:        mc.PushPullInterval,
-			GossipToTheDeadTime:     mc.GossipToTheDeadTime,
-			DeadNodeReclaimTime:     mc.DeadNodeReclaimTime,
-			TCPTimeout:              mc.TCPTimeout,
-			LeaveTimeout:            mc.LeaveTimeout,
-		},
+		ClusterListen:       "127.0.0.1:7380",
+		GossipListen:        "127.0.0.1:7946",
+		ClusterName:         "ringcache",
+		Coordinator:         DefaultConfig(),
+		Membership:          membership.DefaultConfig(),
+		MaxClockSkew:        500 * time.Millisecond,
+		SkewInterval:        5 * time.Second,
+		SkewWarnEvery:       time.Minute,
 		KeyCountMaxAge:      2 * time.Second,
 		Transport:           transport.DefaultConfig(),
 		HintedHandoff:       true,
@@ -248,10 +207,9 @@ func (c NodeConfig) seededGuess() bool {
 
 // coordinatorConfig derives the Coordinator's configuration.
 func (c NodeConfig) coordinatorConfig(peers Peers, members Members) Config {
-	cc := DefaultConfig()
-	cc.N, cc.R, cc.W, cc.Timeout = c.N, c.R, c.W, c.Timeout
-	cc.ReadSpeculation = c.ReadSpeculation
+	cc := c.Coordinator
 	cc.Self, cc.Logger, cc.Now = c.NodeID, c.Logger, c.Now
+	cc.Clock, cc.Placement, cc.Health, cc.Strict, cc.Hints = nil, nil, nil, nil, nil
 	cc.Peers, cc.Members = peers, members
 	cc.MaxRecordBytes = max(0, transport.MaxRecordBytes(c.Transport.MaxFrameBytes))
 	return cc
@@ -269,19 +227,13 @@ func (c NodeConfig) transportConfig() transport.Config {
 // member list persisted by an earlier run, which membership keeps
 // persisted in the engine from then on.
 func (c NodeConfig) membershipConfig(clusterAddr string, known []membership.Member, onChange func([]membership.Member)) membership.Config {
-	g := c.Gossip
-	mc := membership.DefaultConfig()
+	mc := c.Membership
 	mc.NodeID, mc.GossipAddr = c.NodeID, c.GossipListen
 	mc.ClientAddr, mc.ClusterAddr = c.ClientAddr, clusterAddr
-	mc.VNodes, mc.Seeds = c.VNodes, c.Seeds
+	mc.Seeds = c.Seeds
 	mc.Secret, mc.ClusterName = c.Secret, c.ClusterName
-	mc.RejoinInterval, mc.JoinBackoffMin, mc.JoinBackoffMax = g.RejoinInterval, g.JoinBackoffMin, g.JoinBackoffMax
-	mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult = g.ProbeInterval, g.ProbeTimeout, g.SuspicionMult
-	mc.SuspicionMaxTimeoutMult = g.SuspicionMaxTimeoutMult
-	mc.GossipInterval, mc.PushPullInterval = g.GossipInterval, g.PushPullInterval
-	mc.GossipToTheDeadTime, mc.DeadNodeReclaimTime = g.GossipToTheDeadTime, g.DeadNodeReclaimTime
-	mc.TCPTimeout, mc.LeaveTimeout = g.TCPTimeout, g.LeaveTimeout
 	mc.Known, mc.WrapTransport = known, c.WrapGossip
+	mc.Store = nil
 	if c.Engine != nil {
 		mc.Store = c.Engine
 	}

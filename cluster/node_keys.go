@@ -49,7 +49,7 @@ func (n *Node) keyCountLoop() {
 			return
 		case <-n.keys.kick:
 		}
-		ctx, cancel := context.WithTimeout(n.life, n.cfg.Timeout)
+		ctx, cancel := context.WithTimeout(n.life, n.cfg.Coordinator.Timeout)
 		k, err := n.coord.Len(ctx)
 		cancel()
 		if err == nil {

@@ -17,14 +17,13 @@ import (
 
 // fastGossip shortens the gossip intervals for tests on loopback.
 func fastGossip(cfg *NodeConfig) {
-	cfg.Gossip = GossipTiming{
-		RejoinInterval: 200 * time.Millisecond, JoinBackoffMin: 20 * time.Millisecond, JoinBackoffMax: 200 * time.Millisecond,
-		ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 50 * time.Millisecond,
-		SuspicionMult: 3, SuspicionMaxTimeoutMult: 2,
-		GossipInterval: 20 * time.Millisecond, PushPullInterval: 500 * time.Millisecond,
-		GossipToTheDeadTime: 2 * time.Second, DeadNodeReclaimTime: 200 * time.Millisecond,
-		TCPTimeout: time.Second, LeaveTimeout: 300 * time.Millisecond,
-	}
+	m := &cfg.Membership
+	m.RejoinInterval, m.JoinBackoffMin, m.JoinBackoffMax = 200*time.Millisecond, 20*time.Millisecond, 200*time.Millisecond
+	m.ProbeInterval, m.ProbeTimeout = 100*time.Millisecond, 50*time.Millisecond
+	m.SuspicionMult, m.SuspicionMaxTimeoutMult = 3, 2
+	m.GossipInterval, m.PushPullInterval = 20*time.Millisecond, 500*time.Millisecond
+	m.GossipToTheDeadTime, m.DeadNodeReclaimTime = 2*time.Second, 200*time.Millisecond
+	m.TCPTimeout, m.LeaveTimeout = time.Second, 300*time.Millisecond
 }
 
 // pairNode starts node id on eng, seeded with seeds.
@@ -228,7 +227,7 @@ func TestLeaveDropsFromRing(t *testing.T) {
 // read refreshes in the background.
 func TestKeysEstimateNeverWaits(t *testing.T) {
 	cfg := testNodeConfig(t)
-	cfg.N, cfg.R, cfg.W = 1, 1, 1 // a cluster of one
+	cfg.Coordinator.N, cfg.Coordinator.R, cfg.Coordinator.W = 1, 1, 1 // a cluster of one
 	cfg.KeyCountMaxAge = 10 * time.Millisecond
 	n, err := StartNode(context.Background(), cfg)
 	if err != nil {

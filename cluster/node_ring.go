@@ -80,7 +80,7 @@ func (n *Node) rebuild(ms []membership.Member) {
 		v.ring, v.shares, v.ids, v.rangeIdx = old.ring, old.shares, old.ids, old.rangeIdx
 	} else {
 		v.rangeIdx = &rangeIndex{}
-		v.ring = ring.New(v.ringNodes, n.cfg.VNodes)
+		v.ring = ring.New(v.ringNodes, n.cfg.Membership.VNodes)
 		v.shares = v.ring.Shares()
 		v.ids = make([]string, len(v.ringNodes))
 		for i, rn := range v.ringNodes {

@@ -39,7 +39,7 @@ func testNodeConfig(t *testing.T) NodeConfig {
 	cfg.ClusterListen = "127.0.0.1:0"
 	cfg.GossipListen = "127.0.0.1:0"
 	cfg.Engine = memEngine(t)
-	cfg.Gossip.LeaveTimeout = 100 * time.Millisecond
+	cfg.Membership.LeaveTimeout = 100 * time.Millisecond
 	return cfg
 }
 
@@ -53,16 +53,18 @@ func TestNodeConfigValidate(t *testing.T) {
 		{"no engine", func(c *NodeConfig) { c.Engine = nil }, ErrInvalidConfig},
 		{"no listen", func(c *NodeConfig) { c.ClusterListen = "" }, ErrInvalidConfig},
 		{"bad listen", func(c *NodeConfig) { c.ClusterListen = "nope" }, ErrInvalidConfig},
-		{"R above N", func(c *NodeConfig) { c.R = 4 }, ErrInvalidConfig},
-		{"W zero", func(c *NodeConfig) { c.W = 0 }, ErrInvalidConfig},
-		{"no timeout", func(c *NodeConfig) { c.Timeout = 0 }, ErrInvalidConfig},
+		{"R above N", func(c *NodeConfig) { c.Coordinator.R = 4 }, ErrInvalidConfig},
+		{"W zero", func(c *NodeConfig) { c.Coordinator.W = 0 }, ErrInvalidConfig},
+		{"no timeout", func(c *NodeConfig) { c.Coordinator.Timeout = 0 }, ErrInvalidConfig},
+		{"negative flush timeout", func(c *NodeConfig) { c.Coordinator.FlushTimeout = -1 }, ErrInvalidConfig},
 		{"no skew limit", func(c *NodeConfig) { c.MaxClockSkew = 0 }, ErrInvalidConfig},
 		{"no skew interval", func(c *NodeConfig) { c.SkewInterval = 0 }, ErrInvalidConfig},
 		{"no node id", func(c *NodeConfig) { c.NodeID = "" }, ErrInvalidConfig},
 		{"bad node id", func(c *NodeConfig) { c.NodeID = "a b" }, membership.ErrInvalidConfig},
 		{"no client addr", func(c *NodeConfig) { c.ClientAddr = "" }, membership.ErrInvalidConfig},
 		{"bad seed", func(c *NodeConfig) { c.Seeds = []string{"x"} }, membership.ErrInvalidConfig},
-		{"no gossip timing", func(c *NodeConfig) { c.Gossip = GossipTiming{} }, membership.ErrInvalidConfig},
+		{"no gossip timing", func(c *NodeConfig) { c.Membership = membership.Config{} }, membership.ErrInvalidConfig},
+		{"no vnodes", func(c *NodeConfig) { c.Membership.VNodes = 0 }, membership.ErrInvalidConfig},
 		{"bad transport", func(c *NodeConfig) { c.Transport.ConnsPerPeer = 0 }, transport.ErrInvalidConfig},
 		{"no cluster name", func(c *NodeConfig) { c.ClusterName = "" }, transport.ErrInvalidConfig},
 	} {
@@ -97,7 +99,7 @@ func TestRingNodesKeepDeadDropLeft(t *testing.T) {
 
 func TestSingleNodeServesAndDescribesItself(t *testing.T) {
 	cfg := testNodeConfig(t)
-	cfg.N, cfg.R, cfg.W = 1, 1, 1
+	cfg.Coordinator.N, cfg.Coordinator.R, cfg.Coordinator.W = 1, 1, 1
 	n, err := StartNode(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

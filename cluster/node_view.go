@@ -153,7 +153,7 @@ func (n *Node) Nodes() []server.NodeInfo {
 // Owners implements server.ClusterView: the key's preference list of N
 // node ids on the current ring.
 func (n *Node) Owners(key []byte) []string {
-	return n.view.Load().ring.PreferenceList(engine.Token(key), n.cfg.N)
+	return n.view.Load().ring.PreferenceList(engine.Token(key), n.cfg.Coordinator.N)
 }
 
 // LocalGet implements server.ClusterView from the local engine, with no

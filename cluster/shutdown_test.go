@@ -41,13 +41,13 @@ func shutdownTestNode(t *testing.T, id string, seeds []string, wrap func(transpo
 	t.Helper()
 	cfg := testNodeConfig(t)
 	cfg.NodeID, cfg.ClientAddr, cfg.Seeds = id, "127.0.0.1:1"+fmt.Sprint(len(id)), seeds
-	cfg.N, cfg.R, cfg.W = 2, 1, 1
-	cfg.Timeout = 300 * time.Millisecond
+	cfg.Coordinator.N, cfg.Coordinator.R, cfg.Coordinator.W = 2, 1, 1
+	cfg.Coordinator.Timeout = 300 * time.Millisecond
 	cfg.AntiEntropyInterval = 0
 	cfg.Transport.CloseTimeout = 300 * time.Millisecond
-	cfg.Gossip.ProbeInterval, cfg.Gossip.ProbeTimeout = 200*time.Millisecond, 100*time.Millisecond
-	cfg.Gossip.GossipInterval, cfg.Gossip.PushPullInterval = 20*time.Millisecond, time.Second
-	cfg.Gossip.JoinBackoffMin, cfg.Gossip.JoinBackoffMax = 20*time.Millisecond, 200*time.Millisecond
+	cfg.Membership.ProbeInterval, cfg.Membership.ProbeTimeout = 200*time.Millisecond, 100*time.Millisecond
+	cfg.Membership.GossipInterval, cfg.Membership.PushPullInterval = 20*time.Millisecond, time.Second
+	cfg.Membership.JoinBackoffMin, cfg.Membership.JoinBackoffMax = 20*time.Millisecond, 200*time.Millisecond
 	cfg.WrapHandler = wrap
 	n, err := StartNode(context.Background(), cfg)
 	if err != nil {

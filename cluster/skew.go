@@ -160,7 +160,7 @@ func (n *Node) checkSkew(ctx context.Context) {
 			continue
 		}
 		wg.Go(func() {
-			pctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+			pctx, cancel := context.WithTimeout(ctx, n.cfg.Coordinator.Timeout)
 			defer cancel()
 			p, err := transport.Ping(pctx, pc.caller)
 			if err != nil {

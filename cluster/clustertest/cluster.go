@@ -273,25 +273,26 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	cfg.GossipListen = orAny(a.gossip, true)
 	cfg.Seeds = seeds
 	cfg.Secret = o.Secret
-	cfg.N, cfg.R, cfg.W, cfg.Timeout, cfg.VNodes = o.N, o.R, o.W, o.Timeout, o.VNodes
+	cc := &cfg.Coordinator
+	cc.N, cc.R, cc.W, cc.Timeout = o.N, o.R, o.W, o.Timeout
+	cfg.Membership.VNodes = o.VNodes
 	cfg.Engine = eng
 	cfg.Logger = o.Logger.With("node", m.mu.id)
 	cfg.SkewInterval = 200 * time.Millisecond
-	cfg.Gossip = cluster.GossipTiming{
-		RejoinInterval:          300 * time.Millisecond,
-		JoinBackoffMin:          20 * time.Millisecond,
-		JoinBackoffMax:          200 * time.Millisecond,
-		ProbeInterval:           200 * time.Millisecond,
-		ProbeTimeout:            100 * time.Millisecond,
-		SuspicionMult:           4,
-		SuspicionMaxTimeoutMult: 6,
-		GossipInterval:          20 * time.Millisecond,
-		PushPullInterval:        1 * time.Second,
-		GossipToTheDeadTime:     2 * time.Second,
-		DeadNodeReclaimTime:     500 * time.Millisecond,
-		TCPTimeout:              1 * time.Second,
-		LeaveTimeout:            300 * time.Millisecond,
-	}
+	mc := &cfg.Membership
+	mc.RejoinInterval = 300 * time.Millisecond
+	mc.JoinBackoffMin = 20 * time.Millisecond
+	mc.JoinBackoffMax = 200 * time.Millisecond
+	mc.ProbeInterval = 200 * time.Millisecond
+	mc.ProbeTimeout = 100 * time.Millisecond
+	mc.SuspicionMult = 4
+	mc.SuspicionMaxTimeoutMult = 6
+	mc.GossipInterval = 20 * time.Millisecond
+	mc.PushPullInterval = 1 * time.Second
+	mc.GossipToTheDeadTime = 2 * time.Second
+	mc.DeadNodeReclaimTime = 500 * time.Millisecond
+	mc.TCPTimeout = 1 * time.Second
+	mc.LeaveTimeout = 300 * time.Millisecond
 	// Anti-entropy runs when a test asks (RINGCACHE REPAIR) unless it
 	// turns the loop on.
 	cfg.AntiEntropyInterval = 0

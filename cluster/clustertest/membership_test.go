@@ -215,10 +215,14 @@ func TestIsolatedNodeRefusesRequests(t *testing.T) {
 // harness's wait (10s).
 func TestGossipRecoveryTimes(t *testing.T) {
 	t.Parallel()
-	def := cluster.DefaultNodeConfig().Gossip
+	def := cluster.DefaultNodeConfig().Membership
 	c := clustertest.New(t, 5, clustertest.Options{
-		Wait:      10 * time.Second,
-		Configure: func(_ int, cfg *cluster.NodeConfig) { cfg.Gossip = def },
+		Wait: 10 * time.Second,
+		Configure: func(_ int, cfg *cluster.NodeConfig) {
+			vnodes := cfg.Membership.VNodes
+			cfg.Membership = def
+			cfg.Membership.VNodes = vnodes
+		},
 	})
 	const victim = 2
 	id := c.ID(victim)

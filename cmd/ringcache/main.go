@@ -204,10 +204,11 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.Seeds = cfg.Seeds
 	ncfg.Secret = cfg.ClusterSecret
 	ncfg.ClusterName = cfg.ClusterName
-	ncfg.N, ncfg.R, ncfg.W = cfg.Replicas, cfg.ReadQuorum, cfg.WriteQuorum
-	ncfg.Timeout = cfg.RequestTimeout
-	ncfg.ReadSpeculation = cfg.ReadSpeculation
-	ncfg.VNodes = cfg.VNodes
+	cc := &ncfg.Coordinator
+	cc.N, cc.R, cc.W = cfg.Replicas, cfg.ReadQuorum, cfg.WriteQuorum
+	cc.Timeout = cfg.RequestTimeout
+	cc.ReadSpeculation = cfg.ReadSpeculation
+	ncfg.Membership.VNodes = cfg.VNodes
 	ncfg.MaxClockSkew = cfg.MaxClockSkew
 	ncfg.HintedHandoff = cfg.HintedHandoff
 	ncfg.Handoff.ReplayRate = int64(cfg.HintReplayRate)
