@@ -67,4 +67,118 @@
 // The subpackage quorum holds the pure decisions (tallies, consistency
 // levels, newest-version resolution); clustertest is the in-process
 // cluster harness the tests use.
+//
+// # How a request flows through the Coordinator
+//
+// Write (SET, DEL, MSET, ...: Put). The coordinator stamps every mutation
+// with its own HLC version, asks the current Placement for each key's N
+// replicas, and groups the records into ONE batch per replica. All
+// batches go out in parallel, bounded by the request timeout: a peer's
+// batch joins the next merged request to that peer (BatchingReplica) and
+// its answer comes back through a callback, so no goroutine waits for it;
+// the local node's batch goes straight to the engine.
+// A per-key tally (quorum.Tally per key) counts acknowledgements; the
+// client gets its reply as soon as every key has W acks. Once some key
+// can no longer reach W, the coordinator only waits for the replicas it
+// has not heard from yet (at most until the timeout) and answers
+// NOQUORUM with exactly how many acknowledged: those keep the write.
+// Replicas still working after a successful reply finish (or hit the
+// timeout) on their own: the write keeps spreading, nothing waits for
+// them, and since every call ends with the request's timeout (a merged
+// request to a peer may run on, but its callers are answered when their
+// own deadline passes) and answers into a buffered channel, nothing
+// leaks.
+//
+// Read (GET, MGET, EXISTS, ...: Get). The keys are grouped per replica
+// the same way. A read asks R replicas of each key first: this node when
+// it holds the key, then the others in turn from one read to the next.
+// The key's remaining replicas are asked too once one of those fails or
+// has not answered within Config.ReadSpeculation (speculative retry), so
+// a paused replica costs a read that delay, not its timeout. Each answer is
+// folded into the newest record per key (highest version; tombstones and
+// expired records take part, so a delete beats older values) and counted
+// in the tally; once every key has R answers the coordinator repairs the
+// repliers that returned an older version or nothing, waits for those
+// repairs (so a value a quorum read returned is on enough replicas that
+// the next quorum read sees it too: monotonic reads), and replies.
+// Replicas that answer after the reply are folded in as their answers
+// arrive; once the last one is in (or failed at the timeout) the newest
+// record is resolved again over every answer and whoever is stale is
+// repaired by a background goroutine. Those goroutines are bounded
+// (Config.RepairWorkers; beyond it late repair is skipped and counted)
+// and stop on Close.
+//
+// Consistency. R and W come from Config unless the request's context
+// carries a per-connection override (WithConsistency): ONE, QUORUM
+// (majority) or ALL of the N replicas. Either way the requirement is
+// never lowered to the replicas a key has or this node can reach: a
+// cluster with fewer than N members, or a node cut off from the others,
+// answers NOQUORUM instead of acknowledging what fewer replicas hold.
+//
+// Versions. Every write is stamped by this node's HLC. A read lets the
+// clock observe the versions it returns, so a read-modify-write (INCR,
+// APPEND, SET GET) through one coordinator always stamps a version newer
+// than the one it read, even if this node's clock runs behind the
+// writer's. Two coordinators doing read-modify-writes of one key
+// concurrently are not serialized: the newest version wins.
+//
+// DBSIZE and FLUSHALL address every member, not a key's replicas: see Len
+// and Flush.
+//
+// # What a Node wires together
+//
+// A Node is one running cluster member: it wires the pieces of this
+// package and its subpackages together around the local engine.
+//
+//   - The replica transport server listens on ClusterListen and serves the
+//     local engine to peers (NewReplicaHandler: apply, read, ping, count,
+//     drop-all, hinted apply, anti-entropy exchange).
+//   - Membership gossips on GossipListen and advertises the node's id,
+//     client address, cluster address, vnodes and ring state. Every change
+//     of the member list rebuilds the ring snapshot from the members that
+//     have not Left and installs it in the coordinator atomically
+//     (Coordinator.SetPlacement). Dead and suspect members stay in the
+//     ring: a failure is presumed transient, so a dead owner keeps its keys
+//     while substitutes hold its writes as hints (node_handoff.go).
+//   - The member list outlives the process: membership persists it in the
+//     engine's metadata whenever a member is added, moves or leaves for
+//     good, and StartNode builds the first ring from it, before gossip
+//     reports anything. A restarted node therefore starts with the ring the
+//     cluster has (its digest equals the others' from the first request
+//     on), never with a ring of itself alone, and it joins the members it
+//     knew as well as its seeds, so a node seeded only with itself finds
+//     the cluster again.
+//   - Stopping is not leaving. Close stops gossip without a goodbye: the
+//     other members see this node dead, keep it in their ring, and see it
+//     alive again when it returns, so a restart or a crash never moves
+//     ownership. Leave is the explicit, permanent departure: the members
+//     see the node Left and drop it from the ring.
+//   - A node that reaches no other ring member by gossip is isolated
+//     (node_isolation.go) and refuses requests instead of serving them as
+//     if it were the whole cluster.
+//   - The repairer compares the ranges this node replicates with their
+//     other replicas (node_antientropy.go); the transport serves the peers'
+//     side of that exchange.
+//   - The Coordinator serves the RESP server's Store calls as quorum
+//     operations. Peers resolve to RemoteReplicas over transport clients
+//     that are created on first use and closed when the member leaves or
+//     moves to another address. NodeConfig.WrapCaller lets a test harness
+//     put a fault-injecting Caller between this node and each peer.
+//
+// Clock safety (skew.go). Versions are hybrid logical clock stamps, so a
+// node whose wall clock runs ahead of its peers' wins every conflict with
+// writes they make meanwhile: a later write through a peer can be lost to
+// an earlier one. The node therefore pings every alive peer every
+// SkewInterval, estimates the peer's clock offset from the round trip
+// (transport.Ping), and when this node is ahead by more than MaxClockSkew
+// beyond the measurement's uncertainty it logs a warning (at most once per
+// peer per SkewWarnEvery). The latest estimate per peer is in Stats and in
+// INFO (cluster_max_clock_skew_ms). The node keeps serving: refusing
+// writes would turn a clock problem into an outage.
+//
+// Close stops the gossip first (silently: peers declare the node dead),
+// then the skew loop, the coordinator (waiting for the requests in
+// flight), the peer clients and the transport server. Leave does the same
+// after announcing the departure. The engine belongs to the caller and
+// stays open.
 package cluster
