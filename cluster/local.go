@@ -177,10 +177,17 @@ func (l *Local) Owners([]byte) []string { return []string{l.node.Load().id} }
 // LocalGet implements server.ClusterView with the engine's record as
 // stored: tombstones and expired records included.
 func (l *Local) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
+	return localGet(ctx, l.eng, key)
+}
+
+// localGet is RINGCACHE LOCALGET, on one node or on a cluster member: the
+// record eng stores under key, tombstones and expired records included (a
+// tombstone with no value), with no quorum.
+func localGet(ctx context.Context, eng *engine.Engine, key []byte) (server.LocalRecord, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return server.LocalRecord{}, false, err
 	}
-	r, ok, err := l.eng.Lookup(key)
+	r, ok, err := eng.Lookup(key)
 	if err != nil || !ok {
 		return server.LocalRecord{}, false, err
 	}

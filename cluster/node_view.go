@@ -159,19 +159,7 @@ func (n *Node) Owners(key []byte) []string {
 // LocalGet implements server.ClusterView from the local engine, with no
 // quorum: tombstones and expired records included.
 func (n *Node) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return server.LocalRecord{}, false, err
-	}
-	r, ok, err := n.cfg.Engine.Lookup(key)
-	if err != nil || !ok {
-		return server.LocalRecord{}, false, err
-	}
-	return server.LocalRecord{
-		Value:     r.Value,
-		Version:   r.Version.String(),
-		ExpireAt:  r.ExpireAt,
-		Tombstone: r.Tombstone,
-	}, true, nil
+	return localGet(ctx, n.cfg.Engine, key)
 }
 
 // NodeStats is a snapshot of a node's figures for metrics.
