@@ -169,10 +169,10 @@ func DefaultConfig() Config {
 // (or ErrMetaTooLarge when the metadata does not fit).
 func (c Config) Validate() error {
 	if err := validNodeID(c.NodeID); err != nil {
-		return fmt.Errorf("%w: NodeID: %v", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: NodeID: %w", ErrInvalidConfig, err)
 	}
 	if err := validHostPort(c.GossipAddr, true); err != nil {
-		return fmt.Errorf("%w: GossipAddr: %v", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: GossipAddr: %w", ErrInvalidConfig, err)
 	}
 	for _, f := range []struct{ name, v string }{{"ClientAddr", c.ClientAddr}, {"ClusterAddr", c.ClusterAddr}} {
 		if f.v == "" {
@@ -181,7 +181,7 @@ func (c Config) Validate() error {
 	}
 	for _, s := range c.Seeds {
 		if err := validHostPort(s, false); err != nil {
-			return fmt.Errorf("%w: seed %q: %v", ErrInvalidConfig, s, err)
+			return fmt.Errorf("%w: seed %q: %w", ErrInvalidConfig, s, err)
 		}
 	}
 	if c.VNodes < 1 || c.VNodes > MaxVNodes {
@@ -202,7 +202,7 @@ func (c Config) Validate() error {
 	}
 	for _, k := range c.Known {
 		if err := validNodeID(k.ID); err != nil {
-			return fmt.Errorf("%w: known member %q: %v", ErrInvalidConfig, k.ID, err)
+			return fmt.Errorf("%w: known member %q: %w", ErrInvalidConfig, k.ID, err)
 		}
 	}
 	if _, err := encodeMeta(c.localMeta()); err != nil {

@@ -135,7 +135,7 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	port, _ := strconv.Atoi(portStr)
 	ip, err := bindIP(host)
 	if err != nil {
-		return nil, fmt.Errorf("%w: GossipAddr: %v", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: GossipAddr: %w", ErrInvalidConfig, err)
 	}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = c.NodeID

@@ -91,7 +91,7 @@ func decodeMeta(b []byte) (meta, error) {
 	}
 	m.VNodes = int(vnodes)
 	if err := validNodeID(m.NodeID); err != nil {
-		return meta{}, fmt.Errorf("%w: node id: %v", ErrBadMeta, err)
+		return meta{}, fmt.Errorf("%w: node id: %w", ErrBadMeta, err)
 	}
 	return m, nil
 }

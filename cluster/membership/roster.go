@@ -128,7 +128,7 @@ func decodeRoster(b []byte) ([]Member, error) {
 			return nil, fmt.Errorf("%w: %w", ErrBadRoster, d.err)
 		}
 		if err := validNodeID(m.ID); err != nil {
-			return nil, fmt.Errorf("%w: member id: %v", ErrBadRoster, err)
+			return nil, fmt.Errorf("%w: member id: %w", ErrBadRoster, err)
 		}
 		if vnodes < 1 || vnodes > MaxVNodes {
 			return nil, fmt.Errorf("%w: member %s: vnodes %d not in 1..%d", ErrBadRoster, m.ID, vnodes, MaxVNodes)

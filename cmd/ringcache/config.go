@@ -191,7 +191,7 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
-		return cfg, fmt.Errorf("%w: %v", errConfig, err)
+		return cfg, fmt.Errorf("%w: %w", errConfig, err)
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errConfig, fs.Arg(0))
@@ -209,7 +209,7 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		}
 		if v := getenv(envName(s.name)); v != "" {
 			if err := s.value.Set(v); err != nil {
-				return cfg, fmt.Errorf("%w: %s=%q: %v", errConfig, envName(s.name), v, err)
+				return cfg, fmt.Errorf("%w: %s=%q: %w", errConfig, envName(s.name), v, err)
 			}
 		}
 	}
@@ -227,7 +227,7 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 				continue
 			}
 			if err := s.value.Set(file[name]); err != nil {
-				return cfg, fmt.Errorf("%w: %s: %s: %v", errConfig, cfg.ConfigFile, name, err)
+				return cfg, fmt.Errorf("%w: %s: %s: %w", errConfig, cfg.ConfigFile, name, err)
 			}
 		}
 	}
@@ -237,11 +237,11 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 func readYAML(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: config: %v", errConfig, err)
+		return nil, fmt.Errorf("%w: config: %w", errConfig, err)
 	}
 	var raw map[string]any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("%w: config %s: %v", errConfig, path, err)
+		return nil, fmt.Errorf("%w: config %s: %w", errConfig, path, err)
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {

@@ -157,7 +157,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	srv, err := server.New(scfg, store)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errConfig, err)
+		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -222,7 +222,7 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.ObserveRPC = m.observeRPC
 	ncfg.Transport.Arrivals = stalls
 	if err := ncfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", errConfig, err)
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
 	node, err := cluster.StartNode(ctx, ncfg)
 	if err != nil {
