@@ -261,107 +261,152 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 	defer cancel()
 	defer context.AfterFunc(r.life, cancel)()
 	start := r.cfg.Now()
-	self := r.cfg.Ring.Self()
 
-	var dirty map[int]bool
+	pl := r.plan()
+	out, stopped, err := r.exchangeAll(ctx, pl, start)
+	if stopped {
+		return out.sum, err
+	}
+	r.clearDirty(pl, out, start)
+	if err := r.saveProofs(); err != nil {
+		r.log.Warn("antientropy: persist proofs", "err", err)
+	}
+	out.sum.Duration = r.cfg.Now().Sub(start)
+	out.sum.Complete = out.complete(pl)
+	r.record(pl, out, start)
+	return out.sum, err
+}
+
+// roundPlan is what a round compares: per peer, the ranges it shares
+// with this node, dirty ones first.
+type roundPlan struct {
+	dirty    map[int]bool       // dirty buckets when the round started
+	isDirty  map[Range]bool     // ranges touching a dirty bucket
+	replicas map[Range][]string // every range this node replicates, with its replicas
+	byPeer   map[string][]Range
+	peers    []string // sorted
+}
+
+// plan lists the ranges this node replicates and who else holds them.
+func (r *Repairer) plan() roundPlan {
+	self := r.cfg.Ring.Self()
+	pl := roundPlan{isDirty: map[Range]bool{}, replicas: map[Range][]string{}, byPeer: map[string][]Range{}}
 	if r.cfg.Dirty != nil {
-		dirty = map[int]bool{}
+		pl.dirty = map[int]bool{}
 		for _, b := range r.cfg.Dirty.Buckets() {
-			dirty[b] = true
+			pl.dirty[b] = true
 		}
 	}
-	// Per peer, the ranges it shares with this node, dirty ones first.
-	byPeer := map[string][]Range{}
-	isDirty := map[Range]bool{}
-	replicas := map[Range][]string{}
 	for _, rr := range r.cfg.Ring.ReplicaRanges() {
 		if !slices.Contains(rr.Replicas, self) {
 			continue
 		}
-		if len(dirty) > 0 && touchesDirty(rr.Range, dirty) {
-			isDirty[rr.Range] = true
+		if len(pl.dirty) > 0 && touchesDirty(rr.Range, pl.dirty) {
+			pl.isDirty[rr.Range] = true
 		}
-		replicas[rr.Range] = rr.Replicas
+		pl.replicas[rr.Range] = rr.Replicas
 		for _, id := range rr.Replicas {
 			if id != self {
-				byPeer[id] = append(byPeer[id], rr.Range)
+				pl.byPeer[id] = append(pl.byPeer[id], rr.Range)
 			}
 		}
 	}
-	peers := make([]string, 0, len(byPeer))
-	for id, rs := range byPeer {
-		peers = append(peers, id)
-		slices.SortStableFunc(rs, func(a, b Range) int { return boolOrder(isDirty[a], isDirty[b]) })
+	for id, rs := range pl.byPeer {
+		pl.peers = append(pl.peers, id)
+		slices.SortStableFunc(rs, func(a, b Range) int { return boolOrder(pl.isDirty[a], pl.isDirty[b]) })
 	}
-	slices.Sort(peers)
+	slices.Sort(pl.peers)
+	return pl
+}
 
-	var sum Summary
-	synced := map[Range]int{}   // peers each range was synced with
-	expected := map[Range]int{} // peers each range was offered to
-	differing := map[Range]bool{}
-	var firstErr error
-	for _, id := range peers {
+// roundOutcome is what a round's exchanges found.
+type roundOutcome struct {
+	sum       Summary
+	synced    map[Range]int // peers each range was synced with
+	expected  map[Range]int // peers each range was offered to
+	differing map[Range]bool
+}
+
+// exchangeAll runs the round's exchanges, one peer at a time. The error
+// is the first exchange's that failed (the others still ran); stopped
+// reports that the context ended the round before a peer's turn, and
+// the error is then the context's.
+func (r *Repairer) exchangeAll(ctx context.Context, pl roundPlan, start time.Time) (out roundOutcome, stopped bool, firstErr error) {
+	out = roundOutcome{synced: map[Range]int{}, expected: map[Range]int{}, differing: map[Range]bool{}}
+	for _, id := range pl.peers {
 		if err := ctx.Err(); err != nil {
-			return sum, err
+			return out, true, err
 		}
 		p, ok := r.cfg.Ring.Peer(id)
 		if !ok {
-			sum.Failed++
+			out.sum.Failed++
 			continue
 		}
-		for _, rg := range byPeer[id] {
-			expected[rg]++
+		for _, rg := range pl.byPeer[id] {
+			out.expected[rg]++
 		}
-		sum.Peers++
+		out.sum.Peers++
 		xctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		res, err := exchangeWithin(xctx, r.cfg.Store, p, byPeer[id], r.budget, r.cfg.Limits)
+		res, err := exchangeWithin(xctx, r.cfg.Store, p, pl.byPeer[id], r.budget, r.cfg.Limits)
 		cancel()
-		sum.add(res)
+		out.sum.add(res)
 		r.recordProofs(id, res.Synced, start)
 		for _, rg := range res.Synced {
-			synced[rg]++
+			out.synced[rg]++
 		}
 		for _, rg := range res.Differing {
-			differing[rg] = true
+			out.differing[rg] = true
 		}
 		if err != nil {
-			sum.Failed++
+			out.sum.Failed++
 			r.log.Warn("antientropy: exchange failed", "peer", id, "err", err)
 			if firstErr == nil {
 				firstErr = fmt.Errorf("antientropy: exchange with %s: %w", id, err)
 			}
 		}
 	}
-	// A range in sync with every other replica clears its dirty marks.
-	if r.cfg.Dirty != nil && len(dirty) > 0 {
-		var clear []int
-		for rg, reps := range replicas {
-			if isDirty[rg] && synced[rg] == len(reps)-1 {
-				for _, lf := range Leaves(rg) {
-					if dirty[lf.Bucket] {
-						clear = append(clear, lf.Bucket)
-					}
+	return out, false, firstErr
+}
+
+// clearDirty clears the dirty marks of every dirty range now in sync with
+// all its other replicas, and persists the marks.
+func (r *Repairer) clearDirty(pl roundPlan, out roundOutcome, start time.Time) {
+	if r.cfg.Dirty == nil || len(pl.dirty) == 0 {
+		return
+	}
+	var clear []int
+	for rg, reps := range pl.replicas {
+		if pl.isDirty[rg] && out.synced[rg] == len(reps)-1 {
+			for _, lf := range Leaves(rg) {
+				if pl.dirty[lf.Bucket] {
+					clear = append(clear, lf.Bucket)
 				}
 			}
 		}
-		r.cfg.Dirty.Clear(clear, start.UnixMilli())
-		if err := r.cfg.Dirty.Flush(); err != nil {
-			r.log.Warn("antientropy: persist dirty marks", "err", err)
+	}
+	r.cfg.Dirty.Clear(clear, start.UnixMilli())
+	if err := r.cfg.Dirty.Flush(); err != nil {
+		r.log.Warn("antientropy: persist dirty marks", "err", err)
+	}
+}
+
+// complete reports whether every range was synced with every replica it
+// was offered to, and with at least one.
+func (out roundOutcome) complete(pl roundPlan) bool {
+	for rg := range pl.replicas {
+		if out.synced[rg] == 0 || out.synced[rg] < out.expected[rg] {
+			return false
 		}
 	}
-	if err := r.saveProofs(); err != nil {
-		r.log.Warn("antientropy: persist proofs", "err", err)
-	}
-	sum.Duration = r.cfg.Now().Sub(start)
-	sum.Complete = true
-	for rg := range replicas {
-		if synced[rg] == 0 || synced[rg] < expected[rg] {
-			sum.Complete = false
-		}
-	}
+	return true
+}
+
+// record adds a finished round to the stats and logs what it did.
+func (r *Repairer) record(pl roundPlan, out roundOutcome, start time.Time) {
+	sum := out.sum
 	inSync := int64(0)
-	for rg := range replicas {
-		if !differing[rg] {
+	for rg := range pl.replicas {
+		if !out.differing[rg] {
 			inSync++
 		}
 	}
@@ -373,7 +418,7 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 	st.KeysReceived += sum.KeysReceived
 	st.BytesSent += sum.BytesSent
 	st.BytesReceived += sum.BytesReceived
-	st.RangesInSync, st.RangesOutOfSync = inSync, int64(len(differing))
+	st.RangesInSync, st.RangesOutOfSync = inSync, int64(len(out.differing))
 	st.ExchangeFailures += int64(sum.Failed)
 	st.KeysTooLarge += sum.KeysTooLarge
 	r.mu.Unlock()
@@ -386,7 +431,6 @@ func (r *Repairer) Round(ctx context.Context) (Summary, error) {
 		r.log.Warn("antientropy: records too large for a replica frame left unrepaired; the rest of their ranges was repaired",
 			"records", sum.KeysTooLarge, "limit", r.cfg.Limits.MaxRecordBytes)
 	}
-	return sum, firstErr
 }
 
 func (s *Summary) add(res Result) {
