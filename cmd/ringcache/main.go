@@ -80,25 +80,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	cfg.NodeID = nodeID // CONFIG GET node-id shows the id in use
-	ecfg := engine.DefaultConfig()
-	ecfg.Dir = cfg.DataDir + "/db"
-	ecfg.Fsync = cfg.Fsync
-	ecfg.CacheBytes = int64(cfg.CacheSize)
-	ecfg.RowCacheBytes = int64(cfg.RowCacheSize)
-	ecfg.MemTableBytes = int64(cfg.MemtableSize)
-	ecfg.TombstoneGrace = cfg.TombstoneGrace
-	ecfg.Logger = log.With("component", "engine")
 	// In a cluster, a tombstone past its grace period is purged only with
 	// the node's proof that every replica of its range has it; until the
 	// node runs, none is.
 	var clusterNode atomic.Pointer[cluster.Node]
-	if cfg.ClusterListen != "" {
-		ecfg.PurgeAllowed = func(key []byte, r engine.Record) bool {
-			n := clusterNode.Load()
-			return n != nil && n.PurgeAllowed(key, r)
-		}
-	}
-	eng, err := engine.Open(ecfg)
+	eng, err := openEngine(cfg, &clusterNode, log)
 	if err != nil {
 		return err
 	}
@@ -116,27 +102,51 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer stalls.Close()
-	var store server.Store
-	var node *cluster.Node
 	if cfg.ClusterListen == "" {
 		local := cluster.NewLocal(eng, hlc.New(nodeID, nil), nil)
 		local.SetNode(nodeID, cfg.Listen)
-		store = local
-	} else {
-		if node, err = startClusterNode(ctx, cfg, nodeID, eng, metrics, stalls, log); err != nil {
-			return err
-		}
-		clusterNode.Store(node)
-		// Stopping is not leaving: the node stops gossiping without a
-		// goodbye, the other members see it dead and keep its place in
-		// the ring, and it starts again with the ring it persisted.
-		defer func() {
-			if err := node.Close(); err != nil {
-				log.Warn("stopping the cluster node", "err", err)
-			}
-		}()
-		store = node.Store()
+		return runServer(ctx, cfg, local, nil, metrics, stalls, log)
 	}
+	node, err := startClusterNode(ctx, cfg, nodeID, eng, metrics, stalls, log)
+	if err != nil {
+		return err
+	}
+	clusterNode.Store(node)
+	// Stopping is not leaving: the node stops gossiping without a
+	// goodbye, the other members see it dead and keep its place in the
+	// ring, and it starts again with the ring it persisted.
+	defer func() {
+		if err := node.Close(); err != nil {
+			log.Warn("stopping the cluster node", "err", err)
+		}
+	}()
+	return runServer(ctx, cfg, node.Store(), node, metrics, stalls, log)
+}
+
+// openEngine opens the node's Pebble store under data-dir. In a cluster
+// (cluster-listen set), tombstones are purged only when node says so.
+func openEngine(cfg Config, node *atomic.Pointer[cluster.Node], log *slog.Logger) (*engine.Engine, error) {
+	ecfg := engine.DefaultConfig()
+	ecfg.Dir = cfg.DataDir + "/db"
+	ecfg.Fsync = cfg.Fsync
+	ecfg.CacheBytes = int64(cfg.CacheSize)
+	ecfg.RowCacheBytes = int64(cfg.RowCacheSize)
+	ecfg.MemTableBytes = int64(cfg.MemtableSize)
+	ecfg.TombstoneGrace = cfg.TombstoneGrace
+	ecfg.Logger = log.With("component", "engine")
+	if cfg.ClusterListen != "" {
+		ecfg.PurgeAllowed = func(key []byte, r engine.Record) bool {
+			n := node.Load()
+			return n != nil && n.PurgeAllowed(key, r)
+		}
+	}
+	return engine.Open(ecfg)
+}
+
+// runServer serves RESP clients from store on cfg.Listen (and metrics on
+// metrics-listen) until ctx ends, then shuts the server down; node is nil
+// on a single node.
+func runServer(ctx context.Context, cfg Config, store server.Store, node *cluster.Node, metrics *metrics, stalls *stall.Detector, log *slog.Logger) error {
 	scfg := server.DefaultConfig()
 	scfg.Addr = cfg.Listen
 	scfg.RequirePass = cfg.RequirePass
@@ -170,7 +180,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	log.Info("ringcache ready", "version", version, "node_id", nodeID, "listen", ln.Addr().String(),
+	log.Info("ringcache ready", "version", version, "node_id", cfg.NodeID, "listen", ln.Addr().String(),
 		"data_dir", cfg.DataDir, "fsync", cfg.Fsync.String(), "metrics", cfg.MetricsListen, "procs", runtime.GOMAXPROCS(0))
 
 	served := make(chan error, 1)
