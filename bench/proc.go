@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/loopback"
 )
 
 // Process lifetimes. Start polls PING every startPoll for up to
@@ -29,15 +31,15 @@ type hostPort struct{ host, port string }
 
 func (h hostPort) String() string { return net.JoinHostPort(h.host, h.port) }
 
-// freePort asks the kernel for an unused 127.0.0.1 port. The port is free
-// when returned but not reserved, so Start retries if the server loses it.
+// freePort returns an unused 127.0.0.1 port, free for TCP and UDP (a
+// gossip port needs both; loopback.Addr). It is free when returned but
+// not reserved, so Start retries if the server loses it.
 func freePort() (hostPort, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := loopback.Addr()
 	if err != nil {
 		return hostPort{}, err
 	}
-	defer l.Close()
-	host, port, err := net.SplitHostPort(l.Addr().String())
+	host, port, err := net.SplitHostPort(a)
 	return hostPort{host, port}, err
 }
 

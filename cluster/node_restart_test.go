@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ringcache/ringcache/bench/loopback"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
@@ -53,27 +52,14 @@ func states(n *Node) string {
 	return strings.Join(parts, ",")
 }
 
-// restartableGossipAddr returns a loopback address free for TCP and UDP
-// below the kernel's ephemeral port range, where no port-0 bind of a
-// test running in parallel can take it while its node is stopped.
-func restartableGossipAddr(t *testing.T) string {
+// freeAddr returns a loopback address a restarted node can bind again.
+func freeAddr(t *testing.T) string {
 	t.Helper()
-	for range 200 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", addr)
-		_ = l.Close()
-		if err != nil {
-			continue
-		}
-		_ = u.Close()
-		return addr
+	a, err := loopback.Addr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port below the ephemeral range")
-	return ""
+	return a
 }
 
 func waitUntil(t *testing.T, what string, cond func() error) {
@@ -100,7 +86,7 @@ func waitUntil(t *testing.T, what string, cond func() error) {
 func TestRestartStartsWithPersistedRing(t *testing.T) {
 	engA, engB := memEngine(t), memEngine(t)
 	a := pairNode(t, "n1", engA, "")
-	b := pairNode(t, "n2", engB, restartableGossipAddr(t), a.GossipAddr())
+	b := pairNode(t, "n2", engB, freeAddr(t), a.GossipAddr())
 	waitUntil(t, "both alive on both", func() error {
 		for _, n := range []*Node{a, b} {
 			if got := states(n); got != "n1:alive,n2:alive" {

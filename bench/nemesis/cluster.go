@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,45 +13,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/bench"
+	"github.com/ringcache/ringcache/bench/loopback"
 )
 
 // nodeAddrs are the three addresses of one node.
 type nodeAddrs struct{ client, cluster, gossip string }
-
-// freeAddrs returns n distinct 127.0.0.1 addresses free for TCP and UDP
-// (memberlist binds both). A node restarted by a fault binds its ports
-// again; taken from the kernel's ephemeral range (32768-60999 on Linux),
-// a port could go to one of the load's outgoing connections while its
-// node is down, so they come from below that range. Free when returned,
-// not reserved.
-func freeAddrs(n int) ([]string, error) {
-	const low, high = 20000, 32768
-	out := make([]string, 0, n)
-	seen := map[int]bool{}
-	for tries := 0; len(out) < n; tries++ {
-		if tries == 100*n {
-			return nil, errors.New("nemesis: no free ports below the ephemeral range")
-		}
-		p := low + rand.IntN(high-low)
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		addr := fmt.Sprintf("127.0.0.1:%d", p)
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", addr)
-		_ = l.Close()
-		if err != nil {
-			continue
-		}
-		_ = u.Close()
-		out = append(out, addr)
-	}
-	return out, nil
-}
 
 // cluster is the scenario's set of nodes, all gossiping through the first
 // node as their seed.
@@ -66,7 +30,7 @@ type cluster struct {
 // newCluster describes a cluster in dir on fresh ports; uids gives the
 // nodes (by index) that run as another user.
 func newCluster(cfg *Config, dir, bin string, uids map[int]int) (*cluster, error) {
-	addrs, err := freeAddrs(3 * cfg.Nodes)
+	addrs, err := loopback.Addrs(3 * cfg.Nodes)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ringcache/ringcache/bench/loopback"
 	"github.com/ringcache/ringcache/cluster"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
@@ -223,7 +223,7 @@ func (c *Cluster) seedAddr(i int) (string, error) {
 	if a := c.addrs.of[i].gossip; a != "" {
 		return a, nil
 	}
-	a, err := freeAddr(true)
+	a, err := loopback.Addr()
 	if err != nil {
 		return "", err
 	}
@@ -238,13 +238,13 @@ func (c *Cluster) setAddrs(i int, a addrs) {
 	c.addrs.of[i] = a
 }
 
-// orAny returns addr, or a free loopback address if it is empty
-// (freeAddr; port 0 if none is found).
-func orAny(addr string, udp bool) string {
+// orAny returns addr, or a free loopback address if it is empty (one a
+// restart can bind again: loopback.Addr; port 0 if none is found).
+func orAny(addr string) string {
 	if addr != "" {
 		return addr
 	}
-	if a, err := freeAddr(udp); err == nil {
+	if a, err := loopback.Addr(); err == nil {
 		return a
 	}
 	return "127.0.0.1:0"
@@ -269,8 +269,8 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	cfg := cluster.DefaultNodeConfig()
 	cfg.NodeID = m.mu.id
 	cfg.ClientAddr = clientAddr
-	cfg.ClusterListen = orAny(a.rpc, false)
-	cfg.GossipListen = orAny(a.gossip, true)
+	cfg.ClusterListen = orAny(a.rpc)
+	cfg.GossipListen = orAny(a.gossip)
 	cfg.Seeds = seeds
 	cfg.Secret = o.Secret
 	cc := &cfg.Coordinator
@@ -353,7 +353,7 @@ func (c *Cluster) Start(i int) error {
 		return fmt.Errorf("clustertest: node %d already running", i)
 	}
 	// The RESP listener comes first: the node advertises its address.
-	ln, err := net.Listen("tcp", orAny(c.addrsOf(i).client, false))
+	ln, err := net.Listen("tcp", orAny(c.addrsOf(i).client))
 	if err != nil {
 		return err
 	}
@@ -664,52 +664,4 @@ func Eventually(timeout time.Duration, cond func() error) error {
 		time.Sleep(wait)
 		wait = min(2*wait, 100*time.Millisecond)
 	}
-}
-
-// A restarted node binds the ports it had. Taken from the kernel's
-// ephemeral range (32768-60999 on Linux), a port could go to any port-0
-// bind or outgoing connection of a test running in parallel while its
-// node is stopped, so ports come from below that range, each handed out
-// once per process.
-const portLow, portHigh = 20000, 32768
-
-var ports struct {
-	sync.Mutex
-	used map[int]bool
-}
-
-// freeAddr finds a loopback address below the ephemeral range that no
-// other node of this process has had, free for TCP and, if udp is set,
-// for UDP too (memberlist binds both).
-func freeAddr(udp bool) (string, error) {
-	ports.Lock()
-	defer ports.Unlock()
-	if ports.used == nil {
-		ports.used = map[int]bool{}
-	}
-	for range 500 {
-		p := portLow + rand.IntN(portHigh-portLow)
-		if ports.used[p] {
-			continue
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", p)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		var pc net.PacketConn
-		if udp {
-			pc, err = net.ListenPacket("udp", addr)
-		}
-		_ = ln.Close()
-		if err != nil {
-			continue
-		}
-		if pc != nil {
-			_ = pc.Close()
-		}
-		ports.used[p] = true
-		return addr, nil
-	}
-	return "", errors.New("clustertest: no free port below the ephemeral range")
 }

@@ -16,11 +16,11 @@
 // one way or both, as a firewall would.
 //
 // Nodes are addressed by index. A node's listeners (client, replica RPC,
-// gossip) bind port 0 on its first start, and the ports it got are kept
-// for the node's lifetime, so Stop followed by Restart brings the node
-// back with the same id, the same data directory and the same addresses.
-// Only a node that is some other node's seed before it first runs gets a
-// gossip port picked in advance. Stop is a graceful stop, not a leave:
+// gossip) get free ports below the kernel's ephemeral range on its first
+// start (bench/loopback), where no outgoing connection or port-0 bind can
+// take them while the node is stopped, and keep them for the node's
+// lifetime, so Stop followed by Restart brings the node back with the
+// same id, the same data directory and the same addresses. Stop is a graceful stop, not a leave:
 // the others see the node dead and keep it in the ring, and a restarted
 // node starts with the member list it persisted. Leave is the permanent
 // departure: the others see the node Left and take it out of the ring.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/loopback"
 )
 
 // binPath is the ringcache binary built once for the process-level tests.
@@ -49,44 +49,15 @@ type node struct {
 	err  error
 }
 
-// freeAddr returns a 127.0.0.1 address free for TCP and UDP (a gossip
-// address needs both), each handed out once per test binary. Tests
-// restart nodes on the ports they had; taken from the kernel's ephemeral
-// range (32768-60999 on Linux) a port could go to any outgoing
-// connection or port-0 bind meanwhile, so they come from below it.
+// freeAddr returns a loopback address free for TCP and UDP (a gossip
+// address needs both) that a restarted node can bind again.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	handed.Lock()
-	defer handed.Unlock()
-	if handed.ports == nil {
-		handed.ports = map[int]bool{}
+	a, err := loopback.Addr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for range 500 {
-		p := 20000 + rand.IntN(32768-20000)
-		if handed.ports[p] {
-			continue
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", p)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", addr)
-		_ = ln.Close()
-		if err != nil {
-			continue
-		}
-		_ = u.Close()
-		handed.ports[p] = true
-		return addr
-	}
-	t.Fatal("no free port below the ephemeral range")
-	return ""
-}
-
-var handed struct {
-	sync.Mutex
-	ports map[int]bool
+	return a
 }
 
 // startNode runs the binary with args plus --listen and waits until it
