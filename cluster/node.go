@@ -27,7 +27,6 @@ type Node struct {
 	local *LocalReplica
 	clock *hlc.Clock
 	coord *Coordinator
-	store *nodeStore
 
 	rpc     *transport.Server
 	rpcAddr string // advertised replica RPC address
@@ -168,7 +167,6 @@ func (n *Node) start() error {
 	if n.coord, err = New(cc); err != nil {
 		return err
 	}
-	n.store = &nodeStore{Coordinator: n.coord, n: n}
 	// The first ring is the one the last run knew; until gossip reports,
 	// every other member counts as down.
 	known := n.loadMembers()
@@ -240,10 +238,9 @@ func (n *Node) ClusterAddr() string { return n.rpcAddr }
 // GossipAddr returns the address the node gossips on.
 func (n *Node) GossipAddr() string { return n.members.LocalNode().GossipAddr }
 
-// Store returns what the RESP server serves: the coordinator, which also
-// implements server.ClusterView and server.InfoProvider through this
-// node (RINGCACHE NODES/OWNERS/LOCALGET, INFO's Cluster section).
-func (n *Node) Store() server.Store { return n.store }
+// Store returns what the RESP server serves: the node itself (its quorum
+// reads and writes go through the coordinator; node_view.go).
+func (n *Node) Store() server.Store { return n }
 
 // Coordinator returns the node's coordinator.
 func (n *Node) Coordinator() *Coordinator { return n.coord }

@@ -61,8 +61,14 @@ func (n *Node) startHandoff() error {
 	return nil
 }
 
-// Hints returns the node's hint manager, nil when hinted handoff is off.
-func (n *Node) Hints() *handoff.Manager { return n.hints }
+// HintStats returns the hint manager's figures per target, none when
+// hinted handoff is off.
+func (n *Node) HintStats() []handoff.TargetStats {
+	if n.hints == nil {
+		return nil
+	}
+	return n.hints.Stats()
+}
 
 // Dirty returns the node's anti-entropy dirty set.
 func (n *Node) Dirty() *antientropy.Dirty { return n.dirty }

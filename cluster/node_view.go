@@ -14,41 +14,45 @@ import (
 	"github.com/ringcache/ringcache/server"
 )
 
-// nodeStore is what Node.Store returns: the coordinator's Store methods,
-// with the node's ClusterView and InfoProvider, so the RESP server finds
-// both by type assertion on the one Store it is given. Reads and writes
-// are refused while the node is isolated (node_isolation.go).
-type nodeStore struct {
-	*Coordinator
-	n *Node
-}
+// The Node is what the RESP server serves (Node.Store): the
+// coordinator's quorum reads and writes, refused while the node is
+// isolated (node_isolation.go), together with the operator views
+// (ClusterView, HintsView, Repairer, KeyEstimator, InfoProvider) that
+// the server finds by type assertion on the one Store it is given.
 
 // Get implements server.Store: the coordinator's quorum read, unless
 // this node is isolated.
-func (s *nodeStore) Get(ctx context.Context, keys [][]byte) ([]server.Item, error) {
-	if err := s.n.refuseIsolated(); err != nil {
+func (n *Node) Get(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+	if err := n.refuseIsolated(); err != nil {
 		return nil, err
 	}
-	return s.Coordinator.Get(ctx, keys)
+	return n.coord.Get(ctx, keys)
 }
 
 // GetLatest implements server.LatestReader: the coordinator's read of
 // every reachable replica, unless this node is isolated.
-func (s *nodeStore) GetLatest(ctx context.Context, keys [][]byte) ([]server.Item, error) {
-	if err := s.n.refuseIsolated(); err != nil {
+func (n *Node) GetLatest(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+	if err := n.refuseIsolated(); err != nil {
 		return nil, err
 	}
-	return s.Coordinator.GetLatest(ctx, keys)
+	return n.coord.GetLatest(ctx, keys)
 }
 
 // Put implements server.Store: the coordinator's quorum write, unless
 // this node is isolated.
-func (s *nodeStore) Put(ctx context.Context, muts []server.Mutation) error {
-	if err := s.n.refuseIsolated(); err != nil {
+func (n *Node) Put(ctx context.Context, muts []server.Mutation) error {
+	if err := n.refuseIsolated(); err != nil {
 		return err
 	}
-	return s.Coordinator.Put(ctx, muts)
+	return n.coord.Put(ctx, muts)
 }
+
+// Len implements server.Store (DBSIZE): the coordinator's estimate over
+// every member.
+func (n *Node) Len(ctx context.Context) (int64, error) { return n.coord.Len(ctx) }
+
+// Flush implements server.Store (FLUSHALL): every member drops its data.
+func (n *Node) Flush(ctx context.Context) error { return n.coord.Flush(ctx) }
 
 // refuseIsolated returns the isolation error, counting the refusal, or
 // nil.
@@ -61,31 +65,18 @@ func (n *Node) refuseIsolated() error {
 }
 
 var (
-	_ server.Store        = (*nodeStore)(nil)
-	_ server.ClusterView  = (*nodeStore)(nil)
-	_ server.InfoProvider = (*nodeStore)(nil)
-	_ server.HintsView    = (*nodeStore)(nil)
-	_ server.Repairer     = (*nodeStore)(nil)
-	_ server.KeyEstimator = (*nodeStore)(nil)
+	_ server.Store        = (*Node)(nil)
+	_ server.LatestReader = (*Node)(nil)
 	_ server.ClusterView  = (*Node)(nil)
 	_ server.InfoProvider = (*Node)(nil)
+	_ server.HintsView    = (*Node)(nil)
+	_ server.Repairer     = (*Node)(nil)
+	_ server.KeyEstimator = (*Node)(nil)
 )
 
-func (s *nodeStore) Nodes() []server.NodeInfo   { return s.n.Nodes() }
-func (s *nodeStore) Owners(key []byte) []string { return s.n.Owners(key) }
-func (s *nodeStore) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
-	return s.n.LocalGet(ctx, key)
-}
-func (s *nodeStore) InfoSections() []server.InfoSection { return s.n.InfoSections() }
-func (s *nodeStore) KeysEstimate() int64                { return s.n.KeysEstimate() }
-func (s *nodeStore) Hints() []server.HintInfo           { return s.n.HintInfo() }
-func (s *nodeStore) Repair(ctx context.Context) (server.RepairSummary, error) {
-	return s.n.Repair(ctx)
-}
-
-// HintInfo implements server.HintsView: the hints this node holds, per
+// Hints implements server.HintsView: the hints this node holds, per
 // target (none when hinted handoff is off).
-func (n *Node) HintInfo() []server.HintInfo {
+func (n *Node) Hints() []server.HintInfo {
 	if n.hints == nil {
 		return nil
 	}

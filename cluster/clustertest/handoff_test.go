@@ -45,7 +45,7 @@ func keysOwnedBy(t *testing.T, c *clustertest.Cluster, n int, not int, nodes ...
 // pendingFor sums, over every running node, the hints held for node id.
 func pendingFor(c *clustertest.Cluster, id string) (pending, bytes, delivered, dropped int64) {
 	for _, i := range c.Running() {
-		for _, h := range c.Node(i).HintInfo() {
+		for _, h := range c.Node(i).Hints() {
 			if h.Target == id {
 				pending += h.Pending
 				bytes += h.Bytes
@@ -108,7 +108,7 @@ func TestHintedHandoffDeliversAfterHeal(t *testing.T) {
 	// RINGCACHE HINTS and INFO show the holders' figures.
 	var holder int = -1
 	for _, i := range c.Running() {
-		if len(c.Node(i).HintInfo()) > 0 {
+		if len(c.Node(i).Hints()) > 0 {
 			holder = i
 		}
 	}
@@ -143,7 +143,7 @@ func TestStaleHintNeverOverwritesNewerWrite(t *testing.T) {
 	holder := -1
 	c.Eventually("a node holding the hint", func() error {
 		for _, i := range c.Running() {
-			for _, h := range c.Node(i).HintInfo() {
+			for _, h := range c.Node(i).Hints() {
 				if h.Target == c.ID(owner) && h.Pending > 0 {
 					holder = i
 					return nil
@@ -285,7 +285,7 @@ func TestHintQueueCap(t *testing.T) {
 		}
 	}
 	for _, i := range c.Running() {
-		for _, h := range c.Node(i).HintInfo() {
+		for _, h := range c.Node(i).Hints() {
 			// One write may land on a queue just under the cap.
 			if h.Target == c.ID(owner) && h.Bytes > limit+1024 {
 				t.Fatalf("node %d holds %d bytes of hints for the owner, cap %d", i, h.Bytes, limit)
@@ -352,7 +352,7 @@ func TestHintHolderLostForGood(t *testing.T) {
 	dirty := 0
 	lost, most := -1, int64(0)
 	for _, i := range c.Running() {
-		for _, h := range c.Node(i).HintInfo() {
+		for _, h := range c.Node(i).Hints() {
 			if h.Target == c.ID(owner) && h.Pending > most && i != via {
 				lost, most = i, h.Pending
 			}

@@ -31,7 +31,7 @@ func value(n int, v byte) string { return strings.Repeat(string(v), n) }
 func checkNoHintsOrRepairStuck(t *testing.T, c *clustertest.Cluster) {
 	t.Helper()
 	for _, i := range c.Running() {
-		for _, h := range c.Node(i).HintInfo() {
+		for _, h := range c.Node(i).Hints() {
 			if h.Pending != 0 || h.Dropped != 0 {
 				t.Fatalf("node %d holds hints %+v", i, h)
 			}

@@ -110,12 +110,10 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(aeLastDesc, last)
 	counter(aeFailuresDesc, ae.ExchangeFailures)
 	counter(aeTooLargeDesc, ae.KeysTooLarge)
-	if hm := c.node.Hints(); hm != nil {
-		for _, h := range hm.Stats() {
-			counter(hintsTooLargeDesc, h.TooLarge, h.Target)
-		}
+	for _, h := range c.node.HintStats() {
+		counter(hintsTooLargeDesc, h.TooLarge, h.Target)
 	}
-	for _, h := range c.node.HintInfo() {
+	for _, h := range c.node.Hints() {
 		gauge(hintsPendingDesc, float64(h.Pending), h.Target)
 		gauge(hintsBytesDesc, float64(h.Bytes), h.Target)
 		gauge(hintsOldestDesc, float64(h.OldestAgeMs)/1000, h.Target)
