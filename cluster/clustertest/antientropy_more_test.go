@@ -69,13 +69,18 @@ func existsThrough(t *testing.T, c *clustertest.Cluster, i int, keys []string) i
 	return n
 }
 
-// pipelined runs one command per key through node i in pipelines of 1000.
+// pipelined runs one command per key through node i in pipelines of 250.
 func pipelined(t *testing.T, c *clustertest.Cluster, i int, keys []string, cmd func(redis.Pipeliner, string)) {
 	t.Helper()
 	ctx := context.Background()
-	for start := 0; start < len(keys); start += 1000 {
+	// A pipeline's first reply may wait for much of the pipeline to run:
+	// 250 commands keep that well within the client's read timeout on a
+	// loaded machine with the race detector, DELs included (each reads
+	// every reachable replica first).
+	const chunk = 250
+	for start := 0; start < len(keys); start += chunk {
 		pipe := c.Client(i).Pipeline()
-		for _, k := range keys[start:min(start+1000, len(keys))] {
+		for _, k := range keys[start:min(start+chunk, len(keys))] {
 			cmd(pipe, k)
 		}
 		cmds, err := pipe.Exec(ctx)
