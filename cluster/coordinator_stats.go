@@ -75,11 +75,16 @@ func (c *Coordinator) Stats() Stats {
 	}
 }
 
-// InfoSections implements server.InfoProvider: a "Cluster" section, then
-// the local replica's own sections if it has any. cluster_enabled is 0 so
-// that cluster-aware clients treat the node as a standalone server: any
-// node accepts any key.
+// InfoSections implements server.InfoProvider: the coordinator's
+// "Cluster" section (infoFields). A Node builds the whole INFO around it.
 func (c *Coordinator) InfoSections() []server.InfoSection {
+	return []server.InfoSection{{Name: "Cluster", Fields: c.infoFields()}}
+}
+
+// infoFields are the coordinator's INFO figures: its configuration and
+// Stats. cluster_enabled is 0 so that cluster-aware clients treat the
+// node as a standalone server: any node accepts any key.
+func (c *Coordinator) infoFields() [][2]string {
 	s := c.Stats()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	fields := [][2]string{
@@ -104,11 +109,5 @@ func (c *Coordinator) InfoSections() []server.InfoSection {
 		{"ringcache_write_restamps_exhausted", i(s.RestampsExhausted)},
 		{"ringcache_read_answers_behind", i(s.ReadsBehind)},
 	}
-	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
-	if rep, ok := c.cfg.Peers(c.cfg.Self); ok {
-		if ip, ok := rep.(server.InfoProvider); ok {
-			sections = append(sections, ip.InfoSections()...)
-		}
-	}
-	return sections
+	return fields
 }

@@ -216,20 +216,20 @@ func (n *Node) Stats() NodeStats {
 	return s
 }
 
-// InfoSections implements server.InfoProvider: the coordinator's
-// sections, its Cluster section extended with the node's state (ok, or
-// isolated: it reaches no other member and refuses requests), member
-// counts by state, the ring digest and the clock skew. Nothing here asks
-// a peer or waits for one.
+// InfoSections implements server.InfoProvider, the one place the node's
+// INFO is built: a Cluster section (the coordinator's figures, then the
+// node's state — ok, or isolated: it reaches no other member and refuses
+// requests —, member counts by state, the ring digest, the clock skew
+// and catch-up), the local engine's section, the hints and anti-entropy.
+// Nothing here asks a peer or waits for one.
 func (n *Node) InfoSections() []server.InfoSection {
-	sections := n.coord.InfoSections()
 	s := n.Stats()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	state := "ok"
 	if s.Isolated {
 		state = "isolated"
 	}
-	extra := [][2]string{
+	fields := append(n.coord.infoFields(), [][2]string{
 		{"cluster_state", state},
 		{"cluster_reachable_members", strconv.Itoa(s.Reachable)},
 		{"cluster_isolated_refusals", i(s.IsolatedRefusals)},
@@ -241,20 +241,15 @@ func (n *Node) InfoSections() []server.InfoSection {
 		{"cluster_max_clock_skew_ms", i(s.MaxClockSkew.Milliseconds())},
 		{"cluster_clock_skew_limit_ms", i(n.cfg.MaxClockSkew.Milliseconds())},
 		{"cluster_clock_skew_warnings", i(s.ClockSkewWarnings)},
-	}
+	}...)
 	behind, holders, repair := n.catchup.snapshot()
-	extra = append(extra,
+	fields = append(fields,
 		[2]string{"cluster_catching_up", boolDigit(behind)},
 		[2]string{"cluster_catchup_hint_holders", strconv.Itoa(holders)},
 		[2]string{"cluster_catchup_repair_pending", boolDigit(repair)})
-	sections = append(sections, n.hintsSection(), n.antientropySection())
-	for k := range sections {
-		if sections[k].Name == "Cluster" {
-			sections[k].Fields = append(sections[k].Fields, extra...)
-			return sections
-		}
-	}
-	return append([]server.InfoSection{{Name: "Cluster", Fields: extra}}, sections...)
+	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
+	sections = append(sections, engineInfo(n.cfg.Engine)...)
+	return append(sections, n.hintsSection(), n.antientropySection())
 }
 
 // CatchingUp reports whether this node may still lack writes it missed

@@ -199,12 +199,6 @@ func (l *LocalReplica) DropAll(ctx context.Context) error {
 	return l.eng.DropAll()
 }
 
-// InfoSections implements server.InfoProvider with the engine's figures,
-// so INFO through a coordinator still shows the local engine.
-func (l *LocalReplica) InfoSections() []server.InfoSection {
-	return engineInfo(l.eng)
-}
-
 // engineInfo is the INFO "Engine" section: every figure of the engine's
 // Stats, as engine_<name>.
 func engineInfo(eng *engine.Engine) []server.InfoSection {

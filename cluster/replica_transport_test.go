@@ -245,9 +245,9 @@ func TestMisbehavingReplicaIsAFailure(t *testing.T) {
 	}
 }
 
-func TestLocalReplicaInfo(t *testing.T) {
+func TestEngineInfo(t *testing.T) {
 	tc := newTestCluster(t, 1, nil)
-	secs := tc.locals["n0"].InfoSections()
+	secs := engineInfo(tc.locals["n0"].Engine())
 	if len(secs) != 1 || secs[0].Name != "Engine" || len(secs[0].Fields) == 0 {
 		t.Fatalf("sections %+v", secs)
 	}
