@@ -74,9 +74,9 @@
 // (Limits): at most 512 records and Limits.BatchBytes (4 MiB) of keys and
 // values, a larger record alone. The local side knows its records' sizes
 // from the entries it scans; the peer reports its own in the entries it
-// answers (Entry.Size, asked with OpEntriesSized; a peer of an older
+// answers (Entry.Size, asked with transport.OpEntriesSized; a peer of an older
 // version answers that with transport.ErrUnknownOp and is asked with
-// OpEntries, without sizes, its pulls then cut by record count and halved
+// transport.OpEntries, without sizes, its pulls then cut by record count and halved
 // whenever an answer does not fit in a frame). A record larger than a
 // frame carries (Limits.MaxRecordBytes) is neither pushed nor pulled: it
 // is counted (Result.KeysTooLarge, Stats.KeysTooLarge, a warning per

@@ -81,8 +81,8 @@ type exchange struct {
 	budget Budget
 	lim    Limits
 	res    Result
-	// unsized is set once the peer turned OpEntriesSized down (an older
-	// version): its entries are asked with OpEntries, without sizes.
+	// unsized is set once the peer turned transport.OpEntriesSized down (an older
+	// version): its entries are asked with transport.OpEntries, without sizes.
 	unsized bool
 	// skippedTombstone is set when a tombstone of the current range was
 	// too large to move: the range is then not synced.
@@ -113,7 +113,7 @@ func (x *exchange) spend(ctx context.Context, n int) error {
 // compare compares the roots of a chunk of ranges and repairs the ranges
 // that differ.
 func (x *exchange) compare(ctx context.Context, ranges []Range) error {
-	resp, err := x.call(ctx, OpRoots, AppendRootsRequest(nil, RootsRequest{Ranges: ranges}))
+	resp, err := x.call(ctx, transport.OpRoots, AppendRootsRequest(nil, RootsRequest{Ranges: ranges}))
 	if err != nil {
 		return fmt.Errorf("antientropy: roots: %w", err)
 	}
@@ -150,7 +150,7 @@ func (x *exchange) compare(ctx context.Context, ranges []Range) error {
 // leaves that differ.
 func (x *exchange) repairRange(ctx context.Context, r Range, local *Tree, remoteRoot uint64) error {
 	leaves, _, err := Diff(local, remoteRoot, func(level int, idx []int) ([]uint64, error) {
-		resp, err := x.call(ctx, OpNodes, AppendNodesRequest(nil, NodesRequest{Range: r, Level: level, Indices: idx}))
+		resp, err := x.call(ctx, transport.OpNodes, AppendNodesRequest(nil, NodesRequest{Range: r, Level: level, Indices: idx}))
 		if err != nil {
 			return nil, err
 		}
@@ -183,11 +183,11 @@ func (x *exchange) repairRange(ctx context.Context, r Range, local *Tree, remote
 }
 
 // remoteEntries asks the peer for the entries of leaves of r, with their
-// sizes unless the peer does not know OpEntriesSized.
+// sizes unless the peer does not know transport.OpEntriesSized.
 func (x *exchange) remoteEntries(ctx context.Context, r Range, leaves []int) ([]Entry, error) {
 	req := AppendEntriesRequest(nil, EntriesRequest{Range: r, Leaves: leaves})
 	if !x.unsized {
-		resp, err := x.call(ctx, OpEntriesSized, req)
+		resp, err := x.call(ctx, transport.OpEntriesSized, req)
 		if !errors.Is(err, transport.ErrUnknownOp) {
 			if err != nil {
 				return nil, fmt.Errorf("antientropy: entries: %w", err)
@@ -197,7 +197,7 @@ func (x *exchange) remoteEntries(ctx context.Context, r Range, leaves []int) ([]
 		}
 		x.unsized = true
 	}
-	resp, err := x.call(ctx, OpEntries, req)
+	resp, err := x.call(ctx, transport.OpEntries, req)
 	if err != nil {
 		return nil, fmt.Errorf("antientropy: entries: %w", err)
 	}

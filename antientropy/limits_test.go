@@ -62,7 +62,7 @@ func TestLimitsBatches(t *testing.T) {
 
 // framePeer is a memPeer behind a transport with frames of frame bytes:
 // an apply request or read answer larger fails as the transport fails it.
-// With old it does not know OpEntriesSized, as a node before it.
+// With old it does not know transport.OpEntriesSized, as a node before it.
 type framePeer struct {
 	*memPeer
 	frame int
@@ -74,7 +74,7 @@ type framePeer struct {
 }
 
 func (p *framePeer) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
-	if p.old && op == OpEntriesSized {
+	if p.old && op == transport.OpEntriesSized {
 		return nil, &transport.RemoteError{Op: op, Msg: fmt.Sprintf("%v: %d", transport.ErrUnknownOp, op)}
 	}
 	return p.memPeer.Call(ctx, op, payload)

@@ -58,7 +58,7 @@ type EntriesRequest struct {
 
 // EntriesResponse answers an EntriesRequest with the entries of the
 // requested leaves, in leaf order then scan order. An entry's Size is
-// encoded only when it is set (OpEntriesSized answers carry it, OpEntries
+// encoded only when it is set (transport.OpEntriesSized answers carry it, transport.OpEntries
 // answers leave it out, as nodes before it was added expect).
 type EntriesResponse struct {
 	Entries []Entry

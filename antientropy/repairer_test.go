@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/engine"
+
+	"github.com/ringcache/ringcache/cluster/transport"
 )
 
 // fakeRing is a fixed ring of four arcs covering the token space. Node
@@ -392,11 +394,11 @@ func serviceSeeds() []struct {
 		op      uint8
 		payload []byte
 	}{
-		{OpRoots, AppendRootsRequest(nil, RootsRequest{Ranges: []Range{whole, {Start: 1, End: 1 << 40}}})},
-		{OpNodes, AppendNodesRequest(nil, NodesRequest{Range: whole, Level: 1, Indices: []int{0, 3, 15}})},
-		{OpNodes, AppendNodesRequest(nil, NodesRequest{Range: whole, Level: 4, Indices: []int{65536}})},
-		{OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: whole, Leaves: []int{0, 1, 65536}})},
-		{OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: Range{Start: 10, End: 20}, Leaves: []int{0}})},
+		{transport.OpRoots, AppendRootsRequest(nil, RootsRequest{Ranges: []Range{whole, {Start: 1, End: 1 << 40}}})},
+		{transport.OpNodes, AppendNodesRequest(nil, NodesRequest{Range: whole, Level: 1, Indices: []int{0, 3, 15}})},
+		{transport.OpNodes, AppendNodesRequest(nil, NodesRequest{Range: whole, Level: 4, Indices: []int{65536}})},
+		{transport.OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: whole, Leaves: []int{0, 1, 65536}})},
+		{transport.OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: Range{Start: 10, End: 20}, Leaves: []int{0}})},
 	}
 }
 
@@ -410,11 +412,11 @@ func checkServe(t testing.TB, svc *Service, op uint8, payload []byte) {
 	}
 	var derr error
 	switch op {
-	case OpRoots:
+	case transport.OpRoots:
 		_, derr = DecodeRootsResponse(resp)
-	case OpNodes:
+	case transport.OpNodes:
 		_, derr = DecodeNodesResponse(resp)
-	case OpEntries:
+	case transport.OpEntries:
 		_, derr = DecodeEntriesResponse(resp)
 	default:
 		t.Fatalf("op %d answered without error", op)
@@ -446,16 +448,16 @@ func TestServiceRejectsGarbage(t *testing.T) {
 		want    error
 	}{
 		{"unknown op", 99, nil, ErrBadRequest},
-		{"roots empty", OpRoots, nil, ErrMalformed},
-		{"roots truncated", OpRoots, []byte{2, 0, 0, 0}, ErrMalformed},
-		{"roots trailing", OpRoots, append(AppendRootsRequest(nil, RootsRequest{Ranges: []Range{small}}), 0), ErrMalformed},
-		{"nodes empty", OpNodes, nil, ErrMalformed},
-		{"nodes level too deep", OpNodes, AppendNodesRequest(nil, NodesRequest{Range: small, Level: 9, Indices: []int{0}}), ErrMalformed},
-		{"nodes level past the tree", OpNodes, AppendNodesRequest(nil, NodesRequest{Range: small, Level: 2, Indices: []int{0}}), ErrBadRequest},
-		{"nodes index past the level", OpNodes, AppendNodesRequest(nil, NodesRequest{Range: Range{Start: 3, End: 3}, Level: 1, Indices: []int{16}}), ErrBadRequest},
-		{"entries empty", OpEntries, nil, ErrMalformed},
-		{"entries leaf past the range", OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: small, Leaves: []int{1}}), ErrBadRequest},
-		{"entries too many leaves", OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: Range{Start: 3, End: 3}, Leaves: tooMany}), ErrBadRequest},
+		{"roots empty", transport.OpRoots, nil, ErrMalformed},
+		{"roots truncated", transport.OpRoots, []byte{2, 0, 0, 0}, ErrMalformed},
+		{"roots trailing", transport.OpRoots, append(AppendRootsRequest(nil, RootsRequest{Ranges: []Range{small}}), 0), ErrMalformed},
+		{"nodes empty", transport.OpNodes, nil, ErrMalformed},
+		{"nodes level too deep", transport.OpNodes, AppendNodesRequest(nil, NodesRequest{Range: small, Level: 9, Indices: []int{0}}), ErrMalformed},
+		{"nodes level past the tree", transport.OpNodes, AppendNodesRequest(nil, NodesRequest{Range: small, Level: 2, Indices: []int{0}}), ErrBadRequest},
+		{"nodes index past the level", transport.OpNodes, AppendNodesRequest(nil, NodesRequest{Range: Range{Start: 3, End: 3}, Level: 1, Indices: []int{16}}), ErrBadRequest},
+		{"entries empty", transport.OpEntries, nil, ErrMalformed},
+		{"entries leaf past the range", transport.OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: small, Leaves: []int{1}}), ErrBadRequest},
+		{"entries too many leaves", transport.OpEntries, AppendEntriesRequest(nil, EntriesRequest{Range: Range{Start: 3, End: 3}, Leaves: tooMany}), ErrBadRequest},
 	} {
 		resp, err := svc.Serve(context.Background(), tc.op, tc.payload)
 		if !errors.Is(err, tc.want) {
@@ -481,7 +483,7 @@ func TestServiceRejectsGarbage(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := svc.Serve(ctx, OpRoots, serviceSeeds()[0].payload); !errors.Is(err, context.Canceled) {
+	if _, err := svc.Serve(ctx, transport.OpRoots, serviceSeeds()[0].payload); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Serve with a canceled context: %v", err)
 	}
 }
@@ -494,7 +496,7 @@ func FuzzServiceServe(f *testing.F) {
 		f.Add(s.op, s.payload)
 	}
 	f.Add(uint8(0), []byte{})
-	f.Add(OpEntries, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add(transport.OpEntries, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	ea := openMemEngine(f)
 	p := testPool()
 	now := time.Now().UnixMilli()
@@ -509,7 +511,7 @@ func FuzzServiceServe(f *testing.F) {
 	}
 	svc := NewService(ea)
 	f.Fuzz(func(t *testing.T, op uint8, payload []byte) {
-		checkServe(t, svc, op%4+OpRoots-1, payload)
+		checkServe(t, svc, op%4+transport.OpRoots-1, payload)
 	})
 }
 

@@ -3,26 +3,14 @@ package antientropy
 import (
 	"context"
 	"fmt"
-)
 
-// Operation codes of the exchange on the replica transport, in its range
-// reserved for anti-entropy.
-const (
-	// OpRoots answers a RootsRequest with a RootsResponse.
-	OpRoots uint8 = 32
-	// OpNodes answers a NodesRequest with a NodesResponse.
-	OpNodes uint8 = 33
-	// OpEntries answers an EntriesRequest with an EntriesResponse whose
-	// entries carry no Size, as nodes before OpEntriesSized expect.
-	OpEntries uint8 = 34
-	// OpEntriesSized is OpEntries with every entry's Size, by which the
-	// asking side sizes its pull requests. A peer that answers it with
-	// transport.ErrUnknownOp is asked with OpEntries instead.
-	OpEntriesSized uint8 = 35
+	"github.com/ringcache/ringcache/cluster/transport"
 )
 
 // Ops returns the operations a node serves with Service.
-func Ops() []uint8 { return []uint8{OpRoots, OpNodes, OpEntries, OpEntriesSized} }
+func Ops() []uint8 {
+	return []uint8{transport.OpRoots, transport.OpNodes, transport.OpEntries, transport.OpEntriesSized}
+}
 
 // maxServedLeaves bounds the leaves one EntriesRequest may name, so a
 // peer cannot make this node scan and send everything in one answer.
@@ -30,7 +18,7 @@ const maxServedLeaves = 4096
 
 // Service answers a peer's side of the exchange from the local store. Its
 // Serve method has the transport handler's signature; the node registers
-// it for OpRoots, OpNodes and OpEntries.
+// it for transport.OpRoots, transport.OpNodes and transport.OpEntries.
 type Service struct {
 	store Store
 }
@@ -44,7 +32,7 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 		return nil, err
 	}
 	switch op {
-	case OpRoots:
+	case transport.OpRoots:
 		req, err := DecodeRootsRequest(payload)
 		if err != nil {
 			return nil, err
@@ -61,7 +49,7 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 			roots[i] = t.Root()
 		}
 		return AppendRootsResponse(nil, RootsResponse{Roots: roots}), nil
-	case OpNodes:
+	case transport.OpNodes:
 		req, err := DecodeNodesRequest(payload)
 		if err != nil {
 			return nil, err
@@ -75,7 +63,7 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 			return nil, err
 		}
 		return AppendNodesResponse(nil, NodesResponse{Hashes: hs}), nil
-	case OpEntries, OpEntriesSized:
+	case transport.OpEntries, transport.OpEntriesSized:
 		req, err := DecodeEntriesRequest(payload)
 		if err != nil {
 			return nil, err
@@ -87,7 +75,7 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 		if err != nil {
 			return nil, err
 		}
-		if op == OpEntries {
+		if op == transport.OpEntries {
 			for i := range es {
 				es[i].Size = 0
 			}

@@ -13,12 +13,6 @@ import (
 	"github.com/ringcache/ringcache/cluster/transport"
 )
 
-// OpHintsFor asks a peer how many hints it holds for the caller and
-// whether it holds data of its own (catchup_state.go). Payload: the
-// caller's node id. Answer: the hint count (uvarint), then one byte, 1 if
-// the peer stores live records.
-const OpHintsFor uint8 = 19
-
 // catchupPass is how often a node that is behind asks its peers again,
 // and how often one that is not looks for peers that came back alive.
 const catchupPass = 250 * time.Millisecond
@@ -226,7 +220,7 @@ func (c *catchup) ask(ctx context.Context, peer string) (hints int64, hasData bo
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.n.cfg.Coordinator.Timeout)
 	defer cancel()
-	resp, err := pc.caller.Call(ctx, OpHintsFor, []byte(c.n.cfg.NodeID))
+	resp, err := pc.caller.Call(ctx, transport.OpHintsFor, []byte(c.n.cfg.NodeID))
 	if err != nil {
 		return 0, false, err
 	}

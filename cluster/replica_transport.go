@@ -11,35 +11,6 @@ import (
 	"github.com/ringcache/ringcache/engine"
 )
 
-// Node-wide operations (DBSIZE, FLUSHALL) on the replica transport, in
-// its unassigned range of operation codes.
-const (
-	// OpNodeCount returns the peer's live record count (8 bytes BE).
-	OpNodeCount uint8 = 48
-	// OpNodeDropAll makes the peer drop every record.
-	OpNodeDropAll uint8 = 49
-)
-
-// Sloppy quorum operations, in the transport's hinted handoff range.
-const (
-	// OpApplyHinted asks the peer to keep records as hints for an owner
-	// that is down. Payload: uvarint length + target id, then an OpApply
-	// request; the answer is an OpApply response.
-	OpApplyHinted uint8 = 16
-	// OpApplyNoted is OpApply for an owner whose fellow owner is being
-	// replaced: the peer also notes the keys for anti-entropy.
-	OpApplyNoted uint8 = 17
-	// OpReadHinted reads the hints the peer holds for an owner it stands
-	// in for. Payload: uvarint length + target id, then an OpRead
-	// request; the answer is an OpRead response.
-	OpReadHinted uint8 = 18
-	// OpDeliverHints is OpApply for hints a holder hands to their target:
-	// the target learns that the holder has hints for it and counts
-	// itself behind until the holder has none left (catchup.go).
-	// Payload: uvarint length + holder id, then an OpApply request.
-	OpDeliverHints uint8 = 20
-)
-
 // RemoteReplica is a peer reached through the replica transport: one
 // OpApply or OpRead request per batch. It implements Replica and
 // NodeAdmin.
@@ -58,25 +29,25 @@ func (r *RemoteReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.
 	return r.applyOp(ctx, transport.OpApply, nil, keys, recs)
 }
 
-// ApplyHinted implements SloppyReplica with OpApplyHinted.
+// ApplyHinted implements SloppyReplica with transport.OpApplyHinted.
 func (r *RemoteReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	payload := binary.AppendUvarint(nil, uint64(len(target)))
 	payload = append(payload, target...)
-	return r.applyOp(ctx, OpApplyHinted, payload, keys, recs)
+	return r.applyOp(ctx, transport.OpApplyHinted, payload, keys, recs)
 }
 
 // DeliverHints applies hints this node (holder) held for the peer, with
-// OpDeliverHints. A newer version held by the peer is no failure.
+// transport.OpDeliverHints. A newer version held by the peer is no failure.
 func (r *RemoteReplica) DeliverHints(ctx context.Context, holder string, keys [][]byte, recs []engine.Record) error {
 	payload := binary.AppendUvarint(nil, uint64(len(holder)))
 	payload = append(payload, holder...)
-	_, err := r.applyOp(ctx, OpDeliverHints, payload, keys, recs)
+	_, err := r.applyOp(ctx, transport.OpDeliverHints, payload, keys, recs)
 	return err
 }
 
-// ApplyNoted implements SloppyReplica with OpApplyNoted.
+// ApplyNoted implements SloppyReplica with transport.OpApplyNoted.
 func (r *RemoteReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	return r.applyOp(ctx, OpApplyNoted, nil, keys, recs)
+	return r.applyOp(ctx, transport.OpApplyNoted, nil, keys, recs)
 }
 
 // applyOp sends an apply request under op, after prefix, and returns the
@@ -121,11 +92,11 @@ func (r *RemoteReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, err
 	return readReply(res), nil
 }
 
-// ReadHinted implements SloppyReplica with OpReadHinted.
+// ReadHinted implements SloppyReplica with transport.OpReadHinted.
 func (r *RemoteReplica) ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error) {
 	payload := binary.AppendUvarint(nil, uint64(len(target)))
 	payload = append(payload, target...)
-	resp, err := r.c.Call(ctx, OpReadHinted, transport.AppendReadRequest(payload, keys))
+	resp, err := r.c.Call(ctx, transport.OpReadHinted, transport.AppendReadRequest(payload, keys))
 	if err != nil {
 		return ReadReply{}, err
 	}
@@ -159,9 +130,9 @@ func readResults(r ReadReply) []transport.ReadResult {
 	return res
 }
 
-// Count implements NodeAdmin with OpNodeCount.
+// Count implements NodeAdmin with transport.OpNodeCount.
 func (r *RemoteReplica) Count(ctx context.Context) (int64, error) {
-	resp, err := r.c.Call(ctx, OpNodeCount, nil)
+	resp, err := r.c.Call(ctx, transport.OpNodeCount, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -171,15 +142,15 @@ func (r *RemoteReplica) Count(ctx context.Context) (int64, error) {
 	return int64(binary.BigEndian.Uint64(resp)), nil
 }
 
-// DropAll implements NodeAdmin with OpNodeDropAll.
+// DropAll implements NodeAdmin with transport.OpNodeDropAll.
 func (r *RemoteReplica) DropAll(ctx context.Context) error {
-	_, err := r.c.Call(ctx, OpNodeDropAll, nil)
+	_, err := r.c.Call(ctx, transport.OpNodeDropAll, nil)
 	return err
 }
 
 // NewReplicaHandler returns the transport handler that serves this
 // node's replica to peers: OpPing, OpApply and OpRead (through
-// transport.NewReplicaMux), OpNodeCount, OpNodeDropAll, the sloppy quorum
+// transport.NewReplicaMux), transport.OpNodeCount, transport.OpNodeDropAll, the sloppy quorum
 // operations, and the peer's side of the anti-entropy exchange. now is
 // the clock OpPing reports (nil: time.Now).
 func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
@@ -188,14 +159,14 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 	for _, op := range antientropy.Ops() {
 		m.Handle(op, transport.HandlerFunc(svc.Serve))
 	}
-	m.Handle(OpNodeCount, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
+	m.Handle(transport.OpNodeCount, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
 		n, err := l.Count(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return binary.BigEndian.AppendUint64(nil, uint64(n)), nil
 	}))
-	m.Handle(OpHintsFor, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+	m.Handle(transport.OpHintsFor, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
 		if len(p) == 0 || len(p) > 255 {
 			return nil, fmt.Errorf("cluster: hints-for target: %w", transport.ErrMalformed)
 		}
@@ -203,10 +174,10 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 		q := l.eng.HintQueue(string(p))
 		return appendHintsFor(nil, q.Count, l.eng.LiveRecords() > 0), nil
 	}))
-	m.Handle(OpNodeDropAll, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
+	m.Handle(transport.OpNodeDropAll, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
 		return nil, l.DropAll(ctx)
 	}))
-	m.Handle(OpApplyHinted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+	m.Handle(transport.OpApplyHinted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
 		target, rest, err := decodeTarget(p)
 		if err != nil {
 			return nil, err
@@ -215,7 +186,7 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 			return l.ApplyHinted(ctx, target, keys, recs)
 		})
 	}))
-	m.Handle(OpDeliverHints, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+	m.Handle(transport.OpDeliverHints, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
 		holder, rest, err := decodeTarget(p)
 		if err != nil {
 			return nil, err
@@ -225,7 +196,7 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 			return l.Apply(ctx, keys, recs)
 		})
 	}))
-	m.Handle(OpReadHinted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+	m.Handle(transport.OpReadHinted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
 		target, rest, err := decodeTarget(p)
 		if err != nil {
 			return nil, err
@@ -240,7 +211,7 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 		}
 		return transport.AppendReadResponse(nil, readResults(r)), nil
 	}))
-	m.Handle(OpApplyNoted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+	m.Handle(transport.OpApplyNoted, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
 		return serveApply(p, func(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 			return l.ApplyNoted(ctx, keys, recs)
 		})
