@@ -134,8 +134,9 @@ func (c *catchup) pass(ctx context.Context) {
 	// than half of the others down (it was on the small side of a cut),
 	// it waits for the returning peers' answers; otherwise it only asks
 	// them.
+	cutOff := c.n.wasCutOff.Load()
 	if len(back) > 0 {
-		if c.mu.first || 2*(others-len(c.mu.alive)) > others {
+		if c.mu.first || cutOff || 2*(others-len(c.mu.alive)) > others {
 			c.mu.st.ask(back...)
 		} else {
 			c.mu.st.query(back...)
@@ -174,6 +175,12 @@ func (c *catchup) pass(ctx context.Context) {
 		}
 	}
 	c.publish()
+	// A node that was cut off stays strict until a pass that saw most
+	// peers alive has asked those that returned (it is Behind from then
+	// on while they hold hints for it).
+	if cutOff && 2*(others-len(alive)) <= others {
+		c.n.wasCutOff.Store(false)
+	}
 }
 
 // publish stores behind for the read path and logs a change.

@@ -45,6 +45,12 @@ type Node struct {
 	heardMu sync.Mutex
 	heardAt map[string]time.Time
 	started time.Time
+	// wasCutOff is set while this node sees more than half of the other
+	// ring members down, and stays set after they return until a
+	// catch-up pass has asked them what they hold for it: until then its
+	// view of who is down may still be the cut's, and it uses strict
+	// quorum (Strict).
+	wasCutOff atomic.Bool
 
 	// view is the current ring and member snapshot, replaced on every
 	// membership change; never nil after StartNode returns.

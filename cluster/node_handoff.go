@@ -92,14 +92,18 @@ func (n *Node) health() func(string) bool {
 // half of the other ring members down (it is on the small side of a cut,
 // or was a moment ago).
 func (n *Node) Strict() bool {
-	if n.catchup.Behind() {
+	if n.catchup.Behind() || n.wasCutOff.Load() {
 		return true
 	}
 	v := n.view.Load()
 	if len(v.down) == 0 {
 		return false
 	}
-	return minoritySide(v.ids, n.cfg.NodeID, v.down, n.heardRecently())
+	if minoritySide(v.ids, n.cfg.NodeID, v.down, n.heardRecently()) {
+		n.wasCutOff.Store(true)
+		return true
+	}
+	return false
 }
 
 // minoritySide reports whether more than half of the ring members ids

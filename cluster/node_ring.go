@@ -87,6 +87,9 @@ func (n *Node) rebuild(ms []membership.Member) {
 			v.ids[i] = rn.ID
 		}
 	}
+	if len(v.down) > 0 && minoritySide(v.ids, n.cfg.NodeID, v.down, n.heardRecently()) {
+		n.wasCutOff.Store(true) // before the view: Strict must never miss it
+	}
 	n.view.Store(v)
 	n.logIsolation(old, v)
 	if old == nil || v.ring != old.ring {
