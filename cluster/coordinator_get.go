@@ -125,14 +125,20 @@ type readState struct {
 	// avoid marks the batches of replicas believed down or not answering
 	// (see Coordinator.avoid); nil: none.
 	avoid []bool
-	// A stand-in's answer (the hints it holds for an owner) counts for
-	// key i only once an owner's answer counted for it: ownerKnew[i]
-	// says one did, held[i] keeps the stand-in answers that came first,
-	// and ownersLeft[i] is how many of key i's owner batches may still
-	// answer; when none may, the held answers count as failures.
-	ownerKnew  []bool
-	held       []int
-	ownersLeft []int
+	// owners[i] tracks key i's owner answers, on which its stand-in
+	// answers wait (see standIn).
+	owners []keyOwners
+}
+
+// keyOwners is what a read knows of one key's owners. A stand-in's answer
+// (the hints it holds for an owner) counts for the key only once an
+// owner's answer counted for it: knew says one did, held keeps the
+// stand-in answers that came first, and left is how many of the key's
+// owner batches may still answer; when none may, the held answers count
+// as failures.
+type keyOwners struct {
+	knew       bool
+	held, left int32
 }
 
 func (c *Coordinator) startRead(f *fanout, all bool) *readState {
@@ -147,11 +153,11 @@ func (c *Coordinator) startRead(f *fanout, all bool) *readState {
 	}
 	st.fl.late = func(a answer) { c.lateRead(st, a) }
 	st.fl.retain()
-	st.ownerKnew, st.held, st.ownersLeft = make([]bool, len(f.need)), make([]int, len(f.need)), make([]int, len(f.need))
+	st.owners = make([]keyOwners, len(f.need))
 	for b := range f.batches {
 		if f.batches[b].hint == "" {
 			for _, i := range f.batches[b].idx {
-				st.ownersLeft[i]++
+				st.owners[i].left++
 			}
 		}
 	}
@@ -252,9 +258,10 @@ func (st *readState) ownerGone(b int) {
 		return
 	}
 	for _, i := range bt.idx {
-		st.ownersLeft[i]--
-		if st.ownersLeft[i] == 0 && !st.ownerKnew[i] {
-			for ; st.held[i] > 0; st.held[i]-- {
+		o := &st.owners[i]
+		o.left--
+		if o.left == 0 && !o.knew {
+			for ; o.held > 0; o.held-- {
 				st.tally.record([]int{i}, false)
 			}
 		}
@@ -264,14 +271,14 @@ func (st *readState) ownerGone(b int) {
 // standIn counts a stand-in's answer for key i (found: it holds a hint
 // for the key) and reports whether it counted as a success now.
 func (st *readState) standIn(i int, found bool) bool {
-	switch {
-	case !found || st.ownerKnew[i]:
+	switch o := &st.owners[i]; {
+	case !found || o.knew:
 		st.tally.record([]int{i}, found)
 		return found
-	case st.ownersLeft[i] == 0:
+	case o.left == 0:
 		st.tally.record([]int{i}, false)
 	default:
-		st.held[i]++
+		o.held++
 	}
 	return false
 }
@@ -281,8 +288,9 @@ func (st *readState) standIn(i int, found bool) bool {
 func (st *readState) ownerKnows(idx []int) {
 	st.tally.record(idx, true)
 	for _, i := range idx {
-		st.ownerKnew[i] = true
-		for ; st.held[i] > 0; st.held[i]-- {
+		o := &st.owners[i]
+		o.knew = true
+		for ; o.held > 0; o.held-- {
 			st.tally.record([]int{i}, true)
 		}
 	}
