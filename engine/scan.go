@@ -1,12 +1,6 @@
 package engine
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-
-	"github.com/cockroachdb/pebble"
-)
+import "fmt"
 
 // Scan calls fn for every stored record (tombstones and expired records
 // included) whose token lies in the ring range from startToken to
@@ -21,40 +15,11 @@ import (
 // iterator) and holds no stripe, so writes proceed meanwhile. An error
 // from fn stops the scan and is returned.
 func (e *Engine) Scan(startToken, endToken uint64, fn func(key []byte, r Record) error) error {
-	if err := e.enter(); err != nil {
-		return err
+	spans := []Span{{Start: startToken, End: endToken}} // End 0: to the end of the ring
+	if startToken >= endToken && endToken != 0 {
+		spans = []Span{{Start: startToken}, {End: endToken}} // wraps
 	}
-	defer e.leave()
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd})
-	if err != nil {
-		return fmt.Errorf("engine: scan: %w", err)
-	}
-	wraps := startToken >= endToken
-	stop := tokenBound(endToken)
-	ok := it.SeekGE(tokenBound(startToken))
-	for {
-		if !ok && wraps && endToken != 0 {
-			// Second leg of a wrapping range: [0, end).
-			wraps = false
-			ok = it.First()
-		}
-		if !ok || (!wraps && bytes.Compare(it.Key(), stop) >= 0) {
-			break
-		}
-		r, err := DecodeRecord(it.Value())
-		if err != nil {
-			err = fmt.Errorf("engine: scan key %q: %w", UserKey(it.Key()), err)
-			return errors.Join(err, it.Close())
-		}
-		if err := fn(UserKey(it.Key()), r); err != nil {
-			return errors.Join(err, it.Close())
-		}
-		ok = it.Next()
-	}
-	if err := it.Close(); err != nil {
-		return fmt.Errorf("engine: scan: %w", err)
-	}
-	return nil
+	return e.ScanSpans(spans, func(_ int, key []byte, r Record) error { return fn(key, r) })
 }
 
 // DropAll deletes every record, index entry and hint (FLUSHALL on one
