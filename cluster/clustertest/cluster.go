@@ -123,7 +123,7 @@ type member struct {
 }
 
 // New starts n nodes (except opts.Deferred) and waits until every started
-// node sees all started nodes alive. Everything stops on t.Cleanup.
+// node sees all started nodes alive and has caught up. Everything stops on t.Cleanup.
 func New(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	opts.defaults()
@@ -147,8 +147,32 @@ func New(t testing.TB, n int, opts Options) *Cluster {
 	}
 	if len(started) > 0 {
 		c.WaitMembers(len(started), started...)
+		c.WaitCaughtUp(started...)
 	}
 	return c
+}
+
+// WaitCaughtUp waits until none of nodes (every running node if none are
+// named) is catching up: each has heard from its peers, so the state a
+// test sets up next is not read against a node still asking what it
+// missed at start.
+func (c *Cluster) WaitCaughtUp(nodes ...int) {
+	c.t.Helper()
+	if len(nodes) == 0 {
+		nodes = c.Running()
+	}
+	c.Eventually(fmt.Sprintf("nodes %v to catch up", nodes), func() error {
+		for _, i := range nodes {
+			n := c.Node(i)
+			if n == nil {
+				return fmt.Errorf("node %d is stopped", i)
+			}
+			if n.CatchingUp() {
+				return fmt.Errorf("node %d is catching up", i)
+			}
+		}
+		return nil
+	})
 }
 
 // Faults returns the fault injector between the nodes.
