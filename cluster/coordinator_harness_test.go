@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -273,16 +274,10 @@ func (tc *testCluster) whileDown(ids []string, fn func()) {
 	}
 }
 
-// eventually retries cond until it holds or the deadline passes.
+// eventually retries cond until it holds, for up to 5s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	await.T(t, 5*time.Second, what, cond)
 }
 
 // openMemEngine opens a small engine on an in-memory filesystem, closed

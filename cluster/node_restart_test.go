@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/bench/loopback"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/engine"
@@ -64,17 +65,7 @@ func freeAddr(t *testing.T) string {
 
 func waitUntil(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await.T(t, 10*time.Second, what, cond)
 }
 
 // TestRestartStartsWithPersistedRing: a node that stops is seen dead, not

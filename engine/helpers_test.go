@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // fakeClock is an injectable Config.Now.
@@ -96,16 +98,10 @@ func dump(t testing.TB, e *Engine) map[string]Record {
 	return m
 }
 
-// waitFor retries cond until it holds or the deadline passes.
+// waitFor retries cond until it holds, for up to 10s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	await.T(t, 10*time.Second, what, cond)
 }
 
 func val(v Version, s string) Record { return Record{Version: v, Value: []byte(s)} }

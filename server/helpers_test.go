@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // testServer is a Server on a 127.0.0.1:0 listener.
@@ -125,14 +127,8 @@ func isConnReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
 }
 
-// eventually retries cond until it holds or the deadline passes.
+// eventually retries cond until it holds or d passes.
 func eventually(t testing.TB, d time.Duration, cond func() bool, msg string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %s", d, msg)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	await.T(t, d, msg, cond)
 }

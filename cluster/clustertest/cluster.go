@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/bench/loopback"
 	"github.com/ringcache/ringcache/cluster"
 	"github.com/ringcache/ringcache/cluster/membership"
@@ -663,29 +664,8 @@ func (c *Cluster) WaitDown(i int) {
 }
 
 // Eventually retries cond until it returns nil, failing the test with the
-// last error once the harness's wait deadline (Options.Wait) passes. The
-// retry interval grows from 5ms to 100ms.
+// last error once the harness's wait deadline (Options.Wait) passes.
 func (c *Cluster) Eventually(what string, cond func() error) {
 	c.t.Helper()
-	if err := Eventually(c.opts.Wait, cond); err != nil {
-		c.t.Fatalf("clustertest: waiting for %s: %v", what, err)
-	}
-}
-
-// Eventually retries cond until it returns nil or timeout passes, and
-// returns cond's last error in that case.
-func Eventually(timeout time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	wait := 5 * time.Millisecond
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v: %w", timeout, err)
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 100*time.Millisecond)
-	}
+	await.T(c.t, c.opts.Wait, what, cond)
 }

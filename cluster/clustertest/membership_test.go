@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster"
 	"github.com/ringcache/ringcache/cluster/clustertest"
 	"github.com/ringcache/ringcache/cluster/membership"
@@ -291,7 +292,7 @@ func TestGossipRecoveryTimes(t *testing.T) {
 		// when its own probes get no answer: memberlist's awareness
 		// stretches its probe interval): the worst state to recover from.
 		start := time.Now()
-		if err := clustertest.Eventually(time.Minute, func() error {
+		if err := await.Until(time.Minute, func() error {
 			if !c.Node(victim).Isolated() {
 				return fmt.Errorf("%s sees %v", id, c.Node(victim).Members())
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -228,21 +229,10 @@ func statsOf(m *handoff.Manager, target string) handoff.TargetStats {
 	return handoff.TargetStats{Target: target}
 }
 
-// eventually polls cond every few milliseconds until it returns nil or
-// the deadline passes.
+// eventually polls cond until it returns nil, for up to 10s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s: %v", what, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	await.T(t, 10*time.Second, what, cond)
 }
 
 // mustHold stores hints and fails the test on error.

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // recorder is a slog.Handler that keeps every record's message and
@@ -146,21 +149,16 @@ func (n *node) crash() { _ = n.Close() }
 // addr is n's gossip address.
 func (n *node) addr() string { return n.LocalNode().GossipAddr }
 
-// waitFor retries cond until it returns "" or the deadline passes, then
-// fails the test with cond's last complaint.
+// waitFor retries cond until it returns "" or d passes, then fails the
+// test with cond's last complaint.
 func waitFor(t *testing.T, d time.Duration, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
+	await.T(t, d, "the members' views", func() error {
+		if msg := cond(); msg != "" {
+			return errors.New(msg)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // view summarises a member list as "id:state" pairs.

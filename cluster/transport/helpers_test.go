@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // testConfig is DefaultConfig with backoffs short enough for tests.
@@ -64,16 +66,10 @@ func newClient(t testing.TB, addr string, cfg Config) *Client {
 	return c
 }
 
-// waitFor retries cond until it holds or the deadline passes.
+// waitFor retries cond until it holds, for up to 10s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	await.T(t, 10*time.Second, what, cond)
 }
 
 // within runs f and fails the test if it has not returned by the deadline.

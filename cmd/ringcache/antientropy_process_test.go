@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // liveRecords returns INFO engine_live_records of the node behind cl.
@@ -182,15 +184,5 @@ func TestProcessAntiEntropyRebuildsWipedNode(t *testing.T) {
 // last error after timeout.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting %v for %s: %v", timeout, what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	await.T(t, timeout, what, cond)
 }

@@ -1,0 +1,36 @@
+package await_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringcache/ringcache/bench/await"
+)
+
+func TestUntilReturnsOnceTheConditionHolds(t *testing.T) {
+	calls := 0
+	err := await.Until(time.Second, func() bool { calls++; return calls == 3 })
+	if err != nil || calls != 3 {
+		t.Fatalf("Until = %v after %d calls, want nil after 3", err, calls)
+	}
+}
+
+func TestUntilReportsTheLastComplaint(t *testing.T) {
+	errStill := errors.New("still 2 pending")
+	start := time.Now()
+	err := await.Until(30*time.Millisecond, func() error { return errStill })
+	if !errors.Is(err, errStill) || !strings.Contains(err.Error(), "30ms") {
+		t.Fatalf("Until = %v, want the condition's error and the timeout", err)
+	}
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Fatalf("Until gave up after %v, before its timeout", d)
+	}
+}
+
+func TestUntilChecksAtLeastOnce(t *testing.T) {
+	if err := await.Until(0, func() bool { return true }); err != nil {
+		t.Fatalf("Until(0) of a condition that holds = %v", err)
+	}
+}
