@@ -38,6 +38,8 @@ type catchup struct {
 		alive []string
 		// first is set until the first pass.
 		first bool
+		// cut decides when strict quorum after a cut ends.
+		cut cutLatch
 	}
 }
 
@@ -175,11 +177,23 @@ func (c *catchup) pass(ctx context.Context) {
 		}
 	}
 	c.publish()
-	// A node that was cut off stays strict until a pass that saw most
-	// peers alive has asked those that returned (it is Behind from then
-	// on while they hold hints for it).
-	if cutOff && 2*(others-len(alive)) <= others {
-		c.n.wasCutOff.Store(false)
+	// A node that was cut off stays strict until its view of the others
+	// has settled (cutLatch); the peers that returned have been asked by
+	// then, and it is Behind while they hold hints for it.
+	if cutOff {
+		failing := c.n.peers.failing(c.n.now(), c.n.cfg.HealthRetry)
+		reachable := 0
+		for _, p := range alive {
+			if !slices.Contains(failing, p) {
+				reachable++
+			}
+		}
+		c.mu.Lock()
+		settled := c.mu.cut.settled(reachable, others, c.n.now())
+		c.mu.Unlock()
+		if settled {
+			c.n.wasCutOff.Store(false)
+		}
 	}
 }
 

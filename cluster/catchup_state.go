@@ -1,6 +1,9 @@
 package cluster
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Catching up. A node that was down, cut off or wiped may lack writes the
 // cluster acknowledged meanwhile: they wait as hints on other nodes, or,
@@ -47,6 +50,42 @@ type catchupState struct {
 	// repair is set while a complete repair round is owed (fresh, and a
 	// peer holds data); repaired once one completed.
 	repair, repaired bool
+}
+
+// cutSettle is how long a node that was cut off stays on strict quorum
+// once it reaches most of the others again, unless it sees every one of
+// them alive sooner. Its own gossip may still hold others down or
+// suspect for a few seconds after a heal (it declared them while it heard
+// nothing, and their refutations take gossip rounds to arrive), and a
+// request that believed them down would write their copies to stand-ins
+// that the rest of the cluster, which sees them alive, never reads.
+const cutSettle = 5 * time.Second
+
+// cutLatch decides, with no I/O, when a node that was cut off (it saw, by
+// gossip or by its own calls failing, more than half of the others
+// unreachable) may use stand-ins again.
+type cutLatch struct {
+	// reachedAt is when the node first reached most of the others again,
+	// zero while it does not.
+	reachedAt time.Time
+}
+
+// settled records one look at the cluster, reachable of the others alive
+// in gossip with calls that do not fail, and reports whether strict
+// quorum may end: every other reachable, or most of them for cutSettle.
+func (l *cutLatch) settled(reachable, others int, now time.Time) bool {
+	if 2*(others-reachable) > others {
+		l.reachedAt = time.Time{}
+		return false
+	}
+	if l.reachedAt.IsZero() {
+		l.reachedAt = now
+	}
+	if reachable >= others || now.Sub(l.reachedAt) >= cutSettle {
+		l.reachedAt = time.Time{}
+		return true
+	}
+	return false
 }
 
 func newCatchupState(fresh bool) *catchupState {

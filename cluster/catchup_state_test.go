@@ -3,6 +3,7 @@ package cluster
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestCatchupStateAfterARestart(t *testing.T) {
@@ -157,5 +158,42 @@ func TestCatchupStateOracle(t *testing.T) {
 				t.Fatalf("seed %d: behind %v, oracle %v", seed, s.behind(), want)
 			}
 		}
+	}
+}
+
+func TestCutLatchSettles(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	var l cutLatch
+	// Cut off: 1 of 4 reachable. Strict.
+	if l.settled(1, 4, at(0)) {
+		t.Fatal("settled while most others are unreachable")
+	}
+	// Healed, but gossip still holds two down: most reachable, not all.
+	if l.settled(2, 4, at(time.Second)) {
+		t.Fatal("settled at once with others still down in its view")
+	}
+	if l.settled(3, 4, at(time.Second+cutSettle-time.Millisecond)) {
+		t.Fatal("settled before cutSettle")
+	}
+	if !l.settled(3, 4, at(time.Second+cutSettle)) {
+		t.Fatal("not settled cutSettle after reaching most others")
+	}
+
+	// Every other reachable: settled at once.
+	l = cutLatch{}
+	if !l.settled(4, 4, at(0)) {
+		t.Fatal("not settled with every other reachable")
+	}
+
+	// Losing the majority again restarts the wait.
+	l = cutLatch{}
+	l.settled(3, 4, at(0))
+	l.settled(1, 4, at(time.Second))
+	if l.settled(3, 4, at(cutSettle+time.Millisecond)) {
+		t.Fatal("the wait did not restart after the majority was lost again")
+	}
+	if !l.settled(3, 4, at(time.Second+2*cutSettle)) {
+		t.Fatal("not settled cutSettle after reaching most others again")
 	}
 }

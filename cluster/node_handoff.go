@@ -88,18 +88,25 @@ func (n *Node) health() func(string) bool {
 }
 
 // Strict implements Strictness for the coordinator: requests use the
-// owners alone while this node is catching up, or while it sees more than
-// half of the other ring members down (it is on the small side of a cut,
-// or was a moment ago).
+// owners alone while this node is catching up, or while it cannot reach
+// more than half of the other ring members (it is on the small side of a
+// cut, or was a moment ago). Unreachable counts both what gossip says and
+// this node's own calls that failed: a cut node's calls fail at once,
+// while its gossip may take many seconds to declare the others down (its
+// failure detector slows itself when nothing answers). A node that saw
+// only the failures would otherwise keep a copy as a stand-in for an
+// owner the rest of the cluster sees alive, and acknowledge a write
+// through it and one owner that a reader never asks.
 func (n *Node) Strict() bool {
 	if n.catchup.Behind() || n.wasCutOff.Load() {
 		return true
 	}
 	v := n.view.Load()
-	if len(v.down) == 0 {
+	failing := n.peers.failing(n.now(), n.cfg.HealthRetry)
+	if len(v.down) == 0 && len(failing) == 0 {
 		return false
 	}
-	if minoritySide(v.ids, n.cfg.NodeID, v.down, n.heardRecently()) {
+	if minoritySide(v.ids, n.cfg.NodeID, v.down, n.heardRecently(), failing) {
 		n.wasCutOff.Store(true)
 		return true
 	}
@@ -107,15 +114,17 @@ func (n *Node) Strict() bool {
 }
 
 // minoritySide reports whether more than half of the ring members ids
-// other than self are down (in down and not heard from lately). Pure.
-func minoritySide(ids []string, self string, down, heard map[string]bool) bool {
+// other than self are unreachable: down in gossip and not heard from
+// lately, or failing this node's calls (whether or not they reached it:
+// a one-way cut is a cut). Pure.
+func minoritySide(ids []string, self string, down, heard map[string]bool, failing []string) bool {
 	others, gone := 0, 0
 	for _, id := range ids {
 		if id == self {
 			continue
 		}
 		others++
-		if down[id] && !heard[id] {
+		if down[id] && !heard[id] || slices.Contains(failing, id) {
 			gone++
 		}
 	}

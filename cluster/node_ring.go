@@ -87,7 +87,7 @@ func (n *Node) rebuild(ms []membership.Member) {
 			v.ids[i] = rn.ID
 		}
 	}
-	if len(v.down) > 0 && minoritySide(v.ids, n.cfg.NodeID, v.down, n.heardRecently()) {
+	if len(v.down) > 0 && minoritySide(v.ids, n.cfg.NodeID, v.down, n.heardRecently(), nil) {
 		n.wasCutOff.Store(true) // before the view: Strict must never miss it
 	}
 	n.view.Store(v)

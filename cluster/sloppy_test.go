@@ -240,25 +240,32 @@ func TestMinoritySide(t *testing.T) {
 		return m
 	}
 	for _, tt := range []struct {
-		down, heard []string
-		want        bool
+		down, heard, failing []string
+		want                 bool
 	}{
-		{nil, nil, false},
-		{[]string{"b"}, nil, false},
-		{[]string{"b", "c"}, nil, false},                // 2 of 4: not more than half
-		{[]string{"b", "c", "d"}, nil, true},            // 3 of 4
-		{[]string{"b", "c", "d"}, []string{"d"}, false}, // d asked for its hints: it runs
-		{[]string{"a", "b", "c"}, nil, false},           // self does not count: 2 of 4
-		{[]string{"b", "c", "d", "e"}, nil, true},
+		{nil, nil, nil, false},
+		{[]string{"b"}, nil, nil, false},
+		{[]string{"b", "c"}, nil, nil, false},                // 2 of 4: not more than half
+		{[]string{"b", "c", "d"}, nil, nil, true},            // 3 of 4
+		{[]string{"b", "c", "d"}, []string{"d"}, nil, false}, // d asked for its hints: it runs
+		{[]string{"a", "b", "c"}, nil, nil, false},           // self does not count: 2 of 4
+		{[]string{"b", "c", "d", "e"}, nil, nil, true},
+		// Calls failing count whatever gossip says, and whether or not
+		// the peer reached this node: a cut gossip has not seen yet.
+		{nil, nil, []string{"b", "c", "d"}, true},
+		{nil, nil, []string{"b", "c"}, false},
+		{[]string{"b"}, nil, []string{"c", "d"}, true},
+		{[]string{"b", "c"}, nil, []string{"c"}, false},               // one peer counted once
+		{nil, []string{"b", "c", "d"}, []string{"b", "c", "d"}, true}, // they reach it, it reaches none
 	} {
-		if got := minoritySide(ids, "a", set(tt.down...), set(tt.heard...)); got != tt.want {
-			t.Errorf("down %v heard %v: %v, want %v", tt.down, tt.heard, got, tt.want)
+		if got := minoritySide(ids, "a", set(tt.down...), set(tt.heard...), tt.failing); got != tt.want {
+			t.Errorf("down %v heard %v failing %v: %v, want %v", tt.down, tt.heard, tt.failing, got, tt.want)
 		}
 	}
-	if minoritySide([]string{"a", "b", "c"}, "a", set("b"), nil) {
+	if minoritySide([]string{"a", "b", "c"}, "a", set("b"), nil, nil) {
 		t.Error("one of two others down is not more than half")
 	}
-	if !minoritySide([]string{"a", "b", "c"}, "a", set("b", "c"), nil) {
+	if !minoritySide([]string{"a", "b", "c"}, "a", set("b", "c"), nil, nil) {
 		t.Error("both others down")
 	}
 }

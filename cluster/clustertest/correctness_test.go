@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,54 @@ func TestWipedNodeRepairsBeforeItsReadsCount(t *testing.T) {
 		if _, live := localValue(t, c, 2, k); !live {
 			t.Fatalf("node 2 caught up without %s", k)
 		}
+	}
+}
+
+// TestNodeWhoseCallsFailToMostPeersIsStrict: a node whose calls to most of
+// the others fail while gossip still lists them alive (a cut its failure
+// detector has not declared yet) is on the small side of a cut. It must
+// not acknowledge a write through a stand-in copy of its own plus the one
+// owner it reaches: readers that see the other owners alive never ask a
+// stand-in, and two of them answer without the write.
+func TestNodeWhoseCallsFailToMostPeersIsStrict(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 5, clustertest.Options{})
+	ctx := context.Background()
+	const x = 0
+	var k string
+	var owners []int
+	for i := 0; ; i++ {
+		k = fmt.Sprint("cut-", i)
+		if owners = ownersOf(t, c, k); !slices.Contains(owners, x) {
+			break
+		}
+	}
+	// x reaches owners[1] only; the others' calls to x fail too. Gossip
+	// is untouched.
+	var rest []int
+	for i := range c.Len() {
+		if i != x && i != owners[1] {
+			rest = append(rest, i)
+		}
+	}
+	c.Partition([]int{x}, rest)
+	defer c.Heal()
+	// Writes through x of keys all over the ring make its calls fail.
+	for i := range 20 {
+		_ = c.Client(x).Set(ctx, fmt.Sprint("probe-", i), "v", 0).Err()
+	}
+	err := c.Client(x).Set(ctx, k, "new", 0).Err()
+	if err == nil {
+		for round := range 4 {
+			for _, i := range []int{owners[0], owners[2]} {
+				if v, err := c.Client(i).Get(ctx, k).Result(); v != "new" {
+					t.Fatalf("round %d: GET through owner %d = %q, %v after the write through the cut-off node was acknowledged", round, i, v, err)
+				}
+			}
+		}
+		t.Fatal("the cut-off node acknowledged a write it could place on one owner only")
+	}
+	if !strings.Contains(err.Error(), "NOQUORUM") {
+		t.Fatalf("SET through the cut-off node: %v, want NOQUORUM", err)
 	}
 }
