@@ -8,12 +8,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -816,52 +812,25 @@ func (w *steadyWorker) loop(ctx context.Context, phase *atomic.Int32, lim *rate.
 func (t *procTarget) kill() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.mu.cmd == nil {
+	if t.mu.proc == nil {
 		return
 	}
-	_ = t.mu.cmd.Process.Kill()
-	<-t.mu.exited
-	t.mu.cmd = nil
+	t.mu.proc.Kill()
+	t.mu.proc = nil
 }
 
 // restart starts the killed process again on addr with its data
 // directory, and waits until it answers PING.
 func (t *procTarget) restart(ctx context.Context, addr string) error {
 	t.mu.Lock()
-	dir := t.mu.dir
-	if t.mu.cmd != nil || dir == "" {
-		t.mu.Unlock()
+	dir, running := t.mu.dir, t.mu.proc != nil
+	t.mu.Unlock()
+	if running || dir == "" {
 		return fmt.Errorf("%w: %s: restart of a running or removed process", ErrTargetStart, t.name)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		t.mu.Unlock()
 		return err
 	}
-	logPath := filepath.Join(dir, "server.log")
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.mu.Unlock()
-		return fmt.Errorf("%w: %v", ErrTargetStart, err)
-	}
-	cmd := exec.Command(t.bin, t.args(hostPort{host, port}, filepath.Join(dir, "data"))...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.mu.Unlock()
-		return fmt.Errorf("%w: %v", ErrTargetStart, err)
-	}
-	exited := make(chan struct{})
-	go func() { // reaper: owned by this target, ends when the process does
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	t.mu.cmd, t.mu.exited = cmd, exited
-	t.mu.Unlock()
-	if err := waitReady(ctx, addr, exited); err != nil {
-		return fmt.Errorf("%w: restart %s: %v; log: %s", ErrTargetStart, t.name, err, tailFile(logPath, 800))
-	}
-	return nil
+	return t.run(ctx, hostPort{host, port}, dir)
 }

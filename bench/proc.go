@@ -1,25 +1,21 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ringcache/ringcache/bench/loopback"
+	"github.com/ringcache/ringcache/bench/process"
 )
 
-// Process lifetimes. Start polls PING every startPoll for up to
-// startTimeout; Stop sends SIGTERM and waits stopTimeout before SIGKILL.
+// Process lifetimes. Start waits up to startTimeout for PING (a cluster
+// polls its members every startPoll); Stop sends SIGTERM and waits
+// stopTimeout before SIGKILL.
 const (
 	startTimeout = 15 * time.Second
 	startPoll    = 50 * time.Millisecond
@@ -51,9 +47,8 @@ type procTarget struct {
 
 	mu struct {
 		sync.Mutex
-		cmd    *exec.Cmd     // nil when nothing runs
-		exited chan struct{} // closed by the reaper goroutine when cmd exits
-		dir    string        // "" when removed
+		proc *process.Process // nil when nothing runs
+		dir  string           // "" when removed
 	}
 }
 
@@ -84,68 +79,43 @@ func (t *procTarget) startOnce(ctx context.Context) (string, int, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("%w: %v", ErrTargetStart, err)
 	}
-	logPath := filepath.Join(dir, "server.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", 0, fmt.Errorf("%w: %v", ErrTargetStart, err)
-	}
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o755); err != nil {
-		logFile.Close()
 		os.RemoveAll(dir)
 		return "", 0, fmt.Errorf("%w: %v", ErrTargetStart, err)
 	}
-	cmd := exec.Command(t.bin, t.args(addr, data)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// A process group of its own keeps a terminal's Ctrl-C away from the
-	// server, so it is stopped in order by Stop rather than racing us.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		os.RemoveAll(dir)
-		return "", 0, fmt.Errorf("%w: %v", ErrTargetStart, err)
-	}
-	exited := make(chan struct{})
-	go func() { // reaper: owned by this target, ends when the process does
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
 	t.mu.Lock()
-	t.mu.cmd, t.mu.exited, t.mu.dir = cmd, exited, dir
+	t.mu.dir = dir
 	t.mu.Unlock()
-
-	if err := waitReady(ctx, addr.String(), exited); err != nil {
-		return "", 0, fmt.Errorf("%w: %s: %v; log: %s", ErrTargetStart,
-			cmd.String(), err, tailFile(logPath, 800))
+	if err := t.run(ctx, addr, dir); err != nil {
+		return "", 0, err
 	}
-	return addr.String(), cmd.Process.Pid, nil
+	return addr.String(), t.pid(), nil
 }
 
-// waitReady polls PING until it succeeds, the process exits, or the
-// deadline passes.
-func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
-	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true,
-		MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	t := time.NewTicker(startPoll)
-	defer t.Stop()
-	for {
-		err := c.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("process exited")
-		case <-ctx.Done():
-			return fmt.Errorf("no PONG: %v", err)
-		case <-t.C:
-		}
+// run starts the process on addr with dir's data directory and waits until
+// it answers PING.
+func (t *procTarget) run(ctx context.Context, addr hostPort, dir string) error {
+	p, err := process.Start(ctx, process.Config{
+		Bin: t.bin, Args: t.args(addr, filepath.Join(dir, "data")),
+		Log: filepath.Join(dir, "server.log"), Addr: addr.String(), StartTimeout: startTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrTargetStart, t.name, err)
 	}
+	t.mu.Lock()
+	t.mu.proc = p
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *procTarget) pid() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mu.proc == nil {
+		return 0
+	}
+	return t.mu.proc.Pid()
 }
 
 // Stop sends SIGTERM, waits up to stopTimeout (or ctx), then SIGKILLs, and
@@ -154,9 +124,9 @@ func (t *procTarget) Stop(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var err error
-	if t.mu.cmd != nil {
-		err = stopProcess(ctx, t.mu.cmd.Process, t.mu.exited)
-		t.mu.cmd = nil
+	if t.mu.proc != nil {
+		err = t.mu.proc.Stop(ctx, stopTimeout)
+		t.mu.proc = nil
 	}
 	if t.mu.dir != "" {
 		if rerr := os.RemoveAll(t.mu.dir); rerr != nil && err == nil {
@@ -165,36 +135,4 @@ func (t *procTarget) Stop(ctx context.Context) error {
 		t.mu.dir = ""
 	}
 	return err
-}
-
-func stopProcess(ctx context.Context, p *os.Process, exited <-chan struct{}) error {
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	_ = p.Signal(syscall.SIGTERM)
-	timer := time.NewTimer(stopTimeout)
-	defer timer.Stop()
-	select {
-	case <-exited:
-		return nil
-	case <-timer.C:
-	case <-ctx.Done():
-	}
-	_ = p.Kill()
-	<-exited
-	return fmt.Errorf("bench: pid %d ignored SIGTERM for %v, killed", p.Pid, stopTimeout)
-}
-
-// tailFile returns the last n bytes of a file, for error messages.
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(bytes.TrimSpace(b))
 }

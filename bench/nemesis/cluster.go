@@ -112,7 +112,7 @@ func (c *cluster) close() {
 func (c *cluster) stop(timeout time.Duration) {
 	var wg sync.WaitGroup
 	for _, n := range c.nodes {
-		if cmd, _ := n.running(); cmd != nil {
+		if n.running() != nil {
 			wg.Go(func() { _, _ = n.terminate(timeout) })
 		}
 	}

@@ -2,24 +2,19 @@ package nemesis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/ringcache/ringcache/bench/process"
 )
 
-// errExited reports a node process that exited while it was awaited.
-var errExited = errors.New("nemesis: node process exited")
-
 // node is one ringcache process, started again on the same addresses, id
-// and data directory after each stop. It owns the process: every exit is
-// reaped by a goroutine of its own, and kill ends it by its pid.
+// and data directory after each stop. It owns the process (see package
+// process): kill ends it by its pid.
 type node struct {
 	id      string // "node3"
 	client  string // client (RESP) address
@@ -33,10 +28,9 @@ type node struct {
 
 	mu struct {
 		sync.Mutex
-		cmd    *exec.Cmd     // nil when no process runs
-		exited chan struct{} // closed by the reaper once cmd exited
-		paused bool          // SIGSTOPped and not SIGCONTed since
-		starts int           // processes started, for the log's markers
+		proc   *process.Process // nil when no process runs
+		paused bool             // SIGSTOPped and not SIGCONTed since
+		starts int              // processes started, for the log's markers
 	}
 }
 
@@ -44,96 +38,45 @@ type node struct {
 // timeout passes.
 func (n *node) start(ctx context.Context, timeout time.Duration) error {
 	n.mu.Lock()
-	if n.mu.cmd != nil {
+	if n.mu.proc != nil {
 		n.mu.Unlock()
 		return fmt.Errorf("nemesis: %s is already running", n.id)
 	}
-	logFile, err := os.OpenFile(n.logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		n.mu.Unlock()
-		return err
-	}
 	n.mu.starts++
-	fmt.Fprintf(logFile, "--- nemesis: start %d of %s at %s\n", n.mu.starts, n.id, time.Now().UTC().Format(time.RFC3339Nano))
-	cmd := exec.Command(n.bin, n.args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// A process group of its own keeps a terminal's Ctrl-C away from the
-	// node (the checker stops it in order), and the parent-death signal
-	// ends it if the checker itself is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if n.uid != 0 {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(n.uid), Gid: uint32(n.uid), NoSetGroups: true}
-	}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
+	p, err := process.Start(ctx, process.Config{
+		Bin: n.bin, Args: n.args, Log: n.logPath, UID: n.uid,
+		Marker: fmt.Sprintf("--- nemesis: start %d of %s at %s", n.mu.starts, n.id, time.Now().UTC().Format(time.RFC3339Nano)),
+	})
+	if err != nil {
 		n.mu.Unlock()
 		return fmt.Errorf("nemesis: start %s: %w", n.id, err)
 	}
-	exited := make(chan struct{})
-	go func() { // reaper: ends when the process does
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	n.mu.cmd, n.mu.exited, n.mu.paused = cmd, exited, false
+	n.mu.proc, n.mu.paused = p, false
 	n.mu.Unlock()
-	if err := waitPing(ctx, n.client, exited, timeout); err != nil {
-		return fmt.Errorf("nemesis: %s (pid %d) did not start: %w; log %s", n.id, cmd.Process.Pid, err, n.logPath)
+	if err := p.WaitReady(ctx, n.client, "", timeout); err != nil {
+		return fmt.Errorf("nemesis: %s did not start: %w; log %s", n.id, err, n.logPath)
 	}
 	return nil
 }
 
-// waitPing polls PING at addr until it answers, exited closes, or timeout
-// passes.
-func waitPing(ctx context.Context, addr string, exited <-chan struct{}, timeout time.Duration) error {
-	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
-		DialTimeout: time.Second, ReadTimeout: time.Second, PoolSize: 1})
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := c.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return errExited
-		case <-ctx.Done():
-			return fmt.Errorf("no PONG within %v: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
-}
-
-// running returns the process and its exit channel, or nil.
-func (n *node) running() (*exec.Cmd, chan struct{}) {
+// running returns the process, or nil.
+func (n *node) running() *process.Process {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.mu.cmd, n.mu.exited
+	return n.mu.proc
 }
 
 // alive reports whether the process the node last started still runs.
 func (n *node) alive() bool {
-	cmd, exited := n.running()
-	if cmd == nil {
-		return false
-	}
-	select {
-	case <-exited:
-		return false
-	default:
-		return true
-	}
+	p := n.running()
+	return p != nil && p.Running()
 }
 
 // signal sends sig to the running process.
 func (n *node) signal(sig syscall.Signal) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.mu.cmd == nil {
+	if n.mu.proc == nil {
 		return fmt.Errorf("nemesis: %s is not running", n.id)
 	}
 	switch sig {
@@ -142,60 +85,47 @@ func (n *node) signal(sig syscall.Signal) error {
 	case syscall.SIGCONT:
 		n.mu.paused = false
 	}
-	return n.mu.cmd.Process.Signal(sig)
+	return n.mu.proc.Signal(sig)
 }
 
 // kill SIGKILLs the process, if any, and waits until it is reaped.
 func (n *node) kill() {
-	cmd, exited := n.running()
-	if cmd == nil {
+	p := n.running()
+	if p == nil {
 		return
 	}
-	_ = cmd.Process.Kill()
-	<-exited
-	n.forget(cmd)
+	p.Kill()
+	n.forget(p)
 }
 
-// terminate sends SIGTERM and waits up to timeout for the exit, then
-// SIGKILLs. It reports whether the process exited by itself, with status 0.
+// terminate sends SIGTERM (resuming a paused process first) and waits up
+// to timeout for the exit, then SIGKILLs. It reports whether the process
+// exited by itself, with status 0.
 func (n *node) terminate(timeout time.Duration) (clean bool, err error) {
-	cmd, exited := n.running()
-	if cmd == nil {
+	p := n.running()
+	if p == nil {
 		return false, fmt.Errorf("nemesis: %s is not running", n.id)
 	}
-	n.mu.Lock()
-	if n.mu.paused {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		n.mu.paused = false
+	if err := p.Stop(context.Background(), timeout); err != nil {
+		n.forget(p)
+		return false, fmt.Errorf("nemesis: %s: %w", n.id, err)
 	}
-	n.mu.Unlock()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-exited:
-		clean = cmd.ProcessState != nil && cmd.ProcessState.Success()
-	case <-timer.C:
-		_ = cmd.Process.Kill()
-		<-exited
-		err = fmt.Errorf("nemesis: %s (pid %d) did not exit within %v of SIGTERM, killed", n.id, cmd.Process.Pid, timeout)
-	}
-	n.forget(cmd)
-	return clean, err
+	n.forget(p)
+	return p.Success(), nil
 }
 
-// forget clears the record of cmd once it exited.
-func (n *node) forget(cmd *exec.Cmd) {
+// forget clears the record of p once it exited.
+func (n *node) forget(p *process.Process) {
 	n.mu.Lock()
-	if n.mu.cmd == cmd {
-		n.mu.cmd, n.mu.paused = nil, false
+	if n.mu.proc == p {
+		n.mu.proc, n.mu.paused = nil, false
 	}
 	n.mu.Unlock()
 }
 
 // wipe removes the data directory of a stopped node and creates it empty.
 func (n *node) wipe() error {
-	if cmd, _ := n.running(); cmd != nil {
+	if n.running() != nil {
 		return fmt.Errorf("nemesis: wipe of running %s", n.id)
 	}
 	if err := os.RemoveAll(n.dataDir); err != nil {

@@ -140,14 +140,7 @@ func (c *procCluster) waitAlive(want int) {
 	}
 }
 
-func isDone(n *node) bool {
-	select {
-	case <-n.done:
-		return true
-	default:
-		return false
-	}
-}
+func isDone(n *node) bool { return !n.Running() }
 
 func owners(t *testing.T, cl *redis.Client, key string) []string {
 	t.Helper()

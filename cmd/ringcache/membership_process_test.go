@@ -235,7 +235,7 @@ func TestProcessInfoWithPausedPeer(t *testing.T) {
 	if err := cl.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	paused := c.nodes[3].proc.cmd.Process
+	paused := c.nodes[3].proc
 	if err := paused.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

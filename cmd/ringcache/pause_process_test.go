@@ -35,7 +35,7 @@ func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 	defer conn.Close()
 	rd := bufio.NewReader(conn)
 
-	p := c.nodes[0].proc.cmd.Process
+	p := c.nodes[0].proc
 	if err := p.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 	}()
 	// The signal is delivered asynchronously: a command written before
 	// every thread stopped could be read and started before the stop.
-	waitStopped(t, p.Pid)
+	waitStopped(t, p.Pid())
 	// The old write waits in the stopped node's socket.
 	if _, err := conn.Write([]byte("*3\r\n$3\r\nSET\r\n$3\r\nreg\r\n$1\r\n2\r\n")); err != nil {
 		t.Fatal(err)

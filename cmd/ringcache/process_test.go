@@ -10,13 +10,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/bench/loopback"
+	"github.com/ringcache/ringcache/bench/process"
 )
 
 // binPath is the ringcache binary built once for the process-level tests.
@@ -41,12 +41,10 @@ func TestMain(m *testing.M) {
 
 // node is one ringcache process started by a test.
 type node struct {
+	*process.Process
 	t    *testing.T
-	cmd  *exec.Cmd
 	addr string
 	log  string
-	done chan struct{}
-	err  error
 }
 
 // freeAddr returns a loopback address free for TCP and UDP (a gossip
@@ -78,42 +76,23 @@ var errStartup = errors.New("ringcache did not start")
 // launchNode is startNode returning its failure instead of failing t.
 func launchNode(t *testing.T, addr string, args ...string) (*node, error) {
 	t.Helper()
-	n := &node{t: t, addr: addr, log: filepath.Join(t.TempDir(), "node.log"), done: make(chan struct{})}
-	logf, err := os.Create(n.log)
-	if err != nil {
-		return nil, err
+	n := &node{t: t, addr: addr, log: filepath.Join(t.TempDir(), "node.log")}
+	cfg := process.Config{
+		Bin: binPath, Args: append([]string{"--listen", addr, "--log-level", "warn"}, args...),
+		Log: n.log, Addr: addr, StartTimeout: 20 * time.Second,
 	}
-	n.cmd = exec.Command(binPath, append([]string{"--listen", addr, "--log-level", "warn"}, args...)...)
-	n.cmd.Stdout, n.cmd.Stderr = logf, logf
-	if err := n.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { n.err = n.cmd.Wait(); logf.Close(); close(n.done) }()
-	t.Cleanup(func() { n.kill() })
-	opts := &redis.Options{Addr: addr}
 	for i := 0; i+1 < len(args); i++ {
 		if args[i] == "--requirepass" {
-			opts.Password = args[i+1]
+			cfg.Password = args[i+1]
 		}
 	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if err := c.Ping(context.Background()).Err(); err == nil {
-			return n, nil
-		}
-		select {
-		case <-n.done:
-			return nil, fmt.Errorf("%w: exited at start: %v\n%s", errStartup, n.err, n.logText())
-		default:
-		}
-		if time.Now().After(deadline) {
-			n.kill()
-			return nil, fmt.Errorf("%w: no answer to PING within 20s\n%s", errStartup, n.logText())
-		}
-		time.Sleep(20 * time.Millisecond)
+	p, err := process.Start(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errStartup, err)
 	}
+	n.Process = p
+	t.Cleanup(n.kill)
+	return n, nil
 }
 
 func (n *node) logText() string {
@@ -122,26 +101,14 @@ func (n *node) logText() string {
 }
 
 // kill sends SIGKILL to the process (if still running) and waits for it.
-func (n *node) kill() {
-	select {
-	case <-n.done:
-		return
-	default:
-	}
-	n.cmd.Process.Signal(syscall.SIGKILL)
-	<-n.done
-}
+func (n *node) kill() { n.Kill() }
 
 // stop sends SIGTERM and waits for a clean exit.
 func (n *node) stop() error {
-	n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.done:
-		return n.err
-	case <-time.After(30 * time.Second):
-		n.kill()
-		return fmt.Errorf("no exit within 30s of SIGTERM")
+	if err := n.Stop(context.Background(), 30*time.Second); err != nil {
+		return err
 	}
+	return n.Wait()
 }
 
 // writeUntilKilled writes distinct keys from several clients until the node

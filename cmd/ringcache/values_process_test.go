@@ -41,12 +41,12 @@ func (c *procCluster) sigterm(i int, limit time.Duration) (time.Duration, error)
 	c.t.Helper()
 	p := c.nodes[i].proc
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		c.t.Fatal(err)
 	}
 	select {
-	case <-p.done:
-		return time.Since(start), p.err
+	case <-p.Exited():
+		return time.Since(start), p.Wait()
 	case <-time.After(limit):
 		c.dumpLogs()
 		p.kill()
@@ -228,7 +228,7 @@ func TestProcessShutdownWatchdog(t *testing.T) {
 	err := n.stop()
 	took := time.Since(start)
 	t.Logf("exit after %v: %v", took, err)
-	if n.cmd.ProcessState == nil || n.cmd.ProcessState.ExitCode() != 1 {
+	if n.ExitCode() != 1 {
 		t.Fatalf("exit %v, want status 1 from the watchdog\n%s", err, n.logText())
 	}
 	if !strings.Contains(n.logText(), "did not finish within shutdown-timeout") {
