@@ -75,7 +75,7 @@ type framePeer struct {
 
 func (p *framePeer) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
 	if p.old && op == transport.OpEntriesSized {
-		return nil, &transport.RemoteError{Op: op, Msg: fmt.Sprintf("%v: %d", transport.ErrUnknownOp, op)}
+		return nil, transport.NewRemoteError(op, fmt.Errorf("%w: %d", transport.ErrUnknownOp, op))
 	}
 	return p.memPeer.Call(ctx, op, payload)
 }
@@ -109,8 +109,8 @@ func (p *framePeer) Read(ctx context.Context, keys [][]byte) ([]engine.Record, [
 		res[i] = transport.ReadResult{Found: found[i], Record: recs[i]}
 	}
 	if n := len(transport.AppendReadResponse(nil, res)); n > p.frame {
-		return nil, nil, &transport.RemoteError{Op: transport.OpRead,
-			Msg: fmt.Sprintf("%v: response of %d bytes, limit %d", transport.ErrFrameTooLarge, n, p.frame)}
+		return nil, nil, transport.NewRemoteError(transport.OpRead,
+			fmt.Errorf("%w: response of %d bytes, limit %d", transport.ErrFrameTooLarge, n, p.frame))
 	}
 	return recs, found, nil
 }

@@ -3,6 +3,11 @@ package cluster
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/handoff"
+	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
 )
 
 // Sentinel errors of the coordinator. Errors it returns wrap one of these
@@ -36,6 +41,22 @@ var (
 	// with it too (wrapping transport.ErrFrameTooLarge as well).
 	ErrValueTooLarge = errors.New("cluster: value too large for the cluster")
 )
+
+// The wire codes of the sentinels a peer's answer may wrap (see
+// transport.RegisterError): with them, errors.Is(err, ErrNoHints) holds on
+// a coordinator whose stand-in refused a hint, as it would for a local
+// one. Codes are fixed: a node decodes what its peers of the same
+// version send.
+func init() {
+	for code, err := range map[uint16]error{
+		64: ErrNoHints, 65: ErrValueTooLarge, 66: ErrClosed, 67: ErrShortReply, 68: ErrUnknownPeer,
+		80: engine.ErrClosed, 81: engine.ErrCorrupt, 82: engine.ErrWrite,
+		90: handoff.ErrRefused, 91: handoff.ErrClosed,
+		96: antientropy.ErrBadRequest, 97: antientropy.ErrBadAnswer, 98: antientropy.ErrMalformed, 99: antientropy.ErrClosed,
+	} {
+		transport.RegisterError(code, err)
+	}
+}
 
 // ValueTooLargeError reports a write refused because one of its keys and
 // values together exceed Config.MaxRecordBytes, the largest record one

@@ -146,8 +146,8 @@ func (r *sizeReplica) Read(_ context.Context, keys [][]byte) (ReadReply, error) 
 	}
 	r.reads = append(r.reads, names)
 	if r.maxAnswer > 0 && answer > r.maxAnswer {
-		return ReadReply{}, &transport.RemoteError{Op: transport.OpRead,
-			Msg: fmt.Sprintf("%v: response of %d bytes, limit %d", transport.ErrFrameTooLarge, answer, r.maxAnswer)}
+		return ReadReply{}, transport.NewRemoteError(transport.OpRead,
+			fmt.Errorf("%w: response of %d bytes, limit %d", transport.ErrFrameTooLarge, answer, r.maxAnswer))
 	}
 	return ReadReply{Recs: recs, Found: found}, nil
 }

@@ -24,12 +24,13 @@ type netCluster struct {
 	ids     []string
 	locals  map[string]*LocalReplica
 	servers map[string]*transport.Server
+	addrs   map[string]string
 	coords  map[string]*Coordinator
 }
 
 func newNetCluster(t *testing.T, n int) *netCluster {
 	t.Helper()
-	nc := &netCluster{locals: map[string]*LocalReplica{}, servers: map[string]*transport.Server{}, coords: map[string]*Coordinator{}}
+	nc := &netCluster{locals: map[string]*LocalReplica{}, servers: map[string]*transport.Server{}, addrs: map[string]string{}, coords: map[string]*Coordinator{}}
 	tcfg := transport.DefaultConfig()
 	tcfg.MinBackoff, tcfg.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
 	var nodes []ring.Node
@@ -55,7 +56,7 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 		go func() { _ = srv.Serve(ln) }()
 		t.Cleanup(func() { _ = srv.Close() })
 		nc.ids = append(nc.ids, id)
-		nc.locals[id], nc.servers[id] = local, srv
+		nc.locals[id], nc.servers[id], nc.addrs[id] = local, srv, ln.Addr().String()
 		nodes = append(nodes, ring.Node{ID: id, Addr: ln.Addr().String()})
 	}
 	r := ring.New(nodes, 64)
@@ -250,5 +251,37 @@ func TestEngineInfo(t *testing.T) {
 	secs := engineInfo(tc.locals["n0"].Engine())
 	if len(secs) != 1 || secs[0].Name != "Engine" || len(secs[0].Fields) == 0 {
 		t.Fatalf("sections %+v", secs)
+	}
+}
+
+// TestRemoteErrorsKeepTheirSentinel: a peer's refusal crosses the wire as
+// the sentinel it wrapped: a stand-in without hinted handoff answers
+// ErrNoHints, and errors.Is holds for it on the caller, as for a local
+// replica; a peer whose engine is closed answers engine.ErrClosed.
+func TestRemoteErrorsKeepTheirSentinel(t *testing.T) {
+	nc := newNetCluster(t, 2)
+	cl, err := transport.NewClient(nc.addrs["node-1"], transport.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	remote := NewRemoteReplica(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	keys := [][]byte{[]byte("k")}
+	recs := []engine.Record{{Value: []byte("v"), Version: engine.Version{Wall: 1}}}
+	_, err = remote.ApplyHinted(ctx, "node-0", keys, recs)
+	if !errors.Is(err, ErrNoHints) || !errors.Is(err, transport.ErrRemote) {
+		t.Fatalf("hinted apply on a peer without handoff: %v, want ErrNoHints from the peer", err)
+	}
+	_, localErr := nc.locals["node-1"].ApplyHinted(ctx, "node-0", keys, recs)
+	if !errors.Is(localErr, ErrNoHints) {
+		t.Fatalf("the same apply locally: %v", localErr)
+	}
+	if err := nc.locals["node-1"].Engine().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Read(ctx, keys); !errors.Is(err, engine.ErrClosed) {
+		t.Fatalf("read on a peer whose engine is closed: %v, want engine.ErrClosed", err)
 	}
 }

@@ -97,8 +97,8 @@ func TestSizeRefusalSplitsTheBatch(t *testing.T) {
 			n += len(keys[i]) + recs[i].EncodedLen()
 		}
 		if n > frame {
-			return &transport.RemoteError{Op: transport.OpApply,
-				Msg: fmt.Sprintf("%v: request of %d bytes", transport.ErrFrameTooLarge, n)}
+			return transport.NewRemoteError(transport.OpApply,
+				fmt.Errorf("%w: request of %d bytes", transport.ErrFrameTooLarge, n))
 		}
 		return nil
 	}

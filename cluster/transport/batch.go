@@ -118,7 +118,7 @@ func AppendApplyResponse(dst []byte, results []ApplyResult) []byte {
 		switch {
 		case r.Err != nil:
 			dst = append(dst, statusError)
-			dst = appendBytes(dst, []byte(errMessage(r.Err)))
+			dst = appendBytes(dst, appendError(nil, r.Err))
 		case r.Applied:
 			dst = append(dst, statusApplied)
 		default:
@@ -143,7 +143,7 @@ func DecodeApplyResponse(b []byte) ([]ApplyResult, error) {
 		case statusSuperseded:
 			r.Newer = d.version()
 		case statusError:
-			r.Err = &RemoteError{Op: OpApply, Msg: string(d.bytes())}
+			r.Err = decodeError(OpApply, d.bytes())
 		default:
 			d.fail("bad apply status")
 		}
@@ -225,16 +225,6 @@ func DecodeReadResponse(b []byte) ([]ReadResult, error) {
 		results = append(results, r)
 	}
 	return results, d.finish("read response")
-}
-
-// errMessage is the message an item error carries on the wire. A
-// *RemoteError passed along (a result relayed from another replica) keeps
-// its original message rather than gaining a second prefix.
-func errMessage(err error) string {
-	if re, ok := err.(*RemoteError); ok {
-		return re.Msg
-	}
-	return err.Error()
 }
 
 // versionLen is the encoded size of an engine.Version.

@@ -174,7 +174,7 @@ func (cc *clientConn) dispatch(h header, p []byte) error {
 	// that a write the caller stamps next orders after what the peer saw.
 	cc.c.cfg.observe(h.clock)
 	if h.kind == kindError {
-		cl.ch <- result{err: &RemoteError{Op: h.op, Msg: string(p)}}
+		cl.ch <- result{err: decodeError(h.op, p)}
 	} else {
 		cl.ch <- result{payload: p}
 	}

@@ -12,10 +12,21 @@
 // operations (hint delivery, Merkle exchange) need no protocol change; op
 // code ranges are reserved per feature in ops.go. Requests carry a
 // client-chosen id, unique and increasing per connection, and the answer
-// (a response, or an error frame carrying the handler's message) echoes
-// it, so any number of requests can be in flight on one connection and be
+// (a response, or an error frame carrying the handler's error) echoes it,
+// so any number of requests can be in flight on one connection and be
 // answered in any order. Id 0 is for frames about the connection itself.
 // Payloads are bounded by Config.MaxFrameBytes on both sides.
+//
+// # Errors across the wire
+//
+// A handler's error travels as a code and a message: the code names the
+// sentinel the error wrapped, from a registry every node fills the same
+// way at init (RegisterError; this package's own sentinels take codes 1
+// to 63, the layers above register theirs from 64). The caller gets a
+// *RemoteError that wraps ErrRemote and satisfies errors.Is for that
+// sentinel, so a coordinator tells a stand-in that refused a hint
+// (cluster.ErrNoHints) from one that failed, as if the call were local.
+// Item errors inside a batch answer are coded the same way.
 //
 // # Batching
 //
@@ -75,7 +86,8 @@
 // the frame is refused by Call without being sent; an answer over it is
 // refused by the peer's server with an error frame, which surfaces as a
 // *RemoteError that errors.Is(err, ErrFrameTooLarge) recognises, as it
-// recognises ErrUnknownOp, so callers can split or fall back.
+// recognises ErrUnknownOp (both are coded), so callers can split or fall
+// back.
 //
 // # Closing
 //

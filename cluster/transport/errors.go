@@ -1,8 +1,12 @@
 package transport
 
 import (
+	"encoding/binary"
 	"errors"
-	"strings"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these with
@@ -49,10 +53,15 @@ var (
 )
 
 // RemoteError is the error a peer's Handler returned, carried back in an
-// error frame. It wraps ErrRemote.
+// error frame (or in one item of a batch answer). It wraps ErrRemote, and
+// the sentinel its code names (RegisterError): errors.Is(err, ErrNoHints)
+// holds on the caller when the peer's error wrapped ErrNoHints.
 type RemoteError struct {
 	// Op is the operation the request carried.
 	Op uint8
+	// Code is the registered code of the sentinel the peer's error
+	// wrapped; 0 when it wrapped none.
+	Code uint16
 	// Msg is the handler's error message as the peer formatted it.
 	Msg string
 }
@@ -62,16 +71,103 @@ func (e *RemoteError) Error() string { return "transport: remote error: " + e.Ms
 // Unwrap makes errors.Is(err, ErrRemote) hold.
 func (e *RemoteError) Unwrap() error { return ErrRemote }
 
-// Is makes errors.Is(err, ErrFrameTooLarge) and errors.Is(err,
-// ErrUnknownOp) hold for a peer's transport-level refusal as well: a peer
-// whose answer did not fit in a frame (its server says so in the error
-// frame), or one that does not know the operation (an older version).
-// The peer's message starts with the sentinel's text, which is all an
-// error frame carries.
+// Is makes errors.Is(err, sentinel) hold for the sentinel registered
+// under e.Code.
 func (e *RemoteError) Is(target error) bool {
-	switch target {
-	case ErrFrameTooLarge, ErrUnknownOp:
-		return strings.HasPrefix(e.Msg, target.Error())
+	return e.Code != 0 && codedError(e.Code) == target
+}
+
+// Codes of the transport's own sentinels; 1 to 63 are the transport's,
+// the layers above register theirs from 64 on.
+const (
+	codeFrameTooLarge = 1
+	codeUnknownOp     = 2
+	codeExpired       = 3
+	codeMalformed     = 4
+)
+
+func init() {
+	RegisterError(codeFrameTooLarge, ErrFrameTooLarge)
+	RegisterError(codeUnknownOp, ErrUnknownOp)
+	RegisterError(codeExpired, ErrExpired)
+	RegisterError(codeMalformed, ErrMalformed)
+}
+
+// errorCodes maps wire codes to sentinels, in ascending code order.
+var errorCodes struct {
+	sync.RWMutex
+	codes []uint16
+	errs  []error
+}
+
+// RegisterError gives the sentinel err a code that travels on the wire:
+// a handler error that wraps err reaches the caller as a *RemoteError for
+// which errors.Is(remote, err) holds. Register from an init function, the
+// same code and sentinel on every node. A zero code, or a code or
+// sentinel registered twice, panics: two sentinels on one code would
+// silently change an error's meaning.
+func RegisterError(code uint16, err error) {
+	errorCodes.Lock()
+	defer errorCodes.Unlock()
+	if code == 0 || err == nil {
+		panic("transport: RegisterError with a zero code or a nil error")
 	}
-	return false
+	for i, c := range errorCodes.codes {
+		if c == code || errorCodes.errs[i] == err {
+			panic(fmt.Sprintf("transport: error code %d or %q registered twice", code, err))
+		}
+	}
+	i, _ := slices.BinarySearch(errorCodes.codes, code)
+	errorCodes.codes = slices.Insert(errorCodes.codes, i, code)
+	errorCodes.errs = slices.Insert(errorCodes.errs, i, err)
+}
+
+// errorCode returns the code of the registered sentinel err wraps (the
+// lowest code when it wraps several), 0 when it wraps none.
+func errorCode(err error) uint16 {
+	errorCodes.RLock()
+	defer errorCodes.RUnlock()
+	for i, s := range errorCodes.errs {
+		if errors.Is(err, s) {
+			return errorCodes.codes[i]
+		}
+	}
+	return 0
+}
+
+// codedError returns the sentinel registered under code, nil if none.
+func codedError(code uint16) error {
+	errorCodes.RLock()
+	defer errorCodes.RUnlock()
+	if i, ok := slices.BinarySearch(errorCodes.codes, code); ok {
+		return errorCodes.errs[i]
+	}
+	return nil
+}
+
+// NewRemoteError returns what a caller gets when a peer's handler for op
+// returns err: the error as it comes out of the wire, coded.
+func NewRemoteError(op uint8, err error) *RemoteError {
+	return decodeError(op, appendError(nil, err))
+}
+
+// appendError appends the wire form of err: its code and its message. A
+// *RemoteError relayed from another peer keeps its message rather than
+// gaining a second prefix.
+func appendError(dst []byte, err error) []byte {
+	msg := err.Error()
+	if re, ok := err.(*RemoteError); ok {
+		msg = re.Msg
+	}
+	dst = binary.AppendUvarint(dst, uint64(errorCode(err)))
+	return append(dst, msg...)
+}
+
+// decodeError turns the wire form of an error into a *RemoteError for op.
+func decodeError(op uint8, b []byte) *RemoteError {
+	code, n := binary.Uvarint(b)
+	if n <= 0 || code > math.MaxUint16 {
+		return &RemoteError{Op: op, Msg: string(b)}
+	}
+	return &RemoteError{Op: op, Code: uint16(code), Msg: string(b[n:])}
 }

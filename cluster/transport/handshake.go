@@ -27,7 +27,7 @@ const (
 	authProof     uint8 = 3
 	authOK        uint8 = 4
 
-	protocolVersion = 2 // 2: frame headers carry the sender's clock and a request budget
+	protocolVersion = 3 // 2: frame headers carry the sender's clock and a request budget; 3: handler errors carry a code
 	nonceLen        = 32
 	flagAuth        = 1 << 0
 )

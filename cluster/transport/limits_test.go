@@ -80,21 +80,26 @@ func TestMaxApplyItemsBytes(t *testing.T) {
 
 func TestRemoteErrorIsTransportRefusals(t *testing.T) {
 	tests := []struct {
+		code uint16
 		msg  string
 		is   error
 		want bool
 	}{
-		{"transport: frame too large: response of 5000 bytes, limit 4096", ErrFrameTooLarge, true},
-		{"transport: unknown operation: 35", ErrUnknownOp, true},
-		{"transport: frame too large: x", ErrUnknownOp, false},
-		{"engine: write failed: transport: frame too large", ErrFrameTooLarge, false},
-		{"anything", ErrRemote, true},
-		{"transport: closed", ErrClosed, false},
+		{codeFrameTooLarge, "transport: frame too large: response of 5000 bytes, limit 4096", ErrFrameTooLarge, true},
+		{codeUnknownOp, "transport: unknown operation: 35", ErrUnknownOp, true},
+		{codeFrameTooLarge, "transport: frame too large: x", ErrUnknownOp, false},
+		// The code decides, never the message.
+		{0, "transport: frame too large: x", ErrFrameTooLarge, false},
+		{0, "engine: write failed: transport: frame too large", ErrFrameTooLarge, false},
+		{0, "anything", ErrRemote, true},
+		{codeExpired, "anything", ErrRemote, true},
+		{0, "transport: closed", ErrClosed, false},
+		{999, "a code this node does not know", ErrRemote, true},
 	}
 	for _, tt := range tests {
-		var err error = fmt.Errorf("call: %w", &RemoteError{Op: 1, Msg: tt.msg})
+		var err error = fmt.Errorf("call: %w", &RemoteError{Op: 1, Code: tt.code, Msg: tt.msg})
 		if got := errors.Is(err, tt.is); got != tt.want {
-			t.Errorf("errors.Is(RemoteError %q, %v) = %v, want %v", tt.msg, tt.is, got, tt.want)
+			t.Errorf("errors.Is(RemoteError %d %q, %v) = %v, want %v", tt.code, tt.msg, tt.is, got, tt.want)
 		}
 	}
 }

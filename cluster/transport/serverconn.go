@@ -149,7 +149,7 @@ func (sc *serverConn) handle(j job) {
 	out := header{kind: kindResponse, op: h.op, id: h.id, clock: s.cfg.peek()}
 	if err != nil {
 		s.st.errors.Add(1)
-		out.kind, resp = kindError, []byte(err.Error())
+		out.kind, resp = kindError, appendError(nil, err)
 	}
 	sc.w.enqueueHeader(out, resp)
 	s.st.inFlight.Add(-1)
