@@ -81,13 +81,11 @@ func (p *framePeer) Call(ctx context.Context, op uint8, payload []byte) ([]byte,
 }
 
 func (p *framePeer) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
-	items := make([]transport.ApplyItem, len(keys))
 	sizes := make([]int, len(keys))
 	for i := range keys {
-		items[i] = transport.ApplyItem{Key: keys[i], Record: recs[i]}
 		sizes[i] = recordSize(keys[i], recs[i])
 	}
-	if n := len(transport.AppendApplyRequest(nil, items)); n > p.frame {
+	if n := len(transport.AppendApplyRequest(nil, transport.ApplyHeader{}, keys, recs)); n > p.frame {
 		return fmt.Errorf("%w: request of %d bytes, limit %d", transport.ErrFrameTooLarge, n, p.frame)
 	}
 	p.mu.Lock()
@@ -104,11 +102,7 @@ func (p *framePeer) Read(ctx context.Context, keys [][]byte) ([]engine.Record, [
 	if err != nil {
 		return nil, nil, err
 	}
-	res := make([]transport.ReadResult, len(keys))
-	for i := range res {
-		res[i] = transport.ReadResult{Found: found[i], Record: recs[i]}
-	}
-	if n := len(transport.AppendReadResponse(nil, res)); n > p.frame {
+	if n := len(transport.AppendReadResponse(nil, recs, found, false)); n > p.frame {
 		return nil, nil, transport.NewRemoteError(transport.OpRead,
 			fmt.Errorf("%w: response of %d bytes, limit %d", transport.ErrFrameTooLarge, n, p.frame))
 	}

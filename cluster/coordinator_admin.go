@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// errNoAdmin is the failure recorded for a member whose replica cannot
-// answer for its whole node.
-var errNoAdmin = errors.New("cluster: member does not support node-wide operations")
-
 // Len implements server.Store (DBSIZE) for a cluster: an ESTIMATE of the
 // distinct live keys, the sum of every member's local live count divided
 // by the number of copies of each key (N, or the member count when the
@@ -26,8 +22,8 @@ func (c *Coordinator) Len(ctx context.Context) (int64, error) {
 	}
 	defer c.leave()
 	ids := c.memberIDs()
-	answers, err := c.eachMember(ctx, ids, c.cfg.Timeout, func(ctx context.Context, adm NodeAdmin) answer {
-		n, err := adm.Count(ctx)
+	answers, err := c.eachMember(ctx, ids, c.cfg.Timeout, func(ctx context.Context, rep Replica) answer {
+		n, err := rep.Count(ctx)
 		return answer{count: n, err: err}
 	})
 	if err != nil {
@@ -66,8 +62,8 @@ func (c *Coordinator) Flush(ctx context.Context) error {
 	defer c.leave()
 	ids := c.memberIDs()
 	wait := max(c.cfg.Timeout, c.cfg.FlushTimeout)
-	answers, err := c.eachMember(ctx, ids, wait, func(ctx context.Context, adm NodeAdmin) answer {
-		return answer{err: adm.DropAll(ctx)}
+	answers, err := c.eachMember(ctx, ids, wait, func(ctx context.Context, rep Replica) answer {
+		return answer{err: rep.DropAll(ctx)}
 	})
 	if err != nil {
 		return err
@@ -94,23 +90,19 @@ func (c *Coordinator) memberIDs() []string {
 	return []string{c.cfg.Self}
 }
 
-// eachMember calls fn on every member's NodeAdmin in parallel and
+// eachMember calls fn on every member's replica in parallel and
 // returns one answer per member (a.b is the member's index); members
 // that did not answer within wait get context.DeadlineExceeded.
-func (c *Coordinator) eachMember(ctx context.Context, ids []string, wait time.Duration, fn func(context.Context, NodeAdmin) answer) ([]answer, error) {
+func (c *Coordinator) eachMember(ctx context.Context, ids []string, wait time.Duration, fn func(context.Context, Replica) answer) ([]answer, error) {
 	fl := c.newFlight(len(ids), 0, time.Now().Add(wait))
 	defer fl.cancel()
 	for b, id := range ids {
 		rep, ok := c.cfg.Peers(id)
-		adm, isAdmin := rep.(NodeAdmin)
-		switch {
-		case !ok || rep == nil:
+		if !ok || rep == nil {
 			fl.finish(answer{b: b, err: ErrUnknownPeer})
-		case !isAdmin:
-			fl.finish(answer{b: b, err: errNoAdmin})
-		default:
-			c.launch(fl, b, rep, func(ctx context.Context, _ Replica) answer { return fn(ctx, adm) })
+			continue
 		}
+		c.launch(fl, b, rep, fn)
 	}
 	answers := make([]answer, len(ids))
 	got := make([]bool, len(ids))

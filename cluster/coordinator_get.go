@@ -301,23 +301,15 @@ func (st *readState) ownerKnows(idx []int) {
 // what it stores.
 var readBatch = batchCall{
 	run: func(ctx context.Context, bt *batch, rep Replica) answer {
-		if bt.hint != "" {
-			s, ok := rep.(SloppyReplica)
-			if !ok {
-				return answer{err: fmt.Errorf("%w: replica holds no hints", ErrNoHints)}
-			}
-			r, err := s.ReadHinted(ctx, bt.hint, bt.keys)
-			return readAnswer(bt, r, err)
-		}
-		r, err := rep.Read(ctx, bt.keys)
+		r, err := rep.Read(ctx, ReadRequest{Keys: bt.keys, Hint: bt.hint})
 		return readAnswer(bt, r, err)
 	},
 	start: func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool {
 		ar, ok := rep.(AsyncReplica)
-		if !ok || bt.hint != "" {
+		if !ok {
 			return false
 		}
-		ar.ReadAsync(ctx, bt.keys, func(r ReadReply, err error) {
+		ar.ReadAsync(ctx, ReadRequest{Keys: bt.keys, Hint: bt.hint}, func(r ReadReply, err error) {
 			done(readAnswer(bt, r, err))
 		})
 		return true

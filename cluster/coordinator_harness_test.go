@@ -32,7 +32,7 @@ const (
 
 // faultNet injects failures between in-process nodes: per target replica
 // (down, drop, hold until released, fixed delay) and per (from, to) pair
-// (partitions). Faults apply to Apply, Read and the NodeAdmin calls.
+// (partitions). Faults apply to every Replica call.
 type faultNet struct {
 	mu struct {
 		sync.Mutex
@@ -147,20 +147,20 @@ type faultReplica struct {
 	inner    *LocalReplica
 }
 
-func (r *faultReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+func (r *faultReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
 		return nil, err
 	}
 	defer r.net.count(r.to, false)
-	return r.inner.Apply(ctx, keys, recs)
+	return r.inner.Apply(ctx, req)
 }
 
-func (r *faultReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
+func (r *faultReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
 		return ReadReply{}, err
 	}
 	defer r.net.count(r.to, true)
-	return r.inner.Read(ctx, keys)
+	return r.inner.Read(ctx, req)
 }
 
 func (r *faultReplica) Count(ctx context.Context) (int64, error) {

@@ -295,38 +295,26 @@ func (c *Coordinator) hold(bt *batch, pos []int) {
 }
 
 // applyBatch is the replica call of a write: the batch's records, as
-// hints when it stands in for an owner.
+// hints for the owner it stands in for when bt.hint is set, noted for
+// anti-entropy when bt.noted is.
 var applyBatch = batchCall{
 	run: func(ctx context.Context, bt *batch, rep Replica) answer {
-		newer, err := applyTo(ctx, rep, bt.hint, bt.noted, bt.keys, bt.recs)
+		newer, err := rep.Apply(ctx, bt.applyRequest())
 		return answer{newer: newer, err: err}
 	},
 	start: func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool {
 		ar, ok := rep.(AsyncReplica)
-		if !ok || bt.hint != "" || bt.noted {
+		if !ok {
 			return false
 		}
-		ar.ApplyAsync(ctx, bt.keys, bt.recs, func(r ApplyReply) {
+		ar.ApplyAsync(ctx, bt.applyRequest(), func(r ApplyReply) {
 			done(answer{newer: r.Newer, err: r.Err})
 		})
 		return true
 	},
 }
 
-// applyTo sends records to a replica: as hints for hint when set, as an
-// owner's noted write when noted, else as a plain apply.
-func applyTo(ctx context.Context, rep Replica, hint string, noted bool, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	if hint == "" && !noted {
-		return rep.Apply(ctx, keys, recs)
-	}
-	s, ok := rep.(SloppyReplica)
-	switch {
-	case hint != "" && !ok:
-		return nil, fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
-	case hint != "":
-		return s.ApplyHinted(ctx, hint, keys, recs)
-	case ok:
-		return s.ApplyNoted(ctx, keys, recs)
-	}
-	return rep.Apply(ctx, keys, recs)
+// applyRequest is the write a batch sends its replica.
+func (bt *batch) applyRequest() ApplyRequest {
+	return ApplyRequest{Keys: bt.keys, Recs: bt.recs, Hint: bt.hint, Noted: bt.noted}
 }

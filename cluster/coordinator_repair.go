@@ -62,7 +62,7 @@ func (c *Coordinator) runRepairs(st *readState, jobs []repairJob, deadline time.
 		c.launch(fl, j, bt.rep, func(ctx context.Context, rep Replica) answer {
 			// A substitute is repaired the way it was written: as a hint
 			// for the owner it stands in for.
-			_, err := applyTo(ctx, rep, bt.hint, false, job.keys, job.recs)
+			_, err := rep.Apply(ctx, ApplyRequest{Keys: job.keys, Recs: job.recs, Hint: bt.hint})
 			return answer{err: err}
 		})
 	}

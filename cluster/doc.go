@@ -131,8 +131,11 @@
 // package and its subpackages together around the local engine.
 //
 //   - The replica transport server listens on ClusterListen and serves the
-//     local engine to peers (NewReplicaHandler: apply, read, ping, count,
-//     drop-all, hinted apply, anti-entropy exchange).
+//     local engine to peers (NewReplicaHandler: apply and read, each with
+//     flags for hints and noted writes, ping, count, drop-all, hints-for,
+//     anti-entropy exchange). Every replica, local or remote, is one
+//     Replica interface: Apply(ApplyRequest), Read(ReadRequest), Count,
+//     DropAll.
 //   - Membership gossips on GossipListen and advertises the node's id,
 //     client address, cluster address, vnodes and ring state. Every change
 //     of the member list rebuilds the ring snapshot from the members that

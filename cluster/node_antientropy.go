@@ -162,14 +162,14 @@ type exchangePeer struct {
 // Apply implements antientropy.Peer: repaired records keep their
 // versions, so a newer version held by the peer is no failure.
 func (p exchangePeer) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
-	_, err := p.Replica.Apply(ctx, keys, recs)
+	_, err := p.Replica.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs})
 	return err
 }
 
 // Read implements antientropy.Peer: an exchange compares what each side
 // holds, whether or not the peer is still catching up.
 func (p exchangePeer) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
-	r, err := p.Replica.Read(ctx, keys)
+	r, err := p.Replica.Read(ctx, ReadRequest{Keys: keys})
 	return r.Recs, r.Found, err
 }
 

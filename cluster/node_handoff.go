@@ -254,17 +254,10 @@ func (h nodeHandoff) Deliver(ctx context.Context, target string, keys [][]byte, 
 		return ErrUnknownPeer
 	}
 	// The target learns where the hints come from, and reads count it as
-	// behind until this node has none left for it.
-	if d, ok := rep.(hintDeliverer); ok {
-		return d.DeliverHints(ctx, h.n.cfg.NodeID, keys, recs)
-	}
-	_, err := rep.Apply(ctx, keys, recs) // a newer version held there is no failure
+	// behind until this node has none left for it. A newer version held
+	// there is no failure.
+	_, err := rep.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, From: h.n.cfg.NodeID})
 	return err
-}
-
-// hintDeliverer is a replica that can be told where hints come from.
-type hintDeliverer interface {
-	DeliverHints(ctx context.Context, holder string, keys [][]byte, recs []engine.Record) error
 }
 
 // Handover implements handoff.Cluster through the coordinator.

@@ -17,21 +17,59 @@ type Placement interface {
 }
 
 // Replica is one node's store as the coordinator sees it: the local
-// engine, or a peer behind the transport. Both methods take batches, one
-// call per replica per request, and must return once ctx is done.
+// engine, or a peer behind the transport. Apply and Read take batches,
+// one call per replica per request; every method must return once ctx is
+// done.
 type Replica interface {
-	// Apply stores recs[i] under keys[i] with last-write-wins. A nil
-	// error acknowledges every record; a record that lost to a newer
-	// stored version is acknowledged too (the replica holds newer data),
-	// and newer tells which: nil when none did, else newer[i] is the
-	// version stored under keys[i] where it is newer than recs[i]'s (zero
-	// elsewhere). A writer uses it to stamp its write again above that
-	// version; repair and handoff ignore it.
-	Apply(ctx context.Context, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
+	// Apply stores req.Recs[i] under req.Keys[i] with last-write-wins, or
+	// keeps them as hints, as req says. A nil error acknowledges every
+	// record; a record that lost to a newer stored version is
+	// acknowledged too (the replica holds newer data), and newer tells
+	// which: nil when none did, else newer[i] is the version stored under
+	// req.Keys[i] where it is newer than req.Recs[i]'s (zero elsewhere).
+	// A writer uses it to stamp its write again above that version;
+	// repair and handoff ignore it. A replica that cannot keep hints
+	// (hinted handoff off, window passed, queue full) returns an error
+	// wrapping ErrNoHints.
+	Apply(ctx context.Context, req ApplyRequest) (newer []engine.Version, err error)
 	// Read returns the stored record of every key, tombstones and expired
-	// records included (ReadReply). The caller owns the returned slices
-	// and may modify them.
-	Read(ctx context.Context, keys [][]byte) (ReadReply, error)
+	// records included (ReadReply), or the hints held, as req says. The
+	// caller owns the returned slices and may modify them.
+	Read(ctx context.Context, req ReadRequest) (ReadReply, error)
+	// Count returns the node's number of live records (DBSIZE).
+	Count(ctx context.Context) (int64, error)
+	// DropAll deletes every record the node stores (FLUSHALL).
+	DropAll(ctx context.Context) error
+}
+
+// ApplyRequest is one batch of records for one replica.
+type ApplyRequest struct {
+	Keys [][]byte
+	Recs []engine.Record
+	// Hint, when set, names an owner of the keys that is down: the
+	// replica keeps the records as hints for it, answers reads with them
+	// and hands them to it once it is back (sloppy quorum).
+	Hint string
+	// From, when set, names a node handing over hints it held for this
+	// replica: the replica counts itself behind until that holder has
+	// none left (catch-up).
+	From string
+	// Noted marks an owner's write whose fellow owner of these keys is
+	// being replaced by a stand-in: the replica also notes the keys'
+	// token ranges as dirty, so that anti-entropy checks them first
+	// should the stand-in's hints be lost.
+	Noted bool
+}
+
+// ReadRequest is one batch of keys for one replica.
+type ReadRequest struct {
+	Keys [][]byte
+	// Hint, when set, names an owner of the keys the replica stands in
+	// for: it answers with the hints it holds (Found[i] reports a hint
+	// for Keys[i], for any of its owners), not with data of its own. A
+	// stand-in's answer counts toward a read quorum only for the keys it
+	// holds hints for: of the others it knows nothing.
+	Hint string
 }
 
 // ApplyReply is the outcome of an asynchronous apply: Replica.Apply's two
@@ -62,32 +100,8 @@ type ReadReply struct {
 // answered or failed, at the latest when its context ends, and must not
 // block.
 type AsyncReplica interface {
-	ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(ApplyReply))
-	ReadAsync(ctx context.Context, keys [][]byte, done func(ReadReply, error))
-}
-
-// SloppyReplica is implemented by replicas that take part in sloppy
-// quorum; the coordinator finds it by type assertion.
-type SloppyReplica interface {
-	// ApplyHinted keeps recs as hints for target, an owner of the keys
-	// that is down: the replica answers reads with them and hands them to
-	// target once it is back. A nil error acknowledges every record as
-	// durably as Apply does, and newer reports the records that lost to a
-	// newer hint held for target, as Apply does; a replica that cannot
-	// keep them (hinted handoff off, window passed, queue full) returns an
-	// error wrapping ErrNoHints.
-	ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
-	// ApplyNoted is Apply for an owner whose fellow owner of these keys is
-	// being replaced by a substitute: the replica also notes the keys'
-	// token ranges as dirty, so that anti-entropy checks them first should
-	// the substitute's hints be lost.
-	ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) (newer []engine.Version, err error)
-	// ReadHinted reads the hints the replica holds, as a stand-in for
-	// target (an owner of the keys): Found[i] reports a hint for keys[i]
-	// (for any of its owners). A stand-in's answer counts toward a read
-	// quorum only for the keys it holds hints for: of the others it knows
-	// nothing.
-	ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error)
+	ApplyAsync(ctx context.Context, req ApplyRequest, done func(ApplyReply))
+	ReadAsync(ctx context.Context, req ReadRequest, done func(ReadReply, error))
 }
 
 // HintHolder keeps records for an owner whose write call failed, to hand
@@ -111,13 +125,3 @@ type MembersFunc func() []string
 
 // MemberIDs implements Members.
 func (f MembersFunc) MemberIDs() []string { return f() }
-
-// NodeAdmin is implemented by replicas that answer for their whole node
-// (DBSIZE, FLUSHALL). The coordinator finds it by type assertion, as
-// database/sql finds optional driver interfaces.
-type NodeAdmin interface {
-	// Count returns the node's number of live records.
-	Count(ctx context.Context) (int64, error)
-	// DropAll deletes every record the node stores.
-	DropAll(ctx context.Context) error
-}

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,10 +137,16 @@ type readResult struct {
 	err error
 }
 
-// Apply implements Replica.
-func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+// Apply implements Replica. Plain writes join the next merged request;
+// hints, hint deliveries and noted writes happen only while an owner is
+// down or returning, so they go out unmerged, in as many requests as
+// their records need.
+func (b *BatchingReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+	if !plain(req) {
+		return b.applyUnmerged(ctx, req)
+	}
 	ch := make(chan ApplyReply, 1) // buffered: the sender never blocks on a caller gone
-	c := &applyCall{ctx: ctx, keys: keys, recs: recs, bytes: applyBytes(keys, recs)}
+	c := &applyCall{ctx: ctx, keys: req.Keys, recs: req.Recs, bytes: applyBytes(req.Keys, req.Recs)}
 	c.ans.done = func(r ApplyReply) { ch <- r }
 	if b.applies.enter(c) {
 		b.sendApplies([]*applyCall{c})
@@ -154,21 +159,37 @@ func (b *BatchingReplica) Apply(ctx context.Context, keys [][]byte, recs []engin
 	}
 }
 
-// ApplyAsync implements AsyncReplica: the call joins the next merged
+// ApplyAsync implements AsyncReplica: a plain write joins the next merged
 // request and done runs with its outcome on the goroutine that sent it, or
-// with ctx's error as soon as ctx ends.
-func (b *BatchingReplica) ApplyAsync(ctx context.Context, keys [][]byte, recs []engine.Record, done func(ApplyReply)) {
-	c := &applyCall{ctx: ctx, keys: keys, recs: recs, bytes: applyBytes(keys, recs)}
+// with ctx's error as soon as ctx ends; any other goes out unmerged on a
+// goroutine of its own.
+func (b *BatchingReplica) ApplyAsync(ctx context.Context, req ApplyRequest, done func(ApplyReply)) {
+	if !plain(req) {
+		go func() {
+			newer, err := b.applyUnmerged(ctx, req)
+			done(ApplyReply{Newer: newer, Err: err})
+		}()
+		return
+	}
+	c := &applyCall{ctx: ctx, keys: req.Keys, recs: req.Recs, bytes: applyBytes(req.Keys, req.Recs)}
 	c.ans.done, c.ans.async = done, true
 	if b.applies.enter(c) {
 		go b.sendApplies([]*applyCall{c})
 	}
 }
 
-// Read implements Replica.
-func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
+// plain reports whether req is a write of the replica's own data, which
+// merges with others.
+func plain(req ApplyRequest) bool { return req.Hint == "" && req.From == "" && !req.Noted }
+
+// Read implements Replica. A read of the replica's data joins the next
+// merged request; a stand-in's read of its hints goes out alone.
+func (b *BatchingReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+	if req.Hint != "" {
+		return b.next.Read(ctx, req)
+	}
 	ch := make(chan readResult, 1)
-	c := &readCall{ctx: ctx, keys: keys, bytes: readBytes(keys)}
+	c := &readCall{ctx: ctx, keys: req.Keys, bytes: readBytes(req.Keys)}
 	c.ans.done = func(r readResult) { ch <- r }
 	if b.reads.enter(c) {
 		b.sendReads([]*readCall{c})
@@ -182,8 +203,12 @@ func (b *BatchingReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, e
 }
 
 // ReadAsync implements AsyncReplica.
-func (b *BatchingReplica) ReadAsync(ctx context.Context, keys [][]byte, done func(ReadReply, error)) {
-	c := &readCall{ctx: ctx, keys: keys, bytes: readBytes(keys)}
+func (b *BatchingReplica) ReadAsync(ctx context.Context, req ReadRequest, done func(ReadReply, error)) {
+	if req.Hint != "" {
+		go func() { done(b.next.Read(ctx, req)) }()
+		return
+	}
+	c := &readCall{ctx: ctx, keys: req.Keys, bytes: readBytes(req.Keys)}
 	c.ans.done, c.ans.async = func(r readResult) { done(r.r, r.err) }, true
 	if b.reads.enter(c) {
 		go b.sendReads([]*readCall{c})
@@ -221,9 +246,9 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 		var err error
 		var parts []part
 		if size <= b.maxApplyBytes {
-			newer, err = b.next.Apply(ctx, keys, recs)
+			newer, err = b.next.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs})
 		} else {
-			parts, newer = b.applyParts(ctx, keys, recs, b.next.Apply)
+			parts, newer = b.applyParts(ctx, ApplyRequest{Keys: keys, Recs: recs})
 		}
 		done()
 		cancel()
@@ -303,7 +328,7 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 
 // readOnce sends keys in one read request.
 func (b *BatchingReplica) readOnce(ctx context.Context, keys [][]byte) (ReadReply, error) {
-	r, err := b.next.Read(ctx, keys)
+	r, err := b.next.Read(ctx, ReadRequest{Keys: keys})
 	if err == nil && (len(r.Recs) != len(keys) || len(r.Found) != len(keys)) {
 		err = ErrShortReply
 	}
@@ -415,80 +440,20 @@ func (q *batchQueue[C]) next(maxItems, maxBytes int) []C {
 	return out
 }
 
-// Count implements NodeAdmin when the wrapped replica does.
-func (b *BatchingReplica) Count(ctx context.Context) (int64, error) {
-	adm, ok := b.next.(NodeAdmin)
-	if !ok {
-		return 0, errNoAdmin
-	}
-	return adm.Count(ctx)
-}
+// Count implements Replica.
+func (b *BatchingReplica) Count(ctx context.Context) (int64, error) { return b.next.Count(ctx) }
 
-// DropAll implements NodeAdmin when the wrapped replica does.
-func (b *BatchingReplica) DropAll(ctx context.Context) error {
-	adm, ok := b.next.(NodeAdmin)
-	if !ok {
-		return errNoAdmin
-	}
-	return adm.DropAll(ctx)
-}
+// DropAll implements Replica.
+func (b *BatchingReplica) DropAll(ctx context.Context) error { return b.next.DropAll(ctx) }
 
-// ApplyHinted implements SloppyReplica when the wrapped replica does.
-// Hinted writes happen only while an owner is down, so they go out
-// unmerged, in as many requests as their records need.
-func (b *BatchingReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	s, ok := b.next.(SloppyReplica)
-	if !ok {
-		return nil, fmt.Errorf("%w: replica cannot keep hints", ErrNoHints)
+// applyUnmerged sends one caller's records, in several requests if one
+// cannot hold them; the first failure is the call's.
+func (b *BatchingReplica) applyUnmerged(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+	if applyBytes(req.Keys, req.Recs) <= b.maxApplyBytes {
+		return b.next.Apply(ctx, req)
 	}
-	return b.applyUnmerged(ctx, keys, recs, func(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-		return s.ApplyHinted(ctx, target, keys, recs)
-	})
-}
-
-// DeliverHints forwards to the wrapped replica when it can tell the peer
-// where the hints come from, else it is a plain Apply; like hinted
-// writes, deliveries go out unmerged, in as many requests as they need.
-func (b *BatchingReplica) DeliverHints(ctx context.Context, holder string, keys [][]byte, recs []engine.Record) error {
-	d, ok := b.next.(hintDeliverer)
-	if !ok {
-		_, err := b.Apply(ctx, keys, recs)
-		return err
-	}
-	_, err := b.applyUnmerged(ctx, keys, recs, func(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-		return nil, d.DeliverHints(ctx, holder, keys, recs)
-	})
-	return err
-}
-
-// ReadHinted implements SloppyReplica when the wrapped replica does; like
-// hinted writes, hinted reads go out unmerged.
-func (b *BatchingReplica) ReadHinted(ctx context.Context, target string, keys [][]byte) (ReadReply, error) {
-	s, ok := b.next.(SloppyReplica)
-	if !ok {
-		return ReadReply{}, fmt.Errorf("%w: replica holds no hints", ErrNoHints)
-	}
-	return s.ReadHinted(ctx, target, keys)
-}
-
-// ApplyNoted implements SloppyReplica when the wrapped replica does, else
-// it is a plain Apply.
-func (b *BatchingReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	s, ok := b.next.(SloppyReplica)
-	if !ok {
-		return b.Apply(ctx, keys, recs)
-	}
-	return b.applyUnmerged(ctx, keys, recs, s.ApplyNoted)
-}
-
-// applyUnmerged sends one caller's records with send, in several requests
-// if one cannot hold them; the first failure is the call's.
-func (b *BatchingReplica) applyUnmerged(ctx context.Context, keys [][]byte, recs []engine.Record, send applyFunc) ([]engine.Version, error) {
-	if applyBytes(keys, recs) <= b.maxApplyBytes {
-		return send(ctx, keys, recs)
-	}
-	parts, newer := b.applyParts(ctx, keys, recs, send)
-	if err := partsErr(parts, 0, len(keys)); err != nil {
+	parts, newer := b.applyParts(ctx, req)
+	if err := partsErr(parts, 0, len(req.Keys)); err != nil {
 		return nil, err
 	}
 	return newer, nil

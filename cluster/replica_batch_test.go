@@ -13,7 +13,16 @@ import (
 )
 
 // recordingReplica is a slow replica that records every request.
+// noAdmin gives a test replica Count and DropAll that fail.
+type noAdmin struct{}
+
+var errNoAdmin = errors.New("test replica: no node-wide operations")
+
+func (noAdmin) Count(context.Context) (int64, error) { return 0, errNoAdmin }
+func (noAdmin) DropAll(context.Context) error        { return errNoAdmin }
+
 type recordingReplica struct {
+	noAdmin
 	delay time.Duration
 	err   error
 	short bool
@@ -44,7 +53,8 @@ func (r *recordingReplica) enter() func() {
 	return func() { atomic.AddInt32(&r.inFlight, -1) }
 }
 
-func (r *recordingReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+func (r *recordingReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+	keys, recs := req.Keys, req.Recs
 	defer r.enter()()
 	if r.err != nil {
 		return nil, r.err
@@ -60,7 +70,8 @@ func (r *recordingReplica) Apply(ctx context.Context, keys [][]byte, recs []engi
 	return nil, nil
 }
 
-func (r *recordingReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
+func (r *recordingReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+	keys := req.Keys
 	defer r.enter()()
 	if r.err != nil {
 		return ReadReply{}, r.err
@@ -89,11 +100,11 @@ func TestBatchingReplicaMergesConcurrentCalls(t *testing.T) {
 			defer cancel()
 			for i := 0; i < each; i++ {
 				key := []byte(fmt.Sprintf("c%d-%d", c, i))
-				if _, err := b.Apply(ctx, [][]byte{key}, []engine.Record{{Value: key}}); err != nil {
+				if _, err := b.Apply(ctx, ApplyRequest{Keys: [][]byte{key}, Recs: []engine.Record{{Value: key}}}); err != nil {
 					t.Errorf("Apply: %v", err)
 					return
 				}
-				r, err := b.Read(ctx, [][]byte{key, []byte("x")})
+				r, err := b.Read(ctx, ReadRequest{Keys: [][]byte{key, []byte("x")}})
 				recs, found := r.Recs, r.Found
 				if err != nil || len(recs) != 2 || !found[0] || string(recs[0].Value) != "v:"+string(key) || string(recs[1].Value) != "v:x" {
 					t.Errorf("Read(%s) = %v %v %v", key, recs, found, err)
@@ -122,14 +133,14 @@ func TestBatchingReplicaErrors(t *testing.T) {
 	rec.err = boom
 	b := NewBatchingReplica(rec, 0)
 	ctx := context.Background()
-	if _, err := b.Apply(ctx, [][]byte{[]byte("k")}, []engine.Record{{}}); !errors.Is(err, boom) {
+	if _, err := b.Apply(ctx, ApplyRequest{Keys: [][]byte{[]byte("k")}, Recs: []engine.Record{{}}}); !errors.Is(err, boom) {
 		t.Fatalf("Apply error = %v", err)
 	}
-	if _, err := b.Read(ctx, [][]byte{[]byte("k")}); !errors.Is(err, boom) {
+	if _, err := b.Read(ctx, ReadRequest{Keys: [][]byte{[]byte("k")}}); !errors.Is(err, boom) {
 		t.Fatalf("Read error = %v", err)
 	}
 	rec.err, rec.short = nil, true
-	if _, err := b.Read(ctx, [][]byte{[]byte("a"), []byte("b")}); !errors.Is(err, ErrShortReply) {
+	if _, err := b.Read(ctx, ReadRequest{Keys: [][]byte{[]byte("a"), []byte("b")}}); !errors.Is(err, ErrShortReply) {
 		t.Fatalf("short reply: %v", err)
 	}
 }
@@ -144,7 +155,7 @@ func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			key := []byte(fmt.Sprint("slow", i))
-			_, _ = b.Apply(context.Background(), [][]byte{key}, []engine.Record{{}})
+			_, _ = b.Apply(context.Background(), ApplyRequest{Keys: [][]byte{key}, Recs: []engine.Record{{}}})
 		}(i)
 	}
 	for atomic.LoadInt32(&rec.inFlight) < batchMaxInFlight {
@@ -153,7 +164,7 @@ func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := b.Apply(ctx, [][]byte{[]byte("impatient")}, []engine.Record{{}})
+	_, err := b.Apply(ctx, ApplyRequest{Keys: [][]byte{[]byte("impatient")}, Recs: []engine.Record{{}}})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("queued call past its deadline: %v", err)
 	}
@@ -196,7 +207,7 @@ func TestBatchingReplicaAsyncCalls(t *testing.T) {
 	read.Add(calls)
 	for i := range calls {
 		k := []byte(fmt.Sprint("k", i))
-		b.ApplyAsync(ctx, [][]byte{k}, []engine.Record{{Value: k}}, func(r ApplyReply) {
+		b.ApplyAsync(ctx, ApplyRequest{Keys: [][]byte{k}, Recs: []engine.Record{{Value: k}}}, func(r ApplyReply) {
 			err := r.Err
 			if err != nil {
 				t.Errorf("apply %s: %v", k, err)
@@ -204,7 +215,7 @@ func TestBatchingReplicaAsyncCalls(t *testing.T) {
 			once[i].Add(1)
 			applied.Done()
 		})
-		b.ReadAsync(ctx, [][]byte{k}, func(r ReadReply, err error) {
+		b.ReadAsync(ctx, ReadRequest{Keys: [][]byte{k}}, func(r ReadReply, err error) {
 			recs, found := r.Recs, r.Found
 			if err != nil || len(recs) != 1 || !found[0] || string(recs[0].Value) != "v:"+string(k) {
 				t.Errorf("read %s: %v %v %v", k, recs, found, err)
@@ -241,11 +252,11 @@ func TestBatchingReplicaAsyncCallGivenUp(t *testing.T) {
 	for i := range batchMaxInFlight {
 		busy.Add(1)
 		k := []byte(fmt.Sprint("busy", i))
-		b.ApplyAsync(bg, [][]byte{k}, []engine.Record{{}}, func(ApplyReply) { busy.Done() })
+		b.ApplyAsync(bg, ApplyRequest{Keys: [][]byte{k}, Recs: []engine.Record{{}}}, func(ApplyReply) { busy.Done() })
 	}
 	ctx, cancel := context.WithCancel(bg)
 	got := make(chan error, 1)
-	b.ApplyAsync(ctx, [][]byte{[]byte("gone")}, []engine.Record{{}}, func(r ApplyReply) { got <- r.Err })
+	b.ApplyAsync(ctx, ApplyRequest{Keys: [][]byte{[]byte("gone")}, Recs: []engine.Record{{}}}, func(r ApplyReply) { got <- r.Err })
 	cancel()
 	wantCanceled(t, got, "the callback of a call given up")
 	busy.Wait()
@@ -272,7 +283,7 @@ func TestBatchingReplicaLagging(t *testing.T) {
 		t.Fatal("an idle peer lags")
 	}
 	done := make(chan error, 1)
-	b.ApplyAsync(context.Background(), [][]byte{[]byte("k")}, []engine.Record{{}}, func(r ApplyReply) { done <- r.Err })
+	b.ApplyAsync(context.Background(), ApplyRequest{Keys: [][]byte{[]byte("k")}, Recs: []engine.Record{{}}}, func(r ApplyReply) { done <- r.Err })
 	eventually(t, "the first apply to begin", func() bool { return gated.waiting.Load() == 1 })
 	advance(10 * time.Millisecond)
 	if b.Lagging(20 * time.Millisecond) {
@@ -299,10 +310,11 @@ type gatedReplica struct {
 	waiting atomic.Int32
 }
 
-func (g *gatedReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+func (g *gatedReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+	keys, recs := req.Keys, req.Recs
 	g.waiting.Add(1)
 	<-g.gate
-	return g.Replica.Apply(ctx, keys, recs)
+	return g.Replica.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs})
 }
 
 // TestBatchingReplicaAsyncCallEndsWithItsContext: an async call riding in
@@ -318,7 +330,7 @@ func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
 	var answers sync.WaitGroup
 	call := func(ctx context.Context, k string, got chan<- error) {
 		answers.Add(1)
-		b.ApplyAsync(ctx, [][]byte{[]byte(k)}, []engine.Record{{}}, func(r ApplyReply) {
+		b.ApplyAsync(ctx, ApplyRequest{Keys: [][]byte{[]byte(k)}, Recs: []engine.Record{{}}}, func(r ApplyReply) {
 			err := r.Err
 			if got != nil {
 				got <- err

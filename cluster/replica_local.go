@@ -76,34 +76,6 @@ func (l *LocalReplica) SetHandoff(h LocalHints, n Noter) {
 	l.hints, l.notes = h, n
 }
 
-// ApplyHinted implements SloppyReplica: the records are kept as hints for
-// target (and answer reads), not stored as this node's own data.
-func (l *LocalReplica) ApplyHinted(ctx context.Context, target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if l.hints == nil {
-		return nil, fmt.Errorf("%w: hinted handoff is off on this node", ErrNoHints)
-	}
-	newer, err := l.hints.HoldNewer(target, keys, recs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoHints, err)
-	}
-	return newer, nil
-}
-
-// ApplyNoted implements SloppyReplica: Apply, then note the keys.
-func (l *LocalReplica) ApplyNoted(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	newer, err := l.Apply(ctx, keys, recs)
-	if err != nil {
-		return nil, err
-	}
-	if l.notes != nil {
-		l.notes.Note(keys)
-	}
-	return newer, nil
-}
-
 // NewLocalReplica returns the replica backed by eng. now decides expiry
 // for Count (nil: time.Now).
 func NewLocalReplica(eng *engine.Engine, now func() time.Time) *LocalReplica {
@@ -116,11 +88,44 @@ func NewLocalReplica(eng *engine.Engine, now func() time.Time) *LocalReplica {
 // Engine returns the engine behind the replica.
 func (l *LocalReplica) Engine() *engine.Engine { return l.eng }
 
-// Apply implements Replica with one engine batch.
-func (l *LocalReplica) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+// Apply implements Replica: a plain write is one engine batch; hints are
+// kept for their owner (and answer reads), not stored as this node's own
+// data; hints handed over are a plain write from a holder; a noted write
+// also notes its keys.
+func (l *LocalReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if req.Hint != "" {
+		return l.hold(req.Hint, req.Keys, req.Recs)
+	}
+	if req.From != "" {
+		l.hintsFrom(req.From)
+	}
+	newer, err := l.apply(req.Keys, req.Recs)
+	if err != nil {
+		return nil, err
+	}
+	if req.Noted && l.notes != nil {
+		l.notes.Note(req.Keys)
+	}
+	return newer, nil
+}
+
+// hold keeps records as hints for target.
+func (l *LocalReplica) hold(target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+	if l.hints == nil {
+		return nil, fmt.Errorf("%w: hinted handoff is off on this node", ErrNoHints)
+	}
+	newer, err := l.hints.HoldNewer(target, keys, recs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoHints, err)
+	}
+	return newer, nil
+}
+
+// apply stores records in one engine batch.
+func (l *LocalReplica) apply(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	// Records almost never lose to a newer stored version: the usual
 	// small batch needs no allocation for the answer.
 	var buf [8]engine.Version
@@ -147,14 +152,24 @@ func nonZero(vs []engine.Version) []engine.Version {
 	return nil
 }
 
-// Read implements Replica with one engine batch lookup.
-func (l *LocalReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
+// Read implements Replica with one engine batch lookup, hints held for
+// other owners merged in where newer; as a stand-in (req.Hint) it
+// answers from the hints it holds alone: for any of a key's owners, not
+// only req.Hint, since which owner a stand-in took a write for depends on
+// which owner's call failed first. Its own data is not read then: as a
+// stand-in it has none that counts. With hinted handoff off this node
+// holds no hints.
+func (l *LocalReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
 	if err := ctx.Err(); err != nil {
 		return ReadReply{}, err
 	}
-	r := ReadReply{Recs: make([]engine.Record, len(keys)), Found: make([]bool, len(keys)), Behind: l.behind()}
-	if err := l.eng.LookupBatch(keys, r.Recs, r.Found); err != nil {
-		return ReadReply{}, err
+	keys := req.Keys
+	r := ReadReply{Recs: make([]engine.Record, len(keys)), Found: make([]bool, len(keys))}
+	if req.Hint == "" {
+		r.Behind = l.behind()
+		if err := l.eng.LookupBatch(keys, r.Recs, r.Found); err != nil {
+			return ReadReply{}, err
+		}
 	}
 	if l.hints != nil {
 		if err := l.hints.Merge(keys, r.Recs, r.Found); err != nil {
@@ -164,26 +179,7 @@ func (l *LocalReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, erro
 	return r, nil
 }
 
-// ReadHinted implements SloppyReplica from the hints this node holds:
-// for any of a key's owners, not only target, since which owner a
-// stand-in took a write for depends on which owner's call failed first.
-// Its own data is not read: as a stand-in it has none that counts. With
-// hinted handoff off this node holds no hints.
-func (l *LocalReplica) ReadHinted(ctx context.Context, _ string, keys [][]byte) (ReadReply, error) {
-	if err := ctx.Err(); err != nil {
-		return ReadReply{}, err
-	}
-	r := ReadReply{Recs: make([]engine.Record, len(keys)), Found: make([]bool, len(keys))}
-	if l.hints == nil {
-		return r, nil
-	}
-	if err := l.hints.Merge(keys, r.Recs, r.Found); err != nil {
-		return ReadReply{}, err
-	}
-	return r, nil
-}
-
-// Count implements NodeAdmin: the engine's live records now.
+// Count implements Replica: the engine's live records now.
 func (l *LocalReplica) Count(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -191,7 +187,7 @@ func (l *LocalReplica) Count(ctx context.Context) (int64, error) {
 	return l.eng.Count(l.now().UnixMilli())
 }
 
-// DropAll implements NodeAdmin.
+// DropAll implements Replica.
 func (l *LocalReplica) DropAll(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err

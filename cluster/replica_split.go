@@ -17,9 +17,6 @@ import (
 // before the limit existed, or by a node with larger frames, can be one)
 // fails alone, at once, with an error that says so.
 
-// applyFunc sends one apply request (Replica.Apply).
-type applyFunc func(ctx context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error)
-
 // part is a run of items [lo, hi) sent as one request, and its outcome.
 // A tooBig part is one item that fits in no request; it is not sent.
 type part struct {
@@ -75,11 +72,12 @@ func splitBySize(n, limit int, size func(i int) int) []part {
 	return parts
 }
 
-// applyParts sends keys and recs with send in requests of at most
-// maxApplyBytes, one after another, and returns every part with its
-// outcome, and the newer versions the replica reported, by item (nil if
-// none). A record too large for any request fails its part unsent.
-func (b *BatchingReplica) applyParts(ctx context.Context, keys [][]byte, recs []engine.Record, send applyFunc) ([]part, []engine.Version) {
+// applyParts sends req's records in requests of at most maxApplyBytes
+// (each with req's flags), one after another, and returns every part with
+// its outcome, and the newer versions the replica reported, by item (nil
+// if none). A record too large for any request fails its part unsent.
+func (b *BatchingReplica) applyParts(ctx context.Context, req ApplyRequest) ([]part, []engine.Version) {
+	keys, recs := req.Keys, req.Recs
 	parts := splitBySize(len(keys), b.maxApplyBytes, func(i int) int { return transport.ApplyItemLen(keys[i], recs[i]) })
 	var newer []engine.Version
 	for i := range parts {
@@ -89,7 +87,9 @@ func (b *BatchingReplica) applyParts(ctx context.Context, keys [][]byte, recs []
 			continue
 		}
 		var nw []engine.Version
-		nw, p.err = send(ctx, keys[p.lo:p.hi], recs[p.lo:p.hi])
+		sub := req
+		sub.Keys, sub.Recs = keys[p.lo:p.hi], recs[p.lo:p.hi]
+		nw, p.err = b.next.Apply(ctx, sub)
 		if p.err == nil && nw != nil {
 			if len(nw) != p.hi-p.lo {
 				p.err = ErrShortReply

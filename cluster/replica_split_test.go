@@ -82,6 +82,7 @@ func TestSplitBySizeProperty(t *testing.T) {
 // transport's encoding, and keeps what was applied; it can refuse reads
 // whose answer would exceed a frame, as a peer's server does.
 type sizeReplica struct {
+	noAdmin
 	// maxAnswer, when set, fails a read whose records exceed it the way
 	// a peer's server does.
 	maxAnswer int
@@ -117,23 +118,12 @@ func (r *sizeReplica) record(keys [][]byte, recs []engine.Record, target string)
 	return nil
 }
 
-func (r *sizeReplica) Apply(_ context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	return nil, r.record(keys, recs, "")
+func (r *sizeReplica) Apply(_ context.Context, req ApplyRequest) ([]engine.Version, error) {
+	return nil, r.record(req.Keys, req.Recs, req.Hint)
 }
 
-func (r *sizeReplica) ApplyHinted(_ context.Context, target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	return nil, r.record(keys, recs, target)
-}
-
-func (r *sizeReplica) ApplyNoted(_ context.Context, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
-	return nil, r.record(keys, recs, "")
-}
-
-func (r *sizeReplica) ReadHinted(ctx context.Context, _ string, keys [][]byte) (ReadReply, error) {
-	return r.Read(ctx, keys)
-}
-
-func (r *sizeReplica) Read(_ context.Context, keys [][]byte) (ReadReply, error) {
+func (r *sizeReplica) Read(_ context.Context, req ReadRequest) (ReadReply, error) {
+	keys := req.Keys
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	names := make([]string, len(keys))
@@ -175,9 +165,9 @@ func TestBatchingReplicaSplitsApplyByBytes(t *testing.T) {
 			keys, recs := values("k", 20, 700) // about 14 KiB: four frames
 			var err error
 			if hinted {
-				_, err = b.ApplyHinted(context.Background(), "owner", keys, recs)
+				_, err = b.Apply(context.Background(), ApplyRequest{Keys: keys, Recs: recs, Hint: "owner"})
 			} else {
-				_, err = b.Apply(context.Background(), keys, recs)
+				_, err = b.Apply(context.Background(), ApplyRequest{Keys: keys, Recs: recs})
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -210,7 +200,7 @@ func TestBatchingReplicaMergesWithinFrame(t *testing.T) {
 	for c := range 40 {
 		wg.Go(func() {
 			keys, recs := values(fmt.Sprintf("c%02d-", c), 3, 500)
-			if _, err := b.Apply(context.Background(), keys, recs); err != nil {
+			if _, err := b.Apply(context.Background(), ApplyRequest{Keys: keys, Recs: recs}); err != nil {
 				t.Errorf("Apply: %v", err)
 			}
 		})
@@ -240,7 +230,7 @@ func TestBatchingReplicaRefusesRecordTooLargeForFrame(t *testing.T) {
 	// Alone: refused, nothing sent.
 	huge, hugeRecs := values("huge", 1, frame)
 	close(rep.gate)
-	_, err := b.Apply(bg, huge, hugeRecs)
+	_, err := b.Apply(bg, ApplyRequest{Keys: huge, Recs: hugeRecs})
 	if !errors.Is(err, ErrValueTooLarge) || !errors.Is(err, transport.ErrFrameTooLarge) {
 		t.Fatalf("Apply of a record larger than a frame: %v", err)
 	}
@@ -255,7 +245,7 @@ func TestBatchingReplicaRefusesRecordTooLargeForFrame(t *testing.T) {
 	for i := range batchMaxInFlight {
 		keys, recs := values(fmt.Sprint("busy", i), 1, 10)
 		busy.Add(1)
-		b.ApplyAsync(bg, keys, recs, func(ApplyReply) { busy.Done() })
+		b.ApplyAsync(bg, ApplyRequest{Keys: keys, Recs: recs}, func(ApplyReply) { busy.Done() })
 	}
 	eventually(t, "the in-flight slots taken", func() bool {
 		b.applies.mu.Lock()
@@ -266,8 +256,8 @@ func TestBatchingReplicaRefusesRecordTooLargeForFrame(t *testing.T) {
 	mixedKeys := append(slices.Clone(small[:1]), huge...)
 	mixedRecs := append(slices.Clone(smallRecs[:1]), hugeRecs...)
 	gotMixed, gotSmall := make(chan error, 1), make(chan error, 1)
-	b.ApplyAsync(bg, mixedKeys, mixedRecs, func(r ApplyReply) { gotMixed <- r.Err })
-	b.ApplyAsync(bg, small[1:], smallRecs[1:], func(r ApplyReply) { gotSmall <- r.Err })
+	b.ApplyAsync(bg, ApplyRequest{Keys: mixedKeys, Recs: mixedRecs}, func(r ApplyReply) { gotMixed <- r.Err })
+	b.ApplyAsync(bg, ApplyRequest{Keys: small[1:], Recs: smallRecs[1:]}, func(r ApplyReply) { gotSmall <- r.Err })
 	close(rep.gate)
 	busy.Wait()
 	if err := <-gotMixed; !errors.Is(err, ErrValueTooLarge) {
@@ -298,7 +288,7 @@ func TestBatchingReplicaSplitsReadsTheAnswerCannotHold(t *testing.T) {
 	}
 	rep.maxAnswer = 2500 // two records of 1000 per answer, never "huge"
 	b := NewBatchingReplica(rep, 0)
-	rr, err := b.Read(context.Background(), keys[:8])
+	rr, err := b.Read(context.Background(), ReadRequest{Keys: keys[:8]})
 	got, found := rr.Recs, rr.Found
 	if err != nil {
 		t.Fatalf("Read: %v", err)
@@ -312,7 +302,7 @@ func TestBatchingReplicaSplitsReadsTheAnswerCannotHold(t *testing.T) {
 	if len(rep.reads) != 7 {
 		t.Fatalf("%d read requests, want 7: %v", len(rep.reads), rep.reads)
 	}
-	if _, err := b.Read(context.Background(), keys); !errors.Is(err, transport.ErrFrameTooLarge) {
+	if _, err := b.Read(context.Background(), ReadRequest{Keys: keys}); !errors.Is(err, transport.ErrFrameTooLarge) {
 		t.Fatalf("Read with a record larger than any answer: %v", err)
 	}
 }

@@ -198,10 +198,10 @@ func TestRemoteReplicaMalformed(t *testing.T) {
 			}))
 			ctx := context.Background()
 			keys := [][]byte{[]byte("a"), []byte("b")}
-			if _, err := rep.Apply(ctx, keys, make([]engine.Record, 2)); err == nil {
+			if _, err := rep.Apply(ctx, ApplyRequest{Keys: keys, Recs: make([]engine.Record, 2)}); err == nil {
 				t.Error("Apply accepted a malformed answer")
 			}
-			if _, err := rep.Read(ctx, keys); err == nil {
+			if _, err := rep.Read(ctx, ReadRequest{Keys: keys}); err == nil {
 				t.Error("Read accepted a malformed answer")
 			}
 			if _, err := rep.Count(ctx); err == nil {
@@ -217,12 +217,12 @@ func TestRemoteReplicaMalformed(t *testing.T) {
 }
 
 // shortReplica answers reads with fewer records than keys.
-type shortReplica struct{}
+type shortReplica struct{ noAdmin }
 
-func (shortReplica) Apply(context.Context, [][]byte, []engine.Record) ([]engine.Version, error) {
+func (shortReplica) Apply(context.Context, ApplyRequest) ([]engine.Version, error) {
 	return nil, nil
 }
-func (shortReplica) Read(context.Context, [][]byte) (ReadReply, error) {
+func (shortReplica) Read(context.Context, ReadRequest) (ReadReply, error) {
 	return ReadReply{}, nil
 }
 
@@ -270,18 +270,18 @@ func TestRemoteErrorsKeepTheirSentinel(t *testing.T) {
 	defer cancel()
 	keys := [][]byte{[]byte("k")}
 	recs := []engine.Record{{Value: []byte("v"), Version: engine.Version{Wall: 1}}}
-	_, err = remote.ApplyHinted(ctx, "node-0", keys, recs)
+	_, err = remote.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, Hint: "node-0"})
 	if !errors.Is(err, ErrNoHints) || !errors.Is(err, transport.ErrRemote) {
 		t.Fatalf("hinted apply on a peer without handoff: %v, want ErrNoHints from the peer", err)
 	}
-	_, localErr := nc.locals["node-1"].ApplyHinted(ctx, "node-0", keys, recs)
+	_, localErr := nc.locals["node-1"].Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, Hint: "node-0"})
 	if !errors.Is(localErr, ErrNoHints) {
 		t.Fatalf("the same apply locally: %v", localErr)
 	}
 	if err := nc.locals["node-1"].Engine().Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := remote.Read(ctx, keys); !errors.Is(err, engine.ErrClosed) {
+	if _, err := remote.Read(ctx, ReadRequest{Keys: keys}); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("read on a peer whose engine is closed: %v, want engine.ErrClosed", err)
 	}
 }

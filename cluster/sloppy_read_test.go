@@ -89,12 +89,12 @@ func TestSubstituteDataNeverAnswersASloppyRead(t *testing.T) {
 	}
 }
 
-type downReplica struct{}
+type downReplica struct{ noAdmin }
 
-func (downReplica) Apply(context.Context, [][]byte, []engine.Record) ([]engine.Version, error) {
+func (downReplica) Apply(context.Context, ApplyRequest) ([]engine.Version, error) {
 	return nil, errInjected
 }
-func (downReplica) Read(context.Context, [][]byte) (ReadReply, error) {
+func (downReplica) Read(context.Context, ReadRequest) (ReadReply, error) {
 	return ReadReply{}, errInjected
 }
 
@@ -104,13 +104,14 @@ type slowReplica struct {
 	d time.Duration
 }
 
-func (s slowReplica) Read(ctx context.Context, keys [][]byte) (ReadReply, error) {
+func (s slowReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+	keys := req.Keys
 	select {
 	case <-time.After(s.d):
 	case <-ctx.Done():
 		return ReadReply{}, ctx.Err()
 	}
-	return s.LocalReplica.Read(ctx, keys)
+	return s.LocalReplica.Read(ctx, ReadRequest{Keys: keys})
 }
 
 // twoOwnersDown starts six replicas, n0 to n5, and a coordinator on n0

@@ -9,53 +9,53 @@ import (
 	"github.com/ringcache/ringcache/engine"
 )
 
-// Batch payloads. Counts and lengths are uvarints:
+// Replica payloads, OpApply and OpRead. Counts and lengths are uvarints:
 //
-//	apply request   count, then per item: key length, key, record length, record
+//	apply request   a flags byte (bit 0: keep as hints for the node named,
+//	                bit 1: hints handed over by the node named, bit 2: note
+//	                the keys for anti-entropy), the node's id (length, id)
+//	                when bit 0 or 1 is set, then a count and per item: key
+//	                length, key, record length, record
 //	apply response  count, then per item: status (0 applied, 1 superseded
 //	                followed by the newer version held: wall int64, logical
-//	                uint32, node uint64, big-endian; 2 error followed by a
-//	                message length and message)
-//	read request    count, then per item: key length, key
+//	                uint32, node uint64, big-endian)
+//	read request    a flags byte (bit 0: read the hints held for the node
+//	                named), the node's id when bit 0 is set, then a count
+//	                and per item: key length, key
 //	read response   count, then per item: a flags byte (bit 0 found, bit 1
 //	                behind), and when found a record length and record
 //
-// Records use the engine's encoding (engine.Record.AppendEncode). Decoders
-// check every length against the bytes left before allocating, so a forged
-// count cannot make them allocate more than the payload size.
+// Records use the engine's encoding (engine.Record.AppendEncode). A
+// failure of the whole request is an error frame (errors.go); there are
+// no per-item errors. Decoders check every length against the bytes left
+// before allocating, so a forged count cannot make them allocate more
+// than the payload size.
 
-// ApplyItem is one key and the record to apply to it.
-type ApplyItem struct {
-	Key    []byte
-	Record engine.Record
+// ApplyHeader is what an apply request says of its records besides them.
+// At most one of Hint and From is set.
+type ApplyHeader struct {
+	// Hint names the owner the replica stands in for: it keeps the
+	// records as hints for it.
+	Hint string
+	// From names a node handing over hints it held for the replica.
+	From string
+	// Noted asks the replica to note the keys' ranges for anti-entropy.
+	Noted bool
 }
 
-// ApplyResult is a replica's answer for one ApplyItem.
-type ApplyResult struct {
-	// Applied reports whether the record was stored. False with a nil Err
-	// means the replica already held this or a newer version, which is
-	// success for last-write-wins replication.
-	Applied bool
-	// Newer, when Applied is false, is the version the replica holds if
-	// it is newer than the item's (zero: the replica held the same
-	// version). A writer learns from it that its write is not the newest.
-	Newer engine.Version
-	// Err is the replica's error for this item; at the caller it is a
-	// *RemoteError.
-	Err error
+// ReadHeader is what a read request says of its keys besides them.
+type ReadHeader struct {
+	// Hint names the owner the replica stands in for: it answers with the
+	// hints it holds, not with its own data.
+	Hint string
 }
 
-// ReadResult is a replica's answer for one key.
-type ReadResult struct {
-	// Found reports whether the replica holds a record (tombstones
-	// included) for the key.
-	Found bool
-	// Behind reports that the replica knows it may lack writes of this
-	// key (it is still catching up): a reader should not count its answer
-	// as an up-to-date one.
-	Behind bool
-	Record engine.Record
-}
+// Request flags.
+const (
+	flagHint  = 1 << 0
+	flagFrom  = 1 << 1
+	flagNoted = 1 << 2
+)
 
 // Read result flags.
 const (
@@ -66,22 +66,62 @@ const (
 const (
 	statusApplied    = 0
 	statusSuperseded = 1
-	statusError      = 2
 )
 
-// AppendApplyRequest appends the encoding of items to dst.
-func AppendApplyRequest(dst []byte, items []ApplyItem) []byte {
-	size := uvarintLen(len(items))
-	for _, it := range items {
-		n := it.Record.EncodedLen()
-		size += uvarintLen(len(it.Key)) + len(it.Key) + uvarintLen(n) + n
+// maxNodeID is the longest node id a request header carries.
+const maxNodeID = 255
+
+func appendRequestHeader(dst []byte, flags byte, node string) []byte {
+	dst = append(dst, flags)
+	if node != "" {
+		dst = appendBytes(dst, []byte(node))
+	}
+	return dst
+}
+
+// header reads a request's flags byte, and the node id when one of named
+// is set. Flags outside allowed are malformed.
+func (d *decoder) header(allowed, named byte) (flags byte, node string) {
+	flags = d.byte()
+	if set := flags & named; flags&^allowed != 0 || set&(set-1) != 0 {
+		d.fail("bad request flags") // unknown, or two ids named
+		return 0, ""
+	}
+	if flags&named != 0 {
+		id := d.bytes()
+		if len(id) == 0 || len(id) > maxNodeID {
+			d.fail("bad node id")
+		}
+		node = string(id)
+	}
+	return flags, node
+}
+
+// AppendApplyRequest appends the encoding of an apply request to dst.
+func AppendApplyRequest(dst []byte, h ApplyHeader, keys [][]byte, recs []engine.Record) []byte {
+	size := 1 + uvarintLen(len(h.Hint)+len(h.From)) + len(h.Hint) + len(h.From) + uvarintLen(len(keys))
+	for i, k := range keys {
+		size += ApplyItemLen(k, recs[i])
 	}
 	dst = slices.Grow(dst, size) // one allocation, not one per doubling
-	dst = binary.AppendUvarint(dst, uint64(len(items)))
-	for _, it := range items {
-		dst = appendBytes(dst, it.Key)
-		dst = binary.AppendUvarint(dst, uint64(it.Record.EncodedLen()))
-		dst = it.Record.AppendEncode(dst)
+	var flags byte
+	node := h.Hint
+	switch {
+	case h.Hint != "":
+		flags |= flagHint
+	case h.From != "":
+		flags |= flagFrom
+		node = h.From
+	}
+	if h.Noted {
+		flags |= flagNoted
+	}
+	dst = appendRequestHeader(dst, flags, node)
+	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	for i, k := range keys {
+		dst = appendBytes(dst, k)
+		dst = binary.AppendUvarint(dst, uint64(recs[i].EncodedLen()))
+		dst = recs[i].AppendEncode(dst)
 	}
 	return dst
 }
@@ -96,72 +136,85 @@ func uvarintLen(n int) int {
 }
 
 // DecodeApplyRequest decodes an apply request. Keys and values alias b.
-func DecodeApplyRequest(b []byte) ([]ApplyItem, error) {
+func DecodeApplyRequest(b []byte) (ApplyHeader, [][]byte, []engine.Record, error) {
 	d := decoder{b: b}
+	var h ApplyHeader
+	flags, node := d.header(flagHint|flagFrom|flagNoted, flagHint|flagFrom)
+	switch {
+	case flags&flagHint != 0:
+		h.Hint = node
+	case flags&flagFrom != 0:
+		h.From = node
+	}
+	h.Noted = flags&flagNoted != 0
 	n := d.count(2)
-	items := make([]ApplyItem, 0, n)
+	keys := make([][]byte, 0, n)
+	recs := make([]engine.Record, 0, n)
 	for range n {
 		key := d.bytes()
 		rec := d.record()
 		if d.err != nil {
 			break
 		}
-		items = append(items, ApplyItem{Key: key, Record: rec})
+		keys, recs = append(keys, key), append(recs, rec)
 	}
-	return items, d.finish("apply request")
+	return h, keys, recs, d.finish("apply request")
 }
 
-// AppendApplyResponse appends the encoding of results to dst.
-func AppendApplyResponse(dst []byte, results []ApplyResult) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(results)))
-	for _, r := range results {
-		switch {
-		case r.Err != nil:
-			dst = append(dst, statusError)
-			dst = appendBytes(dst, appendError(nil, r.Err))
-		case r.Applied:
+// AppendApplyResponse appends the answer to an apply of n records: each
+// applied, or superseded by newer[i] (newer nil: every record applied).
+func AppendApplyResponse(dst []byte, n int, newer []engine.Version) []byte {
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for i := range n {
+		if newer == nil || newer[i].IsZero() {
 			dst = append(dst, statusApplied)
-		default:
-			dst = append(dst, statusSuperseded)
-			dst = appendVersion(dst, r.Newer)
+			continue
 		}
+		dst = append(dst, statusSuperseded)
+		dst = appendVersion(dst, newer[i])
 	}
 	return dst
 }
 
-// DecodeApplyResponse decodes an apply response; item errors become
-// *RemoteError.
-func DecodeApplyResponse(b []byte) ([]ApplyResult, error) {
+// DecodeApplyResponse decodes the answer to an apply of n records: newer
+// is nil when every record applied, else newer[i] is the version the
+// replica holds above record i (zero where it applied).
+func DecodeApplyResponse(b []byte, n int) (newer []engine.Version, err error) {
 	d := decoder{b: b}
-	n := d.count(1)
-	results := make([]ApplyResult, 0, n)
-	for range n {
-		var r ApplyResult
+	if c := d.count(1); c != n && d.err == nil {
+		d.fail(fmt.Sprintf("%d results for %d records", c, n))
+	}
+	for i := 0; i < n && d.err == nil; i++ {
 		switch d.byte() {
 		case statusApplied:
-			r.Applied = true
 		case statusSuperseded:
-			r.Newer = d.version()
-		case statusError:
-			r.Err = decodeError(OpApply, d.bytes())
+			v := d.version()
+			if newer == nil {
+				newer = make([]engine.Version, n)
+			}
+			newer[i] = v
 		default:
 			d.fail("bad apply status")
 		}
-		if d.err != nil {
-			break
-		}
-		results = append(results, r)
 	}
-	return results, d.finish("apply response")
+	if err := d.finish("apply response"); err != nil {
+		return nil, err
+	}
+	return newer, nil
 }
 
-// AppendReadRequest appends the encoding of keys to dst.
-func AppendReadRequest(dst []byte, keys [][]byte) []byte {
-	size := uvarintLen(len(keys))
+// AppendReadRequest appends the encoding of a read request to dst.
+func AppendReadRequest(dst []byte, h ReadHeader, keys [][]byte) []byte {
+	size := 1 + uvarintLen(len(h.Hint)) + len(h.Hint) + uvarintLen(len(keys))
 	for _, k := range keys {
-		size += uvarintLen(len(k)) + len(k)
+		size += ReadKeyLen(k)
 	}
 	dst = slices.Grow(dst, size)
+	var flags byte
+	if h.Hint != "" {
+		flags = flagHint
+	}
+	dst = appendRequestHeader(dst, flags, h.Hint)
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
 	for _, k := range keys {
 		dst = appendBytes(dst, k)
@@ -170,8 +223,9 @@ func AppendReadRequest(dst []byte, keys [][]byte) []byte {
 }
 
 // DecodeReadRequest decodes a read request. Keys alias b.
-func DecodeReadRequest(b []byte) ([][]byte, error) {
+func DecodeReadRequest(b []byte) (ReadHeader, [][]byte, error) {
 	d := decoder{b: b}
+	_, node := d.header(flagHint, flagHint)
 	n := d.count(1)
 	keys := make([][]byte, 0, n)
 	for range n {
@@ -181,50 +235,52 @@ func DecodeReadRequest(b []byte) ([][]byte, error) {
 		}
 		keys = append(keys, k)
 	}
-	return keys, d.finish("read request")
+	return ReadHeader{Hint: node}, keys, d.finish("read request")
 }
 
-// AppendReadResponse appends the encoding of results to dst.
-func AppendReadResponse(dst []byte, results []ReadResult) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(results)))
-	for _, r := range results {
+// AppendReadResponse appends the answer to a read: recs[i] where found[i],
+// every key flagged behind when behind is set.
+func AppendReadResponse(dst []byte, recs []engine.Record, found []bool, behind bool) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(recs)))
+	for i := range recs {
 		var flags byte
-		if r.Behind {
+		if behind {
 			flags |= readBehind
 		}
-		if !r.Found {
+		if !found[i] {
 			dst = append(dst, flags)
 			continue
 		}
 		dst = append(dst, flags|readFound)
-		dst = binary.AppendUvarint(dst, uint64(r.Record.EncodedLen()))
-		dst = r.Record.AppendEncode(dst)
+		dst = binary.AppendUvarint(dst, uint64(recs[i].EncodedLen()))
+		dst = recs[i].AppendEncode(dst)
 	}
 	return dst
 }
 
-// DecodeReadResponse decodes a read response. Values alias b.
-func DecodeReadResponse(b []byte) ([]ReadResult, error) {
+// DecodeReadResponse decodes the answer to a read of n keys. Values alias
+// b. behind is set when the replica flagged any key.
+func DecodeReadResponse(b []byte, n int) (recs []engine.Record, found []bool, behind bool, err error) {
 	d := decoder{b: b}
-	n := d.count(1)
-	results := make([]ReadResult, 0, n)
-	for range n {
-		var r ReadResult
+	if c := d.count(1); c != n && d.err == nil {
+		d.fail(fmt.Sprintf("%d results for %d keys", c, n))
+	}
+	recs, found = make([]engine.Record, n), make([]bool, n)
+	for i := 0; i < n && d.err == nil; i++ {
 		flags := d.byte()
 		if flags&^(readFound|readBehind) != 0 {
 			d.fail("bad read flags")
 		}
-		r.Behind = flags&readBehind != 0
+		behind = behind || flags&readBehind != 0
 		if flags&readFound != 0 {
-			r.Found = true
-			r.Record = d.record()
+			found[i] = true
+			recs[i] = d.record()
 		}
-		if d.err != nil {
-			break
-		}
-		results = append(results, r)
 	}
-	return results, d.finish("read response")
+	if err := d.finish("read response"); err != nil {
+		return nil, nil, false, err
+	}
+	return recs, found, behind, nil
 }
 
 // versionLen is the encoded size of an engine.Version.

@@ -37,63 +37,82 @@ func randBytes(r *rand.Rand, max int) []byte {
 	return b
 }
 
+func randNode(r *rand.Rand) string {
+	if r.IntN(2) == 0 {
+		return ""
+	}
+	return string(append([]byte{'n'}, randBytes(r, 40)...))
+}
+
+func randApplyHeader(r *rand.Rand) ApplyHeader {
+	var h ApplyHeader
+	switch r.IntN(3) {
+	case 0:
+		h.Hint = randNode(r)
+	case 1:
+		h.From = randNode(r)
+	}
+	h.Noted = r.IntN(2) == 0
+	return h
+}
+
 // TestBatchRoundTripProperty encodes random batches and checks they decode
 // to what was encoded.
 func TestBatchRoundTripProperty(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for iter := range 500 {
 		n := r.IntN(20)
-		items := make([]ApplyItem, n)
 		keys := make([][]byte, n)
-		ares := make([]ApplyResult, n)
-		rres := make([]ReadResult, n)
-		for i := range n {
-			keys[i] = randBytes(r, 40)
-			items[i] = ApplyItem{Key: keys[i], Record: randRecord(r)}
-			switch r.IntN(3) {
-			case 0:
-				ares[i].Applied = true
-			case 1:
-				ares[i].Err = errors.New(string(randBytes(r, 20)))
-			default:
-				ares[i].Newer = randRecord(r).Version
-			}
-			if r.IntN(2) == 0 {
-				rres[i] = ReadResult{Found: true, Record: randRecord(r)}
-			}
-			rres[i].Behind = r.IntN(3) == 0
+		recs := make([]engine.Record, n)
+		var newer []engine.Version
+		if r.IntN(2) == 0 {
+			newer = make([]engine.Version, n)
 		}
+		found := make([]bool, n)
+		reads := make([]engine.Record, n)
+		behind := r.IntN(3) == 0
+		for i := range n {
+			keys[i], recs[i] = randBytes(r, 40), randRecord(r)
+			if newer != nil && r.IntN(2) == 0 {
+				newer[i] = randRecord(r).Version
+			}
+			if found[i] = r.IntN(2) == 0; found[i] {
+				reads[i] = randRecord(r)
+			}
+		}
+		ah, rh := randApplyHeader(r), ReadHeader{Hint: randNode(r)}
 
-		gotItems, err := DecodeApplyRequest(AppendApplyRequest(nil, items))
-		if err != nil || len(gotItems) != n {
-			t.Fatalf("iter %d: apply request: %d items, %v", iter, len(gotItems), err)
+		gotAH, gotKeys, gotRecs, err := DecodeApplyRequest(AppendApplyRequest(nil, ah, keys, recs))
+		if err != nil || gotAH != ah || len(gotKeys) != n || len(gotRecs) != n {
+			t.Fatalf("iter %d: apply request: %+v, %d items, %v; want %+v", iter, gotAH, len(gotKeys), err, ah)
 		}
-		gotKeys, err := DecodeReadRequest(AppendReadRequest(nil, keys))
-		if err != nil || len(gotKeys) != n {
-			t.Fatalf("iter %d: read request: %d keys, %v", iter, len(gotKeys), err)
+		gotRH, gotReadKeys, err := DecodeReadRequest(AppendReadRequest(nil, rh, keys))
+		if err != nil || gotRH != rh || len(gotReadKeys) != n {
+			t.Fatalf("iter %d: read request: %+v, %d keys, %v", iter, gotRH, len(gotReadKeys), err)
 		}
-		gotAres, err := DecodeApplyResponse(AppendApplyResponse(nil, ares))
-		if err != nil || len(gotAres) != n {
-			t.Fatalf("iter %d: apply response: %d, %v", iter, len(gotAres), err)
+		gotNewer, err := DecodeApplyResponse(AppendApplyResponse(nil, n, newer), n)
+		if err != nil {
+			t.Fatalf("iter %d: apply response: %v", iter, err)
 		}
-		gotRres, err := DecodeReadResponse(AppendReadResponse(nil, rres))
-		if err != nil || len(gotRres) != n {
-			t.Fatalf("iter %d: read response: %d, %v", iter, len(gotRres), err)
+		gotReads, gotFound, gotBehind, err := DecodeReadResponse(AppendReadResponse(nil, reads, found, behind), n)
+		if err != nil || gotBehind != (behind && n > 0) {
+			t.Fatalf("iter %d: read response: behind %v, %v", iter, gotBehind, err)
 		}
 		for i := range n {
-			if !bytes.Equal(gotItems[i].Key, items[i].Key) || !recEqual(gotItems[i].Record, items[i].Record) {
-				t.Fatalf("iter %d item %d: apply item differs", iter, i)
+			if !bytes.Equal(gotKeys[i], keys[i]) || !recEqual(gotRecs[i], recs[i]) || !bytes.Equal(gotReadKeys[i], keys[i]) {
+				t.Fatalf("iter %d item %d: request item differs", iter, i)
 			}
-			if !bytes.Equal(gotKeys[i], keys[i]) {
-				t.Fatalf("iter %d item %d: key differs", iter, i)
+			var want, got engine.Version
+			if newer != nil {
+				want = newer[i]
 			}
-			if gotAres[i].Applied != ares[i].Applied || gotAres[i].Newer != ares[i].Newer || (gotAres[i].Err == nil) != (ares[i].Err == nil) {
-				t.Fatalf("iter %d item %d: apply result differs", iter, i)
+			if gotNewer != nil {
+				got = gotNewer[i]
 			}
-			if ares[i].Err != nil && (gotAres[i].Err.(*RemoteError).Msg != ares[i].Err.Error() || !errors.Is(gotAres[i].Err, ErrRemote)) {
-				t.Fatalf("iter %d item %d: apply error %v, want %v", iter, i, gotAres[i].Err, ares[i].Err)
+			if got != want {
+				t.Fatalf("iter %d item %d: newer %v, want %v", iter, i, got, want)
 			}
-			if gotRres[i].Found != rres[i].Found || gotRres[i].Behind != rres[i].Behind || !recEqual(gotRres[i].Record, rres[i].Record) {
+			if gotFound[i] != found[i] || found[i] && !recEqual(gotReads[i], reads[i]) {
 				t.Fatalf("iter %d item %d: read result differs", iter, i)
 			}
 		}
@@ -102,7 +121,7 @@ func TestBatchRoundTripProperty(t *testing.T) {
 
 func TestBatchDecodersRejectMalformed(t *testing.T) {
 	rec := engine.Record{Value: []byte("v"), Version: engine.Version{Wall: 1}}
-	good := AppendApplyRequest(nil, []ApplyItem{{Key: []byte("k"), Record: rec}})
+	good := AppendApplyRequest(nil, ApplyHeader{}, [][]byte{[]byte("k")}, []engine.Record{rec})
 	tests := []struct {
 		name   string
 		decode func([]byte) error
@@ -111,15 +130,22 @@ func TestBatchDecodersRejectMalformed(t *testing.T) {
 		{"apply: empty", applyReq, nil},
 		{"apply: truncated", applyReq, good[:len(good)-1]},
 		{"apply: trailing byte", applyReq, append(append([]byte(nil), good...), 0)},
-		{"apply: huge count", applyReq, []byte{0xff, 0xff, 0xff, 0xff, 0x0f}},
-		{"apply: key past the end", applyReq, []byte{1, 50, 'k'}},
-		{"apply: bad record", applyReq, []byte{1, 1, 'k', 3, 9, 9, 9}},
-		{"apply: bad uvarint", applyReq, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"apply: huge count", applyReq, []byte{0, 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{"apply: key past the end", applyReq, []byte{0, 1, 50, 'k'}},
+		{"apply: bad record", applyReq, []byte{0, 1, 1, 'k', 3, 9, 9, 9}},
+		{"apply: bad uvarint", applyReq, []byte{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"apply: unknown flag", applyReq, []byte{8, 0}},
+		{"apply: hint and from", applyReq, []byte{flagHint | flagFrom, 1, 'n', 0}},
+		{"apply: empty node id", applyReq, []byte{flagHint, 0, 0}},
+		{"apply: node id past the end", applyReq, []byte{flagFrom, 9, 'n'}},
 		{"apply response: bad status", applyResp, []byte{1, 7}},
-		{"apply response: truncated message", applyResp, []byte{1, statusError, 5, 'a'}},
-		{"read request: count beyond payload", readReq, []byte{3, 0, 0}},
+		{"apply response: wrong count", applyResp, []byte{2, 0, 0}},
+		{"apply response: truncated version", applyResp, []byte{1, statusSuperseded, 5}},
+		{"read request: count beyond payload", readReq, []byte{0, 3, 0, 0}},
+		{"read request: noted", readReq, []byte{flagNoted, 0}},
 		{"read response: bad flag", readResp, []byte{1, 4}},
 		{"read response: missing record", readResp, []byte{1, 1}},
+		{"read response: wrong count", readResp, []byte{0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,10 +156,10 @@ func TestBatchDecodersRejectMalformed(t *testing.T) {
 	}
 }
 
-func applyReq(b []byte) error  { _, err := DecodeApplyRequest(b); return err }
-func applyResp(b []byte) error { _, err := DecodeApplyResponse(b); return err }
-func readReq(b []byte) error   { _, err := DecodeReadRequest(b); return err }
-func readResp(b []byte) error  { _, err := DecodeReadResponse(b); return err }
+func applyReq(b []byte) error  { _, _, _, err := DecodeApplyRequest(b); return err }
+func applyResp(b []byte) error { _, err := DecodeApplyResponse(b, 1); return err }
+func readReq(b []byte) error   { _, _, err := DecodeReadRequest(b); return err }
+func readResp(b []byte) error  { _, _, _, err := DecodeReadResponse(b, 1); return err }
 
 func seedRecords() []engine.Record {
 	return []engine.Record{
@@ -143,28 +169,39 @@ func seedRecords() []engine.Record {
 	}
 }
 
+// answerCount is the count a response starts with, bounded by its length
+// (what a caller that sent that many items would pass).
+func answerCount(b []byte) int {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)) {
+		return 0
+	}
+	return int(n)
+}
+
 // The fuzz targets check that a decoder never panics and that what it
 // accepts survives a re-encode and decode unchanged.
 
 func FuzzDecodeApplyRequest(f *testing.F) {
-	var items []ApplyItem
-	for i, r := range seedRecords() {
-		items = append(items, ApplyItem{Key: []byte{'k', byte(i)}, Record: r})
+	var keys [][]byte
+	for i := range seedRecords() {
+		keys = append(keys, []byte{'k', byte(i)})
 	}
-	f.Add(AppendApplyRequest(nil, items))
-	f.Add(AppendApplyRequest(nil, nil))
-	f.Add([]byte{0xff, 0xff, 0x03})
+	f.Add(AppendApplyRequest(nil, ApplyHeader{Hint: "node2", Noted: true}, keys, seedRecords()))
+	f.Add(AppendApplyRequest(nil, ApplyHeader{From: "node3"}, keys, seedRecords()))
+	f.Add(AppendApplyRequest(nil, ApplyHeader{}, nil, nil))
+	f.Add([]byte{0, 0xff, 0xff, 0x03})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		items, err := DecodeApplyRequest(b)
+		h, keys, recs, err := DecodeApplyRequest(b)
 		if err != nil {
 			return
 		}
-		again, err := DecodeApplyRequest(AppendApplyRequest(nil, items))
-		if err != nil || len(again) != len(items) {
-			t.Fatalf("re-decode: %d items, %v", len(again), err)
+		h2, again, recs2, err := DecodeApplyRequest(AppendApplyRequest(nil, h, keys, recs))
+		if err != nil || h2 != h || len(again) != len(keys) {
+			t.Fatalf("re-decode: %+v, %d items, %v", h2, len(again), err)
 		}
-		for i := range items {
-			if !bytes.Equal(again[i].Key, items[i].Key) || !recEqual(again[i].Record, items[i].Record) {
+		for i := range keys {
+			if !bytes.Equal(again[i], keys[i]) || !recEqual(recs2[i], recs[i]) {
 				t.Fatalf("item %d changed in a round trip", i)
 			}
 		}
@@ -172,21 +209,21 @@ func FuzzDecodeApplyRequest(f *testing.F) {
 }
 
 func FuzzDecodeApplyResponse(f *testing.F) {
-	f.Add(AppendApplyResponse(nil, []ApplyResult{{Applied: true}, {}, {Err: errors.New("disk full")},
-		{Newer: engine.Version{Wall: 1700000000000, Logical: 3, Node: 42}}}))
+	f.Add(AppendApplyResponse(nil, 3, []engine.Version{{}, {Wall: 1700000000000, Logical: 3, Node: 42}, {}}))
+	f.Add(AppendApplyResponse(nil, 2, nil))
 	f.Add([]byte{0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		res, err := DecodeApplyResponse(b)
+		n := answerCount(b)
+		newer, err := DecodeApplyResponse(b, n)
 		if err != nil {
 			return
 		}
-		again, err := DecodeApplyResponse(AppendApplyResponse(nil, res))
-		if err != nil || len(again) != len(res) {
-			t.Fatalf("re-decode: %d results, %v", len(again), err)
+		again, err := DecodeApplyResponse(AppendApplyResponse(nil, n, newer), n)
+		if err != nil || len(again) != len(newer) {
+			t.Fatalf("re-decode: %d, %v", len(again), err)
 		}
-		for i := range res {
-			if again[i].Applied != res[i].Applied || again[i].Newer != res[i].Newer || (again[i].Err == nil) != (res[i].Err == nil) ||
-				res[i].Err != nil && again[i].Err.(*RemoteError).Msg != res[i].Err.(*RemoteError).Msg {
+		for i := range newer {
+			if again[i] != newer[i] {
 				t.Fatalf("result %d changed in a round trip", i)
 			}
 		}
@@ -194,16 +231,17 @@ func FuzzDecodeApplyResponse(f *testing.F) {
 }
 
 func FuzzDecodeReadRequest(f *testing.F) {
-	f.Add(AppendReadRequest(nil, [][]byte{[]byte("a"), {}, []byte("key:1")}))
-	f.Add([]byte{5, 0})
+	f.Add(AppendReadRequest(nil, ReadHeader{}, [][]byte{[]byte("a"), {}, []byte("key:1")}))
+	f.Add(AppendReadRequest(nil, ReadHeader{Hint: "node1"}, [][]byte{[]byte("a")}))
+	f.Add([]byte{0, 5, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		keys, err := DecodeReadRequest(b)
+		h, keys, err := DecodeReadRequest(b)
 		if err != nil {
 			return
 		}
-		again, err := DecodeReadRequest(AppendReadRequest(nil, keys))
-		if err != nil || len(again) != len(keys) {
-			t.Fatalf("re-decode: %d keys, %v", len(again), err)
+		h2, again, err := DecodeReadRequest(AppendReadRequest(nil, h, keys))
+		if err != nil || h2 != h || len(again) != len(keys) {
+			t.Fatalf("re-decode: %+v, %d keys, %v", h2, len(again), err)
 		}
 		for i := range keys {
 			if !bytes.Equal(again[i], keys[i]) {
@@ -214,23 +252,22 @@ func FuzzDecodeReadRequest(f *testing.F) {
 }
 
 func FuzzDecodeReadResponse(f *testing.F) {
-	var res []ReadResult
-	for _, r := range seedRecords() {
-		res = append(res, ReadResult{Found: true, Record: r}, ReadResult{})
-	}
-	f.Add(AppendReadResponse(nil, res))
+	recs := seedRecords()
+	f.Add(AppendReadResponse(nil, recs, []bool{true, false, true}, false))
+	f.Add(AppendReadResponse(nil, recs, []bool{true, true, true}, true))
 	f.Add([]byte{1, 1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		res, err := DecodeReadResponse(b)
+		n := answerCount(b)
+		recs, found, behind, err := DecodeReadResponse(b, n)
 		if err != nil {
 			return
 		}
-		again, err := DecodeReadResponse(AppendReadResponse(nil, res))
-		if err != nil || len(again) != len(res) {
-			t.Fatalf("re-decode: %d results, %v", len(again), err)
+		recs2, found2, behind2, err := DecodeReadResponse(AppendReadResponse(nil, recs, found, behind), n)
+		if err != nil || behind2 != behind {
+			t.Fatalf("re-decode: behind %v, %v", behind2, err)
 		}
-		for i := range res {
-			if again[i].Found != res[i].Found || !recEqual(again[i].Record, res[i].Record) {
+		for i := range recs {
+			if found2[i] != found[i] || found[i] && !recEqual(recs2[i], recs[i]) {
 				t.Fatalf("result %d changed in a round trip", i)
 			}
 		}

@@ -26,7 +26,15 @@
 // *RemoteError that wraps ErrRemote and satisfies errors.Is for that
 // sentinel, so a coordinator tells a stand-in that refused a hint
 // (cluster.ErrNoHints) from one that failed, as if the call were local.
-// Item errors inside a batch answer are coded the same way.
+//
+// # The replica protocol
+//
+// OpApply and OpRead carry a batch of records or keys for one replica
+// after a header of flags: kept as hints for an owner, handed over by a
+// hint holder, noted for anti-entropy; read from the hints held for an
+// owner. One request type per direction, whatever the flags, so one
+// codec (batch.go) and one handler serve every variant. Op codes of
+// every feature are declared in ops.go.
 //
 // # Batching
 //

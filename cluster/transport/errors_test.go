@@ -17,8 +17,8 @@ func init() { RegisterError(1000, errTestCoded) }
 
 // TestRemoteErrorsKeepTheirIdentity: a handler error that wraps a
 // registered sentinel satisfies errors.Is for it on the caller, in an
-// error frame and inside a batch answer; one that wraps none is only
-// ErrRemote, and is no registered sentinel.
+// error frame; one that wraps none is only ErrRemote, and is no
+// registered sentinel.
 func TestRemoteErrorsKeepTheirIdentity(t *testing.T) {
 	mux := NewMux()
 	mux.Handle(5, HandlerFunc(func(context.Context, uint8, []byte) ([]byte, error) {
@@ -26,9 +26,6 @@ func TestRemoteErrorsKeepTheirIdentity(t *testing.T) {
 	}))
 	mux.Handle(6, HandlerFunc(func(context.Context, uint8, []byte) ([]byte, error) {
 		return nil, errors.New("boom")
-	}))
-	mux.Handle(7, HandlerFunc(func(context.Context, uint8, []byte) ([]byte, error) {
-		return AppendApplyResponse(nil, []ApplyResult{{Applied: true}, {Err: fmt.Errorf("item: %w", errTestCoded)}}), nil
 	}))
 	_, addr := startServer(t, mux, testConfig())
 	c := newClient(t, addr, testConfig())
@@ -47,18 +44,11 @@ func TestRemoteErrorsKeepTheirIdentity(t *testing.T) {
 	if !errors.Is(err, ErrUnknownOp) {
 		t.Fatalf("unknown op: %v, want ErrUnknownOp", err)
 	}
-	resp, err := c.Call(ctx, 7, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := DecodeApplyResponse(resp)
-	if err != nil || len(res) != 2 || res[0].Err != nil || !errors.Is(res[1].Err, errTestCoded) {
-		t.Fatalf("batch answer %+v, %v: want the second item's error coded", res, err)
-	}
-	// Relayed again, an item error keeps its code and its message.
-	again, err := DecodeApplyResponse(AppendApplyResponse(nil, res))
-	if err != nil || !errors.Is(again[1].Err, errTestCoded) || again[1].Err.(*RemoteError).Msg != "item: test: coded sentinel" {
-		t.Fatalf("relayed item error %+v, %v", again, err)
+	// Relayed by another peer, a remote error keeps its code and its
+	// message.
+	relayed := NewRemoteError(2, re)
+	if !errors.Is(relayed, errTestCoded) || relayed.Msg != "holding it: test: coded sentinel" {
+		t.Fatalf("relayed: %+v", relayed)
 	}
 }
 

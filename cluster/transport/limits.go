@@ -4,7 +4,7 @@ import "github.com/ringcache/ringcache/engine"
 
 // Size limits that follow from Config.MaxFrameBytes. A frame's payload is
 // one whole request or answer, so a record travels inside one apply
-// request (a hinted apply also carries its target's id) or one read
+// request (whose header may carry a node id) or one read
 // response, and the largest record the cluster can move is a frame less
 // the encoding around it. Callers check against these before they build
 // a request: a payload over the limit is refused by Call without being
@@ -14,9 +14,10 @@ const (
 	// maxCountLen is the longest uvarint a count or length inside a
 	// payload can take: payloads are at most 1 GiB (maxFrameLimit).
 	maxCountLen = 5
-	// maxTargetPrefix is the most a hinted apply puts in front of its
-	// items: a target id of at most 255 bytes and its uvarint length.
-	maxTargetPrefix = 2 + 255
+	// maxTargetPrefix is the most a request puts in front of its items:
+	// the flags byte, and a node id of at most 255 bytes (maxNodeID) with
+	// its uvarint length.
+	maxTargetPrefix = 1 + 2 + maxNodeID
 	// maxRecordReserve is the margin MaxRecordBytes keeps below large
 	// frames. Beyond the exact encoding overhead (minRecordReserve) it
 	// leaves room for what a request may carry besides its records in a
@@ -29,10 +30,10 @@ const (
 var maxRecordHeader = engine.Record{ExpireAt: 1}.EncodedLen()
 
 // minRecordReserve is the exact worst case of the bytes around one key
-// and value in one frame: a hinted apply request of one item (count,
-// target, key length, record length, record header) or a read response
-// of one item (count, found flag, record length, record header), the
-// larger of the two.
+// and value in one frame: an apply request of one item whose header names
+// a node (flags, node id, count, key length, record length, record
+// header) or a read response of one item (count, found flag, record
+// length, record header), the larger of the two.
 var minRecordReserve = maxCountLen + maxTargetPrefix + 2*maxCountLen + maxRecordHeader
 
 // MaxRecordBytes returns the largest key plus value that travels in one
@@ -53,7 +54,7 @@ func ApplyItemLen(key []byte, r engine.Record) int {
 
 // MaxApplyItemsBytes returns the most bytes of items (ApplyItemLen summed)
 // that one apply request may carry in a frame of maxFrame payload bytes:
-// the frame less the item count and a hinted apply's target.
+// the frame less the item count and the request's header.
 func MaxApplyItemsBytes(maxFrame int) int {
 	return maxFrame - maxCountLen - maxTargetPrefix
 }
@@ -63,5 +64,6 @@ func MaxApplyItemsBytes(maxFrame int) int {
 func ReadKeyLen(key []byte) int { return uvarintLen(len(key)) + len(key) }
 
 // MaxReadKeysBytes returns the most bytes of keys (ReadKeyLen summed) that
-// one read request may carry in a frame of maxFrame payload bytes.
-func MaxReadKeysBytes(maxFrame int) int { return maxFrame - maxCountLen }
+// one read request may carry in a frame of maxFrame payload bytes: the
+// frame less the key count and the request's header.
+func MaxReadKeysBytes(maxFrame int) int { return maxFrame - maxCountLen - maxTargetPrefix }

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -27,22 +26,21 @@ func TestMaxRecordBytesFitsEveryCarrier(t *testing.T) {
 				Version:  engine.Version{Wall: -1, Logical: ^uint32(0), Node: ^uint64(0)},
 				ExpireAt: -1,
 			}
-			items := []ApplyItem{{Key: key, Record: rec}}
-			hinted := binary.AppendUvarint(nil, uint64(len(target)))
-			hinted = AppendApplyRequest(append(hinted, target...), items)
-			read := AppendReadResponse(nil, []ReadResult{{Found: true, Record: rec}})
+			keys, recs := [][]byte{key}, []engine.Record{rec}
+			hinted := AppendApplyRequest(nil, ApplyHeader{Hint: string(target), Noted: true}, keys, recs)
+			read := AppendReadResponse(nil, recs, []bool{true}, true)
 			for name, n := range map[string]int{"hinted apply": len(hinted), "read response": len(read)} {
 				if n > frame {
 					t.Fatalf("frame %d, key %d: %s of %d bytes", frame, keyLen, name, n)
 				}
 			}
-			if got, want := ApplyItemLen(key, rec), len(AppendApplyRequest(nil, items))-1; got != want {
+			if got, want := ApplyItemLen(key, rec), len(AppendApplyRequest(nil, ApplyHeader{}, keys, recs))-2; got != want {
 				t.Fatalf("ApplyItemLen %d, encoding adds %d", got, want)
 			}
 			if n := ApplyItemLen(key, rec); n > MaxApplyItemsBytes(frame) {
 				t.Fatalf("frame %d: a record at the limit takes %d bytes of items, more than %d", frame, n, MaxApplyItemsBytes(frame))
 			}
-			if n := ReadKeyLen(key); len(AppendReadRequest(nil, [][]byte{key})) != n+1 || n > MaxReadKeysBytes(frame) {
+			if n := ReadKeyLen(key); len(AppendReadRequest(nil, ReadHeader{}, keys)) != n+2 || n > MaxReadKeysBytes(frame) {
 				t.Fatalf("frame %d: ReadKeyLen %d", frame, n)
 			}
 		}
@@ -61,20 +59,20 @@ func TestMaxRecordBytesFitsEveryCarrier(t *testing.T) {
 func TestMaxApplyItemsBytes(t *testing.T) {
 	const frame = 4096
 	target := bytes.Repeat([]byte("t"), 255)
-	var items []ApplyItem
+	var keys [][]byte
+	var recs []engine.Record
 	size := 0
 	for i := 0; ; i++ {
-		it := ApplyItem{Key: fmt.Appendf(nil, "key%03d", i), Record: engine.Record{Value: []byte("value")}}
-		if size+ApplyItemLen(it.Key, it.Record) > MaxApplyItemsBytes(frame) {
+		k, r := fmt.Appendf(nil, "key%03d", i), engine.Record{Value: []byte("value")}
+		if size+ApplyItemLen(k, r) > MaxApplyItemsBytes(frame) {
 			break
 		}
-		size += ApplyItemLen(it.Key, it.Record)
-		items = append(items, it)
+		size += ApplyItemLen(k, r)
+		keys, recs = append(keys, k), append(recs, r)
 	}
-	p := binary.AppendUvarint(nil, uint64(len(target)))
-	p = AppendApplyRequest(append(p, target...), items)
+	p := AppendApplyRequest(nil, ApplyHeader{Hint: string(target), Noted: true}, keys, recs)
 	if len(p) > frame {
-		t.Fatalf("%d items of %d bytes make a request of %d bytes, frame %d", len(items), size, len(p), frame)
+		t.Fatalf("%d items of %d bytes make a request of %d bytes, frame %d", len(keys), size, len(p), frame)
 	}
 }
 

@@ -21,32 +21,21 @@ import (
 // that no two features can take the same code; Mux.Handle panics if a
 // code is registered twice.
 const (
-	// OpPing asks for the peer's wall clock; see Ping.
+	// OpPing asks for the peer's wall clock; see Ping and PingHandler.
 	OpPing uint8 = 1
-	// OpApply applies a batch of records; see Apply.
+	// OpApply applies a batch of records: plain writes, hints kept for an
+	// owner that is down, hints handed over by their holder, or an
+	// owner's write noted for anti-entropy, as its header says
+	// (AppendApplyRequest). The answer is an apply response.
 	OpApply uint8 = 2
-	// OpRead reads a batch of records; see Read.
+	// OpRead reads a batch of records, or the hints held for an owner as
+	// its header says (AppendReadRequest). The answer is a read response.
 	OpRead uint8 = 3
 )
 
-// Sloppy quorum and hinted handoff (cluster), in the hinted handoff range.
+// Hinted handoff (cluster), in its range. 16-18 and 20 were the hinted
+// and noted variants of OpApply and OpRead, now flags of theirs.
 const (
-	// OpApplyHinted asks the peer to keep records as hints for an owner
-	// that is down. Payload: uvarint length + target id, then an OpApply
-	// request; the answer is an OpApply response.
-	OpApplyHinted uint8 = 16
-	// OpApplyNoted is OpApply for an owner whose fellow owner is being
-	// replaced: the peer also notes the keys for anti-entropy.
-	OpApplyNoted uint8 = 17
-	// OpReadHinted reads the hints the peer holds for an owner it stands
-	// in for. Payload: uvarint length + target id, then an OpRead
-	// request; the answer is an OpRead response.
-	OpReadHinted uint8 = 18
-	// OpDeliverHints is OpApply for hints a holder hands to their target:
-	// the target learns that the holder has hints for it and counts
-	// itself behind until the holder has none left (catchup.go).
-	// Payload: uvarint length + holder id, then an OpApply request.
-	OpDeliverHints uint8 = 20
 	// OpHintsFor asks a peer how many hints it holds for the caller and
 	// whether it holds data of its own (cluster's catch-up). Payload: the
 	// caller's node id. Answer: the hint count (uvarint), then one byte, 1
