@@ -68,6 +68,38 @@
 // levels, newest-version resolution); clustertest is the in-process
 // cluster harness the tests use.
 //
+// # The path of a SET
+//
+// From the RESP handler to Pebble on a peer, function by function:
+//
+//	server.(*Server).handle            redcon's handler; a run of plain SETs
+//	server.(*Server).runBatch           becomes one batch of mutations
+//	server.(*Server).writeBatch         key stripes shared, Store.Put
+//	cluster.(*Node).Put                 refuses while isolated
+//	cluster.(*Coordinator).Put          stamps, restamps a superseded write
+//	cluster.(*Coordinator).plan         one batch per replica (sloppy.go)
+//	cluster.(*Coordinator).write        flight, tally, fallbacks, hints
+//	cluster.(*Coordinator).launchAll    the local batch inline, others:
+//	cluster.(*Coordinator).launchBatch  applyBatch.start, else a goroutine
+//	cluster.(*BatchingReplica).ApplyAsync   merges concurrent writes
+//	cluster.(*BatchingReplica).sendApplies  one request per frame
+//	cluster.(*RemoteReplica).Apply      encodes OpApply (transport.AppendApplyRequest)
+//	cluster.healthCaller.Call           records the peer's health
+//	transport.(*Client).Call            picks a connection
+//	transport.(*clientConn).roundTrip   queues the frame, awaits the answer
+//	  ... the wire ...
+//	transport.(*serverConn).readLoop    reads the frame
+//	transport.(*serverConn).handle      runs the handler under the budget
+//	transport.(*Mux).Serve              by op code
+//	cluster.NewReplicaHandler (OpApply) decodes (transport.DecodeApplyRequest)
+//	cluster.(*LocalReplica).Apply       hints, delivery or own data
+//	engine.(*Engine).ApplyBatchNewer    last-write-wins, one Pebble batch
+//
+// The coordinator's own copy goes from launchAll straight to
+// LocalReplica.Apply. Four hops are interface calls: server.Store,
+// Replica (resolved by Config.Peers), AsyncReplica (a type assertion) and
+// transport.Caller; the rest resolve by go-to-definition.
+//
 // # How a request flows through the Coordinator
 //
 // Write (SET, DEL, MSET, ...: Put). The coordinator stamps every mutation

@@ -71,11 +71,8 @@ func isolation(ms []membership.Member, self string, seeded bool) (isolated bool,
 // the comment at the top of node_isolation.go).
 func (n *Node) Isolated() bool { return n.view.Load().isolated }
 
-// IsolationErr returns the error requests get while this node is
-// isolated, nil when it is not.
-func (n *Node) IsolationErr() error { return n.view.Load().isolationErr() }
-
-// isolationErr is IsolationErr for one view.
+// isolationErr is the error requests get while this node is isolated, nil
+// when it is not.
 func (v *view) isolationErr() error {
 	if !v.isolated {
 		return nil

@@ -193,3 +193,14 @@ func seesAlive(nodes []*node, ids ...string) func() string {
 		return ""
 	}
 }
+
+// addSeeds adds seeds for the join loop to reach from its next check on.
+func (m *Membership) addSeeds(seeds ...string) {
+	m.seeds.Lock()
+	defer m.seeds.Unlock()
+	for _, s := range seeds {
+		if !slices.Contains(m.seeds.list, s) {
+			m.seeds.list = append(m.seeds.list, s)
+		}
+	}
+}

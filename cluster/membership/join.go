@@ -126,17 +126,6 @@ func (m *Membership) seedList() []string {
 	return slices.Clone(m.seeds.list)
 }
 
-// addSeeds adds seeds for the join loop to reach from its next check on.
-func (m *Membership) addSeeds(seeds ...string) {
-	m.seeds.Lock()
-	defer m.seeds.Unlock()
-	for _, s := range seeds {
-		if !slices.Contains(m.seeds.list, s) {
-			m.seeds.list = append(m.seeds.list, s)
-		}
-	}
-}
-
 // resolveSeed returns the ip:port forms of a host:port seed, in the form
 // memberlist.Node.Address uses, or nil if it cannot be resolved.
 func resolveSeed(seed string) []string {

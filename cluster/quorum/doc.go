@@ -16,11 +16,12 @@
 // outstanding replicas to get there, so a coordinator answers a client
 // (or gives up) without waiting for the slowest replica or the timeout.
 //
-// Resolve orders the replies of a read by version (engine.Version, a
+// Compare orders the replies of a read by version (engine.Version, a
 // hybrid logical clock stamp with the writer as tie-break): no record is
 // older than any record, and expiry and tombstones do not change the
 // order, because they are part of the write that carries the version.
-// Every replier holding an older record, or none, is stale and is sent
+// The coordinator keeps the newest record per key as answers arrive, and
+// every replier holding an older record, or none, is stale and is sent
 // the newest record: read repair. The newest record is repaired onto
 // stale replicas even when it is a tombstone or has expired, so an older
 // value cannot resurface when the newer record is purged.
