@@ -3,15 +3,16 @@ package antientropy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ringcache/ringcache/engine"
-
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
 )
 
 // fakeRing is a fixed ring of four arcs covering the token space. Node
@@ -313,13 +314,12 @@ func TestRepairerLoopRunsAndCloses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r.Stats().Rounds < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("loop ran %d rounds in 10s", r.Stats().Rounds)
+	await.T(t, 10*time.Second, "two rounds of the loop", func() error {
+		if n := r.Stats().Rounds; n < 2 {
+			return fmt.Errorf("%d rounds", n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	if _, ok, _ := ea.Lookup([]byte("from-b")); !ok {
 		t.Fatal("the loop's rounds did not pull b's key")
 	}

@@ -125,6 +125,20 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for hint ages and the window. Default time.Now.
 	Now func() time.Time
+	// NewTicker starts the replay loop's retry ticker with period d
+	// (RetryInterval) and returns its channel and its stop. Default (nil):
+	// a time.Ticker. Tests pass a ticker they drive, and make the loop
+	// retry a given number of times instead of sleeping for it.
+	NewTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
+}
+
+// startTicker starts the retry ticker NewTicker describes.
+func (c *Config) startTicker() (<-chan time.Time, func()) {
+	if c.NewTicker != nil {
+		return c.NewTicker(c.RetryInterval)
+	}
+	t := time.NewTicker(c.RetryInterval)
+	return t.C, t.Stop
 }
 
 // DefaultConfig returns the defaults of every field that has one.

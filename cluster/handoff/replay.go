@@ -13,8 +13,8 @@ import (
 // loop replays queues on Wake and every RetryInterval until Close.
 func (m *Manager) loop() {
 	defer m.wg.Done()
-	t := time.NewTicker(m.cfg.RetryInterval)
-	defer t.Stop()
+	ticks, stop := m.cfg.startTicker()
+	defer stop()
 	m.passAll()
 	for {
 		select {
@@ -22,7 +22,7 @@ func (m *Manager) loop() {
 			return
 		case target := <-m.wake:
 			m.pass(target, true)
-		case <-t.C:
+		case <-ticks:
 			m.passAll()
 		}
 	}

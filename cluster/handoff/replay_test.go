@@ -43,6 +43,8 @@ func TestReplayDeliversEveryHintInBatches(t *testing.T) {
 			fc := newFakeCluster()
 			cfg := testConfig(e, fc, newClock())
 			cfg.BatchKeys, cfg.BatchBytes = tt.batchKeys, tt.batchBytes
+			tk := newManualTicker()
+			cfg.NewTicker = tk.start
 			m := newManager(t, cfg)
 			keys, recs := hintKeys(tt.hints, 100)
 			for i := range recs {
@@ -52,9 +54,10 @@ func TestReplayDeliversEveryHintInBatches(t *testing.T) {
 			if s := statsOf(m, "t"); s.Pending != int64(tt.hints) || s.DownSince.IsZero() {
 				t.Fatalf("after Hold: %+v, want %d pending and a down-since time", s, tt.hints)
 			}
-			// While the target is down a wake delivers nothing.
+			// While the target is down a wake delivers nothing, nor do
+			// the retry passes.
 			m.Wake("t")
-			time.Sleep(3 * cfg.RetryInterval) // gives the loop a chance to misbehave; not a synchronisation
+			tk.passes(t, 3)
 			if fc.deliverAttempts() != 0 {
 				t.Fatalf("%d deliveries to a down target", fc.deliverAttempts())
 			}
@@ -314,6 +317,8 @@ func TestGoneTargetHintsDroppedPastWindow(t *testing.T) {
 			clk := newClock()
 			cfg := testConfig(e, fc, clk)
 			cfg.MaxWindow = window
+			tk := newManualTicker()
+			cfg.NewTicker = tk.start
 			m := newManager(t, cfg)
 			keys, recs := hintKeys(30, 100)
 			mustHold(t, m, "g", keys, recs)
@@ -322,14 +327,13 @@ func TestGoneTargetHintsDroppedPastWindow(t *testing.T) {
 			fc.set("g", handoff.Gone)
 			m.Wake("g")
 			if tt.wantKept {
-				// Only a bounded number of retries can be observed: wait for
-				// the loop to have passed over the target several times.
-				deadline := time.Now().Add(10 * cfg.RetryInterval)
-				for time.Now().Before(deadline) {
+				// Only a bounded number of retries can be observed: the
+				// loop passes over the target ten times.
+				for pass := range 10 {
+					tk.passes(t, 1)
 					if s := statsOf(m, "g"); s.Pending != 30 || s.Dropped != 0 {
-						t.Fatalf("within the window: %+v, want all 30 kept", s)
+						t.Fatalf("within the window, pass %d: %+v, want all 30 kept", pass, s)
 					}
-					time.Sleep(cfg.RetryInterval / 2)
 				}
 				if s := statsOf(m, "g"); s.DownSince.IsZero() {
 					t.Fatalf("down-since cleared with hints pending: %+v", s)

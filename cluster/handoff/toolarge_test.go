@@ -102,6 +102,8 @@ func TestSizeRefusalSplitsTheBatch(t *testing.T) {
 		}
 		return nil
 	}
+	tk := newManualTicker()
+	cfg.NewTicker = tk.start
 	m := newManager(t, cfg)
 	keys, recs := hintKeys(40, 100)
 	for i := range recs {
@@ -132,7 +134,7 @@ func TestSizeRefusalSplitsTheBatch(t *testing.T) {
 		t.Fatalf("stats %+v, want 40 delivered and the poison dropped", s)
 	}
 	attempts := fc.deliverAttempts()
-	time.Sleep(10 * cfg.RetryInterval) // no synchronisation: gives a wrong retry time to show
+	tk.passes(t, 10) // a wrong retry would show
 	if n := fc.deliverAttempts(); n != attempts {
 		t.Fatalf("%d deliveries after the queue emptied", n-attempts)
 	}

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // fakeClock is a settable clock; readings keep no monotonic part, which
@@ -138,16 +140,10 @@ func TestDetectsARealStall(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	d.mu.beat = time.Now().Add(-300 * time.Millisecond) // as the last wake before the stop
 	d.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, n := d.Stalls(); n > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no stall recorded")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	await.T(t, 5*time.Second, "a stall recorded", func() bool {
+		_, n := d.Stalls()
+		return n > 0
+	})
 }
 
 func TestConfigValidate(t *testing.T) {

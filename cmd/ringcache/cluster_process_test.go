@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // procNode is one node of a cluster of real ringcache processes.
@@ -116,28 +118,17 @@ func (c *procCluster) aliveSeen(i int) (int, error) {
 // gossip rounds to reach every member.
 func (c *procCluster) waitAlive(want int) {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok := true
-		var last string
+	await.T(c.t, 60*time.Second, fmt.Sprintf("the members to converge to %d alive", want), func() error {
 		for i, p := range c.nodes {
 			if p.proc == nil || isDone(p.proc) {
 				continue
 			}
-			got, err := c.aliveSeen(i)
-			if err != nil || got != want {
-				ok, last = false, fmt.Sprintf("%s sees %d alive (%v)", p.id, got, err)
-				break
+			if got, err := c.aliveSeen(i); err != nil || got != want {
+				return fmt.Errorf("%s sees %d alive (%v)", p.id, got, err)
 			}
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("members did not converge to %d alive within 60s: %s", want, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func isDone(n *node) bool { return !n.Running() }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // Sloppy quorum and hinted handoff with real processes: owners are
@@ -21,22 +23,6 @@ var handoffArgs = []string{"--replicas", "3", "--write-quorum", "2", "--read-quo
 // catchUp bounds how long a restarted owner may take to receive its
 // hints: the alive event triggers the replay, the 1 s retry backs it up.
 const catchUp = 30 * time.Second
-
-// waitHandoff polls cond every 100 ms until it returns nil or limit passes.
-func waitHandoff(t *testing.T, limit time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, limit, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // running returns the indexes of the nodes whose process runs.
 func (c *procCluster) running() []int {
@@ -92,20 +78,16 @@ func (c *procCluster) pendingFor(target string) (total int64, holders []int, err
 // waitPending waits until the running nodes hold want hints for target.
 func (c *procCluster) waitPending(target string, want int64, limit time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
+	err := await.Until(limit, func() error {
 		got, holders, err := c.pendingFor(target)
-		if err == nil && got == want {
-			return
-		}
-		if err == nil {
+		if err == nil && got != want {
 			err = fmt.Errorf("%d pending on %d nodes", got, len(holders))
 		}
-		if time.Now().After(deadline) {
-			c.dumpLogs()
-			c.t.Fatalf("%d hints pending for %s: not within %v: %v", want, target, limit, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		c.dumpLogs()
+		c.t.Fatalf("%d hints pending for %s: %v", want, target, err)
 	}
 }
 
@@ -248,7 +230,7 @@ func (c *procCluster) missingLocally(i int, keys []string) (int, []string, error
 func (c *procCluster) waitCaughtUp(i int, keys []string) {
 	c.t.Helper()
 	id := c.nodes[i].id
-	waitHandoff(c.t, catchUp, id+" caught up", func() error {
+	waitFor(c.t, catchUp, id+" caught up", func() error {
 		n, ex, err := c.missingLocally(i, keys)
 		if err != nil {
 			return err
