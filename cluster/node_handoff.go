@@ -267,13 +267,12 @@ func (h nodeHandoff) Handover(ctx context.Context, keys [][]byte, recs []engine.
 
 // failing returns the peers whose last RPC failed within retry of now.
 func (p *peerSet) failing(now time.Time, retry time.Duration) []string {
-	if !p.anyFailed.Load() {
+	gen := p.failGen.Load()
+	if gen == p.clearGen.Load() {
 		return nil
 	}
-	// Cleared before the scan: a failure recorded during the scan sets it
-	// again after, so none is hidden from the next request.
-	p.anyFailed.Store(false)
 	var out []string
+	marked := false
 	cut := now.Add(-retry).UnixNano()
 	p.mu.RLock()
 	for id, pc := range p.mu.conns {
@@ -281,12 +280,22 @@ func (p *peerSet) failing(now time.Time, retry time.Duration) []string {
 		if at == 0 {
 			continue
 		}
-		p.anyFailed.Store(true)
+		marked = true
 		if at > cut {
 			out = append(out, id)
 		}
 	}
 	p.mu.RUnlock()
+	if !marked {
+		// No failure on record up to gen: the fast path holds until the
+		// next one (recorded after its failedAt, so never lost).
+		for {
+			c := p.clearGen.Load()
+			if c >= gen || p.clearGen.CompareAndSwap(c, gen) {
+				break
+			}
+		}
+	}
 	return out
 }
 
@@ -317,7 +326,7 @@ func (p *peerSet) recordOutcome(pc *peerConn, err error, now time.Time) {
 		return
 	}
 	pc.failedAt.Store(now.UnixNano())
-	p.anyFailed.Store(true)
+	p.failGen.Add(1)
 }
 
 // healthCaller records every call's outcome in its peer's health.

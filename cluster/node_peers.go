@@ -17,9 +17,11 @@ type peerSet struct {
 	wrap    func(peerID string, c transport.Caller) transport.Caller
 	observe func(peer string, op uint8, d time.Duration, err error)
 	now     func() time.Time
-	// anyFailed is set when some peer's RPC failed, and cleared by
-	// failing once none is marked: the fast path of the health check.
-	anyFailed atomic.Bool
+	// failGen counts the RPC failures recorded; clearGen is the failGen
+	// of the latest scan that found no peer with a failure on record.
+	// While they are equal no peer can be failing: the fast path of the
+	// health check, which never hides a failure from a concurrent caller.
+	failGen, clearGen atomic.Uint64
 	// onRecover, if set, is called when a peer's RPC succeeds after a
 	// failure (the node wakes the hint replay for it).
 	onRecover func(id string)

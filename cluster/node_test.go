@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,3 +255,44 @@ func TestPeerSetLifecycle(t *testing.T) {
 		t.Fatal("get after close created a client")
 	}
 }
+
+// TestFailingNeverHidesAFailure: a failure recorded before a health check
+// is in that check's answer, however many other checks run at once (each
+// used to clear the fast-path flag before its own scan, so a concurrent
+// one could find it clear and answer that no peer was failing).
+func TestFailingNeverHidesAFailure(t *testing.T) {
+	cfg := testNodeConfig(t)
+	p := newPeerSet(cfg, nil)
+	defer p.close()
+	a, b := p.get("a", "127.0.0.1:1"), p.get("b", "127.0.0.1:2")
+	now := time.Now()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p.failing(now, time.Second)
+				p.recordOutcome(b, nil, now)
+			}
+		})
+	}
+	for i := range 20000 {
+		p.recordOutcome(a, nil, now)
+		p.failing(now, time.Second) // may clear the fast path: nothing is failing
+		p.recordOutcome(a, errInjectedNode, now)
+		if !slices.Contains(p.failing(now, time.Second), "a") {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("check %d: a's failure recorded just before is not in the answer", i)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+var errInjectedNode = errors.New("injected")
