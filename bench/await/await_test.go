@@ -1,6 +1,7 @@
 package await_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -32,5 +33,19 @@ func TestUntilReportsTheLastComplaint(t *testing.T) {
 func TestUntilChecksAtLeastOnce(t *testing.T) {
 	if err := await.Until(0, func() bool { return true }); err != nil {
 		t.Fatalf("Until(0) of a condition that holds = %v", err)
+	}
+}
+
+func TestPollStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err := await.Poll(ctx, time.Minute, 5*time.Millisecond, func() error {
+		if calls++; calls == 3 {
+			cancel()
+		}
+		return errors.New("not yet")
+	})
+	if !errors.Is(err, context.Canceled) || calls != 3 {
+		t.Fatalf("Poll = %v after %d calls, want context.Canceled after 3", err, calls)
 	}
 }

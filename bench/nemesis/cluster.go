@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/bench"
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/bench/loopback"
 )
 
@@ -144,7 +145,7 @@ func (c *cluster) aliveSeen(ctx context.Context, i int) (int, error) {
 
 // waitJoined polls until every node lists every node alive, or timeout.
 func (c *cluster) waitJoined(ctx context.Context, timeout time.Duration) error {
-	return poll(ctx, timeout, 200*time.Millisecond, func() error {
+	return await.Poll(ctx, timeout, 200*time.Millisecond, func() error {
 		for i, n := range c.nodes {
 			alive, err := c.aliveSeen(ctx, i)
 			if err != nil {
@@ -192,26 +193,6 @@ func (c *cluster) repair(ctx context.Context, i int, timeout time.Duration) (str
 		fmt.Fprintf(&b, "%v=%v ", reply[j], reply[j+1])
 	}
 	return strings.TrimSpace(b.String()), nil
-}
-
-// poll calls cond every period until it returns nil, ctx ends, or timeout
-// passes; then it returns cond's last error.
-func poll(ctx context.Context, timeout, period time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not within %v: %w", timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(period):
-		}
-	}
 }
 
 // sleep waits d unless ctx ends first.

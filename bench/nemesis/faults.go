@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // scenario is one fault. inject runs it from its injection to its heal;
@@ -168,7 +170,7 @@ func injectPartition(ctx context.Context, f *faultRun) (err error) {
 	end := time.Now().Add(f.cfg.Partition)
 	// The partition must take effect: some other node stops seeing the
 	// victim alive. Otherwise the scenario tested nothing.
-	seen := poll(ctx, f.cfg.Partition, 500*time.Millisecond, func() error {
+	seen := await.Poll(ctx, f.cfg.Partition, 500*time.Millisecond, func() error {
 		alive, err := f.cl.aliveSeen(ctx, (i+1)%len(f.cl.nodes))
 		if err == nil && alive == len(f.cl.nodes) {
 			err = errors.New("every node still alive")

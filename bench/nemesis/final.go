@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // finalKeys returns the keys the final state covers: every key the
@@ -72,7 +74,7 @@ func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final
 	}
 	start := time.Now()
 	var pending int64
-	err := poll(ctx, cfg.HintsTimeout, 200*time.Millisecond, func() error {
+	err := await.Poll(ctx, cfg.HintsTimeout, 200*time.Millisecond, func() error {
 		var err error
 		if pending, err = cl.hintsPending(ctx); err != nil {
 			return err
