@@ -395,6 +395,9 @@ func TestRedialSkipsTheBackoff(t *testing.T) {
 	ln.Close() // the peer is down
 	cfg := testConfig()
 	cfg.MinBackoff, cfg.MaxBackoff = time.Hour, time.Hour
+	// One connection: with two, the second call could take the other
+	// slot, whose first dial may come after the peer is back.
+	cfg.ConnsPerPeer = 1
 	c := newClient(t, addr, cfg)
 	if _, err := c.Call(ctxTimeout(t, 5*time.Second), 1, nil); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("call to a down peer: %v", err)
