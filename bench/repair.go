@@ -14,6 +14,7 @@ import (
 
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
@@ -305,7 +306,7 @@ func loadReplicas(ctx context.Context, cfg RepairConfig, a, b *engine.Engine) (i
 // reaches it through a transport client, and a stop function.
 func servePeer(b *engine.Engine) (antientropy.Peer, func() error, error) {
 	tcfg := transport.DefaultConfig()
-	srv, err := transport.NewServer(cluster.NewReplicaHandler(cluster.NewLocalReplica(b, nil), nil), tcfg)
+	srv, err := transport.NewServer(replica.NewHandler(replica.NewLocal(b, nil), nil), tcfg)
 	if err != nil {
 		return nil, nil, err
 	}

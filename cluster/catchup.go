@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/binary"
-	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -245,7 +243,7 @@ func (c *catchup) ask(ctx context.Context, peer string) (hints int64, hasData bo
 	if err != nil {
 		return 0, false, err
 	}
-	return decodeHintsFor(resp)
+	return transport.DecodeHintsForResponse(resp)
 }
 
 // snapshot returns the figures INFO shows.
@@ -253,20 +251,4 @@ func (c *catchup) snapshot() (behind bool, holders int, repair bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.mu.st.behind(), len(c.mu.st.holders), c.mu.st.repair
-}
-
-func appendHintsFor(dst []byte, hints int64, hasData bool) []byte {
-	dst = binary.AppendUvarint(dst, uint64(hints))
-	if hasData {
-		return append(dst, 1)
-	}
-	return append(dst, 0)
-}
-
-func decodeHintsFor(b []byte) (int64, bool, error) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 || len(b) != w+1 || b[w] > 1 || n > 1<<62 {
-		return 0, false, fmt.Errorf("cluster: hints-for answer: %w", transport.ErrMalformed)
-	}
-	return int64(n), b[w] == 1, nil
 }

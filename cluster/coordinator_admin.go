@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/ringcache/ringcache/cluster/replica"
 )
 
 // Len implements server.Store (DBSIZE) for a cluster: an ESTIMATE of the
@@ -22,7 +24,7 @@ func (c *Coordinator) Len(ctx context.Context) (int64, error) {
 	}
 	defer c.leave()
 	ids := c.memberIDs()
-	answers, err := c.eachMember(ctx, ids, c.cfg.Timeout, func(ctx context.Context, rep Replica) answer {
+	answers, err := c.eachMember(ctx, ids, c.cfg.Timeout, func(ctx context.Context, rep replica.Replica) answer {
 		n, err := rep.Count(ctx)
 		return answer{count: n, err: err}
 	})
@@ -62,7 +64,7 @@ func (c *Coordinator) Flush(ctx context.Context) error {
 	defer c.leave()
 	ids := c.memberIDs()
 	wait := max(c.cfg.Timeout, c.cfg.FlushTimeout)
-	answers, err := c.eachMember(ctx, ids, wait, func(ctx context.Context, rep Replica) answer {
+	answers, err := c.eachMember(ctx, ids, wait, func(ctx context.Context, rep replica.Replica) answer {
 		return answer{err: rep.DropAll(ctx)}
 	})
 	if err != nil {
@@ -93,7 +95,7 @@ func (c *Coordinator) memberIDs() []string {
 // eachMember calls fn on every member's replica in parallel and
 // returns one answer per member (a.b is the member's index); members
 // that did not answer within wait get context.DeadlineExceeded.
-func (c *Coordinator) eachMember(ctx context.Context, ids []string, wait time.Duration, fn func(context.Context, Replica) answer) ([]answer, error) {
+func (c *Coordinator) eachMember(ctx context.Context, ids []string, wait time.Duration, fn func(context.Context, replica.Replica) answer) ([]answer, error) {
 	fl := c.newFlight(len(ids), 0, time.Now().Add(wait))
 	defer fl.cancel()
 	for b, id := range ids {

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/quorum"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
 )
 
 // batch is the part of one request that goes to one replica.
 type batch struct {
 	id  string
-	rep Replica // nil: Peers could not resolve id
+	rep replica.Replica // nil: Peers could not resolve id
 	// hint, on writes, names the owner this replica stands in for: it
 	// keeps the records as hints for it (sloppy quorum).
 	hint string
@@ -237,8 +238,8 @@ func (fl *flight) room() int { return cap(fl.answers) - fl.launched }
 // when set, hands it to a replica that answers asynchronously and reports
 // whether it could, so that no goroutine waits for the answer.
 type batchCall struct {
-	run   func(ctx context.Context, bt *batch, rep Replica) answer
-	start func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool
+	run   func(ctx context.Context, bt *batch, rep replica.Replica) answer
+	start func(ctx context.Context, bt *batch, rep replica.Replica, done func(answer)) bool
 }
 
 // launchAll runs call against every batch of f: the other replicas
@@ -288,12 +289,12 @@ func (c *Coordinator) launchBatch(fl *flight, b int, bt *batch, call batchCall) 
 		}
 		c.wg.Done()
 	}
-	c.launch(fl, b, bt.rep, func(ctx context.Context, rep Replica) answer { return call.run(ctx, bt, rep) })
+	c.launch(fl, b, bt.rep, func(ctx context.Context, rep replica.Replica) answer { return call.run(ctx, bt, rep) })
 }
 
 // launch runs call against batch b's replica in an owned goroutine. An
 // unresolved replica fails at once with ErrUnknownPeer.
-func (c *Coordinator) launch(fl *flight, b int, rep Replica, call func(context.Context, Replica) answer) {
+func (c *Coordinator) launch(fl *flight, b int, rep replica.Replica, call func(context.Context, replica.Replica) answer) {
 	if rep == nil {
 		fl.finish(answer{b: b, err: ErrUnknownPeer})
 		return

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/quorum"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
 )
@@ -300,16 +301,16 @@ func (st *readState) ownerKnows(idx []int) {
 // asked for the hints it holds for the owner it replaces, an owner for
 // what it stores.
 var readBatch = batchCall{
-	run: func(ctx context.Context, bt *batch, rep Replica) answer {
-		r, err := rep.Read(ctx, ReadRequest{Keys: bt.keys, Hint: bt.hint})
+	run: func(ctx context.Context, bt *batch, rep replica.Replica) answer {
+		r, err := rep.Read(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint})
 		return readAnswer(bt, r, err)
 	},
-	start: func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool {
-		ar, ok := rep.(AsyncReplica)
+	start: func(ctx context.Context, bt *batch, rep replica.Replica, done func(answer)) bool {
+		ar, ok := rep.(replica.Async)
 		if !ok {
 			return false
 		}
-		ar.ReadAsync(ctx, ReadRequest{Keys: bt.keys, Hint: bt.hint}, func(r ReadReply, err error) {
+		ar.ReadAsync(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint}, func(r replica.ReadReply, err error) {
 			done(readAnswer(bt, r, err))
 		})
 		return true
@@ -317,7 +318,7 @@ var readBatch = batchCall{
 }
 
 // readAnswer checks a replica's answer to a read of bt's keys.
-func readAnswer(bt *batch, r ReadReply, err error) answer {
+func readAnswer(bt *batch, r replica.ReadReply, err error) answer {
 	if err == nil && (len(r.Recs) != len(bt.keys) || len(r.Found) != len(bt.keys)) {
 		err = fmt.Errorf("cluster: replica %s answered %d records, %d found flags for %d keys", bt.id, len(r.Recs), len(r.Found), len(bt.keys))
 	}

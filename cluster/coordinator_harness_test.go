@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/ringcache/ringcache/bench/await"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -144,10 +145,10 @@ func (n *faultNet) check(ctx context.Context, from, to string) error {
 type faultReplica struct {
 	net      *faultNet
 	from, to string
-	inner    *LocalReplica
+	inner    *replica.Local
 }
 
-func (r *faultReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+func (r *faultReplica) Apply(ctx context.Context, req replica.ApplyRequest) ([]engine.Version, error) {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
 		return nil, err
 	}
@@ -155,9 +156,9 @@ func (r *faultReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Ve
 	return r.inner.Apply(ctx, req)
 }
 
-func (r *faultReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+func (r *faultReplica) Read(ctx context.Context, req replica.ReadRequest) (replica.ReadReply, error) {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
-		return ReadReply{}, err
+		return replica.ReadReply{}, err
 	}
 	defer r.net.count(r.to, true)
 	return r.inner.Read(ctx, req)
@@ -196,7 +197,7 @@ type testCluster struct {
 	t      testing.TB
 	ids    []string
 	net    *faultNet
-	locals map[string]*LocalReplica
+	locals map[string]*replica.Local
 	coords map[string]*Coordinator
 }
 
@@ -204,12 +205,12 @@ type testCluster struct {
 // coordinator's Config before New.
 func newTestCluster(t testing.TB, n int, cfg func(*Config)) *testCluster {
 	t.Helper()
-	tc := &testCluster{t: t, net: newFaultNet(), locals: map[string]*LocalReplica{}, coords: map[string]*Coordinator{}}
+	tc := &testCluster{t: t, net: newFaultNet(), locals: map[string]*replica.Local{}, coords: map[string]*Coordinator{}}
 	for i := 0; i < n; i++ {
 		tc.ids = append(tc.ids, fmt.Sprintf("n%d", i))
 	}
 	for _, id := range tc.ids {
-		tc.locals[id] = NewLocalReplica(openMemEngine(t), nil)
+		tc.locals[id] = replica.NewLocal(openMemEngine(t), nil)
 	}
 	for _, id := range tc.ids {
 		c := DefaultConfig()
@@ -233,7 +234,7 @@ func newTestCluster(t testing.TB, n int, cfg func(*Config)) *testCluster {
 }
 
 func (tc *testCluster) peersFrom(from string) Peers {
-	return func(id string) (Replica, bool) {
+	return func(id string) (replica.Replica, bool) {
 		l, ok := tc.locals[id]
 		if !ok {
 			return nil, false
@@ -297,3 +298,11 @@ func openMemEngine(t testing.TB) *engine.Engine {
 	t.Cleanup(func() { _ = eng.Close() })
 	return eng
 }
+
+// noAdmin gives a test replica Count and DropAll that fail.
+type noAdmin struct{}
+
+var errNoAdmin = errors.New("test replica: no node-wide operations")
+
+func (noAdmin) Count(context.Context) (int64, error) { return 0, errNoAdmin }
+func (noAdmin) DropAll(context.Context) error        { return errNoAdmin }

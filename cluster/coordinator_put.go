@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/quorum"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
 )
@@ -298,16 +299,16 @@ func (c *Coordinator) hold(bt *batch, pos []int) {
 // hints for the owner it stands in for when bt.hint is set, noted for
 // anti-entropy when bt.noted is.
 var applyBatch = batchCall{
-	run: func(ctx context.Context, bt *batch, rep Replica) answer {
+	run: func(ctx context.Context, bt *batch, rep replica.Replica) answer {
 		newer, err := rep.Apply(ctx, bt.applyRequest())
 		return answer{newer: newer, err: err}
 	},
-	start: func(ctx context.Context, bt *batch, rep Replica, done func(answer)) bool {
-		ar, ok := rep.(AsyncReplica)
+	start: func(ctx context.Context, bt *batch, rep replica.Replica, done func(answer)) bool {
+		ar, ok := rep.(replica.Async)
 		if !ok {
 			return false
 		}
-		ar.ApplyAsync(ctx, bt.applyRequest(), func(r ApplyReply) {
+		ar.ApplyAsync(ctx, bt.applyRequest(), func(r replica.ApplyReply) {
 			done(answer{newer: r.Newer, err: r.Err})
 		})
 		return true
@@ -315,6 +316,6 @@ var applyBatch = batchCall{
 }
 
 // applyRequest is the write a batch sends its replica.
-func (bt *batch) applyRequest() ApplyRequest {
-	return ApplyRequest{Keys: bt.keys, Recs: bt.recs, Hint: bt.hint, Noted: bt.noted}
+func (bt *batch) applyRequest() replica.ApplyRequest {
+	return replica.ApplyRequest{Keys: bt.keys, Recs: bt.recs, Hint: bt.hint, Noted: bt.noted}
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/ringcache/ringcache/cluster/replica"
 )
 
 // readPlan builds batches from each key's replica ids, as plan does.
@@ -12,7 +14,7 @@ func readPlan(replicas [][]string) []batch {
 	f := &fanout{}
 	for i, ids := range replicas {
 		for _, id := range ids {
-			f.add(f.batchOf(id, "", false, false, func(string) (Replica, bool) { return nil, false }), i, []byte(fmt.Sprint(i)))
+			f.add(f.batchOf(id, "", false, false, func(string) (replica.Replica, bool) { return nil, false }), i, []byte(fmt.Sprint(i)))
 		}
 	}
 	return f.batches

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -59,10 +60,10 @@ func (c *Coordinator) runRepairs(st *readState, jobs []repairJob, deadline time.
 	for j := range jobs {
 		job := &jobs[j]
 		bt := &st.f.batches[job.b]
-		c.launch(fl, j, bt.rep, func(ctx context.Context, rep Replica) answer {
+		c.launch(fl, j, bt.rep, func(ctx context.Context, rep replica.Replica) answer {
 			// A substitute is repaired the way it was written: as a hint
 			// for the owner it stands in for.
-			_, err := rep.Apply(ctx, ApplyRequest{Keys: job.keys, Recs: job.recs, Hint: bt.hint})
+			_, err := rep.Apply(ctx, replica.ApplyRequest{Keys: job.keys, Recs: job.recs, Hint: bt.hint})
 			return answer{err: err}
 		})
 	}

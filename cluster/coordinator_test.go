@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/quorum"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/server"
 )
 
@@ -654,7 +655,7 @@ func TestInfoSections(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	ok := DefaultConfig()
 	ok.Self = "a"
-	ok.Peers = func(string) (Replica, bool) { return nil, false }
+	ok.Peers = func(string) (replica.Replica, bool) { return nil, false }
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}

@@ -56,8 +56,8 @@
 // transport.MaxRecordBytes of key and value together: 67,043,328 bytes by
 // default. The coordinator refuses a larger write before anything is sent
 // (*ValueTooLargeError, an -ERR naming the limit); the single-node Local
-// store keeps only the server's proto-max-bulk-len. The BatchingReplica
-// (replica_batch.go, replica_split.go) keeps every request within the
+// store keeps only the server's proto-max-bulk-len. The replica.Batching
+// (package replica) keeps every request within the
 // frame: merged calls only while their records fit, one call's records in
 // several requests when they do not, a record that fits in no frame
 // refused at once; reads whose answer a peer cannot fit are asked again in
@@ -81,9 +81,9 @@
 //	cluster.(*Coordinator).write        flight, tally, fallbacks, hints
 //	cluster.(*Coordinator).launchAll    the local batch inline, others:
 //	cluster.(*Coordinator).launchBatch  applyBatch.start, else a goroutine
-//	cluster.(*BatchingReplica).ApplyAsync   merges concurrent writes
-//	cluster.(*BatchingReplica).sendApplies  one request per frame
-//	cluster.(*RemoteReplica).Apply      encodes OpApply (transport.AppendApplyRequest)
+//	cluster.(*replica.Batching).ApplyAsync   merges concurrent writes
+//	cluster.(*replica.Batching).sendApplies  one request per frame
+//	cluster.(*replica.Remote).Apply      encodes OpApply (transport.AppendApplyRequest)
 //	cluster.healthCaller.Call           records the peer's health
 //	transport.(*Client).Call            picks a connection
 //	transport.(*clientConn).roundTrip   queues the frame, awaits the answer
@@ -91,13 +91,13 @@
 //	transport.(*serverConn).readLoop    reads the frame
 //	transport.(*serverConn).handle      runs the handler under the budget
 //	transport.(*Mux).Serve              by op code
-//	cluster.NewReplicaHandler (OpApply) decodes (transport.DecodeApplyRequest)
-//	cluster.(*LocalReplica).Apply       hints, delivery or own data
+//	replica.NewHandler (OpApply)  decodes (transport.DecodeApplyRequest)
+//	cluster.(*replica.Local).Apply       hints, delivery or own data
 //	engine.(*Engine).ApplyBatchNewer    last-write-wins, one Pebble batch
 //
 // The coordinator's own copy goes from launchAll straight to
-// LocalReplica.Apply. Four hops are interface calls: server.Store,
-// Replica (resolved by Config.Peers), AsyncReplica (a type assertion) and
+// replica.Local.Apply. Four hops are interface calls: server.Store,
+// Replica (resolved by Config.Peers), replica.Async (a type assertion) and
 // transport.Caller; the rest resolve by go-to-definition.
 //
 // # How a request flows through the Coordinator
@@ -106,7 +106,7 @@
 // with its own HLC version, asks the current Placement for each key's N
 // replicas, and groups the records into ONE batch per replica. All
 // batches go out in parallel, bounded by the request timeout: a peer's
-// batch joins the next merged request to that peer (BatchingReplica) and
+// batch joins the next merged request to that peer (replica.Batching) and
 // its answer comes back through a callback, so no goroutine waits for it;
 // the local node's batch goes straight to the engine.
 // A per-key tally (quorum.Tally per key) counts acknowledgements; the
@@ -163,7 +163,7 @@
 // package and its subpackages together around the local engine.
 //
 //   - The replica transport server listens on ClusterListen and serves the
-//     local engine to peers (NewReplicaHandler: apply and read, each with
+//     local engine to peers (replica.NewHandler: apply and read, each with
 //     flags for hints and noted writes, ping, count, drop-all, hints-for,
 //     anti-entropy exchange). Every replica, local or remote, is one
 //     Replica interface: Apply(ApplyRequest), Read(ReadRequest), Count,
@@ -195,7 +195,7 @@
 //     other replicas (node_antientropy.go); the transport serves the peers'
 //     side of that exchange.
 //   - The Coordinator serves the RESP server's Store calls as quorum
-//     operations. Peers resolve to RemoteReplicas over transport clients
+//     operations. Peers resolve to replica.Remotes over transport clients
 //     that are created on first use and closed when the member leaves or
 //     moves to another address. NodeConfig.WrapCaller lets a test harness
 //     put a fault-injecting Caller between this node and each peer.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/handoff"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -29,27 +30,16 @@ var (
 	// ErrPartialFlush is returned by Flush when some members could not be
 	// flushed; the others were.
 	ErrPartialFlush = errors.New("cluster: flush incomplete")
-	// ErrShortReply is returned when a replica answers a read with a
-	// different number of records than keys asked.
-	ErrShortReply = errors.New("cluster: replica answered the wrong number of records")
-	// ErrNoHints is returned by a replica asked to keep hints when it
-	// cannot (hinted handoff is off there, or the hint was refused).
-	ErrNoHints = errors.New("cluster: hint not kept")
-	// ErrValueTooLarge is wrapped by every *ValueTooLargeError: a write
-	// whose key and value cannot travel in one replica frame, refused
-	// before anything was sent. A BatchingReplica refuses such a record
-	// with it too (wrapping transport.ErrFrameTooLarge as well).
-	ErrValueTooLarge = errors.New("cluster: value too large for the cluster")
 )
 
 // The wire codes of the sentinels a peer's answer may wrap (see
-// transport.RegisterError): with them, errors.Is(err, ErrNoHints) holds on
-// a coordinator whose stand-in refused a hint, as it would for a local
-// one. Codes are fixed: a node decodes what its peers of the same
-// version send.
+// transport.RegisterError): with them, errors.Is(err, engine.ErrClosed)
+// holds on a coordinator whose peer's engine is closed, as it would for
+// its own. Codes are fixed: a node decodes what its peers of the same
+// version send. The replica package registers its own.
 func init() {
 	for code, err := range map[uint16]error{
-		64: ErrNoHints, 65: ErrValueTooLarge, 66: ErrClosed, 67: ErrShortReply, 68: ErrUnknownPeer,
+		66: ErrClosed, 68: ErrUnknownPeer,
 		80: engine.ErrClosed, 81: engine.ErrCorrupt, 82: engine.ErrWrite,
 		90: handoff.ErrRefused, 91: handoff.ErrClosed,
 		96: antientropy.ErrBadRequest, 97: antientropy.ErrBadAnswer, 98: antientropy.ErrMalformed, 99: antientropy.ErrClosed,
@@ -73,7 +63,7 @@ type ValueTooLargeError struct {
 func (e *ValueTooLargeError) Error() string { return "cluster: " + e.RESPError() }
 
 // Unwrap makes errors.Is(err, ErrValueTooLarge) true.
-func (e *ValueTooLargeError) Unwrap() error { return ErrValueTooLarge }
+func (e *ValueTooLargeError) Unwrap() error { return replica.ErrValueTooLarge }
 
 // RESPError returns the reply line without the leading '-'.
 func (e *ValueTooLargeError) RESPError() string {

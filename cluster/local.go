@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,4 +197,15 @@ func localGet(ctx context.Context, eng *engine.Engine, key []byte) (server.Local
 		rec.Value = r.Value
 	}
 	return rec, true, nil
+}
+
+// engineInfo is the INFO "Engine" section: every figure of the engine's
+// Stats, as engine_<name>.
+func engineInfo(eng *engine.Engine) []server.InfoSection {
+	stats := eng.Stats().Numbers()
+	fields := make([][2]string, len(stats))
+	for i, st := range stats {
+		fields[i] = [2]string{"engine_" + st.Name, strconv.FormatFloat(st.Value, 'f', -1, 64)}
+	}
+	return []server.InfoSection{{Name: "Engine", Fields: fields}}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
@@ -24,7 +25,7 @@ type Node struct {
 	cfg   NodeConfig
 	log   *slog.Logger
 	now   func() time.Time
-	local *LocalReplica
+	local *replica.Local
 	clock *hlc.Clock
 	coord *Coordinator
 
@@ -98,7 +99,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, started: cfg.Now()}
 	n.keys.kick = make(chan struct{}, 1)
 	n.life, n.stop = context.WithCancel(context.Background())
-	n.local = NewLocalReplica(cfg.Engine, cfg.Now)
+	n.local = replica.NewLocal(cfg.Engine, cfg.Now)
 	// One clock stamps this node's writes and travels in every frame to
 	// and from its peers (transport.Config.Clock).
 	n.clock = hlc.New(cfg.NodeID, cfg.Now)
@@ -146,7 +147,7 @@ func (n *Node) start() error {
 	if n.rpcAddr == "" {
 		n.rpcAddr = ln.Addr().String()
 	}
-	var h transport.Handler = NewReplicaHandler(n.local, n.now)
+	var h transport.Handler = replica.NewHandler(n.local, n.now)
 	if n.cfg.WrapHandler != nil {
 		h = n.cfg.WrapHandler(h)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
@@ -156,20 +157,20 @@ func (r nodeRing) Peer(id string) (antientropy.Peer, bool) {
 // exchangePeer joins a peer's transport caller and replica.
 type exchangePeer struct {
 	transport.Caller
-	Replica
+	replica.Replica
 }
 
 // Apply implements antientropy.Peer: repaired records keep their
 // versions, so a newer version held by the peer is no failure.
 func (p exchangePeer) Apply(ctx context.Context, keys [][]byte, recs []engine.Record) error {
-	_, err := p.Replica.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs})
+	_, err := p.Replica.Apply(ctx, replica.ApplyRequest{Keys: keys, Recs: recs})
 	return err
 }
 
 // Read implements antientropy.Peer: an exchange compares what each side
 // holds, whether or not the peer is still catching up.
 func (p exchangePeer) Read(ctx context.Context, keys [][]byte) ([]engine.Record, []bool, error) {
-	r, err := p.Replica.Read(ctx, ReadRequest{Keys: keys})
+	r, err := p.Replica.Read(ctx, replica.ReadRequest{Keys: keys})
 	return r.Recs, r.Found, err
 }
 
@@ -177,5 +178,5 @@ func (p exchangePeer) Read(ctx context.Context, keys [][]byte) ([]engine.Record,
 // *transport.Client, or a wrapper around one): exchange requests and
 // repaired records both go through c.
 func NewExchangePeer(c transport.Caller) antientropy.Peer {
-	return exchangePeer{Caller: c, Replica: NewRemoteReplica(c)}
+	return exchangePeer{Caller: c, Replica: replica.NewRemote(c)}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -181,7 +182,7 @@ func (c NodeConfig) Validate() error {
 		return bad("ClusterListen %q: %v", c.ClusterListen, err)
 	}
 	cc := c.coordinatorConfig(nil, nil)
-	cc.Peers = func(string) (Replica, bool) { return nil, false }
+	cc.Peers = func(string) (replica.Replica, bool) { return nil, false }
 	if err := cc.Validate(); err != nil {
 		return err
 	}

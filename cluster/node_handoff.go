@@ -9,6 +9,7 @@ import (
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -256,7 +257,7 @@ func (h nodeHandoff) Deliver(ctx context.Context, target string, keys [][]byte, 
 	// The target learns where the hints come from, and reads count it as
 	// behind until this node has none left for it. A newer version held
 	// there is no failure.
-	_, err := rep.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, From: h.n.cfg.NodeID})
+	_, err := rep.Apply(ctx, replica.ApplyRequest{Keys: keys, Recs: recs, From: h.n.cfg.NodeID})
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 )
 
@@ -40,7 +41,7 @@ type peerConn struct {
 	id      string
 	addr    string
 	client  *transport.Client
-	replica Replica          // batching, over the transport client
+	replica replica.Replica  // batching, over the transport client
 	caller  transport.Caller // client, wrapped by WrapCaller if set
 
 	calls, errors atomic.Int64
@@ -115,7 +116,7 @@ func (p *peerSet) dial(id, addr string) (*peerConn, error) {
 	// Health is judged on what the coordinator sees, faults injected by
 	// WrapCaller included.
 	pc.caller = healthCaller{next: pc.caller, pc: pc, p: p}
-	pc.replica = NewBatchingReplica(NewRemoteReplica(pc.caller), p.tcfg.MaxFrameBytes)
+	pc.replica = replica.NewBatching(replica.NewRemote(pc.caller), p.tcfg.MaxFrameBytes)
 	return pc, nil
 }
 
@@ -163,7 +164,7 @@ func (p *peerSet) close() {
 // peer implements Peers for the coordinator: this node's id resolves to
 // the local engine, a member's id to the client for its current cluster
 // address. Members that Left, and unknown ids, do not resolve.
-func (n *Node) peer(id string) (Replica, bool) {
+func (n *Node) peer(id string) (replica.Replica, bool) {
 	if id == n.cfg.NodeID {
 		return n.local, true
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
@@ -22,7 +23,7 @@ import (
 // loopback ports.
 type netCluster struct {
 	ids     []string
-	locals  map[string]*LocalReplica
+	locals  map[string]*replica.Local
 	servers map[string]*transport.Server
 	addrs   map[string]string
 	coords  map[string]*Coordinator
@@ -30,7 +31,7 @@ type netCluster struct {
 
 func newNetCluster(t *testing.T, n int) *netCluster {
 	t.Helper()
-	nc := &netCluster{locals: map[string]*LocalReplica{}, servers: map[string]*transport.Server{}, addrs: map[string]string{}, coords: map[string]*Coordinator{}}
+	nc := &netCluster{locals: map[string]*replica.Local{}, servers: map[string]*transport.Server{}, addrs: map[string]string{}, coords: map[string]*Coordinator{}}
 	tcfg := transport.DefaultConfig()
 	tcfg.MinBackoff, tcfg.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
 	var nodes []ring.Node
@@ -44,8 +45,8 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = eng.Close() })
-		local := NewLocalReplica(eng, nil)
-		srv, err := transport.NewServer(NewReplicaHandler(local, nil), tcfg)
+		local := replica.NewLocal(eng, nil)
+		srv, err := transport.NewServer(replica.NewHandler(local, nil), tcfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +62,7 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 	}
 	r := ring.New(nodes, 64)
 	for _, self := range nc.ids {
-		peers := map[string]Replica{self: nc.locals[self]}
+		peers := map[string]replica.Replica{self: nc.locals[self]}
 		for _, nd := range nodes {
 			if nd.ID == self {
 				continue
@@ -71,13 +72,13 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = cl.Close() })
-			peers[nd.ID] = NewRemoteReplica(cl)
+			peers[nd.ID] = replica.NewRemote(cl)
 		}
 		cfg := DefaultConfig()
 		cfg.Self = self
 		cfg.Timeout = 2 * time.Second
 		cfg.Placement = RingPlacement{Ring: r}
-		cfg.Peers = func(id string) (Replica, bool) { rep, ok := peers[id]; return rep, ok }
+		cfg.Peers = func(id string) (replica.Replica, bool) { rep, ok := peers[id]; return rep, ok }
 		cfg.Members = MembersFunc(func() []string { return nc.ids })
 		co, err := New(cfg)
 		if err != nil {
@@ -193,15 +194,15 @@ func TestRemoteReplicaMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := NewRemoteReplica(transport.CallerFunc(func(context.Context, uint8, []byte) ([]byte, error) {
+			rep := replica.NewRemote(transport.CallerFunc(func(context.Context, uint8, []byte) ([]byte, error) {
 				return tt.resp, tt.err
 			}))
 			ctx := context.Background()
 			keys := [][]byte{[]byte("a"), []byte("b")}
-			if _, err := rep.Apply(ctx, ApplyRequest{Keys: keys, Recs: make([]engine.Record, 2)}); err == nil {
+			if _, err := rep.Apply(ctx, replica.ApplyRequest{Keys: keys, Recs: make([]engine.Record, 2)}); err == nil {
 				t.Error("Apply accepted a malformed answer")
 			}
-			if _, err := rep.Read(ctx, ReadRequest{Keys: keys}); err == nil {
+			if _, err := rep.Read(ctx, replica.ReadRequest{Keys: keys}); err == nil {
 				t.Error("Read accepted a malformed answer")
 			}
 			if _, err := rep.Count(ctx); err == nil {
@@ -219,11 +220,11 @@ func TestRemoteReplicaMalformed(t *testing.T) {
 // shortReplica answers reads with fewer records than keys.
 type shortReplica struct{ noAdmin }
 
-func (shortReplica) Apply(context.Context, ApplyRequest) ([]engine.Version, error) {
+func (shortReplica) Apply(context.Context, replica.ApplyRequest) ([]engine.Version, error) {
 	return nil, nil
 }
-func (shortReplica) Read(context.Context, ReadRequest) (ReadReply, error) {
-	return ReadReply{}, nil
+func (shortReplica) Read(context.Context, replica.ReadRequest) (replica.ReadReply, error) {
+	return replica.ReadReply{}, nil
 }
 
 func TestMisbehavingReplicaIsAFailure(t *testing.T) {
@@ -231,7 +232,7 @@ func TestMisbehavingReplicaIsAFailure(t *testing.T) {
 	cfg.N, cfg.R, cfg.W = 1, 1, 1
 	cfg.Self = "a"
 	cfg.Placement = rotPlacement{ids: []string{"a"}}
-	cfg.Peers = func(string) (Replica, bool) { return shortReplica{}, true }
+	cfg.Peers = func(string) (replica.Replica, bool) { return shortReplica{}, true }
 	co, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -265,23 +266,23 @@ func TestRemoteErrorsKeepTheirSentinel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cl.Close() })
-	remote := NewRemoteReplica(cl)
+	remote := replica.NewRemote(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	keys := [][]byte{[]byte("k")}
 	recs := []engine.Record{{Value: []byte("v"), Version: engine.Version{Wall: 1}}}
-	_, err = remote.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, Hint: "node-0"})
-	if !errors.Is(err, ErrNoHints) || !errors.Is(err, transport.ErrRemote) {
-		t.Fatalf("hinted apply on a peer without handoff: %v, want ErrNoHints from the peer", err)
+	_, err = remote.Apply(ctx, replica.ApplyRequest{Keys: keys, Recs: recs, Hint: "node-0"})
+	if !errors.Is(err, replica.ErrNoHints) || !errors.Is(err, transport.ErrRemote) {
+		t.Fatalf("hinted apply on a peer without handoff: %v, want replica.ErrNoHints from the peer", err)
 	}
-	_, localErr := nc.locals["node-1"].Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, Hint: "node-0"})
-	if !errors.Is(localErr, ErrNoHints) {
+	_, localErr := nc.locals["node-1"].Apply(ctx, replica.ApplyRequest{Keys: keys, Recs: recs, Hint: "node-0"})
+	if !errors.Is(localErr, replica.ErrNoHints) {
 		t.Fatalf("the same apply locally: %v", localErr)
 	}
 	if err := nc.locals["node-1"].Engine().Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := remote.Read(ctx, ReadRequest{Keys: keys}); !errors.Is(err, engine.ErrClosed) {
+	if _, err := remote.Read(ctx, replica.ReadRequest{Keys: keys}); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("read on a peer whose engine is closed: %v, want engine.ErrClosed", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -24,7 +25,7 @@ import (
 // value; read repair never writes data on the stand-in.
 func TestSubstituteDataNeverAnswersASloppyRead(t *testing.T) {
 	ids := []string{"n0", "n1", "n2", "n3", "n4"}
-	locals := map[string]*LocalReplica{}
+	locals := map[string]*replica.Local{}
 	for _, id := range ids {
 		ecfg := engine.DefaultConfig()
 		ecfg.Dir = "db"
@@ -37,7 +38,7 @@ func TestSubstituteDataNeverAnswersASloppyRead(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = eng.Close() })
-		locals[id] = NewLocalReplica(eng, nil)
+		locals[id] = replica.NewLocal(eng, nil)
 	}
 	// A key n0 neither owns nor stands in for first.
 	var key []byte
@@ -53,7 +54,7 @@ func TestSubstituteDataNeverAnswersASloppyRead(t *testing.T) {
 	down := map[string]bool{prefs[0]: true, prefs[1]: true}
 	sub := prefs[3]
 	var mu sync.Mutex
-	peers := func(id string) (Replica, bool) {
+	peers := func(id string) (replica.Replica, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if down[id] {
@@ -91,27 +92,27 @@ func TestSubstituteDataNeverAnswersASloppyRead(t *testing.T) {
 
 type downReplica struct{ noAdmin }
 
-func (downReplica) Apply(context.Context, ApplyRequest) ([]engine.Version, error) {
+func (downReplica) Apply(context.Context, replica.ApplyRequest) ([]engine.Version, error) {
 	return nil, errInjected
 }
-func (downReplica) Read(context.Context, ReadRequest) (ReadReply, error) {
-	return ReadReply{}, errInjected
+func (downReplica) Read(context.Context, replica.ReadRequest) (replica.ReadReply, error) {
+	return replica.ReadReply{}, errInjected
 }
 
 // slowReplica answers every call after a delay.
 type slowReplica struct {
-	*LocalReplica
+	*replica.Local
 	d time.Duration
 }
 
-func (s slowReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+func (s slowReplica) Read(ctx context.Context, req replica.ReadRequest) (replica.ReadReply, error) {
 	keys := req.Keys
 	select {
 	case <-time.After(s.d):
 	case <-ctx.Done():
-		return ReadReply{}, ctx.Err()
+		return replica.ReadReply{}, ctx.Err()
 	}
-	return s.LocalReplica.Read(ctx, ReadRequest{Keys: keys})
+	return s.Local.Read(ctx, replica.ReadRequest{Keys: keys})
 }
 
 // twoOwnersDown starts six replicas, n0 to n5, and a coordinator on n0
@@ -119,12 +120,12 @@ func (s slowReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, erro
 // preference list): its first two owners are down (calls fail, and the
 // coordinator knows), the third answers after 100ms. setDown takes one
 // more node down.
-func twoOwnersDown(t *testing.T) (co *Coordinator, locals map[string]*LocalReplica, key []byte, prefs []string, setDown func(string)) {
+func twoOwnersDown(t *testing.T) (co *Coordinator, locals map[string]*replica.Local, key []byte, prefs []string, setDown func(string)) {
 	t.Helper()
 	ids := []string{"n0", "n1", "n2", "n3", "n4", "n5"}
-	locals = map[string]*LocalReplica{}
+	locals = map[string]*replica.Local{}
 	for _, id := range ids {
-		locals[id] = NewLocalReplica(openMemEngine(t), nil)
+		locals[id] = replica.NewLocal(openMemEngine(t), nil)
 	}
 	for i := 0; ; i++ {
 		k := []byte(fmt.Sprintf("k%d", i))
@@ -138,7 +139,7 @@ func twoOwnersDown(t *testing.T) (co *Coordinator, locals map[string]*LocalRepli
 	down := map[string]bool{prefs[0]: true, prefs[1]: true}
 	isDown := func(id string) bool { mu.Lock(); defer mu.Unlock(); return down[id] }
 	setDown = func(id string) { mu.Lock(); defer mu.Unlock(); down[id] = true }
-	peers := func(id string) (Replica, bool) {
+	peers := func(id string) (replica.Replica, bool) {
 		switch {
 		case isDown(id):
 			return downReplica{}, true

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/server"
 )
@@ -47,7 +48,7 @@ func TestCheckRecordSizesBoundaries(t *testing.T) {
 				return
 			}
 			var ve *ValueTooLargeError
-			if !errors.As(err, &ve) || !errors.Is(err, ErrValueTooLarge) || ve.Size != tt.size || ve.Limit != tt.limit {
+			if !errors.As(err, &ve) || !errors.Is(err, replica.ErrValueTooLarge) || ve.Size != tt.size || ve.Limit != tt.limit {
 				t.Fatalf("err %v, want a ValueTooLargeError of %d bytes, limit %d", err, tt.size, tt.limit)
 			}
 		})
@@ -79,8 +80,8 @@ func TestPutRefusesOversizedRecordsBeforeSending(t *testing.T) {
 		{Key: []byte("small"), Value: []byte("v")},
 		{Key: []byte("big"), Value: bytes.Repeat([]byte("x"), limit-2)},
 	}
-	if err := co.Put(ctx, big); !errors.Is(err, ErrValueTooLarge) {
-		t.Fatalf("Put over the limit: %v, want ErrValueTooLarge", err)
+	if err := co.Put(ctx, big); !errors.Is(err, replica.ErrValueTooLarge) {
+		t.Fatalf("Put over the limit: %v, want replica.ErrValueTooLarge", err)
 	}
 	for _, id := range tc.ids {
 		if _, applies := tc.net.calls(id); applies != 0 {

@@ -401,3 +401,22 @@ func (d *decoder) finish(what string) error {
 	}
 	return nil
 }
+
+// AppendHintsForResponse appends the answer to OpHintsFor: how many hints
+// the node holds for the asker, and whether it holds data of its own.
+func AppendHintsForResponse(dst []byte, hints int64, hasData bool) []byte {
+	dst = binary.AppendUvarint(dst, uint64(hints))
+	if hasData {
+		return append(dst, 1)
+	}
+	return append(dst, 0)
+}
+
+// DecodeHintsForResponse decodes AppendHintsForResponse's encoding.
+func DecodeHintsForResponse(b []byte) (hints int64, hasData bool, err error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || len(b) != w+1 || b[w] > 1 || n > 1<<62 {
+		return 0, false, fmt.Errorf("transport: hints-for answer: %w", ErrMalformed)
+	}
+	return int64(n), b[w] == 1, nil
+}

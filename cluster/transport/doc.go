@@ -25,7 +25,7 @@
 // to 63, the layers above register theirs from 64). The caller gets a
 // *RemoteError that wraps ErrRemote and satisfies errors.Is for that
 // sentinel, so a coordinator tells a stand-in that refused a hint
-// (cluster.ErrNoHints) from one that failed, as if the call were local.
+// (replica.ErrNoHints) from one that failed, as if the call were local.
 //
 // # The replica protocol
 //

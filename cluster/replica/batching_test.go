@@ -1,4 +1,4 @@
-package cluster
+package replica
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -89,7 +90,7 @@ func (r *recordingReplica) Read(ctx context.Context, req ReadRequest) (ReadReply
 
 func TestBatchingReplicaMergesConcurrentCalls(t *testing.T) {
 	rec := newRecordingReplica(2 * time.Millisecond)
-	b := NewBatchingReplica(rec, 0)
+	b := NewBatching(rec, 0)
 	const callers, each = 64, 5
 	var wg sync.WaitGroup
 	for c := 0; c < callers; c++ {
@@ -131,7 +132,7 @@ func TestBatchingReplicaErrors(t *testing.T) {
 	boom := errors.New("boom")
 	rec := newRecordingReplica(0)
 	rec.err = boom
-	b := NewBatchingReplica(rec, 0)
+	b := NewBatching(rec, 0)
 	ctx := context.Background()
 	if _, err := b.Apply(ctx, ApplyRequest{Keys: [][]byte{[]byte("k")}, Recs: []engine.Record{{}}}); !errors.Is(err, boom) {
 		t.Fatalf("Apply error = %v", err)
@@ -147,7 +148,7 @@ func TestBatchingReplicaErrors(t *testing.T) {
 
 func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 	rec := newRecordingReplica(500 * time.Millisecond)
-	b := NewBatchingReplica(rec, 0)
+	b := NewBatching(rec, 0)
 	// Fill every in-flight slot with slow calls.
 	var wg sync.WaitGroup
 	for i := 0; i < batchMaxInFlight; i++ {
@@ -198,7 +199,7 @@ func TestBatchingReplicaCallerGivesUp(t *testing.T) {
 // callback runs exactly once with the call's own answer.
 func TestBatchingReplicaAsyncCalls(t *testing.T) {
 	rec := newRecordingReplica(2 * time.Millisecond)
-	b := NewBatchingReplica(rec, 0)
+	b := NewBatching(rec, 0)
 	const calls = 200
 	ctx := context.Background()
 	var applied, read sync.WaitGroup
@@ -245,7 +246,7 @@ func TestBatchingReplicaAsyncCalls(t *testing.T) {
 // while it queued is not sent, and its callback gets the context's error.
 func TestBatchingReplicaAsyncCallGivenUp(t *testing.T) {
 	rec := newRecordingReplica(20 * time.Millisecond)
-	b := NewBatchingReplica(rec, 0)
+	b := NewBatching(rec, 0)
 	bg := context.Background()
 	// Fill every in-flight slot so that the next call queues.
 	var busy sync.WaitGroup
@@ -273,7 +274,7 @@ func TestBatchingReplicaLagging(t *testing.T) {
 	rec := newRecordingReplica(0)
 	hold := make(chan struct{})
 	gated := &gatedReplica{Replica: rec, gate: hold}
-	b := NewBatchingReplica(gated, 0)
+	b := NewBatching(gated, 0)
 	var clock atomic.Int64
 	clock.Store(time.Unix(1000, 0).UnixNano())
 	b.now = func() time.Time { return time.Unix(0, clock.Load()) }
@@ -325,7 +326,7 @@ func TestBatchingReplicaAsyncCallEndsWithItsContext(t *testing.T) {
 	rec := newRecordingReplica(0)
 	gate := make(chan struct{})
 	g := &gatedReplica{Replica: rec, gate: gate}
-	b := NewBatchingReplica(g, 0)
+	b := NewBatching(g, 0)
 	bg := context.Background()
 	var answers sync.WaitGroup
 	call := func(ctx context.Context, k string, got chan<- error) {
@@ -371,4 +372,10 @@ func wantCanceled(t *testing.T, ch <-chan error, what string) {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("%s was not answered within 5s", what)
 	}
+}
+
+// eventually retries cond until it holds, for up to 5s.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	await.T(t, 5*time.Second, what, cond)
 }

@@ -1,4 +1,4 @@
-package cluster
+package replica
 
 import (
 	"context"
@@ -11,20 +11,20 @@ import (
 	"github.com/ringcache/ringcache/engine"
 )
 
-// RemoteReplica is a peer reached through the replica transport: one
+// Remote is a peer reached through the replica transport: one
 // OpApply or OpRead request per batch, whatever its flags. It implements
 // Replica.
-type RemoteReplica struct {
+type Remote struct {
 	c transport.Caller
 }
 
-// NewRemoteReplica returns the replica behind c (a *transport.Client, or
+// NewRemote returns the replica behind c (a *transport.Client, or
 // a wrapper around one).
-func NewRemoteReplica(c transport.Caller) *RemoteReplica { return &RemoteReplica{c: c} }
+func NewRemote(c transport.Caller) *Remote { return &Remote{c: c} }
 
 // Apply implements Replica with OpApply. A record the peer reports as
 // superseded (it holds a newer version) is a success, reported in newer.
-func (r *RemoteReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+func (r *Remote) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
 	h := transport.ApplyHeader{Hint: req.Hint, From: req.From, Noted: req.Noted}
 	resp, err := r.c.Call(ctx, transport.OpApply, transport.AppendApplyRequest(nil, h, req.Keys, req.Recs))
 	if err != nil {
@@ -35,7 +35,7 @@ func (r *RemoteReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.V
 
 // Read implements Replica with OpRead. Record values alias the response
 // buffer, which is not reused.
-func (r *RemoteReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+func (r *Remote) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
 	resp, err := r.c.Call(ctx, transport.OpRead, transport.AppendReadRequest(nil, transport.ReadHeader{Hint: req.Hint}, req.Keys))
 	if err != nil {
 		return ReadReply{}, err
@@ -48,7 +48,7 @@ func (r *RemoteReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, e
 }
 
 // Count implements Replica with transport.OpNodeCount.
-func (r *RemoteReplica) Count(ctx context.Context) (int64, error) {
+func (r *Remote) Count(ctx context.Context) (int64, error) {
 	resp, err := r.c.Call(ctx, transport.OpNodeCount, nil)
 	if err != nil {
 		return 0, err
@@ -60,16 +60,16 @@ func (r *RemoteReplica) Count(ctx context.Context) (int64, error) {
 }
 
 // DropAll implements Replica with transport.OpNodeDropAll.
-func (r *RemoteReplica) DropAll(ctx context.Context) error {
+func (r *Remote) DropAll(ctx context.Context) error {
 	_, err := r.c.Call(ctx, transport.OpNodeDropAll, nil)
 	return err
 }
 
-// NewReplicaHandler returns the transport handler that serves this
+// NewHandler returns the transport handler that serves this
 // node's replica to peers: OpPing (the clock of now, nil: time.Now),
 // OpApply and OpRead, OpNodeCount and OpNodeDropAll, OpHintsFor, and the
 // peer's side of the anti-entropy exchange.
-func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
+func NewHandler(l *Local, now func() time.Time) *transport.Mux {
 	m := transport.NewMux()
 	m.Handle(transport.OpPing, transport.PingHandler(now))
 	m.Handle(transport.OpApply, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
@@ -114,7 +114,7 @@ func NewReplicaHandler(l *LocalReplica, now func() time.Time) *transport.Mux {
 		}
 		l.asked(string(p))
 		q := l.eng.HintQueue(string(p))
-		return appendHintsFor(nil, q.Count, l.eng.LiveRecords() > 0), nil
+		return transport.AppendHintsForResponse(nil, q.Count, l.eng.LiveRecords() > 0), nil
 	}))
 	return m
 }

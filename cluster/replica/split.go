@@ -1,4 +1,4 @@
-package cluster
+package replica
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 // Requests that fit in a frame. The transport refuses a payload above
 // its peer's frame size, and the peer refuses an answer above it; the
-// BatchingReplica therefore cuts what it sends into requests that fit,
+// Batching therefore cuts what it sends into requests that fit,
 // and the helpers here do the cutting. A record too large for any
 // request (the coordinator refuses such writes, so only a record stored
 // before the limit existed, or by a node with larger frames, can be one)
@@ -76,7 +76,7 @@ func splitBySize(n, limit int, size func(i int) int) []part {
 // (each with req's flags), one after another, and returns every part with
 // its outcome, and the newer versions the replica reported, by item (nil
 // if none). A record too large for any request fails its part unsent.
-func (b *BatchingReplica) applyParts(ctx context.Context, req ApplyRequest) ([]part, []engine.Version) {
+func (b *Batching) applyParts(ctx context.Context, req ApplyRequest) ([]part, []engine.Version) {
 	keys, recs := req.Keys, req.Recs
 	parts := splitBySize(len(keys), b.maxApplyBytes, func(i int) int { return transport.ApplyItemLen(keys[i], recs[i]) })
 	var newer []engine.Version
@@ -111,7 +111,7 @@ func (b *BatchingReplica) applyParts(ctx context.Context, req ApplyRequest) ([]p
 // already. It returns the records and found flags of every key and the
 // parts that failed (their keys' entries are zero); the answer is Behind
 // if any part's was.
-func (b *BatchingReplica) readParts(ctx context.Context, keys [][]byte, refused bool) (ReadReply, []part) {
+func (b *Batching) readParts(ctx context.Context, keys [][]byte, refused bool) (ReadReply, []part) {
 	out := ReadReply{Recs: make([]engine.Record, len(keys)), Found: make([]bool, len(keys))}
 	recs, found := out.Recs, out.Found
 	var failed []part

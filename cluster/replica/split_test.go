@@ -1,4 +1,4 @@
-package cluster
+package replica
 
 import (
 	"bytes"
@@ -161,7 +161,7 @@ func TestBatchingReplicaSplitsApplyByBytes(t *testing.T) {
 	for _, hinted := range []bool{false, true} {
 		t.Run(fmt.Sprint("hinted=", hinted), func(t *testing.T) {
 			rep := newSizeReplica()
-			b := NewBatchingReplica(rep, frame)
+			b := NewBatching(rep, frame)
 			keys, recs := values("k", 20, 700) // about 14 KiB: four frames
 			var err error
 			if hinted {
@@ -195,7 +195,7 @@ func TestBatchingReplicaSplitsApplyByBytes(t *testing.T) {
 func TestBatchingReplicaMergesWithinFrame(t *testing.T) {
 	const frame = 8192
 	rep := newSizeReplica()
-	b := NewBatchingReplica(rep, frame)
+	b := NewBatching(rep, frame)
 	var wg sync.WaitGroup
 	for c := range 40 {
 		wg.Go(func() {
@@ -224,7 +224,7 @@ func TestBatchingReplicaRefusesRecordTooLargeForFrame(t *testing.T) {
 	const frame = 4096
 	rep := newSizeReplica()
 	rep.gate = make(chan struct{})
-	b := NewBatchingReplica(rep, frame)
+	b := NewBatching(rep, frame)
 	bg := context.Background()
 
 	// Alone: refused, nothing sent.
@@ -240,7 +240,7 @@ func TestBatchingReplicaRefusesRecordTooLargeForFrame(t *testing.T) {
 
 	// Queued with others: they go through.
 	rep.gate = make(chan struct{})
-	b = NewBatchingReplica(rep, frame)
+	b = NewBatching(rep, frame)
 	var busy sync.WaitGroup
 	for i := range batchMaxInFlight {
 		keys, recs := values(fmt.Sprint("busy", i), 1, 10)
@@ -287,7 +287,7 @@ func TestBatchingReplicaSplitsReadsTheAnswerCannotHold(t *testing.T) {
 		rep.applied[string(keys[i])] = recs[i]
 	}
 	rep.maxAnswer = 2500 // two records of 1000 per answer, never "huge"
-	b := NewBatchingReplica(rep, 0)
+	b := NewBatching(rep, 0)
 	rr, err := b.Read(context.Background(), ReadRequest{Keys: keys[:8]})
 	got, found := rr.Recs, rr.Found
 	if err != nil {

@@ -1,4 +1,4 @@
-package cluster
+package replica
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/ringcache/ringcache/engine"
 )
 
-// BatchingReplica merges the concurrent calls of many client requests to
+// Batching merges the concurrent calls of many client requests to
 // one peer into few replica requests. Up to maxInFlight requests per kind
 // (Apply, Read) go out at once; calls made while all are in flight queue,
 // and the next request carries every queued call (up to maxItems keys).
@@ -25,13 +25,13 @@ import (
 // and their callback runs when the merged request is answered. A batch is
 // sent with the latest deadline among its calls.
 //
-// No request exceeds the peer's frame (replica_split.go): queued calls
+// No request exceeds the peer's frame (split.go): queued calls
 // are merged only while their records fit in one request, a call whose
 // records do not is sent in several requests, and a record too large for
 // any request fails its call at once (ErrValueTooLarge, wrapping
 // transport.ErrFrameTooLarge) without going to the wire. A read whose
 // answer the peer could not fit in a frame is asked again in halves.
-type BatchingReplica struct {
+type Batching struct {
 	next     Replica
 	applies  batchQueue[*applyCall]
 	reads    batchQueue[*readCall]
@@ -59,14 +59,14 @@ const (
 	batchMaxItems    = 512
 )
 
-// NewBatchingReplica wraps next, a peer whose transport carries frames of
+// NewBatching wraps next, a peer whose transport carries frames of
 // at most maxFrame payload bytes (transport.Config.MaxFrameBytes; 0: the
 // default 64 MiB).
-func NewBatchingReplica(next Replica, maxFrame int) *BatchingReplica {
+func NewBatching(next Replica, maxFrame int) *Batching {
 	if maxFrame <= 0 {
 		maxFrame = transport.DefaultConfig().MaxFrameBytes
 	}
-	b := &BatchingReplica{next: next, maxItems: batchMaxItems, now: time.Now,
+	b := &Batching{next: next, maxItems: batchMaxItems, now: time.Now,
 		maxApplyBytes: transport.MaxApplyItemsBytes(maxFrame), maxReadBytes: transport.MaxReadKeysBytes(maxFrame)}
 	b.applies.max, b.reads.max = batchMaxInFlight, batchMaxInFlight
 	return b
@@ -141,7 +141,7 @@ type readResult struct {
 // hints, hint deliveries and noted writes happen only while an owner is
 // down or returning, so they go out unmerged, in as many requests as
 // their records need.
-func (b *BatchingReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+func (b *Batching) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
 	if !plain(req) {
 		return b.applyUnmerged(ctx, req)
 	}
@@ -159,11 +159,11 @@ func (b *BatchingReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine
 	}
 }
 
-// ApplyAsync implements AsyncReplica: a plain write joins the next merged
+// ApplyAsync implements Async: a plain write joins the next merged
 // request and done runs with its outcome on the goroutine that sent it, or
 // with ctx's error as soon as ctx ends; any other goes out unmerged on a
 // goroutine of its own.
-func (b *BatchingReplica) ApplyAsync(ctx context.Context, req ApplyRequest, done func(ApplyReply)) {
+func (b *Batching) ApplyAsync(ctx context.Context, req ApplyRequest, done func(ApplyReply)) {
 	if !plain(req) {
 		go func() {
 			newer, err := b.applyUnmerged(ctx, req)
@@ -184,7 +184,7 @@ func plain(req ApplyRequest) bool { return req.Hint == "" && req.From == "" && !
 
 // Read implements Replica. A read of the replica's data joins the next
 // merged request; a stand-in's read of its hints goes out alone.
-func (b *BatchingReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+func (b *Batching) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
 	if req.Hint != "" {
 		return b.next.Read(ctx, req)
 	}
@@ -202,8 +202,8 @@ func (b *BatchingReplica) Read(ctx context.Context, req ReadRequest) (ReadReply,
 	}
 }
 
-// ReadAsync implements AsyncReplica.
-func (b *BatchingReplica) ReadAsync(ctx context.Context, req ReadRequest, done func(ReadReply, error)) {
+// ReadAsync implements Async.
+func (b *Batching) ReadAsync(ctx context.Context, req ReadRequest, done func(ReadReply, error)) {
 	if req.Hint != "" {
 		go func() { done(b.next.Read(ctx, req)) }()
 		return
@@ -218,7 +218,7 @@ func (b *BatchingReplica) ReadAsync(ctx context.Context, req ReadRequest, done f
 // sendApplies sends calls as one request (several if their records do
 // not fit in one), answers them, and hands the in-flight slot to a
 // goroutine that sends whatever queued meanwhile.
-func (b *BatchingReplica) sendApplies(calls []*applyCall) {
+func (b *Batching) sendApplies(calls []*applyCall) {
 	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx },
 		func(c *applyCall, err error) { c.ans.finish(ApplyReply{Err: err}) })
 	if len(calls) > 0 {
@@ -277,7 +277,7 @@ func (b *BatchingReplica) sendApplies(calls []*applyCall) {
 // sendReads is sendApplies for reads: the answer is split back per call.
 // A request the peer could not answer in one frame is asked again in
 // parts (readParts).
-func (b *BatchingReplica) sendReads(calls []*readCall) {
+func (b *Batching) sendReads(calls []*readCall) {
 	calls = liveCalls(calls, func(c *readCall) context.Context { return c.ctx },
 		func(c *readCall, err error) { c.ans.finish(readResult{err: err}) })
 	if len(calls) > 0 {
@@ -327,7 +327,7 @@ func (b *BatchingReplica) sendReads(calls []*readCall) {
 }
 
 // readOnce sends keys in one read request.
-func (b *BatchingReplica) readOnce(ctx context.Context, keys [][]byte) (ReadReply, error) {
+func (b *Batching) readOnce(ctx context.Context, keys [][]byte) (ReadReply, error) {
 	r, err := b.next.Read(ctx, ReadRequest{Keys: keys})
 	if err == nil && (len(r.Recs) != len(keys) || len(r.Found) != len(keys)) {
 		err = ErrShortReply
@@ -336,7 +336,7 @@ func (b *BatchingReplica) readOnce(ctx context.Context, keys [][]byte) (ReadRepl
 }
 
 // sent counts a request on its way; the returned func records its answer.
-func (b *BatchingReplica) sent() func() {
+func (b *Batching) sent() func() {
 	if b.sending.Add(1) == 1 {
 		// The first request after a quiet spell: waiting starts now, not
 		// at the last answer, which may be long ago.
@@ -351,7 +351,7 @@ func (b *BatchingReplica) sent() func() {
 // Lagging reports whether the peer has requests outstanding and has
 // answered none of them for at least d: paused, overloaded or cut off.
 // Reads ask other replicas first while a peer lags (readTargets).
-func (b *BatchingReplica) Lagging(d time.Duration) bool {
+func (b *Batching) Lagging(d time.Duration) bool {
 	return b.sending.Load() > 0 && b.now().UnixNano()-b.answered.Load() >= int64(d)
 }
 
@@ -441,14 +441,14 @@ func (q *batchQueue[C]) next(maxItems, maxBytes int) []C {
 }
 
 // Count implements Replica.
-func (b *BatchingReplica) Count(ctx context.Context) (int64, error) { return b.next.Count(ctx) }
+func (b *Batching) Count(ctx context.Context) (int64, error) { return b.next.Count(ctx) }
 
 // DropAll implements Replica.
-func (b *BatchingReplica) DropAll(ctx context.Context) error { return b.next.DropAll(ctx) }
+func (b *Batching) DropAll(ctx context.Context) error { return b.next.DropAll(ctx) }
 
 // applyUnmerged sends one caller's records, in several requests if one
 // cannot hold them; the first failure is the call's.
-func (b *BatchingReplica) applyUnmerged(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+func (b *Batching) applyUnmerged(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
 	if applyBytes(req.Keys, req.Recs) <= b.maxApplyBytes {
 		return b.next.Apply(ctx, req)
 	}

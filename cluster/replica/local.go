@@ -1,19 +1,17 @@
-package cluster
+package replica
 
 import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ringcache/ringcache/engine"
-	"github.com/ringcache/ringcache/server"
 )
 
-// LocalReplica is the local node as a Replica: it calls the engine
+// Local is the local node as a Replica: it calls the engine
 // directly, with no network and no copy of the batch.
-type LocalReplica struct {
+type Local struct {
 	eng *engine.Engine
 	now func() time.Time
 	// hints keeps hinted writes and answers reads with them; nil when
@@ -39,17 +37,17 @@ type Catching interface {
 
 // SetCatching installs the catch-up state reads report. Call it before
 // the replica serves requests.
-func (l *LocalReplica) SetCatching(c Catching) { l.catching = c }
+func (l *Local) SetCatching(c Catching) { l.catching = c }
 
-func (l *LocalReplica) behind() bool { return l.catching != nil && l.catching.Behind() }
+func (l *Local) behind() bool { return l.catching != nil && l.catching.Behind() }
 
-func (l *LocalReplica) asked(peer string) {
+func (l *Local) asked(peer string) {
 	if l.catching != nil {
 		l.catching.Asked(peer)
 	}
 }
 
-func (l *LocalReplica) hintsFrom(holder string) {
+func (l *Local) hintsFrom(holder string) {
 	if l.catching != nil {
 		l.catching.HintsFrom(holder)
 	}
@@ -72,27 +70,27 @@ type Noter interface {
 
 // SetHandoff installs the hint store and the noter (either may be nil).
 // Call it before the replica serves requests.
-func (l *LocalReplica) SetHandoff(h LocalHints, n Noter) {
+func (l *Local) SetHandoff(h LocalHints, n Noter) {
 	l.hints, l.notes = h, n
 }
 
-// NewLocalReplica returns the replica backed by eng. now decides expiry
+// NewLocal returns the replica backed by eng. now decides expiry
 // for Count (nil: time.Now).
-func NewLocalReplica(eng *engine.Engine, now func() time.Time) *LocalReplica {
+func NewLocal(eng *engine.Engine, now func() time.Time) *Local {
 	if now == nil {
 		now = time.Now
 	}
-	return &LocalReplica{eng: eng, now: now}
+	return &Local{eng: eng, now: now}
 }
 
 // Engine returns the engine behind the replica.
-func (l *LocalReplica) Engine() *engine.Engine { return l.eng }
+func (l *Local) Engine() *engine.Engine { return l.eng }
 
 // Apply implements Replica: a plain write is one engine batch; hints are
 // kept for their owner (and answer reads), not stored as this node's own
 // data; hints handed over are a plain write from a holder; a noted write
 // also notes its keys.
-func (l *LocalReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+func (l *Local) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -113,7 +111,7 @@ func (l *LocalReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Ve
 }
 
 // hold keeps records as hints for target.
-func (l *LocalReplica) hold(target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+func (l *Local) hold(target string, keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	if l.hints == nil {
 		return nil, fmt.Errorf("%w: hinted handoff is off on this node", ErrNoHints)
 	}
@@ -125,7 +123,7 @@ func (l *LocalReplica) hold(target string, keys [][]byte, recs []engine.Record) 
 }
 
 // apply stores records in one engine batch.
-func (l *LocalReplica) apply(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
+func (l *Local) apply(keys [][]byte, recs []engine.Record) ([]engine.Version, error) {
 	// Records almost never lose to a newer stored version: the usual
 	// small batch needs no allocation for the answer.
 	var buf [8]engine.Version
@@ -159,7 +157,7 @@ func nonZero(vs []engine.Version) []engine.Version {
 // which owner's call failed first. Its own data is not read then: as a
 // stand-in it has none that counts. With hinted handoff off this node
 // holds no hints.
-func (l *LocalReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+func (l *Local) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
 	if err := ctx.Err(); err != nil {
 		return ReadReply{}, err
 	}
@@ -180,7 +178,7 @@ func (l *LocalReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, er
 }
 
 // Count implements Replica: the engine's live records now.
-func (l *LocalReplica) Count(ctx context.Context) (int64, error) {
+func (l *Local) Count(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -188,20 +186,9 @@ func (l *LocalReplica) Count(ctx context.Context) (int64, error) {
 }
 
 // DropAll implements Replica.
-func (l *LocalReplica) DropAll(ctx context.Context) error {
+func (l *Local) DropAll(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return l.eng.DropAll()
-}
-
-// engineInfo is the INFO "Engine" section: every figure of the engine's
-// Stats, as engine_<name>.
-func engineInfo(eng *engine.Engine) []server.InfoSection {
-	stats := eng.Stats().Numbers()
-	fields := make([][2]string, len(stats))
-	for i, st := range stats {
-		fields[i] = [2]string{"engine_" + st.Name, strconv.FormatFloat(st.Value, 'f', -1, 64)}
-	}
-	return []server.InfoSection{{Name: "Engine", Fields: fields}}
 }
