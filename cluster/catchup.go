@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
 )
 
@@ -134,7 +135,7 @@ func (c *catchup) pass(ctx context.Context) {
 	// than half of the others down (it was on the small side of a cut),
 	// it waits for the returning peers' answers; otherwise it only asks
 	// them.
-	cutOff := c.n.wasCutOff.Load()
+	cutOff := c.n.topo.Load().Health().CutOff
 	if len(back) > 0 {
 		if c.mu.first || cutOff || 2*(others-len(c.mu.alive)) > others {
 			c.mu.st.ask(back...)
@@ -179,19 +180,17 @@ func (c *catchup) pass(ctx context.Context) {
 	// has settled (cutLatch); the peers that returned have been asked by
 	// then, and it is Behind while they hold hints for it.
 	if cutOff {
-		failing := c.n.peers.failing(c.n.now(), c.n.cfg.HealthRetry)
-		reachable := 0
-		for _, p := range alive {
-			if !slices.Contains(failing, p) {
-				reachable++
-			}
-		}
+		reachable, others := c.n.topo.Load().Reachable(c.n.now())
 		c.mu.Lock()
 		settled := c.mu.cut.settled(reachable, others, c.n.now())
 		c.mu.Unlock()
 		if settled {
-			c.n.wasCutOff.Store(false)
+			c.n.updateHealth(func(h *topology.Health) { h.CutOff = false })
 		}
+	} else if t := c.n.topo.Load(); t.MinoritySide(c.n.now()) {
+		// The cut is seen without a change to publish (a peer heard from
+		// lately no longer counts as reachable): latch it now.
+		c.n.updateHealth(func(*topology.Health) {})
 	}
 }
 
@@ -204,6 +203,7 @@ func (c *catchup) publish() {
 	repair := st.repair
 	c.mu.Unlock()
 	if was := c.behind.Swap(now); was != now {
+		c.n.updateHealth(func(h *topology.Health) { h.Behind = c.behind.Load() })
 		if now {
 			c.n.log.Info("cluster: catching up: reads count other replicas until writes missed are delivered",
 				"hint_holders", holders, "repair_pending", repair)
@@ -217,14 +217,15 @@ func (c *catchup) publish() {
 // reports alive, how many other members the ring has, and whether it
 // holds this node alone.
 func (c *catchup) alivePeers() (alive []string, others int, alone bool) {
-	v := c.n.view.Load()
-	for _, m := range v.members {
-		if m.ID != c.n.cfg.NodeID && m.State == membership.Alive && slices.Contains(v.ids, m.ID) {
+	t := c.n.topo.Load()
+	ids := t.IDs()
+	for _, m := range t.Members() {
+		if m.ID != c.n.cfg.NodeID && m.State == membership.Alive && slices.Contains(ids, m.ID) {
 			alive = append(alive, m.ID)
 		}
 	}
-	others = len(v.ids)
-	if slices.Contains(v.ids, c.n.cfg.NodeID) {
+	others = len(ids)
+	if slices.Contains(ids, c.n.cfg.NodeID) {
 		others--
 	}
 	return alive, others, others == 0

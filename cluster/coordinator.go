@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/topology"
+	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/engine/hlc"
 )
 
@@ -39,28 +41,23 @@ type Config struct {
 	// Clock stamps write versions. Default (nil): hlc.New(Self, Now);
 	// a node shares one clock between everything that stamps versions.
 	Clock *hlc.Clock
-	// Placement is the initial ring snapshot; SetPlacement replaces it.
-	// Default (nil): none yet, requests fail with ErrNoPlacement.
-	Placement Placement
-	// Peers resolves node ids to replicas, Self included. Required.
-	Peers Peers
-	// Members lists the nodes DBSIZE and FLUSHALL address. Default (nil):
-	// Self alone.
-	Members Members
+	// Topology is where the node publishes its topology (the ring, the
+	// replica of each member, who is healthy): each request loads it
+	// once and works with that snapshot from planning to reply. Required;
+	// until it holds a topology, requests fail with ErrNoPlacement.
+	Topology *topology.Current
 	// RepairWorkers bounds the background read-repair goroutines. When
 	// all are busy, late repairs are skipped (and counted). Default 64.
 	RepairWorkers int
-	// Health, when set, enables sloppy quorum (sloppy.go): it returns the
-	// nodes believed unhealthy right now (nil: every node is healthy) and
-	// is called once per request. Nil: strict quorum over the owners.
-	Health func() (down func(id string) bool)
+	// Sloppy enables sloppy quorum (sloppy.go): a request uses the first
+	// N healthy nodes of a key's preference list, stand-ins keeping the
+	// copies of unhealthy owners as hints, unless the topology says the
+	// node must use the owners alone right now (topology.Strict).
+	// Default false: strict quorum over the owners.
+	Sloppy bool
 	// Fallbacks is how many nodes beyond a key's N owners may stand in for
 	// unhealthy owners. Default 8.
 	Fallbacks int
-	// Strict, when set, tells when requests must use the owners alone
-	// although sloppy quorum is on (see Coordinator.sloppy). Default nil:
-	// never.
-	Strict Strictness
 	// Hints, when set, keeps the records of owners whose write call failed
 	// with no substitute, as hints on this node. Default nil: none kept.
 	Hints HintHolder
@@ -77,10 +74,10 @@ type Config struct {
 	MaxRecordBytes int
 }
 
-// Strictness tells whether this node's view of who is down may be one it
-// must not act on: right now its requests use strict quorum.
-type Strictness interface {
-	Strict() bool
+// HintHolder keeps records for an owner whose write call failed, to hand
+// them over when it is back. The coordinator holds hints through it.
+type HintHolder interface {
+	Hold(target string, keys [][]byte, recs []engine.Record) error
 }
 
 // DefaultConfig returns the defaults of every field that has one.
@@ -106,8 +103,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: FlushTimeout %v is negative", ErrInvalidConfig, c.FlushTimeout)
 	case c.Self == "":
 		return fmt.Errorf("%w: Self is empty", ErrInvalidConfig)
-	case c.Peers == nil:
-		return fmt.Errorf("%w: Peers is nil", ErrInvalidConfig)
+	case c.Topology == nil:
+		return fmt.Errorf("%w: Topology is nil", ErrInvalidConfig)
 	case c.RepairWorkers < 1:
 		return fmt.Errorf("%w: RepairWorkers %d must be at least 1", ErrInvalidConfig, c.RepairWorkers)
 	case c.Fallbacks < 0 || c.Fallbacks > 8:
@@ -127,9 +124,6 @@ type Coordinator struct {
 	clock *hlc.Clock
 	log   *slog.Logger
 	now   func() time.Time
-
-	// placement holds the current ring snapshot; nil pointer: none yet.
-	placement atomic.Pointer[placementRef]
 
 	// life is cancelled by Close: every replica call derives from it.
 	life context.Context
@@ -151,8 +145,6 @@ type Coordinator struct {
 
 	stats counters
 }
-
-type placementRef struct{ p Placement }
 
 // New returns a Coordinator; cfg must pass Validate.
 func New(cfg Config) (*Coordinator, error) {
@@ -176,20 +168,7 @@ func New(cfg Config) (*Coordinator, error) {
 		repairSlots: make(chan struct{}, cfg.RepairWorkers),
 	}
 	c.life, c.stop = context.WithCancel(context.Background())
-	if cfg.Placement != nil {
-		c.SetPlacement(cfg.Placement)
-	}
 	return c, nil
-}
-
-// SetPlacement installs a new ring snapshot. Requests already running
-// keep the snapshot they started with.
-func (c *Coordinator) SetPlacement(p Placement) {
-	if p == nil {
-		c.placement.Store(nil)
-		return
-	}
-	c.placement.Store(&placementRef{p: p})
 }
 
 // Close stops the coordinator: new requests fail with ErrClosed, replica

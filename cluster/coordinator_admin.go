@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/topology"
 )
 
 // Len implements server.Store (DBSIZE) for a cluster: an ESTIMATE of the
@@ -23,8 +24,12 @@ func (c *Coordinator) Len(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	defer c.leave()
-	ids := c.memberIDs()
-	answers, err := c.eachMember(ctx, ids, c.cfg.Timeout, func(ctx context.Context, rep replica.Replica) answer {
+	t := c.cfg.Topology.Load()
+	if t == nil {
+		return 0, ErrNoPlacement
+	}
+	ids := t.IDs()
+	answers, err := c.eachMember(ctx, t, c.cfg.Timeout, func(ctx context.Context, rep replica.Replica) answer {
 		n, err := rep.Count(ctx)
 		return answer{count: n, err: err}
 	})
@@ -62,9 +67,13 @@ func (c *Coordinator) Flush(ctx context.Context) error {
 		return err
 	}
 	defer c.leave()
-	ids := c.memberIDs()
+	t := c.cfg.Topology.Load()
+	if t == nil {
+		return ErrNoPlacement
+	}
+	ids := t.IDs()
 	wait := max(c.cfg.Timeout, c.cfg.FlushTimeout)
-	answers, err := c.eachMember(ctx, ids, wait, func(ctx context.Context, rep replica.Replica) answer {
+	answers, err := c.eachMember(ctx, t, wait, func(ctx context.Context, rep replica.Replica) answer {
 		return answer{err: rep.DropAll(ctx)}
 	})
 	if err != nil {
@@ -82,25 +91,17 @@ func (c *Coordinator) Flush(ctx context.Context) error {
 	return nil
 }
 
-// memberIDs returns the members to address, Self alone without Members.
-func (c *Coordinator) memberIDs() []string {
-	if c.cfg.Members != nil {
-		if ids := c.cfg.Members.MemberIDs(); len(ids) > 0 {
-			return ids
-		}
-	}
-	return []string{c.cfg.Self}
-}
-
-// eachMember calls fn on every member's replica in parallel and
-// returns one answer per member (a.b is the member's index); members
-// that did not answer within wait get context.DeadlineExceeded.
-func (c *Coordinator) eachMember(ctx context.Context, ids []string, wait time.Duration, fn func(context.Context, replica.Replica) answer) ([]answer, error) {
+// eachMember calls fn on the replica of every ring member of t in
+// parallel and returns one answer per member (a.b is the member's index
+// in t.IDs()); members that did not answer within wait get
+// context.DeadlineExceeded.
+func (c *Coordinator) eachMember(ctx context.Context, t *topology.Topology, wait time.Duration, fn func(context.Context, replica.Replica) answer) ([]answer, error) {
+	ids := t.IDs()
 	fl := c.newFlight(len(ids), 0, time.Now().Add(wait))
 	defer fl.cancel()
 	for b, id := range ids {
-		rep, ok := c.cfg.Peers(id)
-		if !ok || rep == nil {
+		rep, ok := t.Replica(id)
+		if !ok {
 			fl.finish(answer{b: b, err: ErrUnknownPeer})
 			continue
 		}

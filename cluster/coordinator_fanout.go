@@ -10,13 +10,14 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/quorum"
 	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/engine"
 )
 
 // batch is the part of one request that goes to one replica.
 type batch struct {
 	id  string
-	rep replica.Replica // nil: Peers could not resolve id
+	rep replica.Replica // nil: the topology has no replica for id
 	// hint, on writes, names the owner this replica stands in for: it
 	// keeps the records as hints for it (sloppy quorum).
 	hint string
@@ -46,23 +47,24 @@ type fanout struct {
 	// sloppy is set when the request may use stand-ins (see
 	// Coordinator.sloppy).
 	sloppy bool
-	// place is the placement snapshot the request was planned with.
-	place Placement
+	// topo is the topology the request was planned with: it falls back
+	// and replies with the same one.
+	topo *topology.Topology
 
 	// Scratch that plan keeps in the fanout's own allocation: room for
-	// the usual N batches, and the preference list of the key at hand
-	// (it would escape through the Placement interface on the stack).
+	// the usual N batches, and the preference list of the key at hand.
 	batchBuf [3]batch
 	prefBuf  [16]string
 }
 
-// plan groups keys by replica using the current placement and health.
+// plan groups keys by replica using the current topology: its ring and
+// its health.
 // configured is the R or W that LevelDefault stands for. Batches carry
 // the hint of sloppy choices (a write keeps its records as hints there, a
 // read repairs them as hints); a write also notes the owners' keys.
 func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, write bool) (*fanout, error) {
-	ref := c.placement.Load()
-	if ref == nil {
+	t := c.cfg.Topology.Load()
+	if t == nil {
 		return nil, ErrNoPlacement
 	}
 	// One allocation for both tallies.
@@ -70,19 +72,22 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 	f := &fanout{
 		need:  counts[:len(keys):len(keys)],
 		asked: counts[len(keys):],
-		place: ref.p,
+		topo:  t,
 	}
 	f.batches = f.batchBuf[:0]
-	if c.sloppy() {
-		f.sloppy = true
-		f.down = c.cfg.Health()
+	if c.cfg.Sloppy {
+		now := c.now()
+		if !t.Strict(now) {
+			f.sloppy = true
+			f.down = t.Unhealthy(now)
+		}
 	}
 	// A cluster has few nodes: a linear search over the batches beats a
 	// map until it has many.
 	var choiceBuf [8]choice
 	n := c.cfg.N
 	for i, k := range keys {
-		prefs := ref.p.AppendPreference(f.prefBuf[:0], engine.Token(k), n)
+		prefs := t.AppendPreference(f.prefBuf[:0], engine.Token(k), n)
 		if len(prefs) == 0 {
 			return nil, fmt.Errorf("%w: %q", ErrNoPlacement, k)
 		}
@@ -90,12 +95,12 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 		f.need[i] = required(level, n, configured)
 		if f.down == nil || !slices.ContainsFunc(prefs, f.down) {
 			for _, id := range prefs {
-				f.add(f.batchOf(id, "", false, false, c.cfg.Peers), i, k)
+				f.add(f.batchOf(id, "", false, false, t), i, k)
 			}
 			continue
 		}
 		owners := len(prefs)
-		prefs = ref.p.AppendPreference(prefs[:0], engine.Token(k), n+c.cfg.Fallbacks)
+		prefs = t.AppendPreference(prefs[:0], engine.Token(k), n+c.cfg.Fallbacks)
 		choices, sloppy := chooseReplicas(choiceBuf[:0], prefs, n, f.down)
 		// Stand-ins count toward the quorum only when the healthy owners
 		// cannot make it alone: a stand-in's copy is one that a reader who
@@ -113,7 +118,7 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 			// nothing is repaired with a hint for the owner it stands in
 			// for, never with data of its own it would keep forever.
 			noted := write && sloppy && ch.hint == ""
-			f.add(f.batchOf(ch.id, ch.hint, noted, extra, c.cfg.Peers), i, k)
+			f.add(f.batchOf(ch.id, ch.hint, noted, extra, t), i, k)
 			if !extra {
 				f.asked[i]++
 			}
@@ -141,17 +146,14 @@ func (f *fanout) add(b, i int, k []byte) {
 
 // batchOf returns the index of the batch for (id, hint, noted, extra),
 // adding it if new.
-func (f *fanout) batchOf(id, hint string, noted, extra bool, peers Peers) int {
+func (f *fanout) batchOf(id, hint string, noted, extra bool, t *topology.Topology) int {
 	for b := range f.batches {
 		bt := &f.batches[b]
 		if bt.id == id && bt.hint == hint && bt.noted == noted && bt.extra == extra && !bt.fallback {
 			return b
 		}
 	}
-	rep, ok := peers(id)
-	if !ok {
-		rep = nil
-	}
+	rep, _ := t.Replica(id)
 	f.batches = append(f.batches, batch{id: id, rep: rep, hint: hint, noted: noted, extra: extra})
 	return len(f.batches) - 1
 }

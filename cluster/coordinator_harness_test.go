@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/ringcache/ringcache/bench/await"
+	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -178,17 +181,71 @@ func (r *faultReplica) DropAll(ctx context.Context) error {
 	return r.inner.DropAll(ctx)
 }
 
-// rotPlacement places a key on n consecutive nodes of a fixed list,
-// starting at token mod len: deterministic and balanced enough for tests.
-type rotPlacement struct{ ids []string }
+// testTopo publishes the topology a test coordinator works with: a ring
+// of ids (all alive unless set down), the replica reps resolves for each,
+// and whether the node is catching up. Every change is published at once.
+type testTopo struct {
+	cur  topology.Current
+	self string
+	ids  []string
+	reps func(id string) (replica.Replica, bool)
 
-func (p rotPlacement) AppendPreference(dst []string, token uint64, n int) []string {
-	n = min(n, len(p.ids))
-	start := int(token % uint64(len(p.ids)))
-	for j := 0; j < n; j++ {
-		dst = append(dst, p.ids[(start+j)%len(p.ids)])
+	mu     sync.Mutex
+	down   []string
+	behind bool
+}
+
+func newTestTopo(self string, ids []string, reps func(id string) (replica.Replica, bool)) *testTopo {
+	tt := &testTopo{self: self, ids: ids, reps: reps}
+	tt.publish()
+	return tt
+}
+
+// setDown reports the nodes ids down (gossip: dead), and no other.
+func (tt *testTopo) setDown(ids ...string) {
+	tt.mu.Lock()
+	tt.down = slices.Clone(ids)
+	tt.mu.Unlock()
+	tt.publish()
+}
+
+// setBehind reports the node catching up, or not.
+func (tt *testTopo) setBehind(b bool) {
+	tt.mu.Lock()
+	tt.behind = b
+	tt.mu.Unlock()
+	tt.publish()
+}
+
+func (tt *testTopo) publish() {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	var ms []membership.Member
+	reps := map[string]replica.Replica{}
+	for _, id := range tt.ids {
+		st := membership.Alive
+		if slices.Contains(tt.down, id) {
+			st = membership.Dead
+		}
+		ms = append(ms, membership.Member{ID: id, State: st})
+		if r, ok := tt.reps(id); ok {
+			reps[id] = r
+		}
 	}
-	return dst
+	self := membership.Member{ID: tt.self, State: membership.Alive}
+	if i := slices.Index(tt.ids, tt.self); i < 0 {
+		// A coordinator outside the ring: only its own entry is added.
+		self.State = membership.Left
+	}
+	tt.cur.Store(topology.New(topology.Spec{
+		Self: self, Members: ms, VNodes: 64, Replicas: reps,
+		Health: topology.Health{Retry: time.Second, Behind: tt.behind},
+	}, tt.cur.Load()))
+}
+
+// owners returns the key's first n nodes in preference order.
+func (tt *testTopo) owners(key []byte, n int) []string {
+	return tt.cur.Load().AppendPreference(nil, engine.Token(key), n)
 }
 
 // testCluster is n in-process nodes, each a real engine on an in-memory
@@ -199,13 +256,14 @@ type testCluster struct {
 	net    *faultNet
 	locals map[string]*replica.Local
 	coords map[string]*Coordinator
+	topos  map[string]*testTopo
 }
 
 // newTestCluster starts n nodes ("n0".."n{n-1}"). cfg adjusts each
 // coordinator's Config before New.
 func newTestCluster(t testing.TB, n int, cfg func(*Config)) *testCluster {
 	t.Helper()
-	tc := &testCluster{t: t, net: newFaultNet(), locals: map[string]*replica.Local{}, coords: map[string]*Coordinator{}}
+	tc := &testCluster{t: t, net: newFaultNet(), locals: map[string]*replica.Local{}, coords: map[string]*Coordinator{}, topos: map[string]*testTopo{}}
 	for i := 0; i < n; i++ {
 		tc.ids = append(tc.ids, fmt.Sprintf("n%d", i))
 	}
@@ -216,9 +274,8 @@ func newTestCluster(t testing.TB, n int, cfg func(*Config)) *testCluster {
 		c := DefaultConfig()
 		c.Self = id
 		c.Timeout = 2 * time.Second
-		c.Placement = rotPlacement{ids: tc.ids}
-		c.Peers = tc.peersFrom(id)
-		c.Members = MembersFunc(func() []string { return tc.ids })
+		tc.topos[id] = newTestTopo(id, tc.ids, tc.peersFrom(id))
+		c.Topology = &tc.topos[id].cur
 		if cfg != nil {
 			cfg(&c)
 		}
@@ -233,7 +290,7 @@ func newTestCluster(t testing.TB, n int, cfg func(*Config)) *testCluster {
 	return tc
 }
 
-func (tc *testCluster) peersFrom(from string) Peers {
+func (tc *testCluster) peersFrom(from string) func(id string) (replica.Replica, bool) {
 	return func(id string) (replica.Replica, bool) {
 		l, ok := tc.locals[id]
 		if !ok {
@@ -245,7 +302,7 @@ func (tc *testCluster) peersFrom(from string) Peers {
 
 // owners returns the key's replicas in preference order.
 func (tc *testCluster) owners(key string, n int) []string {
-	return rotPlacement{ids: tc.ids}.AppendPreference(nil, engine.Token([]byte(key)), n)
+	return tc.topos[tc.ids[0]].owners([]byte(key), n)
 }
 
 // stored returns what replica id's engine holds for key.

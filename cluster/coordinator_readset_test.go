@@ -6,15 +6,17 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/topology"
 )
 
 // readPlan builds batches from each key's replica ids, as plan does.
 func readPlan(replicas [][]string) []batch {
 	f := &fanout{}
+	none := topology.New(topology.Spec{Self: membership.Member{ID: "self", State: membership.Alive}, VNodes: 8}, nil)
 	for i, ids := range replicas {
 		for _, id := range ids {
-			f.add(f.batchOf(id, "", false, false, func(string) (replica.Replica, bool) { return nil, false }), i, []byte(fmt.Sprint(i)))
+			f.add(f.batchOf(id, "", false, false, none), i, []byte(fmt.Sprint(i)))
 		}
 	}
 	return f.batches

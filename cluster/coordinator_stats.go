@@ -93,7 +93,7 @@ func (c *Coordinator) infoFields() [][2]string {
 		{"ringcache_replicas", strconv.Itoa(c.cfg.N)},
 		{"ringcache_read_quorum", strconv.Itoa(c.cfg.R)},
 		{"ringcache_write_quorum", strconv.Itoa(c.cfg.W)},
-		{"ringcache_members", strconv.Itoa(len(c.memberIDs()))},
+		{"ringcache_members", strconv.Itoa(c.members())},
 		{"ringcache_reads", i(s.Reads)},
 		{"ringcache_writes", i(s.Writes)},
 		{"ringcache_read_quorum_failures", i(s.ReadQuorumFailures)},
@@ -110,4 +110,12 @@ func (c *Coordinator) infoFields() [][2]string {
 		{"ringcache_read_answers_behind", i(s.ReadsBehind)},
 	}
 	return fields
+}
+
+// members counts the ring's members (0 before the first topology).
+func (c *Coordinator) members() int {
+	if t := c.cfg.Topology.Load(); t != nil {
+		return len(t.IDs())
+	}
+	return 0
 }

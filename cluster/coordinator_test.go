@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/quorum"
-	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/server"
 )
 
@@ -204,7 +204,9 @@ func TestReadRepairBeforeReply(t *testing.T) {
 }
 
 func TestLateReplierRepairedInBackground(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	// Every replica is asked at once, so the held one is among them
+	// whatever the ring's order of the key's replicas.
+	tc := newTestCluster(t, 3, func(c *Config) { c.ReadSpeculation = 0 })
 	tc.writeWithout(t, "n2", "k", "v")
 	tc.net.set("n2", faultHold)
 	co := tc.coords["n0"]
@@ -225,7 +227,7 @@ func TestLateReplierRepairedInBackground(t *testing.T) {
 // TestLateNewerVersionWins: the late replier holds the newest version;
 // the background repair spreads it to the replicas that answered first.
 func TestLateNewerVersionWins(t *testing.T) {
-	tc := newTestCluster(t, 3, func(c *Config) { c.W = 1 })
+	tc := newTestCluster(t, 3, func(c *Config) { c.W, c.ReadSpeculation = 1, 0 })
 	mustPut(t, tc.coords["n0"], "k", "old")
 	eventually(t, "old everywhere", func() bool {
 		_, a := tc.stored("n0", "k")
@@ -583,13 +585,14 @@ func TestLenAndFlush(t *testing.T) {
 
 func TestNoPlacement(t *testing.T) {
 	tc := newTestCluster(t, 1, nil)
-	co := tc.coords["n0"]
-	co.SetPlacement(nil)
+	co, topo := tc.coords["n0"], tc.topos["n0"]
+	topo.cur.Store(nil)
 	if err := put(co, context.Background(), "k", "v"); !errors.Is(err, ErrNoPlacement) {
 		t.Fatalf("put without placement: %v", err)
 	}
-	co.SetPlacement(rotPlacement{ids: []string{"gone"}})
-	// A replica Peers cannot resolve counts as a failed replica.
+	topo.ids = []string{"gone"}
+	topo.publish()
+	// A member without a replica counts as a failed replica.
 	err := put(co, context.Background(), "k", "v")
 	wantNoQuorum(t, err, "NOQUORUM not enough replicas acknowledged the write: 0 of 2 required (the write may be present on some replicas)")
 }
@@ -655,7 +658,7 @@ func TestInfoSections(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	ok := DefaultConfig()
 	ok.Self = "a"
-	ok.Peers = func(string) (replica.Replica, bool) { return nil, false }
+	ok.Topology = &topology.Current{}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
@@ -670,7 +673,7 @@ func TestConfigValidate(t *testing.T) {
 		{"W above N", func(c *Config) { c.W = 4 }},
 		{"no timeout", func(c *Config) { c.Timeout = 0 }},
 		{"no self", func(c *Config) { c.Self = "" }},
-		{"no peers", func(c *Config) { c.Peers = nil }},
+		{"no topology", func(c *Config) { c.Topology = nil }},
 		{"no repair workers", func(c *Config) { c.RepairWorkers = 0 }},
 	}
 	for _, tt := range tests {

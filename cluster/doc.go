@@ -22,9 +22,11 @@
 // A cluster member is a Node (node.go). It serves its engine to peers over
 // the replica transport (subpackage transport), gossips with memberlist
 // (subpackage membership) through the configured seeds and the members it
-// knew, and rebuilds the consistent-hash ring (subpackage ring) from the
-// members that have not left whenever membership changes, installing it
-// in the Coordinator with one atomic swap.
+// knew, and publishes its topology (subpackage topology: the members,
+// the consistent-hash ring built from those that have not left, the
+// replica reaching each, and who is healthy) through one atomic pointer
+// whenever membership or a peer's health changes. Each request loads it
+// once and works with that one view from planning to reply.
 //
 // Stopping is not leaving. The ring holds every member that ever joined
 // and has not left for good: a member is added when gossip first reports
@@ -77,13 +79,14 @@
 //	server.(*Server).writeBatch         key stripes shared, Store.Put
 //	cluster.(*Node).Put                 refuses while isolated
 //	cluster.(*Coordinator).Put          stamps, restamps a superseded write
-//	cluster.(*Coordinator).plan         one batch per replica (sloppy.go)
+//	cluster.(*Coordinator).plan         loads the topology; one batch per
+//	                                    replica (sloppy.go)
 //	cluster.(*Coordinator).write        flight, tally, fallbacks, hints
 //	cluster.(*Coordinator).launchAll    the local batch inline, others:
 //	cluster.(*Coordinator).launchBatch  applyBatch.start, else a goroutine
-//	cluster.(*replica.Batching).ApplyAsync   merges concurrent writes
-//	cluster.(*replica.Batching).sendApplies  one request per frame
-//	cluster.(*replica.Remote).Apply      encodes OpApply (transport.AppendApplyRequest)
+//	replica.(*Batching).ApplyAsync      merges concurrent writes
+//	replica.(*Batching).sendApplies     one request per frame
+//	replica.(*Remote).Apply             encodes OpApply (transport.AppendApplyRequest)
 //	cluster.healthCaller.Call           records the peer's health
 //	transport.(*Client).Call            picks a connection
 //	transport.(*clientConn).roundTrip   queues the frame, awaits the answer
@@ -91,19 +94,20 @@
 //	transport.(*serverConn).readLoop    reads the frame
 //	transport.(*serverConn).handle      runs the handler under the budget
 //	transport.(*Mux).Serve              by op code
-//	replica.NewHandler (OpApply)  decodes (transport.DecodeApplyRequest)
-//	cluster.(*replica.Local).Apply       hints, delivery or own data
+//	replica.NewHandler (OpApply)        decodes (transport.DecodeApplyRequest)
+//	replica.(*Local).Apply              hints, delivery or own data
 //	engine.(*Engine).ApplyBatchNewer    last-write-wins, one Pebble batch
 //
 // The coordinator's own copy goes from launchAll straight to
-// replica.Local.Apply. Four hops are interface calls: server.Store,
-// Replica (resolved by Config.Peers), replica.Async (a type assertion) and
-// transport.Caller; the rest resolve by go-to-definition.
+// replica.(*Local).Apply. Four hops are interface calls: server.Store,
+// replica.Replica (the request's topology holds the one for each node),
+// replica.Async (a type assertion) and transport.Caller; the rest
+// resolve by go-to-definition.
 //
 // # How a request flows through the Coordinator
 //
 // Write (SET, DEL, MSET, ...: Put). The coordinator stamps every mutation
-// with its own HLC version, asks the current Placement for each key's N
+// with its own HLC version, asks the request's topology for each key's N
 // replicas, and groups the records into ONE batch per replica. All
 // batches go out in parallel, bounded by the request timeout: a peer's
 // batch joins the next merged request to that peer (replica.Batching) and
@@ -170,10 +174,10 @@
 //     DropAll.
 //   - Membership gossips on GossipListen and advertises the node's id,
 //     client address, cluster address, vnodes and ring state. Every change
-//     of the member list rebuilds the ring snapshot from the members that
-//     have not Left and installs it in the coordinator atomically
-//     (Coordinator.SetPlacement). Dead and suspect members stay in the
-//     ring: a failure is presumed transient, so a dead owner keeps its keys
+//     of the member list publishes a new topology (node_topology.go),
+//     its ring built from the members that have not Left, which the
+//     coordinator reads (Config.Topology). Dead and suspect members stay
+//     in the ring: a failure is presumed transient, so a dead owner keeps its keys
 //     while substitutes hold its writes as hints (node_handoff.go).
 //   - The member list outlives the process: membership persists it in the
 //     engine's metadata whenever a member is added, moves or leaves for
@@ -195,8 +199,9 @@
 //     other replicas (node_antientropy.go); the transport serves the peers'
 //     side of that exchange.
 //   - The Coordinator serves the RESP server's Store calls as quorum
-//     operations. Peers resolve to replica.Remotes over transport clients
-//     that are created on first use and closed when the member leaves or
+//     operations. The topology maps each peer to a replica.Batching over
+//     a replica.Remote over a transport client, created when the member
+//     first appears with its cluster address and closed when it leaves or
 //     moves to another address. NodeConfig.WrapCaller lets a test harness
 //     put a fault-injecting Caller between this node and each peer.
 //

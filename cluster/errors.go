@@ -24,8 +24,9 @@ var (
 	// ErrNoPlacement is returned when there is no ring yet, or the ring
 	// places a key on no node at all.
 	ErrNoPlacement = errors.New("cluster: no placement for key")
-	// ErrUnknownPeer is the failure recorded for a replica id that Peers
-	// cannot resolve (a member that left between ring and lookup).
+	// ErrUnknownPeer is the failure recorded for a node id the topology
+	// has no replica for (a member that left, or whose address is not
+	// known yet).
 	ErrUnknownPeer = errors.New("cluster: unknown peer")
 	// ErrPartialFlush is returned by Flush when some members could not be
 	// flushed; the others were.

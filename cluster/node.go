@@ -14,6 +14,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
@@ -36,26 +37,18 @@ type Node struct {
 	skew    *skewMonitor
 	hints   *handoff.Manager // nil when hinted handoff is off
 	dirty   *antientropy.Dirty
-	// repairer runs anti-entropy; created once the first view exists.
+	// repairer runs anti-entropy; created once the first topology exists.
 	repairer *antientropy.Repairer
 	// catchup tells the local replica's reads whether this node may still
 	// lack writes it missed (catchup.go).
 	catchup *catchup
-	// heardAt holds when each peer last asked this node what it holds
-	// for it (see heard); guarded by heardMu.
-	heardMu sync.Mutex
-	heardAt map[string]time.Time
+	// topo is the current topology (node_topology.go), published on
+	// every change of membership or health and read by every request;
+	// never nil after StartNode returns. topoMu serializes publishing.
+	topo   topology.Current
+	topoMu sync.Mutex
+	// started is when StartNode began.
 	started time.Time
-	// wasCutOff is set while this node sees more than half of the other
-	// ring members down, and stays set after they return until a
-	// catch-up pass has asked them what they hold for it: until then its
-	// view of who is down may still be the cut's, and it uses strict
-	// quorum (Strict).
-	wasCutOff atomic.Bool
-
-	// view is the current ring and member snapshot, replaced on every
-	// membership change; never nil after StartNode returns.
-	view atomic.Pointer[view]
 	// seeded is membership's Seeded (a guess from the config until
 	// membership runs); isolation depends on it.
 	seeded atomic.Bool
@@ -66,8 +59,6 @@ type Node struct {
 	keys keyCount
 	// isolatedRefusals counts requests refused while isolated.
 	isolatedRefusals atomic.Int64
-	// viewMu serializes rebuilds (OnChange and StartNode's first one).
-	viewMu sync.Mutex
 
 	// life is cancelled by Close; the skew loop runs under it.
 	life context.Context
@@ -109,11 +100,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	// Whether the engine started empty is read before anything can write.
 	n.catchup = newCatchup(n, cfg.Engine.LiveRecords() == 0)
 	n.local.SetCatching(n.catchup)
-	n.peers.onRecover = func(id string) {
-		if n.hints != nil {
-			n.hints.Wake(id)
-		}
-	}
+	n.peers.failed, n.peers.succeeded = n.callFailed, n.callSucceeded
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err
@@ -123,10 +110,10 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	go n.flushLoop()
 	go n.keyCountLoop()
 	n.catchup.start()
-	v := n.view.Load()
+	t := n.topo.Load()
 	n.log.Info("cluster: node started", "id", cfg.NodeID, "client", cfg.ClientAddr,
 		"cluster", n.rpcAddr, "gossip", n.members.LocalNode().GossipAddr,
-		"ring_members", len(v.ids), "ring_digest", v.ring.Digest())
+		"ring_members", len(t.IDs()), "ring_digest", t.Ring().Digest())
 	n.announceIsolation()
 	return n, nil
 }
@@ -165,12 +152,11 @@ func (n *Node) start() error {
 		}
 	}()
 
-	cc := n.cfg.coordinatorConfig(n.peer, MembersFunc(n.memberIDs))
+	cc := n.cfg.coordinatorConfig(&n.topo)
 	cc.Clock = n.clock
 	if n.hints != nil {
-		cc.Health, cc.Hints = n.health, n.hints
+		cc.Hints = n.hints
 	}
-	cc.Strict = n
 	if n.coord, err = New(cc); err != nil {
 		return err
 	}
@@ -255,11 +241,11 @@ func (n *Node) Coordinator() *Coordinator { return n.coord }
 // Members returns every member this node knows (in this run or, through
 // the persisted list, an earlier one), sorted by id, with its liveness as
 // gossip reports it.
-func (n *Node) Members() []membership.Member { return n.view.Load().members }
+func (n *Node) Members() []membership.Member { return n.topo.Load().Members() }
 
 // RingDigest fingerprints the current ring: members that agree on the
 // member list compute the same digest.
-func (n *Node) RingDigest() uint64 { return n.view.Load().ring.Digest() }
+func (n *Node) RingDigest() uint64 { return n.topo.Load().Ring().Digest() }
 
 // Close stops everything the node started, in the order the file
 // comment gives, without leaving the cluster: the other members see this

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/membership"
@@ -18,12 +17,12 @@ import (
 // on RINGCACHE REPAIR, every range this node replicates with the range's
 // other replicas (antientropy.Repairer); the transport serves the peers'
 // side of the exchange from the local engine (antientropy.Service). The
-// ranges come from the current ring: a view computes them once, on first
-// use. Tombstone purge asks the repairer for proof that every replica of
+// ranges come from the current topology, computed once per ring, on
+// first use. Tombstone purge asks the repairer for proof that every replica of
 // the tombstone's range has it (PurgeAllowed).
 
-// startAntiEntropy creates the repairer. Called once the first view is
-// installed.
+// startAntiEntropy creates the repairer. Called once the first topology is
+// published.
 func (n *Node) startAntiEntropy() error {
 	ac := antientropy.DefaultConfig()
 	ac.Store, ac.Meta, ac.Ring, ac.Dirty = n.cfg.Engine, n.cfg.Engine, nodeRing{n}, n.dirty
@@ -92,28 +91,13 @@ func (n *Node) antientropySection() server.InfoSection {
 	}}
 }
 
-// rangeIndex is a ring's replica ranges, for lookups by token.
-type rangeIndex struct {
-	once   sync.Once
-	ranges []antientropy.ReplicaRange // in token order of End
-}
-
-// replicaRanges returns the view's ranges with their N replicas.
-func (v *view) replicaRanges(n int) []antientropy.ReplicaRange {
-	idx := v.rangeIdx
-	idx.once.Do(func() {
-		idx.ranges = v.ring.ReplicaRanges(n)
-	})
-	return idx.ranges
-}
-
 // nodeRing is the node as the repairer's Ring.
 type nodeRing struct{ n *Node }
 
 func (r nodeRing) Self() string { return r.n.cfg.NodeID }
 
 func (r nodeRing) ReplicaRanges() []antientropy.ReplicaRange {
-	return r.n.view.Load().replicaRanges(r.n.cfg.Coordinator.N)
+	return r.n.topo.Load().ReplicaRanges(r.n.cfg.Coordinator.N)
 }
 
 // RangeOf finds the range ending at the first token ≥ t; past the last
@@ -143,7 +127,7 @@ func (r nodeRing) RangeOf(t uint64) antientropy.ReplicaRange {
 // fails fast if the peer is still unreachable.
 func (r nodeRing) Peer(id string) (antientropy.Peer, bool) {
 	n := r.n
-	m, ok := n.view.Load().byID[id]
+	m, ok := n.topo.Load().Member(id)
 	if !ok || m.State != membership.Alive {
 		return nil, false
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
-	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -44,8 +44,8 @@ type NodeConfig struct {
 	// Coordinator holds the request knobs: N, R, W, Timeout (which also
 	// bounds a clock-skew ping and a catch-up question), FlushTimeout,
 	// ReadSpeculation, RepairWorkers and Fallbacks. The node sets the
-	// rest (Self, Logger, Now, Clock, Placement, Peers, Members, Health,
-	// Strict, Hints, MaxRecordBytes). Default DefaultConfig().
+	// rest (Self, Logger, Now, Clock, Topology, Sloppy, Hints,
+	// MaxRecordBytes). Default DefaultConfig().
 	Coordinator Config
 	// Membership holds the gossip knobs: VNodes (this node's token count
 	// on the ring), the join and rejoin intervals, memberlist's probe,
@@ -181,8 +181,7 @@ func (c NodeConfig) Validate() error {
 	if _, _, err := net.SplitHostPort(c.ClusterListen); err != nil {
 		return bad("ClusterListen %q: %v", c.ClusterListen, err)
 	}
-	cc := c.coordinatorConfig(nil, nil)
-	cc.Peers = func(string) (replica.Replica, bool) { return nil, false }
+	cc := c.coordinatorConfig(&topology.Current{})
 	if err := cc.Validate(); err != nil {
 		return err
 	}
@@ -207,11 +206,11 @@ func (c NodeConfig) seededGuess() bool {
 }
 
 // coordinatorConfig derives the Coordinator's configuration.
-func (c NodeConfig) coordinatorConfig(peers Peers, members Members) Config {
+func (c NodeConfig) coordinatorConfig(topo *topology.Current) Config {
 	cc := c.Coordinator
 	cc.Self, cc.Logger, cc.Now = c.NodeID, c.Logger, c.Now
-	cc.Clock, cc.Placement, cc.Health, cc.Strict, cc.Hints = nil, nil, nil, nil, nil
-	cc.Peers, cc.Members = peers, members
+	cc.Clock, cc.Hints, cc.Topology = nil, nil, topo
+	cc.Sloppy = c.HintedHandoff
 	cc.MaxRecordBytes = max(0, transport.MaxRecordBytes(c.Transport.MaxFrameBytes))
 	return cc
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/topology"
 )
 
 // Isolation. A node that reaches no other member of its ring by gossip is
@@ -16,8 +16,8 @@ import (
 // member, and no seed other than itself) serves alone. A brand-new node
 // whose seeds do not answer is isolated.
 //
-// Every view carries the decision (view.isolated, from isolation), so a
-// request reads it with the same atomic load as the ring; the transitions
+// Every topology carries the decision (Topology.Isolation), so a request
+// reads it with the same atomic load as the ring; the transitions
 // are logged once each (warn on becoming isolated, info on recovering)
 // and INFO shows cluster_state:ok|isolated and cluster_reachable_members.
 
@@ -48,70 +48,47 @@ func (e *IsolatedError) RESPError() string {
 	return fmt.Sprintf("NOQUORUM this node reaches no other cluster member (0 of %d reachable by gossip); requests are refused until it does", e.Members)
 }
 
-// isolation decides a view's isolation from its member list: reachable
-// counts the ring members other than self (not Left) that gossip reports
-// Alive or Suspect (a suspect still answers gossip until it is declared
-// dead); others counts all of them. The node is isolated when it reaches
-// none while it has someone to reach: another ring member, or a seed that
-// is not itself.
-func isolation(ms []membership.Member, self string, seeded bool) (isolated bool, reachable, others int) {
-	for _, m := range ms {
-		if m.ID == self || m.State == membership.Left {
-			continue
-		}
-		others++
-		if m.State == membership.Alive || m.State == membership.Suspect {
-			reachable++
-		}
-	}
-	return reachable == 0 && (others > 0 || seeded), reachable, others
-}
-
 // Isolated reports whether this node reaches no other ring member (see
 // the comment at the top of node_isolation.go).
-func (n *Node) Isolated() bool { return n.view.Load().isolated }
+func (n *Node) Isolated() bool {
+	isolated, _, _ := n.topo.Load().Isolation()
+	return isolated
+}
 
-// isolationErr is the error requests get while this node is isolated, nil
-// when it is not.
-func (v *view) isolationErr() error {
-	if !v.isolated {
+// isolationErr is the error requests get while the node of topology t is
+// isolated, nil when it is not.
+func isolationErr(t *topology.Topology) error {
+	isolated, _, others := t.Isolation()
+	if !isolated {
 		return nil
 	}
-	return &IsolatedError{Members: v.others}
+	return &IsolatedError{Members: others}
 }
 
 // logIsolation logs a change of isolation between two views, once the
 // node announced its state at start.
-func (n *Node) logIsolation(old, v *view) {
-	if !n.announced.Load() || old == nil || old.isolated == v.isolated {
+func (n *Node) logIsolation(old, t *topology.Topology) {
+	if !n.announced.Load() || old == nil {
 		return
 	}
-	if v.isolated {
+	was, _, _ := old.Isolation()
+	isolated, reachable, others := t.Isolation()
+	switch {
+	case isolated == was:
+	case isolated:
 		n.log.Warn("cluster: isolated: this node reaches no other cluster member; requests are refused until it does",
-			"members", v.others)
-		return
+			"members", others)
+	default:
+		n.log.Info("cluster: reaches other members again; serving requests", "reachable", reachable, "members", others)
 	}
-	n.log.Info("cluster: reaches other members again; serving requests", "reachable", v.reachable, "members", v.others)
 }
 
 // announceIsolation logs the state the node starts in, once membership
 // runs; later changes are logged by logIsolation.
 func (n *Node) announceIsolation() {
 	n.announced.Store(true)
-	if v := n.view.Load(); v.isolated {
+	if isolated, _, others := n.topo.Load().Isolation(); isolated {
 		n.log.Info("cluster: no other cluster member reached yet; requests are refused until one is",
-			"members", v.others, "seeded", n.seeded.Load())
+			"members", others, "seeded", n.seeded.Load())
 	}
-}
-
-// reassess recomputes the current view's isolation (after seeded
-// changed) without a new member list.
-func (n *Node) reassess() {
-	n.viewMu.Lock()
-	defer n.viewMu.Unlock()
-	old := n.view.Load()
-	v := *old
-	v.isolated, v.reachable, v.others = isolation(v.members, n.cfg.NodeID, n.seeded.Load())
-	n.view.Store(&v)
-	n.logIsolation(old, &v)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
 )
 
@@ -18,14 +19,10 @@ type peerSet struct {
 	wrap    func(peerID string, c transport.Caller) transport.Caller
 	observe func(peer string, op uint8, d time.Duration, err error)
 	now     func() time.Time
-	// failGen counts the RPC failures recorded; clearGen is the failGen
-	// of the latest scan that found no peer with a failure on record.
-	// While they are equal no peer can be failing: the fast path of the
-	// health check, which never hides a failure from a concurrent caller.
-	failGen, clearGen atomic.Uint64
-	// onRecover, if set, is called when a peer's RPC succeeds after a
-	// failure (the node wakes the hint replay for it).
-	onRecover func(id string)
+	// failed and succeeded receive every call's outcome (the node's
+	// health record: Node.callFailed, Node.callSucceeded).
+	failed    func(id string, now time.Time)
+	succeeded func(id string)
 
 	mu struct {
 		sync.RWMutex
@@ -46,8 +43,6 @@ type peerConn struct {
 
 	calls, errors atomic.Int64
 	nanos         atomic.Int64 // summed latency of calls
-	// failedAt is when the last RPC failed (Unix ns), 0 after a success.
-	failedAt atomic.Int64
 }
 
 func newPeerSet(cfg NodeConfig, observe func(string, uint8, time.Duration, error)) *peerSet {
@@ -120,13 +115,13 @@ func (p *peerSet) dial(id, addr string) (*peerConn, error) {
 	return pc, nil
 }
 
-// retain closes the clients of peers that are no longer members, have
-// Left, or moved to another cluster address.
-func (p *peerSet) retain(members map[string]membership.Member) {
+// retain closes the clients of peers that are no longer members of t,
+// have Left, or moved to another cluster address.
+func (p *peerSet) retain(t *topology.Topology) {
 	var drop []*peerConn
 	p.mu.Lock()
 	for id, pc := range p.mu.conns {
-		m, ok := members[id]
+		m, ok := t.Member(id)
 		if !ok || m.State == membership.Left || m.ClusterAddr != pc.addr {
 			drop = append(drop, pc)
 			delete(p.mu.conns, id)
@@ -161,23 +156,9 @@ func (p *peerSet) close() {
 	}
 }
 
-// peer implements Peers for the coordinator: this node's id resolves to
-// the local engine, a member's id to the client for its current cluster
-// address. Members that Left, and unknown ids, do not resolve.
-func (n *Node) peer(id string) (replica.Replica, bool) {
-	if id == n.cfg.NodeID {
-		return n.local, true
-	}
-	pc := n.peerConn(id)
-	if pc == nil {
-		return nil, false
-	}
-	return pc.replica, true
-}
-
 // peerConn returns the client for member id, or nil.
 func (n *Node) peerConn(id string) *peerConn {
-	m, ok := n.view.Load().byID[id]
+	m, ok := n.topo.Load().Member(id)
 	if !ok || m.State == membership.Left || m.ClusterAddr == "" {
 		return nil
 	}

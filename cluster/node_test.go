@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -12,7 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/ringcache/ringcache/cluster/membership"
-	"github.com/ringcache/ringcache/cluster/ring"
+	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
@@ -77,24 +78,6 @@ func TestNodeConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want %v", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestRingNodesKeepDeadDropLeft(t *testing.T) {
-	ms := []membership.Member{
-		{ID: "c", ClusterAddr: "c:1", State: membership.Dead, VNodes: 8},
-		{ID: "a", ClusterAddr: "a:1", State: membership.Alive, VNodes: 8},
-		{ID: "d", ClusterAddr: "d:1", State: membership.Left, VNodes: 8},
-		{ID: "b", ClusterAddr: "b:1", ClientAddr: "b:2", State: membership.Suspect, VNodes: 16},
-	}
-	got := ringNodes(ms)
-	want := []ring.Node{
-		{ID: "a", Addr: "a:1", VNodes: 8},
-		{ID: "b", Addr: "b:1", ClientAddr: "b:2", VNodes: 16},
-		{ID: "c", Addr: "c:1", VNodes: 8},
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("ringNodes = %+v, want %+v", got, want)
 	}
 }
 
@@ -237,10 +220,11 @@ func TestPeerSetLifecycle(t *testing.T) {
 	}
 
 	q := p.get("q", "127.0.0.1:3")
-	p.retain(map[string]membership.Member{
-		"p": {ID: "p", ClusterAddr: "127.0.0.1:2", State: membership.Dead},
-		"q": {ID: "q", ClusterAddr: "127.0.0.1:3", State: membership.Left},
-	})
+	p.retain(topology.New(topology.Spec{Self: membership.Member{ID: "s", State: membership.Alive}, VNodes: 8,
+		Members: []membership.Member{
+			{ID: "p", ClusterAddr: "127.0.0.1:2", State: membership.Dead},
+			{ID: "q", ClusterAddr: "127.0.0.1:3", State: membership.Left},
+		}}, nil))
 	if got := len(p.snapshot()); got != 1 {
 		t.Fatalf("%d clients after retain, want 1 (the dead peer keeps its client)", got)
 	}
@@ -256,16 +240,15 @@ func TestPeerSetLifecycle(t *testing.T) {
 	}
 }
 
-// TestFailingNeverHidesAFailure: a failure recorded before a health check
-// is in that check's answer, however many other checks run at once (each
-// used to clear the fast-path flag before its own scan, so a concurrent
-// one could find it clear and answer that no peer was failing).
+// TestFailingNeverHidesAFailure: a failure recorded before a request
+// loads the topology is in that topology, however many other outcomes
+// are recorded at once (each publishes a copy of the health it read, so
+// a lost update would drop a failure).
 func TestFailingNeverHidesAFailure(t *testing.T) {
-	cfg := testNodeConfig(t)
-	p := newPeerSet(cfg, nil)
-	defer p.close()
-	a, b := p.get("a", "127.0.0.1:1"), p.get("b", "127.0.0.1:2")
-	now := time.Now()
+	n := &Node{cfg: testNodeConfig(t), now: time.Now, log: slog.New(slog.DiscardHandler)}
+	ms := []membership.Member{{ID: "a", State: membership.Alive}, {ID: "b", State: membership.Alive}, {ID: "c", State: membership.Alive}}
+	n.topo.Store(topology.New(topology.Spec{Self: membership.Member{ID: n.cfg.NodeID, State: membership.Alive},
+		Members: ms, VNodes: 8, Health: topology.Health{Retry: time.Minute}}, nil))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 {
@@ -276,23 +259,21 @@ func TestFailingNeverHidesAFailure(t *testing.T) {
 					return
 				default:
 				}
-				p.failing(now, time.Second)
-				p.recordOutcome(b, nil, now)
+				n.callFailed("b", time.Now())
+				n.callSucceeded("b")
 			}
 		})
 	}
-	for i := range 20000 {
-		p.recordOutcome(a, nil, now)
-		p.failing(now, time.Second) // may clear the fast path: nothing is failing
-		p.recordOutcome(a, errInjectedNode, now)
-		if !slices.Contains(p.failing(now, time.Second), "a") {
+	for i := range 5000 {
+		n.callSucceeded("a")
+		now := time.Now()
+		n.callFailed("a", now)
+		if down := n.topo.Load().Unhealthy(now); down == nil || !down("a") {
 			close(stop)
 			wg.Wait()
-			t.Fatalf("check %d: a's failure recorded just before is not in the answer", i)
+			t.Fatalf("check %d: a's failure recorded just before is not in the topology", i)
 		}
 	}
 	close(stop)
 	wg.Wait()
 }
-
-var errInjectedNode = errors.New("injected")

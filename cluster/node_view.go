@@ -57,7 +57,7 @@ func (n *Node) Flush(ctx context.Context) error { return n.coord.Flush(ctx) }
 // refuseIsolated returns the isolation error, counting the refusal, or
 // nil.
 func (n *Node) refuseIsolated() error {
-	err := n.view.Load().isolationErr()
+	err := isolationErr(n.topo.Load())
 	if err != nil {
 		n.isolatedRefusals.Add(1)
 	}
@@ -127,15 +127,16 @@ func (n *Node) hintsSection() server.InfoSection {
 // node started; left: left for good) and its primary share of the ring
 // (0 for members not in it: those that Left).
 func (n *Node) Nodes() []server.NodeInfo {
-	v := n.view.Load()
-	out := make([]server.NodeInfo, len(v.members))
-	for i, m := range v.members {
+	t := n.topo.Load()
+	shares := t.Shares()
+	out := make([]server.NodeInfo, len(t.Members()))
+	for i, m := range t.Members() {
 		out[i] = server.NodeInfo{
 			ID:         m.ID,
 			ClientAddr: m.ClientAddr,
 			State:      m.State.String(),
 			VNodes:     m.VNodes,
-			Share:      v.shares[m.ID],
+			Share:      shares[m.ID],
 		}
 	}
 	return out
@@ -144,7 +145,7 @@ func (n *Node) Nodes() []server.NodeInfo {
 // Owners implements server.ClusterView: the key's preference list of N
 // node ids on the current ring.
 func (n *Node) Owners(key []byte) []string {
-	return n.view.Load().ring.PreferenceList(engine.Token(key), n.cfg.Coordinator.N)
+	return n.topo.Load().Ring().PreferenceList(engine.Token(key), n.cfg.Coordinator.N)
 }
 
 // LocalGet implements server.ClusterView from the local engine, with no
@@ -194,13 +195,14 @@ type PeerStats struct {
 // Stats returns the node's current figures.
 func (n *Node) Stats() NodeStats {
 	ss := n.skew.samples()
-	v := n.view.Load()
+	t := n.topo.Load()
+	isolated, reachable, _ := t.Isolation()
 	s := NodeStats{
 		Coordinator:       n.coord.Stats(),
 		Members:           n.members.Stats(),
-		RingDigest:        v.ring.Digest(),
-		Isolated:          v.isolated,
-		Reachable:         v.reachable,
+		RingDigest:        t.Ring().Digest(),
+		Isolated:          isolated,
+		Reachable:         reachable,
 		IsolatedRefusals:  n.isolatedRefusals.Load(),
 		Skew:              ss,
 		MaxClockSkew:      maxAhead(ss),

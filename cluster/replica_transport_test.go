@@ -60,7 +60,6 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 		nc.locals[id], nc.servers[id], nc.addrs[id] = local, srv, ln.Addr().String()
 		nodes = append(nodes, ring.Node{ID: id, Addr: ln.Addr().String()})
 	}
-	r := ring.New(nodes, 64)
 	for _, self := range nc.ids {
 		peers := map[string]replica.Replica{self: nc.locals[self]}
 		for _, nd := range nodes {
@@ -77,9 +76,7 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 		cfg := DefaultConfig()
 		cfg.Self = self
 		cfg.Timeout = 2 * time.Second
-		cfg.Placement = RingPlacement{Ring: r}
-		cfg.Peers = func(id string) (replica.Replica, bool) { rep, ok := peers[id]; return rep, ok }
-		cfg.Members = MembersFunc(func() []string { return nc.ids })
+		cfg.Topology = &newTestTopo(self, nc.ids, func(id string) (replica.Replica, bool) { rep, ok := peers[id]; return rep, ok }).cur
 		co, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -88,25 +85,6 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 		nc.coords[self] = co
 	}
 	return nc
-}
-
-func TestRingPlacementMatchesRing(t *testing.T) {
-	var nodes []ring.Node
-	for i := 0; i < 5; i++ {
-		nodes = append(nodes, ring.Node{ID: fmt.Sprint("n", i)})
-	}
-	r := ring.New(nodes, 32)
-	p := RingPlacement{Ring: r}
-	for i := 0; i < 200; i++ {
-		key := []byte(fmt.Sprint("key", i))
-		got := p.AppendPreference(nil, engine.Token(key), 3)
-		if want := r.PreferenceList(engine.Token(key), 3); !slices.Equal(got, want) {
-			t.Fatalf("key %s: %v, ring says %v", key, got, want)
-		}
-	}
-	if got := p.AppendPreference(nil, 42, 20); len(got) != 5 {
-		t.Fatalf("n above the node count gave %v", got)
-	}
 }
 
 // TestOverTransport: writes through one node are readable through every
@@ -131,9 +109,9 @@ func TestOverTransport(t *testing.T) {
 			}
 		}
 	}
-	r := nc.coords["node-0"].placement.Load().p.(RingPlacement).Ring
+	topo := nc.coords["node-0"].cfg.Topology.Load()
 	for _, m := range muts {
-		owners := r.PreferenceList(engine.Token(m.Key), 3)
+		owners := topo.AppendPreference(nil, engine.Token(m.Key), 3)
 		for _, id := range nc.ids {
 			eventually(t, "placement of "+string(m.Key), func() bool {
 				_, ok, _ := nc.locals[id].Engine().Lookup(m.Key)
@@ -156,7 +134,7 @@ func TestOverTransport(t *testing.T) {
 	var owners []string
 	for i := 0; ; i++ {
 		key = []byte(fmt.Sprint("probe-", i))
-		owners = r.PreferenceList(engine.Token(key), 3)
+		owners = topo.AppendPreference(nil, engine.Token(key), 3)
 		if slices.Contains(owners, "node-0") {
 			break
 		}
@@ -231,8 +209,7 @@ func TestMisbehavingReplicaIsAFailure(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.N, cfg.R, cfg.W = 1, 1, 1
 	cfg.Self = "a"
-	cfg.Placement = rotPlacement{ids: []string{"a"}}
-	cfg.Peers = func(string) (replica.Replica, bool) { return shortReplica{}, true }
+	cfg.Topology = &newTestTopo("a", []string{"a"}, func(string) (replica.Replica, bool) { return shortReplica{}, true }).cur
 	co, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -150,7 +150,7 @@ func (n *Node) skewLoop() {
 func (n *Node) checkSkew(ctx context.Context) {
 	alive := map[string]bool{}
 	var wg sync.WaitGroup
-	for _, m := range n.view.Load().members {
+	for _, m := range n.topo.Load().Members() {
 		if m.ID == n.cfg.NodeID || m.State != membership.Alive {
 			continue
 		}

@@ -50,18 +50,6 @@ func chooseReplicas(dst []choice, prefs []string, n int, down func(string) bool)
 	return dst, sloppy
 }
 
-// sloppy reports whether a request may use stand-ins: sloppy quorum is on
-// (Config.Health) and the node does not say its view is unfit for it
-// (Config.Strict): a node catching up, or one that sees more than half
-// of the others down, was cut off or down a moment ago, or still is. Were
-// it to write to stand-ins for owners the rest of the cluster sees alive
-// and reads from, a read elsewhere could miss its acknowledged write; it
-// uses the owners alone instead, and answers NOQUORUM when too few
-// answer.
-func (c *Coordinator) sloppy() bool {
-	return c.cfg.Health != nil && (c.cfg.Strict == nil || !c.cfg.Strict.Strict())
-}
-
 // fallbackFor returns the first node of prefs beyond the first n that is
 // healthy and not in used, or "" if none is.
 func fallbackFor(prefs []string, n int, down func(string) bool, used func(string) bool) string {
@@ -102,12 +90,15 @@ func (c *Coordinator) planFallback(f *fanout, fl *flight, b int) (covered []bool
 		return nil, first
 	}
 	owner := bt.id
-	health := c.cfg.Health()
+	// The request's own topology, judged now: a peer whose call failed
+	// since the request began is not in it, but the failed owner is
+	// never its own stand-in.
+	health := f.topo.Unhealthy(c.now())
 	down := func(id string) bool { return id == owner || (health != nil && health(id)) }
 	var prefBuf [16]string
 	for p, i := range bt.idx {
 		k := bt.keys[p]
-		prefs := f.place.AppendPreference(prefBuf[:0], engine.Token(k), c.cfg.N+c.cfg.Fallbacks)
+		prefs := f.topo.AppendPreference(prefBuf[:0], engine.Token(k), c.cfg.N+c.cfg.Fallbacks)
 		sub := fallbackFor(prefs, c.cfg.N, down, func(id string) bool { return f.holds(i, id) })
 		if sub == "" {
 			continue
@@ -123,7 +114,7 @@ func (c *Coordinator) planFallback(f *fanout, fl *flight, b int) (covered []bool
 			if fl.room() == 0 {
 				continue
 			}
-			rep, ok := c.cfg.Peers(sub)
+			rep, ok := f.topo.Replica(sub)
 			if !ok {
 				continue
 			}

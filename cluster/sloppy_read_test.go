@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -40,35 +41,36 @@ func TestSubstituteDataNeverAnswersASloppyRead(t *testing.T) {
 		t.Cleanup(func() { _ = eng.Close() })
 		locals[id] = replica.NewLocal(eng, nil)
 	}
-	// A key n0 neither owns nor stands in for first.
-	var key []byte
-	var prefs []string
-	for i := 0; ; i++ {
-		k := []byte(fmt.Sprintf("k%d", i))
-		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(k), 4)
-		if !slices.Contains(p, "n0") {
-			key, prefs = k, p
-			break
-		}
-	}
-	down := map[string]bool{prefs[0]: true, prefs[1]: true}
-	sub := prefs[3]
 	var mu sync.Mutex
-	peers := func(id string) (replica.Replica, bool) {
+	down := map[string]bool{}
+	topo := newTestTopo("n0", ids, func(id string) (replica.Replica, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if down[id] {
 			return downReplica{}, true
 		}
 		return locals[id], true
+	})
+	// A key n0 neither owns nor stands in for first.
+	var key []byte
+	var prefs []string
+	for i := 0; ; i++ {
+		k := []byte(fmt.Sprintf("k%d", i))
+		p := topo.owners(k, 4)
+		if !slices.Contains(p, "n0") {
+			key, prefs = k, p
+			break
+		}
 	}
+	mu.Lock()
+	down[prefs[0]], down[prefs[1]] = true, true
+	mu.Unlock()
+	topo.setDown(prefs[0], prefs[1])
+	sub := prefs[3]
 	c := DefaultConfig()
 	c.Self = "n0"
-	c.Placement = rotPlacement{ids: ids}
-	c.Peers = peers
-	c.Health = func() func(string) bool {
-		return func(id string) bool { mu.Lock(); defer mu.Unlock(); return down[id] }
-	}
+	c.Topology = &topo.cur
+	c.Sloppy = true
 	co, err := New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -127,32 +129,39 @@ func twoOwnersDown(t *testing.T) (co *Coordinator, locals map[string]*replica.Lo
 	for _, id := range ids {
 		locals[id] = replica.NewLocal(openMemEngine(t), nil)
 	}
+	var mu sync.Mutex
+	down := map[string]bool{}
+	isDown := func(id string) bool { mu.Lock(); defer mu.Unlock(); return down[id] }
+	topo := newTestTopo("n0", ids, func(id string) (replica.Replica, bool) {
+		switch {
+		case isDown(id):
+			return downReplica{}, true
+		case len(prefs) > 2 && id == prefs[2]:
+			return slowReplica{locals[id], 100 * time.Millisecond}, true
+		}
+		return locals[id], true
+	})
 	for i := 0; ; i++ {
 		k := []byte(fmt.Sprintf("k%d", i))
-		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(k), 6)
+		p := topo.owners(k, 6)
 		if p[5] == "n0" {
 			key, prefs = k, p
 			break
 		}
 	}
-	var mu sync.Mutex
-	down := map[string]bool{prefs[0]: true, prefs[1]: true}
-	isDown := func(id string) bool { mu.Lock(); defer mu.Unlock(); return down[id] }
-	setDown = func(id string) { mu.Lock(); defer mu.Unlock(); down[id] = true }
-	peers := func(id string) (replica.Replica, bool) {
-		switch {
-		case isDown(id):
-			return downReplica{}, true
-		case id == prefs[2]:
-			return slowReplica{locals[id], 100 * time.Millisecond}, true
-		}
-		return locals[id], true
+	setDown = func(id string) {
+		mu.Lock()
+		down[id] = true
+		ids := slices.Sorted(maps.Keys(down))
+		mu.Unlock()
+		topo.setDown(ids...)
 	}
+	setDown(prefs[0])
+	setDown(prefs[1])
 	c := DefaultConfig()
 	c.Self = "n0"
-	c.Placement = rotPlacement{ids: ids}
-	c.Peers = peers
-	c.Health = func() func(string) bool { return isDown }
+	c.Topology = &topo.cur
+	c.Sloppy = true
 	co, err := New(c)
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/ringcache/ringcache/engine"
 )
 
 func downSet(ids ...string) func(string) bool {
@@ -121,31 +119,18 @@ func TestFallbackFor(t *testing.T) {
 	}
 }
 
-// fakeCatching is a settable Strictness (and Catching).
-type fakeCatching struct{ behind bool }
-
-func (f *fakeCatching) Strict() bool     { return f.behind }
-func (f *fakeCatching) Behind() bool     { return f.behind }
-func (f *fakeCatching) HintsFrom(string) {}
-func (f *fakeCatching) Asked(string)     {}
-
 // TestNoStandInsWhileCatchingUp: with an owner believed down, a request
 // is planned with a stand-in for it; while the coordinating node is
 // catching up (its view of who is down may be stale) it is planned on the
 // owners alone, and a failed owner gets no stand-in either.
 func TestNoStandInsWhileCatchingUp(t *testing.T) {
-	ids := []string{"n0", "n1", "n2", "n3", "n4"}
-	catching := &fakeCatching{}
-	tc := newTestCluster(t, 5, func(c *Config) {
-		c.Placement = rotPlacement{ids: ids}
-		c.Health = func() func(string) bool { return func(id string) bool { return id == "n2" } }
-		c.Strict = catching
-	})
-	co := tc.coords["n0"]
+	tc := newTestCluster(t, 5, func(c *Config) { c.Sloppy = true })
+	co, topo := tc.coords["n0"], tc.topos["n0"]
+	topo.setDown("n2")
 	var key []byte
 	for i := 0; ; i++ {
 		key = []byte(fmt.Sprint("k", i))
-		p := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(key), 3)
+		p := topo.owners(key, 3)
 		if slices.Contains(p, "n2") {
 			break
 		}
@@ -169,7 +154,7 @@ func TestNoStandInsWhileCatchingUp(t *testing.T) {
 	if n := hinted(); n != 1 {
 		t.Fatalf("%d stand-ins planned for one down owner, want 1", n)
 	}
-	catching.behind = true
+	topo.setBehind(true)
 	if n := hinted(); n != 0 {
 		t.Fatalf("%d stand-ins planned while catching up, want none", n)
 	}
@@ -190,15 +175,17 @@ func (c *Coordinator) planFallbackCovers(f *fanout) bool {
 // read does not ask the stand-in. With two owners down the stand-ins
 // count: the one healthy owner cannot make the quorum alone.
 func TestStandInsCountOnlyWhenOwnersCannot(t *testing.T) {
-	ids := []string{"n0", "n1", "n2", "n3", "n4"}
-	var down []string
-	tc := newTestCluster(t, 5, func(c *Config) {
-		c.Placement = rotPlacement{ids: ids}
-		c.Health = func() func(string) bool { return func(id string) bool { return slices.Contains(down, id) } }
-	})
-	co := tc.coords["n0"]
-	key := []byte("k0")
-	owners := rotPlacement{ids: ids}.AppendPreference(nil, engine.Token(key), 3)
+	tc := newTestCluster(t, 5, func(c *Config) { c.Sloppy = true })
+	co, topo := tc.coords["n0"], tc.topos["n0"]
+	// A key n0 does not own: the owners down are not n0 itself.
+	var key []byte
+	var owners []string
+	for i := 0; ; i++ {
+		key = []byte(fmt.Sprint("k", i))
+		if owners = topo.owners(key, 3); !slices.Contains(owners, "n0") {
+			break
+		}
+	}
 	count := func(write bool) (asked, extras, hinted int) {
 		f, err := co.plan([][]byte{key}, 0, 2, write)
 		if err != nil {
@@ -214,58 +201,18 @@ func TestStandInsCountOnlyWhenOwnersCannot(t *testing.T) {
 		}
 		return f.asked[0], extras, hinted
 	}
-	down = owners[:1]
+	topo.setDown(owners[:1]...)
 	if a, e, h := count(true); a != 2 || e != 1 || h != 0 {
 		t.Fatalf("write, one owner down: %d counted, %d extra hints, %d counted stand-ins; want 2, 1, 0", a, e, h)
 	}
 	if a, e, h := count(false); a != 2 || e != 0 || h != 0 {
 		t.Fatalf("read, one owner down: %d counted, %d extra, %d stand-ins; want 2, 0, 0", a, e, h)
 	}
-	down = owners[:2]
+	topo.setDown(owners[:2]...)
 	if a, e, h := count(true); a != 3 || e != 0 || h != 2 {
 		t.Fatalf("write, two owners down: %d counted, %d extra, %d counted stand-ins; want 3, 0, 2", a, e, h)
 	}
 	if a, e, h := count(false); a != 3 || e != 0 || h != 2 {
 		t.Fatalf("read, two owners down: %d counted, %d extra, %d stand-ins; want 3, 0, 2", a, e, h)
-	}
-}
-
-func TestMinoritySide(t *testing.T) {
-	ids := []string{"a", "b", "c", "d", "e"}
-	set := func(xs ...string) map[string]bool {
-		m := map[string]bool{}
-		for _, x := range xs {
-			m[x] = true
-		}
-		return m
-	}
-	for _, tt := range []struct {
-		down, heard, failing []string
-		want                 bool
-	}{
-		{nil, nil, nil, false},
-		{[]string{"b"}, nil, nil, false},
-		{[]string{"b", "c"}, nil, nil, false},                // 2 of 4: not more than half
-		{[]string{"b", "c", "d"}, nil, nil, true},            // 3 of 4
-		{[]string{"b", "c", "d"}, []string{"d"}, nil, false}, // d asked for its hints: it runs
-		{[]string{"a", "b", "c"}, nil, nil, false},           // self does not count: 2 of 4
-		{[]string{"b", "c", "d", "e"}, nil, nil, true},
-		// Calls failing count whatever gossip says, and whether or not
-		// the peer reached this node: a cut gossip has not seen yet.
-		{nil, nil, []string{"b", "c", "d"}, true},
-		{nil, nil, []string{"b", "c"}, false},
-		{[]string{"b"}, nil, []string{"c", "d"}, true},
-		{[]string{"b", "c"}, nil, []string{"c"}, false},               // one peer counted once
-		{nil, []string{"b", "c", "d"}, []string{"b", "c", "d"}, true}, // they reach it, it reaches none
-	} {
-		if got := minoritySide(ids, "a", set(tt.down...), set(tt.heard...), tt.failing); got != tt.want {
-			t.Errorf("down %v heard %v failing %v: %v, want %v", tt.down, tt.heard, tt.failing, got, tt.want)
-		}
-	}
-	if minoritySide([]string{"a", "b", "c"}, "a", set("b"), nil, nil) {
-		t.Error("one of two others down is not more than half")
-	}
-	if !minoritySide([]string{"a", "b", "c"}, "a", set("b", "c"), nil, nil) {
-		t.Error("both others down")
 	}
 }

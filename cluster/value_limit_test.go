@@ -100,7 +100,7 @@ func TestPutRefusesOversizedRecordsBeforeSending(t *testing.T) {
 	}
 
 	ncfg := DefaultNodeConfig()
-	if got := ncfg.coordinatorConfig(nil, nil).MaxRecordBytes; got != transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes) {
+	if got := ncfg.coordinatorConfig(nil).MaxRecordBytes; got != transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes) {
 		t.Fatalf("a node's coordinator limit %d, its frame's %d", got, transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes))
 	}
 }
