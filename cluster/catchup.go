@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
@@ -236,7 +237,7 @@ func (c *catchup) alivePeers() (alive []string, others int, alone bool) {
 func (c *catchup) ask(ctx context.Context, peer string) (hints int64, hasData bool, err error) {
 	pc := c.n.peerConn(peer)
 	if pc == nil {
-		return 0, false, ErrUnknownPeer
+		return 0, false, coordinator.ErrUnknownPeer
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.n.cfg.Coordinator.Timeout)
 	defer cancel()

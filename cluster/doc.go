@@ -1,5 +1,8 @@
-// Package cluster decides which versions win and, in a cluster, who holds
-// a key and how many must answer.
+// Package cluster is a running cluster member, the Node: it wires gossip
+// membership, the replica transport, hinted handoff, anti-entropy and the
+// clock-skew check around the local engine, publishes the topology every
+// request works with, and serves the RESP server's Store through the
+// quorum coordinator.
 //
 // A ringcache write is versioned by a hybrid logical clock (engine/hlc): the
 // version's Wall part follows the machine's clock in milliseconds, its
@@ -10,14 +13,6 @@
 // engine.Version.Compare), which makes applying a write idempotent and
 // order-independent: the property that replication, hint replay and repair
 // rest on.
-//
-// Local is the single-node store behind the RESP server: it stamps each
-// write with a fresh version and applies it to the local engine. If a
-// stored record carries a version from the future (written under a clock
-// that ran ahead), the write is not dropped: the clock learns that version
-// and the write is applied again with a newer one. The cluster coordinator
-// implements the same server.Store interface with quorum reads and writes
-// over each key's replicas.
 //
 // A cluster member is a Node (node.go). It serves its engine to peers over
 // the replica transport (subpackage transport), gossips with memberlist
@@ -36,7 +31,7 @@
 // even when its seeds are down or are itself. A member that stops,
 // crashes or is cut off keeps its place in the ring (a failure is
 // presumed transient): requests go to the first N healthy nodes of a key's
-// preference list instead (sloppy.go), a substitute keeping the write as
+// preference list instead (coordinator/sloppy.go), a substitute keeping the write as
 // a hint for the owner it stands in for, which the hint manager
 // (subpackage handoff) hands over once the owner is back
 // (node_handoff.go). Merkle anti-entropy (package antientropy, wired in
@@ -57,8 +52,8 @@
 // (Transport.MaxFrameBytes, 64 MiB by default), so a cluster stores at most
 // transport.MaxRecordBytes of key and value together: 67,043,328 bytes by
 // default. The coordinator refuses a larger write before anything is sent
-// (*ValueTooLargeError, an -ERR naming the limit); the single-node Local
-// store keeps only the server's proto-max-bulk-len. The replica.Batching
+// (*ValueTooLargeError, an -ERR naming the limit); the single-node store
+// (server/local) keeps only the server's proto-max-bulk-len. The replica.Batching
 // (package replica) keeps every request within the
 // frame: merged calls only while their records fit, one call's records in
 // several requests when they do not, a record that fits in no frame
@@ -66,9 +61,24 @@
 // halves. Hint replay and anti-entropy bound their batches in bytes too, so
 // a large value never stalls a queue or a range.
 //
-// The subpackage quorum holds the pure decisions (tallies, consistency
-// levels, newest-version resolution); clustertest is the in-process
-// cluster harness the tests use.
+// # Packages
+//
+//	cluster               the Node: wires membership, transport, handoff,
+//	                      anti-entropy and the clock-skew check around the
+//	                      local engine, publishes the topology, serves INFO
+//	cluster/coordinator   quorum reads and writes: planning, fan-out,
+//	                      tallies, sloppy quorum, read repair
+//	cluster/topology      the immutable snapshot a request works with, and
+//	                      the pure health judgements
+//	cluster/replica       the Replica interface: local, remote, batching,
+//	                      and the handler serving the local one to peers
+//	cluster/transport     framed RPC between nodes: ops, codecs, errors
+//	cluster/membership    gossip (memberlist), the persisted member list
+//	cluster/ring          the consistent-hash ring and its ranges
+//	cluster/quorum        pure decisions: tallies, levels, newest version
+//	cluster/handoff       hints kept for others and their replay
+//	cluster/stall         notices this process was stopped (a pause)
+//	cluster/clustertest   the in-process cluster harness the tests use
 //
 // # The path of a SET
 //
@@ -78,12 +88,12 @@
 //	server.(*Server).runBatch           becomes one batch of mutations
 //	server.(*Server).writeBatch         key stripes shared, Store.Put
 //	cluster.(*Node).Put                 refuses while isolated
-//	cluster.(*Coordinator).Put          stamps, restamps a superseded write
-//	cluster.(*Coordinator).plan         loads the topology; one batch per
+//	coordinator.(*Coordinator).Put      stamps, restamps a superseded write
+//	coordinator.(*Coordinator).plan     loads the topology; one batch per
 //	                                    replica (sloppy.go)
-//	cluster.(*Coordinator).write        flight, tally, fallbacks, hints
-//	cluster.(*Coordinator).launchAll    the local batch inline, others:
-//	cluster.(*Coordinator).launchBatch  applyBatch.start, else a goroutine
+//	coordinator.(*Coordinator).write    flight, tally, fallbacks, hints
+//	coordinator.(*Coordinator).launchAll    the local batch inline, others:
+//	coordinator.(*Coordinator).launchBatch  applyBatch.start, else a goroutine
 //	replica.(*Batching).ApplyAsync      merges concurrent writes
 //	replica.(*Batching).sendApplies     one request per frame
 //	replica.(*Remote).Apply             encodes OpApply (transport.AppendApplyRequest)
@@ -103,63 +113,6 @@
 // replica.Replica (the request's topology holds the one for each node),
 // replica.Async (a type assertion) and transport.Caller; the rest
 // resolve by go-to-definition.
-//
-// # How a request flows through the Coordinator
-//
-// Write (SET, DEL, MSET, ...: Put). The coordinator stamps every mutation
-// with its own HLC version, asks the request's topology for each key's N
-// replicas, and groups the records into ONE batch per replica. All
-// batches go out in parallel, bounded by the request timeout: a peer's
-// batch joins the next merged request to that peer (replica.Batching) and
-// its answer comes back through a callback, so no goroutine waits for it;
-// the local node's batch goes straight to the engine.
-// A per-key tally (quorum.Tally per key) counts acknowledgements; the
-// client gets its reply as soon as every key has W acks. Once some key
-// can no longer reach W, the coordinator only waits for the replicas it
-// has not heard from yet (at most until the timeout) and answers
-// NOQUORUM with exactly how many acknowledged: those keep the write.
-// Replicas still working after a successful reply finish (or hit the
-// timeout) on their own: the write keeps spreading, nothing waits for
-// them, and since every call ends with the request's timeout (a merged
-// request to a peer may run on, but its callers are answered when their
-// own deadline passes) and answers into a buffered channel, nothing
-// leaks.
-//
-// Read (GET, MGET, EXISTS, ...: Get). The keys are grouped per replica
-// the same way. A read asks R replicas of each key first: this node when
-// it holds the key, then the others in turn from one read to the next.
-// The key's remaining replicas are asked too once one of those fails or
-// has not answered within Config.ReadSpeculation (speculative retry), so
-// a paused replica costs a read that delay, not its timeout. Each answer is
-// folded into the newest record per key (highest version; tombstones and
-// expired records take part, so a delete beats older values) and counted
-// in the tally; once every key has R answers the coordinator repairs the
-// repliers that returned an older version or nothing, waits for those
-// repairs (so a value a quorum read returned is on enough replicas that
-// the next quorum read sees it too: monotonic reads), and replies.
-// Replicas that answer after the reply are folded in as their answers
-// arrive; once the last one is in (or failed at the timeout) the newest
-// record is resolved again over every answer and whoever is stale is
-// repaired by a background goroutine. Those goroutines are bounded
-// (Config.RepairWorkers; beyond it late repair is skipped and counted)
-// and stop on Close.
-//
-// Consistency. R and W come from Config unless the request's context
-// carries a per-connection override (WithConsistency): ONE, QUORUM
-// (majority) or ALL of the N replicas. Either way the requirement is
-// never lowered to the replicas a key has or this node can reach: a
-// cluster with fewer than N members, or a node cut off from the others,
-// answers NOQUORUM instead of acknowledging what fewer replicas hold.
-//
-// Versions. Every write is stamped by this node's HLC. A read lets the
-// clock observe the versions it returns, so a read-modify-write (INCR,
-// APPEND, SET GET) through one coordinator always stamps a version newer
-// than the one it read, even if this node's clock runs behind the
-// writer's. Two coordinators doing read-modify-writes of one key
-// concurrently are not serialized: the newest version wins.
-//
-// DBSIZE and FLUSHALL address every member, not a key's replicas: see Len
-// and Flush.
 //
 // # What a Node wires together
 //

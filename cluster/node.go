@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
@@ -28,7 +29,7 @@ type Node struct {
 	now   func() time.Time
 	local *replica.Local
 	clock *hlc.Clock
-	coord *Coordinator
+	coord *coordinator.Coordinator
 
 	rpc     *transport.Server
 	rpcAddr string // advertised replica RPC address
@@ -157,7 +158,7 @@ func (n *Node) start() error {
 	if n.hints != nil {
 		cc.Hints = n.hints
 	}
-	if n.coord, err = New(cc); err != nil {
+	if n.coord, err = coordinator.New(cc); err != nil {
 		return err
 	}
 	// The first ring is the one the last run knew; until gossip reports,
@@ -236,7 +237,7 @@ func (n *Node) GossipAddr() string { return n.members.LocalNode().GossipAddr }
 func (n *Node) Store() server.Store { return n }
 
 // Coordinator returns the node's coordinator.
-func (n *Node) Coordinator() *Coordinator { return n.coord }
+func (n *Node) Coordinator() *coordinator.Coordinator { return n.coord }
 
 // Members returns every member this node knows (in this run or, through
 // the persisted list, an earlier one), sorted by id, with its liveness as

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/topology"
@@ -46,7 +47,7 @@ type NodeConfig struct {
 	// ReadSpeculation, RepairWorkers and Fallbacks. The node sets the
 	// rest (Self, Logger, Now, Clock, Topology, Sloppy, Hints,
 	// MaxRecordBytes). Default DefaultConfig().
-	Coordinator Config
+	Coordinator coordinator.Config
 	// Membership holds the gossip knobs: VNodes (this node's token count
 	// on the ring), the join and rejoin intervals, memberlist's probe,
 	// suspicion, gossip and push-pull timing, and the TCP and leave
@@ -128,7 +129,7 @@ func DefaultNodeConfig() NodeConfig {
 		ClusterListen:       "127.0.0.1:7380",
 		GossipListen:        "127.0.0.1:7946",
 		ClusterName:         "ringcache",
-		Coordinator:         DefaultConfig(),
+		Coordinator:         coordinator.DefaultConfig(),
 		Membership:          membership.DefaultConfig(),
 		MaxClockSkew:        500 * time.Millisecond,
 		SkewInterval:        5 * time.Second,
@@ -146,12 +147,14 @@ func DefaultNodeConfig() NodeConfig {
 
 // Validate reports the first invalid field; the error wraps
 // ErrInvalidConfig (or the subpackage's own sentinel for the settings
-// passed on to membership and transport).
+// passed on to the coordinator, membership, transport and handoff).
 func (c NodeConfig) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
 	switch {
+	case c.NodeID == "":
+		return bad("NodeID is empty")
 	case c.Engine == nil:
 		return bad("Engine is nil")
 	case c.ClusterListen == "":
@@ -179,7 +182,7 @@ func (c NodeConfig) Validate() error {
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.ClusterListen); err != nil {
-		return bad("ClusterListen %q: %v", c.ClusterListen, err)
+		return bad("ClusterListen %q: %w", c.ClusterListen, err)
 	}
 	cc := c.coordinatorConfig(&topology.Current{})
 	if err := cc.Validate(); err != nil {
@@ -206,7 +209,7 @@ func (c NodeConfig) seededGuess() bool {
 }
 
 // coordinatorConfig derives the Coordinator's configuration.
-func (c NodeConfig) coordinatorConfig(topo *topology.Current) Config {
+func (c NodeConfig) coordinatorConfig(topo *topology.Current) coordinator.Config {
 	cc := c.Coordinator
 	cc.Self, cc.Logger, cc.Now = c.NodeID, c.Logger, c.Now
 	cc.Clock, cc.Hints, cc.Topology = nil, nil, topo

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
@@ -136,7 +137,7 @@ func (h nodeHandoff) Status(target string) handoff.Status {
 func (h nodeHandoff) Deliver(ctx context.Context, target string, keys [][]byte, recs []engine.Record) error {
 	rep, ok := h.n.topo.Load().Replica(target)
 	if !ok || target == h.n.cfg.NodeID {
-		return ErrUnknownPeer
+		return coordinator.ErrUnknownPeer
 	}
 	// The target learns where the hints come from, and reads count it as
 	// behind until this node has none left for it. A newer version held

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/topology"
 )
 
@@ -38,7 +39,7 @@ type IsolatedError struct {
 func (e *IsolatedError) Error() string { return "cluster: " + e.RESPError() }
 
 // Unwrap makes errors.Is true for ErrIsolated and ErrNoQuorum.
-func (e *IsolatedError) Unwrap() []error { return []error{ErrIsolated, ErrNoQuorum} }
+func (e *IsolatedError) Unwrap() []error { return []error{ErrIsolated, coordinator.ErrNoQuorum} }
 
 // RESPError returns the reply line without the leading '-'.
 func (e *IsolatedError) RESPError() string {

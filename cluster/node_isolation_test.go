@@ -5,14 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/topology"
 )
 
 func TestIsolatedErrorReply(t *testing.T) {
 	err := error(&IsolatedError{Members: 4})
-	if !errors.Is(err, ErrIsolated) || !errors.Is(err, ErrNoQuorum) {
-		t.Fatalf("%v does not wrap ErrIsolated and ErrNoQuorum", err)
+	if !errors.Is(err, ErrIsolated) || !errors.Is(err, coordinator.ErrNoQuorum) {
+		t.Fatalf("%v does not wrap ErrIsolated and coordinator.ErrNoQuorum", err)
 	}
 	var re interface{ RESPError() string }
 	if !errors.As(err, &re) || !strings.HasPrefix(re.RESPError(), "NOQUORUM this node reaches no other cluster member (0 of 4") {

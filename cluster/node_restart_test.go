@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/bench/loopback"
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
@@ -115,7 +116,7 @@ func TestRestartStartsWithPersistedRing(t *testing.T) {
 	if !errors.Is(err, ErrIsolated) || !errors.As(err, &re) || !strings.HasPrefix(re.RESPError(), "NOQUORUM this node reaches no other cluster member") {
 		t.Fatalf("Put on an isolated node = %v", err)
 	}
-	if _, err := a.Store().Get(context.Background(), [][]byte{[]byte("k")}); !errors.Is(err, ErrNoQuorum) {
+	if _, err := a.Store().Get(context.Background(), [][]byte{[]byte("k")}); !errors.Is(err, coordinator.ErrNoQuorum) {
 		t.Fatalf("Get on an isolated node = %v", err)
 	}
 	info := infoText(a.InfoSections())

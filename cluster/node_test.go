@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
@@ -55,10 +56,10 @@ func TestNodeConfigValidate(t *testing.T) {
 		{"no engine", func(c *NodeConfig) { c.Engine = nil }, ErrInvalidConfig},
 		{"no listen", func(c *NodeConfig) { c.ClusterListen = "" }, ErrInvalidConfig},
 		{"bad listen", func(c *NodeConfig) { c.ClusterListen = "nope" }, ErrInvalidConfig},
-		{"R above N", func(c *NodeConfig) { c.Coordinator.R = 4 }, ErrInvalidConfig},
-		{"W zero", func(c *NodeConfig) { c.Coordinator.W = 0 }, ErrInvalidConfig},
-		{"no timeout", func(c *NodeConfig) { c.Coordinator.Timeout = 0 }, ErrInvalidConfig},
-		{"negative flush timeout", func(c *NodeConfig) { c.Coordinator.FlushTimeout = -1 }, ErrInvalidConfig},
+		{"R above N", func(c *NodeConfig) { c.Coordinator.R = 4 }, coordinator.ErrInvalidConfig},
+		{"W zero", func(c *NodeConfig) { c.Coordinator.W = 0 }, coordinator.ErrInvalidConfig},
+		{"no timeout", func(c *NodeConfig) { c.Coordinator.Timeout = 0 }, coordinator.ErrInvalidConfig},
+		{"negative flush timeout", func(c *NodeConfig) { c.Coordinator.FlushTimeout = -1 }, coordinator.ErrInvalidConfig},
 		{"no skew limit", func(c *NodeConfig) { c.MaxClockSkew = 0 }, ErrInvalidConfig},
 		{"no skew interval", func(c *NodeConfig) { c.SkewInterval = 0 }, ErrInvalidConfig},
 		{"no node id", func(c *NodeConfig) { c.NodeID = "" }, ErrInvalidConfig},
@@ -141,8 +142,8 @@ func TestSingleNodeServesAndDescribesItself(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := n.Store().Get(ctx, [][]byte{[]byte("k")}); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Get after Close = %v, want ErrClosed", err)
+	if _, err := n.Store().Get(ctx, [][]byte{[]byte("k")}); !errors.Is(err, coordinator.ErrClosed) {
+		t.Fatalf("Get after Close = %v, want coordinator.ErrClosed", err)
 	}
 }
 
@@ -206,7 +207,7 @@ func TestPeerSetLifecycle(t *testing.T) {
 		t.Fatal("get kept the client of the old address")
 	}
 	if _, err := a.client.Call(ctx, transport.OpPing, nil); !errors.Is(err, transport.ErrClosed) {
-		t.Fatalf("old client Call = %v, want ErrClosed", err)
+		t.Fatalf("old client Call = %v, want coordinator.ErrClosed", err)
 	}
 	if !slices.Equal(wrapped, []string{"p", "p"}) {
 		t.Fatalf("WrapCaller called for %v", wrapped)
@@ -229,11 +230,11 @@ func TestPeerSetLifecycle(t *testing.T) {
 		t.Fatalf("%d clients after retain, want 1 (the dead peer keeps its client)", got)
 	}
 	if _, err := q.client.Call(ctx, transport.OpPing, nil); !errors.Is(err, transport.ErrClosed) {
-		t.Fatalf("left peer's client Call = %v, want ErrClosed", err)
+		t.Fatalf("left peer's client Call = %v, want coordinator.ErrClosed", err)
 	}
 	p.close()
 	if _, err := b.client.Call(ctx, transport.OpPing, nil); !errors.Is(err, transport.ErrClosed) {
-		t.Fatalf("Call after close = %v, want ErrClosed", err)
+		t.Fatalf("Call after close = %v, want coordinator.ErrClosed", err)
 	}
 	if p.get("p", "127.0.0.1:2") != nil {
 		t.Fatal("get after close created a client")
@@ -276,4 +277,13 @@ func TestFailingNeverHidesAFailure(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestNodeCoordinatorRecordLimit: a node's coordinator refuses records
+// larger than one replica frame carries.
+func TestNodeCoordinatorRecordLimit(t *testing.T) {
+	ncfg := DefaultNodeConfig()
+	if got := ncfg.coordinatorConfig(nil).MaxRecordBytes; got != transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes) {
+		t.Fatalf("a node's coordinator limit %d, its frame's %d", got, transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes))
+	}
 }

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/local"
 )
 
 // The Node is what the RESP server serves (Node.Store): the
@@ -151,14 +153,14 @@ func (n *Node) Owners(key []byte) []string {
 // LocalGet implements server.ClusterView from the local engine, with no
 // quorum: tombstones and expired records included.
 func (n *Node) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
-	return localGet(ctx, n.cfg.Engine, key)
+	return local.Lookup(ctx, n.cfg.Engine, key)
 }
 
 // NodeStats is a snapshot of a node's figures for metrics.
 type NodeStats struct {
 	// Coordinator holds the request, quorum failure and read repair
 	// counters.
-	Coordinator Stats
+	Coordinator coordinator.Stats
 	// Members counts members by state (this node included) and joins.
 	Members membership.Stats
 	// RingDigest fingerprints the current ring.
@@ -231,7 +233,7 @@ func (n *Node) InfoSections() []server.InfoSection {
 	if s.Isolated {
 		state = "isolated"
 	}
-	fields := append(n.coord.infoFields(), [][2]string{
+	fields := append(n.coord.InfoFields(), [][2]string{
 		{"cluster_state", state},
 		{"cluster_reachable_members", strconv.Itoa(s.Reachable)},
 		{"cluster_isolated_refusals", i(s.IsolatedRefusals)},
@@ -250,7 +252,7 @@ func (n *Node) InfoSections() []server.InfoSection {
 		[2]string{"cluster_catchup_hint_holders", strconv.Itoa(holders)},
 		[2]string{"cluster_catchup_repair_pending", boolDigit(repair)})
 	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
-	sections = append(sections, engineInfo(n.cfg.Engine)...)
+	sections = append(sections, local.EngineInfo(n.cfg.Engine)...)
 	return append(sections, n.hintsSection(), n.antientropySection())
 }
 

@@ -3,7 +3,7 @@ package server
 import "context"
 
 // Store is what the command handlers read from and write to. The
-// single-node store (cluster.Local) applies to the local engine; the cluster
+// single-node store (server/local) applies to the local engine; the cluster
 // coordinator implements the same methods as quorum operations.
 //
 // Implementations stamp versions themselves; the server only speaks in

@@ -21,6 +21,7 @@ import (
 	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/bench/loopback"
 	"github.com/ringcache/ringcache/cluster"
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
@@ -420,7 +421,7 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 	scfg := server.DefaultConfig()
 	scfg.Addr = cfg.ClientAddr
 	scfg.Logger = cfg.Logger
-	scfg.Consistency = cluster.ConsistencyContext
+	scfg.Consistency = coordinator.ConsistencyContext
 	srv, err := server.New(scfg, node.Store())
 	if err != nil {
 		_ = node.Close()

@@ -3,7 +3,10 @@ package replica
 import (
 	"errors"
 
+	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
 )
 
 // Sentinel errors of the replicas. A remote replica's failure keeps its
@@ -23,11 +26,20 @@ var (
 	ErrValueTooLarge = errors.New("replica: value too large for the cluster")
 )
 
-// The wire codes of this package's sentinels (see
-// transport.RegisterError). Codes are fixed: a node decodes what its
-// peers of the same version send.
+// The wire codes of the sentinels a replica's answer may wrap (see
+// transport.RegisterError): this package's own, and those of the engine,
+// the hint store and anti-entropy, whose errors reach a peer through the
+// replica handler. With them, errors.Is(err, engine.ErrClosed) holds on a
+// coordinator whose peer's engine is closed, as it would for its own.
+// Codes are fixed: a node decodes what its peers of the same version
+// send.
 func init() {
-	transport.RegisterError(64, ErrNoHints)
-	transport.RegisterError(65, ErrValueTooLarge)
-	transport.RegisterError(67, ErrShortReply)
+	for code, err := range map[uint16]error{
+		64: ErrNoHints, 65: ErrValueTooLarge, 67: ErrShortReply,
+		80: engine.ErrClosed, 81: engine.ErrCorrupt, 82: engine.ErrWrite,
+		90: handoff.ErrRefused, 91: handoff.ErrClosed,
+		96: antientropy.ErrBadRequest, 97: antientropy.ErrBadAnswer, 98: antientropy.ErrMalformed, 99: antientropy.ErrClosed,
+	} {
+		transport.RegisterError(code, err)
+	}
 }

@@ -52,7 +52,7 @@ type Config struct {
 	ClusterName    string
 	RequestTimeout time.Duration
 	MaxClockSkew   time.Duration
-	// ReadSpeculation: see cluster.Config.ReadSpeculation.
+	// ReadSpeculation: see coordinator.Config.ReadSpeculation.
 	ReadSpeculation time.Duration
 	// ClusterMaxFrame bounds a replica RPC frame between nodes; the
 	// largest key plus value a cluster stores follows from it

@@ -19,11 +19,13 @@ import (
 	"syscall"
 
 	"github.com/ringcache/ringcache/cluster"
+	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/stall"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/local"
 )
 
 // version is the ringcache release; INFO reports it.
@@ -103,9 +105,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer stalls.Close()
 	if cfg.ClusterListen == "" {
-		local := cluster.NewLocal(eng, hlc.New(nodeID, nil), nil)
-		local.SetNode(nodeID, cfg.Listen)
-		return runServer(ctx, cfg, local, nil, metrics, stalls, log)
+		single := local.New(eng, hlc.New(nodeID, nil), nil)
+		single.SetNode(nodeID, cfg.Listen)
+		return runServer(ctx, cfg, single, nil, metrics, stalls, log)
 	}
 	node, err := startClusterNode(ctx, cfg, nodeID, eng, metrics, stalls, log)
 	if err != nil {
@@ -163,7 +165,7 @@ func runServer(ctx context.Context, cfg Config, store server.Store, node *cluste
 	scfg.Settings = cfg.publicSettings
 	scfg.Arrivals, scfg.MaxWait = stalls, cfg.RequestTimeout
 	if node != nil {
-		scfg.Consistency = cluster.ConsistencyContext
+		scfg.Consistency = coordinator.ConsistencyContext
 	}
 	srv, err := server.New(scfg, store)
 	if err != nil {

@@ -1,4 +1,4 @@
-package cluster
+package local
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/engine"
@@ -16,19 +17,19 @@ import (
 	"github.com/ringcache/ringcache/server"
 )
 
-// openLocal returns a Local over an in-memory engine whose expiry clock
+// openLocal returns a Store over an in-memory engine whose expiry clock
 // is *nowMs (Unix ms).
-func openLocal(t *testing.T, nowMs *int64) (*Local, *engine.Engine) {
+func openLocal(t *testing.T, nowMs *int64) (*Store, *engine.Engine) {
 	t.Helper()
 	eng := openMemEngine(t)
 	now := func() time.Time { return time.UnixMilli(*nowMs) }
-	return NewLocal(eng, hlc.New("n1", now), now), eng
+	return New(eng, hlc.New("n1", now), now), eng
 }
 
 func TestLocalNodesAndOwners(t *testing.T) {
 	ms := time.Now().UnixMilli()
 	l, _ := openLocal(t, &ms)
-	want := []server.NodeInfo{{ID: DefaultLocalNodeID, State: "alive", Share: 1}}
+	want := []server.NodeInfo{{ID: DefaultNodeID, State: "alive", Share: 1}}
 	if got := l.Nodes(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Nodes before SetNode = %+v, want %+v", got, want)
 	}
@@ -61,7 +62,7 @@ func TestLocalSetNodeConcurrent(t *testing.T) {
 		defer wg.Done()
 		for i := 0; i < 200; i++ {
 			n := l.Nodes()[0]
-			if n.ID != DefaultLocalNodeID && n.ID != "n1" {
+			if n.ID != DefaultNodeID && n.ID != "n1" {
 				t.Errorf("torn node id %q", n.ID)
 				return
 			}
@@ -211,4 +212,29 @@ func TestLocalThroughServer(t *testing.T) {
 		err.Error() != "ERR RINGCACHE CONSISTENCY needs cluster mode" {
 		t.Errorf("RINGCACHE CONSISTENCY without a hook: err = %v", err)
 	}
+}
+
+func TestEngineInfo(t *testing.T) {
+	secs := EngineInfo(openMemEngine(t))
+	if len(secs) != 1 || secs[0].Name != "Engine" || len(secs[0].Fields) == 0 {
+		t.Fatalf("sections %+v", secs)
+	}
+}
+
+// openMemEngine opens a small engine on an in-memory filesystem, closed
+// when the test ends.
+func openMemEngine(t testing.TB) *engine.Engine {
+	t.Helper()
+	ecfg := engine.DefaultConfig()
+	ecfg.Dir = "db"
+	ecfg.FS = vfs.NewMem()
+	ecfg.Fsync = engine.FsyncNo
+	ecfg.MemTableBytes = 4 << 20
+	ecfg.CacheBytes = 4 << 20
+	eng, err := engine.Open(ecfg)
+	if err != nil {
+		t.Fatalf("open engine: %v", err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	return eng
 }

@@ -1,4 +1,4 @@
-package cluster
+package coordinator
 
 import "github.com/ringcache/ringcache/cluster/quorum"
 

@@ -1,4 +1,4 @@
-package cluster
+package coordinator
 
 import (
 	"context"
@@ -221,14 +221,6 @@ func TestMisbehavingReplicaIsAFailure(t *testing.T) {
 	secs := co.InfoSections()
 	if len(secs) != 1 {
 		t.Fatalf("a replica without INFO added sections: %+v", secs)
-	}
-}
-
-func TestEngineInfo(t *testing.T) {
-	tc := newTestCluster(t, 1, nil)
-	secs := engineInfo(tc.locals["n0"].Engine())
-	if len(secs) != 1 || secs[0].Name != "Engine" || len(secs[0].Fields) == 0 {
-		t.Fatalf("sections %+v", secs)
 	}
 }
 

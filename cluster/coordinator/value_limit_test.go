@@ -1,4 +1,4 @@
-package cluster
+package coordinator
 
 import (
 	"bytes"
@@ -97,10 +97,5 @@ func TestPutRefusesOversizedRecordsBeforeSending(t *testing.T) {
 	}
 	if st := co.Stats(); st.WriteQuorumFailures != 0 {
 		t.Fatalf("stats %+v", st)
-	}
-
-	ncfg := DefaultNodeConfig()
-	if got := ncfg.coordinatorConfig(nil).MaxRecordBytes; got != transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes) {
-		t.Fatalf("a node's coordinator limit %d, its frame's %d", got, transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes))
 	}
 }

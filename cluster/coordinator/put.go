@@ -1,4 +1,4 @@
-package cluster
+package coordinator
 
 import (
 	"context"
@@ -318,4 +318,12 @@ var applyBatch = batchCall{
 // applyRequest is the write a batch sends its replica.
 func (bt *batch) applyRequest() replica.ApplyRequest {
 	return replica.ApplyRequest{Keys: bt.keys, Recs: bt.recs, Hint: bt.hint, Noted: bt.noted}
+}
+
+// toRecord is mutation m as the engine stores it, stamped with v.
+func toRecord(m server.Mutation, v engine.Version) engine.Record {
+	if m.Delete {
+		return engine.Record{Version: v, Tombstone: true}
+	}
+	return engine.Record{Value: m.Value, Version: v, ExpireAt: m.ExpireAt}
 }

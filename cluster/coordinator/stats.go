@@ -1,4 +1,4 @@
-package cluster
+package coordinator
 
 import (
 	"strconv"
@@ -76,15 +76,15 @@ func (c *Coordinator) Stats() Stats {
 }
 
 // InfoSections implements server.InfoProvider: the coordinator's
-// "Cluster" section (infoFields). A Node builds the whole INFO around it.
+// "Cluster" section (InfoFields). A Node builds the whole INFO around it.
 func (c *Coordinator) InfoSections() []server.InfoSection {
-	return []server.InfoSection{{Name: "Cluster", Fields: c.infoFields()}}
+	return []server.InfoSection{{Name: "Cluster", Fields: c.InfoFields()}}
 }
 
-// infoFields are the coordinator's INFO figures: its configuration and
+// InfoFields are the coordinator's INFO figures: its configuration and
 // Stats. cluster_enabled is 0 so that cluster-aware clients treat the
 // node as a standalone server: any node accepts any key.
-func (c *Coordinator) infoFields() [][2]string {
+func (c *Coordinator) InfoFields() [][2]string {
 	s := c.Stats()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	fields := [][2]string{

@@ -1,4 +1,4 @@
-package cluster
+package local
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"github.com/ringcache/ringcache/server"
 )
 
-// Local is the single-node store: it stamps each write with a version from
-// the node's clock and applies it to the local engine. The cluster
-// coordinator implements the same server.Store methods as quorum
-// operations over the key's replicas.
-type Local struct {
+// Store is the single-node store: it stamps each write with a version from
+// the node's clock and applies it to the local engine. A cluster node
+// implements the same server.Store methods as quorum operations over the
+// key's replicas.
+type Store struct {
 	eng   *engine.Engine
 	clock *hlc.Clock
 	now   func() time.Time
@@ -26,50 +26,50 @@ type Local struct {
 	bufs sync.Pool
 
 	// node is this node's identity for the ClusterView methods; never nil
-	// after NewLocal. Swapped whole so SetNode may run while serving (the
+	// after New. Swapped whole so SetNode may run while serving (the
 	// client address is often known only once the listener is bound).
-	node atomic.Pointer[localNode]
+	node atomic.Pointer[nodeInfo]
 }
 
-// localNode is what RINGCACHE NODES shows about a single node.
-type localNode struct{ id, clientAddr string }
+// nodeInfo is what RINGCACHE NODES shows about a single node.
+type nodeInfo struct{ id, clientAddr string }
 
-// DefaultLocalNodeID is the node id a Local reports until SetNode names it.
-const DefaultLocalNodeID = "local"
+// DefaultNodeID is the node id a Store reports until SetNode names it.
+const DefaultNodeID = "local"
 
 var (
-	_ server.Store        = (*Local)(nil)
-	_ server.InfoProvider = (*Local)(nil)
-	_ server.ClusterView  = (*Local)(nil)
+	_ server.Store        = (*Store)(nil)
+	_ server.InfoProvider = (*Store)(nil)
+	_ server.ClusterView  = (*Store)(nil)
 )
 
-type localBufs struct {
+type scratch struct {
 	keys  [][]byte
 	recs  []engine.Record
 	found []bool
 }
 
-// NewLocal returns a store over eng whose versions come from clock. now is
+// New returns a store over eng whose versions come from clock. now is
 // the clock used to decide expiry (nil: time.Now).
-func NewLocal(eng *engine.Engine, clock *hlc.Clock, now func() time.Time) *Local {
+func New(eng *engine.Engine, clock *hlc.Clock, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Local{eng: eng, clock: clock, now: now}
-	l.bufs.New = func() any { return new(localBufs) }
-	l.node.Store(&localNode{id: DefaultLocalNodeID})
+	l := &Store{eng: eng, clock: clock, now: now}
+	l.bufs.New = func() any { return new(scratch) }
+	l.node.Store(&nodeInfo{id: DefaultNodeID})
 	return l
 }
 
 // SetNode sets the node id and client address (host:port) that the
 // ClusterView methods report. Safe to call at any time.
-func (l *Local) SetNode(id, clientAddr string) {
-	l.node.Store(&localNode{id: id, clientAddr: clientAddr})
+func (l *Store) SetNode(id, clientAddr string) {
+	l.node.Store(&nodeInfo{id: id, clientAddr: clientAddr})
 }
 
 // Get implements server.Store.
-func (l *Local) Get(_ context.Context, keys [][]byte) ([]server.Item, error) {
-	b := l.bufs.Get().(*localBufs)
+func (l *Store) Get(_ context.Context, keys [][]byte) ([]server.Item, error) {
+	b := l.bufs.Get().(*scratch)
 	defer l.bufs.Put(b)
 	b.recs = grow(b.recs, len(keys))
 	b.found = grow(b.found, len(keys))
@@ -90,8 +90,8 @@ func (l *Local) Get(_ context.Context, keys [][]byte) ([]server.Item, error) {
 
 // Put implements server.Store. Each mutation gets its own version, newer
 // than anything this node stored before.
-func (l *Local) Put(_ context.Context, muts []server.Mutation) error {
-	b := l.bufs.Get().(*localBufs)
+func (l *Store) Put(_ context.Context, muts []server.Mutation) error {
+	b := l.bufs.Get().(*scratch)
 	defer l.bufs.Put(b)
 	b.keys = grow(b.keys, len(muts))
 	b.recs = grow(b.recs, len(muts))
@@ -112,7 +112,7 @@ func (l *Local) Put(_ context.Context, muts []server.Mutation) error {
 // record written under a clock that ran ahead of ours): the clock learns
 // that version and the write is applied again with a newer one, so an
 // acknowledged write is never silently dropped.
-func (l *Local) restamp(keys [][]byte, recs []engine.Record) error {
+func (l *Store) restamp(keys [][]byte, recs []engine.Record) error {
 	for i, key := range keys {
 		for {
 			cur, ok, err := l.eng.Lookup(key)
@@ -143,16 +143,16 @@ func toRecord(m server.Mutation, v engine.Version) engine.Record {
 }
 
 // Len implements server.Store.
-func (l *Local) Len(context.Context) (int64, error) {
+func (l *Store) Len(context.Context) (int64, error) {
 	return l.eng.Count(l.now().UnixMilli())
 }
 
 // Flush implements server.Store.
-func (l *Local) Flush(context.Context) error { return l.eng.DropAll() }
+func (l *Store) Flush(context.Context) error { return l.eng.DropAll() }
 
 // InfoSections implements server.InfoProvider with the engine's figures.
-func (l *Local) InfoSections() []server.InfoSection {
-	return engineInfo(l.eng)
+func (l *Store) InfoSections() []server.InfoSection {
+	return EngineInfo(l.eng)
 }
 
 func grow[T any](s []T, n int) []T {
@@ -167,24 +167,24 @@ func grow[T any](s []T, n int) []T {
 // virtual nodes.
 
 // Nodes implements server.ClusterView with this node alone.
-func (l *Local) Nodes() []server.NodeInfo {
+func (l *Store) Nodes() []server.NodeInfo {
 	n := l.node.Load()
 	return []server.NodeInfo{{ID: n.id, ClientAddr: n.clientAddr, State: "alive", VNodes: 0, Share: 1}}
 }
 
 // Owners implements server.ClusterView: every key is this node's.
-func (l *Local) Owners([]byte) []string { return []string{l.node.Load().id} }
+func (l *Store) Owners([]byte) []string { return []string{l.node.Load().id} }
 
 // LocalGet implements server.ClusterView with the engine's record as
 // stored: tombstones and expired records included.
-func (l *Local) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
-	return localGet(ctx, l.eng, key)
+func (l *Store) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
+	return Lookup(ctx, l.eng, key)
 }
 
-// localGet is RINGCACHE LOCALGET, on one node or on a cluster member: the
-// record eng stores under key, tombstones and expired records included (a
+// Lookup is RINGCACHE LOCALGET, on one node or on a cluster member (whose
+// Node answers with it too): the record eng stores under key, tombstones and expired records included (a
 // tombstone with no value), with no quorum.
-func localGet(ctx context.Context, eng *engine.Engine, key []byte) (server.LocalRecord, bool, error) {
+func Lookup(ctx context.Context, eng *engine.Engine, key []byte) (server.LocalRecord, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return server.LocalRecord{}, false, err
 	}
@@ -199,9 +199,10 @@ func localGet(ctx context.Context, eng *engine.Engine, key []byte) (server.Local
 	return rec, true, nil
 }
 
-// engineInfo is the INFO "Engine" section: every figure of the engine's
+// EngineInfo is the INFO "Engine" section, on one node or on a cluster
+// member: every figure of the engine's
 // Stats, as engine_<name>.
-func engineInfo(eng *engine.Engine) []server.InfoSection {
+func EngineInfo(eng *engine.Engine) []server.InfoSection {
 	stats := eng.Stats().Numbers()
 	fields := make([][2]string, len(stats))
 	for i, st := range stats {
