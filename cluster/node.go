@@ -18,7 +18,6 @@ import (
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine/hlc"
-	"github.com/ringcache/ringcache/server"
 )
 
 // Node is a running cluster member. Create it with StartNode and stop it
@@ -231,10 +230,6 @@ func (n *Node) ClusterAddr() string { return n.rpcAddr }
 
 // GossipAddr returns the address the node gossips on.
 func (n *Node) GossipAddr() string { return n.members.LocalNode().GossipAddr }
-
-// Store returns what the RESP server serves: the node itself (its quorum
-// reads and writes go through the coordinator; node_view.go).
-func (n *Node) Store() server.Store { return n }
 
 // Coordinator returns the node's coordinator.
 func (n *Node) Coordinator() *coordinator.Coordinator { return n.coord }

@@ -10,7 +10,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Anti-entropy on a node. The repairer compares, in the background and
@@ -42,9 +42,9 @@ func (n *Node) startAntiEntropy() error {
 func (n *Node) Repairer() *antientropy.Repairer { return n.repairer }
 
 // Repair runs one full anti-entropy round now (RINGCACHE REPAIR).
-func (n *Node) Repair(ctx context.Context) (server.RepairSummary, error) {
+func (n *Node) Repair(ctx context.Context) (store.RepairSummary, error) {
 	s, err := n.repairer.Round(ctx)
-	return server.RepairSummary{
+	return store.RepairSummary{
 		RangesCompared: int64(s.RangesCompared), RangesDiffering: int64(s.RangesDiffering),
 		LeavesDiffering: int64(s.LeavesDiffering),
 		KeysSent:        s.KeysSent, KeysReceived: s.KeysReceived,
@@ -67,14 +67,14 @@ func (n *Node) PurgeAllowed(key []byte, r engine.Record) bool {
 }
 
 // antientropySection is INFO's "Antientropy" section.
-func (n *Node) antientropySection() server.InfoSection {
+func (n *Node) antientropySection() store.InfoSection {
 	s := n.repairer.Stats()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	last := "0"
 	if !s.LastRound.IsZero() {
 		last = i(s.LastRound.Unix())
 	}
-	return server.InfoSection{Name: "Antientropy", Fields: [][2]string{
+	return store.InfoSection{Name: "Antientropy", Fields: [][2]string{
 		{"antientropy_interval_seconds", strconv.FormatFloat(n.cfg.AntiEntropyInterval.Seconds(), 'f', -1, 64)},
 		{"antientropy_rounds", i(s.Rounds)},
 		{"antientropy_last_round_unix", last},

@@ -14,6 +14,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // fastGossip shortens the gossip intervals for tests on loopback.
@@ -111,12 +112,12 @@ func TestRestartStartsWithPersistedRing(t *testing.T) {
 		}
 		return nil
 	})
-	err := a.Store().Put(context.Background(), []server.Mutation{{Key: []byte("k"), Value: []byte("v")}})
+	err := a.Put(context.Background(), []store.Mutation{{Key: []byte("k"), Value: []byte("v")}})
 	var re interface{ RESPError() string }
 	if !errors.Is(err, ErrIsolated) || !errors.As(err, &re) || !strings.HasPrefix(re.RESPError(), "NOQUORUM this node reaches no other cluster member") {
 		t.Fatalf("Put on an isolated node = %v", err)
 	}
-	if _, err := a.Store().Get(context.Background(), [][]byte{[]byte("k")}); !errors.Is(err, coordinator.ErrNoQuorum) {
+	if _, err := a.Get(context.Background(), [][]byte{[]byte("k")}); !errors.Is(err, coordinator.ErrNoQuorum) {
 		t.Fatalf("Get on an isolated node = %v", err)
 	}
 	info := infoText(a.InfoSections())
@@ -154,7 +155,7 @@ func TestNewNodeWithSilentSeedIsIsolated(t *testing.T) {
 	if !n.Isolated() {
 		t.Fatal("a node whose seed does not answer is not isolated")
 	}
-	err := n.Store().Put(context.Background(), []server.Mutation{{Key: []byte("k"), Value: []byte("v")}})
+	err := n.Put(context.Background(), []store.Mutation{{Key: []byte("k"), Value: []byte("v")}})
 	if !errors.Is(err, ErrIsolated) || !strings.Contains(err.Error(), "no seed answered") {
 		t.Fatalf("Put = %v", err)
 	}
@@ -212,11 +213,11 @@ func TestKeysEstimateNeverWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	muts := []server.Mutation{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}}
-	if err := n.Store().Put(context.Background(), muts); err != nil {
+	muts := []store.Mutation{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}}
+	if err := n.Put(context.Background(), muts); err != nil {
 		t.Fatal(err)
 	}
-	est, ok := n.Store().(server.KeyEstimator)
+	est, ok := any(n).(server.KeyEstimator)
 	if !ok {
 		t.Fatal("Store is not a KeyEstimator")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 func memEngine(t *testing.T) *engine.Engine {
@@ -93,10 +94,10 @@ func TestSingleNodeServesAndDescribesItself(t *testing.T) {
 	ctx := context.Background()
 	// A cluster of one with N=3 refuses quorum operations; see
 	// TestSingleNodeKeepsQuorum. Here the node is configured for one replica.
-	if err := n.Store().Put(ctx, []server.Mutation{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
+	if err := n.Put(ctx, []store.Mutation{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
-	items, err := n.Store().Get(ctx, [][]byte{[]byte("k")})
+	items, err := n.Get(ctx, [][]byte{[]byte("k")})
 	if err != nil || !items[0].Found || string(items[0].Value) != "v" {
 		t.Fatalf("Get = %+v, %v", items, err)
 	}
@@ -115,11 +116,11 @@ func TestSingleNodeServesAndDescribesItself(t *testing.T) {
 		nodes[0].Share < 0.999 || nodes[0].VNodes != 128 || nodes[0].ClientAddr != cfg.ClientAddr {
 		t.Fatalf("Nodes = %+v", nodes)
 	}
-	view, ok := n.Store().(server.ClusterView)
+	view, ok := any(n).(server.ClusterView)
 	if !ok || len(view.Nodes()) != 1 {
 		t.Fatal("Store does not expose the ClusterView")
 	}
-	ip, ok := n.Store().(server.InfoProvider)
+	ip, ok := any(n).(server.InfoProvider)
 	if !ok {
 		t.Fatal("Store is not an InfoProvider")
 	}
@@ -142,12 +143,12 @@ func TestSingleNodeServesAndDescribesItself(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := n.Store().Get(ctx, [][]byte{[]byte("k")}); !errors.Is(err, coordinator.ErrClosed) {
+	if _, err := n.Get(ctx, [][]byte{[]byte("k")}); !errors.Is(err, coordinator.ErrClosed) {
 		t.Fatalf("Get after Close = %v, want coordinator.ErrClosed", err)
 	}
 }
 
-func infoText(ss []server.InfoSection) string {
+func infoText(ss []store.InfoSection) string {
 	var b strings.Builder
 	for _, s := range ss {
 		b.WriteString("# " + s.Name + "\n")

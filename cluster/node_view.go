@@ -12,19 +12,20 @@ import (
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/engine"
-	"github.com/ringcache/ringcache/server"
 	"github.com/ringcache/ringcache/server/local"
+	"github.com/ringcache/ringcache/server/store"
 )
 
-// The Node is what the RESP server serves (Node.Store): the
-// coordinator's quorum reads and writes, refused while the node is
-// isolated (node_isolation.go), together with the operator views
-// (ClusterView, HintsView, Repairer, KeyEstimator, InfoProvider) that
-// the server finds by type assertion on the one Store it is given.
+// The Node is what the RESP server serves: it implements server.Store
+// (checked in store_test.go) with the coordinator's quorum reads and
+// writes, refused while the node is isolated (node_isolation.go),
+// together with the operator views (ClusterView, HintsView, Repairer,
+// KeyEstimator, InfoProvider) that the server finds by type assertion
+// on the one Store it is given.
 
 // Get implements server.Store: the coordinator's quorum read, unless
 // this node is isolated.
-func (n *Node) Get(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+func (n *Node) Get(ctx context.Context, keys [][]byte) ([]store.Item, error) {
 	if err := n.refuseIsolated(); err != nil {
 		return nil, err
 	}
@@ -33,7 +34,7 @@ func (n *Node) Get(ctx context.Context, keys [][]byte) ([]server.Item, error) {
 
 // GetLatest implements server.LatestReader: the coordinator's read of
 // every reachable replica, unless this node is isolated.
-func (n *Node) GetLatest(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+func (n *Node) GetLatest(ctx context.Context, keys [][]byte) ([]store.Item, error) {
 	if err := n.refuseIsolated(); err != nil {
 		return nil, err
 	}
@@ -42,7 +43,7 @@ func (n *Node) GetLatest(ctx context.Context, keys [][]byte) ([]server.Item, err
 
 // Put implements server.Store: the coordinator's quorum write, unless
 // this node is isolated.
-func (n *Node) Put(ctx context.Context, muts []server.Mutation) error {
+func (n *Node) Put(ctx context.Context, muts []store.Mutation) error {
 	if err := n.refuseIsolated(); err != nil {
 		return err
 	}
@@ -66,26 +67,16 @@ func (n *Node) refuseIsolated() error {
 	return err
 }
 
-var (
-	_ server.Store        = (*Node)(nil)
-	_ server.LatestReader = (*Node)(nil)
-	_ server.ClusterView  = (*Node)(nil)
-	_ server.InfoProvider = (*Node)(nil)
-	_ server.HintsView    = (*Node)(nil)
-	_ server.Repairer     = (*Node)(nil)
-	_ server.KeyEstimator = (*Node)(nil)
-)
-
 // Hints implements server.HintsView: the hints this node holds, per
 // target (none when hinted handoff is off).
-func (n *Node) Hints() []server.HintInfo {
+func (n *Node) Hints() []store.HintInfo {
 	if n.hints == nil {
 		return nil
 	}
 	stats := n.hints.Stats()
-	out := make([]server.HintInfo, len(stats))
+	out := make([]store.HintInfo, len(stats))
 	for i, s := range stats {
-		out[i] = server.HintInfo{
+		out[i] = store.HintInfo{
 			Target: s.Target, Pending: s.Pending, Bytes: s.Bytes,
 			OldestAgeMs: s.OldestAge.Milliseconds(), Delivered: s.Delivered, Dropped: s.Dropped,
 		}
@@ -95,7 +86,7 @@ func (n *Node) Hints() []server.HintInfo {
 
 // hintsSection is INFO's "Hints" section: totals, then one line per
 // target in Redis's "field=value,..." style (like keyspace lines).
-func (n *Node) hintsSection() server.InfoSection {
+func (n *Node) hintsSection() store.InfoSection {
 	var stats []handoff.TargetStats
 	if n.hints != nil {
 		stats = n.hints.Stats()
@@ -121,19 +112,19 @@ func (n *Node) hintsSection() server.InfoSection {
 			"pending=%d,bytes=%d,oldest_age_ms=%d,delivered=%d,dropped=%d",
 			h.Pending, h.Bytes, h.OldestAge.Milliseconds(), h.Delivered, h.Dropped)})
 	}
-	return server.InfoSection{Name: "Hints", Fields: fields}
+	return store.InfoSection{Name: "Hints", Fields: fields}
 }
 
 // Nodes implements server.ClusterView: every known member, sorted by id,
 // with its state (alive, suspect, dead: down or not heard of since this
 // node started; left: left for good) and its primary share of the ring
 // (0 for members not in it: those that Left).
-func (n *Node) Nodes() []server.NodeInfo {
+func (n *Node) Nodes() []store.NodeInfo {
 	t := n.topo.Load()
 	shares := t.Shares()
-	out := make([]server.NodeInfo, len(t.Members()))
+	out := make([]store.NodeInfo, len(t.Members()))
 	for i, m := range t.Members() {
-		out[i] = server.NodeInfo{
+		out[i] = store.NodeInfo{
 			ID:         m.ID,
 			ClientAddr: m.ClientAddr,
 			State:      m.State.String(),
@@ -152,7 +143,7 @@ func (n *Node) Owners(key []byte) []string {
 
 // LocalGet implements server.ClusterView from the local engine, with no
 // quorum: tombstones and expired records included.
-func (n *Node) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
+func (n *Node) LocalGet(ctx context.Context, key []byte) (store.LocalRecord, bool, error) {
 	return local.Lookup(ctx, n.cfg.Engine, key)
 }
 
@@ -226,7 +217,7 @@ func (n *Node) Stats() NodeStats {
 // requests —, member counts by state, the ring digest, the clock skew
 // and catch-up), the local engine's section, the hints and anti-entropy.
 // Nothing here asks a peer or waits for one.
-func (n *Node) InfoSections() []server.InfoSection {
+func (n *Node) InfoSections() []store.InfoSection {
 	s := n.Stats()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	state := "ok"
@@ -251,7 +242,7 @@ func (n *Node) InfoSections() []server.InfoSection {
 		[2]string{"cluster_catching_up", boolDigit(behind)},
 		[2]string{"cluster_catchup_hint_holders", strconv.Itoa(holders)},
 		[2]string{"cluster_catchup_repair_pending", boolDigit(repair)})
-	sections := []server.InfoSection{{Name: "Cluster", Fields: fields}}
+	sections := []store.InfoSection{{Name: "Cluster", Fields: fields}}
 	sections = append(sections, local.EngineInfo(n.cfg.Engine)...)
 	return append(sections, n.hintsSection(), n.antientropySection())
 }

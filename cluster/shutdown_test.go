@@ -11,7 +11,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // hangingApplies is a handler wrapper whose OpApply requests never
@@ -83,7 +83,7 @@ func TestNodeCloseBoundedWithStuckHandlers(t *testing.T) {
 	// Every key is on both nodes: b's applies hang; W=1 lets a answer.
 	for i := range 20 {
 		key := []byte(fmt.Sprint("k", i))
-		if err := a.Store().Put(context.Background(), []server.Mutation{{Key: key, Value: key}}); err != nil {
+		if err := a.Put(context.Background(), []store.Mutation{{Key: key, Value: key}}); err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 	}
@@ -104,7 +104,7 @@ func TestNodeCloseBoundedWithStuckHandlers(t *testing.T) {
 		t.Fatalf("Node.Close: %v, want the transport's ErrCloseTimeout", err)
 	}
 	// a keeps working without b.
-	if err := a.Store().Put(context.Background(), []server.Mutation{{Key: []byte("after"), Value: []byte("v")}}); err != nil {
+	if err := a.Put(context.Background(), []store.Mutation{{Key: []byte("after"), Value: []byte("v")}}); err != nil {
 		t.Fatalf("Put through a after b closed: %v", err)
 	}
 }

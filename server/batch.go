@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Batch kinds: consecutive commands of one kind in a pipeline share one
@@ -149,7 +151,7 @@ func (s *Server) writeBatch(c *client, conn redcon.Conn, cmds []redcon.Command) 
 				muts[j].Value = val
 				continue
 			}
-			muts = append(muts, Mutation{Key: key, Value: val})
+			muts = append(muts, store.Mutation{Key: key, Value: val})
 			hashes = append(hashes, h)
 			if len(muts) == linearDedupKeys {
 				index = make(map[uint64]int, 2*linearDedupKeys)
@@ -180,7 +182,7 @@ func (s *Server) writeBatch(c *client, conn redcon.Conn, cmds []redcon.Command) 
 // findKey returns the index of key among muts, or -1. index, when not
 // nil, maps a hash to the last mutation with that hash; hash collisions
 // between different keys fall back to a scan.
-func findKey(muts []Mutation, hashes []uint64, index map[uint64]int, h uint64, key []byte) int {
+func findKey(muts []store.Mutation, hashes []uint64, index map[uint64]int, h uint64, key []byte) int {
 	if index != nil {
 		j, ok := index[h]
 		if !ok {
@@ -201,6 +203,6 @@ func findKey(muts []Mutation, hashes []uint64, index map[uint64]int, h uint64, k
 // visible reports whether an item read from the store is live at nowMs.
 // Stores already hide expired keys; checking again keeps replies right when
 // the store's clock and the server's disagree by a little.
-func visible(it Item, nowMs int64) bool {
+func visible(it store.Item, nowMs int64) bool {
 	return it.Found && (it.ExpireAt == 0 || it.ExpireAt > nowMs)
 }

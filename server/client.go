@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // client is one connection's session state. Fields without a comment are
@@ -42,7 +44,7 @@ type client struct {
 	// allocate. Each is cleared after use so it does not pin requests.
 	cmds    []redcon.Command
 	keys    [][]byte
-	muts    []Mutation
+	muts    []store.Mutation
 	hashes  []uint64
 	stripes []int
 	call    call

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // step is one command and its expected reply: a value (string, int64, nil,
@@ -309,8 +311,8 @@ func TestServerCommands(t *testing.T) {
 // infoStore adds an INFO section through InfoProvider.
 type infoStore struct{ *memStore }
 
-func (infoStore) InfoSections() []InfoSection {
-	return []InfoSection{{Name: "Engine", Fields: [][2]string{{"engine", "mem"}}}}
+func (infoStore) InfoSections() []store.InfoSection {
+	return []store.InfoSection{{Name: "Engine", Fields: [][2]string{{"engine", "mem"}}}}
 }
 
 func TestInfoProvider(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // TestMalformedInput: each malformed input gets Redis's error, the
@@ -226,7 +228,7 @@ func TestPreAuthLimits(t *testing.T) {
 // panicStore panics on a chosen key.
 type panicStore struct{ *memStore }
 
-func (p panicStore) Get(ctx context.Context, keys [][]byte) ([]Item, error) {
+func (p panicStore) Get(ctx context.Context, keys [][]byte) ([]store.Item, error) {
 	for _, k := range keys {
 		if string(k) == "boom" {
 			panic("boom")
@@ -281,7 +283,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	ms := newMemStore(nil)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once atomic.Bool
-	ms.putHook = func(muts []Mutation) error {
+	ms.putHook = func(muts []store.Mutation) error {
 		if string(muts[0].Key) == "slow" && once.CompareAndSwap(false, true) {
 			close(entered)
 			<-release
@@ -337,7 +339,7 @@ func TestShutdownForce(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
 	entered := make(chan struct{})
-	ms.putHook = func([]Mutation) error { close(entered); <-block; return nil }
+	ms.putHook = func([]store.Mutation) error { close(entered); <-block; return nil }
 	srv, _ := New(DefaultConfig(), ms)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	done := make(chan error, 1)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // infoBlocks splits an INFO reply into its sections: header -> field lines.
@@ -28,17 +30,17 @@ func infoBlocks(t *testing.T, info string) (map[string][]string, []string) {
 func TestInfoClusterSection(t *testing.T) {
 	tests := []struct {
 		name  string
-		info  []InfoSection
+		info  []store.InfoSection
 		want  []string
 		view  bool
 		extra string // another section that must still be there
 	}{
 		{name: "plain store", want: []string{"cluster_enabled:0"}},
 		{name: "store without Cluster", view: true,
-			info: []InfoSection{{Name: "Engine", Fields: [][2]string{{"engine_x", "1"}}}},
+			info: []store.InfoSection{{Name: "Engine", Fields: [][2]string{{"engine_x", "1"}}}},
 			want: []string{"cluster_enabled:0"}, extra: "Engine"},
 		{name: "store Cluster merged", view: true,
-			info: []InfoSection{
+			info: []store.InfoSection{
 				{Name: "Engine", Fields: [][2]string{{"engine_x", "1"}}},
 				{Name: "cluster", Fields: [][2]string{{"cluster_enabled", "1"}, {"cluster_members_alive", "3"}, {"cluster_replicas", "3"}}},
 			},

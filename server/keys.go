@@ -1,6 +1,10 @@
 package server
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/ringcache/ringcache/server/store"
+)
 
 // Generic key commands.
 
@@ -16,7 +20,7 @@ func cmdDel(x *call) error {
 	if err != nil {
 		return err
 	}
-	muts := make([]Mutation, 0, len(keys))
+	muts := make([]store.Mutation, 0, len(keys))
 	var seen map[string]struct{} // large DELs: dedupe in O(n)
 	if len(keys) > 32 {
 		seen = make(map[string]struct{}, len(keys))
@@ -34,7 +38,7 @@ func cmdDel(x *call) error {
 		if it.Found {
 			found++
 		}
-		muts = append(muts, Mutation{Key: keys[i], Delete: true})
+		muts = append(muts, store.Mutation{Key: keys[i], Delete: true})
 	}
 	if err := x.s.store.Put(x.ctx(), muts); err != nil {
 		return err
@@ -140,7 +144,7 @@ func cmdPersist(x *call) error {
 		x.conn.WriteInt(0)
 		return nil
 	}
-	if err := x.put(Mutation{Key: key, Value: old.Value}); err != nil {
+	if err := x.put(store.Mutation{Key: key, Value: old.Value}); err != nil {
 		return err
 	}
 	x.conn.WriteInt(1)

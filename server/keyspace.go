@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Helpers shared by the keyspace handlers: single-key reads and writes
@@ -16,15 +18,15 @@ func (x *call) nowMs() int64 { return x.s.now().UnixMilli() }
 func (x *call) ctx() context.Context { return x.c.storeCtx(x.s) }
 
 // get reads one key; an expired key reads as missing.
-func (x *call) get(key []byte) (Item, error) { return x.read(key, false) }
+func (x *call) get(key []byte) (store.Item, error) { return x.read(key, false) }
 
 // getLatest reads one key for a read-modify-write: from every copy the
 // store can reach (LatestReader), else like get.
-func (x *call) getLatest(key []byte) (Item, error) { return x.read(key, true) }
+func (x *call) getLatest(key []byte) (store.Item, error) { return x.read(key, true) }
 
-func (x *call) read(key []byte, latest bool) (Item, error) {
+func (x *call) read(key []byte, latest bool) (store.Item, error) {
 	keys := append(x.c.keys[:0], key)
-	var items []Item
+	var items []store.Item
 	var err error
 	if latest && x.s.latest != nil {
 		items, err = x.s.latest.GetLatest(x.ctx(), keys)
@@ -34,21 +36,21 @@ func (x *call) read(key []byte, latest bool) (Item, error) {
 	keys[0] = nil
 	x.c.keys = keys[:0]
 	if err != nil {
-		return Item{}, err
+		return store.Item{}, err
 	}
 	if len(items) != 1 {
-		return Item{}, errStoreReply
+		return store.Item{}, errStoreReply
 	}
 	if !visible(items[0], x.nowMs()) {
 		x.s.stats.misses.Add(1)
-		return Item{}, nil
+		return store.Item{}, nil
 	}
 	x.s.stats.hits.Add(1)
 	return items[0], nil
 }
 
 // getMany reads keys in order; expired keys read as missing.
-func (x *call) getMany(keys [][]byte) ([]Item, error) {
+func (x *call) getMany(keys [][]byte) ([]store.Item, error) {
 	items, err := x.s.store.Get(x.ctx(), keys)
 	if err != nil {
 		return nil, err
@@ -59,29 +61,29 @@ func (x *call) getMany(keys [][]byte) ([]Item, error) {
 	now := x.nowMs()
 	for i := range items {
 		if !visible(items[i], now) {
-			items[i] = Item{}
+			items[i] = store.Item{}
 		}
 	}
 	return items, nil
 }
 
 // put writes one mutation.
-func (x *call) put(m Mutation) error {
+func (x *call) put(m store.Mutation) error {
 	muts := append(x.c.muts[:0], m)
 	err := x.s.store.Put(x.ctx(), muts)
-	muts[0] = Mutation{}
+	muts[0] = store.Mutation{}
 	x.c.muts = muts[:0]
 	return err
 }
 
 // setMutation writes value with an absolute expiry; an expiry already in
 // the past deletes the key instead, as Redis does.
-func (x *call) setMutation(key, value []byte, expireAt int64) Mutation {
+func (x *call) setMutation(key, value []byte, expireAt int64) store.Mutation {
 	if expireAt != 0 && expireAt <= x.nowMs() {
 		x.s.stats.expired.Add(1)
-		return Mutation{Key: key, Delete: true}
+		return store.Mutation{Key: key, Delete: true}
 	}
-	return Mutation{Key: key, Value: value, ExpireAt: expireAt}
+	return store.Mutation{Key: key, Value: value, ExpireAt: expireAt}
 }
 
 // lockKey takes key's stripe exclusively for a read-modify-write.
@@ -106,7 +108,7 @@ func (x *call) unlockKeys(stripes []int) {
 }
 
 // writeItem replies with an item's value or a null.
-func writeItem(conn redcon.Conn, it Item) {
+func writeItem(conn redcon.Conn, it store.Item) {
 	if it.Found {
 		conn.WriteBulk(it.Value)
 	} else {

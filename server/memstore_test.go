@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // memStore is an in-memory Store for tests with the same visible
@@ -13,11 +15,11 @@ type memStore struct {
 	now func() time.Time
 
 	mu   sync.Mutex
-	data map[string]Item // guarded by mu
+	data map[string]store.Item // guarded by mu
 
 	// getHook and putHook, when set, run before Get/Put (fault injection).
 	getHook func(keys [][]byte) error
-	putHook func(muts []Mutation) error
+	putHook func(muts []store.Mutation) error
 	// ctxHook, when set, sees the context of every call, named by op
 	// ("get", "put", "len", "flush").
 	ctxHook func(op string, ctx context.Context)
@@ -33,14 +35,14 @@ func newMemStore(now func() time.Time) *memStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &memStore{now: now, data: map[string]Item{}}
+	return &memStore{now: now, data: map[string]store.Item{}}
 }
 
-func (m *memStore) live(it Item, nowMs int64) bool {
+func (m *memStore) live(it store.Item, nowMs int64) bool {
 	return it.Found && (it.ExpireAt == 0 || it.ExpireAt > nowMs)
 }
 
-func (m *memStore) Get(ctx context.Context, keys [][]byte) ([]Item, error) {
+func (m *memStore) Get(ctx context.Context, keys [][]byte) ([]store.Item, error) {
 	m.sawCtx("get", ctx)
 	if m.getHook != nil {
 		if err := m.getHook(keys); err != nil {
@@ -50,7 +52,7 @@ func (m *memStore) Get(ctx context.Context, keys [][]byte) ([]Item, error) {
 	nowMs := m.now().UnixMilli()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Item, len(keys))
+	out := make([]store.Item, len(keys))
 	for i, k := range keys {
 		if it, ok := m.data[string(k)]; ok && m.live(it, nowMs) {
 			out[i] = it
@@ -59,7 +61,7 @@ func (m *memStore) Get(ctx context.Context, keys [][]byte) ([]Item, error) {
 	return out, nil
 }
 
-func (m *memStore) Put(ctx context.Context, muts []Mutation) error {
+func (m *memStore) Put(ctx context.Context, muts []store.Mutation) error {
 	m.sawCtx("put", ctx)
 	if m.putHook != nil {
 		if err := m.putHook(muts); err != nil {
@@ -73,7 +75,7 @@ func (m *memStore) Put(ctx context.Context, muts []Mutation) error {
 			delete(m.data, string(mu.Key))
 			continue
 		}
-		m.data[string(mu.Key)] = Item{
+		m.data[string(mu.Key)] = store.Item{
 			Value:    append([]byte{}, mu.Value...),
 			ExpireAt: mu.ExpireAt,
 			Found:    true,
@@ -100,6 +102,6 @@ func (m *memStore) Flush(ctx context.Context) error {
 	m.sawCtx("flush", ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.data = map[string]Item{}
+	m.data = map[string]store.Item{}
 	return nil
 }

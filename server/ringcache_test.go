@@ -9,19 +9,21 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 func testViewStore() *viewStore {
 	v := newViewStore()
-	v.nodes = []NodeInfo{
+	v.nodes = []store.NodeInfo{
 		{ID: "n1", ClientAddr: "127.0.0.1:7001", State: "alive", VNodes: 128, Share: 1.0 / 3},
 		{ID: "n2", ClientAddr: "127.0.0.1:7002", State: "suspect", VNodes: 128, Share: 1.0 / 3},
 		{ID: "n3", ClientAddr: "127.0.0.1:7003", State: "dead", VNodes: 64, Share: 1.0 / 3},
 	}
 	v.owners["k"] = []string{"n2", "n3", "n1"}
-	v.records["live"] = LocalRecord{Value: []byte("v"), Version: "1700000000000.3.ab", ExpireAt: 1700000005000}
-	v.records["empty"] = LocalRecord{Value: []byte{}, Version: "1.0.1"}
-	v.records["tomb"] = LocalRecord{Version: "1700000000001.0.cd", Tombstone: true}
+	v.records["live"] = store.LocalRecord{Value: []byte("v"), Version: "1700000000000.3.ab", ExpireAt: 1700000005000}
+	v.records["empty"] = store.LocalRecord{Value: []byte{}, Version: "1.0.1"}
+	v.records["tomb"] = store.LocalRecord{Version: "1700000000001.0.cd", Tombstone: true}
 	return v
 }
 

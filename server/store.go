@@ -1,6 +1,10 @@
 package server
 
-import "context"
+import (
+	"context"
+
+	"github.com/ringcache/ringcache/server/store"
+)
 
 // Store is what the command handlers read from and write to. The
 // single-node store (server/local) applies to the local engine; the cluster
@@ -9,12 +13,12 @@ import "context"
 // Implementations stamp versions themselves; the server only speaks in
 // values and absolute expiry times.
 type Store interface {
-	// Get returns one Item per key, in order. A missing, deleted or
+	// Get returns one store.Item per key, in order. A missing, deleted or
 	// expired key has Found false.
-	Get(ctx context.Context, keys [][]byte) ([]Item, error)
+	Get(ctx context.Context, keys [][]byte) ([]store.Item, error)
 	// Put applies the mutations. When it returns nil every mutation is
 	// acknowledged with the store's durability.
-	Put(ctx context.Context, muts []Mutation) error
+	Put(ctx context.Context, muts []store.Mutation) error
 	// Len returns the number of live keys (DBSIZE).
 	Len(ctx context.Context) (int64, error)
 	// Flush deletes every key (FLUSHDB/FLUSHALL).
@@ -28,28 +32,13 @@ type Store interface {
 // GETDEL, GETEX, EXPIRE, PERSIST, SETNX) use it, found by type assertion,
 // so that they build on the newest version and not on a stale one.
 type LatestReader interface {
-	GetLatest(ctx context.Context, keys [][]byte) ([]Item, error)
-}
-
-// Item is the visible state of one key.
-type Item struct {
-	Value    []byte
-	ExpireAt int64 // absolute Unix milliseconds; 0 means no expiry
-	Found    bool
-}
-
-// Mutation is one write: a new value with an absolute expiry, or a delete.
-type Mutation struct {
-	Key      []byte
-	Value    []byte
-	ExpireAt int64 // absolute Unix milliseconds; 0 means no expiry
-	Delete   bool
+	GetLatest(ctx context.Context, keys [][]byte) ([]store.Item, error)
 }
 
 // InfoProvider is implemented by stores that add sections to INFO. Each
 // section is a name ("Ringcache", "Keyspace", ...) and its field lines.
 type InfoProvider interface {
-	InfoSections() []InfoSection
+	InfoSections() []store.InfoSection
 }
 
 // KeyEstimator is implemented by stores whose Len is remote or slow (a
@@ -59,74 +48,28 @@ type KeyEstimator interface {
 	KeysEstimate() int64
 }
 
-// InfoSection is one "# Name" block of the INFO reply.
-type InfoSection struct {
-	Name   string
-	Fields [][2]string
-}
-
 // ClusterView is implemented by stores that can describe the cluster; the
 // RINGCACHE NODES, OWNERS and LOCALGET commands use it.
 type ClusterView interface {
 	// Nodes lists every known member, sorted by id.
-	Nodes() []NodeInfo
+	Nodes() []store.NodeInfo
 	// Owners returns the ids of the key's preference list, in order.
 	Owners(key []byte) []string
 	// LocalGet returns this node's own stored record of key, with no
 	// quorum: tombstones and expired records included.
-	LocalGet(ctx context.Context, key []byte) (LocalRecord, bool, error)
+	LocalGet(ctx context.Context, key []byte) (store.LocalRecord, bool, error)
 }
 
 // HintsView is implemented by stores that keep hints for other nodes
 // (hinted handoff); RINGCACHE HINTS uses it.
 type HintsView interface {
 	// Hints returns one entry per target node, sorted by target.
-	Hints() []HintInfo
-}
-
-// HintInfo describes the hints held for one target node.
-type HintInfo struct {
-	Target string
-	// Pending and Bytes are the hints held now and their size.
-	Pending, Bytes int64
-	// OldestAgeMs is the age of the oldest pending hint (0 if none).
-	OldestAgeMs int64
-	// Delivered and Dropped count hints since the node started.
-	Delivered, Dropped int64
+	Hints() []store.HintInfo
 }
 
 // Repairer is implemented by stores that run anti-entropy; RINGCACHE
 // REPAIR uses it.
 type Repairer interface {
 	// Repair runs one full repair round now and summarizes it.
-	Repair(ctx context.Context) (RepairSummary, error)
-}
-
-// RepairSummary is what one repair round did.
-type RepairSummary struct {
-	RangesCompared, RangesDiffering int64
-	LeavesDiffering                 int64
-	KeysSent, KeysReceived          int64
-	BytesSent, BytesReceived        int64
-	// PeersFailed counts the replicas that could not be compared
-	// (unreachable, or an exchange that failed).
-	PeersFailed int64
-	Seconds     float64
-}
-
-// NodeInfo describes one member for RINGCACHE NODES.
-type NodeInfo struct {
-	ID         string
-	ClientAddr string
-	State      string // alive, suspect, dead, left
-	VNodes     int
-	Share      float64 // fraction of the ring this node is primary for
-}
-
-// LocalRecord is one replica's stored record, for RINGCACHE LOCALGET.
-type LocalRecord struct {
-	Value     []byte
-	Version   string // engine.Version.String()
-	ExpireAt  int64  // absolute Unix milliseconds; 0 means none
-	Tombstone bool
+	Repair(ctx context.Context) (store.RepairSummary, error)
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // String commands. Each parses its arguments, calls the Store, and writes
@@ -88,7 +90,7 @@ func cmdSetNX(x *call) error {
 		x.conn.WriteInt(0)
 		return nil
 	}
-	if err := x.put(Mutation{Key: key, Value: x.args[2]}); err != nil {
+	if err := x.put(store.Mutation{Key: key, Value: x.args[2]}); err != nil {
 		return err
 	}
 	x.conn.WriteInt(1)
@@ -107,7 +109,7 @@ func (x *call) setWithTTL(kind int, name string) error {
 	key := x.args[1]
 	m := &x.s.locks.stripes[stripeOf(keyHash(key))]
 	m.RLock()
-	err = x.put(Mutation{Key: key, Value: x.args[3], ExpireAt: at})
+	err = x.put(store.Mutation{Key: key, Value: x.args[3], ExpireAt: at})
 	m.RUnlock()
 	if err != nil {
 		return err
@@ -124,7 +126,7 @@ func cmdGetDel(x *call) error {
 		return err
 	}
 	// Deleted whatever the read saw, as DEL does.
-	if err := x.put(Mutation{Key: key, Delete: true}); err != nil {
+	if err := x.put(store.Mutation{Key: key, Delete: true}); err != nil {
 		return err
 	}
 	writeItem(x.conn, old)
@@ -142,10 +144,10 @@ func cmdGetEx(x *call) error {
 		return err
 	}
 	if old.Found {
-		var m *Mutation
+		var m *store.Mutation
 		switch {
 		case req.Expiry == expPersist && old.ExpireAt != 0:
-			m = &Mutation{Key: req.Key, Value: old.Value}
+			m = &store.Mutation{Key: req.Key, Value: old.Value}
 		case req.Expiry != expNone && req.Expiry != expPersist:
 			mm := x.setMutation(req.Key, old.Value, req.ExpireAt)
 			m = &mm
@@ -205,7 +207,7 @@ func (x *call) incrBy(delta int64) error {
 	}
 	var buf [20]byte
 	val := strconv.AppendInt(buf[:0], next, 10)
-	if err := x.put(Mutation{Key: key, Value: val, ExpireAt: old.ExpireAt}); err != nil {
+	if err := x.put(store.Mutation{Key: key, Value: val, ExpireAt: old.ExpireAt}); err != nil {
 		return err
 	}
 	x.conn.WriteInt64(next)
@@ -232,7 +234,7 @@ func cmdAppend(x *call) error {
 	}
 	val := make([]byte, 0, len(old.Value)+len(tail))
 	val = append(append(val, old.Value...), tail...)
-	if err := x.put(Mutation{Key: key, Value: val, ExpireAt: old.ExpireAt}); err != nil {
+	if err := x.put(store.Mutation{Key: key, Value: val, ExpireAt: old.ExpireAt}); err != nil {
 		return err
 	}
 	x.conn.WriteInt(len(val))

@@ -3,16 +3,18 @@ package server
 import (
 	"context"
 	"sync"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // viewStore is a memStore that also implements ClusterView and
 // InfoProvider with canned answers, for the RINGCACHE and INFO tests.
 type viewStore struct {
 	*memStore
-	nodes   []NodeInfo
+	nodes   []store.NodeInfo
 	owners  map[string][]string
-	records map[string]LocalRecord
-	info    []InfoSection
+	records map[string]store.LocalRecord
+	info    []store.InfoSection
 	// localErr, when set, is LocalGet's error.
 	localErr error
 
@@ -23,25 +25,25 @@ type viewStore struct {
 }
 
 func newViewStore() *viewStore {
-	return &viewStore{memStore: newMemStore(nil), owners: map[string][]string{}, records: map[string]LocalRecord{}}
+	return &viewStore{memStore: newMemStore(nil), owners: map[string][]string{}, records: map[string]store.LocalRecord{}}
 }
 
-func (v *viewStore) Nodes() []NodeInfo { return v.nodes }
+func (v *viewStore) Nodes() []store.NodeInfo { return v.nodes }
 
 func (v *viewStore) Owners(key []byte) []string { return v.owners[string(key)] }
 
-func (v *viewStore) LocalGet(ctx context.Context, key []byte) (LocalRecord, bool, error) {
+func (v *viewStore) LocalGet(ctx context.Context, key []byte) (store.LocalRecord, bool, error) {
 	v.mu.Lock()
 	v.mu.localCtxs = append(v.mu.localCtxs, ctx)
 	v.mu.Unlock()
 	if v.localErr != nil {
-		return LocalRecord{}, false, v.localErr
+		return store.LocalRecord{}, false, v.localErr
 	}
 	r, ok := v.records[string(key)]
 	return r, ok, nil
 }
 
-func (v *viewStore) InfoSections() []InfoSection { return v.info }
+func (v *viewStore) InfoSections() []store.InfoSection { return v.info }
 
 func (v *viewStore) lastLocalCtx() context.Context {
 	v.mu.Lock()

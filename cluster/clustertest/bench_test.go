@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ringcache/ringcache/engine"
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // BenchmarkQuorum measures quorum SET and GET of one key through one node
@@ -31,9 +31,9 @@ func BenchmarkQuorum(b *testing.B) {
 		keys[i] = []byte("key:" + strconv.Itoa(i))
 	}
 	for i := 0; i < len(keys); i += 256 {
-		muts := make([]server.Mutation, 0, 256)
+		muts := make([]store.Mutation, 0, 256)
 		for _, k := range keys[i:min(i+256, len(keys))] {
-			muts = append(muts, server.Mutation{Key: k, Value: val})
+			muts = append(muts, store.Mutation{Key: k, Value: val})
 		}
 		if err := co.Put(ctx, muts); err != nil {
 			b.Fatal(err)
@@ -46,7 +46,7 @@ func BenchmarkQuorum(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if err := co.Put(ctx, []server.Mutation{{Key: next(), Value: val}}); err != nil {
+				if err := co.Put(ctx, []store.Mutation{{Key: next(), Value: val}}); err != nil {
 					b.Error(err)
 					return
 				}

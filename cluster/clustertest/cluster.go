@@ -422,7 +422,7 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 	scfg.Addr = cfg.ClientAddr
 	scfg.Logger = cfg.Logger
 	scfg.Consistency = coordinator.ConsistencyContext
-	srv, err := server.New(scfg, node.Store())
+	srv, err := server.New(scfg, node)
 	if err != nil {
 		_ = node.Close()
 		_ = eng.Close()

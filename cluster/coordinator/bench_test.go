@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // BenchmarkCoordinator measures quorum SET and GET through one node of
@@ -25,7 +25,7 @@ func BenchmarkCoordinator(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				k := []byte(fmt.Sprint("key-", seq.Add(1)%10000))
-				if err := co.Put(ctx, []server.Mutation{{Key: k, Value: val}}); err != nil {
+				if err := co.Put(ctx, []store.Mutation{{Key: k, Value: val}}); err != nil {
 					b.Error(err)
 					return
 				}

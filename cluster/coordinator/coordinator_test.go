@@ -12,10 +12,11 @@ import (
 	"github.com/ringcache/ringcache/cluster/quorum"
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 func put(co *Coordinator, ctx context.Context, key, val string) error {
-	return co.Put(ctx, []server.Mutation{{Key: []byte(key), Value: []byte(val)}})
+	return co.Put(ctx, []store.Mutation{{Key: []byte(key), Value: []byte(val)}})
 }
 
 func mustPut(t *testing.T, co *Coordinator, key, val string) {
@@ -25,15 +26,15 @@ func mustPut(t *testing.T, co *Coordinator, key, val string) {
 	}
 }
 
-func get(co *Coordinator, ctx context.Context, key string) (server.Item, error) {
+func get(co *Coordinator, ctx context.Context, key string) (store.Item, error) {
 	items, err := co.Get(ctx, [][]byte{[]byte(key)})
 	if err != nil {
-		return server.Item{}, err
+		return store.Item{}, err
 	}
 	return items[0], nil
 }
 
-func mustGet(t *testing.T, co *Coordinator, key string) server.Item {
+func mustGet(t *testing.T, co *Coordinator, key string) store.Item {
 	t.Helper()
 	it, err := get(co, context.Background(), key)
 	if err != nil {
@@ -255,7 +256,7 @@ func TestTombstoneWinsOverOlderValue(t *testing.T) {
 	mustPut(t, tc.coords["n0"], "k", "v")
 	eventually(t, "v on n2", func() bool { _, ok := tc.stored("n2", "k"); return ok })
 	tc.whileDown([]string{"n2"}, func() {
-		if err := tc.coords["n0"].Put(context.Background(), []server.Mutation{{Key: []byte("k"), Delete: true}}); err != nil {
+		if err := tc.coords["n0"].Put(context.Background(), []store.Mutation{{Key: []byte("k"), Delete: true}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -275,7 +276,7 @@ func TestExpiredRecordWinsOverOlderValue(t *testing.T) {
 	eventually(t, "v on n2", func() bool { _, ok := tc.stored("n2", "k"); return ok })
 	past := time.Now().Add(-time.Minute).UnixMilli()
 	tc.whileDown([]string{"n2"}, func() {
-		if err := tc.coords["n0"].Put(context.Background(), []server.Mutation{{Key: []byte("k"), Value: []byte("e"), ExpireAt: past}}); err != nil {
+		if err := tc.coords["n0"].Put(context.Background(), []store.Mutation{{Key: []byte("k"), Value: []byte("e"), ExpireAt: past}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -339,11 +340,11 @@ func TestConsistencyOverride(t *testing.T) {
 func TestOneBatchPerReplica(t *testing.T) {
 	// Every replica is asked at once, so each gets exactly one read.
 	tc := newTestCluster(t, 5, func(c *Config) { c.ReadSpeculation = 0 })
-	var muts []server.Mutation
+	var muts []store.Mutation
 	var keys [][]byte
 	for i := 0; i < 60; i++ {
 		k := fmt.Sprintf("key-%d", i)
-		muts = append(muts, server.Mutation{Key: []byte(k), Value: []byte(k)})
+		muts = append(muts, store.Mutation{Key: []byte(k), Value: []byte(k)})
 		keys = append(keys, []byte(k))
 	}
 	co := tc.coords["n0"]
@@ -488,7 +489,7 @@ func TestRestampOnlyTheBeatenKeys(t *testing.T) {
 		}
 	})
 	mustPut(t, tc.coords["n0"], "old", "a")
-	muts := []server.Mutation{{Key: []byte("old"), Value: []byte("b")}, {Key: []byte("fresh"), Value: []byte("c")}}
+	muts := []store.Mutation{{Key: []byte("old"), Value: []byte("b")}, {Key: []byte("fresh"), Value: []byte("c")}}
 	if err := tc.coords["n1"].Put(context.Background(), muts); err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +512,7 @@ func TestFlushWaitsBeyondTimeout(t *testing.T) {
 		c.FlushTimeout = 2 * time.Second
 	})
 	co := tc.coords["n0"]
-	if err := co.Put(context.Background(), []server.Mutation{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
+	if err := co.Put(context.Background(), []store.Mutation{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
 		t.Fatal(err)
 	}
 	tc.net.mu.Lock()
@@ -544,9 +545,9 @@ func TestFlushWaitsBeyondTimeout(t *testing.T) {
 func TestLenAndFlush(t *testing.T) {
 	tc := newTestCluster(t, 5, nil)
 	co := tc.coords["n3"]
-	var muts []server.Mutation
+	var muts []store.Mutation
 	for i := 0; i < 100; i++ {
-		muts = append(muts, server.Mutation{Key: []byte(fmt.Sprint("k", i)), Value: []byte("v")})
+		muts = append(muts, store.Mutation{Key: []byte(fmt.Sprint("k", i)), Value: []byte("v")})
 	}
 	if err := co.Put(context.Background(), muts); err != nil {
 		t.Fatal(err)

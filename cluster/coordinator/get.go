@@ -9,7 +9,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/quorum"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Get implements server.Store: R replicas of every key are asked first
@@ -20,7 +20,7 @@ import (
 // stale repliers among them were repaired. A key whose newest record is a
 // tombstone or expired is not Found. Fewer than R answers before the
 // timeout: a *QuorumError (errors.Is ErrNoQuorum).
-func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]store.Item, error) {
 	return c.get(ctx, keys, false)
 }
 
@@ -31,13 +31,13 @@ func (c *Coordinator) Get(ctx context.Context, keys [][]byte) ([]server.Item, er
 // unless they are believed down or have stopped answering (Get's avoid
 // list): a read-modify-write works from the newest version among the
 // replicas it can reach, not from whichever R answered first.
-func (c *Coordinator) GetLatest(ctx context.Context, keys [][]byte) ([]server.Item, error) {
+func (c *Coordinator) GetLatest(ctx context.Context, keys [][]byte) ([]store.Item, error) {
 	return c.get(ctx, keys, true)
 }
 
-func (c *Coordinator) get(ctx context.Context, keys [][]byte, latest bool) ([]server.Item, error) {
+func (c *Coordinator) get(ctx context.Context, keys [][]byte, latest bool) ([]store.Item, error) {
 	if len(keys) == 0 {
-		return []server.Item{}, nil
+		return []store.Item{}, nil
 	}
 	if err := c.enter(); err != nil {
 		return nil, err
@@ -394,9 +394,9 @@ func (c *Coordinator) uncount(st *readState, b int, live bool) {
 // items turns the newest records into the reply, and lets the clock learn
 // their versions so that a read-modify-write by this node (INCR, APPEND)
 // stamps a version newer than the one it read.
-func (c *Coordinator) items(st *readState) []server.Item {
+func (c *Coordinator) items(st *readState) []store.Item {
 	nowMs := c.now().UnixMilli()
-	items := make([]server.Item, len(st.best))
+	items := make([]store.Item, len(st.best))
 	var newest engine.Version
 	for i, r := range st.best {
 		if !st.has[i] {
@@ -406,7 +406,7 @@ func (c *Coordinator) items(st *readState) []server.Item {
 			newest = r.Version
 		}
 		if r.Live(nowMs) {
-			items[i] = server.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true}
+			items[i] = store.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true}
 		}
 	}
 	if !newest.IsZero() {

@@ -8,7 +8,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/quorum"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Put implements server.Store: every mutation gets its own HLC version,
@@ -28,7 +28,7 @@ import (
 //
 // A key and value larger than Config.MaxRecordBytes fail the whole write
 // with a *ValueTooLargeError before anything is sent.
-func (c *Coordinator) Put(ctx context.Context, muts []server.Mutation) error {
+func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 	if len(muts) == 0 {
 		return nil
 	}
@@ -94,7 +94,7 @@ func (c *Coordinator) restamp(keys [][]byte, recs []engine.Record, newer []engin
 // exceed limit (0: none): such a record fits in no replica frame, so it
 // would reach no replica and, held as a hint, block its target's queue.
 // Nothing is sent and nothing is copied.
-func checkRecordSizes(muts []server.Mutation, limit int) error {
+func checkRecordSizes(muts []store.Mutation, limit int) error {
 	if limit <= 0 {
 		return nil
 	}
@@ -321,7 +321,7 @@ func (bt *batch) applyRequest() replica.ApplyRequest {
 }
 
 // toRecord is mutation m as the engine stores it, stamped with v.
-func toRecord(m server.Mutation, v engine.Version) engine.Record {
+func toRecord(m store.Mutation, v engine.Version) engine.Record {
 	if m.Delete {
 		return engine.Record{Version: v, Tombstone: true}
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // readsOf returns how many reads each replica served so far.
@@ -25,7 +25,7 @@ func TestReadAsksQuorumFirst(t *testing.T) {
 	co := tc.coords["n0"]
 	ctx := context.Background()
 	k := []byte("turns")
-	if err := co.Put(ctx, []server.Mutation{{Key: k, Value: []byte("v")}}); err != nil {
+	if err := co.Put(ctx, []store.Mutation{{Key: k, Value: []byte("v")}}); err != nil {
 		t.Fatal(err)
 	}
 	before := readsOf(tc)
@@ -68,7 +68,7 @@ func TestReadSpeculatesPastSilentReplica(t *testing.T) {
 		keys = append(keys, []byte(fmt.Sprint("silent-", i)))
 	}
 	for _, k := range keys {
-		if err := co.Put(ctx, []server.Mutation{{Key: k, Value: k}}); err != nil {
+		if err := co.Put(ctx, []store.Mutation{{Key: k, Value: k}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,7 +98,7 @@ func TestReadFailureAsksOthersAtOnce(t *testing.T) {
 	ctx := context.Background()
 	for i := range 10 {
 		k := []byte(fmt.Sprint("failing-", i))
-		if err := co.Put(ctx, []server.Mutation{{Key: k, Value: k}}); err != nil {
+		if err := co.Put(ctx, []store.Mutation{{Key: k, Value: k}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // counters are the coordinator's running totals.
@@ -77,8 +77,8 @@ func (c *Coordinator) Stats() Stats {
 
 // InfoSections implements server.InfoProvider: the coordinator's
 // "Cluster" section (InfoFields). A Node builds the whole INFO around it.
-func (c *Coordinator) InfoSections() []server.InfoSection {
-	return []server.InfoSection{{Name: "Cluster", Fields: c.InfoFields()}}
+func (c *Coordinator) InfoSections() []store.InfoSection {
+	return []store.InfoSection{{Name: "Cluster", Fields: c.InfoFields()}}
 }
 
 // InfoFields are the coordinator's INFO figures: its configuration and

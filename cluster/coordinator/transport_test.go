@@ -15,7 +15,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // netCluster is n nodes wired as in production: a ring placement, the
@@ -93,10 +93,10 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 func TestOverTransport(t *testing.T) {
 	nc := newNetCluster(t, 4)
 	ctx := context.Background()
-	var muts []server.Mutation
+	var muts []store.Mutation
 	for i := 0; i < 200; i++ {
 		k := fmt.Sprint("key-", i)
-		muts = append(muts, server.Mutation{Key: []byte(k), Value: []byte("v" + k)})
+		muts = append(muts, store.Mutation{Key: []byte(k), Value: []byte("v" + k)})
 	}
 	if err := nc.coords["node-0"].Put(ctx, muts); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestOverTransport(t *testing.T) {
 			t.Fatal(err)
 		}
 		down++
-		err := nc.coords["node-0"].Put(ctx, []server.Mutation{{Key: key, Value: []byte("x")}})
+		err := nc.coords["node-0"].Put(ctx, []store.Mutation{{Key: key, Value: []byte("x")}})
 		if down == 1 && err != nil {
 			t.Fatalf("W=2 with one owner down: %v", err)
 		}

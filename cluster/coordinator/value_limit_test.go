@@ -9,34 +9,35 @@ import (
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 func TestCheckRecordSizesBoundaries(t *testing.T) {
 	const limit = 1000
-	mut := func(key, value int) server.Mutation {
-		return server.Mutation{Key: bytes.Repeat([]byte("k"), key), Value: bytes.Repeat([]byte("v"), value)}
+	mut := func(key, value int) store.Mutation {
+		return store.Mutation{Key: bytes.Repeat([]byte("k"), key), Value: bytes.Repeat([]byte("v"), value)}
 	}
-	del := func(key int) server.Mutation {
+	del := func(key int) store.Mutation {
 		m := mut(key, 5000) // a delete's value is never stored
 		m.Delete = true
 		return m
 	}
 	tests := []struct {
 		name  string
-		muts  []server.Mutation
+		muts  []store.Mutation
 		limit int
 		size  int // 0: accepted
 	}{
-		{"exactly at the limit", []server.Mutation{mut(10, limit-10)}, limit, 0},
-		{"one byte over", []server.Mutation{mut(10, limit-9)}, limit, limit + 1},
-		{"the key counts", []server.Mutation{mut(limit+1, 0)}, limit, limit + 1},
-		{"key alone at the limit", []server.Mutation{mut(limit, 0)}, limit, 0},
-		{"value alone one over", []server.Mutation{mut(0, limit+1)}, limit, limit + 1},
-		{"a delete counts its key only", []server.Mutation{del(limit)}, limit, 0},
-		{"a delete with a key over", []server.Mutation{del(limit + 1)}, limit, limit + 1},
-		{"one of many over", []server.Mutation{mut(1, 1), mut(1, limit-1), mut(3, limit)}, limit, limit + 3},
-		{"many at the limit", []server.Mutation{mut(1, limit-1), mut(500, 500)}, limit, 0},
-		{"no limit", []server.Mutation{mut(10, 1<<20)}, 0, 0},
+		{"exactly at the limit", []store.Mutation{mut(10, limit-10)}, limit, 0},
+		{"one byte over", []store.Mutation{mut(10, limit-9)}, limit, limit + 1},
+		{"the key counts", []store.Mutation{mut(limit+1, 0)}, limit, limit + 1},
+		{"key alone at the limit", []store.Mutation{mut(limit, 0)}, limit, 0},
+		{"value alone one over", []store.Mutation{mut(0, limit+1)}, limit, limit + 1},
+		{"a delete counts its key only", []store.Mutation{del(limit)}, limit, 0},
+		{"a delete with a key over", []store.Mutation{del(limit + 1)}, limit, limit + 1},
+		{"one of many over", []store.Mutation{mut(1, 1), mut(1, limit-1), mut(3, limit)}, limit, limit + 3},
+		{"many at the limit", []store.Mutation{mut(1, limit-1), mut(500, 500)}, limit, 0},
+		{"no limit", []store.Mutation{mut(10, 1<<20)}, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +77,7 @@ func TestPutRefusesOversizedRecordsBeforeSending(t *testing.T) {
 	tc := newTestCluster(t, 3, func(c *Config) { c.MaxRecordBytes = limit })
 	co := tc.coords["n0"]
 	ctx := context.Background()
-	big := []server.Mutation{
+	big := []store.Mutation{
 		{Key: []byte("small"), Value: []byte("v")},
 		{Key: []byte("big"), Value: bytes.Repeat([]byte("x"), limit-2)},
 	}

@@ -122,7 +122,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Warn("stopping the cluster node", "err", err)
 		}
 	}()
-	return runServer(ctx, cfg, node.Store(), node, metrics, stalls, log)
+	return runServer(ctx, cfg, node, node, metrics, stalls, log)
 }
 
 // openEngine opens the node's Pebble store under data-dir. In a cluster

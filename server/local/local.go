@@ -10,7 +10,7 @@ import (
 
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/engine/hlc"
-	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Store is the single-node store: it stamps each write with a version from
@@ -37,12 +37,6 @@ type nodeInfo struct{ id, clientAddr string }
 // DefaultNodeID is the node id a Store reports until SetNode names it.
 const DefaultNodeID = "local"
 
-var (
-	_ server.Store        = (*Store)(nil)
-	_ server.InfoProvider = (*Store)(nil)
-	_ server.ClusterView  = (*Store)(nil)
-)
-
 type scratch struct {
 	keys  [][]byte
 	recs  []engine.Record
@@ -68,7 +62,7 @@ func (l *Store) SetNode(id, clientAddr string) {
 }
 
 // Get implements server.Store.
-func (l *Store) Get(_ context.Context, keys [][]byte) ([]server.Item, error) {
+func (l *Store) Get(_ context.Context, keys [][]byte) ([]store.Item, error) {
 	b := l.bufs.Get().(*scratch)
 	defer l.bufs.Put(b)
 	b.recs = grow(b.recs, len(keys))
@@ -77,11 +71,11 @@ func (l *Store) Get(_ context.Context, keys [][]byte) ([]server.Item, error) {
 		return nil, err
 	}
 	nowMs := l.now().UnixMilli()
-	items := make([]server.Item, len(keys))
+	items := make([]store.Item, len(keys))
 	for i := range keys {
 		r := b.recs[i]
 		if b.found[i] && r.Live(nowMs) {
-			items[i] = server.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true}
+			items[i] = store.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true}
 		}
 		b.recs[i] = engine.Record{} // do not keep values alive in the pool
 	}
@@ -90,7 +84,7 @@ func (l *Store) Get(_ context.Context, keys [][]byte) ([]server.Item, error) {
 
 // Put implements server.Store. Each mutation gets its own version, newer
 // than anything this node stored before.
-func (l *Store) Put(_ context.Context, muts []server.Mutation) error {
+func (l *Store) Put(_ context.Context, muts []store.Mutation) error {
 	b := l.bufs.Get().(*scratch)
 	defer l.bufs.Put(b)
 	b.keys = grow(b.keys, len(muts))
@@ -135,7 +129,7 @@ func (l *Store) restamp(keys [][]byte, recs []engine.Record) error {
 	return nil
 }
 
-func toRecord(m server.Mutation, v engine.Version) engine.Record {
+func toRecord(m store.Mutation, v engine.Version) engine.Record {
 	if m.Delete {
 		return engine.Record{Version: v, Tombstone: true}
 	}
@@ -151,7 +145,7 @@ func (l *Store) Len(context.Context) (int64, error) {
 func (l *Store) Flush(context.Context) error { return l.eng.DropAll() }
 
 // InfoSections implements server.InfoProvider with the engine's figures.
-func (l *Store) InfoSections() []server.InfoSection {
+func (l *Store) InfoSections() []store.InfoSection {
 	return EngineInfo(l.eng)
 }
 
@@ -167,9 +161,9 @@ func grow[T any](s []T, n int) []T {
 // virtual nodes.
 
 // Nodes implements server.ClusterView with this node alone.
-func (l *Store) Nodes() []server.NodeInfo {
+func (l *Store) Nodes() []store.NodeInfo {
 	n := l.node.Load()
-	return []server.NodeInfo{{ID: n.id, ClientAddr: n.clientAddr, State: "alive", VNodes: 0, Share: 1}}
+	return []store.NodeInfo{{ID: n.id, ClientAddr: n.clientAddr, State: "alive", VNodes: 0, Share: 1}}
 }
 
 // Owners implements server.ClusterView: every key is this node's.
@@ -177,22 +171,22 @@ func (l *Store) Owners([]byte) []string { return []string{l.node.Load().id} }
 
 // LocalGet implements server.ClusterView with the engine's record as
 // stored: tombstones and expired records included.
-func (l *Store) LocalGet(ctx context.Context, key []byte) (server.LocalRecord, bool, error) {
+func (l *Store) LocalGet(ctx context.Context, key []byte) (store.LocalRecord, bool, error) {
 	return Lookup(ctx, l.eng, key)
 }
 
 // Lookup is RINGCACHE LOCALGET, on one node or on a cluster member (whose
 // Node answers with it too): the record eng stores under key, tombstones and expired records included (a
 // tombstone with no value), with no quorum.
-func Lookup(ctx context.Context, eng *engine.Engine, key []byte) (server.LocalRecord, bool, error) {
+func Lookup(ctx context.Context, eng *engine.Engine, key []byte) (store.LocalRecord, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return server.LocalRecord{}, false, err
+		return store.LocalRecord{}, false, err
 	}
 	r, ok, err := eng.Lookup(key)
 	if err != nil || !ok {
-		return server.LocalRecord{}, false, err
+		return store.LocalRecord{}, false, err
 	}
-	rec := server.LocalRecord{Version: r.Version.String(), ExpireAt: r.ExpireAt, Tombstone: r.Tombstone}
+	rec := store.LocalRecord{Version: r.Version.String(), ExpireAt: r.ExpireAt, Tombstone: r.Tombstone}
 	if !r.Tombstone {
 		rec.Value = r.Value
 	}
@@ -202,11 +196,11 @@ func Lookup(ctx context.Context, eng *engine.Engine, key []byte) (server.LocalRe
 // EngineInfo is the INFO "Engine" section, on one node or on a cluster
 // member: every figure of the engine's
 // Stats, as engine_<name>.
-func EngineInfo(eng *engine.Engine) []server.InfoSection {
+func EngineInfo(eng *engine.Engine) []store.InfoSection {
 	stats := eng.Stats().Numbers()
 	fields := make([][2]string, len(stats))
 	for i, st := range stats {
 		fields[i] = [2]string{"engine_" + st.Name, strconv.FormatFloat(st.Value, 'f', -1, 64)}
 	}
-	return []server.InfoSection{{Name: "Engine", Fields: fields}}
+	return []store.InfoSection{{Name: "Engine", Fields: fields}}
 }

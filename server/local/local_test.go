@@ -15,6 +15,7 @@ import (
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // openLocal returns a Store over an in-memory engine whose expiry clock
@@ -29,12 +30,12 @@ func openLocal(t *testing.T, nowMs *int64) (*Store, *engine.Engine) {
 func TestLocalNodesAndOwners(t *testing.T) {
 	ms := time.Now().UnixMilli()
 	l, _ := openLocal(t, &ms)
-	want := []server.NodeInfo{{ID: DefaultNodeID, State: "alive", Share: 1}}
+	want := []store.NodeInfo{{ID: DefaultNodeID, State: "alive", Share: 1}}
 	if got := l.Nodes(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Nodes before SetNode = %+v, want %+v", got, want)
 	}
 	l.SetNode("n1", "127.0.0.1:7001")
-	want = []server.NodeInfo{{ID: "n1", ClientAddr: "127.0.0.1:7001", State: "alive", Share: 1}}
+	want = []store.NodeInfo{{ID: "n1", ClientAddr: "127.0.0.1:7001", State: "alive", Share: 1}}
 	if got := l.Nodes(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Nodes = %+v, want %+v", got, want)
 	}
@@ -80,9 +81,9 @@ func TestLocalGet(t *testing.T) {
 	l, eng := openLocal(t, &ms)
 	ctx := context.Background()
 	expireAt := ms + time.Hour.Milliseconds()
-	put := func(m server.Mutation) {
+	put := func(m store.Mutation) {
 		t.Helper()
-		if err := l.Put(ctx, []server.Mutation{m}); err != nil {
+		if err := l.Put(ctx, []store.Mutation{m}); err != nil {
 			t.Fatalf("Put %+v: %v", m, err)
 		}
 	}
@@ -94,20 +95,20 @@ func TestLocalGet(t *testing.T) {
 		}
 		return r
 	}
-	put(server.Mutation{Key: []byte("plain"), Value: []byte("v1")})
-	put(server.Mutation{Key: []byte("ttl"), Value: []byte("v2"), ExpireAt: expireAt})
-	put(server.Mutation{Key: []byte("gone"), Value: []byte("v3")})
-	put(server.Mutation{Key: []byte("gone"), Delete: true})
+	put(store.Mutation{Key: []byte("plain"), Value: []byte("v1")})
+	put(store.Mutation{Key: []byte("ttl"), Value: []byte("v2"), ExpireAt: expireAt})
+	put(store.Mutation{Key: []byte("gone"), Value: []byte("v3")})
+	put(store.Mutation{Key: []byte("gone"), Delete: true})
 
 	tests := []struct {
 		key  string
-		want server.LocalRecord
+		want store.LocalRecord
 		ok   bool
 	}{
 		{key: "missing"},
-		{key: "plain", ok: true, want: server.LocalRecord{Value: []byte("v1"), Version: stored("plain").Version.String()}},
-		{key: "ttl", ok: true, want: server.LocalRecord{Value: []byte("v2"), Version: stored("ttl").Version.String(), ExpireAt: expireAt}},
-		{key: "gone", ok: true, want: server.LocalRecord{Version: stored("gone").Version.String(), Tombstone: true}},
+		{key: "plain", ok: true, want: store.LocalRecord{Value: []byte("v1"), Version: stored("plain").Version.String()}},
+		{key: "ttl", ok: true, want: store.LocalRecord{Value: []byte("v2"), Version: stored("ttl").Version.String(), ExpireAt: expireAt}},
+		{key: "gone", ok: true, want: store.LocalRecord{Version: stored("gone").Version.String(), Tombstone: true}},
 	}
 	for _, tt := range tests {
 		got, ok, err := l.LocalGet(ctx, []byte(tt.key))
@@ -238,3 +239,10 @@ func openMemEngine(t testing.TB) *engine.Engine {
 	t.Cleanup(func() { _ = eng.Close() })
 	return eng
 }
+
+// A Store is the server's store, with INFO and the cluster views.
+var (
+	_ server.Store        = (*Store)(nil)
+	_ server.InfoProvider = (*Store)(nil)
+	_ server.ClusterView  = (*Store)(nil)
+)

@@ -1,0 +1,62 @@
+package store
+
+// Item is the visible state of one key.
+type Item struct {
+	Value    []byte
+	ExpireAt int64 // absolute Unix milliseconds; 0 means no expiry
+	Found    bool
+}
+
+// Mutation is one write: a new value with an absolute expiry, or a delete.
+type Mutation struct {
+	Key      []byte
+	Value    []byte
+	ExpireAt int64 // absolute Unix milliseconds; 0 means no expiry
+	Delete   bool
+}
+
+// InfoSection is one "# Name" block of the INFO reply.
+type InfoSection struct {
+	Name   string
+	Fields [][2]string
+}
+
+// HintInfo describes the hints held for one target node.
+type HintInfo struct {
+	Target string
+	// Pending and Bytes are the hints held now and their size.
+	Pending, Bytes int64
+	// OldestAgeMs is the age of the oldest pending hint (0 if none).
+	OldestAgeMs int64
+	// Delivered and Dropped count hints since the node started.
+	Delivered, Dropped int64
+}
+
+// RepairSummary is what one repair round did.
+type RepairSummary struct {
+	RangesCompared, RangesDiffering int64
+	LeavesDiffering                 int64
+	KeysSent, KeysReceived          int64
+	BytesSent, BytesReceived        int64
+	// PeersFailed counts the replicas that could not be compared
+	// (unreachable, or an exchange that failed).
+	PeersFailed int64
+	Seconds     float64
+}
+
+// NodeInfo describes one member for RINGCACHE NODES.
+type NodeInfo struct {
+	ID         string
+	ClientAddr string
+	State      string // alive, suspect, dead, left
+	VNodes     int
+	Share      float64 // fraction of the ring this node is primary for
+}
+
+// LocalRecord is one replica's stored record, for RINGCACHE LOCALGET.
+type LocalRecord struct {
+	Value     []byte
+	Version   string // engine.Version.String()
+	ExpireAt  int64  // absolute Unix milliseconds; 0 means none
+	Tombstone bool
+}
