@@ -84,34 +84,36 @@
 //
 // From the RESP handler to Pebble on a peer, function by function:
 //
-//	server.(*Server).handle            redcon's handler; a run of plain SETs
-//	server.(*Server).runBatch           becomes one batch of mutations
-//	server.(*Server).writeBatch         key stripes shared, Store.Put
-//	cluster.(*Node).Put                 refuses while isolated
-//	coordinator.(*Coordinator).Put      stamps, restamps a superseded write
-//	coordinator.(*Coordinator).plan     loads the topology; one batch per
-//	                                    replica (sloppy.go)
-//	coordinator.(*Coordinator).write    flight, tally, fallbacks, hints
-//	coordinator.(*Coordinator).launchAll    the local batch inline, others:
-//	coordinator.(*Coordinator).launchBatch  applyBatch.start, else a goroutine
-//	replica.(*Batching).ApplyAsync      merges concurrent writes
-//	replica.(*Batching).sendApplies     one request per frame
-//	replica.(*Remote).Apply             encodes OpApply (transport.AppendApplyRequest)
-//	cluster.healthCaller.Call           records the peer's health
-//	transport.(*Client).Call            picks a connection
-//	transport.(*clientConn).roundTrip   queues the frame, awaits the answer
+//	server.(*Server).handle              redcon's handler; a run of plain SETs
+//	server.(*Server).runBatch            becomes one batch of mutations
+//	server.(*Server).writeBatch          key stripes shared, Store.Put
+//	cluster.(*Node).Put                  refuses while isolated
+//	coordinator.(*Coordinator).Put       stamps, restamps a superseded write
+//	coordinator.(*Coordinator).plan      loads the topology once; one batch
+//	                                     per replica (sloppy.go)
+//	coordinator.(*Coordinator).write     flight, tally, fallbacks, hints
+//	coordinator.(*Coordinator).launchAll the local batch inline, the others:
+//	coordinator.(*Coordinator).launchBatch
+//	coordinator.batchCall.start          applyBatch, so:
+//	coordinator.startApply               the batch as an ApplyRequest
+//	replica.(*Batching).ApplyAsync       merges concurrent writes
+//	replica.(*Batching).sendApplies      one request per frame
+//	replica.(*Remote).Apply              encodes OpApply (transport.AppendApplyRequest)
+//	cluster.healthCaller.Call            records the peer's health
+//	transport.(*Client).Call             picks a connection
+//	transport.(*clientConn).roundTrip    queues the frame, awaits the answer
 //	  ... the wire ...
-//	transport.(*serverConn).readLoop    reads the frame
-//	transport.(*serverConn).handle      runs the handler under the budget
-//	transport.(*Mux).Serve              by op code
-//	replica.NewHandler (OpApply)        decodes (transport.DecodeApplyRequest)
-//	replica.(*Local).Apply              hints, delivery or own data
-//	engine.(*Engine).ApplyBatchNewer    last-write-wins, one Pebble batch
+//	transport.(*serverConn).readLoop     reads the frame
+//	transport.(*serverConn).handle       runs the handler under the budget
+//	transport.(*Mux).Serve               by op code
+//	replica.NewHandler (OpApply)         decodes (transport.DecodeApplyRequest)
+//	replica.(*Local).Apply               hints, delivery or own data
+//	engine.(*Engine).ApplyBatchNewer     last-write-wins, one Pebble batch
 //
 // The coordinator's own copy goes from launchAll straight to
-// replica.(*Local).Apply. Four hops are interface calls: server.Store,
-// replica.Replica (the request's topology holds the one for each node),
-// replica.Async (a type assertion) and transport.Caller; the rest
+// replica.(*Local).Apply. The hops through interfaces are server.Store,
+// replica.Async (asserted on the replica.Replica the request's topology
+// holds for the node), transport.Caller and transport.Handler; the rest
 // resolve by go-to-definition.
 //
 // # What a Node wires together

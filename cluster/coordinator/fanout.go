@@ -235,13 +235,37 @@ func (fl *flight) release() {
 // room reports how many more calls the flight can take.
 func (fl *flight) room() int { return cap(fl.answers) - fl.launched }
 
-// batchCall is one kind of replica call a request makes per batch (a
-// write's apply, a read). run makes it and waits for the answer; start,
-// when set, hands it to a replica that answers asynchronously and reports
-// whether it could, so that no goroutine waits for the answer.
-type batchCall struct {
-	run   func(ctx context.Context, bt *batch, rep replica.Replica) answer
-	start func(ctx context.Context, bt *batch, rep replica.Replica, done func(answer)) bool
+// batchCall is the kind of replica call a request makes per batch: a
+// read (readBatch, get.go) or a write's apply (applyBatch, put.go).
+type batchCall uint8
+
+const (
+	readBatch batchCall = iota
+	applyBatch
+)
+
+// run makes the call and waits for the answer.
+func (k batchCall) run(ctx context.Context, bt *batch, rep replica.Replica) answer {
+	if k == applyBatch {
+		return runApply(ctx, bt, rep)
+	}
+	return runRead(ctx, bt, rep)
+}
+
+// start hands the call to a replica that answers asynchronously
+// (replica.Async) and reports whether it could, so that no goroutine
+// waits for the answer; done gets the answer.
+func (k batchCall) start(ctx context.Context, bt *batch, rep replica.Replica, done func(answer)) bool {
+	ar, ok := rep.(replica.Async)
+	if !ok {
+		return false
+	}
+	if k == applyBatch {
+		startApply(ctx, bt, ar, done)
+	} else {
+		startRead(ctx, bt, ar, done)
+	}
+	return true
 }
 
 // launchAll runs call against every batch of f: the other replicas
@@ -280,7 +304,7 @@ func (c *Coordinator) launchAll(fl *flight, f *fanout, call batchCall, ask []boo
 // launchBatch runs call against batch b (bt): asynchronously when the
 // call and the replica allow it, else in an owned goroutine.
 func (c *Coordinator) launchBatch(fl *flight, b int, bt *batch, call batchCall) {
-	if call.start != nil && bt.rep != nil {
+	if bt.rep != nil {
 		c.wg.Add(1)
 		if call.start(fl.ctx, bt, bt.rep, func(a answer) {
 			a.b = b

@@ -297,24 +297,19 @@ func (st *readState) ownerKnows(idx []int) {
 	}
 }
 
-// readBatch is the replica call of a read: a stand-in (bt.hint set) is
-// asked for the hints it holds for the owner it replaces, an owner for
-// what it stores.
-var readBatch = batchCall{
-	run: func(ctx context.Context, bt *batch, rep replica.Replica) answer {
-		r, err := rep.Read(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint})
-		return readAnswer(bt, r, err)
-	},
-	start: func(ctx context.Context, bt *batch, rep replica.Replica, done func(answer)) bool {
-		ar, ok := rep.(replica.Async)
-		if !ok {
-			return false
-		}
-		ar.ReadAsync(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint}, func(r replica.ReadReply, err error) {
-			done(readAnswer(bt, r, err))
-		})
-		return true
-	},
+// runRead is the replica call of a read (readBatch): a stand-in (bt.hint
+// set) is asked for the hints it holds for the owner it replaces, an
+// owner for what it stores.
+func runRead(ctx context.Context, bt *batch, rep replica.Replica) answer {
+	r, err := rep.Read(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint})
+	return readAnswer(bt, r, err)
+}
+
+// startRead is runRead answered through done.
+func startRead(ctx context.Context, bt *batch, ar replica.Async, done func(answer)) {
+	ar.ReadAsync(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint}, func(r replica.ReadReply, err error) {
+		done(readAnswer(bt, r, err))
+	})
 }
 
 // readAnswer checks a replica's answer to a read of bt's keys.

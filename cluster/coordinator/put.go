@@ -295,24 +295,19 @@ func (c *Coordinator) hold(bt *batch, pos []int) {
 	c.stats.hintsHeld.Add(int64(len(keys)))
 }
 
-// applyBatch is the replica call of a write: the batch's records, as
-// hints for the owner it stands in for when bt.hint is set, noted for
-// anti-entropy when bt.noted is.
-var applyBatch = batchCall{
-	run: func(ctx context.Context, bt *batch, rep replica.Replica) answer {
-		newer, err := rep.Apply(ctx, bt.applyRequest())
-		return answer{newer: newer, err: err}
-	},
-	start: func(ctx context.Context, bt *batch, rep replica.Replica, done func(answer)) bool {
-		ar, ok := rep.(replica.Async)
-		if !ok {
-			return false
-		}
-		ar.ApplyAsync(ctx, bt.applyRequest(), func(r replica.ApplyReply) {
-			done(answer{newer: r.Newer, err: r.Err})
-		})
-		return true
-	},
+// runApply is the replica call of a write (applyBatch): the batch's
+// records, as hints for the owner it stands in for when bt.hint is set,
+// noted for anti-entropy when bt.noted is.
+func runApply(ctx context.Context, bt *batch, rep replica.Replica) answer {
+	newer, err := rep.Apply(ctx, bt.applyRequest())
+	return answer{newer: newer, err: err}
+}
+
+// startApply is runApply answered through done.
+func startApply(ctx context.Context, bt *batch, ar replica.Async, done func(answer)) {
+	ar.ApplyAsync(ctx, bt.applyRequest(), func(r replica.ApplyReply) {
+		done(answer{newer: r.Newer, err: r.Err})
+	})
 }
 
 // applyRequest is the write a batch sends its replica.
