@@ -80,6 +80,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// NewTicker, when set, paces the background rounds instead of the
+	// loop's own timer (the first round after a random part of Interval,
+	// then one every Interval): it starts a ticker with period Interval
+	// and returns its channel and its stop, and a round runs on every
+	// tick. Tests pass a ticker they drive, and make the loop run a
+	// given number of rounds instead of waiting for them.
+	NewTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 // DefaultConfig returns the defaults of every field that has one.
@@ -215,20 +222,50 @@ func (r *Repairer) Close() error {
 // so that nodes started together do not all repair at once.
 func (r *Repairer) loop() {
 	defer r.wg.Done()
-	wait := time.Duration(rand.Int64N(int64(r.cfg.Interval))) + time.Second
+	ticks, stop := r.startTicker()
+	defer stop()
 	for {
-		t := time.NewTimer(wait)
 		select {
 		case <-r.life.Done():
-			t.Stop()
 			return
-		case <-t.C:
+		case <-ticks:
 		}
 		if _, err := r.Round(r.life); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
 			r.log.Warn("antientropy: round", "err", err)
 		}
-		wait = r.cfg.Interval
 	}
+}
+
+// startTicker starts what paces the rounds: Config.NewTicker, or a timer
+// that fires first after a random part of Interval (so that nodes started
+// together do not all repair at once) and then every Interval after the
+// previous round ended. Its goroutine ends with the repairer's life.
+func (r *Repairer) startTicker() (<-chan time.Time, func()) {
+	if r.cfg.NewTicker != nil {
+		return r.cfg.NewTicker(r.cfg.Interval)
+	}
+	ticks := make(chan time.Time)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		wait := time.Duration(rand.Int64N(int64(r.cfg.Interval))) + time.Second
+		for {
+			t := time.NewTimer(wait)
+			select {
+			case <-r.life.Done():
+				t.Stop()
+				return
+			case now := <-t.C:
+				select {
+				case ticks <- now: // taken once the previous round ended
+				case <-r.life.Done():
+					return
+				}
+			}
+			wait = r.cfg.Interval
+		}
+	}()
+	return ticks, func() {}
 }
 
 // budget spends n bytes of the rate limit.

@@ -208,13 +208,21 @@ func (n *Node) selfMember() membership.Member {
 // DirtyFlushInterval until Close.
 func (n *Node) flushLoop() {
 	defer n.loops.Done()
-	t := time.NewTicker(n.cfg.DirtyFlushInterval)
-	defer t.Stop()
+	var ticks <-chan time.Time
+	if n.cfg.DirtyFlushTicker != nil {
+		c, stop := n.cfg.DirtyFlushTicker(n.cfg.DirtyFlushInterval)
+		defer stop()
+		ticks = c
+	} else {
+		t := time.NewTicker(n.cfg.DirtyFlushInterval)
+		defer t.Stop()
+		ticks = t.C
+	}
 	for {
 		select {
 		case <-n.life.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 			if err := n.dirty.Flush(); err != nil {
 				n.log.Warn("cluster: persist dirty marks", "err", err)
 			}

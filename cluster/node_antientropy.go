@@ -27,7 +27,7 @@ func (n *Node) startAntiEntropy() error {
 	ac := antientropy.DefaultConfig()
 	ac.Store, ac.Meta, ac.Ring, ac.Dirty = n.cfg.Engine, n.cfg.Engine, nodeRing{n}, n.dirty
 	ac.Interval, ac.Rate = n.cfg.AntiEntropyInterval, n.cfg.AntiEntropyRate
-	ac.Logger, ac.Now = n.log, n.now
+	ac.Logger, ac.Now, ac.NewTicker = n.log, n.now, n.cfg.AntiEntropyTicker
 	ac.MinReplicas = min(n.cfg.Coordinator.N, 2)
 	ac.Limits.MaxRecordBytes = transport.MaxRecordBytes(n.cfg.Transport.MaxFrameBytes)
 	r, err := antientropy.New(ac)

@@ -121,6 +121,11 @@ type NodeConfig struct {
 	// DirtyFlushInterval is how often the anti-entropy dirty marks are
 	// persisted. Default 5s.
 	DirtyFlushInterval time.Duration
+	// AntiEntropyTicker and DirtyFlushTicker, when set, pace the
+	// anti-entropy rounds and the persisting of dirty marks instead of
+	// time: each starts a ticker with its loop's period and returns its
+	// channel and its stop. Tests pass tickers they drive. Default nil.
+	AntiEntropyTicker, DirtyFlushTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 // DefaultNodeConfig returns the defaults of every field that has one.

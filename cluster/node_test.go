@@ -12,6 +12,8 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 
+	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/topology"
@@ -286,5 +288,35 @@ func TestNodeCoordinatorRecordLimit(t *testing.T) {
 	ncfg := DefaultNodeConfig()
 	if got := ncfg.coordinatorConfig(nil).MaxRecordBytes; got != transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes) {
 		t.Fatalf("a node's coordinator limit %d, its frame's %d", got, transport.MaxRecordBytes(ncfg.Transport.MaxFrameBytes))
+	}
+}
+
+// TestNodeLoopsFollowTheirTickers: the dirty-mark flush and the
+// anti-entropy rounds run on their tickers' ticks, not on time: a mark
+// noted is persisted after one flush tick (a second Dirty over the same
+// engine sees it), and two anti-entropy ticks run two rounds.
+func TestNodeLoopsFollowTheirTickers(t *testing.T) {
+	cfg := testNodeConfig(t)
+	cfg.Coordinator.N, cfg.Coordinator.R, cfg.Coordinator.W = 1, 1, 1
+	flush, ae := await.NewTicker(), await.NewTicker()
+	cfg.DirtyFlushTicker, cfg.AntiEntropyTicker = flush.Start, ae.Start
+	n, err := StartNode(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	n.Dirty().Note([][]byte{[]byte("k")})
+	flush.Passes(t, 1)
+	again, err := antientropy.NewDirty(cfg.Engine, func() int64 { return time.Now().UnixMilli() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Len() != 1 {
+		t.Fatalf("%d dirty marks persisted after a flush tick, want 1", again.Len())
+	}
+	before := n.Repairer().Stats().Rounds
+	ae.Passes(t, 2)
+	if got := n.Repairer().Stats().Rounds - before; got < 2 {
+		t.Fatalf("%d rounds after two ticks", got)
 	}
 }

@@ -83,6 +83,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for expiry and purge decisions. Default (nil): time.Now.
 	Now func() time.Time
+	// NewTicker starts the reclaimer's ticker with period d
+	// (ReclaimInterval) and returns its channel and its stop. Default
+	// (nil): a time.Ticker. Tests pass a ticker they drive, and make the
+	// reclaimer run a given number of passes instead of waiting for them.
+	NewTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
 	// PurgeAllowed is asked before a tombstone past its grace period is
 	// deleted; returning false keeps it and asks again later. It must not
 	// call back into the engine. Default (nil): always allowed.

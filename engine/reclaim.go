@@ -31,13 +31,13 @@ type dueEntry struct {
 // stopped by Close.
 func (e *Engine) reclaimLoop() {
 	defer e.bg.Done()
-	t := time.NewTicker(e.cfg.ReclaimInterval)
-	defer t.Stop()
+	ticks, stop := e.startTicker()
+	defer stop()
 	for {
 		select {
 		case <-e.stop:
 			return
-		case <-t.C:
+		case <-ticks:
 		}
 		if e.Err() != nil {
 			continue
@@ -46,6 +46,15 @@ func (e *Engine) reclaimLoop() {
 			e.cfg.Logger.Warn("engine: reclaim failed", "err", err)
 		}
 	}
+}
+
+// startTicker starts the reclaimer's ticker (Config.NewTicker).
+func (e *Engine) startTicker() (<-chan time.Time, func()) {
+	if e.cfg.NewTicker != nil {
+		return e.cfg.NewTicker(e.cfg.ReclaimInterval)
+	}
+	t := time.NewTicker(e.cfg.ReclaimInterval)
+	return t.C, t.Stop
 }
 
 // reclaimOnce handles every index entry due by now, a chunk at a time.

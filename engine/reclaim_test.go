@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // reclaimEngine opens an engine on a fake clock with a reclaimer that
@@ -136,13 +138,15 @@ func TestStaleIndexEntries(t *testing.T) {
 	}
 }
 
-// TestReclaimerRunsInBackground uses the real ticker and an injected clock.
+// TestReclaimerRunsInBackground drives the reclaimer's ticker, with an
+// injected clock: one pass reclaims everything due.
 func TestReclaimerRunsInBackground(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	clock := newFakeClock(t0)
+	tk := await.NewTicker()
 	e := openMem(t, func(c *Config) {
 		c.Now = clock.Now
-		c.ReclaimInterval = 5 * time.Millisecond
+		c.NewTicker = tk.Start
 	})
 	for i := range 600 { // more than one reclaim chunk
 		k := []byte{byte(i >> 8), byte(i)}
@@ -150,8 +154,15 @@ func TestReclaimerRunsInBackground(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	tk.Passes(t, 1)
+	if n := e.Stats().ExpiredReclaimed; n != 0 {
+		t.Fatalf("%d reclaimed before they were due", n)
+	}
 	clock.Set(t0 + 10)
-	waitFor(t, "background reclaim", func() bool { return e.Stats().ExpiredReclaimed == 600 })
+	tk.Passes(t, 1)
+	if n := e.Stats().ExpiredReclaimed; n != 600 {
+		t.Fatalf("one pass reclaimed %d of 600", n)
+	}
 	if st := e.Stats(); st.LiveRecords != 0 {
 		t.Fatalf("live = %d", st.LiveRecords)
 	}

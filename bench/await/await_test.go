@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,4 +49,29 @@ func TestPollStopsWithItsContext(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || calls != 3 {
 		t.Fatalf("Poll = %v after %d calls, want context.Canceled after 3", err, calls)
 	}
+}
+
+// TestTickerPasses: Passes returns once the loop has finished n passes
+// and waits for its next tick.
+func TestTickerPasses(t *testing.T) {
+	tk := await.NewTicker()
+	ticks, stop := tk.Start(time.Hour)
+	defer stop()
+	var passes atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range ticks {
+			passes.Add(1)
+			if passes.Load() == 5 {
+				return
+			}
+		}
+	}()
+	tk.Passes(t, 3)
+	if n := passes.Load(); n < 3 {
+		t.Fatalf("%d passes ended, want 3", n)
+	}
+	tk.Passes(t, 0)
+	<-done
 }

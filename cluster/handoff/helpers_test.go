@@ -248,24 +248,3 @@ func sameRecord(a, b engine.Record) bool {
 	return a.Version == b.Version && a.ExpireAt == b.ExpireAt && a.Tombstone == b.Tombstone &&
 		string(a.Value) == string(b.Value)
 }
-
-// manualTicker is a retry ticker the test drives (Config.NewTicker).
-type manualTicker struct{ c chan time.Time }
-
-func newManualTicker() *manualTicker { return &manualTicker{c: make(chan time.Time)} }
-
-func (mt *manualTicker) start(time.Duration) (<-chan time.Time, func()) { return mt.c, func() {} }
-
-// passes makes the replay loop run at least n retry passes over every
-// queue: a tick is taken only by the loop waiting for the next one, so
-// once the (n+1)th tick is taken the first n passes have ended.
-func (mt *manualTicker) passes(t *testing.T, n int) {
-	t.Helper()
-	for i := range n + 1 {
-		select {
-		case mt.c <- time.Now():
-		case <-time.After(10 * time.Second):
-			t.Fatalf("the replay loop took %d of %d ticks", i, n+1)
-		}
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -43,8 +44,8 @@ func TestReplayDeliversEveryHintInBatches(t *testing.T) {
 			fc := newFakeCluster()
 			cfg := testConfig(e, fc, newClock())
 			cfg.BatchKeys, cfg.BatchBytes = tt.batchKeys, tt.batchBytes
-			tk := newManualTicker()
-			cfg.NewTicker = tk.start
+			tk := await.NewTicker()
+			cfg.NewTicker = tk.Start
 			m := newManager(t, cfg)
 			keys, recs := hintKeys(tt.hints, 100)
 			for i := range recs {
@@ -57,7 +58,7 @@ func TestReplayDeliversEveryHintInBatches(t *testing.T) {
 			// While the target is down a wake delivers nothing, nor do
 			// the retry passes.
 			m.Wake("t")
-			tk.passes(t, 3)
+			tk.Passes(t, 3)
 			if fc.deliverAttempts() != 0 {
 				t.Fatalf("%d deliveries to a down target", fc.deliverAttempts())
 			}
@@ -317,8 +318,8 @@ func TestGoneTargetHintsDroppedPastWindow(t *testing.T) {
 			clk := newClock()
 			cfg := testConfig(e, fc, clk)
 			cfg.MaxWindow = window
-			tk := newManualTicker()
-			cfg.NewTicker = tk.start
+			tk := await.NewTicker()
+			cfg.NewTicker = tk.Start
 			m := newManager(t, cfg)
 			keys, recs := hintKeys(30, 100)
 			mustHold(t, m, "g", keys, recs)
@@ -330,7 +331,7 @@ func TestGoneTargetHintsDroppedPastWindow(t *testing.T) {
 				// Only a bounded number of retries can be observed: the
 				// loop passes over the target ten times.
 				for pass := range 10 {
-					tk.passes(t, 1)
+					tk.Passes(t, 1)
 					if s := statsOf(m, "g"); s.Pending != 30 || s.Dropped != 0 {
 						t.Fatalf("within the window, pass %d: %+v, want all 30 kept", pass, s)
 					}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
@@ -102,8 +103,8 @@ func TestSizeRefusalSplitsTheBatch(t *testing.T) {
 		}
 		return nil
 	}
-	tk := newManualTicker()
-	cfg.NewTicker = tk.start
+	tk := await.NewTicker()
+	cfg.NewTicker = tk.Start
 	m := newManager(t, cfg)
 	keys, recs := hintKeys(40, 100)
 	for i := range recs {
@@ -134,7 +135,7 @@ func TestSizeRefusalSplitsTheBatch(t *testing.T) {
 		t.Fatalf("stats %+v, want 40 delivered and the poison dropped", s)
 	}
 	attempts := fc.deliverAttempts()
-	tk.passes(t, 10) // a wrong retry would show
+	tk.Passes(t, 10) // a wrong retry would show
 	if n := fc.deliverAttempts(); n != attempts {
 		t.Fatalf("%d deliveries after the queue emptied", n-attempts)
 	}
