@@ -11,25 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
-
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/enginetest"
 )
-
-// openMemEngine opens an engine on an in-memory filesystem, closed when
-// the test ends.
-func openMemEngine(t testing.TB) *engine.Engine {
-	t.Helper()
-	cfg := engine.DefaultConfig()
-	cfg.Dir, cfg.FS, cfg.Fsync = "db", vfs.NewMem(), engine.FsyncNo
-	cfg.CacheBytes, cfg.MemTableBytes, cfg.RowCacheBytes = 4<<20, 2<<20, 1<<20
-	e, err := engine.Open(cfg)
-	if err != nil {
-		t.Fatalf("engine.Open: %v", err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	return e
-}
 
 // memPeer is the other replica of an exchange in memory: the exchange
 // requests go to a Service over its engine, repaired records straight to
@@ -491,3 +475,6 @@ func TestExchangeBudgetError(t *testing.T) {
 		t.Fatalf("Exchange over budget: %v, want the budget's error", err)
 	}
 }
+
+// openMemEngine opens a small in-memory engine, closed when the test ends.
+func openMemEngine(t testing.TB) *engine.Engine { return enginetest.Open(t) }

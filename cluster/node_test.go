@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
-
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/coordinator"
@@ -19,23 +17,10 @@ import (
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/enginetest"
 	"github.com/ringcache/ringcache/server"
 	"github.com/ringcache/ringcache/server/store"
 )
-
-func memEngine(t *testing.T) *engine.Engine {
-	t.Helper()
-	cfg := engine.DefaultConfig()
-	cfg.Dir = "/data"
-	cfg.FS = vfs.NewMem()
-	cfg.CacheBytes, cfg.MemTableBytes, cfg.RowCacheBytes = 1<<20, 1<<20, 1<<20
-	eng, err := engine.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Close() })
-	return eng
-}
 
 // testNodeConfig is a valid config for a node on free loopback ports.
 func testNodeConfig(t *testing.T) NodeConfig {
@@ -320,3 +305,5 @@ func TestNodeLoopsFollowTheirTickers(t *testing.T) {
 		t.Fatalf("%d rounds after two ticks", got)
 	}
 }
+
+func memEngine(t *testing.T) *engine.Engine { return enginetest.Open(t) }

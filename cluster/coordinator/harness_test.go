@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
-
 	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/enginetest"
 )
 
 // errInjected is what a replica marked down fails with.
@@ -338,24 +337,6 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	await.T(t, 5*time.Second, what, cond)
 }
 
-// openMemEngine opens a small engine on an in-memory filesystem, closed
-// when the test ends.
-func openMemEngine(t testing.TB) *engine.Engine {
-	t.Helper()
-	ecfg := engine.DefaultConfig()
-	ecfg.Dir = "db"
-	ecfg.FS = vfs.NewMem()
-	ecfg.Fsync = engine.FsyncNo
-	ecfg.MemTableBytes = 4 << 20
-	ecfg.CacheBytes = 4 << 20
-	eng, err := engine.Open(ecfg)
-	if err != nil {
-		t.Fatalf("open engine: %v", err)
-	}
-	t.Cleanup(func() { _ = eng.Close() })
-	return eng
-}
-
 // noAdmin gives a test replica Count and DropAll that fail.
 type noAdmin struct{}
 
@@ -363,3 +344,6 @@ var errNoAdmin = errors.New("test replica: no node-wide operations")
 
 func (noAdmin) Count(context.Context) (int64, error) { return 0, errNoAdmin }
 func (noAdmin) DropAll(context.Context) error        { return errNoAdmin }
+
+// openMemEngine opens a small in-memory engine, closed when the test ends.
+func openMemEngine(t testing.TB) *engine.Engine { return enginetest.Open(t) }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
-
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -28,18 +26,7 @@ func TestSubstituteDataNeverAnswersASloppyRead(t *testing.T) {
 	ids := []string{"n0", "n1", "n2", "n3", "n4"}
 	locals := map[string]*replica.Local{}
 	for _, id := range ids {
-		ecfg := engine.DefaultConfig()
-		ecfg.Dir = "db"
-		ecfg.FS = vfs.NewMem()
-		ecfg.Fsync = engine.FsyncNo
-		ecfg.MemTableBytes = 4 << 20
-		ecfg.CacheBytes = 4 << 20
-		eng, err := engine.Open(ecfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = eng.Close() })
-		locals[id] = replica.NewLocal(eng, nil)
+		locals[id] = replica.NewLocal(openMemEngine(t), nil)
 	}
 	var mu sync.Mutex
 	down := map[string]bool{}

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
-
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/cluster/transport"
@@ -37,15 +35,7 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 	var nodes []ring.Node
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("node-%d", i)
-		ecfg := engine.DefaultConfig()
-		ecfg.Dir, ecfg.FS, ecfg.Fsync = "db", vfs.NewMem(), engine.FsyncNo
-		ecfg.MemTableBytes, ecfg.CacheBytes = 4<<20, 4<<20
-		eng, err := engine.Open(ecfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = eng.Close() })
-		local := replica.NewLocal(eng, nil)
+		local := replica.NewLocal(openMemEngine(t), nil)
 		srv, err := transport.NewServer(replica.NewHandler(local, nil), tcfg)
 		if err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/enginetest"
 )
 
 // errInjected is what the fake cluster's failing calls return.
@@ -162,25 +163,6 @@ func (f *fakeCluster) deliverAttempts() int {
 	return f.attempts
 }
 
-// memEngine opens an engine on fs (a fresh in-memory one when nil).
-func memEngine(t *testing.T, fs vfs.FS) *engine.Engine {
-	t.Helper()
-	if fs == nil {
-		fs = vfs.NewMem()
-	}
-	cfg := engine.DefaultConfig()
-	cfg.Dir = "/db"
-	cfg.FS = fs
-	cfg.CacheBytes = 8 << 20
-	cfg.MemTableBytes = 4 << 20
-	e, err := engine.Open(cfg)
-	if err != nil {
-		t.Fatalf("engine.Open: %v", err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	return e
-}
-
 // testConfig returns a Config for tests: fast retries, small batches, a
 // replay rate that never throttles and the injected clock.
 func testConfig(e *engine.Engine, c handoff.Cluster, clk *clock) handoff.Config {
@@ -247,4 +229,13 @@ func mustHold(t *testing.T, m *handoff.Manager, target string, keys [][]byte, re
 func sameRecord(a, b engine.Record) bool {
 	return a.Version == b.Version && a.ExpireAt == b.ExpireAt && a.Tombstone == b.Tombstone &&
 		string(a.Value) == string(b.Value)
+}
+
+// memEngine opens an engine on fs (a fresh in-memory one when nil).
+func memEngine(t *testing.T, fs vfs.FS) *engine.Engine {
+	t.Helper()
+	if fs == nil {
+		return enginetest.Open(t)
+	}
+	return enginetest.Open(t, func(c *engine.Config) { c.FS = fs })
 }

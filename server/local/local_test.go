@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/enginetest"
 	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
 	"github.com/ringcache/ringcache/server/store"
@@ -222,27 +222,12 @@ func TestEngineInfo(t *testing.T) {
 	}
 }
 
-// openMemEngine opens a small engine on an in-memory filesystem, closed
-// when the test ends.
-func openMemEngine(t testing.TB) *engine.Engine {
-	t.Helper()
-	ecfg := engine.DefaultConfig()
-	ecfg.Dir = "db"
-	ecfg.FS = vfs.NewMem()
-	ecfg.Fsync = engine.FsyncNo
-	ecfg.MemTableBytes = 4 << 20
-	ecfg.CacheBytes = 4 << 20
-	eng, err := engine.Open(ecfg)
-	if err != nil {
-		t.Fatalf("open engine: %v", err)
-	}
-	t.Cleanup(func() { _ = eng.Close() })
-	return eng
-}
-
 // A Store is the server's store, with INFO and the cluster views.
 var (
 	_ server.Store        = (*Store)(nil)
 	_ server.InfoProvider = (*Store)(nil)
 	_ server.ClusterView  = (*Store)(nil)
 )
+
+// openMemEngine opens a small in-memory engine, closed when the test ends.
+func openMemEngine(t testing.TB) *engine.Engine { return enginetest.Open(t) }
