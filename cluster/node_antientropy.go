@@ -24,12 +24,8 @@ import (
 // startAntiEntropy creates the repairer. Called once the first topology is
 // published.
 func (n *Node) startAntiEntropy() error {
-	ac := antientropy.DefaultConfig()
-	ac.Store, ac.Meta, ac.Ring, ac.Dirty = n.cfg.Engine, n.cfg.Engine, nodeRing{n}, n.dirty
-	ac.Interval, ac.Rate = n.cfg.AntiEntropyInterval, n.cfg.AntiEntropyRate
-	ac.Logger, ac.Now, ac.NewTicker = n.log, n.now, n.cfg.AntiEntropyTicker
-	ac.MinReplicas = min(n.cfg.Coordinator.N, 2)
-	ac.Limits.MaxRecordBytes = transport.MaxRecordBytes(n.cfg.Transport.MaxFrameBytes)
+	ac := n.cfg.antientropyConfig(nodeRing{n}, n.dirty)
+	ac.Logger, ac.Now = n.log, n.now
 	r, err := antientropy.New(ac)
 	if err != nil {
 		return err
@@ -60,7 +56,7 @@ func (n *Node) Repair(ctx context.Context) (store.RepairSummary, error) {
 // background loop off, the grace period alone decides (as Cassandra's
 // gc_grace does), since no round may ever come.
 func (n *Node) PurgeAllowed(key []byte, r engine.Record) bool {
-	if n.repairer == nil || n.cfg.AntiEntropyInterval == 0 {
+	if n.repairer == nil || n.cfg.AntiEntropy.Interval == 0 {
 		return true
 	}
 	return n.repairer.PurgeAllowed(key, r)
@@ -75,7 +71,7 @@ func (n *Node) antientropySection() store.InfoSection {
 		last = i(s.LastRound.Unix())
 	}
 	return store.InfoSection{Name: "Antientropy", Fields: [][2]string{
-		{"antientropy_interval_seconds", strconv.FormatFloat(n.cfg.AntiEntropyInterval.Seconds(), 'f', -1, 64)},
+		{"antientropy_interval_seconds", strconv.FormatFloat(n.cfg.AntiEntropy.Interval.Seconds(), 'f', -1, 64)},
 		{"antientropy_rounds", i(s.Rounds)},
 		{"antientropy_last_round_unix", last},
 		{"antientropy_last_round_seconds", strconv.FormatFloat(s.LastDuration.Seconds(), 'f', 3, 64)},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
@@ -111,42 +112,41 @@ type NodeConfig struct {
 	// HealthRetry is how long a peer whose RPC failed counts as unhealthy
 	// (requests route around it) before requests try it again. Default 1s.
 	HealthRetry time.Duration
-	// AntiEntropyInterval is the period of the background anti-entropy
-	// rounds; 0 turns the loop off (RINGCACHE REPAIR still runs a round).
-	// Default 1m.
-	AntiEntropyInterval time.Duration
-	// AntiEntropyRate bounds the bytes an anti-entropy exchange sends and
-	// receives per second. Default 8 MiB/s.
-	AntiEntropyRate int64
+	// AntiEntropy holds the repair knobs: Interval (the period of the
+	// background rounds; 0 turns the loop off, RINGCACHE REPAIR still
+	// runs a round), Rate, Timeout, ProofMargin, Limits and NewTicker
+	// (tests pace the rounds with a ticker they drive). The node sets the
+	// rest (Store, Meta, Ring, Dirty, Logger, Now, MinReplicas and
+	// Limits.MaxRecordBytes). Default antientropy.DefaultConfig().
+	AntiEntropy antientropy.Config
 	// DirtyFlushInterval is how often the anti-entropy dirty marks are
 	// persisted. Default 5s.
 	DirtyFlushInterval time.Duration
-	// AntiEntropyTicker and DirtyFlushTicker, when set, pace the
-	// anti-entropy rounds and the persisting of dirty marks instead of
-	// time: each starts a ticker with its loop's period and returns its
-	// channel and its stop. Tests pass tickers they drive. Default nil.
-	AntiEntropyTicker, DirtyFlushTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
+	// DirtyFlushTicker, when set, paces the persisting of dirty marks
+	// instead of time: it starts a ticker with period DirtyFlushInterval
+	// and returns its channel and its stop. Tests pass a ticker they
+	// drive. Default nil.
+	DirtyFlushTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 // DefaultNodeConfig returns the defaults of every field that has one.
 func DefaultNodeConfig() NodeConfig {
 	return NodeConfig{
-		ClusterListen:       "127.0.0.1:7380",
-		GossipListen:        "127.0.0.1:7946",
-		ClusterName:         "ringcache",
-		Coordinator:         coordinator.DefaultConfig(),
-		Membership:          membership.DefaultConfig(),
-		MaxClockSkew:        500 * time.Millisecond,
-		SkewInterval:        5 * time.Second,
-		SkewWarnEvery:       time.Minute,
-		KeyCountMaxAge:      2 * time.Second,
-		Transport:           transport.DefaultConfig(),
-		HintedHandoff:       true,
-		Handoff:             handoff.DefaultConfig(),
-		HealthRetry:         time.Second,
-		DirtyFlushInterval:  5 * time.Second,
-		AntiEntropyInterval: time.Minute,
-		AntiEntropyRate:     8 << 20,
+		ClusterListen:      "127.0.0.1:7380",
+		GossipListen:       "127.0.0.1:7946",
+		ClusterName:        "ringcache",
+		Coordinator:        coordinator.DefaultConfig(),
+		Membership:         membership.DefaultConfig(),
+		MaxClockSkew:       500 * time.Millisecond,
+		SkewInterval:       5 * time.Second,
+		SkewWarnEvery:      time.Minute,
+		KeyCountMaxAge:     2 * time.Second,
+		Transport:          transport.DefaultConfig(),
+		HintedHandoff:      true,
+		Handoff:            handoff.DefaultConfig(),
+		HealthRetry:        time.Second,
+		DirtyFlushInterval: 5 * time.Second,
+		AntiEntropy:        antientropy.DefaultConfig(),
 	}
 }
 
@@ -174,10 +174,6 @@ func (c NodeConfig) Validate() error {
 		return bad("DirtyFlushInterval %v must be positive", c.DirtyFlushInterval)
 	case c.KeyCountMaxAge <= 0:
 		return bad("KeyCountMaxAge %v must be positive", c.KeyCountMaxAge)
-	case c.AntiEntropyInterval < 0:
-		return bad("AntiEntropyInterval %v is negative", c.AntiEntropyInterval)
-	case c.AntiEntropyRate < 1:
-		return bad("AntiEntropyRate %d must be positive", c.AntiEntropyRate)
 	}
 	if c.HintedHandoff {
 		hc := c.Handoff
@@ -185,6 +181,9 @@ func (c NodeConfig) Validate() error {
 		if err := hc.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.antientropyConfig(nodeRing{}, nil).Validate(); err != nil {
+		return err
 	}
 	if _, _, err := net.SplitHostPort(c.ClusterListen); err != nil {
 		return bad("ClusterListen %q: %w", c.ClusterListen, err)
@@ -221,6 +220,17 @@ func (c NodeConfig) coordinatorConfig(topo *topology.Current) coordinator.Config
 	cc.Sloppy = c.HintedHandoff
 	cc.MaxRecordBytes = max(0, transport.MaxRecordBytes(c.Transport.MaxFrameBytes))
 	return cc
+}
+
+// antientropyConfig fills in what the node owns of the repairer's
+// configuration: ring is the node's, dirty its marks.
+func (c NodeConfig) antientropyConfig(ring antientropy.Ring, dirty *antientropy.Dirty) antientropy.Config {
+	ac := c.AntiEntropy
+	ac.Store, ac.Meta, ac.Ring, ac.Dirty = c.Engine, c.Engine, ring, dirty
+	ac.Logger, ac.Now = c.Logger, c.Now
+	ac.MinReplicas = min(c.Coordinator.N, 2)
+	ac.Limits.MaxRecordBytes = transport.MaxRecordBytes(c.Transport.MaxFrameBytes)
+	return ac
 }
 
 // transportConfig derives the transport configuration shared by the

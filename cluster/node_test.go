@@ -56,6 +56,8 @@ func TestNodeConfigValidate(t *testing.T) {
 		{"bad seed", func(c *NodeConfig) { c.Seeds = []string{"x"} }, membership.ErrInvalidConfig},
 		{"no gossip timing", func(c *NodeConfig) { c.Membership = membership.Config{} }, membership.ErrInvalidConfig},
 		{"no vnodes", func(c *NodeConfig) { c.Membership.VNodes = 0 }, membership.ErrInvalidConfig},
+		{"negative anti-entropy interval", func(c *NodeConfig) { c.AntiEntropy.Interval = -time.Second }, antientropy.ErrInvalidConfig},
+		{"no anti-entropy rate", func(c *NodeConfig) { c.AntiEntropy.Rate = 0 }, antientropy.ErrInvalidConfig},
 		{"bad transport", func(c *NodeConfig) { c.Transport.ConnsPerPeer = 0 }, transport.ErrInvalidConfig},
 		{"no cluster name", func(c *NodeConfig) { c.ClusterName = "" }, transport.ErrInvalidConfig},
 	} {
@@ -284,7 +286,7 @@ func TestNodeLoopsFollowTheirTickers(t *testing.T) {
 	cfg := testNodeConfig(t)
 	cfg.Coordinator.N, cfg.Coordinator.R, cfg.Coordinator.W = 1, 1, 1
 	flush, ae := await.NewTicker(), await.NewTicker()
-	cfg.DirtyFlushTicker, cfg.AntiEntropyTicker = flush.Start, ae.Start
+	cfg.DirtyFlushTicker, cfg.AntiEntropy.NewTicker = flush.Start, ae.Start
 	n, err := StartNode(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

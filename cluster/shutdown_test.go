@@ -43,7 +43,7 @@ func shutdownTestNode(t *testing.T, id string, seeds []string, wrap func(transpo
 	cfg.NodeID, cfg.ClientAddr, cfg.Seeds = id, "127.0.0.1:1"+fmt.Sprint(len(id)), seeds
 	cfg.Coordinator.N, cfg.Coordinator.R, cfg.Coordinator.W = 2, 1, 1
 	cfg.Coordinator.Timeout = 300 * time.Millisecond
-	cfg.AntiEntropyInterval = 0
+	cfg.AntiEntropy.Interval = 0
 	cfg.Transport.CloseTimeout = 300 * time.Millisecond
 	cfg.Membership.ProbeInterval, cfg.Membership.ProbeTimeout = 200*time.Millisecond, 100*time.Millisecond
 	cfg.Membership.GossipInterval, cfg.Membership.PushPullInterval = 20*time.Millisecond, time.Second

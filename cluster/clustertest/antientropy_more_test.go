@@ -234,7 +234,7 @@ func TestTombstonePurgeWaitsForProof(t *testing.T) {
 		Wait: 25 * time.Second,
 		Configure: func(i int, cfg *cluster.NodeConfig) {
 			strict(i, cfg)
-			cfg.AntiEntropyInterval = 300 * time.Millisecond
+			cfg.AntiEntropy.Interval = 300 * time.Millisecond
 		},
 		Engine: func(_ int, cfg *engine.Config) { cfg.TombstoneGrace = 200 * time.Millisecond },
 	})
@@ -299,7 +299,7 @@ func TestBackgroundLoopRepairs(t *testing.T) {
 	t.Parallel()
 	c := clustertest.New(t, 3, clustertest.Options{Configure: func(i int, cfg *cluster.NodeConfig) {
 		strict(i, cfg)
-		cfg.AntiEntropyInterval = 300 * time.Millisecond
+		cfg.AntiEntropy.Interval = 300 * time.Millisecond
 	}})
 	ctx := context.Background()
 	keys := keyRange("loop", 0, 1000)

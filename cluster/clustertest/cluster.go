@@ -321,7 +321,7 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	mc.LeaveTimeout = 300 * time.Millisecond
 	// Anti-entropy runs when a test asks (RINGCACHE REPAIR) unless it
 	// turns the loop on.
-	cfg.AntiEntropyInterval = 0
+	cfg.AntiEntropy.Interval = 0
 	cfg.Transport.DialTimeout = time.Second
 	cfg.Transport.MinBackoff = 5 * time.Millisecond
 	cfg.Transport.MaxBackoff = 100 * time.Millisecond

@@ -226,8 +226,8 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.Handoff.ReplayRate = int64(cfg.HintReplayRate)
 	ncfg.Handoff.MaxWindow = cfg.MaxHintWindow
 	ncfg.Handoff.MaxBytes = int64(cfg.MaxHintsBytes)
-	ncfg.AntiEntropyInterval = cfg.AntiEntropyInterval
-	ncfg.AntiEntropyRate = int64(cfg.AntiEntropyRate)
+	ncfg.AntiEntropy.Interval = cfg.AntiEntropyInterval
+	ncfg.AntiEntropy.Rate = int64(cfg.AntiEntropyRate)
 	ncfg.Transport.MaxFrameBytes = int(cfg.ClusterMaxFrame)
 	ncfg.Engine = eng
 	ncfg.Logger = log.With("component", "cluster")
