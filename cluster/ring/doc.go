@@ -41,7 +41,9 @@
 // after 1 to 10 joins into a 3-member ring: 1.005 to 1.008, with 3/(n+1)
 // of the N=3 replica sets moving (the least a join can move). This is
 // what the cluster's topology will record when membership changes become
-// explicit operations; today's rings still come from New.
+// explicit operations; today's rings still come from New. Moves compares
+// two rings range by range: the plan of a topology change, each moved
+// range with its old and new replicas (who must receive it, from whom).
 //
 // A Ring is an immutable snapshot: build a new one with New on every
 // membership change and swap the pointer atomically. The hot path,
