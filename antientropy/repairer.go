@@ -219,53 +219,38 @@ func (r *Repairer) Close() error {
 }
 
 // loop runs a round every Interval, the first after a random part of it
-// so that nodes started together do not all repair at once.
+// so that nodes started together do not all repair at once; with
+// Config.NewTicker, a round on every tick instead.
 func (r *Repairer) loop() {
 	defer r.wg.Done()
-	ticks, stop := r.startTicker()
-	defer stop()
-	for {
-		select {
-		case <-r.life.Done():
-			return
-		case <-ticks:
-		}
-		if _, err := r.Round(r.life); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
-			r.log.Warn("antientropy: round", "err", err)
-		}
-	}
-}
-
-// startTicker starts what paces the rounds: Config.NewTicker, or a timer
-// that fires first after a random part of Interval (so that nodes started
-// together do not all repair at once) and then every Interval after the
-// previous round ended. Its goroutine ends with the repairer's life.
-func (r *Repairer) startTicker() (<-chan time.Time, func()) {
+	var ticks <-chan time.Time
 	if r.cfg.NewTicker != nil {
-		return r.cfg.NewTicker(r.cfg.Interval)
+		c, stop := r.cfg.NewTicker(r.cfg.Interval)
+		defer stop()
+		ticks = c
 	}
-	ticks := make(chan time.Time)
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		wait := time.Duration(rand.Int64N(int64(r.cfg.Interval))) + time.Second
-		for {
+	wait := time.Duration(rand.Int64N(int64(r.cfg.Interval))) + time.Second
+	for {
+		if ticks == nil {
 			t := time.NewTimer(wait)
 			select {
 			case <-r.life.Done():
 				t.Stop()
 				return
-			case now := <-t.C:
-				select {
-				case ticks <- now: // taken once the previous round ended
-				case <-r.life.Done():
-					return
-				}
+			case <-t.C:
 			}
 			wait = r.cfg.Interval
+		} else {
+			select {
+			case <-r.life.Done():
+				return
+			case <-ticks:
+			}
 		}
-	}()
-	return ticks, func() {}
+		if _, err := r.Round(r.life); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+			r.log.Warn("antientropy: round", "err", err)
+		}
+	}
 }
 
 // budget spends n bytes of the rate limit.

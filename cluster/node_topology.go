@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/membership"
@@ -56,10 +57,17 @@ func (n *Node) install(ms []membership.Member) {
 		h = old.Health().Clone()
 	}
 	// A member back alive is tried at once: its past failures are
-	// forgotten and its client reconnects.
+	// forgotten and its client reconnects. A member that left is never
+	// called again, so nothing else would clear its failure: forget it
+	// too, or every request would take the slow path of the health check.
 	back := n.cameBack(old, ms)
 	for _, id := range back {
 		delete(h.Failing, id)
+	}
+	for id := range h.Failing {
+		if i := slices.IndexFunc(ms, func(m membership.Member) bool { return m.ID == id }); i < 0 || ms[i].State == membership.Left {
+			delete(h.Failing, id)
+		}
 	}
 	t := topology.New(topology.Spec{
 		Self:     n.selfMember(),

@@ -8,6 +8,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/quorum"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server/local"
 	"github.com/ringcache/ringcache/server/store"
 )
 
@@ -45,7 +46,7 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 	recs := make([]engine.Record, len(muts))
 	for i, m := range muts {
 		keys[i] = m.Key
-		recs[i] = toRecord(m, c.clock.Now())
+		recs[i] = local.Record(m, c.clock.Now())
 	}
 	_, level := ConsistencyFrom(ctx)
 	for round := 0; ; round++ {
@@ -313,12 +314,4 @@ func startApply(ctx context.Context, bt *batch, ar replica.Async, done func(answ
 // applyRequest is the write a batch sends its replica.
 func (bt *batch) applyRequest() replica.ApplyRequest {
 	return replica.ApplyRequest{Keys: bt.keys, Recs: bt.recs, Hint: bt.hint, Noted: bt.noted}
-}
-
-// toRecord is mutation m as the engine stores it, stamped with v.
-func toRecord(m store.Mutation, v engine.Version) engine.Record {
-	if m.Delete {
-		return engine.Record{Version: v, Tombstone: true}
-	}
-	return engine.Record{Value: m.Value, Version: v, ExpireAt: m.ExpireAt}
 }

@@ -54,15 +54,7 @@ func TestSubstituteDataNeverAnswersASloppyRead(t *testing.T) {
 	mu.Unlock()
 	topo.setDown(prefs[0], prefs[1])
 	sub := prefs[3]
-	c := DefaultConfig()
-	c.Self = "n0"
-	c.Topology = &topo.cur
-	c.Sloppy = true
-	co, err := New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = co.Close() })
+	co := sloppyCoordinator(t, topo)
 	stale := engine.Record{Value: []byte("deleted long ago"), Version: co.clock.Now()}
 	if _, err := locals[sub].Engine().Apply(key, stale); err != nil {
 		t.Fatal(err)
@@ -145,16 +137,7 @@ func twoOwnersDown(t *testing.T) (co *Coordinator, locals map[string]*replica.Lo
 	}
 	setDown(prefs[0])
 	setDown(prefs[1])
-	c := DefaultConfig()
-	c.Self = "n0"
-	c.Topology = &topo.cur
-	c.Sloppy = true
-	co, err := New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = co.Close() })
-	return co, locals, key, prefs, setDown
+	return sloppyCoordinator(t, topo), locals, key, prefs, setDown
 }
 
 // TestStandInsWithoutHintsDoNotMakeAQuorum: two of a key's three owners
@@ -280,4 +263,20 @@ func TestBehindReplicaDoesNotMakeAQuorum(t *testing.T) {
 	if st := tc.coords["n0"].Stats(); st.ReadsBehind == 0 {
 		t.Fatal("no answer counted as behind")
 	}
+}
+
+// sloppyCoordinator is n0's coordinator over topo, with sloppy quorum on,
+// closed when the test ends.
+func sloppyCoordinator(t *testing.T, topo *testTopo) *Coordinator {
+	t.Helper()
+	c := DefaultConfig()
+	c.Self = "n0"
+	c.Topology = &topo.cur
+	c.Sloppy = true
+	co, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = co.Close() })
+	return co
 }

@@ -65,10 +65,12 @@ func JoinTokens(r *Ring, id string, v int) []uint64 {
 	}
 	// arc[k] is the length of range k, (tokens[k-1], tokens[k]]; load[i]
 	// is member i's primary share, in token-space units.
-	arc := make([]uint64, m)
+	// start[k] is where range k begins; a split moves it forward.
+	arc, start := make([]uint64, m), make([]uint64, m)
 	load := make([]float64, len(r.nodes))
 	for k := range m {
-		arc[k] = r.tokens[k] - r.tokens[(k+m-1)%m] // wraps for k == 0
+		start[k] = r.tokens[(k+m-1)%m]
+		arc[k] = r.tokens[k] - start[k] // wraps for k == 0
 		if m == 1 {
 			arc[k] = ^uint64(0)
 		}
@@ -81,11 +83,6 @@ func JoinTokens(r *Ring, id string, v int) []uint64 {
 	const space = 1 << 64
 	target := space * float64(v) / float64(weight+v)
 	var taken float64
-	// start[k] is where range k begins; a split moves it forward.
-	start := make([]uint64, m)
-	for k := range m {
-		start[k] = r.tokens[(k+m-1)%m]
-	}
 	out := make([]uint64, 0, v)
 	for j := range v {
 		need := (target - taken) / float64(v-j)

@@ -81,9 +81,7 @@ func (t *Topology) Unhealthy(now time.Time) func(id string) bool {
 	if len(t.down) == 0 && len(t.health.Failing) == 0 {
 		return nil
 	}
-	return func(id string) bool {
-		return (t.down[id] && !t.health.heard(id, now)) || t.health.failing(id, now)
-	}
+	return func(id string) bool { return t.unreachable(id, now) }
 }
 
 // unreachable reports whether member id counts as out of reach: down in

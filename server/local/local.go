@@ -91,7 +91,7 @@ func (l *Store) Put(_ context.Context, muts []store.Mutation) error {
 	b.recs = grow(b.recs, len(muts))
 	for i, m := range muts {
 		b.keys[i] = m.Key
-		b.recs[i] = toRecord(m, l.clock.Now())
+		b.recs[i] = Record(m, l.clock.Now())
 	}
 	applied, err := l.eng.ApplyBatch(b.keys, b.recs)
 	if err == nil && applied < len(muts) {
@@ -129,7 +129,9 @@ func (l *Store) restamp(keys [][]byte, recs []engine.Record) error {
 	return nil
 }
 
-func toRecord(m store.Mutation, v engine.Version) engine.Record {
+// Record is mutation m as the engine stores it, stamped with v: on one
+// node or on a cluster member (whose coordinator stamps with it too).
+func Record(m store.Mutation, v engine.Version) engine.Record {
 	if m.Delete {
 		return engine.Record{Version: v, Tombstone: true}
 	}
