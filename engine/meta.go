@@ -110,3 +110,63 @@ func (e *Engine) ScanMeta(prefix string, fn func(name string, val []byte) bool) 
 	}
 	return nil
 }
+
+// MetaBatch is a set of metadata changes committed together by
+// CommitMeta: all of them or none survive a crash. The zero value is an
+// empty batch.
+type MetaBatch struct {
+	ops []metaOp
+}
+
+type metaOp struct {
+	name, end string // end is set for a range deletion
+	val       []byte
+	del       bool
+}
+
+// Put stores val under name when the batch commits.
+func (b *MetaBatch) Put(name string, val []byte) {
+	b.ops = append(b.ops, metaOp{name: name, val: val})
+}
+
+// Delete deletes name when the batch commits.
+func (b *MetaBatch) Delete(name string) {
+	b.ops = append(b.ops, metaOp{name: name, del: true})
+}
+
+// DeleteRange deletes every name in [from, to) when the batch commits.
+func (b *MetaBatch) DeleteRange(from, to string) {
+	b.ops = append(b.ops, metaOp{name: from, end: to, del: true})
+}
+
+// Len returns the number of changes in the batch.
+func (b *MetaBatch) Len() int { return len(b.ops) }
+
+// CommitMeta commits b's changes in one write, durably when it returns.
+func (e *Engine) CommitMeta(b *MetaBatch) error {
+	for _, op := range b.ops {
+		if err := checkMetaName(op.name); err != nil {
+			return err
+		}
+		if op.end != "" && op.end <= op.name {
+			return fmt.Errorf("%w: empty range [%q, %q)", ErrInvalidMeta, op.name, op.end)
+		}
+	}
+	return e.writeMeta(func(pb *pebble.Batch) error {
+		for _, op := range b.ops {
+			var err error
+			switch {
+			case op.end != "":
+				err = pb.DeleteRange(appendMetaKey(nil, op.name), appendMetaKey(nil, op.end), nil)
+			case op.del:
+				err = pb.Delete(appendMetaKey(nil, op.name), nil)
+			default:
+				err = pb.Set(appendMetaKey(nil, op.name), op.val, nil)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

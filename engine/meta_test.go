@@ -153,3 +153,48 @@ func TestMetaDurableEverySec(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitMeta: a batch's puts, deletes and range deletions land
+// together, durably (power loss right after the commit keeps all of
+// them), and a bad batch changes nothing.
+func TestCommitMeta(t *testing.T) {
+	fs := newStrictMem(t)
+	cfg := memConfig(fs)
+	cfg.Fsync = FsyncEverySec
+	e := mustOpen(t, cfg)
+	for _, n := range []string{"log/1", "log/2", "log/3", "log/4", "state"} {
+		if err := e.PutMeta(n, []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b MetaBatch
+	b.DeleteRange("log/2", "log/4")
+	b.Put("log/5", []byte("new"))
+	b.Put("state", []byte("new"))
+	b.Delete("log/1")
+	if err := e.CommitMeta(&b); err != nil {
+		t.Fatal(err)
+	}
+	var bad MetaBatch
+	bad.Put("state", []byte("bad"))
+	bad.DeleteRange("log/9", "log/1")
+	if err := e.CommitMeta(&bad); !errors.Is(err, ErrInvalidMeta) {
+		t.Fatalf("CommitMeta of an empty range = %v, want ErrInvalidMeta", err)
+	}
+	fs.SetIgnoreSyncs(true)
+	_ = e.Close()
+	fs.ResetToSyncedState()
+	fs.SetIgnoreSyncs(false)
+	e2 := mustOpen(t, cfg)
+	var got []string
+	if err := e2.ScanMeta("", func(n string, v []byte) bool {
+		got = append(got, n+"="+string(v))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"log/4=old", "log/5=new", "state=new"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after commit and power loss: %q, want %q", got, want)
+	}
+}

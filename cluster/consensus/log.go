@@ -1,0 +1,302 @@
+package consensus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Log is one member's copy of a replicated log of commands, applied in
+// order to a StateMachine. Open it, Start it (bootstrapping a new group
+// or joining one), Propose commands, hand it the messages peers send
+// (Receive), and Close it.
+type Log struct {
+	cfg  Config
+	log  *slog.Logger
+	disk disk
+	ms   *raft.MemoryStorage
+
+	// replayed is the last index Open applied from the persisted log:
+	// raft delivers those entries again after Start; only their
+	// configuration changes are applied then.
+	replayed uint64
+
+	mu struct {
+		sync.Mutex
+		node    raft.Node // nil until Start
+		waiters map[uint64]chan error
+		senders map[uint64]*sender
+		closed  bool
+		// applied is the index of the last entry applied.
+		applied uint64
+		conf    *pb.ConfState
+		// sinceSnap counts entries applied since the last snapshot.
+		sinceSnap uint64
+		leader    uint64
+		err       error // a failure that stopped the log
+	}
+	// appliedCh is closed and replaced whenever entries are applied.
+	appliedCh chan struct{}
+
+	stop chan struct{}
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Open loads the persisted log, restores the machine from it (snapshot
+// and committed entries) and returns the log, not yet started.
+func Open(cfg Config) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	l := &Log{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		disk:      disk{store: cfg.Store, prefix: cfg.Prefix},
+		ms:        raft.NewMemoryStorage(),
+		appliedCh: make(chan struct{}),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	l.mu.waiters = map[uint64]chan error{}
+	l.mu.senders = map[uint64]*sender{}
+	snap, _, err := l.disk.load(l.ms)
+	if err != nil {
+		return nil, err
+	}
+	if !raft.IsEmptySnap(snap) {
+		if err := cfg.Machine.Restore(snap.GetData()); err != nil {
+			return nil, fmt.Errorf("%w: restore: %w", ErrCorrupt, err)
+		}
+		l.mu.applied = snap.GetMetadata().GetIndex()
+		l.mu.conf = snap.GetMetadata().GetConfState()
+	}
+	hs, _, _ := l.ms.InitialState()
+	first, _ := l.ms.FirstIndex()
+	if commit := hs.GetCommit(); commit >= first {
+		ents, err := l.ms.Entries(max(first, l.mu.applied+1), commit+1, ^uint64(0))
+		if err != nil {
+			return nil, fmt.Errorf("%w: replay: %w", ErrCorrupt, err)
+		}
+		for _, e := range ents {
+			if e.GetType() == pb.EntryNormal {
+				l.applyNormal(e)
+			}
+			l.mu.applied = e.GetIndex()
+		}
+	}
+	l.replayed = l.mu.applied
+	return l, nil
+}
+
+// Initialized reports whether this member has a persisted log: it is
+// part of a group already, and Start restarts it.
+func (l *Log) Initialized() bool {
+	hs, cs, _ := l.ms.InitialState()
+	last, _ := l.ms.LastIndex()
+	return !raft.IsEmptyHardState(hs) || len(cs.GetVoters()) > 0 || last > 0
+}
+
+// Start starts the member. With bootstrap, and no persisted log, it
+// founds a new group with itself as its only voter and campaigns at
+// once; otherwise it restarts from the persisted log, or waits to be
+// added to a group by its leader (after a proposal that makes the
+// machine's Voters include it).
+func (l *Log) Start(bootstrap bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return ErrClosed
+	}
+	if l.mu.node != nil {
+		return ErrStarted
+	}
+	c := &raft.Config{
+		ID:              l.cfg.ID,
+		ElectionTick:    l.cfg.ElectionTicks,
+		HeartbeatTick:   l.cfg.HeartbeatTicks,
+		Storage:         l.ms,
+		Applied:         l.snapIndex(),
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 64,
+		CheckQuorum:     true,
+		PreVote:         true,
+		Logger:          raftLogger{l.log},
+
+		StepDownOnRemoval: true,
+	}
+	if bootstrap && !l.Initialized() {
+		l.mu.node = raft.StartNode(c, []raft.Peer{{ID: l.cfg.ID}})
+	} else {
+		l.mu.node = raft.RestartNode(c)
+	}
+	ticks, stopTicks := l.cfg.NewTicker(l.cfg.TickInterval)
+	l.wg.Add(1)
+	go l.run(l.mu.node, ticks, stopTicks, bootstrap)
+	return nil
+}
+
+func (l *Log) snapIndex() uint64 {
+	s, _ := l.ms.Snapshot()
+	return s.GetMetadata().GetIndex()
+}
+
+// Propose replicates cmd and waits until this member applied it,
+// returning the machine's result. It retries while no leader accepts
+// the proposal, until ctx ends (ErrNoLeader). A proposal whose result
+// never arrives may still be applied later: commands should be
+// idempotent or carry what makes a repeat harmless.
+func (l *Log) Propose(ctx context.Context, cmd []byte) error {
+	id := proposalID()
+	data := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(cmd)), id)
+	data = append(data, cmd...)
+	ch := make(chan error, 1)
+	l.mu.Lock()
+	node, closed := l.mu.node, l.mu.closed
+	if node != nil && !closed {
+		l.mu.waiters[id] = ch
+	}
+	l.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case node == nil:
+		return ErrNotStarted
+	}
+	defer func() {
+		l.mu.Lock()
+		delete(l.mu.waiters, id)
+		l.mu.Unlock()
+	}()
+	for {
+		err := node.Propose(ctx, data)
+		if err == nil {
+			// Wait a while for the result; a proposal lost with a
+			// leader is proposed again.
+			t := time.NewTimer(l.cfg.TickInterval * time.Duration(l.cfg.ElectionTicks) * 2)
+			select {
+			case err := <-ch:
+				t.Stop()
+				return err
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+			case <-l.done:
+				t.Stop()
+				return ErrClosed
+			case <-t.C:
+				continue
+			}
+		}
+		if !errors.Is(err, raft.ErrProposalDropped) {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+		case <-l.done:
+			return ErrClosed
+		case <-time.After(l.cfg.TickInterval):
+		}
+	}
+}
+
+func proposalID() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) | 1
+}
+
+// Receive hands the log a message a peer sent.
+func (l *Log) Receive(ctx context.Context, msg []byte) error {
+	m := &pb.Message{}
+	if err := proto.Unmarshal(msg, m); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	l.mu.Lock()
+	node, closed := l.mu.node, l.mu.closed
+	l.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case node == nil:
+		return ErrNotStarted
+	}
+	return node.Step(ctx, m)
+}
+
+// Status is what a member knows of its group.
+type Status struct {
+	// Leader is the leader's id, 0 when none is known.
+	Leader uint64
+	// IsLeader is set on the leader.
+	IsLeader bool
+	// Applied is the index of the last entry applied.
+	Applied uint64
+	// Voters lists the group's voting members as this member applied it.
+	Voters []uint64
+}
+
+// Status returns what this member knows of the group now.
+func (l *Log) Status() Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := Status{Leader: l.mu.leader, IsLeader: l.mu.leader == l.cfg.ID && l.mu.node != nil, Applied: l.mu.applied}
+	if l.mu.conf != nil {
+		s.Voters = slices.Clone(l.mu.conf.GetVoters())
+		slices.Sort(s.Voters)
+	}
+	return s
+}
+
+// Applied returns a channel closed the next time entries are applied.
+func (l *Log) Applied() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appliedCh
+}
+
+// Err returns the failure that stopped the log, if any.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.err
+}
+
+// Close stops the member; the persisted log stays. Idempotent.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.closed = true
+	node := l.mu.node
+	senders := l.mu.senders
+	l.mu.senders = nil
+	l.mu.Unlock()
+	close(l.stop)
+	l.wg.Wait()
+	if node != nil {
+		node.Stop()
+	}
+	for _, s := range senders {
+		s.close()
+	}
+	close(l.done)
+	return nil
+}
