@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -22,6 +24,24 @@ type Peer interface {
 // after it arrived; it blocks to keep the exchange within its bandwidth
 // budget. Nil: unbounded.
 type Budget func(ctx context.Context, bytes int) error
+
+// RateBudget returns a Budget that spends lim's tokens, one byte each (nil
+// lim: unbounded).
+func RateBudget(lim *rate.Limiter) Budget {
+	if lim == nil {
+		return nil
+	}
+	return func(ctx context.Context, n int) error {
+		for n > 0 {
+			step := min(n, lim.Burst())
+			if err := lim.WaitN(ctx, step); err != nil {
+				return err
+			}
+			n -= step
+		}
+		return nil
+	}
+}
 
 // Result is what one exchange with one peer did.
 type Result struct {

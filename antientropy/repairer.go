@@ -255,14 +255,7 @@ func (r *Repairer) loop() {
 
 // budget spends n bytes of the rate limit.
 func (r *Repairer) budget(ctx context.Context, n int) error {
-	for n > 0 {
-		step := min(n, r.limiter.Burst())
-		if err := r.limiter.WaitN(ctx, step); err != nil {
-			return err
-		}
-		n -= step
-	}
-	return nil
+	return RateBudget(r.limiter)(ctx, n)
 }
 
 // Round compares every range this node replicates with each of its other

@@ -91,7 +91,7 @@ func waitMembers(ctx context.Context, addr string, want int) error {
 		res, err := c.Do(ctx, "RINGCACHE", "NODES").Slice()
 		alive := 0
 		for _, m := range res {
-			if f, ok := m.([]any); ok && len(f) >= 3 && f[2] == "alive" {
+			if f, ok := m.([]any); ok && len(f) >= 6 && f[2] == "alive" && f[5] == "normal" {
 				alive++
 			}
 		}

@@ -23,22 +23,31 @@
 // whenever membership or a peer's health changes. Each request loads it
 // once and works with that one view from planning to reply.
 //
-// Stopping is not leaving. The ring holds every member that ever joined
-// and has not left for good: a member is added when gossip first reports
-// it and removed only when it leaves explicitly (Node.Leave). Membership
-// persists that list in the engine, so a restarted node builds the same
-// ring before gossip reports anything, and rejoins the members it knew
-// even when its seeds are down or are itself. A member that stops,
-// crashes or is cut off keeps its place in the ring (a failure is
-// presumed transient): requests go to the first N healthy nodes of a key's
-// preference list instead (coordinator/sloppy.go), a substitute keeping the write as
-// a hint for the owner it stands in for, which the hint manager
-// (subpackage handoff) hands over once the owner is back
-// (node_handoff.go). Merkle anti-entropy (package antientropy, wired in
-// node_antientropy.go) repairs what hints could not. A node that reaches
-// no other ring member by gossip is isolated (node_isolation.go): it
-// refuses requests with a NOQUORUM that says so rather than serve as a
-// cluster of one.
+// Ownership is the layout (subpackage layout): every member with the
+// ring tokens it was given when it joined and its state, and the one
+// topology operation in progress. The layout is replicated by a Raft log
+// (subpackage consensus, node_layout.go) whose members are the layout's
+// members; a change applies once a majority has it. Gossip only says who
+// is alive. A new node joins through a member it finds in gossip, or a
+// seed founds a cluster (node_join.go); a join, leave, removal or
+// replacement moves ranges through the layout's stages, the leader
+// advancing each once every live member's requests use its epoch, the
+// members gaining ranges streaming them from the old replicas
+// (node_transition.go). Requests carry their layout epoch, and a replica
+// refuses one older than its own, so no coordinator routes by a stage the
+// cluster has left.
+//
+// Stopping is not leaving. A member that stops, crashes or is cut off
+// keeps its tokens (a failure is presumed transient): requests go to the
+// first N healthy nodes of a key's preference list instead
+// (coordinator/sloppy.go), a substitute keeping the write as a hint for
+// the owner it stands in for, which the hint manager (subpackage handoff)
+// hands over once the owner is back (node_handoff.go). Merkle
+// anti-entropy (package antientropy, wired in node_antientropy.go)
+// repairs what hints could not. A node that reaches no other ring member
+// by gossip is isolated (node_isolation.go): it refuses requests with a
+// NOQUORUM that says so rather than serve as a cluster of one; a node
+// that is not a member of a cluster refuses them with CLUSTERDOWN.
 //
 // Peer clients are created on first use and closed when a peer leaves or
 // moves. The clock-skew check (skew.go) pings alive peers every
@@ -70,6 +79,8 @@
 //	                      tallies, sloppy quorum, read repair
 //	cluster/topology      the immutable snapshot a request works with, and
 //	                      the pure health judgements
+//	cluster/layout        the layout: tokens, states, operations, epochs
+//	cluster/consensus     the Raft log replicating the layout
 //	cluster/replica       the Replica interface: local, remote, batching,
 //	                      and the handler serving the local one to peers
 //	cluster/transport     framed RPC between nodes: ops, codecs, errors
@@ -128,25 +139,23 @@
 //     Replica interface: Apply(ApplyRequest), Read(ReadRequest), Count,
 //     DropAll.
 //   - Membership gossips on GossipListen and advertises the node's id,
-//     client address, cluster address, vnodes and ring state. Every change
-//     of the member list publishes a new topology (node_topology.go),
-//     its ring built from the members that have not Left, which the
-//     coordinator reads (Config.Topology). Dead and suspect members stay
-//     in the ring: a failure is presumed transient, so a dead owner keeps its keys
-//     while substitutes hold its writes as hints (node_handoff.go).
-//   - The member list outlives the process: membership persists it in the
-//     engine's metadata whenever a member is added, moves or leaves for
-//     good, and StartNode builds the first ring from it, before gossip
-//     reports anything. A restarted node therefore starts with the ring the
-//     cluster has (its digest equals the others' from the first request
-//     on), never with a ring of itself alone, and it joins the members it
-//     knew as well as its seeds, so a node seeded only with itself finds
-//     the cluster again.
+//     client address, cluster address, vnodes and whether it is a member
+//     of a cluster. Every change of the member list or of the layout
+//     publishes a new topology (node_topology.go), its rings taken from
+//     the layout's stage, which the coordinator reads (Config.Topology).
+//     Dead and suspect members keep their tokens: a failure is presumed
+//     transient, so a dead owner keeps its keys while substitutes hold its
+//     writes as hints (node_handoff.go).
+//   - The layout outlives the process: its log is persisted in the
+//     engine's metadata, and StartNode restores it before gossip reports
+//     anything, so a restarted node starts with the ring the cluster has
+//     (its digest equals the others' from the first request on). Gossip
+//     persists the member list too, so the node rejoins the members it
+//     knew as well as its seeds.
 //   - Stopping is not leaving. Close stops gossip without a goodbye: the
-//     other members see this node dead, keep it in their ring, and see it
-//     alive again when it returns, so a restart or a crash never moves
-//     ownership. Leave is the explicit, permanent departure: the members
-//     see the node Left and drop it from the ring.
+//     other members see this node dead and see it alive again when it
+//     returns, so a restart or a crash never moves ownership. Leave (and
+//     RINGCACHE LEAVE, REMOVE, --replace) are the operations that do.
 //   - A node that reaches no other ring member by gossip is isolated
 //     (node_isolation.go) and refuses requests instead of serving them as
 //     if it were the whole cluster.

@@ -10,9 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/consensus"
 	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/topology"
@@ -60,6 +64,33 @@ type Node struct {
 	// isolatedRefusals counts requests refused while isolated.
 	isolatedRefusals atomic.Int64
 
+	// The layout (node_layout.go, node_join.go, node_transition.go):
+	// lay is the state the consensus log cons replicates; incarnation
+	// identifies this node's data (drawn when its disk was empty).
+	lay         *layoutMachine
+	cons        *consensus.Log
+	incarnation uint64
+	// raftPeers maps the consensus ids of members that sent this node a
+	// message to their node ids (for members the layout lacks yet).
+	raftPeers sync.Map
+	// joining is set once the join loop started.
+	joining atomic.Bool
+	// layoutCh is closed and replaced at every layout change.
+	layoutMu sync.Mutex
+	layoutCh chan struct{}
+	// layoutLive is set once start published the first topology: layout
+	// changes publish from then on.
+	layoutLive atomic.Bool
+	// advertised is the gossip node state last set.
+	advertised atomic.Value
+	// transfers is this node's part in the topology operation.
+	transfers   transfers
+	streamLimit *rate.Limiter
+	// done is closed when the node stops on its own (Done, Err).
+	done     chan struct{}
+	doneOnce sync.Once
+	doneErr  error
+
 	// life is cancelled by Close; the skew loop runs under it.
 	life context.Context
 	stop context.CancelFunc
@@ -88,6 +119,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		cfg.Now = time.Now
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, now: cfg.Now, started: cfg.Now()}
+	n.layoutCh, n.done = make(chan struct{}), make(chan struct{})
+	n.transfers.now = cfg.Now
+	n.streamLimit = newStreamLimit(cfg.StreamRate)
 	n.keys.kick = make(chan struct{}, 1)
 	n.life, n.stop = context.WithCancel(context.Background())
 	n.local = replica.NewLocal(cfg.Engine, cfg.Now)
@@ -100,15 +134,17 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	// Whether the engine started empty is read before anything can write.
 	n.catchup = newCatchup(n, cfg.Engine.LiveRecords() == 0)
 	n.local.SetCatching(n.catchup)
+	n.local.SetEpoch(&n.topo)
 	n.peers.failed, n.peers.succeeded = n.callFailed, n.callSucceeded
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err
 	}
-	n.loops.Add(3)
+	n.loops.Add(4)
 	go n.skewLoop()
 	go n.flushLoop()
 	go n.keyCountLoop()
+	go n.transitionLoop()
 	n.catchup.start()
 	t := n.topo.Load()
 	n.log.Info("cluster: node started", "id", cfg.NodeID, "client", cfg.ClientAddr,
@@ -126,6 +162,9 @@ func (n *Node) start() error {
 	if err := n.startHandoff(); err != nil {
 		return err
 	}
+	if err := n.openLayout(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", n.cfg.ClusterListen)
 	if err != nil {
 		return fmt.Errorf("cluster: listen %s: %w", n.cfg.ClusterListen, err)
@@ -134,7 +173,9 @@ func (n *Node) start() error {
 	if n.rpcAddr == "" {
 		n.rpcAddr = ln.Addr().String()
 	}
-	var h transport.Handler = replica.NewHandler(n.local, n.now)
+	mux := replica.NewHandler(n.local, n.now)
+	n.handleLayout(mux)
+	var h transport.Handler = mux
 	if n.cfg.WrapHandler != nil {
 		h = n.cfg.WrapHandler(h)
 	}
@@ -169,7 +210,13 @@ func (n *Node) start() error {
 		return err
 	}
 
-	ms, err := membership.Start(n.cfg.membershipConfig(n.rpcAddr, known, n.rebuild))
+	mc := n.cfg.membershipConfig(n.rpcAddr, known, n.rebuild)
+	mc.NodeState = gossipNew
+	if n.member() {
+		mc.NodeState = gossipMember
+	}
+	n.advertised.Store(mc.NodeState)
+	ms, err := membership.Start(mc)
 	if err != nil {
 		return err
 	}
@@ -177,6 +224,11 @@ func (n *Node) start() error {
 	n.members = ms
 	n.seeded.Store(ms.Seeded())
 	n.reassess()
+	n.layoutLive.Store(true)
+	if err := n.startLayout(); err != nil {
+		return err
+	}
+	n.layoutChanged(n.lay.current())
 	return nil
 }
 
@@ -253,23 +305,53 @@ func (n *Node) RingDigest() uint64 { return n.topo.Load().Ring().Digest() }
 
 // Close stops everything the node started, in the order the file
 // comment gives, without leaving the cluster: the other members see this
-// node dead and keep its place in the ring until it returns. The engine
-// stays open. Idempotent; later calls (and Leave) return the first
-// call's result.
+// node dead and keep its place in the ring until it returns (a node the
+// layout has Left says goodbye to gossip too). The engine stays open.
+// Idempotent; later calls (and Leave) return the first call's result.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() { n.closeErr = n.shutdown(context.Background(), false) })
+	n.closeOnce.Do(func() {
+		// A node the layout has Left says goodbye to gossip as well.
+		left := n.lay != nil && n.selfState() == layout.Left.String()
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Membership.LeaveTimeout)
+		defer cancel()
+		n.closeErr = n.shutdown(ctx, left)
+	})
 	return n.closeErr
 }
 
-// Leave removes this node from the cluster for good, then stops it as
-// Close does. The other members see it Left and drop it from their ring,
-// so its keys move to their next owners: what it holds is not handed
-// over (hints for it go to the keys' new owners, anti-entropy repairs the
-// rest). ctx bounds the goodbye broadcasts. Leave is the only way a
-// member leaves the ring; a restart or a crash is not a departure.
+// Leave takes this node out of the cluster for good (StartLeave), waits
+// until the others have streamed its ranges and the layout has it Left,
+// or ctx ends, then stops as Close does, announcing the departure to
+// gossip. A restart or a crash is not a departure.
 func (n *Node) Leave(ctx context.Context) error {
+	err := n.StartLeave(ctx)
+	if err == nil {
+		err = n.awaitLeft(ctx)
+	}
 	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx, true) })
-	return n.closeErr
+	return errors.Join(err, n.closeErr)
+}
+
+// StartLeave proposes this node's departure (RINGCACHE LEAVE) and
+// returns once the layout has it leaving; Done is closed when it has
+// left. Another operation in progress is waited for until ctx ends.
+func (n *Node) StartLeave(ctx context.Context) error {
+	return n.proposeOp(ctx, layout.Command{Kind: layout.CmdLeave, Node: n.cfg.NodeID})
+}
+
+// awaitLeft waits until the layout has this node Left.
+func (n *Node) awaitLeft(ctx context.Context) error {
+	for {
+		ch := n.layoutUpdated()
+		if m, ok := n.lay.current().Member(n.cfg.NodeID); !ok || m.State == layout.Left {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: leave: %w", ctx.Err())
+		case <-ch:
+		}
+	}
 }
 
 // shutdown stops the node; with leave it leaves the cluster first, its
@@ -292,6 +374,11 @@ func (n *Node) shutdown(ctx context.Context, leave bool) error {
 		}
 	}
 	n.stop()
+	if n.cons != nil {
+		if err := n.cons.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if n.repairer != nil {
 		if err := n.repairer.Close(); err != nil {
 			errs = append(errs, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/consensus"
 	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
 	"github.com/ringcache/ringcache/cluster/membership"
@@ -122,6 +123,29 @@ type NodeConfig struct {
 	// DirtyFlushInterval is how often the anti-entropy dirty marks are
 	// persisted. Default 5s.
 	DirtyFlushInterval time.Duration
+	// NoJoin keeps an empty node from joining a cluster when it starts
+	// (RINGCACHE JOIN joins it later). Default false: an empty node with
+	// seeds joins, one without founds a cluster.
+	NoJoin bool
+	// Replace names a dead member this empty node takes the place of:
+	// its tokens, streamed from the surviving replicas. Default "".
+	Replace string
+	// JoinRetry is the pause between two attempts to join. Default 300ms.
+	JoinRetry time.Duration
+	// ProposeTimeout bounds one change of the layout (its consensus
+	// round). Default 10s.
+	ProposeTimeout time.Duration
+	// TransitionInterval is how often the node looks at the topology
+	// operation in progress (besides every layout change). Default 100ms.
+	TransitionInterval time.Duration
+	// StreamRate bounds, in bytes per second, what this node receives
+	// when it streams ranges it gains in a topology operation. 0: no
+	// limit. Default 50 MB/s.
+	StreamRate int64
+	// Consensus holds the layout log's knobs: TickInterval,
+	// ElectionTicks, HeartbeatTicks, SnapshotEvery, NewTicker. The node
+	// sets the rest. Default: consensus's defaults.
+	Consensus consensus.Config
 	// DirtyFlushTicker, when set, paces the persisting of dirty marks
 	// instead of time: it starts a ticker with period DirtyFlushInterval
 	// and returns its channel and its stop. Tests pass a ticker they
@@ -147,6 +171,10 @@ func DefaultNodeConfig() NodeConfig {
 		HealthRetry:        time.Second,
 		DirtyFlushInterval: 5 * time.Second,
 		AntiEntropy:        antientropy.DefaultConfig(),
+		JoinRetry:          300 * time.Millisecond,
+		ProposeTimeout:     10 * time.Second,
+		TransitionInterval: 100 * time.Millisecond,
+		StreamRate:         50_000_000,
 	}
 }
 
@@ -174,6 +202,17 @@ func (c NodeConfig) Validate() error {
 		return bad("DirtyFlushInterval %v must be positive", c.DirtyFlushInterval)
 	case c.KeyCountMaxAge <= 0:
 		return bad("KeyCountMaxAge %v must be positive", c.KeyCountMaxAge)
+	case c.JoinRetry <= 0 || c.ProposeTimeout <= 0 || c.TransitionInterval <= 0:
+		return bad("JoinRetry, ProposeTimeout and TransitionInterval must be positive")
+	case c.StreamRate < 0:
+		return bad("StreamRate %d must not be negative", c.StreamRate)
+	case c.Replace == c.NodeID:
+		return bad("Replace names this node itself")
+	}
+	lc := c.Consensus
+	lc.ID, lc.Store, lc.Machine, lc.Transport = 1, c.Engine, newLayoutMachine(1), layoutTransport{}
+	if err := lc.Validate(); err != nil {
+		return err
 	}
 	if c.HintedHandoff {
 		hc := c.Handoff

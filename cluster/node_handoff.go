@@ -8,6 +8,7 @@ import (
 	"github.com/ringcache/ringcache/antientropy"
 	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/topology"
@@ -98,6 +99,8 @@ func (n *Node) notifyHandoff(old, t *topology.Topology) {
 			continue
 		}
 		switch {
+		case leftLayout(t, m.ID) && (old == nil || !leftLayout(old, m.ID)):
+			n.hints.Wake(m.ID) // gone for good: its hints go to the keys' owners
 		case m.State == membership.Alive && was != membership.Alive:
 			n.hints.Wake(m.ID)
 		case (m.State == membership.Suspect || m.State == membership.Dead) && was == membership.Alive:
@@ -106,6 +109,16 @@ func (n *Node) notifyHandoff(old, t *topology.Topology) {
 			n.hints.Wake(m.ID)
 		}
 	}
+}
+
+// leftLayout reports whether t's layout has member id Left.
+func leftLayout(t *topology.Topology, id string) bool {
+	l := t.Layout()
+	if l == nil {
+		return false
+	}
+	m, ok := l.Member(id)
+	return ok && m.State == layout.Left
 }
 
 // nodeHandoff is the node as the hint manager's Cluster.
@@ -120,7 +133,7 @@ func (h nodeHandoff) Status(target string) handoff.Status {
 	}
 	m, ok := t.Member(target)
 	switch {
-	case ok && m.State == membership.Left:
+	case ok && m.State == membership.Left, leftLayout(t, target):
 		return handoff.Gone
 	case !ok && n.now().Sub(n.started) > goneAfter && len(t.Members()) > 1:
 		return handoff.Gone
@@ -171,9 +184,9 @@ func (p *peerSet) recordOutcome(pc *peerConn, err error, now time.Time) {
 		}
 		return
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, transport.ErrFrameTooLarge) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, transport.ErrFrameTooLarge) || errors.Is(err, replica.ErrStaleEpoch) {
 		// A request or answer too large for a frame says nothing about
-		// the peer's health.
+		// the peer's health; a refusal as stale proves it well.
 		return
 	}
 	if p.failed != nil {
@@ -191,6 +204,11 @@ type healthCaller struct {
 // Call implements transport.Caller.
 func (h healthCaller) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
 	resp, err := h.next.Call(ctx, op, payload)
+	if err != nil && op >= transport.OpLayoutMessage && op <= transport.OpLayoutEpoch {
+		// The layout's own traffic (a member not started yet, a
+		// proposal refused) does not judge the data path.
+		return resp, err
+	}
 	h.p.recordOutcome(h.pc, err, h.p.now())
 	return resp, err
 }

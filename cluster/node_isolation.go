@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ringcache/ringcache/cluster/coordinator"
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/topology"
 )
 
@@ -59,6 +60,14 @@ func (n *Node) Isolated() bool {
 // isolationErr is the error requests get while the node of topology t is
 // isolated, nil when it is not.
 func isolationErr(t *topology.Topology) error {
+	if l := t.Layout(); l != nil {
+		switch m, ok := l.Member(t.Self()); {
+		case !l.Bootstrapped() || !ok:
+			return &NotJoinedError{Reason: "this node has not joined a cluster yet"}
+		case m.State == layout.Left:
+			return &NotJoinedError{Reason: "this node left the cluster"}
+		}
+	}
 	isolated, _, others := t.Isolation()
 	if !isolated {
 		return nil

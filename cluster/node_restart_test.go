@@ -88,6 +88,7 @@ func TestRestartStartsWithPersistedRing(t *testing.T) {
 		}
 		return nil
 	})
+	waitJoined(t, a, b)
 	digest := a.RingDigest()
 	if b.RingDigest() != digest || b.Isolated() || a.Isolated() {
 		t.Fatalf("digests %x and %x, isolated %v %v", digest, b.RingDigest(), a.Isolated(), b.Isolated())
@@ -149,14 +150,15 @@ func TestRestartStartsWithPersistedRing(t *testing.T) {
 }
 
 // TestNewNodeWithSilentSeedIsIsolated: a node that never reached its seed
-// does not serve as a cluster of one.
+// does not serve as a cluster of one: it has joined no cluster.
 func TestNewNodeWithSilentSeedIsIsolated(t *testing.T) {
 	n := pairNode(t, "n3", memEngine(t), "", "127.0.0.1:1")
 	if !n.Isolated() {
 		t.Fatal("a node whose seed does not answer is not isolated")
 	}
 	err := n.Put(context.Background(), []store.Mutation{{Key: []byte("k"), Value: []byte("v")}})
-	if !errors.Is(err, ErrIsolated) || !strings.Contains(err.Error(), "no seed answered") {
+	var re interface{ RESPError() string }
+	if !errors.Is(err, ErrNotJoined) || !errors.As(err, &re) || !strings.HasPrefix(re.RESPError(), "CLUSTERDOWN this node has not joined a cluster") {
 		t.Fatalf("Put = %v", err)
 	}
 }
@@ -165,12 +167,7 @@ func TestNewNodeWithSilentSeedIsIsolated(t *testing.T) {
 func TestLeaveDropsFromRing(t *testing.T) {
 	a := pairNode(t, "n1", memEngine(t), "")
 	b := pairNode(t, "n2", memEngine(t), "", a.GossipAddr())
-	waitUntil(t, "n2 in n1's ring", func() error {
-		if got := a.Owners([]byte("k")); len(got) != 2 {
-			return fmt.Errorf("owners %v", got)
-		}
-		return nil
-	})
+	waitJoined(t, a, b)
 	if err := b.Leave(context.Background()); err != nil {
 		t.Fatalf("Leave: %v", err)
 	}

@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/topology"
@@ -69,6 +71,8 @@ func (n *Node) install(ms []membership.Member) {
 			delete(h.Failing, id)
 		}
 	}
+	lay := n.lay.current()
+	ms = withLayoutMembers(ms, lay)
 	t := topology.New(topology.Spec{
 		Self:     n.selfMember(),
 		Members:  ms,
@@ -76,6 +80,7 @@ func (n *Node) install(ms []membership.Member) {
 		Seeded:   n.seeded.Load(),
 		Replicas: n.replicasOf(ms),
 		Health:   h,
+		Layout:   lay,
 	}, old)
 	t = n.latchCut(t)
 	n.topo.Store(t)
@@ -89,6 +94,28 @@ func (n *Node) install(ms []membership.Member) {
 	}
 	n.notifyHandoff(old, t)
 	n.catchup.poke() // a peer may have come back: ask it at once
+}
+
+// withLayoutMembers returns ms with the members of l that gossip has
+// not reported (yet): Dead, at the addresses they joined with, so that
+// they have a replica and count as owners that are down.
+func withLayoutMembers(ms []membership.Member, l *layout.Layout) []membership.Member {
+	var add []membership.Member
+	for _, lm := range l.Members {
+		if lm.State == layout.Left || slices.ContainsFunc(ms, func(m membership.Member) bool { return m.ID == lm.ID }) {
+			continue
+		}
+		add = append(add, membership.Member{
+			ID: lm.ID, GossipAddr: lm.GossipAddr, ClientAddr: lm.ClientAddr, ClusterAddr: lm.ClusterAddr,
+			VNodes: len(lm.Tokens), State: membership.Dead,
+		})
+	}
+	if len(add) == 0 {
+		return ms
+	}
+	out := append(slices.Clone(ms), add...)
+	slices.SortFunc(out, func(a, b membership.Member) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // cameBack returns the members of ms other than this node that gossip

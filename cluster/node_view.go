@@ -122,13 +122,19 @@ func (n *Node) hintsSection() store.InfoSection {
 func (n *Node) Nodes() []store.NodeInfo {
 	t := n.topo.Load()
 	shares := t.Shares()
+	lay := n.lay.current()
 	out := make([]store.NodeInfo, len(t.Members()))
 	for i, m := range t.Members() {
+		role, vnodes := "none", m.VNodes
+		if lm, ok := lay.Member(m.ID); ok {
+			role, vnodes = lm.State.String(), len(lm.Tokens)
+		}
 		out[i] = store.NodeInfo{
 			ID:         m.ID,
 			ClientAddr: m.ClientAddr,
 			State:      m.State.String(),
-			VNodes:     m.VNodes,
+			Role:       role,
+			VNodes:     vnodes,
 			Share:      shares[m.ID],
 		}
 	}
@@ -242,7 +248,7 @@ func (n *Node) InfoSections() []store.InfoSection {
 		[2]string{"cluster_catching_up", boolDigit(behind)},
 		[2]string{"cluster_catchup_hint_holders", strconv.Itoa(holders)},
 		[2]string{"cluster_catchup_repair_pending", boolDigit(repair)})
-	sections := []store.InfoSection{{Name: "Cluster", Fields: fields}}
+	sections := []store.InfoSection{{Name: "Cluster", Fields: fields}, {Name: "Topology", Fields: n.Transfers()}}
 	sections = append(sections, local.EngineInfo(n.cfg.Engine)...)
 	return append(sections, n.hintsSection(), n.antientropySection())
 }
@@ -260,4 +266,45 @@ func boolDigit(b bool) string {
 
 func sortPeerStats(ps []PeerStats) {
 	slices.SortFunc(ps, func(a, b PeerStats) int { return strings.Compare(a.ID, b.ID) })
+}
+
+// TransferStats returns this node's part in the topology operation in
+// progress and its streaming totals.
+func (n *Node) TransferStats() TransferStats { return n.transfers.snapshot(n.lay.current()) }
+
+// Transfers implements server.TopologyAdmin (RINGCACHE TRANSFERS), and
+// is INFO's Topology section: the layout epoch and this node's role, the
+// operation in progress (kind, node, stage, members still streaming,
+// the member the stage waits for), this node's streaming of it (ranges
+// done and total, keys and bytes, rate, ETA) and its totals.
+func (n *Node) Transfers() [][2]string {
+	l := n.lay.current()
+	s := n.transfers.snapshot(l)
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	role := n.selfState()
+	if role == "" {
+		role = "none"
+	}
+	op, stage := "none", "none"
+	if l.Op != nil {
+		op, stage = s.Op+" "+s.Node, s.Stage
+	}
+	return [][2]string{
+		{"topology_epoch", strconv.FormatUint(l.Epoch, 10)},
+		{"topology_role", role},
+		{"topology_operation", op},
+		{"topology_stage", stage},
+		{"topology_streaming_members", strings.Join(s.Pending, ",")},
+		{"topology_waiting_for", s.WaitingFor},
+		{"topology_ranges_done", strconv.Itoa(s.RangesDone)},
+		{"topology_ranges_total", strconv.Itoa(s.RangesTotal)},
+		{"topology_keys_streamed", i(s.Keys)},
+		{"topology_bytes_streamed", i(s.Bytes)},
+		{"topology_stream_rate_bytes", strconv.FormatFloat(s.Rate, 'f', 0, 64)},
+		{"topology_eta_seconds", strconv.FormatFloat(s.ETA.Seconds(), 'f', 1, 64)},
+		{"topology_operations_received", i(s.Operations)},
+		{"topology_ranges_received_total", i(s.TotalRanges)},
+		{"topology_keys_received_total", i(s.TotalKeys)},
+		{"topology_bytes_received_total", i(s.TotalBytes)},
+	}
 }

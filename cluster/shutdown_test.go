@@ -80,6 +80,7 @@ func TestNodeCloseBoundedWithStuckHandlers(t *testing.T) {
 		}
 		return true
 	})
+	waitJoined(t, a, b)
 	// Every key is on both nodes: b's applies hang; W=1 lets a answer.
 	for i := range 20 {
 		key := []byte(fmt.Sprint("k", i))

@@ -151,6 +151,10 @@ func buildTable() map[string]*command {
 			{name: "consistency", arity: -2, flags: conn, summary: "Sets, shows or resets the connection's read and write consistency levels.", since: redisVersion, run: cmdRingcacheConsistency},
 			{name: "hints", arity: 2, flags: flagLoading | flagStale, summary: "Returns the hints this node holds for each target node.", since: redisVersion, run: cmdRingcacheHints},
 			{name: "repair", arity: 2, flags: flagAdmin, summary: "Runs a full anti-entropy round on this node and returns its summary.", since: redisVersion, run: cmdRingcacheRepair},
+			{name: "join", arity: 2, flags: flagAdmin, summary: "Makes this node join its seeds' cluster.", since: redisVersion, run: cmdRingcacheJoin},
+			{name: "leave", arity: 2, flags: flagAdmin, summary: "Makes this node leave the cluster for good; it exits once its ranges moved.", since: redisVersion, run: cmdRingcacheLeave},
+			{name: "remove", arity: -3, flags: flagAdmin, summary: "Removes a dead member: its ranges move to their next owners.", since: redisVersion, run: cmdRingcacheRemove},
+			{name: "transfers", arity: 2, flags: flagLoading | flagStale, summary: "Returns the topology operation in progress and this node's streaming, as name/value pairs.", since: redisVersion, run: cmdRingcacheTransfers},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: redisVersion, run: cmdRingcacheHelp},
 		})},
 		{name: "config", arity: -2, group: "server", summary: "A container for server configuration commands.", since: "2.0.0", subs: subTable("config", []*command{

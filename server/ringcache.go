@@ -20,7 +20,9 @@ func (x *call) clusterView() (ClusterView, error) {
 }
 
 // cmdRingcacheNodes answers RINGCACHE NODES: one [id, client address,
-// state, vnodes, share] array per member, share with 4 decimals.
+// state, vnodes, share, role] array per member, share with 4 decimals:
+// state is the liveness gossip reports, role the node's place in the
+// layout.
 func cmdRingcacheNodes(x *call) error {
 	view, err := x.clusterView()
 	if err != nil {
@@ -29,12 +31,17 @@ func cmdRingcacheNodes(x *call) error {
 	nodes := view.Nodes()
 	x.conn.WriteArray(len(nodes))
 	for _, n := range nodes {
-		x.conn.WriteArray(5)
+		x.conn.WriteArray(6)
 		x.conn.WriteBulkString(n.ID)
 		x.conn.WriteBulkString(n.ClientAddr)
 		x.conn.WriteBulkString(n.State)
 		x.conn.WriteInt(n.VNodes)
 		x.conn.WriteBulkString(formatShare(n.Share))
+		role := n.Role
+		if role == "" {
+			role = "normal"
+		}
+		x.conn.WriteBulkString(role)
 	}
 	return nil
 }
@@ -147,13 +154,89 @@ func cmdRingcacheRepair(x *call) error {
 	return nil
 }
 
+// topologyAdmin returns the store's topology operations, or the error
+// a store without them answers.
+func (x *call) topologyAdmin(cmd string) (TopologyAdmin, error) {
+	ta, ok := x.s.store.(TopologyAdmin)
+	if !ok {
+		return nil, newReplyError("ERR RINGCACHE " + cmd + " is not available on this store")
+	}
+	return ta, nil
+}
+
+// cmdRingcacheJoin answers RINGCACHE JOIN: +OK once the join started.
+func cmdRingcacheJoin(x *call) error {
+	ta, err := x.topologyAdmin("JOIN")
+	if err != nil {
+		return err
+	}
+	if err := ta.Join(x.ctx()); err != nil {
+		return err
+	}
+	x.conn.WriteString("OK")
+	return nil
+}
+
+// cmdRingcacheLeave answers RINGCACHE LEAVE: +OK once the layout has this
+// node leaving; the node exits when its ranges have moved.
+func cmdRingcacheLeave(x *call) error {
+	ta, err := x.topologyAdmin("LEAVE")
+	if err != nil {
+		return err
+	}
+	if err := ta.StartLeave(x.ctx()); err != nil {
+		return err
+	}
+	x.conn.WriteString("OK")
+	return nil
+}
+
+// cmdRingcacheRemove answers RINGCACHE REMOVE <node-id> [FORCE].
+func cmdRingcacheRemove(x *call) error {
+	ta, err := x.topologyAdmin("REMOVE")
+	if err != nil {
+		return err
+	}
+	force := false
+	switch {
+	case len(x.args) == 4 && equalFold(x.args[3], "force"):
+		force = true
+	case len(x.args) != 3:
+		return errSyntax
+	}
+	if err := ta.Remove(x.ctx(), string(x.args[2]), force); err != nil {
+		return err
+	}
+	x.conn.WriteString("OK")
+	return nil
+}
+
+// cmdRingcacheTransfers answers RINGCACHE TRANSFERS with name/value pairs.
+func cmdRingcacheTransfers(x *call) error {
+	ta, err := x.topologyAdmin("TRANSFERS")
+	if err != nil {
+		return err
+	}
+	fields := ta.Transfers()
+	x.conn.WriteArray(2 * len(fields))
+	for _, f := range fields {
+		x.conn.WriteBulkString(f[0])
+		x.conn.WriteBulkString(f[1])
+	}
+	return nil
+}
+
 func cmdRingcacheHelp(x *call) error {
 	return writeHelp(x, "RINGCACHE", []string{
-		"NODES", "    Return every cluster member as [id, client address, state, vnodes, share of the ring].",
+		"NODES", "    Return every cluster member as [id, client address, state, vnodes, share of the ring, role].",
 		"OWNERS <key>", "    Return the ids of the nodes that hold <key>, in preference order.",
 		"LOCALGET <key>", "    Return this node's own record of <key>, without a quorum: [value, version, expire-at-ms, tombstone].",
 		"CONSISTENCY [<read> <write>|RESET]", "    Set this connection's read and write levels (ONE, QUORUM or ALL), show them, or RESET to the configured ones.",
 		"HINTS", "    Return the hints this node holds per target node: [target, pending, bytes, oldest-age-ms, delivered, dropped].",
 		"REPAIR", "    Run a full anti-entropy round on this node now and return its summary as name/value pairs.",
+		"JOIN", "    Make this node (started with --join=false) join its seeds' cluster.",
+		"LEAVE", "    Make this node leave the cluster for good: its ranges stream to their next owners, then it exits.",
+		"REMOVE <node-id> [FORCE]", "    Remove a dead member: its ranges are synced to their next owners from the surviving replicas.",
+		"TRANSFERS", "    Return the topology operation in progress and this node's streaming as name/value pairs.",
 	})
 }

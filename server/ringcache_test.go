@@ -18,7 +18,7 @@ func testViewStore() *viewStore {
 	v.nodes = []store.NodeInfo{
 		{ID: "n1", ClientAddr: "127.0.0.1:7001", State: "alive", VNodes: 128, Share: 1.0 / 3},
 		{ID: "n2", ClientAddr: "127.0.0.1:7002", State: "suspect", VNodes: 128, Share: 1.0 / 3},
-		{ID: "n3", ClientAddr: "127.0.0.1:7003", State: "dead", VNodes: 64, Share: 1.0 / 3},
+		{ID: "n3", ClientAddr: "127.0.0.1:7003", State: "dead", VNodes: 64, Share: 1.0 / 3, Role: "leaving"},
 	}
 	v.owners["k"] = []string{"n2", "n3", "n1"}
 	v.records["live"] = store.LocalRecord{Value: []byte("v"), Version: "1700000000000.3.ab", ExpireAt: 1700000005000}
@@ -32,14 +32,14 @@ func TestRingcacheView(t *testing.T) {
 	c := ts.client(t, nil)
 	run(t, c, []step{
 		{args: a("ringcache", "nodes"), want: []any{
-			[]any{"n1", "127.0.0.1:7001", "alive", int64(128), "0.3333"},
-			[]any{"n2", "127.0.0.1:7002", "suspect", int64(128), "0.3333"},
-			[]any{"n3", "127.0.0.1:7003", "dead", int64(64), "0.3333"},
+			[]any{"n1", "127.0.0.1:7001", "alive", int64(128), "0.3333", "normal"},
+			[]any{"n2", "127.0.0.1:7002", "suspect", int64(128), "0.3333", "normal"},
+			[]any{"n3", "127.0.0.1:7003", "dead", int64(64), "0.3333", "leaving"},
 		}},
 		{args: a("RINGCACHE", "NODES"), want: []any{
-			[]any{"n1", "127.0.0.1:7001", "alive", int64(128), "0.3333"},
-			[]any{"n2", "127.0.0.1:7002", "suspect", int64(128), "0.3333"},
-			[]any{"n3", "127.0.0.1:7003", "dead", int64(64), "0.3333"},
+			[]any{"n1", "127.0.0.1:7001", "alive", int64(128), "0.3333", "normal"},
+			[]any{"n2", "127.0.0.1:7002", "suspect", int64(128), "0.3333", "normal"},
+			[]any{"n3", "127.0.0.1:7003", "dead", int64(64), "0.3333", "leaving"},
 		}},
 		{args: a("ringcache", "owners", "k"), want: []any{"n2", "n3", "n1"}},
 		{args: a("RingCache", "Owners", "nobody"), want: []any{}},
@@ -124,7 +124,7 @@ func TestRingcacheRaw(t *testing.T) {
 		}
 	}
 	r.send("RINGCACHE LOCALGET missing\r\nRINGCACHE NODES\r\n")
-	want := []string{"$-1", "*3", "*5", "$2", "n1", "$14", "127.0.0.1:7001", "$5", "alive", ":128", "$6", "0.3333"}
+	want := []string{"$-1", "*3", "*6", "$2", "n1", "$14", "127.0.0.1:7001", "$5", "alive", ":128", "$6", "0.3333", "$6", "normal"}
 	for _, w := range want {
 		if got := r.line(); got != w {
 			t.Fatalf("got %q, want %q", got, w)
@@ -158,7 +158,7 @@ func TestRingcacheInCommandTable(t *testing.T) {
 	for _, s := range top[9].([]any) {
 		subs = append(subs, s.([]any)[0].(string))
 	}
-	wantSubs := []string{"ringcache|consistency", "ringcache|help", "ringcache|hints", "ringcache|localget", "ringcache|nodes", "ringcache|owners", "ringcache|repair"}
+	wantSubs := []string{"ringcache|consistency", "ringcache|help", "ringcache|hints", "ringcache|join", "ringcache|leave", "ringcache|localget", "ringcache|nodes", "ringcache|owners", "ringcache|remove", "ringcache|repair", "ringcache|transfers"}
 	if !reflect.DeepEqual(subs, wantSubs) {
 		t.Errorf("subcommands = %v, want %v", subs, wantSubs)
 	}

@@ -67,6 +67,22 @@ type HintsView interface {
 	Hints() []store.HintInfo
 }
 
+// TopologyAdmin is implemented by stores whose membership changes by
+// explicit operations: RINGCACHE JOIN, LEAVE, REMOVE and TRANSFERS.
+type TopologyAdmin interface {
+	// Join starts this node's join of its seeds' cluster.
+	Join(ctx context.Context) error
+	// StartLeave starts this node's departure; the process exits once
+	// its ranges moved.
+	StartLeave(ctx context.Context) error
+	// Remove starts the removal of a dead member; force goes ahead with
+	// fewer surviving replicas than a read quorum.
+	Remove(ctx context.Context, id string, force bool) error
+	// Transfers describes the operation in progress and this node's
+	// part in it, as name/value pairs.
+	Transfers() [][2]string
+}
+
 // Repairer is implemented by stores that run anti-entropy; RINGCACHE
 // REPAIR uses it.
 type Repairer interface {

@@ -136,7 +136,7 @@ func (c *cluster) aliveSeen(ctx context.Context, i int) (int, error) {
 	}
 	alive := 0
 	for _, r := range rows {
-		if f, ok := r.([]any); ok && len(f) >= 3 && f[2] == "alive" {
+		if f, ok := r.([]any); ok && len(f) >= 6 && f[2] == "alive" && f[5] == "normal" {
 			alive++
 		}
 	}

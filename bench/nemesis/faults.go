@@ -89,7 +89,9 @@ func (f *faultRun) restartVictims(ctx context.Context) error {
 }
 
 // injectDiskLoss SIGKILLs the victim, removes its data directory, waits,
-// and restarts it with the same node id.
+// and starts it empty as the replacement of the lost member (a new id,
+// --replace the old one): an empty node under the old id is refused, as
+// it must be.
 func injectDiskLoss(ctx context.Context, f *faultRun) error {
 	f.logf("SIGKILL %v, data removed, for %v", f.victimIDs(), f.cfg.Outage)
 	for _, i := range f.victims {
@@ -100,6 +102,12 @@ func injectDiskLoss(ctx context.Context, f *faultRun) error {
 	}
 	if err := sleep(ctx, f.cfg.Outage); err != nil {
 		return err
+	}
+	for _, i := range f.victims {
+		n := f.cl.nodes[i]
+		old := n.id
+		n.replaceAs(old + "r")
+		f.logf("%s starts empty as %s, replacing %s", old, n.id, old)
 	}
 	return f.restartVictims(ctx)
 }

@@ -123,6 +123,19 @@ func (n *node) forget(p *process.Process) {
 	n.mu.Unlock()
 }
 
+// replaceAs makes the stopped node's next start an empty node under id
+// that replaces the member it was.
+func (n *node) replaceAs(id string) {
+	old := n.id
+	for k := 0; k+1 < len(n.args); k++ {
+		if n.args[k] == "--node-id" {
+			n.args[k+1] = id
+		}
+	}
+	n.args = append(n.args, "--replace", old)
+	n.id = id
+}
+
 // wipe removes the data directory of a stopped node and creates it empty.
 func (n *node) wipe() error {
 	if n.running() != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/ringcache/ringcache/bench/loopback"
 	"github.com/ringcache/ringcache/cluster"
 	"github.com/ringcache/ringcache/cluster/coordinator"
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
@@ -129,6 +130,9 @@ type member struct {
 func New(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	opts.defaults()
+	if os.Getenv("CLUSTERTEST_LOG") != "" {
+		opts.Logger = opts.Logger.With("test", t.Name())
+	}
 	c := &Cluster{t: t, opts: opts, faults: newFaults()}
 	c.addrs.of = make([]addrs, n)
 	for i := range n {
@@ -322,6 +326,11 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	// Anti-entropy runs when a test asks (RINGCACHE REPAIR) unless it
 	// turns the loop on.
 	cfg.AntiEntropy.Interval = 0
+	// Topology operations: joins of an empty cluster go through their
+	// stages in tens of milliseconds.
+	cfg.JoinRetry = 50 * time.Millisecond
+	cfg.TransitionInterval = 20 * time.Millisecond
+	cfg.Consensus.TickInterval = 50 * time.Millisecond
 	cfg.Transport.DialTimeout = time.Second
 	cfg.Transport.MinBackoff = 5 * time.Millisecond
 	cfg.Transport.MaxBackoff = 100 * time.Millisecond
@@ -616,7 +625,11 @@ func (c *Cluster) WaitMembers(want int, nodes ...int) {
 				return fmt.Errorf("node %d is stopped", i)
 			}
 			alive := 0
+			lay := n.Layout()
 			for _, m := range n.Members() {
+				if lm, ok := lay.Member(m.ID); ok && lm.State == layout.Left {
+					continue // gone for good, whatever gossip last heard
+				}
 				switch {
 				case m.State == membership.Alive:
 					alive++
@@ -627,6 +640,9 @@ func (c *Cluster) WaitMembers(want int, nodes ...int) {
 			if alive != want {
 				return fmt.Errorf("node %d sees %d alive members", i, alive)
 			}
+			if err := c.settled(n, nodes); err != nil {
+				return fmt.Errorf("node %d: %w", i, err)
+			}
 			if d := n.RingDigest(); k == 0 {
 				digest = d
 			} else if d != digest {
@@ -635,6 +651,21 @@ func (c *Cluster) WaitMembers(want int, nodes ...int) {
 		}
 		return nil
 	})
+}
+
+// settled reports why n's layout is not yet the settled layout of the
+// nodes: each of them a normal member, no operation in progress.
+func (c *Cluster) settled(n *cluster.Node, nodes []int) error {
+	l := n.Layout()
+	if l.Op != nil {
+		return fmt.Errorf("topology operation %s of %s at %s", l.Op.Kind, l.Op.Node, l.Op.Stage)
+	}
+	for _, j := range nodes {
+		if m, ok := l.Member(c.ID(j)); !ok || m.State != layout.Normal {
+			return fmt.Errorf("the layout does not have node %d normal", j)
+		}
+	}
+	return nil
 }
 
 // WaitDown waits until every running node sees node i dead: it stopped

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ringcache/ringcache/cluster/layout"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,64 +130,64 @@ func TestIncrBuildsOnTheNewestReplica(t *testing.T) {
 	}
 }
 
-// TestWipedNodeRepairsBeforeItsReadsCount: a node whose disk is lost comes
-// back empty while its peers hold data. It says it is catching up (its
-// reads count toward no quorum), repairs its ranges from the other
-// replicas without being asked, and only then says it caught up. Reads
-// through every node find every key all along, although with R=2 the
-// empty node and one other would otherwise make a read quorum.
-func TestWipedNodeRepairsBeforeItsReadsCount(t *testing.T) {
+// TestWipedNodeIsRefusedThenReplaced: a node whose disk is lost comes
+// back empty under its old id; it must not rejoin as if it had its data,
+// so it is refused (it stops, and says why) and the cluster keeps it as
+// a member that is down. Started empty with --replace under a new id, it
+// takes over the dead member's tokens and streams them from the
+// survivors while writers and readers run: no read misses an
+// acknowledged write, and afterwards the replacement holds its keys.
+func TestWipedNodeIsRefusedThenReplaced(t *testing.T) {
 	t.Parallel()
-	c := clustertest.New(t, 3, clustertest.Options{Configure: func(_ int, cfg *cluster.NodeConfig) {
-		cfg.HintedHandoff = false // only repair can bring the data back
+	var replacing atomic.Bool
+	c := clustertest.New(t, 3, clustertest.Options{Timeout: time.Second, Configure: func(i int, cfg *cluster.NodeConfig) {
+		cfg.HintedHandoff = false // only streaming can bring the data back
+		if i == 2 && replacing.Load() {
+			cfg.NodeID, cfg.Replace = "n2b", "n2"
+		}
 	}})
-	ctx := context.Background()
-	keys := make([]string, 400)
-	for i := range keys {
-		keys[i] = fmt.Sprint("wiped-", i)
-		if err := c.Client(0).Set(ctx, keys[i], "v", 0).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.Eventually("every write on node 2", func() error {
-		for _, k := range keys {
-			if _, live := localValue(t, c, 2, k); !live {
-				return fmt.Errorf("node 2 lacks %s", k)
-			}
-		}
-		return nil
-	})
+	ck := newChecker(t, c, 400, []int{0, 1})
+	ck.fill()
 	c.Wipe(2)
 	if err := c.Start(2); err != nil {
 		t.Fatal(err)
 	}
-	sawBehind := c.Node(2).CatchingUp()
-	for round := 0; c.Node(2).CatchingUp() || round < 3; round++ {
-		sawBehind = sawBehind || c.Node(2).CatchingUp()
-		for i := range 3 {
-			for _, k := range keys[:40] {
-				got, err := c.Client(i).Get(ctx, k).Result()
-				if errors.Is(err, redis.Nil) {
-					t.Fatalf("round %d: GET %s through node %d answered nil while node 2 repairs", round, k, i)
-				}
-				if err != nil && !strings.HasPrefix(err.Error(), "NOQUORUM") {
-					t.Fatalf("GET %s through node %d: %v", k, i, err)
-				}
-				_ = got
-			}
-		}
-		if round > 2000 {
-			t.Fatal("node 2 never caught up")
-		}
+	select {
+	case <-c.Node(2).Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wiped node was not refused")
 	}
-	if !sawBehind {
-		t.Fatal("the wiped node never said it was catching up")
+	if err := c.Node(2).Err(); !errors.Is(err, layout.ErrKnownID) {
+		t.Fatalf("the wiped node stopped with %v, want ErrKnownID", err)
 	}
-	for _, k := range keys {
-		if _, live := localValue(t, c, 2, k); !live {
-			t.Fatalf("node 2 caught up without %s", k)
+	if err := c.Client(2).Get(context.Background(), "life:00001").Err(); err == nil || !strings.HasPrefix(err.Error(), "CLUSTERDOWN") {
+		t.Fatalf("GET through the refused node: %v", err)
+	}
+	if m, _ := c.Node(0).Layout().Member("n2"); m.State != layout.Normal {
+		t.Fatalf("the refused node changed the layout: n2 is %s", m.State)
+	}
+	c.Wipe(2)
+
+	replacing.Store(true)
+	ck.run(2, 3)
+	if err := c.Start(2); err != nil {
+		t.Fatal(err)
+	}
+	c.Eventually("the replacement to finish", func() error {
+		l := c.Node(0).Layout()
+		old, _ := l.Member("n2")
+		nw, _ := l.Member("n2b")
+		if l.Op != nil || old.State != layout.Left || nw.State != layout.Normal {
+			return fmt.Errorf("n2 %s, n2b %s", old.State, nw.State)
 		}
-	}
+		return nil
+	})
+	ck.via.Store(&[]int{0, 1, 2})
+	time.Sleep(100 * time.Millisecond)
+	ck.finish()
+	c.WaitMembers(3)
+	ck.verify([]int{0, 1, 2})
+	ck.onOwners()
 }
 
 // TestNodeWhoseCallsFailToMostPeersIsStrict: a node whose calls to most of

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -45,6 +46,9 @@ type Log struct {
 		leader    uint64
 		err       error // a failure that stopped the log
 	}
+	// initialized is set once this member has a persisted log (it is or
+	// was part of a group).
+	initialized atomic.Bool
 	// appliedCh is closed and replaced whenever entries are applied.
 	appliedCh chan struct{}
 
@@ -71,10 +75,11 @@ func Open(cfg Config) (*Log, error) {
 	}
 	l.mu.waiters = map[uint64]chan error{}
 	l.mu.senders = map[uint64]*sender{}
-	snap, _, err := l.disk.load(l.ms)
+	snap, persisted, err := l.disk.load(l.ms)
 	if err != nil {
 		return nil, err
 	}
+	l.initialized.Store(persisted)
 	if !raft.IsEmptySnap(snap) {
 		if err := cfg.Machine.Restore(snap.GetData()); err != nil {
 			return nil, fmt.Errorf("%w: restore: %w", ErrCorrupt, err)
@@ -102,11 +107,7 @@ func Open(cfg Config) (*Log, error) {
 
 // Initialized reports whether this member has a persisted log: it is
 // part of a group already, and Start restarts it.
-func (l *Log) Initialized() bool {
-	hs, cs, _ := l.ms.InitialState()
-	last, _ := l.ms.LastIndex()
-	return !raft.IsEmptyHardState(hs) || len(cs.GetVoters()) > 0 || last > 0
-}
+func (l *Log) Initialized() bool { return l.initialized.Load() }
 
 // Start starts the member. With bootstrap, and no persisted log, it
 // founds a new group with itself as its only voter and campaigns at
@@ -227,6 +228,11 @@ func (l *Log) Receive(ctx context.Context, msg []byte) error {
 	if err := proto.Unmarshal(msg, m); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadMessage, err)
 	}
+	if m.GetTo() != l.cfg.ID {
+		// For an earlier incarnation of this member (same address, wiped
+		// disk): its log is not ours, and raft would take it for a lost one.
+		return fmt.Errorf("%w: for member %x, this is %x", ErrBadMessage, m.GetTo(), l.cfg.ID)
+	}
 	l.mu.Lock()
 	node, closed := l.mu.node, l.mu.closed
 	l.mu.Unlock()
@@ -237,6 +243,15 @@ func (l *Log) Receive(ctx context.Context, msg []byte) error {
 		return ErrNotStarted
 	}
 	return node.Step(ctx, m)
+}
+
+// Sender returns the id of the member that sent an encoded message.
+func Sender(msg []byte) (uint64, bool) {
+	m := &pb.Message{}
+	if err := proto.Unmarshal(msg, m); err != nil || m.GetFrom() == 0 {
+		return 0, false
+	}
+	return m.GetFrom(), true
 }
 
 // Status is what a member knows of its group.

@@ -49,6 +49,9 @@ func (l *Log) handle(node raft.Node, rd raft.Ready) error {
 	if err := l.disk.save(rd.HardState, rd.Snapshot, rd.Entries); err != nil {
 		return err
 	}
+	if len(rd.Entries) > 0 || (rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot)) {
+		l.initialized.Store(true)
+	}
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		if err := l.ms.ApplySnapshot(rd.Snapshot); err != nil {
 			return err

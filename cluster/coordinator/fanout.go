@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/quorum"
 	"github.com/ringcache/ringcache/cluster/replica"
+	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/engine"
 )
@@ -26,9 +27,16 @@ type batch struct {
 	noted bool
 	// fallback marks a batch sent after an owner's call failed.
 	fallback bool
+	// also marks a write's batch for replicas of the topology's other
+	// ring (Topology.Also) that the request's ring does not have: it
+	// counts toward the other ring's quorum only.
+	also bool
 	// extra marks a write's hint batch for a down owner that the quorum
 	// does not count: the healthy owners were enough.
 	extra bool
+	// epoch is the layout epoch of the request's topology, which the
+	// replica checks.
+	epoch uint64
 	// idx[p] is the request position of keys[p] (and recs[p]), ascending.
 	idx  []int
 	keys [][]byte
@@ -39,8 +47,15 @@ type batch struct {
 // key's quorum requirement.
 type fanout struct {
 	batches []batch
-	need    []int // need[i]: answers key i requires
-	asked   []int // asked[i]: replicas key i was sent to
+	// nkeys is the number of keys. A write during a topology operation's
+	// write-both stages also tallies, at position nkeys+i, key i's
+	// acknowledgements by its replicas on the other ring (alsoSet[i]).
+	nkeys int
+	need  []int // need[i]: answers key i requires
+	asked []int // asked[i]: replicas key i was sent to
+	// alsoSet[i], during write-both, lists key i's replicas on the other
+	// ring when they differ from its owners here (nil otherwise).
+	alsoSet [][]string
 	// down is the health snapshot the request was planned with (nil: all
 	// healthy, or strict quorum).
 	down func(string) bool
@@ -50,6 +65,10 @@ type fanout struct {
 	// topo is the topology the request was planned with: it falls back
 	// and replies with the same one.
 	topo *topology.Topology
+	// stale is set when a replica refused a call as planned with an
+	// older layout epoch than its own: the request is planned again
+	// (awaitEpoch). Only the request's goroutine touches it.
+	stale bool
 
 	// Scratch that plan keeps in the fanout's own allocation: room for
 	// the usual N batches, and the preference list of the key at hand.
@@ -67,11 +86,21 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 	if t == nil {
 		return nil, ErrNoPlacement
 	}
-	// One allocation for both tallies.
-	counts := make([]int, 2*len(keys))
+	// One allocation for both tallies; a write-both write tallies each
+	// key twice.
+	also := t.Also()
+	if !write {
+		also = nil
+	}
+	m := len(keys)
+	if also != nil {
+		m *= 2
+	}
+	counts := make([]int, 2*m)
 	f := &fanout{
-		need:  counts[:len(keys):len(keys)],
-		asked: counts[len(keys):],
+		nkeys: len(keys),
+		need:  counts[:m:m],
+		asked: counts[m:],
 		topo:  t,
 	}
 	f.batches = f.batchBuf[:0]
@@ -93,6 +122,9 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 		}
 		f.asked[i] = len(prefs)
 		f.need[i] = required(level, n, configured)
+		if also != nil {
+			f.planAlso(t, i, k, prefs, n, required(level, n, configured))
+		}
 		if f.down == nil || !slices.ContainsFunc(prefs, f.down) {
 			for _, id := range prefs {
 				f.add(f.batchOf(id, "", false, false, t), i, k)
@@ -127,6 +159,40 @@ func (c *Coordinator) plan(keys [][]byte, level quorum.Level, configured int, wr
 	return f, nil
 }
 
+// planAlso adds a write-both write's copies of key i (k) for its replicas
+// on the other ring that are not among its owners here (prefs), and its
+// quorum there: need acknowledgements by those replicas themselves (a
+// stand-in does not count for them).
+func (f *fanout) planAlso(t *topology.Topology, i int, k []byte, prefs []string, n, need int) {
+	var buf [16]string
+	other := t.AppendAlsoPreference(buf[:0], engine.Token(k), n)
+	if ring.SameSet(prefs, other) {
+		return
+	}
+	if f.alsoSet == nil {
+		f.alsoSet = make([][]string, f.nkeys)
+	}
+	f.alsoSet[i] = slices.Clone(other)
+	f.need[f.nkeys+i], f.asked[f.nkeys+i] = need, len(other)
+	for _, id := range other {
+		if !slices.Contains(prefs, id) {
+			f.add(f.batchOfAlso(id, t), i, k)
+		}
+	}
+}
+
+// batchOfAlso returns the index of the other ring's batch for id.
+func (f *fanout) batchOfAlso(id string, t *topology.Topology) int {
+	for b := range f.batches {
+		if bt := &f.batches[b]; bt.id == id && bt.also {
+			return b
+		}
+	}
+	rep, _ := t.Replica(id)
+	f.batches = append(f.batches, batch{id: id, rep: rep, also: true, epoch: t.Epoch()})
+	return len(f.batches) - 1
+}
+
 // healthyOwners counts the owners down does not report.
 func healthyOwners(owners []string, down func(string) bool) int {
 	n := 0
@@ -149,12 +215,12 @@ func (f *fanout) add(b, i int, k []byte) {
 func (f *fanout) batchOf(id, hint string, noted, extra bool, t *topology.Topology) int {
 	for b := range f.batches {
 		bt := &f.batches[b]
-		if bt.id == id && bt.hint == hint && bt.noted == noted && bt.extra == extra && !bt.fallback {
+		if bt.id == id && bt.hint == hint && bt.noted == noted && bt.extra == extra && !bt.fallback && !bt.also {
 			return b
 		}
 	}
 	rep, _ := t.Replica(id)
-	f.batches = append(f.batches, batch{id: id, rep: rep, hint: hint, noted: noted, extra: extra})
+	f.batches = append(f.batches, batch{id: id, rep: rep, hint: hint, noted: noted, extra: extra, epoch: t.Epoch()})
 	return len(f.batches) - 1
 }
 

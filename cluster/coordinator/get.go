@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -44,12 +45,29 @@ func (c *Coordinator) get(ctx context.Context, keys [][]byte, latest bool) ([]st
 	}
 	defer c.leave()
 	c.stats.reads.Add(1)
+	for try := 0; ; try++ {
+		items, f, err := c.getOnce(ctx, keys, latest)
+		if f == nil || !f.stale || try == maxStaleRetries || !c.awaitEpoch(ctx, f.topo.Epoch()) {
+			return items, err
+		}
+		c.stats.staleRetries.Add(1)
+	}
+}
 
+// getOnce is one attempt of get, planned with the current topology; it
+// returns the fanout it made (nil if planning failed).
+func (c *Coordinator) getOnce(ctx context.Context, keys [][]byte, latest bool) ([]store.Item, *fanout, error) {
 	level, _ := ConsistencyFrom(ctx)
 	f, err := c.plan(keys, level, c.cfg.R, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	items, err := c.read(ctx, f, latest)
+	return items, f, err
+}
+
+// read runs one planned read to its reply.
+func (c *Coordinator) read(ctx context.Context, f *fanout, latest bool) ([]store.Item, error) {
 	st := c.startRead(f, latest)
 	var speculate <-chan time.Time
 	if len(st.reserve) > 0 {
@@ -301,13 +319,13 @@ func (st *readState) ownerKnows(idx []int) {
 // set) is asked for the hints it holds for the owner it replaces, an
 // owner for what it stores.
 func runRead(ctx context.Context, bt *batch, rep replica.Replica) answer {
-	r, err := rep.Read(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint})
+	r, err := rep.Read(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint, Epoch: bt.epoch})
 	return readAnswer(bt, r, err)
 }
 
 // startRead is runRead answered through done.
 func startRead(ctx context.Context, bt *batch, ar replica.Async, done func(answer)) {
-	ar.ReadAsync(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint}, func(r replica.ReadReply, err error) {
+	ar.ReadAsync(ctx, replica.ReadRequest{Keys: bt.keys, Hint: bt.hint, Epoch: bt.epoch}, func(r replica.ReadReply, err error) {
 		done(readAnswer(bt, r, err))
 	})
 }
@@ -349,6 +367,9 @@ func (c *Coordinator) absorb(st *readState, a answer, live bool) bool {
 	bt := &st.f.batches[a.b]
 	if a.err != nil {
 		c.log.Debug("replica read failed", "peer", bt.id, "err", a.err)
+		if live && errors.Is(a.err, replica.ErrStaleEpoch) {
+			st.f.stale = true
+		}
 		c.uncount(st, a.b, live)
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/bench/await"
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/topology"
@@ -192,6 +193,7 @@ type testTopo struct {
 	mu     sync.Mutex
 	down   []string
 	behind bool
+	lay    *layout.Layout
 }
 
 func newTestTopo(self string, ids []string, reps func(id string) (replica.Replica, bool)) *testTopo {
@@ -204,6 +206,15 @@ func newTestTopo(self string, ids []string, reps func(id string) (replica.Replic
 func (tt *testTopo) setDown(ids ...string) {
 	tt.mu.Lock()
 	tt.down = slices.Clone(ids)
+	tt.mu.Unlock()
+	tt.publish()
+}
+
+// setLayout makes the topology's rings those of l (nil: a static ring
+// of the members).
+func (tt *testTopo) setLayout(l *layout.Layout) {
+	tt.mu.Lock()
+	tt.lay = l
 	tt.mu.Unlock()
 	tt.publish()
 }
@@ -239,6 +250,7 @@ func (tt *testTopo) publish() {
 	tt.cur.Store(topology.New(topology.Spec{
 		Self: self, Members: ms, VNodes: 64, Replicas: reps,
 		Health: topology.Health{Retry: time.Second, Behind: tt.behind},
+		Layout: tt.lay,
 	}, tt.cur.Load()))
 }
 

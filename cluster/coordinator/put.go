@@ -2,7 +2,9 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/quorum"
@@ -49,12 +51,21 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 		recs[i] = local.Record(m, c.clock.Now())
 	}
 	_, level := ConsistencyFrom(ctx)
+	stale := 0
 	for round := 0; ; round++ {
 		f, err := c.plan(keys, level, c.cfg.W, true)
 		if err != nil {
 			return err
 		}
 		newer, err := c.write(ctx, f, recs)
+		if f.stale && stale < maxStaleRetries && c.awaitEpoch(ctx, f.topo.Epoch()) {
+			// Planned with a layout the cluster has left: plan again with
+			// the new one (the same versions: writing twice is harmless).
+			stale++
+			round--
+			c.stats.staleRetries.Add(1)
+			continue
+		}
 		if err != nil || newer == nil {
 			return err
 		}
@@ -67,6 +78,25 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 		}
 		c.stats.restamps.Add(1)
 		keys, recs = c.restamp(keys, recs, newer)
+	}
+}
+
+// maxStaleRetries bounds how often a request is planned again because a
+// replica knew a later layout epoch.
+const maxStaleRetries = 16
+
+// awaitEpoch waits until the topology's layout epoch passes epoch (up to
+// the request timeout, or ctx), and reports whether it did.
+func (c *Coordinator) awaitEpoch(ctx context.Context, epoch uint64) bool {
+	deadline := time.Now().Add(c.cfg.Timeout)
+	for {
+		if t := c.cfg.Topology.Load(); t != nil && t.Epoch() > epoch {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil || c.closedErr() != nil {
+			return false
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -198,6 +228,23 @@ type writeState struct {
 // hints here.
 func (c *Coordinator) absorbWrite(w *writeState, a answer) {
 	bt := &w.f.batches[a.b]
+	if bt.also {
+		// A replica of the other ring only: its own answer counts there,
+		// and a failure leaves it a hint; no stand-in takes its place.
+		w.recordAlso(bt, a.err == nil)
+		switch {
+		case a.err == nil:
+			w.noteNewer(bt.idx, a.newer)
+		case errors.Is(a.err, replica.ErrStaleEpoch):
+			w.f.stale = true
+		default:
+			c.hold(bt, allPositions(len(bt.idx)))
+		}
+		return
+	}
+	if bt.hint == "" {
+		w.recordAlso(bt, a.err == nil)
+	}
 	if bt.extra {
 		// A hint the quorum does not count: a failure only means this
 		// node keeps it instead.
@@ -214,6 +261,13 @@ func (c *Coordinator) absorbWrite(w *writeState, a answer) {
 		return
 	}
 	c.log.Debug("replica write failed", "peer", bt.id, "hint", bt.hint, "err", a.err)
+	if errors.Is(a.err, replica.ErrStaleEpoch) {
+		// Planned with a layout the cluster has left: the write is
+		// planned again (Put), so no stand-in and no hint.
+		w.f.stale = true
+		w.tally.record(bt.idx, false)
+		return
+	}
 	covered := c.fallback(w.f, w.fl, a.b, applyBatch)
 	bt = &w.f.batches[a.b]
 	var lost []int // positions of bt no fallback took over
@@ -227,6 +281,22 @@ func (c *Coordinator) absorbWrite(w *writeState, a answer) {
 	c.hold(bt, lost)
 }
 
+// recordAlso counts a replica's answer toward the other ring's quorum of
+// the keys of bt it is a replica of there (write-both stages only).
+func (w *writeState) recordAlso(bt *batch, ok bool) {
+	f := w.f
+	if f.alsoSet == nil {
+		return
+	}
+	var one [1]int
+	for _, i := range bt.idx {
+		if set := f.alsoSet[i]; set != nil && slices.Contains(set, bt.id) {
+			one[0] = f.nkeys + i
+			w.tally.record(one[:], ok)
+		}
+	}
+}
+
 // noteNewer records the newer versions one replica reported for the keys
 // at idx (newer may be nil).
 func (w *writeState) noteNewer(idx []int, newer []engine.Version) {
@@ -235,7 +305,7 @@ func (w *writeState) noteNewer(idx []int, newer []engine.Version) {
 			continue
 		}
 		if w.newer == nil {
-			w.newer = make([]engine.Version, len(w.f.need))
+			w.newer = make([]engine.Version, w.f.nkeys)
 		}
 		if i := idx[p]; v.Compare(w.newer[i]) > 0 {
 			w.newer[i] = v
@@ -246,7 +316,11 @@ func (w *writeState) noteNewer(idx []int, newer []engine.Version) {
 // lateWrite handles an answer that came after the request stopped
 // waiting: a failure is held as hints for its owner.
 func (c *Coordinator) lateWrite(w *writeState, a answer) {
-	if a.err == nil {
+	if a.err == nil || errors.Is(a.err, replica.ErrStaleEpoch) {
+		// A replica past the layout the write was planned with refused
+		// it after the quorum was reached elsewhere: read repair and
+		// anti-entropy cover its copy; a hint would make it count
+		// itself behind.
 		return
 	}
 	bt := &w.f.batches[a.b]
@@ -313,5 +387,5 @@ func startApply(ctx context.Context, bt *batch, ar replica.Async, done func(answ
 
 // applyRequest is the write a batch sends its replica.
 func (bt *batch) applyRequest() replica.ApplyRequest {
-	return replica.ApplyRequest{Keys: bt.keys, Recs: bt.recs, Hint: bt.hint, Noted: bt.noted}
+	return replica.ApplyRequest{Keys: bt.keys, Recs: bt.recs, Hint: bt.hint, Noted: bt.noted, Epoch: bt.epoch}
 }

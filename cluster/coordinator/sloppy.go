@@ -118,7 +118,7 @@ func (c *Coordinator) planFallback(f *fanout, fl *flight, b int) (covered []bool
 			if !ok {
 				continue
 			}
-			f.batches = append(f.batches, batch{id: sub, rep: rep, hint: owner, fallback: true})
+			f.batches = append(f.batches, batch{id: sub, rep: rep, hint: owner, fallback: true, epoch: f.topo.Epoch()})
 			fl.launched++
 			nb = len(f.batches) - 1
 			bt = &f.batches[b] // the append may have moved it

@@ -16,6 +16,7 @@ type counters struct {
 	fallbacks, hintsHeld                    atomic.Int64
 	speculations                            atomic.Int64
 	restamps, restampsExhausted             atomic.Int64
+	staleRetries                            atomic.Int64
 	readsBehind                             atomic.Int64
 }
 
@@ -49,6 +50,9 @@ type Stats struct {
 	// still beaten after maxRestamps of them (by concurrent writes) and
 	// were acknowledged as ordered before those.
 	Restamps, RestampsExhausted int64
+	// StaleRetries counts requests planned again because a replica knew
+	// a later layout epoch (a topology operation moved on).
+	StaleRetries int64
 	// ReadsBehind counts read answers from replicas that were catching
 	// up, which counted toward no quorum.
 	ReadsBehind int64
@@ -70,6 +74,7 @@ func (c *Coordinator) Stats() Stats {
 		HintsHeld:             s.hintsHeld.Load(),
 		ReadSpeculations:      s.speculations.Load(),
 		Restamps:              s.restamps.Load(),
+		StaleRetries:          s.staleRetries.Load(),
 		RestampsExhausted:     s.restampsExhausted.Load(),
 		ReadsBehind:           s.readsBehind.Load(),
 	}
@@ -106,6 +111,7 @@ func (c *Coordinator) InfoFields() [][2]string {
 		{"ringcache_hints_held_by_coordinator", i(s.HintsHeld)},
 		{"ringcache_read_speculations", i(s.ReadSpeculations)},
 		{"ringcache_write_restamps", i(s.Restamps)},
+		{"ringcache_stale_epoch_retries", i(s.StaleRetries)},
 		{"ringcache_write_restamps_exhausted", i(s.RestampsExhausted)},
 		{"ringcache_read_answers_behind", i(s.ReadsBehind)},
 	}

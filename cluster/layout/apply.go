@@ -175,6 +175,11 @@ func idle(l *Layout) error {
 }
 
 func join(l *Layout, c Command, n int) (*Layout, error) {
+	if c.Member != nil && l.Op != nil && l.Op.Kind == Join && l.Op.Node == c.Member.ID {
+		if m, _ := l.Member(c.Member.ID); m.Incarnation == c.Member.Incarnation {
+			return l.Clone(), nil // the joining node asked again
+		}
+	}
 	if err := idle(l); err != nil {
 		return nil, err
 	}

@@ -65,6 +65,10 @@ type Member struct {
 	// RaftID is the member's id in the consensus group, unique to this
 	// incarnation of the id.
 	RaftID uint64 `json:"raft_id"`
+	// Incarnation is a random number the node drew when it first
+	// started with an empty disk: a join repeated by the same node is
+	// recognised, an empty node claiming the id of a member is not.
+	Incarnation uint64 `json:"incarnation,omitempty"`
 	// ClusterAddr, ClientAddr and GossipAddr are where the member said
 	// it listens when it joined (gossip has the current ones).
 	ClusterAddr string `json:"cluster_addr"`

@@ -63,6 +63,14 @@ func TestStagesOfAJoin(t *testing.T) {
 	if cur.Len() != 3 || next.Len() != 4 {
 		t.Fatalf("rings of %d and %d members", cur.Len(), next.Len())
 	}
+	if _, err := Apply(l, Command{Kind: CmdJoin, Member: member("d")}, testN); err != nil {
+		t.Fatalf("the joining node asks again: %v", err)
+	}
+	wiped := member("d")
+	wiped.Incarnation = 9
+	if _, err := Apply(l, Command{Kind: CmdJoin, Member: wiped}, testN); !errors.Is(err, ErrBusy) && !errors.Is(err, ErrKnownID) {
+		t.Fatalf("another node under the joining id: %v", err)
+	}
 	if _, err := Apply(l, Command{Kind: CmdJoin, Member: member("e")}, testN); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a second join: %v, want ErrBusy", err)
 	}

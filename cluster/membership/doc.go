@@ -1,9 +1,11 @@
 // Package membership tells a ringcache node which nodes form the cluster,
 // where to reach them and whether they are up. It runs
 // github.com/hashicorp/memberlist (SWIM gossip with failure detection) on
-// its own port and turns its events into a sorted list of Members; the
-// coordinator builds the consistent-hash ring from that list and rebuilds
-// it when OnChange reports a new one.
+// its own port and turns its events into a sorted list of Members, with
+// their liveness, which OnChange reports. Who owns which ranges is not
+// decided here but by the cluster's layout (package layout); gossip tells
+// who is alive, where members listen, and (the node state in the
+// metadata) which nodes are members of a cluster already.
 //
 // Seeds. A node joins through its seeds: gossip addresses of any nodes
 // already in the cluster. One reachable seed is enough; the join is a

@@ -119,6 +119,35 @@ func (m *Membership) seeded() bool {
 	return false
 }
 
+// Seeds reports on the seeds: the alive members gossiping at a seed's
+// address (this node excluded), whether every seed other than this node
+// is one of them (reached), and whether this node is one of its own
+// seeds. A new cluster is founded only by a seed, once every seed
+// answered (see cluster's join).
+func (m *Membership) Seeds() (members []Member, reached, isSeed bool) {
+	alive := map[string]Member{}
+	for _, mb := range m.Members() {
+		if mb.State == Alive && mb.ID != m.cfg.NodeID {
+			alive[mb.GossipAddr] = mb
+		}
+	}
+	reached = true
+	for _, s := range m.seedList() {
+		addrs := resolveSeed(s)
+		if slices.Contains(addrs, m.self) {
+			isSeed = true
+			continue
+		}
+		i := slices.IndexFunc(addrs, func(a string) bool { _, ok := alive[a]; return ok })
+		if i < 0 {
+			reached = false
+			continue
+		}
+		members = append(members, alive[addrs[i]])
+	}
+	return members, reached, isSeed
+}
+
 // seedList returns a copy of the current seeds.
 func (m *Membership) seedList() []string {
 	m.seeds.Lock()

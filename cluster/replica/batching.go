@@ -74,9 +74,10 @@ func NewBatching(next Replica, maxFrame int) *Batching {
 
 // applyCall is one caller's part of a merged apply request.
 type applyCall struct {
-	ctx  context.Context
-	keys [][]byte
-	recs []engine.Record
+	ctx   context.Context
+	epoch uint64
+	keys  [][]byte
+	recs  []engine.Record
 	// bytes is what the call adds to a request (applyBytes).
 	bytes int
 	ans   answerOnce[ApplyReply]
@@ -84,6 +85,7 @@ type applyCall struct {
 
 type readCall struct {
 	ctx   context.Context
+	epoch uint64
 	keys  [][]byte
 	bytes int // what the call adds to a request (readBytes)
 	ans   answerOnce[readResult]
@@ -146,7 +148,7 @@ func (b *Batching) Apply(ctx context.Context, req ApplyRequest) ([]engine.Versio
 		return b.applyUnmerged(ctx, req)
 	}
 	ch := make(chan ApplyReply, 1) // buffered: the sender never blocks on a caller gone
-	c := &applyCall{ctx: ctx, keys: req.Keys, recs: req.Recs, bytes: applyBytes(req.Keys, req.Recs)}
+	c := &applyCall{ctx: ctx, epoch: req.Epoch, keys: req.Keys, recs: req.Recs, bytes: applyBytes(req.Keys, req.Recs)}
 	c.ans.done = func(r ApplyReply) { ch <- r }
 	if b.applies.enter(c) {
 		b.sendApplies([]*applyCall{c})
@@ -171,7 +173,7 @@ func (b *Batching) ApplyAsync(ctx context.Context, req ApplyRequest, done func(A
 		}()
 		return
 	}
-	c := &applyCall{ctx: ctx, keys: req.Keys, recs: req.Recs, bytes: applyBytes(req.Keys, req.Recs)}
+	c := &applyCall{ctx: ctx, epoch: req.Epoch, keys: req.Keys, recs: req.Recs, bytes: applyBytes(req.Keys, req.Recs)}
 	c.ans.done, c.ans.async = done, true
 	if b.applies.enter(c) {
 		go b.sendApplies([]*applyCall{c})
@@ -189,7 +191,7 @@ func (b *Batching) Read(ctx context.Context, req ReadRequest) (ReadReply, error)
 		return b.next.Read(ctx, req)
 	}
 	ch := make(chan readResult, 1)
-	c := &readCall{ctx: ctx, keys: req.Keys, bytes: readBytes(req.Keys)}
+	c := &readCall{ctx: ctx, epoch: req.Epoch, keys: req.Keys, bytes: readBytes(req.Keys)}
 	c.ans.done = func(r readResult) { ch <- r }
 	if b.reads.enter(c) {
 		b.sendReads([]*readCall{c})
@@ -208,7 +210,7 @@ func (b *Batching) ReadAsync(ctx context.Context, req ReadRequest, done func(Rea
 		go func() { done(b.next.Read(ctx, req)) }()
 		return
 	}
-	c := &readCall{ctx: ctx, keys: req.Keys, bytes: readBytes(req.Keys)}
+	c := &readCall{ctx: ctx, epoch: req.Epoch, keys: req.Keys, bytes: readBytes(req.Keys)}
 	c.ans.done, c.ans.async = func(r readResult) { done(r.r, r.err) }, true
 	if b.reads.enter(c) {
 		go b.sendReads([]*readCall{c})
@@ -246,9 +248,9 @@ func (b *Batching) sendApplies(calls []*applyCall) {
 		var err error
 		var parts []part
 		if size <= b.maxApplyBytes {
-			newer, err = b.next.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs})
+			newer, err = b.next.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, Epoch: minEpoch(calls, applyEpoch)})
 		} else {
-			parts, newer = b.applyParts(ctx, ApplyRequest{Keys: keys, Recs: recs})
+			parts, newer = b.applyParts(ctx, ApplyRequest{Keys: keys, Recs: recs, Epoch: minEpoch(calls, applyEpoch)})
 		}
 		done()
 		cancel()
@@ -299,10 +301,10 @@ func (b *Batching) sendReads(calls []*readCall) {
 		var err error
 		var failed []part
 		if size <= b.maxReadBytes {
-			rep, err = b.readOnce(ctx, keys)
+			rep, err = b.readOnce(ctx, keys, minEpoch(calls, readEpoch))
 		}
 		if size > b.maxReadBytes || len(keys) > 1 && errors.Is(err, transport.ErrFrameTooLarge) {
-			rep, failed = b.readParts(ctx, keys, size <= b.maxReadBytes)
+			rep, failed = b.readParts(ctx, keys, size <= b.maxReadBytes, minEpoch(calls, readEpoch))
 			err = nil
 		}
 		done()
@@ -326,9 +328,24 @@ func (b *Batching) sendReads(calls []*readCall) {
 	}
 }
 
+// minEpoch returns the lowest epoch the calls were planned with (0 for
+// none): a merged request is refused as stale if one of its calls is.
+func minEpoch[C any](calls []C, epoch func(C) uint64) uint64 {
+	var m uint64
+	for _, c := range calls {
+		if e := epoch(c); e != 0 && (m == 0 || e < m) {
+			m = e
+		}
+	}
+	return m
+}
+
+func applyEpoch(c *applyCall) uint64 { return c.epoch }
+func readEpoch(c *readCall) uint64   { return c.epoch }
+
 // readOnce sends keys in one read request.
-func (b *Batching) readOnce(ctx context.Context, keys [][]byte) (ReadReply, error) {
-	r, err := b.next.Read(ctx, ReadRequest{Keys: keys})
+func (b *Batching) readOnce(ctx context.Context, keys [][]byte, epoch uint64) (ReadReply, error) {
+	r, err := b.next.Read(ctx, ReadRequest{Keys: keys, Epoch: epoch})
 	if err == nil && (len(r.Recs) != len(keys) || len(r.Found) != len(keys)) {
 		err = ErrShortReply
 	}

@@ -24,6 +24,10 @@ var (
 	// before anything is sent (wrapping transport.ErrFrameTooLarge as
 	// well), and the coordinator refuses such a write with it at once.
 	ErrValueTooLarge = errors.New("replica: value too large for the cluster")
+	// ErrStaleEpoch is returned by a replica asked by a coordinator
+	// whose layout epoch is older than its own: the coordinator routes
+	// by a stage the cluster has left, and must catch up and ask again.
+	ErrStaleEpoch = errors.New("replica: request planned with a stale layout epoch")
 )
 
 // The wire codes of the sentinels a replica's answer may wrap (see
@@ -35,7 +39,7 @@ var (
 // send.
 func init() {
 	for code, err := range map[uint16]error{
-		64: ErrNoHints, 65: ErrValueTooLarge, 67: ErrShortReply,
+		64: ErrNoHints, 65: ErrValueTooLarge, 67: ErrShortReply, 69: ErrStaleEpoch,
 		80: engine.ErrClosed, 81: engine.ErrCorrupt, 82: engine.ErrWrite,
 		90: handoff.ErrRefused, 91: handoff.ErrClosed,
 		96: antientropy.ErrBadRequest, 97: antientropy.ErrBadAnswer, 98: antientropy.ErrMalformed, 99: antientropy.ErrClosed,

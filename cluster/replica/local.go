@@ -23,6 +23,13 @@ type Local struct {
 	// catching reports whether this node is still catching up (its read
 	// answers are Behind); nil: never.
 	catching Catching
+	// epoch is the layout epoch this node knows; nil: none is checked.
+	epoch Epochs
+}
+
+// Epochs tells the layout epoch a node knows (topology.Current).
+type Epochs interface {
+	Epoch() uint64
 }
 
 // Catching tells whether a node is still catching up on writes it missed.
@@ -33,6 +40,23 @@ type Catching interface {
 	// Asked records that peer asked this node what it holds for it: the
 	// peer runs, whatever gossip says yet.
 	Asked(peer string)
+}
+
+// SetEpoch installs the source of the layout epoch this replica knows:
+// coordinator requests planned with an older one are refused
+// (ErrStaleEpoch). Call it before the replica serves requests.
+func (l *Local) SetEpoch(epoch Epochs) { l.epoch = epoch }
+
+// stale returns ErrStaleEpoch, with both epochs, for a request planned
+// with an epoch older than this replica's.
+func (l *Local) stale(e uint64) error {
+	if e == 0 || l.epoch == nil {
+		return nil
+	}
+	if mine := l.epoch.Epoch(); e < mine {
+		return fmt.Errorf("%w: %d, this replica is at %d", ErrStaleEpoch, e, mine)
+	}
+	return nil
 }
 
 // SetCatching installs the catch-up state reads report. Call it before
@@ -92,6 +116,9 @@ func (l *Local) Engine() *engine.Engine { return l.eng }
 // also notes its keys.
 func (l *Local) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := l.stale(req.Epoch); err != nil {
 		return nil, err
 	}
 	if req.Hint != "" {
@@ -159,6 +186,9 @@ func nonZero(vs []engine.Version) []engine.Version {
 // holds no hints.
 func (l *Local) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
 	if err := ctx.Err(); err != nil {
+		return ReadReply{}, err
+	}
+	if err := l.stale(req.Epoch); err != nil {
 		return ReadReply{}, err
 	}
 	keys := req.Keys

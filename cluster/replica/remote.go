@@ -25,7 +25,7 @@ func NewRemote(c transport.Caller) *Remote { return &Remote{c: c} }
 // Apply implements Replica with OpApply. A record the peer reports as
 // superseded (it holds a newer version) is a success, reported in newer.
 func (r *Remote) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
-	h := transport.ApplyHeader{Hint: req.Hint, From: req.From, Noted: req.Noted}
+	h := transport.ApplyHeader{Hint: req.Hint, From: req.From, Noted: req.Noted, Epoch: req.Epoch}
 	resp, err := r.c.Call(ctx, transport.OpApply, transport.AppendApplyRequest(nil, h, req.Keys, req.Recs))
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func (r *Remote) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version,
 // Read implements Replica with OpRead. Record values alias the response
 // buffer, which is not reused.
 func (r *Remote) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
-	resp, err := r.c.Call(ctx, transport.OpRead, transport.AppendReadRequest(nil, transport.ReadHeader{Hint: req.Hint}, req.Keys))
+	resp, err := r.c.Call(ctx, transport.OpRead, transport.AppendReadRequest(nil, transport.ReadHeader{Hint: req.Hint, Epoch: req.Epoch}, req.Keys))
 	if err != nil {
 		return ReadReply{}, err
 	}
@@ -77,7 +77,7 @@ func NewHandler(l *Local, now func() time.Time) *transport.Mux {
 		if err != nil {
 			return nil, err
 		}
-		newer, err := l.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, Hint: h.Hint, From: h.From, Noted: h.Noted})
+		newer, err := l.Apply(ctx, ApplyRequest{Keys: keys, Recs: recs, Hint: h.Hint, From: h.From, Noted: h.Noted, Epoch: h.Epoch})
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +88,7 @@ func NewHandler(l *Local, now func() time.Time) *transport.Mux {
 		if err != nil {
 			return nil, err
 		}
-		r, err := l.Read(ctx, ReadRequest{Keys: keys, Hint: h.Hint})
+		r, err := l.Read(ctx, ReadRequest{Keys: keys, Hint: h.Hint, Epoch: h.Epoch})
 		if err != nil {
 			return nil, err
 		}

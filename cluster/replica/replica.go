@@ -49,6 +49,10 @@ type ApplyRequest struct {
 	// token ranges as dirty, so that anti-entropy checks them first
 	// should the stand-in's hints be lost.
 	Noted bool
+	// Epoch is the layout epoch a coordinator planned the write with: a
+	// replica that knows a later one refuses it (ErrStaleEpoch). 0 for
+	// writes that are not a coordinator's (hints, repair, streaming).
+	Epoch uint64
 }
 
 // ReadRequest is one batch of keys for one replica.
@@ -60,6 +64,8 @@ type ReadRequest struct {
 	// stand-in's answer counts toward a read quorum only for the keys it
 	// holds hints for: of the others it knows nothing.
 	Hint string
+	// Epoch is as in ApplyRequest.
+	Epoch uint64
 }
 
 // ApplyReply is the outcome of an asynchronous apply: Replica.Apply's two

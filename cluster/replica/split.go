@@ -111,7 +111,7 @@ func (b *Batching) applyParts(ctx context.Context, req ApplyRequest) ([]part, []
 // already. It returns the records and found flags of every key and the
 // parts that failed (their keys' entries are zero); the answer is Behind
 // if any part's was.
-func (b *Batching) readParts(ctx context.Context, keys [][]byte, refused bool) (ReadReply, []part) {
+func (b *Batching) readParts(ctx context.Context, keys [][]byte, refused bool, epoch uint64) (ReadReply, []part) {
 	out := ReadReply{Recs: make([]engine.Record, len(keys)), Found: make([]bool, len(keys))}
 	recs, found := out.Recs, out.Found
 	var failed []part
@@ -119,7 +119,7 @@ func (b *Batching) readParts(ctx context.Context, keys [][]byte, refused bool) (
 	read = func(lo, hi int, err error) {
 		var r ReadReply
 		if err == nil {
-			r, err = b.readOnce(ctx, keys[lo:hi])
+			r, err = b.readOnce(ctx, keys[lo:hi], epoch)
 		}
 		if errors.Is(err, transport.ErrFrameTooLarge) && hi-lo > 1 && ctx.Err() == nil {
 			mid := lo + (hi-lo)/2

@@ -46,7 +46,7 @@ func Moves(from, to *Ring, n int) []Move {
 	for j, p := range pts {
 		fb, tb = from.AppendPreference(fb[:0], p, n), to.AppendPreference(tb[:0], p, n)
 		f, t := from.ids(fb), to.ids(tb)
-		if sameSet(f, t) {
+		if SameSet(f, t) {
 			continue
 		}
 		g := Range{Start: pts[(j+len(pts)-1)%len(pts)], End: p}
@@ -68,7 +68,9 @@ func (r *Ring) ids(idx []int) []string {
 	return out
 }
 
-func sameSet(a, b []string) bool {
+// SameSet reports whether a and b hold the same ids, in any order (each
+// without repeats, as preference lists are).
+func SameSet(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -22,9 +22,12 @@
 // argument, a snapshot stays right as failures and "heard" marks age,
 // without a republish.
 //
-// Stopping is not leaving: a member that stops, crashes or is cut off
-// stays in the ring (a failure is presumed transient) and only a member
-// that Left is dropped from it. A liveness change therefore keeps the
-// ring, and with it the replica ranges computed from it (ReplicaRanges).
-// Later, the pending ranges of ring transitions will live here too.
+// The ring comes from the cluster's layout (package layout) when the
+// node has one: during a topology operation, Ring is the ring requests
+// read from and Also the other ring a write must also reach W replicas of
+// (write-both stages), and Epoch the layout epoch requests carry. A
+// topology without a layout has a static ring of its members (tests and
+// tools). A liveness change keeps the ring, and with it the replica
+// ranges computed from it (ReplicaRanges): only the layout moves
+// ownership.
 package topology

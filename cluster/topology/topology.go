@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/ring"
@@ -21,6 +22,7 @@ type Topology struct {
 	members  []membership.Member // sorted by id
 	byID     map[string]membership.Member
 	ring     *ringState
+	layout   *layout.Layout // nil: a static ring built from the members
 	replicas map[string]replica.Replica
 	// down holds the members gossip does not report Alive (nil: none).
 	down map[string]bool
@@ -34,9 +36,13 @@ type Topology struct {
 // snapshot of one ring: a liveness change costs no rebuild.
 type ringState struct {
 	ring *ring.Ring
-	// nodes is what ring was built from, to detect an identical rebuild.
+	// also, during a topology operation's write-both stages, is the
+	// other ring a write must reach W replicas of (nil otherwise).
+	also *ring.Ring
+	// nodes is what ring was built from, to detect an identical rebuild
+	// of a static ring.
 	nodes []ring.Node
-	// ids lists the ring's member ids, sorted.
+	// ids lists the member ids of ring and also, sorted.
 	ids    []string
 	shares map[string]float64
 
@@ -62,6 +68,10 @@ type Spec struct {
 	Replicas map[string]replica.Replica
 	// Health is what the node learned of its peers beyond gossip.
 	Health Health
+	// Layout is the cluster's layout: the ring and its transitions come
+	// from it. Nil: a static ring of the members that have not Left,
+	// their tokens derived from their ids (tests and tools).
+	Layout *layout.Layout
 }
 
 // New builds the topology of spec. The ring of prev is kept when the
@@ -79,19 +89,55 @@ func New(spec Spec, prev *Topology) *Topology {
 	for _, m := range ms {
 		t.byID[m.ID] = m
 	}
-	t.isolated, t.reachable, t.others = isolation(ms, spec.Self.ID, spec.Seeded)
-	nodes := ringNodes(ms)
-	if prev != nil && slices.Equal(prev.ring.nodes, nodes) {
+	t.layout = spec.Layout
+	switch {
+	case spec.Layout != nil && prev != nil && prev.layout == spec.Layout:
 		t.ring = prev.ring
-	} else {
-		r := ring.New(nodes, spec.VNodes)
-		ids := make([]string, len(nodes))
-		for i, n := range nodes {
-			ids[i] = n.ID
+	case spec.Layout != nil:
+		t.ring = layoutRings(spec.Layout)
+	default:
+		nodes := ringNodes(ms)
+		if prev != nil && prev.layout == nil && slices.Equal(prev.ring.nodes, nodes) {
+			t.ring = prev.ring
+		} else {
+			t.ring = newRingState(ring.New(nodes, spec.VNodes), nil)
+			t.ring.nodes = nodes
 		}
-		t.ring = &ringState{ring: r, nodes: nodes, ids: ids, shares: r.Shares()}
 	}
+	t.isolated, t.reachable, t.others = isolation(ms, spec.Self.ID, spec.Seeded, t.ring.ids)
 	return t
+}
+
+// layoutRings returns the rings requests use at l's stage: reads and
+// writes go to the current ring until the operation reads from the new
+// one (write-both/read-new), writes also to the other ring while the
+// operation writes both.
+func layoutRings(l *layout.Layout) *ringState {
+	cur, next := l.Rings()
+	if l.Op == nil {
+		return newRingState(cur, nil)
+	}
+	switch l.Op.Stage {
+	case layout.WriteBothReadOld, layout.Streaming:
+		return newRingState(cur, next)
+	case layout.WriteBothReadNew:
+		return newRingState(next, cur)
+	}
+	return newRingState(next, nil)
+}
+
+func newRingState(r, also *ring.Ring) *ringState {
+	var ids []string
+	for _, x := range []*ring.Ring{r, also} {
+		if x == nil {
+			continue
+		}
+		for _, n := range x.Nodes() {
+			ids = append(ids, n.ID)
+		}
+	}
+	slices.Sort(ids)
+	return &ringState{ring: r, also: also, ids: slices.Compact(ids), shares: r.Shares()}
 }
 
 // WithHealth returns a copy of t with health h.
@@ -114,11 +160,28 @@ func (t *Topology) Member(id string) (membership.Member, bool) {
 	return m, ok
 }
 
-// Ring returns the ring.
+// Ring returns the ring requests read from and write to.
 func (t *Topology) Ring() *ring.Ring { return t.ring.ring }
 
-// IDs returns the ring's member ids, sorted: the members DBSIZE and
-// FLUSHALL address. The caller must not modify it.
+// Also returns the ring a write must also reach W replicas of, during
+// a topology operation's write-both stages; nil otherwise. Its replicas
+// are the owners themselves: no stand-in counts for them.
+func (t *Topology) Also() *ring.Ring { return t.ring.also }
+
+// Layout returns the layout t was built from (nil for a static ring).
+func (t *Topology) Layout() *layout.Layout { return t.layout }
+
+// Epoch returns the layout's epoch (0 for a static ring): requests carry
+// it, and a replica that knows a later one refuses them.
+func (t *Topology) Epoch() uint64 {
+	if t.layout == nil {
+		return 0
+	}
+	return t.layout.Epoch
+}
+
+// IDs returns the member ids of both rings, sorted: the members DBSIZE
+// and FLUSHALL address. The caller must not modify it.
 func (t *Topology) IDs() []string { return t.ring.ids }
 
 // Shares returns each ring member's primary share of the ring. The
@@ -143,6 +206,24 @@ func (t *Topology) AppendPreference(dst []string, token uint64, n int) []string 
 		idx = make([]int, 0, n)
 	}
 	r := t.ring.ring
+	for _, i := range r.AppendPreference(idx, token, n) {
+		dst = append(dst, r.Node(i).ID)
+	}
+	return dst
+}
+
+// AppendAlsoPreference is AppendPreference on the other ring (Also); it
+// appends nothing when there is none.
+func (t *Topology) AppendAlsoPreference(dst []string, token uint64, n int) []string {
+	r := t.ring.also
+	if r == nil {
+		return dst
+	}
+	var buf [16]int
+	idx := buf[:0]
+	if n > len(buf) {
+		idx = make([]int, 0, n)
+	}
 	for _, i := range r.AppendPreference(idx, token, n) {
 		dst = append(dst, r.Node(i).ID)
 	}
@@ -178,6 +259,15 @@ type Current struct{ p atomic.Pointer[Topology] }
 
 // Load returns the current topology, nil before the first Store.
 func (c *Current) Load() *Topology { return c.p.Load() }
+
+// Epoch returns the current topology's layout epoch (0 before the first
+// Store).
+func (c *Current) Epoch() uint64 {
+	if t := c.p.Load(); t != nil {
+		return t.Epoch()
+	}
+	return 0
+}
 
 // Store publishes t.
 func (c *Current) Store(t *Topology) { c.p.Store(t) }
@@ -230,14 +320,14 @@ func downMembers(ms []membership.Member, self string) map[string]bool {
 }
 
 // isolation decides a topology's isolation from its member list:
-// reachable counts the ring members other than self (not Left) that
-// gossip reports Alive or Suspect (a suspect still answers gossip until
-// it is declared dead); others counts all of them. The node is isolated
-// when it reaches none while it has someone to reach: another ring
-// member, or a seed that is not itself.
-func isolation(ms []membership.Member, self string, seeded bool) (isolated bool, reachable, others int) {
+// reachable counts the ring members (ids) other than self that gossip
+// reports Alive or Suspect (a suspect still answers gossip until it is
+// declared dead); others counts all of them. The node is isolated when
+// it reaches none while it has someone to reach: another ring member, or
+// a seed that is not itself.
+func isolation(ms []membership.Member, self string, seeded bool, ids []string) (isolated bool, reachable, others int) {
 	for _, m := range ms {
-		if m.ID == self || m.State == membership.Left {
+		if _, in := slices.BinarySearch(ids, m.ID); m.ID == self || m.State == membership.Left || !in {
 			continue
 		}
 		others++

@@ -59,9 +59,17 @@ func TestIsolationDecision(t *testing.T) {
 		{"members that left do not count", []membership.Member{m("a", left), m("s", alive)}, false, false, 0, 0},
 		{"left and dead", []membership.Member{m("a", left), m("b", dead), m("s", alive)}, false, true, 0, 1},
 		{"self is never counted", []membership.Member{m("s", dead)}, false, false, 0, 0},
+		{"members outside the ring do not count", []membership.Member{m("s", alive), m("x", alive), m("y", dead)}, true, true, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			iso, reach, others := isolation(tc.ms, "s", tc.seeded)
+			var ids []string
+			for _, m := range tc.ms {
+				if m.State != left && m.ID != "x" && m.ID != "y" {
+					ids = append(ids, m.ID)
+				}
+			}
+			slices.Sort(ids)
+			iso, reach, others := isolation(tc.ms, "s", tc.seeded, ids)
 			if iso != tc.isolated || reach != tc.reachable || others != tc.each {
 				t.Fatalf("isolation = %v, %d reachable of %d; want %v, %d of %d", iso, reach, others, tc.isolated, tc.reachable, tc.each)
 			}

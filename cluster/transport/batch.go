@@ -13,14 +13,16 @@ import (
 //
 //	apply request   a flags byte (bit 0: keep as hints for the node named,
 //	                bit 1: hints handed over by the node named, bit 2: note
-//	                the keys for anti-entropy), the node's id (length, id)
-//	                when bit 0 or 1 is set, then a count and per item: key
-//	                length, key, record length, record
+//	                the keys for anti-entropy, bit 3: an epoch follows),
+//	                the node's id (length, id) when bit 0 or 1 is set, the
+//	                layout epoch (uvarint) when bit 3 is, then a count and
+//	                per item: key length, key, record length, record
 //	apply response  count, then per item: status (0 applied, 1 superseded
 //	                followed by the newer version held: wall int64, logical
 //	                uint32, node uint64, big-endian)
 //	read request    a flags byte (bit 0: read the hints held for the node
-//	                named), the node's id when bit 0 is set, then a count
+//	                named, bit 3: an epoch follows), the node's id when
+//	                bit 0 is set, the epoch when bit 3 is, then a count
 //	                and per item: key length, key
 //	read response   count, then per item: a flags byte (bit 0 found, bit 1
 //	                behind), and when found a record length and record
@@ -41,6 +43,9 @@ type ApplyHeader struct {
 	From string
 	// Noted asks the replica to note the keys' ranges for anti-entropy.
 	Noted bool
+	// Epoch is the layout epoch the coordinator planned the request
+	// with; 0 for requests that are not a coordinator's (hints, repair).
+	Epoch uint64
 }
 
 // ReadHeader is what a read request says of its keys besides them.
@@ -48,6 +53,8 @@ type ReadHeader struct {
 	// Hint names the owner the replica stands in for: it answers with the
 	// hints it holds, not with its own data.
 	Hint string
+	// Epoch is as in ApplyHeader.
+	Epoch uint64
 }
 
 // Request flags.
@@ -55,6 +62,7 @@ const (
 	flagHint  = 1 << 0
 	flagFrom  = 1 << 1
 	flagNoted = 1 << 2
+	flagEpoch = 1 << 3
 )
 
 // Read result flags.
@@ -71,21 +79,27 @@ const (
 // maxNodeID is the longest node id a request header carries.
 const maxNodeID = 255
 
-func appendRequestHeader(dst []byte, flags byte, node string) []byte {
+func appendRequestHeader(dst []byte, flags byte, node string, epoch uint64) []byte {
+	if epoch != 0 {
+		flags |= flagEpoch
+	}
 	dst = append(dst, flags)
 	if node != "" {
 		dst = appendBytes(dst, []byte(node))
+	}
+	if epoch != 0 {
+		dst = binary.AppendUvarint(dst, epoch)
 	}
 	return dst
 }
 
 // header reads a request's flags byte, and the node id when one of named
 // is set. Flags outside allowed are malformed.
-func (d *decoder) header(allowed, named byte) (flags byte, node string) {
+func (d *decoder) header(allowed, named byte) (flags byte, node string, epoch uint64) {
 	flags = d.byte()
-	if set := flags & named; flags&^allowed != 0 || set&(set-1) != 0 {
+	if set := flags & named; flags&^(allowed|flagEpoch) != 0 || set&(set-1) != 0 {
 		d.fail("bad request flags") // unknown, or two ids named
-		return 0, ""
+		return 0, "", 0
 	}
 	if flags&named != 0 {
 		id := d.bytes()
@@ -94,12 +108,15 @@ func (d *decoder) header(allowed, named byte) (flags byte, node string) {
 		}
 		node = string(id)
 	}
-	return flags, node
+	if flags&flagEpoch != 0 {
+		epoch = d.uvarint()
+	}
+	return flags, node, epoch
 }
 
 // AppendApplyRequest appends the encoding of an apply request to dst.
 func AppendApplyRequest(dst []byte, h ApplyHeader, keys [][]byte, recs []engine.Record) []byte {
-	size := 1 + uvarintLen(len(h.Hint)+len(h.From)) + len(h.Hint) + len(h.From) + uvarintLen(len(keys))
+	size := 1 + uvarintLen(len(h.Hint)+len(h.From)) + len(h.Hint) + len(h.From) + 10 + uvarintLen(len(keys))
 	for i, k := range keys {
 		size += ApplyItemLen(k, recs[i])
 	}
@@ -116,7 +133,7 @@ func AppendApplyRequest(dst []byte, h ApplyHeader, keys [][]byte, recs []engine.
 	if h.Noted {
 		flags |= flagNoted
 	}
-	dst = appendRequestHeader(dst, flags, node)
+	dst = appendRequestHeader(dst, flags, node, h.Epoch)
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
 	for i, k := range keys {
 		dst = appendBytes(dst, k)
@@ -139,7 +156,8 @@ func uvarintLen(n int) int {
 func DecodeApplyRequest(b []byte) (ApplyHeader, [][]byte, []engine.Record, error) {
 	d := decoder{b: b}
 	var h ApplyHeader
-	flags, node := d.header(flagHint|flagFrom|flagNoted, flagHint|flagFrom)
+	flags, node, epoch := d.header(flagHint|flagFrom|flagNoted, flagHint|flagFrom)
+	h.Epoch = epoch
 	switch {
 	case flags&flagHint != 0:
 		h.Hint = node
@@ -205,7 +223,7 @@ func DecodeApplyResponse(b []byte, n int) (newer []engine.Version, err error) {
 
 // AppendReadRequest appends the encoding of a read request to dst.
 func AppendReadRequest(dst []byte, h ReadHeader, keys [][]byte) []byte {
-	size := 1 + uvarintLen(len(h.Hint)) + len(h.Hint) + uvarintLen(len(keys))
+	size := 1 + uvarintLen(len(h.Hint)) + len(h.Hint) + 10 + uvarintLen(len(keys))
 	for _, k := range keys {
 		size += ReadKeyLen(k)
 	}
@@ -214,7 +232,7 @@ func AppendReadRequest(dst []byte, h ReadHeader, keys [][]byte) []byte {
 	if h.Hint != "" {
 		flags = flagHint
 	}
-	dst = appendRequestHeader(dst, flags, h.Hint)
+	dst = appendRequestHeader(dst, flags, h.Hint, h.Epoch)
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
 	for _, k := range keys {
 		dst = appendBytes(dst, k)
@@ -225,7 +243,7 @@ func AppendReadRequest(dst []byte, h ReadHeader, keys [][]byte) []byte {
 // DecodeReadRequest decodes a read request. Keys alias b.
 func DecodeReadRequest(b []byte) (ReadHeader, [][]byte, error) {
 	d := decoder{b: b}
-	_, node := d.header(flagHint, flagHint)
+	_, node, epoch := d.header(flagHint, flagHint)
 	n := d.count(1)
 	keys := make([][]byte, 0, n)
 	for range n {
@@ -235,7 +253,7 @@ func DecodeReadRequest(b []byte) (ReadHeader, [][]byte, error) {
 		}
 		keys = append(keys, k)
 	}
-	return ReadHeader{Hint: node}, keys, d.finish("read request")
+	return ReadHeader{Hint: node, Epoch: epoch}, keys, d.finish("read request")
 }
 
 // AppendReadResponse appends the answer to a read: recs[i] where found[i],

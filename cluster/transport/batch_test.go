@@ -53,6 +53,9 @@ func randApplyHeader(r *rand.Rand) ApplyHeader {
 		h.From = randNode(r)
 	}
 	h.Noted = r.IntN(2) == 0
+	if r.IntN(2) == 0 {
+		h.Epoch = r.Uint64() >> r.IntN(64)
+	}
 	return h
 }
 
@@ -80,7 +83,7 @@ func TestBatchRoundTripProperty(t *testing.T) {
 				reads[i] = randRecord(r)
 			}
 		}
-		ah, rh := randApplyHeader(r), ReadHeader{Hint: randNode(r)}
+		ah, rh := randApplyHeader(r), ReadHeader{Hint: randNode(r), Epoch: uint64(r.IntN(3))}
 
 		gotAH, gotKeys, gotRecs, err := DecodeApplyRequest(AppendApplyRequest(nil, ah, keys, recs))
 		if err != nil || gotAH != ah || len(gotKeys) != n || len(gotRecs) != n {
@@ -189,6 +192,7 @@ func FuzzDecodeApplyRequest(f *testing.F) {
 	}
 	f.Add(AppendApplyRequest(nil, ApplyHeader{Hint: "node2", Noted: true}, keys, seedRecords()))
 	f.Add(AppendApplyRequest(nil, ApplyHeader{From: "node3"}, keys, seedRecords()))
+	f.Add(AppendApplyRequest(nil, ApplyHeader{Epoch: 1 << 40}, keys, seedRecords()))
 	f.Add(AppendApplyRequest(nil, ApplyHeader{}, nil, nil))
 	f.Add([]byte{0, 0xff, 0xff, 0x03})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -233,6 +237,7 @@ func FuzzDecodeApplyResponse(f *testing.F) {
 func FuzzDecodeReadRequest(f *testing.F) {
 	f.Add(AppendReadRequest(nil, ReadHeader{}, [][]byte{[]byte("a"), {}, []byte("key:1")}))
 	f.Add(AppendReadRequest(nil, ReadHeader{Hint: "node1"}, [][]byte{[]byte("a")}))
+	f.Add(AppendReadRequest(nil, ReadHeader{Epoch: 7}, [][]byte{[]byte("a")}))
 	f.Add([]byte{0, 5, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, keys, err := DecodeReadRequest(b)

@@ -15,9 +15,9 @@ const (
 	// payload can take: payloads are at most 1 GiB (maxFrameLimit).
 	maxCountLen = 5
 	// maxTargetPrefix is the most a request puts in front of its items:
-	// the flags byte, and a node id of at most 255 bytes (maxNodeID) with
-	// its uvarint length.
-	maxTargetPrefix = 1 + 2 + maxNodeID
+	// the flags byte, a node id of at most 255 bytes (maxNodeID) with its
+	// uvarint length, and an epoch (a uvarint of at most 10 bytes).
+	maxTargetPrefix = 1 + 2 + maxNodeID + 10
 	// maxRecordReserve is the margin MaxRecordBytes keeps below large
 	// frames. Beyond the exact encoding overhead (minRecordReserve) it
 	// leaves room for what a request may carry besides its records in a

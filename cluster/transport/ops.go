@@ -67,6 +67,20 @@ const (
 	OpNodeDropAll uint8 = 49
 )
 
+// The cluster layout (cluster), in its range.
+const (
+	// OpLayoutMessage carries one consensus message (a raft message,
+	// protobuf-encoded) to the member it is for. Answer: empty.
+	OpLayoutMessage uint8 = 64
+	// OpLayoutPropose asks a member of the layout's group to propose a
+	// layout command (JSON) and answers once it was applied: empty, or
+	// the error the layout refused it with.
+	OpLayoutPropose uint8 = 65
+	// OpLayoutEpoch asks for the layout epoch the peer's requests use
+	// (8 bytes BE).
+	OpLayoutEpoch uint8 = 66
+)
+
 // Mux is a Handler that dispatches on the operation code. Register every
 // operation with Handle before the Server starts; Mux is not safe for
 // concurrent Handle and Serve.

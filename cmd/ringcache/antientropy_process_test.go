@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -87,18 +88,20 @@ func (r *quorumReader) finish() (reads, failed int64, first string) {
 	return r.reads.Load(), r.failed.Load(), r.first
 }
 
-// TestProcessAntiEntropyRebuildsWipedNode wipes the data directory of one
-// of three replicas of 50,000 keys and restarts it under the same id: the
-// background anti-entropy loop alone must give it every key back, while
-// quorum reads through the other nodes keep succeeding.
-func TestProcessAntiEntropyRebuildsWipedNode(t *testing.T) {
+// TestProcessWipedNodeIsRefusedThenReplaced wipes the data directory of
+// one of three replicas of 50,000 keys and restarts it under the same id:
+// it must not rejoin as if it had its data, so it exits non-zero saying
+// why. Started again empty under a new id with --replace, it takes over
+// the dead member's ranges, streamed from the survivors, while quorum
+// reads through the other nodes keep succeeding.
+func TestProcessWipedNodeIsRefusedThenReplaced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes and writes 50,000 keys")
 	}
 	const keys = 50_000
 	key := func(i int) string { return fmt.Sprintf("ae:%06d", i) }
 	c := startProcCluster(t, 3, "--replicas", "3", "--read-quorum", "2", "--write-quorum", "2",
-		"--anti-entropy-interval", "2s", "--timeout", "2s")
+		"--anti-entropy-interval", "0", "--timeout", "2s")
 	ctx := context.Background()
 	w := c.client(0)
 	for start := 0; start < keys; start += 1000 {
@@ -122,62 +125,68 @@ func TestProcessAntiEntropyRebuildsWipedNode(t *testing.T) {
 
 	reader := startQuorumReader([]string{c.nodes[0].client, c.nodes[1].client}, keys, key)
 	victim := c.nodes[2]
+	wipe := func() {
+		if err := os.RemoveAll(victim.dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(victim.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	victim.proc.kill()
-	if err := os.RemoveAll(victim.dir); err != nil {
+	wipe()
+	refused, err := launchNode(t, victim.client, c.args(2)...)
+	if err == nil {
+		waitFor(t, 30*time.Second, "the wiped node to exit", func() error {
+			if refused.Running() {
+				return errors.New("still running")
+			}
+			return nil
+		})
+		if err = refused.Wait(); err == nil {
+			t.Fatal("the wiped node exited 0 under its old id")
+		}
+		if log := refused.logText(); !strings.Contains(log, "refused to join") || !strings.Contains(log, "--replace") {
+			t.Fatalf("the refused node's log does not say why:\n%s", log)
+		}
+	} else if !errors.Is(err, errStartup) {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(victim.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	wiped := time.Now()
-	c.start(2)
+	wipe()
+
+	replaced := time.Now()
+	victim.id = "n3b"
+	victim.proc = startNode(t, victim.client, append(c.args(2), "--replace", "n3")...)
 	c.waitAlive(3)
 	vc := c.client(2)
-	waitFor(t, 120*time.Second, "the wiped node to hold every key again", func() error {
+	waitFor(t, 120*time.Second, "the replacement to hold every key", func() error {
 		n, err := liveRecords(vc)
 		if err != nil || n != keys {
 			return fmt.Errorf("%s holds %d of %d live records (%v)", victim.id, n, keys, err)
 		}
 		return nil
 	})
-	took := time.Since(wiped)
+	took := time.Since(replaced)
 	reads, failed, first := reader.finish()
 	if failed != 0 {
-		t.Fatalf("%d of %d quorum reads through the other nodes failed while the node was rebuilt; first: %s", failed, reads, first)
+		t.Fatalf("%d of %d quorum reads through the other nodes failed while the node was replaced; first: %s", failed, reads, first)
 	}
 	if reads == 0 {
 		t.Fatal("the reader made no read")
 	}
-	// Quorum reads repair what they read; anti-entropy brought the rest.
-	// A round counts its keys when it ends, which can be just after the
-	// last of them landed: wait for the counters.
-	var repaired int64
-	waitFor(t, 30*time.Second, "the repair counters to account for the keys", func() error {
-		repaired = 0
-		for i, cl := range clients[:2] {
-			n, err := infoInt(cl, "antientropy", "antientropy_keys_sent")
-			if err != nil {
-				return fmt.Errorf("INFO antientropy on %s: %v", c.nodes[i].id, err)
-			}
-			repaired += n
-		}
-		if n, err := infoInt(vc, "antientropy", "antientropy_keys_received"); err == nil {
-			repaired += n
-		}
-		if repaired < keys-reads {
-			return fmt.Errorf("anti-entropy moved %d keys to the wiped node; with %d reads, at least %d must have come that way", repaired, reads, keys-reads)
-		}
-		return nil
-	})
+	streamed, err := infoInt(vc, "topology", "topology_keys_received_total")
+	if err != nil || streamed < keys/2 {
+		t.Fatalf("the replacement streamed %d keys (%v)", streamed, err)
+	}
 	rng := rand.New(rand.NewPCG(42, 42))
 	for range 1000 {
 		k := key(rng.IntN(keys))
 		if v, ok := localValue(t, vc, k); !ok || v != "v:"+k {
-			t.Fatalf("wiped node LOCALGET %s = %q, %v", k, v, ok)
+			t.Fatalf("replacement LOCALGET %s = %q, %v", k, v, ok)
 		}
 	}
-	t.Logf("wiped node rebuilt in %v; %d keys moved by anti-entropy; %d quorum reads meanwhile, none failed",
-		took.Round(time.Millisecond), repaired, reads)
+	t.Logf("replacement took %v; %d keys streamed; %d quorum reads meanwhile, none failed",
+		took.Round(time.Millisecond), streamed, reads)
 }
 
 // waitFor retries cond until it returns nil, failing the test with its

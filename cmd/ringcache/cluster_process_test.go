@@ -95,7 +95,8 @@ func (c *procCluster) byID(id string) int {
 	return -1
 }
 
-// aliveSeen returns how many members node i reports alive.
+// aliveSeen returns how many members node i reports alive and normal
+// in the layout (joined, no operation moving them).
 func (c *procCluster) aliveSeen(i int) (int, error) {
 	cl := redis.NewClient(&redis.Options{Addr: c.nodes[i].client, MaxRetries: -1})
 	defer cl.Close()
@@ -105,7 +106,7 @@ func (c *procCluster) aliveSeen(i int) (int, error) {
 	}
 	alive := 0
 	for _, m := range res {
-		if f, ok := m.([]any); ok && len(f) >= 3 && f[2] == "alive" {
+		if f, ok := m.([]any); ok && len(f) >= 6 && f[2] == "alive" && f[5] == "normal" {
 			alive++
 		}
 	}

@@ -67,6 +67,16 @@ type Config struct {
 	AntiEntropyInterval time.Duration
 	AntiEntropyRate     byteSize
 
+	// Join: an empty node joins its seeds' cluster at start (false: it
+	// waits for RINGCACHE JOIN). Replace names a dead member an empty
+	// node takes the place of. StreamRate bounds what a node receives
+	// when it streams ranges it gains. Decommission makes the node leave
+	// the cluster for good and exit once its ranges moved.
+	Join         bool
+	Replace      string
+	StreamRate   byteSize
+	Decommission bool
+
 	// ShutdownTimeout bounds SIGTERM to exit: clients get half of it to
 	// finish their commands, the node and the engine the rest; at the
 	// bound the process exits whatever is still running.
@@ -111,6 +121,8 @@ func defaultConfig() Config {
 		MaxHintsBytes:       1 << 30,
 		AntiEntropyInterval: time.Minute,
 		AntiEntropyRate:     8 << 20,
+		Join:                true,
+		StreamRate:          50_000_000,
 		LogFormat:           "text",
 		LogLevel:            "info",
 	}
@@ -162,6 +174,10 @@ func (c *Config) settings() []setting {
 		{"max-hints-bytes", "hint storage cap per target node, bytes", &c.MaxHintsBytes},
 		{"anti-entropy-interval", "period of the background Merkle-tree repair rounds; 0: off (RINGCACHE REPAIR still works)", (*durationValue)(&c.AntiEntropyInterval)},
 		{"anti-entropy-rate", "bandwidth budget of anti-entropy exchanges, bytes per second", &c.AntiEntropyRate},
+		{"join", "an empty node joins its seeds' cluster when it starts; false: it waits for RINGCACHE JOIN", (*boolValue)(&c.Join)},
+		{"replace", "start this empty node in the place of the dead member with this id: it takes over its ranges, streamed from the surviving replicas", (*stringValue)(&c.Replace)},
+		{"stream-rate", "bandwidth a node receives ranges at when it gains them in a join, leave, removal or replacement, bytes per second; 0: no limit", &c.StreamRate},
+		{"decommission", "leave the cluster for good: stream this node's ranges to their next owners, then exit 0", (*boolValue)(&c.Decommission)},
 		{"shutdown-timeout", "bound on SIGTERM/SIGINT to exit: clients get half of it to finish, the rest closes the node; past it the process exits anyway (acknowledged writes are in the WAL)", (*durationValue)(&c.ShutdownTimeout)},
 		{"procs", "CPUs the node runs Go code on at once (GOMAXPROCS); 0: Go's default (every CPU). Give each node its share when several share a machine", (*intValue)(&c.Procs)},
 		{"metrics-listen", "HTTP address for Prometheus /metrics; empty: off", (*stringValue)(&c.MetricsListen)},
@@ -299,6 +315,10 @@ func (c Config) validate() error {
 		return bad("gossip-listen", "is required with cluster-listen")
 	case c.ClusterListen == "" && (c.GossipListen != "" || len(c.Seeds) > 0):
 		return bad("cluster-listen", "is required with gossip-listen and seeds")
+	case c.ClusterListen == "" && (c.Replace != "" || c.Decommission):
+		return bad("cluster-listen", "is required with replace and decommission")
+	case c.Replace != "" && c.Replace == c.NodeID:
+		return bad("replace", "names this node's own id; the replacement needs an id of its own")
 	case c.Replicas < 1:
 		return bad("replicas", "must be at least 1, got %d", c.Replicas)
 	case c.ReadQuorum < 1 || c.ReadQuorum > c.Replicas:

@@ -187,10 +187,20 @@ func runServer(ctx context.Context, cfg Config, store server.Store, node *cluste
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	var nodeDone <-chan struct{}
+	if node != nil {
+		nodeDone = node.Done()
+	}
+	var stopped error
 	select {
 	case err = <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	case <-nodeDone:
+		// The node left the cluster (exit 0), or its join was refused.
+		if stopped = node.Err(); stopped == nil {
+			log.Info("left the cluster; exiting")
+		}
 	}
 	log.Info("shutting down", "shutdown_timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout/2)
@@ -202,7 +212,7 @@ func runServer(ctx context.Context, cfg Config, store server.Store, node *cluste
 		metricsSrv.Shutdown(sctx)
 	}
 	<-served
-	return nil
+	return stopped
 }
 
 // startClusterNode joins the cluster: gossip through the seeds, replica RPC
@@ -228,6 +238,7 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 	ncfg.Handoff.MaxBytes = int64(cfg.MaxHintsBytes)
 	ncfg.AntiEntropy.Interval = cfg.AntiEntropyInterval
 	ncfg.AntiEntropy.Rate = int64(cfg.AntiEntropyRate)
+	ncfg.NoJoin, ncfg.Replace, ncfg.StreamRate = !cfg.Join, cfg.Replace, int64(cfg.StreamRate)
 	ncfg.Transport.MaxFrameBytes = int(cfg.ClusterMaxFrame)
 	ncfg.Engine = eng
 	ncfg.Logger = log.With("component", "cluster")
@@ -241,6 +252,13 @@ func startClusterNode(ctx context.Context, cfg Config, nodeID string, eng *engin
 		return nil, fmt.Errorf("joining the cluster: %w", err)
 	}
 	m.watchNode(node)
+	if cfg.Decommission {
+		go func() {
+			if err := node.StartLeave(ctx); err != nil {
+				log.Error("decommission: leaving the cluster", "err", err)
+			}
+		}()
+	}
 	log.Info("cluster node started", "cluster_listen", node.ClusterAddr(), "gossip", node.GossipAddr(),
 		"seeds", cfg.Seeds.String(), "replicas", cfg.Replicas, "read_quorum", cfg.ReadQuorum, "write_quorum", cfg.WriteQuorum,
 		"max_record_bytes", transport.MaxRecordBytes(int(cfg.ClusterMaxFrame)))

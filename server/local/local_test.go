@@ -184,7 +184,7 @@ func TestLocalThroughServer(t *testing.T) {
 	ctx := context.Background()
 
 	nodes, err := c.Do(ctx, "ringcache", "nodes").Result()
-	want := []any{[]any{"n1", ln.Addr().String(), "alive", int64(0), "1.0000"}}
+	want := []any{[]any{"n1", ln.Addr().String(), "alive", int64(0), "1.0000", "normal"}}
 	if err != nil || !reflect.DeepEqual(nodes, want) {
 		t.Errorf("RINGCACHE NODES = %#v, %v; want %#v", nodes, err, want)
 	}

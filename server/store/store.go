@@ -49,8 +49,11 @@ type NodeInfo struct {
 	ID         string
 	ClientAddr string
 	State      string // alive, suspect, dead, left
-	VNodes     int
-	Share      float64 // fraction of the ring this node is primary for
+	// Role is the node's place in the layout: joining, normal, leaving,
+	// removing, replacing, left, or none (not a member).
+	Role   string
+	VNodes int
+	Share  float64 // fraction of the ring this node is primary for
 }
 
 // LocalRecord is one replica's stored record, for RINGCACHE LOCALGET.

@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"sync"
+	"time"
+
+	"github.com/ringcache/ringcache/cluster/layout"
+)
+
+// transfers is what RINGCACHE TRANSFERS and INFO report of this node's
+// part in the topology operation in progress: the ranges it streams in,
+// the keys and bytes received, and the member the driver waits for.
+type transfers struct {
+	now func() time.Time
+	mu  sync.Mutex
+	// started is the operation's starting epoch; a new one resets the
+	// counters.
+	started                 uint64
+	ranges, done            int
+	keys, bytes             int64
+	since                   time.Time
+	waitingFor              string
+	totalKeys, totalBytes   int64 // over every operation since start
+	totalRanges, operations int64
+}
+
+// TransferStats is a snapshot of transfers.
+type TransferStats struct {
+	// Op, Node, Stage and Epoch describe the operation in progress ("" when none).
+	Op, Node, Stage string
+	Epoch           uint64
+	// Pending lists the members still streaming.
+	Pending []string
+	// RangesTotal and RangesDone count the ranges this node gains;
+	// Keys and Bytes what it received of them so far.
+	RangesTotal, RangesDone int
+	Keys, Bytes             int64
+	// Rate is the bytes per second received since streaming began; ETA
+	// the time left at that rate (0 unknown).
+	Rate float64
+	ETA  time.Duration
+	// WaitingFor is the live member whose requests do not use the
+	// stage's epoch yet (on the driving node).
+	WaitingFor string
+	// TotalKeys, TotalBytes and TotalRanges count what this node
+	// streamed in since it started; Operations the operations it took
+	// part in as a receiver.
+	TotalKeys, TotalBytes, TotalRanges, Operations int64
+}
+
+func (x *transfers) begin(op *layout.Op, ranges int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.started == op.Started {
+		return
+	}
+	x.started, x.ranges, x.done, x.keys, x.bytes = op.Started, ranges, 0, 0, 0
+	x.since = x.now()
+	x.operations++
+}
+
+func (x *transfers) progress(keys, bytes int64) {
+	x.mu.Lock()
+	x.keys += keys
+	x.bytes += bytes
+	x.totalKeys += keys
+	x.totalBytes += bytes
+	x.mu.Unlock()
+}
+
+// rangeDone counts one range finished (keys and bytes were counted by
+// progress already); resumed marks a range done by an earlier run.
+func (x *transfers) rangeDone(_, _ int64, resumed bool) {
+	x.mu.Lock()
+	x.done++
+	if !resumed {
+		x.totalRanges++
+	}
+	x.mu.Unlock()
+}
+
+func (x *transfers) waiting(id string) {
+	x.mu.Lock()
+	x.waitingFor = id
+	x.mu.Unlock()
+}
+
+// snapshot returns the figures for the operation of l.
+func (x *transfers) snapshot(l *layout.Layout) TransferStats {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s := TransferStats{TotalKeys: x.totalKeys, TotalBytes: x.totalBytes, TotalRanges: x.totalRanges, Operations: x.operations}
+	if l.Op == nil {
+		return s
+	}
+	op := l.Op
+	s.Op, s.Node, s.Stage, s.Epoch, s.Pending = op.Kind.String(), op.Node, op.Stage.String(), l.Epoch, op.Pending
+	if x.started == op.Started {
+		s.RangesTotal, s.RangesDone, s.Keys, s.Bytes = x.ranges, x.done, x.keys, x.bytes
+		if el := x.now().Sub(x.since).Seconds(); el > 0 {
+			s.Rate = float64(x.bytes) / el
+		}
+		if s.RangesDone > 0 && s.RangesDone < s.RangesTotal {
+			el := x.now().Sub(x.since)
+			s.ETA = time.Duration(float64(el) * float64(s.RangesTotal-s.RangesDone) / float64(s.RangesDone))
+		}
+	}
+	if n := op.Stage; n != layout.Streaming {
+		s.WaitingFor = x.waitingFor
+	}
+	return s
+}

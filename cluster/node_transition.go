@@ -1,0 +1,243 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ringcache/ringcache/antientropy"
+	"github.com/ringcache/ringcache/cluster/layout"
+	"github.com/ringcache/ringcache/cluster/membership"
+	"github.com/ringcache/ringcache/cluster/ring"
+	"github.com/ringcache/ringcache/cluster/transport"
+)
+
+// Topology operations in motion. The leader of the layout's group drives
+// the operation in progress (drive): a stage that changes where requests
+// go (write-both/read-old, write-both/read-new, use-new) is advanced
+// once every live member's requests use its epoch (OpLayoutEpoch), so no
+// coordinator still routes by the stage before; the streaming stage is
+// advanced once every member gaining ranges reported it has them. Every
+// member gaining ranges streams them (stream): each moved range is
+// synced with R of its old replicas by the anti-entropy exchange (a
+// merge by version both ways, so a stale or missing old replica is
+// covered by the others), within NodeConfig.StreamRate, and recorded
+// done in the engine's metadata so a restart resumes where it stopped.
+// Members that are down do not hold an operation up: their requests
+// carry an old epoch, which replicas refuse until they catch up.
+
+// transitionLoop drives and streams until Close.
+func (n *Node) transitionLoop() {
+	defer n.loops.Done()
+	t := time.NewTicker(n.cfg.TransitionInterval)
+	defer t.Stop()
+	for {
+		l := n.lay.current()
+		if l.Op != nil {
+			if l.Op.Stage == layout.Streaming && slices.Contains(l.Op.Pending, n.cfg.NodeID) {
+				n.stream(l)
+			}
+			if n.cons.Status().IsLeader {
+				n.drive(l)
+			}
+		}
+		select {
+		case <-n.life.Done():
+			return
+		case <-t.C:
+		case <-n.layoutUpdated():
+		}
+	}
+}
+
+// drive advances the operation of l by one stage if it may.
+func (n *Node) drive(l *layout.Layout) {
+	op := l.Op
+	if op.Stage == layout.Streaming {
+		if len(op.Pending) > 0 {
+			return
+		}
+	} else if lag := n.lagging(op.Epoch); lag != "" {
+		n.transfers.waiting(lag)
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.life, n.cfg.ProposeTimeout)
+	defer cancel()
+	err := n.cons.Propose(ctx, layout.Command{Kind: layout.CmdAdvance, Stage: op.Stage, Epoch: op.Epoch}.Encode())
+	switch {
+	case err == nil:
+		next := n.lay.current()
+		if next.Op == nil {
+			n.log.Info("cluster: topology operation done", "op", op.Kind.String(), "node", op.Node, "epoch", next.Epoch)
+		} else {
+			n.log.Info("cluster: topology operation advanced", "op", op.Kind.String(), "node", op.Node, "stage", next.Op.Stage.String(), "epoch", next.Epoch)
+		}
+	case errors.Is(err, layout.ErrStale):
+	default:
+		n.log.Warn("cluster: advancing the topology operation", "op", op.Kind.String(), "node", op.Node, "err", err)
+	}
+}
+
+// lagging returns a live member of the layout whose requests do not use
+// epoch yet, "" when none.
+func (n *Node) lagging(epoch uint64) string {
+	t := n.topo.Load()
+	type result struct {
+		id string
+		ok bool
+	}
+	var wg sync.WaitGroup
+	out := make(chan result, len(t.Members()))
+	for _, m := range n.lay.current().Members {
+		if m.State == layout.Left || m.ID == n.cfg.NodeID {
+			continue
+		}
+		if gm, ok := t.Member(m.ID); !ok || (gm.State != membership.Alive && gm.State != membership.Suspect) {
+			continue // down: refused by epoch until it catches up
+		}
+		wg.Go(func() {
+			e, err := n.peerEpoch(m.ID)
+			out <- result{m.ID, err == nil && e >= epoch}
+		})
+	}
+	wg.Wait()
+	close(out)
+	for r := range out {
+		if !r.ok {
+			return r.id
+		}
+	}
+	if t.Epoch() < epoch {
+		return n.cfg.NodeID
+	}
+	return ""
+}
+
+// peerEpoch asks member id for the epoch its requests use.
+func (n *Node) peerEpoch(id string) (uint64, error) {
+	pc := n.peerConn(id)
+	if pc == nil {
+		return 0, ErrUnknownMember
+	}
+	ctx, cancel := n.callContext()
+	defer cancel()
+	b, err := pc.caller.Call(ctx, transport.OpLayoutEpoch, nil)
+	if err != nil {
+		return 0, err
+	}
+	if len(b) != 8 {
+		return 0, fmt.Errorf("%w: epoch of %d bytes", transport.ErrMalformed, len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// callContext bounds one call to a peer by the request timeout and Close.
+func (n *Node) callContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(n.life, n.cfg.Coordinator.Timeout)
+}
+
+// stream receives the ranges this node gains in l's operation, then
+// reports it. It returns early (to be called again) when a range cannot
+// be synced now.
+func (n *Node) stream(l *layout.Layout) {
+	cur, next := l.Rings()
+	var mine []ring.Move
+	for _, mv := range ring.Moves(cur, next, n.cfg.Coordinator.N) {
+		if slices.Contains(mv.Gaining(), n.cfg.NodeID) {
+			mine = append(mine, mv)
+		}
+	}
+	n.transfers.begin(l.Op, len(mine))
+	for _, mv := range mine {
+		if n.life.Err() != nil {
+			return
+		}
+		done, err := n.rangeStreamed(l.Op.Started, mv.Range)
+		if err != nil {
+			n.log.Warn("cluster: streaming progress", "err", err)
+			return
+		}
+		if done {
+			n.transfers.rangeDone(0, 0, true)
+			continue
+		}
+		if err := n.streamRange(l.Op, mv); err != nil {
+			n.log.Info("cluster: streaming a range, will retry", "range", mv.Range, "err", err)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(n.life, n.cfg.ProposeTimeout)
+	defer cancel()
+	err := n.cons.Propose(ctx, layout.Command{Kind: layout.CmdStreamed, Node: n.cfg.NodeID, Epoch: l.Op.Started}.Encode())
+	if err != nil && !errors.Is(err, layout.ErrStale) {
+		n.log.Warn("cluster: reporting streaming done", "err", err)
+		return
+	}
+	n.log.Info("cluster: streaming done", "op", l.Op.Kind.String(), "node", l.Op.Node, "ranges", len(mine))
+}
+
+// streamRange syncs one moved range with R of its old replicas (fewer
+// only when the operation was forced), and records it done.
+func (n *Node) streamRange(op *layout.Op, mv ring.Move) error {
+	t := n.topo.Load()
+	want := n.cfg.Coordinator.R
+	var from []string
+	for _, id := range mv.From {
+		if id == n.cfg.NodeID {
+			continue
+		}
+		if m, ok := t.Member(id); ok && m.State == membership.Alive {
+			from = append(from, id)
+		}
+	}
+	if len(from) > want {
+		from = from[:want]
+	}
+	if len(from) < want && !(op.Forced && len(from) > 0) && len(from) < len(mv.From) {
+		return fmt.Errorf("%d of the %d old replicas reachable, %d needed", len(from), len(mv.From), want)
+	}
+	var keys, bytes int64
+	for _, id := range from {
+		pc := n.peerConn(id)
+		if pc == nil {
+			return fmt.Errorf("old replica %s: %w", id, ErrUnknownMember)
+		}
+		res, err := antientropy.Exchange(n.life, n.cfg.Engine, exchangePeer{Caller: pc.caller, Replica: pc.replica},
+			[]antientropy.Range{mv.Range}, antientropy.RateBudget(n.streamLimit))
+		keys += res.KeysReceived
+		bytes += res.BytesReceived
+		n.transfers.progress(res.KeysReceived, res.BytesReceived)
+		if err != nil {
+			return fmt.Errorf("old replica %s: %w", id, err)
+		}
+	}
+	if err := n.cfg.Engine.PutMeta(streamedMeta(op.Started, mv.Range), nil); err != nil {
+		return err
+	}
+	n.transfers.rangeDone(keys, bytes, false)
+	return nil
+}
+
+// newStreamLimit paces streaming at NodeConfig.StreamRate bytes/s (nil:
+// no limit).
+func newStreamLimit(bytesPerSec int64) *rate.Limiter {
+	if bytesPerSec <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(bytesPerSec), int(min(max(bytesPerSec/10, 64<<10), 8<<20)))
+}
+
+func streamedMeta(started uint64, r ring.Range) string {
+	return fmt.Sprintf("layout-streamed/%016x/%016x-%016x", started, r.Start, r.End)
+}
+
+func (n *Node) rangeStreamed(started uint64, r ring.Range) (bool, error) {
+	_, ok, err := n.cfg.Engine.GetMeta(streamedMeta(started, r))
+	return ok, err
+}
