@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run deps test test-short bench bench-cluster bench-handoff lint fuzz clean cluster cluster-stop bench-repair nemesis nemesis-short
+.PHONY: all build run deps test test-short bench bench-cluster bench-handoff lint fuzz clean cluster cluster-add cluster-stop bench-repair nemesis nemesis-short
 
 all: build
 
@@ -35,16 +35,32 @@ cluster: build
 	    >$(CLUSTER_DIR)/node$$i.log 2>&1 & echo $$! >$$pidf; \
 	done
 	@for i in 1 2 3; do \
-	  for t in $$(seq 1 100); do \
-	    redis-cli -p 700$$i ping >/dev/null 2>&1 && break; sleep 0.1; \
+	  for t in $$(seq 1 300); do \
+	    redis-cli -p 700$$i INFO topology 2>/dev/null | grep -q 'topology_role:normal' && break; sleep 0.1; \
 	  done; \
 	done
 	@echo "3-node cluster up: redis-cli -p 7001 (or 7002, 7003); RINGCACHE NODES lists the members."
 	@echo "Logs: $(CLUSTER_DIR)/node*.log. Stop it with: make cluster-stop"
 
-# Stops exactly the processes `make cluster` started (by their recorded pids).
+# Adds a node to the local cluster: node4, then node5, ... up to node9 (clients on 127.0.0.1:7004-7009),
+# each a new node with an empty data directory. It joins through the seeds and streams its ranges;
+# RINGCACHE TRANSFERS on any node shows the progress.
+cluster-add: build
+	@mkdir -p $(CLUSTER_DIR)
+	@for i in 4 5 6 7 8 9; do \
+	  [ -e $(CLUSTER_DIR)/node$$i ] && continue; \
+	  ./$(BIN)/ringcache --node-id node$$i --listen 127.0.0.1:700$$i \
+	    --cluster-listen 127.0.0.1:710$$i --gossip-listen 127.0.0.1:720$$i --seeds $(CLUSTER_SEEDS) \
+	    --metrics-listen 127.0.0.1:730$$i --data-dir $(CLUSTER_DIR)/node$$i \
+	    >$(CLUSTER_DIR)/node$$i.log 2>&1 & echo $$! >$(CLUSTER_DIR)/node$$i.pid; \
+	  for t in $$(seq 1 300); do redis-cli -p 700$$i INFO topology 2>/dev/null | grep -q 'topology_role:normal' && break; sleep 0.1; done; \
+	  echo "node$$i joined on 127.0.0.1:700$$i (redis-cli -p 7001 RINGCACHE NODES)"; \
+	  exit 0; \
+	done; echo "node4 to node9 exist already"
+
+# Stops exactly the processes `make cluster` and `make cluster-add` started (by their recorded pids).
 cluster-stop:
-	@for i in 1 2 3; do \
+	@for i in 1 2 3 4 5 6 7 8 9; do \
 	  pidf=$(CLUSTER_DIR)/node$$i.pid; [ -f $$pidf ] || continue; pid=$$(cat $$pidf); \
 	  if grep -q ringcache /proc/$$pid/cmdline 2>/dev/null; then \
 	    kill $$pid && echo "stopped node$$i (pid $$pid)"; \

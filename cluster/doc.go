@@ -33,7 +33,9 @@
 // replacement moves ranges through the layout's stages, the leader
 // advancing each once every live member's requests use its epoch, the
 // members gaining ranges streaming them from the old replicas
-// (node_transition.go). Requests carry their layout epoch, and a replica
+// (node_transition.go); once the operation is done, each node drops the
+// ranges it no longer replicates (node_cleanup.go). A join whose new node
+// stays down is rolled back. Requests carry their layout epoch, and a replica
 // refuses one older than its own, so no coordinator routes by a stage the
 // cluster has left.
 //

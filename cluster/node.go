@@ -225,6 +225,10 @@ func (n *Node) start() error {
 	n.seeded.Store(ms.Seeded())
 	n.reassess()
 	n.layoutLive.Store(true)
+	if m, ok := n.lay.current().Member(n.cfg.NodeID); ok && m.State == layout.Left {
+		// Restarted after it left for good: nothing to serve.
+		n.stopWith(fmt.Errorf("%w: this node left the cluster for good; start a new node with a new --node-id and an empty data directory", ErrNotJoined))
+	}
 	if err := n.startLayout(); err != nil {
 		return err
 	}

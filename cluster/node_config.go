@@ -138,6 +138,10 @@ type NodeConfig struct {
 	// TransitionInterval is how often the node looks at the topology
 	// operation in progress (besides every layout change). Default 100ms.
 	TransitionInterval time.Duration
+	// AbortJoinAfter is how long the node a join or replacement brings in
+	// may be down before the operation is rolled back (only while reads
+	// still go to the old replicas; 0: never). Default 1m.
+	AbortJoinAfter time.Duration
 	// StreamRate bounds, in bytes per second, what this node receives
 	// when it streams ranges it gains in a topology operation. 0: no
 	// limit. Default 50 MB/s.
@@ -175,6 +179,7 @@ func DefaultNodeConfig() NodeConfig {
 		ProposeTimeout:     10 * time.Second,
 		TransitionInterval: 100 * time.Millisecond,
 		StreamRate:         50_000_000,
+		AbortJoinAfter:     time.Minute,
 	}
 }
 
@@ -204,8 +209,8 @@ func (c NodeConfig) Validate() error {
 		return bad("KeyCountMaxAge %v must be positive", c.KeyCountMaxAge)
 	case c.JoinRetry <= 0 || c.ProposeTimeout <= 0 || c.TransitionInterval <= 0:
 		return bad("JoinRetry, ProposeTimeout and TransitionInterval must be positive")
-	case c.StreamRate < 0:
-		return bad("StreamRate %d must not be negative", c.StreamRate)
+	case c.StreamRate < 0 || c.AbortJoinAfter < 0:
+		return bad("StreamRate and AbortJoinAfter must not be negative")
 	case c.Replace == c.NodeID:
 		return bad("Replace names this node itself")
 	}

@@ -22,6 +22,9 @@ type transfers struct {
 	waitingFor              string
 	totalKeys, totalBytes   int64 // over every operation since start
 	totalRanges, operations int64
+	// cleanRanges and cleanKeys count the ranges and records dropped
+	// because this node no longer replicates them.
+	cleanRanges, cleanKeys int64
 }
 
 // TransferStats is a snapshot of transfers.
@@ -46,6 +49,9 @@ type TransferStats struct {
 	// streamed in since it started; Operations the operations it took
 	// part in as a receiver.
 	TotalKeys, TotalBytes, TotalRanges, Operations int64
+	// CleanedRanges and CleanedKeys count the ranges and records this
+	// node dropped after operations, as it no longer replicated them.
+	CleanedRanges, CleanedKeys int64
 }
 
 func (x *transfers) begin(op *layout.Op, ranges int) {
@@ -79,6 +85,13 @@ func (x *transfers) rangeDone(_, _ int64, resumed bool) {
 	x.mu.Unlock()
 }
 
+func (x *transfers) cleaned(ranges, keys int64) {
+	x.mu.Lock()
+	x.cleanRanges += ranges
+	x.cleanKeys += keys
+	x.mu.Unlock()
+}
+
 func (x *transfers) waiting(id string) {
 	x.mu.Lock()
 	x.waitingFor = id
@@ -89,7 +102,8 @@ func (x *transfers) waiting(id string) {
 func (x *transfers) snapshot(l *layout.Layout) TransferStats {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	s := TransferStats{TotalKeys: x.totalKeys, TotalBytes: x.totalBytes, TotalRanges: x.totalRanges, Operations: x.operations}
+	s := TransferStats{TotalKeys: x.totalKeys, TotalBytes: x.totalBytes, TotalRanges: x.totalRanges, Operations: x.operations,
+		CleanedRanges: x.cleanRanges, CleanedKeys: x.cleanKeys}
 	if l.Op == nil {
 		return s
 	}

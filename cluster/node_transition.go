@@ -37,13 +37,18 @@ func (n *Node) transitionLoop() {
 	defer n.loops.Done()
 	t := time.NewTicker(n.cfg.TransitionInterval)
 	defer t.Stop()
+	var dead deadJoiner
+	var cleaned uint64 // the layout epoch last cleaned up after
 	for {
 		l := n.lay.current()
+		if l.Op == nil && cleaned != l.Epoch && n.member() && n.cleanup(l) {
+			cleaned = l.Epoch
+		}
 		if l.Op != nil {
 			if l.Op.Stage == layout.Streaming && slices.Contains(l.Op.Pending, n.cfg.NodeID) {
 				n.stream(l)
 			}
-			if n.cons.Status().IsLeader {
+			if n.cons.Status().IsLeader && !n.abortIfGone(l, &dead) {
 				n.drive(l)
 			}
 		}
@@ -54,6 +59,44 @@ func (n *Node) transitionLoop() {
 		case <-n.layoutUpdated():
 		}
 	}
+}
+
+// deadJoiner is when the driver first saw the node an operation brings
+// in down (zero: not down).
+type deadJoiner struct {
+	op    uint64 // the operation's starting epoch
+	since time.Time
+}
+
+// abortIfGone rolls back a join or replacement whose new node has been
+// down for NodeConfig.AbortJoinAfter while the operation still reads from
+// the old replicas (which hold every write): its ranges would otherwise
+// wait for it forever. It reports whether it proposed the abort.
+func (n *Node) abortIfGone(l *layout.Layout, d *deadJoiner) bool {
+	op := l.Op
+	if (op.Kind != layout.Join && op.Kind != layout.Replace) || op.Stage >= layout.WriteBothReadNew || n.cfg.AbortJoinAfter <= 0 {
+		return false
+	}
+	if m, ok := n.topo.Load().Member(op.Node); ok && (m.State == membership.Alive || m.State == membership.Suspect) {
+		*d = deadJoiner{}
+		return false
+	}
+	now := n.now()
+	if d.op != op.Started || d.since.IsZero() {
+		*d = deadJoiner{op: op.Started, since: now}
+		return false
+	}
+	if now.Sub(d.since) < n.cfg.AbortJoinAfter {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(n.life, n.cfg.ProposeTimeout)
+	defer cancel()
+	err := n.cons.Propose(ctx, layout.Command{Kind: layout.CmdAbort, Epoch: op.Started}.Encode())
+	if err == nil {
+		n.log.Warn("cluster: topology operation rolled back: its new node is down", "op", op.Kind.String(), "node", op.Node, "down_for", now.Sub(d.since))
+	}
+	*d = deadJoiner{}
+	return true
 }
 
 // drive advances the operation of l by one stage if it may.

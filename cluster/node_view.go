@@ -306,5 +306,7 @@ func (n *Node) Transfers() [][2]string {
 		{"topology_ranges_received_total", i(s.TotalRanges)},
 		{"topology_keys_received_total", i(s.TotalKeys)},
 		{"topology_bytes_received_total", i(s.TotalBytes)},
+		{"topology_cleanup_ranges", i(s.CleanedRanges)},
+		{"topology_cleanup_keys", i(s.CleanedKeys)},
 	}
 }

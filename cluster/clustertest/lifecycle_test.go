@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ringcache/ringcache/cluster"
 	"github.com/ringcache/ringcache/cluster/clustertest"
 	"github.com/ringcache/ringcache/cluster/layout"
 )
@@ -234,6 +236,26 @@ func (ck *checker) onOwners() {
 	}
 }
 
+// nowhereElse waits until no node in nodes keeps a copy of a key it does
+// not replicate: the cleanup after an operation dropped the ranges each
+// gave up.
+func (ck *checker) nowhereElse(nodes []int) {
+	ck.c.Eventually("the ranges given up to be dropped", func() error {
+		for k := 0; k < ck.keys; k += 7 {
+			owners := ownersOf(ck.t, ck.c, ck.key(k))
+			for _, i := range nodes {
+				if slices.Contains(owners, i) {
+					continue
+				}
+				if _, ok, err := ck.c.Node(i).LocalGet(context.Background(), []byte(ck.key(k))); err != nil || ok {
+					return fmt.Errorf("node %d keeps %s, which it does not replicate (%v)", i, ck.key(k), err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // TestJoinUnderLoadLosesNothing: a fourth node joins a loaded 3-node
 // cluster while writers and readers run through every node: no read
 // answers nil or an older value than acknowledged, the join goes through
@@ -272,10 +294,185 @@ func TestJoinUnderLoadLosesNothing(t *testing.T) {
 	c.WaitMembers(4)
 	ck.verify([]int{0, 1, 2, 3})
 	ck.onOwners()
+	ck.nowhereElse([]int{0, 1, 2, 3})
+	var cleaned int64
+	for i := range 3 {
+		cleaned += c.Node(i).TransferStats().CleanedKeys
+	}
+	if cleaned == 0 {
+		t.Fatal("no old owner counted a record dropped")
+	}
 	if s := c.Node(3).TransferStats(); s.TotalKeys == 0 {
 		t.Fatalf("the new node streamed nothing: %+v", s)
 	}
 	if !strings.Contains(fmt.Sprint(c.Node(0).Members()), "n3") {
 		t.Fatal("n3 is not a member")
 	}
+}
+
+// waitSettled waits until node 0's layout has no operation in progress
+// and each id has the wanted state, recording the stages it saw.
+func waitSettled(c *clustertest.Cluster, from int, want map[string]layout.State) map[layout.Stage]bool {
+	seen := map[layout.Stage]bool{}
+	c.Eventually("the operation to finish", func() error {
+		l := c.Node(from).Layout()
+		if l.Op != nil {
+			seen[l.Op.Stage] = true
+			return fmt.Errorf("%s of %s at %s", l.Op.Kind, l.Op.Node, l.Op.Stage)
+		}
+		for id, st := range want {
+			if m, ok := l.Member(id); !ok || m.State != st {
+				return fmt.Errorf("%s is %s, want %s", id, m.State, st)
+			}
+		}
+		return nil
+	})
+	return seen
+}
+
+// TestLeaveUnderLoadLosesNothing: one of four nodes leaves while writers
+// and readers run through the other three: its ranges stream to their
+// next owners, it ends Left and out of every ring, and no acknowledged
+// key is lost or read as older.
+func TestLeaveUnderLoadLosesNothing(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 4, clustertest.Options{Timeout: time.Second})
+	ck := newChecker(t, c, 600, []int{0, 1, 2})
+	ck.fill()
+	ck.run(3, 4)
+	time.Sleep(100 * time.Millisecond)
+	if err := c.Client(3).Do(context.Background(), "RINGCACHE", "LEAVE").Err(); err != nil {
+		t.Fatalf("RINGCACHE LEAVE: %v", err)
+	}
+	select {
+	case <-c.Node(3).Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the leaving node never reached left")
+	}
+	if err := c.Node(3).Err(); err != nil {
+		t.Fatalf("the node that left stopped with %v", err)
+	}
+	waitSettled(c, 0, map[string]layout.State{"n3": layout.Left})
+	ck.finish()
+	c.Stop(3)
+	c.WaitMembers(3, 0, 1, 2)
+	for _, i := range []int{0, 1, 2} {
+		if slices.Contains(c.Node(i).Owners([]byte("life:00001")), "n3") {
+			t.Fatalf("node %d still places keys on n3", i)
+		}
+	}
+	ck.verify([]int{0, 1, 2})
+	ck.onOwners()
+}
+
+// TestRemoveDeadNodeUnderLoad: a node is stopped for good and removed by
+// RINGCACHE REMOVE on another node while the load runs: its ranges are
+// synced to their next owners from the survivors, and afterwards every
+// key is on all of its new owners. A removal of a live node is refused.
+func TestRemoveDeadNodeUnderLoad(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 4, clustertest.Options{Timeout: time.Second})
+	ctx := context.Background()
+	if err := c.Client(0).Do(ctx, "RINGCACHE", "REMOVE", "n3").Err(); err == nil || !strings.Contains(err.Error(), "alive") {
+		t.Fatalf("REMOVE of a live node: %v", err)
+	}
+	ck := newChecker(t, c, 600, []int{0, 1, 2})
+	ck.fill()
+	c.Stop(3)
+	c.WaitDown(3)
+	ck.run(3, 4)
+	if err := c.Client(1).Do(ctx, "RINGCACHE", "REMOVE", "n3").Err(); err != nil {
+		t.Fatalf("RINGCACHE REMOVE n3: %v", err)
+	}
+	waitSettled(c, 0, map[string]layout.State{"n3": layout.Left})
+	ck.finish()
+	c.WaitMembers(3, 0, 1, 2)
+	ck.verify([]int{0, 1, 2})
+	ck.onOwners()
+}
+
+// TestTwoJoinsBackToBack: two nodes start at once into a loaded cluster;
+// the second join waits for the first (one operation at a time), both
+// end normal, and nothing is lost.
+func TestTwoJoinsBackToBack(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 5, clustertest.Options{Deferred: []int{3, 4}, Timeout: time.Second})
+	ck := newChecker(t, c, 600, []int{0, 1, 2})
+	ck.fill()
+	ck.run(3, 4)
+	for _, i := range []int{3, 4} {
+		if err := c.Start(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSettled(c, 0, map[string]layout.State{"n3": layout.Normal, "n4": layout.Normal})
+	ck.finish()
+	c.WaitMembers(5)
+	ck.verify([]int{0, 1, 2, 3, 4})
+	ck.onOwners()
+	ck.nowhereElse([]int{0, 1, 2, 3, 4})
+}
+
+// TestJoinWithAnOldReplicaDown: a node joins while one old replica of
+// some of its ranges is stopped: streaming syncs those ranges with the
+// replicas that are up, the join finishes, and once the stopped node is
+// back and repaired every key is on all of its owners.
+func TestJoinWithAnOldReplicaDown(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 5, clustertest.Options{Deferred: []int{4}, Timeout: time.Second})
+	ck := newChecker(t, c, 600, []int{0, 1, 2})
+	ck.fill()
+	c.Stop(3)
+	c.WaitDown(3)
+	ck.run(3, 4)
+	if err := c.Start(4); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(c, 0, map[string]layout.State{"n4": layout.Normal})
+	ck.finish()
+	if err := c.Start(3); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitMembers(5)
+	ck.verify([]int{0, 1, 2, 3, 4})
+	for _, i := range c.Running() {
+		repair(t, c, i)
+	}
+	ck.onOwners()
+}
+
+// TestJoinOfADeadNodeIsRolledBack: a joining node that dies while it
+// streams holds its ranges up; once it has been down for AbortJoinAfter
+// the operation is rolled back (the old replicas took every write), the
+// cluster serves on its old ring, and nothing acknowledged is lost.
+func TestJoinOfADeadNodeIsRolledBack(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 4, clustertest.Options{Deferred: []int{3}, Timeout: time.Second,
+		Configure: func(i int, cfg *cluster.NodeConfig) {
+			cfg.AbortJoinAfter = 500 * time.Millisecond
+			if i == 3 {
+				cfg.StreamRate = 1 // streams its first burst, then next to nothing
+			}
+		}})
+	ck := newChecker(t, c, 3000, []int{0, 1, 2})
+	ck.fill()
+	ck.run(2, 3)
+	if err := c.Start(3); err != nil {
+		t.Fatal(err)
+	}
+	c.Eventually("n3 streaming", func() error {
+		if l := c.Node(0).Layout(); l.Op == nil || l.Op.Stage != layout.Streaming {
+			return errors.New("not streaming yet")
+		}
+		return nil
+	})
+	c.Stop(3)
+	waitSettled(c, 0, map[string]layout.State{"n3": layout.Left})
+	ck.finish()
+	cur, _ := c.Node(0).Layout().Rings()
+	if cur.Len() != 3 {
+		t.Fatalf("ring of %d members after the rollback", cur.Len())
+	}
+	ck.verify([]int{0, 1, 2})
+	ck.onOwners()
 }

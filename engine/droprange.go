@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// dropChunk is how many records DropRange deletes per batch (and per
+// stripe hold).
+const dropChunk = 1024
+
+// errDropChunk stops the scan that collects a chunk.
+var errDropChunk = errors.New("engine: chunk full")
+
+// DropRange deletes the records whose token lies in the ring range
+// [start, end) (as Scan: end <= start wraps, end 0 runs to the end of the
+// ring) and whose version is older than before, keeping the live count
+// and the digest exact; records written since (a newer version) stay.
+// Index entries of dropped records are dropped by the reclaimer when due.
+// It works dropChunk records at a time, each chunk under its keys'
+// stripes with every record read again under them, so a write racing the
+// drop is either older (dropped) or kept whole; hold, when not nil, runs
+// around each chunk (a caller's lock that must not change meanwhile) and
+// may refuse it by returning false, which stops the drop. It returns how
+// many records it dropped.
+func (e *Engine) DropRange(start, end uint64, before Version, hold func(drop func() error) (bool, error)) (int64, error) {
+	var total int64
+	from := start
+	for {
+		var keys [][]byte
+		last := uint64(0)
+		err := e.Scan(from, end, func(key []byte, r Record) error {
+			if r.Version.Compare(before) >= 0 {
+				return nil
+			}
+			if len(keys) == dropChunk {
+				return errDropChunk
+			}
+			keys = append(keys, appendDataKeyTok(nil, Token(key), key))
+			last = Token(key)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errDropChunk) {
+			return total, err
+		}
+		if len(keys) == 0 {
+			return total, nil
+		}
+		var n int64
+		drop := func() error {
+			var derr error
+			n, derr = e.dropKeys(keys, before)
+			return derr
+		}
+		if hold == nil {
+			err = drop()
+		} else {
+			var ok bool
+			ok, err = hold(drop)
+			if !ok && err == nil {
+				return total, nil
+			}
+		}
+		total += n
+		if err != nil || len(keys) < dropChunk {
+			return total, err
+		}
+		// The next chunk starts at the last token seen: records sharing it
+		// that were not dropped are skipped by the version test again.
+		from = last
+	}
+}
+
+// dropKeys deletes the records under dataKeys older than before, under
+// their stripes, in one batch.
+func (e *Engine) dropKeys(dataKeys [][]byte, before Version) (int64, error) {
+	if err := e.enter(); err != nil {
+		return 0, err
+	}
+	defer e.leave()
+	slices.SortFunc(dataKeys, bytes.Compare)
+	toks := make([]uint64, len(dataKeys))
+	for i, dk := range dataKeys {
+		toks[i] = dataKeyToken(dk)
+	}
+	e.stripes.lockSorted(toks)
+	defer e.stripes.unlockSorted(toks)
+	b := e.db.NewBatch()
+	var dropped, live int64
+	var digs []digestDelta
+	for i, dk := range dataKeys {
+		v, exp, tomb, exists, err := e.storedHeader(dk)
+		if err != nil {
+			_ = b.Close()
+			return 0, err
+		}
+		if !exists || v.Compare(before) >= 0 {
+			continue
+		}
+		if err := b.Delete(dk, nil); err != nil {
+			_ = b.Close()
+			return 0, fmt.Errorf("%w: %w", ErrWrite, err)
+		}
+		e.cache.drop(dk)
+		if h := e.elementHash(UserKey(dk), v, exp, tomb); h != 0 {
+			digs = append(digs, digestDelta{tok: toks[i], h: h})
+		}
+		if !tomb {
+			live++
+		}
+		dropped++
+	}
+	// Dropped data is redoable: a crash before the next sync leaves it,
+	// and the next cleanup drops it again.
+	if err := e.commit(b, pebble.NoSync); err != nil {
+		return 0, err
+	}
+	e.live.Add(-live)
+	e.applyDigest(digs)
+	return dropped, nil
+}
