@@ -177,3 +177,7 @@ func (n *Node) handleLayout(mux *transport.Mux) {
 
 // Layout returns the layout as this node applied it so far.
 func (n *Node) Layout() *layout.Layout { return n.lay.current() }
+
+// LayoutLeader reports whether this node leads the layout's consensus
+// group (and so drives the topology operation in progress).
+func (n *Node) LayoutLeader() bool { return n.cons.Status().IsLeader }

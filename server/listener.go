@@ -83,10 +83,11 @@ func (l *listener) connArrival() time.Time {
 // line and are closed; admitted ones are registered and wrapped.
 func (s *Server) admit(nc net.Conn) *clientConn {
 	reject := func(msg, reason string) *clientConn {
+		// Counted first: a client that read the refusal finds it counted.
+		s.stats.rejected.Add(1)
 		nc.SetWriteDeadline(time.Now().Add(time.Second))
 		nc.Write([]byte(msg))
 		nc.Close()
-		s.stats.rejected.Add(1)
 		if s.metrics != nil {
 			s.metrics.ConnRejected(reason)
 		}

@@ -138,7 +138,7 @@ func TestIncrBuildsOnTheNewestReplica(t *testing.T) {
 // survivors while writers and readers run: no read misses an
 // acknowledged write, and afterwards the replacement holds its keys.
 func TestWipedNodeIsRefusedThenReplaced(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it runs a load generator (see lifecycle_test.go).
 	var replacing atomic.Bool
 	c := clustertest.New(t, 3, clustertest.Options{Timeout: time.Second, Configure: func(i int, cfg *cluster.NodeConfig) {
 		cfg.HintedHandoff = false // only streaming can bring the data back

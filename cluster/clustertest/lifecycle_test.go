@@ -20,6 +20,9 @@ import (
 	"github.com/ringcache/ringcache/cluster/layout"
 )
 
+// The tests of this file run load generators for seconds: they do not
+// run in parallel with the others (whose timeouts they would stretch).
+
 // checker runs writers and readers against a cluster while a topology
 // operation runs, and asserts continuously that an acknowledged key never
 // reads back as nil, as deleted, or as an older value.
@@ -262,7 +265,6 @@ func (ck *checker) nowhereElse(nodes []int) {
 // its stages to normal, and afterwards every key is on all of its owners
 // (the new one streamed its ranges; writes during the join reached it).
 func TestJoinUnderLoadLosesNothing(t *testing.T) {
-	t.Parallel()
 	c := clustertest.New(t, 4, clustertest.Options{Deferred: []int{3}, Timeout: time.Second})
 	ck := newChecker(t, c, 600, []int{0, 1, 2})
 	ck.fill()
@@ -335,7 +337,6 @@ func waitSettled(c *clustertest.Cluster, from int, want map[string]layout.State)
 // next owners, it ends Left and out of every ring, and no acknowledged
 // key is lost or read as older.
 func TestLeaveUnderLoadLosesNothing(t *testing.T) {
-	t.Parallel()
 	c := clustertest.New(t, 4, clustertest.Options{Timeout: time.Second})
 	ck := newChecker(t, c, 600, []int{0, 1, 2})
 	ck.fill()
@@ -370,7 +371,6 @@ func TestLeaveUnderLoadLosesNothing(t *testing.T) {
 // synced to their next owners from the survivors, and afterwards every
 // key is on all of its new owners. A removal of a live node is refused.
 func TestRemoveDeadNodeUnderLoad(t *testing.T) {
-	t.Parallel()
 	c := clustertest.New(t, 4, clustertest.Options{Timeout: time.Second})
 	ctx := context.Background()
 	if err := c.Client(0).Do(ctx, "RINGCACHE", "REMOVE", "n3").Err(); err == nil || !strings.Contains(err.Error(), "alive") {
@@ -395,7 +395,6 @@ func TestRemoveDeadNodeUnderLoad(t *testing.T) {
 // the second join waits for the first (one operation at a time), both
 // end normal, and nothing is lost.
 func TestTwoJoinsBackToBack(t *testing.T) {
-	t.Parallel()
 	c := clustertest.New(t, 5, clustertest.Options{Deferred: []int{3, 4}, Timeout: time.Second})
 	ck := newChecker(t, c, 600, []int{0, 1, 2})
 	ck.fill()
@@ -418,7 +417,6 @@ func TestTwoJoinsBackToBack(t *testing.T) {
 // replicas that are up, the join finishes, and once the stopped node is
 // back and repaired every key is on all of its owners.
 func TestJoinWithAnOldReplicaDown(t *testing.T) {
-	t.Parallel()
 	c := clustertest.New(t, 5, clustertest.Options{Deferred: []int{4}, Timeout: time.Second})
 	ck := newChecker(t, c, 600, []int{0, 1, 2})
 	ck.fill()
@@ -446,7 +444,6 @@ func TestJoinWithAnOldReplicaDown(t *testing.T) {
 // the operation is rolled back (the old replicas took every write), the
 // cluster serves on its old ring, and nothing acknowledged is lost.
 func TestJoinOfADeadNodeIsRolledBack(t *testing.T) {
-	t.Parallel()
 	c := clustertest.New(t, 4, clustertest.Options{Deferred: []int{3}, Timeout: time.Second,
 		Configure: func(i int, cfg *cluster.NodeConfig) {
 			cfg.AbortJoinAfter = 500 * time.Millisecond
@@ -475,4 +472,97 @@ func TestJoinOfADeadNodeIsRolledBack(t *testing.T) {
 	}
 	ck.verify([]int{0, 1, 2})
 	ck.onOwners()
+}
+
+// TestRestartsMidStreamFinish: while a joining node streams its ranges
+// (slowly), the joining node, the leader driving the operation and an old
+// replica are each stopped and started again: the join resumes (the
+// ranges already streamed are not streamed again) and finishes, and
+// nothing acknowledged is lost.
+func TestRestartsMidStreamFinish(t *testing.T) {
+	c := clustertest.New(t, 4, clustertest.Options{Deferred: []int{3}, Timeout: time.Second,
+		Configure: func(i int, cfg *cluster.NodeConfig) {
+			if i == 3 {
+				cfg.StreamRate = 200 << 10
+			}
+		}})
+	ck := newChecker(t, c, 3000, []int{0, 1, 2})
+	ck.fill()
+	ck.run(2, 3)
+	if err := c.Start(3); err != nil {
+		t.Fatal(err)
+	}
+	streaming := func() {
+		c.Eventually("the join streaming", func() error {
+			if l := c.Node(0).Layout(); l.Op == nil || l.Op.Stage != layout.Streaming {
+				return errors.New("not streaming")
+			}
+			return nil
+		})
+	}
+	restart := func(i int) {
+		c.Stop(i)
+		if err := c.Start(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	streaming()
+	time.Sleep(300 * time.Millisecond)
+	restart(3) // the destination
+	leader := -1
+	for _, i := range []int{0, 1, 2} {
+		if n := c.Node(i); n != nil && n.LayoutLeader() {
+			leader = i
+		}
+	}
+	if leader >= 0 {
+		ck.via.Store(&[]int{(leader + 1) % 3, (leader + 2) % 3})
+		restart(leader) // the node driving the operation
+		ck.via.Store(&[]int{0, 1, 2})
+	}
+	source := (max(leader, 0) + 1) % 3
+	ck.via.Store(&[]int{(source + 1) % 3, (source + 2) % 3})
+	restart(source) // an old replica the join streams from
+	ck.via.Store(&[]int{0, 1, 2})
+	waitSettled(c, 0, map[string]layout.State{"n3": layout.Normal})
+	ck.finish()
+	c.WaitMembers(4)
+	ck.verify([]int{0, 1, 2, 3})
+	ck.onOwners()
+	ck.nowhereElse([]int{0, 1, 2, 3})
+}
+
+// TestMinorityCannotChangeTopology: with two of five nodes cut off from
+// the other three (replica RPCs, which carry the layout's log), a change
+// proposed on the minority side fails and changes nothing; one started on
+// the majority side waits for the cut-off members, which still look alive,
+// to catch up, and finishes once the cut heals.
+func TestMinorityCannotChangeTopology(t *testing.T) {
+	c := clustertest.New(t, 5, clustertest.Options{Timeout: time.Second, Configure: func(_ int, cfg *cluster.NodeConfig) {
+		cfg.ProposeTimeout = 2 * time.Second
+	}})
+	before := c.Node(0).Layout().Epoch
+	c.Partition([]int{0, 1}, []int{2, 3, 4})
+	ctx := context.Background()
+	if err := c.Client(0).Do(ctx, "RINGCACHE", "LEAVE").Err(); err == nil {
+		t.Fatal("a leave proposed on the minority side was accepted")
+	}
+	if got := c.Node(0).Layout().Epoch; got != before {
+		t.Fatalf("the minority side's layout moved from epoch %d to %d", before, got)
+	}
+	if err := c.Client(4).Do(ctx, "RINGCACHE", "LEAVE").Err(); err != nil {
+		t.Fatalf("a leave on the majority side: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if l := c.Node(2).Layout(); l.Op == nil || l.Op.Stage != layout.WriteBothReadOld {
+		t.Fatalf("the leave went past its first stage with two members unreachable: %+v", l.Op)
+	}
+	c.Heal()
+	waitSettled(c, 2, map[string]layout.State{"n4": layout.Left})
+	c.Eventually("the minority side to catch up", func() error {
+		if m, _ := c.Node(0).Layout().Member("n4"); m.State != layout.Left {
+			return fmt.Errorf("node 0 has n4 %s", m.State)
+		}
+		return nil
+	})
 }
