@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run deps test test-short bench bench-cluster bench-handoff lint fuzz clean cluster cluster-add cluster-stop bench-repair nemesis nemesis-short
+.PHONY: all build run deps test test-short bench bench-cluster bench-handoff bench-scaleout lint fuzz clean cluster cluster-add cluster-stop bench-repair nemesis nemesis-short
 
 all: build
 
@@ -101,6 +101,11 @@ bench-repair: build
 # written, then restarted; per-phase GET/SET success and p99, and the replay rate.
 bench-handoff: build
 	./$(BIN)/ringcache-bench handoff --ringcache-bin $(BIN)/ringcache
+
+# A 4th node joins a 3-node cluster holding 1,000,000 keys of 100 bytes under a steady GET/SET load:
+# the streaming rate, the time to normal, and the load's latency, errors and missing reads per phase.
+bench-scaleout: build
+	./$(BIN)/ringcache-bench scaleout --ringcache-bin $(BIN)/ringcache
 
 # Fault injection: a fresh 5-node cluster (N=3, R=W=2) per scenario, a recorded workload through
 # every node, one fault (none, kill9-one, kill9-two, pause, rolling, disk-loss, partition), the heal,

@@ -197,6 +197,8 @@ type PhaseOpStat struct {
 	P99        float64 `json:"p99_ms"`
 	Max        float64 `json:"max_ms"`
 	FirstError string  `json:"first_error,omitempty"`
+	// Missing counts GETs that found nothing (successes all the same).
+	Missing int64 `json:"missing"`
 }
 
 // HintRow is one row of a RINGCACHE HINTS reply.
@@ -314,7 +316,7 @@ func RunHandoff(ctx context.Context, cfg HandoffConfig) (res HandoffResult, err 
 	}
 	defer x.polls.close()
 
-	load := startSteadyLoad(cfg, x.addrs[:x.victim], x.setKeys)
+	load := startSteadyLoad(cfg.steady(), x.addrs[:x.victim], x.setKeys)
 	defer func() {
 		if res.Phases == nil {
 			res.Phases = load.stop()
@@ -672,6 +674,7 @@ func (p *hintPoller) until(ctx context.Context, limit, period time.Duration, don
 // steadyLoad is the background GET/SET load. It owns its goroutines:
 // stop ends them.
 type steadyLoad struct {
+	names   []string
 	phase   atomic.Int32
 	starts  []time.Time // phase start times; written by the caller only
 	workers []*steadyWorker
@@ -689,12 +692,28 @@ type steadyWorker struct {
 type opCounts struct {
 	hist       *hdrhistogram.Histogram
 	ops, errs  int64
+	misses     int64 // GETs that found nothing
 	firstError string
 }
 
-func startSteadyLoad(cfg HandoffConfig, addrs []string, setKeys []int64) *steadyLoad {
+// steadyConfig is what a steady load is made of.
+type steadyConfig struct {
+	Conns, Rate, Keys, ValueSize int
+	Seed                         uint64
+	// Phases names the phases the load is measured in, in order.
+	Phases []string
+}
+
+func (c HandoffConfig) steady() steadyConfig {
+	return steadyConfig{Conns: c.Conns, Rate: c.Rate, Keys: c.Keys, ValueSize: c.ValueSize, Seed: c.Seed, Phases: phaseNames}
+}
+
+// startSteadyLoad starts cfg.Conns connections spread over addrs, each
+// sending one command at a time: half GETs of any key, half SETs of one
+// of setKeys (nil: any key).
+func startSteadyLoad(cfg steadyConfig, addrs []string, setKeys []int64) *steadyLoad {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &steadyLoad{cancel: cancel, starts: []time.Time{time.Now()}}
+	l := &steadyLoad{cancel: cancel, starts: []time.Time{time.Now()}, names: cfg.Phases}
 	var lim *rate.Limiter
 	if cfg.Rate > 0 {
 		lim = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Conns)
@@ -708,7 +727,7 @@ func startSteadyLoad(cfg HandoffConfig, addrs []string, setKeys []int64) *steady
 			client: redis.NewClient(&redis.Options{Addr: addrs[i%len(addrs)], MaxRetries: -1, PoolSize: 1,
 				Protocol: 2, DisableIdentity: true, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}),
 			rng:   rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1)),
-			stats: make([][2]opCounts, len(phaseNames)),
+			stats: make([][2]opCounts, len(cfg.Phases)),
 		}
 		for p := range w.stats {
 			w.stats[p] = [2]opCounts{{hist: newHist()}, {hist: newHist()}}
@@ -741,7 +760,7 @@ func (l *steadyLoad) stop() []PhaseResult {
 		if p+1 < len(l.starts) {
 			until = l.starts[p+1]
 		}
-		pr := PhaseResult{Name: phaseNames[p], Seconds: until.Sub(start).Seconds()}
+		pr := PhaseResult{Name: l.names[p], Seconds: until.Sub(start).Seconds()}
 		pr.Get, pr.Set = l.summarize(p, 0), l.summarize(p, 1)
 		out = append(out, pr)
 	}
@@ -756,6 +775,7 @@ func (l *steadyLoad) summarize(phase, op int) PhaseOpStat {
 		h.Merge(c.hist)
 		s.Ops += c.ops
 		s.Errors += c.errs
+		s.Missing += c.misses
 		if s.FirstError == "" {
 			s.FirstError = c.firstError
 		}
@@ -781,9 +801,10 @@ func (w *steadyWorker) loop(ctx context.Context, phase *atomic.Int32, lim *rate.
 		}
 		p := min(int(phase.Load()), len(w.stats)-1)
 		op := w.rng.IntN(2)
-		if op == 0 {
+		switch {
+		case op == 0 || setKeys == nil:
 			kb = appendKey(kb[:0], w.rng.Int64N(int64(keys)))
-		} else {
+		default:
 			kb = appendKey(kb[:0], setKeys[w.rng.IntN(len(setKeys))])
 		}
 		start := time.Now()
@@ -799,6 +820,9 @@ func (w *steadyWorker) loop(ctx context.Context, phase *atomic.Int32, lim *rate.
 		c := &w.stats[p][op]
 		_ = c.hist.RecordValue(max(time.Since(start).Microseconds(), histMinUs))
 		c.ops++
+		if errors.Is(err, redis.Nil) {
+			c.misses++
+		}
 		if err != nil && !errors.Is(err, redis.Nil) {
 			c.errs++
 			if c.firstError == "" {

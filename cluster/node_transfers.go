@@ -25,6 +25,16 @@ type transfers struct {
 	// cleanRanges and cleanKeys count the ranges and records dropped
 	// because this node no longer replicates them.
 	cleanRanges, cleanKeys int64
+	// last is the streaming this node finished last.
+	last LastStream
+}
+
+// LastStream is a streaming a node finished: what it received of the
+// ranges it gained in one operation (this run's share, when it resumed
+// after a restart), and how long that took.
+type LastStream struct {
+	Keys, Bytes int64
+	Seconds     float64
 }
 
 // TransferStats is a snapshot of transfers.
@@ -52,6 +62,8 @@ type TransferStats struct {
 	// CleanedRanges and CleanedKeys count the ranges and records this
 	// node dropped after operations, as it no longer replicated them.
 	CleanedRanges, CleanedKeys int64
+	// Last is the streaming this node finished last.
+	Last LastStream
 }
 
 func (x *transfers) begin(op *layout.Op, ranges int) {
@@ -74,14 +86,22 @@ func (x *transfers) progress(keys, bytes int64) {
 	x.mu.Unlock()
 }
 
-// rangeDone counts one range finished (keys and bytes were counted by
-// progress already); resumed marks a range done by an earlier run.
-func (x *transfers) rangeDone(_, _ int64, resumed bool) {
+// rangeDone counts one range finished (its keys and bytes were counted
+// by progress already); resumed marks a range done by an earlier run.
+func (x *transfers) rangeDone(resumed bool) {
 	x.mu.Lock()
 	x.done++
 	if !resumed {
 		x.totalRanges++
 	}
+	x.mu.Unlock()
+}
+
+// finished records that this node received every range of the
+// operation it streams for.
+func (x *transfers) finished() {
+	x.mu.Lock()
+	x.last = LastStream{Keys: x.keys, Bytes: x.bytes, Seconds: x.now().Sub(x.since).Seconds()}
 	x.mu.Unlock()
 }
 
@@ -103,7 +123,7 @@ func (x *transfers) snapshot(l *layout.Layout) TransferStats {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	s := TransferStats{TotalKeys: x.totalKeys, TotalBytes: x.totalBytes, TotalRanges: x.totalRanges, Operations: x.operations,
-		CleanedRanges: x.cleanRanges, CleanedKeys: x.cleanKeys}
+		CleanedRanges: x.cleanRanges, CleanedKeys: x.cleanKeys, Last: x.last}
 	if l.Op == nil {
 		return s
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
 )
 
 // Topology operations in motion. The leader of the layout's group drives
@@ -197,21 +199,22 @@ func (n *Node) stream(l *layout.Layout) {
 		}
 	}
 	n.transfers.begin(l.Op, len(mine))
+	var todo []ring.Move
 	for _, mv := range mine {
-		if n.life.Err() != nil {
-			return
-		}
 		done, err := n.rangeStreamed(l.Op.Started, mv.Range)
 		if err != nil {
 			n.log.Warn("cluster: streaming progress", "err", err)
 			return
 		}
 		if done {
-			n.transfers.rangeDone(0, 0, true)
-			continue
+			n.transfers.rangeDone(true)
+		} else {
+			todo = append(todo, mv)
 		}
-		if err := n.streamRange(l.Op, mv); err != nil {
-			n.log.Info("cluster: streaming a range, will retry", "range", mv.Range, "err", err)
+	}
+	if len(todo) > 0 {
+		if err := n.streamRanges(l.Op, todo); err != nil {
+			n.log.Info("cluster: streaming, will retry", "ranges_left", len(todo), "err", err)
 			return
 		}
 	}
@@ -222,49 +225,68 @@ func (n *Node) stream(l *layout.Layout) {
 		n.log.Warn("cluster: reporting streaming done", "err", err)
 		return
 	}
-	n.log.Info("cluster: streaming done", "op", l.Op.Kind.String(), "node", l.Op.Node, "ranges", len(mine))
+	n.transfers.finished()
+	last := n.transfers.snapshot(l).Last
+	n.log.Info("cluster: streaming done", "op", l.Op.Kind.String(), "node", l.Op.Node, "ranges", len(mine),
+		"keys", last.Keys, "bytes", last.Bytes, "seconds", last.Seconds)
 }
 
-// streamRange syncs one moved range with R of its old replicas (fewer
-// only when the operation was forced), and records it done.
-func (n *Node) streamRange(op *layout.Op, mv ring.Move) error {
+// streamRanges syncs each moved range with R of its old replicas (fewer
+// only when the operation was forced, or when the range has fewer), one
+// exchange per old replica covering every range it is asked for, and
+// records each range done once all its sources synced it.
+func (n *Node) streamRanges(op *layout.Op, moves []ring.Move) error {
 	t := n.topo.Load()
 	want := n.cfg.Coordinator.R
-	var from []string
-	for _, id := range mv.From {
-		if id == n.cfg.NodeID {
-			continue
+	bySource := map[string][]antientropy.Range{}
+	sources := make([][]string, len(moves))
+	for i, mv := range moves {
+		var from []string
+		for _, id := range mv.From {
+			if m, ok := t.Member(id); ok && id != n.cfg.NodeID && m.State == membership.Alive {
+				from = append(from, id)
+			}
 		}
-		if m, ok := t.Member(id); ok && m.State == membership.Alive {
-			from = append(from, id)
+		from = from[:min(len(from), want)]
+		if len(from) < want && !(op.Forced && len(from) > 0) && len(from) < len(mv.From) {
+			return fmt.Errorf("range %v: %d of its %d old replicas reachable, %d needed", mv.Range, len(from), len(mv.From), want)
+		}
+		sources[i] = from
+		for _, id := range from {
+			bySource[id] = append(bySource[id], mv.Range)
 		}
 	}
-	if len(from) > want {
-		from = from[:want]
-	}
-	if len(from) < want && !(op.Forced && len(from) > 0) && len(from) < len(mv.From) {
-		return fmt.Errorf("%d of the %d old replicas reachable, %d needed", len(from), len(mv.From), want)
-	}
-	var keys, bytes int64
-	for _, id := range from {
+	synced := map[ring.Range]int{}
+	var firstErr error
+	for id, ranges := range bySource {
 		pc := n.peerConn(id)
 		if pc == nil {
-			return fmt.Errorf("old replica %s: %w", id, ErrUnknownMember)
+			firstErr = cmp.Or(firstErr, fmt.Errorf("old replica %s: %w", id, ErrUnknownMember))
+			continue
 		}
 		res, err := antientropy.Exchange(n.life, n.cfg.Engine, exchangePeer{Caller: pc.caller, Replica: pc.replica},
-			[]antientropy.Range{mv.Range}, antientropy.RateBudget(n.streamLimit))
-		keys += res.KeysReceived
-		bytes += res.BytesReceived
+			ranges, antientropy.RateBudget(n.streamLimit))
 		n.transfers.progress(res.KeysReceived, res.BytesReceived)
+		for _, r := range res.Synced {
+			synced[r]++
+		}
 		if err != nil {
-			return fmt.Errorf("old replica %s: %w", id, err)
+			firstErr = cmp.Or(firstErr, fmt.Errorf("old replica %s: %w", id, err))
 		}
 	}
-	if err := n.cfg.Engine.PutMeta(streamedMeta(op.Started, mv.Range), nil); err != nil {
-		return err
+	var b engine.MetaBatch
+	for i, mv := range moves {
+		if synced[mv.Range] >= len(sources[i]) {
+			b.Put(streamedMeta(op.Started, mv.Range), nil)
+			n.transfers.rangeDone(false)
+		}
 	}
-	n.transfers.rangeDone(keys, bytes, false)
-	return nil
+	if b.Len() > 0 {
+		if err := n.cfg.Engine.CommitMeta(&b); err != nil {
+			return err
+		}
+	}
+	return firstErr
 }
 
 // newStreamLimit paces streaming at NodeConfig.StreamRate bytes/s (nil:

@@ -306,6 +306,9 @@ func (n *Node) Transfers() [][2]string {
 		{"topology_ranges_received_total", i(s.TotalRanges)},
 		{"topology_keys_received_total", i(s.TotalKeys)},
 		{"topology_bytes_received_total", i(s.TotalBytes)},
+		{"topology_last_stream_keys", i(s.Last.Keys)},
+		{"topology_last_stream_bytes", i(s.Last.Bytes)},
+		{"topology_last_stream_seconds", strconv.FormatFloat(s.Last.Seconds, 'f', 3, 64)},
 		{"topology_cleanup_ranges", i(s.CleanedRanges)},
 		{"topology_cleanup_keys", i(s.CleanedKeys)},
 	}

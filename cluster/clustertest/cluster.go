@@ -327,10 +327,9 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	// turns the loop on.
 	cfg.AntiEntropy.Interval = 0
 	// Topology operations: joins of an empty cluster go through their
-	// stages in tens of milliseconds.
+	// stages in a few hundred milliseconds.
 	cfg.JoinRetry = 50 * time.Millisecond
-	cfg.TransitionInterval = 20 * time.Millisecond
-	cfg.Consensus.TickInterval = 50 * time.Millisecond
+	cfg.TransitionInterval = 50 * time.Millisecond
 	cfg.Transport.DialTimeout = time.Second
 	cfg.Transport.MinBackoff = 5 * time.Millisecond
 	cfg.Transport.MaxBackoff = 100 * time.Millisecond

@@ -38,13 +38,19 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	// An incomplete run still shows what it measured, then fails.
-	var perr error
-	if len(res.Phases) > 0 {
-		if *asJSON {
-			perr = writeJSON(stdout, res)
-		} else {
-			perr = res.WriteText(stdout)
-		}
+	return errors.Join(err, writeResult(stdout, *asJSON, len(res.Phases) > 0, res))
+}
+
+// textResult is a measurement that prints itself as a table.
+type textResult interface{ WriteText(io.Writer) error }
+
+// writeResult prints r as JSON or as its table, if it measured anything.
+func writeResult(w io.Writer, asJSON, measured bool, r textResult) error {
+	switch {
+	case !measured:
+		return nil
+	case asJSON:
+		return writeJSON(w, r)
 	}
-	return errors.Join(err, perr)
+	return r.WriteText(w)
 }

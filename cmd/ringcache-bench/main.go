@@ -21,6 +21,7 @@ commands:
   compare   run redis-benchmark against redis-server (AOF on and off) and ringcache
   handoff   kill a node of a 5-node cluster under load, write its keys, restart it, measure hint replay
   repair    measure one anti-entropy exchange between two 1M-key replicas and the digest's write cost
+  scaleout  a 4th node joins a loaded 3-node cluster holding 1M keys: streaming rate, time to normal, load before/during/after
   nemesis   inject faults into a 5-node cluster under a recorded workload and check what the clients saw
 
 run "ringcache-bench <command> -h" for the flags of a command.
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runRepair(ctx, args[1:], stdout, stderr)
 	case "nemesis":
 		err = runNemesis(ctx, args[1:], stdout, stderr)
+	case "scaleout":
+		err = runScaleOut(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
