@@ -73,6 +73,9 @@ type Node struct {
 	// raftPeers maps the consensus ids of members that sent this node a
 	// message to their node ids (for members the layout lacks yet).
 	raftPeers sync.Map
+	// departing is set once this node, Left, began handing over its
+	// hints before it stops.
+	departing atomic.Bool
 	// joining is set once the join loop started.
 	joining atomic.Bool
 	// layoutCh is closed and replaced at every layout change.

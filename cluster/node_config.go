@@ -138,6 +138,9 @@ type NodeConfig struct {
 	// TransitionInterval is how often the node looks at the topology
 	// operation in progress (besides every layout change). Default 100ms.
 	TransitionInterval time.Duration
+	// LeaveHandoverTimeout bounds how long a node that left hands the
+	// hints it holds to the keys' owners before it stops. Default 1m.
+	LeaveHandoverTimeout time.Duration
 	// AbortJoinAfter is how long the node a join or replacement brings in
 	// may be down before the operation is rolled back (only while reads
 	// still go to the old replicas; 0: never). Default 1m.
@@ -160,26 +163,27 @@ type NodeConfig struct {
 // DefaultNodeConfig returns the defaults of every field that has one.
 func DefaultNodeConfig() NodeConfig {
 	return NodeConfig{
-		ClusterListen:      "127.0.0.1:7380",
-		GossipListen:       "127.0.0.1:7946",
-		ClusterName:        "ringcache",
-		Coordinator:        coordinator.DefaultConfig(),
-		Membership:         membership.DefaultConfig(),
-		MaxClockSkew:       500 * time.Millisecond,
-		SkewInterval:       5 * time.Second,
-		SkewWarnEvery:      time.Minute,
-		KeyCountMaxAge:     2 * time.Second,
-		Transport:          transport.DefaultConfig(),
-		HintedHandoff:      true,
-		Handoff:            handoff.DefaultConfig(),
-		HealthRetry:        time.Second,
-		DirtyFlushInterval: 5 * time.Second,
-		AntiEntropy:        antientropy.DefaultConfig(),
-		JoinRetry:          300 * time.Millisecond,
-		ProposeTimeout:     10 * time.Second,
-		TransitionInterval: 100 * time.Millisecond,
-		StreamRate:         50_000_000,
-		AbortJoinAfter:     time.Minute,
+		ClusterListen:        "127.0.0.1:7380",
+		GossipListen:         "127.0.0.1:7946",
+		ClusterName:          "ringcache",
+		Coordinator:          coordinator.DefaultConfig(),
+		Membership:           membership.DefaultConfig(),
+		MaxClockSkew:         500 * time.Millisecond,
+		SkewInterval:         5 * time.Second,
+		SkewWarnEvery:        time.Minute,
+		KeyCountMaxAge:       2 * time.Second,
+		Transport:            transport.DefaultConfig(),
+		HintedHandoff:        true,
+		Handoff:              handoff.DefaultConfig(),
+		HealthRetry:          time.Second,
+		DirtyFlushInterval:   5 * time.Second,
+		AntiEntropy:          antientropy.DefaultConfig(),
+		JoinRetry:            300 * time.Millisecond,
+		ProposeTimeout:       10 * time.Second,
+		TransitionInterval:   100 * time.Millisecond,
+		StreamRate:           50_000_000,
+		AbortJoinAfter:       time.Minute,
+		LeaveHandoverTimeout: time.Minute,
 	}
 }
 
@@ -207,8 +211,8 @@ func (c NodeConfig) Validate() error {
 		return bad("DirtyFlushInterval %v must be positive", c.DirtyFlushInterval)
 	case c.KeyCountMaxAge <= 0:
 		return bad("KeyCountMaxAge %v must be positive", c.KeyCountMaxAge)
-	case c.JoinRetry <= 0 || c.ProposeTimeout <= 0 || c.TransitionInterval <= 0:
-		return bad("JoinRetry, ProposeTimeout and TransitionInterval must be positive")
+	case c.JoinRetry <= 0 || c.ProposeTimeout <= 0 || c.TransitionInterval <= 0 || c.LeaveHandoverTimeout <= 0:
+		return bad("JoinRetry, ProposeTimeout, TransitionInterval and LeaveHandoverTimeout must be positive")
 	case c.StreamRate < 0 || c.AbortJoinAfter < 0:
 		return bad("StreamRate and AbortJoinAfter must not be negative")
 	case c.Replace == c.NodeID:

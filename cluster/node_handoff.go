@@ -135,6 +135,10 @@ func (h nodeHandoff) Status(target string) handoff.Status {
 	switch {
 	case ok && m.State == membership.Left, leftLayout(t, target):
 		return handoff.Gone
+	case leftLayout(t, n.cfg.NodeID):
+		// This node left: what it holds for others goes to the keys'
+		// owners now, before it exits.
+		return handoff.Gone
 	case !ok && n.now().Sub(n.started) > goneAfter && len(t.Members()) > 1:
 		return handoff.Gone
 	case ok && (m.State == membership.Alive || t.Heard(target, n.now())):

@@ -298,9 +298,43 @@ func (n *Node) layoutChanged(l *layout.Layout) {
 	n.layoutCh = make(chan struct{})
 	n.layoutMu.Unlock()
 	n.advertise()
-	if m, ok := l.Member(n.cfg.NodeID); ok && m.State == layout.Left {
-		n.stopWith(nil) // left the cluster: the process may exit
+	if m, ok := l.Member(n.cfg.NodeID); ok && m.State == layout.Left && n.departing.CompareAndSwap(false, true) {
+		n.loops.Add(1)
+		go n.handOverAndStop()
 	}
+}
+
+// handOverAndStop, once this node left, hands the hints it holds to the
+// keys' owners (the hint manager treats every target as gone), waits up
+// to LeaveHandoverTimeout for none to be left, and signals Done: the
+// process may exit.
+func (n *Node) handOverAndStop() {
+	defer n.loops.Done()
+	if n.hints != nil {
+		deadline := time.Now().Add(n.cfg.LeaveHandoverTimeout)
+		for {
+			var pending int64
+			for _, s := range n.hints.Stats() {
+				if s.Pending > 0 {
+					n.hints.Wake(s.Target)
+				}
+				pending += s.Pending
+			}
+			if pending == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				n.log.Warn("cluster: left with hints not handed over", "pending", pending)
+				break
+			}
+			select {
+			case <-n.life.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	n.stopWith(nil) // left the cluster: the process may exit
 }
 
 // advertise sets the gossip node state to what the layout says of this

@@ -566,3 +566,60 @@ func TestMinorityCannotChangeTopology(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLeavingNodeLosesNoHint: a node holding hints for a member that is
+// down leaves the cluster. The member comes back meanwhile (the leave
+// waits for it: it gains some of the leaving node's ranges); the hints
+// reach it, directly or handed to the keys' owners, before the leaving
+// node stops, which keeps none.
+func TestLeavingNodeLosesNoHint(t *testing.T) {
+	c := clustertest.New(t, 5, clustertest.Options{Configure: func(i int, cfg *cluster.NodeConfig) {
+		cfg.Handoff.RetryInterval = 100 * time.Millisecond
+	}})
+	ctx := context.Background()
+	const down = 1
+	keys := keysOwnedBy(t, c, 200, 0, down)
+	c.Stop(down)
+	c.WaitDown(down)
+	for _, k := range keys {
+		if err := c.Client(2).Set(ctx, k, "v-"+k, 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+	}
+	holder, most := -1, int64(0)
+	for _, i := range c.Running() {
+		for _, h := range c.Node(i).Hints() {
+			if h.Target == c.ID(down) && h.Pending > most {
+				holder, most = i, h.Pending
+			}
+		}
+	}
+	if holder < 0 {
+		t.Fatal("no node holds a hint for the stopped owner")
+	}
+	if err := c.Client(holder).Do(ctx, "RINGCACHE", "LEAVE").Err(); err != nil {
+		t.Fatalf("RINGCACHE LEAVE on the holder: %v", err)
+	}
+	if err := c.Start(down); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Node(holder).Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the holder never finished leaving")
+	}
+	for _, h := range c.Node(holder).Hints() {
+		if h.Pending > 0 {
+			t.Fatalf("the holder left with %d hints for %s", h.Pending, h.Target)
+		}
+	}
+	c.Stop(holder)
+	c.Eventually("the returning owner to hold every write it missed", func() error {
+		for _, k := range keys {
+			if v, _ := localValue(t, c, down, k); v != "v-"+k && slices.Contains(ownersOf(t, c, k), down) {
+				return fmt.Errorf("%s: %q", k, v)
+			}
+		}
+		return nil
+	})
+}

@@ -156,7 +156,8 @@ func TestProcessWipedNodeIsRefusedThenReplaced(t *testing.T) {
 
 	replaced := time.Now()
 	victim.id = "n3b"
-	victim.proc = startNode(t, victim.client, append(c.args(2), "--replace", "n3")...)
+	maddr := freeAddr(t)
+	victim.proc = startNode(t, victim.client, append(c.args(2), "--replace", "n3", "--metrics-listen", maddr)...)
 	c.waitAlive(3)
 	vc := c.client(2)
 	waitFor(t, 120*time.Second, "the replacement to hold every key", func() error {
@@ -184,6 +185,15 @@ func TestProcessWipedNodeIsRefusedThenReplaced(t *testing.T) {
 		if v, ok := localValue(t, vc, k); !ok || v != "v:"+k {
 			t.Fatalf("replacement LOCALGET %s = %q, %v", k, v, ok)
 		}
+	}
+	body := httpGet(t, "http://"+maddr+"/metrics")
+	for _, want := range []string{"ringcache_layout_epoch ", "ringcache_streamed_keys_total ", "ringcache_cleanup_keys_total "} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "ringcache_streamed_keys_total 0\n") {
+		t.Error("/metrics counts no streamed key on the replacement")
 	}
 	t.Logf("replacement took %v; %d keys streamed; %d quorum reads meanwhile, none failed",
 		took.Round(time.Millisecond), streamed, reads)

@@ -54,6 +54,22 @@ var (
 		"Substitute calls made after an owner failed mid-request.", nil, nil)
 	speculationsDesc = prometheus.NewDesc("ringcache_read_speculations_total",
 		"Reads that asked their other replicas because the first ones had not answered in time.", nil, nil)
+	layoutEpochDesc = prometheus.NewDesc("ringcache_layout_epoch",
+		"The layout epoch this node applied (every topology change increments it).", nil, nil)
+	layoutOpDesc = prometheus.NewDesc("ringcache_topology_operation",
+		"1 while a topology operation is in progress, by operation, node and stage.", []string{"op", "node", "stage"}, nil)
+	streamRangesDesc = prometheus.NewDesc("ringcache_stream_ranges",
+		"Ranges this node gains in the operation in progress, by state (done, total).", []string{"state"}, nil)
+	streamRateDesc = prometheus.NewDesc("ringcache_stream_rate_bytes",
+		"Bytes per second this node receives ranges at in the operation in progress.", nil, nil)
+	streamETADesc = prometheus.NewDesc("ringcache_stream_eta_seconds",
+		"Time left for this node's streaming in the operation in progress, at its rate (0: unknown).", nil, nil)
+	streamedKeysDesc = prometheus.NewDesc("ringcache_streamed_keys_total",
+		"Records this node received streaming ranges it gained, since start.", nil, nil)
+	streamedBytesDesc = prometheus.NewDesc("ringcache_streamed_bytes_total",
+		"Bytes this node received streaming ranges it gained, since start.", nil, nil)
+	cleanupKeysDesc = prometheus.NewDesc("ringcache_cleanup_keys_total",
+		"Records this node dropped after operations, from ranges it no longer replicates.", nil, nil)
 )
 
 // clusterCollector exports a node's figures at scrape time.
@@ -64,7 +80,8 @@ func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 		clockSkewDesc, clockSkewWarningsDesc,
 		hintsPendingDesc, hintsBytesDesc, hintsOldestDesc, hintsDeliveredDesc, hintsDroppedDesc, fallbacksDesc,
 		speculationsDesc, aeRoundsDesc, aeKeysDesc, aeBytesDesc, aeRangesDesc, aeLastDesc, aeFailuresDesc,
-		hintsTooLargeDesc, aeTooLargeDesc} {
+		hintsTooLargeDesc, aeTooLargeDesc, layoutEpochDesc, layoutOpDesc, streamRangesDesc, streamRateDesc,
+		streamETADesc, streamedKeysDesc, streamedBytesDesc, cleanupKeysDesc} {
 		ch <- d
 	}
 }
@@ -110,6 +127,18 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(aeLastDesc, last)
 	counter(aeFailuresDesc, ae.ExchangeFailures)
 	counter(aeTooLargeDesc, ae.KeysTooLarge)
+	tr := c.node.TransferStats()
+	gauge(layoutEpochDesc, float64(c.node.Layout().Epoch))
+	if tr.Op != "" {
+		gauge(layoutOpDesc, 1, tr.Op, tr.Node, tr.Stage)
+	}
+	gauge(streamRangesDesc, float64(tr.RangesDone), "done")
+	gauge(streamRangesDesc, float64(tr.RangesTotal), "total")
+	gauge(streamRateDesc, tr.Rate)
+	gauge(streamETADesc, tr.ETA.Seconds())
+	counter(streamedKeysDesc, tr.TotalKeys)
+	counter(streamedBytesDesc, tr.TotalBytes)
+	counter(cleanupKeysDesc, tr.CleanedKeys)
 	for _, h := range c.node.HintStats() {
 		counter(hintsTooLargeDesc, h.TooLarge, h.Target)
 	}
