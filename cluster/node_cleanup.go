@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/ringcache/ringcache/cluster/layout"
+	"github.com/ringcache/ringcache/engine"
 )
 
 // Cleanup. Once no topology operation is in progress, a node drops the
@@ -58,6 +59,12 @@ func (n *Node) cleanup(l *layout.Layout) bool {
 		}
 	}
 	n.transfers.cleaned(int64(ranges), keys)
+	// The streaming progress of operations that ended is of no use now.
+	var b engine.MetaBatch
+	b.DeleteRange(streamedPrefix, streamedPrefixEnd)
+	if err := n.cfg.Engine.CommitMeta(&b); err != nil {
+		n.log.Warn("cluster: forgetting the streaming progress of ended operations", "err", err)
+	}
 	if keys > 0 {
 		n.log.Info("cluster: dropped the ranges this node no longer replicates", "ranges", ranges, "records", keys, "epoch", l.Epoch)
 	}

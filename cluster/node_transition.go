@@ -298,8 +298,13 @@ func newStreamLimit(bytesPerSec int64) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(bytesPerSec), int(min(max(bytesPerSec/10, 64<<10), 8<<20)))
 }
 
+// streamedPrefix and streamedPrefixEnd bound the metadata names of the
+// ranges streamed: one per operation and range, deleted by the cleanup
+// once no operation is in progress.
+const streamedPrefix, streamedPrefixEnd = "layout-streamed/", "layout-streamed0"
+
 func streamedMeta(started uint64, r ring.Range) string {
-	return fmt.Sprintf("layout-streamed/%016x/%016x-%016x", started, r.Start, r.End)
+	return fmt.Sprintf("%s%016x/%016x-%016x", streamedPrefix, started, r.Start, r.End)
 }
 
 func (n *Node) rangeStreamed(started uint64, r ring.Range) (bool, error) {

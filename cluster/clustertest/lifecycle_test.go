@@ -304,6 +304,14 @@ func TestJoinUnderLoadLosesNothing(t *testing.T) {
 	if cleaned == 0 {
 		t.Fatal("no old owner counted a record dropped")
 	}
+	c.Eventually("the joined node to forget its streaming progress", func() error {
+		left := 0
+		err := c.Engine(3).ScanMeta("layout-streamed/", func(string, []byte) bool { left++; return true })
+		if err != nil || left > 0 {
+			return fmt.Errorf("%d ranges' progress kept (%v)", left, err)
+		}
+		return nil
+	})
 	if s := c.Node(3).TransferStats(); s.TotalKeys == 0 {
 		t.Fatalf("the new node streamed nothing: %+v", s)
 	}
