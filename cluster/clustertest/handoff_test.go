@@ -270,7 +270,9 @@ func TestHintWindowStopsNewHints(t *testing.T) {
 func TestHintQueueCap(t *testing.T) {
 	t.Parallel()
 	const limit = 16 << 10
-	c := clustertest.New(t, 5, clustertest.Options{Configure: func(i int, cfg *cluster.NodeConfig) {
+	// A second of request timeout: the owners that are up must answer, and
+	// under the race detector on a loaded machine one may take over 500ms.
+	c := clustertest.New(t, 5, clustertest.Options{Timeout: time.Second, Configure: func(i int, cfg *cluster.NodeConfig) {
 		fastHandoff(i, cfg)
 		cfg.Handoff.MaxBytes = limit
 	}})
@@ -299,7 +301,7 @@ func TestHintQueueCap(t *testing.T) {
 
 func TestSloppyQuorumWithTwoOwnersDown(t *testing.T) {
 	t.Parallel()
-	c := clustertest.New(t, 5, clustertest.Options{Configure: fastHandoff})
+	c := clustertest.New(t, 5, clustertest.Options{Timeout: time.Second, Configure: fastHandoff})
 	ctx := context.Background()
 	keys := keysOwnedBy(t, c, 100, 0, 1, 2)
 	c.Partition([]int{1, 2}, []int{0, 3, 4})
