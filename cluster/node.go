@@ -228,7 +228,7 @@ func (n *Node) start() error {
 	n.seeded.Store(ms.Seeded())
 	n.reassess()
 	n.layoutLive.Store(true)
-	if m, ok := n.lay.current().Member(n.cfg.NodeID); ok && m.State == layout.Left {
+	if n.left() {
 		// Restarted after it left for good: nothing to serve.
 		n.stopWith(fmt.Errorf("%w: this node left the cluster for good; start a new node with a new --node-id and an empty data directory", ErrNotJoined))
 	}
@@ -318,7 +318,7 @@ func (n *Node) RingDigest() uint64 { return n.topo.Load().Ring().Digest() }
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		// A node the layout has Left says goodbye to gossip as well.
-		left := n.lay != nil && n.selfState() == layout.Left.String()
+		left := n.lay != nil && n.left()
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Membership.LeaveTimeout)
 		defer cancel()
 		n.closeErr = n.shutdown(ctx, left)
@@ -350,7 +350,7 @@ func (n *Node) StartLeave(ctx context.Context) error {
 func (n *Node) awaitLeft(ctx context.Context) error {
 	for {
 		ch := n.layoutUpdated()
-		if m, ok := n.lay.current().Member(n.cfg.NodeID); !ok || m.State == layout.Left {
+		if _, ok := n.lay.current().Member(n.cfg.NodeID); !ok || n.left() {
 			return nil
 		}
 		select {

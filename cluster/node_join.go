@@ -119,7 +119,7 @@ func (n *Node) bootstrap() error {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	ctx, cancel := context.WithTimeout(n.life, 10*time.Second)
+	ctx, cancel := context.WithTimeout(n.life, n.cfg.ProposeTimeout)
 	defer cancel()
 	err := n.cons.Propose(ctx, layout.Command{
 		Kind: layout.CmdBootstrap, ClusterID: hex.EncodeToString(id[:]),
@@ -191,6 +191,12 @@ func (n *Node) selfState() string {
 		return ""
 	}
 	return m.State.String()
+}
+
+// left reports whether the layout has this node Left.
+func (n *Node) left() bool {
+	m, ok := n.lay.current().Member(n.cfg.NodeID)
+	return ok && m.State == layout.Left
 }
 
 // tryJoin makes one attempt: ask a member to propose this node's join
@@ -266,14 +272,13 @@ func (n *Node) propose(ctx context.Context, c layout.Command) error {
 // serveProposal is the OpLayoutPropose handler: a node asks this member
 // to propose a command (its join).
 func (n *Node) serveProposal(ctx context.Context, p []byte) error {
-	c, err := layout.DecodeCommand(p)
-	if err != nil {
+	if _, err := layout.DecodeCommand(p); err != nil {
 		return err
 	}
 	if !n.cons.Initialized() {
 		return &NotJoinedError{Reason: "asked to propose by a node, but not a member"}
 	}
-	return n.cons.Propose(ctx, c.Encode())
+	return n.cons.Propose(ctx, p)
 }
 
 // layoutUpdated returns a channel closed at the next layout change.

@@ -137,10 +137,11 @@ func (n *Node) receiveLayout(ctx context.Context, p []byte) error {
 		return fmt.Errorf("%w: layout message without its sender", transport.ErrMalformed)
 	}
 	from, msg := string(p[1:1+int(p[0])]), p[1+int(p[0]):]
-	if rid, ok := consensus.Sender(msg); ok {
+	rid, err := n.cons.Receive(ctx, msg)
+	if rid != 0 {
 		n.raftPeers.Store(rid, from)
 	}
-	return n.cons.Receive(ctx, msg)
+	return err
 }
 
 // The wire codes of the layout's and the consensus log's errors, so a

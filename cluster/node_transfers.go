@@ -139,7 +139,7 @@ func (x *transfers) snapshot(l *layout.Layout) TransferStats {
 			s.ETA = time.Duration(float64(el) * float64(s.RangesTotal-s.RangesDone) / float64(s.RangesDone))
 		}
 	}
-	if n := op.Stage; n != layout.Streaming {
+	if op.Stage != layout.Streaming {
 		s.WaitingFor = x.waitingFor
 	}
 	return s

@@ -138,8 +138,9 @@ func (n *Node) lagging(epoch uint64) string {
 		ok bool
 	}
 	var wg sync.WaitGroup
-	out := make(chan result, len(t.Members()))
-	for _, m := range n.lay.current().Members {
+	members := n.lay.current().Members
+	out := make(chan result, len(members))
+	for _, m := range members {
 		if m.State == layout.Left || m.ID == n.cfg.NodeID {
 			continue
 		}

@@ -163,17 +163,9 @@ func (l *Log) Propose(ctx context.Context, cmd []byte) error {
 	data := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(cmd)), id)
 	data = append(data, cmd...)
 	ch := make(chan error, 1)
-	l.mu.Lock()
-	node, closed := l.mu.node, l.mu.closed
-	if node != nil && !closed {
-		l.mu.waiters[id] = ch
-	}
-	l.mu.Unlock()
-	switch {
-	case closed:
-		return ErrClosed
-	case node == nil:
-		return ErrNotStarted
+	node, err := l.started(func() { l.mu.waiters[id] = ch })
+	if err != nil {
+		return err
 	}
 	defer func() {
 		l.mu.Lock()
@@ -222,36 +214,40 @@ func proposalID() uint64 {
 	return binary.BigEndian.Uint64(b[:]) | 1
 }
 
-// Receive hands the log a message a peer sent.
-func (l *Log) Receive(ctx context.Context, msg []byte) error {
+// started returns the running node, or why there is none; with it, also
+// runs under the lock that Close takes.
+func (l *Log) started(also func()) (raft.Node, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.mu.closed:
+		return nil, ErrClosed
+	case l.mu.node == nil:
+		return nil, ErrNotStarted
+	}
+	if also != nil {
+		also()
+	}
+	return l.mu.node, nil
+}
+
+// Receive hands the log a message a peer sent, and returns the id of
+// the member that sent it (0 when it does not decode).
+func (l *Log) Receive(ctx context.Context, msg []byte) (from uint64, err error) {
 	m := &pb.Message{}
 	if err := proto.Unmarshal(msg, m); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadMessage, err)
+		return 0, fmt.Errorf("%w: %w", ErrBadMessage, err)
 	}
 	if m.GetTo() != l.cfg.ID {
 		// For an earlier incarnation of this member (same address, wiped
 		// disk): its log is not ours, and raft would take it for a lost one.
-		return fmt.Errorf("%w: for member %x, this is %x", ErrBadMessage, m.GetTo(), l.cfg.ID)
+		return m.GetFrom(), fmt.Errorf("%w: for member %x, this is %x", ErrBadMessage, m.GetTo(), l.cfg.ID)
 	}
-	l.mu.Lock()
-	node, closed := l.mu.node, l.mu.closed
-	l.mu.Unlock()
-	switch {
-	case closed:
-		return ErrClosed
-	case node == nil:
-		return ErrNotStarted
+	node, err := l.started(nil)
+	if err != nil {
+		return m.GetFrom(), err
 	}
-	return node.Step(ctx, m)
-}
-
-// Sender returns the id of the member that sent an encoded message.
-func Sender(msg []byte) (uint64, bool) {
-	m := &pb.Message{}
-	if err := proto.Unmarshal(msg, m); err != nil || m.GetFrom() == 0 {
-		return 0, false
-	}
-	return m.GetFrom(), true
+	return m.GetFrom(), node.Step(ctx, m)
 }
 
 // Status is what a member knows of its group.

@@ -95,8 +95,14 @@ func (l *Log) apply(node raft.Node, e *pb.Entry) {
 		if idx > l.replayed {
 			l.applyNormal(e)
 		}
-	case pb.EntryConfChange:
-		cc := &pb.ConfChange{}
+	case pb.EntryConfChange, pb.EntryConfChangeV2:
+		var cc interface {
+			pb.ConfChangeI
+			proto.Message
+		} = &pb.ConfChange{}
+		if e.GetType() == pb.EntryConfChangeV2 {
+			cc = &pb.ConfChangeV2{}
+		}
 		if err := proto.Unmarshal(e.GetData(), cc); err != nil {
 			l.log.Error("consensus: undecodable configuration change", "index", idx, "err", err)
 			break
@@ -106,15 +112,7 @@ func (l *Log) apply(node raft.Node, e *pb.Entry) {
 		l.mu.conf = cs
 		l.mu.Unlock()
 		if idx > l.replayed {
-			l.log.Info("consensus: group changed", "change", cc.GetType().String(), "member", cc.GetNodeId(), "voters", cs.GetVoters())
-		}
-	case pb.EntryConfChangeV2:
-		cc := &pb.ConfChangeV2{}
-		if err := proto.Unmarshal(e.GetData(), cc); err == nil {
-			cs := node.ApplyConfChange(cc)
-			l.mu.Lock()
-			l.mu.conf = cs
-			l.mu.Unlock()
+			l.log.Info("consensus: group changed", "change", cc.AsV2().String(), "voters", cs.GetVoters())
 		}
 	}
 	l.mu.Lock()

@@ -51,8 +51,7 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 		recs[i] = local.Record(m, c.clock.Now())
 	}
 	_, level := ConsistencyFrom(ctx)
-	stale := 0
-	for round := 0; ; round++ {
+	for round, stale := 0, 0; ; {
 		f, err := c.plan(keys, level, c.cfg.W, true)
 		if err != nil {
 			return err
@@ -62,7 +61,6 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 			// Planned with a layout the cluster has left: plan again with
 			// the new one (the same versions: writing twice is harmless).
 			stale++
-			round--
 			c.stats.staleRetries.Add(1)
 			continue
 		}
@@ -78,6 +76,7 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 		}
 		c.stats.restamps.Add(1)
 		keys, recs = c.restamp(keys, recs, newer)
+		round++
 	}
 }
 

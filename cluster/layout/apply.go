@@ -201,16 +201,26 @@ func join(l *Layout, c Command, n int) (*Layout, error) {
 	return plan(next, n), nil
 }
 
-func depart(l *Layout, c Command, n int) (*Layout, error) {
+// idleNormal returns the index of member id for an operation that
+// starts from it: no operation in progress, and id a Normal member.
+func idleNormal(l *Layout, id string) (int, error) {
 	if err := idle(l); err != nil {
-		return nil, err
+		return 0, err
 	}
-	i, ok := l.index(c.Node)
+	i, ok := l.index(id)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownNode, c.Node)
+		return 0, fmt.Errorf("%w: %s", ErrUnknownNode, id)
 	}
 	if l.Members[i].State != Normal {
-		return nil, fmt.Errorf("%w: %s is %s", ErrBadState, c.Node, l.Members[i].State)
+		return 0, fmt.Errorf("%w: %s is %s", ErrBadState, id, l.Members[i].State)
+	}
+	return i, nil
+}
+
+func depart(l *Layout, c Command, n int) (*Layout, error) {
+	i, err := idleNormal(l, c.Node)
+	if err != nil {
+		return nil, err
 	}
 	if owners(l) < 2 {
 		return nil, ErrTooFew
@@ -226,15 +236,9 @@ func depart(l *Layout, c Command, n int) (*Layout, error) {
 }
 
 func replace(l *Layout, c Command, n int) (*Layout, error) {
-	if err := idle(l); err != nil {
+	i, err := idleNormal(l, c.Node)
+	if err != nil {
 		return nil, err
-	}
-	i, ok := l.index(c.Node)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownNode, c.Node)
-	}
-	if l.Members[i].State != Normal {
-		return nil, fmt.Errorf("%w: %s is %s", ErrBadState, c.Node, l.Members[i].State)
 	}
 	if err := checkNew(l, c); err != nil {
 		return nil, err
