@@ -39,8 +39,10 @@ type Manager struct {
 		// refusalLogged rate-limits the refusal log line per target.
 		refusalLogged map[string]time.Time
 		// retries counts a target's replays interrupted in a row, for the
-		// backoff of the early retry.
-		retries map[string]int
+		// backoff of the early retry; retryDue marks the targets whose
+		// early retry is scheduled (one at a time).
+		retries  map[string]int
+		retryDue map[string]bool
 	}
 	// active lists the targets with pending hints, for Merge's fast path;
 	// nil or empty when there are none. Writers hold activeMu, so that a
@@ -79,6 +81,7 @@ func New(cfg Config) (*Manager, error) {
 	m.mu.replaying = map[string]bool{}
 	m.mu.refusalLogged = map[string]time.Time{}
 	m.mu.retries = map[string]int{}
+	m.mu.retryDue = map[string]bool{}
 	err := cfg.Store.ScanMeta(downMetaPrefix, func(name string, val []byte) bool {
 		if len(val) == 8 {
 			m.mu.down[name[len(downMetaPrefix):]] = int64(binary.BigEndian.Uint64(val))

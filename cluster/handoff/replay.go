@@ -104,14 +104,24 @@ func (m *Manager) pass(target string, woken bool) {
 // between dials). The delay doubles from 100ms up to a second (or
 // RetryInterval if shorter): a returning node gets its hints within about
 // a second of accepting connections, for one failed dial a second while
-// it does not.
+// it does not. A target has one early retry scheduled at most: the passes
+// that fail meanwhile (the periodic ones, the woken ones) do not add
+// their own, which would pile up for as long as the target stays away.
 func (m *Manager) retrySoon(target string) {
 	m.mu.Lock()
+	if m.mu.retryDue[target] {
+		m.mu.Unlock()
+		return
+	}
+	m.mu.retryDue[target] = true
 	n := m.mu.retries[target]
 	m.mu.retries[target] = n + 1
 	m.mu.Unlock()
 	delay := min(100*time.Millisecond<<min(n, 4), time.Second, m.cfg.RetryInterval)
 	time.AfterFunc(delay, func() {
+		m.mu.Lock()
+		delete(m.mu.retryDue, target)
+		m.mu.Unlock()
 		if m.life.Err() == nil {
 			m.Wake(target)
 		}

@@ -374,3 +374,32 @@ func TestAliveTargetClearsDownSince(t *testing.T) {
 		return nil
 	})
 }
+
+// A target that stays unreachable is retried by one early-retry chain,
+// however many passes failed: each periodic pass that fails must not add
+// a chain of its own, or the attempts per second grow with the outage.
+func TestUnreachableTargetRetriesDoNotPileUp(t *testing.T) {
+	e := memEngine(t, nil)
+	fc := newFakeCluster()
+	clk := newClock()
+	cfg := testConfig(e, fc, clk)
+	tk := await.NewTicker()
+	cfg.NewTicker = tk.Start
+	m := newManager(t, cfg)
+	keys, recs := hintKeys(10, 100)
+	mustHold(t, m, "t", keys, recs)
+	fc.set("t", handoff.Alive)
+	fc.setFail(true, false)
+	// Thirty periodic passes, each failing.
+	tk.Passes(t, 30)
+	// With one chain, an attempt per RetryInterval (20ms): about 15 in
+	// 300ms. With a chain per failed pass, thirty times that.
+	start := fc.deliverAttempts()
+	time.Sleep(300 * time.Millisecond)
+	if n := fc.deliverAttempts() - start; n > 60 {
+		t.Fatalf("%d delivery attempts in 300ms with a %v retry: the early retries pile up", n, cfg.RetryInterval)
+	}
+	if s := statsOf(m, "t"); s.Pending != 10 {
+		t.Fatalf("stats %+v, want 10 pending", s)
+	}
+}
