@@ -273,11 +273,16 @@ func infoSection(ctx context.Context, addr, section string) (map[string]string, 
 	if err != nil {
 		return nil, err
 	}
+	return ParseInfo(text), nil
+}
+
+// ParseInfo returns the fields of an INFO reply, by name.
+func ParseInfo(text string) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(text, "\n") {
 		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
 			out[k] = v
 		}
 	}
-	return out, nil
+	return out
 }

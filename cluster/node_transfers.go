@@ -16,7 +16,7 @@ type transfers struct {
 	// started is the operation's starting epoch; a new one resets the
 	// counters.
 	started                 uint64
-	ranges, done            int
+	ranges, done, resumed   int
 	keys, bytes             int64
 	since                   time.Time
 	waitingFor              string
@@ -31,10 +31,12 @@ type transfers struct {
 
 // LastStream is a streaming a node finished: what it received of the
 // ranges it gained in one operation (this run's share, when it resumed
-// after a restart), and how long that took.
+// after a restart: Resumed counts the ranges a run before had streamed),
+// and how long that took.
 type LastStream struct {
 	Keys, Bytes int64
 	Seconds     float64
+	Resumed     int
 }
 
 // TransferStats is a snapshot of transfers.
@@ -44,10 +46,12 @@ type TransferStats struct {
 	Epoch           uint64
 	// Pending lists the members still streaming.
 	Pending []string
-	// RangesTotal and RangesDone count the ranges this node gains;
-	// Keys and Bytes what it received of them so far.
-	RangesTotal, RangesDone int
-	Keys, Bytes             int64
+	// RangesTotal and RangesDone count the ranges this node gains,
+	// RangesResumed those of them a run before this one had streamed
+	// (this node restarted mid-stream); Keys and Bytes what it received
+	// of them so far.
+	RangesTotal, RangesDone, RangesResumed int
+	Keys, Bytes                            int64
 	// Rate is the bytes per second received since streaming began; ETA
 	// the time left at that rate (0 unknown).
 	Rate float64
@@ -66,15 +70,21 @@ type TransferStats struct {
 	Last LastStream
 }
 
-func (x *transfers) begin(op *layout.Op, ranges int) {
+// begin records that this node streams ranges of op's moved ranges,
+// done of which it streamed already (in this run's earlier passes, or in
+// a run before a restart: those count as resumed).
+// It reports whether this is the operation's first pass in this run.
+func (x *transfers) begin(op *layout.Op, ranges, done int) (first bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.started == op.Started {
-		return
+	first = x.started != op.Started
+	if first {
+		x.started, x.ranges, x.resumed, x.keys, x.bytes = op.Started, ranges, done, 0, 0
+		x.since = x.now()
+		x.operations++
 	}
-	x.started, x.ranges, x.done, x.keys, x.bytes = op.Started, ranges, 0, 0, 0
-	x.since = x.now()
-	x.operations++
+	x.done = done
+	return first
 }
 
 func (x *transfers) progress(keys, bytes int64) {
@@ -87,13 +97,11 @@ func (x *transfers) progress(keys, bytes int64) {
 }
 
 // rangeDone counts one range finished (its keys and bytes were counted
-// by progress already); resumed marks a range done by an earlier run.
-func (x *transfers) rangeDone(resumed bool) {
+// by progress already).
+func (x *transfers) rangeDone() {
 	x.mu.Lock()
 	x.done++
-	if !resumed {
-		x.totalRanges++
-	}
+	x.totalRanges++
 	x.mu.Unlock()
 }
 
@@ -101,7 +109,7 @@ func (x *transfers) rangeDone(resumed bool) {
 // operation it streams for.
 func (x *transfers) finished() {
 	x.mu.Lock()
-	x.last = LastStream{Keys: x.keys, Bytes: x.bytes, Seconds: x.now().Sub(x.since).Seconds()}
+	x.last = LastStream{Keys: x.keys, Bytes: x.bytes, Seconds: x.now().Sub(x.since).Seconds(), Resumed: x.resumed}
 	x.mu.Unlock()
 }
 
@@ -130,7 +138,7 @@ func (x *transfers) snapshot(l *layout.Layout) TransferStats {
 	op := l.Op
 	s.Op, s.Node, s.Stage, s.Epoch, s.Pending = op.Kind.String(), op.Node, op.Stage.String(), l.Epoch, op.Pending
 	if x.started == op.Started {
-		s.RangesTotal, s.RangesDone, s.Keys, s.Bytes = x.ranges, x.done, x.keys, x.bytes
+		s.RangesTotal, s.RangesDone, s.RangesResumed, s.Keys, s.Bytes = x.ranges, x.done, x.resumed, x.keys, x.bytes
 		if el := x.now().Sub(x.since).Seconds(); el > 0 {
 			s.Rate = float64(x.bytes) / el
 		}

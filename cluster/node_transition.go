@@ -199,7 +199,6 @@ func (n *Node) stream(l *layout.Layout) {
 			mine = append(mine, mv)
 		}
 	}
-	n.transfers.begin(l.Op, len(mine))
 	var todo []ring.Move
 	for _, mv := range mine {
 		done, err := n.rangeStreamed(l.Op.Started, mv.Range)
@@ -207,11 +206,13 @@ func (n *Node) stream(l *layout.Layout) {
 			n.log.Warn("cluster: streaming progress", "err", err)
 			return
 		}
-		if done {
-			n.transfers.rangeDone(true)
-		} else {
+		if !done {
 			todo = append(todo, mv)
 		}
+	}
+	if n.transfers.begin(l.Op, len(mine), len(mine)-len(todo)) {
+		n.log.Info("cluster: streaming", "op", l.Op.Kind.String(), "node", l.Op.Node, "ranges", len(mine),
+			"streamed_before_restart", len(mine)-len(todo))
 	}
 	if len(todo) > 0 {
 		if err := n.streamRanges(l.Op, todo); err != nil {
@@ -232,14 +233,19 @@ func (n *Node) stream(l *layout.Layout) {
 		"keys", last.Keys, "bytes", last.Bytes, "seconds", last.Seconds)
 }
 
+// streamChunk is how many moved ranges one round of streamRanges syncs
+// before it records them: a restart redoes one round at most.
+const streamChunk = 64
+
 // streamRanges syncs each moved range with R of its old replicas (fewer
-// only when the operation was forced, or when the range has fewer), one
-// exchange per old replica covering every range it is asked for, and
-// records each range done once all its sources synced it.
+// only when the operation was forced, or when the range has fewer) and
+// records each range done once all its sources synced it. It goes in
+// rounds of streamChunk ranges, one exchange per old replica per round,
+// and stops at the first round with a failure (the next pass plans again
+// with the members then alive).
 func (n *Node) streamRanges(op *layout.Op, moves []ring.Move) error {
 	t := n.topo.Load()
 	want := n.cfg.Coordinator.R
-	bySource := map[string][]antientropy.Range{}
 	sources := make([][]string, len(moves))
 	for i, mv := range moves {
 		var from []string
@@ -253,7 +259,22 @@ func (n *Node) streamRanges(op *layout.Op, moves []ring.Move) error {
 			return fmt.Errorf("range %v: %d of its %d old replicas reachable, %d needed", mv.Range, len(from), len(mv.From), want)
 		}
 		sources[i] = from
-		for _, id := range from {
+	}
+	for start := 0; start < len(moves); start += streamChunk {
+		end := min(start+streamChunk, len(moves))
+		if err := n.streamRound(op, moves[start:end], sources[start:end]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamRound syncs moves[i] with each of sources[i], one exchange per
+// source, and records the ranges every source of which synced them.
+func (n *Node) streamRound(op *layout.Op, moves []ring.Move, sources [][]string) error {
+	bySource := map[string][]antientropy.Range{}
+	for i, mv := range moves {
+		for _, id := range sources[i] {
 			bySource[id] = append(bySource[id], mv.Range)
 		}
 	}
@@ -279,7 +300,7 @@ func (n *Node) streamRanges(op *layout.Op, moves []ring.Move) error {
 	for i, mv := range moves {
 		if synced[mv.Range] >= len(sources[i]) {
 			b.Put(streamedMeta(op.Started, mv.Range), nil)
-			n.transfers.rangeDone(false)
+			n.transfers.rangeDone()
 		}
 	}
 	if b.Len() > 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/coordinator"
 	"github.com/ringcache/ringcache/cluster/handoff"
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server/local"
@@ -272,11 +273,27 @@ func sortPeerStats(ps []PeerStats) {
 // progress and its streaming totals.
 func (n *Node) TransferStats() TransferStats { return n.transfers.snapshot(n.lay.current()) }
 
+// layoutLeaderID returns the node id of the layout group's leader, the
+// member that drives an operation; "" when none is known.
+func (n *Node) layoutLeaderID(l *layout.Layout) string {
+	if n.cons == nil {
+		return ""
+	}
+	lead := n.cons.Status().Leader
+	for _, m := range l.Members {
+		if lead != 0 && m.RaftID == lead {
+			return m.ID
+		}
+	}
+	return ""
+}
+
 // Transfers implements server.TopologyAdmin (RINGCACHE TRANSFERS), and
-// is INFO's Topology section: the layout epoch and this node's role, the
-// operation in progress (kind, node, stage, members still streaming,
-// the member the stage waits for), this node's streaming of it (ranges
-// done and total, keys and bytes, rate, ETA) and its totals.
+// is INFO's Topology section: the layout epoch, this node's role, the
+// leader that drives operations, the operation in progress (kind, node,
+// stage, members still streaming, the member the stage waits for), this
+// node's streaming of it (ranges done and total, keys and bytes, rate,
+// ETA) and its totals.
 func (n *Node) Transfers() [][2]string {
 	l := n.lay.current()
 	s := n.transfers.snapshot(l)
@@ -292,12 +309,14 @@ func (n *Node) Transfers() [][2]string {
 	return [][2]string{
 		{"topology_epoch", strconv.FormatUint(l.Epoch, 10)},
 		{"topology_role", role},
+		{"topology_leader", n.layoutLeaderID(l)},
 		{"topology_operation", op},
 		{"topology_stage", stage},
 		{"topology_streaming_members", strings.Join(s.Pending, ",")},
 		{"topology_waiting_for", s.WaitingFor},
 		{"topology_ranges_done", strconv.Itoa(s.RangesDone)},
 		{"topology_ranges_total", strconv.Itoa(s.RangesTotal)},
+		{"topology_ranges_resumed", strconv.Itoa(s.RangesResumed)},
 		{"topology_keys_streamed", i(s.Keys)},
 		{"topology_bytes_streamed", i(s.Bytes)},
 		{"topology_stream_rate_bytes", strconv.FormatFloat(s.Rate, 'f', 0, 64)},
@@ -309,6 +328,7 @@ func (n *Node) Transfers() [][2]string {
 		{"topology_last_stream_keys", i(s.Last.Keys)},
 		{"topology_last_stream_bytes", i(s.Last.Bytes)},
 		{"topology_last_stream_seconds", strconv.FormatFloat(s.Last.Seconds, 'f', 3, 64)},
+		{"topology_last_stream_resumed_ranges", strconv.Itoa(s.Last.Resumed)},
 		{"topology_cleanup_ranges", i(s.CleanedRanges)},
 		{"topology_cleanup_keys", i(s.CleanedKeys)},
 	}

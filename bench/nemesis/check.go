@@ -39,6 +39,14 @@ type Result struct {
 	// every owner, nothing: a DEL that found nothing need not write).
 	NotOnOwners   int `json:"not_on_owners"`
 	OwnersChecked int `json:"owners_checked"`
+	// UnderReplicated counts the sampled acknowledged inserts held by
+	// fewer than W of their owners before the repair round
+	// (Final.BeforeRepair).
+	UnderReplicated int `json:"under_replicated,omitempty"`
+	// SplitOwners counts the sampled keys for which some member lists
+	// other owners than the first node does (Final.OwnerViews): the
+	// members disagree on ownership after the heal.
+	SplitOwners int `json:"split_owners,omitempty"`
 	// BadValues counts reads, the final ones included, that returned a
 	// value no client had started to write to the key by then.
 	BadValues int `json:"bad_values"`
@@ -60,7 +68,7 @@ type Result struct {
 // completed.
 func (r Result) Pass() bool {
 	return r.Lost == 0 && r.Discarded == 0 && r.StaleReads == [2]int{} && r.UndoneDeletes == 0 &&
-		r.NilReads == [numPhases]int{} && r.NotOnOwners == 0 && r.BadValues == 0 &&
+		r.NilReads == [numPhases]int{} && r.NotOnOwners == 0 && r.UnderReplicated == 0 && r.SplitOwners == 0 && r.BadValues == 0 &&
 		r.FinalErrors == 0 && len(r.Incomplete) == 0
 }
 
@@ -127,7 +135,47 @@ func Check(h History, f Final) Result {
 			c.deleted(k, ops)
 		}
 	}
+	c.ownerViews()
 	return c.res
+}
+
+// ownerViews compares every member's owners of each sampled key with
+// the first node's.
+func (c *checker) ownerViews() {
+	keys := make([]string, 0, len(c.f.Replicas))
+	for k := range c.f.Replicas {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	ids := make([]string, 0, len(c.f.OwnerViews))
+	for id := range c.f.OwnerViews {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, k := range keys {
+		reps := c.f.Replicas[k]
+		if slices.ContainsFunc(reps, func(r Replica) bool { return r.Node == "?" }) {
+			continue // no owners read: counted as a final error already
+		}
+		want := make([]string, len(reps))
+		for i, r := range reps {
+			want[i] = r.Node
+		}
+	views: // one count per key
+		for _, id := range ids {
+			got, ok := c.f.OwnerViews[id][k]
+			switch {
+			case !ok:
+				c.res.FinalErrors++
+				c.example("final error", "RINGCACHE OWNERS %s on %s failed", k, id)
+				break views
+			case !slices.Equal(got, want):
+				c.res.SplitOwners++
+				c.example("split owners", "%s lists %v as the owners of %s, the first node %v", id, got, k, want)
+				break views
+			}
+		}
+	}
 }
 
 // checker is one Check in progress.
@@ -253,6 +301,19 @@ func (c *checker) insert(key string, ops []Op) {
 	}
 	c.owners(key, func(r Replica) bool { return r.Held && !r.Tombstone && r.Value == set.Value },
 		strconv.Quote(set.Value))
+	if reps, ok := c.f.BeforeRepair[key]; ok {
+		held := 0
+		for _, r := range reps {
+			if r.Held && !r.Tombstone && r.Value == set.Value {
+				held++
+			}
+		}
+		if held < c.f.W && !slices.ContainsFunc(reps, func(r Replica) bool { return r.Err != "" }) {
+			c.res.UnderReplicated++
+			c.example("under-replicated", "%s (acknowledged at %s) was on %d of its owners before the repair, fewer than W=%d: %v",
+				key, secs(set.End), held, c.f.W, reps)
+		}
+	}
 }
 
 func describeFinal(fr FinalRead) string {

@@ -93,6 +93,14 @@ func cleanHistory() (History, Final) {
 			"reg:1:1": holding("3"),
 			"del:2:1": tombstones(),
 		},
+		// Before the repair, one owner lacks the insert: W=2 is enough.
+		BeforeRepair: map[string][]Replica{
+			"ins:0:1": {{Node: "node1", Held: true, Value: "a"}, {Node: "node2"}, {Node: "node3", Held: true, Value: "a"}},
+		},
+		W: 2,
+		OwnerViews: map[string]map[string][]string{
+			"node2": {"ins:0:1": {"node1", "node2", "node3"}, "reg:1:1": {"node1", "node2", "node3"}, "del:2:1": {"node1", "node2", "node3"}},
+		},
 	}
 	return h, f
 }
@@ -167,6 +175,22 @@ func TestCheckViolations(t *testing.T) {
 		{"not on owners: a value where the others have nothing", func(h *History, f *Final) {
 			f.Replicas["del:2:1"] = []Replica{{Node: "node1"}, {Node: "node2", Held: true, Value: "x"}, {Node: "node3"}}
 		}, func(r Result) int { return r.NotOnOwners }, 1, "not on owners"},
+		{"under-replicated: an insert on one owner before the repair", func(h *History, f *Final) {
+			f.BeforeRepair["ins:0:1"][0] = Replica{Node: "node1"}
+		}, func(r Result) int { return r.UnderReplicated }, 1, "under-replicated"},
+		{"under-replicated: another value counts as missing", func(h *History, f *Final) {
+			f.BeforeRepair["ins:0:1"][2].Value = "b"
+		}, func(r Result) int { return r.UnderReplicated }, 1, "under-replicated"},
+		{"split owners: a member lists other owners", func(h *History, f *Final) {
+			f.OwnerViews["node2"]["reg:1:1"] = []string{"node1", "node2", "node4"}
+		}, func(r Result) int { return r.SplitOwners }, 1, "split owners"},
+		{"split owners: counted once per key", func(h *History, f *Final) {
+			f.OwnerViews["node2"]["reg:1:1"] = []string{"node1", "node2", "node4"}
+			f.OwnerViews["node3"] = map[string][]string{"ins:0:1": {"node1", "node2", "node3"}, "reg:1:1": {"node4"},
+				"del:2:1": {"node1", "node2", "node3"}}
+		}, func(r Result) int { return r.SplitOwners }, 1, "split owners"},
+		{"final error: a member's owners not read", func(h *History, f *Final) { delete(f.OwnerViews["node2"], "del:2:1") },
+			func(r Result) int { return r.FinalErrors }, 1, "final error"},
 		{"bad value: insert", func(h *History, f *Final) { h.Ops = append(h.Ops, get("ins:0:1", "zz", 50, 51)) },
 			func(r Result) int { return r.BadValues }, 1, "bad value"},
 		{"bad value: register value not yet written", func(h *History, f *Final) { h.Ops = append(h.Ops, get("reg:1:1", "3", 11, 12)) },

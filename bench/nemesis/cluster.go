@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,43 +22,80 @@ import (
 type nodeAddrs struct{ client, cluster, gossip string }
 
 // cluster is the scenario's set of nodes, all gossiping through the first
-// node as their seed.
+// node as their seed. A membership scenario starts some of them later
+// (spares), and takes some out: members are the nodes of the cluster
+// now, serving those the clients send to.
 type cluster struct {
-	dir   string
-	nodes []*node
-	admin []*redis.Client // one per node, for the checker's own commands
+	dir     string
+	nodes   []*node
+	admin   []*redis.Client // one per node, for the checker's own commands
+	members []bool          // by index; changed by the fault, read after it
+	serving *servingSet
 }
 
-// newCluster describes a cluster in dir on fresh ports; uids gives the
-// nodes (by index) that run as another user.
-func newCluster(cfg *Config, dir, bin string, uids map[int]int) (*cluster, error) {
+// newCluster describes a cluster in dir on fresh ports: every node of
+// sc, its spares not started with the others.
+func newCluster(cfg *Config, dir, bin string, sc *scenario) (*cluster, error) {
 	addrs, err := loopback.Addrs(3 * cfg.Nodes)
 	if err != nil {
 		return nil, err
 	}
 	c := &cluster{dir: dir}
+	var initial []int
 	for i := range cfg.Nodes {
 		a := nodeAddrs{client: addrs[3*i], cluster: addrs[3*i+1], gossip: addrs[3*i+2]}
-		n := newNode(i, dir, bin, a, addrs[2], cfg.NodeArgs, uids[i])
+		args := cfg.NodeArgs
+		spare := slices.Contains(sc.spares, i)
+		if spare && sc.slowStream {
+			args = append(slices.Clone(args), "--stream-rate", cfg.SlowStreamRate)
+		}
+		n := newNode(i, dir, bin, a, addrs[2], args, sc.runAs[i])
 		if err := n.makeDataDir(); err != nil {
 			return nil, err
 		}
 		c.nodes = append(c.nodes, n)
+		c.members = append(c.members, !spare)
+		if !spare {
+			initial = append(initial, i)
+		}
 		c.admin = append(c.admin, redis.NewClient(&redis.Options{Addr: a.client, Protocol: 2, DisableIdentity: true,
 			MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 10 * time.Second, PoolSize: 2}))
 	}
+	c.serving = newServingSet(initial)
 	return c, nil
+}
+
+// memberIndexes returns the indexes of the members.
+func (c *cluster) memberIndexes() []int {
+	var out []int
+	for i, m := range c.members {
+		if m {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// join makes node i a member, served by the clients; leave takes it out.
+func (c *cluster) join(i int) {
+	c.members[i] = true
+	c.serving.add(i)
+}
+
+func (c *cluster) leave(i int) {
+	c.members[i] = false
+	c.serving.remove(i)
 }
 
 // startCluster starts a cluster in dir and waits until every node sees
 // every other alive. A node can lose its port to another process between
 // the probe and its bind, so a failed start is retried on new ports.
-func startCluster(ctx context.Context, cfg *Config, dir, bin string, uids map[int]int) (*cluster, error) {
+func startCluster(ctx context.Context, cfg *Config, dir, bin string, sc *scenario) (*cluster, error) {
 	const tries = 3
 	var errs []error
 	for try := range tries {
-		c, err := newCluster(cfg, dir, bin, uids)
+		c, err := newCluster(cfg, dir, bin, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -78,16 +116,16 @@ func startCluster(ctx context.Context, cfg *Config, dir, bin string, uids map[in
 	return nil, errors.Join(errs...)
 }
 
-// start starts the seed, then the other nodes at once, then waits for the
-// membership.
+// start starts the seed, then the other members at once, then waits for
+// the membership.
 func (c *cluster) start(ctx context.Context, cfg *Config) error {
 	if err := c.nodes[0].start(ctx, cfg.StartTimeout); err != nil {
 		return err
 	}
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
-	for i, n := range c.nodes[1:] {
-		wg.Go(func() { errs[i] = n.start(ctx, cfg.StartTimeout) })
+	for _, i := range c.memberIndexes()[1:] {
+		wg.Go(func() { errs[i] = c.nodes[i].start(ctx, cfg.StartTimeout) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -143,26 +181,29 @@ func (c *cluster) aliveSeen(ctx context.Context, i int) (int, error) {
 	return alive, nil
 }
 
-// waitJoined polls until every node lists every node alive, or timeout.
+// waitJoined polls until every member lists every member alive and
+// normal, or timeout.
 func (c *cluster) waitJoined(ctx context.Context, timeout time.Duration) error {
 	return await.Poll(ctx, timeout, 200*time.Millisecond, func() error {
-		for i, n := range c.nodes {
+		members := c.memberIndexes()
+		for _, i := range members {
 			alive, err := c.aliveSeen(ctx, i)
 			if err != nil {
-				return fmt.Errorf("RINGCACHE NODES on %s: %v", n.id, err)
+				return fmt.Errorf("RINGCACHE NODES on %s: %v", c.nodes[i].id, err)
 			}
-			if alive != len(c.nodes) {
-				return fmt.Errorf("%s sees %d of %d nodes alive", n.id, alive, len(c.nodes))
+			if alive != len(members) {
+				return fmt.Errorf("%s sees %d of %d members alive and normal", c.nodes[i].id, alive, len(members))
 			}
 		}
 		return nil
 	})
 }
 
-// hintsPending sums RINGCACHE HINTS' pending column over every node.
+// hintsPending sums RINGCACHE HINTS' pending column over every member.
 func (c *cluster) hintsPending(ctx context.Context) (int64, error) {
 	var total int64
-	for i, n := range c.nodes {
+	for _, i := range c.memberIndexes() {
+		n := c.nodes[i]
 		reply, err := c.admin[i].Do(ctx, "RINGCACHE", "HINTS").Result()
 		if err != nil {
 			return 0, fmt.Errorf("RINGCACHE HINTS on %s: %v", n.id, err)

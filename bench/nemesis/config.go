@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -44,6 +45,14 @@ type Config struct {
 	Outage time.Duration
 	// Partition is how long the partition lasts. Default 20s.
 	Partition time.Duration
+	// OpTimeout bounds a topology operation (a join, a leave, a removal)
+	// from its start until every member reports it done. Default 2m.
+	OpTimeout time.Duration
+	// SlowStreamRate is the --stream-rate of the joining node in the
+	// scenarios that strike in the middle of its streaming: slow enough
+	// that the streaming of the warm-up's keys lasts several seconds.
+	// Default "64KB".
+	SlowStreamRate string
 	// Workload shapes the clients.
 	Workload WorkloadConfig
 	// StartTimeout bounds a node's start until it answers PING; JoinTimeout
@@ -98,11 +107,24 @@ const (
 	ScenarioRolling   = "rolling"
 	ScenarioDiskLoss  = "disk-loss"
 	ScenarioPartition = "partition"
+	// The membership scenarios: the fault is a topology operation, or
+	// strikes in the middle of one (see lifecycle.go).
+	ScenarioJoin        = "join"
+	ScenarioJoinTwo     = "join-two"
+	ScenarioJoinDown    = "join-down"
+	ScenarioLeave       = "leave"
+	ScenarioRemove      = "remove"
+	ScenarioKillSource  = "kill-source"
+	ScenarioKillDest    = "kill-dest"
+	ScenarioKillDriver  = "kill-driver"
+	ScenarioPartitionOp = "partition-op"
 )
 
 // AllScenarios lists every scenario in its default order.
 var AllScenarios = []string{ScenarioNone, ScenarioKillOne, ScenarioKillTwo, ScenarioPause,
-	ScenarioRolling, ScenarioDiskLoss, ScenarioPartition}
+	ScenarioRolling, ScenarioDiskLoss, ScenarioPartition,
+	ScenarioJoin, ScenarioJoinTwo, ScenarioJoinDown, ScenarioLeave, ScenarioRemove,
+	ScenarioKillSource, ScenarioKillDest, ScenarioKillDriver, ScenarioPartitionOp}
 
 // DefaultConfig returns the full form: realistic durations, about 75 s of
 // workload per scenario.
@@ -117,6 +139,9 @@ func DefaultConfig() Config {
 		After:     20 * time.Second,
 		Outage:    15 * time.Second,
 		Partition: 20 * time.Second,
+		OpTimeout: 2 * time.Minute,
+		// About 10 s for the share of the warm-up's keys a fifth node takes.
+		SlowStreamRate: "64KB",
 		Workload: WorkloadConfig{
 			Inserters: 4, RegisterWriters: 3, Deleters: 2, Readers: 3,
 			InsertRate: 100, BurstRate: 20, Burst: 4, DeleteRate: 40, ReadRate: 250,
@@ -145,6 +170,20 @@ func ShortConfig() Config {
 	return c
 }
 
+// writeQuorum returns the nodes' write quorum: NodeArgs' --write-quorum,
+// or the nodes' default, 2.
+func (c Config) writeQuorum() int {
+	w := 2
+	for k := 0; k+1 < len(c.NodeArgs); k++ {
+		if c.NodeArgs[k] == "--write-quorum" {
+			if n, err := strconv.Atoi(c.NodeArgs[k+1]); err == nil {
+				w = n
+			}
+		}
+	}
+	return w
+}
+
 // Validate reports the first invalid field, wrapping ErrInvalidConfig.
 func (c Config) Validate() error {
 	bad := func(format string, args ...any) error {
@@ -158,7 +197,7 @@ func (c Config) Validate() error {
 		return bad("no scenario")
 	case c.Warmup <= 0 || c.After <= 0 || c.Outage <= 0 || c.Partition <= 0:
 		return bad("warm-up %v, after %v, outage %v and partition %v must be positive", c.Warmup, c.After, c.Outage, c.Partition)
-	case c.StartTimeout <= 0 || c.JoinTimeout <= 0 || c.StopTimeout <= 0 || c.HintsTimeout <= 0 || c.RepairTimeout <= 0:
+	case c.StartTimeout <= 0 || c.JoinTimeout <= 0 || c.StopTimeout <= 0 || c.HintsTimeout <= 0 || c.RepairTimeout <= 0 || c.OpTimeout <= 0:
 		return bad("every timeout must be positive")
 	case c.OwnerSample < 0:
 		return bad("owner sample %d < 0", c.OwnerSample)

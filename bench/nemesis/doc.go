@@ -24,6 +24,12 @@
 // restart with the same --node-id); and a partition of one node's gossip
 // and cluster ports from the others (iptables rules on the loopback
 // interface, see partition.go; skipped where iptables cannot be used).
+// The membership scenarios (lifecycle.go) make the fault a topology
+// operation, run to its end: a join, two joins at once, a join with an
+// old replica down, a leave, a removal; or strike in the middle of a
+// join's streaming: SIGKILL of a node it streams from, of the joining
+// node, of the layout's leader, or a partition of a minority that then
+// tries to change the topology.
 //
 // # The workload
 //

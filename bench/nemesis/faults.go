@@ -21,12 +21,18 @@ type scenario struct {
 	// probe, if set, returns why the scenario cannot run here ("": it can).
 	probe func(context.Context) string
 	// runAs gives the nodes (by index) that run as another user.
-	runAs  map[int]int
-	inject func(ctx context.Context, f *faultRun) error
+	runAs map[int]int
+	// spares are the nodes (by index) not started with the cluster: the
+	// fault brings them in. With slowStream they stream at
+	// Config.SlowStreamRate.
+	spares     []int
+	slowStream bool
+	inject     func(ctx context.Context, f *faultRun) error
 }
 
 // faultRun is what a fault works with.
 type faultRun struct {
+	sc      *scenario
 	cfg     *Config
 	cl      *cluster
 	victims []int
@@ -59,6 +65,17 @@ var scenarios = map[string]scenario{
 	ScenarioRolling:   {name: ScenarioRolling, inject: injectRolling},
 	ScenarioDiskLoss:  {name: ScenarioDiskLoss, victims: []int{2}, inject: injectDiskLoss},
 	ScenarioPartition: {name: ScenarioPartition, victims: []int{2}, probe: probeIptables, runAs: map[int]int{2: partitionUID}, inject: injectPartition},
+	// The membership scenarios (lifecycle.go).
+	ScenarioJoin:       {name: ScenarioJoin, victims: []int{4}, spares: []int{4}, inject: injectJoin},
+	ScenarioJoinTwo:    {name: ScenarioJoinTwo, victims: []int{3, 4}, spares: []int{3, 4}, inject: injectJoin},
+	ScenarioJoinDown:   {name: ScenarioJoinDown, victims: []int{2}, spares: []int{4}, inject: injectJoinDown},
+	ScenarioLeave:      {name: ScenarioLeave, victims: []int{3}, inject: injectLeave},
+	ScenarioRemove:     {name: ScenarioRemove, victims: []int{3}, inject: injectRemove},
+	ScenarioKillSource: {name: ScenarioKillSource, spares: []int{4}, slowStream: true, inject: injectKillSource},
+	ScenarioKillDest:   {name: ScenarioKillDest, victims: []int{4}, spares: []int{4}, slowStream: true, inject: injectKillDest},
+	ScenarioKillDriver: {name: ScenarioKillDriver, spares: []int{4}, slowStream: true, inject: injectKillDriver},
+	ScenarioPartitionOp: {name: ScenarioPartitionOp, victims: []int{2}, spares: []int{4}, probe: probeIptables,
+		runAs: map[int]int{2: partitionUID}, inject: injectPartitionOp},
 }
 
 // injectNothing leaves an empty fault phase as long as an outage.

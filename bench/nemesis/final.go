@@ -89,7 +89,16 @@ func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final
 	} else {
 		logf(cfg.Log, "  no hint pending %.1fs after the workload\n", time.Since(start).Seconds())
 	}
-	for i, n := range cl.nodes {
+	all, sampled := finalKeys(ops, cfg.OwnerSample)
+	var inserts []string
+	for _, k := range sampled {
+		if classOf(k) == classInsert {
+			inserts = append(inserts, k)
+		}
+	}
+	f.BeforeRepair, f.W = readOwners(ctx, cl, inserts), cfg.writeQuorum()
+	for _, i := range cl.memberIndexes() {
+		n := cl.nodes[i]
 		sum, err := cl.repair(ctx, i, cfg.RepairTimeout)
 		if err != nil {
 			note("RINGCACHE REPAIR on %s: %v", n.id, err)
@@ -97,21 +106,31 @@ func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final
 		}
 		logf(cfg.Log, "  REPAIR %s: %s\n", n.id, sum)
 	}
-	all, sampled := finalKeys(ops, cfg.OwnerSample)
 	logf(cfg.Log, "  final: LOCALGET of %d keys on their owners, quorum GET of %d keys\n", len(sampled), len(all))
 	// The owners first: a quorum GET repairs the replicas it reads.
 	f.Replicas = readOwners(ctx, cl, sampled)
+	f.OwnerViews = map[string]map[string][]string{}
+	for _, i := range cl.memberIndexes()[1:] {
+		f.OwnerViews[cl.nodes[i].id] = ownersOn(ctx, cl, i, sampled)
+	}
 	f.Reads = readAll(ctx, cl, all)
 	return f
 }
 
-// readOwners returns each key's owners' own records.
-func readOwners(ctx context.Context, cl *cluster, keys []string) map[string][]Replica {
-	out := make(map[string][]Replica, len(keys))
+// ownersOn returns the owners node i lists for each key (RINGCACHE
+// OWNERS); a key whose command failed is left out.
+func ownersOn(ctx context.Context, cl *cluster, i int, keys []string) map[string][]string {
+	out, _ := ownersOrErrors(ctx, cl, i, keys)
+	return out
+}
+
+// ownersOrErrors is ownersOn with the errors, by key.
+func ownersOrErrors(ctx context.Context, cl *cluster, i int, keys []string) (map[string][]string, map[string]error) {
 	owners := make(map[string][]string, len(keys))
+	errs := map[string]error{}
 	for start := 0; start < len(keys); start += pipelineChunk {
 		batch := keys[start:min(start+pipelineChunk, len(keys))]
-		pipe := cl.admin[0].Pipeline()
+		pipe := cl.admin[i].Pipeline()
 		cmds := make([]*redis.StringSliceCmd, len(batch))
 		for j, k := range batch {
 			cmds[j] = redis.NewStringSliceCmd(ctx, "RINGCACHE", "OWNERS", k)
@@ -121,11 +140,22 @@ func readOwners(ctx context.Context, cl *cluster, keys []string) map[string][]Re
 		for j, cmd := range cmds {
 			ids, err := cmd.Result()
 			if err != nil {
-				out[batch[j]] = []Replica{{Node: "?", Err: "RINGCACHE OWNERS: " + errText(err)}}
+				errs[batch[j]] = err
 				continue
 			}
 			owners[batch[j]] = ids
 		}
+	}
+	return owners, errs
+}
+
+// readOwners returns each key's owners' own records, the owners as the
+// first node lists them.
+func readOwners(ctx context.Context, cl *cluster, keys []string) map[string][]Replica {
+	out := make(map[string][]Replica, len(keys))
+	owners, errs := ownersOrErrors(ctx, cl, 0, keys)
+	for k, err := range errs {
+		out[k] = []Replica{{Node: "?", Err: "RINGCACHE OWNERS: " + errText(err)}}
 	}
 	// One pipeline per owner node.
 	perNode := map[string][]string{}
@@ -158,9 +188,9 @@ func readOwners(ctx context.Context, cl *cluster, keys []string) map[string][]Re
 func localGets(ctx context.Context, cl *cluster, id string, keys []string) map[string]Replica {
 	out := make(map[string]Replica, len(keys))
 	i := cl.index(id)
-	if i < 0 {
+	if i < 0 || !cl.members[i] {
 		for _, k := range keys {
-			out[k] = Replica{Node: id, Err: "unknown node"}
+			out[k] = Replica{Node: id, Err: "listed as an owner, but not a member of the cluster (never was, left or removed)"}
 		}
 		return out
 	}
@@ -212,16 +242,17 @@ func (c *cluster) index(id string) int {
 }
 
 // readAll reads every key with a quorum GET, the chunks spread over the
-// nodes; a key whose GET failed is tried again through the next node, up
+// members; a key whose GET failed is tried again through the next node, up
 // to three times.
 func readAll(ctx context.Context, cl *cluster, keys []string) map[string]FinalRead {
 	out := make(map[string]FinalRead, len(keys))
+	members := cl.memberIndexes()
 	todo := keys
 	for try := range 3 {
 		var failed []string
 		for c, start := 0, 0; start < len(todo); c, start = c+1, start+pipelineChunk {
 			batch := todo[start:min(start+pipelineChunk, len(todo))]
-			pipe := cl.admin[(c+try)%len(cl.admin)].Pipeline()
+			pipe := cl.admin[members[(c+try)%len(members)]].Pipeline()
 			cmds := make([]*redis.StringCmd, len(batch))
 			for j, k := range batch {
 				cmds[j] = pipe.Get(ctx, k)

@@ -121,6 +121,16 @@ type Final struct {
 	// the key's owners holds itself (RINGCACHE LOCALGET), in preference
 	// order.
 	Replicas map[string][]Replica `json:"replicas"`
+	// BeforeRepair holds, for the sampled inserts, what each owner held
+	// before the repair round (once no hint was pending), and W the write
+	// quorum: every acknowledged insert must be on W of its owners by
+	// then, by the writes, the hints and the streaming alone.
+	BeforeRepair map[string][]Replica `json:"before_repair,omitempty"`
+	W            int                  `json:"w,omitempty"`
+	// OwnerViews holds, for every other member, the owners it lists for
+	// each key of Replicas (RINGCACHE OWNERS): after the heal, every
+	// member must list the same ones.
+	OwnerViews map[string]map[string][]string `json:"owner_views,omitempty"`
 	// Incomplete names every step that did not complete (hints still
 	// pending, a repair that failed, a fault that had no effect): the
 	// checks ran on a state that is not the one they are meant for.

@@ -21,6 +21,12 @@ func (r ScenarioResult) Line() string {
 	fmt.Fprintf(&b, "%s ops=%d acked_writes=%d lost=%d discarded=%d stale_reads=%d/%d undone_deletes=%d nil_reads=%d/%d/%d not_on_owners=%d",
 		head, x.Ops, x.AckedWrites, x.Lost, x.Discarded, x.StaleReads[0], x.StaleReads[1], x.UndoneDeletes,
 		x.NilReads[Before], x.NilReads[During], x.NilReads[After], x.NotOnOwners)
+	if x.UnderReplicated > 0 {
+		fmt.Fprintf(&b, " under_replicated=%d", x.UnderReplicated)
+	}
+	if x.SplitOwners > 0 {
+		fmt.Fprintf(&b, " split_owners=%d", x.SplitOwners)
+	}
 	if x.BadValues > 0 {
 		fmt.Fprintf(&b, " bad_values=%d", x.BadValues)
 	}
@@ -51,9 +57,9 @@ func WriteTable(w io.Writer, results []ScenarioResult) error {
 		}
 		x := r.Result
 		status := r.Status
-		if x.BadValues > 0 || x.FinalErrors > 0 || len(x.Incomplete) > 0 {
-			status += fmt.Sprintf(" (bad values %d, final errors %d, incomplete: %s)", x.BadValues, x.FinalErrors,
-				mdEscape(strings.Join(x.Incomplete, "; ")))
+		if x.UnderReplicated > 0 || x.SplitOwners > 0 || x.BadValues > 0 || x.FinalErrors > 0 || len(x.Incomplete) > 0 {
+			status += fmt.Sprintf(" (under-replicated %d, split owners %d, bad values %d, final errors %d, incomplete: %s)",
+				x.UnderReplicated, x.SplitOwners, x.BadValues, x.FinalErrors, mdEscape(strings.Join(x.Incomplete, "; ")))
 		}
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d / %d | %d | %d / %d / %d | %d (of %d) | %s / %s / %s | %s / %s / %s | %.0f | %s |\n",
 			r.Scenario, x.Ops, x.AckedWrites, x.Lost, x.Discarded, x.StaleReads[0], x.StaleReads[1], x.UndoneDeletes,

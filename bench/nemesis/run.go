@@ -169,21 +169,24 @@ func runScenario(ctx context.Context, cfg *Config, suite, bin string, sc scenari
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	cl, err := startCluster(ctx, cfg, dir, bin, sc.runAs)
+	cl, err := startCluster(ctx, cfg, dir, bin, &sc)
 	if err != nil {
 		return fail(err)
 	}
 	defer cl.close() // every process this scenario started, on every path
-	f := &faultRun{cfg: cfg, cl: cl, victims: sc.victims}
+	f := &faultRun{sc: &sc, cfg: cfg, cl: cl, victims: sc.victims}
 	res.Victims = f.victimIDs()
 	h, err := drive(ctx, sc, f)
 	res.FaultStart, res.FaultEnd = h.FaultStart.Seconds(), h.FaultEnd.Seconds()
+	if len(sc.victims) == 0 {
+		res.Victims = f.victimIDs() // chosen by the fault
+	}
 	if err != nil {
 		writeJSON(cfg.Log, filepath.Join(dir, "history.json"), h)
 		return fail(err)
 	}
-	for _, n := range cl.nodes {
-		if !n.alive() {
+	for _, i := range cl.memberIndexes() {
+		if n := cl.nodes[i]; !n.alive() {
 			f.note("%s is not running after the heal: it exited on its own (log %s)", n.id, n.logPath)
 		}
 	}
@@ -225,7 +228,7 @@ func runScenario(ctx context.Context, cfg *Config, suite, bin string, sc scenari
 func drive(ctx context.Context, sc scenario, f *faultRun) (History, error) {
 	cfg := f.cfg
 	base := time.Now()
-	wl := startWorkload(ctx, cfg.Workload, f.cl.clientAddrs(), base)
+	wl := startWorkload(ctx, cfg.Workload, f.cl.clientAddrs(), f.cl.serving, base)
 	logf(cfg.Log, "  workload: warm-up %v\n", cfg.Warmup)
 	var h History
 	err := sleep(ctx, cfg.Warmup)

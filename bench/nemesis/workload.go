@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,7 +22,7 @@ import (
 // them and returns what they recorded.
 type workload struct {
 	cfg     WorkloadConfig
-	nodes   int
+	serving *servingSet
 	pool    keyPool
 	clients []*client
 	halt    context.CancelFunc // ends the clients' pacing waits
@@ -46,11 +47,12 @@ func (c *client) connect(node int) *redis.Client {
 		ReadTimeout: c.cfg.Timeout, WriteTimeout: c.cfg.Timeout, PoolSize: 1})
 }
 
-// startWorkload starts cfg's clients against addrs. ctx cancels the
-// operations themselves (an interrupt); stop ends the workload between
-// operations, so no operation is cut short. Times are measured from base.
-func startWorkload(ctx context.Context, cfg WorkloadConfig, addrs []string, base time.Time) *workload {
-	w := &workload{cfg: cfg, nodes: len(addrs)}
+// startWorkload starts cfg's clients against addrs, sending to the nodes
+// in serving. ctx cancels the operations themselves (an interrupt); stop
+// ends the workload between operations, so no operation is cut short.
+// Times are measured from base.
+func startWorkload(ctx context.Context, cfg WorkloadConfig, addrs []string, serving *servingSet, base time.Time) *workload {
+	w := &workload{cfg: cfg, serving: serving}
 	paced, halt := context.WithCancel(ctx)
 	w.halt = halt
 	roles := []struct {
@@ -161,7 +163,7 @@ func (w *workload) value(key string) string {
 func (w *workload) insert(ctx, paced context.Context, c *client, lim *rate.Limiter) {
 	for seq := 1; lim.Wait(paced) == nil; seq++ {
 		key := fmt.Sprintf("%s%d:%d", InsertPrefix, c.id, seq)
-		if op := c.do(ctx, (c.id+seq)%w.nodes, Set, key, w.value(key)); op.OK() {
+		if op := c.do(ctx, w.serving.at(c.id+seq), Set, key, w.value(key)); op.OK() {
 			w.pool.addInsert(key)
 		}
 	}
@@ -176,12 +178,12 @@ func (w *workload) writeRegisters(ctx, paced context.Context, c *client, lim *ra
 	for gen := 1; lim.Wait(paced) == nil; gen++ {
 		key := fmt.Sprintf("%s%d:%d", RegisterPrefix, c.id, gen)
 		w.pool.addRegister(key)
-		node := (c.id + gen) % w.nodes
+		pos := c.id + gen
 		for i := 1; i <= w.cfg.Burst && paced.Err() == nil; i++ {
-			node = (node + 1) % w.nodes
-			c.do(ctx, node, Set, key, strconv.Itoa(i))
+			pos++
+			c.do(ctx, w.serving.at(pos), Set, key, strconv.Itoa(i))
 		}
-		c.do(ctx, (node+2)%w.nodes, Get, key, "")
+		c.do(ctx, w.serving.at(pos+2), Get, key, "")
 	}
 }
 
@@ -190,11 +192,11 @@ func (w *workload) writeRegisters(ctx, paced context.Context, c *client, lim *ra
 func (w *workload) deleteKeys(ctx, paced context.Context, c *client, lim *rate.Limiter) {
 	for seq := 1; lim.Wait(paced) == nil; seq++ {
 		key := fmt.Sprintf("%s%d:%d", DeletePrefix, c.id, seq)
-		node := (c.id + seq) % w.nodes
-		c.do(ctx, node, Set, key, w.value(key))
-		c.do(ctx, (node+1)%w.nodes, Del, key, "")
+		pos := c.id + seq
+		c.do(ctx, w.serving.at(pos), Set, key, w.value(key))
+		c.do(ctx, w.serving.at(pos+1), Del, key, "")
 		w.pool.addDeleted(key)
-		c.do(ctx, (node+2)%w.nodes, Get, key, "")
+		c.do(ctx, w.serving.at(pos+2), Get, key, "")
 	}
 }
 
@@ -212,9 +214,46 @@ func (w *workload) read(ctx, paced context.Context, c *client, lim *rate.Limiter
 			key = w.pool.pickDeleted(c.rng)
 		}
 		if key != "" {
-			c.do(ctx, c.rng.IntN(w.nodes), Get, key, "")
+			c.do(ctx, w.serving.at(c.rng.IntN(1<<20)), Get, key, "")
 		}
 	}
+}
+
+// servingSet is the nodes the clients send to, by index: every node of
+// the cluster, but for a node that has not joined yet or has left. A
+// membership scenario changes it while the clients run.
+type servingSet struct {
+	p atomic.Pointer[[]int]
+}
+
+func newServingSet(nodes []int) *servingSet {
+	s := &servingSet{}
+	s.set(nodes)
+	return s
+}
+
+func (s *servingSet) set(nodes []int) {
+	nodes = slices.Clone(nodes)
+	slices.Sort(nodes)
+	s.p.Store(&nodes)
+}
+
+// add puts node i in the set; remove takes it out.
+func (s *servingSet) add(i int) {
+	if nodes := *s.p.Load(); !slices.Contains(nodes, i) {
+		s.set(append(slices.Clone(nodes), i))
+	}
+}
+
+func (s *servingSet) remove(i int) {
+	s.set(slices.DeleteFunc(slices.Clone(*s.p.Load()), func(n int) bool { return n == i }))
+}
+
+// at returns the node at position pos, counted round the set: pos+1 is
+// the next node after pos's.
+func (s *servingSet) at(pos int) int {
+	nodes := *s.p.Load()
+	return nodes[pos%len(nodes)]
 }
 
 // keyPool is what the readers choose from.
