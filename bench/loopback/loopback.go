@@ -7,7 +7,12 @@
 // down, and the restart would fail. Addresses therefore come from below
 // that range, at random, each handed out once per process, and are
 // checked free for TCP and UDP (memberlist binds both on its gossip
-// port). They are free when handed out, not reserved.
+// port). They are free when handed out, and reserved against the other
+// processes that use this package (the test binaries of other packages,
+// which go test runs at the same time): each port handed out holds an
+// exclusive lock on a file named after it in the system's temporary
+// directory until the process exits, and a port whose file another
+// process has locked is not handed out.
 package loopback
 
 import (
@@ -15,7 +20,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 )
 
 // The ports handed out: below the Linux ephemeral range.
@@ -46,10 +55,14 @@ func Addr() (string, error) {
 			continue
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", p)
-		if !free(addr) {
+		if !reserve(p) {
+			handed.ports[p] = true // another process has it
 			continue
 		}
 		handed.ports[p] = true
+		if !free(addr) {
+			continue
+		}
 		return addr, nil
 	}
 	return "", ErrNoPort
@@ -82,3 +95,30 @@ func free(addr string) bool {
 	_ = u.Close()
 	return true
 }
+
+// lockDir holds one lock file per port reserved by some process.
+var lockDir = filepath.Join(os.TempDir(), "ringcache-loopback-ports")
+
+// reserve takes the exclusive lock of port's file and keeps it (the file
+// stays open) until the process exits; false if another process holds
+// it. Where locking is impossible (no temporary directory) it reserves
+// nothing and answers true: the port is still checked free.
+func reserve(port int) bool {
+	if err := os.MkdirAll(lockDir, 0o777); err != nil {
+		return true
+	}
+	_ = os.Chmod(lockDir, 0o777|os.ModeSticky)
+	f, err := os.OpenFile(filepath.Join(lockDir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	held.files = append(held.files, f) // under handed's lock
+	return true
+}
+
+// held keeps the reserved ports' lock files open.
+var held struct{ files []*os.File }

@@ -2,7 +2,10 @@ package loopback
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -34,5 +37,31 @@ func TestAddrsAreDistinctFreeAndBelowTheEphemeralRange(t *testing.T) {
 		}
 		l.Close()
 		u.Close()
+	}
+}
+
+// A port whose lock file another process holds is not reserved again; a
+// flock on a second open of the file stands for that process.
+func TestReservedPortIsNotHandedOutTwice(t *testing.T) {
+	const port = high - 1
+	f, err := os.OpenFile(filepath.Join(lockDir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		if err := os.MkdirAll(lockDir, 0o777); err != nil {
+			t.Skipf("no lock directory: %v", err)
+		}
+		if f, err = os.OpenFile(filepath.Join(lockDir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Skipf("port %d is held by another process already: %v", port, err)
+	}
+	if reserve(port) {
+		t.Fatalf("port %d reserved although another holder has its lock", port)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if !reserve(port) {
+		t.Fatalf("port %d not reserved once its lock was released", port)
 	}
 }
