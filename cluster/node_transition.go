@@ -234,15 +234,20 @@ func (n *Node) stream(l *layout.Layout) {
 }
 
 // streamChunk is how many moved ranges one round of streamRanges syncs
-// before it records them: a restart redoes one round at most.
-const streamChunk = 64
+// before it records them, and streamRounds how many rounds run at once: a
+// restart redoes streamRounds rounds at most.
+const (
+	streamChunk  = 64
+	streamRounds = 4
+)
 
 // streamRanges syncs each moved range with R of its old replicas (fewer
 // only when the operation was forced, or when the range has fewer) and
 // records each range done once all its sources synced it. It goes in
-// rounds of streamChunk ranges, one exchange per old replica per round,
-// and stops at the first round with a failure (the next pass plans again
-// with the members then alive).
+// rounds of streamChunk ranges, one exchange per old replica per round
+// (the second one finds little left to pull), streamRounds rounds at a
+// time, and stops at the first round with a failure (the next pass plans
+// again with the members then alive).
 func (n *Node) streamRanges(op *layout.Op, moves []ring.Move) error {
 	t := n.topo.Load()
 	want := n.cfg.Coordinator.R
@@ -260,13 +265,35 @@ func (n *Node) streamRanges(op *layout.Op, moves []ring.Move) error {
 		}
 		sources[i] = from
 	}
+	// Rounds cover disjoint ranges, so they run side by side; a round
+	// that fails stops the start of the others.
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed error
+	)
+	slots := make(chan struct{}, streamRounds)
 	for start := 0; start < len(moves); start += streamChunk {
 		end := min(start+streamChunk, len(moves))
-		if err := n.streamRound(op, moves[start:end], sources[start:end]); err != nil {
-			return err
+		slots <- struct{}{}
+		mu.Lock()
+		stop := failed != nil
+		mu.Unlock()
+		if stop {
+			<-slots
+			break
 		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := n.streamRound(op, moves[start:end], sources[start:end]); err != nil {
+				mu.Lock()
+				failed = cmp.Or(failed, err)
+				mu.Unlock()
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return failed
 }
 
 // streamRound syncs moves[i] with each of sources[i], one exchange per
