@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/ringcache/ringcache/antientropy"
@@ -267,33 +268,13 @@ func (n *Node) streamRanges(op *layout.Op, moves []ring.Move) error {
 	}
 	// Rounds cover disjoint ranges, so they run side by side; a round
 	// that fails stops the start of the others.
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		failed error
-	)
-	slots := make(chan struct{}, streamRounds)
-	for start := 0; start < len(moves); start += streamChunk {
+	g, failed := errgroup.WithContext(n.life)
+	g.SetLimit(streamRounds)
+	for start := 0; start < len(moves) && failed.Err() == nil; start += streamChunk {
 		end := min(start+streamChunk, len(moves))
-		slots <- struct{}{}
-		mu.Lock()
-		stop := failed != nil
-		mu.Unlock()
-		if stop {
-			<-slots
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			if err := n.streamRound(op, moves[start:end], sources[start:end]); err != nil {
-				mu.Lock()
-				failed = cmp.Or(failed, err)
-				mu.Unlock()
-			}
-		})
+		g.Go(func() error { return n.streamRound(op, moves[start:end], sources[start:end]) })
 	}
-	wg.Wait()
-	return failed
+	return g.Wait()
 }
 
 // streamRound syncs moves[i] with each of sources[i], one exchange per

@@ -280,8 +280,11 @@ func (n *Node) layoutLeaderID(l *layout.Layout) string {
 		return ""
 	}
 	lead := n.cons.Status().Leader
+	if lead == 0 {
+		return ""
+	}
 	for _, m := range l.Members {
-		if lead != 0 && m.RaftID == lead {
+		if m.RaftID == lead {
 			return m.ID
 		}
 	}

@@ -23,14 +23,13 @@ type nodeAddrs struct{ client, cluster, gossip string }
 
 // cluster is the scenario's set of nodes, all gossiping through the first
 // node as their seed. A membership scenario starts some of them later
-// (spares), and takes some out: members are the nodes of the cluster
-// now, serving those the clients send to.
+// (spares), and takes some out: the members are the nodes of the cluster
+// now, the ones the clients send to.
 type cluster struct {
 	dir     string
 	nodes   []*node
 	admin   []*redis.Client // one per node, for the checker's own commands
-	members []bool          // by index; changed by the fault, read after it
-	serving *servingSet
+	members *servingSet
 }
 
 // newCluster describes a cluster in dir on fresh ports: every node of
@@ -54,7 +53,6 @@ func newCluster(cfg *Config, dir, bin string, sc *scenario) (*cluster, error) {
 			return nil, err
 		}
 		c.nodes = append(c.nodes, n)
-		c.members = append(c.members, !spare)
 		if !spare {
 			initial = append(initial, i)
 		}
@@ -62,31 +60,19 @@ func newCluster(cfg *Config, dir, bin string, sc *scenario) (*cluster, error) {
 			MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 10 * time.Second, PoolSize: 2}))
 	}
-	c.serving = newServingSet(initial)
+	c.members = newServingSet(initial)
 	return c, nil
 }
 
-// memberIndexes returns the indexes of the members.
-func (c *cluster) memberIndexes() []int {
-	var out []int
-	for i, m := range c.members {
-		if m {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+// memberIndexes returns the indexes of the members, in order.
+func (c *cluster) memberIndexes() []int { return c.members.nodes() }
+
+// isMember reports whether node i is a member.
+func (c *cluster) isMember(i int) bool { return slices.Contains(c.members.nodes(), i) }
 
 // join makes node i a member, served by the clients; leave takes it out.
-func (c *cluster) join(i int) {
-	c.members[i] = true
-	c.serving.add(i)
-}
-
-func (c *cluster) leave(i int) {
-	c.members[i] = false
-	c.serving.remove(i)
-}
+func (c *cluster) join(i int)  { c.members.add(i) }
+func (c *cluster) leave(i int) { c.members.remove(i) }
 
 // startCluster starts a cluster in dir and waits until every node sees
 // every other alive. A node can lose its port to another process between

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"syscall"
 	"time"
-
-	"github.com/ringcache/ringcache/bench/await"
 )
 
 // scenario is one fault. inject runs it from its injection to its heal;
@@ -195,18 +193,11 @@ func injectPartition(ctx context.Context, f *faultRun) (err error) {
 	end := time.Now().Add(f.cfg.Partition)
 	// The partition must take effect: some other node stops seeing the
 	// victim alive. Otherwise the scenario tested nothing.
-	seen := await.Poll(ctx, f.cfg.Partition, 500*time.Millisecond, func() error {
-		alive, err := f.cl.aliveSeen(ctx, (i+1)%len(f.cl.nodes))
-		if err == nil && alive == len(f.cl.nodes) {
-			err = errors.New("every node still alive")
+	if err := f.awaitDown(ctx, i, f.cfg.Partition); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		return err
-	})
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if seen != nil {
-		f.note("the partition had no effect: %s still sees %s alive", f.cl.nodes[(i+1)%len(f.cl.nodes)].id, f.cl.nodes[i].id)
+		f.note("the partition had no effect: %v", err)
 	}
 	return sleep(ctx, time.Until(end))
 }

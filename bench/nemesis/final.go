@@ -111,21 +111,15 @@ func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final
 	f.Replicas = readOwners(ctx, cl, sampled)
 	f.OwnerViews = map[string]map[string][]string{}
 	for _, i := range cl.memberIndexes()[1:] {
-		f.OwnerViews[cl.nodes[i].id] = ownersOn(ctx, cl, i, sampled)
+		f.OwnerViews[cl.nodes[i].id], _ = ownersOn(ctx, cl, i, sampled)
 	}
 	f.Reads = readAll(ctx, cl, all)
 	return f
 }
 
 // ownersOn returns the owners node i lists for each key (RINGCACHE
-// OWNERS); a key whose command failed is left out.
-func ownersOn(ctx context.Context, cl *cluster, i int, keys []string) map[string][]string {
-	out, _ := ownersOrErrors(ctx, cl, i, keys)
-	return out
-}
-
-// ownersOrErrors is ownersOn with the errors, by key.
-func ownersOrErrors(ctx context.Context, cl *cluster, i int, keys []string) (map[string][]string, map[string]error) {
+// OWNERS), and the errors of the keys whose command failed.
+func ownersOn(ctx context.Context, cl *cluster, i int, keys []string) (map[string][]string, map[string]error) {
 	owners := make(map[string][]string, len(keys))
 	errs := map[string]error{}
 	for start := 0; start < len(keys); start += pipelineChunk {
@@ -153,7 +147,7 @@ func ownersOrErrors(ctx context.Context, cl *cluster, i int, keys []string) (map
 // first node lists them.
 func readOwners(ctx context.Context, cl *cluster, keys []string) map[string][]Replica {
 	out := make(map[string][]Replica, len(keys))
-	owners, errs := ownersOrErrors(ctx, cl, 0, keys)
+	owners, errs := ownersOn(ctx, cl, 0, keys)
 	for k, err := range errs {
 		out[k] = []Replica{{Node: "?", Err: "RINGCACHE OWNERS: " + errText(err)}}
 	}
@@ -188,7 +182,7 @@ func readOwners(ctx context.Context, cl *cluster, keys []string) map[string][]Re
 func localGets(ctx context.Context, cl *cluster, id string, keys []string) map[string]Replica {
 	out := make(map[string]Replica, len(keys))
 	i := cl.index(id)
-	if i < 0 || !cl.members[i] {
+	if i < 0 || !cl.isMember(i) {
 		for _, k := range keys {
 			out[k] = Replica{Node: id, Err: "listed as an owner, but not a member of the cluster (never was, left or removed)"}
 		}

@@ -65,7 +65,7 @@ func injectJoinDown(ctx context.Context, f *faultRun) error {
 	back := time.Now().Add(f.cfg.Outage)
 	// The join must start while the victim is down: the others see it go
 	// first, so that no stage waits for it.
-	if err := f.awaitDown(ctx, f.victims[0]); err != nil {
+	if err := f.awaitDown(ctx, f.victims[0], f.cfg.JoinTimeout); err != nil {
 		f.note("%v", err)
 	}
 	if err := f.startSpares(ctx); err != nil {
@@ -247,7 +247,7 @@ func injectPartitionOp(ctx context.Context, f *faultRun) (err error) {
 		return err
 	}
 	end := time.Now().Add(f.cfg.Partition)
-	if err := f.awaitDown(ctx, i); err != nil {
+	if err := f.awaitDown(ctx, i, f.cfg.JoinTimeout); err != nil {
 		f.note("the partition had no effect: %v", err)
 	}
 	// The minority tries to change the topology.
@@ -349,15 +349,16 @@ func (f *faultRun) awaitStreaming(ctx context.Context, i int) error {
 	}
 }
 
-// awaitDown waits until some other member no longer lists node i alive.
-func (f *faultRun) awaitDown(ctx context.Context, i int) error {
+// awaitDown waits, up to timeout, until some other member no longer
+// lists node i alive.
+func (f *faultRun) awaitDown(ctx context.Context, i int, timeout time.Duration) error {
 	id := f.cl.nodes[i].id
 	j := slices.IndexFunc(f.cl.memberIndexes(), func(j int) bool { return j != i && f.cl.nodes[j].alive() })
 	if j < 0 {
 		return errors.New("no other member runs")
 	}
 	watcher := f.cl.memberIndexes()[j]
-	return await.Poll(ctx, f.cfg.JoinTimeout, 200*time.Millisecond, func() error {
+	return await.Poll(ctx, timeout, 200*time.Millisecond, func() error {
 		rows, err := f.cl.admin[watcher].Do(ctx, "RINGCACHE", "NODES").Slice()
 		if err != nil {
 			return err
@@ -427,7 +428,7 @@ func (f *faultRun) listsGoneAsLeft(ctx context.Context, i int) error {
 			continue
 		}
 		j := f.cl.index(fmt.Sprint(row[0]))
-		if j >= 0 && !f.cl.members[j] && !slices.Contains(f.spares(), j) && row[5] != "left" {
+		if j >= 0 && !f.cl.isMember(j) && !slices.Contains(f.spares(), j) && row[5] != "left" {
 			return fmt.Errorf("%s lists %s as %v, not left", f.cl.nodes[i].id, row[0], row[5])
 		}
 	}

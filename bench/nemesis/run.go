@@ -228,7 +228,7 @@ func runScenario(ctx context.Context, cfg *Config, suite, bin string, sc scenari
 func drive(ctx context.Context, sc scenario, f *faultRun) (History, error) {
 	cfg := f.cfg
 	base := time.Now()
-	wl := startWorkload(ctx, cfg.Workload, f.cl.clientAddrs(), f.cl.serving, base)
+	wl := startWorkload(ctx, cfg.Workload, f.cl.clientAddrs(), f.cl.members, base)
 	logf(cfg.Log, "  workload: warm-up %v\n", cfg.Warmup)
 	var h History
 	err := sleep(ctx, cfg.Warmup)

@@ -249,6 +249,9 @@ func (s *servingSet) remove(i int) {
 	s.set(slices.DeleteFunc(slices.Clone(*s.p.Load()), func(n int) bool { return n == i }))
 }
 
+// nodes returns the set, sorted; the caller must not change it.
+func (s *servingSet) nodes() []int { return *s.p.Load() }
+
 // at returns the node at position pos, counted round the set: pos+1 is
 // the next node after pos's.
 func (s *servingSet) at(pos int) int {
