@@ -64,8 +64,9 @@ func newCluster(cfg *Config, dir, bin string, sc *scenario) (*cluster, error) {
 	return c, nil
 }
 
-// memberIndexes returns the indexes of the members, in order.
-func (c *cluster) memberIndexes() []int { return c.members.nodes() }
+// memberIndexes returns the indexes of the members, in order, in a slice
+// of the caller's own.
+func (c *cluster) memberIndexes() []int { return slices.Clone(c.members.nodes()) }
 
 // isMember reports whether node i is a member.
 func (c *cluster) isMember(i int) bool { return slices.Contains(c.members.nodes(), i) }

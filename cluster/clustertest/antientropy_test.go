@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/cluster/clustertest"
 )
@@ -12,7 +15,12 @@ import (
 // repair runs RINGCACHE REPAIR on node i and returns its summary fields.
 func repair(t *testing.T, c *clustertest.Cluster, i int) map[string]any {
 	t.Helper()
-	reply, err := c.Client(i).Do(context.Background(), "RINGCACHE", "REPAIR").Slice()
+	// A repair takes as long as its ranges take to compare and stream:
+	// longer than a command's read timeout on a loaded machine.
+	cl := redis.NewClient(&redis.Options{Addr: c.ClientAddr(i), Protocol: 2, DisableIdentity: true,
+		MaxRetries: -1, ReadTimeout: 2 * time.Minute})
+	defer cl.Close()
+	reply, err := cl.Do(context.Background(), "RINGCACHE", "REPAIR").Slice()
 	if err != nil {
 		t.Fatalf("RINGCACHE REPAIR on node %d: %v", i, err)
 	}
