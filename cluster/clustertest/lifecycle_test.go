@@ -631,3 +631,167 @@ func TestLeavingNodeLosesNoHint(t *testing.T) {
 		return nil
 	})
 }
+
+// TestJoinCarriesDeletesAndExpiries: a node joins, slowed by a low stream
+// rate, while deletes, expiries and persists run. Once it is normal, it
+// holds the deletes of its keys as tombstones (those made before the join
+// through the stream, those made during it through write-both) and every
+// expiry as the same absolute time as the old owners; and once the short
+// expiries have passed and every node ran a repair, no deleted or expired
+// key reads back through any node.
+func TestJoinCarriesDeletesAndExpiries(t *testing.T) {
+	c := clustertest.New(t, 4, clustertest.Options{Deferred: []int{3}, Timeout: 2 * time.Second,
+		Configure: func(i int, cfg *cluster.NodeConfig) {
+			if i == 3 {
+				cfg.StreamRate = 200 << 10
+			}
+		}})
+	ctx := context.Background()
+	filler := keyRange("jf", 0, 1200)   // 1 KiB each: what makes the stream take seconds
+	delBefore := keyRange("jd", 0, 300) // deleted before the join
+	delDuring := keyRange("jd", 300, 600)
+	expKept := keyRange("jt", 0, 200) // PX 1 h before; untouched
+	expMoved := keyRange("jt", 200, 400)
+	persisted := keyRange("jt", 400, 600)
+	shortBefore := keyRange("js", 0, 300) // PX 4 s before the join
+	shortDuring := keyRange("jn", 0, 300) // written with PX 3 s during it
+
+	big := strings.Repeat("x", 1024)
+	pipelined(t, c, 0, filler, func(p redis.Pipeliner, k string) { p.Set(ctx, k, big, 0) })
+	pipelined(t, c, 0, slices.Concat(delBefore, delDuring), func(p redis.Pipeliner, k string) { p.Set(ctx, k, "v:"+k, 0) })
+	pipelined(t, c, 1, slices.Concat(expKept, expMoved, persisted), func(p redis.Pipeliner, k string) { p.Set(ctx, k, "v:"+k, time.Hour) })
+	pipelined(t, c, 2, delBefore, func(p redis.Pipeliner, k string) { p.Del(ctx, k) })
+	pipelined(t, c, 2, shortBefore, func(p redis.Pipeliner, k string) { p.Set(ctx, k, "v:"+k, 4*time.Second) })
+	// The absolute expiries the old owners hold before the join.
+	before := map[string]int64{}
+	for _, k := range slices.Concat(expKept, expMoved, persisted) {
+		r := localGets(t, c, ownersOf(t, c, k)[0], []string{k})[0]
+		if !r.present || r.expireAt == 0 {
+			t.Fatalf("%s before the join: %+v, want a value with an expiry", k, r)
+		}
+		before[k] = r.expireAt
+	}
+
+	if err := c.Start(3); err != nil {
+		t.Fatal(err)
+	}
+	stage := func() string {
+		if l := c.Node(0).Layout(); l.Op != nil {
+			return l.Op.Stage.String()
+		}
+		return "none"
+	}
+	c.Eventually("the join to stream", func() error {
+		if s := stage(); s != layout.WriteBothReadOld.String() && s != layout.Streaming.String() {
+			return fmt.Errorf("stage %s", s)
+		}
+		return nil
+	})
+	from := stage()
+	pipelined(t, c, 0, delDuring, func(p redis.Pipeliner, k string) { p.Del(ctx, k) })
+	pipelined(t, c, 1, expMoved, func(p redis.Pipeliner, k string) { p.PExpire(ctx, k, 2*time.Hour) })
+	pipelined(t, c, 2, persisted, func(p redis.Pipeliner, k string) { p.Persist(ctx, k) })
+	pipelined(t, c, 0, shortDuring, func(p redis.Pipeliner, k string) { p.Set(ctx, k, "v:"+k, 3*time.Second) })
+	to := stage()
+	t.Logf("deletes, expiries and persists ran from stage %s to %s", from, to)
+	if to == "none" {
+		t.Fatal("the join ended before the deletes and expiries were done: they did not run during it")
+	}
+	waitSettled(c, 0, map[string]layout.State{"n3": layout.Normal})
+	c.WaitMembers(4)
+
+	// What node 3 holds of the keys it now replicates, beside an old owner.
+	onNew := func(keys []string, check func(k string, got, old localRec) error) int {
+		n := 0
+		for _, k := range keys {
+			owners := ownersOf(t, c, k)
+			if !slices.Contains(owners, 3) {
+				continue
+			}
+			n++
+			old := -1
+			for _, o := range owners {
+				if o != 3 {
+					old = o
+				}
+			}
+			got := localGets(t, c, 3, []string{k})[0]
+			if err := check(k, got, localGets(t, c, old, []string{k})[0]); err != nil {
+				t.Fatalf("node 3 LOCALGET %s: %v (got %+v, node %d holds %+v)", k, err, got, old, localGets(t, c, old, []string{k})[0])
+			}
+		}
+		return n
+	}
+	tombstone := func(_ string, got, _ localRec) error {
+		if !got.present || !got.tombstone {
+			return errors.New("want a tombstone")
+		}
+		return nil
+	}
+	if n := onNew(delBefore, tombstone); n == 0 {
+		t.Fatal("node 3 replicates none of the keys deleted before the join")
+	}
+	if n := onNew(delDuring, tombstone); n == 0 {
+		t.Fatal("node 3 replicates none of the keys deleted during the join")
+	}
+	onNew(expKept, func(k string, got, old localRec) error {
+		if !got.present || got.tombstone || got.expireAt != before[k] || old.expireAt != before[k] {
+			return fmt.Errorf("want the value expiring at %d, as before the join", before[k])
+		}
+		return nil
+	})
+	onNew(expMoved, func(k string, got, old localRec) error {
+		if !got.present || got.tombstone || got.expireAt <= before[k] || got.expireAt != old.expireAt {
+			return fmt.Errorf("want the value with the old owner's later expiry (it was %d)", before[k])
+		}
+		return nil
+	})
+	onNew(persisted, func(k string, got, old localRec) error {
+		if !got.present || got.tombstone || got.expireAt != 0 || old.expireAt != 0 {
+			return errors.New("want the value without an expiry on both")
+		}
+		return nil
+	})
+	onNew(shortDuring, func(k string, got, old localRec) error {
+		if got.present && !got.tombstone && got.expireAt != old.expireAt {
+			return errors.New("want the old owner's expiry")
+		}
+		return nil
+	})
+
+	// After the short expiries and a repair on every node, nothing deleted
+	// or expired is back, anywhere.
+	time.Sleep(time.Until(time.UnixMilli(maxExpiry(t, c, slices.Concat(shortBefore, shortDuring)))) + 100*time.Millisecond)
+	for i := range c.Len() {
+		repair(t, c, i)
+	}
+	gone := slices.Concat(delBefore, delDuring, shortBefore, shortDuring)
+	now := time.Now().UnixMilli()
+	for i := range c.Len() {
+		if n := existsThrough(t, c, i, gone); n != 0 {
+			t.Fatalf("EXISTS through node %d counts %d deleted or expired keys", i, n)
+		}
+		for k, r := range localGets(t, c, i, gone) {
+			if r.present && !r.tombstone && (r.expireAt == 0 || r.expireAt > now) {
+				t.Fatalf("node %d LOCALGET %s after the repair = %+v: a deleted or expired key is back", i, gone[k], r)
+			}
+		}
+	}
+	for i := range c.Len() {
+		if n := existsThrough(t, c, i, slices.Concat(expKept, expMoved, persisted)); n != 600 {
+			t.Fatalf("EXISTS through node %d counts %d of the 600 keys with long or no expiries", i, n)
+		}
+	}
+}
+
+// maxExpiry returns the latest expiry any owner holds for keys, in Unix
+// milliseconds.
+func maxExpiry(t *testing.T, c *clustertest.Cluster, keys []string) int64 {
+	var latest int64
+	for i := range c.Len() {
+		for _, r := range localGets(t, c, i, keys) {
+			latest = max(latest, r.expireAt)
+		}
+	}
+	return latest
+}
