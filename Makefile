@@ -70,12 +70,20 @@ cluster-stop:
 	done
 
 # redis-cli, redis-benchmark and redis-server, which the tests and the benchmark drive.
+# redis-tools and redis-server for the tests' oracle and tools; Node.js with
+# node-redis and ioredis (npm, testdata/clients) and redis-py (Debian's
+# python3-redis) for the real-client tests.
 deps:
-	@if ! command -v redis-benchmark >/dev/null || ! command -v redis-server >/dev/null; then \
+	@if ! command -v redis-benchmark >/dev/null || ! command -v redis-server >/dev/null || \
+	    ! command -v node >/dev/null || ! command -v npm >/dev/null || ! /usr/bin/python3 -c 'import redis' 2>/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends redis-tools redis-server >/dev/null; \
+	  pkgs="redis-tools redis-server python3-redis"; \
+	  command -v node >/dev/null || pkgs="$$pkgs nodejs"; \
+	  command -v npm >/dev/null || pkgs="$$pkgs npm"; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
 	fi
+	@[ -d testdata/clients/node_modules ] || (cd testdata/clients && npm ci --no-audit --no-fund --loglevel=error)
 
 # The whole suite, with the race detector, as CI runs it.
 test: deps

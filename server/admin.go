@@ -79,8 +79,8 @@ func (s *Server) configParams() map[string]string {
 		"maxmemory":                 "0",
 		"maxmemory-policy":          "noeviction",
 		"cluster-enabled":           "no",
-		"slowlog-log-slower-than":   "-1",
-		"slowlog-max-len":           "0",
+		"slowlog-log-slower-than":   strconv.FormatInt(s.slow.slowerThan.Load(), 10),
+		"slowlog-max-len":           strconv.FormatInt(s.slow.maxLen.Load(), 10),
 		"io-threads":                "1",
 	}
 	if s.cfg.Settings != nil {
@@ -109,18 +109,74 @@ func cmdConfigGet(x *call) error {
 			}
 		}
 	}
-	x.conn.WriteArray(len(out))
+	x.conn.WriteMap(len(out) / 2)
 	for _, v := range out {
 		x.conn.WriteBulkString(v)
 	}
 	return nil
 }
 
-// cmdConfigSet rejects every parameter: configuration is owned by the
-// binary and fixed at start.
+// runtimeParams are the parameters CONFIG SET changes while the server
+// runs: each parses its value (an error names what is wrong) and returns
+// the change to apply once every pair of the command parsed.
+var runtimeParams = map[string]func(s *Server, v []byte) (func(), string){
+	"slowlog-log-slower-than": func(s *Server, v []byte) (func(), string) {
+		n, ok := parseInt64(v)
+		if !ok {
+			return nil, "argument couldn't be parsed into an integer"
+		}
+		return func() { s.slow.slowerThan.Store(n) }, ""
+	},
+	"slowlog-max-len": func(s *Server, v []byte) (func(), string) {
+		n, ok := parseInt64(v)
+		switch {
+		case !ok:
+			return nil, "argument couldn't be parsed into an integer"
+		case n < 0:
+			return nil, "argument must be between 0 and 9223372036854775807 inclusive"
+		}
+		return func() { s.slow.setMaxLen(n) }, ""
+	},
+}
+
+// cmdConfigSet answers CONFIG SET name value [name value ...]: all the
+// pairs apply or none does. A parameter CONFIG GET shows but that cannot
+// change while the server runs is refused as Redis refuses its immutable
+// ones.
 func cmdConfigSet(x *call) error {
-	return newReplyError("ERR Unknown option or number of arguments for CONFIG SET - '" +
-		clip(x.args[2], 128) + "'")
+	if len(x.args)%2 != 0 {
+		return wrongArity(x.cmd.name)
+	}
+	failed := func(name, why string) error {
+		return newReplyError("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + why)
+	}
+	known := x.s.configParams()
+	seen := map[string]bool{}
+	var apply []func()
+	for j := 2; j+1 < len(x.args); j += 2 {
+		name := strings.ToLower(string(x.args[j]))
+		set, runtime := runtimeParams[name]
+		_, shown := known[name]
+		switch {
+		case !runtime && !shown:
+			return newReplyError("ERR Unknown option or number of arguments for CONFIG SET - '" + clip(x.args[j], 128) + "'")
+		case seen[name]:
+			return failed(name, "duplicate parameter")
+		case !runtime:
+			return failed(name, "can't set immutable config")
+		}
+		seen[name] = true
+		change, why := set(x.s, x.args[j+1])
+		if why != "" {
+			return failed(name, why)
+		}
+		apply = append(apply, change)
+	}
+	for _, change := range apply {
+		change()
+	}
+	x.conn.WriteString("OK")
+	return nil
 }
 
 func cmdConfigResetStat(x *call) error {
@@ -163,6 +219,45 @@ func cmdCommand(x *call) error {
 		writeCommandInfo(x, c)
 	}
 	return nil
+}
+
+// cmdCommandGetKeys answers COMMAND GETKEYS command [arg ...] from the
+// command table's key positions.
+func cmdCommandGetKeys(x *call) error {
+	args := x.args[2:]
+	c, err := resolve(args)
+	switch {
+	case c == nil && lookup(args[0]) == nil:
+		return newReplyError("ERR Invalid command specified")
+	case err != nil || c == nil:
+		return newReplyError("ERR Invalid number of arguments specified for command")
+	}
+	keys := keyArgs(c, args)
+	if len(keys) == 0 {
+		return newReplyError("ERR The command has no key arguments")
+	}
+	x.conn.WriteArray(len(keys))
+	for _, k := range keys {
+		x.conn.WriteBulk(k)
+	}
+	return nil
+}
+
+// keyArgs returns the keys among args (the command's name first) by the
+// table's positions: firstKey, lastKey (negative from the end), step.
+func keyArgs(c *command, args [][]byte) [][]byte {
+	if c.firstKey <= 0 {
+		return nil
+	}
+	last := c.lastKey
+	if last < 0 {
+		last += len(args)
+	}
+	var keys [][]byte
+	for i := c.firstKey; i <= last && i < len(args); i += c.step {
+		keys = append(keys, args[i])
+	}
+	return keys
 }
 
 func cmdCommandCount(x *call) error {
@@ -213,7 +308,7 @@ func writeCommandInfo(x *call, c *command) {
 			flags = append(flags, f.name)
 		}
 	}
-	w.WriteArray(len(flags))
+	w.WriteSet(len(flags))
 	for _, f := range flags {
 		w.WriteString(f)
 	}
@@ -221,14 +316,15 @@ func writeCommandInfo(x *call, c *command) {
 	w.WriteInt(c.lastKey)
 	w.WriteInt(c.step)
 	cats := aclCategories(c)
-	w.WriteArray(len(cats))
+	w.WriteSet(len(cats))
 	for _, cat := range cats {
 		w.WriteString(cat)
 	}
-	w.WriteArray(0) // tips
-	w.WriteArray(0) // key specs
+	// Redis 7.0 sends tips, key specs and subcommands as sets in RESP3.
+	w.WriteSet(0) // tips
+	w.WriteSet(0) // key specs
 	subs := sortedSubs(c)
-	w.WriteArray(len(subs))
+	w.WriteSet(len(subs))
 	for _, s := range subs {
 		writeCommandInfo(x, s)
 	}
@@ -270,7 +366,7 @@ func cmdCommandDocs(x *call) error {
 			}
 		}
 	}
-	x.conn.WriteArray(2 * len(cmds))
+	x.conn.WriteMap(len(cmds))
 	for _, c := range cmds {
 		x.conn.WriteBulkString(c.name)
 		writeCommandDoc(x, c)
@@ -280,11 +376,11 @@ func cmdCommandDocs(x *call) error {
 
 func writeCommandDoc(x *call, c *command) {
 	w := x.conn
-	n := 6
+	n := 3
 	if c.subs != nil {
-		n += 2
+		n++
 	}
-	w.WriteArray(n)
+	w.WriteMap(n)
 	w.WriteBulkString("summary")
 	w.WriteBulkString(c.summary)
 	w.WriteBulkString("since")
@@ -294,7 +390,7 @@ func writeCommandDoc(x *call, c *command) {
 	if c.subs != nil {
 		subs := sortedSubs(c)
 		w.WriteBulkString("subcommands")
-		w.WriteArray(2 * len(subs))
+		w.WriteMap(len(subs))
 		for _, s := range subs {
 			w.WriteBulkString(s.name)
 			writeCommandDoc(x, s)

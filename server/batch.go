@@ -49,7 +49,7 @@ func batchKind(args [][]byte) int {
 
 // runBatch executes the run of batchable commands at the front of cmds and
 // returns how many it consumed (0 when cmds[0] is not batchable).
-func (s *Server) runBatch(c *client, conn redcon.Conn, cmds []redcon.Command) int {
+func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 	kind := batchKind(cmds[0].Args)
 	if kind == batchNone {
 		return 0
@@ -62,10 +62,7 @@ func (s *Server) runBatch(c *client, conn redcon.Conn, cmds []redcon.Command) in
 		}
 		n, keys = n+1, keys+k
 	}
-	var start time.Time
-	if s.metrics != nil {
-		start = time.Now()
-	}
+	start := time.Now()
 	var err error
 	if kind == batchRead {
 		err = s.readBatch(c, conn, cmds[:n])
@@ -73,10 +70,16 @@ func (s *Server) runBatch(c *client, conn redcon.Conn, cmds []redcon.Command) in
 		err = s.writeBatch(c, conn, cmds[:n])
 	}
 	c.lastCmd.Store(lookup(cmds[n-1].Args[0]))
+	d := time.Since(start)
 	if s.metrics != nil {
-		d := time.Since(start)
 		for _, cmd := range cmds[:n] {
 			s.metrics.ObserveCommand(batchName(cmd.Args), d, err != nil)
+		}
+	}
+	// Each command of the batch counts its share of the store call.
+	if share := d / time.Duration(n); s.slow.slow(share) {
+		for _, cmd := range cmds[:n] {
+			s.slow.add(c, cmd.Args, share, start)
 		}
 	}
 	return n
@@ -97,7 +100,7 @@ func batchName(args [][]byte) string {
 }
 
 // readBatch answers a run of GET/MGET with one Store.Get.
-func (s *Server) readBatch(c *client, conn redcon.Conn, cmds []redcon.Command) error {
+func (s *Server) readBatch(c *client, conn *reply, cmds []redcon.Command) error {
 	keys := c.keys[:0]
 	for _, cmd := range cmds {
 		keys = append(keys, cmd.Args[1:]...)
@@ -140,7 +143,7 @@ func (s *Server) readBatch(c *client, conn redcon.Conn, cmds []redcon.Command) e
 // writeBatch applies a run of plain SET/MSET with one Store.Put. A key
 // written twice in the run is written once, with its last value: the
 // replies are the same and the store never sees one key twice in a batch.
-func (s *Server) writeBatch(c *client, conn redcon.Conn, cmds []redcon.Command) error {
+func (s *Server) writeBatch(c *client, conn *reply, cmds []redcon.Command) error {
 	muts, hashes := c.muts[:0], c.hashes[:0]
 	var index map[uint64]int
 	for _, cmd := range cmds {

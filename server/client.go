@@ -48,9 +48,21 @@ type client struct {
 	hashes  []uint64
 	stripes []int
 	call    call
+
+	// w writes this connection's replies, in the protocol it chose;
+	// proto is that protocol's version, for CLIENT LIST on other
+	// connections' goroutines. setProto changes both.
+	w     reply
+	proto atomic.Int32
 }
 
 func (c *client) needsAuth() bool { return !c.authed }
+
+// setProto switches the connection's replies to RESP3 or back to RESP2.
+func (c *client) setProto(resp3 bool) {
+	c.w.resp3 = resp3
+	c.proto.Store(int32(c.w.proto()))
+}
 
 // storeCtx is the context of this connection's Store calls: its
 // consistency override, or the server's context.

@@ -174,7 +174,7 @@ func TestKeyCommands(t *testing.T) {
 
 func TestConnectionCommands(t *testing.T) {
 	ts := defaultTestServer(t)
-	c := ts.client(t, &redis.Options{ClientName: "tester"})
+	c := ts.client(t, &redis.Options{ClientName: "tester", Protocol: 2})
 	id, err := c.Do(context.Background(), "client", "id").Int64()
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestConnectionCommands(t *testing.T) {
 		{args: a("client", "bogus"), errText: "ERR unknown subcommand 'bogus'. Try CLIENT HELP."},
 		{args: a("client"), errText: "ERR wrong number of arguments for 'client' command"},
 		{args: a("client", "setname"), errText: "ERR wrong number of arguments for 'client|setname' command"},
-		{args: a("hello", "3"), errText: "NOPROTO unsupported protocol version"},
+		{args: a("hello", "4"), errText: "NOPROTO unsupported protocol version"},
 		{args: a("hello", "x"), errText: "ERR Protocol version is not an integer or out of range"},
 		{args: a("hello", "2", "bogus"), errText: "ERR Syntax error in HELLO option 'bogus'"},
 		{args: a("hello", "2", "setname", "h"), want: []any{"server", "redis", "version", "7.2.0", "proto", int64(2),
@@ -229,17 +229,24 @@ func TestConnectionCommands(t *testing.T) {
 	}
 }
 
-// TestGoRedisHandshake: a default go-redis client sends HELLO 3 (NOPROTO),
-// falls back to RESP2 and sends CLIENT SETINFO; the library name lands.
+// TestGoRedisHandshake: a default go-redis client sends HELLO 3, speaks
+// RESP3 and sends CLIENT SETINFO; the library name and the protocol land.
+// With Protocol 2 it speaks RESP2.
 func TestGoRedisHandshake(t *testing.T) {
 	ts := defaultTestServer(t)
-	c := ts.client(t, nil)
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
-	list, err := c.ClientList(context.Background()).Result()
-	if err != nil || !strings.Contains(list, "lib-name=go-redis") {
-		t.Fatalf("CLIENT LIST = %q, %v", list, err)
+	for _, proto := range []int{0, 2} {
+		c := ts.client(t, &redis.Options{Protocol: proto})
+		if err := c.Ping(context.Background()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		want := 3 // go-redis's default
+		if proto == 2 {
+			want = 2
+		}
+		info, err := c.ClientInfo(context.Background()).Result()
+		if err != nil || !strings.HasPrefix(info.LibName, "go-redis") || info.Resp != want {
+			t.Fatalf("protocol %d: CLIENT INFO = %+v, %v", proto, info, err)
+		}
 	}
 }
 
@@ -250,7 +257,7 @@ func TestServerCommands(t *testing.T) {
 		cfg.Version = "1.2.3"
 		return cfg
 	}(), nil)
-	c := ts.client(t, nil)
+	c := ts.client(t, &redis.Options{Protocol: 2})
 	ctx := context.Background()
 	cfg, err := c.ConfigGet(ctx, "*").Result()
 	if err != nil {
@@ -266,7 +273,12 @@ func TestServerCommands(t *testing.T) {
 		{args: a("config", "get", "save", "appendonly"), want: []any{"appendonly", "no", "save", ""}},
 		{args: a("config", "get", "max*"), want: []any{"maxclients", "10000", "maxmemory", "0", "maxmemory-policy", "noeviction"}},
 		{args: a("config", "get", "nothing"), want: []any{}},
-		{args: a("config", "set", "maxclients", "5"), errText: "ERR Unknown option or number of arguments for CONFIG SET - 'maxclients'"},
+		{args: a("config", "set", "maxclients", "5"), errText: "ERR CONFIG SET failed (possibly related to argument 'maxclients') - can't set immutable config"},
+		{args: a("config", "set", "nope", "5"), errText: "ERR Unknown option or number of arguments for CONFIG SET - 'nope'"},
+		{args: a("config", "set", "slowlog-max-len", "7", "slowlog-log-slower-than", "x"), errText: "ERR CONFIG SET failed (possibly related to argument 'slowlog-log-slower-than') - argument couldn't be parsed into an integer"},
+		{args: a("config", "get", "slowlog-max-len"), want: []any{"slowlog-max-len", "128"}},
+		{args: a("config", "set", "slowlog-max-len", "7", "slowlog-log-slower-than", "0"), want: "OK"},
+		{args: a("config", "get", "slowlog-*"), want: []any{"slowlog-log-slower-than", "0", "slowlog-max-len", "7"}},
 		{args: a("config", "resetstat"), want: "OK"},
 		{args: a("command", "count"), want: int64(len(commandTable))},
 		{args: a("command", "info", "nope"), want: []any{nil}},

@@ -62,18 +62,20 @@ func cmdAuth(x *call) error {
 	return nil
 }
 
-// cmdHello answers HELLO [protover [AUTH user pass] [SETNAME name]]. Only
-// RESP2 is spoken: HELLO 3 gets NOPROTO, on which clients fall back to
-// RESP2. The reply map is a flat array, as RESP2 has no maps.
+// cmdHello answers HELLO [protover [AUTH user pass] [SETNAME name]]: it
+// switches the connection to RESP2 or RESP3 once the options are valid and
+// the client authenticated, and answers in the protocol chosen.
 func cmdHello(x *call) error {
+	resp3 := x.conn.resp3
 	if len(x.args) >= 2 {
 		ver, ok := parseInt64(x.args[1])
 		if !ok {
 			return newReplyError("ERR Protocol version is not an integer or out of range")
 		}
-		if ver != 2 {
+		if ver != 2 && ver != 3 {
 			return errNoProto
 		}
+		resp3 = ver == 3
 	}
 	var user, pass, name []byte
 	for j := 2; j < len(x.args); j++ {
@@ -105,14 +107,15 @@ func cmdHello(x *call) error {
 	if name != nil {
 		x.c.setName(string(name))
 	}
+	x.c.setProto(resp3)
 	w := x.conn
-	w.WriteArray(14)
+	w.WriteMap(7)
 	w.WriteBulkString("server")
 	w.WriteBulkString("redis")
 	w.WriteBulkString("version")
 	w.WriteBulkString(redisVersion)
 	w.WriteBulkString("proto")
-	w.WriteInt(2)
+	w.WriteInt(w.proto())
 	w.WriteBulkString("id")
 	w.WriteInt64(x.c.id)
 	w.WriteBulkString("mode")
@@ -165,6 +168,7 @@ func cmdReset(x *call) error {
 	x.c.setName("")
 	x.c.authed = x.s.cfg.RequirePass == ""
 	x.c.clearConsistency()
+	x.c.setProto(false)
 	x.conn.WriteString("RESET")
 	return nil
 }
@@ -212,7 +216,7 @@ func cmdClientSetInfo(x *call) error {
 }
 
 func cmdClientInfo(x *call) error {
-	x.conn.WriteBulkString(x.s.clientLine(x.c, time.Now()))
+	x.conn.WriteVerbatim(x.s.clientLine(x.c, time.Now()))
 	return nil
 }
 
@@ -252,7 +256,7 @@ func cmdClientList(x *call) error {
 			}
 		}
 	}
-	x.conn.WriteBulkString(b.String())
+	x.conn.WriteVerbatim(b.String())
 	return nil
 }
 
@@ -294,7 +298,7 @@ func (s *Server) clientLine(c *client, now time.Time) string {
 	kv("cmd", cmd)
 	kv("user", "default")
 	kv("redir", "-1")
-	kv("resp", "2")
+	kv("resp", strconv.Itoa(int(c.proto.Load())))
 	kv("lib-name", libName)
 	b.WriteString("lib-ver=")
 	b.WriteString(libVer)

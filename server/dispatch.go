@@ -14,7 +14,7 @@ import (
 type call struct {
 	s    *Server
 	c    *client
-	conn redcon.Conn
+	conn *reply
 	cmd  *command
 	args [][]byte
 }
@@ -23,13 +23,15 @@ type call struct {
 // pipeline; handle takes the rest with ReadPipeline so runs of GET/MGET and
 // plain SET/MSET become one Store call each. A panic is contained to the
 // client that caused it.
-func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
-	c := clientOf(conn)
+func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
+	c := clientOf(rc)
 	if c == nil {
-		conn.WriteError("ERR internal error")
-		conn.Close()
+		rc.WriteError("ERR internal error")
+		rc.Close()
 		return
 	}
+	conn := &c.w
+	conn.Conn = rc
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in command handler; closing client",
@@ -39,7 +41,7 @@ func (s *Server) handle(conn redcon.Conn, first redcon.Command) {
 		}
 	}()
 	cmds := append(c.cmds[:0], first)
-	cmds = append(cmds, conn.ReadPipeline()...)
+	cmds = append(cmds, rc.ReadPipeline()...)
 	if waited, refuse := s.stalledWait(c.conn); refuse {
 		msg := fmt.Sprintf("TIMEOUT the command waited %v while this node was not running, longer than %v; it was not run",
 			waited.Round(time.Millisecond), s.cfg.MaxWait)
@@ -93,7 +95,7 @@ func (s *Server) stalledWait(cc *clientConn) (time.Duration, bool) {
 
 // exec runs one command: lookup, arity, auth, handler, and the single place
 // where a handler's error becomes an error reply.
-func (s *Server) exec(c *client, conn redcon.Conn, args [][]byte) {
+func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	if len(args) == 0 {
 		return
 	}
@@ -101,18 +103,19 @@ func (s *Server) exec(c *client, conn redcon.Conn, args [][]byte) {
 	if err == nil && !c.authed && cmd.flags&flagNoAuth == 0 {
 		err = errNoAuth
 	}
-	var start time.Time
 	if err == nil {
 		c.lastCmd.Store(cmd)
 		x := &c.call
 		*x = call{s: s, c: c, conn: conn, cmd: cmd, args: args}
-		if s.metrics != nil {
-			start = time.Now()
-		}
+		start := time.Now()
 		err = cmd.run(x)
 		x.args = nil
+		d := time.Since(start)
 		if s.metrics != nil {
-			s.metrics.ObserveCommand(cmd.name, time.Since(start), err != nil)
+			s.metrics.ObserveCommand(cmd.name, d, err != nil)
+		}
+		if s.slow.slow(d) && cmd.flags&flagNoAuth == 0 {
+			s.slow.add(c, args, d, start)
 		}
 	}
 	if err != nil {

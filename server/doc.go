@@ -1,7 +1,7 @@
 // Package server is ringcache's RESP front end: it speaks the Redis
-// protocol (RESP2) on top of github.com/tidwall/redcon and turns commands
-// into calls on a Store. It never touches storage itself; the single-node
-// store and, later, the cluster coordinator implement Store.
+// protocol (RESP2 and RESP3) on top of github.com/tidwall/redcon and turns
+// commands into calls on a Store. It never touches storage itself; the
+// single-node store and the cluster coordinator implement Store.
 //
 // # Connection lifecycle
 //
@@ -90,7 +90,15 @@
 // # Authentication
 //
 // There is one user, "default". With RequirePass set a client must AUTH
-// (or HELLO 2 AUTH default pass) before anything but AUTH, HELLO, QUIT and
-// RESET; passwords are compared in constant time. Only RESP2 is spoken:
-// HELLO 3 answers NOPROTO, on which clients such as go-redis fall back.
+// (or HELLO 2|3 AUTH default pass) before anything but AUTH, HELLO, QUIT
+// and RESET; passwords are compared in constant time.
+//
+// # Protocols
+//
+// A connection speaks RESP2 until HELLO 3, and again after HELLO 2 or
+// RESET. Handlers write through the connection's reply writer (reply.go),
+// which wraps redcon's: a handler states the shape it means — a null, a
+// map, a set, a verbatim string, a double, a boolean, a push — and the
+// writer puts it in RESP3, or degrades it to RESP2 as Redis does (a map to
+// a flat array, a null to "$-1"). Requests are parsed the same in both.
 package server

@@ -45,7 +45,7 @@ func cmdInfo(x *call) error {
 			b.WriteString("\r\n")
 		}
 	}
-	x.conn.WriteBulkString(b.String())
+	x.conn.WriteVerbatim(b.String())
 	return nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 
-	"github.com/tidwall/redcon"
-
 	"github.com/ringcache/ringcache/server/store"
 )
 
@@ -50,8 +48,20 @@ func (x *call) read(key []byte, latest bool) (store.Item, error) {
 }
 
 // getMany reads keys in order; expired keys read as missing.
-func (x *call) getMany(keys [][]byte) ([]store.Item, error) {
-	items, err := x.s.store.Get(x.ctx(), keys)
+func (x *call) getMany(keys [][]byte) ([]store.Item, error) { return x.readMany(keys, false) }
+
+// getManyLatest reads keys for a read-modify-write, from every copy the
+// store can reach (LatestReader), else like getMany.
+func (x *call) getManyLatest(keys [][]byte) ([]store.Item, error) { return x.readMany(keys, true) }
+
+func (x *call) readMany(keys [][]byte, latest bool) ([]store.Item, error) {
+	var items []store.Item
+	var err error
+	if latest && x.s.latest != nil {
+		items, err = x.s.latest.GetLatest(x.ctx(), keys)
+	} else {
+		items, err = x.s.store.Get(x.ctx(), keys)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +118,7 @@ func (x *call) unlockKeys(stripes []int) {
 }
 
 // writeItem replies with an item's value or a null.
-func writeItem(conn redcon.Conn, it store.Item) {
+func writeItem(conn *reply, it store.Item) {
 	if it.Found {
 		conn.WriteBulk(it.Value)
 	} else {

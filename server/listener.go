@@ -107,6 +107,7 @@ func (s *Server) admit(nc net.Conn) *clientConn {
 		authed:  s.cfg.RequirePass == "",
 	}
 	cc.cl.lastActive.Store(cc.cl.created.UnixMilli())
+	cc.cl.proto.Store(2)
 	if !s.register(cc.cl) {
 		nc.Close()
 		return nil

@@ -144,7 +144,7 @@ func TestRingcacheRaw(t *testing.T) {
 
 func TestRingcacheInCommandTable(t *testing.T) {
 	ts := defaultTestServer(t)
-	c := ts.client(t, nil)
+	c := ts.client(t, &redis.Options{Protocol: 2})
 	ctx := context.Background()
 	info, err := c.Do(ctx, "command", "info", "ringcache", "ringcache|localget").Slice()
 	if err != nil || len(info) != 2 {

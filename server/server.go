@@ -28,6 +28,7 @@ type Server struct {
 	now     func() time.Time
 	locks   keyLocks
 	stats   counters
+	slow    slowlog
 	started time.Time
 	runID   string
 	nextID  atomic.Int64
@@ -105,6 +106,7 @@ func New(cfg Config, store Store) (*Server, error) {
 	s.view, _ = store.(ClusterView)
 	s.latest, _ = store.(LatestReader)
 	s.started = s.now()
+	s.slow.init()
 	var id [20]byte
 	rand.Read(id[:])
 	s.runID = hex.EncodeToString(id[:])

@@ -162,6 +162,69 @@ func cmdGetEx(x *call) error {
 	return nil
 }
 
+// cmdGetSet sets a value, dropping any expiry, and answers the old one.
+func cmdGetSet(x *call) error {
+	key := x.args[1]
+	defer x.lockKey(key).Unlock()
+	old, err := x.getLatest(key)
+	if err != nil {
+		return err
+	}
+	if err := x.put(store.Mutation{Key: key, Value: x.args[2]}); err != nil {
+		return err
+	}
+	writeItem(x.conn, old)
+	return nil
+}
+
+// cmdMSetNX sets every pair only when none of the keys exists, under all
+// their key locks: atomic on a node.
+func cmdMSetNX(x *call) error {
+	if len(x.args)%2 != 1 {
+		return wrongArity(x.cmd.name)
+	}
+	keys := make([][]byte, 0, len(x.args)/2)
+	for i := 1; i < len(x.args); i += 2 {
+		keys = append(keys, x.args[i])
+	}
+	defer x.unlockKeys(x.lockKeys(keys))
+	items, err := x.getManyLatest(keys)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.Found {
+			x.conn.WriteInt(0)
+			return nil
+		}
+	}
+	muts := make([]store.Mutation, 0, len(keys))
+	for i := 1; i < len(x.args); i += 2 {
+		muts = append(muts, store.Mutation{Key: x.args[i], Value: x.args[i+1]})
+	}
+	if err := x.s.store.Put(x.ctx(), dedupLast(muts)); err != nil {
+		return err
+	}
+	x.conn.WriteInt(1)
+	return nil
+}
+
+// dedupLast keeps the last mutation of each key, in first-seen order: a
+// store batch never holds one key twice.
+func dedupLast(muts []store.Mutation) []store.Mutation {
+	seen := make(map[string]int, len(muts))
+	out := muts[:0:0]
+	for _, m := range muts {
+		if i, ok := seen[string(m.Key)]; ok {
+			out[i] = m
+			continue
+		}
+		seen[string(m.Key)] = len(out)
+		out = append(out, m)
+	}
+	return out
+}
+
 func cmdIncr(x *call) error { return x.incrBy(1) }
 func cmdDecr(x *call) error { return x.incrBy(-1) }
 

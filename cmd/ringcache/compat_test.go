@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringcache/ringcache/bench"
+)
+
+// The compatibility suite sends the same commands to redis-server (the
+// oracle) and to ringcache, one node and a 3-node cluster of real
+// processes, in RESP2 and in RESP3, and compares the replies: byte for
+// byte unless a step says otherwise.
+
+// match is how a step's replies are compared.
+type match int
+
+const (
+	exact match = iota // the same bytes
+	same               // the same shape: types, map keys, element counts
+	kind               // the same type of reply (a number, a string, ...)
+)
+
+// step is one command of a compatibility case; "{k}" in its arguments
+// becomes a key prefix of the case's own, so cases and protocols do not
+// see each other's keys.
+type step struct {
+	args  []string
+	match match
+}
+
+func on(args ...string) step { return step{args: args} }
+
+// compatCases are the commands ringcache implements, with their error
+// cases, in the order a session would send them. The oracle is the
+// distribution's redis-server (7.0 on Debian 12): CLIENT SETINFO, which
+// ringcache answers as Redis 7.2 does, is left out.
+var compatCases = []struct {
+	name  string
+	steps []step
+}{
+	{"strings", []step{
+		on("SET", "{k}a", "1"), on("GET", "{k}a"), on("GET", "{k}missing"),
+		on("SET", "{k}a", "2", "GET"), on("SET", "{k}b", "x", "GET"),
+		on("SET", "{k}a", "3", "NX"), on("SET", "{k}a", "3", "XX"), on("SET", "{k}c", "3", "XX"), on("SET", "{k}c", "3", "NX", "GET"),
+		on("SET", "{k}a", "v", "EX", "100"), on("TTL", "{k}a"), on("SET", "{k}a", "v", "KEEPTTL"), on("TTL", "{k}a"),
+		on("SET", "{k}a", "v", "EX", "0"), on("SET", "{k}a", "v", "EX", "x"), on("SET", "{k}a", "v", "EX", "1", "PX", "1"),
+		on("SET", "{k}a", "v", "NX", "XX"), on("SET", "{k}a", "v", "BOGUS"), on("SET", "{k}a"),
+		on("SETNX", "{k}a", "z"), on("SETNX", "{k}n", "z"), on("SETEX", "{k}e", "100", "v"), on("SETEX", "{k}e", "-1", "v"),
+		on("PSETEX", "{k}p", "100000", "v"), on("PSETEX", "{k}p", "0", "v"),
+		on("GETDEL", "{k}n"), on("GETDEL", "{k}n"), on("GETEX", "{k}a", "PERSIST"), on("GETEX", "{k}a", "EX", "50"),
+		on("TTL", "{k}a"), on("GETEX", "{k}missing"), on("GETEX", "{k}a", "EX", "-5"), on("GETEX", "{k}a", "BOGUS"),
+		on("MSET", "{k}m1", "a", "{k}m2", "b"), on("MGET", "{k}m1", "{k}nope", "{k}m2"), on("MSET", "{k}m1"),
+		on("APPEND", "{k}ap", "ab"), on("APPEND", "{k}ap", "cd"), on("GET", "{k}ap"), on("STRLEN", "{k}ap"), on("STRLEN", "{k}none"),
+		on("GET"), on("MGET"),
+	}},
+	{"counters", []step{
+		on("INCR", "{k}c"), on("INCRBY", "{k}c", "10"), on("DECR", "{k}c"), on("DECRBY", "{k}c", "3"), on("GET", "{k}c"),
+		on("INCRBY", "{k}c", "x"), on("SET", "{k}s", "abc"), on("INCR", "{k}s"),
+		on("SET", "{k}big", "9223372036854775807"), on("INCR", "{k}big"), on("DECRBY", "{k}c", "-9223372036854775808"),
+		on("SET", "{k}sp", " 1"), on("INCR", "{k}sp"), on("INCR", "{k}c", "extra"),
+	}},
+	{"keys", []step{
+		on("SET", "{k}a", "1"), on("SET", "{k}b", "2"), on("EXISTS", "{k}a", "{k}b", "{k}a", "{k}none"),
+		on("DEL", "{k}a", "{k}none"), on("UNLINK", "{k}b", "{k}b"), on("EXISTS", "{k}a"),
+		on("SET", "{k}t", "v"), on("TTL", "{k}t"), on("PTTL", "{k}t"), on("TTL", "{k}none"), on("PTTL", "{k}none"),
+		on("EXPIRE", "{k}t", "100"), on("TTL", "{k}t"), step{[]string{"PTTL", "{k}t"}, kind},
+		on("EXPIRE", "{k}t", "200", "NX"), on("EXPIRE", "{k}t", "200", "XX"), on("EXPIRE", "{k}t", "50", "GT"),
+		on("EXPIRE", "{k}t", "50", "LT"), on("TTL", "{k}t"), on("EXPIRE", "{k}t", "10", "NX", "XX"), on("EXPIRE", "{k}t", "10", "GT", "LT"),
+		on("EXPIRE", "{k}t", "x"), on("EXPIRE", "{k}none", "10"), on("EXPIRE", "{k}t", "10", "BOGUS"),
+		on("PEXPIRE", "{k}t", "100000"), on("TTL", "{k}t"), on("PERSIST", "{k}t"), on("PERSIST", "{k}t"), on("TTL", "{k}t"),
+		on("EXPIRETIME", "{k}t"), on("PEXPIRETIME", "{k}none"), on("EXPIREAT", "{k}t", "4102444800"), on("EXPIRETIME", "{k}t"),
+		on("PEXPIREAT", "{k}t", "4102444800000"), on("PEXPIRETIME", "{k}t"),
+		on("EXPIRE", "{k}t", "-1"), on("EXISTS", "{k}t"), on("GET", "{k}t"),
+		on("EXPIRE", "{k}t", "9223372036854775807"),
+		on("DEL"), on("EXISTS"),
+	}},
+	{"more strings", []step{
+		on("GETSET", "{k}g", "1"), on("GETSET", "{k}g", "2"), on("SET", "{k}gt", "v", "EX", "100"), on("GETSET", "{k}gt", "w"), on("TTL", "{k}gt"),
+		on("MSETNX", "{k}x1", "a", "{k}x2", "b"), on("MSETNX", "{k}x2", "c", "{k}x3", "d"), on("MGET", "{k}x1", "{k}x2", "{k}x3"),
+		on("MSETNX", "{k}x4", "a", "{k}x4", "b"), on("GET", "{k}x4"), on("MSETNX", "{k}x5"), on("MSETNX", "{k}x5", "a", "{k}x6"),
+		on("SET", "{k}r", "Hello World"), on("GETRANGE", "{k}r", "0", "4"), on("GETRANGE", "{k}r", "-5", "-1"), on("GETRANGE", "{k}r", "-1", "-5"),
+		on("GETRANGE", "{k}r", "5", "3"), on("GETRANGE", "{k}r", "0", "100"), on("GETRANGE", "{k}r", "-100", "2"), on("GETRANGE", "{k}none", "0", "1"),
+		on("GETRANGE", "{k}r", "x", "1"), on("SUBSTR", "{k}r", "6", "-1"), on("GETRANGE", "{k}r", "0"),
+		on("SETRANGE", "{k}r", "6", "Redis"), on("GET", "{k}r"), on("SETRANGE", "{k}sr", "5", "x"), on("GET", "{k}sr"),
+		on("SETRANGE", "{k}sr2", "3", ""), on("EXISTS", "{k}sr2"), on("SETRANGE", "{k}r", "0", ""), on("SETRANGE", "{k}r", "-1", "x"),
+		on("SETRANGE", "{k}r", "536870911", "xx"), on("SETRANGE", "{k}r", "x", "y"),
+		on("SET", "{k}tt", "abc", "EX", "100"), on("SETRANGE", "{k}tt", "1", "z"), on("TTL", "{k}tt"),
+		on("INCRBYFLOAT", "{k}f", "10.5"), on("INCRBYFLOAT", "{k}f", "0.1"), on("INCRBYFLOAT", "{k}f", "-5.0e3"),
+		on("SET", "{k}f2", "0.1"), on("INCRBYFLOAT", "{k}f2", "0.2"), on("INCRBYFLOAT", "{k}f2", "-0.3"),
+		on("INCRBYFLOAT", "{k}f3", "3.0e3"), on("INCRBYFLOAT", "{k}f3", "1e-5"), on("INCRBYFLOAT", "{k}f", "abc"),
+		on("INCRBYFLOAT", "{k}f", " 1"), on("INCRBYFLOAT", "{k}f", "inf"), on("INCRBYFLOAT", "{k}f", "nan"), on("INCRBYFLOAT", "{k}r", "1"),
+		on("SET", "{k}f4", "5"), on("INCRBYFLOAT", "{k}f4", "2"), on("INCRBYFLOAT", "{k}f4", "1.23456789012345678"),
+		on("INCRBYFLOAT", "{k}f5", "1e308"), on("INCRBYFLOAT", "{k}f5", "1e308"), on("INCRBYFLOAT", "{k}f6", "-0"),
+		on("SET", "{k}l1", "ohmytext"), on("SET", "{k}l2", "mynewtext"), on("LCS", "{k}l1", "{k}l2"), on("LCS", "{k}l1", "{k}l2", "LEN"),
+		on("LCS", "{k}l1", "{k}l2", "IDX"), on("LCS", "{k}l1", "{k}l2", "IDX", "MINMATCHLEN", "4"),
+		on("LCS", "{k}l1", "{k}l2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"), on("LCS", "{k}l1", "{k}l2", "IDX", "WITHMATCHLEN"),
+		on("LCS", "{k}l1", "{k}l2", "LEN", "IDX"), on("LCS", "{k}l1", "{k}none"), on("LCS", "{k}l1", "{k}l2", "BOGUS"),
+		on("LCS", "{k}l1", "{k}l2", "MINMATCHLEN", "x"), on("SET", "{k}l3", "ACCGGTCGAGTGCGCGGAAGCCGGCCGAA"),
+		on("SET", "{k}l4", "GTCGTTCGGAATGCCGTTGCTCTGTAAA"), on("LCS", "{k}l3", "{k}l4", "IDX", "WITHMATCHLEN"), on("LCS", "{k}l3", "{k}l4"),
+	}},
+	{"bits", []step{
+		on("SETBIT", "{k}b", "7", "1"), on("SETBIT", "{k}b", "7", "0"), on("SETBIT", "{k}b", "100", "1"), on("GET", "{k}b"),
+		on("GETBIT", "{k}b", "100"), on("GETBIT", "{k}b", "101"), on("GETBIT", "{k}b", "100000"), on("GETBIT", "{k}none", "1"),
+		on("SETBIT", "{k}b", "-1", "1"), on("SETBIT", "{k}b", "1", "2"), on("SETBIT", "{k}b", "x", "1"), on("GETBIT", "{k}b", "4294967296"),
+		on("SETBIT", "{k}b", "4294967296", "1"),
+		on("SET", "{k}c", "foobar"), on("BITCOUNT", "{k}c"), on("BITCOUNT", "{k}c", "0", "0"), on("BITCOUNT", "{k}c", "1", "1"),
+		on("BITCOUNT", "{k}c", "1", "1", "BYTE"), on("BITCOUNT", "{k}c", "5", "30", "BIT"), on("BITCOUNT", "{k}c", "-3", "-1"),
+		on("BITCOUNT", "{k}c", "-1", "-3"), on("BITCOUNT", "{k}c", "-20", "-3", "BIT"), on("BITCOUNT", "{k}c", "0"),
+		on("BITCOUNT", "{k}c", "0", "1", "BOGUS"), on("BITCOUNT", "{k}c", "x", "1"), on("BITCOUNT", "{k}none"), on("BITCOUNT", "{k}none", "0"),
+		on("BITCOUNT", "{k}c", "100", "200"), on("BITCOUNT", "{k}c", "0", "1", "bit", "x"),
+		on("SET", "{k}p", "\xff\xf0\x00"), on("SETRANGE", "{k}p", "0", "\xff\xf0\x00"),
+		on("BITPOS", "{k}p", "0"), on("BITPOS", "{k}p", "1"), on("BITPOS", "{k}p", "0", "2"), on("BITPOS", "{k}p", "1", "2"),
+		on("BITPOS", "{k}p", "0", "2", "-1", "BYTE"), on("BITPOS", "{k}p", "1", "7", "15", "BIT"), on("BITPOS", "{k}p", "0", "7", "15", "BIT"),
+		on("BITPOS", "{k}p", "0", "0", "11", "BIT"), on("BITPOS", "{k}p", "1", "13", "-1", "BIT"),
+		on("SET", "{k}ones", "\xff\xff"), on("SETRANGE", "{k}ones", "0", "\xff\xff"), on("BITPOS", "{k}ones", "0"), on("BITPOS", "{k}ones", "0", "0", "-1"),
+		on("BITPOS", "{k}ones", "0", "1"), on("BITPOS", "{k}ones", "0", "3", "12", "BIT"), on("BITPOS", "{k}none", "0"), on("BITPOS", "{k}none", "1"),
+		on("SET", "{k}empty", ""), on("BITPOS", "{k}empty", "0"), on("BITPOS", "{k}empty", "1"), on("BITCOUNT", "{k}empty"),
+		on("BITPOS", "{k}p", "2"), on("BITPOS", "{k}p", "1", "x"), on("BITPOS", "{k}p", "1", "0", "1", "bogus"), on("BITPOS", "{k}p", "1", "0", "1", "bit", "x"),
+		on("BITPOS", "{k}c", "1", "-1", "-3"), on("BITPOS", "{k}c", "0", "100"),
+		on("SET", "{k}o1", "foobar"), on("SET", "{k}o2", "abcdefghij"), on("BITOP", "AND", "{k}d", "{k}o1", "{k}o2"), on("GET", "{k}d"),
+		on("BITOP", "OR", "{k}d", "{k}o1", "{k}o2"), on("GET", "{k}d"), on("BITOP", "XOR", "{k}d", "{k}o1", "{k}o2", "{k}none"), on("GET", "{k}d"),
+		on("BITOP", "NOT", "{k}d", "{k}o1"), on("GET", "{k}d"), on("BITOP", "NOT", "{k}d", "{k}o1", "{k}o2"), on("BITOP", "NAND", "{k}d", "{k}o1"),
+		on("SET", "{k}d2", "x", "EX", "100"), on("BITOP", "AND", "{k}d2", "{k}none"), on("EXISTS", "{k}d2"), on("BITOP", "AND", "{k}d3", "{k}o1", "{k}none"),
+		on("GET", "{k}d3"), on("BITOP", "AND", "{k}d"),
+	}},
+	{"more keys", []step{
+		on("SET", "{k}a", "1"), on("TYPE", "{k}a"), on("TYPE", "{k}none"), on("TOUCH", "{k}a", "{k}none", "{k}a"),
+		on("SET", "{k}r", "v", "EX", "100"), on("RENAME", "{k}r", "{k}r2"), on("GET", "{k}r"), on("GET", "{k}r2"), on("TTL", "{k}r2"),
+		on("RENAME", "{k}none", "{k}x"), on("RENAME", "{k}r2", "{k}r2"), on("RENAME", "{k}none", "{k}none"), on("RENAME", "{k}a", "{k}r2"), on("TTL", "{k}r2"),
+		on("SET", "{k}n1", "1"), on("SET", "{k}n2", "2"), on("RENAMENX", "{k}n1", "{k}n2"), on("RENAMENX", "{k}n1", "{k}n3"),
+		on("RENAMENX", "{k}n3", "{k}n3"), on("RENAMENX", "{k}none", "{k}n4"), on("MGET", "{k}n1", "{k}n2", "{k}n3"),
+		on("SET", "{k}c", "v", "PX", "100000"), on("COPY", "{k}c", "{k}c2"), on("GET", "{k}c2"), on("TTL", "{k}c2"), on("COPY", "{k}c", "{k}c2"),
+		on("SET", "{k}c", "w"), on("COPY", "{k}c", "{k}c2", "REPLACE"), on("GET", "{k}c2"), on("TTL", "{k}c2"), on("COPY", "{k}c", "{k}c"),
+		on("COPY", "{k}none", "{k}c3"), on("COPY", "{k}c", "{k}c2", "BOGUS"), on("COPY", "{k}c", "{k}c4", "DB", "0"), on("COPY", "{k}c", "{k}c5", "DB", "x"),
+		on("SET", "{k}i", "123"), on("SET", "{k}big", "12345678901234567890123"), on("SET", "{k}s", "hello"), on("SET", "{k}z", "0123"),
+		on("SET", "{k}long", strings.Repeat("x", 45)), on("SET", "{k}i2", "20000"),
+		on("OBJECT", "ENCODING", "{k}i"), on("OBJECT", "ENCODING", "{k}big"), on("OBJECT", "ENCODING", "{k}s"), on("OBJECT", "ENCODING", "{k}z"),
+		on("OBJECT", "ENCODING", "{k}long"), on("OBJECT", "ENCODING", "{k}none"), on("OBJECT", "REFCOUNT", "{k}i"), on("OBJECT", "REFCOUNT", "{k}i2"),
+		on("OBJECT", "REFCOUNT", "{k}s"), on("OBJECT", "REFCOUNT", "{k}none"), on("OBJECT", "FREQ", "{k}s"), on("OBJECT", "FREQ", "{k}none"),
+		on("OBJECT", "IDLETIME", "{k}none"), step{[]string{"OBJECT", "IDLETIME", "{k}s"}, kind}, on("OBJECT", "BOGUS", "{k}s"), on("OBJECT"),
+		step{[]string{"OBJECT", "HELP"}, kind},
+		step{[]string{"MEMORY", "USAGE", "{k}s"}, kind}, on("MEMORY", "USAGE", "{k}none"), step{[]string{"MEMORY", "USAGE", "{k}s", "SAMPLES", "5"}, kind},
+		on("MEMORY", "USAGE", "{k}s", "BOGUS"), on("MEMORY", "USAGE"),
+	}},
+	{"connection", []step{
+		on("PING"), on("PING", "hi"), on("PING", "a", "b"), on("ECHO", "x"), on("ECHO"),
+		on("SELECT", "0"), on("SELECT", "x"),
+		on("CLIENT", "GETNAME"), on("CLIENT", "SETNAME", "compat"), on("CLIENT", "GETNAME"), on("CLIENT", "SETNAME", "a b"),
+		step{[]string{"CLIENT", "ID"}, kind}, step{[]string{"CLIENT", "INFO"}, kind}, step{[]string{"CLIENT", "LIST"}, kind},
+		on("CLIENT", "BOGUS"), on("CLIENT"),
+		on("AUTH", "pw"), on("AUTH", "bob", "x"), on("AUTH", "a", "b", "c"),
+		on("HELLO", "4"), on("HELLO", "x"), on("HELLO", "2", "bogus"),
+		on("BOGUS", "a", "b"), on("bogus"),
+		step{[]string{"TIME"}, same},
+		step{[]string{"HELLO"}, same}, step{[]string{"HELLO", "3", "SETNAME", "h3"}, same}, on("GET", "{k}none"),
+		on("CLIENT", "GETNAME"), on("RESET"), on("GET", "{k}none"), on("CLIENT", "GETNAME"),
+		step{[]string{"HELLO", "2", "AUTH", "default", "any"}, same}, on("MGET", "{k}none", "{k}none"),
+	}},
+	{"server", []step{
+		on("CONFIG", "GET", "appendonly"), on("CONFIG", "GET", "maxmemory"), on("CONFIG", "GET", "maxmemory-policy"), on("CONFIG", "GET", "nothing"),
+		on("CONFIG", "GET"), on("CONFIG", "RESETSTAT"),
+		step{[]string{"INFO", "server"}, kind}, step{[]string{"INFO"}, kind},
+		step{[]string{"COMMAND", "INFO", "get", "nope"}, kind}, step{[]string{"COMMAND", "DOCS", "get"}, kind},
+		step{[]string{"COMMAND", "COUNT"}, kind}, step{[]string{"DBSIZE"}, kind},
+		on("COMMAND", "GETKEYS", "SET", "a", "b"), on("COMMAND", "GETKEYS", "MSET", "a", "b", "c", "d"), on("COMMAND", "GETKEYS", "NOPE", "a"),
+		on("COMMAND", "GETKEYS", "GET"), on("COMMAND", "GETKEYS", "GET", "a", "b"), on("COMMAND", "GETKEYS", "PING", "x"),
+		on("COMMAND", "GETKEYS", "OBJECT", "ENCODING", "k"), on("COMMAND", "GETKEYS", "BITOP", "AND", "d", "a", "b"),
+		on("COMMAND", "GETKEYS", "LCS", "a", "b"), on("COMMAND", "GETKEYS", "MEMORY", "USAGE", "k"), on("COMMAND", "GETKEYS", "EXPIRE", "k", "1", "NX"),
+		on("CONFIG", "SET", "slowlog-max-len", "-1"), on("CONFIG", "SET", "slowlog-log-slower-than", "x"), on("CONFIG", "SET", "databases", "4"),
+		on("CONFIG", "SET", "nope", "1"), on("CONFIG", "SET", "slowlog-max-len"), on("CONFIG", "SET", "slowlog-max-len", "5", "slowlog-max-len", "6"),
+		on("CONFIG", "SET", "slowlog-max-len", "128", "slowlog-log-slower-than", "10000"), on("CONFIG", "GET", "slowlog-max-len"),
+		on("SLOWLOG", "GET", "x"), on("SLOWLOG", "GET", "-5"), on("SLOWLOG", "BOGUS"), on("SLOWLOG", "RESET"), step{[]string{"SLOWLOG", "LEN"}, kind},
+		step{[]string{"SLOWLOG", "GET"}, kind}, step{[]string{"SLOWLOG", "HELP"}, kind},
+	}},
+}
+
+// compatTarget is one server the suite talks to.
+type compatTarget struct {
+	name string
+	addr string
+}
+
+// startCompatTargets starts redis-server (the oracle) and the ringcache
+// targets: one node, and a 3-node cluster reached through its second node.
+func startCompatTargets(t *testing.T) (oracle string, targets []compatTarget) {
+	t.Helper()
+	needTool(t, "redis-server")
+	rs := bench.NewRedisTarget("compat-redis", "redis-server", "--appendonly", "no")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	oracle, _, err := rs.Start(ctx)
+	t.Cleanup(func() { _ = rs.Stop(context.Background()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := freeAddr(t)
+	startNode(t, one, "--data-dir", t.TempDir())
+	cl := startProcCluster(t, 3)
+	return oracle, []compatTarget{{"one node", one}, {"3-node cluster", cl.nodes[1].client}}
+}
+
+func TestCompatibilityWithRedis(t *testing.T) {
+	raddr, targets := startCompatTargets(t)
+	for _, proto := range []string{"2", "3"} {
+		for _, cs := range compatCases {
+			prefix := fmt.Sprintf("compat:%s:%s:", proto, cs.name)
+			want := runCompat(t, raddr, proto, prefix, cs.steps)
+			for _, tg := range targets {
+				got := runCompat(t, tg.addr, proto, prefix, cs.steps)
+				for i, st := range cs.steps {
+					if err := compareReplies(st.match, got[i], want[i]); err != nil {
+						t.Errorf("RESP%s %s, %s: %s: %v\n  redis-server: %q\n  ringcache:    %q",
+							proto, tg.name, cs.name, strings.Join(st.args, " "), err, want[i], got[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// runCompat runs steps on one connection in protocol proto and returns
+// each reply's bytes.
+func runCompat(t *testing.T, addr, proto, prefix string, steps []step) [][]byte {
+	t.Helper()
+	c, err := dialRESP(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if hello, err := c.do("HELLO", proto); err != nil || hello[0] == '-' {
+		t.Fatalf("HELLO %s to %s: %q, %v", proto, addr, hello, err)
+	}
+	out := make([][]byte, len(steps))
+	for i, st := range steps {
+		args := make([]string, len(st.args))
+		for j, a := range st.args {
+			args[j] = strings.ReplaceAll(a, "{k}", prefix)
+		}
+		out[i], err = c.do(args...)
+		if err != nil {
+			t.Fatalf("%s to %s: %v", strings.Join(args, " "), addr, err)
+		}
+	}
+	return out
+}
+
+func compareReplies(m match, got, want []byte) error {
+	if m == exact {
+		if string(got) != string(want) {
+			return fmt.Errorf("differs")
+		}
+		return nil
+	}
+	g, err := parseReply(got)
+	if err != nil {
+		return err
+	}
+	w, err := parseReply(want)
+	if err != nil {
+		return err
+	}
+	switch {
+	case m == kind && (g.kind != w.kind || g.null != w.null):
+		return fmt.Errorf("a reply of type %q, want %q", g.kind, w.kind)
+	case m == same && shape(g) != shape(w):
+		return fmt.Errorf("shape %s, want %s", shape(g), shape(w))
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+"""redis-py in its default configuration runs the commands an app sends,
+pipelines included, and prints one JSON line per step. clients_test.go
+runs it against redis-server and against ringcache and compares the lines.
+Usage: python3 redis_py.py host:port key-prefix"""
+import json
+import sys
+
+import redis
+
+addr, prefix = sys.argv[1], sys.argv[2]
+host, port = addr.rsplit(":", 1)
+r = redis.Redis(host=host, port=int(port), client_name="compat-redis-py")
+
+
+def k(s):
+    return prefix + s
+
+
+def norm(v):
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, (list, tuple)):
+        return [norm(x) for x in v]
+    if isinstance(v, dict):
+        return {norm(a): norm(b) for a, b in sorted(v.items())}
+    if isinstance(v, Exception):
+        return {"error": str(v)}
+    return v
+
+
+def run(name, f):
+    try:
+        out = norm(f())
+    except redis.RedisError as e:
+        out = {"error": "%s: %s" % (type(e).__name__, e)}
+    print(json.dumps([name, out]), flush=True)
+
+
+run("ping", lambda: r.ping())
+run("set", lambda: r.set(k("a"), "one"))
+run("get", lambda: r.get(k("a")))
+run("get missing", lambda: r.get(k("missing")))
+run("set nx", lambda: r.set(k("a"), "x", nx=True))
+run("set get", lambda: r.set(k("a"), "two", get=True))
+run("set ex", lambda: r.set(k("e"), "v", ex=100))
+run("ttl", lambda: r.ttl(k("e")))
+run("setex", lambda: r.setex(k("e2"), 50, "v"))
+run("mset", lambda: r.mset({k("m1"): "1", k("m2"): "2"}))
+run("mget", lambda: r.mget([k("m1"), k("nope"), k("m2")]))
+run("incr", lambda: r.incr(k("n")))
+run("incrby", lambda: r.incrby(k("n"), 10))
+run("decr", lambda: r.decr(k("n")))
+run("incr not a number", lambda: r.incr(k("a")))
+run("append", lambda: r.append(k("s"), "xy"))
+run("strlen", lambda: r.strlen(k("s")))
+run("exists", lambda: r.exists(k("a"), k("nope"), k("s")))
+run("expire", lambda: r.expire(k("s"), 100))
+run("persist", lambda: r.persist(k("s")))
+run("getdel", lambda: r.getdel(k("s")))
+run("getex", lambda: r.getex(k("a"), ex=30))
+run("pipeline (no transaction)", lambda: r.pipeline(transaction=False).set(k("p"), 1).incr(k("p")).get(k("p")).get(k("nope")).execute())
+run("pipeline with an error", lambda: r.pipeline(transaction=False).incr(k("a")).get(k("p")).execute(raise_on_error=False))
+run("delete", lambda: r.delete(k("a"), k("e"), k("e2"), k("m1"), k("m2"), k("n"), k("p"), k("nope")))
+run("config get", lambda: r.config_get("appendonly"))
+run("client getname", lambda: r.client_getname())
+run("unknown command", lambda: r.execute_command("NOSUCHCOMMAND", "x"))
+run("wrong arity", lambda: r.execute_command("GET"))
+print(json.dumps(["done", True]))
