@@ -15,6 +15,18 @@ const (
 	Get Kind = "GET"
 )
 
+// Variants are the commands sent for a Kind, in turn, each with the
+// Kind's effect on the key in the way the workload uses it: GETSET writes
+// the value (and answers the old one); SETRANGE at offset 0 writes it over
+// a register's previous value, never longer than it (a register's values
+// grow: "9", "10", ...); MSETNX writes an insert's value, never written
+// before; UNLINK and GETDEL delete. So the checker's model of SET and DEL
+// checks them all.
+var Variants = map[Kind][]string{
+	Set: {"SET", "GETSET", "SETRANGE", "MSETNX"},
+	Del: {"DEL", "UNLINK", "GETDEL"},
+}
+
 // Key classes. The workload names every key with one of these prefixes and
 // the checker reads a key's role from its name, so a history is
 // self-describing.
@@ -53,10 +65,13 @@ func classOf(key string) keyClass {
 type Op struct {
 	// Client and Node are the indexes of the client that sent it and of
 	// the node it was sent to.
-	Client int    `json:"client"`
-	Node   int    `json:"node"`
-	Kind   Kind   `json:"kind"`
-	Key    string `json:"key"`
+	Client int  `json:"client"`
+	Node   int  `json:"node"`
+	Kind   Kind `json:"kind"`
+	// Cmd is the command sent when it is not Kind itself but has Kind's
+	// effect on the key (a Cmd of the Kind's Variants).
+	Cmd string `json:"cmd,omitempty"`
+	Key string `json:"key"`
 	// Value is what a SET wrote or a successful GET returned; Nil is set
 	// for a GET that found nothing.
 	Value string `json:"value,omitempty"`

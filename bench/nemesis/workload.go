@@ -105,18 +105,50 @@ func (c *client) close() {
 
 // do sends one command to node and records it.
 func (c *client) do(ctx context.Context, node int, kind Kind, key, value string) Op {
+	return c.send(ctx, node, kind, "", key, value)
+}
+
+// send sends kind through cmd, one of its Variants ("" is kind itself),
+// to node and records it.
+func (c *client) send(ctx context.Context, node int, kind Kind, cmd, key, value string) Op {
 	op := Op{Client: c.id, Node: node, Kind: kind, Key: key, Value: value}
+	if cmd != string(kind) {
+		op.Cmd = cmd
+	}
 	conn := c.conns[node]
 	op.Start = time.Since(c.base)
 	var err error
-	switch kind {
-	case Set:
+	switch {
+	case cmd == "GETSET":
+		err = conn.Do(ctx, "GETSET", key, value).Err()
+		if errors.Is(err, redis.Nil) {
+			err = nil
+		}
+	case cmd == "SETRANGE":
+		err = conn.SetRange(ctx, key, 0, value).Err()
+	case cmd == "MSETNX":
+		var set bool
+		if set, err = conn.MSetNX(ctx, key, value).Result(); err == nil && !set {
+			err = errors.New("MSETNX answered 0: the key existed")
+		}
+	case kind == Set:
 		err = conn.Set(ctx, key, value, 0).Err()
-	case Del:
+	case cmd == "UNLINK":
+		var n int64
+		n, err = conn.Unlink(ctx, key).Result()
+		op.Value = strconv.FormatInt(n, 10)
+	case cmd == "GETDEL":
+		var old string
+		if old, err = conn.GetDel(ctx, key).Result(); errors.Is(err, redis.Nil) {
+			op.Value, err = "0", nil
+		} else if err == nil {
+			op.Value = "1:" + old
+		}
+	case kind == Del:
 		var n int64
 		n, err = conn.Del(ctx, key).Result()
 		op.Value = strconv.FormatInt(n, 10) // keys removed, for the record only
-	case Get:
+	case kind == Get:
 		op.Value, err = conn.Get(ctx, key).Result()
 		if errors.Is(err, redis.Nil) {
 			op.Nil, err = true, nil
@@ -136,6 +168,13 @@ func (c *client) do(ctx context.Context, node int, kind Kind, key, value string)
 		c.conns[node] = c.connect(node)
 	}
 	return op
+}
+
+// variant picks the n-th of kind's Variants, round the list, leaving out
+// one that does not fit the key's use ("" for none).
+func variant(kind Kind, n int, except string) string {
+	vs := slices.DeleteFunc(slices.Clone(Variants[kind]), func(v string) bool { return v == except })
+	return vs[n%len(vs)]
 }
 
 // errText shortens an error for the history: "timeout" for every timeout.
@@ -163,7 +202,8 @@ func (w *workload) value(key string) string {
 func (w *workload) insert(ctx, paced context.Context, c *client, lim *rate.Limiter) {
 	for seq := 1; lim.Wait(paced) == nil; seq++ {
 		key := fmt.Sprintf("%s%d:%d", InsertPrefix, c.id, seq)
-		if op := c.do(ctx, w.serving.at(c.id+seq), Set, key, w.value(key)); op.OK() {
+		cmd := variant(Set, seq, "SETRANGE") // an insert has no previous value to write over
+		if op := c.send(ctx, w.serving.at(c.id+seq), Set, cmd, key, w.value(key)); op.OK() {
 			w.pool.addInsert(key)
 		}
 	}
@@ -181,7 +221,7 @@ func (w *workload) writeRegisters(ctx, paced context.Context, c *client, lim *ra
 		pos := c.id + gen
 		for i := 1; i <= w.cfg.Burst && paced.Err() == nil; i++ {
 			pos++
-			c.do(ctx, w.serving.at(pos), Set, key, strconv.Itoa(i))
+			c.send(ctx, w.serving.at(pos), Set, variant(Set, gen+i, "MSETNX"), key, strconv.Itoa(i))
 		}
 		c.do(ctx, w.serving.at(pos+2), Get, key, "")
 	}
@@ -194,7 +234,7 @@ func (w *workload) deleteKeys(ctx, paced context.Context, c *client, lim *rate.L
 		key := fmt.Sprintf("%s%d:%d", DeletePrefix, c.id, seq)
 		pos := c.id + seq
 		c.do(ctx, w.serving.at(pos), Set, key, w.value(key))
-		c.do(ctx, w.serving.at(pos+1), Del, key, "")
+		c.send(ctx, w.serving.at(pos+1), Del, variant(Del, seq, ""), key, "")
 		w.pool.addDeleted(key)
 		c.do(ctx, w.serving.at(pos+2), Get, key, "")
 	}

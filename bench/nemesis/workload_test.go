@@ -1,9 +1,21 @@
 package nemesis
 
 import (
+	"cmp"
+	"context"
+	"errors"
 	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/await"
+	"github.com/ringcache/ringcache/bench/loopback"
 )
 
 func TestRing(t *testing.T) {
@@ -50,4 +62,72 @@ func TestValue(t *testing.T) {
 	if w.value("ins:1:2") == w.value("ins:1:3") {
 		t.Fatal("two keys, one value")
 	}
+}
+
+// TestWorkloadSendsEveryVariant runs the workload for a moment against a
+// redis-server and checks that every command of Variants went out and
+// succeeded, with its Kind's effect: each register reads back its last
+// write, each deleted key reads back nil.
+func TestWorkloadSendsEveryVariant(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-server is not installed (CI must install it)")
+		}
+		t.Skip("redis-server not installed")
+	}
+	addr, err := loopback.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	srv := exec.Command(bin, "--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	if err := await.Poll(context.Background(), 10*time.Second, 50*time.Millisecond, func() error {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig().Workload
+	w := startWorkload(context.Background(), cfg, []string{addr}, newServingSet([]int{0}), time.Now())
+	time.Sleep(1500 * time.Millisecond)
+	ops := w.stop()
+	sent := map[string]int{}
+	last := map[string]Op{} // each key's last write
+	for _, op := range ops {
+		if !op.OK() {
+			t.Fatalf("%+v failed against redis-server", op)
+		}
+		cmd := cmp.Or(op.Cmd, string(op.Kind))
+		sent[cmd]++
+		if op.isWrite() {
+			last[op.Key] = op
+		}
+	}
+	for kind, cmds := range Variants {
+		for _, cmd := range cmds {
+			if sent[cmd] == 0 {
+				t.Errorf("no %s sent for %s (sent %v)", cmd, kind, sent)
+			}
+		}
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
+	defer c.Close()
+	for key, op := range last {
+		got, err := c.Get(context.Background(), key).Result()
+		switch {
+		case op.Kind == Del && !errors.Is(err, redis.Nil):
+			t.Fatalf("%s after %s: %q, %v; want nil", key, cmp.Or(op.Cmd, "DEL"), got, err)
+		case op.Kind == Set && (err != nil || got != op.Value):
+			t.Fatalf("%s after %s %q: %q, %v", key, cmp.Or(op.Cmd, "SET"), op.Value, got, err)
+		}
+	}
+	t.Logf("sent %v", sent)
 }

@@ -125,10 +125,14 @@ func TestWritesReadableEverywhereAndPlacedOnOwners(t *testing.T) {
 	if err != nil || len(nodes) != 5 {
 		t.Fatalf("RINGCACHE NODES = %v, %v", nodes, err)
 	}
-	info, err := c.Client(3).Info(ctx, "cluster").Result()
-	if err != nil || !strings.Contains(info, "cluster_members_alive:5") || !strings.Contains(info, "cluster_max_clock_skew_ms:") {
-		t.Fatalf("INFO cluster = %q, %v", info, err)
-	}
+	// A loaded machine can have a member suspected for a moment.
+	c.Eventually("INFO cluster to list every member alive", func() error {
+		info, err := c.Client(3).Info(ctx, "cluster").Result()
+		if err != nil || !strings.Contains(info, "cluster_members_alive:5") || !strings.Contains(info, "cluster_max_clock_skew_ms:") {
+			return fmt.Errorf("INFO cluster = %q, %v", info, err)
+		}
+		return nil
+	})
 }
 
 // strict turns sloppy quorum and hinted handoff off: requests use a key's
