@@ -63,6 +63,10 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 		n, keys = n+1, keys+k
 	}
 	start := time.Now()
+	if s.paused.paused(start) {
+		s.paused.wait(kind == batchWrite, s.closingCh)
+		start = time.Now()
+	}
 	var err error
 	if kind == batchRead {
 		err = s.readBatch(c, conn, cmds[:n])

@@ -32,6 +32,10 @@ type client struct {
 
 	closed bool // QUIT ran; skip the rest of the pipeline
 
+	// CLIENT REPLY OFF, and SKIP (the next command's reply); CLIENT
+	// NO-EVICT (kept for when eviction exists).
+	replyOff, skipNext, noEvict bool
+
 	// ctx, when not nil, replaces the server's context in this
 	// connection's Store calls: it carries a RINGCACHE CONSISTENCY
 	// override. It is set once per override, so commands pay only a nil

@@ -161,6 +161,11 @@ func buildTable() map[string]*command {
 			{name: "setinfo", arity: 4, flags: conn, summary: "Sets information specific to the client or connection.", since: "7.2.0", run: cmdClientSetInfo},
 			{name: "info", arity: 2, flags: conn, summary: "Returns information about the connection.", since: "6.2.0", run: cmdClientInfo},
 			{name: "list", arity: -2, flags: flagAdmin | flagLoading | flagStale, summary: "Lists open connections.", since: "2.4.0", run: cmdClientList},
+			{name: "reply", arity: 3, flags: conn, summary: "Instructs the server whether to reply to commands.", since: "3.2.0", run: cmdClientReply},
+			{name: "no-evict", arity: 3, flags: flagAdmin | conn, summary: "Sets the client eviction mode of the connection.", since: "7.0.0", run: cmdClientNoEvict},
+			{name: "kill", arity: -3, flags: flagAdmin | flagLoading | flagStale, summary: "Terminates open connections.", since: "2.4.0", run: cmdClientKill},
+			{name: "pause", arity: -3, flags: flagAdmin | flagLoading | flagStale, summary: "Suspends commands processing.", since: "3.0.0", run: cmdClientPause},
+			{name: "unpause", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Resumes processing commands from paused clients.", since: "6.2.0", run: cmdClientUnpause},
 			{name: "help", arity: 2, flags: conn, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdClientHelp},
 		})},
 		{name: "command", arity: -1, flags: flagLoading | flagStale, group: "server", summary: "Returns detailed information about all commands.", since: "2.8.13", run: cmdCommand, subs: subTable("command", []*command{

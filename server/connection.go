@@ -169,6 +169,8 @@ func cmdReset(x *call) error {
 	x.c.authed = x.s.cfg.RequirePass == ""
 	x.c.clearConsistency()
 	x.c.setProto(false)
+	x.c.replyOff, x.c.skipNext, x.c.noEvict = false, false, false
+	x.conn.unmute()
 	x.conn.WriteString("RESET")
 	return nil
 }
@@ -311,9 +313,15 @@ func cmdClientHelp(x *call) error {
 		"GETNAME", "    Return the name of the current connection.",
 		"ID", "    Return the ID of the current connection.",
 		"INFO", "    Return information about the current client connection.",
+		"KILL <ip:port>", "    Kill connection made from <ip:port>.",
+		"KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID, TYPE, USER, ADDR, LADDR, SKIPME.",
 		"LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
+		"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+		"PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+		"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
 		"SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
 		"SETNAME <name>", "    Assign the name <name> to the current connection.",
+		"UNPAUSE", "    Stop the current client pause, resuming traffic.",
 	})
 }
 

@@ -55,7 +55,7 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 	}
 	executed := 0
 	for i := 0; i < len(cmds) && !c.closed; {
-		if c.authed {
+		if c.authed && !c.silent() {
 			if n := s.runBatch(c, conn, cmds[i:]); n > 0 {
 				i += n
 				executed += n
@@ -103,11 +103,21 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	if err == nil && !c.authed && cmd.flags&flagNoAuth == 0 {
 		err = errNoAuth
 	}
+	silent := c.silent()
+	c.skipNext = false
+	if silent {
+		conn.mute()
+		defer conn.unmute()
+	}
 	if err == nil {
 		c.lastCmd.Store(cmd)
 		x := &c.call
 		*x = call{s: s, c: c, conn: conn, cmd: cmd, args: args}
 		start := time.Now()
+		if s.paused.paused(start) {
+			s.paused.wait(cmd.flags&flagWrite != 0, s.closingCh)
+			start = time.Now()
+		}
 		err = cmd.run(x)
 		x.args = nil
 		d := time.Since(start)

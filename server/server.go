@@ -29,6 +29,7 @@ type Server struct {
 	locks   keyLocks
 	stats   counters
 	slow    slowlog
+	paused  pause
 	started time.Time
 	runID   string
 	nextID  atomic.Int64
