@@ -317,3 +317,37 @@ func newStrictMem(t testing.TB) *vfs.MemFS {
 	_ = root.Close()
 	return fs
 }
+
+// TestCheckpointOpensAsOfTheCall: a checkpoint on disk holds every
+// acknowledged write before it, none after, and opens as an engine.
+func TestCheckpointOpensAsOfTheCall(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Dir = filepath.Join(t.TempDir(), "db")
+	e := mustOpen(t, cfg)
+	for i := range 100 {
+		mustApply(t, e, fmt.Sprintf("k%03d", i), val(ver(1700000000000, 0, 1), "v"))
+	}
+	dir := filepath.Join(t.TempDir(), "cp")
+	if err := e.Checkpoint(dir); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, e, "after", val(ver(1700000000000, 0, 1), "v"))
+	if err := e.Checkpoint(dir); err == nil {
+		t.Fatal("a checkpoint over an existing directory succeeded")
+	}
+	cpCfg := DefaultConfig()
+	cpCfg.Dir = dir
+	cp := mustOpen(t, cpCfg)
+	for i := range 100 {
+		if _, ok := mustLookup(t, cp, fmt.Sprintf("k%03d", i)); !ok {
+			t.Fatalf("k%03d missing from the checkpoint", i)
+		}
+	}
+	if _, ok := mustLookup(t, cp, "after"); ok {
+		t.Fatal("a write after the checkpoint is in it")
+	}
+	e.Close()
+	if err := e.Checkpoint(filepath.Join(t.TempDir(), "cp2")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("checkpoint after Close: %v, want ErrClosed", err)
+	}
+}

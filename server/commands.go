@@ -191,6 +191,10 @@ func buildTable() map[string]*command {
 			{name: "transfers", arity: 2, flags: flagLoading | flagStale, summary: "Returns the topology operation in progress and this node's streaming, as name/value pairs.", since: redisVersion, run: cmdRingcacheTransfers},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: redisVersion, run: cmdRingcacheHelp},
 		})},
+		{name: "save", arity: 1, flags: flagAdmin, group: "server", summary: "Synchronously saves the database(s) to disk.", since: "1.0.0", run: cmdSave},
+		{name: "bgsave", arity: -1, flags: flagAdmin, group: "server", summary: "Asynchronously saves the database(s) to disk.", since: "1.0.0", run: cmdBgSave},
+		{name: "lastsave", arity: 1, flags: flagFast | flagLoading | flagStale, group: "server", summary: "Returns the Unix timestamp of the last successful save to disk.", since: "1.0.0", run: cmdLastSave},
+		{name: "shutdown", arity: -1, flags: flagAdmin | flagLoading | flagStale, group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", since: "1.0.0", run: cmdShutdown},
 		{name: "slowlog", arity: -2, group: "server", summary: "A container for slow log commands.", since: "2.2.12", subs: subTable("slowlog", []*command{
 			{name: "get", arity: -2, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the slow log's entries.", since: "2.2.12", run: cmdSlowlogGet},
 			{name: "len", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the number of entries in the slow log.", since: "2.2.12", run: cmdSlowlogLen},

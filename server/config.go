@@ -80,6 +80,15 @@ type Config struct {
 	// command answers "needs cluster mode". Default nil.
 	Consistency func(ctx context.Context, read, write string) (context.Context, error)
 
+	// Checkpoint writes a consistent copy of the store where the binary
+	// keeps its backups: SAVE, BGSAVE and SHUTDOWN SAVE call it. Nil: the
+	// commands answer that saving is not available.
+	Checkpoint func() error
+
+	// Shutdown asks the binary to stop as on SIGTERM (SHUTDOWN). It must
+	// not wait for the stop. Nil: SHUTDOWN is refused.
+	Shutdown func()
+
 	// Version is the ringcache version reported by INFO. Default "dev".
 	Version string
 

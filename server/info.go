@@ -203,13 +203,18 @@ func humanBytes(n uint64) string {
 }
 
 func (s *Server) infoPersistence() infoSection {
+	last, running, lastErr := s.lastSave()
+	status := "ok"
+	if lastErr != nil {
+		status = "err"
+	}
 	return infoSection{name: "Persistence", fields: [][2]string{
 		{"loading", "0"},
 		{"async_loading", "0"},
 		{"rdb_changes_since_last_save", "0"},
-		{"rdb_bgsave_in_progress", "0"},
-		{"rdb_last_save_time", itoa(s.started.Unix())},
-		{"rdb_last_bgsave_status", "ok"},
+		{"rdb_bgsave_in_progress", itoa(b2i(running))},
+		{"rdb_last_save_time", itoa(last.Unix())},
+		{"rdb_last_bgsave_status", status},
 		{"aof_enabled", "0"},
 		{"aof_rewrite_in_progress", "0"},
 		{"aof_last_bgrewrite_status", "ok"},
@@ -251,4 +256,11 @@ func (s *Server) infoRingcache() infoSection {
 		{"ringcache_version", s.cfg.Version},
 		{"ringcache_mode", "single"},
 	}}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -30,6 +30,7 @@ type Server struct {
 	stats   counters
 	slow    slowlog
 	paused  pause
+	saves   saver
 	started time.Time
 	runID   string
 	nextID  atomic.Int64
@@ -191,6 +192,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		cc.drain()
 	}
 	defer s.releaseAccept()
+	// A background save finishes before the storage may close.
+	defer s.saves.wg.Wait()
 	select {
 	case <-drained:
 		return nil

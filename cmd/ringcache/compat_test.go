@@ -181,6 +181,8 @@ var compatCases = []struct {
 		on("CONFIG", "SET", "slowlog-max-len", "128", "slowlog-log-slower-than", "10000"), on("CONFIG", "GET", "slowlog-max-len"),
 		on("SLOWLOG", "GET", "x"), on("SLOWLOG", "GET", "-5"), on("SLOWLOG", "BOGUS"), on("SLOWLOG", "RESET"), step{[]string{"SLOWLOG", "LEN"}, kind},
 		step{[]string{"SLOWLOG", "GET"}, kind}, step{[]string{"SLOWLOG", "HELP"}, kind},
+		on("SAVE"), step{[]string{"LASTSAVE"}, kind}, on("SAVE", "x"), on("BGSAVE", "x"), on("LASTSAVE", "x"),
+		on("SHUTDOWN", "ABORT"), on("SHUTDOWN", "SAVE", "NOSAVE"), on("SHUTDOWN", "BOGUS"), on("SHUTDOWN", "ABORT", "NOW"),
 	}},
 }
 

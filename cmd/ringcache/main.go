@@ -52,15 +52,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if cfg.Procs > 0 {
 		runtime.GOMAXPROCS(cfg.Procs)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// SHUTDOWN from a client stops the node as SIGTERM does.
+	ctx, shutdown := context.WithCancel(sigCtx)
+	defer shutdown()
 	wd := startWatchdog(ctx, cfg.ShutdownTimeout, stop, func() {
 		log.Error("shutdown did not finish within shutdown-timeout; exiting without closing the engine (every acknowledged write is in its write-ahead log)",
 			"shutdown_timeout", cfg.ShutdownTimeout)
 		os.Exit(1)
 	})
 	defer wd.stop()
-	if err := serve(ctx, cfg, log); err != nil {
+	if err := serve(ctx, cfg, log, shutdown); err != nil {
 		log.Error("ringcache stopped", "err", err)
 		return 1
 	}
@@ -73,7 +76,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 // --shutdown-timeout), stop the cluster node (which does not leave the
 // cluster), then close the engine (which syncs and closes Pebble). The
 // watchdog in run bounds the whole.
-func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg Config, log *slog.Logger, shutdown func()) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
 	}
@@ -104,10 +107,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer stalls.Close()
+	p := &parts{cfg: cfg, log: log, eng: eng, metrics: metrics, stalls: stalls, shutdown: shutdown}
 	if cfg.ClusterListen == "" {
 		single := local.New(eng, hlc.New(nodeID, nil), nil)
 		single.SetNode(nodeID, cfg.Listen)
-		return runServer(ctx, cfg, single, nil, metrics, stalls, log)
+		return runServer(ctx, p, single, nil)
 	}
 	node, err := startClusterNode(ctx, cfg, nodeID, eng, metrics, stalls, log)
 	if err != nil {
@@ -122,7 +126,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Warn("stopping the cluster node", "err", err)
 		}
 	}()
-	return runServer(ctx, cfg, node, node, metrics, stalls, log)
+	return runServer(ctx, p, node, node)
+}
+
+// parts are what serve opened for the RESP server to use.
+type parts struct {
+	cfg      Config
+	log      *slog.Logger
+	eng      *engine.Engine
+	metrics  *metrics
+	stalls   *stall.Detector
+	shutdown func() // stops the process as SIGTERM does
 }
 
 // openEngine opens the node's Pebble store under data-dir. In a cluster
@@ -148,7 +162,8 @@ func openEngine(cfg Config, node *atomic.Pointer[cluster.Node], log *slog.Logger
 // runServer serves RESP clients from store on cfg.Listen (and metrics on
 // metrics-listen) until ctx ends, then shuts the server down; node is nil
 // on a single node.
-func runServer(ctx context.Context, cfg Config, store server.Store, node *cluster.Node, metrics *metrics, stalls *stall.Detector, log *slog.Logger) error {
+func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.Node) error {
+	cfg, log, metrics := p.cfg, p.log, p.metrics
 	scfg := server.DefaultConfig()
 	scfg.Addr = cfg.Listen
 	scfg.RequirePass = cfg.RequirePass
@@ -163,7 +178,9 @@ func runServer(ctx context.Context, cfg Config, store server.Store, node *cluste
 	}
 	scfg.Version = version
 	scfg.Settings = cfg.publicSettings
-	scfg.Arrivals, scfg.MaxWait = stalls, cfg.RequestTimeout
+	scfg.Arrivals, scfg.MaxWait = p.stalls, cfg.RequestTimeout
+	scfg.Checkpoint = func() error { return checkpoint(p.eng, cfg.DataDir) }
+	scfg.Shutdown = p.shutdown
 	if node != nil {
 		scfg.Consistency = coordinator.ConsistencyContext
 	}
