@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/ringcache/ringcache/bench"
 )
 
@@ -145,6 +147,16 @@ var compatCases = []struct {
 		step{[]string{"OBJECT", "HELP"}, kind},
 		step{[]string{"MEMORY", "USAGE", "{k}s"}, kind}, on("MEMORY", "USAGE", "{k}none"), step{[]string{"MEMORY", "USAGE", "{k}s", "SAMPLES", "5"}, kind},
 		on("MEMORY", "USAGE", "{k}s", "BOGUS"), on("MEMORY", "USAGE"),
+		// DUMP writes RDB version 9 where redis-server 7.0 writes 10: the
+		// same body, another version and checksum (TestDumpMatchesRedis).
+		step{[]string{"DUMP", "{k}s"}, same}, step{[]string{"DUMP", "{k}i"}, same}, on("DUMP", "{k}none"), on("RESTORE", "{k}s", "0", "x"), on("RESTORE", "{k}new", "-1", "x"),
+		on("RESTORE", "{k}new", "x", "x"), on("RESTORE", "{k}new", "0", "x"), on("RESTORE", "{k}new", "0", "\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a"),
+		on("GET", "{k}new"), on("RESTORE", "{k}new", "0", "\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a", "REPLACE", "IDLETIME", "5", "FREQ", "3"),
+		on("RESTORE", "{k}new", "0", "\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a", "REPLACE", "FREQ", "300"),
+		on("RESTORE", "{k}new", "0", "\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a", "REPLACE", "IDLETIME", "-1"),
+		on("RESTORE", "{k}new", "1", "\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a", "REPLACE", "ABSTTL"), on("EXISTS", "{k}new"),
+		on("RESTORE", "{k}new", "0", "\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0b"),
+		on("RESTORE", "{k}new", "0", "\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a", "BOGUS"),
 	}},
 	{"connection", []step{
 		on("PING"), on("PING", "hi"), on("PING", "a", "b"), on("ECHO", "x"), on("ECHO"),
@@ -278,4 +290,59 @@ func compareReplies(m match, got, want []byte) error {
 		return fmt.Errorf("shape %s, want %s", shape(g), shape(w))
 	}
 	return nil
+}
+
+// TestDumpRestoreWithRedis moves values both ways between redis-server and
+// ringcache (one node, and a cluster) with DUMP and RESTORE: short strings,
+// integers, long compressible ones (which Redis sends LZF-compressed),
+// binary and a 1 MB value, with a TTL.
+func TestDumpRestoreWithRedis(t *testing.T) {
+	oracle, targets := startCompatTargets(t)
+	ctx := context.Background()
+	rs := redis.NewClient(&redis.Options{Addr: oracle})
+	defer rs.Close()
+	bin := make([]byte, 4096)
+	for i := range bin {
+		bin[i] = byte(i*7 + i/13)
+	}
+	values := map[string]string{
+		"short": "hello", "int": "123", "negative": "-129", "big-int": "12345678901", "empty": "",
+		"compressible": strings.Repeat("ab", 5000), "binary": string(bin), "mb": strings.Repeat("0123456789abcdef", 1<<16),
+	}
+	for _, tg := range targets {
+		rc := redis.NewClient(&redis.Options{Addr: tg.addr})
+		defer rc.Close()
+		for name, v := range values {
+			from, to := "dump:from-redis:"+name, "dump:from-ringcache:"+name
+			if err := rs.Set(ctx, from, v, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			payload, err := rs.Dump(ctx, from).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rc.RestoreReplace(ctx, from, time.Hour, payload).Err(); err != nil {
+				t.Fatalf("%s: RESTORE of redis-server's %s payload: %v", tg.name, name, err)
+			}
+			if got := rc.Get(ctx, from).Val(); got != v {
+				t.Fatalf("%s: %s restored from redis-server reads %d bytes, want %d", tg.name, name, len(got), len(v))
+			}
+			if ttl := rc.TTL(ctx, from).Val(); ttl < 59*time.Minute {
+				t.Fatalf("%s: %s restored with TTL %v", tg.name, name, ttl)
+			}
+			if err := rc.Set(ctx, to, v, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			mine, err := rc.Dump(ctx, to).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rs.RestoreReplace(ctx, to, 0, mine).Err(); err != nil {
+				t.Fatalf("%s: redis-server RESTORE of ringcache's %s payload: %v", tg.name, name, err)
+			}
+			if got := rs.Get(ctx, to).Val(); got != v {
+				t.Fatalf("%s: %s restored into redis-server reads %d bytes, want %d", tg.name, name, len(got), len(v))
+			}
+		}
+	}
 }
