@@ -148,7 +148,27 @@ func (s *Server) readBatch(c *client, conn *reply, cmds []redcon.Command) error 
 // written twice in the run is written once, with its last value: the
 // replies are the same and the store never sees one key twice in a batch.
 func (s *Server) writeBatch(c *client, conn *reply, cmds []redcon.Command) error {
-	muts, hashes := c.muts[:0], c.hashes[:0]
+	muts, hashes := pairMutations(c.muts[:0], c.hashes[:0], cmds)
+	stripes := sortedStripes(c.stripes, hashes)
+	s.locks.rlock(stripes)
+	err := s.store.Put(c.storeCtx(s), muts)
+	s.locks.runlock(stripes)
+	clear(muts)
+	c.muts, c.hashes, c.stripes = muts[:0], hashes[:0], stripes[:0]
+	for range cmds {
+		if err != nil {
+			conn.WriteError(replyText(err))
+		} else {
+			conn.WriteString("OK")
+		}
+	}
+	return err
+}
+
+// pairMutations appends to muts a write of each key/value pair in cmds'
+// arguments (after the name), a key given twice once with its last value,
+// and each key's hash to hashes.
+func pairMutations(muts []store.Mutation, hashes []uint64, cmds []redcon.Command) ([]store.Mutation, []uint64) {
 	var index map[uint64]int
 	for _, cmd := range cmds {
 		for i := 1; i+1 < len(cmd.Args); i += 2 {
@@ -170,20 +190,7 @@ func (s *Server) writeBatch(c *client, conn *reply, cmds []redcon.Command) error
 			}
 		}
 	}
-	stripes := sortedStripes(c.stripes, hashes)
-	s.locks.rlock(stripes)
-	err := s.store.Put(c.storeCtx(s), muts)
-	s.locks.runlock(stripes)
-	clear(muts)
-	c.muts, c.hashes, c.stripes = muts[:0], hashes[:0], stripes[:0]
-	for range cmds {
-		if err != nil {
-			conn.WriteError(replyText(err))
-		} else {
-			conn.WriteString("OK")
-		}
-	}
-	return err
+	return muts, hashes
 }
 
 // findKey returns the index of key among muts, or -1. index, when not

@@ -26,7 +26,6 @@ func (muted) WriteArray(int)         {}
 func (muted) WriteNull()             {}
 func (muted) WriteRaw([]byte)        {}
 func (muted) WriteAny(any)           {}
-func (m muted) unwrap() redcon.Conn  { return m.Conn }
 
 // mute sends the replies to nowhere until unmute.
 func (w *reply) mute() {
@@ -37,7 +36,7 @@ func (w *reply) mute() {
 
 func (w *reply) unmute() {
 	if m, ok := w.Conn.(muted); ok {
-		w.Conn = m.unwrap()
+		w.Conn = m.Conn
 	}
 }
 

@@ -50,13 +50,9 @@ func formatLongDouble(f *big.Float) string {
 	return s
 }
 
-// incrFloat adds incr to cur (both as Redis reads them) and returns the
+// incrFloat adds by to cur (nil: 0; as Redis reads it) and returns the
 // text Redis stores and replies, or its error.
-func incrFloat(cur, incr []byte) (string, error) {
-	by, ok := parseLongDouble(incr)
-	if !ok {
-		return "", errNotFloat
-	}
+func incrFloat(cur []byte, by *big.Float) (string, error) {
 	sum := new(big.Float).SetPrec(longDoublePrec)
 	if cur != nil {
 		v, ok := parseLongDouble(cur)
@@ -78,7 +74,8 @@ func incrFloat(cur, incr []byte) (string, error) {
 
 func cmdIncrByFloat(x *call) error {
 	key := x.args[1]
-	if _, ok := parseLongDouble(x.args[2]); !ok {
+	by, ok := parseLongDouble(x.args[2])
+	if !ok {
 		return errNotFloat
 	}
 	defer x.lockKey(key).Unlock()
@@ -90,7 +87,7 @@ func cmdIncrByFloat(x *call) error {
 	if old.Found {
 		cur = old.Value
 	}
-	next, err := incrFloat(cur, x.args[2])
+	next, err := incrFloat(cur, by)
 	if err != nil {
 		return err
 	}

@@ -24,22 +24,13 @@ func (x *call) getLatest(key []byte) (store.Item, error) { return x.read(key, tr
 
 func (x *call) read(key []byte, latest bool) (store.Item, error) {
 	keys := append(x.c.keys[:0], key)
-	var items []store.Item
-	var err error
-	if latest && x.s.latest != nil {
-		items, err = x.s.latest.GetLatest(x.ctx(), keys)
-	} else {
-		items, err = x.s.store.Get(x.ctx(), keys)
-	}
+	items, err := x.readMany(keys, latest)
 	keys[0] = nil
 	x.c.keys = keys[:0]
 	if err != nil {
 		return store.Item{}, err
 	}
-	if len(items) != 1 {
-		return store.Item{}, errStoreReply
-	}
-	if !visible(items[0], x.nowMs()) {
+	if !items[0].Found {
 		x.s.stats.misses.Add(1)
 		return store.Item{}, nil
 	}

@@ -198,31 +198,12 @@ func cmdMSetNX(x *call) error {
 			return nil
 		}
 	}
-	muts := make([]store.Mutation, 0, len(keys))
-	for i := 1; i < len(x.args); i += 2 {
-		muts = append(muts, store.Mutation{Key: x.args[i], Value: x.args[i+1]})
-	}
-	if err := x.s.store.Put(x.ctx(), dedupLast(muts)); err != nil {
+	muts, _ := pairMutations(nil, nil, []redcon.Command{{Args: x.args}})
+	if err := x.s.store.Put(x.ctx(), muts); err != nil {
 		return err
 	}
 	x.conn.WriteInt(1)
 	return nil
-}
-
-// dedupLast keeps the last mutation of each key, in first-seen order: a
-// store batch never holds one key twice.
-func dedupLast(muts []store.Mutation) []store.Mutation {
-	seen := make(map[string]int, len(muts))
-	out := muts[:0:0]
-	for _, m := range muts {
-		if i, ok := seen[string(m.Key)]; ok {
-			out[i] = m
-			continue
-		}
-		seen[string(m.Key)] = len(out)
-		out = append(out, m)
-	}
-	return out
 }
 
 func cmdIncr(x *call) error { return x.incrBy(1) }
