@@ -17,6 +17,8 @@ type call struct {
 	conn *reply
 	cmd  *command
 	args [][]byte
+	// start is when the handler began (after a CLIENT PAUSE ended).
+	start time.Time
 }
 
 // handle is redcon's handler. redcon hands over the first command of a
@@ -93,6 +95,30 @@ func (s *Server) stalledWait(cc *clientConn) (time.Duration, bool) {
 	return waited, waited > s.cfg.MaxWait
 }
 
+// stalledWrite refuses the write of a command that began at start if
+// the process stalled since (SIGSTOP, a frozen machine) and the command
+// has now been running longer than Config.MaxWait. A read-modify-write
+// (GETSET, INCR, SETRANGE, ...) reads the key's replicas before it
+// writes; stopped in between and run again later, it would stamp its
+// write with a fresh version, above the writes its client made through
+// other nodes after giving up on it. The check at dispatch cannot see a
+// stall that comes after it.
+func (s *Server) stalledWrite(start time.Time) error {
+	if s.cfg.MaxWait <= 0 || s.cfg.Arrivals == nil || start.IsZero() {
+		return nil
+	}
+	now := time.Now()
+	if !s.cfg.Arrivals.Arrival(start, now).Before(now) {
+		return nil // no stall since the command began
+	}
+	if waited := now.Sub(start); waited > s.cfg.MaxWait {
+		s.stats.stalled.Add(1)
+		return newReplyError(fmt.Sprintf("TIMEOUT the command was held up %v by a stall of this node, longer than %v; it wrote nothing",
+			waited.Round(time.Millisecond), s.cfg.MaxWait))
+	}
+	return nil
+}
+
 // exec runs one command: lookup, arity, auth, handler, and the single place
 // where a handler's error becomes an error reply.
 func (s *Server) exec(c *client, conn *reply, args [][]byte) {
@@ -118,6 +144,7 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 			s.paused.wait(cmd.flags&flagWrite != 0, s.closingCh)
 			start = time.Now()
 		}
+		x.start = start
 		err = cmd.run(x)
 		x.args = nil
 		d := time.Since(start)

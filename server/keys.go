@@ -40,7 +40,7 @@ func cmdDel(x *call) error {
 		}
 		muts = append(muts, store.Mutation{Key: keys[i], Delete: true})
 	}
-	if err := x.s.store.Put(x.ctx(), muts); err != nil {
+	if err := x.putMany(muts); err != nil {
 		return err
 	}
 	x.conn.WriteInt(found)

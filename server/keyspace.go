@@ -71,10 +71,19 @@ func (x *call) readMany(keys [][]byte, latest bool) ([]store.Item, error) {
 // put writes one mutation.
 func (x *call) put(m store.Mutation) error {
 	muts := append(x.c.muts[:0], m)
-	err := x.s.store.Put(x.ctx(), muts)
+	err := x.putMany(muts)
 	muts[0] = store.Mutation{}
 	x.c.muts = muts[:0]
 	return err
+}
+
+// putMany writes muts, unless a stall of the process held the command up
+// too long since it began (Server.stalledWrite).
+func (x *call) putMany(muts []store.Mutation) error {
+	if err := x.s.stalledWrite(x.start); err != nil {
+		return err
+	}
+	return x.s.store.Put(x.ctx(), muts)
 }
 
 // setMutation writes value with an absolute expiry; an expiry already in

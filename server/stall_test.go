@@ -3,8 +3,11 @@ package server
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // fakeStall is an Arrivals with one stall the test sets: input whose
@@ -84,5 +87,57 @@ func TestShortStallIsTolerated(t *testing.T) {
 	rc.send("PING\r\n")
 	if got := rc.line(); got != "+PONG" {
 		t.Fatalf("PING after a short stall: %q", got)
+	}
+}
+
+// TestStallInsideACommandRefusesItsWrite: a read-modify-write whose
+// process stops between its read and its write (the read waits on
+// replicas) writes nothing when it runs again later than MaxWait after
+// it began: its client gave up and may have written the key elsewhere
+// since. The same commands held up as long by slow reads alone, with no
+// stall, write as usual.
+func TestStallInsideACommandRefusesItsWrite(t *testing.T) {
+	st := &fakeStall{}
+	cfg := DefaultConfig()
+	cfg.Arrivals, cfg.MaxWait = st, 20*time.Millisecond
+	ts := startServer(t, cfg, nil)
+	var stall atomic.Bool
+	stall.Store(true)
+	ts.store.getHook = func([][]byte) error {
+		if stall.Load() {
+			st.set(time.Now(), time.Now().Add(40*time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond)
+		return nil
+	}
+	rc := ts.dial(t)
+	cmds := []string{"GETSET k v", "SETRANGE k 0 v", "INCR n", "APPEND k v", "SET k v NX", "SET k v GET",
+		"MSETNX k v", "GETDEL k", "INCRBYFLOAT n 1.5", "SETBIT k 1 1", "COPY src k"}
+	ts.store.mu.Lock()
+	ts.store.data["src"] = store.Item{Found: true, Value: []byte("s")}
+	ts.store.mu.Unlock()
+	for _, cmd := range cmds {
+		rc.send(cmd + "\r\n")
+		if got := rc.line(); !strings.HasPrefix(got, "-TIMEOUT the command was held up") {
+			t.Fatalf("%s with a stall inside: %q, want -TIMEOUT", cmd, got)
+		}
+		st.set(time.Time{}, time.Time{})
+	}
+	ts.store.mu.Lock()
+	_, k := ts.store.data["k"]
+	_, n := ts.store.data["n"]
+	ts.store.mu.Unlock()
+	if k || n {
+		t.Fatal("a command refused after a stall wrote")
+	}
+	if got := ts.Stats().CommandsStalled; got != int64(len(cmds)) {
+		t.Fatalf("CommandsStalled = %d, want %d", got, len(cmds))
+	}
+	stall.Store(false)
+	for _, cmd := range []string{"GETSET k v", "INCR n"} {
+		rc.send(cmd + "\r\n")
+		if got := rc.line(); strings.HasPrefix(got, "-") {
+			t.Fatalf("%s held up by slow reads only: %q", cmd, got)
+		}
 	}
 }

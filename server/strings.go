@@ -199,7 +199,7 @@ func cmdMSetNX(x *call) error {
 		}
 	}
 	muts, _ := pairMutations(nil, nil, []redcon.Command{{Args: x.args}})
-	if err := x.s.store.Put(x.ctx(), muts); err != nil {
+	if err := x.putMany(muts); err != nil {
 		return err
 	}
 	x.conn.WriteInt(1)

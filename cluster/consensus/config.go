@@ -35,6 +35,11 @@ type Config struct {
 	// SnapshotEvery is how many applied entries pass between two
 	// snapshots (which let the log be truncated). Default 1000.
 	SnapshotEvery uint64
+	// ProposalGrace is how long after its deadline the leader still
+	// accepts a proposal a follower forwarded: an allowance for the
+	// difference between their clocks. Default: one election timeout
+	// (TickInterval times ElectionTicks).
+	ProposalGrace time.Duration
 	// NewTicker makes the tick source (default time.NewTicker); tests
 	// pass one they drive.
 	NewTicker func(time.Duration) (<-chan time.Time, func())
@@ -93,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.SnapshotEvery == 0 {
 		c.SnapshotEvery = 1000
 	}
+	if c.ProposalGrace == 0 {
+		c.ProposalGrace = c.TickInterval * time.Duration(c.ElectionTicks)
+	}
 	if c.NewTicker == nil {
 		c.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
 			t := time.NewTicker(d)
@@ -113,8 +121,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: zero ID", ErrInvalidConfig)
 	case c.Store == nil || c.Machine == nil || c.Transport == nil:
 		return fmt.Errorf("%w: Store, Machine and Transport are required", ErrInvalidConfig)
-	case c.TickInterval < 0:
-		return fmt.Errorf("%w: negative TickInterval", ErrInvalidConfig)
+	case c.TickInterval < 0 || c.ProposalGrace < 0:
+		return fmt.Errorf("%w: negative TickInterval or ProposalGrace", ErrInvalidConfig)
 	case c.HeartbeatTicks < 1 || c.ElectionTicks <= c.HeartbeatTicks:
 		return fmt.Errorf("%w: ElectionTicks (%d) must exceed HeartbeatTicks (%d) >= 1", ErrInvalidConfig, c.ElectionTicks, c.HeartbeatTicks)
 	}

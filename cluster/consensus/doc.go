@@ -27,7 +27,10 @@
 // there is none (an election, or no quorum) Propose retries until its
 // context ends (ErrNoLeader). A proposal lost with a leader is proposed
 // again after two election timeouts, so a command may be applied twice:
-// the layout's commands are refused harmlessly when repeated.
+// the layout's commands are refused harmlessly when repeated. Every
+// attempt carries a deadline (proposal.go), and the leader drops a
+// forwarded one that arrives after it: a message a partition held up
+// cannot apply a command whose proposer was told it failed.
 //
 // The group follows the machine. Voters says which members should vote;
 // on every tick the leader proposes the first difference (an addition

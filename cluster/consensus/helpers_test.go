@@ -81,9 +81,21 @@ type network struct {
 	mu   sync.Mutex
 	logs map[uint64]*Log
 	cut  map[uint64]bool
+	// hold, for a member, keeps the messages to and from it instead of
+	// failing them, as a TCP connection does through a partition that
+	// drops packets; release delivers them.
+	hold map[uint64]bool
+	held []heldMsg
 }
 
-func newNetwork() *network { return &network{logs: map[uint64]*Log{}, cut: map[uint64]bool{}} }
+type heldMsg struct {
+	to  uint64
+	msg []byte
+}
+
+func newNetwork() *network {
+	return &network{logs: map[uint64]*Log{}, cut: map[uint64]bool{}, hold: map[uint64]bool{}}
+}
 
 type endpoint struct {
 	n    *network
@@ -93,6 +105,11 @@ type endpoint struct {
 func (e endpoint) Send(to uint64, msg []byte) error {
 	e.n.mu.Lock()
 	l, cut := e.n.logs[to], e.n.cut[to] || e.n.cut[e.from]
+	if e.n.hold[to] || e.n.hold[e.from] {
+		e.n.held = append(e.n.held, heldMsg{to, slices.Clone(msg)})
+		e.n.mu.Unlock()
+		return nil
+	}
 	e.n.mu.Unlock()
 	if l == nil || cut {
 		return errors.New("unreachable")
@@ -105,6 +122,29 @@ func (n *network) setCut(id uint64, cut bool) {
 	n.mu.Lock()
 	n.cut[id] = cut
 	n.mu.Unlock()
+}
+
+func (n *network) setHold(id uint64) {
+	n.mu.Lock()
+	n.hold[id] = true
+	n.mu.Unlock()
+}
+
+// release ends every hold and delivers the held messages, in order.
+func (n *network) release() {
+	n.mu.Lock()
+	clear(n.hold)
+	held := n.held
+	n.held = nil
+	n.mu.Unlock()
+	for _, h := range held {
+		n.mu.Lock()
+		l := n.logs[h.to]
+		n.mu.Unlock()
+		if l != nil {
+			_, _ = l.Receive(context.Background(), h.msg)
+		}
+	}
 }
 
 // member is one log of a test group with the engine it persists to.

@@ -2,8 +2,6 @@ package consensus
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -158,10 +156,15 @@ func (l *Log) snapIndex() uint64 {
 // the proposal, until ctx ends (ErrNoLeader). A proposal whose result
 // never arrives may still be applied later: commands should be
 // idempotent or carry what makes a repeat harmless.
+//
+// Each attempt carries a deadline: the end of its wait for the result,
+// or ctx's deadline if that comes first. The leader drops a forwarded
+// attempt that reaches it later than that (plus Config.ProposalGrace),
+// so once Propose returned ErrNoLeader the command can only be applied
+// if the leader had appended it already, not by a message a partition
+// held up.
 func (l *Log) Propose(ctx context.Context, cmd []byte) error {
-	id := proposalID()
-	data := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(cmd)), id)
-	data = append(data, cmd...)
+	id := newProposalID()
 	ch := make(chan error, 1)
 	node, err := l.started(func() { l.mu.waiters[id] = ch })
 	if err != nil {
@@ -172,12 +175,17 @@ func (l *Log) Propose(ctx context.Context, cmd []byte) error {
 		delete(l.mu.waiters, id)
 		l.mu.Unlock()
 	}()
+	wait := l.cfg.TickInterval * time.Duration(l.cfg.ElectionTicks) * 2
 	for {
-		err := node.Propose(ctx, data)
+		deadline := time.Now().Add(wait)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		err := node.Propose(ctx, encodeProposal(id, deadline, cmd))
 		if err == nil {
 			// Wait a while for the result; a proposal lost with a
 			// leader is proposed again.
-			t := time.NewTimer(l.cfg.TickInterval * time.Duration(l.cfg.ElectionTicks) * 2)
+			t := time.NewTimer(time.Until(deadline))
 			select {
 			case err := <-ch:
 				t.Stop()
@@ -206,12 +214,6 @@ func (l *Log) Propose(ctx context.Context, cmd []byte) error {
 		case <-time.After(l.cfg.TickInterval):
 		}
 	}
-}
-
-func proposalID() uint64 {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint64(b[:]) | 1
 }
 
 // started returns the running node, or why there is none; with it, also
@@ -246,6 +248,10 @@ func (l *Log) Receive(ctx context.Context, msg []byte) (from uint64, err error) 
 	node, err := l.started(nil)
 	if err != nil {
 		return m.GetFrom(), err
+	}
+	if !dropExpired(m, time.Now(), l.cfg.ProposalGrace) {
+		l.log.Debug("consensus: dropped a proposal past its deadline", "from", m.GetFrom())
+		return m.GetFrom(), nil
 	}
 	return m.GetFrom(), node.Step(ctx, m)
 }

@@ -139,6 +139,35 @@ func TestMinorityCannotCommit(t *testing.T) {
 	converged(t, []string{"voter+1", "voter+2", "voter+3", "majority"}, ms...)
 }
 
+// TestHeldUpProposalIsNotAppliedLater: a member cut off by a partition
+// that holds messages up (not one that fails them) proposes; Propose
+// gives up. When the partition heals, the proposal it forwarded reaches
+// the leader: it must not be applied, since its proposer was told it
+// failed.
+func TestHeldUpProposalIsNotAppliedLater(t *testing.T) {
+	n := newNetwork()
+	ms := groupOf3(t, n)
+	leader := ms[0].log.Status().Leader
+	var cut *member
+	for _, mb := range ms {
+		if mb.id != leader {
+			cut = mb
+		}
+	}
+	n.setHold(cut.id)
+	// At once, while the cut member still knows the leader: it forwards
+	// the proposal, and the message is held.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := cut.log.Propose(ctx, []byte("minority")); !errors.Is(err, ErrNoLeader) {
+		t.Fatalf("proposal on the minority side: %v, want ErrNoLeader", err)
+	}
+	time.Sleep(300 * time.Millisecond) // past the grace (one election timeout: 100ms)
+	n.release()
+	propose(t, ms[0].log, "majority")
+	converged(t, []string{"voter+1", "voter+2", "voter+3", "majority"}, ms...)
+}
+
 // TestRemovedVoterLeavesTheGroup: the leader follows the machine's
 // voters down as well as up.
 func TestRemovedVoterLeavesTheGroup(t *testing.T) {

@@ -2,7 +2,6 @@ package consensus
 
 import (
 	"context"
-	"encoding/binary"
 	"slices"
 	"time"
 
@@ -123,15 +122,14 @@ func (l *Log) apply(node raft.Node, e *pb.Entry) {
 	l.mu.Unlock()
 }
 
-// applyNormal applies a proposal (8 bytes of proposal id, then the
-// command) and hands the result to its waiter, if it is this member's.
+// applyNormal applies a proposal (see encodeProposal) and hands the
+// result to its waiter, if it is this member's.
 func (l *Log) applyNormal(e *pb.Entry) {
-	data := e.GetData()
-	if len(data) < 8 {
+	id, _, cmd, ok := decodeProposal(e.GetData())
+	if !ok {
 		return // the empty entry a new leader appends
 	}
-	id := binary.BigEndian.Uint64(data)
-	err := l.cfg.Machine.Apply(data[8:])
+	err := l.cfg.Machine.Apply(cmd)
 	l.mu.Lock()
 	ch := l.mu.waiters[id]
 	delete(l.mu.waiters, id)
