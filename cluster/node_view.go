@@ -33,6 +33,15 @@ func (n *Node) Get(ctx context.Context, keys [][]byte) ([]store.Item, error) {
 	return n.coord.Get(ctx, keys)
 }
 
+// Scan implements server.Scanner: one step of the coordinator's scan of
+// the whole keyspace, unless this node is isolated.
+func (n *Node) Scan(ctx context.Context, cursor uint64, count int) ([][]byte, uint64, error) {
+	if err := n.refuseIsolated(); err != nil {
+		return nil, 0, err
+	}
+	return n.coord.Scan(ctx, cursor, count)
+}
+
 // GetLatest implements server.LatestReader: the coordinator's read of
 // every reachable replica, unless this node is isolated.
 func (n *Node) GetLatest(ctx context.Context, keys [][]byte) ([]store.Item, error) {

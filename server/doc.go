@@ -65,6 +65,10 @@
 //
 // # Cluster commands
 //
+// SCAN, KEYS and RANDOMKEY (scan.go) list keys through the store's
+// Scanner, which walks the keyspace in token order; MATCH (Redis's glob
+// patterns) and TYPE filter each step's keys.
+//
 // RINGCACHE is the operator's window on the cluster through any Redis
 // client. NODES, OWNERS and LOCALGET read the store's optional ClusterView
 // interface (found by type assertion, like database/sql/driver's optional

@@ -35,6 +35,17 @@ type LatestReader interface {
 	GetLatest(ctx context.Context, keys [][]byte) ([]store.Item, error)
 }
 
+// Scanner is implemented by stores that can list their keys (SCAN, KEYS,
+// RANDOMKEY). Keys are listed in an order that does not change as keys
+// come and go: the order of their tokens on the ring. Scan returns, from
+// cursor (0: the start), live keys (about count of them: count is a
+// hint, as in Redis) and the cursor of the next call, 0 at the end. A
+// key present from the first call to the last is returned at least
+// once. Cursors are below 2^53.
+type Scanner interface {
+	Scan(ctx context.Context, cursor uint64, count int) (keys [][]byte, next uint64, err error)
+}
+
 // InfoProvider is implemented by stores that add sections to INFO. Each
 // section is a name ("Ringcache", "Keyspace", ...) and its field lines.
 type InfoProvider interface {

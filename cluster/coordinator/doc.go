@@ -75,4 +75,12 @@
 //
 // DBSIZE and FLUSHALL address every member, not a key's replicas: see Len
 // and Flush.
+//
+// SCAN (scan.go) reads the keyspace in token order, one range of the
+// ring at a time, from the range's replicas: each answers a page of its
+// records (keys and versions, tombstones included) from the cursor's
+// position, and the step merges R answers by version up to the smallest
+// position a page stopped at, so no replica's key before it is skipped.
+// The cursor is that position in steps of 1<<engine.PageBits tokens,
+// which engine pages never split.
 package coordinator

@@ -248,7 +248,9 @@ type answer struct {
 	newer []engine.Version
 	// behind, on reads, is ReadReply.Behind.
 	behind bool
-	err    error
+	// page is a scan's answer.
+	page replica.ScanReply
+	err  error
 }
 
 // flight is a set of replica calls running in parallel, bounded by one

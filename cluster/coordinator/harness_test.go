@@ -167,6 +167,14 @@ func (r *faultReplica) Read(ctx context.Context, req replica.ReadRequest) (repli
 	return r.inner.Read(ctx, req)
 }
 
+func (r *faultReplica) Scan(ctx context.Context, req replica.ScanRequest) (replica.ScanReply, error) {
+	if err := r.net.gate(ctx, r.from, r.to); err != nil {
+		return replica.ScanReply{}, err
+	}
+	defer r.net.count(r.to, true)
+	return r.inner.Scan(ctx, req)
+}
+
 func (r *faultReplica) Count(ctx context.Context) (int64, error) {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
 		return 0, err
@@ -356,6 +364,9 @@ var errNoAdmin = errors.New("test replica: no node-wide operations")
 
 func (noAdmin) Count(context.Context) (int64, error) { return 0, errNoAdmin }
 func (noAdmin) DropAll(context.Context) error        { return errNoAdmin }
+func (noAdmin) Scan(context.Context, replica.ScanRequest) (replica.ScanReply, error) {
+	return replica.ScanReply{}, errNoAdmin
+}
 
 // openMemEngine opens a small in-memory engine, closed when the test ends.
 func openMemEngine(t testing.TB) *engine.Engine { return enginetest.Open(t) }

@@ -457,6 +457,11 @@ func (q *batchQueue[C]) next(maxItems, maxBytes int) []C {
 	return out
 }
 
+// Scan implements Replica.
+func (b *Batching) Scan(ctx context.Context, req ScanRequest) (ScanReply, error) {
+	return b.next.Scan(ctx, req)
+}
+
 // Count implements Replica.
 func (b *Batching) Count(ctx context.Context) (int64, error) { return b.next.Count(ctx) }
 

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -203,6 +204,28 @@ func (l *Local) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
 		if err := l.hints.Merge(keys, r.Recs, r.Found); err != nil {
 			return ReadReply{}, err
 		}
+	}
+	return r, nil
+}
+
+// Scan implements Replica: a page of the engine's records in the span,
+// keys copied, values left out.
+func (l *Local) Scan(ctx context.Context, req ScanRequest) (ScanReply, error) {
+	if err := ctx.Err(); err != nil {
+		return ScanReply{}, err
+	}
+	if err := l.stale(req.Epoch); err != nil {
+		return ScanReply{}, err
+	}
+	r := ScanReply{Behind: l.behind()}
+	var err error
+	r.Next, r.More, err = l.eng.ScanPage(engine.Span{Start: req.Start, End: req.End}, req.Limit, func(k []byte, rec engine.Record) error {
+		rec.Value = nil
+		r.Keys, r.Recs = append(r.Keys, bytes.Clone(k)), append(r.Recs, rec)
+		return nil
+	})
+	if err != nil {
+		return ScanReply{}, err
 	}
 	return r, nil
 }

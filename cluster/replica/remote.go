@@ -47,6 +47,16 @@ func (r *Remote) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
 	return ReadReply{Recs: recs, Found: found, Behind: behind}, nil
 }
 
+// Scan implements Replica with transport.OpScan. Keys alias the
+// response buffer, which is not reused.
+func (r *Remote) Scan(ctx context.Context, req ScanRequest) (ScanReply, error) {
+	resp, err := r.c.Call(ctx, transport.OpScan, transport.AppendScanRequest(nil, req))
+	if err != nil {
+		return ScanReply{}, err
+	}
+	return transport.DecodeScanResponse(resp)
+}
+
 // Count implements Replica with transport.OpNodeCount.
 func (r *Remote) Count(ctx context.Context) (int64, error) {
 	resp, err := r.c.Call(ctx, transport.OpNodeCount, nil)
@@ -67,7 +77,7 @@ func (r *Remote) DropAll(ctx context.Context) error {
 
 // NewHandler returns the transport handler that serves this
 // node's replica to peers: OpPing (the clock of now, nil: time.Now),
-// OpApply and OpRead, OpNodeCount and OpNodeDropAll, OpHintsFor, and the
+// OpApply, OpRead and OpScan, OpNodeCount and OpNodeDropAll, OpHintsFor, and the
 // peer's side of the anti-entropy exchange.
 func NewHandler(l *Local, now func() time.Time) *transport.Mux {
 	m := transport.NewMux()
@@ -93,6 +103,17 @@ func NewHandler(l *Local, now func() time.Time) *transport.Mux {
 			return nil, err
 		}
 		return transport.AppendReadResponse(nil, r.Recs, r.Found, r.Behind), nil
+	}))
+	m.Handle(transport.OpScan, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+		req, err := transport.DecodeScanRequest(p)
+		if err != nil {
+			return nil, err
+		}
+		r, err := l.Scan(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return transport.AppendScanResponse(nil, r), nil
 	}))
 	svc := antientropy.NewService(l.eng)
 	for _, op := range antientropy.Ops() {

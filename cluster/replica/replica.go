@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 
+	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 )
 
@@ -26,6 +27,10 @@ type Replica interface {
 	// records included (ReadReply), or the hints held, as req says. The
 	// caller owns the returned slices and may modify them.
 	Read(ctx context.Context, req ReadRequest) (ReadReply, error)
+	// Scan returns a page of the records stored in a token span,
+	// tombstones and expired records included, without their values
+	// (engine.Engine.ScanPage): SCAN reads the keyspace with it.
+	Scan(ctx context.Context, req ScanRequest) (ScanReply, error)
 	// Count returns the node's number of live records (DBSIZE).
 	Count(ctx context.Context) (int64, error)
 	// DropAll deletes every record the node stores (FLUSHALL).
@@ -67,6 +72,14 @@ type ReadRequest struct {
 	// Epoch is as in ApplyRequest.
 	Epoch uint64
 }
+
+// ScanRequest asks for a page of the records of a token span; its
+// encoding is the transport's.
+type ScanRequest = transport.ScanRequest
+
+// ScanReply is a page: the records' keys and versions, where the next
+// page starts, and whether the replica is behind (catching up).
+type ScanReply = transport.ScanResponse
 
 // ApplyReply is the outcome of an asynchronous apply: Replica.Apply's two
 // results.

@@ -31,6 +31,9 @@ const (
 	// OpRead reads a batch of records, or the hints held for an owner as
 	// its header says (AppendReadRequest). The answer is a read response.
 	OpRead uint8 = 3
+	// OpScan reads a page of the records of a token span, for SCAN
+	// (AppendScanRequest). The answer is a scan response.
+	OpScan uint8 = 4
 )
 
 // Hinted handoff (cluster), in its range. 16-18 and 20 were the hinted

@@ -31,7 +31,7 @@ func TestMuxRefusesAnOperationTwice(t *testing.T) {
 
 // The codes declared for every feature are distinct.
 func TestOperationCodesAreDistinct(t *testing.T) {
-	codes := []uint8{OpPing, OpApply, OpRead, OpHintsFor,
+	codes := []uint8{OpPing, OpApply, OpRead, OpScan, OpHintsFor,
 		OpRoots, OpNodes, OpEntries, OpEntriesSized, OpNodeCount, OpNodeDropAll}
 	seen := map[uint8]bool{}
 	for _, c := range codes {

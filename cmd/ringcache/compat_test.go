@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +22,10 @@ import (
 type match int
 
 const (
-	exact match = iota // the same bytes
-	same               // the same shape: types, map keys, element counts
-	kind               // the same type of reply (a number, a string, ...)
+	exact     match = iota // the same bytes
+	same                   // the same shape: types, map keys, element counts
+	kind                   // the same type of reply (a number, a string, ...)
+	unordered              // the same elements, in any order
 )
 
 // step is one command of a compatibility case; "{k}" in its arguments
@@ -196,7 +198,35 @@ var compatCases = []struct {
 		on("SAVE"), step{[]string{"LASTSAVE"}, kind}, on("SAVE", "x"), on("BGSAVE", "x"), on("LASTSAVE", "x"),
 		on("SHUTDOWN", "ABORT"), on("SHUTDOWN", "SAVE", "NOSAVE"), on("SHUTDOWN", "BOGUS"), on("SHUTDOWN", "ABORT", "NOW"),
 	}},
+	// Listing keys: the case's keys are the only ones under its prefix, so
+	// KEYS and a whole SCAN of "{k}..." patterns answer the same sets on
+	// every server (in another order: compared sorted).
+	{"listing", []step{
+		on("MSET", "{k}user:1", "a", "{k}user:2", "b", "{k}user:10", "c", "{k}post:1", "d", "{k}hello", "e", "{k}hallo", "f",
+			"{k}h?llo", "g", "{k}a*b", "h", "{k}[x]", "i", "{k}-", "j", "{k}\\", "k"),
+		on("SET", "{k}gone", "x"), on("DEL", "{k}gone"),
+		step{[]string{"KEYS", "{k}*"}, unordered}, step{[]string{"KEYS", "{k}user:*"}, unordered},
+		step{[]string{"KEYS", "{k}user:?"}, unordered}, step{[]string{"KEYS", "{k}user:[0-9]"}, unordered},
+		step{[]string{"KEYS", "{k}user:[^1]*"}, unordered}, step{[]string{"KEYS", "{k}h?llo"}, unordered},
+		step{[]string{"KEYS", "{k}h\\?llo"}, unordered}, step{[]string{"KEYS", "{k}h[ae]llo"}, unordered},
+		step{[]string{"KEYS", "{k}h[a-e]llo"}, unordered}, step{[]string{"KEYS", "{k}a\\*b"}, unordered},
+		step{[]string{"KEYS", "{k}\\[x]"}, unordered}, step{[]string{"KEYS", "{k}[-a]"}, unordered},
+		step{[]string{"KEYS", "{k}[a-]"}, unordered}, step{[]string{"KEYS", "{k}[\\]"}, unordered},
+		step{[]string{"KEYS", "{k}*[0-9"}, unordered}, step{[]string{"KEYS", "{k}nothing*"}, unordered},
+		on(scanAll, "MATCH", "{k}*"), on(scanAll, "MATCH", "{k}user:*", "COUNT", "3"), on(scanAll, "MATCH", "{k}*", "COUNT", "1000"),
+		on(scanAll, "MATCH", "{k}*", "TYPE", "string"), on(scanAll, "MATCH", "{k}*", "TYPE", "STRING"), on(scanAll, "MATCH", "{k}*", "TYPE", "list"),
+		on(scanAll, "COUNT", "5", "MATCH", "{k}h*"),
+		step{[]string{"SCAN", "0"}, kind}, step{[]string{"SCAN", "0", "MATCH", "{k}*", "COUNT", "2"}, kind},
+		on("SCAN", "x"), on("SCAN", "18446744073709551616"), on("SCAN", "0", "COUNT", "0"), on("SCAN", "0", "COUNT", "-1"),
+		on("SCAN", "0", "COUNT", "x"), on("SCAN", "0", "MATCH"), on("SCAN", "0", "BOGUS", "x"), on("SCAN"),
+		on("KEYS"), on("KEYS", "a", "b"), step{[]string{"RANDOMKEY"}, kind}, on("RANDOMKEY", "x"),
+	}},
 }
+
+// scanAll, as a step's command, runs SCAN with the step's options from
+// cursor 0 until it returns 0, and answers with the keys it returned,
+// sorted and deduplicated, as an array.
+const scanAll = "@SCANALL"
 
 // compatTarget is one server the suite talks to.
 type compatTarget struct {
@@ -260,7 +290,11 @@ func runCompat(t *testing.T, addr, proto, prefix string, steps []step) [][]byte 
 		for j, a := range st.args {
 			args[j] = strings.ReplaceAll(a, "{k}", prefix)
 		}
-		out[i], err = c.do(args...)
+		if args[0] == scanAll {
+			out[i], err = c.scanAll(args[1:])
+		} else {
+			out[i], err = c.do(args...)
+		}
 		if err != nil {
 			t.Fatalf("%s to %s: %v", strings.Join(args, " "), addr, err)
 		}
@@ -284,6 +318,21 @@ func compareReplies(m match, got, want []byte) error {
 		return err
 	}
 	switch {
+	case m == unordered:
+		if g.kind != w.kind || len(g.elems) != len(w.elems) {
+			return fmt.Errorf("%c of %d elements, want %c of %d", g.kind, len(g.elems), w.kind, len(w.elems))
+		}
+		texts := func(r *reply) []string {
+			var s []string
+			for _, e := range r.elems {
+				s = append(s, e.text)
+			}
+			slices.Sort(s)
+			return s
+		}
+		if !slices.Equal(texts(g), texts(w)) {
+			return fmt.Errorf("other elements")
+		}
 	case m == kind && (g.kind != w.kind || g.null != w.null):
 		return fmt.Errorf("a reply of type %q, want %q", g.kind, w.kind)
 	case m == same && shape(g) != shape(w):

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,4 +149,41 @@ func shape(r *reply) string {
 		return string(r.kind) + "[" + strings.Join(parts, ",") + "]"
 	}
 	return string(r.kind)
+}
+
+// scanAll runs SCAN cursor opts... from cursor 0 until the cursor is 0
+// again, and returns the keys it returned, sorted and deduplicated, as
+// the bytes of a RESP array (an error reply as it came).
+func (r *respConn) scanAll(opts []string) ([]byte, error) {
+	seen := map[string]bool{}
+	cursor := "0"
+	for steps := 0; ; steps++ {
+		raw, err := r.do(append([]string{"SCAN", cursor}, opts...)...)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := parseReply(raw)
+		if err != nil {
+			return nil, err
+		}
+		if rep.kind == '-' {
+			return raw, nil
+		}
+		if len(rep.elems) != 2 || steps > 1_000_000 {
+			return nil, fmt.Errorf("SCAN answered %q", raw)
+		}
+		for _, k := range rep.elems[1].elems {
+			seen[k.text] = true
+		}
+		if cursor = rep.elems[0].text; cursor == "0" {
+			break
+		}
+	}
+	keys := slices.Sorted(maps.Keys(seen))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "*%d\r\n", len(keys))
+	for _, k := range keys {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(k), k)
+	}
+	return b.Bytes(), nil
 }

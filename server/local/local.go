@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -145,6 +146,27 @@ func (l *Store) Len(context.Context) (int64, error) {
 
 // Flush implements server.Store.
 func (l *Store) Flush(context.Context) error { return l.eng.DropAll() }
+
+// Scan implements server.Scanner: a page of the engine's live keys from
+// the cursor's token position (cursor << engine.PageBits), at least
+// count records (or to the end).
+func (l *Store) Scan(_ context.Context, cursor uint64, count int) ([][]byte, uint64, error) {
+	if cursor >= 1<<(64-engine.PageBits) {
+		return nil, 0, nil // past the end: no cursor of ours
+	}
+	now := l.now().UnixMilli()
+	var keys [][]byte
+	next, more, err := l.eng.ScanPage(engine.Span{Start: cursor << engine.PageBits}, count, func(k []byte, r engine.Record) error {
+		if !r.Tombstone && (r.ExpireAt == 0 || r.ExpireAt > now) {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil || !more {
+		return keys, 0, err
+	}
+	return keys, next >> engine.PageBits, nil
+}
 
 // InfoSections implements server.InfoProvider with the engine's figures.
 func (l *Store) InfoSections() []store.InfoSection {
