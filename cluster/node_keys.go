@@ -3,33 +3,44 @@ package cluster
 import (
 	"context"
 	"sync/atomic"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
-// The key count INFO reports. A cluster's DBSIZE asks every member
-// (Coordinator.Len), so it waits for the slowest one, up to the request
-// timeout when a member is paused or cut off. INFO must answer at once
-// whatever the peers do, so it reports a cached estimate instead: a read
-// of the cache older than KeyCountMaxAge wakes a background refresh, and
-// answers with the figure it has (0 until the first refresh finished,
-// which StartNode asks for). DBSIZE itself still asks every member.
+// The key counts INFO reports. A cluster's DBSIZE asks every member
+// (Coordinator.DBCounts), so it waits for the slowest one, up to the
+// request timeout when a member is paused or cut off. INFO must answer at
+// once whatever the peers do, so it reports a cached estimate instead: a
+// read of the cache older than KeyCountMaxAge wakes a background refresh,
+// and answers with the figures it has (none until the first refresh
+// finished, which StartNode asks for). DBSIZE itself still asks every
+// member.
 
 // keyCount is the cached estimate. The loop writes it; anyone reads it.
 type keyCount struct {
 	// kick wakes the refresh loop; buffered 1, so kicks coalesce.
 	kick chan struct{}
-	// keys is the last estimate, at the time of its refresh (Unix ns, 0
-	// before the first one).
-	keys, at atomic.Int64
+	// dbs is the last estimate, per database.
+	dbs atomic.Pointer[[]store.DBCount]
+	// at is the time of the last refresh (Unix ns, 0 before the first).
+	at atomic.Int64
 }
 
-// KeysEstimate implements server.KeyEstimator: the DBSIZE estimate as of
-// its last refresh, never waiting for a peer.
-func (n *Node) KeysEstimate() int64 {
+// DBEstimates implements server.KeyEstimator: the per-database estimate
+// as of its last refresh, never waiting for a peer.
+func (n *Node) DBEstimates() []store.DBCount {
 	if n.now().UnixNano()-n.keys.at.Load() > int64(n.cfg.KeyCountMaxAge) {
 		n.kickKeyCount()
 	}
-	return n.keys.keys.Load()
+	if p := n.keys.dbs.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
+
+// DBCounts implements server.DBCounter: the coordinator's count of every
+// member.
+func (n *Node) DBCounts(ctx context.Context) ([]store.DBCount, error) { return n.coord.DBCounts(ctx) }
 
 func (n *Node) kickKeyCount() {
 	select {
@@ -50,10 +61,10 @@ func (n *Node) keyCountLoop() {
 		case <-n.keys.kick:
 		}
 		ctx, cancel := context.WithTimeout(n.life, n.cfg.Coordinator.Timeout)
-		k, err := n.coord.Len(ctx)
+		dbs, err := n.coord.DBCounts(ctx)
 		cancel()
 		if err == nil {
-			n.keys.keys.Store(k)
+			n.keys.dbs.Store(&dbs)
 		}
 		// Stamped on failure too: a failing refresh is retried after
 		// KeyCountMaxAge, not on every INFO.

@@ -31,6 +31,8 @@ type batchScratch struct {
 	digs []digestDelta
 	// hints are the hint changes of a hint batch, applied once committed.
 	hints []hintChange
+	// classes are the key class changes, applied once committed.
+	classes []classDelta
 }
 
 // beginWrite starts a locked write of keys: it registers the call (enter),
@@ -67,7 +69,7 @@ func (e *Engine) getScratch(n int) *batchScratch {
 	s.toks = slices.Grow(s.toks[:0], n)[:n]
 	s.held = slices.Grow(s.held[:0], n)[:n]
 	s.written, s.wkeys, s.wends = s.written[:0], s.wkeys[:0], s.wends[:0]
-	s.digs, s.hints = s.digs[:0], s.hints[:0]
+	s.digs, s.hints, s.classes = s.digs[:0], s.hints[:0], s.classes[:0]
 	return s
 }
 
@@ -161,6 +163,9 @@ func (e *Engine) ApplyBatchNewer(keys [][]byte, recs []Record, newer []Version) 
 			return 0, err
 		}
 		e.live.Add(delta)
+		if e.classes != nil {
+			e.classes.apply(s.classes)
+		}
 		e.applyDigest(s.digs)
 		start := 0
 		for i, win := range s.written {
@@ -221,6 +226,9 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 	}
 	if wasLive {
 		delta--
+	}
+	if k := e.classes.classOf(keys[first]); k >= 0 {
+		s.classes = append(s.classes, classDelta{class: k, oldLive: wasLive, oldExp: exp, newLive: !r.Tombstone, newExp: r.ExpireAt})
 	}
 	return applied, delta, nil
 }

@@ -92,6 +92,12 @@ type Config struct {
 	// deleted; returning false keeps it and asks again later. It must not
 	// call back into the engine. Default (nil): always allowed.
 	PurgeAllowed func(key []byte, r Record) bool
+	// Classify and Classes sort keys into classes with figures of their
+	// own (classes.go; the server's databases): Classify returns a key's
+	// class in [0, Classes), or -1 for none. It must be cheap and must
+	// not call back into the engine. Default (nil, 0): no classes.
+	Classify func(key []byte) int
+	Classes  int
 	// NoDigest turns off the anti-entropy digest (digest.go): writes skip
 	// its two hashes per record and AppendDigests returns zeros. It exists
 	// to measure the digest's cost. Default false (maintained).
@@ -121,6 +127,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TombstoneGrace %v must be positive", ErrInvalidConfig, c.TombstoneGrace)
 	case c.ReclaimInterval <= 0:
 		return fmt.Errorf("%w: ReclaimInterval %v must be positive", ErrInvalidConfig, c.ReclaimInterval)
+	case c.Classes < 0 || c.Classes > 1<<20:
+		return fmt.Errorf("%w: Classes %d not in [0, 2^20]", ErrInvalidConfig, c.Classes)
 	case c.RowCacheBytes < 0:
 		return fmt.Errorf("%w: RowCacheBytes %d is negative", ErrInvalidConfig, c.RowCacheBytes)
 	case c.CacheBytes < 0:

@@ -24,6 +24,7 @@ func (e *Engine) countLive() error {
 		}
 		if !tomb {
 			n++
+			e.classes.add(e.classes.classOf(UserKey(k)), exp, 1)
 		}
 		if e.digest != nil {
 			e.xorDigest(dataKeyToken(k), ElementHash(UserKey(k), v, exp, tomb))

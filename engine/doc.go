@@ -83,6 +83,14 @@
 // counts), which Open rebuilds with one scan of the 'h' keyspace, so
 // HintQueues and Stats never scan.
 //
+// # Counts and pages
+//
+// The live counter (Count) and, with Config.Classify, per-class figures
+// (ClassCounts: the server's databases) change with every commit that
+// changes a record, so DBSIZE and INFO never scan. ScanPage reads the
+// data keyspace in token order in pages that end on steps of
+// 1<<PageBits tokens: SCAN's cursor.
+//
 // # Metadata
 //
 // PutMeta, GetMeta, DeleteMeta and ScanMeta keep small named values for

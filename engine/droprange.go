@@ -92,6 +92,7 @@ func (e *Engine) dropKeys(dataKeys [][]byte, before Version) (int64, error) {
 	b := e.db.NewBatch()
 	var dropped, live int64
 	var digs []digestDelta
+	var classes []classDelta
 	for i, dk := range dataKeys {
 		v, exp, tomb, exists, err := e.storedHeader(dk)
 		if err != nil {
@@ -111,6 +112,9 @@ func (e *Engine) dropKeys(dataKeys [][]byte, before Version) (int64, error) {
 		}
 		if !tomb {
 			live++
+			if k := e.classes.classOf(UserKey(dk)); k >= 0 {
+				classes = append(classes, classDelta{class: k, oldLive: true, oldExp: exp})
+			}
 		}
 		dropped++
 	}
@@ -120,6 +124,9 @@ func (e *Engine) dropKeys(dataKeys [][]byte, before Version) (int64, error) {
 		return 0, err
 	}
 	e.live.Add(-live)
+	if e.classes != nil {
+		e.classes.apply(classes)
+	}
 	e.applyDigest(digs)
 	return dropped, nil
 }

@@ -27,6 +27,8 @@ type Engine struct {
 	// ones included. Invariant: changed only while holding the stripe of
 	// the key whose state changed, in the same step that commits the change.
 	live atomic.Int64
+	// classes keeps the per-class figures (nil: classes off).
+	classes *classStats
 	// digest is the per-bucket XOR of the stored records' ElementHash
 	// (digest.go); nil with Config.NoDigest. Invariant: a bucket changes
 	// only under its stripe, after the change it reflects has committed.
@@ -65,7 +67,7 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	e := &Engine{cfg: cfg, stop: make(chan struct{}), cache: newRowCache(cfg.RowCacheBytes)}
+	e := &Engine{cfg: cfg, stop: make(chan struct{}), cache: newRowCache(cfg.RowCacheBytes), classes: newClassStats(cfg)}
 	if !cfg.NoDigest {
 		e.digest = new(digests)
 	}

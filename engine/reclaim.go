@@ -126,6 +126,7 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 	var expired, purged int64
 	var buf []byte
 	var digs []digestDelta
+	var classes []classDelta
 	var changed []byte // data key of the last record this batch changed
 	for _, en := range entries {
 		if changed != nil && bytes.Equal(en.dataKey, changed) {
@@ -134,7 +135,7 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 			// tombstone versions) would act twice: just drop it.
 			en.dataKey = nil
 		}
-		x, p, h, err := e.reclaimEntry(b, en, now, &buf)
+		x, p, h, err := e.reclaimEntry(b, en, now, &buf, &classes)
 		if err != nil {
 			_ = b.Close()
 			return err
@@ -153,6 +154,9 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 		return err
 	}
 	e.live.Add(-expired)
+	if e.classes != nil {
+		e.classes.apply(classes)
+	}
 	e.applyDigest(digs)
 	e.counters.expired.Add(uint64(expired))
 	e.counters.purged.Add(uint64(purged))
@@ -163,7 +167,7 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 // it expired a record or purged a tombstone, and the XOR the change makes
 // to the key's digest bucket. The entry itself is always deleted; stale
 // entries (the record changed since) are just dropped.
-func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte) (expired, purged int64, dig uint64, err error) {
+func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte, classes *[]classDelta) (expired, purged int64, dig uint64, err error) {
 	if err := b.Delete(en.ikey, nil); err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 	}
@@ -188,6 +192,9 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 			return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
 		dig = e.elementHash(key, v, exp, false) ^ e.elementHash(key, v, 0, true)
+		if k := e.classes.classOf(key); k >= 0 {
+			*classes = append(*classes, classDelta{class: k, oldLive: true, oldExp: exp})
+		}
 		return 1, 0, dig, e.setIndex(b, e.purgeDue(v), kindPurge, en.dataKey, buf)
 	case en.kind == kindPurge && tomb:
 		if due := e.purgeDue(v); due > now {

@@ -47,6 +47,9 @@ func (e *Engine) DropAll() error {
 		return err
 	}
 	e.live.Store(0)
+	if e.classes != nil {
+		e.classes.reset()
+	}
 	e.clearDigest()
 	e.hints.reset()
 	e.cache.clear()

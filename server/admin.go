@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/match"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Server administration commands: DBSIZE, FLUSH*, TIME, CONFIG, COMMAND.
@@ -16,16 +18,22 @@ import (
 const redisVersion = "7.2.0"
 
 func cmdDBSize(x *call) error {
-	n, err := x.s.store.Len(x.ctx())
+	counts, err := x.s.dbCounts(x, false)
 	if err != nil {
 		return err
+	}
+	var n int64
+	if x.c.db < len(counts) {
+		n = max(counts[x.c.db].Keys, 0)
 	}
 	x.conn.WriteInt64(n)
 	return nil
 }
 
 // cmdFlush answers FLUSHDB and FLUSHALL [ASYNC|SYNC]; both modes flush
-// before replying.
+// before replying. FLUSHALL drops every key at once (Store.Flush); so does
+// FLUSHDB when there is one database. Otherwise FLUSHDB deletes its
+// database's keys one by one, as a scan finds them (flushDB).
 func cmdFlush(x *call) error {
 	switch {
 	case len(x.args) == 1:
@@ -33,11 +41,49 @@ func cmdFlush(x *call) error {
 	default:
 		return errSyntax
 	}
-	if err := x.s.store.Flush(x.ctx()); err != nil {
+	if x.cmd.name == "flushdb" && x.s.cfg.Databases > 1 {
+		if err := x.flushDB(); err != nil {
+			return err
+		}
+	} else if err := x.s.store.Flush(x.ctx()); err != nil {
 		return err
 	}
 	x.conn.WriteString("OK")
 	return nil
+}
+
+// flushDBBatch is how many keys one delete of FLUSHDB writes.
+const flushDBBatch = 1000
+
+// flushDB deletes every key of the connection's database: a scan of the
+// keyspace, and a delete (a tombstone through the write path, so every
+// replica drops the key and nothing older comes back) of each key of the
+// database it finds. Keys written while it runs may survive.
+func (x *call) flushDB() error {
+	sc, ok := x.s.store.(Scanner)
+	if !ok {
+		return x.s.store.Flush(x.ctx()) // it cannot tell databases apart
+	}
+	muts := make([]store.Mutation, 0, flushDBBatch)
+	for cursor := uint64(0); ; {
+		keys, next, err := sc.Scan(x.ctx(), cursor, flushDBBatch)
+		if err != nil {
+			return err
+		}
+		for _, k := range x.inDB(keys) {
+			muts = append(muts, store.Mutation{Key: k, Delete: true})
+		}
+		if len(muts) >= flushDBBatch || (next == 0 && len(muts) > 0) {
+			if err := x.putMany(muts); err != nil {
+				return err
+			}
+			muts = muts[:0]
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
 }
 
 func cmdTime(x *call) error {
@@ -66,7 +112,7 @@ func (s *Server) configParams() map[string]string {
 	}
 	m := map[string]string{
 		"maxclients":                strconv.Itoa(s.cfg.MaxClients),
-		"databases":                 "1",
+		"databases":                 strconv.Itoa(s.cfg.Databases),
 		"timeout":                   strconv.FormatInt(int64(s.cfg.IdleTimeout.Seconds()), 10),
 		"save":                      "",
 		"appendonly":                "no",

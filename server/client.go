@@ -32,6 +32,11 @@ type client struct {
 
 	closed bool // QUIT ran; skip the rest of the pipeline
 
+	// db is the database SELECT chose; dbShown the same, for CLIENT
+	// LIST on other connections' goroutines (selectDB sets both).
+	db      int
+	dbShown atomic.Int32
+
 	// CLIENT REPLY OFF, and SKIP (the next command's reply); CLIENT
 	// NO-EVICT (kept for when eviction exists).
 	replyOff, skipNext, noEvict bool
@@ -46,12 +51,17 @@ type client struct {
 
 	// Scratch space reused across pipelines so the hot path does not
 	// allocate. Each is cleared after use so it does not pin requests.
-	cmds    []redcon.Command
-	keys    [][]byte
-	muts    []store.Mutation
-	hashes  []uint64
-	stripes []int
-	call    call
+	cmds []redcon.Command
+	keys [][]byte
+	muts []store.Mutation
+	// keyBuf, storeKeyBuf and storeMutBuf hold store keys of databases
+	// other than 0 (storeKeys, storeMuts).
+	keyBuf      []byte
+	storeKeyBuf [][]byte
+	storeMutBuf []store.Mutation
+	hashes      []uint64
+	stripes     []int
+	call        call
 
 	// w writes this connection's replies, in the protocol it chose;
 	// proto is that protocol's version, for CLIENT LIST on other
@@ -86,6 +96,11 @@ func (c *client) setConsistency(ctx context.Context, read, write string) {
 // clearConsistency drops the connection's consistency override.
 func (c *client) clearConsistency() {
 	c.ctx, c.readLevel, c.writeLevel = nil, "", ""
+}
+
+func (c *client) selectDB(db int) {
+	c.db = db
+	c.dbShown.Store(int32(db))
 }
 
 func (c *client) setName(name string) {

@@ -133,6 +133,8 @@ func buildTable() map[string]*command {
 		{name: "rename", arity: 3, flags: flagWrite, firstKey: 1, lastKey: 2, step: 1, group: "generic", summary: "Renames a key and overwrites the destination.", since: "1.0.0", run: cmdRename},
 		{name: "renamenx", arity: 3, flags: wf, firstKey: 1, lastKey: 2, step: 1, group: "generic", summary: "Renames a key only when the target key name doesn't exist.", since: "1.0.0", run: cmdRenameNX},
 		{name: "copy", arity: -3, flags: rw, firstKey: 1, lastKey: 2, step: 1, group: "generic", summary: "Copies the value of a key to a new key.", since: "6.2.0", run: cmdCopy},
+		{name: "move", arity: 3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Moves a key to another database.", since: "1.0.0", run: cmdMove},
+		{name: "swapdb", arity: 3, flags: wf, group: "server", summary: "Swaps two Redis databases.", since: "4.0.0", run: cmdSwapDB},
 		{name: "object", arity: -2, group: "generic", summary: "A container for object introspection commands.", since: "2.2.3", subs: subTable("object", []*command{
 			{name: "encoding", arity: 3, flags: flagReadonly, firstKey: 2, lastKey: 2, step: 1, summary: "Returns the internal encoding of a Redis object.", since: "2.2.3", run: cmdObjectEncoding},
 			{name: "freq", arity: 3, flags: flagReadonly, firstKey: 2, lastKey: 2, step: 1, summary: "Returns the logarithmic access frequency counter of a Redis object.", since: "4.0.0", run: cmdObjectFreq},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,7 +188,7 @@ func TestConnectionCommands(t *testing.T) {
 		{args: a("echo", "x"), want: "x"},
 		{args: a("echo"), errText: "ERR wrong number of arguments for 'echo' command"},
 		{args: a("select", "0"), want: "OK"},
-		{args: a("select", "1"), errText: "ERR DB index is out of range"},
+		{args: a("select", "16"), errText: "ERR DB index is out of range"}, {args: a("select", "15"), want: "OK"}, {args: a("select", "0"), want: "OK"},
 		{args: a("select", "x"), errText: "ERR value is not an integer or out of range"},
 		{args: a("client", "getname"), want: "tester"},
 		{args: a("client", "setname", "other"), want: "OK"},
@@ -263,7 +265,7 @@ func TestServerCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{"maxclients": "10000", "databases": "1", "save": "", "appendonly": "no",
+	for k, v := range map[string]string{"maxclients": "10000", "databases": "16", "save": "", "appendonly": "no",
 		"fsync": "always", "data-dir": "/tmp/x", "timeout": "0"} {
 		if cfg[k] != v {
 			t.Errorf("CONFIG GET %s = %q, want %q", k, cfg[k], v)
@@ -344,7 +346,10 @@ func TestInfoProvider(t *testing.T) {
 // keys through KeyEstimator.
 type estimatingStore struct{ *memStore }
 
-func (estimatingStore) KeysEstimate() int64 { return 42 }
+func (estimatingStore) DBEstimates() []store.DBCount {
+	exp := time.Now().Add(time.Hour).Unix()
+	return []store.DBCount{{Keys: 42}, {}, {Keys: 7, Expires: 2, ExpireSum: 2 * exp}}
+}
 func (estimatingStore) Len(context.Context) (int64, error) {
 	return 0, errors.New("Len asked for INFO")
 }
@@ -353,7 +358,12 @@ func TestInfoKeyspaceUsesKeyEstimator(t *testing.T) {
 	ts := startServer(t, DefaultConfig(), estimatingStore{newMemStore(nil)})
 	c := ts.client(t, nil)
 	only, err := c.Info(context.Background(), "keyspace").Result()
-	if err != nil || only != "# Keyspace\r\ndb0:keys=42,expires=0,avg_ttl=0\r\n" {
+	re := regexp.MustCompile(`^# Keyspace\r\ndb0:keys=42,expires=0,avg_ttl=0\r\ndb2:keys=7,expires=2,avg_ttl=(\d+)\r\n$`)
+	m := re.FindStringSubmatch(only)
+	if err != nil || m == nil {
 		t.Fatalf("INFO keyspace = %q, %v", only, err)
+	}
+	if ttl, _ := strconv.Atoi(m[1]); ttl < 3590_000 || ttl > 3600_000 {
+		t.Fatalf("avg_ttl %d ms, want about an hour", ttl)
 	}
 }

@@ -110,6 +110,10 @@ type Config struct {
 	// it to its request timeout. Zero (the default) or a nil Arrivals:
 	// never refuse.
 	MaxWait time.Duration
+
+	// Databases is how many databases SELECT chooses from (Redis's
+	// "databases"). Default 16.
+	Databases int
 }
 
 // Arrivals estimates when input arrived, from when it was read.
@@ -143,6 +147,7 @@ func DefaultConfig() Config {
 		QueryBufferLimit:    defaultQueryBufferLimit,
 		PreAuthMaxBytes:     defaultPreAuthMaxBytes,
 		PreAuthMaxMultibulk: defaultPreAuthMaxMultibulk,
+		Databases:           16,
 		Version:             "dev",
 	}
 }
@@ -172,6 +177,8 @@ func (c Config) Validate() error {
 		return bad("IdleTimeout must not be negative, got %s", c.IdleTimeout)
 	case c.MaxWait < 0:
 		return bad("MaxWait must not be negative, got %s", c.MaxWait)
+	case c.Databases < 1 || c.Databases > maxDatabases:
+		return bad("Databases must be in [1, %d], got %d", maxDatabases, c.Databases)
 	}
 	return nil
 }

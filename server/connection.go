@@ -143,9 +143,10 @@ func cmdSelect(x *call) error {
 	if !ok || id < math32Min || id > math32Max {
 		return errNotInteger
 	}
-	if id != 0 {
+	if id < 0 || id >= int64(x.s.cfg.Databases) {
 		return errDBIndex
 	}
+	x.c.selectDB(int(id))
 	x.conn.WriteString("OK")
 	return nil
 }
@@ -170,6 +171,7 @@ func cmdReset(x *call) error {
 	x.c.clearConsistency()
 	x.c.setProto(false)
 	x.c.replyOff, x.c.skipNext, x.c.noEvict = false, false, false
+	x.c.selectDB(0)
 	x.conn.unmute()
 	x.conn.WriteString("RESET")
 	return nil
@@ -289,7 +291,8 @@ func (s *Server) clientLine(c *client, now time.Time) string {
 	kv("age", itoa(age))
 	kv("idle", itoa(idle))
 	kv("flags", "N")
-	for _, f := range []string{"db", "sub", "psub", "ssub"} {
+	kv("db", itoa(int64(c.dbShown.Load())))
+	for _, f := range []string{"sub", "psub", "ssub"} {
 		kv(f, "0")
 	}
 	kv("multi", "-1")

@@ -65,6 +65,9 @@
 //
 // # Cluster commands
 //
+// Databases (db.go): SELECT chooses one; a key's database is part of the
+// key the store sees, so the layers below need not know of it.
+//
 // SCAN, KEYS and RANDOMKEY (scan.go) list keys through the store's
 // Scanner, which walks the keyspace in token order; MATCH (Redis's glob
 // patterns) and TYPE filter each step's keys.

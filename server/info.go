@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // INFO: Redis's section format ("# Name\r\nfield:value\r\n", sections
@@ -54,14 +56,14 @@ func cmdInfo(x *call) error {
 // "Cluster", whose fields are appended to the built-in one (see
 // mergeCluster).
 func (s *Server) infoSections(x *call) ([]infoSection, error) {
-	keys, err := s.infoKeys(x)
+	counts, err := s.dbCounts(x, true)
 	if err != nil {
 		return nil, err
 	}
 	secs := []infoSection{
 		s.infoServer(), s.infoClients(), infoMemory(), s.infoPersistence(),
 		s.infoStats(), {name: "Replication", fields: [][2]string{{"role", "master"}, {"connected_slaves", "0"}}},
-		infoCluster(), infoKeyspace(keys), s.infoRingcache(),
+		infoCluster(), infoKeyspace(counts, s.now().UnixMilli()), s.infoRingcache(),
 	}
 	p, ok := s.store.(InfoProvider)
 	if !ok {
@@ -88,13 +90,19 @@ func (s *Server) infoSections(x *call) ([]infoSection, error) {
 	return secs, nil
 }
 
-// infoKeys is the Keyspace section's key count: the store's estimate when
-// it has one (KeyEstimator), so INFO does not wait for a remote count.
-func (s *Server) infoKeys(x *call) (int64, error) {
-	if e, ok := s.store.(KeyEstimator); ok {
-		return e.KeysEstimate(), nil
+// dbCounts returns each database's figures, index = database: with
+// estimate, the store's estimate when it has one (KeyEstimator), so INFO
+// does not wait for a remote count. A store that does not count per
+// database (DBCounter) holds every key in database 0.
+func (s *Server) dbCounts(x *call, estimate bool) ([]store.DBCount, error) {
+	if e, ok := s.store.(KeyEstimator); ok && estimate {
+		return e.DBEstimates(), nil
 	}
-	return s.store.Len(x.ctx())
+	if c, ok := s.store.(DBCounter); ok {
+		return c.DBCounts(x.ctx())
+	}
+	n, err := s.store.Len(x.ctx())
+	return []store.DBCount{{Keys: n}}, err
 }
 
 // clusterSection is the INFO section cluster-aware clients read.
@@ -241,12 +249,20 @@ func (s *Server) infoStats() infoSection {
 	}}
 }
 
-// infoKeyspace lists db0 only when it has keys, like Redis. Expiry counts
-// are not tracked by the Store interface and read 0.
-func infoKeyspace(keys int64) infoSection {
+// infoKeyspace lists the databases that have keys, like Redis: keys,
+// how many expire, and their average time to live in milliseconds.
+func infoKeyspace(counts []store.DBCount, nowMs int64) infoSection {
 	sec := infoSection{name: "Keyspace"}
-	if keys > 0 {
-		sec.fields = [][2]string{{"db0", "keys=" + itoa(keys) + ",expires=0,avg_ttl=0"}}
+	for db, c := range counts {
+		if c.Keys <= 0 {
+			continue
+		}
+		var avg int64
+		if c.Expires > 0 {
+			avg = max(c.ExpireSum*1000/c.Expires-nowMs, 0)
+		}
+		sec.fields = append(sec.fields, [2]string{"db" + itoa(int64(db)),
+			"keys=" + itoa(c.Keys) + ",expires=" + itoa(max(c.Expires, 0)) + ",avg_ttl=" + itoa(avg)})
 	}
 	return sec
 }

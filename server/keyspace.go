@@ -46,12 +46,18 @@ func (x *call) getMany(keys [][]byte) ([]store.Item, error) { return x.readMany(
 func (x *call) getManyLatest(keys [][]byte) ([]store.Item, error) { return x.readMany(keys, true) }
 
 func (x *call) readMany(keys [][]byte, latest bool) ([]store.Item, error) {
+	return x.readManyIn(x.c.db, keys, latest)
+}
+
+// readManyIn is readMany in database db.
+func (x *call) readManyIn(db int, keys [][]byte, latest bool) ([]store.Item, error) {
 	var items []store.Item
 	var err error
+	sk := x.c.storeKeys(db, keys)
 	if latest && x.s.latest != nil {
-		items, err = x.s.latest.GetLatest(x.ctx(), keys)
+		items, err = x.s.latest.GetLatest(x.ctx(), sk)
 	} else {
-		items, err = x.s.store.Get(x.ctx(), keys)
+		items, err = x.s.store.Get(x.ctx(), sk)
 	}
 	if err != nil {
 		return nil, err
@@ -79,11 +85,14 @@ func (x *call) put(m store.Mutation) error {
 
 // putMany writes muts, unless a stall of the process held the command up
 // too long since it began (Server.stalledWrite).
-func (x *call) putMany(muts []store.Mutation) error {
+func (x *call) putMany(muts []store.Mutation) error { return x.putManyIn(x.c.db, muts) }
+
+// putManyIn is putMany in database db.
+func (x *call) putManyIn(db int, muts []store.Mutation) error {
 	if err := x.s.stalledWrite(x.start); err != nil {
 		return err
 	}
-	return x.s.store.Put(x.ctx(), muts)
+	return x.s.store.Put(x.ctx(), x.c.storeMuts(db, muts))
 }
 
 // setMutation writes value with an absolute expiry; an expiry already in

@@ -56,7 +56,7 @@ func cmdRingcacheOwners(x *call) error {
 	if err != nil {
 		return err
 	}
-	owners := view.Owners(x.args[2])
+	owners := view.Owners(appendDBKey(nil, x.c.db, x.args[2]))
 	x.conn.WriteArray(len(owners))
 	for _, id := range owners {
 		x.conn.WriteBulkString(id)
@@ -74,7 +74,7 @@ func cmdRingcacheLocalGet(x *call) error {
 	if err != nil {
 		return err
 	}
-	rec, ok, err := view.LocalGet(x.ctx(), x.args[2])
+	rec, ok, err := view.LocalGet(x.ctx(), appendDBKey(nil, x.c.db, x.args[2]))
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,7 @@ func cmdScan(x *call) error {
 	if err != nil {
 		return err
 	}
+	keys = x.inDB(keys)
 	if typed {
 		keys = keys[:0] // every key is a string
 	}
@@ -107,7 +108,7 @@ func cmdKeys(x *call) error {
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
+		for _, k := range x.inDB(keys) {
 			if _, dup := seen[string(k)]; dup || !(all || globMatch(pattern, k)) {
 				continue
 			}
@@ -141,7 +142,7 @@ func cmdRandomKey(x *call) error {
 		if err != nil {
 			return err
 		}
-		if len(keys) > 0 {
+		if keys = x.inDB(keys); len(keys) > 0 {
 			x.conn.WriteBulk(keys[0])
 			return nil
 		}
@@ -158,6 +159,18 @@ func cmdRandomKey(x *call) error {
 		}
 		cursor = next
 	}
+}
+
+// inDB keeps, of the store keys sks, the keys of the connection's
+// database, as its keys (in place).
+func (x *call) inDB(sks [][]byte) [][]byte {
+	out := sks[:0]
+	for _, sk := range sks {
+		if db, k, ok := splitDBKey(sk); ok && db == x.c.db {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // matchAll reports whether pattern is "*", which matches every key.

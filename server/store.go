@@ -52,11 +52,18 @@ type InfoProvider interface {
 	InfoSections() []store.InfoSection
 }
 
-// KeyEstimator is implemented by stores whose Len is remote or slow (a
-// cluster's DBSIZE asks every member). INFO's Keyspace section uses
-// KeysEstimate instead of Len; it must answer at once, without I/O.
+// DBCounter is implemented by stores that count keys per database
+// (store keys sorted by KeyDatabase): DBSIZE and FLUSHDB of one database
+// use it. DBCounts returns one entry per database, index = database.
+type DBCounter interface {
+	DBCounts(ctx context.Context) ([]store.DBCount, error)
+}
+
+// KeyEstimator is implemented by stores whose DBCounts is remote or slow
+// (a cluster's asks every member). INFO's Keyspace section uses
+// DBEstimates instead; it must answer at once, without I/O.
 type KeyEstimator interface {
-	KeysEstimate() int64
+	DBEstimates() []store.DBCount
 }
 
 // ClusterView is implemented by stores that can describe the cluster; the

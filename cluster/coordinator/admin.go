@@ -9,6 +9,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/topology"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Len implements server.Store (DBSIZE) for a cluster: an ESTIMATE of the
@@ -20,16 +21,7 @@ import (
 // members/answered, so one dead node does not make DBSIZE drop by a
 // third; if no member answers, Len returns the error.
 func (c *Coordinator) Len(ctx context.Context) (int64, error) {
-	if err := c.enter(); err != nil {
-		return 0, err
-	}
-	defer c.leave()
-	t := c.cfg.Topology.Load()
-	if t == nil {
-		return 0, ErrNoPlacement
-	}
-	ids := t.IDs()
-	answers, err := c.eachMember(ctx, t, c.cfg.Timeout, func(ctx context.Context, rep replica.Replica) answer {
+	answers, scale, err := c.askMembers(ctx, func(ctx context.Context, rep replica.Replica) answer {
 		n, err := rep.Count(ctx)
 		return answer{count: n, err: err}
 	})
@@ -37,22 +29,72 @@ func (c *Coordinator) Len(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	var sum int64
-	answered := 0
+	for _, a := range answers {
+		sum += a.count
+	}
+	return int64(math.Round(float64(sum) * scale)), nil
+}
+
+// DBCounts implements server.DBCounter: per key class (database), the
+// same estimate as Len, of the keys, of those with an expiry, and of the
+// sum of their expiries (so their average holds).
+func (c *Coordinator) DBCounts(ctx context.Context) ([]store.DBCount, error) {
+	answers, scale, err := c.askMembers(ctx, func(ctx context.Context, rep replica.Replica) answer {
+		cs, err := rep.ClassCounts(ctx)
+		return answer{classes: cs, err: err}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var sum []store.DBCount
+	for _, a := range answers {
+		for len(sum) < len(a.classes) {
+			sum = append(sum, store.DBCount{})
+		}
+		for k, cc := range a.classes {
+			sum[k].Keys += cc.Keys
+			sum[k].Expires += cc.Expires
+			sum[k].ExpireSum += cc.ExpireSum
+		}
+	}
+	est := func(v int64) int64 { return int64(math.Round(float64(v) * scale)) }
+	for k := range sum {
+		sum[k] = store.DBCount{Keys: est(sum[k].Keys), Expires: est(sum[k].Expires), ExpireSum: est(sum[k].ExpireSum)}
+	}
+	return sum, nil
+}
+
+// askMembers runs call on every member and returns the answers that
+// succeeded, with the factor that turns the sum of their counts into an
+// estimate of distinct keys: members over answered, over the copies of
+// each key. No member answering is an error.
+func (c *Coordinator) askMembers(ctx context.Context, call func(context.Context, replica.Replica) answer) ([]answer, float64, error) {
+	if err := c.enter(); err != nil {
+		return nil, 0, err
+	}
+	defer c.leave()
+	t := c.cfg.Topology.Load()
+	if t == nil {
+		return nil, 0, ErrNoPlacement
+	}
+	ids := t.IDs()
+	answers, err := c.eachMember(ctx, t, c.cfg.Timeout, call)
+	if err != nil {
+		return nil, 0, err
+	}
+	ok := answers[:0]
 	var firstErr error
 	for _, a := range answers {
 		if a.err != nil {
 			firstErr = cmpErr(firstErr, fmt.Errorf("member %s: %w", ids[a.b], a.err))
 			continue
 		}
-		sum += a.count
-		answered++
+		ok = append(ok, a)
 	}
-	if answered == 0 {
-		return 0, fmt.Errorf("cluster: DBSIZE: no member answered: %w", firstErr)
+	if len(ok) == 0 {
+		return nil, 0, fmt.Errorf("cluster: DBSIZE: no member answered: %w", firstErr)
 	}
-	copies := min(c.cfg.N, len(ids))
-	est := float64(sum) * float64(len(ids)) / float64(answered) / float64(copies)
-	return int64(math.Round(est)), nil
+	return ok, float64(len(ids)) / float64(len(ok)) / float64(min(c.cfg.N, len(ids))), nil
 }
 
 // Flush implements server.Store (FLUSHALL/FLUSHDB) for a cluster: every

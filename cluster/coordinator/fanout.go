@@ -248,9 +248,10 @@ type answer struct {
 	newer []engine.Version
 	// behind, on reads, is ReadReply.Behind.
 	behind bool
-	// page is a scan's answer.
-	page replica.ScanReply
-	err  error
+	// page is a scan's answer, classes a member's class figures.
+	page    replica.ScanReply
+	classes []engine.ClassCount
+	err     error
 }
 
 // flight is a set of replica calls running in parallel, bounded by one

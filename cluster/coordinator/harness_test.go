@@ -182,6 +182,13 @@ func (r *faultReplica) Count(ctx context.Context) (int64, error) {
 	return r.inner.Count(ctx)
 }
 
+func (r *faultReplica) ClassCounts(ctx context.Context) ([]engine.ClassCount, error) {
+	if err := r.net.gate(ctx, r.from, r.to); err != nil {
+		return nil, err
+	}
+	return r.inner.ClassCounts(ctx)
+}
+
 func (r *faultReplica) DropAll(ctx context.Context) error {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
 		return err
@@ -364,6 +371,9 @@ var errNoAdmin = errors.New("test replica: no node-wide operations")
 
 func (noAdmin) Count(context.Context) (int64, error) { return 0, errNoAdmin }
 func (noAdmin) DropAll(context.Context) error        { return errNoAdmin }
+func (noAdmin) ClassCounts(context.Context) ([]engine.ClassCount, error) {
+	return nil, errNoAdmin
+}
 func (noAdmin) Scan(context.Context, replica.ScanRequest) (replica.ScanReply, error) {
 	return replica.ScanReply{}, errNoAdmin
 }

@@ -465,6 +465,11 @@ func (b *Batching) Scan(ctx context.Context, req ScanRequest) (ScanReply, error)
 // Count implements Replica.
 func (b *Batching) Count(ctx context.Context) (int64, error) { return b.next.Count(ctx) }
 
+// ClassCounts implements Replica.
+func (b *Batching) ClassCounts(ctx context.Context) ([]engine.ClassCount, error) {
+	return b.next.ClassCounts(ctx)
+}
+
 // DropAll implements Replica.
 func (b *Batching) DropAll(ctx context.Context) error { return b.next.DropAll(ctx) }
 

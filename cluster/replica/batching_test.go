@@ -21,6 +21,9 @@ var errNoAdmin = errors.New("test replica: no node-wide operations")
 
 func (noAdmin) Count(context.Context) (int64, error) { return 0, errNoAdmin }
 func (noAdmin) DropAll(context.Context) error        { return errNoAdmin }
+func (noAdmin) ClassCounts(context.Context) ([]engine.ClassCount, error) {
+	return nil, errNoAdmin
+}
 func (noAdmin) Scan(context.Context, ScanRequest) (ScanReply, error) {
 	return ScanReply{}, errNoAdmin
 }

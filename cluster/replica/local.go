@@ -238,6 +238,20 @@ func (l *Local) Count(ctx context.Context) (int64, error) {
 	return l.eng.Count(l.now().UnixMilli())
 }
 
+// ClassCounts implements Replica.
+func (l *Local) ClassCounts(ctx context.Context) ([]engine.ClassCount, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := l.now().UnixMilli()
+	cs, err := l.eng.ClassCounts(now)
+	if cs != nil || err != nil {
+		return cs, err
+	}
+	n, err := l.eng.Count(now)
+	return []engine.ClassCount{{Keys: n}}, err
+}
+
 // DropAll implements Replica.
 func (l *Local) DropAll(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {

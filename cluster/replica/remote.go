@@ -69,6 +69,15 @@ func (r *Remote) Count(ctx context.Context) (int64, error) {
 	return int64(binary.BigEndian.Uint64(resp)), nil
 }
 
+// ClassCounts implements Replica with transport.OpNodeClassCounts.
+func (r *Remote) ClassCounts(ctx context.Context) ([]engine.ClassCount, error) {
+	resp, err := r.c.Call(ctx, transport.OpNodeClassCounts, nil)
+	if err != nil {
+		return nil, err
+	}
+	return transport.DecodeClassCounts(resp)
+}
+
 // DropAll implements Replica with transport.OpNodeDropAll.
 func (r *Remote) DropAll(ctx context.Context) error {
 	_, err := r.c.Call(ctx, transport.OpNodeDropAll, nil)
@@ -125,6 +134,13 @@ func NewHandler(l *Local, now func() time.Time) *transport.Mux {
 			return nil, err
 		}
 		return binary.BigEndian.AppendUint64(nil, uint64(n)), nil
+	}))
+	m.Handle(transport.OpNodeClassCounts, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
+		cs, err := l.ClassCounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return transport.AppendClassCounts(nil, cs), nil
 	}))
 	m.Handle(transport.OpNodeDropAll, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
 		return nil, l.DropAll(ctx)

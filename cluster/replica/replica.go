@@ -33,6 +33,10 @@ type Replica interface {
 	Scan(ctx context.Context, req ScanRequest) (ScanReply, error)
 	// Count returns the node's number of live records (DBSIZE).
 	Count(ctx context.Context) (int64, error)
+	// ClassCounts returns the node's figures per key class (database):
+	// engine.Engine.ClassCounts, or every live record in class 0 when
+	// the engine keeps no classes.
+	ClassCounts(ctx context.Context) ([]engine.ClassCount, error)
 	// DropAll deletes every record the node stores (FLUSHALL).
 	DropAll(ctx context.Context) error
 }

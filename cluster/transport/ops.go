@@ -68,6 +68,9 @@ const (
 	OpNodeCount uint8 = 48
 	// OpNodeDropAll makes the peer drop every record.
 	OpNodeDropAll uint8 = 49
+	// OpNodeClassCounts returns the peer's figures per key class
+	// (database): AppendClassCounts.
+	OpNodeClassCounts uint8 = 50
 )
 
 // The cluster layout (cluster), in its range.

@@ -129,3 +129,48 @@ func (d *decoder) uint64() uint64 {
 	d.b = d.b[8:]
 	return v
 }
+
+// OpNodeClassCounts answer: a count of classes, then per class its Keys,
+// Expires and ExpireSum, each a zigzag varint.
+
+// AppendClassCounts appends the encoding of a node's class figures.
+func AppendClassCounts(dst []byte, cs []engine.ClassCount) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(cs)))
+	for _, c := range cs {
+		dst = binary.AppendVarint(dst, c.Keys)
+		dst = binary.AppendVarint(dst, c.Expires)
+		dst = binary.AppendVarint(dst, c.ExpireSum)
+	}
+	return dst
+}
+
+// DecodeClassCounts decodes a node's class figures.
+func DecodeClassCounts(b []byte) ([]engine.ClassCount, error) {
+	d := decoder{b: b}
+	n := d.count(3)
+	out := make([]engine.ClassCount, 0, n)
+	for range n {
+		c := engine.ClassCount{Keys: d.varint(), Expires: d.varint(), ExpireSum: d.varint()}
+		if d.err != nil {
+			break
+		}
+		out = append(out, c)
+	}
+	if err := d.finish("class counts"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}

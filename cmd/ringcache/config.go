@@ -32,6 +32,7 @@ type Config struct {
 	MaxClients    int
 	ProtectedMode bool
 	ClientTimeout time.Duration
+	Databases     int
 	MaxBulkLen    byteSize
 	QueryBufLimit byteSize
 
@@ -111,6 +112,7 @@ func defaultConfig() Config {
 		VNodes:              128,
 		ClusterName:         "ringcache",
 		RequestTimeout:      time.Second,
+		Databases:           16,
 		ReadSpeculation:     20 * time.Millisecond,
 		MaxClockSkew:        500 * time.Millisecond,
 		ClusterMaxFrame:     64 << 20,
@@ -149,6 +151,7 @@ func (c *Config) settings() []setting {
 		{"maxclients", "maximum simultaneous client connections", (*intValue)(&c.MaxClients)},
 		{"protected-mode", "without requirepass, refuse clients from non-loopback addresses", (*boolValue)(&c.ProtectedMode)},
 		{"client-timeout", "close a client idle this long; 0: never", (*durationValue)(&c.ClientTimeout)},
+		{"databases", "number of databases SELECT chooses from (a key's database is part of its identity in the cluster: every node must use the same)", (*intValue)(&c.Databases)},
 		{"proto-max-bulk-len", "largest bulk string (value) accepted, bytes (k, mb, gb suffixes)", &c.MaxBulkLen},
 		{"client-query-buffer-limit", "largest query buffer per client, bytes", &c.QueryBufLimit},
 		{"cache-size", "Pebble block cache, bytes", &c.CacheSize},
@@ -297,6 +300,8 @@ func (c Config) validate() error {
 		return bad("data-dir", "must not be empty")
 	case c.MaxClients < 1:
 		return bad("maxclients", "must be at least 1, got %d", c.MaxClients)
+	case c.Databases < 1 || c.Databases > 1<<20:
+		return bad("databases", "must be between 1 and %d, got %d", 1<<20, c.Databases)
 	case c.ClientTimeout < 0:
 		return bad("client-timeout", "must not be negative")
 	case c.MaxBulkLen < 1:

@@ -150,6 +150,8 @@ func openEngine(cfg Config, node *atomic.Pointer[cluster.Node], log *slog.Logger
 	ecfg.MemTableBytes = int64(cfg.MemtableSize)
 	ecfg.TombstoneGrace = cfg.TombstoneGrace
 	ecfg.Logger = log.With("component", "engine")
+	// The engine counts keys per database, for DBSIZE and INFO.
+	ecfg.Classify, ecfg.Classes = server.KeyDatabase, cfg.Databases
 	if cfg.ClusterListen != "" {
 		ecfg.PurgeAllowed = func(key []byte, r engine.Record) bool {
 			n := node.Load()
@@ -170,6 +172,7 @@ func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.
 	scfg.MaxClients = cfg.MaxClients
 	scfg.ProtectedMode = cfg.ProtectedMode
 	scfg.IdleTimeout = cfg.ClientTimeout
+	scfg.Databases = cfg.Databases
 	scfg.MaxBulkLen = int64(cfg.MaxBulkLen)
 	scfg.QueryBufferLimit = int64(cfg.QueryBufLimit)
 	scfg.Logger = log.With("component", "server")

@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/redis/go-redis/v9"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/bench/await"
 )
 
 // TestScanClusterWithANodeKilled: 100,000 keys on 4 nodes (N=3, R=W=2); a
@@ -158,7 +162,7 @@ func sumCounts(m map[string]int) int {
 }
 
 // TestRedisCliScanAndBigkeys: redis-cli --scan (with --pattern), --bigkeys,
-// --memkeys and -n 0 against a node and a cluster.
+// --memkeys, and -n 0 and -n 1 against a node and a cluster.
 func TestRedisCliScanAndBigkeys(t *testing.T) {
 	needTool(t, "redis-cli")
 	_, targets := startCompatTargets(t)
@@ -200,5 +204,118 @@ func TestRedisCliScanAndBigkeys(t *testing.T) {
 		if out := strings.TrimSpace(run("-n", "0", "GET", "cli:3")); out != "xxx" {
 			t.Fatalf("%s: redis-cli -n 0 GET cli:3: %q", tg.name, out)
 		}
+		// Database 1 through -n 1: its own keys only.
+		if out := strings.TrimSpace(run("-n", "1", "SET", "cli:3", "in db 1")); out != "OK" {
+			t.Fatalf("%s: redis-cli -n 1 SET: %q", tg.name, out)
+		}
+		if out := strings.TrimSpace(run("-n", "1", "GET", "cli:3")); out != "in db 1" {
+			t.Fatalf("%s: redis-cli -n 1 GET cli:3: %q", tg.name, out)
+		}
+		if out := strings.TrimSpace(run("-n", "0", "GET", "cli:3")); out != "xxx" {
+			t.Fatalf("%s: redis-cli -n 0 GET cli:3 after the -n 1 SET: %q", tg.name, out)
+		}
+		if out := strings.Fields(run("-n", "1", "--scan")); !slices.Equal(out, []string{"cli:3"}) {
+			t.Fatalf("%s: redis-cli -n 1 --scan: %q", tg.name, out)
+		}
+		if out := strings.TrimSpace(run("-n", "1", "DBSIZE")); out != "1" {
+			t.Fatalf("%s: redis-cli -n 1 DBSIZE: %q", tg.name, out)
+		}
 	}
+}
+
+// TestDatabasesInACluster: the same key names in databases 0 and 1 of a
+// 3-node cluster are different keys on every replica. With a node
+// SIGKILLed, reads, DBSIZE and SCAN of database 1 answer its keys only;
+// FLUSHDB there deletes them (tombstones the restarted node gets too)
+// and leaves database 0 alone; INFO counts each database, expiries and
+// average TTL included.
+func TestDatabasesInACluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	const keys = 200
+	c := startProcCluster(t, 3)
+	c.waitAlive(3)
+	ctx := context.Background()
+	dbClient := func(i, db int) *redis.Client {
+		cl := redis.NewClient(&redis.Options{Addr: c.nodes[i].client, DB: db, MaxRetries: -1})
+		t.Cleanup(func() { cl.Close() })
+		return cl
+	}
+	key := func(i int) string { return fmt.Sprintf("dbk:%d", i) }
+	zero, one := dbClient(0, 0), dbClient(0, 1)
+	for i := range keys {
+		if err := zero.Set(ctx, key(i), "zero", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		ttl := time.Duration(0)
+		if i%2 == 0 {
+			ttl = time.Hour
+		}
+		if err := one.Set(ctx, key(i), "one", ttl).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	await.T(t, 20*time.Second, "INFO keyspace to count both databases", func() error {
+		info, err := dbClient(1, 0).Info(ctx, "keyspace").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "db0:keys=200,expires=0,avg_ttl=0") || !strings.Contains(info, "db1:keys=200,expires=100,avg_ttl=") {
+			return fmt.Errorf("INFO keyspace %q", info)
+		}
+		var ttl int64
+		for _, l := range strings.Split(info, "\r\n") {
+			if strings.HasPrefix(l, "db1:") {
+				fmt.Sscanf(l[strings.Index(l, "avg_ttl=")+8:], "%d", &ttl)
+			}
+		}
+		if ttl < 3500_000 || ttl > 3600_000 {
+			return fmt.Errorf("db1 avg_ttl %d ms, want about an hour", ttl)
+		}
+		return nil
+	})
+	// Each owner holds the database 1 record under the key's name in
+	// database 1: LOCALGET after SELECT 1 finds "one".
+	rec, err := dbClient(2, 1).Do(ctx, "RINGCACHE", "LOCALGET", key(1)).Slice()
+	if err != nil || !slices.Contains(rec, any("one")) {
+		t.Fatalf("LOCALGET %s in database 1 on node3: %v, %v", key(1), rec, err)
+	}
+
+	c.nodes[2].proc.kill()
+	one2, zero2 := dbClient(1, 1), dbClient(1, 0)
+	for i := range keys {
+		if v, err := one2.Get(ctx, key(i)).Result(); err != nil || v != "one" {
+			t.Fatalf("GET %s in database 1 with node3 down: %q, %v", key(i), v, err)
+		}
+	}
+	if n, err := one2.DBSize(ctx).Result(); err != nil || n != keys {
+		t.Fatalf("DBSIZE of database 1 with node3 down: %d, %v", n, err)
+	}
+	if got, err := one2.Keys(ctx, "*").Result(); err != nil || len(got) != keys {
+		t.Fatalf("KEYS * in database 1 with node3 down: %d keys, %v", len(got), err)
+	}
+	if err := one2.FlushDB(ctx).Err(); err != nil {
+		t.Fatalf("FLUSHDB of database 1 with node3 down: %v", err)
+	}
+	if n, err := zero2.DBSize(ctx).Result(); err != nil || n != keys {
+		t.Fatalf("DBSIZE of database 0 after FLUSHDB of database 1: %d, %v", n, err)
+	}
+	c.start(2)
+	c.waitAlive(3)
+	await.T(t, 60*time.Second, "database 1 empty through the restarted node, database 0 whole", func() error {
+		back1, back0 := dbClient(2, 1), dbClient(2, 0)
+		if got, err := back1.Keys(ctx, "*").Result(); err != nil || len(got) != 0 {
+			return fmt.Errorf("KEYS * in database 1 through node3: %d keys, %v", len(got), err)
+		}
+		for i := range keys {
+			if v, err := back1.Get(ctx, key(i)).Result(); err != redis.Nil {
+				return fmt.Errorf("GET %s in database 1 through node3: %q, %v", key(i), v, err)
+			}
+			if v, err := back0.Get(ctx, key(i)).Result(); err != nil || v != "zero" {
+				return fmt.Errorf("GET %s in database 0 through node3: %q, %v", key(i), v, err)
+			}
+		}
+		return nil
+	})
 }

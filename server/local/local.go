@@ -147,6 +147,25 @@ func (l *Store) Len(context.Context) (int64, error) {
 // Flush implements server.Store.
 func (l *Store) Flush(context.Context) error { return l.eng.DropAll() }
 
+// DBCounts implements server.DBCounter: the engine's figures per key
+// class (database), or every key in database 0 when it keeps no classes.
+func (l *Store) DBCounts(context.Context) ([]store.DBCount, error) {
+	now := l.now().UnixMilli()
+	cs, err := l.eng.ClassCounts(now)
+	if err != nil {
+		return nil, err
+	}
+	if cs == nil {
+		n, err := l.eng.Count(now)
+		return []store.DBCount{{Keys: n}}, err
+	}
+	out := make([]store.DBCount, len(cs))
+	for i, c := range cs {
+		out[i] = store.DBCount{Keys: c.Keys, Expires: c.Expires, ExpireSum: c.ExpireSum}
+	}
+	return out, nil
+}
+
 // Scan implements server.Scanner: a page of the engine's live keys from
 // the cursor's token position (cursor << engine.PageBits), at least
 // count records (or to the end).

@@ -15,6 +15,13 @@ type Mutation struct {
 	Delete   bool
 }
 
+// DBCount is one database's figures: its live keys, how many of them
+// have an expiry, and the sum of those expiries in Unix seconds (their
+// average less now is INFO's avg_ttl).
+type DBCount struct {
+	Keys, Expires, ExpireSum int64
+}
+
 // InfoSection is one "# Name" block of the INFO reply.
 type InfoSection struct {
 	Name   string

@@ -10,6 +10,9 @@ const client = new Redis({ host, port, connectionName: 'compat-ioredis', maxRetr
 client.on('error', (e) => { console.error(`client error: ${e.message}`); });
 await client.connect();
 const k = (s) => prefix + s;
+// unprefixed turns keys listed by SCAN or KEYS into their names after the
+// prefix, sorted and deduplicated, so that every target prints the same.
+const unprefixed = (keys) => [...new Set(keys.map((s) => s.slice(prefix.length)))].sort();
 
 await run('ping', () => client.ping());
 await run('set', () => client.set(k('a'), 'one'));
@@ -38,5 +41,30 @@ await run('del', () => client.del(k('a'), k('b'), k('m1'), k('m2'), k('n'), k('n
 await run('config get', () => client.config('GET', 'appendonly'));
 await run('client getname', () => client.client('GETNAME'));
 await run('unknown command', () => client.call('NOSUCHCOMMAND', 'x'));
+
+// A second client on database 5 (ioredis's db option sends SELECT), SCAN
+// through scanStream, KEYS and FLUSHDB of that database only.
+const db5 = new Redis({ host, port, db: 5, maxRetriesPerRequest: 1, lazyConnect: true });
+db5.on('error', (e) => { console.error(`client error: ${e.message}`); });
+await db5.connect();
+await run('db 0 key', () => client.set(k('d0'), 'zero'));
+await run('db 5 flushdb', () => db5.flushdb());
+await run('db 5 set', () => db5.set(k('d'), 'five'));
+await run('db 5 get', () => db5.get(k('d')));
+await run('db 0 get of the db 5 key', () => client.get(k('d')));
+await run('db 5 mset', () => db5.mset(k('s1'), 'a', k('s2'), 'b', k('t1'), 'c'));
+await run('db 5 dbsize', () => db5.dbsize());
+await run('db 5 scanStream', () => new Promise((resolve, reject) => {
+  const keys = [];
+  const s = db5.scanStream({ match: k('s*'), count: 2 });
+  s.on('data', (ks) => keys.push(...ks));
+  s.on('end', () => resolve(unprefixed(keys)));
+  s.on('error', reject);
+}));
+await run('db 5 keys', async () => unprefixed(await db5.keys(k('*'))));
+await run('db 5 flushdb again', () => db5.flushdb());
+await run('db 5 dbsize after flushdb', () => db5.dbsize());
+await run('db 0 key after the db 5 flushdb', () => client.getdel(k('d0')));
+db5.disconnect();
 client.disconnect();
 finish();

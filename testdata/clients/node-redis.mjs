@@ -10,6 +10,9 @@ const client = createClient({ url: `redis://${addr}`, name: 'compat-node-redis' 
 client.on('error', (e) => { console.error(`client error: ${e.message}`); process.exit(2); });
 await client.connect();
 const k = (s) => prefix + s;
+// unprefixed turns keys listed by SCAN or KEYS into their names after the
+// prefix, sorted and deduplicated, so that every target prints the same.
+const unprefixed = (keys) => [...new Set(keys.map((s) => s.slice(prefix.length)))].sort();
 
 await run('ping', () => client.ping());
 await run('echo', () => client.echo('hi'));
@@ -44,5 +47,28 @@ await run('hello', async () => { const h = await client.hello(); return { server
 await run('info has redis_version', async () => (await client.info('server')).includes('redis_version:'));
 await run('unknown command', () => client.sendCommand(['NOSUCHCOMMAND', 'x']));
 await run('wrong arity', () => client.sendCommand(['GET']));
+
+// A second client on database 6 (node-redis's database option), SCAN
+// through scanIterator, KEYS and FLUSHDB of that database only.
+const db6 = createClient({ url: `redis://${addr}`, database: 6 });
+db6.on('error', (e) => { console.error(`client error: ${e.message}`); process.exit(2); });
+await db6.connect();
+await run('db 0 key', () => client.set(k('d0'), 'zero'));
+await run('db 6 flushDb', () => db6.flushDb());
+await run('db 6 set', () => db6.set(k('d'), 'six'));
+await run('db 6 get', () => db6.get(k('d')));
+await run('db 0 get of the db 6 key', () => client.get(k('d')));
+await run('db 6 mSet', () => db6.mSet([[k('s1'), 'a'], [k('s2'), 'b'], [k('t1'), 'c']]));
+await run('db 6 dbSize', () => db6.dbSize());
+await run('db 6 scanIterator', async () => {
+  const keys = [];
+  for await (const ks of db6.scanIterator({ MATCH: k('s*'), COUNT: 2 })) keys.push(...(Array.isArray(ks) ? ks : [ks]));
+  return unprefixed(keys);
+});
+await run('db 6 keys', async () => unprefixed(await db6.keys(k('*'))));
+await run('db 6 flushDb again', () => db6.flushDb());
+await run('db 6 dbSize after flushDb', () => db6.dbSize());
+await run('db 0 key after the db 6 flushDb', () => client.getDel(k('d0')));
+await db6.quit();
 await client.quit();
 finish();

@@ -16,6 +16,12 @@ def k(s):
     return prefix + s
 
 
+def unprefixed(keys):
+    """Keys listed by SCAN or KEYS as their names after the prefix, sorted
+    and deduplicated, so that every target prints the same."""
+    return sorted({norm(x)[len(prefix):] for x in keys})
+
+
 def norm(v):
     if isinstance(v, bytes):
         return v.decode()
@@ -65,4 +71,20 @@ run("config get", lambda: r.config_get("appendonly"))
 run("client getname", lambda: r.client_getname())
 run("unknown command", lambda: r.execute_command("NOSUCHCOMMAND", "x"))
 run("wrong arity", lambda: r.execute_command("GET"))
+
+# A second client on database 7 (redis-py's db), SCAN through scan_iter,
+# KEYS and FLUSHDB of that database only.
+db7 = redis.Redis(host=host, port=int(port), db=7)
+run("db 0 key", lambda: r.set(k("d0"), "zero"))
+run("db 7 flushdb", lambda: db7.flushdb())
+run("db 7 set", lambda: db7.set(k("d"), "seven"))
+run("db 7 get", lambda: db7.get(k("d")))
+run("db 0 get of the db 7 key", lambda: r.get(k("d")))
+run("db 7 mset", lambda: db7.mset({k("s1"): "a", k("s2"): "b", k("t1"): "c"}))
+run("db 7 dbsize", lambda: db7.dbsize())
+run("db 7 scan_iter", lambda: unprefixed(db7.scan_iter(match=k("s*"), count=2)))
+run("db 7 keys", lambda: unprefixed(db7.keys(k("*"))))
+run("db 7 flushdb again", lambda: db7.flushdb())
+run("db 7 dbsize after flushdb", lambda: db7.dbsize())
+run("db 0 key after the db 7 flushdb", lambda: r.getdel(k("d0")))
 print(json.dumps(["done", True]))
