@@ -128,6 +128,8 @@ func buildTable() map[string]*command {
 		{name: "persist", arity: 2, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Removes the expiration time of a key.", since: "2.2.0", run: cmdPersist},
 		{name: "dump", arity: 2, flags: ro, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Returns a serialized representation of the value stored at a key.", since: "2.6.0", run: cmdDump},
 		{name: "restore", arity: -4, flags: rw, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Creates a key from the serialized representation of a value.", since: "2.6.0", run: cmdRestore},
+		{name: "bitfield", arity: -2, flags: rw, firstKey: 1, lastKey: 1, step: 1, group: "bitmap", summary: "Performs arbitrary bitfield integer operations on strings.", since: "3.2.0", run: cmdBitfield},
+		{name: "bitfield_ro", arity: -2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "bitmap", summary: "Performs arbitrary read-only bitfield integer operations on strings.", since: "6.0.0", run: cmdBitfieldRO},
 		{name: "type", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Determines the type of value stored at a key.", since: "1.0.0", run: cmdType},
 		{name: "touch", arity: -2, flags: rof, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.", since: "3.2.1", run: cmdExists},
 		{name: "rename", arity: 3, flags: flagWrite, firstKey: 1, lastKey: 2, step: 1, group: "generic", summary: "Renames a key and overwrites the destination.", since: "1.0.0", run: cmdRename},
