@@ -127,6 +127,7 @@ func (s *Server) configParams() map[string]string {
 		"cluster-enabled":           "no",
 		"slowlog-log-slower-than":   strconv.FormatInt(s.slow.slowerThan.Load(), 10),
 		"slowlog-max-len":           strconv.FormatInt(s.slow.maxLen.Load(), 10),
+		"latency-monitor-threshold": strconv.FormatInt(s.latency.threshold.Load(), 10),
 		"io-threads":                "1",
 	}
 	if s.cfg.Settings != nil {
@@ -173,7 +174,14 @@ var runtimeParams = map[string]func(s *Server, v []byte) (func(), string){
 		}
 		return func() { s.slow.slowerThan.Store(n) }, ""
 	},
-	"slowlog-max-len": func(s *Server, v []byte) (func(), string) {
+	"latency-monitor-threshold": nonNegativeParam(func(s *Server, n int64) { s.latency.threshold.Store(n) }),
+	"slowlog-max-len":           nonNegativeParam(func(s *Server, n int64) { s.slow.setMaxLen(n) }),
+}
+
+// nonNegativeParam is a runtime parameter that takes a non-negative
+// integer, with Redis's errors, and applies it with set.
+func nonNegativeParam(set func(*Server, int64)) func(s *Server, v []byte) (func(), string) {
+	return func(s *Server, v []byte) (func(), string) {
 		n, ok := parseInt64(v)
 		switch {
 		case !ok:
@@ -181,8 +189,8 @@ var runtimeParams = map[string]func(s *Server, v []byte) (func(), string){
 		case n < 0:
 			return nil, "argument must be between 0 and 9223372036854775807 inclusive"
 		}
-		return func() { s.slow.setMaxLen(n) }, ""
-	},
+		return func() { set(s, n) }, ""
+	}
 }
 
 // cmdConfigSet answers CONFIG SET name value [name value ...]: all the

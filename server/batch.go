@@ -80,8 +80,12 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 			s.metrics.ObserveCommand(batchName(cmd.Args), d, err != nil)
 		}
 	}
-	// Each command of the batch counts its share of the store call.
-	if share := d / time.Duration(n); s.slow.slow(share) {
+	// Each command of the batch counts its share of the store call
+	// (GET, SET, MGET and MSET are all fast commands to the latency
+	// monitor, as in Redis).
+	share := d / time.Duration(n)
+	s.latency.observe(true, share, start)
+	if s.slow.slow(share) {
 		for _, cmd := range cmds[:n] {
 			s.slow.add(c, cmd.Args, share, start)
 		}

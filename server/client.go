@@ -48,6 +48,11 @@ type client struct {
 	// are empty.
 	ctx                   context.Context
 	readLevel, writeLevel string
+	// base is the context the connection's Store calls start from: the
+	// server's, carrying receipt, which learns how many replicas
+	// acknowledged the connection's last write (WAIT).
+	base    context.Context
+	receipt store.Receipt
 
 	// Scratch space reused across pipelines so the hot path does not
 	// allocate. Each is cleared after use so it does not pin requests.
@@ -84,7 +89,16 @@ func (c *client) storeCtx(s *Server) context.Context {
 	if c.ctx != nil {
 		return c.ctx
 	}
-	return s.ctx
+	return c.baseCtx(s)
+}
+
+// baseCtx is the server's context carrying the connection's write
+// receipt (WAIT), made once per connection.
+func (c *client) baseCtx(s *Server) context.Context {
+	if c.base == nil {
+		c.base = store.WithReceipt(s.ctx, &c.receipt)
+	}
+	return c.base
 }
 
 // setConsistency installs (ctx non-nil) or clears (ctx nil) the

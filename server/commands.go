@@ -151,6 +151,7 @@ func buildTable() map[string]*command {
 		{name: "scan", arity: -2, flags: flagReadonly, group: "generic", summary: "Iterates over the key names in the database.", since: "2.8.0", run: cmdScan},
 		{name: "keys", arity: 2, flags: flagReadonly, group: "generic", summary: "Returns all key names that match a pattern.", since: "1.0.0", run: cmdKeys},
 		{name: "randomkey", arity: 1, flags: flagReadonly, group: "generic", summary: "Returns a random key name from the database.", since: "1.0.0", run: cmdRandomKey},
+		{name: "wait", arity: 3, group: "generic", summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0", run: cmdWait},
 		{name: "dbsize", arity: 1, flags: rof, group: "server", summary: "Returns the number of keys in the database.", since: "1.0.0", run: cmdDBSize},
 		{name: "flushdb", arity: -1, flags: flagWrite, group: "server", summary: "Remove all keys from the current database.", since: "1.0.0", run: cmdFlush},
 		{name: "flushall", arity: -1, flags: flagWrite, group: "server", summary: "Removes all keys from all databases.", since: "1.0.0", run: cmdFlush},
@@ -209,6 +210,14 @@ func buildTable() map[string]*command {
 			{name: "len", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the number of entries in the slow log.", since: "2.2.12", run: cmdSlowlogLen},
 			{name: "reset", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Clears all entries from the slow log.", since: "2.2.12", run: cmdSlowlogReset},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Show helpful text about the different subcommands", since: "6.2.0", run: cmdSlowlogHelp},
+		})},
+		{name: "latency", arity: -2, group: "server", summary: "A container for latency diagnostics commands.", since: "2.8.13", subs: subTable("latency", []*command{
+			{name: "latest", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the latest latency samples for all events.", since: "2.8.13", run: cmdLatencyLatest},
+			{name: "history", arity: 3, flags: flagAdmin | flagLoading | flagStale, summary: "Returns timestamp-latency samples for an event.", since: "2.8.13", run: cmdLatencyHistory},
+			{name: "reset", arity: -2, flags: flagAdmin | flagLoading | flagStale, summary: "Resets the latency data for one or more events.", since: "2.8.13", run: cmdLatencyReset},
+			{name: "graph", arity: 3, flags: flagAdmin | flagLoading | flagStale, summary: "Returns a latency graph for an event.", since: "2.8.13", run: cmdLatencyGraph},
+			{name: "doctor", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Returns a human-readable latency analysis report.", since: "2.8.13", run: cmdLatencyDoctor},
+			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "2.8.13", run: cmdLatencyHelp},
 		})},
 		{name: "config", arity: -2, group: "server", summary: "A container for server configuration commands.", since: "2.0.0", subs: subTable("config", []*command{
 			{name: "get", arity: -3, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the effective values of configuration parameters.", since: "2.0.0", run: cmdConfigGet},

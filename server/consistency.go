@@ -96,7 +96,7 @@ func cmdRingcacheConsistency(x *call) error {
 	case consistencyReset:
 		x.c.clearConsistency()
 	default:
-		ctx, err := hook(x.s.ctx, req.read, req.write)
+		ctx, err := hook(x.c.baseCtx(x.s), req.read, req.write)
 		if err != nil {
 			return err
 		}

@@ -151,6 +151,7 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 		if s.metrics != nil {
 			s.metrics.ObserveCommand(cmd.name, d, err != nil)
 		}
+		s.latency.observe(cmd.flags&flagFast != 0, d, start)
 		if s.slow.slow(d) && cmd.flags&flagNoAuth == 0 {
 			s.slow.add(c, args, d, start)
 		}

@@ -391,8 +391,9 @@ func TestConnectionResetClearsConsistency(t *testing.T) {
 }
 
 // TestConsistencyCtxDerivesFromServer: the hook is given the server's
-// context, so an override derived from it is cancelled when Shutdown gives
-// up and stuck store calls made under it unblock.
+// context (with the connection's write receipt), so an override derived
+// from it is cancelled when Shutdown gives up and stuck store calls made
+// under it unblock.
 func TestConsistencyCtxDerivesFromServer(t *testing.T) {
 	got := make(chan context.Context, 1)
 	cfg := DefaultConfig()
@@ -404,8 +405,8 @@ func TestConsistencyCtxDerivesFromServer(t *testing.T) {
 	if err := ts.client(t, nil).Do(context.Background(), "ringcache", "consistency", "one", "one").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if ctx := <-got; ctx != ts.Server.ctx {
-		t.Errorf("hook got %v, want the server's context", ctx)
+	if ctx := <-got; ctx.Done() != ts.Server.ctx.Done() || store.ReceiptFrom(ctx) == nil {
+		t.Errorf("hook got %v, want the server's context with a receipt", ctx)
 	}
 }
 
@@ -489,19 +490,22 @@ func TestStoreCtxDoesNotAllocate(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		ctx  context.Context
-		want context.Context
 	}{
-		{"no override", nil, s.ctx},
-		{"override", override, override},
+		{"no override", nil},
+		{"override", override},
 	} {
 		c := &client{}
 		c.setConsistency(tt.ctx, "ONE", "ONE")
+		want := tt.ctx
+		if want == nil {
+			want = c.baseCtx(s) // made once per connection
+		}
 		var got context.Context
 		if n := testing.AllocsPerRun(100, func() { got = c.storeCtx(s) }); n != 0 {
 			t.Errorf("%s: storeCtx allocates %v times", tt.name, n)
 		}
-		if got != tt.want {
-			t.Errorf("%s: storeCtx = %v, want %v", tt.name, got, tt.want)
+		if got != want {
+			t.Errorf("%s: storeCtx = %v, want %v", tt.name, got, want)
 		}
 	}
 }

@@ -29,6 +29,7 @@ type Server struct {
 	locks   keyLocks
 	stats   counters
 	slow    slowlog
+	latency latencyMonitor
 	paused  pause
 	saves   saver
 	started time.Time

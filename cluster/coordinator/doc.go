@@ -76,6 +76,10 @@
 // DBSIZE and FLUSHALL address every member, not a key's replicas: see Len
 // and Flush.
 //
+// WAIT. A write whose context carries a store.Receipt reports every
+// replica's acknowledgement to it, those that arrive after the reply
+// included, until the write's deadline.
+//
 // SCAN (scan.go) reads the keyspace in token order, one range of the
 // ring at a time, from the range's replicas: each answers a page of its
 // records (keys and versions, tombstones included) from the cursor's

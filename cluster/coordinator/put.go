@@ -177,8 +177,12 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 			bt.recs[p] = recs[i]
 		}
 	}
-	w := &writeState{f: f}
-	w.fl = c.newFlight(len(f.batches), fallbackRoom(len(f.batches)), time.Now().Add(c.cfg.Timeout))
+	w := &writeState{f: f, receipt: store.ReceiptFrom(ctx)}
+	deadline := time.Now().Add(c.cfg.Timeout)
+	if w.receipt != nil {
+		w.gen = w.receipt.Start(f.nkeys, deadline)
+	}
+	w.fl = c.newFlight(len(f.batches), fallbackRoom(len(f.batches)), deadline)
 	w.fl.late = func(a answer) { c.lateWrite(w, a) }
 	w.fl.retain()
 	defer w.fl.release()
@@ -194,6 +198,7 @@ func (c *Coordinator) write(ctx context.Context, f *fanout, recs []engine.Record
 			w.tally.expire()
 			break
 		}
+		w.ack(a)
 		c.absorbWrite(w, a)
 	}
 	w.fl.stopAnswers()
@@ -220,6 +225,17 @@ type writeState struct {
 	// newer[i] is the newest version a replica reported holding above
 	// key i's record; nil until one did.
 	newer []engine.Version
+	// receipt, when the request's context carries one (WAIT), learns of
+	// every acknowledgement, gen being this write's generation in it.
+	receipt *store.Receipt
+	gen     uint64
+}
+
+// ack reports a replica's acknowledgement to the write's receipt.
+func (w *writeState) ack(a answer) {
+	if w.receipt != nil && a.err == nil {
+		w.receipt.Ack(w.gen, w.f.batches[a.b].idx)
+	}
 }
 
 // absorbWrite counts one answer. A failed owner call is replaced by
@@ -315,6 +331,7 @@ func (w *writeState) noteNewer(idx []int, newer []engine.Version) {
 // lateWrite handles an answer that came after the request stopped
 // waiting: a failure is held as hints for its owner.
 func (c *Coordinator) lateWrite(w *writeState, a answer) {
+	w.ack(a)
 	if a.err == nil || errors.Is(a.err, replica.ErrStaleEpoch) {
 		// A replica past the layout the write was planned with refused
 		// it after the quorum was reached elsewhere: read repair and

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Receipt learns how many replicas acknowledged each key of the last
+// write made with a context that carries it (WithReceipt), as their
+// answers arrive, until the write's deadline: WAIT reads it. A store
+// with replicas starts it at each write (Start) and reports every
+// replica's acknowledgement (Ack), also those that come after the write
+// returned. Safe for concurrent use.
+type Receipt struct {
+	mu       sync.Mutex
+	gen      uint64
+	acks     []int
+	deadline time.Time
+	changed  chan struct{}
+}
+
+type receiptKey struct{}
+
+// WithReceipt returns ctx carrying r.
+func WithReceipt(ctx context.Context, r *Receipt) context.Context {
+	return context.WithValue(ctx, receiptKey{}, r)
+}
+
+// ReceiptFrom returns the receipt ctx carries, or nil.
+func ReceiptFrom(ctx context.Context) *Receipt {
+	r, _ := ctx.Value(receiptKey{}).(*Receipt)
+	return r
+}
+
+// Start begins the receipt of a write of n keys whose replicas may answer
+// until deadline, and returns its generation, for Ack.
+func (r *Receipt) Start(n int, deadline time.Time) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gen++
+	r.acks = append(r.acks[:0], make([]int, n)...)
+	r.deadline = deadline
+	r.notify()
+	return r.gen
+}
+
+// Ack records that one replica acknowledged the keys idx (positions in
+// the write) of generation gen; acknowledgements of an earlier write are
+// ignored.
+func (r *Receipt) Ack(gen uint64, idx []int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if gen != r.gen {
+		return
+	}
+	for _, i := range idx {
+		if i >= 0 && i < len(r.acks) {
+			r.acks[i]++
+		}
+	}
+	r.notify()
+}
+
+func (r *Receipt) notify() {
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
+}
+
+// State returns the acknowledgements of the key of the last write that
+// has the fewest, the time after which no more can come, a channel
+// closed at the next change, and whether any write was tracked.
+func (r *Receipt) State() (acks int, deadline time.Time, changed <-chan struct{}, tracked bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen == 0 {
+		return 0, time.Time{}, nil, false
+	}
+	acks = -1
+	for _, a := range r.acks {
+		if acks < 0 || a < acks {
+			acks = a
+		}
+	}
+	if r.changed == nil {
+		r.changed = make(chan struct{})
+	}
+	return max(acks, 0), r.deadline, r.changed, true
+}
