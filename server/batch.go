@@ -85,6 +85,11 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 	// monitor, as in Redis).
 	share := d / time.Duration(n)
 	s.latency.observe(true, share, start)
+	if s.monitors.n.Load() > 0 {
+		for _, cmd := range cmds[:n] {
+			s.feed(c, lookup(cmd.Args[0]), cmd.Args, start)
+		}
+	}
 	if s.slow.slow(share) {
 		for _, cmd := range cmds[:n] {
 			s.slow.add(c, cmd.Args, share, start)

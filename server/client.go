@@ -31,6 +31,12 @@ type client struct {
 	}
 
 	closed bool // QUIT ran; skip the rest of the pipeline
+	// monitor is set by MONITOR: the connection left redcon's loop, and
+	// serveMonitor serves it, the rest of the pipeline included.
+	monitor *monitor
+	// detached is set once MONITOR took the connection out of redcon's
+	// loop, for good (Server.closed).
+	detached atomic.Bool
 
 	// db is the database SELECT chose; dbShown the same, for CLIENT
 	// LIST on other connections' goroutines (selectDB sets both).

@@ -211,6 +211,7 @@ func buildTable() map[string]*command {
 			{name: "reset", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Clears all entries from the slow log.", since: "2.2.12", run: cmdSlowlogReset},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Show helpful text about the different subcommands", since: "6.2.0", run: cmdSlowlogHelp},
 		})},
+		{name: "monitor", arity: 1, flags: flagAdmin | flagLoading | flagStale, group: "server", summary: "Listens for all requests received by the server in real-time.", since: "1.0.0", run: cmdMonitor},
 		{name: "latency", arity: -2, group: "server", summary: "A container for latency diagnostics commands.", since: "2.8.13", subs: subTable("latency", []*command{
 			{name: "latest", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the latest latency samples for all events.", since: "2.8.13", run: cmdLatencyLatest},
 			{name: "history", arity: 3, flags: flagAdmin | flagLoading | flagStale, summary: "Returns timestamp-latency samples for an event.", since: "2.8.13", run: cmdLatencyHistory},

@@ -55,8 +55,8 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 		c.cmds = cmds[:0]
 		return
 	}
-	executed := 0
-	for i := 0; i < len(cmds) && !c.closed; {
+	executed, i := 0, 0
+	for i < len(cmds) && !c.closed && c.monitor == nil {
 		if c.authed && !c.silent() {
 			if n := s.runBatch(c, conn, cmds[i:]); n > 0 {
 				i += n
@@ -67,6 +67,11 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 		s.exec(c, conn, cmds[i].Args)
 		i++
 		executed++
+	}
+	if c.monitor != nil {
+		// MONITOR ran: its goroutine serves the connection from now on,
+		// starting with the rest of this pipeline.
+		go s.serveMonitor(c, c.monitor, copyCommands(cmds[i:]))
 	}
 	clear(cmds)
 	c.cmds = cmds[:0]
@@ -152,6 +157,7 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 			s.metrics.ObserveCommand(cmd.name, d, err != nil)
 		}
 		s.latency.observe(cmd.flags&flagFast != 0, d, start)
+		s.feed(c, cmd, args, start)
 		if s.slow.slow(d) && cmd.flags&flagNoAuth == 0 {
 			s.slow.add(c, args, d, start)
 		}

@@ -30,11 +30,13 @@ type Server struct {
 	stats   counters
 	slow    slowlog
 	latency latencyMonitor
-	paused  pause
-	saves   saver
-	started time.Time
-	runID   string
-	nextID  atomic.Int64
+	// monitors are the connections in MONITOR mode.
+	monitors monitors
+	paused   pause
+	saves    saver
+	started  time.Time
+	runID    string
+	nextID   atomic.Int64
 
 	// ctx is the context of every Store call, or the parent of a
 	// connection's consistency override (client.ctx); it is cancelled only
@@ -273,12 +275,19 @@ func (s *Server) register(c *client) bool {
 	return true
 }
 
-// closed is redcon's per-connection exit callback.
+// closed is redcon's per-connection exit callback. redcon also calls it
+// when a connection leaves its loop for MONITOR (Detach): that one lives
+// on, and serveMonitor calls unregister when it ends.
 func (s *Server) closed(conn redcon.Conn, err error) {
 	cc, ok := conn.NetConn().(*clientConn)
-	if !ok {
+	if !ok || cc.cl.detached.Load() {
 		return
 	}
+	s.unregister(cc, err)
+}
+
+// unregister forgets a connection that ended.
+func (s *Server) unregister(cc *clientConn, err error) {
 	if err != nil && !errors.Is(err, errProtocol) && !errors.Is(err, errDraining) {
 		s.log.Debug("client closed", "id", cc.cl.id, "error", err)
 	}
