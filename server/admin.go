@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -111,7 +112,7 @@ func (s *Server) configParams() map[string]string {
 		return "no"
 	}
 	m := map[string]string{
-		"maxclients":                strconv.Itoa(s.cfg.MaxClients),
+		"maxclients":                strconv.FormatInt(s.maxClients.Load(), 10),
 		"databases":                 strconv.Itoa(s.cfg.Databases),
 		"timeout":                   strconv.FormatInt(int64(s.cfg.IdleTimeout.Seconds()), 10),
 		"save":                      "",
@@ -173,6 +174,16 @@ var runtimeParams = map[string]func(s *Server, v []byte) (func(), string){
 			return nil, "argument couldn't be parsed into an integer"
 		}
 		return func() { s.slow.slowerThan.Store(n) }, ""
+	},
+	"maxclients": func(s *Server, v []byte) (func(), string) {
+		n, ok := parseInt64(v)
+		switch {
+		case !ok:
+			return nil, "argument couldn't be parsed into an integer"
+		case n < 1 || n > math.MaxUint32:
+			return nil, "argument must be between 1 and 4294967295 inclusive"
+		}
+		return func() { s.maxClients.Store(n) }, ""
 	},
 	"latency-monitor-threshold": nonNegativeParam(func(s *Server, n int64) { s.latency.threshold.Store(n) }),
 	"slowlog-max-len":           nonNegativeParam(func(s *Server, n int64) { s.slow.setMaxLen(n) }),

@@ -93,7 +93,7 @@ func (s *Server) admit(nc net.Conn) *clientConn {
 		}
 		return nil
 	}
-	if s.stats.current.Load() >= int64(s.cfg.MaxClients) {
+	if s.stats.current.Load() >= s.maxClients.Load() {
 		return reject(msgMaxClients, "maxclients")
 	}
 	if protectedModeDenies(s.cfg, nc.RemoteAddr()) {

@@ -220,6 +220,9 @@ func (s *Server) serveMonitor(c *client, m *monitor, pending []redcon.Command) {
 	<-wrote
 	if !reset {
 		dc.Close()
+		if errors.Is(ferr, errQuit) {
+			ferr = nil
+		}
 		s.unregister(c.conn, ferr)
 		return
 	}
@@ -246,4 +249,5 @@ func (s *Server) serveMonitor(c *client, m *monitor, pending []redcon.Command) {
 	s.unregister(c.conn, nil)
 }
 
+// errQuit ends the monitor's loop on QUIT.
 var errQuit = errors.New("quit")

@@ -30,6 +30,8 @@ type Server struct {
 	stats   counters
 	slow    slowlog
 	latency latencyMonitor
+	// maxClients is Config.MaxClients, changed by CONFIG SET maxclients.
+	maxClients atomic.Int64
 	// monitors are the connections in MONITOR mode.
 	monitors monitors
 	paused   pause
@@ -112,6 +114,7 @@ func New(cfg Config, store Store) (*Server, error) {
 	s.latest, _ = store.(LatestReader)
 	s.started = s.now()
 	s.slow.init()
+	s.maxClients.Store(int64(cfg.MaxClients))
 	var id [20]byte
 	rand.Read(id[:])
 	s.runID = hex.EncodeToString(id[:])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -43,16 +44,31 @@ func (c *Coordinator) Scan(ctx context.Context, cursor uint64, count int) (keys 
 		return nil, 0, err
 	}
 	defer c.leave()
+	for try := 0; ; try++ {
+		keys, next, epoch, err := c.scanStep(ctx, cursor, count)
+		// A replica that knows a later layout refused a range: plan the
+		// step again with it.
+		if epoch == 0 || try == maxStaleRetries || !c.awaitEpoch(ctx, epoch) {
+			return keys, next, err
+		}
+		c.stats.staleRetries.Add(1)
+	}
+}
+
+// scanStep is one attempt of Scan with the current topology; stale is
+// the topology's epoch when a replica refused the step for a later one
+// (0 otherwise).
+func (c *Coordinator) scanStep(ctx context.Context, cursor uint64, count int) (keys [][]byte, next, stale uint64, err error) {
 	t := c.cfg.Topology.Load()
 	if t == nil {
-		return nil, 0, ErrNoPlacement
+		return nil, 0, 0, ErrNoPlacement
 	}
 	rs := t.ReplicaRanges(c.cfg.N)
 	if len(rs) == 0 {
-		return nil, 0, ErrNoPlacement
+		return nil, 0, 0, ErrNoPlacement
 	}
 	if cursor >= 1<<(64-engine.PageBits) {
-		return nil, 0, nil // past the end: no cursor of ours
+		return nil, 0, 0, nil // past the end: no cursor of ours
 	}
 	level, _ := ConsistencyFrom(ctx)
 	need := required(level, c.cfg.N, c.cfg.R)
@@ -71,24 +87,29 @@ func (c *Coordinator) Scan(ctx context.Context, cursor uint64, count int) (keys 
 		sp := engine.Span{Start: pos, End: end}
 		page, err := c.scanRange(ctx, t, rs[k].Replicas, sp, count-len(keys), need)
 		if err != nil {
-			return nil, 0, err
+			if page.stale {
+				stale = t.Epoch()
+			}
+			return nil, 0, stale, err
 		}
 		keys = append(keys, page.keys...)
 		if !page.more && end == 0 {
-			return keys, 0, nil
+			return keys, 0, 0, nil
 		}
 		pos = page.next
 		if pos%(1<<engine.PageBits) == 0 && (len(keys) >= count || pieces >= maxScanPieces) {
-			return keys, pos >> engine.PageBits, nil
+			return keys, pos >> engine.PageBits, 0, nil
 		}
 	}
 }
 
-// scanPage is the merged answer of one range's replicas.
+// scanPage is the merged answer of one range's replicas; stale, with an
+// error, says a replica refused the request for a later layout.
 type scanPage struct {
-	keys [][]byte
-	next uint64
-	more bool
+	keys  [][]byte
+	next  uint64
+	more  bool
+	stale bool
 }
 
 // scanRange reads one page of span sp from the replicas ids (the owners
@@ -113,7 +134,7 @@ func (c *Coordinator) scanRange(ctx context.Context, t *topology.Topology, ids [
 		}
 	}
 	var pages []replica.ScanReply
-	got := 0
+	got, stale := 0, false
 	for range ids {
 		a, ok, err := fl.next(ctx, nil)
 		if err != nil {
@@ -124,6 +145,7 @@ func (c *Coordinator) scanRange(ctx context.Context, t *topology.Topology, ids [
 		}
 		if a.err != nil {
 			c.log.Debug("replica scan failed", "peer", ids[a.b], "err", a.err)
+			stale = stale || errors.Is(a.err, replica.ErrStaleEpoch)
 			continue
 		}
 		pages = append(pages, a.page)
@@ -138,7 +160,7 @@ func (c *Coordinator) scanRange(ctx context.Context, t *topology.Topology, ids [
 		return scanPage{}, err
 	}
 	if got < need {
-		return scanPage{}, &QuorumError{Got: got, Need: need}
+		return scanPage{stale: stale}, &QuorumError{Got: got, Need: need}
 	}
 	return mergePages(pages, sp.End, c.now().UnixMilli()), nil
 }

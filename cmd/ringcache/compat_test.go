@@ -198,6 +198,7 @@ var compatCases = []struct {
 		on("CONFIG", "GET", "latency-monitor-threshold"), on("LATENCY", "LATEST"), on("LATENCY", "HISTORY", "command"),
 		on("LATENCY", "RESET"), on("LATENCY", "RESET", "command", "x"), on("LATENCY", "GRAPH", "command"), on("LATENCY", "BOGUS"), on("LATENCY"),
 		step{[]string{"LATENCY", "DOCTOR"}, kind}, step{[]string{"LATENCY", "HELP"}, kind},
+		on("CONFIG", "SET", "maxclients", "0"), on("CONFIG", "SET", "maxclients", "x"), on("CONFIG", "SET", "maxclients", "10000"),
 		on("CONFIG", "SET", "latency-monitor-threshold", "-1"), on("CONFIG", "SET", "latency-monitor-threshold", "x"),
 		on("WAIT", "x", "0"), on("WAIT", "0", "x"), on("WAIT", "0", "-1"), on("WAIT", "0"), step{[]string{"WAIT", "0", "0"}, kind},
 		on("SAVE"), step{[]string{"LASTSAVE"}, kind}, on("SAVE", "x"), on("BGSAVE", "x"), on("LASTSAVE", "x"),

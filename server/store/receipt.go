@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -39,7 +40,8 @@ func (r *Receipt) Start(n int, deadline time.Time) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.gen++
-	r.acks = append(r.acks[:0], make([]int, n)...)
+	r.acks = slices.Grow(r.acks[:0], n)[:n]
+	clear(r.acks)
 	r.deadline = deadline
 	r.notify()
 	return r.gen

@@ -53,3 +53,27 @@ func TestLatencyMonitor(t *testing.T) {
 		t.Fatalf("LATENCY LATEST after RESET: %v, %v", got, err)
 	}
 }
+
+// TestConfigSetMaxclients: a lower maxclients set at run time refuses
+// the next connection past it; raised again, it is accepted.
+func TestConfigSetMaxclients(t *testing.T) {
+	ts := defaultTestServer(t)
+	c := ts.dial(t)
+	c.send("CONFIG SET maxclients 1\r\n")
+	if got := c.line(); got != "+OK" {
+		t.Fatalf("CONFIG SET maxclients 1: %q", got)
+	}
+	over := ts.dial(t)
+	if got := over.line(); got != "-ERR max number of clients reached" {
+		t.Fatalf("a second client past maxclients 1: %q", got)
+	}
+	c.send("CONFIG SET maxclients 10\r\n")
+	if got := c.line(); got != "+OK" {
+		t.Fatalf("CONFIG SET maxclients 10: %q", got)
+	}
+	ok := ts.dial(t)
+	ok.send("PING\r\n")
+	if got := ok.line(); got != "+PONG" {
+		t.Fatalf("a second client under maxclients 10: %q", got)
+	}
+}
