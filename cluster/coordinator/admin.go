@@ -58,8 +58,16 @@ func (c *Coordinator) DBCounts(ctx context.Context) ([]store.DBCount, error) {
 		}
 	}
 	est := func(v int64) int64 { return int64(math.Round(float64(v) * scale)) }
-	for k := range sum {
-		sum[k] = store.DBCount{Keys: est(sum[k].Keys), Expires: est(sum[k].Expires), ExpireSum: est(sum[k].ExpireSum)}
+	for k, s := range sum {
+		c := store.DBCount{Keys: est(s.Keys), Expires: est(s.Expires)}
+		if s.Expires > 0 {
+			// The sum follows the rounded count, at the members' average
+			// expiry: scaled on its own, its rounding would not match the
+			// count's, and the average TTL (expiry less now) magnifies the
+			// difference a thousandfold.
+			c.ExpireSum = int64(math.Round(float64(c.Expires) * float64(s.ExpireSum) / float64(s.Expires)))
+		}
+		sum[k] = c
 	}
 	return sum, nil
 }
