@@ -9,6 +9,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/topology"
+	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server/store"
 )
 
@@ -41,17 +42,18 @@ func (c *Coordinator) Len(ctx context.Context) (int64, error) {
 func (c *Coordinator) DBCounts(ctx context.Context) ([]store.DBCount, error) {
 	answers, scale, err := c.askMembers(ctx, func(ctx context.Context, rep replica.Replica) answer {
 		cs, err := rep.ClassCounts(ctx)
-		return answer{classes: cs, err: err}
+		return answer{other: cs, err: err}
 	})
 	if err != nil {
 		return nil, err
 	}
 	var sum []store.DBCount
 	for _, a := range answers {
-		for len(sum) < len(a.classes) {
+		classes, _ := a.other.([]engine.ClassCount)
+		for len(sum) < len(classes) {
 			sum = append(sum, store.DBCount{})
 		}
-		for k, cc := range a.classes {
+		for k, cc := range classes {
 			sum[k].Keys += cc.Keys
 			sum[k].Expires += cc.Expires
 			sum[k].ExpireSum += cc.ExpireSum

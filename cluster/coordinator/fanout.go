@@ -248,10 +248,11 @@ type answer struct {
 	newer []engine.Version
 	// behind, on reads, is ReadReply.Behind.
 	behind bool
-	// page is a scan's answer, classes a member's class figures.
-	page    replica.ScanReply
-	classes []engine.ClassCount
-	err     error
+	// other is the answer of a call that is neither a read nor a write:
+	// a scan's *replica.ScanReply, a member's []engine.ClassCount. One
+	// field, so that the answers of reads and writes stay small.
+	other any
+	err   error
 }
 
 // flight is a set of replica calls running in parallel, bounded by one

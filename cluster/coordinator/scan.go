@@ -129,7 +129,7 @@ func (c *Coordinator) scanRange(ctx context.Context, t *topology.Topology, ids [
 		default:
 			c.launch(fl, b, rep, func(ctx context.Context, rep replica.Replica) answer {
 				p, err := rep.Scan(ctx, req)
-				return answer{page: p, err: err}
+				return answer{other: &p, err: err}
 			})
 		}
 	}
@@ -148,8 +148,9 @@ func (c *Coordinator) scanRange(ctx context.Context, t *topology.Topology, ids [
 			stale = stale || errors.Is(a.err, replica.ErrStaleEpoch)
 			continue
 		}
-		pages = append(pages, a.page)
-		if !a.page.Behind {
+		p := a.other.(*replica.ScanReply)
+		pages = append(pages, *p)
+		if !p.Behind {
 			got++
 		}
 		if got >= need {
