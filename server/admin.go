@@ -27,8 +27,43 @@ func cmdDBSize(x *call) error {
 	if x.c.db < len(counts) {
 		n = max(counts[x.c.db].Keys, 0)
 	}
+	if _, estimated := x.s.store.(KeyEstimator); estimated && n < exactDBSize {
+		if n, err = x.countByScan(); err != nil {
+			return err
+		}
+	}
 	x.conn.WriteInt64(n)
 	return nil
+}
+
+// exactDBSize is the size under which a store whose counts are estimates
+// (a cluster's: every member's copies over N, short while a write has not
+// reached every replica) counts a database by scanning it instead: each
+// key once, its replicas merged by version, as SCAN returns it.
+const exactDBSize = 10000
+
+// countByScan counts the keys of the connection's database with a whole
+// scan (each once: a ring that changes during the scan can return a key
+// twice).
+func (x *call) countByScan() (int64, error) {
+	sc, err := x.scanner()
+	if err != nil {
+		return 0, err
+	}
+	seen := map[string]struct{}{}
+	for cursor := uint64(0); ; {
+		keys, next, err := sc.Scan(x.ctx(), cursor, keysCount)
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range x.inDB(keys) {
+			seen[string(k)] = struct{}{}
+		}
+		if next == 0 {
+			return int64(len(seen)), nil
+		}
+		cursor = next
+	}
 }
 
 // cmdFlush answers FLUSHDB and FLUSHALL [ASYNC|SYNC]; both modes flush
