@@ -3,8 +3,6 @@ package engine
 import (
 	"fmt"
 	"sync/atomic"
-
-	"github.com/cockroachdb/pebble"
 )
 
 // Key classes. Config.Classify sorts keys into Config.Classes classes
@@ -110,28 +108,14 @@ func (e *Engine) ClassCounts(nowMs int64) ([]ClassCount, error) {
 	for k := range out {
 		out[k] = ClassCount{Keys: c.keys[k].Load(), Expires: c.expires[k].Load(), ExpireSum: c.expSum[k].Load()}
 	}
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexBound(nowMs + 1)})
-	if err != nil {
-		return nil, fmt.Errorf("engine: class counts: %w", err)
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		due, kind, dk, ok := parseIndexKey(it.Key())
-		if !ok || kind != kindExpire {
-			continue
-		}
-		_, exp, tomb, exists, err := e.storedHeader(dk)
-		if err != nil {
-			return nil, err
-		}
-		// The entry is stale unless the record still carries this expiry.
-		if k := c.classOf(UserKey(dk)); k >= 0 && exists && !tomb && exp != 0 && clampDue(exp) == due {
+	err := e.dueExpiries(nowMs, func(dk []byte, exp int64) {
+		if k := c.classOf(UserKey(dk)); k >= 0 {
 			out[k].Keys--
 			out[k].Expires--
 			out[k].ExpireSum -= exp / 1000
 		}
-	}
-	if err := it.Error(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("engine: class counts: %w", err)
 	}
 	return out, nil

@@ -49,9 +49,19 @@ func (e *Engine) Count(nowMs int64) (int64, error) {
 	}
 	defer e.leave()
 	n := e.live.Load()
+	if err := e.dueExpiries(nowMs, func([]byte, int64) { n-- }); err != nil {
+		return 0, fmt.Errorf("engine: count: %w", err)
+	}
+	return max(n, 0), nil
+}
+
+// dueExpiries calls fn with the data key and expiry of every live record
+// whose expiry is due by nowMs, found through the expiry index, that the
+// reclaimer has not turned into a tombstone yet.
+func (e *Engine) dueExpiries(nowMs int64, fn func(dataKey []byte, exp int64)) error {
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexBound(nowMs + 1)})
 	if err != nil {
-		return 0, fmt.Errorf("engine: count: %w", err)
+		return err
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
@@ -64,12 +74,9 @@ func (e *Engine) Count(nowMs int64) (int64, error) {
 			_, exp, tomb, derr := DecodeVersion(val)
 			_ = closer.Close()
 			if derr == nil && !tomb && exp != 0 && clampDue(exp) == due {
-				n--
+				fn(dk, exp)
 			}
 		}
 	}
-	if err := it.Error(); err != nil {
-		return 0, fmt.Errorf("engine: count: %w", err)
-	}
-	return max(n, 0), nil
+	return it.Error()
 }

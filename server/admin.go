@@ -43,27 +43,11 @@ func cmdDBSize(x *call) error {
 const exactDBSize = 10000
 
 // countByScan counts the keys of the connection's database with a whole
-// scan (each once: a ring that changes during the scan can return a key
-// twice).
+// scan.
 func (x *call) countByScan() (int64, error) {
-	sc, err := x.scanner()
-	if err != nil {
-		return 0, err
-	}
-	seen := map[string]struct{}{}
-	for cursor := uint64(0); ; {
-		keys, next, err := sc.Scan(x.ctx(), cursor, keysCount)
-		if err != nil {
-			return 0, err
-		}
-		for _, k := range x.inDB(keys) {
-			seen[string(k)] = struct{}{}
-		}
-		if next == 0 {
-			return int64(len(seen)), nil
-		}
-		cursor = next
-	}
+	var n int64
+	err := x.distinctKeys(func([]byte) { n++ })
+	return n, err
 }
 
 // cmdFlush answers FLUSHDB and FLUSHALL [ASYNC|SYNC]; both modes flush
@@ -96,30 +80,25 @@ const flushDBBatch = 1000
 // replica drops the key and nothing older comes back) of each key of the
 // database it finds. Keys written while it runs may survive.
 func (x *call) flushDB() error {
-	sc, ok := x.s.store.(Scanner)
-	if !ok {
+	if _, ok := x.s.store.(Scanner); !ok {
 		return x.s.store.Flush(x.ctx()) // it cannot tell databases apart
 	}
 	muts := make([]store.Mutation, 0, flushDBBatch)
-	for cursor := uint64(0); ; {
-		keys, next, err := sc.Scan(x.ctx(), cursor, flushDBBatch)
-		if err != nil {
-			return err
-		}
-		for _, k := range x.inDB(keys) {
+	err := x.eachKeys(flushDBBatch, func(keys [][]byte) error {
+		for _, k := range keys {
 			muts = append(muts, store.Mutation{Key: k, Delete: true})
 		}
-		if len(muts) >= flushDBBatch || (next == 0 && len(muts) > 0) {
-			if err := x.putMany(muts); err != nil {
-				return err
-			}
-			muts = muts[:0]
-		}
-		if next == 0 {
+		if len(muts) < flushDBBatch {
 			return nil
 		}
-		cursor = next
+		err := x.putMany(muts)
+		muts = muts[:0]
+		return err
+	})
+	if err != nil || len(muts) == 0 {
+		return err
 	}
+	return x.putMany(muts)
 }
 
 func cmdTime(x *call) error {

@@ -95,36 +95,59 @@ func cmdScan(x *call) error {
 // cmdKeys answers KEYS pattern: a whole scan, keys deduplicated (a ring
 // that changes during the scan can return a key twice).
 func cmdKeys(x *call) error {
-	sc, err := x.scanner()
-	if err != nil {
-		return err
-	}
 	pattern := x.args[1]
 	all := matchAll(pattern)
-	seen := map[string]struct{}{}
 	var out [][]byte
-	for cursor := uint64(0); ; {
-		keys, next, err := sc.Scan(x.ctx(), cursor, keysCount)
-		if err != nil {
-			return err
-		}
-		for _, k := range x.inDB(keys) {
-			if _, dup := seen[string(k)]; dup || !(all || globMatch(pattern, k)) {
-				continue
-			}
-			seen[string(k)] = struct{}{}
+	err := x.distinctKeys(func(k []byte) {
+		if all || globMatch(pattern, k) {
 			out = append(out, k)
 		}
-		if next == 0 {
-			break
-		}
-		cursor = next
+	})
+	if err != nil {
+		return err
 	}
 	x.conn.WriteArray(len(out))
 	for _, k := range out {
 		x.conn.WriteBulk(k)
 	}
 	return nil
+}
+
+// eachKeys scans the whole keyspace count keys a step and calls fn with
+// each step's keys of the connection's database.
+func (x *call) eachKeys(count int, fn func(keys [][]byte) error) error {
+	sc, err := x.scanner()
+	if err != nil {
+		return err
+	}
+	for cursor := uint64(0); ; {
+		keys, next, err := sc.Scan(x.ctx(), cursor, count)
+		if err != nil {
+			return err
+		}
+		if err := fn(x.inDB(keys)); err != nil {
+			return err
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// distinctKeys calls fn once with each key of the connection's database,
+// a whole scan's worth (KEYS, an exact DBSIZE).
+func (x *call) distinctKeys(fn func(key []byte)) error {
+	seen := map[string]struct{}{}
+	return x.eachKeys(keysCount, func(keys [][]byte) error {
+		for _, k := range keys {
+			if _, dup := seen[string(k)]; !dup {
+				seen[string(k)] = struct{}{}
+				fn(k)
+			}
+		}
+		return nil
+	})
 }
 
 // cmdRandomKey answers RANDOMKEY: the first key at or after a random
