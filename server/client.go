@@ -32,10 +32,13 @@ type client struct {
 
 	closed bool // QUIT ran; skip the rest of the pipeline
 	// monitor is set by MONITOR: the connection left redcon's loop, and
-	// serveMonitor serves it, the rest of the pipeline included.
+	// serveMonitor serves it, starting with pending, the commands of its
+	// pipeline after MONITOR.
 	monitor *monitor
+	pending []redcon.Command
 	// detached is set once MONITOR took the connection out of redcon's
-	// loop, for good (Server.closed).
+	// loop, for good: redcon's exit callback (Server.closed) then starts
+	// serveMonitor instead of forgetting the connection.
 	detached atomic.Bool
 
 	// db is the database SELECT chose; dbShown the same, for CLIENT

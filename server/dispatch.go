@@ -69,9 +69,9 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 		executed++
 	}
 	if c.monitor != nil {
-		// MONITOR ran: its goroutine serves the connection from now on,
+		// MONITOR ran: serveMonitor serves the connection from now on,
 		// starting with the rest of this pipeline.
-		go s.serveMonitor(c, c.monitor, copyCommands(cmds[i:]))
+		c.pending = copyCommands(cmds[i:])
 	}
 	clear(cmds)
 	c.cmds = cmds[:0]

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -153,9 +152,33 @@ func copyCommands(cmds []redcon.Command) []redcon.Command {
 }
 
 // serveMonitor owns a detached connection in MONITOR mode until it ends
-// (QUIT, the client going away, Shutdown, or falling behind), or RESET
-// makes it a normal connection again.
-func (s *Server) serveMonitor(c *client, m *monitor, pending []redcon.Command) {
+// (QUIT, the client going away, Shutdown, or falling behind); after RESET
+// it serves it as a normal connection, until it ends or MONITOR runs
+// again.
+func (s *Server) serveMonitor(c *client) {
+	for {
+		m, pending := c.monitor, c.pending
+		c.pending = nil
+		pending, reset, err := s.streamMonitor(m, pending)
+		if !reset {
+			m.dc.Close()
+			s.unregister(c.conn, err)
+			return
+		}
+		c.monitor = nil
+		if err := s.serveDetached(c, m.dc, pending); err != nil || c.monitor == nil {
+			m.dc.Close()
+			s.unregister(c.conn, err)
+			return
+		}
+	}
+}
+
+// streamMonitor writes m's lines to its connection and answers what the
+// client sends, starting with pending, until QUIT, RESET (reset is true),
+// an error, or the monitor falling behind. It returns the commands read
+// after RESET but not run.
+func (s *Server) streamMonitor(m *monitor, pending []redcon.Command) (rest []redcon.Command, reset bool, err error) {
 	dc := m.dc
 	var mu sync.Mutex // one writer at a time on dc
 	stop := make(chan struct{})
@@ -184,15 +207,19 @@ func (s *Server) serveMonitor(c *client, m *monitor, pending []redcon.Command) {
 			}
 		}
 	}()
+	defer func() {
+		s.monitors.remove(m)
+		close(stop)
+		<-wrote
+	}()
 	mu.Lock()
-	ferr := dc.Flush() // the +OK
+	err = dc.Flush() // the +OK
 	mu.Unlock()
-	reset := false
-	for ferr == nil {
+	for err == nil {
 		var cmd redcon.Command
 		if len(pending) > 0 {
 			cmd, pending = pending[0], pending[1:]
-		} else if cmd, ferr = dc.ReadCommand(); ferr != nil {
+		} else if cmd, err = dc.ReadCommand(); err != nil {
 			break
 		}
 		name := ""
@@ -203,51 +230,41 @@ func (s *Server) serveMonitor(c *client, m *monitor, pending []redcon.Command) {
 		switch {
 		case equalFold([]byte(name), "quit"):
 			dc.WriteString("OK")
-			ferr = errors.Join(dc.Flush(), errQuit)
+			if err = dc.Flush(); err == nil {
+				mu.Unlock()
+				return nil, false, nil
+			}
 		case equalFold([]byte(name), "reset") && len(cmd.Args) == 1:
-			reset = true
+			mu.Unlock()
+			return pending, true, nil
 		default:
 			dc.WriteError(errMonitorOnly.msg)
-			ferr = dc.Flush()
+			err = dc.Flush()
 		}
 		mu.Unlock()
-		if reset {
-			break
-		}
 	}
-	s.monitors.remove(m)
-	close(stop)
-	<-wrote
-	if !reset {
-		dc.Close()
-		if errors.Is(ferr, errQuit) {
-			ferr = nil
-		}
-		s.unregister(c.conn, ferr)
-		return
-	}
-	// RESET: a normal connection again, served here.
-	c.monitor = nil
+	return nil, false, err
+}
+
+// serveDetached serves a connection MONITOR detached and RESET made normal
+// again, starting with RESET's answer and then pending, until it ends
+// (QUIT, an error) or MONITOR runs again (c.monitor is set, c.pending
+// holds what the client sent after it).
+func (s *Server) serveDetached(c *client, dc redcon.DetachedConn, pending []redcon.Command) error {
 	s.handle(dc, redcon.Command{Args: [][]byte{[]byte("RESET")}})
 	for c.monitor == nil {
 		if err := dc.Flush(); err != nil || c.closed {
-			break
+			return err
 		}
 		var cmd redcon.Command
 		var err error
 		if len(pending) > 0 {
 			cmd, pending = pending[0], pending[1:]
 		} else if cmd, err = dc.ReadCommand(); err != nil {
-			break
+			return err
 		}
 		s.handle(dc, cmd)
 	}
-	if c.monitor != nil {
-		return // MONITOR again: handle started its goroutine
-	}
-	dc.Close()
-	s.unregister(c.conn, nil)
+	c.pending = append(c.pending, pending...)
+	return nil
 }
-
-// errQuit ends the monitor's loop on QUIT.
-var errQuit = errors.New("quit")

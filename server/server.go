@@ -280,10 +280,16 @@ func (s *Server) register(c *client) bool {
 
 // closed is redcon's per-connection exit callback. redcon also calls it
 // when a connection leaves its loop for MONITOR (Detach): that one lives
-// on, and serveMonitor calls unregister when it ends.
+// on in serveMonitor, which calls unregister when it ends. It starts
+// here, the last thing redcon's goroutine does with the connection, so
+// the two never touch it at once.
 func (s *Server) closed(conn redcon.Conn, err error) {
 	cc, ok := conn.NetConn().(*clientConn)
-	if !ok || cc.cl.detached.Load() {
+	if !ok {
+		return
+	}
+	if cc.cl.detached.Load() {
+		go s.serveMonitor(cc.cl)
 		return
 	}
 	s.unregister(cc, err)
