@@ -1,7 +1,6 @@
 package server
 
 import (
-	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -110,7 +109,7 @@ func cmdTime(x *call) error {
 }
 
 // configParams returns every CONFIG GET parameter with its value: the
-// Redis parameters clients and tools ask for, then Config.Settings.
+// Redis parameters clients and tools ask for, and Config.Settings.
 func (s *Server) configParams() map[string]string {
 	port := ""
 	bind := ""
@@ -126,17 +125,17 @@ func (s *Server) configParams() map[string]string {
 		return "no"
 	}
 	m := map[string]string{
-		"maxclients":                strconv.FormatInt(s.maxClients.Load(), 10),
+		"maxclients":                strconv.FormatInt(s.live.maxClients.Load(), 10),
 		"databases":                 strconv.Itoa(s.cfg.Databases),
-		"timeout":                   strconv.FormatInt(int64(s.cfg.IdleTimeout.Seconds()), 10),
+		"timeout":                   strconv.FormatInt(int64(s.live.idle().Seconds()), 10),
 		"save":                      "",
 		"appendonly":                "no",
-		"requirepass":               s.cfg.RequirePass,
-		"protected-mode":            yesno(s.cfg.ProtectedMode),
+		"requirepass":               s.live.password(),
+		"protected-mode":            yesno(s.live.protectedMode.Load()),
 		"port":                      port,
 		"bind":                      bind,
-		"proto-max-bulk-len":        strconv.FormatInt(s.cfg.MaxBulkLen, 10),
-		"client-query-buffer-limit": strconv.FormatInt(s.cfg.QueryBufferLimit, 10),
+		"proto-max-bulk-len":        strconv.FormatInt(s.live.maxBulk(), 10),
+		"client-query-buffer-limit": strconv.FormatInt(s.live.limits.Load().queryBuffer, 10),
 		"maxmemory":                 "0",
 		"maxmemory-policy":          "noeviction",
 		"cluster-enabled":           "no",
@@ -146,8 +145,13 @@ func (s *Server) configParams() map[string]string {
 		"io-threads":                "1",
 	}
 	if s.cfg.Settings != nil {
+		// The binary's settings add to these; where both name one, the
+		// server's value is the live one (CONFIG SET may have changed it).
 		for k, v := range s.cfg.Settings() {
-			m[strings.ToLower(k)] = v
+			k = strings.ToLower(k)
+			if _, ok := m[k]; !ok {
+				m[k] = v
+			}
 		}
 	}
 	return m
@@ -176,46 +180,6 @@ func cmdConfigGet(x *call) error {
 		x.conn.WriteBulkString(v)
 	}
 	return nil
-}
-
-// runtimeParams are the parameters CONFIG SET changes while the server
-// runs: each parses its value (an error names what is wrong) and returns
-// the change to apply once every pair of the command parsed.
-var runtimeParams = map[string]func(s *Server, v []byte) (func(), string){
-	"slowlog-log-slower-than": func(s *Server, v []byte) (func(), string) {
-		n, ok := parseInt64(v)
-		if !ok {
-			return nil, "argument couldn't be parsed into an integer"
-		}
-		return func() { s.slow.slowerThan.Store(n) }, ""
-	},
-	"maxclients": func(s *Server, v []byte) (func(), string) {
-		n, ok := parseInt64(v)
-		switch {
-		case !ok:
-			return nil, "argument couldn't be parsed into an integer"
-		case n < 1 || n > math.MaxUint32:
-			return nil, "argument must be between 1 and 4294967295 inclusive"
-		}
-		return func() { s.maxClients.Store(n) }, ""
-	},
-	"latency-monitor-threshold": nonNegativeParam(func(s *Server, n int64) { s.latency.threshold.Store(n) }),
-	"slowlog-max-len":           nonNegativeParam(func(s *Server, n int64) { s.slow.setMaxLen(n) }),
-}
-
-// nonNegativeParam is a runtime parameter that takes a non-negative
-// integer, with Redis's errors, and applies it with set.
-func nonNegativeParam(set func(*Server, int64)) func(s *Server, v []byte) (func(), string) {
-	return func(s *Server, v []byte) (func(), string) {
-		n, ok := parseInt64(v)
-		switch {
-		case !ok:
-			return nil, "argument couldn't be parsed into an integer"
-		case n < 0:
-			return nil, "argument must be between 0 and 9223372036854775807 inclusive"
-		}
-		return func() { set(s, n) }, ""
-	}
 }
 
 // cmdConfigSet answers CONFIG SET name value [name value ...]: all the

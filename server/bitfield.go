@@ -37,7 +37,7 @@ func cmdBitfield(x *call) error   { return x.bitfield(false) }
 func cmdBitfieldRO(x *call) error { return x.bitfield(true) }
 
 func (x *call) bitfield(readonly bool) error {
-	ops, err := parseFieldOps(x.args[2:], x.s.cfg.MaxBulkLen)
+	ops, err := parseFieldOps(x.args[2:], x.s.live.maxBulk())
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func bitAt(s []byte, off int64) int {
 }
 
 func cmdGetBit(x *call) error {
-	off, err := parseBitOffset(x.args[2], x.s.cfg.MaxBulkLen)
+	off, err := parseBitOffset(x.args[2], x.s.live.maxBulk())
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func cmdGetBit(x *call) error {
 
 func cmdSetBit(x *call) error {
 	key := x.args[1]
-	off, err := parseBitOffset(x.args[2], x.s.cfg.MaxBulkLen)
+	off, err := parseBitOffset(x.args[2], x.s.live.maxBulk())
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ type client struct {
 	id      int64
 	conn    *clientConn
 	created time.Time
-	authed  bool // false until AUTH when RequirePass is set
+	authed  bool // by AUTH, or connected while no password was set
 
 	// lastActive is the Unix time in ms of the last command, read by
 	// CLIENT LIST from other goroutines.
@@ -84,7 +84,9 @@ type client struct {
 	proto atomic.Int32
 }
 
-func (c *client) needsAuth() bool { return !c.authed }
+// needsAuth reports whether the client must AUTH before other commands:
+// it has not, and a password is set (CONFIG SET may set or clear one).
+func (c *client) needsAuth() bool { return !c.authed && c.conn.srv.live.password() != "" }
 
 // setProto switches the connection's replies to RESP3 or back to RESP2.
 func (c *client) setProto(resp3 bool) {

@@ -8,7 +8,9 @@ import (
 )
 
 // Config configures a Server. Start from DefaultConfig and override fields;
-// New calls Validate.
+// New calls Validate. MaxClients, RequirePass, ProtectedMode, MaxBulkLen,
+// QueryBufferLimit and IdleTimeout are where their CONFIG SET parameters
+// start: the server keeps their live values (see live.go).
 type Config struct {
 	// Addr is the TCP address ListenAndServe binds. Default "127.0.0.1:6379".
 	Addr string

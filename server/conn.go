@@ -41,6 +41,7 @@ type clientConn struct {
 		sync.Mutex
 		reading  bool // inside Read; drain must interrupt it
 		draining bool // Shutdown began; the next Read ends the connection
+		deadline bool // an idle timeout is set on the socket
 	}
 }
 
@@ -51,7 +52,7 @@ func newClientConn(srv *Server, nc net.Conn) *clientConn {
 	return &clientConn{
 		Conn:       nc,
 		srv:        srv,
-		v:          validator{lim: srv.limits},
+		v:          validator{lim: *srv.live.limits.Load()},
 		in:         make([]byte, initialReadBuf),
 		readAt:     now,
 		prevReadAt: now,
@@ -101,6 +102,9 @@ func (c *clientConn) read(p []byte) (int, error) {
 				return n, nil
 			}
 			return 0, c.fail(c.failed.reply)
+		}
+		if c.v.state == stCommand {
+			c.v.lim = *c.srv.live.limits.Load() // CONFIG SET may have changed them
 		}
 		vd := c.v.step(c.in[c.r:c.w], c.cl.needsAuth())
 		switch vd.act {
@@ -199,17 +203,10 @@ func (c *clientConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// SetReadDeadline is how redcon applies the idle timeout; during drain the
-// immediate deadline set by drain must win.
-func (c *clientConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.mu.draining {
-		return nil
-	}
-	return c.Conn.SetReadDeadline(t)
-}
-
+// beginRead starts a Read: it ends a draining connection, and applies the
+// idle timeout (CONFIG SET timeout) as a read deadline, under mu so that
+// drain's immediate deadline always wins. A connection in MONITOR mode has
+// none, as in Redis.
 func (c *clientConn) beginRead() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -217,7 +214,38 @@ func (c *clientConn) beginRead() error {
 		return errDraining
 	}
 	c.mu.reading = true
+	idle := c.srv.live.idle()
+	if c.cl.monitor != nil {
+		idle = 0
+	}
+	c.setIdleLocked(time.Now(), idle)
 	return nil
+}
+
+// setIdleLocked sets the read deadline of an idle timeout counted from
+// since, or clears it when idle is 0.
+func (c *clientConn) setIdleLocked(since time.Time, idle time.Duration) {
+	switch {
+	case idle > 0:
+		c.Conn.SetReadDeadline(since.Add(idle))
+		c.mu.deadline = true
+	case c.mu.deadline:
+		c.Conn.SetReadDeadline(time.Time{})
+		c.mu.deadline = false
+	}
+}
+
+// idleChanged applies a new idle timeout (CONFIG SET timeout) to a
+// connection waiting for its next command, counted from its last one, so
+// a client idle for longer already is closed now, as Redis does. A busy
+// connection applies it at its next read; a monitor has none.
+func (c *clientConn) idleChanged(idle time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.mu.reading || c.mu.draining || c.cl.detached.Load() {
+		return
+	}
+	c.setIdleLocked(time.UnixMilli(c.cl.lastActive.Load()), idle)
 }
 
 func (c *clientConn) endRead() {

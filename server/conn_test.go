@@ -141,7 +141,7 @@ func TestProtectedModeDecision(t *testing.T) {
 		{off, tcp("10.0.0.1"), false},
 	}
 	for _, c := range cases {
-		if got := protectedModeDenies(c.cfg, c.addr); got != c.deny {
+		if got := protectedModeDenies(c.cfg.ProtectedMode, c.cfg.RequirePass, c.addr); got != c.deny {
 			t.Errorf("%v pass=%q protected=%v: deny %v", c.addr, c.cfg.RequirePass, c.cfg.ProtectedMode, got)
 		}
 	}

@@ -32,11 +32,12 @@ func cmdEcho(x *call) error {
 // password, like Redis's nopass default user.
 func (s *Server) checkAuth(user, pass []byte) bool {
 	userOK := user == nil || string(user) == "default"
-	if s.cfg.RequirePass == "" {
+	required := s.live.password()
+	if required == "" {
 		return userOK
 	}
 	// Hashing first makes the comparison independent of the lengths.
-	got, want := sha256.Sum256(pass), sha256.Sum256([]byte(s.cfg.RequirePass))
+	got, want := sha256.Sum256(pass), sha256.Sum256([]byte(required))
 	passOK := subtle.ConstantTimeCompare(got[:], want[:]) == 1
 	return passOK && userOK
 }
@@ -45,7 +46,7 @@ func cmdAuth(x *call) error {
 	var user, pass []byte
 	switch len(x.args) {
 	case 2:
-		if x.s.cfg.RequirePass == "" {
+		if x.s.live.password() == "" {
 			return errNoPassword
 		}
 		pass = x.args[1]
@@ -101,7 +102,7 @@ func cmdHello(x *call) error {
 		}
 		x.c.authed = true
 	}
-	if !x.c.authed {
+	if x.c.needsAuth() {
 		return newReplyError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	if name != nil {
@@ -167,7 +168,7 @@ func cmdQuit(x *call) error {
 // unauthenticating it when a password is configured.
 func cmdReset(x *call) error {
 	x.c.setName("")
-	x.c.authed = x.s.cfg.RequirePass == ""
+	x.c.authed = x.s.live.password() == ""
 	x.c.clearConsistency()
 	x.c.setProto(false)
 	x.c.replyOff, x.c.skipNext, x.c.noEvict = false, false, false

@@ -57,7 +57,7 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 	}
 	executed, i := 0, 0
 	for i < len(cmds) && !c.closed && c.monitor == nil {
-		if c.authed && !c.silent() {
+		if !c.needsAuth() && !c.silent() {
 			if n := s.runBatch(c, conn, cmds[i:]); n > 0 {
 				i += n
 				executed += n
@@ -131,7 +131,7 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 		return
 	}
 	cmd, err := resolve(args)
-	if err == nil && !c.authed && cmd.flags&flagNoAuth == 0 {
+	if err == nil && c.needsAuth() && cmd.flags&flagNoAuth == 0 {
 		err = errNoAuth
 	}
 	silent := c.silent()

@@ -110,6 +110,17 @@ func (r *rawConn) line() string {
 	return strings.TrimSuffix(s, "\r\n")
 }
 
+// expect sends cmd (one line, CRLF added) and asserts the reply lines.
+func (r *rawConn) expect(cmd string, want ...string) {
+	r.t.Helper()
+	r.send(cmd + "\r\n")
+	for _, w := range want {
+		if got := r.line(); got != w {
+			r.t.Fatalf("%s: %q, want %q", cmd, got, w)
+		}
+	}
+}
+
 // expectClosed asserts the server closed the connection.
 func (r *rawConn) expectClosed() {
 	r.t.Helper()

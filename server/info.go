@@ -169,7 +169,7 @@ func (s *Server) infoClients() infoSection {
 	return infoSection{name: "Clients", fields: [][2]string{
 		{"connected_clients", itoa(s.stats.current.Load())},
 		{"cluster_connections", "0"},
-		{"maxclients", strconv.FormatInt(s.maxClients.Load(), 10)},
+		{"maxclients", strconv.FormatInt(s.live.maxClients.Load(), 10)},
 		{"client_recent_max_input_buffer", "0"},
 		{"client_recent_max_output_buffer", "0"},
 		{"blocked_clients", "0"},

@@ -93,10 +93,10 @@ func (s *Server) admit(nc net.Conn) *clientConn {
 		}
 		return nil
 	}
-	if s.stats.current.Load() >= s.maxClients.Load() {
+	if s.stats.current.Load() >= s.live.maxClients.Load() {
 		return reject(msgMaxClients, "maxclients")
 	}
-	if protectedModeDenies(s.cfg, nc.RemoteAddr()) {
+	if protectedModeDenies(s.live.protectedMode.Load(), s.live.password(), nc.RemoteAddr()) {
 		return reject(msgDenied, "protected")
 	}
 	cc := newClientConn(s, nc)
@@ -104,7 +104,7 @@ func (s *Server) admit(nc net.Conn) *clientConn {
 		id:      s.nextID.Add(1),
 		conn:    cc,
 		created: s.now(),
-		authed:  s.cfg.RequirePass == "",
+		authed:  s.live.password() == "",
 	}
 	cc.cl.lastActive.Store(cc.cl.created.UnixMilli())
 	cc.cl.proto.Store(2)
@@ -118,8 +118,8 @@ func (s *Server) admit(nc net.Conn) *clientConn {
 // protectedModeDenies reports whether protected mode refuses a client at
 // addr: no password is configured and the peer is not on loopback (Unix
 // sockets count as local).
-func protectedModeDenies(cfg Config, addr net.Addr) bool {
-	if !cfg.ProtectedMode || cfg.RequirePass != "" {
+func protectedModeDenies(protected bool, pass string, addr net.Addr) bool {
+	if !protected || pass != "" {
 		return false
 	}
 	switch a := addr.(type) {

@@ -45,6 +45,59 @@ func parseInt64(b []byte) (int64, bool) {
 	return int64(v), true
 }
 
+// parseMemory parses a memory value as Redis's memtoull does: decimal
+// digits (leading zeros allowed, none read as 0) and an optional unit, b,
+// k (1000), kb (1024), m, mb, g or gb, in any case. A value too large for
+// a uint64 is math.MaxUint64.
+func parseMemory(b []byte) (uint64, bool) {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	var mul uint64
+	switch unit := b[i:]; {
+	case len(unit) == 0 || equalFold(unit, "b"):
+		mul = 1
+	case equalFold(unit, "k"):
+		mul = 1000
+	case equalFold(unit, "kb"):
+		mul = 1 << 10
+	case equalFold(unit, "m"):
+		mul = 1000 * 1000
+	case equalFold(unit, "mb"):
+		mul = 1 << 20
+	case equalFold(unit, "g"):
+		mul = 1000 * 1000 * 1000
+	case equalFold(unit, "gb"):
+		mul = 1 << 30
+	default:
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b[:i] {
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return math.MaxUint64, true
+		}
+		v = v*10 + d
+	}
+	if v > math.MaxUint64/mul {
+		return math.MaxUint64, true
+	}
+	return v * mul, true
+}
+
+// parseYesNo parses Redis's boolean settings: yes or no, in any case.
+func parseYesNo(b []byte) (on, ok bool) {
+	switch {
+	case equalFold(b, "yes"):
+		return true, true
+	case equalFold(b, "no"):
+		return false, true
+	}
+	return false, false
+}
+
 // equalFold reports whether b equals the lowercase ASCII word lower,
 // ignoring case.
 func equalFold(b []byte, lower string) bool {

@@ -62,7 +62,7 @@ func cmdSetRange(x *call) error {
 		x.conn.WriteInt(len(old.Value))
 		return nil
 	}
-	if off+int64(len(val)) > x.s.cfg.MaxBulkLen {
+	if off+int64(len(val)) > x.s.live.maxBulk() {
 		return errStringSize
 	}
 	next := overwrite(old.Value, int(off), val)
@@ -125,7 +125,7 @@ func cmdLCS(x *call) error {
 		return err
 	}
 	a, b := items[0].Value, items[1].Value
-	if uint64(len(a)+1)*uint64(len(b)+1)*4 > uint64(x.s.cfg.MaxBulkLen) {
+	if uint64(len(a)+1)*uint64(len(b)+1)*4 > uint64(x.s.live.maxBulk()) {
 		return newReplyError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
 	}
 	res := lcs(a, b)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +77,84 @@ func TestConfigSetMaxclients(t *testing.T) {
 	if got := ok.line(); got != "+PONG" {
 		t.Fatalf("a second client under maxclients 10: %q", got)
 	}
+}
+
+// TestConfigSetRequirepass: a password set at run time is asked of new
+// connections (and of those that never authenticated), not of one that was
+// authenticated, as in Redis; cleared, it is asked of no one.
+func TestConfigSetRequirepass(t *testing.T) {
+	ts := defaultTestServer(t)
+	admin := ts.dial(t)
+	before := ts.dial(t) // connected while no password was set
+	admin.expect("CONFIG SET requirepass s3cret", "+OK")
+	before.expect("PING", "+PONG")
+	after := ts.dial(t)
+	after.send("GET k\r\n")
+	if got := after.line(); !strings.HasPrefix(got, "-NOAUTH") {
+		t.Fatalf("GET before AUTH: %q", got)
+	}
+	after.expect("AUTH wrong\r\nAUTH s3cret\r\nGET k", "-WRONGPASS invalid username-password pair or user is disabled.", "+OK", "$-1")
+	unauthed := ts.dial(t)
+	admin.expect("CONFIG GET requirepass", "*2", "$11", "requirepass", "$6", "s3cret")
+	admin.expect("CONFIG SET requirepass \"\"", "+OK")
+	unauthed.expect("PING", "+PONG")
+}
+
+// TestConfigSetTimeout: a timeout set at run time closes a connection
+// already idle (counted from its last command) and a new one; a monitor
+// stays; back at 0, an idle connection stays open.
+func TestConfigSetTimeout(t *testing.T) {
+	ts := defaultTestServer(t)
+	admin := ts.dial(t)
+	idle := ts.dial(t)
+	idle.expect("PING", "+PONG") // now waiting for its next command, with no deadline
+	mon := ts.dial(t)
+	mon.expect("MONITOR", "+OK")
+	time.Sleep(1100 * time.Millisecond)
+	admin.expect("CONFIG SET timeout 1", "+OK")
+	start := time.Now()
+	idle.expectClosed()
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("a connection idle for over the new timeout was closed %v after it was set", d)
+	}
+	fresh := ts.dial(t)
+	fresh.expect("PING", "+PONG")
+	fresh.expectClosed() // within dial's 10 s deadline
+	admin.expectClosed() // idle since its CONFIG SET
+	mon.send("PING\r\n") // a monitor answers only QUIT and RESET
+	for {
+		got := mon.line() // the line of fresh's PING first
+		if got == "-"+errMonitorOnly.msg {
+			break
+		}
+		if !strings.HasSuffix(got, `"PING"`) {
+			t.Fatalf("the monitor, idle for over 1 s: %q", got)
+		}
+	}
+
+	admin = ts.dial(t)
+	admin.expect("CONFIG SET timeout 0", "+OK")
+	time.Sleep(1500 * time.Millisecond)
+	admin.expect("PING", "+PONG")
+}
+
+// TestConfigSetProtoLimits: a lower proto-max-bulk-len applies to the
+// next command of a connection already open, in the protocol (a longer
+// bulk closes it with Redis's error) and in commands that build values
+// (SETRANGE); client-query-buffer-limit likewise.
+func TestConfigSetProtoLimits(t *testing.T) {
+	ts := defaultTestServer(t)
+	c := ts.dial(t)
+	c.expect("CONFIG SET proto-max-bulk-len 1mb", "+OK")
+	c.expect("SETRANGE k 1048576 x", "-ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+	c.expect("SET k "+strings.Repeat("v", 1000), "+OK") // under the limit
+	c.expect("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577", "-ERR Protocol error: invalid bulk length")
+	c.expectClosed()
+
+	c = ts.dial(t)
+	c.expect("CONFIG SET proto-max-bulk-len 512mb client-query-buffer-limit 1mb", "+OK")
+	c.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n") // a command of over 1mb
+	c.expectClosed()
+	c = ts.dial(t)
+	c.expect("CONFIG GET proto-max-bulk-len", "*2", "$18", "proto-max-bulk-len", "$9", "536870912")
 }

@@ -22,7 +22,6 @@ type Server struct {
 	store   Store
 	latest  LatestReader // store's, if it has one
 	view    ClusterView  // store's ClusterView, nil when it has none
-	limits  limits
 	log     *slog.Logger
 	metrics Metrics
 	now     func() time.Time
@@ -30,8 +29,8 @@ type Server struct {
 	stats   counters
 	slow    slowlog
 	latency latencyMonitor
-	// maxClients is Config.MaxClients, changed by CONFIG SET maxclients.
-	maxClients atomic.Int64
+	// live are the settings CONFIG SET changes while the server runs.
+	live live
 	// monitors are the connections in MONITOR mode.
 	monitors monitors
 	paused   pause
@@ -97,7 +96,6 @@ func New(cfg Config, store Store) (*Server, error) {
 	s := &Server{
 		cfg:        cfg,
 		store:      store,
-		limits:     limitsOf(cfg),
 		log:        cfg.Logger,
 		metrics:    cfg.Metrics,
 		now:        cfg.Now,
@@ -114,7 +112,7 @@ func New(cfg Config, store Store) (*Server, error) {
 	s.latest, _ = store.(LatestReader)
 	s.started = s.now()
 	s.slow.init()
-	s.maxClients.Store(int64(cfg.MaxClients))
+	s.live.init(cfg)
 	var id [20]byte
 	rand.Read(id[:])
 	s.runID = hex.EncodeToString(id[:])
@@ -154,7 +152,6 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 
 	rc := redcon.NewServerNetwork(ln.Addr().Network(), ln.Addr().String(), s.handle, nil, s.closed)
-	rc.SetIdleClose(s.cfg.IdleTimeout)
 	err := rc.Serve(wl)
 	if s.isClosing() {
 		return ErrServerClosed

@@ -273,7 +273,7 @@ func cmdAppend(x *call) error {
 	if err != nil {
 		return err
 	}
-	if int64(len(old.Value))+int64(len(tail)) > x.s.cfg.MaxBulkLen {
+	if int64(len(old.Value))+int64(len(tail)) > x.s.live.maxBulk() {
 		return errStringSize
 	}
 	val := make([]byte, 0, len(old.Value)+len(tail))

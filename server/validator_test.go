@@ -67,6 +67,7 @@ func smallLimits() Config {
 	cfg.QueryBufferLimit = 200
 	cfg.PreAuthMaxBytes = 16
 	cfg.PreAuthMaxMultibulk = 4
+	cfg.RequirePass = "secret" // so that a client not authed has to AUTH
 	return cfg
 }
 
