@@ -94,8 +94,15 @@ type WorkloadConfig struct {
 	// timeouts, a little above the nodes' 1s request timeout. Defaults 1s
 	// and 2s.
 	DialTimeout, Timeout time.Duration
-	// Seed makes the readers' choices reproducible. Default 1.
+	// Seed makes the clients' choices (keys read, commands sent) reproducible.
+	// Default 1.
 	Seed uint64
+	// DB is the database the odd-numbered clients write in (0: they
+	// write in database 0 as the others do). Default 3.
+	DB int
+	// FlushDB is the database of the last deleter, which works there
+	// alone and deletes with FLUSHDB (0: none does). Default 9.
+	FlushDB int
 }
 
 // The scenarios, in their default order.
@@ -147,7 +154,7 @@ func DefaultConfig() Config {
 			InsertRate: 100, BurstRate: 20, Burst: 4, DeleteRate: 40, ReadRate: 250,
 			ValueSize:   32,
 			DialTimeout: time.Second, Timeout: 2 * time.Second,
-			Seed: 1,
+			Seed: 1, DB: 3, FlushDB: 9,
 		},
 		StartTimeout:  30 * time.Second,
 		JoinTimeout:   60 * time.Second,
@@ -210,6 +217,10 @@ func (c Config) Validate() error {
 		return bad("burst %d < 2: a register needs two writes in a row", w.Burst)
 	case w.ValueSize < 1 || w.DialTimeout <= 0 || w.Timeout <= 0:
 		return bad("value size, dial timeout and timeout must be positive")
+	case w.DB < 0 || w.DB >= MoveDB || w.FlushDB < 0 || w.FlushDB >= MoveDB:
+		return bad("databases %d and %d must be in [0, %d): %d is MOVE's", w.DB, w.FlushDB, MoveDB, MoveDB)
+	case w.FlushDB != 0 && (w.FlushDB == w.DB || w.Deleters < 2):
+		return bad("the FLUSHDB database %d must be another than %d, and needs a second deleter (%d)", w.FlushDB, w.DB, w.Deleters)
 	}
 	for _, s := range c.Scenarios {
 		if !slices.Contains(AllScenarios, s) {

@@ -1,9 +1,11 @@
 package nemesis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,6 +58,31 @@ func spread(keys []string, n int) []string {
 // pipelineChunk is how many commands one pipeline of the final reads
 // carries.
 const pipelineChunk = 500
+
+// byDB returns keys ordered by database (KeyDB), stably, for queueInDBs.
+func byDB(keys []string) []string {
+	keys = slices.Clone(keys)
+	slices.SortStableFunc(keys, func(a, b string) int { return cmp.Compare(KeyDB(a), KeyDB(b)) })
+	return keys
+}
+
+// queueInDBs queues one command per key on pipe, each in its key's
+// database: a SELECT before each run of keys of another database than the
+// one before, and SELECT 0 after the last, so the connection goes back to
+// its pool in database 0. keys are ordered by database (byDB).
+func queueInDBs(ctx context.Context, pipe redis.Pipeliner, keys []string, queue func(j int, key string)) {
+	db := 0
+	for j, k := range keys {
+		if d := KeyDB(k); d != db {
+			pipe.Select(ctx, d)
+			db = d
+		}
+		queue(j, k)
+	}
+	if db != 0 {
+		pipe.Select(ctx, 0)
+	}
+}
 
 // collectFinal waits for the cluster to settle (membership, hints), runs
 // one repair round on every node, then reads the owners of the sampled
@@ -122,14 +149,15 @@ func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final
 func ownersOn(ctx context.Context, cl *cluster, i int, keys []string) (map[string][]string, map[string]error) {
 	owners := make(map[string][]string, len(keys))
 	errs := map[string]error{}
+	keys = byDB(keys)
 	for start := 0; start < len(keys); start += pipelineChunk {
 		batch := keys[start:min(start+pipelineChunk, len(keys))]
 		pipe := cl.admin[i].Pipeline()
 		cmds := make([]*redis.StringSliceCmd, len(batch))
-		for j, k := range batch {
+		queueInDBs(ctx, pipe, batch, func(j int, k string) {
 			cmds[j] = redis.NewStringSliceCmd(ctx, "RINGCACHE", "OWNERS", k)
 			_ = pipe.Process(ctx, cmds[j])
-		}
+		})
 		_, _ = pipe.Exec(ctx) // errors are per command, below
 		for j, cmd := range cmds {
 			ids, err := cmd.Result()
@@ -188,13 +216,14 @@ func localGets(ctx context.Context, cl *cluster, id string, keys []string) map[s
 		}
 		return out
 	}
+	keys = byDB(keys)
 	for start := 0; start < len(keys); start += pipelineChunk {
 		batch := keys[start:min(start+pipelineChunk, len(keys))]
 		pipe := cl.admin[i].Pipeline()
 		cmds := make([]*redis.Cmd, len(batch))
-		for j, k := range batch {
+		queueInDBs(ctx, pipe, batch, func(j int, k string) {
 			cmds[j] = pipe.Do(ctx, "RINGCACHE", "LOCALGET", k)
-		}
+		})
 		_, _ = pipe.Exec(ctx)
 		for j, cmd := range cmds {
 			out[batch[j]] = parseLocalGet(id, cmd)
@@ -241,16 +270,16 @@ func (c *cluster) index(id string) int {
 func readAll(ctx context.Context, cl *cluster, keys []string) map[string]FinalRead {
 	out := make(map[string]FinalRead, len(keys))
 	members := cl.memberIndexes()
-	todo := keys
+	todo := byDB(keys)
 	for try := range 3 {
 		var failed []string
 		for c, start := 0, 0; start < len(todo); c, start = c+1, start+pipelineChunk {
 			batch := todo[start:min(start+pipelineChunk, len(todo))]
 			pipe := cl.admin[members[(c+try)%len(members)]].Pipeline()
 			cmds := make([]*redis.StringCmd, len(batch))
-			for j, k := range batch {
+			queueInDBs(ctx, pipe, batch, func(j int, k string) {
 				cmds[j] = pipe.Get(ctx, k)
-			}
+			})
 			_, _ = pipe.Exec(ctx)
 			for j, cmd := range cmds {
 				v, err := cmd.Result()

@@ -1,6 +1,7 @@
 package nemesis
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,14 +18,36 @@ const (
 
 // Variants are the commands sent for a Kind, in turn, each with the
 // Kind's effect on the key in the way the workload uses it: GETSET writes
-// the value (and answers the old one); SETRANGE at offset 0 writes it over
-// a register's previous value, never longer than it (a register's values
-// grow: "9", "10", ...); MSETNX writes an insert's value, never written
-// before; UNLINK and GETDEL delete. So the checker's model of SET and DEL
-// checks them all.
+// the value (and answers the old one); RESTORE ... REPLACE writes it from
+// its DUMP payload; SETRANGE at offset 0, and BITFIELD setting each byte
+// from offset 0, write it over a register's previous value, never longer
+// than it (a register's values grow: "9", "10", ...); MSETNX writes an
+// insert's value, never written before; UNLINK and GETDEL delete; RENAME
+// to another key (gone:<key>) and MOVE to another database (MoveDB) take
+// the key away. So the checker's model of SET and DEL checks them all.
+// FLUSHDB deletes too: one deleter works alone in a database of its own
+// (WorkloadConfig.FlushDB), its key the only one there, and flushes it.
 var Variants = map[Kind][]string{
-	Set: {"SET", "GETSET", "SETRANGE", "MSETNX"},
-	Del: {"DEL", "UNLINK", "GETDEL"},
+	Set: {"SET", "GETSET", "SETRANGE", "MSETNX", "RESTORE", "BITFIELD"},
+	Del: {"DEL", "UNLINK", "GETDEL", "RENAME", "MOVE"},
+}
+
+// MoveDB is the database MOVE takes deleted keys to.
+const MoveDB = 15
+
+// KeyDB returns the database of a workload key: the number after its
+// last '@', 0 for a key without one. A client writing in database n > 0
+// names its keys <prefix><client>:<seq>@n.
+func KeyDB(key string) int {
+	i := strings.LastIndexByte(key, '@')
+	if i < 0 {
+		return 0
+	}
+	db, err := strconv.Atoi(key[i+1:])
+	if err != nil {
+		return 0
+	}
+	return db
 }
 
 // Key classes. The workload names every key with one of these prefixes and

@@ -1,15 +1,18 @@
 package nemesis
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -242,8 +245,29 @@ func drive(ctx context.Context, sc scenario, f *faultRun) (History, error) {
 		err = sleep(ctx, cfg.After)
 	}
 	h.Ops = wl.stop()
-	logf(cfg.Log, "  workload stopped: %d operations\n", len(h.Ops))
+	logf(cfg.Log, "  workload stopped: %d operations; writes acknowledged by command: %s\n", len(h.Ops), writesByCommand(h.Ops))
 	return h, err
+}
+
+// writesByCommand sums up the writes of ops per command, as
+// "SET 812/830 ...": acknowledged of sent.
+func writesByCommand(ops []Op) string {
+	sent, acked := map[string]int{}, map[string]int{}
+	for _, op := range ops {
+		if !op.isWrite() {
+			continue
+		}
+		cmd := cmp.Or(op.Cmd, string(op.Kind))
+		sent[cmd]++
+		if op.OK() {
+			acked[cmd]++
+		}
+	}
+	var parts []string
+	for _, cmd := range slices.Sorted(maps.Keys(sent)) {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", cmd, acked[cmd], sent[cmd]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeJSON writes v to path, for the record of a kept scenario; a

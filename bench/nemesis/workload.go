@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
+
+	"github.com/ringcache/ringcache/server/rdb"
 )
 
 // workload runs the recorded clients. It owns their goroutines: stop ends
@@ -29,22 +30,43 @@ type workload struct {
 	wg      sync.WaitGroup
 }
 
-// client is one recorded client with a connection to every node. Its
-// fields are used by its goroutine only; ops is read once it ended.
+// client is one recorded client with a connection to every node in each
+// database it uses. Its fields are used by its goroutine only; ops is read
+// once it ended.
 type client struct {
 	id    int
+	db    int // the database of the keys it writes
 	base  time.Time
 	cfg   *WorkloadConfig
 	addrs []string
-	conns []*redis.Client // one per node, of one connection each
+	conns map[int][]*redis.Client // per database, one per node, of one connection each
 	rng   *rand.Rand
 	ops   []Op
 }
 
-func (c *client) connect(node int) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: c.addrs[node], Protocol: 2, DisableIdentity: true,
-		MaxRetries: -1, DialerRetries: 1, DialTimeout: c.cfg.DialTimeout,
-		ReadTimeout: c.cfg.Timeout, WriteTimeout: c.cfg.Timeout, PoolSize: 1})
+// conn returns the client's connection to node in database db, opened on
+// first use.
+func (c *client) conn(node, db int) *redis.Client {
+	nodes := c.conns[db]
+	if nodes == nil {
+		nodes = make([]*redis.Client, len(c.addrs))
+		c.conns[db] = nodes
+	}
+	if nodes[node] == nil {
+		nodes[node] = redis.NewClient(&redis.Options{Addr: c.addrs[node], DB: db, Protocol: 2, DisableIdentity: true,
+			MaxRetries: -1, DialerRetries: 1, DialTimeout: c.cfg.DialTimeout,
+			ReadTimeout: c.cfg.Timeout, WriteTimeout: c.cfg.Timeout, PoolSize: 1})
+	}
+	return nodes[node]
+}
+
+// key names the client's seq-th key of class prefix, in its database.
+func (c *client) key(prefix string, seq int) string {
+	key := prefix + strconv.Itoa(c.id) + ":" + strconv.Itoa(seq)
+	if c.db != 0 {
+		key += "@" + strconv.Itoa(c.db)
+	}
+	return key
 }
 
 // startWorkload starts cfg's clients against addrs, sending to the nodes
@@ -56,21 +78,25 @@ func startWorkload(ctx context.Context, cfg WorkloadConfig, addrs []string, serv
 	paced, halt := context.WithCancel(ctx)
 	w.halt = halt
 	roles := []struct {
-		count int
-		rate  float64
-		run   func(ctx, paced context.Context, c *client, lim *rate.Limiter)
+		count   int
+		rate    float64
+		run     func(ctx, paced context.Context, c *client, lim *rate.Limiter)
+		deletes bool
 	}{
-		{cfg.Inserters, cfg.InsertRate, w.insert},
-		{cfg.RegisterWriters, cfg.BurstRate, w.writeRegisters},
-		{cfg.Deleters, cfg.DeleteRate, w.deleteKeys},
-		{cfg.Readers, cfg.ReadRate, w.read},
+		{cfg.Inserters, cfg.InsertRate, w.insert, false},
+		{cfg.RegisterWriters, cfg.BurstRate, w.writeRegisters, false},
+		{cfg.Deleters, cfg.DeleteRate, w.deleteKeys, true},
+		{cfg.Readers, cfg.ReadRate, w.read, false},
 	}
 	for _, role := range roles {
-		for range role.count {
-			c := &client{id: len(w.clients), base: base, cfg: &w.cfg, addrs: addrs,
+		for i := range role.count {
+			c := &client{id: len(w.clients), base: base, cfg: &w.cfg, addrs: addrs, conns: map[int][]*redis.Client{},
 				rng: rand.New(rand.NewPCG(cfg.Seed, uint64(len(w.clients))))}
-			for node := range addrs {
-				c.conns = append(c.conns, c.connect(node))
+			switch {
+			case role.count > 1 && i == role.count-1 && cfg.FlushDB != 0 && role.deletes:
+				c.db = cfg.FlushDB
+			case c.id%2 == 1:
+				c.db = cfg.DB
 			}
 			w.clients = append(w.clients, c)
 			lim := rate.NewLimiter(rate.Limit(role.rate), 1)
@@ -98,8 +124,12 @@ func (w *workload) stop() []Op {
 }
 
 func (c *client) close() {
-	for _, cc := range c.conns {
-		cc.Close()
+	for _, nodes := range c.conns {
+		for _, cc := range nodes {
+			if cc != nil {
+				cc.Close()
+			}
+		}
 	}
 }
 
@@ -115,10 +145,27 @@ func (c *client) send(ctx context.Context, node int, kind Kind, cmd, key, value 
 	if cmd != string(kind) {
 		op.Cmd = cmd
 	}
-	conn := c.conns[node]
+	db := KeyDB(key)
+	conn := c.conn(node, db)
 	op.Start = time.Since(c.base)
 	var err error
 	switch {
+	case cmd == "RESTORE":
+		err = conn.RestoreReplace(ctx, key, 0, string(rdb.Encode([]byte(value)))).Err()
+	case cmd == "BITFIELD":
+		args := []any{"BITFIELD", key}
+		for i, b := range []byte(value) {
+			args = append(args, "SET", "u8", "#"+strconv.Itoa(i), int(b))
+		}
+		err = conn.Do(ctx, args...).Err()
+	case cmd == "RENAME":
+		err = conn.Rename(ctx, key, "gone:"+key).Err()
+	case cmd == "MOVE":
+		var moved bool
+		moved, err = conn.Move(ctx, key, MoveDB).Result()
+		op.Value = strconv.FormatBool(moved)
+	case cmd == "FLUSHDB":
+		err = conn.FlushDB(ctx).Err()
 	case cmd == "GETSET":
 		err = conn.Do(ctx, "GETSET", key, value).Err()
 		if errors.Is(err, redis.Nil) {
@@ -165,16 +212,18 @@ func (c *client) send(ctx context.Context, node int, kind Kind, cmd, key, value 
 	// counted available as soon as it accepts connections.
 	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "dial" {
 		conn.Close()
-		c.conns[node] = c.connect(node)
+		c.conns[db][node] = nil
 	}
 	return op
 }
 
-// variant picks the n-th of kind's Variants, round the list, leaving out
-// one that does not fit the key's use ("" for none).
-func variant(kind Kind, n int, except string) string {
-	vs := slices.DeleteFunc(slices.Clone(Variants[kind]), func(v string) bool { return v == except })
-	return vs[n%len(vs)]
+// variant picks one of kind's Variants at random, leaving out those that
+// do not fit the key's use. At random, not in turn: the writes go through
+// the nodes in turn, and a variant picked in turn too would, with as many
+// variants as nodes, always go through the same node.
+func (c *client) variant(kind Kind, except ...string) string {
+	vs := slices.DeleteFunc(slices.Clone(Variants[kind]), func(v string) bool { return slices.Contains(except, v) })
+	return vs[c.rng.IntN(len(vs))]
 }
 
 // errText shortens an error for the history: "timeout" for every timeout.
@@ -201,8 +250,8 @@ func (w *workload) value(key string) string {
 // insert SETs unique keys, each through the next node.
 func (w *workload) insert(ctx, paced context.Context, c *client, lim *rate.Limiter) {
 	for seq := 1; lim.Wait(paced) == nil; seq++ {
-		key := fmt.Sprintf("%s%d:%d", InsertPrefix, c.id, seq)
-		cmd := variant(Set, seq, "SETRANGE") // an insert has no previous value to write over
+		key := c.key(InsertPrefix, seq)
+		cmd := c.variant(Set, "SETRANGE", "BITFIELD") // an insert has no previous value to write over
 		if op := c.send(ctx, w.serving.at(c.id+seq), Set, cmd, key, w.value(key)); op.OK() {
 			w.pool.addInsert(key)
 		}
@@ -216,25 +265,30 @@ func (w *workload) insert(ctx, paced context.Context, c *client, lim *rate.Limit
 // within the same millisecond.
 func (w *workload) writeRegisters(ctx, paced context.Context, c *client, lim *rate.Limiter) {
 	for gen := 1; lim.Wait(paced) == nil; gen++ {
-		key := fmt.Sprintf("%s%d:%d", RegisterPrefix, c.id, gen)
+		key := c.key(RegisterPrefix, gen)
 		w.pool.addRegister(key)
 		pos := c.id + gen
 		for i := 1; i <= w.cfg.Burst && paced.Err() == nil; i++ {
 			pos++
-			c.send(ctx, w.serving.at(pos), Set, variant(Set, gen+i, "MSETNX"), key, strconv.Itoa(i))
+			c.send(ctx, w.serving.at(pos), Set, c.variant(Set, "MSETNX"), key, strconv.Itoa(i))
 		}
 		c.do(ctx, w.serving.at(pos+2), Get, key, "")
 	}
 }
 
 // deleteKeys SETs a key, DELs it through the next node and GETs it
-// through the one after; the key is never written again.
+// through the one after; the key is never written again. The deleter of
+// the FLUSHDB database deletes with FLUSHDB.
 func (w *workload) deleteKeys(ctx, paced context.Context, c *client, lim *rate.Limiter) {
 	for seq := 1; lim.Wait(paced) == nil; seq++ {
-		key := fmt.Sprintf("%s%d:%d", DeletePrefix, c.id, seq)
+		key := c.key(DeletePrefix, seq)
 		pos := c.id + seq
+		cmd := c.variant(Del)
+		if c.db == w.cfg.FlushDB && c.db != 0 {
+			cmd = "FLUSHDB"
+		}
 		c.do(ctx, w.serving.at(pos), Set, key, w.value(key))
-		c.send(ctx, w.serving.at(pos+1), Del, variant(Del, seq, ""), key, "")
+		c.send(ctx, w.serving.at(pos+1), Del, cmd, key, "")
 		w.pool.addDeleted(key)
 		c.do(ctx, w.serving.at(pos+2), Get, key, "")
 	}

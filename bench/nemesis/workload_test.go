@@ -65,9 +65,10 @@ func TestValue(t *testing.T) {
 }
 
 // TestWorkloadSendsEveryVariant runs the workload for a moment against a
-// redis-server and checks that every command of Variants went out and
-// succeeded, with its Kind's effect: each register reads back its last
-// write, each deleted key reads back nil.
+// redis-server and checks that every command of Variants (and FLUSHDB)
+// went out and succeeded, in databases 0, DB and FlushDB, with its Kind's
+// effect: each register reads back its last write, each deleted key reads
+// back nil.
 func TestWorkloadSendsEveryVariant(t *testing.T) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -118,16 +119,21 @@ func TestWorkloadSendsEveryVariant(t *testing.T) {
 			}
 		}
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
-	defer c.Close()
+	dbs := map[int]bool{}
 	for key, op := range last {
+		dbs[KeyDB(key)] = true
+		c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DB: KeyDB(key)})
 		got, err := c.Get(context.Background(), key).Result()
+		c.Close()
 		switch {
 		case op.Kind == Del && !errors.Is(err, redis.Nil):
 			t.Fatalf("%s after %s: %q, %v; want nil", key, cmp.Or(op.Cmd, "DEL"), got, err)
 		case op.Kind == Set && (err != nil || got != op.Value):
 			t.Fatalf("%s after %s %q: %q, %v", key, cmp.Or(op.Cmd, "SET"), op.Value, got, err)
 		}
+	}
+	if sent["FLUSHDB"] == 0 || !dbs[0] || !dbs[cfg.DB] || !dbs[cfg.FlushDB] {
+		t.Errorf("sent %d FLUSHDB, wrote in databases %v; want FLUSHDB, and writes in 0, %d and %d", sent["FLUSHDB"], dbs, cfg.DB, cfg.FlushDB)
 	}
 	t.Logf("sent %v", sent)
 }

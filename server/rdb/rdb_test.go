@@ -1,4 +1,4 @@
-package server
+package rdb
 
 import (
 	"bytes"
@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// TestDumpMatchesRedis: payloads redis-server 7.0.15 wrote with DUMP
+// TestMatchesRedis: payloads redis-server 7.0.15 wrote with DUMP
 // (copied here) decode to their values, LZF-compressed ones included, and
-// encodeDump writes the same body for the values Redis does not compress
+// Encode writes the same body for the values Redis does not compress
 // (the RDB version, and so the checksum, differ: 9 here, 10 there).
-func TestDumpMatchesRedis(t *testing.T) {
+func TestMatchesRedis(t *testing.T) {
 	cases := []struct {
 		value   string
 		payload string
@@ -30,36 +30,36 @@ func TestDumpMatchesRedis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeDump(p, 1<<20)
+		got, err := Decode(p, 1<<20)
 		if err != nil || string(got) != c.value {
-			t.Errorf("decodeDump(%s) = %q, %v; want %q", c.payload, got, err, c.value)
+			t.Errorf("Decode(%s) = %q, %v; want %q", c.payload, got, err, c.value)
 		}
-		if mine := encodeDump([]byte(c.value)); !c.lzf && !bytes.Equal(mine[:len(mine)-10], p[:len(p)-10]) {
-			t.Errorf("encodeDump(%q) = %x, Redis wrote %s", c.value, mine, c.payload)
+		if mine := Encode([]byte(c.value)); !c.lzf && !bytes.Equal(mine[:len(mine)-10], p[:len(p)-10]) {
+			t.Errorf("Encode(%q) = %x, Redis wrote %s", c.value, mine, c.payload)
 		}
 	}
 }
 
-// FuzzDump: any value survives encodeDump and decodeDump; decodeDump never
+// FuzzRoundTrip: any value survives Encode and Decode; Decode never
 // panics on arbitrary bytes and refuses a payload with a flipped bit.
-func FuzzDump(f *testing.F) {
+func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("hello"), []byte{})
 	f.Add([]byte("-129"), []byte{0, 1})
 	f.Add(bytes.Repeat([]byte("ab"), 100), []byte{0xc3, 0x05})
 	f.Fuzz(func(t *testing.T, v, junk []byte) {
-		p := encodeDump(v)
-		got, err := decodeDump(p, 1<<20)
+		p := Encode(v)
+		got, err := Decode(p, 1<<20)
 		if err != nil || !bytes.Equal(got, v) {
 			t.Fatalf("round trip of %q: %q, %v", v, got, err)
 		}
 		if len(junk) > 0 {
 			i := int(junk[0]) % len(p)
 			p[i] ^= 1 << (junk[len(junk)-1] % 8)
-			if _, err := decodeDump(p, 1<<20); err == nil && i < len(p)-8-2 {
+			if _, err := Decode(p, 1<<20); err == nil && i < len(p)-8-2 {
 				t.Fatalf("payload with bit %d of byte %d flipped accepted", junk[len(junk)-1]%8, i)
 			}
 		}
-		_, _ = decodeDump(junk, 1<<20)
+		_, _ = Decode(junk, 1<<20)
 		_, _ = lzfDecompress(junk, len(junk)*4)
 	})
 }
