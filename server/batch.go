@@ -118,7 +118,7 @@ func (s *Server) readBatch(c *client, conn *reply, cmds []redcon.Command) error 
 	for _, cmd := range cmds {
 		keys = append(keys, cmd.Args[1:]...)
 	}
-	items, err := s.store.Get(c.storeCtx(s), c.storeKeys(c.db, keys))
+	items, err := s.store.Get(c.storeCtx(s), storeKeys(c.db, keys))
 	if err == nil && len(items) != len(keys) {
 		err = errStoreReply
 	}
@@ -160,7 +160,7 @@ func (s *Server) writeBatch(c *client, conn *reply, cmds []redcon.Command) error
 	muts, hashes := pairMutations(c.muts[:0], c.hashes[:0], cmds)
 	stripes := sortedStripes(c.stripes, hashes)
 	s.locks.rlock(stripes)
-	err := s.store.Put(c.storeCtx(s), c.storeMuts(c.db, muts))
+	err := s.store.Put(c.storeCtx(s), storeMuts(c.db, muts))
 	s.locks.runlock(stripes)
 	clear(muts)
 	c.muts, c.hashes, c.stripes = muts[:0], hashes[:0], stripes[:0]

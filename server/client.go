@@ -65,17 +65,12 @@ type client struct {
 
 	// Scratch space reused across pipelines so the hot path does not
 	// allocate. Each is cleared after use so it does not pin requests.
-	cmds []redcon.Command
-	keys [][]byte
-	muts []store.Mutation
-	// keyBuf, storeKeyBuf and storeMutBuf hold store keys of databases
-	// other than 0 (storeKeys, storeMuts).
-	keyBuf      []byte
-	storeKeyBuf [][]byte
-	storeMutBuf []store.Mutation
-	hashes      []uint64
-	stripes     []int
-	call        call
+	cmds    []redcon.Command
+	keys    [][]byte
+	muts    []store.Mutation
+	hashes  []uint64
+	stripes []int
+	call    call
 
 	// w writes this connection's replies, in the protocol it chose;
 	// proto is that protocol's version, for CLIENT LIST on other

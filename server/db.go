@@ -75,24 +75,25 @@ func plainKeys(db int, keys [][]byte) bool {
 }
 
 // storeKeys returns the store keys of keys in database db: keys itself
-// when they are their own (database 0), else copies in the client's
-// scratch space, valid until its next storeKeys or storeMuts.
-func (c *client) storeKeys(db int, keys [][]byte) [][]byte {
+// when they are their own (database 0), else new copies. Never a buffer
+// used again: the store may keep the keys after it returns (Store).
+func storeKeys(db int, keys [][]byte) [][]byte {
 	if plainKeys(db, keys) {
 		return keys
 	}
-	buf, out := c.keyBuf[:0], c.storeKeyBuf[:0]
-	for _, k := range keys {
+	buf := make([]byte, 0, dbKeysLen(db, keys, func(k []byte) []byte { return k }))
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
 		start := len(buf)
 		buf = appendDBKey(buf, db, k)
-		out = append(out, buf[start:len(buf):len(buf)])
+		out[i] = buf[start:len(buf):len(buf)]
 	}
-	c.keyBuf, c.storeKeyBuf = buf[:0], out[:0]
 	return out
 }
 
-// storeMuts is storeKeys for mutations.
-func (c *client) storeMuts(db int, muts []store.Mutation) []store.Mutation {
+// storeMuts is storeKeys for mutations: muts itself, or a new slice of
+// them with new keys.
+func storeMuts(db int, muts []store.Mutation) []store.Mutation {
 	plain := db == 0
 	for i := 0; plain && i < len(muts); i++ {
 		plain = len(muts[i].Key) == 0 || muts[i].Key[0] != dbMark
@@ -100,13 +101,24 @@ func (c *client) storeMuts(db int, muts []store.Mutation) []store.Mutation {
 	if plain {
 		return muts
 	}
-	buf, out := c.keyBuf[:0], c.storeMutBuf[:0]
-	for _, m := range muts {
+	buf := make([]byte, 0, dbKeysLen(db, muts, func(m store.Mutation) []byte { return m.Key }))
+	out := make([]store.Mutation, len(muts))
+	for i, m := range muts {
 		start := len(buf)
 		buf = appendDBKey(buf, db, m.Key)
 		m.Key = buf[start:len(buf):len(buf)]
-		out = append(out, m)
+		out[i] = m
 	}
-	c.keyBuf, c.storeMutBuf = buf[:0], out[:0]
 	return out
+}
+
+// dbKeysLen bounds the length of the store keys of items in database db,
+// for one allocation of them all.
+func dbKeysLen[T any](db int, items []T, key func(T) []byte) int {
+	var tmp [binary.MaxVarintLen64]byte
+	n := len(items) * (1 + binary.PutUvarint(tmp[:], uint64(db)))
+	for _, it := range items {
+		n += len(key(it))
+	}
+	return n
 }

@@ -53,7 +53,7 @@ func (x *call) readMany(keys [][]byte, latest bool) ([]store.Item, error) {
 func (x *call) readManyIn(db int, keys [][]byte, latest bool) ([]store.Item, error) {
 	var items []store.Item
 	var err error
-	sk := x.c.storeKeys(db, keys)
+	sk := storeKeys(db, keys)
 	if latest && x.s.latest != nil {
 		items, err = x.s.latest.GetLatest(x.ctx(), sk)
 	} else {
@@ -92,7 +92,7 @@ func (x *call) putManyIn(db int, muts []store.Mutation) error {
 	if err := x.s.stalledWrite(x.start); err != nil {
 		return err
 	}
-	return x.s.store.Put(x.ctx(), x.c.storeMuts(db, muts))
+	return x.s.store.Put(x.ctx(), storeMuts(db, muts))
 }
 
 // setMutation writes value with an absolute expiry; an expiry already in

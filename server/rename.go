@@ -109,6 +109,15 @@ func cmdMove(x *call) error {
 	if err != nil {
 		return err
 	}
+	if !from.Found {
+		// Nothing to move, as far as the read saw; a tombstone still goes
+		// here, as DEL writes one whatever its read saw, so that a copy
+		// the read missed (a failed write's) cannot surface after a MOVE
+		// that answered that the key is not in this database.
+		if err := x.put(store.Mutation{Key: key, Delete: true}); err != nil {
+			return err
+		}
+	}
 	if !from.Found || to.Found {
 		x.conn.WriteInt(0)
 		return nil

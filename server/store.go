@@ -12,6 +12,10 @@ import (
 //
 // Implementations stamp versions themselves; the server only speaks in
 // values and absolute expiry times.
+//
+// A Store may keep the keys and values it is given after it returns (a
+// read repair or a replica's write finishing in the background): the
+// server never changes or reuses their bytes.
 type Store interface {
 	// Get returns one store.Item per key, in order. A missing, deleted or
 	// expired key has Found false.

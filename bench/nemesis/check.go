@@ -28,7 +28,8 @@ type Result struct {
 	// UndoneDeletes counts keys whose acknowledged DEL came undone: a
 	// read invoked after the acknowledgement, or the final read, returned
 	// a value (unless the key was written again after the DEL, which the
-	// workload never does).
+	// workload never does, or the DEL is a FLUSHDB and no SET of the key
+	// was acknowledged: see deleted).
 	UndoneDeletes int `json:"undone_deletes"`
 	// NilReads counts reads of an insert or a register, invoked after a
 	// SET of the key was acknowledged, that found nothing, per phase.
@@ -405,6 +406,14 @@ func (c *checker) deleted(key string, ops []Op) {
 				acked = false // written again: nothing to hold the DEL to
 			}
 		}
+	}
+	if _, setAcked := firstAcked(ops, Set); acked && del.Cmd == "FLUSHDB" && !setAcked {
+		// FLUSHDB deletes the keys its scan finds, which holds every
+		// acknowledged write; the copy a failed SET left on a replica the
+		// scan did not read may surface after it, as it may after any
+		// read. A DEL's tombstone, written whatever its read saw, is
+		// newer than such a copy: a DEL is held to more.
+		acked = false
 	}
 	undone := false
 	for _, g := range ops {

@@ -152,6 +152,16 @@ func TestCheckViolations(t *testing.T) {
 		}, func(r Result) int { return r.UndoneDeletes }, 1, "undone delete"},
 		{"undone delete: final value", func(h *History, f *Final) { f.Reads["del:2:1"] = FinalRead{Value: "x"} },
 			func(r Result) int { return r.UndoneDeletes }, 1, "undone delete"},
+		{"undone delete: FLUSHDB of an acknowledged key", func(h *History, f *Final) {
+			flush := del("del:8:1@9", 8, 10)
+			flush.Cmd = "FLUSHDB"
+			h.Ops = append(h.Ops, set("del:8:1@9", "f", 0, 5), flush, get("del:8:1@9", "f", 300, 301))
+			f.Reads["del:8:1@9"] = FinalRead{Nil: true}
+		}, func(r Result) int { return r.UndoneDeletes }, 1, "undone delete"},
+		{"undone delete: a DEL after a failed SET", func(h *History, f *Final) {
+			h.Ops = append(h.Ops, failedSet("del:2:3", "z", 0, 5), del("del:2:3", 8, 10), get("del:2:3", "z", 300, 301))
+			f.Reads["del:2:3"] = FinalRead{Value: "z"}
+		}, func(r Result) int { return r.UndoneDeletes }, 1, "undone delete"},
 		{"undone delete: read and final count once per key", func(h *History, f *Final) {
 			h.Ops = append(h.Ops, get("del:2:1", "x", 300, 301))
 			f.Reads["del:2:1"] = FinalRead{Value: "x"}
@@ -250,6 +260,12 @@ func TestCheckAllowed(t *testing.T) {
 			h.Ops = append(h.Ops, set("del:2:1", "z", 20, 25), get("del:2:1", "z", 30, 31))
 			f.Reads["del:2:1"] = FinalRead{Value: "z"}
 			f.Replicas["del:2:1"] = holding("z")
+		}},
+		{"a failed SET may surface after a FLUSHDB", func(h *History, f *Final) {
+			flush := del("del:8:1@9", 8, 10)
+			flush.Cmd = "FLUSHDB"
+			h.Ops = append(h.Ops, failedSet("del:8:1@9", "f", 0, 5), flush, getNil("del:8:1@9", 11, 12), get("del:8:1@9", "f", 300, 301))
+			f.Reads["del:8:1@9"] = FinalRead{Value: "f"}
 		}},
 		{"failed operations of every kind", func(h *History, f *Final) {
 			h.Ops = append(h.Ops, failedGet("ins:0:1", 150, 160), failedGet("del:2:1", 150, 160))

@@ -19,17 +19,18 @@ const (
 // Variants are the commands sent for a Kind, in turn, each with the
 // Kind's effect on the key in the way the workload uses it: GETSET writes
 // the value (and answers the old one); RESTORE ... REPLACE writes it from
-// its DUMP payload; SETRANGE at offset 0, and BITFIELD setting each byte
-// from offset 0, write it over a register's previous value, never longer
-// than it (a register's values grow: "9", "10", ...); MSETNX writes an
-// insert's value, never written before; UNLINK and GETDEL delete; RENAME
-// to another key (gone:<key>) and MOVE to another database (MoveDB) take
-// the key away. So the checker's model of SET and DEL checks them all.
+// its DUMP payload; COPY ... REPLACE writes it from another key (cp:<key>)
+// the client SET to it just before; SETRANGE at offset 0, and BITFIELD
+// setting each byte from offset 0, write it over a register's previous
+// value, never longer than it (a register's values grow: "9", "10", ...);
+// MSETNX writes an insert's value, never written before; UNLINK and
+// GETDEL delete; RENAME and RENAMENX to another key (gone:<key>) and MOVE
+// to another database (MoveDB) take the key away. So the checker's model of SET and DEL checks them all.
 // FLUSHDB deletes too: one deleter works alone in a database of its own
 // (WorkloadConfig.FlushDB), its key the only one there, and flushes it.
 var Variants = map[Kind][]string{
-	Set: {"SET", "GETSET", "SETRANGE", "MSETNX", "RESTORE", "BITFIELD"},
-	Del: {"DEL", "UNLINK", "GETDEL", "RENAME", "MOVE"},
+	Set: {"SET", "GETSET", "SETRANGE", "MSETNX", "RESTORE", "BITFIELD", "COPY"},
+	Del: {"DEL", "UNLINK", "GETDEL", "RENAME", "RENAMENX", "MOVE"},
 }
 
 // MoveDB is the database MOVE takes deleted keys to.

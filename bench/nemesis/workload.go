@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -158,8 +159,23 @@ func (c *client) send(ctx context.Context, node int, kind Kind, cmd, key, value 
 			args = append(args, "SET", "u8", "#"+strconv.Itoa(i), int(b))
 		}
 		err = conn.Do(ctx, args...).Err()
+	case cmd == "COPY":
+		// The source is written first, with its own (unrecorded) SET: a
+		// failure there makes the COPY's outcome an error, indeterminate
+		// like any failed write.
+		var copied int64
+		if err = conn.Set(ctx, "cp:"+key, value, 0).Err(); err == nil {
+			copied, err = conn.Copy(ctx, "cp:"+key, key, db, true).Result()
+		}
+		if err == nil && copied != 1 {
+			err = fmt.Errorf("COPY answered %d: the source was not found", copied)
+		}
 	case cmd == "RENAME":
 		err = conn.Rename(ctx, key, "gone:"+key).Err()
+	case cmd == "RENAMENX":
+		var renamed bool
+		renamed, err = conn.RenameNX(ctx, key, "gone:"+key).Result()
+		op.Value = strconv.FormatBool(renamed)
 	case cmd == "MOVE":
 		var moved bool
 		moved, err = conn.Move(ctx, key, MoveDB).Result()
