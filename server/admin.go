@@ -199,6 +199,9 @@ func cmdConfigSet(x *call) error {
 	for j := 2; j+1 < len(x.args); j += 2 {
 		name := strings.ToLower(string(x.args[j]))
 		set, runtime := runtimeParams[name]
+		if bin, ok := x.s.cfg.RuntimeSettings[name]; ok && !runtime {
+			set, runtime = binarySetting(bin), true
+		}
 		_, shown := known[name]
 		switch {
 		case !runtime && !shown:
@@ -220,6 +223,17 @@ func cmdConfigSet(x *call) error {
 	}
 	x.conn.WriteString("OK")
 	return nil
+}
+
+// binarySetting is a paramSetter for one of Config.RuntimeSettings.
+func binarySetting(set func(string) (func(), error)) paramSetter {
+	return func(_ *Server, v []byte) (func(), string) {
+		apply, err := set(string(v))
+		if err != nil {
+			return nil, err.Error()
+		}
+		return apply, ""
+	}
 }
 
 func cmdConfigResetStat(x *call) error {

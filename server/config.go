@@ -69,9 +69,15 @@ type Config struct {
 	// them.
 	Metrics Metrics
 
-	// Settings supplies extra read-only CONFIG GET parameters owned by the
-	// binary (for example "fsync", "data-dir"). Nil means none.
+	// Settings supplies extra CONFIG GET parameters owned by the binary
+	// (for example "fsync", "data-dir"). Nil means none.
 	Settings func() map[string]string
+
+	// RuntimeSettings are those of the binary's settings CONFIG SET may
+	// change, by the name Settings shows: each parses a value and returns
+	// the change to apply once every pair of the command parsed, or why
+	// the value is wrong. The others are refused as immutable.
+	RuntimeSettings map[string]func(value string) (apply func(), err error)
 
 	// Consistency turns RINGCACHE CONSISTENCY <read> <write> into a
 	// context for the connection's later Store calls. read and write are

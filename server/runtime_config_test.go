@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,29 @@ func TestConfigSetProtoLimits(t *testing.T) {
 	c.expectClosed()
 	c = ts.dial(t)
 	c.expect("CONFIG GET proto-max-bulk-len", "*2", "$18", "proto-max-bulk-len", "$9", "536870912")
+}
+
+// TestConfigSetBinarySettings: a setting the binary lets CONFIG SET
+// change (Config.RuntimeSettings) applies with the server's own, all or
+// none; a bad value names the parameter and the binary's reason.
+func TestConfigSetBinarySettings(t *testing.T) {
+	cfg := DefaultConfig()
+	knob := "1"
+	cfg.Settings = func() map[string]string { return map[string]string{"knob": knob, "fixed": "x"} }
+	cfg.RuntimeSettings = map[string]func(string) (func(), error){
+		"knob": func(v string) (func(), error) {
+			if v == "bad" {
+				return nil, errors.New("knob must not be bad")
+			}
+			return func() { knob = v }, nil
+		},
+	}
+	ts := startServer(t, cfg, nil)
+	c := ts.dial(t)
+	c.expect("CONFIG SET slowlog-max-len 5 knob bad", "-ERR CONFIG SET failed (possibly related to argument 'knob') - knob must not be bad")
+	c.expect("CONFIG GET slowlog-max-len", "*2", "$15", "slowlog-max-len", "$3", "128")
+	c.expect("CONFIG SET fixed y", "-ERR CONFIG SET failed (possibly related to argument 'fixed') - can't set immutable config")
+	c.expect("CONFIG SET KNOB 2 slowlog-max-len 5", "+OK")
+	c.expect("CONFIG GET knob", "*2", "$4", "knob", "$1", "2")
+	c.expect("CONFIG GET slowlog-max-len", "*2", "$15", "slowlog-max-len", "$1", "5")
 }

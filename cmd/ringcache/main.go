@@ -44,7 +44,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	log, err := newLogger(cfg, stderr)
+	log, level, err := newLogger(cfg, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -63,7 +63,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		os.Exit(1)
 	})
 	defer wd.stop()
-	if err := serve(ctx, cfg, log, shutdown); err != nil {
+	if err := serve(ctx, cfg, log, level, shutdown); err != nil {
 		log.Error("ringcache stopped", "err", err)
 		return 1
 	}
@@ -76,7 +76,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 // --shutdown-timeout), stop the cluster node (which does not leave the
 // cluster), then close the engine (which syncs and closes Pebble). The
 // watchdog in run bounds the whole.
-func serve(ctx context.Context, cfg Config, log *slog.Logger, shutdown func()) error {
+func serve(ctx context.Context, cfg Config, log *slog.Logger, level *slog.LevelVar, shutdown func()) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
 	}
@@ -107,7 +107,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, shutdown func()) e
 		return err
 	}
 	defer stalls.Close()
-	p := &parts{cfg: cfg, log: log, eng: eng, metrics: metrics, stalls: stalls, shutdown: shutdown}
+	p := &parts{cfg: cfg, log: log, level: level, eng: eng, metrics: metrics, stalls: stalls, shutdown: shutdown}
 	if cfg.ClusterListen == "" {
 		single := local.New(eng, hlc.New(nodeID, nil), nil)
 		single.SetNode(nodeID, cfg.Listen)
@@ -133,6 +133,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, shutdown func()) e
 type parts struct {
 	cfg      Config
 	log      *slog.Logger
+	level    *slog.LevelVar // the log's, which CONFIG SET log-level changes
 	eng      *engine.Engine
 	metrics  *metrics
 	stalls   *stall.Detector
@@ -180,7 +181,17 @@ func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.
 		scfg.Metrics = metrics // nobody scrapes otherwise: spare the command path
 	}
 	scfg.Version = version
-	scfg.Settings = cfg.publicSettings
+	scfg.Settings = func() map[string]string {
+		s := cfg.publicSettings()
+		s["log-level"] = strings.ToLower(p.level.Level().String())
+		return s
+	}
+	scfg.RuntimeSettings = map[string]func(string) (func(), error){
+		"log-level": func(v string) (func(), error) {
+			l, err := parseLevel(v)
+			return func() { p.level.Set(l) }, err
+		},
+	}
 	scfg.Arrivals, scfg.MaxWait = p.stalls, cfg.RequestTimeout
 	scfg.Checkpoint = func() error { return checkpoint(p.eng, cfg.DataDir) }
 	scfg.Shutdown = p.shutdown
@@ -303,16 +314,20 @@ func (c Config) publicSettings() map[string]string {
 	return out
 }
 
-func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {
+// newLogger returns the process's logger and its level, which CONFIG SET
+// log-level changes while it runs.
+func newLogger(cfg Config, w io.Writer) (*slog.Logger, *slog.LevelVar, error) {
 	level, err := parseLevel(cfg.LogLevel)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	lv := new(slog.LevelVar)
+	lv.Set(level)
+	opts := &slog.HandlerOptions{Level: lv}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), lv, nil
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return slog.New(slog.NewTextHandler(w, opts)), lv, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/bench/loopback"
 	"github.com/ringcache/ringcache/bench/process"
 )
@@ -276,4 +279,40 @@ func TestProcessConfigGetShowsSettings(t *testing.T) {
 			t.Errorf("CONFIG GET %s reveals the password", key)
 		}
 	}
+}
+
+// TestConfigSetLogLevel: CONFIG SET log-level changes the level of the
+// running process's log; CONFIG GET shows it; a bad level is refused with
+// the levels there are.
+func TestConfigSetLogLevel(t *testing.T) {
+	n := startNode(t, freeAddr(t), "--data-dir", t.TempDir())
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: n.addr})
+	defer c.Close()
+	malformed := func() { // a protocol error: logged at debug
+		conn, err := net.Dial("tcp", n.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.Write([]byte("*x\r\n"))
+		io.ReadAll(conn)
+	}
+	const line = "closing client on protocol error"
+	malformed()
+	if got, _ := c.ConfigGet(ctx, "log-level").Result(); got["log-level"] != "warn" {
+		t.Fatalf("CONFIG GET log-level = %v, want warn", got)
+	}
+	err := c.ConfigSet(ctx, "log-level", "bogus").Err()
+	if err == nil || err.Error() != `ERR CONFIG SET failed (possibly related to argument 'log-level') - unknown log level "bogus" (debug, info, warn, error)` {
+		t.Fatalf("CONFIG SET log-level bogus: %v", err)
+	}
+	if err := c.ConfigSet(ctx, "log-level", "debug").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.ConfigGet(ctx, "log-level").Result(); got["log-level"] != "debug" {
+		t.Fatalf("CONFIG GET log-level = %v, want debug", got)
+	}
+	malformed()
+	await.T(t, 5*time.Second, "the debug line in the log", func() bool { return strings.Count(n.logText(), line) == 1 })
 }
