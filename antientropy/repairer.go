@@ -191,8 +191,7 @@ func New(cfg Config) (*Repairer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	burst := int(min(cfg.Rate, 1<<30))
-	r := &Repairer{cfg: cfg, log: cfg.Logger, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), burst)}
+	r := &Repairer{cfg: cfg, log: cfg.Logger, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), rateBurst(cfg.Rate))}
 	r.mu.proofs = map[proofKey]int64{}
 	if err := r.loadProofs(); err != nil {
 		return nil, err
@@ -563,4 +562,15 @@ func (r *Repairer) loadProofs() error {
 		val = val[17+n+8:]
 	}
 	return nil
+}
+
+// rateBurst is the burst of a Rate: a second's worth, at most 1 GiB.
+func rateBurst(bytesPerSec int64) int { return int(min(bytesPerSec, 1<<30)) }
+
+// SetRate changes Config.Rate while the repairer runs (at least 1); an
+// exchange in progress goes on at the new rate.
+func (r *Repairer) SetRate(bytesPerSec int64) {
+	bytesPerSec = max(bytesPerSec, 1)
+	r.limiter.SetLimit(rate.Limit(bytesPerSec))
+	r.limiter.SetBurst(rateBurst(bytesPerSec))
 }

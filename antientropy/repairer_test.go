@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
@@ -536,5 +538,18 @@ func TestPurgeRefusedWhenAloneInRing(t *testing.T) {
 			t.Errorf("MinReplicas %d: PurgeAllowed = %v, want %v", tc.min, got, tc.want)
 		}
 		_ = r.Close()
+	}
+}
+
+// TestSetRate: the rate and its burst (a second's worth) change in place.
+func TestSetRate(t *testing.T) {
+	r := newTestRepairer(t, openMemEngine(t), newFakeRing("a"), &testClock{})
+	r.SetRate(3 << 20)
+	if r.limiter.Limit() != rate.Limit(3<<20) || r.limiter.Burst() != 3<<20 {
+		t.Fatalf("limit %v burst %d", r.limiter.Limit(), r.limiter.Burst())
+	}
+	r.SetRate(0)
+	if r.limiter.Limit() != 1 || r.limiter.Burst() != 1 {
+		t.Fatalf("rate 0 is 1: limit %v burst %d", r.limiter.Limit(), r.limiter.Burst())
 	}
 }

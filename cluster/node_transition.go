@@ -319,13 +319,46 @@ func (n *Node) streamRound(op *layout.Op, moves []ring.Move, sources [][]string)
 	return firstErr
 }
 
-// newStreamLimit paces streaming at NodeConfig.StreamRate bytes/s (nil:
-// no limit).
+// newStreamLimit paces streaming at NodeConfig.StreamRate bytes/s (0: no
+// limit); SetStreamRate changes it.
 func newStreamLimit(bytesPerSec int64) *rate.Limiter {
+	lim := rate.NewLimiter(rate.Inf, 0)
+	setStreamLimit(lim, bytesPerSec)
+	return lim
+}
+
+func setStreamLimit(lim *rate.Limiter, bytesPerSec int64) {
 	if bytesPerSec <= 0 {
-		return nil
+		// Steps of a burst (antientropy.RateBudget), each let through.
+		lim.SetLimit(rate.Inf)
+		lim.SetBurst(8 << 20)
+		return
 	}
-	return rate.NewLimiter(rate.Limit(bytesPerSec), int(min(max(bytesPerSec/10, 64<<10), 8<<20)))
+	lim.SetLimit(rate.Limit(bytesPerSec))
+	lim.SetBurst(int(min(max(bytesPerSec/10, 64<<10), 8<<20)))
+}
+
+// SetStreamRate changes NodeConfig.StreamRate while the node runs (0: no
+// limit); a stream in progress goes on at the new rate.
+func (n *Node) SetStreamRate(bytesPerSec int64) { setStreamLimit(n.streamLimit, bytesPerSec) }
+
+// SetAntiEntropyRate changes the anti-entropy exchanges' rate
+// (antientropy.Config.Rate, at least 1) while the node runs.
+func (n *Node) SetAntiEntropyRate(bytesPerSec int64) {
+	if n.repairer != nil {
+		n.repairer.SetRate(bytesPerSec)
+	}
+}
+
+// SetHintReplayRate changes hint replay's rate (handoff.Config.ReplayRate,
+// at least 1) while the node runs; it reports false when hinted handoff
+// is off.
+func (n *Node) SetHintReplayRate(bytesPerSec int64) bool {
+	if n.hints == nil {
+		return false
+	}
+	n.hints.SetReplayRate(bytesPerSec)
+	return true
 }
 
 // streamedPrefix and streamedPrefixEnd bound the metadata names of the

@@ -325,3 +325,9 @@ func (m *Manager) refreshActive() {
 
 // queue returns target's queue figures.
 func (m *Manager) queue(target string) engine.HintQueue { return m.cfg.Store.HintQueue(target) }
+
+// SetReplayRate changes Config.ReplayRate while the manager runs (at
+// least 1); replays in progress go on at the new rate.
+func (m *Manager) SetReplayRate(bytesPerSec int64) {
+	m.limiter.SetLimit(rate.Limit(max(bytesPerSec, 1)))
+}

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -181,17 +182,9 @@ func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.
 		scfg.Metrics = metrics // nobody scrapes otherwise: spare the command path
 	}
 	scfg.Version = version
-	scfg.Settings = func() map[string]string {
-		s := cfg.publicSettings()
-		s["log-level"] = strings.ToLower(p.level.Level().String())
-		return s
-	}
-	scfg.RuntimeSettings = map[string]func(string) (func(), error){
-		"log-level": func(v string) (func(), error) {
-			l, err := parseLevel(v)
-			return func() { p.level.Set(l) }, err
-		},
-	}
+	live := &liveConfig{cfg: cfg}
+	scfg.Settings = live.publicSettings
+	scfg.RuntimeSettings = live.runtimeSettings(p.level, node)
 	scfg.Arrivals, scfg.MaxWait = p.stalls, cfg.RequestTimeout
 	scfg.Checkpoint = func() error { return checkpoint(p.eng, cfg.DataDir) }
 	scfg.Shutdown = p.shutdown
@@ -312,6 +305,67 @@ func (c Config) publicSettings() map[string]string {
 		}
 	}
 	return out
+}
+
+// liveConfig is the binary's settings as CONFIG GET shows them, with what
+// CONFIG SET changed while the process runs.
+type liveConfig struct {
+	mu  sync.Mutex
+	cfg Config
+}
+
+func (l *liveConfig) publicSettings() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cfg.publicSettings()
+}
+
+// runtimeSettings are the settings CONFIG SET changes in the running
+// process: the log level, and in a cluster the node's throttles (bytes
+// per second, in the units of the flags) of anti-entropy, streaming and,
+// when it is on, hint replay.
+func (l *liveConfig) runtimeSettings(level *slog.LevelVar, node *cluster.Node) map[string]func(string) (func(), error) {
+	record := func(change func(*Config)) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		change(&l.cfg)
+	}
+	set := map[string]func(string) (func(), error){
+		"log-level": func(v string) (func(), error) {
+			lv, err := parseLevel(v)
+			if err != nil {
+				return nil, err
+			}
+			return func() {
+				level.Set(lv)
+				record(func(c *Config) { c.LogLevel = strings.ToLower(v) })
+			}, nil
+		},
+	}
+	if node == nil {
+		return set
+	}
+	throttle := func(least int64, apply func(int64), field func(*Config) *byteSize) func(string) (func(), error) {
+		return func(v string) (func(), error) {
+			n, err := parseBytes(v)
+			if err == nil && n < least {
+				err = fmt.Errorf("must be at least %d", least)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return func() {
+				apply(n)
+				record(func(c *Config) { *field(c) = byteSize(n) })
+			}, nil
+		}
+	}
+	set["anti-entropy-rate"] = throttle(1, node.SetAntiEntropyRate, func(c *Config) *byteSize { return &c.AntiEntropyRate })
+	set["stream-rate"] = throttle(0, node.SetStreamRate, func(c *Config) *byteSize { return &c.StreamRate })
+	if l.cfg.HintedHandoff {
+		set["hint-replay-rate"] = throttle(1, func(n int64) { node.SetHintReplayRate(n) }, func(c *Config) *byteSize { return &c.HintReplayRate })
+	}
+	return set
 }
 
 // newLogger returns the process's logger and its level, which CONFIG SET

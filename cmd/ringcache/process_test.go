@@ -316,3 +316,30 @@ func TestConfigSetLogLevel(t *testing.T) {
 	malformed()
 	await.T(t, 5*time.Second, "the debug line in the log", func() bool { return strings.Count(n.logText(), line) == 1 })
 }
+
+// TestConfigSetThrottles: in a cluster, CONFIG SET changes the node's
+// anti-entropy, stream and hint-replay rates (in the flags' units), CONFIG
+// GET shows the new values, and a bad one is refused with its reason.
+func TestConfigSetThrottles(t *testing.T) {
+	c := startProcCluster(t, 2).client(0)
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.ConfigSet(ctx, "anti-entropy-rate", "2mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "CONFIG", "SET", "stream-rate", "0", "hint-replay-rate", "512kb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.ConfigGet(ctx, "*-rate").Result()
+	if err != nil || got["anti-entropy-rate"] != "2mb" || got["stream-rate"] != "0" || got["hint-replay-rate"] != "512kb" {
+		t.Fatalf("CONFIG GET *-rate = %v, %v", got, err)
+	}
+	for _, bad := range [][2]string{{"anti-entropy-rate", "0"}, {"hint-replay-rate", "fast"}} {
+		if err := c.ConfigSet(ctx, bad[0], bad[1]).Err(); err == nil || !strings.HasPrefix(err.Error(), "ERR CONFIG SET failed (possibly related to argument '"+bad[0]+"') - ") {
+			t.Fatalf("CONFIG SET %s %s: %v", bad[0], bad[1], err)
+		}
+	}
+	if err := c.ConfigSet(ctx, "replicas", "5").Err(); err == nil || !strings.HasSuffix(err.Error(), "can't set immutable config") {
+		t.Fatalf("CONFIG SET replicas: %v", err)
+	}
+}
