@@ -19,8 +19,10 @@ const (
 // Variants are the commands sent for a Kind, in turn, each with the
 // Kind's effect on the key in the way the workload uses it: GETSET writes
 // the value (and answers the old one); RESTORE ... REPLACE writes it from
-// its DUMP payload; COPY ... REPLACE writes it from another key (cp:<key>)
-// the client SET to it just before; SETRANGE at offset 0, and BITFIELD
+// its DUMP payload; COPY ... REPLACE, and BITOP OR of that one key, write
+// it from another key (cp:<key>) the client SET to it just before;
+// INCRBYFLOAT by 1 writes a register's next value once its writer's
+// previous write was acknowledged; SETRANGE at offset 0, and BITFIELD
 // setting each byte from offset 0, write it over a register's previous
 // value, never longer than it (a register's values grow: "9", "10", ...);
 // MSETNX writes an insert's value, never written before; UNLINK and
@@ -29,7 +31,7 @@ const (
 // FLUSHDB deletes too: one deleter works alone in a database of its own
 // (WorkloadConfig.FlushDB), its key the only one there, and flushes it.
 var Variants = map[Kind][]string{
-	Set: {"SET", "GETSET", "SETRANGE", "MSETNX", "RESTORE", "BITFIELD", "COPY"},
+	Set: {"SET", "GETSET", "SETRANGE", "MSETNX", "RESTORE", "BITFIELD", "COPY", "BITOP", "INCRBYFLOAT"},
 	Del: {"DEL", "UNLINK", "GETDEL", "RENAME", "RENAMENX", "MOVE"},
 }
 

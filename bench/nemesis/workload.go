@@ -170,6 +170,15 @@ func (c *client) send(ctx context.Context, node int, kind Kind, cmd, key, value 
 		if err == nil && copied != 1 {
 			err = fmt.Errorf("COPY answered %d: the source was not found", copied)
 		}
+	case cmd == "BITOP":
+		if err = conn.Set(ctx, "cp:"+key, value, 0).Err(); err == nil {
+			err = conn.BitOpOr(ctx, key, "cp:"+key).Err()
+		}
+	case cmd == "INCRBYFLOAT":
+		// Sent only after the previous value was acknowledged: an answer
+		// other than value is a read-modify-write that missed it, which
+		// the reads of the register then show; the op records value.
+		err = conn.IncrByFloat(ctx, key, 1).Err()
 	case cmd == "RENAME":
 		err = conn.Rename(ctx, key, "gone:"+key).Err()
 	case cmd == "RENAMENX":
@@ -267,7 +276,7 @@ func (w *workload) value(key string) string {
 func (w *workload) insert(ctx, paced context.Context, c *client, lim *rate.Limiter) {
 	for seq := 1; lim.Wait(paced) == nil; seq++ {
 		key := c.key(InsertPrefix, seq)
-		cmd := c.variant(Set, "SETRANGE", "BITFIELD") // an insert has no previous value to write over
+		cmd := c.variant(Set, "SETRANGE", "BITFIELD", "INCRBYFLOAT") // an insert has no previous value to write over
 		if op := c.send(ctx, w.serving.at(c.id+seq), Set, cmd, key, w.value(key)); op.OK() {
 			w.pool.addInsert(key)
 		}
@@ -284,9 +293,14 @@ func (w *workload) writeRegisters(ctx, paced context.Context, c *client, lim *ra
 		key := c.key(RegisterPrefix, gen)
 		w.pool.addRegister(key)
 		pos := c.id + gen
+		acked := false // the previous write of the register
 		for i := 1; i <= w.cfg.Burst && paced.Err() == nil; i++ {
 			pos++
-			c.send(ctx, w.serving.at(pos), Set, c.variant(Set, "MSETNX"), key, strconv.Itoa(i))
+			except := []string{"MSETNX"}
+			if !acked {
+				except = append(except, "INCRBYFLOAT") // it builds on the previous value
+			}
+			acked = c.send(ctx, w.serving.at(pos), Set, c.variant(Set, except...), key, strconv.Itoa(i)).OK()
 		}
 		c.do(ctx, w.serving.at(pos+2), Get, key, "")
 	}
