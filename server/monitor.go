@@ -217,9 +217,7 @@ func (s *Server) streamMonitor(m *monitor, pending []redcon.Command) (rest []red
 	mu.Unlock()
 	for err == nil {
 		var cmd redcon.Command
-		if len(pending) > 0 {
-			cmd, pending = pending[0], pending[1:]
-		} else if cmd, err = dc.ReadCommand(); err != nil {
+		if cmd, err = nextCommand(dc, &pending); err != nil {
 			break
 		}
 		name := ""
@@ -256,15 +254,23 @@ func (s *Server) serveDetached(c *client, dc redcon.DetachedConn, pending []redc
 		if err := dc.Flush(); err != nil || c.closed {
 			return err
 		}
-		var cmd redcon.Command
-		var err error
-		if len(pending) > 0 {
-			cmd, pending = pending[0], pending[1:]
-		} else if cmd, err = dc.ReadCommand(); err != nil {
+		cmd, err := nextCommand(dc, &pending)
+		if err != nil {
 			return err
 		}
 		s.handle(dc, cmd)
 	}
 	c.pending = append(c.pending, pending...)
 	return nil
+}
+
+// nextCommand returns the first of *pending, the commands read before the
+// connection was detached, or else the next one the client sends.
+func nextCommand(dc redcon.DetachedConn, pending *[]redcon.Command) (redcon.Command, error) {
+	if len(*pending) > 0 {
+		cmd := (*pending)[0]
+		*pending = (*pending)[1:]
+		return cmd, nil
+	}
+	return dc.ReadCommand()
 }

@@ -32,23 +32,26 @@ func cmdWait(x *call) error {
 	for {
 		acks, deadline, changed, tracked := x.c.receipt.State()
 		wait := time.Until(deadline)
-		if !tracked || int64(acks) >= n || wait <= 0 {
-			x.conn.WriteInt(acks)
-			return nil
+		if tracked && int64(acks) < n && wait > 0 && awaitChange(changed, wait, limit, x.s.closingCh) {
+			continue
 		}
-		end := time.NewTimer(wait)
-		select {
-		case <-changed:
-		case <-end.C:
-		case <-limit:
-			end.Stop()
-			x.conn.WriteInt(acks)
-			return nil
-		case <-x.s.closingCh:
-			end.Stop()
-			x.conn.WriteInt(acks)
-			return nil
-		}
-		end.Stop()
+		x.conn.WriteInt(acks)
+		return nil
 	}
+}
+
+// awaitChange waits until changed is closed or d passes (true: look
+// again), or until limit fires or stop is closed (false).
+func awaitChange(changed <-chan struct{}, d time.Duration, limit <-chan time.Time, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-limit:
+		return false
+	case <-stop:
+		return false
+	}
+	return true
 }
