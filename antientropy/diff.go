@@ -101,7 +101,7 @@ type Entry struct {
 }
 
 // CompareKeys orders user keys as the engine scans them: by token
-// (xxhash64 of the key), then bytewise.
+// (engine.Token), then bytewise.
 func CompareKeys(a, b []byte) int {
 	return compareScan(engine.Token(a), a, engine.Token(b), b)
 }

@@ -7,8 +7,9 @@
 // # Leaves are the engine's digest buckets
 //
 // The engine's key layout orders data keys by the 64-bit token of the
-// user key (xxhash64), so one token range of the ring is one contiguous
-// scan (engine.Engine.Scan). The engine also keeps 1<<BucketBits digest
+// user key (engine.Token: xxhash64 of its hash tag, or of the whole key),
+// so one token range of the ring is one contiguous scan
+// (engine.Engine.Scan). The engine also keeps 1<<BucketBits digest
 // buckets, bucket b holding the tokens with t>>(64-BucketBits) == b, and
 // maintains each bucket's hash incrementally on every write: the XOR of
 // one element hash per stored record (tombstones and expired records

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // BenchmarkApplyBatch measures the pipelined-SET path: batches of 64
@@ -55,5 +58,36 @@ func BenchmarkLookup(b *testing.B) {
 		if _, ok, err := e.Lookup(keys[i%n]); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// BenchmarkToken measures the token function on keys without braces (the
+// hash-tag search costs one IndexByte), against xxhash64 alone, and on
+// tagged and database-prefixed keys.
+func BenchmarkToken(b *testing.B) {
+	keys := []struct{ name, key string }{
+		{"plain-16", "user:1000:profil"},
+		{"plain-64", strings.Repeat("session:", 8)},
+		{"tagged-24", "{user1000}.following:abc"},
+		{"db3-plain-16", "\xff\x03user:1000:profil"},
+		{"db3-tagged-24", "\xff\x03{user1000}.following:a"},
+	}
+	for _, k := range keys {
+		key := []byte(k.key)
+		b.Run(k.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var sink uint64
+			for b.Loop() {
+				sink += Token(key)
+			}
+			_ = sink
+		})
+		b.Run(k.name+"/xxhash", func(b *testing.B) {
+			var sink uint64
+			for b.Loop() {
+				sink += xxhash.Sum64(key)
+			}
+			_ = sink
+		})
 	}
 }

@@ -15,17 +15,34 @@
 //
 // All keyspaces share one Pebble DB and are told apart by the first byte:
 //
-//	'd' + BE64 xxhash64(user key) + user key  -> encoded record (data)
+//	'd' + BE64 Token(user key) + user key      -> encoded record (data)
 //	'x' + BE64 due ms + kind + data key        -> empty (expiry/purge index)
 //	'm' + "layout"                             -> engine metadata (layout version)
 //	'm' + 'u' + name                           -> user metadata (PutMeta)
 //	'h' + len + target + BE64 token + user key -> BE64 createdMs + encoded record (hint)
 //
-// Data keys are ordered by token (the key's xxhash64, its ring position),
-// so one token range of the ring is one contiguous Pebble scan: anti-entropy
-// and range handoff read exactly the keys they own (Scan). The index is
-// ordered by due time, so the reclaimer finds due work by scanning a prefix
-// instead of all data.
+// Data keys are ordered by token (the key's ring position), so one token
+// range of the ring is one contiguous Pebble scan: anti-entropy and range
+// handoff read exactly the keys they own (Scan). The index is ordered by
+// due time, so the reclaimer finds due work by scanning a prefix instead
+// of all data.
+//
+// # Tokens and hash tags
+//
+// Token is the xxhash64 of the key's Redis Cluster hash tag (the bytes
+// between the first '{' and the first '}' after it, if any) or, without
+// one, of the whole key; HashSlot returns the bytes hashed. Keys sharing
+// a tag share a token, so the same replicas hold them all, they share a
+// stripe, and they sit together in token order (SCAN, Scan). The
+// user keys the engine stores are the server's store keys, which carry a
+// database prefix (StoreKeyMark, a uvarint) whose bytes may be braces:
+// Token looks for the tag after that prefix.
+//
+// The layout version under 'm' + "layout" names the token function data
+// was placed with. Layout 1 hashed the whole key; Open moves a layout-1
+// store's tagged keys (records, index entries, hints) to their layout-2
+// tokens before serving, crash-safely (migrate.go), and refuses a layout
+// it does not know with ErrCorrupt.
 //
 // Pebble keeps a record in one block however large it is, and a fresh
 // iterator reads (and decompresses) the block its first seek lands in: a

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -59,9 +60,10 @@ type Engine struct {
 	scratch  sync.Pool // *batchScratch
 }
 
-// Open opens (creating if needed) the store in cfg.Dir, counts its live
-// records, rebuilds the digest and the hint totals, and starts the background reclaimer and, for FsyncEverySec, the
-// WAL syncer.
+// Open opens (creating if needed) the store in cfg.Dir, moves a store of
+// an older key layout to the current one (migrate.go), counts its live
+// records, rebuilds the digest and the hint totals, and starts the
+// background reclaimer and, for FsyncEverySec, the WAL syncer.
 func Open(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -83,14 +85,10 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.db = db
-	if err := e.checkLayout(); err != nil {
-		return nil, errors.Join(err, db.Close())
-	}
-	if err := e.countLive(); err != nil {
-		return nil, errors.Join(err, db.Close())
-	}
-	if err := e.loadHints(); err != nil {
-		return nil, errors.Join(err, db.Close())
+	for _, step := range []func() error{e.checkLayout, e.countLive, e.loadHints} {
+		if err := step(); err != nil {
+			return nil, errors.Join(err, e.closeFailedOpen())
+		}
 	}
 
 	e.bg.Add(1)
@@ -101,6 +99,11 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// closeFailedOpen closes Pebble after Open failed. As in Close, a Pebble
+// whose write failed (a migration write, say) is left open, since closing
+// it could panic or block; the process should exit.
+func (e *Engine) closeFailedOpen() error { return e.guard(e.db.Close) }
 
 // openPebble opens Pebble, turning a Fatalf during recovery into an error.
 func (e *Engine) openPebble(opts *pebble.Options) (db *pebble.DB, err error) {
@@ -116,23 +119,26 @@ func (e *Engine) openPebble(opts *pebble.Options) (db *pebble.DB, err error) {
 	return db, nil
 }
 
-// checkLayout records the key layout version in a new store and refuses a
-// store written with another layout.
+// checkLayout records the key layout version in a new store, migrates a
+// layout-1 store (migrate.go), and refuses a store written with any other
+// layout.
 func (e *Engine) checkLayout() error {
 	v, closer, err := e.db.Get(metaLayoutKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		return e.guard(func() error {
-			return e.db.Set(metaLayoutKey, []byte{layoutVersion}, pebble.Sync)
-		})
+		return e.setLayout([]byte{layoutVersion})
 	case err != nil:
 		return fmt.Errorf("engine: read layout: %w", err)
 	}
-	defer closer.Close()
-	if len(v) != 1 || v[0] != layoutVersion {
-		return fmt.Errorf("%w: store layout %v, this build reads %d", ErrCorrupt, v, layoutVersion)
+	v = bytes.Clone(v)
+	_ = closer.Close()
+	switch {
+	case bytes.Equal(v, []byte{layoutVersion}):
+		return nil
+	case bytes.Equal(v, []byte{1}), bytes.Equal(v, layoutMigrating):
+		return e.migrateLayout1(v)
 	}
-	return nil
+	return fmt.Errorf("%w: store layout %v, this build reads %d", ErrCorrupt, v, layoutVersion)
 }
 
 // Close stops the background goroutines, syncs the WAL and closes Pebble.

@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // Keyspace prefixes. All keyspaces live in one Pebble DB; the first byte
@@ -40,17 +38,15 @@ const (
 	kindPurge byte = 'p'
 )
 
-// metaLayoutKey stores the on-disk layout version so a future layout change
-// is detected at Open instead of misreading data.
+// metaLayoutKey stores the on-disk layout version so a layout change is
+// detected at Open instead of misreading data. Its value is one byte, the
+// version; while Open migrates a store it is {from, to} (migrate.go), which
+// builds that know only one layout refuse.
 var metaLayoutKey = []byte{prefixMeta, 'l', 'a', 'y', 'o', 'u', 't'}
 
-const layoutVersion = 1
-
-// Token returns the ring position of a user key: its xxhash64. It is the
-// one token function: data keys are ordered by it, and the ring
-// (cluster/ring) and anti-entropy's ranges place keys by it, so a token
-// range of the ring is one contiguous span of the engine's keyspace.
-func Token(userKey []byte) uint64 { return xxhash.Sum64(userKey) }
+// layoutVersion is the layout this build writes. 1: tokens were the
+// xxhash64 of the whole key; 2: Token hashes a key's hash tag.
+const layoutVersion = 2
 
 // AppendDataKey appends the Pebble key of userKey ('d' + BE token + key) to
 // dst and returns the extended slice.

@@ -13,7 +13,8 @@ import (
 // encoding is one-to-one, a database 0 key costs nothing, and everything
 // below the server (replication, hints, repair, LOCALGET, SCAN) carries
 // the database without knowing of it. 0xFF starts no UTF-8 text, so the
-// escape is rare.
+// escape is rare. The engine knows this convention (engine.StoreKeyMark):
+// a key's hash tag is looked for after the database prefix.
 const dbMark = 0xFF
 
 // maxDatabases bounds --databases.

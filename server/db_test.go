@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"testing"
+
+	"github.com/ringcache/ringcache/engine"
 )
 
 // FuzzDBKey: the store key encoding is one-to-one, and keys of database 0
@@ -34,4 +36,19 @@ func abs(v int) int {
 		return -(v + 1)
 	}
 	return v
+}
+
+// TestDBKeyConventionIsTheEngines: the engine finds a key's hash tag
+// after the database prefix the server writes, so keys that share a tag
+// in one database share a token, whatever the database.
+func TestDBKeyConventionIsTheEngines(t *testing.T) {
+	if dbMark != engine.StoreKeyMark {
+		t.Fatalf("dbMark %#x, engine.StoreKeyMark %#x", dbMark, engine.StoreKeyMark)
+	}
+	for _, db := range []int{0, 3, 123, 125, 15744} {
+		a, b := appendDBKey(nil, db, []byte("{user:7}:cart")), appendDBKey(nil, db, []byte("x{user:7}"))
+		if engine.Token(a) != engine.Token(b) {
+			t.Errorf("db %d: {user:7} keys have tokens %x and %x", db, engine.Token(a), engine.Token(b))
+		}
+	}
 }

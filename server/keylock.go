@@ -20,10 +20,9 @@ type keyLocks struct {
 	stripes [stripeCount]sync.RWMutex
 }
 
-// keyHash picks a key's stripe. It is xxhash64 like the engine's and the
-// ring's token (engine.Token), computed here because the server does not
-// depend on the engine; any well-mixed hash would do, as stripes only
-// spread contention and never decide placement.
+// keyHash picks a key's stripe: xxhash64 of the key as the client sent
+// it. Any well-mixed hash would do, as stripes only spread contention and
+// never decide placement (the ring's token, engine.Token, does).
 func keyHash(key []byte) uint64 { return xxhash.Sum64(key) }
 
 func stripeOf(h uint64) int { return int(h & (stripeCount - 1)) }

@@ -1,10 +1,12 @@
 // Package ring places keys on cluster members: a consistent-hash ring on
 // xxhash64 with virtual nodes, as in Dynamo.
 //
-// A key's position (token) is engine.Token of the key (its xxhash64),
-// the value the engine orders records by, so a token range on the ring is
-// a contiguous range of the engine's keyspace. The ring takes tokens, not
-// keys: there is one token function, the engine's. Each member owns VNodes
+// A key's position (token) is engine.Token of the key (the xxhash64 of
+// its Redis Cluster hash tag if it has one, else of the whole key), the
+// value the engine orders records by, so a token range on the ring is a
+// contiguous range of the engine's keyspace, and keys that share a tag
+// share a preference list. The ring takes tokens, not keys: there is one
+// token function, the engine's. Each member owns VNodes
 // tokens (default 128). A key belongs to the first token at or after its
 // own, wrapping past the top, and its N replicas are the first N distinct
 // members met walking clockwise from there: its preference list. Walk
