@@ -51,6 +51,11 @@
 // NOQUORUM that says so rather than serve as a cluster of one; a node
 // that is not a member of a cluster refuses them with CLUSTERDOWN.
 //
+// A key's primary (node_forward.go) is the first owner of its preference
+// list that this node considers healthy; the RESP server runs
+// read-modify-write commands there, and the Node carries them over the
+// replica transport (OpForward) as bytes it does not interpret.
+//
 // Peer clients are created on first use and closed when a peer leaves or
 // moves. The clock-skew check (skew.go) pings alive peers every
 // SkewInterval and warns, rate-limited, when this node's clock is ahead of

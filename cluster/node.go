@@ -61,6 +61,9 @@ type Node struct {
 	announced atomic.Bool
 	// keys caches the DBSIZE estimate INFO reports (node_keys.go).
 	keys keyCount
+	// forward runs the requests other nodes forward to this one as their
+	// keys' primary (SetForwardHandler).
+	forward atomic.Pointer[ForwardHandler]
 	// isolatedRefusals counts requests refused while isolated.
 	isolatedRefusals atomic.Int64
 
@@ -178,6 +181,7 @@ func (n *Node) start() error {
 	}
 	mux := replica.NewHandler(n.local, n.now)
 	n.handleLayout(mux)
+	n.handleForward(mux)
 	var h transport.Handler = mux
 	if n.cfg.WrapHandler != nil {
 		h = n.cfg.WrapHandler(h)

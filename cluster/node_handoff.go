@@ -14,6 +14,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // Health and hinted handoff on a node.
@@ -188,9 +189,11 @@ func (p *peerSet) recordOutcome(pc *peerConn, err error, now time.Time) {
 		}
 		return
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, transport.ErrFrameTooLarge) || errors.Is(err, replica.ErrStaleEpoch) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, transport.ErrFrameTooLarge) ||
+		errors.Is(err, replica.ErrStaleEpoch) || errors.Is(err, store.ErrNotRun) && errors.Is(err, transport.ErrRemote) {
 		// A request or answer too large for a frame says nothing about
-		// the peer's health; a refusal as stale proves it well.
+		// the peer's health; a refusal as stale, or of a forwarded
+		// request the peer is not the primary of, proves it well.
 		return
 	}
 	if p.failed != nil {

@@ -118,7 +118,31 @@ func (s *Server) readBatch(c *client, conn *reply, cmds []redcon.Command) error 
 	for _, cmd := range cmds {
 		keys = append(keys, cmd.Args[1:]...)
 	}
-	items, err := s.store.Get(c.storeCtx(s), storeKeys(c.db, keys))
+	// The keys' stripes are taken shared, so a read sees all of a
+	// transaction that writes them or none of it (EXEC holds them).
+	stripes := c.stripes[:0]
+	if !c.inExec {
+		hashes := c.hashes[:0]
+		for _, k := range keys {
+			hashes = append(hashes, keyHash(k))
+		}
+		stripes = sortedStripes(stripes, hashes)
+		c.hashes = hashes[:0]
+	}
+	s.locks.rlock(stripes)
+	var items []store.Item
+	var err error
+	if len(c.watching) > 0 && s.latest != nil {
+		// A client between WATCH and EXEC reads what it will write from
+		// every copy, as WATCH did: a quorum could answer older than
+		// the version WATCH saw, and EXEC would then commit a value
+		// built on it.
+		items, err = s.latest.GetLatest(c.storeCtx(s), storeKeys(c.db, keys))
+	} else {
+		items, err = s.store.Get(c.storeCtx(s), storeKeys(c.db, keys))
+	}
+	s.locks.runlock(stripes)
+	c.stripes = stripes[:0]
 	if err == nil && len(items) != len(keys) {
 		err = errStoreReply
 	}
@@ -159,6 +183,9 @@ func (s *Server) readBatch(c *client, conn *reply, cmds []redcon.Command) error 
 func (s *Server) writeBatch(c *client, conn *reply, cmds []redcon.Command) error {
 	muts, hashes := pairMutations(c.muts[:0], c.hashes[:0], cmds)
 	stripes := sortedStripes(c.stripes, hashes)
+	if c.inExec {
+		stripes = stripes[:0] // EXEC holds them
+	}
 	s.locks.rlock(stripes)
 	err := s.store.Put(c.storeCtx(s), storeMuts(c.db, muts))
 	s.locks.runlock(stripes)

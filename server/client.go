@@ -31,6 +31,20 @@ type client struct {
 	}
 
 	closed bool // QUIT ran; skip the rest of the pipeline
+
+	// atPrimary is set on the session of a request forwarded by another
+	// node (primary.go): its commands run here, none is forwarded again.
+	// hop is how often the request was forwarded (0: a client's own).
+	atPrimary bool
+	hop       int
+
+	// multi is the transaction MULTI began (nil: none); watching, the
+	// keys WATCH read. inTxn is set while EXEC runs the transaction's
+	// commands, inExec while it runs them with their keys locked: they
+	// then neither lock nor forward.
+	multi         *txn
+	watching      []watchedKey
+	inTxn, inExec bool
 	// monitor is set by MONITOR: the connection left redcon's loop, and
 	// serveMonitor serves it, starting with pending, the commands of its
 	// pipeline after MONITOR.
@@ -77,6 +91,15 @@ type client struct {
 	// connections' goroutines. setProto changes both.
 	w     reply
 	proto atomic.Int32
+}
+
+// addr is the client's address for MONITOR and SLOWLOG: its socket's
+// peer, or "forwarded" for a forwarded request's session.
+func (c *client) addr() string {
+	if c.conn == nil {
+		return "forwarded"
+	}
+	return c.conn.RemoteAddr().String()
 }
 
 // needsAuth reports whether the client must AUTH before other commands:

@@ -40,6 +40,10 @@ type command struct {
 	since    string // Redis version that introduced it
 	run      func(*call) error
 	subs     map[string]*command
+	// primary, when set, reports whether the command with these
+	// arguments reads and writes its keys: it then runs at their primary
+	// (primary.go).
+	primary func(args [][]byte) bool
 }
 
 // maxNameLen bounds command names; longer names cannot be in the table.
@@ -151,6 +155,11 @@ func buildTable() map[string]*command {
 		{name: "scan", arity: -2, flags: flagReadonly, group: "generic", summary: "Iterates over the key names in the database.", since: "2.8.0", run: cmdScan},
 		{name: "keys", arity: 2, flags: flagReadonly, group: "generic", summary: "Returns all key names that match a pattern.", since: "1.0.0", run: cmdKeys},
 		{name: "randomkey", arity: 1, flags: flagReadonly, group: "generic", summary: "Returns a random key name from the database.", since: "1.0.0", run: cmdRandomKey},
+		{name: "multi", arity: 1, flags: flagFast | flagLoading | flagStale, group: "transactions", summary: "Starts a transaction.", since: "1.2.0", run: cmdMulti},
+		{name: "exec", arity: 1, flags: flagLoading | flagStale, group: "transactions", summary: "Executes all commands in a transaction.", since: "1.2.0", run: cmdExec},
+		{name: "discard", arity: 1, flags: flagFast | flagLoading | flagStale, group: "transactions", summary: "Discards a transaction.", since: "2.0.0", run: cmdDiscard},
+		{name: "watch", arity: -2, flags: flagFast | flagLoading | flagStale, firstKey: 1, lastKey: -1, step: 1, group: "transactions", summary: "Monitors changes to keys to determine the execution of a transaction.", since: "2.2.0", run: cmdWatch},
+		{name: "unwatch", arity: 1, flags: flagFast | flagLoading | flagStale, group: "transactions", summary: "Forgets about watched keys of a transaction.", since: "2.2.0", run: cmdUnwatch},
 		{name: "wait", arity: 3, group: "generic", summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0", run: cmdWait},
 		{name: "dbsize", arity: 1, flags: rof, group: "server", summary: "Returns the number of keys in the database.", since: "1.0.0", run: cmdDBSize},
 		{name: "flushdb", arity: -1, flags: flagWrite, group: "server", summary: "Remove all keys from the current database.", since: "1.0.0", run: cmdFlush},
@@ -229,6 +238,7 @@ func buildTable() map[string]*command {
 	}
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
+		c.primary = primaryRules[c.name]
 		if c.subs != nil {
 			for _, sub := range c.subs {
 				sub.group = c.group
@@ -237,6 +247,32 @@ func buildTable() map[string]*command {
 		m[c.name] = c
 	}
 	return m
+}
+
+// primaryRules lists the read-modify-write commands, which run at their
+// keys' primary. Blind writes (SET without options, SETEX, MSET, DEL)
+// and reads run on any node.
+var primaryRules = map[string]func(args [][]byte) bool{
+	"set": setReads, "setnx": always, "getset": always, "getdel": always, "getex": always,
+	"incr": always, "decr": always, "incrby": always, "decrby": always, "incrbyfloat": always,
+	"append": always, "setrange": always, "setbit": always, "bitfield": always, "bitop": always,
+	"msetnx": always, "expire": always, "pexpire": always, "expireat": always, "pexpireat": always,
+	"persist": always, "restore": always, "rename": always, "renamenx": always, "copy": always,
+	"move": always,
+}
+
+func always([][]byte) bool { return true }
+
+// setReads reports whether a SET reads the key before it writes: with
+// NX, XX, GET or KEEPTTL. (A malformed SET runs where it is and fails
+// there.)
+func setReads(args [][]byte) bool {
+	for _, a := range args[min(3, len(args)):] {
+		if equalFold(a, "nx") || equalFold(a, "xx") || equalFold(a, "get") || equalFold(a, "keepttl") {
+			return true
+		}
+	}
+	return false
 }
 
 // subTable names subcommands "parent|sub" like Redis 7 and indexes them by

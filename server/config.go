@@ -122,6 +122,12 @@ type Config struct {
 	// Databases is how many databases SELECT chooses from (Redis's
 	// "databases"). Default 16.
 	Databases int
+
+	// StrictTransactions refuses, in a cluster, a transaction whose keys
+	// have different primaries with Redis Cluster's CROSSSLOT error,
+	// instead of running its commands one after another (multi.go).
+	// Default false.
+	StrictTransactions bool
 }
 
 // Arrivals estimates when input arrived, from when it was read.

@@ -173,6 +173,7 @@ func cmdReset(x *call) error {
 	x.c.setProto(false)
 	x.c.replyOff, x.c.skipNext, x.c.noEvict = false, false, false
 	x.c.selectDB(0)
+	x.c.discardTxn()
 	x.conn.unmute()
 	x.conn.WriteString("RESET")
 	return nil

@@ -57,7 +57,7 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 	}
 	executed, i := 0, 0
 	for i < len(cmds) && !c.closed && c.monitor == nil {
-		if !c.needsAuth() && !c.silent() {
+		if !c.needsAuth() && !c.silent() && c.multi == nil {
 			if n := s.runBatch(c, conn, cmds[i:]); n > 0 {
 				i += n
 				executed += n
@@ -134,6 +134,14 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	if err == nil && c.needsAuth() && cmd.flags&flagNoAuth == 0 {
 		err = errNoAuth
 	}
+	if err == nil && queued(c, cmd) {
+		c.queue(args)
+		conn.WriteString("QUEUED")
+		return
+	}
+	if err != nil && c.multi != nil {
+		c.multi.failed = true // EXEC will answer EXECABORT
+	}
 	silent := c.silent()
 	c.skipNext = false
 	if silent {
@@ -150,7 +158,13 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 			start = time.Now()
 		}
 		x.start = start
-		err = cmd.run(x)
+		if stripes := s.shareReadKeys(c, cmd, args); stripes != nil {
+			err = s.run(x)
+			s.locks.runlock(stripes)
+			c.stripes = stripes[:0]
+		} else {
+			err = s.run(x)
+		}
 		x.args = nil
 		d := time.Since(start)
 		if s.metrics != nil {
@@ -165,6 +179,29 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	if err != nil {
 		conn.WriteError(replyText(err))
 	}
+}
+
+// shareReadKeys takes shared the stripes of the keys of a command that
+// only reads them, so that it sees all of a transaction or none of it
+// (EXEC holds them exclusively), and returns them; nil when it takes
+// none: the command writes, has no keys, runs inside EXEC, or is GET or
+// MGET, whose readBatch takes them itself.
+func (s *Server) shareReadKeys(c *client, cmd *command, args [][]byte) []int {
+	if cmd.flags&flagReadonly == 0 || cmd.firstKey <= 0 || c.inExec || cmd.name == "get" || cmd.name == "mget" {
+		return nil
+	}
+	keys := keyArgs(cmd, args)
+	if len(keys) == 0 {
+		return nil
+	}
+	hashes := c.hashes[:0]
+	for _, k := range keys {
+		hashes = append(hashes, keyHash(k))
+	}
+	stripes := sortedStripes(c.stripes[:0], hashes)
+	c.hashes = hashes[:0]
+	s.locks.rlock(stripes)
+	return stripes
 }
 
 // resolve finds the command (or subcommand) for args and checks its arity.

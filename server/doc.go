@@ -59,9 +59,14 @@
 // Read-modify-write commands (SET NX/XX/GET/KEEPTTL, SETNX, INCR family,
 // APPEND, GETDEL, GETEX, EXPIRE family, PERSIST, DEL) read and write under a
 // striped key lock held exclusively; blind writes hold their stripes
-// shared. They are therefore atomic on one node. Across several cluster
-// coordinators they are not: two coordinators can interleave the read and
-// the write of the same key, and the store's versioning decides the winner.
+// shared, and reads take them shared too, so a read sees all of a
+// transaction or none of it. They are therefore atomic on one node. In a
+// cluster (the store is a Router) they run at their keys' primary
+// (primary.go): a node that is not the primary forwards them there, the
+// primary runs them with the same locks, and the reply comes back as the
+// primary wrote it. MULTI/EXEC (multi.go) queues commands and runs them
+// with every key locked, at their primary when they have one, and WATCH
+// compares store versions.
 //
 // # Cluster commands
 //

@@ -54,7 +54,9 @@ func (x *call) readManyIn(db int, keys [][]byte, latest bool) ([]store.Item, err
 	var items []store.Item
 	var err error
 	sk := storeKeys(db, keys)
-	if latest && x.s.latest != nil {
+	// A client between WATCH and EXEC reads from every copy, as WATCH
+	// did (readBatch says why).
+	if (latest || len(x.c.watching) > 0) && x.s.latest != nil {
 		items, err = x.s.latest.GetLatest(x.ctx(), sk)
 	} else {
 		items, err = x.s.store.Get(x.ctx(), sk)
@@ -68,7 +70,7 @@ func (x *call) readManyIn(db int, keys [][]byte, latest bool) ([]store.Item, err
 	now := x.nowMs()
 	for i := range items {
 		if !visible(items[i], now) {
-			items[i] = store.Item{}
+			items[i] = store.Item{Version: items[i].Version}
 		}
 	}
 	return items, nil
@@ -105,12 +107,39 @@ func (x *call) setMutation(key, value []byte, expireAt int64) store.Mutation {
 	return store.Mutation{Key: key, Value: value, ExpireAt: expireAt}
 }
 
-// lockKey takes key's stripe exclusively for a read-modify-write.
-func (x *call) lockKey(key []byte) *sync.RWMutex { return x.s.locks.lockKey(key) }
+// lockKey takes key's stripe exclusively for a read-modify-write and
+// returns it for Unlock. Inside EXEC, which holds the stripes of all its
+// keys, it takes nothing.
+func (x *call) lockKey(key []byte) sync.Locker {
+	if x.c.inExec {
+		return noLock{}
+	}
+	return x.s.locks.lockKey(key)
+}
+
+// shareKey takes key's stripe shared for a blind write and returns it
+// for Unlock; inside EXEC it takes nothing.
+func (x *call) shareKey(key []byte) sync.Locker {
+	if x.c.inExec {
+		return noLock{}
+	}
+	l := x.s.locks.stripes[stripeOf(keyHash(key))].RLocker()
+	l.Lock()
+	return l
+}
+
+// noLock is the lock of a command that runs inside EXEC.
+type noLock struct{}
+
+func (noLock) Lock()   {}
+func (noLock) Unlock() {}
 
 // lockKeys takes the stripes of keys exclusively, in order, and returns
 // them for unlockKeys.
 func (x *call) lockKeys(keys [][]byte) []int {
+	if x.c.inExec {
+		return nil
+	}
 	hashes := x.c.hashes[:0]
 	for _, k := range keys {
 		hashes = append(hashes, keyHash(k))

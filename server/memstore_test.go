@@ -15,7 +15,9 @@ type memStore struct {
 	now func() time.Time
 
 	mu   sync.Mutex
-	data map[string]store.Item // guarded by mu
+	data map[string]store.Item // guarded by mu; deletes keep a Version
+	// writes stamps each write's Version (guarded by mu).
+	writes int64
 
 	// getHook and putHook, when set, run before Get/Put (fault injection).
 	getHook func(keys [][]byte) error
@@ -56,6 +58,8 @@ func (m *memStore) Get(ctx context.Context, keys [][]byte) ([]store.Item, error)
 	for i, k := range keys {
 		if it, ok := m.data[string(k)]; ok && m.live(it, nowMs) {
 			out[i] = it
+		} else if ok {
+			out[i] = store.Item{Version: it.Version}
 		}
 	}
 	return out, nil
@@ -71,14 +75,17 @@ func (m *memStore) Put(ctx context.Context, muts []store.Mutation) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, mu := range muts {
+		m.writes++
+		v := store.Version{Wall: m.writes}
 		if mu.Delete {
-			delete(m.data, string(mu.Key))
+			m.data[string(mu.Key)] = store.Item{Version: v}
 			continue
 		}
 		m.data[string(mu.Key)] = store.Item{
 			Value:    append([]byte{}, mu.Value...),
 			ExpireAt: mu.ExpireAt,
 			Found:    true,
+			Version:  v,
 		}
 	}
 	return nil

@@ -63,7 +63,7 @@ func (s *Server) feed(c *client, cmd *command, args [][]byte, now time.Time) {
 	if s.monitors.n.Load() == 0 || cmd.flags&(flagAdmin|flagNoAuth) != 0 {
 		return
 	}
-	line := monitorLine(now, c.db, c.conn.RemoteAddr().String(), args)
+	line := monitorLine(now, c.db, c.addr(), args)
 	s.monitors.mu.Lock()
 	defer s.monitors.mu.Unlock()
 	for m := range s.monitors.set {
@@ -130,6 +130,9 @@ var errMonitorOnly = newReplyError("ERR only QUIT and RESET are accepted in MONI
 
 // cmdMonitor answers MONITOR: +OK, then the connection streams.
 func cmdMonitor(x *call) error {
+	if x.c.inTxn || x.c.conn == nil {
+		return errMonitorTxn // inside EXEC, or forwarded: no connection to take
+	}
 	x.conn.WriteString("OK")
 	m := &monitor{dc: x.conn.Conn.Detach(), lines: make(chan []byte, monitorBacklog), behind: make(chan struct{})}
 	x.s.monitors.add(m)

@@ -22,6 +22,7 @@ type Server struct {
 	store   Store
 	latest  LatestReader // store's, if it has one
 	view    ClusterView  // store's ClusterView, nil when it has none
+	router  Router       // store's, nil when keys have no primary
 	log     *slog.Logger
 	metrics Metrics
 	now     func() time.Time
@@ -69,6 +70,10 @@ type counters struct {
 	hits, misses, expired    atomic.Int64
 	bytesIn, bytesOut        atomic.Int64
 	stalled                  atomic.Int64
+	// forwarded counts requests sent to a key's primary; rerouted, those
+	// routed again after the node refused them; relayed, requests this
+	// node passed on as not their primary; refused, those it refused.
+	forwarded, rerouted, relayed, refused atomic.Int64
 }
 
 // Stats is a snapshot of the server's counters.
@@ -83,6 +88,10 @@ type Stats struct {
 	BytesIn             int64 // bytes read from clients
 	BytesOut            int64 // bytes written to clients
 	CommandsStalled     int64 // commands refused after waiting through a stall (Config.MaxWait)
+	Forwarded           int64 // requests sent to their keys' primary
+	Rerouted            int64 // forwarded requests routed again after a refusal
+	Relayed             int64 // forwarded requests passed on (this node was not the primary)
+	ForwardsRefused     int64 // forwarded requests refused (not the primary, hops used up)
 }
 
 // New returns a Server for store. It validates cfg.
@@ -110,6 +119,7 @@ func New(cfg Config, store Store) (*Server, error) {
 	}
 	s.view, _ = store.(ClusterView)
 	s.latest, _ = store.(LatestReader)
+	s.router, _ = store.(Router)
 	s.started = s.now()
 	s.slow.init()
 	s.live.init(cfg)
@@ -225,6 +235,10 @@ func (s *Server) Stats() Stats {
 		BytesIn:             s.stats.bytesIn.Load(),
 		BytesOut:            s.stats.bytesOut.Load(),
 		CommandsStalled:     s.stats.stalled.Load(),
+		Forwarded:           s.stats.forwarded.Load(),
+		Rerouted:            s.stats.rerouted.Load(),
+		Relayed:             s.stats.relayed.Load(),
+		ForwardsRefused:     s.stats.refused.Load(),
 	}
 }
 

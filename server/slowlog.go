@@ -51,7 +51,7 @@ func (l *slowlog) slow(d time.Duration) bool {
 
 // add records one command; the caller checked slow.
 func (l *slowlog) add(c *client, args [][]byte, d time.Duration, now time.Time) {
-	e := slowEntry{at: now.Unix(), micros: d.Microseconds(), addr: c.conn.RemoteAddr().String(), name: c.name()}
+	e := slowEntry{at: now.Unix(), micros: d.Microseconds(), addr: c.addr(), name: c.name()}
 	n := min(len(args), slowlogMaxArgs)
 	for i, a := range args[:n] {
 		switch {

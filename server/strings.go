@@ -36,10 +36,9 @@ func cmdSet(x *call) error {
 		return err
 	}
 	if !req.needsRead() {
-		m := &x.s.locks.stripes[stripeOf(keyHash(req.Key))]
-		m.RLock()
+		m := x.shareKey(req.Key)
 		err := x.put(x.setMutation(req.Key, req.Value, req.ExpireAt))
-		m.RUnlock()
+		m.Unlock()
 		if err != nil {
 			return err
 		}
@@ -107,10 +106,9 @@ func (x *call) setWithTTL(kind int, name string) error {
 		return err
 	}
 	key := x.args[1]
-	m := &x.s.locks.stripes[stripeOf(keyHash(key))]
-	m.RLock()
+	m := x.shareKey(key)
 	err = x.put(store.Mutation{Key: key, Value: x.args[3], ExpireAt: at})
-	m.RUnlock()
+	m.Unlock()
 	if err != nil {
 		return err
 	}

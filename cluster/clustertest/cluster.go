@@ -436,6 +436,7 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 		_ = eng.Close()
 		return err
 	}
+	node.SetForwardHandler(srv.ServeForward)
 	c.setAddrs(m.idx, addrs{client: cfg.ClientAddr, rpc: node.ClusterAddr(), gossip: node.GossipAddr(), id: cfg.NodeID})
 	m.mu.served = make(chan struct{})
 	go func(done chan struct{}) {

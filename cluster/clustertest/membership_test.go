@@ -38,7 +38,13 @@ func sameDigest(t *testing.T, c *clustertest.Cluster, want uint64, when string) 
 // infoField returns field's value in node i's INFO cluster section.
 func infoField(t *testing.T, c *clustertest.Cluster, i int, field string) string {
 	t.Helper()
-	info, err := c.Client(i).Info(context.Background(), "cluster").Result()
+	return infoSectionField(t, c, i, "cluster", field)
+}
+
+// infoSectionField returns field's value in node i's INFO section.
+func infoSectionField(t *testing.T, c *clustertest.Cluster, i int, section, field string) string {
+	t.Helper()
+	info, err := c.Client(i).Info(context.Background(), section).Result()
 	if err != nil {
 		t.Fatalf("INFO cluster on node %d: %v", i, err)
 	}

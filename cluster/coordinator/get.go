@@ -421,8 +421,9 @@ func (c *Coordinator) items(st *readState) []store.Item {
 		if r.Version.Compare(newest) > 0 {
 			newest = r.Version
 		}
+		items[i].Version = store.Version(r.Version)
 		if r.Live(nowMs) {
-			items[i] = store.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true}
+			items[i] = store.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true, Version: items[i].Version}
 		}
 	}
 	if !newest.IsZero() {

@@ -114,3 +114,12 @@ func (m *Mux) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, erro
 	}
 	return h.Serve(ctx, op, payload)
 }
+
+// Requests at a key's primary (cluster, for the RESP server), in the
+// unassigned range.
+const (
+	// OpForward carries read-modify-write commands to their keys'
+	// primary. The payload and the answer are the RESP server's own
+	// encoding, opaque to the cluster (server.Router).
+	OpForward uint8 = 80
+)

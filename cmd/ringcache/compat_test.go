@@ -254,6 +254,26 @@ var compatCases = []struct {
 		on("SCAN", "0", "COUNT", "x"), on("SCAN", "0", "MATCH"), on("SCAN", "0", "BOGUS", "x"), on("SCAN"),
 		on("KEYS"), on("KEYS", "a", "b"), step{[]string{"RANDOMKEY"}, kind}, on("RANDOMKEY", "x"),
 	}},
+	{"transactions", []step{
+		on("MULTI"), on("SET", "{k}t1", "a"), on("INCR", "{k}t1"), on("GET", "{k}t1"), on("APPEND", "{k}t1", "b"), on("EXEC"),
+		on("EXEC"), on("DISCARD"), on("UNWATCH"), on("WATCH"),
+		on("MULTI"), on("MULTI"), on("WATCH", "{k}x"), on("SET", "{k}t2", "b"), on("EXEC"), on("GET", "{k}t2"),
+		on("MULTI"), on("NOSUCHCMD", "x"), on("SET", "{k}t3", "c"), on("EXEC"), on("GET", "{k}t3"),
+		on("MULTI"), on("SET", "{k}t3"), on("EXEC"),
+		on("MULTI"), on("SET", "{k}t4", "d"), on("DISCARD"), on("GET", "{k}t4"), on("EXEC"),
+		on("MULTI"), on("EXEC"),
+		on("MULTI"), on("PING"), on("ECHO", "hi"), on("MSET", "{k}m1", "1", "{k}m2", "2"), on("MGET", "{k}m1", "{k}m2"),
+		on("INCRBY", "{k}m1", "5"), on("SET", "{k}m2", "x", "NX"), on("GETDEL", "{k}m2"), on("EXISTS", "{k}m1", "{k}m2"), on("EXEC"),
+		on("MULTI"), on("MONITOR"), on("EXEC"),
+		on("SET", "{k}w", "0"), on("WATCH", "{k}w"), on("SET", "{k}w", "1"), on("MULTI"), on("GET", "{k}w"), on("EXEC"),
+		on("WATCH", "{k}w"), on("MULTI"), on("INCR", "{k}w"), on("EXEC"), on("GET", "{k}w"),
+		on("WATCH", "{k}w", "{k}nokey"), on("UNWATCH"), on("SET", "{k}w", "5"), on("MULTI"), on("GET", "{k}w"), on("EXEC"),
+		on("WATCH", "{k}nokey2"), on("MULTI"), on("SET", "{k}nokey2", "v"), on("EXEC"),
+		on("WATCH", "{k}w"), on("MULTI"), on("DEL", "{k}w"), on("DISCARD"), on("SET", "{k}w", "6"), on("MULTI"), on("GET", "{k}w"), on("EXEC"),
+		on("MULTI"), on("SELECT", "2"), on("SET", "{k}db", "two"), on("SELECT", "0"), on("GET", "{k}db"), on("EXEC"),
+		on("SELECT", "2"), on("GET", "{k}db"), on("DEL", "{k}db"), on("SELECT", "0"),
+		on("MULTI"), on("SET", "{k}r", "1"), on("RESET"), on("EXEC"),
+	}},
 }
 
 // scanAll, as a step's command, runs SCAN with the step's options from

@@ -55,6 +55,8 @@ type Config struct {
 	MaxClockSkew   time.Duration
 	// ReadSpeculation: see coordinator.Config.ReadSpeculation.
 	ReadSpeculation time.Duration
+	// StrictTransactions: see server.Config.StrictTransactions.
+	StrictTransactions bool
 	// ClusterMaxFrame bounds a replica RPC frame between nodes; the
 	// largest key plus value a cluster stores follows from it
 	// (transport.MaxRecordBytes).
@@ -171,6 +173,7 @@ func (c *Config) settings() []setting {
 		{"read-speculation", "a read asks R replicas first and the key's others after this long without their answers; 0: every replica at once", (*durationValue)(&c.ReadSpeculation)},
 		{"max-clock-skew", "log and report when this node's clock is this far ahead of a peer's", (*durationValue)(&c.MaxClockSkew)},
 		{"cluster-max-frame", "largest replica RPC frame between cluster nodes, bytes (1kb to 1gb; every node must use the same); a key and its value together may hold this less 64kb", &c.ClusterMaxFrame},
+		{"cluster-strict-transactions", "refuse a transaction whose keys have different primaries with -CROSSSLOT, as Redis Cluster does; false: run its commands one after another", (*boolValue)(&c.StrictTransactions)},
 		{"hinted-handoff", "sloppy quorum and hinted handoff: writes for a down owner go to the next healthy node and are handed over when it returns", (*boolValue)(&c.HintedHandoff)},
 		{"hint-replay-rate", "hint replay to a returning node, bytes per second", &c.HintReplayRate},
 		{"max-hint-window", "no new hints for a node down longer than this; repair takes over", (*durationValue)(&c.MaxHintWindow)},

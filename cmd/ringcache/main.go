@@ -175,6 +175,7 @@ func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.
 	scfg.ProtectedMode = cfg.ProtectedMode
 	scfg.IdleTimeout = cfg.ClientTimeout
 	scfg.Databases = cfg.Databases
+	scfg.StrictTransactions = cfg.StrictTransactions
 	scfg.MaxBulkLen = int64(cfg.MaxBulkLen)
 	scfg.QueryBufferLimit = int64(cfg.QueryBufLimit)
 	scfg.Logger = log.With("component", "server")
@@ -194,6 +195,11 @@ func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.
 	srv, err := server.New(scfg, store)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	if node != nil {
+		// Other nodes forward read-modify-write commands to this one as
+		// their keys' primary.
+		node.SetForwardHandler(srv.ServeForward)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -75,8 +75,11 @@ func (l *Store) Get(_ context.Context, keys [][]byte) ([]store.Item, error) {
 	items := make([]store.Item, len(keys))
 	for i := range keys {
 		r := b.recs[i]
+		if b.found[i] {
+			items[i].Version = store.Version(r.Version)
+		}
 		if b.found[i] && r.Live(nowMs) {
-			items[i] = store.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true}
+			items[i] = store.Item{Value: r.Value, ExpireAt: r.ExpireAt, Found: true, Version: store.Version(r.Version)}
 		}
 		b.recs[i] = engine.Record{} // do not keep values alive in the pool
 	}

@@ -5,6 +5,20 @@ type Item struct {
 	Value    []byte
 	ExpireAt int64 // absolute Unix milliseconds; 0 means no expiry
 	Found    bool
+	// Version is the version of the newest record the store holds for
+	// the key, live or not (a delete's tombstone, an expired value); the
+	// zero Version when it holds none. Every write changes it: WATCH
+	// compares it.
+	Version Version
+}
+
+// Version identifies one write of a key: the hybrid logical clock
+// stamp of the store (engine.Version's fields). Only equality matters to
+// the server.
+type Version struct {
+	Wall    int64
+	Logical uint32
+	Node    uint64
 }
 
 // Mutation is one write: a new value with an absolute expiry, or a delete.

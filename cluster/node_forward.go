@@ -1,0 +1,131 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ringcache/ringcache/cluster/transport"
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/server/store"
+)
+
+// A primary per key. The RESP server runs a key's read-modify-write
+// commands at its primary, the first healthy owner of its preference
+// list, so they are serialized by one node's key locks (see server's
+// primary.go). The Node implements the server's Router: it names the
+// primary in this node's view of who is healthy, and carries forwarded
+// requests to it over the replica transport (OpForward) as opaque bytes
+// the server encodes, decodes and runs.
+
+// ForwardHandler runs a request forwarded to this node and returns its
+// answer (server.Server.ServeForward).
+type ForwardHandler func(ctx context.Context, req []byte) ([]byte, error)
+
+// forwardTimeoutFactor bounds a forwarded request by this many request
+// timeouts: the primary reads every replica, then writes W of them, and
+// may pass the request on once.
+const forwardTimeoutFactor = 4
+
+func init() {
+	transport.RegisterError(122, store.ErrNotRun)
+}
+
+// SetForwardHandler installs the function that runs the requests other
+// nodes forward to this one. Until it is set, they are refused as not
+// run.
+func (n *Node) SetForwardHandler(h ForwardHandler) { n.forward.Store(&h) }
+
+// handleForward registers OpForward on the node's mux.
+func (n *Node) handleForward(mux *transport.Mux) {
+	mux.Handle(transport.OpForward, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+		h := n.forward.Load()
+		if h == nil {
+			return nil, fmt.Errorf("%w: this node does not serve clients yet", store.ErrNotRun)
+		}
+		return (*h)(ctx, p)
+	}))
+}
+
+// Primary implements server.Router: the first owner of key that is
+// healthy in this node's view, or the first owner when none is; "" when
+// the ring places the key nowhere. This node counts as healthy unless it
+// stalled (SIGSTOP, a frozen machine) within primaryGrace: while it was
+// not running, the other nodes took the next owner for the primary of
+// its keys, and they go on doing so until they see it healthy again, so
+// for that long it leaves the role to the node they chose.
+func (n *Node) Primary(key []byte) (id string, self bool) {
+	t := n.topo.Load()
+	var buf [8]string
+	prefs := t.AppendPreference(buf[:0], engine.Token(key), n.cfg.Coordinator.N)
+	if len(prefs) == 0 {
+		return "", false
+	}
+	now := n.now()
+	down := t.Unhealthy(now)
+	if n.stalledWithin(now, n.primaryGrace()) {
+		// Just after a stall this node's own view is stale too (its
+		// peers may look down to it for a moment): the role goes to
+		// another owner, healthy if one is.
+		var other string
+		for _, p := range prefs {
+			if p == n.cfg.NodeID {
+				continue
+			}
+			if down == nil || !down(p) {
+				return p, false
+			}
+			if other == "" {
+				other = p
+			}
+		}
+		if other != "" {
+			return other, false
+		}
+	}
+	for _, p := range prefs {
+		if p == n.cfg.NodeID || down == nil || !down(p) {
+			return p, p == n.cfg.NodeID
+		}
+	}
+	return prefs[0], prefs[0] == n.cfg.NodeID
+}
+
+// primaryGrace is how long after a stall this node leaves the primary
+// role to others: their health checks must first see it answer again
+// (HealthRetry after their last failed call) and gossip must have
+// refuted any suspicion of it.
+func (n *Node) primaryGrace() time.Duration { return 3 * n.cfg.HealthRetry }
+
+// stalledWithin reports whether the process stalled between now-d and
+// now.
+func (n *Node) stalledWithin(now time.Time, d time.Duration) bool {
+	a := n.cfg.Transport.Arrivals
+	return a != nil && a.Arrival(now.Add(-d), now).Before(now)
+}
+
+// Forward implements server.Router: it sends req to member id and
+// returns the answer. A request that could not be sent, or that the peer
+// refused before running it, wraps store.ErrNotRun.
+func (n *Node) Forward(ctx context.Context, id string, req []byte) ([]byte, error) {
+	pc := n.peerConn(id)
+	if pc == nil {
+		return nil, fmt.Errorf("%w: %w %s", store.ErrNotRun, ErrUnknownMember, id)
+	}
+	ctx, cancel := context.WithTimeout(ctx, forwardTimeoutFactor*n.cfg.Coordinator.Timeout)
+	defer cancel()
+	resp, err := pc.caller.Call(ctx, transport.OpForward, req)
+	switch {
+	case err == nil:
+		return resp, nil
+	case errors.Is(err, store.ErrNotRun):
+		return nil, err
+	case errors.Is(err, transport.ErrUnavailable), errors.Is(err, transport.ErrExpired),
+		errors.Is(err, transport.ErrUnknownOp):
+		// Never run by the peer. (A frame too large may be the answer
+		// of a request that ran.)
+		return nil, fmt.Errorf("%w: %w", store.ErrNotRun, err)
+	}
+	return nil, err
+}

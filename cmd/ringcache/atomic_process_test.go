@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Read-modify-write commands through different nodes of a cluster of
+// real processes: each runs at its key's primary, so races between
+// clients of different nodes end as they would on one Redis.
+
+// TestProcessRacesThroughDifferentNodes: SET NX PX lock races (one
+// winner in each of 1,000), INCR 1,000 times through each of three nodes
+// (exactly 3,000), GETDEL races (each value handed to one client).
+func TestProcessRacesThroughDifferentNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 3)
+	ctx := context.Background()
+	cls := []*redis.Client{c.client(0), c.client(1), c.client(2)}
+
+	t.Run("SET NX PX", func(t *testing.T) {
+		for r := range 1000 {
+			key := "lock:" + strconv.Itoa(r)
+			won := raceNodes(t, cls, func(cl *redis.Client, i int) (bool, error) {
+				return cl.SetNX(ctx, key, i, 10*time.Second).Result()
+			})
+			if won != 1 {
+				t.Fatalf("race %d: %d clients acquired %s", r, won, key)
+			}
+		}
+	})
+	t.Run("INCR", func(t *testing.T) {
+		const each, conns = 1000, 4
+		var wg sync.WaitGroup
+		var failed atomic.Value
+		for _, cl := range cls {
+			for range conns {
+				wg.Go(func() {
+					for range each / conns {
+						if err := cl.Incr(ctx, "counter").Err(); err != nil {
+							failed.Store(err)
+							return
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		if err, _ := failed.Load().(error); err != nil {
+			t.Fatal(err)
+		}
+		for i, cl := range cls {
+			if got, err := cl.Get(ctx, "counter").Int(); err != nil || got != 3*each {
+				t.Fatalf("counter through node %d = %d, %v; want %d", i, got, err, 3*each)
+			}
+		}
+	})
+	t.Run("GETDEL", func(t *testing.T) {
+		for r := range 300 {
+			key := "job:" + strconv.Itoa(r)
+			if err := cls[r%3].Set(ctx, key, "payload", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			got := raceNodes(t, cls, func(cl *redis.Client, _ int) (bool, error) {
+				_, err := cl.GetDel(ctx, key).Result()
+				if errors.Is(err, redis.Nil) {
+					return false, nil
+				}
+				return err == nil, err
+			})
+			if got != 1 {
+				t.Fatalf("race %d: %d clients got %s's value", r, got, key)
+			}
+		}
+	})
+}
+
+// raceNodes runs f with each client at once and counts the true results.
+func raceNodes(t *testing.T, cls []*redis.Client, f func(cl *redis.Client, i int) (bool, error)) int {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		count atomic.Int64
+		first atomic.Value
+	)
+	for i, cl := range cls {
+		wg.Go(func() {
+			<-start
+			ok, err := f(cl, i)
+			if err != nil {
+				first.CompareAndSwap(nil, err)
+			}
+			if ok {
+				count.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err, _ := first.Load().(error); err != nil {
+		t.Fatal(err)
+	}
+	return int(count.Load())
+}
+
+// TestProcessPausedPrimary: clients of every node INCR one key and race
+// for SET NX locks while the key's primary is stopped (SIGSTOP) for 4 s
+// and then resumed. No acknowledged increment may be lost: the counter
+// ends at least at the increments acknowledged, and at most that plus
+// those whose outcome the client could not know (an error). Lock races
+// that two clients won are reported with when they happened.
+func TestProcessPausedPrimary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 3)
+	ctx := context.Background()
+	prim := c.byID(owners(t, c.client(0), "counter")[0])
+	cls := make([]*redis.Client, 3)
+	for i := range cls {
+		cls[i] = redis.NewClient(&redis.Options{Addr: c.nodes[i].client, MaxRetries: -1,
+			ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 8})
+		t.Cleanup(func() { cls[i].Close() })
+	}
+	if err := cls[0].Set(ctx, "counter", "0", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	var acked, unknown atomic.Int64
+	var kindsMu sync.Mutex
+	kinds := map[string]int{} // unknown outcomes by the error's first word
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, cl := range cls {
+		for range 2 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := cl.Incr(ctx, "counter").Err(); err != nil {
+						unknown.Add(1)
+						kind, _, _ := strings.Cut(err.Error(), " ")
+						kindsMu.Lock()
+						kinds[kind]++
+						kindsMu.Unlock()
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					acked.Add(1)
+				}
+			})
+		}
+	}
+	type double struct {
+		at      time.Time
+		winners []int
+		key     string
+	}
+	var (
+		mu      sync.Mutex
+		doubles []double
+		races   int
+	)
+	wg.Go(func() {
+		for r := 0; ; r++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			key := "lock:{counter}:" + strconv.Itoa(r)
+			var won [3]atomic.Bool
+			var rw sync.WaitGroup
+			for i, cl := range cls {
+				rw.Go(func() {
+					if ok, err := cl.SetNX(ctx, key, i, 30*time.Second).Result(); err == nil && ok {
+						won[i].Store(true)
+					}
+				})
+			}
+			rw.Wait()
+			var winners []int
+			for i := range won {
+				if won[i].Load() {
+					winners = append(winners, i)
+				}
+			}
+			mu.Lock()
+			races++
+			if len(winners) > 1 {
+				doubles = append(doubles, double{time.Now(), winners, key})
+			}
+			mu.Unlock()
+		}
+	})
+
+	time.Sleep(2 * time.Second)
+	p := c.nodes[prim].proc
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	waitStopped(t, p.Pid())
+	time.Sleep(4 * time.Second)
+	if err := p.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumedAt := time.Now()
+	time.Sleep(6 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	got, err := cls[(prim+1)%3].Get(ctx, "counter").Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("node ids: %s %s %s", c.nodes[0].id, c.nodes[1].id, c.nodes[2].id)
+	t.Logf("primary %s stopped 4s: %d increments acknowledged, %d unknown (errors: %v), counter %d",
+		c.nodes[prim].id, acked.Load(), unknown.Load(), kinds, got)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d lock races, %d won by more than one client", races, len(doubles))
+	for _, d := range doubles {
+		t.Logf("double acquisition of %s (owners %v) by the clients of nodes %v at %s after the stop (%s after the resume)",
+			d.key, owners(t, cls[(prim+1)%3], d.key), d.winners, d.at.Sub(stoppedAt).Round(time.Millisecond), d.at.Sub(resumedAt).Round(time.Millisecond))
+	}
+	if got < acked.Load() {
+		t.Fatalf("counter %d < %d acknowledged increments: %d acknowledged increments lost", got, acked.Load(), acked.Load()-got)
+	}
+	if got > acked.Load()+unknown.Load() {
+		t.Fatalf("counter %d > %d acknowledged + %d unknown increments", got, acked.Load(), unknown.Load())
+	}
+}

@@ -1,0 +1,242 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ringcache/ringcache/server/store"
+)
+
+// routedNodes are servers over one shared memStore, each with its own
+// Router view: which node it takes for every key's primary. Forward
+// calls the other server's ServeForward directly, as the cluster's
+// transport would.
+type routedNodes struct {
+	mu      sync.Mutex
+	servers map[string]*testServer
+	views   map[string]string // node id -> the primary it sees for every key
+}
+
+type routedStore struct {
+	*memStore
+	id    string
+	nodes *routedNodes
+}
+
+// Primary: the view's node, but "c" for keys that start with "c:".
+func (r *routedStore) Primary(key []byte) (string, bool) {
+	r.nodes.mu.Lock()
+	defer r.nodes.mu.Unlock()
+	p := r.nodes.views[r.id]
+	if strings.HasPrefix(string(key), "c:") {
+		p = "c"
+	}
+	return p, p == r.id
+}
+
+func (r *routedStore) Forward(ctx context.Context, id string, req []byte) ([]byte, error) {
+	r.nodes.mu.Lock()
+	ts := r.nodes.servers[id]
+	r.nodes.mu.Unlock()
+	return ts.ServeForward(ctx, req)
+}
+
+// startRouted starts servers a, b and c over one store; views says which
+// node each takes for the primary.
+func startRouted(t *testing.T, views map[string]string) *routedNodes {
+	return startRoutedWith(t, DefaultConfig(), views)
+}
+
+func startRoutedWith(t *testing.T, cfg Config, views map[string]string) *routedNodes {
+	t.Helper()
+	mem := newMemStore(nil)
+	rn := &routedNodes{servers: map[string]*testServer{}, views: views}
+	for _, id := range []string{"a", "b", "c"} {
+		ts := startServer(t, cfg, &routedStore{memStore: mem, id: id, nodes: rn})
+		rn.mu.Lock()
+		rn.servers[id] = ts
+		rn.mu.Unlock()
+	}
+	return rn
+}
+
+func (rn *routedNodes) client(t *testing.T, id string, opt *redis.Options) *redis.Client {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.servers[id].client(t, opt)
+}
+
+func (rn *routedNodes) stats(id string) Stats {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.servers[id].Stats()
+}
+
+// TestReadModifyWriteRunsAtThePrimary: a read-modify-write command sent
+// to a node that is not its key's primary runs there, in the client's
+// database and protocol, with its reply (an error too) passed back as
+// is; blind writes and reads run where they arrive.
+func TestReadModifyWriteRunsAtThePrimary(t *testing.T) {
+	rn := startRouted(t, map[string]string{"a": "b", "b": "b", "c": "b"})
+	ctx := context.Background()
+	a := rn.client(t, "a", &redis.Options{Protocol: 3, DB: 3})
+	if n, err := a.Incr(ctx, "n").Result(); err != nil || n != 1 {
+		t.Fatalf("INCR = %d, %v", n, err)
+	}
+	if got := rn.stats("a").Forwarded; got != 1 {
+		t.Fatalf("a forwarded %d requests, want 1", got)
+	}
+	b := rn.client(t, "b", &redis.Options{DB: 3})
+	if v, err := b.Get(ctx, "n").Result(); err != nil || v != "1" {
+		t.Fatalf("GET n in db 3 on b = %q, %v", v, err)
+	}
+	// RESP3's null, from SET ... GET of a missing key at the primary.
+	if _, err := a.SetArgs(ctx, "fresh", "v", redis.SetArgs{Get: true}).Result(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("SET fresh v GET = %v, want nil", err)
+	}
+	if err := a.Set(ctx, "s", "text", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Incr(ctx, "s").Err(); err == nil || err.Error() != "ERR value is not an integer or out of range" {
+		t.Fatalf("INCR of a string through a = %v", err)
+	}
+	if got := rn.stats("a").Forwarded; got != 3 {
+		t.Fatalf("a forwarded %d requests, want 3 (SET and GET run where they arrive)", got)
+	}
+}
+
+// TestForwardPassedOnOnceThenRefused: a node that is not the primary in
+// its own view passes a forwarded command on once; when the node it
+// reaches does not take itself for the primary either, the command is
+// refused unrun and, after its retries, the client reads TRYAGAIN.
+func TestForwardPassedOnOnceThenRefused(t *testing.T) {
+	ctx := context.Background()
+	t.Run("passed on", func(t *testing.T) {
+		rn := startRouted(t, map[string]string{"a": "b", "b": "c", "c": "c"})
+		if n, err := rn.client(t, "a", nil).Incr(ctx, "n").Result(); err != nil || n != 1 {
+			t.Fatalf("INCR = %d, %v", n, err)
+		}
+		if got := rn.stats("b").Relayed; got != 1 {
+			t.Fatalf("b relayed %d, want 1", got)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		rn := startRouted(t, map[string]string{"a": "b", "b": "c", "c": "a"})
+		// go-redis retries TRYAGAIN itself (as Redis Cluster clients
+		// do); this client does not, to count one command's routes.
+		err := rn.client(t, "a", &redis.Options{MaxRetries: -1}).Incr(ctx, "n").Err()
+		if err == nil || !strings.HasPrefix(err.Error(), "TRYAGAIN ") {
+			t.Fatalf("INCR with disagreeing views = %v, want TRYAGAIN", err)
+		}
+		if got := rn.stats("c").ForwardsRefused; got != routeAttempts {
+			t.Fatalf("c refused %d, want %d", got, routeAttempts)
+		}
+		if v, err := rn.client(t, "b", nil).Get(ctx, "n").Result(); !errors.Is(err, redis.Nil) {
+			t.Fatalf("n = %q, %v: a refused INCR ran", v, err)
+		}
+	})
+}
+
+// TestServeForwardRefusesMalformedRequests: garbage from a peer is an
+// error, never a panic or a command run.
+func TestServeForwardRefusesMalformedRequests(t *testing.T) {
+	rn := startRouted(t, map[string]string{"a": "a", "b": "a", "c": "a"})
+	ts := rn.servers["a"]
+	for _, b := range [][]byte{nil, {1}, {2, 1, 0, 0, 0, 0, 1}, {1, 1, 0, 0, 0, 0, 1, 1, 200}} {
+		if _, err := ts.ServeForward(context.Background(), b); !errors.Is(err, errMalformedForward) {
+			t.Errorf("ServeForward(%v) = %v, want errMalformedForward", b, err)
+		}
+	}
+}
+
+func TestForwardRequestRoundTrip(t *testing.T) {
+	for _, r := range []forwardRequest{
+		{hop: 1, cmds: [][][]byte{{[]byte("incr"), []byte("k")}}},
+		{hop: 2, db: 300, resp3: true, read: "ALL", write: "QUORUM", cmds: [][][]byte{
+			{[]byte("set"), []byte("k"), []byte(""), []byte("NX")}, {[]byte("get"), []byte("k")}}},
+		{hop: 1, txn: true, cmds: [][][]byte{{[]byte("incr"), []byte("{t}a")}}, watch: []watchedKey{
+			{db: 3, key: []byte("{t}b"), version: store.Version{Wall: -5, Logical: 1 << 31, Node: 1<<64 - 1}},
+			{key: []byte{}}}},
+	} {
+		got, err := decodeForward(r.append(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("round trip of %+v = %+v", r, got)
+		}
+	}
+}
+
+func FuzzDecodeForward(f *testing.F) {
+	f.Add((&forwardRequest{hop: 1, db: 2, cmds: [][][]byte{{[]byte("incr"), []byte("k")}}}).append(nil))
+	f.Add([]byte{1, 1, 1, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeForward(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeForward(r.append(nil))
+		if err != nil || !reflect.DeepEqual(again, r) {
+			t.Fatalf("%+v re-encoded decodes to %+v, %v", r, again, fmt.Sprint(err))
+		}
+	})
+}
+
+// TestTransactionsAtTheirPrimary: a transaction whose keys have one
+// primary runs there as a whole; one whose keys have two runs command by
+// command where it arrived, or is refused with CROSSSLOT when
+// StrictTransactions is set.
+func TestTransactionsAtTheirPrimary(t *testing.T) {
+	ctx := context.Background()
+	views := map[string]string{"a": "b", "b": "b", "c": "b"}
+	exec := func(cl *redis.Client, keys ...string) ([]redis.Cmder, error) {
+		return cl.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Incr(ctx, k)
+			}
+			return nil
+		})
+	}
+	t.Run("one primary", func(t *testing.T) {
+		rn := startRouted(t, views)
+		if _, err := exec(rn.client(t, "a", nil), "x", "y"); err != nil {
+			t.Fatal(err)
+		}
+		if got := rn.stats("a").Forwarded; got != 1 {
+			t.Fatalf("a forwarded %d requests for one transaction, want 1", got)
+		}
+	})
+	t.Run("two primaries", func(t *testing.T) {
+		rn := startRouted(t, views)
+		cmds, err := exec(rn.client(t, "a", nil), "x", "c:y")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := cmds[1].(*redis.IntCmd).Val(); n != 1 {
+			t.Fatalf("INCR c:y = %d", n)
+		}
+		if got := rn.stats("a").Forwarded; got != 2 {
+			t.Fatalf("a forwarded %d requests, want 2: each INCR to its primary", got)
+		}
+	})
+	t.Run("strict", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.StrictTransactions = true
+		rn := startRoutedWith(t, cfg, views)
+		_, err := exec(rn.client(t, "a", nil), "x", "c:y")
+		if err == nil || err.Error() != "CROSSSLOT Keys in request don't hash to the same slot" {
+			t.Fatalf("EXEC across primaries = %v, want CROSSSLOT", err)
+		}
+		if v, err := rn.client(t, "b", nil).Get(ctx, "x").Result(); !errors.Is(err, redis.Nil) {
+			t.Fatalf("x = %q, %v after a refused transaction", v, err)
+		}
+	})
+}
