@@ -93,12 +93,17 @@ test-short:
 	$(GO) test -short -count=1 ./...
 
 # redis-server vs ringcache with redis-benchmark, medians of 3, ratios in one table.
-bench: deps build
-	./$(BIN)/ringcache-bench compare --ringcache-bin $(BIN)/ringcache
+# SET, GET, INCR, and a short script by EVALSHA.
+BENCH_SCRIPT := return redis.call('INCR', KEYS[1])
 
-# The same against a local 3-node cluster (N=3, W=2, R=2), redis-benchmark through one node.
+bench: deps build
+	./$(BIN)/ringcache-bench compare --ringcache-bin $(BIN)/ringcache --tests set,get,incr --script "$(BENCH_SCRIPT)"
+
+# The same against a local 3-node cluster (N=3, W=2, R=2), redis-benchmark through one node, and
+# INCR of keys whose primary is that node and of keys it forwards to another.
 bench-cluster: deps build
-	./$(BIN)/ringcache-bench compare --ringcache-bin $(BIN)/ringcache --cluster 3 --rss=false
+	./$(BIN)/ringcache-bench compare --ringcache-bin $(BIN)/ringcache --cluster 3 --rss=false \
+		--tests set,get,incr --primaries --script "$(BENCH_SCRIPT)"
 
 # Merkle anti-entropy: one exchange between two 1M-key engines differing in 1,000 keys, then one in
 # sync, over the transport on 127.0.0.1; and the digest's cost on the engine write path.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -62,6 +63,17 @@ func measureTarget(ctx context.Context, cfg CompareConfig, rb *redisBench, t Tar
 	}
 	logf(cfg.Log, "== %s: listening on %s, pid %d\n", t.Name(), addr, pid)
 	res = targetResult{Name: t.Name(), Cells: map[int][][]Sample{}, Requests: map[int]int{}}
+	if cfg.Script != "" {
+		if err := loadScript(ctx, addr, cfg.Script); err != nil {
+			return res, err
+		}
+	}
+	if cfg.Primaries {
+		if rb.tags, err = primaryTags(ctx, addr); err != nil {
+			return res, err
+		}
+		logf(cfg.Log, "%s: hash tag {%s} has this node for primary, {%s} another\n", t.Name(), rb.tags[0], rb.tags[1])
+	}
 	for _, p := range cfg.Pipelines {
 		calN := cfg.CalibrationRequests * p
 		logf(cfg.Log, "%s -P %d: calibrating\n", t.Name(), p)
@@ -151,4 +163,55 @@ func logf(w io.Writer, format string, args ...any) {
 	if w != nil {
 		fmt.Fprintf(w, format, args...)
 	}
+}
+
+// loadScript loads the script measured as EVALSHA on the target at addr.
+func loadScript(ctx context.Context, addr, script string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 3})
+	defer c.Close()
+	sha, err := c.ScriptLoad(ctx, script).Result()
+	if err != nil {
+		return fmt.Errorf("bench: SCRIPT LOAD on %s: %w", addr, err)
+	}
+	if sha != ScriptSHA(script) {
+		return fmt.Errorf("bench: SCRIPT LOAD on %s named the script %s, want %s", addr, sha, ScriptSHA(script))
+	}
+	return nil
+}
+
+// primaryTags returns a hash tag whose keys have the node at addr for
+// primary and one whose keys have another node, by RINGCACHE NODES and
+// OWNERS; two tags for a server without them (one node, redis-server).
+func primaryTags(ctx context.Context, addr string) ([2]string, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 3})
+	defer c.Close()
+	nodes, err := c.Do(ctx, "RINGCACHE", "NODES").Slice()
+	if err != nil || len(nodes) < 2 {
+		return [2]string{"a", "b"}, nil
+	}
+	self := ""
+	for _, n := range nodes {
+		if f, ok := n.([]any); ok && len(f) > 1 && f[1] == addr {
+			self, _ = f[0].(string)
+		}
+	}
+	var tags [2]string
+	for i := 0; i < 1000 && (tags[0] == "" || tags[1] == ""); i++ {
+		tag := "t" + strconv.Itoa(i)
+		owners, err := c.Do(ctx, "RINGCACHE", "OWNERS", "{"+tag+"}").StringSlice()
+		if err != nil || len(owners) == 0 {
+			return tags, fmt.Errorf("bench: RINGCACHE OWNERS on %s: %v", addr, err)
+		}
+		j := 1
+		if owners[0] == self {
+			j = 0
+		}
+		if tags[j] == "" {
+			tags[j] = tag
+		}
+	}
+	if self == "" || tags[0] == "" || tags[1] == "" {
+		return tags, fmt.Errorf("bench: no hash tags with and without %s (node %q) for primary", addr, self)
+	}
+	return tags, nil
 }

@@ -24,6 +24,17 @@ type CompareConfig struct {
 	Baseline string
 	// Tests is redis-benchmark's -t list. Default "set,get".
 	Tests string
+	// Script, when set, is a Lua script measured too: loaded on each
+	// target with SCRIPT LOAD, then run by redis-benchmark as
+	// EVALSHA <sha1> 1 script:__rand_int__ __rand_int__, reported as the
+	// test EVALSHA. Default "" (none).
+	Script string
+	// Primaries, when set, also measures INCR of keys whose primary is the
+	// node redis-benchmark talks to (test INCR@PRIMARY) and of keys whose
+	// primary is another node (INCR@FORWARDED: each command takes one more
+	// hop), found with RINGCACHE OWNERS on a hash tag. On one node and on
+	// redis-server both are plain INCRs. Default false.
+	Primaries bool
 	// Runs is how many times each cell is measured; the table shows the
 	// median. Default 3.
 	Runs int

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -139,5 +140,31 @@ func TestRingcacheTargetFlags(t *testing.T) {
 	}
 	if err := tgt.Stop(context.Background()); err != nil {
 		t.Fatalf("second Stop: %v", err)
+	}
+}
+
+// TestCompareScriptAndPrimaries: a script is measured as EVALSHA and the
+// INCRs of Primaries as their own tests, on every target.
+func TestCompareScriptAndPrimaries(t *testing.T) {
+	requireBinaries(t, "redis-server", "redis-benchmark")
+	t.Setenv("TMPDIR", t.TempDir())
+	cfg := DefaultCompareConfig()
+	cfg.Targets = []Target{NewRedisTarget("redis-noaof", "redis-server", "--appendonly", "no")}
+	cfg.Tests, cfg.Script, cfg.Primaries = "incr", "return redis.call('INCR', KEYS[1])", true
+	cfg.Runs, cfg.Pipelines, cfg.Clients, cfg.KeySpace = 1, []int{1}, 2, 100
+	cfg.MinRunTime, cfg.CalibrationRequests, cfg.RSS = 0, 300, false
+	tab, err := Compare(testContext(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tests []string
+	for _, r := range tab.Rows {
+		if r.OpsPerSec <= 0 {
+			t.Errorf("%s: %v ops/s", r.Test, r.OpsPerSec)
+		}
+		tests = append(tests, r.Test)
+	}
+	if want := []string{"INCR", "INCR@PRIMARY", "INCR@FORWARDED", "EVALSHA"}; !slices.Equal(tests, want) {
+		t.Fatalf("tests %v, want %v", tests, want)
 	}
 }

@@ -3,11 +3,14 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,6 +21,9 @@ import (
 type redisBench struct {
 	cfg      CompareConfig
 	textMode bool
+	// tags are the hash tags of the target measured now whose primary is
+	// the node measured and another node (Primaries).
+	tags [2]string
 	// commands records every command line run, for the report.
 	commands []string
 }
@@ -38,12 +44,50 @@ func (b *redisBench) args(addr string, pipeline, requests int) ([]string, error)
 	return a, nil
 }
 
-// run executes one invocation and parses its samples.
+// run measures the tests, then the script if there is one, and returns
+// their samples.
 func (b *redisBench) run(ctx context.Context, addr string, pipeline, requests int) ([]Sample, error) {
 	args, err := b.args(addr, pipeline, requests)
 	if err != nil {
 		return nil, err
 	}
+	samples, err := b.runArgs(ctx, args)
+	if err != nil {
+		return samples, err
+	}
+	if b.cfg.Primaries {
+		for i, name := range []string{"INCR@PRIMARY", "INCR@FORWARDED"} {
+			more, err := b.runArgs(ctx, append(slices.Clone(args), "INCR", "{"+b.tags[i]+"}:__rand_int__"))
+			if err != nil {
+				return nil, err
+			}
+			for j := range more {
+				more[j].Test = name
+			}
+			samples = append(samples, more...)
+		}
+	}
+	if b.cfg.Script == "" {
+		return samples, nil
+	}
+	// A command after the options replaces -t: redis-benchmark runs it
+	// alone and names the test after it.
+	args = append(args, "EVALSHA", ScriptSHA(b.cfg.Script), "1", "script:__rand_int__", "__rand_int__")
+	more, err := b.runArgs(ctx, args)
+	for i := range more {
+		more[i].Test = "EVALSHA"
+	}
+	return append(samples, more...), err
+}
+
+// ScriptSHA is the name SCRIPT LOAD gives a script: its SHA1 in hex.
+func ScriptSHA(script string) string {
+	sum := sha1.Sum([]byte(script))
+	return hex.EncodeToString(sum[:])
+}
+
+// runArgs executes one invocation and parses its samples.
+func (b *redisBench) runArgs(ctx context.Context, args []string) ([]Sample, error) {
 	line := commandLine(b.cfg.RedisBenchmark, args)
 	b.commands = append(b.commands, line)
 	logf(b.cfg.Log, "  $ %s\n", line)
@@ -64,7 +108,7 @@ func (b *redisBench) run(ctx context.Context, addr string, pipeline, requests in
 	if errors.Is(err, ErrNoLatency) {
 		logf(b.cfg.Log, "  redis-benchmark --csv has no latency columns; using its text output\n")
 		b.textMode = true
-		return b.run(ctx, addr, pipeline, requests)
+		return b.runArgs(ctx, slices.DeleteFunc(args, func(a string) bool { return a == "--csv" }))
 	}
 	return samples, err
 }

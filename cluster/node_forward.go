@@ -129,3 +129,17 @@ func (n *Node) Forward(ctx context.Context, id string, req []byte) ([]byte, erro
 	}
 	return nil, err
 }
+
+// Peers implements server.Peers: the other ring members this node
+// considers healthy now, sorted.
+func (n *Node) Peers() []string {
+	t := n.topo.Load()
+	down := t.Unhealthy(n.now())
+	var out []string
+	for _, id := range t.IDs() {
+		if id != n.cfg.NodeID && (down == nil || !down(id)) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

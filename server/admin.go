@@ -143,6 +143,8 @@ func (s *Server) configParams() map[string]string {
 		"slowlog-max-len":           strconv.FormatInt(s.slow.maxLen.Load(), 10),
 		"latency-monitor-threshold": strconv.FormatInt(s.latency.threshold.Load(), 10),
 		"io-threads":                "1",
+		"busy-reply-threshold":      strconv.FormatInt(s.scripts.BusyThreshold().Milliseconds(), 10),
+		"lua-time-limit":            strconv.FormatInt(s.scripts.BusyThreshold().Milliseconds(), 10),
 	}
 	if s.cfg.Settings != nil {
 		// The binary's settings add to these; where both name one, the
@@ -303,6 +305,9 @@ func cmdCommandGetKeys(x *call) error {
 // keyArgs returns the keys among args (the command's name first) by the
 // table's positions: firstKey, lastKey (negative from the end), step.
 func keyArgs(c *command, args [][]byte) [][]byte {
+	if c.keys != nil {
+		return c.keys(args)
+	}
 	if c.firstKey <= 0 {
 		return nil
 	}

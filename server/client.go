@@ -37,6 +37,9 @@ type client struct {
 	// hop is how often the request was forwarded (0: a client's own).
 	atPrimary bool
 	hop       int
+	// origin names a session without a socket for MONITOR and SLOWLOG:
+	// "forwarded", or "lua" for a script's commands.
+	origin string
 
 	// multi is the transaction MULTI began (nil: none); watching, the
 	// keys WATCH read. inTxn is set while EXEC runs the transaction's
@@ -97,7 +100,7 @@ type client struct {
 // peer, or "forwarded" for a forwarded request's session.
 func (c *client) addr() string {
 	if c.conn == nil {
-		return "forwarded"
+		return c.origin
 	}
 	return c.conn.RemoteAddr().String()
 }

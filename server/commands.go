@@ -6,14 +6,16 @@ import "strings"
 type cmdFlag uint32
 
 const (
-	flagWrite    cmdFlag = 1 << iota // modifies the keyspace
-	flagReadonly                     // only reads the keyspace
-	flagDenyOOM                      // may grow memory
-	flagFast                         // O(1) or O(log N)
-	flagNoAuth                       // allowed before AUTH
-	flagAdmin                        // administrative
-	flagLoading                      // allowed while loading
-	flagStale                        // allowed on a stale replica
+	flagWrite     cmdFlag = 1 << iota // modifies the keyspace
+	flagReadonly                      // only reads the keyspace
+	flagDenyOOM                       // may grow memory
+	flagFast                          // O(1) or O(log N)
+	flagNoAuth                        // allowed before AUTH
+	flagAdmin                         // administrative
+	flagLoading                       // allowed while loading
+	flagStale                         // allowed on a stale replica
+	flagNoScript                      // scripts may not call it
+	flagAllowBusy                     // runs while a script is busy
 )
 
 var flagNames = []struct {
@@ -22,7 +24,7 @@ var flagNames = []struct {
 }{
 	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
 	{flagAdmin, "admin"}, {flagNoAuth, "no_auth"}, {flagLoading, "loading"},
-	{flagStale, "stale"}, {flagFast, "fast"},
+	{flagStale, "stale"}, {flagFast, "fast"}, {flagNoScript, "noscript"}, {flagAllowBusy, "allow_busy"},
 }
 
 // command is one row of the command table. Key positions follow Redis's
@@ -40,6 +42,9 @@ type command struct {
 	since    string // Redis version that introduced it
 	run      func(*call) error
 	subs     map[string]*command
+	// keys, when set, finds the command's keys in its arguments, for
+	// commands whose keys no fixed positions describe (EVAL's numkeys).
+	keys func(args [][]byte) [][]byte
 	// primary, when set, reports whether the command with these
 	// arguments reads and writes its keys: it then runs at their primary
 	// (primary.go).
@@ -155,6 +160,17 @@ func buildTable() map[string]*command {
 		{name: "scan", arity: -2, flags: flagReadonly, group: "generic", summary: "Iterates over the key names in the database.", since: "2.8.0", run: cmdScan},
 		{name: "keys", arity: 2, flags: flagReadonly, group: "generic", summary: "Returns all key names that match a pattern.", since: "1.0.0", run: cmdKeys},
 		{name: "randomkey", arity: 1, flags: flagReadonly, group: "generic", summary: "Returns a random key name from the database.", since: "1.0.0", run: cmdRandomKey},
+		{name: "eval", arity: -3, flags: flagNoScript | flagStale, keys: evalKeys, group: "scripting", summary: "Executes a server-side Lua script.", since: "2.6.0", run: cmdEval},
+		{name: "evalsha", arity: -3, flags: flagNoScript | flagStale, keys: evalKeys, group: "scripting", summary: "Executes a server-side Lua script by SHA1 digest.", since: "2.6.0", run: cmdEvalSHA},
+		{name: "eval_ro", arity: -3, flags: flagNoScript | flagStale | flagReadonly, keys: evalKeys, group: "scripting", summary: "Executes a read-only server-side Lua script.", since: "7.0.0", run: cmdEvalRO},
+		{name: "evalsha_ro", arity: -3, flags: flagNoScript | flagStale | flagReadonly, keys: evalKeys, group: "scripting", summary: "Executes a read-only server-side Lua script by SHA1 digest.", since: "7.0.0", run: cmdEvalSHARO},
+		{name: "script", arity: -2, group: "scripting", summary: "A container for Lua scripts management commands.", since: "2.6.0", subs: subTable("script", []*command{
+			{name: "load", arity: 3, flags: flagNoScript | flagStale, summary: "Loads a server-side Lua script to the script cache.", since: "2.6.0", run: cmdScriptLoad},
+			{name: "exists", arity: -3, flags: flagNoScript, summary: "Determines whether server-side Lua scripts exist in the script cache.", since: "2.6.0", run: cmdScriptExists},
+			{name: "flush", arity: -2, flags: flagNoScript, summary: "Removes all server-side Lua scripts from the script cache.", since: "2.6.0", run: cmdScriptFlush},
+			{name: "kill", arity: 2, flags: flagNoScript | flagAllowBusy, summary: "Terminates a server-side Lua script during execution.", since: "2.6.0", run: cmdScriptKill},
+			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdScriptHelp},
+		})},
 		{name: "multi", arity: 1, flags: flagFast | flagLoading | flagStale, group: "transactions", summary: "Starts a transaction.", since: "1.2.0", run: cmdMulti},
 		{name: "exec", arity: 1, flags: flagLoading | flagStale, group: "transactions", summary: "Executes all commands in a transaction.", since: "1.2.0", run: cmdExec},
 		{name: "discard", arity: 1, flags: flagFast | flagLoading | flagStale, group: "transactions", summary: "Discards a transaction.", since: "2.0.0", run: cmdDiscard},
@@ -207,6 +223,7 @@ func buildTable() map[string]*command {
 			{name: "join", arity: 2, flags: flagAdmin, summary: "Makes this node join its seeds' cluster.", since: redisVersion, run: cmdRingcacheJoin},
 			{name: "leave", arity: 2, flags: flagAdmin, summary: "Makes this node leave the cluster for good; it exits once its ranges moved.", since: redisVersion, run: cmdRingcacheLeave},
 			{name: "remove", arity: -3, flags: flagAdmin, summary: "Removes a dead member: its ranges move to their next owners.", since: redisVersion, run: cmdRingcacheRemove},
+			{name: "script", arity: 3, flags: flagLoading | flagStale, summary: "Returns the body of a cached script, or a null: members fetch the scripts they lack from each other.", since: redisVersion, run: cmdRingcacheScript},
 			{name: "transfers", arity: 2, flags: flagLoading | flagStale, summary: "Returns the topology operation in progress and this node's streaming, as name/value pairs.", since: redisVersion, run: cmdRingcacheTransfers},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: redisVersion, run: cmdRingcacheHelp},
 		})},
@@ -239,6 +256,7 @@ func buildTable() map[string]*command {
 	m := make(map[string]*command, len(cmds))
 	for _, c := range cmds {
 		c.primary = primaryRules[c.name]
+		c.flags |= extraFlags[c.name]
 		if c.subs != nil {
 			for _, sub := range c.subs {
 				sub.group = c.group
@@ -258,10 +276,20 @@ var primaryRules = map[string]func(args [][]byte) bool{
 	"append": always, "setrange": always, "setbit": always, "bitfield": always, "bitop": always,
 	"msetnx": always, "expire": always, "pexpire": always, "expireat": always, "pexpireat": always,
 	"persist": always, "restore": always, "rename": always, "renamenx": always, "copy": always,
-	"move": always,
+	"move": always, "eval": always, "evalsha": always, "eval_ro": always, "evalsha_ro": always,
 }
 
 func always([][]byte) bool { return true }
+
+// extraFlags adds flags to commands by name: those scripts may not call,
+// and those that run while a script is busy, as in Redis 7.
+var extraFlags = map[string]cmdFlag{
+	"multi": flagNoScript, "exec": flagNoScript, "discard": flagNoScript, "watch": flagNoScript,
+	"unwatch": flagNoScript, "monitor": flagNoScript, "save": flagNoScript, "bgsave": flagNoScript,
+	"shutdown": flagNoScript | flagAllowBusy, "wait": flagNoScript,
+	"auth": flagAllowBusy | flagNoScript, "hello": flagAllowBusy | flagNoScript, "quit": flagAllowBusy,
+	"reset": flagNoScript,
+}
 
 // setReads reports whether a SET reads the key before it writes: with
 // NX, XX, GET or KEEPTTL. (A malformed SET runs where it is and fails

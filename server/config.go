@@ -128,6 +128,11 @@ type Config struct {
 	// instead of running its commands one after another (multi.go).
 	// Default false.
 	StrictTransactions bool
+
+	// BusyThreshold is how long a script runs before other commands are
+	// answered BUSY and SCRIPT KILL may stop it (Redis's
+	// busy-reply-threshold, alias lua-time-limit). Default 5s; 0: never.
+	BusyThreshold time.Duration
 }
 
 // Arrivals estimates when input arrived, from when it was read.
@@ -162,6 +167,7 @@ func DefaultConfig() Config {
 		PreAuthMaxBytes:     defaultPreAuthMaxBytes,
 		PreAuthMaxMultibulk: defaultPreAuthMaxMultibulk,
 		Databases:           16,
+		BusyThreshold:       5 * time.Second,
 		Version:             "dev",
 	}
 }

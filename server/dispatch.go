@@ -57,7 +57,7 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 	}
 	executed, i := 0, 0
 	for i < len(cmds) && !c.closed && c.monitor == nil {
-		if !c.needsAuth() && !c.silent() && c.multi == nil {
+		if !c.needsAuth() && !c.silent() && c.multi == nil && !s.scripts.Busy() {
 			if n := s.runBatch(c, conn, cmds[i:]); n > 0 {
 				i += n
 				executed += n
@@ -133,6 +133,9 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	cmd, err := resolve(args)
 	if err == nil && c.needsAuth() && cmd.flags&flagNoAuth == 0 {
 		err = errNoAuth
+	}
+	if err == nil && cmd.flags&flagAllowBusy == 0 && c.origin != "lua" && s.scripts.Busy() {
+		err = errBusy
 	}
 	if err == nil && queued(c, cmd) {
 		c.queue(args)

@@ -66,7 +66,9 @@
 // primary runs them with the same locks, and the reply comes back as the
 // primary wrote it. MULTI/EXEC (multi.go) queues commands and runs them
 // with every key locked, at their primary when they have one, and WATCH
-// compares store versions.
+// compares store versions. EVAL (eval.go) runs a Lua script (package
+// script) the same way, its redis.call commands in a session that neither
+// locks nor forwards.
 //
 // # Cluster commands
 //

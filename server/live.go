@@ -69,6 +69,13 @@ var runtimeParams = map[string]paramSetter{
 	"slowlog-log-slower-than":   intParam(-1, math.MaxInt64, func(s *Server, n int64) { s.slow.slowerThan.Store(n) }),
 	"slowlog-max-len":           intParam(0, math.MaxInt64, func(s *Server, n int64) { s.slow.setMaxLen(n) }),
 	"latency-monitor-threshold": intParam(0, math.MaxInt64, func(s *Server, n int64) { s.latency.threshold.Store(n) }),
+	"busy-reply-threshold":      intParam(0, math.MaxInt64/int64(time.Millisecond), setBusyThreshold),
+	"lua-time-limit":            intParam(0, math.MaxInt64/int64(time.Millisecond), setBusyThreshold),
+}
+
+// setBusyThreshold sets busy-reply-threshold (lua-time-limit), in ms.
+func setBusyThreshold(s *Server, ms int64) {
+	s.scripts.SetBusyThreshold(time.Duration(ms) * time.Millisecond)
 }
 
 // intParam is a runtime parameter that takes an integer in [lo, hi], with

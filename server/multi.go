@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"errors"
 
 	"github.com/ringcache/ringcache/server/store"
 )
@@ -145,31 +144,17 @@ func (s *Server) execTxn(c *client, conn *reply, cmds [][][]byte, watch []watche
 		return s.execAtomic(c, conn, cmds, watch)
 	}
 	keys, ok := txnKeys(c.db, cmds, watch)
-	for attempt := 1; ; attempt++ {
-		id, self := "", false
-		if ok {
-			id, self = s.primaryOf(keys)
-		}
-		switch {
-		case self:
-			return s.execAtomic(c, conn, cmds, watch)
-		case id == "" && len(keys) > 0 && s.cfg.StrictTransactions:
+	spread := func() error {
+		if len(keys) > 0 && s.cfg.StrictTransactions {
 			return errCrossSlot
-		case id == "":
-			return s.execInTurn(c, conn, cmds, watch)
 		}
-		err := s.forwardTxn(c, conn, id, cmds, watch)
-		if !errors.Is(err, store.ErrNotRun) {
-			return err
-		}
-		if attempt == routeAttempts {
-			return errTryAgain
-		}
-		s.stats.rerouted.Add(1)
-		if !s.pauseBeforeRetry() {
-			return errTryAgain
-		}
+		return s.execInTurn(c, conn, cmds, watch)
 	}
+	if !ok {
+		return spread()
+	}
+	return s.route(keys, func() error { return s.execAtomic(c, conn, cmds, watch) }, spread,
+		func(id string) error { return s.forwardTxn(c, conn, id, cmds, watch) })
 }
 
 // txnKeys returns the store keys of a transaction's commands (in

@@ -57,15 +57,28 @@ func (s *Server) run(x *call) error {
 	if s.router == nil || x.cmd.primary == nil || x.c.atPrimary || x.c.inExec || !x.cmd.primary(x.args) {
 		return x.cmd.run(x)
 	}
-	keys := keyArgs(x.cmd, x.args)
-	for attempt := 1; ; attempt++ {
-		id, self := s.primaryOf(storeKeys(x.c.db, keys))
-		if self || id == "" {
-			return x.cmd.run(x)
-		}
+	here := func() error { return x.cmd.run(x) }
+	return s.route(storeKeys(x.c.db, keyArgs(x.cmd, x.args)), here, here, func(id string) error {
 		req := forwardRequest{hop: x.c.hop + 1, db: x.c.db, resp3: x.c.w.resp3, read: x.c.readLevel, write: x.c.writeLevel,
 			cmds: [][][]byte{x.args}}
-		err := s.sendForward(x.c, x.conn, id, &req)
+		return s.sendForward(x.c, x.conn, id, &req)
+	})
+}
+
+// route runs a command of keys (store keys) where it belongs: here when
+// this node is their primary, spread when they have several primaries or
+// none, else forward to the primary, routed again while the node it went
+// to refuses it unrun.
+func (s *Server) route(keys [][]byte, here, spread func() error, forward func(id string) error) error {
+	for attempt := 1; ; attempt++ {
+		id, self := s.primaryOf(keys)
+		switch {
+		case self:
+			return here()
+		case id == "":
+			return spread()
+		}
+		err := forward(id)
 		if !errors.Is(err, store.ErrNotRun) {
 			return err
 		}
@@ -195,7 +208,7 @@ func keysOf(cmds [][][]byte) [][]byte {
 // (the sender's deadline), and marked as being at the primary so that
 // its commands run here.
 func (s *Server) forwardedClient(ctx context.Context, req forwardRequest) (*client, error) {
-	c := &client{id: -1, authed: true, atPrimary: true, hop: req.hop, created: time.Now()}
+	c := &client{id: -1, authed: true, atPrimary: true, hop: req.hop, origin: "forwarded", created: time.Now()}
 	c.selectDB(req.db)
 	c.w.Conn = &captured{}
 	c.setProto(req.resp3)

@@ -238,5 +238,6 @@ func cmdRingcacheHelp(x *call) error {
 		"LEAVE", "    Make this node leave the cluster for good: its ranges stream to their next owners, then it exits.",
 		"REMOVE <node-id> [FORCE]", "    Remove a dead member: its ranges are synced to their next owners from the surviving replicas.",
 		"TRANSFERS", "    Return the topology operation in progress and this node's streaming as name/value pairs.",
+		"SCRIPT <sha1>", "    Return the body of a script in this node's cache, or a null (members fetch the scripts they lack).",
 	})
 }

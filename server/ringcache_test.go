@@ -158,7 +158,7 @@ func TestRingcacheInCommandTable(t *testing.T) {
 	for _, s := range top[9].([]any) {
 		subs = append(subs, s.([]any)[0].(string))
 	}
-	wantSubs := []string{"ringcache|consistency", "ringcache|help", "ringcache|hints", "ringcache|join", "ringcache|leave", "ringcache|localget", "ringcache|nodes", "ringcache|owners", "ringcache|remove", "ringcache|repair", "ringcache|transfers"}
+	wantSubs := []string{"ringcache|consistency", "ringcache|help", "ringcache|hints", "ringcache|join", "ringcache|leave", "ringcache|localget", "ringcache|nodes", "ringcache|owners", "ringcache|remove", "ringcache|repair", "ringcache|script", "ringcache|transfers"}
 	if !reflect.DeepEqual(subs, wantSubs) {
 		t.Errorf("subcommands = %v, want %v", subs, wantSubs)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/ringcache/ringcache/server/script"
 )
 
 // Server is a RESP server in front of a Store. Create it with New, run it
@@ -23,6 +26,8 @@ type Server struct {
 	latest  LatestReader // store's, if it has one
 	view    ClusterView  // store's ClusterView, nil when it has none
 	router  Router       // store's, nil when keys have no primary
+	peers   Peers        // store's, nil without other members
+	scripts *script.Engine
 	log     *slog.Logger
 	metrics Metrics
 	now     func() time.Time
@@ -120,6 +125,15 @@ func New(cfg Config, store Store) (*Server, error) {
 	s.view, _ = store.(ClusterView)
 	s.latest, _ = store.(LatestReader)
 	s.router, _ = store.(Router)
+	s.peers, _ = store.(Peers)
+	scfg := script.DefaultConfig()
+	scfg.Logger = s.log.With("component", "script")
+	scfg.BusyThreshold = cfg.BusyThreshold
+	scripts, err := script.New(scfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	s.scripts = scripts
 	s.started = s.now()
 	s.slow.init()
 	s.live.init(cfg)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -245,4 +247,107 @@ func TestProcessPausedPrimary(t *testing.T) {
 	if got > acked.Load()+unknown.Load() {
 		t.Fatalf("counter %d > %d acknowledged + %d unknown increments", got, acked.Load(), unknown.Load())
 	}
+}
+
+// TestProcessScriptsAcrossNodes: the script cache behaves as one Redis's
+// (SCRIPT LOAD on one node, EVALSHA on any; a script EVAL cached on one
+// node found by the others; SCRIPT FLUSH everywhere), a script that reads
+// then writes is atomic through every node, and keys with different
+// primaries get CROSSSLOT.
+func TestProcessScriptsAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 3)
+	ctx := context.Background()
+	cls := []*redis.Client{c.client(0), c.client(1), c.client(2)}
+
+	incr := "local v = tonumber(redis.call('GET', KEYS[1]) or '0'); redis.call('SET', KEYS[1], v + 1); return v + 1"
+	sha, err := cls[0].ScriptLoad(ctx, incr).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, cl := range cls {
+		if err := cl.EvalSha(ctx, sha, []string{"loaded"}).Err(); err != nil {
+			t.Fatalf("EVALSHA through node %d after SCRIPT LOAD through node 0: %v", i, err)
+		}
+	}
+	// A key-less script runs where it is sent: node 2 fetches it.
+	hello := "return 'hello from ' .. ARGV[1]"
+	if err := cls[0].Eval(ctx, hello, nil, "eval").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cls[2].EvalSha(ctx, script1(hello), nil, "evalsha").Result(); err != nil || got != "hello from evalsha" {
+		t.Fatalf("EVALSHA through node 2 of a script EVAL cached on node 0: %v, %v", got, err)
+	}
+
+	const each = 300
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for _, cl := range cls {
+		for range 2 {
+			wg.Go(func() {
+				for range each / 2 {
+					if err := cl.EvalSha(ctx, sha, []string{"{s}count"}).Err(); err != nil {
+						failed.Store(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cls[1].Get(ctx, "{s}count").Int(); err != nil || got != 3*each {
+		t.Fatalf("{s}count = %d, %v after %d script increments", got, err, 3*each)
+	}
+
+	// Redlock's release: delete the lock only if it holds our token.
+	release := "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+	if err := cls[0].Set(ctx, "res", "token-1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := cls[1].Eval(ctx, release, []string{"res"}, "token-2").Int(); err != nil || n != 0 {
+		t.Fatalf("release with another's token = %d, %v", n, err)
+	}
+	if n, err := cls[2].Eval(ctx, release, []string{"res"}, "token-1").Int(); err != nil || n != 1 {
+		t.Fatalf("release with the owner's token = %d, %v", n, err)
+	}
+
+	a, b := keysOnTwoPrimaries(t, cls[0])
+	err = cls[0].Eval(ctx, "return 1", []string{a, b}).Err()
+	if err == nil || err.Error() != "CROSSSLOT Keys in request don't hash to the same slot" {
+		t.Fatalf("EVAL with keys %s and %s of different primaries = %v, want CROSSSLOT", a, b, err)
+	}
+
+	if err := cls[1].ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, cl := range cls {
+		if err := cl.EvalSha(ctx, sha, []string{"loaded"}).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			t.Fatalf("EVALSHA through node %d after SCRIPT FLUSH = %v, want NOSCRIPT", i, err)
+		}
+	}
+}
+
+// script1 is a script's SHA1 name.
+func script1(body string) string {
+	sum := sha1.Sum([]byte(body))
+	return hex.EncodeToString(sum[:])
+}
+
+// keysOnTwoPrimaries returns two keys whose first owners differ.
+func keysOnTwoPrimaries(t *testing.T, cl *redis.Client) (string, string) {
+	t.Helper()
+	first := owners(t, cl, "k0")[0]
+	for i := 1; i < 100; i++ {
+		k := "k" + strconv.Itoa(i)
+		if owners(t, cl, k)[0] != first {
+			return "k0", k
+		}
+	}
+	t.Fatal("100 keys on one primary")
+	return "", ""
 }

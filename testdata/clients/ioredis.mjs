@@ -42,6 +42,32 @@ await run('config get', () => client.config('GET', 'appendonly'));
 await run('client getname', () => client.client('GETNAME'));
 await run('unknown command', () => client.call('NOSUCHCOMMAND', 'x'));
 
+// Transactions (multi().exec()) and scripts (defineCommand: EVALSHA, then
+// EVAL on NOSCRIPT), with keys of one hash tag.
+await run('multi', async () => {
+  const res = await client.multi().set(k('{tx}a'), '1').incr(k('{tx}a')).get(k('{tx}a')).exec();
+  return res.map(([err, v]) => (err ? { error: err.message } : v));
+});
+await run('multi with an error', async () => {
+  const res = await client.multi().set(k('{tx}s'), 'x').incr(k('{tx}s')).exec();
+  return res.map(([err, v]) => (err ? { error: err.message } : v));
+});
+await run('multi discarded', async () => {
+  try {
+    await client.multi().set(k('{tx}d'), '1').call('NOSUCHCOMMAND').exec();
+    return 'executed';
+  } catch (e) {
+    return { error: e.message };
+  }
+});
+client.defineCommand('takeToken', {
+  numberOfKeys: 1,
+  lua: "local t = tonumber(redis.call('GET', KEYS[1]) or ARGV[1]) if t > 0 then redis.call('SET', KEYS[1], t - 1) return 1 end return 0",
+});
+await run('defineCommand', async () => [await client.takeToken(k('bucket'), 2), await client.takeToken(k('bucket'), 2), await client.takeToken(k('bucket'), 2)]);
+await run('release script', () => client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end", 1, k('{tx}a'), '2'));
+await run('del tx', () => client.del(k('{tx}s'), k('{tx}d'), k('bucket')));
+
 // A second client on database 5 (ioredis's db option sends SELECT), SCAN
 // through scanStream, KEYS and FLUSHDB of that database only.
 const db5 = new Redis({ host, port, db: 5, maxRetriesPerRequest: 1, lazyConnect: true });

@@ -46,6 +46,16 @@ await run('clientGetName', () => client.clientGetName());
 await run('hello', async () => { const h = await client.hello(); return { server: h.server, proto: h.proto, mode: h.mode, role: h.role }; });
 await run('info has redis_version', async () => (await client.info('server')).includes('redis_version:'));
 await run('unknown command', () => client.sendCommand(['NOSUCHCOMMAND', 'x']));
+
+// Transactions (multi().exec()) and scripts (EVAL, SCRIPT LOAD, EVALSHA),
+// with keys of one hash tag.
+await run('multi', () => client.multi().set(k('{tx}a'), '1').incr(k('{tx}a')).get(k('{tx}a')).exec());
+await run('script load and evalSha', async () => {
+  const sha = await client.scriptLoad("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  return [sha, await client.evalSha(sha, { keys: [k('{tx}a')], arguments: ['5'] })];
+});
+await run('eval', () => client.eval("return {#KEYS, ARGV[1], redis.call('GET', KEYS[1])}", { keys: [k('{tx}a')], arguments: ['x'] }));
+await run('del tx', () => client.del([k('{tx}a')]));
 await run('wrong arity', () => client.sendCommand(['GET']));
 
 // A second client on database 6 (node-redis's database option), SCAN

@@ -87,4 +87,63 @@ run("db 7 keys", lambda: unprefixed(db7.keys(k("*"))))
 run("db 7 flushdb again", lambda: db7.flushdb())
 run("db 7 dbsize after flushdb", lambda: db7.dbsize())
 run("db 0 key after the db 7 flushdb", lambda: r.getdel(k("d0")))
+
+# Transactions: pipeline() is transactional by default; WATCH through
+# transaction(); keys of one hash tag so that a cluster runs each
+# transaction at one primary.
+run("multi pipeline", lambda: r.pipeline().set(k("{tx}a"), 1).incr(k("{tx}a")).get(k("{tx}a")).execute())
+run("multi pipeline with an error", lambda: r.pipeline().set(k("{tx}s"), "x").incr(k("{tx}s")).get(k("{tx}s")).execute(raise_on_error=False))
+
+
+def watched_incr(pipe):
+    n = int(pipe.get(k("{tx}a")) or 0)
+    pipe.multi()
+    pipe.set(k("{tx}a"), n + 1)
+
+
+run("transaction with watch", lambda: r.transaction(watched_incr, k("{tx}a")))
+run("get after transaction", lambda: r.get(k("{tx}a")))
+
+
+def set_many():
+    # Django's cache set_many: a MULTI of SETs.
+    p = r.pipeline()
+    for i in range(3):
+        p.set(k("{tx}m%d" % i), i)
+    return p.execute()
+
+
+run("set_many", set_many)
+
+# Scripts: redis-py's Lock (its acquire, extend and release are scripts
+# and SET NX PX), a script object (EVALSHA, SCRIPT LOAD on NOSCRIPT), a
+# token bucket rate limiter.
+lock = r.lock(k("lock"), timeout=10)
+run("lock acquire", lambda: lock.acquire(blocking=False))
+run("lock acquire again", lambda: r.lock(k("lock"), timeout=10).acquire(blocking=False))
+run("lock extend", lambda: lock.extend(5))
+run("lock owned", lambda: lock.owned())
+run("lock release", lambda: lock.release())
+run("lock released", lambda: r.get(k("lock")))
+
+
+def with_lock():
+    with r.lock(k("lock2"), timeout=10):
+        held = r.exists(k("lock2"))
+    return [held, r.exists(k("lock2"))]
+
+
+run("with lock", with_lock)
+bucket = r.register_script("""
+local tokens = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+if tokens > 0 then
+  redis.call('SET', KEYS[1], tokens - 1, 'PX', ARGV[2])
+  return 1
+end
+return 0
+""")
+run("token bucket", lambda: [bucket(keys=[k("bucket")], args=[3, 10000]) for _ in range(5)])
+run("script flush", lambda: r.script_flush())
+run("token bucket after flush", lambda: bucket(keys=[k("bucket")], args=[3, 10000]))
+run("delete tx", lambda: r.delete(k("{tx}a"), k("{tx}s"), k("{tx}m0"), k("{tx}m1"), k("{tx}m2"), k("bucket")))
 print(json.dumps(["done", True]))
