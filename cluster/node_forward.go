@@ -23,11 +23,6 @@ import (
 // answer (server.Server.ServeForward).
 type ForwardHandler func(ctx context.Context, req []byte) ([]byte, error)
 
-// forwardTimeoutFactor bounds a forwarded request by this many request
-// timeouts: the primary reads every replica, then writes W of them, and
-// may pass the request on once.
-const forwardTimeoutFactor = 4
-
 func init() {
 	transport.RegisterError(122, store.ErrNotRun)
 }
@@ -48,9 +43,9 @@ func (n *Node) handleForward(mux *transport.Mux) {
 	}))
 }
 
-// Primary implements server.Router: the first owner of key that is
-// healthy in this node's view, or the first owner when none is; "" when
-// the ring places the key nowhere. This node counts as healthy unless it
+// Primary implements server.Router: the first owner of key that gossip
+// reports alive, or the first owner when none is; "" when the ring places
+// the key nowhere. This node counts as healthy unless it
 // stalled (SIGSTOP, a frozen machine) within primaryGrace: while it was
 // not running, the other nodes took the next owner for the primary of
 // its keys, and they go on doing so until they see it healthy again, so
@@ -63,7 +58,10 @@ func (n *Node) Primary(key []byte) (id string, self bool) {
 		return "", false
 	}
 	now := n.now()
-	down := t.Unhealthy(now)
+	// Down by gossip only, not by this node's failed calls: gossip's view
+	// converges across the members, a failed call is one node's, and two
+	// nodes that disagree would both take themselves for the primary.
+	down := func(id string) bool { return t.Down(id) && !t.Heard(id, now) }
 	if n.stalledWithin(now, n.primaryGrace()) {
 		// Just after a stall this node's own view is stale too (its
 		// peers may look down to it for a moment): the role goes to
@@ -73,7 +71,7 @@ func (n *Node) Primary(key []byte) (id string, self bool) {
 			if p == n.cfg.NodeID {
 				continue
 			}
-			if down == nil || !down(p) {
+			if !down(p) {
 				return p, false
 			}
 			if other == "" {
@@ -85,7 +83,7 @@ func (n *Node) Primary(key []byte) (id string, self bool) {
 		}
 	}
 	for _, p := range prefs {
-		if p == n.cfg.NodeID || down == nil || !down(p) {
+		if p == n.cfg.NodeID || !down(p) {
 			return p, p == n.cfg.NodeID
 		}
 	}
@@ -113,7 +111,9 @@ func (n *Node) Forward(ctx context.Context, id string, req []byte) ([]byte, erro
 	if pc == nil {
 		return nil, fmt.Errorf("%w: %w %s", store.ErrNotRun, ErrUnknownMember, id)
 	}
-	ctx, cancel := context.WithTimeout(ctx, forwardTimeoutFactor*n.cfg.Coordinator.Timeout)
+	// The sender's deadline (the server puts it in ctx and in the
+	// request) bounds the call; one request timeout at most.
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Coordinator.Timeout)
 	defer cancel()
 	resp, err := pc.caller.Call(ctx, transport.OpForward, req)
 	switch {

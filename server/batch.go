@@ -15,6 +15,7 @@ const (
 	batchNone  = iota
 	batchRead  // GET key, MGET key...
 	batchWrite // SET key value (no options), MSET key value...
+	batchIncr  // INCR key, DECR key, INCRBY key n, DECRBY key n (incrbatch.go)
 )
 
 // Batch bounds keep one Store call, and the duplicate-key scan of a write
@@ -40,8 +41,15 @@ func batchKind(args [][]byte) int {
 		if len(args) >= 2 && equalFold(args[0], "mget") {
 			return batchRead
 		}
+		if len(args) == 2 && (equalFold(args[0], "incr") || equalFold(args[0], "decr")) {
+			return batchIncr
+		}
 		if len(args) >= 3 && len(args)%2 == 1 && equalFold(args[0], "mset") {
 			return batchWrite
+		}
+	case 6:
+		if len(args) == 3 && (equalFold(args[0], "incrby") || equalFold(args[0], "decrby")) {
+			return batchIncr
 		}
 	}
 	return batchNone
@@ -57,21 +65,27 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 	n, keys := 1, len(cmds[0].Args)/2
 	for n < len(cmds) && n < maxBatchCmds && batchKind(cmds[n].Args) == kind {
 		k := len(cmds[n].Args) / 2
-		if kind == batchWrite && keys+k > maxBatchWriteKeys {
+		if kind != batchRead && keys+k > maxBatchWriteKeys {
 			break
 		}
 		n, keys = n+1, keys+k
 	}
+	if kind == batchIncr && n == 1 {
+		return 0 // one command: the usual path
+	}
 	start := time.Now()
 	if s.paused.paused(start) {
-		s.paused.wait(kind == batchWrite, s.closingCh)
+		s.paused.wait(kind != batchRead, s.closingCh)
 		start = time.Now()
 	}
 	var err error
-	if kind == batchRead {
+	switch kind {
+	case batchRead:
 		err = s.readBatch(c, conn, cmds[:n])
-	} else {
+	case batchWrite:
 		err = s.writeBatch(c, conn, cmds[:n])
+	default:
+		err = s.incrBatch(c, conn, cmds[:n], start)
 	}
 	c.lastCmd.Store(lookup(cmds[n-1].Args[0]))
 	d := time.Since(start)
@@ -81,8 +95,8 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 		}
 	}
 	// Each command of the batch counts its share of the store call
-	// (GET, SET, MGET and MSET are all fast commands to the latency
-	// monitor, as in Redis).
+	// (GET, SET, MGET, MSET and the INCR family are all fast commands to
+	// the latency monitor, as in Redis).
 	share := d / time.Duration(n)
 	s.latency.observe(true, share, start)
 	if s.monitors.n.Load() > 0 {
@@ -101,6 +115,9 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 // batchName returns the metric name of a batchable command without
 // allocating.
 func batchName(args [][]byte) string {
+	if k := batchKind(args); k == batchIncr {
+		return lookup(args[0]).name
+	}
 	switch {
 	case len(args[0]) == 3 && (args[0][0]|0x20) == 'g':
 		return "get"

@@ -129,6 +129,12 @@ type Config struct {
 	// Default false.
 	StrictTransactions bool
 
+	// ForwardTimeout is how long a node waits for a command it forwards
+	// to its keys' primary; the primary does not run it, or stamp its
+	// write, later than that. A cluster node sets it to its request
+	// timeout. Default 1s.
+	ForwardTimeout time.Duration
+
 	// BusyThreshold is how long a script runs before other commands are
 	// answered BUSY and SCRIPT KILL may stop it (Redis's
 	// busy-reply-threshold, alias lua-time-limit). Default 5s; 0: never.
@@ -168,6 +174,7 @@ func DefaultConfig() Config {
 		PreAuthMaxMultibulk: defaultPreAuthMaxMultibulk,
 		Databases:           16,
 		BusyThreshold:       5 * time.Second,
+		ForwardTimeout:      time.Second,
 		Version:             "dev",
 	}
 }
@@ -199,6 +206,10 @@ func (c Config) Validate() error {
 		return bad("MaxWait must not be negative, got %s", c.MaxWait)
 	case c.Databases < 1 || c.Databases > maxDatabases:
 		return bad("Databases must be in [1, %d], got %d", maxDatabases, c.Databases)
+	case c.ForwardTimeout <= 0:
+		return bad("ForwardTimeout must be positive, got %s", c.ForwardTimeout)
+	case c.BusyThreshold < 0:
+		return bad("BusyThreshold must not be negative, got %s", c.BusyThreshold)
 	}
 	return nil
 }

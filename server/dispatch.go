@@ -1,12 +1,15 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"github.com/ringcache/ringcache/server/store"
 )
 
 // call is one command being executed: the handler's whole world. Each
@@ -19,6 +22,9 @@ type call struct {
 	args [][]byte
 	// start is when the handler began (after a CLIENT PAUSE ended).
 	start time.Time
+	// opCtx, when set, is the context of the command's store calls: a
+	// read-modify-write's, with its deadline.
+	opCtx context.Context
 }
 
 // handle is redcon's handler. redcon hands over the first command of a
@@ -161,6 +167,15 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 			start = time.Now()
 		}
 		x.start = start
+		var cancel context.CancelFunc
+		if cmd.primary != nil && cmd.primary(args) {
+			x.opCtx = store.WithReadModifyWrite(c.storeCtx(s))
+			if s.cfg.MaxWait > 0 {
+				// It writes within MaxWait of its start or not at all (the
+				// store refuses a write stamped later).
+				x.opCtx, cancel = context.WithDeadline(x.opCtx, start.Add(s.cfg.MaxWait))
+			}
+		}
 		if stripes := s.shareReadKeys(c, cmd, args); stripes != nil {
 			err = s.run(x)
 			s.locks.runlock(stripes)
@@ -168,7 +183,10 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 		} else {
 			err = s.run(x)
 		}
-		x.args = nil
+		if cancel != nil {
+			cancel()
+		}
+		x.args, x.opCtx = nil, nil
 		d := time.Since(start)
 		if s.metrics != nil {
 			s.metrics.ObserveCommand(cmd.name, d, err != nil)

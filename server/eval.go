@@ -102,7 +102,7 @@ func (x *call) eval(bySHA, readOnly bool) error {
 	if !c.inExec {
 		defer x.unlockKeys(x.lockKeys(keys))
 	}
-	host := s.newScriptHost(c)
+	host := s.newScriptHost(c, x.ctx())
 	run := script.Run{Keys: keys, Args: argv, Proto: c.w.proto(), ReadOnly: readOnly, Host: host}
 	var reply []byte
 	if bySHA {
@@ -128,13 +128,13 @@ type scriptHost struct {
 	out *captured
 }
 
-func (s *Server) newScriptHost(parent *client) *scriptHost {
+func (s *Server) newScriptHost(parent *client, ctx context.Context) *scriptHost {
 	c := &client{id: parent.id, authed: true, atPrimary: parent.atPrimary, hop: parent.hop, inExec: true, inTxn: true,
 		origin: "lua", created: time.Now()}
 	c.selectDB(parent.db)
 	out := &captured{}
 	c.w.Conn = out
-	c.base = parent.storeCtx(s)
+	c.base = ctx // the script's deadline bounds its commands' writes
 	return &scriptHost{s: s, c: c, out: out}
 }
 
@@ -173,7 +173,7 @@ func (s *Server) fetchScript(ctx context.Context, sha string) bool {
 	}
 	for _, id := range s.peers.Peers() {
 		req := forwardRequest{hop: maxHops, cmds: [][][]byte{{[]byte("RINGCACHE"), []byte("SCRIPT"), []byte(sha)}}}
-		b, err := s.router.Forward(ctx, id, req.append(nil))
+		b, err := s.forwardTo(ctx, id, &req)
 		if err != nil {
 			continue
 		}
@@ -217,7 +217,7 @@ func (s *Server) toPeers(c *client, args [][]byte) [][]byte {
 	for i, id := range ids {
 		wg.Go(func() {
 			req := forwardRequest{hop: maxHops, cmds: [][][]byte{args}}
-			b, err := s.router.Forward(c.storeCtx(s), id, req.append(nil))
+			b, err := s.forwardTo(c.storeCtx(s), id, &req)
 			if err != nil {
 				return
 			}

@@ -35,6 +35,12 @@ type forwardRequest struct {
 	// read and write are the client's RINGCACHE CONSISTENCY levels ("":
 	// the defaults).
 	read, write string
+	// deadline is when the sender stops waiting, in Unix microseconds of
+	// its clock: a node that reads the request later (it waited in a
+	// partition, in a socket) refuses it unrun, and one that runs it
+	// stamps no write after it, so a client that gave up never sees the
+	// command take effect over what it wrote since.
+	deadline int64
 	// cmds run in order, each as one command of the client; when txn is
 	// set, as the commands of a transaction (EXEC), with watch its
 	// watched keys.
@@ -52,6 +58,7 @@ func (r *forwardRequest) append(dst []byte) []byte {
 		flags |= 2
 	}
 	dst = append(dst, forwardVersion, byte(r.hop), flags)
+	dst = binary.AppendVarint(dst, r.deadline)
 	dst = binary.AppendUvarint(dst, uint64(r.db))
 	dst = appendBytes(dst, []byte(r.read))
 	dst = appendBytes(dst, []byte(r.write))
@@ -86,6 +93,7 @@ func decodeForward(b []byte) (forwardRequest, error) {
 	}
 	r.hop, r.resp3, r.txn = int(b[1]), b[2]&1 != 0, b[2]&2 != 0
 	d := decoder{b: b[3:]}
+	r.deadline = d.varint()
 	db := d.uvarint()
 	r.read, r.write = string(d.bytes()), string(d.bytes())
 	n := d.uvarint()

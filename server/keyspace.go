@@ -12,8 +12,14 @@ import (
 
 func (x *call) nowMs() int64 { return x.s.now().UnixMilli() }
 
-// ctx is the context of the call's Store operations: the connection's.
-func (x *call) ctx() context.Context { return x.c.storeCtx(x.s) }
+// ctx is the context of the call's Store operations: the command's own
+// (a read-modify-write's deadline), or the connection's.
+func (x *call) ctx() context.Context {
+	if x.opCtx != nil {
+		return x.opCtx
+	}
+	return x.c.storeCtx(x.s)
+}
 
 // get reads one key; an expired key reads as missing.
 func (x *call) get(key []byte) (store.Item, error) { return x.read(key, false) }

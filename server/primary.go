@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tidwall/redcon"
+
 	"github.com/ringcache/ringcache/server/store"
 )
 
@@ -92,6 +94,18 @@ func (s *Server) route(keys [][]byte, here, spread func() error, forward func(id
 	}
 }
 
+// forwardTo sends req to node id through the Router, with a deadline
+// ForwardTimeout from now unless it has one (a request passed on keeps
+// its sender's), and returns the encoded answer.
+func (s *Server) forwardTo(ctx context.Context, id string, req *forwardRequest) ([]byte, error) {
+	if req.deadline == 0 {
+		req.deadline = time.Now().Add(s.cfg.ForwardTimeout).UnixMicro()
+	}
+	ctx, cancel := context.WithDeadline(ctx, time.UnixMicro(req.deadline))
+	defer cancel()
+	return s.router.Forward(ctx, id, req.append(nil))
+}
+
 // pauseBeforeRetry waits retryPause before a command is routed again;
 // false if the server began shutting down meanwhile.
 func (s *Server) pauseBeforeRetry() bool {
@@ -120,7 +134,7 @@ func (s *Server) primaryOf(keys [][]byte) (id string, self bool) {
 // sendForward runs req at node id and writes its replies to c.
 func (s *Server) sendForward(c *client, conn *reply, id string, req *forwardRequest) error {
 	s.stats.forwarded.Add(1)
-	b, err := s.router.Forward(c.storeCtx(s), id, req.append(nil))
+	b, err := s.forwardTo(c.storeCtx(s), id, req)
 	if err != nil {
 		if errors.Is(err, store.ErrNotRun) {
 			return err
@@ -157,6 +171,16 @@ func (s *Server) ServeForward(ctx context.Context, payload []byte) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
+	if req.deadline != 0 {
+		deadline := time.UnixMicro(req.deadline)
+		if !time.Now().Before(deadline) {
+			s.stats.refused.Add(1)
+			return nil, fmt.Errorf("%w: it reached this node %v after its sender's deadline", store.ErrNotRun, time.Since(deadline).Round(time.Millisecond))
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	if s.router == nil {
 		return nil, fmt.Errorf("%w: this node routes no keys", store.ErrNotRun)
 	}
@@ -171,7 +195,7 @@ func (s *Server) ServeForward(ctx context.Context, payload []byte) ([]byte, erro
 		}
 		req.hop++
 		s.stats.relayed.Add(1)
-		return s.router.Forward(ctx, id, req.append(nil))
+		return s.forwardTo(ctx, id, &req)
 	}
 	c, err := s.forwardedClient(ctx, req)
 	if err != nil {
@@ -182,13 +206,33 @@ func (s *Server) ServeForward(ctx context.Context, payload []byte) ([]byte, erro
 			c.w.WriteError(replyText(err))
 		}
 	} else {
-		for _, args := range req.cmds {
-			s.exec(c, &c.w, args)
-		}
+		s.runPipeline(c, &c.w, req.cmds)
 	}
 	acks, _, _, wrote := c.receipt.State()
 	ans := forwardAnswer{wrote: wrote, acks: acks, replies: c.w.Conn.(*captured).buf}
 	return ans.append(nil), nil
+}
+
+// runPipeline runs cmds as a client's pipeline: runs of batchable
+// commands as batches (runBatch), the others one by one.
+func (s *Server) runPipeline(c *client, conn *reply, cmds [][][]byte) {
+	rc := make([]redcon.Command, len(cmds))
+	for i, args := range cmds {
+		rc[i].Args = args
+	}
+	for i := 0; i < len(rc); {
+		if s.scripts.Busy() {
+			s.exec(c, conn, rc[i].Args) // answers BUSY
+			i++
+			continue
+		}
+		if n := s.runBatch(c, conn, rc[i:]); n > 0 {
+			i += n
+			continue
+		}
+		s.exec(c, conn, rc[i].Args)
+		i++
+	}
 }
 
 // keysOf returns the keys of every command in cmds.

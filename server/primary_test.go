@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -159,7 +160,7 @@ func TestServeForwardRefusesMalformedRequests(t *testing.T) {
 func TestForwardRequestRoundTrip(t *testing.T) {
 	for _, r := range []forwardRequest{
 		{hop: 1, cmds: [][][]byte{{[]byte("incr"), []byte("k")}}},
-		{hop: 2, db: 300, resp3: true, read: "ALL", write: "QUORUM", cmds: [][][]byte{
+		{hop: 2, db: 300, resp3: true, read: "ALL", write: "QUORUM", deadline: 1764959823123456, cmds: [][][]byte{
 			{[]byte("set"), []byte("k"), []byte(""), []byte("NX")}, {[]byte("get"), []byte("k")}}},
 		{hop: 1, txn: true, cmds: [][][]byte{{[]byte("incr"), []byte("{t}a")}}, watch: []watchedKey{
 			{db: 3, key: []byte("{t}b"), version: store.Version{Wall: -5, Logical: 1 << 31, Node: 1<<64 - 1}},
@@ -239,4 +240,24 @@ func TestTransactionsAtTheirPrimary(t *testing.T) {
 			t.Fatalf("x = %q, %v after a refused transaction", v, err)
 		}
 	})
+}
+
+// TestForwardAfterItsDeadlineIsNotRun: a forwarded command that reaches
+// its primary after its sender's deadline (it waited out a partition in
+// the network) is refused unrun: run now, it would stamp its write above
+// what its client wrote since giving up.
+func TestForwardAfterItsDeadlineIsNotRun(t *testing.T) {
+	rn := startRouted(t, map[string]string{"a": "a", "b": "a", "c": "a"})
+	req := forwardRequest{hop: 1, deadline: time.Now().Add(-time.Millisecond).UnixMicro(),
+		cmds: [][][]byte{{[]byte("SET"), []byte("k"), []byte("late"), []byte("GET")}}}
+	if _, err := rn.servers["a"].ServeForward(context.Background(), req.append(nil)); !errors.Is(err, store.ErrNotRun) {
+		t.Fatalf("ServeForward after the deadline = %v, want ErrNotRun", err)
+	}
+	if v, err := rn.client(t, "a", nil).Get(context.Background(), "k").Result(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("k = %q, %v: the late command ran", v, err)
+	}
+	req.deadline = time.Now().Add(time.Second).UnixMicro()
+	if _, err := rn.servers["a"].ServeForward(context.Background(), req.append(nil)); err != nil {
+		t.Fatalf("ServeForward before the deadline = %v", err)
+	}
 }

@@ -430,6 +430,7 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 	scfg.Addr = cfg.ClientAddr
 	scfg.Logger = cfg.Logger
 	scfg.Consistency = coordinator.ConsistencyContext
+	scfg.ForwardTimeout = cfg.Coordinator.Timeout
 	srv, err := server.New(scfg, node)
 	if err != nil {
 		_ = node.Close()

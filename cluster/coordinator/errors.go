@@ -28,7 +28,23 @@ var (
 	// ErrPartialFlush is returned by Flush when some members could not be
 	// flushed; the others were.
 	ErrPartialFlush = errors.New("coordinator: flush incomplete")
+	// ErrConcurrentWrite is returned by Put for a read-modify-write
+	// (store.IsReadModifyWrite) when a replica held a newer version of a
+	// key than the one stamped: a write the command did not read landed
+	// meanwhile. The command's write loses to it (last-write-wins).
+	ErrConcurrentWrite error = concurrentWriteError{}
 )
+
+type concurrentWriteError struct{}
+
+func (concurrentWriteError) Error() string {
+	return "coordinator: a newer write of the key landed while the command ran"
+}
+
+// RESPError implements the server's RESPError.
+func (concurrentWriteError) RESPError() string {
+	return "TRYAGAIN a newer write of the key landed while the command ran; its write loses to it, retry"
+}
 
 // The wire codes of the coordinator's sentinels a peer's answer may wrap
 // (see transport.RegisterError). Codes are fixed: a node decodes what its

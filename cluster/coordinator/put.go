@@ -50,6 +50,9 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 		keys[i] = m.Key
 		recs[i] = local.Record(m, c.clock.Now())
 	}
+	if err := stampedInTime(ctx); err != nil {
+		return err
+	}
 	_, level := ConsistencyFrom(ctx)
 	for round, stale := 0, 0; ; {
 		f, err := c.plan(keys, level, c.cfg.W, true)
@@ -67,6 +70,13 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 		if err != nil || newer == nil {
 			return err
 		}
+		if store.IsReadModifyWrite(ctx) {
+			// A write it did not read landed on the key meanwhile (a
+			// blind write, or another node that took itself for the
+			// primary): stamped again above it, this value, built on an
+			// older read, would drop it.
+			return ErrConcurrentWrite
+		}
 		if round == maxRestamps {
 			// Every round was stamped above all versions seen before it,
 			// so what beat the last one was written concurrently with
@@ -76,8 +86,30 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 		}
 		c.stats.restamps.Add(1)
 		keys, recs = c.restamp(keys, recs, newer)
+		if err := stampedInTime(ctx); err != nil {
+			return err
+		}
 		round++
 	}
+}
+
+// stampedInTime refuses a write whose versions were stamped after ctx's
+// deadline (checked once they are stamped, so a stall of the process
+// between a check and the stamp cannot slip by). A read-modify-write's
+// deadline bounds the command from its start: stamped later, its value,
+// built on what it read, could land over writes its client made after
+// giving up on it. A version stamped in time is harmless whenever it
+// lands: later writes carry newer ones.
+func stampedInTime(ctx context.Context) error {
+	// The deadline itself, not only ctx.Err: after a stall the timer that
+	// ends ctx may not have fired yet.
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return fmt.Errorf("cluster: write stamped after its deadline: %w", context.DeadlineExceeded)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cluster: write stamped after its deadline: %w", err)
+	}
+	return nil
 }
 
 // maxStaleRetries bounds how often a request is planned again because a

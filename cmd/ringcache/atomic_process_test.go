@@ -68,6 +68,39 @@ func TestProcessRacesThroughDifferentNodes(t *testing.T) {
 			}
 		}
 	})
+	t.Run("INCR pipelines", func(t *testing.T) {
+		// Pipelines of 20 INCRs of 5 keys (with their own primaries),
+		// two connections on each node at once: each key ends at the
+		// number of its increments.
+		const pipelines = 50
+		var wg sync.WaitGroup
+		var failed atomic.Value
+		for _, cl := range cls {
+			for range 2 {
+				wg.Go(func() {
+					for range pipelines {
+						p := cl.Pipeline()
+						for j := range 20 {
+							p.Incr(ctx, "pc:"+strconv.Itoa(j%5))
+						}
+						if _, err := p.Exec(ctx); err != nil {
+							failed.Store(err)
+							return
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		if err, _ := failed.Load().(error); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 5 {
+			if got, err := cls[j%3].Get(ctx, "pc:"+strconv.Itoa(j)).Int(); err != nil || got != 3*2*pipelines*4 {
+				t.Fatalf("pc:%d = %d, %v; want %d", j, got, err, 3*2*pipelines*4)
+			}
+		}
+	})
 	t.Run("GETDEL", func(t *testing.T) {
 		for r := range 300 {
 			key := "job:" + strconv.Itoa(r)
@@ -141,11 +174,19 @@ func TestProcessPausedPrimary(t *testing.T) {
 	}
 
 	var acked, unknown atomic.Int64
+	stoppedAt := time.Now().Add(time.Hour) // set when the primary stops
+	type ack struct {
+		at   time.Time
+		v    int64
+		node int
+	}
+	var seenMu sync.Mutex
+	var seen []ack // every acknowledged increment's result
 	var kindsMu sync.Mutex
 	kinds := map[string]int{} // unknown outcomes by the error's first word
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for _, cl := range cls {
+	for i, cl := range cls {
 		for range 2 {
 			wg.Go(func() {
 				for {
@@ -154,10 +195,19 @@ func TestProcessPausedPrimary(t *testing.T) {
 						return
 					default:
 					}
-					if err := cl.Incr(ctx, "counter").Err(); err != nil {
+					v, err := cl.Incr(ctx, "counter").Result()
+					if err == nil {
+						seenMu.Lock()
+						seen = append(seen, ack{time.Now(), v, i})
+						seenMu.Unlock()
+					}
+					if err != nil {
 						unknown.Add(1)
 						kind, _, _ := strings.Cut(err.Error(), " ")
 						kindsMu.Lock()
+						if kinds[kind] == 0 {
+							t.Logf("first %s: %v at stop +%s", kind, err, time.Since(stoppedAt))
+						}
 						kinds[kind]++
 						kindsMu.Unlock()
 						time.Sleep(10 * time.Millisecond)
@@ -216,7 +266,7 @@ func TestProcessPausedPrimary(t *testing.T) {
 	if err := p.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	stoppedAt := time.Now()
+	stoppedAt = time.Now()
 	waitStopped(t, p.Pid())
 	time.Sleep(4 * time.Second)
 	if err := p.Signal(syscall.SIGCONT); err != nil {
@@ -242,6 +292,26 @@ func TestProcessPausedPrimary(t *testing.T) {
 			d.key, owners(t, cls[(prim+1)%3], d.key), d.winners, d.at.Sub(stoppedAt).Round(time.Millisecond), d.at.Sub(resumedAt).Round(time.Millisecond))
 	}
 	if got < acked.Load() {
+		// Which results were handed out twice (two primaries built on
+		// one value), and when.
+		count := map[int64][]ack{}
+		for _, a := range seen {
+			count[a.v] = append(count[a.v], a)
+		}
+		dups := 0
+		for v, as := range count {
+			if len(as) > 1 {
+				if dups < 6 {
+					for _, a := range as {
+						t.Logf("INCR result %d acknowledged through node %d at %s (stop +%s)", v, a.node,
+							a.at.Format("15:04:05.000"), a.at.Sub(stoppedAt).Round(time.Millisecond))
+					}
+				}
+				dups++
+			}
+		}
+		t.Logf("%d results acknowledged more than once; stop at %s, resume at %s", dups, stoppedAt.Format("15:04:05.000"), resumedAt.Format("15:04:05.000"))
+
 		t.Fatalf("counter %d < %d acknowledged increments: %d acknowledged increments lost", got, acked.Load(), acked.Load()-got)
 	}
 	if got > acked.Load()+unknown.Load() {

@@ -176,6 +176,7 @@ func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.
 	scfg.IdleTimeout = cfg.ClientTimeout
 	scfg.Databases = cfg.Databases
 	scfg.StrictTransactions = cfg.StrictTransactions
+	scfg.ForwardTimeout = cfg.RequestTimeout
 	scfg.MaxBulkLen = int64(cfg.MaxBulkLen)
 	scfg.QueryBufferLimit = int64(cfg.QueryBufLimit)
 	scfg.Logger = log.With("component", "server")

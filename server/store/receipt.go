@@ -91,3 +91,21 @@ func (r *Receipt) State() (acks int, deadline time.Time, changed <-chan struct{}
 	}
 	return max(acks, 0), r.deadline, r.changed, true
 }
+
+type rmwKey struct{}
+
+// WithReadModifyWrite returns ctx marking the writes made with it as
+// those of a read-modify-write (INCR, SET NX, a script...): each wrote a
+// value built on what it read. A store that finds a newer version of the
+// key than the one it stamped must then not stamp the write again above
+// it, as it may for a blind write: that would drop the newer write. It
+// refuses the command instead.
+func WithReadModifyWrite(ctx context.Context) context.Context {
+	return context.WithValue(ctx, rmwKey{}, true)
+}
+
+// IsReadModifyWrite reports whether ctx marks a read-modify-write.
+func IsReadModifyWrite(ctx context.Context) bool {
+	v, _ := ctx.Value(rmwKey{}).(bool)
+	return v
+}
