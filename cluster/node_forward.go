@@ -91,9 +91,9 @@ func (n *Node) Primary(key []byte) (id string, self bool) {
 }
 
 // primaryGrace is how long after a stall this node leaves the primary
-// role to others: their health checks must first see it answer again
-// (HealthRetry after their last failed call) and gossip must have
-// refuted any suspicion of it.
+// role to others: gossip must first have spread that it is alive again,
+// and the node that stood in must have finished the commands it was
+// running.
 func (n *Node) primaryGrace() time.Duration { return 3 * n.cfg.HealthRetry }
 
 // stalledWithin reports whether the process stalled between now-d and

@@ -174,7 +174,6 @@ func TestProcessPausedPrimary(t *testing.T) {
 	}
 
 	var acked, unknown atomic.Int64
-	stoppedAt := time.Now().Add(time.Hour) // set when the primary stops
 	type ack struct {
 		at   time.Time
 		v    int64
@@ -205,9 +204,6 @@ func TestProcessPausedPrimary(t *testing.T) {
 						unknown.Add(1)
 						kind, _, _ := strings.Cut(err.Error(), " ")
 						kindsMu.Lock()
-						if kinds[kind] == 0 {
-							t.Logf("first %s: %v at stop +%s", kind, err, time.Since(stoppedAt))
-						}
 						kinds[kind]++
 						kindsMu.Unlock()
 						time.Sleep(10 * time.Millisecond)
@@ -266,7 +262,7 @@ func TestProcessPausedPrimary(t *testing.T) {
 	if err := p.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	stoppedAt = time.Now()
+	stoppedAt := time.Now()
 	waitStopped(t, p.Pid())
 	time.Sleep(4 * time.Second)
 	if err := p.Signal(syscall.SIGCONT); err != nil {
