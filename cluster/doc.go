@@ -52,7 +52,7 @@
 // that is not a member of a cluster refuses them with CLUSTERDOWN.
 //
 // A key's primary (node_forward.go) is the first owner of its preference
-// list that this node considers healthy; the RESP server runs
+// list that gossip reports alive; the RESP server runs
 // read-modify-write commands there, and the Node carries them over the
 // replica transport (OpForward) as bytes it does not interpret.
 //

@@ -12,10 +12,10 @@ import (
 )
 
 // A primary per key. The RESP server runs a key's read-modify-write
-// commands at its primary, the first healthy owner of its preference
-// list, so they are serialized by one node's key locks (see server's
-// primary.go). The Node implements the server's Router: it names the
-// primary in this node's view of who is healthy, and carries forwarded
+// commands at its primary, the first owner of its preference list that
+// gossip reports alive, so they are serialized by one node's key locks
+// (see server's primary.go). The Node implements the server's Router: it
+// names the primary in this node's view of gossip, and carries forwarded
 // requests to it over the replica transport (OpForward) as opaque bytes
 // the server encodes, decodes and runs.
 

@@ -15,7 +15,8 @@ import (
 // writes and reads run where they arrive; but a read-modify-write (INCR,
 // SET NX, GETDEL, ...) run by two coordinators at once could interleave
 // its read and its write with the other's. So those commands run at the
-// key's primary, the first healthy owner of its preference list: a
+// key's primary (the store's Router names it: in a cluster, the first
+// owner of its preference list that gossip reports alive): a
 // coordinator that is not the primary forwards the command there, and the
 // primary serializes it with every other command of the key under its key
 // locks (keylock.go). A command whose keys have different primaries runs
