@@ -24,24 +24,8 @@ func joiningLayout(t *testing.T, stage layout.Stage) *layout.Layout {
 		}
 		return next
 	}
-	m := func(id string) *layout.Member {
-		return &layout.Member{ID: id, RaftID: xxhash.Sum64String(id), ClusterAddr: id}
-	}
-	finish := func(l *layout.Layout) *layout.Layout {
-		for l.Op != nil {
-			if l.Op.Stage == layout.Streaming {
-				for _, id := range l.Op.Pending {
-					l = apply(l, layout.Command{Kind: layout.CmdStreamed, Node: id, Epoch: l.Op.Started})
-				}
-			}
-			l = apply(l, layout.Command{Kind: layout.CmdAdvance, Stage: l.Op.Stage, Epoch: l.Op.Epoch})
-		}
-		return l
-	}
-	l := apply(&layout.Layout{}, layout.Command{Kind: layout.CmdBootstrap, ClusterID: "c", Member: m("n0"), VNodes: 16})
-	l = finish(apply(l, layout.Command{Kind: layout.CmdJoin, Member: m("n1")}))
-	l = finish(apply(l, layout.Command{Kind: layout.CmdJoin, Member: m("n2")}))
-	l = apply(l, layout.Command{Kind: layout.CmdJoin, Member: m("n3")})
+	l := settledLayout(t, []string{"n0", "n1", "n2"})
+	l = apply(l, layout.Command{Kind: layout.CmdJoin, Member: &layout.Member{ID: "n3", RaftID: xxhash.Sum64String("n3"), ClusterAddr: "n3"}})
 	for l.Op.Stage != stage {
 		if l.Op.Stage == layout.Streaming {
 			l = apply(l, layout.Command{Kind: layout.CmdStreamed, Node: "n3", Epoch: l.Op.Started})

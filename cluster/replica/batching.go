@@ -223,7 +223,7 @@ func (b *Batching) ReadAsync(ctx context.Context, req ReadRequest, done func(Rea
 func (b *Batching) sendApplies(calls []*applyCall) {
 	calls = liveCalls(calls, func(c *applyCall) context.Context { return c.ctx },
 		func(c *applyCall, err error) { c.ans.finish(ApplyReply{Err: err}) })
-	if len(calls) > 0 {
+	for _, calls := range byEpoch(calls, applyEpoch) {
 		var keys [][]byte
 		var recs []engine.Record
 		size := 0
@@ -282,7 +282,7 @@ func (b *Batching) sendApplies(calls []*applyCall) {
 func (b *Batching) sendReads(calls []*readCall) {
 	calls = liveCalls(calls, func(c *readCall) context.Context { return c.ctx },
 		func(c *readCall, err error) { c.ans.finish(readResult{err: err}) })
-	if len(calls) > 0 {
+	for _, calls := range byEpoch(calls, readEpoch) {
 		n, size := 0, 0
 		for _, c := range calls {
 			n += len(c.keys)
@@ -328,8 +328,44 @@ func (b *Batching) sendReads(calls []*readCall) {
 	}
 }
 
-// minEpoch returns the lowest epoch the calls were planned with (0 for
-// none): a merged request is refused as stale if one of its calls is.
+// byEpoch splits calls into runs of one layout epoch each, in order of
+// their first call: a merged request carries one epoch, and a replica
+// that knows a later layout refuses a request of an earlier one, so a
+// call must not travel under another call's older epoch (it would be
+// refused as stale, and its coordinator wait for a layout newer than the
+// one it has). Calls are nearly always of one epoch: one run, no copy.
+func byEpoch[C any](calls []C, epoch func(C) uint64) [][]C {
+	if len(calls) == 0 {
+		return nil
+	}
+	first := epoch(calls[0])
+	same := true
+	for _, c := range calls[1:] {
+		if epoch(c) != first {
+			same = false
+			break
+		}
+	}
+	if same {
+		return [][]C{calls}
+	}
+	var runs [][]C
+	at := map[uint64]int{}
+	for _, c := range calls {
+		e := epoch(c)
+		i, ok := at[e]
+		if !ok {
+			i = len(runs)
+			at[e] = i
+			runs = append(runs, nil)
+		}
+		runs[i] = append(runs[i], c)
+	}
+	return runs
+}
+
+// minEpoch returns the epoch the calls were planned with (all of one
+// epoch, byEpoch; 0 for none).
 func minEpoch[C any](calls []C, epoch func(C) uint64) uint64 {
 	var m uint64
 	for _, c := range calls {

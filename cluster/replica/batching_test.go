@@ -385,3 +385,57 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	await.T(t, 5*time.Second, what, cond)
 }
+
+// epochReplica refuses requests planned with an epoch before its own, as
+// Local does once it knows a later layout.
+type epochReplica struct {
+	*recordingReplica
+	epoch uint64
+}
+
+func (r epochReplica) Apply(ctx context.Context, req ApplyRequest) ([]engine.Version, error) {
+	if req.Epoch < r.epoch {
+		return nil, fmt.Errorf("%w: %d", ErrStaleEpoch, r.epoch)
+	}
+	return r.recordingReplica.Apply(ctx, req)
+}
+
+func (r epochReplica) Read(ctx context.Context, req ReadRequest) (ReadReply, error) {
+	if req.Epoch < r.epoch {
+		return ReadReply{}, fmt.Errorf("%w: %d", ErrStaleEpoch, r.epoch)
+	}
+	return r.recordingReplica.Read(ctx, req)
+}
+
+// TestBatchingReplicaKeepsEachCallsEpoch: calls planned with the
+// replica's epoch and calls of an older one, made at once and merged,
+// are answered each by its own epoch: the current ones are not refused
+// for riding with a stale one.
+func TestBatchingReplicaKeepsEachCallsEpoch(t *testing.T) {
+	rec := newRecordingReplica(time.Millisecond)
+	b := NewBatching(epochReplica{recordingReplica: rec, epoch: 5}, 0)
+	const callers, each = 32, 5
+	var wg sync.WaitGroup
+	for c := range callers {
+		epoch := uint64(4 + c%2)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for i := range each {
+				key := []byte(fmt.Sprintf("c%d-%d", c, i))
+				_, aerr := b.Apply(ctx, ApplyRequest{Keys: [][]byte{key}, Recs: []engine.Record{{Value: key}}, Epoch: epoch})
+				_, rerr := b.Read(ctx, ReadRequest{Keys: [][]byte{key}, Epoch: epoch})
+				for _, err := range []error{aerr, rerr} {
+					if stale := errors.Is(err, ErrStaleEpoch); stale != (epoch < 5) || (!stale && err != nil) {
+						t.Errorf("call of epoch %d to a replica of epoch 5: %v", epoch, err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if calls := callers * each; len(rec.applied) != calls/2 || rec.requests >= calls {
+		t.Fatalf("%d keys applied (want %d) in %d requests for %d calls of the current epoch", len(rec.applied), calls/2, rec.requests, calls)
+	}
+	t.Logf("%d requests reached the replica", rec.requests)
+}
