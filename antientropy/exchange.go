@@ -80,12 +80,23 @@ const (
 // DefaultLimits. It returns what it did; an error stops it, with the
 // ranges finished so far in Result.Synced.
 func Exchange(ctx context.Context, store Store, peer Peer, ranges []Range, budget Budget) (Result, error) {
-	return exchangeWithin(ctx, store, peer, ranges, budget, DefaultLimits())
+	return exchangeWithin(ctx, store, peer, ranges, budget, DefaultLimits(), nil)
+}
+
+// Synced is told of each range an exchange syncs, as soon as it is
+// synced, with the exchange's figures so far; an error it returns stops
+// the exchange.
+type Synced func(r Range, sofar Result) error
+
+// ExchangeEach is Exchange, telling synced of each range once it is
+// synced (a stream records its progress range by range).
+func ExchangeEach(ctx context.Context, store Store, peer Peer, ranges []Range, budget Budget, synced Synced) (Result, error) {
+	return exchangeWithin(ctx, store, peer, ranges, budget, DefaultLimits(), synced)
 }
 
 // exchangeWithin is Exchange with the given limits.
-func exchangeWithin(ctx context.Context, store Store, peer Peer, ranges []Range, budget Budget, lim Limits) (Result, error) {
-	x := &exchange{store: store, peer: peer, budget: budget, lim: lim}
+func exchangeWithin(ctx context.Context, store Store, peer Peer, ranges []Range, budget Budget, lim Limits, synced Synced) (Result, error) {
+	x := &exchange{store: store, peer: peer, budget: budget, lim: lim, synced: synced}
 	for start := 0; start < len(ranges); start += rootsPerRequest {
 		chunk := ranges[start:min(start+rootsPerRequest, len(ranges))]
 		if err := x.compare(ctx, chunk); err != nil {
@@ -101,6 +112,7 @@ type exchange struct {
 	budget Budget
 	lim    Limits
 	res    Result
+	synced Synced
 	// unsized is set once the peer turned transport.OpEntriesSized down (an older
 	// version): its entries are asked with transport.OpEntries, without sizes.
 	unsized bool
@@ -161,6 +173,11 @@ func (x *exchange) compare(ctx context.Context, ranges []Range) error {
 		}
 		if !x.skippedTombstone {
 			x.res.Synced = append(x.res.Synced, r)
+			if x.synced != nil {
+				if err := x.synced(r, x.res); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

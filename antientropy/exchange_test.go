@@ -478,3 +478,46 @@ func TestExchangeBudgetError(t *testing.T) {
 
 // openMemEngine opens a small in-memory engine, closed when the test ends.
 func openMemEngine(t testing.TB) *engine.Engine { return enginetest.Open(t) }
+
+// TestExchangeEachTellsEachRangeWhenSynced checks that ExchangeEach tells
+// of every range Result.Synced lists, in that order, each as soon as it
+// is synced (the figures so far never shrink and end at the result's),
+// and that its callback's error stops the exchange.
+func TestExchangeEachTellsEachRangeWhenSynced(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(11, 11))
+	ranges := ringArcs(rng, 64)
+	ea, eb := openMemEngine(t), openMemEngine(t)
+	g := &recordGen{rng: rng, base: time.Now().UnixMilli()}
+	populate(t, g, ea, eb, keysAround(rng, nil, 3000), ranges)
+	peer := newMemPeer(eb)
+	peer.failAfter = 10
+	var told []Range
+	var last Result
+	res, err := ExchangeEach(context.Background(), ea, peer, ranges, nil, func(r Range, sofar Result) error {
+		if sofar.KeysReceived < last.KeysReceived || sofar.BytesReceived < last.BytesReceived || len(sofar.Synced) != len(told)+1 {
+			t.Errorf("range %d: figures so far %+v after %+v", len(told), sofar, last)
+		}
+		told, last = append(told, r), sofar
+		return nil
+	})
+	if !errors.Is(err, errPeerDown) {
+		t.Fatalf("ExchangeEach with a failing peer: %v, want errPeerDown", err)
+	}
+	if len(told) == 0 || !slices.Equal(told, res.Synced) {
+		t.Fatalf("told of %d ranges, result lists %d synced: %v vs %v", len(told), len(res.Synced), told, res.Synced)
+	}
+
+	errStop := errors.New("stop here")
+	peer.failAfter = 0
+	n := 0
+	res, err = ExchangeEach(context.Background(), ea, peer, ranges, nil, func(Range, Result) error {
+		if n++; n == 3 {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) || n != 3 || len(res.Synced) != 3 {
+		t.Fatalf("callback error: %v after %d calls, %d synced; want errStop after 3", err, n, len(res.Synced))
+	}
+}

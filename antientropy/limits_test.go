@@ -161,7 +161,7 @@ func TestExchangeLargeRecordsInByteBoundedBatches(t *testing.T) {
 				t.Fatalf("an exchange in 4 MiB batches over 64 KiB frames: %v", err)
 			}
 
-			res, err := exchangeWithin(context.Background(), ea, peer, []Range{rg}, nil, lim)
+			res, err := exchangeWithin(context.Background(), ea, peer, []Range{rg}, nil, lim, nil)
 			if err != nil {
 				t.Fatalf("Exchange: %v", err)
 			}
@@ -206,7 +206,7 @@ func TestExchangeSkipsRecordsTooLargeForAFrame(t *testing.T) {
 			smallB := storeValues(t, eb, keys, 60, 30, 100, now)
 			peer := &framePeer{memPeer: newMemPeer(eb), frame: frame, old: old}
 			lim := Limits{BatchBytes: 4 << 10, MaxRecordBytes: transport.MaxRecordBytes(frame)}
-			res, err := exchangeWithin(context.Background(), ea, peer, []Range{rg}, nil, lim)
+			res, err := exchangeWithin(context.Background(), ea, peer, []Range{rg}, nil, lim, nil)
 			if err != nil {
 				t.Fatalf("Exchange: %v", err)
 			}
@@ -240,7 +240,7 @@ func TestExchangeTooLargeTombstoneLeavesRangeUnsynced(t *testing.T) {
 		t.Fatal(err)
 	}
 	peer := &framePeer{memPeer: newMemPeer(eb), frame: 4096}
-	res, err := exchangeWithin(context.Background(), ea, peer, []Range{{Start: 1, End: 1}}, nil, Limits{BatchBytes: 1024, MaxRecordBytes: 2000})
+	res, err := exchangeWithin(context.Background(), ea, peer, []Range{{Start: 1, End: 1}}, nil, Limits{BatchBytes: 1024, MaxRecordBytes: 2000}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

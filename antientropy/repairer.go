@@ -361,7 +361,7 @@ func (r *Repairer) exchangeAll(ctx context.Context, pl roundPlan, start time.Tim
 		}
 		out.sum.Peers++
 		xctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		res, err := exchangeWithin(xctx, r.cfg.Store, p, pl.byPeer[id], r.budget, r.cfg.Limits)
+		res, err := exchangeWithin(xctx, r.cfg.Store, p, pl.byPeer[id], r.budget, r.cfg.Limits, nil)
 		cancel()
 		out.sum.add(res)
 		r.recordProofs(id, res.Synced, start)

@@ -61,6 +61,9 @@ type Node struct {
 	announced atomic.Bool
 	// keys caches the DBSIZE estimate INFO reports (node_keys.go).
 	keys keyCount
+	// streams caches the operation's streaming on every member that
+	// TRANSFERS and INFO report (node_transfers.go).
+	streams opStreams
 	// forward runs the requests other nodes forward to this one as their
 	// keys' primary (SetForwardHandler).
 	forward atomic.Pointer[ForwardHandler]
@@ -81,9 +84,11 @@ type Node struct {
 	departing atomic.Bool
 	// joining is set once the join loop started.
 	joining atomic.Bool
-	// layoutCh is closed and replaced at every layout change.
-	layoutMu sync.Mutex
-	layoutCh chan struct{}
+	// layoutCh is closed and replaced at every layout change; stageSeen
+	// is the operation stage this node logged last ("" none).
+	layoutMu  sync.Mutex
+	layoutCh  chan struct{}
+	stageSeen string
 	// layoutLive is set once start published the first topology: layout
 	// changes publish from then on.
 	layoutLive atomic.Bool
@@ -129,6 +134,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	n.transfers.now = cfg.Now
 	n.streamLimit = newStreamLimit(cfg.StreamRate)
 	n.keys.kick = make(chan struct{}, 1)
+	n.streams.kick = make(chan struct{}, 1)
 	n.life, n.stop = context.WithCancel(context.Background())
 	n.local = replica.NewLocal(cfg.Engine, cfg.Now)
 	// One clock stamps this node's writes and travels in every frame to
@@ -146,10 +152,11 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.loops.Add(4)
+	n.loops.Add(5)
 	go n.skewLoop()
 	go n.flushLoop()
 	go n.keyCountLoop()
+	go n.streamsLoop()
 	go n.transitionLoop()
 	n.catchup.start()
 	t := n.topo.Load()

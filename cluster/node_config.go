@@ -143,7 +143,9 @@ type NodeConfig struct {
 	LeaveHandoverTimeout time.Duration
 	// AbortJoinAfter is how long the node a join or replacement brings in
 	// may be down before the operation is rolled back (only while reads
-	// still go to the old replicas; 0: never). Default 1m.
+	// still go to the old replicas; 0: never), and how long a forced
+	// operation waits for a member that gains ranges and is down before
+	// it goes on without its streaming (skipGoneStreamers). Default 1m.
 	AbortJoinAfter time.Duration
 	// StreamRate bounds, in bytes per second, what this node receives
 	// when it streams ranges it gains in a topology operation. 0: no

@@ -211,7 +211,7 @@ type healthCaller struct {
 // Call implements transport.Caller.
 func (h healthCaller) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
 	resp, err := h.next.Call(ctx, op, payload)
-	if err != nil && op >= transport.OpLayoutMessage && op <= transport.OpLayoutEpoch {
+	if err != nil && op >= transport.OpLayoutMessage && op <= transport.OpLayoutTransfers {
 		// The layout's own traffic (a member not started yet, a
 		// proposal refused) does not judge the data path.
 		return resp, err

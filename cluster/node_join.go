@@ -46,6 +46,10 @@ var ErrNotJoined = errors.New("cluster: this node is not a member of a cluster")
 // node cannot reach.
 var ErrUnknownMember = errors.New("cluster: unknown member")
 
+// ErrReplaceAlive refuses the replacement of a member gossip reports
+// alive (ringcache --replace of a node that still runs).
+var ErrReplaceAlive = errors.New("cluster: refused to replace a live member")
+
 // NotJoinedError is the refusal of a request by a node that is not a
 // member of a cluster; its RESP reply says why.
 type NotJoinedError struct{ Reason string }
@@ -162,6 +166,11 @@ func (n *Node) joinLoop() {
 		case errors.Is(err, layout.ErrKnownID), errors.Is(err, layout.ErrUnknownNode), errors.Is(err, layout.ErrBadState):
 			n.stopWith(fmt.Errorf("cluster: refused to join: %w; an empty node cannot take the id of a member: start it with a new --node-id, or with --replace <id> to take over a dead member's place", err))
 			return
+		case errors.Is(err, ErrReplaceAlive):
+			if msg := err.Error(); msg != last {
+				n.log.Warn("cluster: not replacing yet", "reason", msg)
+				last = msg
+			}
 		default:
 			if msg := err.Error(); msg != last {
 				n.log.Info("cluster: not joined yet", "reason", msg)
@@ -270,13 +279,22 @@ func (n *Node) propose(ctx context.Context, c layout.Command) error {
 }
 
 // serveProposal is the OpLayoutPropose handler: a node asks this member
-// to propose a command (its join).
+// to propose a command (its join, or its replacement of a member). A
+// replacement of a member gossip reports alive is refused: the replacing
+// node keeps asking (joinLoop), so it takes over once the member is
+// stopped and found down, never while it still serves.
 func (n *Node) serveProposal(ctx context.Context, p []byte) error {
-	if _, err := layout.DecodeCommand(p); err != nil {
+	c, err := layout.DecodeCommand(p)
+	if err != nil {
 		return err
 	}
 	if !n.cons.Initialized() {
 		return &NotJoinedError{Reason: "asked to propose by a node, but not a member"}
+	}
+	if c.Kind == layout.CmdReplace {
+		if m, ok := n.topo.Load().Member(c.Node); ok && m.State == membership.Alive {
+			return fmt.Errorf("%w: %s is alive; stop it first, and this node takes its place once the cluster finds it down", ErrReplaceAlive, c.Node)
+		}
 	}
 	return n.cons.Propose(ctx, p)
 }
@@ -301,12 +319,31 @@ func (n *Node) layoutChanged(l *layout.Layout) {
 	n.layoutMu.Lock()
 	close(n.layoutCh)
 	n.layoutCh = make(chan struct{})
+	n.logStage(l)
 	n.layoutMu.Unlock()
 	n.advertise()
 	if m, ok := l.Member(n.cfg.NodeID); ok && m.State == layout.Left && n.departing.CompareAndSwap(false, true) {
 		n.loops.Add(1)
 		go n.handOverAndStop()
 	}
+}
+
+// logStage logs, on every node, each stage of a topology operation as
+// the node applies it, and the operation's end. n.layoutMu is held.
+func (n *Node) logStage(l *layout.Layout) {
+	stage := ""
+	if l.Op != nil {
+		stage = fmt.Sprintf("%s %s: %s", l.Op.Kind, l.Op.Node, l.Op.Stage)
+	}
+	switch {
+	case stage == n.stageSeen:
+		return
+	case stage == "":
+		n.log.Info("cluster: topology operation ended here", "was", n.stageSeen, "epoch", l.Epoch)
+	default:
+		n.log.Info("cluster: topology stage applied here", "op", l.Op.Kind.String(), "node", l.Op.Node, "stage", l.Op.Stage.String(), "epoch", l.Epoch)
+	}
+	n.stageSeen = stage
 }
 
 // handOverAndStop, once this node left, hands the hints it holds to the

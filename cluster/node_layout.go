@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -153,7 +154,7 @@ func init() {
 		106: layout.ErrStale, 107: layout.ErrNotDone, 108: layout.ErrBadCommand, 109: layout.ErrTooFew,
 		112: consensus.ErrClosed, 113: consensus.ErrNotStarted, 114: consensus.ErrNoLeader,
 		115: consensus.ErrBadMessage,
-		120: ErrNotJoined, 121: ErrUnknownMember,
+		120: ErrNotJoined, 121: ErrUnknownMember, 123: ErrReplaceAlive,
 	} {
 		transport.RegisterError(code, err)
 	}
@@ -173,6 +174,9 @@ func (n *Node) handleLayout(mux *transport.Mux) {
 			e = t.Epoch()
 		}
 		return binary.BigEndian.AppendUint64(nil, e), nil
+	}))
+	mux.Handle(transport.OpLayoutTransfers, transport.HandlerFunc(func(context.Context, uint8, []byte) ([]byte, error) {
+		return json.Marshal(n.streamFigures(n.lay.current()))
 	}))
 }
 

@@ -1,10 +1,14 @@
 package cluster
 
 import (
+	"context"
+	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/layout"
+	"github.com/ringcache/ringcache/cluster/transport"
 )
 
 // transfers is what RINGCACHE TRANSFERS and INFO report of this node's
@@ -151,4 +155,119 @@ func (x *transfers) snapshot(l *layout.Layout) TransferStats {
 		s.WaitingFor = x.waitingFor
 	}
 	return s
+}
+
+// StreamFigures is a member's streaming of the operation in progress, as
+// it answers OpLayoutTransfers: zero figures when it has not begun
+// (Started is not the operation's).
+type StreamFigures struct {
+	Started     uint64        `json:"started"`
+	RangesDone  int           `json:"ranges_done"`
+	RangesTotal int           `json:"ranges_total"`
+	Keys        int64         `json:"keys"`
+	Bytes       int64         `json:"bytes"`
+	Rate        float64       `json:"rate"`
+	ETA         time.Duration `json:"eta"`
+}
+
+// streamFigures returns this node's StreamFigures for the operation of l.
+func (n *Node) streamFigures(l *layout.Layout) StreamFigures {
+	s := n.transfers.snapshot(l)
+	if l.Op == nil || s.RangesTotal == 0 {
+		return StreamFigures{}
+	}
+	return StreamFigures{Started: l.Op.Started, RangesDone: s.RangesDone, RangesTotal: s.RangesTotal,
+		Keys: s.Keys, Bytes: s.Bytes, Rate: s.Rate, ETA: s.ETA}
+}
+
+// opStreams caches the streaming of every member that gains ranges in
+// the operation in progress. TRANSFERS and INFO never wait for a peer
+// (as the key counts, node_keys.go): a read older than opStreamsMaxAge
+// wakes the refresh, and answers with the figures it has.
+type opStreams struct {
+	kick chan struct{} // buffered 1: kicks coalesce
+	last atomic.Pointer[opStreamsAt]
+}
+
+type opStreamsAt struct {
+	started    uint64 // the operation's
+	at         time.Time
+	sum        StreamFigures
+	unanswered []string
+}
+
+const opStreamsMaxAge = time.Second
+
+// operationFigures returns the streaming of every member gaining ranges
+// in the operation of l, added up, as of the last refresh; unanswered
+// lists those that did not answer it.
+func (n *Node) operationFigures(l *layout.Layout) (sum StreamFigures, unanswered []string) {
+	if l.Op == nil {
+		return sum, nil
+	}
+	last := n.streams.last.Load()
+	if last == nil || last.started != l.Op.Started || n.now().Sub(last.at) > opStreamsMaxAge {
+		select {
+		case n.streams.kick <- struct{}{}:
+		default:
+		}
+	}
+	if last == nil || last.started != l.Op.Started {
+		return StreamFigures{}, nil
+	}
+	return last.sum, last.unanswered
+}
+
+// streamsLoop refreshes opStreams when kicked, until Close.
+func (n *Node) streamsLoop() {
+	defer n.loops.Done()
+	for {
+		select {
+		case <-n.life.Done():
+			return
+		case <-n.streams.kick:
+		}
+		l := n.lay.current()
+		if l.Op == nil {
+			continue
+		}
+		r := &opStreamsAt{started: l.Op.Started}
+		for _, id := range l.Op.Gaining {
+			f, err := n.memberFigures(l, id)
+			if err != nil || (f.Started != 0 && f.Started != l.Op.Started) {
+				r.unanswered = append(r.unanswered, id)
+				continue
+			}
+			r.sum.RangesDone += f.RangesDone
+			r.sum.RangesTotal += f.RangesTotal
+			r.sum.Keys += f.Keys
+			r.sum.Bytes += f.Bytes
+			r.sum.Rate += f.Rate
+			r.sum.ETA = max(r.sum.ETA, f.ETA)
+		}
+		r.at = n.now()
+		n.streams.last.Store(r)
+	}
+}
+
+// transfersAskTimeout bounds the question to each member operationFigures asks.
+const transfersAskTimeout = 500 * time.Millisecond
+
+func (n *Node) memberFigures(l *layout.Layout, id string) (StreamFigures, error) {
+	if id == n.cfg.NodeID {
+		return n.streamFigures(l), nil
+	}
+	pc := n.peerConn(id)
+	if pc == nil {
+		return StreamFigures{}, ErrUnknownMember
+	}
+	ctx, cancel := context.WithTimeout(n.life, transfersAskTimeout)
+	defer cancel()
+	b, err := pc.caller.Call(ctx, transport.OpLayoutTransfers, nil)
+	if err != nil {
+		return StreamFigures{}, err
+	}
+	var f StreamFigures
+	err = json.Unmarshal(b, &f)
+	return f, err
 }

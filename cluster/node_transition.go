@@ -41,6 +41,7 @@ func (n *Node) transitionLoop() {
 	t := time.NewTicker(n.cfg.TransitionInterval)
 	defer t.Stop()
 	var dead deadJoiner
+	gone := goneStreamers{}
 	var cleaned uint64 // the layout epoch last cleaned up after
 	for {
 		l := n.lay.current()
@@ -51,7 +52,7 @@ func (n *Node) transitionLoop() {
 			if l.Op.Stage == layout.Streaming && slices.Contains(l.Op.Pending, n.cfg.NodeID) {
 				n.stream(l)
 			}
-			if n.cons.Status().IsLeader && !n.abortIfGone(l, &dead) {
+			if n.cons.Status().IsLeader && !n.abortIfGone(l, &dead) && !n.skipGoneStreamers(l, gone) {
 				n.drive(l)
 			}
 		}
@@ -100,6 +101,55 @@ func (n *Node) abortIfGone(l *layout.Layout, d *deadJoiner) bool {
 	}
 	*d = deadJoiner{}
 	return true
+}
+
+// goneStreamers is when the driver first saw each member that gains
+// ranges in a forced operation down, keyed by the operation's starting
+// epoch and the member.
+type goneStreamers map[string]time.Time
+
+// skipGoneStreamers, in the streaming stage of a forced operation,
+// reports as streamed each member gaining ranges that has been down for
+// NodeConfig.AbortJoinAfter, and reports whether it proposed that. A
+// forced removal is the way out of losing more than N-R replicas, so it
+// must not wait for a member that may never return (which could not be
+// removed in turn while this operation runs). Such a member holds none
+// of those ranges' earlier records when it returns, until anti-entropy
+// brings them (reads at R take them from the other owners meanwhile);
+// writes from then on reach it as hints.
+func (n *Node) skipGoneStreamers(l *layout.Layout, gone goneStreamers) bool {
+	op := l.Op
+	if !op.Forced || op.Stage != layout.Streaming || n.cfg.AbortJoinAfter <= 0 {
+		clear(gone)
+		return false
+	}
+	t, now := n.topo.Load(), n.now()
+	proposed := false
+	for _, id := range op.Pending {
+		key := fmt.Sprintf("%d/%s", op.Started, id)
+		if m, ok := t.Member(id); ok && (m.State == membership.Alive || m.State == membership.Suspect) {
+			delete(gone, key)
+			continue
+		}
+		since, seen := gone[key]
+		if !seen {
+			gone[key] = now
+			continue
+		}
+		if now.Sub(since) < n.cfg.AbortJoinAfter {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(n.life, n.cfg.ProposeTimeout)
+		err := n.cons.Propose(ctx, layout.Command{Kind: layout.CmdStreamed, Node: id, Epoch: op.Started}.Encode())
+		cancel()
+		if err == nil {
+			n.log.Warn("cluster: forced topology operation goes on without a member that is down: it holds none of the ranges it gains until anti-entropy repairs them",
+				"op", op.Kind.String(), "node", op.Node, "member", id, "down_for", now.Sub(since))
+		}
+		delete(gone, key)
+		proposed = true
+	}
+	return proposed
 }
 
 // drive advances the operation of l by one stage if it may.
@@ -235,11 +285,15 @@ func (n *Node) stream(l *layout.Layout) {
 }
 
 // streamChunk is how many moved ranges one round of streamRanges syncs
-// before it records them, and streamRounds how many rounds run at once: a
-// restart redoes streamRounds rounds at most.
+// (one exchange per old replica), and streamRounds how many rounds run at
+// once. A round records each range once all its sources synced it, at
+// most streamRecordEvery apart (each record syncs the write-ahead log,
+// which makes the range's records durable first): a restart redoes the
+// ranges of the last streamRecordEvery of each round, not the round.
 const (
-	streamChunk  = 64
-	streamRounds = 4
+	streamChunk       = 64
+	streamRounds      = 4
+	streamRecordEvery = 250 * time.Millisecond
 )
 
 // streamRanges syncs each moved range with R of its old replicas (fewer
@@ -278,12 +332,21 @@ func (n *Node) streamRanges(op *layout.Op, moves []ring.Move) error {
 }
 
 // streamRound syncs moves[i] with each of sources[i], one exchange per
-// source, and records the ranges every source of which synced them.
+// source, and records each range once every source of it synced it
+// (streamRecordEvery says when).
 func (n *Node) streamRound(op *layout.Op, moves []ring.Move, sources [][]string) error {
 	bySource := map[string][]antientropy.Range{}
+	need := make(map[ring.Range]int, len(moves))
 	for i, mv := range moves {
 		for _, id := range sources[i] {
 			bySource[id] = append(bySource[id], mv.Range)
+		}
+		need[mv.Range] = len(sources[i])
+	}
+	var rec streamRecorder
+	for _, mv := range moves {
+		if need[mv.Range] == 0 {
+			rec.done(op, mv.Range)
 		}
 	}
 	synced := map[ring.Range]int{}
@@ -294,29 +357,51 @@ func (n *Node) streamRound(op *layout.Op, moves []ring.Move, sources [][]string)
 			firstErr = cmp.Or(firstErr, fmt.Errorf("old replica %s: %w", id, ErrUnknownMember))
 			continue
 		}
-		res, err := antientropy.Exchange(n.life, n.cfg.Engine, exchangePeer{Caller: pc.caller, Replica: pc.replica},
-			ranges, antientropy.RateBudget(n.streamLimit))
-		n.transfers.progress(res.KeysReceived, res.BytesReceived)
-		for _, r := range res.Synced {
-			synced[r]++
-		}
+		var keys, bytes int64 // counted so far of this exchange
+		res, err := antientropy.ExchangeEach(n.life, n.cfg.Engine, exchangePeer{Caller: pc.caller, Replica: pc.replica},
+			ranges, antientropy.RateBudget(n.streamLimit), func(r antientropy.Range, sofar antientropy.Result) error {
+				n.transfers.progress(sofar.KeysReceived-keys, sofar.BytesReceived-bytes)
+				keys, bytes = sofar.KeysReceived, sofar.BytesReceived
+				if synced[r]++; synced[r] == need[r] {
+					rec.done(op, r)
+				}
+				return rec.flush(n, false)
+			})
+		n.transfers.progress(res.KeysReceived-keys, res.BytesReceived-bytes)
 		if err != nil {
 			firstErr = cmp.Or(firstErr, fmt.Errorf("old replica %s: %w", id, err))
 		}
 	}
-	var b engine.MetaBatch
-	for i, mv := range moves {
-		if synced[mv.Range] >= len(sources[i]) {
-			b.Put(streamedMeta(op.Started, mv.Range), nil)
-			n.transfers.rangeDone()
-		}
+	return cmp.Or(rec.flush(n, true), firstErr)
+}
+
+// streamRecorder collects the ranges a stream round finished and writes
+// their records.
+type streamRecorder struct {
+	b     engine.MetaBatch
+	count int
+	last  time.Time
+}
+
+func (r *streamRecorder) done(op *layout.Op, rg ring.Range) {
+	r.b.Put(streamedMeta(op.Started, rg), nil)
+	r.count++
+}
+
+// flush writes the records collected: now if all, else only once
+// streamRecordEvery passed since the last write.
+func (r *streamRecorder) flush(n *Node, all bool) error {
+	if r.count == 0 || (!all && time.Since(r.last) < streamRecordEvery) {
+		return nil
 	}
-	if b.Len() > 0 {
-		if err := n.cfg.Engine.CommitMeta(&b); err != nil {
-			return err
-		}
+	if err := n.cfg.Engine.CommitMeta(&r.b); err != nil {
+		return err
 	}
-	return firstErr
+	for range r.count {
+		n.transfers.rangeDone()
+	}
+	r.b, r.count, r.last = engine.MetaBatch{}, 0, time.Now()
+	return nil
 }
 
 // newStreamLimit paces streaming at NodeConfig.StreamRate bytes/s (0: no

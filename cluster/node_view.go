@@ -305,10 +305,13 @@ func (n *Node) layoutLeaderID(l *layout.Layout) string {
 // leader that drives operations, the operation in progress (kind, node,
 // stage, members still streaming, the member the stage waits for), this
 // node's streaming of it (ranges done and total, keys and bytes, rate,
-// ETA) and its totals.
+// ETA), the operation's streaming on every member that gains ranges
+// (topology_operation_*: asked of each, on whichever node answers) and
+// this node's totals.
 func (n *Node) Transfers() [][2]string {
 	l := n.lay.current()
 	s := n.transfers.snapshot(l)
+	all, unanswered := n.operationFigures(l)
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	role := n.selfState()
 	if role == "" {
@@ -333,6 +336,13 @@ func (n *Node) Transfers() [][2]string {
 		{"topology_bytes_streamed", i(s.Bytes)},
 		{"topology_stream_rate_bytes", strconv.FormatFloat(s.Rate, 'f', 0, 64)},
 		{"topology_eta_seconds", strconv.FormatFloat(s.ETA.Seconds(), 'f', 1, 64)},
+		{"topology_operation_ranges_done", strconv.Itoa(all.RangesDone)},
+		{"topology_operation_ranges_total", strconv.Itoa(all.RangesTotal)},
+		{"topology_operation_keys_streamed", i(all.Keys)},
+		{"topology_operation_bytes_streamed", i(all.Bytes)},
+		{"topology_operation_stream_rate_bytes", strconv.FormatFloat(all.Rate, 'f', 0, 64)},
+		{"topology_operation_eta_seconds", strconv.FormatFloat(all.ETA.Seconds(), 'f', 1, 64)},
+		{"topology_operation_unanswered", strings.Join(unanswered, ",")},
 		{"topology_operations_received", i(s.Operations)},
 		{"topology_ranges_received_total", i(s.TotalRanges)},
 		{"topology_keys_received_total", i(s.TotalKeys)},

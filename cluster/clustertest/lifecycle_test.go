@@ -515,8 +515,19 @@ func TestRestartsMidStreamFinish(t *testing.T) {
 		}
 	}
 	streaming()
-	time.Sleep(300 * time.Millisecond)
+	c.Eventually("the joining node to record a range streamed", func() error {
+		if s := c.Node(3).TransferStats(); s.RangesDone == 0 || s.RangesDone == s.RangesTotal {
+			return fmt.Errorf("%d of %d ranges recorded", s.RangesDone, s.RangesTotal)
+		}
+		return nil
+	})
 	restart(3) // the destination
+	c.Eventually("the restarted joining node to resume", func() error {
+		if s := c.Node(3).TransferStats(); s.RangesResumed == 0 && s.Last.Resumed == 0 {
+			return fmt.Errorf("no range resumed: %+v", s)
+		}
+		return nil
+	})
 	leader := -1
 	for _, i := range []int{0, 1, 2} {
 		if n := c.Node(i); n != nil && n.LayoutLeader() {

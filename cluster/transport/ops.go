@@ -85,6 +85,9 @@ const (
 	// OpLayoutEpoch asks for the layout epoch the peer's requests use
 	// (8 bytes BE).
 	OpLayoutEpoch uint8 = 66
+	// OpLayoutTransfers asks for the peer's streaming of the topology
+	// operation in progress (JSON: the cluster's StreamFigures).
+	OpLayoutTransfers uint8 = 67
 )
 
 // Mux is a Handler that dispatches on the operation code. Register every
