@@ -139,30 +139,15 @@ func (s *Server) readBatch(c *client, conn *reply, cmds []redcon.Command) error 
 	// transaction that writes them or none of it (EXEC holds them).
 	stripes := c.stripes[:0]
 	if !c.inExec {
-		hashes := c.hashes[:0]
-		for _, k := range keys {
-			hashes = append(hashes, keyHash(k))
-		}
-		stripes = sortedStripes(stripes, hashes)
-		c.hashes = hashes[:0]
+		stripes = stripesOf(stripes, keys)
 	}
 	s.locks.rlock(stripes)
-	var items []store.Item
-	var err error
-	if len(c.watching) > 0 && s.latest != nil {
-		// A client between WATCH and EXEC reads what it will write from
-		// every copy, as WATCH did: a quorum could answer older than
-		// the version WATCH saw, and EXEC would then commit a value
-		// built on it.
-		items, err = s.latest.GetLatest(c.storeCtx(s), storeKeys(c.db, keys))
-	} else {
-		items, err = s.store.Get(c.storeCtx(s), storeKeys(c.db, keys))
-	}
+	// A client between WATCH and EXEC reads what it will write from
+	// every copy, as WATCH did: a quorum could answer older than the
+	// version WATCH saw, and EXEC would then commit a value built on it.
+	items, err := s.storeRead(c.storeCtx(s), storeKeys(c.db, keys), len(c.watching) > 0)
 	s.locks.runlock(stripes)
 	c.stripes = stripes[:0]
-	if err == nil && len(items) != len(keys) {
-		err = errStoreReply
-	}
 	clear(keys)
 	c.keys = keys[:0]
 	if err != nil {

@@ -215,12 +215,7 @@ func (s *Server) shareReadKeys(c *client, cmd *command, args [][]byte) []int {
 	if len(keys) == 0 {
 		return nil
 	}
-	hashes := c.hashes[:0]
-	for _, k := range keys {
-		hashes = append(hashes, keyHash(k))
-	}
-	stripes := sortedStripes(c.stripes[:0], hashes)
-	c.hashes = hashes[:0]
+	stripes := stripesOf(c.stripes, keys)
 	s.locks.rlock(stripes)
 	return stripes
 }

@@ -91,12 +91,7 @@ func (s *Server) incrBatch(c *client, conn *reply, cmds []redcon.Command, start 
 	}
 	err := s.incrLocal(ctx, c, cmds, local, replies, start)
 	wg.Wait()
-	if lastAns.wrote {
-		gen := c.receipt.Start(1, time.Now())
-		for range lastAns.acks {
-			c.receipt.Ack(gen, []int{0})
-		}
-	}
+	c.forwardedWrite(lastAns)
 	for i, cmd := range cmds {
 		if retry[i] {
 			s.exec(c, conn, cmd.Args)
@@ -146,6 +141,12 @@ func (s *Server) forwardIncrs(ctx context.Context, id string, req *forwardReques
 		}
 		return forwardedIncrs{}, newReplyError(fmt.Sprintf("NOQUORUM the key's primary (%s) did not answer: %v; the command may or may not have taken effect", id, err))
 	}
+	return splitIncrs(b, id, req)
+}
+
+// splitIncrs decodes the answer b of primary id to req, a run of
+// INCR-family commands.
+func splitIncrs(b []byte, id string, req *forwardRequest) (forwardedIncrs, error) {
 	ans, err := decodeAnswer(b)
 	if err != nil {
 		return forwardedIncrs{}, err
@@ -184,11 +185,7 @@ func (s *Server) incrLocal(ctx context.Context, c *client, cmds []redcon.Command
 			keys = append(keys, k)
 		}
 	}
-	hashes := make([]uint64, len(keys))
-	for i, k := range keys {
-		hashes[i] = keyHash(k)
-	}
-	stripes := sortedStripes(nil, hashes)
+	stripes := stripesOf(nil, keys)
 	s.locks.lock(stripes)
 	defer s.locks.unlock(stripes)
 	items, err := s.readLatest(ctx, c.db, keys)
@@ -258,28 +255,11 @@ func (s *Server) incrLocal(ctx context.Context, c *client, cmds []redcon.Command
 // reaches (or as Get does, for a store without LatestReader); expired
 // keys read as missing.
 func (s *Server) readLatest(ctx context.Context, db int, keys [][]byte) ([]store.Item, error) {
-	var items []store.Item
-	var err error
-	if s.latest != nil {
-		items, err = s.latest.GetLatest(ctx, storeKeys(db, keys))
-	} else {
-		items, err = s.store.Get(ctx, storeKeys(db, keys))
-	}
+	items, err := s.storeRead(ctx, storeKeys(db, keys), true)
 	if err != nil {
 		return nil, err
 	}
-	if len(items) != len(keys) {
-		return nil, errStoreReply
-	}
-	nowMs := s.now().UnixMilli()
-	var hits int64
-	for i := range items {
-		if visible(items[i], nowMs) {
-			hits++
-		} else {
-			items[i] = store.Item{Version: items[i].Version}
-		}
-	}
+	hits := hideInvisible(items, s.now().UnixMilli())
 	s.stats.hits.Add(hits)
 	s.stats.misses.Add(int64(len(items)) - hits)
 	return items, nil

@@ -38,6 +38,16 @@ func sortedStripes(dst []int, hashes []uint64) []int {
 	return slices.Compact(dst)
 }
 
+// stripesOf returns the sorted, distinct stripes of keys, reusing dst.
+func stripesOf(dst []int, keys [][]byte) []int {
+	dst = dst[:0]
+	for _, k := range keys {
+		dst = append(dst, stripeOf(keyHash(k)))
+	}
+	slices.Sort(dst)
+	return slices.Compact(dst)
+}
+
 func (l *keyLocks) lock(stripes []int) {
 	for _, s := range stripes {
 		l.stripes[s].Lock()

@@ -57,15 +57,26 @@ func (x *call) readMany(keys [][]byte, latest bool) ([]store.Item, error) {
 
 // readManyIn is readMany in database db.
 func (x *call) readManyIn(db int, keys [][]byte, latest bool) ([]store.Item, error) {
-	var items []store.Item
-	var err error
-	sk := storeKeys(db, keys)
 	// A client between WATCH and EXEC reads from every copy, as WATCH
 	// did (readBatch says why).
-	if (latest || len(x.c.watching) > 0) && x.s.latest != nil {
-		items, err = x.s.latest.GetLatest(x.ctx(), sk)
+	items, err := x.s.storeRead(x.ctx(), storeKeys(db, keys), latest || len(x.c.watching) > 0)
+	if err != nil {
+		return nil, err
+	}
+	hideInvisible(items, x.nowMs())
+	return items, nil
+}
+
+// storeRead reads store keys: from every copy the store reaches when
+// latest (LatestReader; a store without one reads as Get does), else by
+// Get; it checks the store answered one item per key.
+func (s *Server) storeRead(ctx context.Context, keys [][]byte, latest bool) ([]store.Item, error) {
+	var items []store.Item
+	var err error
+	if latest && s.latest != nil {
+		items, err = s.latest.GetLatest(ctx, keys)
 	} else {
-		items, err = x.s.store.Get(x.ctx(), sk)
+		items, err = s.store.Get(ctx, keys)
 	}
 	if err != nil {
 		return nil, err
@@ -73,13 +84,20 @@ func (x *call) readManyIn(db int, keys [][]byte, latest bool) ([]store.Item, err
 	if len(items) != len(keys) {
 		return nil, errStoreReply
 	}
-	now := x.nowMs()
+	return items, nil
+}
+
+// hideInvisible turns the items expired at nowMs into missing ones
+// (keeping their versions) and returns how many are visible.
+func hideInvisible(items []store.Item, nowMs int64) (hits int64) {
 	for i := range items {
-		if !visible(items[i], now) {
+		if visible(items[i], nowMs) {
+			hits++
+		} else {
 			items[i] = store.Item{Version: items[i].Version}
 		}
 	}
-	return items, nil
+	return hits
 }
 
 // put writes one mutation.
@@ -146,12 +164,7 @@ func (x *call) lockKeys(keys [][]byte) []int {
 	if x.c.inExec {
 		return nil
 	}
-	hashes := x.c.hashes[:0]
-	for _, k := range keys {
-		hashes = append(hashes, keyHash(k))
-	}
-	stripes := sortedStripes(x.c.stripes, hashes)
-	x.c.hashes = hashes[:0]
+	stripes := stripesOf(x.c.stripes, keys)
 	x.s.locks.lock(stripes)
 	return stripes
 }

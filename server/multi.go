@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/ringcache/ringcache/server/store"
 )
@@ -228,14 +229,11 @@ func (s *Server) execInTurn(c *client, conn *reply, cmds [][][]byte, watch []wat
 // client sent them: stripes hash keys without their database) and of the
 // watched keys.
 func (s *Server) lockAll(keys [][]byte, watch []watchedKey) []int {
-	hashes := make([]uint64, 0, len(keys)+len(watch))
-	for _, k := range keys {
-		hashes = append(hashes, keyHash(k))
-	}
+	all := slices.Grow(slices.Clip(keys), len(watch))
 	for _, w := range watch {
-		hashes = append(hashes, keyHash(w.key))
+		all = append(all, w.key)
 	}
-	stripes := sortedStripes(nil, hashes)
+	stripes := stripesOf(nil, all)
 	s.locks.lock(stripes)
 	return stripes
 }
@@ -250,18 +248,9 @@ func (s *Server) watchChanged(c *client, watch []watchedKey) (bool, error) {
 	for i, w := range watch {
 		keys[i] = appendDBKey(nil, w.db, w.key)
 	}
-	var items []store.Item
-	var err error
-	if s.latest != nil {
-		items, err = s.latest.GetLatest(c.storeCtx(s), keys)
-	} else {
-		items, err = s.store.Get(c.storeCtx(s), keys)
-	}
+	items, err := s.storeRead(c.storeCtx(s), keys, true)
 	if err != nil {
 		return false, err
-	}
-	if len(items) != len(keys) {
-		return false, errStoreReply
 	}
 	for i, w := range watch {
 		if items[i].Version != w.version {

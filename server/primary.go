@@ -61,7 +61,15 @@ func (s *Server) run(x *call) error {
 		return x.cmd.run(x)
 	}
 	here := func() error { return x.cmd.run(x) }
-	return s.route(storeKeys(x.c.db, keyArgs(x.cmd, x.args)), here, here, func(id string) error {
+	incr := batchKind(x.args) == batchIncr
+	primary := here
+	if incr {
+		primary = func() error { return s.sendIncr(x.c, x.conn, "", x.args) }
+	}
+	return s.route(storeKeys(x.c.db, keyArgs(x.cmd, x.args)), primary, here, func(id string) error {
+		if incr {
+			return s.sendIncr(x.c, x.conn, id, x.args)
+		}
 		req := forwardRequest{hop: x.c.hop + 1, db: x.c.db, resp3: x.c.w.resp3, read: x.c.readLevel, write: x.c.writeLevel,
 			cmds: [][][]byte{x.args}}
 		return s.sendForward(x.c, x.conn, id, &req)
@@ -75,13 +83,15 @@ func (s *Server) run(x *call) error {
 func (s *Server) route(keys [][]byte, here, spread func() error, forward func(id string) error) error {
 	for attempt := 1; ; attempt++ {
 		id, self := s.primaryOf(keys)
+		var err error
 		switch {
 		case self:
-			return here()
+			err = here() // ErrNotRun too, when run as if forwarded (sendIncr)
 		case id == "":
 			return spread()
+		default:
+			err = forward(id)
 		}
-		err := forward(id)
 		if !errors.Is(err, store.ErrNotRun) {
 			return err
 		}
@@ -151,13 +161,34 @@ func (s *Server) sendForward(c *client, conn *reply, id string, req *forwardRequ
 		return err
 	}
 	conn.WriteRaw(ans.replies)
+	c.forwardedWrite(ans)
+	return nil
+}
+
+// forwardedWrite records in c's receipt the write of a request its
+// primary answered, if it wrote: WAIT counts from what the primary's
+// write had when it answered.
+func (c *client) forwardedWrite(ans forwardAnswer) {
 	if ans.wrote {
-		// WAIT counts from what the primary's write had when it
-		// answered.
 		gen := c.receipt.Start(1, time.Now())
 		for range ans.acks {
 			c.receipt.Ack(gen, []int{0})
 		}
+	}
+}
+
+// sendIncr runs an INCR-family command at node id ("" for this node),
+// relayed with other clients' (relayIncrs), and writes its reply to c.
+func (s *Server) sendIncr(c *client, conn *reply, id string, args [][]byte) error {
+	lane := relayLane{id: id, db: c.db, hop: c.hop + 1, resp3: c.w.resp3, read: c.readLevel, write: c.writeLevel}
+	lines, ans, err := s.relayIncrs(lane, [][][]byte{args}, time.Now().Add(s.cfg.ForwardTimeout).UnixMicro())
+	if err != nil {
+		return err
+	}
+	line := lines[0]
+	conn.WriteRaw(line)
+	if line[0] != '-' { // the others' commands wrote, not this one
+		c.forwardedWrite(ans)
 	}
 	return nil
 }
@@ -198,6 +229,25 @@ func (s *Server) ServeForward(ctx context.Context, payload []byte) ([]byte, erro
 		s.stats.relayed.Add(1)
 		return s.forwardTo(ctx, id, &req)
 	}
+	if !req.txn && req.deadline != 0 && allIncrs(req.cmds) {
+		// With this node's own and other nodes' INCRs (relayIncrs).
+		lines, ans, err := s.relayIncrs(relayLane{db: req.db, hop: req.hop, resp3: req.resp3, read: req.read, write: req.write},
+			req.cmds, req.deadline)
+		if err != nil {
+			return nil, err
+		}
+		out := forwardAnswer{wrote: ans.wrote, acks: ans.acks} // ans.replies has the others' too
+		for _, l := range lines {
+			out.replies = append(out.replies, l...)
+		}
+		return out.append(nil), nil
+	}
+	return s.serveHere(ctx, req)
+}
+
+// serveHere runs a forwarded request on this node, its keys' primary,
+// and returns the encoded answer.
+func (s *Server) serveHere(ctx context.Context, req forwardRequest) ([]byte, error) {
 	c, err := s.forwardedClient(ctx, req)
 	if err != nil {
 		return nil, err

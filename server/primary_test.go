@@ -23,6 +23,9 @@ type routedNodes struct {
 	mu      sync.Mutex
 	servers map[string]*testServer
 	views   map[string]string // node id -> the primary it sees for every key
+	delay   time.Duration     // each Forward's, before the primary runs it
+	// asked, if set, is told of every Primary call and may change views.
+	asked func(id string)
 }
 
 type routedStore struct {
@@ -35,6 +38,9 @@ type routedStore struct {
 func (r *routedStore) Primary(key []byte) (string, bool) {
 	r.nodes.mu.Lock()
 	defer r.nodes.mu.Unlock()
+	if r.nodes.asked != nil {
+		r.nodes.asked(r.id)
+	}
 	p := r.nodes.views[r.id]
 	if strings.HasPrefix(string(key), "c:") {
 		p = "c"
@@ -44,8 +50,9 @@ func (r *routedStore) Primary(key []byte) (string, bool) {
 
 func (r *routedStore) Forward(ctx context.Context, id string, req []byte) ([]byte, error) {
 	r.nodes.mu.Lock()
-	ts := r.nodes.servers[id]
+	ts, delay := r.nodes.servers[id], r.nodes.delay
 	r.nodes.mu.Unlock()
+	time.Sleep(delay)
 	return ts.ServeForward(ctx, req)
 }
 
@@ -259,5 +266,108 @@ func TestForwardAfterItsDeadlineIsNotRun(t *testing.T) {
 	req.deadline = time.Now().Add(time.Second).UnixMicro()
 	if _, err := rn.servers["a"].ServeForward(context.Background(), req.append(nil)); err != nil {
 		t.Fatalf("ServeForward before the deadline = %v", err)
+	}
+}
+
+// TestLoneIncrsRelayedTogether: clients that each send one INCR-family
+// command at a time through a node that is not the primary have their
+// commands forwarded in fewer requests than commands (relayIncr), and
+// each still gets its own reply: every value of a counter is handed out
+// exactly once, the counters end at the sum of their increments, and a
+// command that fails (a key that is not an integer) fails alone.
+func TestLoneIncrsRelayedTogether(t *testing.T) {
+	rn := startRouted(t, map[string]string{"a": "b", "b": "b", "c": "b"})
+	rn.mu.Lock()
+	rn.delay = 2 * time.Millisecond
+	rn.mu.Unlock()
+	ctx := context.Background()
+	if err := rn.client(t, "a", nil).Set(ctx, "text", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const clients, each, counters = 24, 20, 4
+	var mu sync.Mutex
+	seen := map[string]map[int64]bool{}
+	var wg sync.WaitGroup
+	for i := range clients {
+		cl := rn.client(t, "a", &redis.Options{PoolSize: 1})
+		wg.Go(func() {
+			for j := range each {
+				key := fmt.Sprintf("n%d", (i+j)%counters)
+				var n int64
+				var err error
+				if j%2 == 0 {
+					n, err = cl.Incr(ctx, key).Result()
+				} else {
+					n, err = cl.IncrBy(ctx, key, 1).Result()
+				}
+				if err != nil {
+					t.Errorf("INCR %s: %v", key, err)
+					return
+				}
+				mu.Lock()
+				if seen[key] == nil {
+					seen[key] = map[int64]bool{}
+				}
+				if seen[key][n] {
+					t.Errorf("%s = %d handed out twice", key, n)
+				}
+				seen[key][n] = true
+				mu.Unlock()
+				if j == each/2 {
+					if err := cl.Incr(ctx, "text").Err(); err == nil || !strings.Contains(err.Error(), "not an integer") {
+						t.Errorf("INCR of a string: %v", err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b := rn.client(t, "b", nil)
+	total := 0
+	for k, vals := range seen {
+		got, err := b.Get(ctx, k).Int()
+		if err != nil || got != len(vals) {
+			t.Fatalf("%s = %d, %v; %d increments acknowledged", k, got, err, len(vals))
+		}
+		for v := 1; v <= got; v++ {
+			if !vals[int64(v)] {
+				t.Fatalf("%s: value %d was never handed out", k, v)
+			}
+		}
+		total += got
+	}
+	cmds := total + clients // the INCRs of "text" too
+	if fw := rn.stats("a").Forwarded; fw >= int64(cmds) {
+		t.Fatalf("%d commands in %d forwarded requests: not relayed together", cmds, fw)
+	} else {
+		t.Logf("%d commands in %d forwarded requests", cmds, fw)
+	}
+}
+
+// TestLoneIncrRoutedAgainWhenItsPrimaryMoves: a lone INCR that a node
+// takes for its own, but finds another node's primary when it runs it
+// (its view changed in between), is not run there: it is routed again
+// and runs once, not answered with the refusal.
+func TestLoneIncrRoutedAgainWhenItsPrimaryMoves(t *testing.T) {
+	rn := startRouted(t, map[string]string{"a": "a", "b": "c", "c": "c"})
+	calls := 0
+	rn.mu.Lock()
+	rn.asked = func(id string) {
+		if id == "a" {
+			if calls++; calls == 2 { // route() asked first, then ServeForward
+				rn.views["a"] = "b"
+			}
+		}
+	}
+	rn.mu.Unlock()
+	ctx := context.Background()
+	if n, err := rn.client(t, "a", &redis.Options{MaxRetries: -1}).Incr(ctx, "n").Result(); err != nil || n != 1 {
+		t.Fatalf("INCR while a's view moves = %d, %v; want 1", n, err)
+	}
+	if r := rn.stats("a").Rerouted; r == 0 {
+		t.Fatalf("a routed nothing again: the case was not reached")
+	}
+	if n, err := rn.client(t, "c", nil).Get(ctx, "n").Int(); err != nil || n != 1 {
+		t.Fatalf("n = %d, %v after one INCR", n, err)
 	}
 }

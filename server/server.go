@@ -26,6 +26,7 @@ type Server struct {
 	latest  LatestReader // store's, if it has one
 	view    ClusterView  // store's ClusterView, nil when it has none
 	router  Router       // store's, nil when keys have no primary
+	relay   incrRelay    // lone INCRs forwarded to their primary together
 	peers   Peers        // store's, nil without other members
 	scripts *script.Engine
 	log     *slog.Logger

@@ -182,7 +182,8 @@ func TestProcessPausedPrimary(t *testing.T) {
 	var seenMu sync.Mutex
 	var seen []ack // every acknowledged increment's result
 	var kindsMu sync.Mutex
-	kinds := map[string]int{} // unknown outcomes by the error's first word
+	kinds := map[string]int{}       // unknown outcomes by the error's first word
+	examples := map[string]string{} // the first error of each kind
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, cl := range cls {
@@ -204,7 +205,9 @@ func TestProcessPausedPrimary(t *testing.T) {
 						unknown.Add(1)
 						kind, _, _ := strings.Cut(err.Error(), " ")
 						kindsMu.Lock()
-						kinds[kind]++
+						if kinds[kind]++; kinds[kind] == 1 {
+							examples[kind] = err.Error()
+						}
 						kindsMu.Unlock()
 						time.Sleep(10 * time.Millisecond)
 						continue
@@ -280,6 +283,9 @@ func TestProcessPausedPrimary(t *testing.T) {
 	t.Logf("node ids: %s %s %s", c.nodes[0].id, c.nodes[1].id, c.nodes[2].id)
 	t.Logf("primary %s stopped 4s: %d increments acknowledged, %d unknown (errors: %v), counter %d",
 		c.nodes[prim].id, acked.Load(), unknown.Load(), kinds, got)
+	for kind, msg := range examples {
+		t.Logf("  %s, e.g. %q", kind, msg)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("%d lock races, %d won by more than one client", races, len(doubles))
