@@ -378,29 +378,27 @@ func (n *Node) streamRound(op *layout.Op, moves []ring.Move, sources [][]string)
 // streamRecorder collects the ranges a stream round finished and writes
 // their records.
 type streamRecorder struct {
-	b     engine.MetaBatch
-	count int
-	last  time.Time
+	b    engine.MetaBatch
+	last time.Time
 }
 
 func (r *streamRecorder) done(op *layout.Op, rg ring.Range) {
 	r.b.Put(streamedMeta(op.Started, rg), nil)
-	r.count++
 }
 
 // flush writes the records collected: now if all, else only once
 // streamRecordEvery passed since the last write.
 func (r *streamRecorder) flush(n *Node, all bool) error {
-	if r.count == 0 || (!all && time.Since(r.last) < streamRecordEvery) {
+	if r.b.Len() == 0 || (!all && time.Since(r.last) < streamRecordEvery) {
 		return nil
 	}
 	if err := n.cfg.Engine.CommitMeta(&r.b); err != nil {
 		return err
 	}
-	for range r.count {
+	for range r.b.Len() {
 		n.transfers.rangeDone()
 	}
-	r.b, r.count, r.last = engine.MetaBatch{}, 0, time.Now()
+	r.b, r.last = engine.MetaBatch{}, time.Now()
 	return nil
 }
 

@@ -271,7 +271,7 @@ func TestForwardAfterItsDeadlineIsNotRun(t *testing.T) {
 
 // TestLoneIncrsRelayedTogether: clients that each send one INCR-family
 // command at a time through a node that is not the primary have their
-// commands forwarded in fewer requests than commands (relayIncr), and
+// commands forwarded in fewer requests than commands (relayIncrs), and
 // each still gets its own reply: every value of a counter is handed out
 // exactly once, the counters end at the sum of their increments, and a
 // command that fails (a key that is not an integer) fails alone.
