@@ -510,7 +510,7 @@ func (r *Repairer) PurgeAllowed(key []byte, rec engine.Record) bool {
 		// proves the other replicas have the tombstone.
 		return false
 	}
-	need := rec.Version.Wall + r.cfg.ProofMargin.Milliseconds()
+	need := rec.ChangedAt() + r.cfg.ProofMargin.Milliseconds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range rr.Replicas {

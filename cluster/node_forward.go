@@ -51,9 +51,20 @@ func (n *Node) handleForward(mux *transport.Mux) {
 // its keys, and they go on doing so until they see it healthy again, so
 // for that long it leaves the role to the node they chose.
 func (n *Node) Primary(key []byte) (id string, self bool) {
+	return n.primaryOf(engine.Token(key))
+}
+
+// IsPrimary reports whether this node is the primary of the keys of
+// token tok, as Primary decides: the node that evicts them.
+func (n *Node) IsPrimary(tok uint64) bool {
+	_, self := n.primaryOf(tok)
+	return self
+}
+
+func (n *Node) primaryOf(tok uint64) (id string, self bool) {
 	t := n.topo.Load()
 	var buf [8]string
-	prefs := t.AppendPreference(buf[:0], engine.Token(key), n.cfg.Coordinator.N)
+	prefs := t.AppendPreference(buf[:0], tok, n.cfg.Coordinator.N)
 	if len(prefs) == 0 {
 		return "", false
 	}

@@ -33,6 +33,9 @@ type batchScratch struct {
 	hints []hintChange
 	// classes are the key class changes, applied once committed.
 	classes []classDelta
+	// used is the batch's change to UsedBytes, and evicted the live
+	// records its eviction tombstones replaced, applied once committed.
+	used, evicted int64
 }
 
 // beginWrite starts a locked write of keys: it registers the call (enter),
@@ -70,6 +73,7 @@ func (e *Engine) getScratch(n int) *batchScratch {
 	s.held = slices.Grow(s.held[:0], n)[:n]
 	s.written, s.wkeys, s.wends = s.written[:0], s.wkeys[:0], s.wends[:0]
 	s.digs, s.hints, s.classes = s.digs[:0], s.hints[:0], s.classes[:0]
+	s.used, s.evicted = 0, 0
 	return s
 }
 
@@ -163,6 +167,8 @@ func (e *Engine) ApplyBatchNewer(keys [][]byte, recs []Record, newer []Version) 
 			return 0, err
 		}
 		e.live.Add(delta)
+		e.used.Add(s.used)
+		e.counters.evicted.Add(uint64(s.evicted))
 		if e.classes != nil {
 			e.classes.apply(s.classes)
 		}
@@ -188,10 +194,11 @@ func (e *Engine) ApplyBatchNewer(keys [][]byte, recs []Record, newer []Version) 
 func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs []Record, idx []int, newer []Version) (applied int, delta int64, err error) {
 	first := idx[0]
 	s.dkey = appendDataKeyTok(s.dkey[:0], s.toks[first], keys[first])
-	cur, exp, tomb, exists, err := e.storedHeader(s.dkey)
+	h, exists, err := e.storedHeader(s.dkey)
 	if err != nil {
 		return 0, 0, err
 	}
+	cur, exp, tomb := h.v, h.expireAt, h.tomb
 	wasLive := exists && !tomb
 	var oldHash uint64 // what the stored record contributes to the digest
 	if exists && e.digest != nil {
@@ -223,9 +230,14 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 	}
 	if !r.Tombstone {
 		delta++
+		s.used += RecordBytes(len(keys[first]), len(r.Value), r.ExpireAt != 0)
 	}
 	if wasLive {
 		delta--
+		s.used -= h.bytes(len(keys[first]))
+		if r.Tombstone && r.EvictedAt != 0 {
+			s.evicted++
+		}
 	}
 	if k := e.classes.classOf(keys[first]); k >= 0 {
 		s.classes = append(s.classes, classDelta{class: k, oldLive: wasLive, oldExp: exp, newLive: !r.Tombstone, newExp: r.ExpireAt})
@@ -262,7 +274,7 @@ func markOlder(newer []Version, recs []Record, idx []int, cur Version) {
 func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record) error {
 	switch {
 	case r.Tombstone:
-		s.ikey = appendIndexKey(s.ikey[:0], e.purgeDue(r.Version), kindPurge, s.dkey)
+		s.ikey = appendIndexKey(s.ikey[:0], e.purgeDue(r), kindPurge, s.dkey)
 	case r.ExpireAt != 0:
 		s.ikey = appendIndexKey(s.ikey[:0], r.ExpireAt, kindExpire, s.dkey)
 	default:
@@ -274,29 +286,33 @@ func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record) error {
 	return nil
 }
 
-// purgeDue is when a tombstone of version v may be purged.
-func (e *Engine) purgeDue(v Version) int64 {
-	return v.Wall + e.cfg.TombstoneGrace.Milliseconds()
+// purgeDue is when tombstone t may be purged: its grace period runs from
+// when it was written or, for an eviction, made.
+func (e *Engine) purgeDue(t Record) int64 {
+	if t.EvictedAt != 0 {
+		return t.ChangedAt() + min(e.cfg.EvictionGrace, e.cfg.TombstoneGrace).Milliseconds()
+	}
+	return t.ChangedAt() + e.cfg.TombstoneGrace.Milliseconds()
 }
 
-// storedHeader reads the version, expiry and tombstone flag of the record
-// under dataKey; undecodable records count as absent.
-func (e *Engine) storedHeader(dataKey []byte) (v Version, expireAt int64, tomb, exists bool, err error) {
-	if r, present, cached := e.cache.get(dataKey, nil); cached {
-		return r.Version, r.ExpireAt, r.Tombstone, present, nil
+// storedHeader reads the header of the record under dataKey (exists:
+// one is stored); undecodable records count as absent.
+func (e *Engine) storedHeader(dataKey []byte) (h header, exists bool, err error) {
+	if r, vlen, present, cached := e.cache.get(dataKey, nil); cached {
+		return header{v: r.Version, expireAt: r.ExpireAt, evictedAt: r.EvictedAt, tomb: r.Tombstone, valueLen: vlen}, present, nil
 	}
 	val, closer, err := e.db.Get(dataKey)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return Version{}, 0, false, false, nil
+		return header{}, false, nil
 	}
 	if err != nil {
-		return Version{}, 0, false, false, fmt.Errorf("engine: read %q: %w", UserKey(dataKey), err)
+		return header{}, false, fmt.Errorf("engine: read %q: %w", UserKey(dataKey), err)
 	}
-	v, expireAt, tomb, derr := DecodeVersion(val)
+	h, derr := decodeHeader(val)
 	_ = closer.Close()
 	if derr != nil {
 		e.cfg.Logger.Warn("engine: ignoring undecodable record", "key", UserKey(dataKey), "err", derr)
-		return Version{}, 0, false, false, nil
+		return header{}, false, nil
 	}
-	return v, expireAt, tomb, true, nil
+	return h, true, nil
 }

@@ -14,6 +14,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		val(ver(1700000000000, 1, 7), "value"),
 		{Version: ver(3, 0, 1), Value: []byte("ttl"), ExpireAt: 1700000000100},
 		{Version: ver(4, 2, 9), Tombstone: true},
+		{Version: ver(5, 2, 10), Tombstone: true, EvictedAt: 1700000000200},
 	} {
 		f.Add(r.AppendEncode(nil))
 	}
@@ -36,13 +37,15 @@ func FuzzDecodeRecord(f *testing.F) {
 
 // FuzzRecordRoundTrip checks decode(encode(r)) == r for canonical records.
 func FuzzRecordRoundTrip(f *testing.F) {
-	f.Add(int64(1), uint32(2), uint64(3), int64(0), false, []byte("v"))
-	f.Add(int64(-1), uint32(0), uint64(0), int64(-5), false, []byte{})
-	f.Add(int64(9), uint32(9), uint64(9), int64(0), true, []byte(nil))
-	f.Fuzz(func(t *testing.T, wall int64, logical uint32, node uint64, exp int64, tomb bool, value []byte) {
+	f.Add(int64(1), uint32(2), uint64(3), int64(0), false, []byte("v"), int64(0))
+	f.Add(int64(-1), uint32(0), uint64(0), int64(-5), false, []byte{}, int64(0))
+	f.Add(int64(9), uint32(9), uint64(9), int64(0), true, []byte(nil), int64(0))
+	f.Add(int64(9), uint32(9), uint64(9), int64(0), true, []byte(nil), int64(12))
+	f.Fuzz(func(t *testing.T, wall int64, logical uint32, node uint64, exp int64, tomb bool, value []byte, evicted int64) {
 		r := Record{Version: ver(wall, logical, node), Value: value, ExpireAt: exp, Tombstone: tomb}
 		if tomb {
 			r.Value, r.ExpireAt = nil, 0 // the canonical tombstone
+			r.EvictedAt = evicted
 		}
 		enc := r.AppendEncode(nil)
 		got, err := DecodeRecord(enc)

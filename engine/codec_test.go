@@ -67,6 +67,7 @@ func TestCodecAppendsToDst(t *testing.T) {
 func TestCodecRejects(t *testing.T) {
 	good := Record{Version: ver(1, 2, 3), Value: []byte("v"), ExpireAt: 10}.AppendEncode(nil)
 	tomb := Record{Version: ver(1, 2, 3), Tombstone: true}.AppendEncode(nil)
+	evicted := Record{Version: ver(1, 2, 3), Tombstone: true, EvictedAt: 99}.AppendEncode(nil)
 	mut := func(b []byte, f func([]byte) []byte) []byte { return f(append([]byte(nil), b...)) }
 	tests := []struct {
 		name string
@@ -77,7 +78,12 @@ func TestCodecRejects(t *testing.T) {
 		{"unknown format", mut(good, func(b []byte) []byte { b[0] = 2; return b })},
 		{"format zero", mut(good, func(b []byte) []byte { b[0] = 0; return b })},
 		{"unknown flag", mut(good, func(b []byte) []byte { b[1] |= 0x80; return b })},
-		{"tombstone with expiry flag", mut(good, func(b []byte) []byte { b[1] = flagsKnown; return b })},
+		{"tombstone with expiry flag", mut(good, func(b []byte) []byte { b[1] = flagTombstone | flagExpiry; return b })},
+		{"evicted without tombstone", mut(good, func(b []byte) []byte { b[1] = flagEvicted; return b })},
+		{"evicted with expiry", mut(good, func(b []byte) []byte { b[1] = flagTombstone | flagEvicted | flagExpiry; return b })},
+		{"evicted with value", append(append([]byte(nil), evicted...), 'x')},
+		{"evicted at zero", mut(evicted, func(b []byte) []byte { copy(b[headerLen:], make([]byte, 8)); return b })},
+		{"truncated eviction time", evicted[:headerLen+3]},
 		{"truncated expiry", good[:headerLen+4]},
 		{"zero expiry", mut(good, func(b []byte) []byte { copy(b[headerLen:], make([]byte, 8)); return b })},
 		{"tombstone with value", append(append([]byte(nil), tomb...), 'x')},

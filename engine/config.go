@@ -62,6 +62,12 @@ type Config struct {
 	// Version.Wall) before it may be purged, so that replicas that missed
 	// the delete learn it before it disappears. Default 1h.
 	TombstoneGrace time.Duration
+	// EvictionGrace is how long an eviction's tombstone is kept, from
+	// the eviction (at most TombstoneGrace): evictions come at the write
+	// rate of a full cache, so their tombstones go sooner than deletes'.
+	// Anti-entropy must still have synced every replica since (the
+	// PurgeAllowed hook). Default 10 minutes.
+	EvictionGrace time.Duration
 	// ReclaimInterval is the period of the background reclaimer that
 	// expires records and purges tombstones. Default 100ms.
 	ReclaimInterval time.Duration
@@ -98,6 +104,11 @@ type Config struct {
 	// not call back into the engine. Default (nil, 0): no classes.
 	Classify func(key []byte) int
 	Classes  int
+	// OnRead, when set, is called with the user key of every record a
+	// Lookup or LookupBatch serves (found or not): the access signal of
+	// eviction (engine/evict). It must be cheap, must not keep key and
+	// must not call back into the engine. Default (nil): none.
+	OnRead func(key []byte)
 	// NoDigest turns off the anti-entropy digest (digest.go): writes skip
 	// its two hashes per record and AppendDigests returns zeros. It exists
 	// to measure the digest's cost. Default false (maintained).
@@ -109,6 +120,7 @@ func DefaultConfig() Config {
 	return Config{
 		Fsync:           FsyncEverySec,
 		TombstoneGrace:  time.Hour,
+		EvictionGrace:   10 * time.Minute,
 		ReclaimInterval: 100 * time.Millisecond,
 		CacheBytes:      128 << 20,
 		MemTableBytes:   8 << 20,
@@ -154,6 +166,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PurgeAllowed == nil {
 		c.PurgeAllowed = func([]byte, Record) bool { return true }
+	}
+	if c.EvictionGrace <= 0 {
+		c.EvictionGrace = DefaultConfig().EvictionGrace
 	}
 	return c
 }

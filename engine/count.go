@@ -6,7 +6,7 @@ import (
 	"github.com/cockroachdb/pebble"
 )
 
-// countLive sets the live counter and rebuilds the digest by one scan of
+// countLive sets the live counter and UsedBytes and rebuilds the digest by one scan of
 // the data keyspace, decoding each record's header once. Run once by Open,
 // before any writer exists. Undecodable records count as absent, as they
 // do for Apply (storedHeader).
@@ -15,25 +15,27 @@ func (e *Engine) countLive() error {
 	if err != nil {
 		return fmt.Errorf("engine: count: %w", err)
 	}
-	var n int64
+	var n, used int64
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
-		v, exp, tomb, err := DecodeVersion(it.Value())
+		h, err := decodeHeader(it.Value())
 		if err != nil || len(k) < dataKeyHeader {
 			continue
 		}
-		if !tomb {
+		if !h.tomb {
 			n++
-			e.classes.add(e.classes.classOf(UserKey(k)), exp, 1)
+			used += h.bytes(len(UserKey(k)))
+			e.classes.add(e.classes.classOf(UserKey(k)), h.expireAt, 1)
 		}
 		if e.digest != nil {
-			e.xorDigest(dataKeyToken(k), ElementHash(UserKey(k), v, exp, tomb))
+			e.xorDigest(dataKeyToken(k), ElementHash(UserKey(k), h.v, h.expireAt, h.tomb))
 		}
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("engine: count: %w", err)
 	}
 	e.live.Store(n)
+	e.used.Store(used)
 	return nil
 }
 

@@ -3,10 +3,11 @@
 //
 // # Record format
 //
-// A stored value is format byte 1, a flags byte (tombstone, has-expiry),
-// the version (Wall int64, Logical uint32, Node uint64, big-endian) at a
-// fixed offset, the expiry (only if set), then the value bytes. Tombstones
-// carry neither value nor expiry. The encoding is canonical, so a decoded
+// A stored value is format byte 1, a flags byte (tombstone, has-expiry,
+// evicted), the version (Wall int64, Logical uint32, Node uint64,
+// big-endian) at a fixed offset, the expiry (only if set), then the value
+// bytes. Tombstones carry neither value nor expiry; an eviction's
+// tombstone carries the eviction's time in the expiry's place. The encoding is canonical, so a decoded
 // record re-encodes to the same bytes, and DecodeVersion reads the header
 // alone: the last-write-wins check never copies a value. A new format gets
 // a new first byte.
@@ -82,6 +83,23 @@
 // PurgeAllowed agrees (otherwise asked again later). Index entries whose
 // record changed since are dropped. Reclaim commits do not wait for fsync:
 // if lost, the index entry is still there and the work is redone.
+//
+// # Dataset size and eviction
+//
+// UsedBytes is the live dataset's size: RecordBytes (key, value and a
+// fixed per-record overhead, plus the expiry index entry of a record with
+// a TTL) summed over the records that are not tombstones. It changes with
+// the live counter, under the same rule, and Open recounts it. Sample
+// draws random live records (those after random tokens) for eviction
+// (engine/evict), and Config.OnRead tells it about reads.
+//
+// An eviction is a tombstone with EvictedAt set, of version
+// EvictedVersion(v): the least version newer than the evicted record's
+// v, so it beats that record and every older copy, and loses to any
+// later write. Its grace period runs from EvictedAt and is
+// EvictionGrace (evictions come at the write rate of a full cache). A
+// single node evicts with EvictLocal instead: it deletes the records
+// outright, as no replica needs a tombstone.
 //
 // # Hints
 //

@@ -78,28 +78,74 @@ func (e *Engine) DropRange(start, end uint64, before Version, hold func(drop fun
 // dropKeys deletes the records under dataKeys older than before, under
 // their stripes, in one batch.
 func (e *Engine) dropKeys(dataKeys [][]byte, before Version) (int64, error) {
+	items := make([]dropItem, len(dataKeys))
+	for i, dk := range dataKeys {
+		items[i] = dropItem{dk, before}
+	}
+	return e.dropItems(items, false)
+}
+
+// EvictLocal deletes the records of keys whose stored version is older
+// than versions[i], the eviction's (EvictedVersion of the victim's),
+// physically: the eviction of a single node, which has no replica a
+// tombstone must reach. Records written since stay. It returns how many
+// live records it deleted, which count as evicted.
+func (e *Engine) EvictLocal(keys [][]byte, versions []Version) (int64, error) {
+	if len(keys) != len(versions) {
+		return 0, fmt.Errorf("engine: EvictLocal with %d keys and %d versions", len(keys), len(versions))
+	}
+	items := make([]dropItem, len(keys))
+	for i, k := range keys {
+		items[i] = dropItem{AppendDataKey(nil, k), versions[i]}
+	}
+	return e.dropItems(items, true)
+}
+
+// dropItem is a data key to drop if its record is older than before.
+type dropItem struct {
+	dataKey []byte
+	before  Version
+}
+
+// dropItems deletes the records of items older than their bound, under
+// their stripes, in one batch; evicted counts the live ones dropped as
+// evictions and returns their number instead of all dropped.
+func (e *Engine) dropItems(items []dropItem, evicted bool) (int64, error) {
 	if err := e.enter(); err != nil {
 		return 0, err
 	}
 	defer e.leave()
-	slices.SortFunc(dataKeys, bytes.Compare)
-	toks := make([]uint64, len(dataKeys))
-	for i, dk := range dataKeys {
-		toks[i] = dataKeyToken(dk)
+	slices.SortFunc(items, func(a, b dropItem) int { return bytes.Compare(a.dataKey, b.dataKey) })
+	// A key given twice is dropped once, below the higher bound: every
+	// item reads the state from before the batch.
+	items = slices.CompactFunc(items, func(a, b dropItem) bool {
+		if !bytes.Equal(a.dataKey, b.dataKey) {
+			return false
+		}
+		if b.before.Compare(a.before) > 0 {
+			a.before = b.before
+		}
+		return true
+	})
+	toks := make([]uint64, len(items))
+	for i, it := range items {
+		toks[i] = dataKeyToken(it.dataKey)
 	}
 	e.stripes.lockSorted(toks)
 	defer e.stripes.unlockSorted(toks)
 	b := e.db.NewBatch()
-	var dropped, live int64
+	var dropped, live, used int64
 	var digs []digestDelta
 	var classes []classDelta
-	for i, dk := range dataKeys {
-		v, exp, tomb, exists, err := e.storedHeader(dk)
+	for i, it := range items {
+		dk := it.dataKey
+		h, exists, err := e.storedHeader(dk)
+		v, exp, tomb := h.v, h.expireAt, h.tomb
 		if err != nil {
 			_ = b.Close()
 			return 0, err
 		}
-		if !exists || v.Compare(before) >= 0 {
+		if !exists || v.Compare(it.before) >= 0 || (evicted && tomb) {
 			continue
 		}
 		if err := b.Delete(dk, nil); err != nil {
@@ -107,11 +153,12 @@ func (e *Engine) dropKeys(dataKeys [][]byte, before Version) (int64, error) {
 			return 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
 		e.cache.drop(dk)
-		if h := e.elementHash(UserKey(dk), v, exp, tomb); h != 0 {
-			digs = append(digs, digestDelta{tok: toks[i], h: h})
+		if dh := e.elementHash(UserKey(dk), v, exp, tomb); dh != 0 {
+			digs = append(digs, digestDelta{tok: toks[i], h: dh})
 		}
 		if !tomb {
 			live++
+			used += h.bytes(len(UserKey(dk)))
 			if k := e.classes.classOf(UserKey(dk)); k >= 0 {
 				classes = append(classes, classDelta{class: k, oldLive: true, oldExp: exp})
 			}
@@ -119,14 +166,20 @@ func (e *Engine) dropKeys(dataKeys [][]byte, before Version) (int64, error) {
 		dropped++
 	}
 	// Dropped data is redoable: a crash before the next sync leaves it,
-	// and the next cleanup drops it again.
+	// and the next cleanup drops it again. (An eviction lost so is made
+	// again if the dataset is still past its budget.)
 	if err := e.commit(b, pebble.NoSync); err != nil {
 		return 0, err
 	}
 	e.live.Add(-live)
+	e.used.Add(-used)
 	if e.classes != nil {
 		e.classes.apply(classes)
 	}
 	e.applyDigest(digs)
+	if evicted {
+		e.counters.evicted.Add(uint64(live))
+		return live, nil
+	}
 	return dropped, nil
 }

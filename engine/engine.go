@@ -28,6 +28,8 @@ type Engine struct {
 	// ones included. Invariant: changed only while holding the stripe of
 	// the key whose state changed, in the same step that commits the change.
 	live atomic.Int64
+	// used is UsedBytes, under the same invariant as live.
+	used atomic.Int64
 	// classes keeps the per-class figures (nil: classes off).
 	classes *classStats
 	// digest is the per-bucket XOR of the stored records' ElementHash

@@ -80,7 +80,7 @@ func mustLookup(t testing.TB, e *Engine, key string) (Record, bool) {
 // recordsEqual compares records treating nil and empty values alike.
 func recordsEqual(a, b Record) bool {
 	return a.Version == b.Version && a.ExpireAt == b.ExpireAt &&
-		a.Tombstone == b.Tombstone && bytes.Equal(a.Value, b.Value)
+		a.Tombstone == b.Tombstone && a.EvictedAt == b.EvictedAt && bytes.Equal(a.Value, b.Value)
 }
 
 // dump returns the full stored state, keyed by user key.

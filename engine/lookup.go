@@ -17,6 +17,9 @@ func (e *Engine) Lookup(key []byte) (Record, bool, error) {
 	defer e.leave()
 	var kb [64]byte
 	r, found, err := e.lookup(AppendDataKey(kb[:0], key), nil)
+	if e.cfg.OnRead != nil {
+		e.cfg.OnRead(key)
+	}
 	return r, found, err
 }
 
@@ -39,6 +42,9 @@ func (e *Engine) LookupBatch(keys [][]byte, dst []Record, found []bool) error {
 			return err
 		}
 		dst[i], found[i] = r, ok
+		if e.cfg.OnRead != nil {
+			e.cfg.OnRead(k)
+		}
 	}
 	return nil
 }
@@ -78,13 +84,13 @@ func copyValue(r Record, vals *[]byte) Record {
 // into caching a state older than a committed one. The value is
 // appended to *vals.
 func (e *Engine) lookupCached(dataKey []byte, vals *[]byte) (Record, bool, error) {
-	if r, present, cached := e.cache.get(dataKey, vals); cached {
+	if r, _, present, cached := e.cache.get(dataKey, vals); cached {
 		return r, present, nil
 	}
 	tok := dataKeyToken(dataKey)
 	e.stripes.lock(tok)
 	defer e.stripes.unlock(tok)
-	if r, present, cached := e.cache.get(dataKey, vals); cached {
+	if r, _, present, cached := e.cache.get(dataKey, vals); cached {
 		return r, present, nil
 	}
 	var r Record

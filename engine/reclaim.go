@@ -123,7 +123,7 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 	defer e.stripes.unlockSorted(toks)
 
 	b := e.db.NewBatch()
-	var expired, purged int64
+	var expired, purged, freed int64
 	var buf []byte
 	var digs []digestDelta
 	var classes []classDelta
@@ -135,7 +135,7 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 			// tombstone versions) would act twice: just drop it.
 			en.dataKey = nil
 		}
-		x, p, h, err := e.reclaimEntry(b, en, now, &buf, &classes)
+		x, p, h, err := e.reclaimEntry(b, en, now, &buf, &classes, &freed)
 		if err != nil {
 			_ = b.Close()
 			return err
@@ -154,6 +154,7 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 		return err
 	}
 	e.live.Add(-expired)
+	e.used.Add(-freed)
 	if e.classes != nil {
 		e.classes.apply(classes)
 	}
@@ -165,9 +166,10 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 
 // reclaimEntry adds to b what one due entry calls for, and reports whether
 // it expired a record or purged a tombstone, and the XOR the change makes
-// to the key's digest bucket. The entry itself is always deleted; stale
-// entries (the record changed since) are just dropped.
-func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte, classes *[]classDelta) (expired, purged int64, dig uint64, err error) {
+// to the key's digest bucket; an expired record's bytes are added to
+// *freed. The entry itself is always deleted; stale entries (the record
+// changed since) are just dropped.
+func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte, classes *[]classDelta, freed *int64) (expired, purged int64, dig uint64, err error) {
 	if err := b.Delete(en.ikey, nil); err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 	}
@@ -177,10 +179,11 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 	// The record may change below; readers that miss the cache wait for
 	// the stripe we hold and then read the committed state.
 	e.cache.drop(en.dataKey)
-	v, exp, tomb, exists, err := e.storedHeader(en.dataKey)
+	h, exists, err := e.storedHeader(en.dataKey)
 	if err != nil || !exists {
 		return 0, 0, 0, err
 	}
+	v, exp, tomb := h.v, h.expireAt, h.tomb
 	key := UserKey(en.dataKey)
 	switch {
 	case en.kind == kindExpire && !tomb && exp != 0 && clampDue(exp) == en.due && exp <= now:
@@ -195,13 +198,15 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 		if k := e.classes.classOf(key); k >= 0 {
 			*classes = append(*classes, classDelta{class: k, oldLive: true, oldExp: exp})
 		}
-		return 1, 0, dig, e.setIndex(b, e.purgeDue(v), kindPurge, en.dataKey, buf)
+		*freed += h.bytes(len(key))
+		return 1, 0, dig, e.setIndex(b, e.purgeDue(t), kindPurge, en.dataKey, buf)
 	case en.kind == kindPurge && tomb:
-		if due := e.purgeDue(v); due > now {
+		t := h.record()
+		if due := e.purgeDue(t); due > now {
 			// The grace period grew since the entry was written.
 			return 0, 0, 0, e.setIndex(b, due, kindPurge, en.dataKey, buf)
 		}
-		if !e.cfg.PurgeAllowed(key, Record{Version: v, Tombstone: true}) {
+		if !e.cfg.PurgeAllowed(key, t) {
 			retry := min(e.cfg.TombstoneGrace, purgeRetryMax).Milliseconds()
 			return 0, 0, 0, e.setIndex(b, now+retry, kindPurge, en.dataKey, buf)
 		}

@@ -141,19 +141,20 @@ func entryKey(e []byte) []byte {
 }
 
 // get returns the cached state of dataKey: whether it is cached at all,
-// and if so whether the key exists and its record. With vals nil the value
-// is not copied (Record.Value is nil); otherwise it is appended to *vals
-// and the record's Value is that copy, with cap == len.
-func (c *rowCache) get(dataKey []byte, vals *[]byte) (r Record, present, cached bool) {
+// and if so whether the key exists, its record and its value's length.
+// With vals nil the value is not copied (Record.Value is nil); otherwise
+// it is appended to *vals and the record's Value is that copy, with cap ==
+// len.
+func (c *rowCache) get(dataKey []byte, vals *[]byte) (r Record, vlen int, present, cached bool) {
 	if c == nil {
-		return Record{}, false, false
+		return Record{}, 0, false, false
 	}
 	tok := dataKeyToken(dataKey)
 	s := c.shard(tok)
 	s.mu.Lock()
 	e, _ := c.find(s, tok, dataKey)
 	if e != nil {
-		r, present = decodeEntry(e, vals)
+		r, vlen, present = decodeEntry(e, vals)
 		if e[12]&entryRead == 0 {
 			e[12] |= entryRead // only once: a hit need not dirty the line
 		}
@@ -164,23 +165,28 @@ func (c *rowCache) get(dataKey []byte, vals *[]byte) (r Record, present, cached 
 	} else {
 		c.misses.Add(1)
 	}
-	return r, present, e != nil
+	return r, vlen, present, e != nil
 }
 
-func decodeEntry(e []byte, vals *[]byte) (r Record, present bool) {
+// decodeEntry decodes an entry. A tombstone keeps its EvictedAt in the
+// expiry's place.
+func decodeEntry(e []byte, vals *[]byte) (r Record, vlen int, present bool) {
 	klen := binary.LittleEndian.Uint32(e[4:])
-	vlen := binary.LittleEndian.Uint32(e[8:])
+	vlen = int(binary.LittleEndian.Uint32(e[8:]))
 	flags := e[12]
 	r.Version.Wall = int64(binary.LittleEndian.Uint64(e[13:]))
 	r.Version.Logical = binary.LittleEndian.Uint32(e[21:])
 	r.Version.Node = binary.LittleEndian.Uint64(e[25:])
 	r.ExpireAt = int64(binary.LittleEndian.Uint64(e[33:]))
 	r.Tombstone = flags&entryTombstone != 0
+	if r.Tombstone {
+		r.EvictedAt, r.ExpireAt = r.ExpireAt, 0
+	}
 	if vals != nil && vlen > 0 {
-		r.Value = e[entryHeader+klen : entryHeader+klen+vlen]
+		r.Value = e[entryHeader+klen : entryHeader+klen+uint32(vlen)]
 		r = copyValue(r, vals)
 	}
-	return r, flags&entryPresent != 0
+	return r, vlen, flags&entryPresent != 0
 }
 
 // encodeEntry writes the entry into e, whose length is its slot.
@@ -199,7 +205,11 @@ func encodeEntry(e, dataKey []byte, r Record, present bool) {
 	binary.LittleEndian.PutUint64(e[13:], uint64(r.Version.Wall))
 	binary.LittleEndian.PutUint32(e[21:], r.Version.Logical)
 	binary.LittleEndian.PutUint64(e[25:], r.Version.Node)
-	binary.LittleEndian.PutUint64(e[33:], uint64(r.ExpireAt))
+	exp := r.ExpireAt
+	if r.Tombstone {
+		exp = r.EvictedAt
+	}
+	binary.LittleEndian.PutUint64(e[33:], uint64(exp))
 	copy(e[entryHeader:], dataKey)
 	copy(e[entryHeader+len(dataKey):], r.Value)
 }

@@ -77,7 +77,7 @@ func TestRowCacheMatchesUncached(t *testing.T) {
 }
 
 func sameRecord(a, b Record) bool {
-	return a.Version == b.Version && a.ExpireAt == b.ExpireAt && a.Tombstone == b.Tombstone &&
+	return a.Version == b.Version && a.ExpireAt == b.ExpireAt && a.Tombstone == b.Tombstone && a.EvictedAt == b.EvictedAt &&
 		string(a.Value) == string(b.Value)
 }
 
@@ -205,7 +205,12 @@ func TestRowCacheModel(t *testing.T) {
 					if st.present {
 						st.r = Record{Version: ver(int64(step), uint32(step), 7), ExpireAt: int64(rng.IntN(3))}
 						if rng.IntN(5) == 0 {
-							st.r.Tombstone = true
+							// A tombstone has no expiry; an eviction's
+							// tombstone has its time.
+							st.r.Tombstone, st.r.ExpireAt = true, 0
+							if rng.IntN(2) == 0 {
+								st.r.EvictedAt = int64(step) + 1
+							}
 						} else {
 							st.r.Value = make([]byte, rng.IntN(300))
 							for i := range st.r.Value {
@@ -223,7 +228,7 @@ func TestRowCacheModel(t *testing.T) {
 					delete(model, string(k))
 				default:
 					var vals []byte
-					r, present, cached := c.get(k, &vals)
+					r, _, present, cached := c.get(k, &vals)
 					if !cached {
 						continue
 					}
@@ -259,7 +264,7 @@ func TestRowCacheUpdatesInPlace(t *testing.T) {
 	if s.head == head {
 		t.Fatal("a bigger value was written in place")
 	}
-	r, present, cached := c.get(k, nil)
+	r, _, present, cached := c.get(k, nil)
 	if !cached || !present || r.Version != ver(4, 0, 0) || r.Value != nil {
 		t.Fatalf("got %+v present=%v cached=%v", r, present, cached)
 	}
@@ -296,7 +301,7 @@ func TestRowCacheEvictsInTurn(t *testing.T) {
 				t.Fatalf("chunks of %d bytes, %d per shard, use too little of the budget", c.chunkBytes, c.maxChunks)
 			}
 			k := AppendDataKey(nil, []byte(fmt.Sprint("key-", n-1)))
-			if _, _, cached := c.get(k, nil); !cached {
+			if _, _, _, cached := c.get(k, nil); !cached {
 				t.Fatal("the last key written is not cached")
 			}
 		})
@@ -320,12 +325,12 @@ func TestRowCacheKeepsWhatIsRead(t *testing.T) {
 	for j := range 3000 { // about ten turns of the shard's ring
 		c.put(key(j), rec(j), true)
 		if j%50 == 0 {
-			if _, _, cached := c.get(hot, nil); !cached {
+			if _, _, _, cached := c.get(hot, nil); !cached {
 				t.Fatalf("after %d more keys the key read every 50 was evicted", j)
 			}
 		}
 	}
-	if _, _, cached := c.get(cold, nil); cached {
+	if _, _, _, cached := c.get(cold, nil); cached {
 		t.Fatal("the key never read survived ten turns")
 	}
 	if c.evictions.Load() == 0 {

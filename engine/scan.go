@@ -47,6 +47,7 @@ func (e *Engine) DropAll() error {
 		return err
 	}
 	e.live.Store(0)
+	e.used.Store(0)
 	if e.classes != nil {
 		e.classes.reset()
 	}

@@ -13,6 +13,7 @@ type counters struct {
 	purged        atomic.Uint64
 	commits       atomic.Uint64
 	explicitSyncs atomic.Uint64
+	evicted       atomic.Uint64
 }
 
 // Stats is a snapshot of engine counters and Pebble gauges.
@@ -28,6 +29,11 @@ type Stats struct {
 	ExpiredReclaimed uint64
 	// TombstonesPurged counts tombstones physically deleted.
 	TombstonesPurged uint64
+	// UsedBytes is the live dataset's size (Engine.UsedBytes).
+	UsedBytes int64
+	// EvictedApplied counts live records replaced by an eviction's
+	// tombstone, whichever node made the eviction.
+	EvictedApplied uint64
 	// Commits counts Pebble batches committed by the engine.
 	Commits uint64
 	// WALSyncs counts fsyncs of WAL files, whoever asked for them.
@@ -64,6 +70,13 @@ type Stats struct {
 // the cost of Pebble's metrics.
 func (e *Engine) LiveRecords() int64 { return e.live.Load() }
 
+// UsedBytes returns the size of the live dataset: RecordBytes summed over
+// the stored records that are not tombstones (expired ones included until
+// the reclaimer turns them into tombstones). It is kept as records change,
+// rebuilt by Open's count, and costs no scan. Tombstones, hints and
+// metadata are not part of it.
+func (e *Engine) UsedBytes() int64 { return e.used.Load() }
+
 // Stats returns a snapshot. After Close, or after a write failure that
 // wedged Pebble (whose metrics need a mutex the failed commit still
 // holds), only the engine's own counters are filled.
@@ -74,6 +87,8 @@ func (e *Engine) Stats() Stats {
 		Stale:            e.counters.stale.Load(),
 		ExpiredReclaimed: e.counters.expired.Load(),
 		TombstonesPurged: e.counters.purged.Load(),
+		UsedBytes:        e.used.Load(),
+		EvictedApplied:   e.counters.evicted.Load(),
 		Commits:          e.counters.commits.Load(),
 		WALSyncs:         e.fs.syncs.Load(),
 		ExplicitSyncs:    e.counters.explicitSyncs.Load(),

@@ -136,8 +136,6 @@ func (s *Server) configParams() map[string]string {
 		"bind":                      bind,
 		"proto-max-bulk-len":        strconv.FormatInt(s.live.maxBulk(), 10),
 		"client-query-buffer-limit": strconv.FormatInt(s.live.limits.Load().queryBuffer, 10),
-		"maxmemory":                 "0",
-		"maxmemory-policy":          "noeviction",
 		"cluster-enabled":           "no",
 		"slowlog-log-slower-than":   strconv.FormatInt(s.slow.slowerThan.Load(), 10),
 		"slowlog-max-len":           strconv.FormatInt(s.slow.maxLen.Load(), 10),
@@ -145,6 +143,11 @@ func (s *Server) configParams() map[string]string {
 		"io-threads":                "1",
 		"busy-reply-threshold":      strconv.FormatInt(s.scripts.BusyThreshold().Milliseconds(), 10),
 		"lua-time-limit":            strconv.FormatInt(s.scripts.BusyThreshold().Milliseconds(), 10),
+	}
+	m["maxmemory"], m["maxmemory-policy"] = "0", "noeviction"
+	if s.cfg.Memory != nil {
+		u := s.cfg.Memory.Usage()
+		m["maxmemory"], m["maxmemory-policy"] = strconv.FormatInt(u.Max, 10), u.Policy
 	}
 	if s.cfg.Settings != nil {
 		// The binary's settings add to these; where both name one, the

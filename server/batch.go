@@ -73,6 +73,9 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 	if kind == batchIncr && n == 1 {
 		return 0 // one command: the usual path
 	}
+	if kind != batchRead && !s.memoryAdmits() {
+		return 0 // refused one by one on the usual path
+	}
 	start := time.Now()
 	if s.paused.paused(start) {
 		s.paused.wait(kind != batchRead, s.closingCh)

@@ -69,6 +69,11 @@ type Config struct {
 	// them.
 	Metrics Metrics
 
+	// Memory is the node's dataset budget and its eviction (maxmemory):
+	// commands that may grow the dataset ask it first, and INFO, OBJECT
+	// FREQ and OBJECT IDLETIME read it. Nil: no budget, as maxmemory 0.
+	Memory Memory
+
 	// Settings supplies extra CONFIG GET parameters owned by the binary
 	// (for example "fsync", "data-dir"). Nil means none.
 	Settings func() map[string]string
@@ -212,4 +217,43 @@ func (c Config) Validate() error {
 		return bad("BusyThreshold must not be negative, got %s", c.BusyThreshold)
 	}
 	return nil
+}
+
+// Memory is the node's dataset budget (Config.Memory).
+type Memory interface {
+	// Admit reports whether a command that may grow the dataset may run
+	// now; it may hold the caller while eviction catches up.
+	Admit() bool
+	// Usage returns the dataset's size against the budget.
+	Usage() MemoryUsage
+	// Peek returns what the node knows of the reads of a stored key,
+	// without counting an access: OBJECT looks before it reads the key.
+	Peek(key []byte) KeyAccess
+	// Freq returns the access frequency of the key that Peek saw, written
+	// at writtenMs (OBJECT FREQ); ok is false unless an LFU policy is in
+	// force. Idle returns its idle time in milliseconds (OBJECT
+	// IDLETIME); ok is false while an LFU policy is in force. Both undo
+	// the access of OBJECT's own read of the key.
+	Freq(key []byte, a KeyAccess, writtenMs int64) (freq int, ok bool)
+	Idle(key []byte, a KeyAccess, writtenMs int64) (ms int64, ok bool)
+}
+
+// KeyAccess is a key's reads as Memory.Peek saw them: Memory's own state,
+// which the server passes back without reading it.
+type KeyAccess struct {
+	LastReadMs, AtMs int64
+	Counter          uint8
+	State            [2]uint64
+}
+
+// MemoryUsage is the dataset's size against its budget.
+type MemoryUsage struct {
+	// Used is the dataset's size and Max the budget (0: none), in bytes.
+	Used, Max int64
+	// Policy is the maxmemory-policy's name.
+	Policy string
+	// Evicted is the keys this node evicted.
+	Evicted int64
+	// DiskBytes is the space the store's files take.
+	DiskBytes uint64
 }

@@ -143,6 +143,9 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	if err == nil && cmd.flags&flagAllowBusy == 0 && c.origin != "lua" && s.scripts.Busy() {
 		err = errBusy
 	}
+	if err == nil && cmd.flags&flagDenyOOM != 0 && !s.memoryAdmits() {
+		err = errOOM
+	}
 	if err == nil && queued(c, cmd) {
 		c.queue(args)
 		conn.WriteString("QUEUED")
@@ -283,3 +286,7 @@ func clip(b []byte, n int) string {
 	}
 	return string(out)
 }
+
+// admit asks the memory budget whether a command that may grow the
+// dataset may run.
+func (s *Server) memoryAdmits() bool { return s.cfg.Memory == nil || s.cfg.Memory.Admit() }

@@ -38,6 +38,7 @@ var (
 	errOverflow     = newReplyError("ERR increment or decrement would overflow")
 	errDecrOverflow = newReplyError("ERR decrement would overflow")
 	errNoAuth       = newReplyError("NOAUTH Authentication required.")
+	errOOM          = newReplyError("OOM command not allowed when used memory > 'maxmemory'.")
 	errWrongPass    = newReplyError("WRONGPASS invalid username-password pair or user is disabled.")
 	errNoPassword   = newReplyError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 	errNoProto      = newReplyError("NOPROTO unsupported protocol version")

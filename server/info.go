@@ -61,7 +61,7 @@ func (s *Server) infoSections(x *call) ([]infoSection, error) {
 		return nil, err
 	}
 	secs := []infoSection{
-		s.infoServer(), s.infoClients(), infoMemory(), s.infoPersistence(),
+		s.infoServer(), s.infoClients(), s.infoMemory(), s.infoPersistence(),
 		s.infoStats(), {name: "Replication", fields: [][2]string{{"role", "master"}, {"connected_slaves", "0"}}},
 		infoCluster(), infoKeyspace(counts, s.now().UnixMilli()), s.infoRingcache(),
 	}
@@ -178,19 +178,34 @@ func (s *Server) infoClients() infoSection {
 	}}
 }
 
-func infoMemory() infoSection {
+// infoMemory reports the dataset against its budget: used_memory is the
+// engine's live dataset size (what maxmemory limits), not the heap; the
+// process's figures follow under their own names.
+func (s *Server) infoMemory() infoSection {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	u := MemoryUsage{Used: int64(ms.HeapAlloc), Policy: "noeviction"}
+	if s.cfg.Memory != nil {
+		u = s.cfg.Memory.Usage()
+	}
+	rss := rssBytes()
+	if rss == 0 {
+		rss = ms.Sys
+	}
 	return infoSection{name: "Memory", fields: [][2]string{
-		{"used_memory", strconv.FormatUint(ms.HeapAlloc, 10)},
-		{"used_memory_human", humanBytes(ms.HeapAlloc)},
-		{"used_memory_rss", strconv.FormatUint(ms.Sys, 10)},
-		{"used_memory_rss_human", humanBytes(ms.Sys)},
+		{"used_memory", strconv.FormatInt(u.Used, 10)},
+		{"used_memory_human", humanBytes(uint64(u.Used))},
+		{"used_memory_rss", strconv.FormatUint(rss, 10)},
+		{"used_memory_rss_human", humanBytes(rss)},
 		{"used_memory_peak", strconv.FormatUint(ms.HeapSys, 10)},
 		{"used_memory_peak_human", humanBytes(ms.HeapSys)},
-		{"maxmemory", "0"},
-		{"maxmemory_human", "0B"},
-		{"maxmemory_policy", "noeviction"},
+		{"used_memory_heap", strconv.FormatUint(ms.HeapAlloc, 10)},
+		{"used_memory_heap_human", humanBytes(ms.HeapAlloc)},
+		{"maxmemory", strconv.FormatInt(u.Max, 10)},
+		{"maxmemory_human", humanBytes(uint64(u.Max))},
+		{"maxmemory_policy", u.Policy},
+		{"ringcache_disk_bytes", strconv.FormatUint(u.DiskBytes, 10)},
+		{"ringcache_disk_bytes_human", humanBytes(u.DiskBytes)},
 		{"mem_allocator", "go"},
 	}}
 }
@@ -245,7 +260,7 @@ func (s *Server) infoStats() infoSection {
 		{"ringcache_forward_reroutes", itoa(st.Rerouted)},
 		{"ringcache_forwards_relayed", itoa(st.Relayed)},
 		{"ringcache_forwards_refused", itoa(st.ForwardsRefused)},
-		{"evicted_keys", "0"},
+		{"evicted_keys", itoa(s.evictedKeys())},
 		{"keyspace_hits", itoa(st.KeyspaceHits)},
 		{"keyspace_misses", itoa(st.KeyspaceMisses)},
 		{"pubsub_channels", "0"},
@@ -283,4 +298,30 @@ func b2i(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// evictedKeys is the keys this node evicted (INFO evicted_keys).
+func (s *Server) evictedKeys() int64 {
+	if s.cfg.Memory == nil {
+		return 0
+	}
+	return s.cfg.Memory.Usage().Evicted
+}
+
+// rssBytes reads the process's resident set size from /proc (0 where
+// there is none).
+func rssBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * uint64(os.Getpagesize())
 }

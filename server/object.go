@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/ringcache/ringcache/server/store"
 )
@@ -76,22 +77,56 @@ func cmdObjectRefcount(x *call) error {
 	return err
 }
 
-// cmdObjectIdletime answers 0: no access time is kept per key.
+// cmdObjectIdletime answers the key's idle time in seconds: since its
+// last read or write, as the node's access sketch knows it (engine/evict),
+// looked at before this command's own read. Without a budget no reads are
+// tracked, and the idle time is the time since the key was written.
 func cmdObjectIdletime(x *call) error {
-	_, ok, err := x.objectKey()
-	if ok {
-		x.conn.WriteInt(0)
+	acc := x.peekAccess()
+	it, ok, err := x.objectKey()
+	if !ok {
+		return err
 	}
-	return err
+	ms := max(time.Now().UnixMilli()-it.Version.Wall, 0)
+	if m := x.s.cfg.Memory; m != nil {
+		var tracked bool
+		if ms, tracked = m.Idle(x.objectStoreKey(), acc, it.Version.Wall); !tracked {
+			return newReplyError("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+		}
+	}
+	x.conn.WriteInt(int(ms / 1000))
+	return nil
 }
 
+// cmdObjectFreq answers the key's logarithmic access frequency under an
+// LFU policy, as Redis does.
 func cmdObjectFreq(x *call) error {
-	_, ok, err := x.objectKey()
-	if ok {
-		return newReplyError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	acc := x.peekAccess()
+	it, ok, err := x.objectKey()
+	if !ok {
+		return err
 	}
-	return err
+	if m := x.s.cfg.Memory; m != nil {
+		if f, tracked := m.Freq(x.objectStoreKey(), acc, it.Version.Wall); tracked {
+			x.conn.WriteInt(f)
+			return nil
+		}
+	}
+	return newReplyError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 }
+
+// peekAccess returns what the node knows of the reads of OBJECT's key
+// before reading it, so that OBJECT does not count as an access (Redis's
+// LOOKUP_NOTOUCH).
+func (x *call) peekAccess() KeyAccess {
+	if m := x.s.cfg.Memory; m != nil {
+		return m.Peek(x.objectStoreKey())
+	}
+	return KeyAccess{}
+}
+
+// objectStoreKey is the store key of OBJECT's key.
+func (x *call) objectStoreKey() []byte { return storeKeys(x.c.db, x.args[2:3])[0] }
 
 func cmdObjectHelp(x *call) error {
 	return writeHelp(x, "OBJECT", []string{
@@ -106,13 +141,21 @@ func cmdObjectHelp(x *call) error {
 	})
 }
 
-// recordOverhead approximates what the engine stores per record beside
-// the key and the value: its version, expiry, flags and the LSM's key
-// framing.
-const recordOverhead = 32
+// recordBytes is what the engine counts for a record in used_memory,
+// its dataset size: key, value and a fixed overhead, plus the expiry index
+// entry of a record with a TTL. It is engine.RecordBytes, which this
+// package does not import; TestMemoryUsageIsTheEngineCount keeps the two
+// equal.
+func recordBytes(keyLen, valueLen int, expires bool) int64 {
+	n := int64(keyLen + valueLen + 64)
+	if expires {
+		n += int64(keyLen + 48)
+	}
+	return n
+}
 
 // cmdMemoryUsage answers MEMORY USAGE key [SAMPLES count] with the bytes
-// the record takes in the engine: key, value and per-record overhead.
+// the record counts in used_memory (recordBytes).
 func cmdMemoryUsage(x *call) error {
 	if len(x.args) != 3 {
 		if len(x.args) != 5 || !equalFold(x.args[3], "samples") {
@@ -124,7 +167,7 @@ func cmdMemoryUsage(x *call) error {
 	}
 	it, ok, err := x.objectKey()
 	if ok {
-		x.conn.WriteInt(len(x.args[2]) + len(it.Value) + recordOverhead)
+		x.conn.WriteInt(int(recordBytes(len(storeKeys(x.c.db, x.args[2:3])[0]), len(it.Value), it.ExpireAt != 0)))
 	}
 	return err
 }

@@ -87,6 +87,9 @@ func TestConfigSetRequirepass(t *testing.T) {
 	ts := defaultTestServer(t)
 	admin := ts.dial(t)
 	before := ts.dial(t) // connected while no password was set
+	// A round trip first: the server may not have taken the connection
+	// in yet when dial returns.
+	before.expect("PING", "+PONG")
 	admin.expect("CONFIG SET requirepass s3cret", "+OK")
 	before.expect("PING", "+PONG")
 	after := ts.dial(t)

@@ -191,7 +191,7 @@ func (m *Manager) fresh(target string, keys [][]byte, recs []engine.Record, now 
 	var rs []engine.Record
 	kept := []int{}
 	for i := range recs {
-		if recs[i].Version.Wall >= cut {
+		if recs[i].ChangedAt() >= cut {
 			ks, rs = append(ks, keys[i]), append(rs, recs[i])
 			kept = append(kept, i)
 		}

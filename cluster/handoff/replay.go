@@ -361,7 +361,7 @@ func (m *Manager) next(target string, cursor []byte) (hintBatch, error) {
 	}
 	err := m.cfg.Store.ScanHints(target, cursor, func(key []byte, r engine.Record, _ int64) bool {
 		switch {
-		case r.Version.Wall < cut:
+		case r.ChangedAt() < cut:
 			b.taken++
 			b.last = slices.Clone(key)
 			b.stale = append(b.stale, droppedHint{b.last, r.Version})

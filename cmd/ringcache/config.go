@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/evict"
 )
 
 // errConfig marks a configuration the node refuses to start with.
@@ -80,6 +81,13 @@ type Config struct {
 	StreamRate   byteSize
 	Decommission bool
 
+	// MaxMemory is the budget of the node's dataset (engine.UsedBytes),
+	// 0 for none; MaxMemoryPolicy chooses what goes when it is full and
+	// MaxMemorySamples is how many keys each choice looks at.
+	MaxMemory        byteSize
+	MaxMemoryPolicy  policyValue
+	MaxMemorySamples int
+
 	// ShutdownTimeout bounds SIGTERM to exit: clients get half of it to
 	// finish their commands, the node and the engine the rest; at the
 	// bound the process exits whatever is still running.
@@ -127,6 +135,7 @@ func defaultConfig() Config {
 		AntiEntropyRate:     8 << 20,
 		Join:                true,
 		StreamRate:          50_000_000,
+		MaxMemorySamples:    5,
 		LogFormat:           "text",
 		LogLevel:            "info",
 	}
@@ -160,6 +169,9 @@ func (c *Config) settings() []setting {
 		{"row-cache-size", "in-memory record cache in front of Pebble, bytes; 0: off", &c.RowCacheSize},
 		{"memtable-size", "Pebble memtable, bytes (1mb to 4gb)", &c.MemtableSize},
 		{"tombstone-grace", "how long deletes are kept as tombstones", (*durationValue)(&c.TombstoneGrace)},
+		{"maxmemory", "budget of the node's dataset (keys, values and per-record overhead), bytes; 0: no limit", &c.MaxMemory},
+		{"maxmemory-policy", "what goes when the dataset reaches maxmemory: noeviction | allkeys-lru | allkeys-lfu | allkeys-random | volatile-lru | volatile-lfu | volatile-random | volatile-ttl", &c.MaxMemoryPolicy},
+		{"maxmemory-samples", "keys each eviction choice samples (1 to 64)", (*intValue)(&c.MaxMemorySamples)},
 		{"cluster-listen", "cluster RPC address; set it to run as a cluster node", (*stringValue)(&c.ClusterListen)},
 		{"gossip-listen", "gossip (memberlist) address, TCP and UDP", (*stringValue)(&c.GossipListen)},
 		{"seeds", "comma-separated gossip addresses of seed nodes", &c.Seeds},
@@ -319,6 +331,8 @@ func (c Config) validate() error {
 		return bad("memtable-size", "must be at least 1mb and below 4gb")
 	case c.TombstoneGrace < 0:
 		return bad("tombstone-grace", "must not be negative")
+	case c.MaxMemorySamples < 1 || c.MaxMemorySamples > 64:
+		return bad("maxmemory-samples", "must be between 1 and 64, got %d", c.MaxMemorySamples)
 	case c.ClusterListen != "" && c.GossipListen == "":
 		return bad("gossip-listen", "is required with cluster-listen")
 	case c.ClusterListen == "" && (c.GossipListen != "" || len(c.Seeds) > 0):
@@ -451,6 +465,18 @@ func (v *fsyncValue) Set(s string) error {
 	return nil
 }
 func (v *fsyncValue) String() string { return engine.FsyncMode(*v).String() }
+
+type policyValue evict.Policy
+
+func (v *policyValue) Set(s string) error {
+	p, err := evict.ParsePolicy(s)
+	if err != nil {
+		return err
+	}
+	*v = policyValue(p)
+	return nil
+}
+func (v *policyValue) String() string { return evict.Policy(*v).String() }
 
 // byteSize is a count of bytes written as 1024, 64kb, 512mb or 1gb.
 type byteSize int64

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/stall"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/evict"
 	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
 	"github.com/ringcache/ringcache/server/local"
@@ -90,7 +92,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, level *slog.LevelV
 	// the node's proof that every replica of its range has it; until the
 	// node runs, none is.
 	var clusterNode atomic.Pointer[cluster.Node]
-	eng, err := openEngine(cfg, &clusterNode, log)
+	hook := new(readHook)
+	eng, err := openEngine(cfg, &clusterNode, hook, log)
 	if err != nil {
 		return err
 	}
@@ -112,6 +115,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, level *slog.LevelV
 	if cfg.ClusterListen == "" {
 		single := local.New(eng, hlc.New(nodeID, nil), nil)
 		single.SetNode(nodeID, cfg.Listen)
+		if p.ev, err = startEvictor(cfg, eng, nil, hook, log); err != nil {
+			return err
+		}
+		defer p.ev.Close()
 		return runServer(ctx, p, single, nil)
 	}
 	node, err := startClusterNode(ctx, cfg, nodeID, eng, metrics, stalls, log)
@@ -127,6 +134,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, level *slog.LevelV
 			log.Warn("stopping the cluster node", "err", err)
 		}
 	}()
+	if p.ev, err = startEvictor(cfg, eng, node, hook, log); err != nil {
+		return err
+	}
+	defer p.ev.Close() // before the node and the engine
 	return runServer(ctx, p, node, node)
 }
 
@@ -139,11 +150,12 @@ type parts struct {
 	metrics  *metrics
 	stalls   *stall.Detector
 	shutdown func() // stops the process as SIGTERM does
+	ev       *evict.Evictor
 }
 
 // openEngine opens the node's Pebble store under data-dir. In a cluster
 // (cluster-listen set), tombstones are purged only when node says so.
-func openEngine(cfg Config, node *atomic.Pointer[cluster.Node], log *slog.Logger) (*engine.Engine, error) {
+func openEngine(cfg Config, node *atomic.Pointer[cluster.Node], hook *readHook, log *slog.Logger) (*engine.Engine, error) {
 	ecfg := engine.DefaultConfig()
 	ecfg.Dir = cfg.DataDir + "/db"
 	ecfg.Fsync = cfg.Fsync
@@ -152,6 +164,7 @@ func openEngine(cfg Config, node *atomic.Pointer[cluster.Node], log *slog.Logger
 	ecfg.MemTableBytes = int64(cfg.MemtableSize)
 	ecfg.TombstoneGrace = cfg.TombstoneGrace
 	ecfg.Logger = log.With("component", "engine")
+	ecfg.OnRead = hook.onRead
 	// The engine counts keys per database, for DBSIZE and INFO.
 	ecfg.Classify, ecfg.Classes = server.KeyDatabase, cfg.Databases
 	if cfg.ClusterListen != "" {
@@ -186,7 +199,8 @@ func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.
 	scfg.Version = version
 	live := &liveConfig{cfg: cfg}
 	scfg.Settings = live.publicSettings
-	scfg.RuntimeSettings = live.runtimeSettings(p.level, node)
+	scfg.RuntimeSettings = live.runtimeSettings(p.level, node, p.ev)
+	scfg.Memory = memory{ev: p.ev, eng: p.eng}
 	scfg.Arrivals, scfg.MaxWait = p.stalls, cfg.RequestTimeout
 	scfg.Checkpoint = func() error { return checkpoint(p.eng, cfg.DataDir) }
 	scfg.Shutdown = p.shutdown
@@ -307,6 +321,8 @@ func (c Config) publicSettings() map[string]string {
 		case "requirepass", "config", "cluster-secret":
 		case "timeout":
 			out["request-timeout"] = s.value.String()
+		case "maxmemory":
+			out[s.name] = strconv.FormatInt(int64(c.MaxMemory), 10) // bytes, as Redis shows it
 		default:
 			out[s.name] = s.value.String()
 		}
@@ -331,7 +347,7 @@ func (l *liveConfig) publicSettings() map[string]string {
 // process: the log level, and in a cluster the node's throttles (bytes
 // per second, in the units of the flags) of anti-entropy, streaming and,
 // when it is on, hint replay.
-func (l *liveConfig) runtimeSettings(level *slog.LevelVar, node *cluster.Node) map[string]func(string) (func(), error) {
+func (l *liveConfig) runtimeSettings(level *slog.LevelVar, node *cluster.Node, ev *evict.Evictor) map[string]func(string) (func(), error) {
 	record := func(change func(*Config)) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -346,6 +362,36 @@ func (l *liveConfig) runtimeSettings(level *slog.LevelVar, node *cluster.Node) m
 			return func() {
 				level.Set(lv)
 				record(func(c *Config) { c.LogLevel = strings.ToLower(v) })
+			}, nil
+		},
+		"maxmemory": func(v string) (func(), error) {
+			n, err := parseBytes(v)
+			if err != nil {
+				return nil, err
+			}
+			return func() {
+				ev.SetMaxMemory(n)
+				record(func(c *Config) { c.MaxMemory = byteSize(n) })
+			}, nil
+		},
+		"maxmemory-policy": func(v string) (func(), error) {
+			p, err := evict.ParsePolicy(v)
+			if err != nil {
+				return nil, err
+			}
+			return func() {
+				ev.SetPolicy(p)
+				record(func(c *Config) { c.MaxMemoryPolicy = policyValue(p) })
+			}, nil
+		},
+		"maxmemory-samples": func(v string) (func(), error) {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 64 {
+				return nil, fmt.Errorf("must be an integer between 1 and 64")
+			}
+			return func() {
+				ev.SetSamples(n)
+				record(func(c *Config) { c.MaxMemorySamples = n })
 			}, nil
 		},
 	}

@@ -146,4 +146,18 @@ run("token bucket", lambda: [bucket(keys=[k("bucket")], args=[3, 10000]) for _ i
 run("script flush", lambda: r.script_flush())
 run("token bucket after flush", lambda: bucket(keys=[k("bucket")], args=[3, 10000]))
 run("delete tx", lambda: r.delete(k("{tx}a"), k("{tx}s"), k("{tx}m0"), k("{tx}m1"), k("{tx}m2"), k("bucket")))
+
+
+def over_maxmemory():
+    """A write past maxmemory under noeviction is refused with Redis's OOM
+    error; the budget is then lifted again."""
+    r.config_set("maxmemory", 1)
+    try:
+        return r.set(k("oom"), "x")
+    finally:
+        r.config_set("maxmemory", 0)
+
+
+run("set over maxmemory", over_maxmemory)
+run("get after oom", lambda: r.get(k("oom")))
 print(json.dumps(["done", True]))

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringcache/ringcache/cluster"
+	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/evict"
+	"github.com/ringcache/ringcache/server"
+)
+
+// readHook is the engine's OnRead before the evictor exists: it passes
+// reads on once the evictor is set.
+type readHook struct{ ev atomic.Pointer[evict.Evictor] }
+
+func (h *readHook) onRead(key []byte) {
+	if ev := h.ev.Load(); ev != nil {
+		ev.OnRead(key)
+	}
+}
+
+// startEvictor starts the node's eviction: on a single node it evicts
+// any key by deleting it from the engine; in a cluster it evicts the keys
+// this node is the primary of, by writing the eviction tombstones to
+// their replicas through the coordinator (so every replica drops them).
+func startEvictor(cfg Config, eng *engine.Engine, node *cluster.Node, hook *readHook, log *slog.Logger) (*evict.Evictor, error) {
+	ecfg := evict.DefaultConfig()
+	ecfg.MaxMemory = int64(cfg.MaxMemory)
+	ecfg.Policy = evict.Policy(cfg.MaxMemoryPolicy)
+	ecfg.Samples = cfg.MaxMemorySamples
+	ecfg.Source = eng
+	ecfg.Logger = log.With("component", "evict")
+	ecfg.Timeout = cfg.RequestTimeout
+	ecfg.Delete = func(_ context.Context, keys [][]byte, recs []engine.Record) error {
+		// No replica to tell: the records go at once, without tombstones.
+		vs := make([]engine.Version, len(recs))
+		for i, r := range recs {
+			vs[i] = r.Version // just above the victim's
+		}
+		_, err := eng.EvictLocal(keys, vs)
+		return err
+	}
+	if node != nil {
+		ecfg.Owns = node.IsPrimary
+		ecfg.Delete = node.Coordinator().Replicate
+	}
+	ev, err := evict.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	hook.ev.Store(ev)
+	return ev, nil
+}
+
+// memory is the server's view of the budget (server.Memory).
+type memory struct {
+	ev  *evict.Evictor
+	eng *engine.Engine
+}
+
+func (m memory) Admit() bool { return m.ev.Admit() }
+
+func (m memory) Usage() server.MemoryUsage {
+	st := m.eng.Stats()
+	return server.MemoryUsage{Used: st.UsedBytes, Max: m.ev.MaxMemory(), Policy: m.ev.Policy().String(),
+		Evicted: m.ev.Stats().Evicted, DiskBytes: st.DiskUsageBytes}
+}
+
+func (m memory) Peek(key []byte) server.KeyAccess {
+	now := time.Now().UnixMilli()
+	sk := m.ev.Sketch()
+	a := sk.Peek(key, now)
+	return server.KeyAccess{LastReadMs: a.LastRead, AtMs: now, Counter: a.Counter, State: sk.Slots(key)}
+}
+
+func (m memory) Freq(key []byte, a server.KeyAccess, writtenMs int64) (int, bool) {
+	m.ev.Sketch().Restore(key, a.State)
+	if !m.ev.Policy().LFU() {
+		return 0, false
+	}
+	acc := evict.Access{LastRead: a.LastReadMs, Counter: a.Counter}
+	return int(m.ev.Sketch().FreqOf(acc, writtenMs, a.AtMs)), true
+}
+
+func (m memory) Idle(key []byte, a server.KeyAccess, writtenMs int64) (int64, bool) {
+	m.ev.Sketch().Restore(key, a.State)
+	if m.ev.Policy().LFU() {
+		return 0, false
+	}
+	return evict.Access{LastRead: a.LastReadMs}.Idle(writtenMs, time.Now().UnixMilli()), true
+}

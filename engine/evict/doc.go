@@ -1,0 +1,46 @@
+// Package evict keeps a node's dataset within its budget (maxmemory):
+// it chooses the keys that go, with Redis's policies, and has them
+// deleted.
+//
+// # Decision and I/O
+//
+// Policy, the pool and the Sketch are pure: the pool is Redis's eviction
+// pool (the 16 best candidates seen, by a score that is the idle time,
+// the inverted frequency or the nearness of expiry), the Sketch is the
+// access signal. The Evictor is the loop around them: it reads the
+// dataset size and samples records from its Source (the engine), keeps
+// the candidates this node may evict (Config.Owns: in a cluster, the keys
+// it is the primary of), and hands the victims to Config.Delete as
+// eviction tombstones. What Delete does is the caller's: a single node
+// deletes the records from its engine (engine.EvictLocal), a cluster
+// node writes the tombstones to each key's replicas through the
+// coordinator, so every replica drops the key (see the engine's doc on
+// eviction tombstones).
+//
+// # Sampling
+//
+// Tokens are hashes, so the records that follow a random token in the
+// store's token order are a random sample of its keys: each round of a
+// batch seeks to a random token and looks at the next keys there. A
+// round offers perRound*Samples keys to the pool and takes its perRound
+// best, so a key evicted costs Samples keys looked at, as in Redis, for a
+// quarter of the seeks.
+//
+// # The access signal
+//
+// A record's version says when it was written. Reads are recorded by the
+// engine's read hook (Evictor.OnRead, only while a budget with an LRU or
+// LFU policy is set) in the Sketch: a fixed table where each key hashes
+// to two 64-bit slots holding a last-read time and Redis's logarithmic,
+// decaying frequency counter. No write to storage per read, no per-key
+// memory; a key that shares its slots with hotter keys looks hotter, never
+// colder.
+//
+// # Backpressure
+//
+// The loop runs every Interval and whenever a write finds the dataset
+// past the budget (Admit wakes it). Admit lets writes run ahead of
+// eviction by Margin; past it, it holds them until eviction catches up
+// (at most MaxWait). Under NoEviction, or when the policy finds nothing to
+// evict, it refuses them: the server answers Redis's -OOM error.
+package evict

@@ -1,0 +1,405 @@
+package evict
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// ErrConfig is returned for an invalid Config.
+var ErrConfig = errors.New("evict: invalid config")
+
+// Source is the store eviction reads: its dataset size and samples of
+// its records (engine.Engine).
+type Source interface {
+	UsedBytes() int64
+	Sample(froms []uint64, maxScan int, fn func(i int, s engine.Sampled) bool) error
+}
+
+// Config configures an Evictor.
+type Config struct {
+	// MaxMemory is the budget of the dataset, in Source.UsedBytes terms;
+	// 0 is no limit.
+	MaxMemory int64
+	// Policy chooses the keys that go. Default NoEviction.
+	Policy Policy
+	// Samples is maxmemory-samples: keys looked at per round. Default 5.
+	Samples int
+	// Source is the store; required.
+	Source Source
+	// Owns reports whether this node evicts the keys of a token: in a
+	// cluster, those it is the first healthy owner of. Default (nil):
+	// every key.
+	Owns func(token uint64) bool
+	// Delete writes the eviction tombstones (records that carry their
+	// versions): to the local store on a single node, to each key's
+	// replicas through the write path in a cluster. Required.
+	Delete func(ctx context.Context, keys [][]byte, recs []engine.Record) error
+	// Sketch keeps the reads; default: a new one of SketchSlots slots.
+	Sketch      *Sketch
+	SketchSlots int
+	// Interval is how often the evictor checks the budget when no write
+	// wakes it. Default 10ms.
+	Interval time.Duration
+	// BatchKeys bounds the keys one Delete carries. Default 64.
+	BatchKeys int
+	// MaxWait is how long Admit holds a write while eviction catches up
+	// with a dataset past the budget's margin before it refuses it.
+	// Default 1s.
+	MaxWait time.Duration
+	// Timeout bounds one Delete. Default 5s.
+	Timeout time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// DefaultConfig returns a Config with its defaults, no budget and no
+// Source or Delete.
+func DefaultConfig() Config {
+	return Config{Samples: 5, SketchSlots: 1 << 20, Interval: 10 * time.Millisecond, BatchKeys: 64,
+		MaxWait: time.Second, Timeout: 5 * time.Second}
+}
+
+// Validate reports a Config that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Source == nil || c.Delete == nil:
+		return fmt.Errorf("%w: Source and Delete are required", ErrConfig)
+	case c.MaxMemory < 0:
+		return fmt.Errorf("%w: MaxMemory %d is negative", ErrConfig, c.MaxMemory)
+	case c.Samples < 0 || c.Samples > 64:
+		return fmt.Errorf("%w: Samples %d must be 1-64", ErrConfig, c.Samples)
+	case int(c.Policy) >= len(policyNames):
+		return fmt.Errorf("%w: %v", ErrConfig, c.Policy)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Samples == 0 {
+		c.Samples = d.Samples
+	}
+	if c.SketchSlots <= 0 {
+		c.SketchSlots = d.SketchSlots
+	}
+	if c.Interval <= 0 {
+		c.Interval = d.Interval
+	}
+	if c.BatchKeys <= 0 {
+		c.BatchKeys = d.BatchKeys
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = d.MaxWait
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = d.Timeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Owns == nil {
+		c.Owns = func(uint64) bool { return true }
+	}
+	if c.Sketch == nil {
+		c.Sketch = NewSketch(c.SketchSlots)
+	}
+	return c
+}
+
+// Evictor keeps a Source within its budget: a goroutine that, while the
+// dataset is past MaxMemory, chooses victims by the policy among the keys
+// this node owns and deletes them. It owns that goroutine: Close stops
+// it.
+type Evictor struct {
+	cfg    Config
+	sketch *Sketch
+
+	maxMemory atomic.Int64
+	policy    atomic.Uint32
+	samples   atomic.Int64
+	// nowMs is a coarse clock for the read hook, set by the loop.
+	nowMs atomic.Int64
+	// empty: the last pass found no key to evict. With a volatile policy
+	// the dataset has no key with a TTL this node may evict, and writes
+	// are refused, as in Redis; with an allkeys one, this node holds only
+	// other primaries' keys (in a cluster), which they evict, and writes
+	// are not held for it.
+	empty atomic.Bool
+
+	evicted, refused atomic.Int64
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// Stats are an Evictor's counters.
+type Stats struct {
+	// Evicted counts the keys whose eviction was acknowledged.
+	Evicted int64
+	// Refused counts writes Admit refused.
+	Refused int64
+	// Stuck reports that the dataset is past the budget and the policy
+	// finds no key to evict (volatile-* with no expiring key).
+	Stuck bool
+}
+
+// New validates cfg and starts the evictor.
+func New(cfg Config) (*Evictor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	e := &Evictor{cfg: cfg, sketch: cfg.Sketch, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	e.maxMemory.Store(cfg.MaxMemory)
+	e.policy.Store(uint32(cfg.Policy))
+	e.samples.Store(int64(cfg.Samples))
+	e.nowMs.Store(cfg.Now().UnixMilli())
+	go e.loop()
+	return e, nil
+}
+
+// Close stops the evictor and waits for it.
+func (e *Evictor) Close() error {
+	e.once.Do(func() { close(e.stop) })
+	<-e.done
+	return nil
+}
+
+// SetMaxMemory changes the budget; a lower one is evicted down to at once.
+func (e *Evictor) SetMaxMemory(n int64) {
+	e.maxMemory.Store(max(n, 0))
+	e.wake()
+}
+
+// SetPolicy changes the policy.
+func (e *Evictor) SetPolicy(p Policy) {
+	e.policy.Store(uint32(p))
+	e.empty.Store(false)
+	e.wake()
+}
+
+// SetSamples changes maxmemory-samples (1-64).
+func (e *Evictor) SetSamples(n int) { e.samples.Store(int64(min(max(n, 1), 64))) }
+
+// MaxMemory, Policy and Samples return the settings in force.
+func (e *Evictor) MaxMemory() int64 { return e.maxMemory.Load() }
+func (e *Evictor) Policy() Policy   { return Policy(e.policy.Load()) }
+func (e *Evictor) Samples() int     { return int(e.samples.Load()) }
+
+// Sketch returns the access sketch (OBJECT FREQ and IDLETIME).
+func (e *Evictor) Sketch() *Sketch { return e.sketch }
+
+// Stats returns the counters.
+func (e *Evictor) Stats() Stats {
+	return Stats{Evicted: e.evicted.Load(), Refused: e.refused.Load(), Stuck: e.stuck()}
+}
+
+// OnRead is the store's read hook: it records an access to key when a
+// budget with an LRU or LFU policy is set, and costs nothing otherwise.
+func (e *Evictor) OnRead(key []byte) {
+	if p := e.Policy(); (p.lru() || p.LFU()) && e.maxMemory.Load() > 0 {
+		e.sketch.Touch(key, e.nowMs.Load())
+	}
+}
+
+// over returns by how much the dataset is past the budget (<= 0: within).
+func (e *Evictor) over() int64 {
+	m := e.maxMemory.Load()
+	if m <= 0 {
+		return math.MinInt64
+	}
+	return e.cfg.Source.UsedBytes() - m
+}
+
+// Margin is how far past the budget the dataset may go while eviction
+// catches up with writes, before Admit holds them: 1/64 of the budget
+// plus 256 KiB.
+func Margin(maxMemory int64) int64 { return maxMemory/64 + 256<<10 }
+
+// Admit reports whether a command that may grow the dataset may run. Past
+// the budget it may not under noeviction, nor when the policy finds
+// nothing to evict; otherwise it wakes the evictor, and past the margin
+// holds the write until eviction brings the dataset back within it (at
+// most MaxWait; then it refuses).
+func (e *Evictor) Admit() bool {
+	over := e.over()
+	if over <= 0 {
+		return true
+	}
+	if e.Policy() == NoEviction || e.stuck() {
+		e.refused.Add(1)
+		return false
+	}
+	e.wake()
+	margin := Margin(e.maxMemory.Load())
+	if over <= margin {
+		return true
+	}
+	deadline := time.Now().Add(e.cfg.MaxWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-e.stop:
+			return true
+		case <-time.After(time.Millisecond):
+		}
+		if e.over() <= margin {
+			return true
+		}
+		if e.empty.Load() {
+			break
+		}
+	}
+	e.refused.Add(1)
+	return false
+}
+
+// stuck reports that writes past the budget are refused because the
+// policy finds nothing to evict (see empty).
+func (e *Evictor) stuck() bool {
+	return e.empty.Load() && e.Policy().Volatile() && e.over() > 0
+}
+
+func (e *Evictor) wake() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Evictor) loop() {
+	defer close(e.done)
+	t := time.NewTicker(e.cfg.Interval)
+	defer t.Stop()
+	var p pool
+	var lastErr time.Time
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		case <-e.kick:
+		}
+		e.nowMs.Store(e.cfg.Now().UnixMilli())
+		for over := e.over(); over > 0; over = e.over() {
+			pol := e.Policy()
+			if pol == NoEviction {
+				break
+			}
+			keys, recs := e.choose(&p, pol, over)
+			e.empty.Store(len(keys) == 0)
+			if len(keys) == 0 {
+				break
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
+			err := e.cfg.Delete(ctx, keys, recs)
+			cancel()
+			if err != nil {
+				if time.Since(lastErr) > 10*time.Second {
+					e.cfg.Logger.Warn("evict: deleting the chosen keys failed; trying again", "keys", len(keys), "err", err)
+					lastErr = time.Now()
+				}
+				break
+			}
+			e.evicted.Add(int64(len(keys)))
+			select {
+			case <-e.stop:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// choose picks up to BatchKeys victims whose bytes cover over, and
+// returns their keys and eviction tombstones. Each round samples
+// perRound*Samples keys after a random token into the pool and takes the
+// pool's perRound best (random policies take the keys sampled as they
+// come): Samples keys looked at per key evicted, as in Redis, for a
+// quarter of the seeks. A batch's rounds share one Source.Sample call.
+func (e *Evictor) choose(p *pool, pol Policy, over int64) ([][]byte, []engine.Record) {
+	now := e.cfg.Now().UnixMilli()
+	samples := e.Samples()
+	rounds := make([][]candidate, (e.cfg.BatchKeys+perRound-1)/perRound)
+	froms := make([]uint64, len(rounds))
+	for i := range froms {
+		froms[i] = rand.Uint64()
+	}
+	_ = e.cfg.Source.Sample(froms, max(32*samples, 256), func(i int, s engine.Sampled) bool {
+		if (pol.Volatile() && s.ExpireAt == 0) || !e.cfg.Owns(s.Token) {
+			return true
+		}
+		rounds[i] = append(rounds[i], candidate{key: bytes.Clone(s.Key), token: s.Token, version: s.Version,
+			bytes: s.Bytes, score: e.score(pol, s, now)})
+		return len(rounds[i]) < perRound*samples && !pol.random()
+	})
+	var keys [][]byte
+	var recs []engine.Record
+	chosen := make(map[string]bool)
+	var freed int64
+	take := func(c candidate) {
+		if chosen[string(c.key)] {
+			return
+		}
+		chosen[string(c.key)] = true
+		keys = append(keys, c.key)
+		recs = append(recs, engine.Record{Tombstone: true, Version: engine.EvictedVersion(c.version), EvictedAt: now})
+		freed += c.bytes
+	}
+	p.reset()
+	for _, round := range rounds {
+		if freed >= over {
+			break
+		}
+		if pol.random() {
+			for _, c := range round {
+				take(c)
+			}
+			continue
+		}
+		for _, c := range round {
+			p.offer(c)
+		}
+		for n := 0; n < perRound; {
+			c, ok := p.best()
+			if !ok {
+				break
+			}
+			if !chosen[string(c.key)] {
+				take(c)
+				n++
+			}
+		}
+	}
+	return keys, recs
+}
+
+// perRound is how many keys a round of sampling evicts.
+const perRound = 4
+
+// score is how good a victim s is under pol: the higher the better.
+func (e *Evictor) score(pol Policy, s engine.Sampled, now int64) uint64 {
+	switch {
+	case pol.lru():
+		return uint64(e.sketch.Idle(s.Key, s.Version.Wall, now))
+	case pol.LFU():
+		return 255 - uint64(e.sketch.Freq(s.Key, s.Version.Wall, now))
+	case pol == VolatileTTL:
+		return math.MaxUint64 - uint64(max(s.ExpireAt, 0))
+	}
+	return 0
+}

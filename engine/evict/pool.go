@@ -1,0 +1,71 @@
+package evict
+
+import (
+	"slices"
+
+	"github.com/ringcache/ringcache/engine"
+)
+
+// PoolSize is how many candidates the pool keeps between samples, as
+// Redis's eviction pool (EVPOOL_SIZE).
+const PoolSize = 16
+
+// candidate is a key that may be evicted, with its score: the higher, the
+// better a victim (idle time, inverted frequency, nearness of expiry).
+type candidate struct {
+	key   []byte
+	token uint64
+	score uint64
+	// version and bytes are the record's when it was sampled: the
+	// eviction deletes that version only.
+	version engine.Version
+	bytes   int64
+}
+
+// pool is Redis's eviction pool: the best PoolSize candidates seen so
+// far, in ascending score. Each round of sampling offers a few keys; the
+// best of all the rounds goes first, so a small sample per round still
+// approximates true LRU/LFU well.
+type pool struct {
+	c []candidate
+}
+
+// offer adds c if the pool has room or c beats its worst entry, and
+// replaces an entry of the same key. It copies c.key.
+func (p *pool) offer(c candidate) {
+	for i := range p.c {
+		if string(p.c[i].key) == string(c.key) {
+			p.c = slices.Delete(p.c, i, i+1)
+			break
+		}
+	}
+	if len(p.c) == PoolSize {
+		if c.score <= p.c[0].score {
+			return
+		}
+		p.c = slices.Delete(p.c, 0, 1)
+	}
+	c.key = slices.Clone(c.key)
+	i, _ := slices.BinarySearchFunc(p.c, c.score, func(e candidate, s uint64) int {
+		switch {
+		case e.score < s:
+			return -1
+		case e.score > s:
+			return 1
+		}
+		return 0
+	})
+	p.c = slices.Insert(p.c, i, c)
+}
+
+// best removes and returns the best candidate.
+func (p *pool) best() (candidate, bool) {
+	if len(p.c) == 0 {
+		return candidate{}, false
+	}
+	c := p.c[len(p.c)-1]
+	p.c = p.c[:len(p.c)-1]
+	return c, true
+}
+
+func (p *pool) reset() { p.c = p.c[:0] }
