@@ -5,7 +5,7 @@ BIN       := bin
 FUZZTIME  ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run deps test test-short bench bench-cluster bench-handoff bench-scaleout lint fuzz clean cluster cluster-add cluster-stop bench-repair nemesis nemesis-short
+.PHONY: all build run deps test test-short bench bench-cluster bench-handoff bench-scaleout bench-evict lint fuzz clean cluster cluster-add cluster-stop bench-repair nemesis nemesis-short
 
 all: build
 
@@ -119,6 +119,12 @@ bench-handoff: build
 # the streaming rate, the time to normal, and the load's latency, errors and missing reads per phase.
 bench-scaleout: build
 	./$(BIN)/ringcache-bench scaleout --ringcache-bin $(BIN)/ringcache
+
+# Eviction under a 64 MiB allkeys-lru budget, one ringcache node then redis-server: SETs of fresh keys
+# with room and when full (the ratio), a fill to 10x the budget, and a Zipf 90/10 GET/SET mix's hit rate;
+# used_memory, evicted_keys and RSS.
+bench-evict: build
+	./$(BIN)/ringcache-bench evict --ringcache-bin $(BIN)/ringcache
 
 # Fault injection: a fresh 5-node cluster (N=3, R=W=2) per scenario, a recorded workload through
 # every node, one fault (none, kill9-one, kill9-two, pause, rolling, disk-loss, partition) or one

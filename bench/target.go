@@ -33,14 +33,16 @@ func NewRedisTarget(name, bin string, extra ...string) Target {
 
 // NewRingcacheTarget returns a single ringcache node started from bin with
 // fsync everysec, the durability redis-server's appendfsync everysec
-// matches, and a temporary data directory.
-func NewRingcacheTarget(name, bin string) Target {
+// matches, and a temporary data directory. extra flags follow those, e.g.
+// "--maxmemory", "64mb".
+func NewRingcacheTarget(name, bin string, extra ...string) Target {
 	return &procTarget{
 		name: name,
 		bin:  bin,
 		args: func(addr hostPort, dir string) []string {
-			return []string{"--listen", addr.String(), "--data-dir", dir,
+			base := []string{"--listen", addr.String(), "--data-dir", dir,
 				"--fsync", "everysec", "--log-level", "warn"}
+			return append(base, extra...)
 		},
 	}
 }

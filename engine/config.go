@@ -105,8 +105,9 @@ type Config struct {
 	Classify func(key []byte) int
 	Classes  int
 	// OnRead, when set, is called with the user key of every record a
-	// Lookup or LookupBatch serves (found or not): the access signal of
-	// eviction (engine/evict). It must be cheap, must not keep key and
+	// Lookup or LookupBatch finds (not a tombstone): the access signal of
+	// eviction (engine/evict). Misses are left out: they would mark the
+	// slots of a sketch as used for keys that are not there. It must be cheap, must not keep key and
 	// must not call back into the engine. Default (nil): none.
 	OnRead func(key []byte)
 	// NoDigest turns off the anti-entropy digest (digest.go): writes skip

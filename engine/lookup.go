@@ -17,7 +17,7 @@ func (e *Engine) Lookup(key []byte) (Record, bool, error) {
 	defer e.leave()
 	var kb [64]byte
 	r, found, err := e.lookup(AppendDataKey(kb[:0], key), nil)
-	if e.cfg.OnRead != nil {
+	if e.cfg.OnRead != nil && found && !r.Tombstone {
 		e.cfg.OnRead(key)
 	}
 	return r, found, err
@@ -42,7 +42,7 @@ func (e *Engine) LookupBatch(keys [][]byte, dst []Record, found []bool) error {
 			return err
 		}
 		dst[i], found[i] = r, ok
-		if e.cfg.OnRead != nil {
+		if e.cfg.OnRead != nil && ok && !r.Tombstone {
 			e.cfg.OnRead(k)
 		}
 	}

@@ -22,6 +22,7 @@ commands:
   handoff   kill a node of a 5-node cluster under load, write its keys, restart it, measure hint replay
   repair    measure one anti-entropy exchange between two 1M-key replicas and the digest's write cost
   scaleout  a 4th node joins a loaded 3-node cluster holding 1M keys: streaming rate, time to normal, load before/during/after
+  evict     ringcache then redis-server under a 64mb allkeys-lru budget: SET rate with room and when full, Zipf hit rate, memory
   nemesis   inject faults into a 5-node cluster under a recorded workload and check what the clients saw
 
 run "ringcache-bench <command> -h" for the flags of a command.
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runNemesis(ctx, args[1:], stdout, stderr)
 	case "scaleout":
 		err = runScaleOut(ctx, args[1:], stdout, stderr)
+	case "evict":
+		err = runEvict(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -25,6 +25,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"node args without cluster", []string{"compare", "--node-args", "--procs 1"}, 1},
 		{"nemesis help", []string{"nemesis", "-h"}, 0},
 		{"nemesis unknown scenario", []string{"nemesis", "--scenarios", "none,meteor"}, 1},
+		{"evict help", []string{"evict", "-h"}, 0},
+		{"evict bad maxmemory", []string{"evict", "--maxmemory", "64 potatoes"}, 2},
+		{"evict invalid config", []string{"evict", "--fill", "0"}, 1},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer

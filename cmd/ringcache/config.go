@@ -166,7 +166,7 @@ func (c *Config) settings() []setting {
 		{"proto-max-bulk-len", "largest bulk string (value) accepted, bytes (k, mb, gb suffixes)", &c.MaxBulkLen},
 		{"client-query-buffer-limit", "largest query buffer per client, bytes", &c.QueryBufLimit},
 		{"cache-size", "Pebble block cache, bytes", &c.CacheSize},
-		{"row-cache-size", "in-memory record cache in front of Pebble, bytes; 0: off", &c.RowCacheSize},
+		{"row-cache-size", "in-memory record cache in front of Pebble, bytes (at most maxmemory when that is set); 0: off", &c.RowCacheSize},
 		{"memtable-size", "Pebble memtable, bytes (1mb to 4gb)", &c.MemtableSize},
 		{"tombstone-grace", "how long deletes are kept as tombstones", (*durationValue)(&c.TombstoneGrace)},
 		{"maxmemory", "budget of the node's dataset (keys, values and per-record overhead), bytes; 0: no limit", &c.MaxMemory},

@@ -161,6 +161,11 @@ func openEngine(cfg Config, node *atomic.Pointer[cluster.Node], hook *readHook, 
 	ecfg.Fsync = cfg.Fsync
 	ecfg.CacheBytes = int64(cfg.CacheSize)
 	ecfg.RowCacheBytes = int64(cfg.RowCacheSize)
+	if cfg.MaxMemory > 0 {
+		// A cache with a budget keeps its row cache within it too: a
+		// record cache larger than the dataset only holds RSS.
+		ecfg.RowCacheBytes = min(ecfg.RowCacheBytes, int64(cfg.MaxMemory))
+	}
 	ecfg.MemTableBytes = int64(cfg.MemtableSize)
 	ecfg.TombstoneGrace = cfg.TombstoneGrace
 	ecfg.Logger = log.With("component", "engine")

@@ -23,8 +23,8 @@
 // store's token order are a random sample of its keys: each round of a
 // batch seeks to a random token and looks at the next keys there. A
 // round offers perRound*Samples keys to the pool and takes its perRound
-// best, so a key evicted costs Samples keys looked at, as in Redis, for a
-// quarter of the seeks.
+// best, so a key evicted costs Samples keys looked at, as in Redis, for an
+// eighth of the seeks.
 //
 // # The access signal
 //
