@@ -53,8 +53,11 @@ type EvictionPhase struct {
 	OpsPerSec  float64 `json:"ops_per_sec"`
 	Errors     int64   `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`
-	// P99 is the 99th percentile round trip of a batch, milliseconds.
+	// P99 and Max are the 99th percentile and the longest round trip of
+	// a batch, milliseconds: the longest is the longest a write waited
+	// for eviction.
 	P99 float64 `json:"p99_ms"`
+	Max float64 `json:"max_ms"`
 	// Gets, Misses and HitRate (1 - Misses/Gets) are the zipf-mix's.
 	Gets    int64   `json:"gets,omitempty"`
 	Misses  int64   `json:"misses,omitempty"`
@@ -162,16 +165,16 @@ func (r EvictionResult) WriteText(w io.Writer) error {
 		r.Pipeline, r.FreshKeys, r.SetOps, r.FillOps, r.Fill)
 	ew.printf("zipf-mix: %s, zipf s=%.3g over %d keys, pipeline 1, %d commands of warm-up then %d measured\n\n",
 		r.Mix, r.ZipfS, r.Keyspace, r.WarmupOps, r.MixOps)
-	ew.printf("%-13s %-13s %10s %7s %11s %7s %8s %8s %12s %12s\n",
-		"target", "phase", "ops", "secs", "ops/s", "errors", "p99ms", "hit%", "used_memory", "evicted_keys")
+	ew.printf("%-13s %-13s %10s %7s %11s %7s %8s %8s %8s %12s %12s\n",
+		"target", "phase", "ops", "secs", "ops/s", "errors", "p99ms", "maxms", "hit%", "used_memory", "evicted_keys")
 	for _, t := range r.Targets {
 		for _, p := range t.Phases {
 			hit := "-"
 			if p.Name == PhaseZipfMix {
 				hit = fmt.Sprintf("%.2f", 100*p.HitRate)
 			}
-			ew.printf("%-13s %-13s %10d %7.2f %11.0f %7d %8.3f %8s %12d %12d\n", t.Name, p.Name,
-				p.Ops, p.Seconds, p.OpsPerSec, p.Errors, p.P99, hit, p.UsedMemory, p.EvictedKeys)
+			ew.printf("%-13s %-13s %10d %7.2f %11.0f %7d %8.3f %8.1f %8s %12d %12d\n", t.Name, p.Name,
+				p.Ops, p.Seconds, p.OpsPerSec, p.Errors, p.P99, p.Max, hit, p.UsedMemory, p.EvictedKeys)
 		}
 	}
 	ew.printf("\n%-13s %10s %12s %12s %10s %12s %9s\n", "target", "rss MB", "used_memory", "maxmemory", "keys", "evicted_keys", "used/max")
@@ -339,7 +342,7 @@ func evictTarget(ctx context.Context, cfg EvictionConfig, p evictionPlan, t Targ
 // phaseOf turns a load-generator result into a phase's figures.
 func phaseOf(name string, r Result) EvictionPhase {
 	p := EvictionPhase{Name: name, Ops: r.Ops, Seconds: r.ElapsedSec, OpsPerSec: r.OpsPerSec,
-		Errors: r.Errors, FirstError: r.FirstError, P99: r.Latency.P99}
+		Errors: r.Errors, FirstError: r.FirstError, P99: r.Latency.P99, Max: r.Latency.Max}
 	if g, ok := r.PerOp["get"]; ok && g.Ops > 0 {
 		p.Gets, p.Misses = g.Ops, g.Misses
 		p.HitRate = 1 - float64(g.Misses)/float64(g.Ops)

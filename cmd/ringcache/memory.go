@@ -34,18 +34,24 @@ func startEvictor(cfg Config, eng *engine.Engine, node *cluster.Node, hook *read
 	ecfg.Source = eng
 	ecfg.Logger = log.With("component", "evict")
 	ecfg.Timeout = cfg.RequestTimeout
-	ecfg.Delete = func(_ context.Context, keys [][]byte, recs []engine.Record) error {
+	ecfg.Delete = func(_ context.Context, keys [][]byte, recs []engine.Record) (int64, error) {
 		// No replica to tell: the records go at once, without tombstones.
 		vs := make([]engine.Version, len(recs))
 		for i, r := range recs {
 			vs[i] = r.Version // just above the victim's
 		}
-		_, err := eng.EvictLocal(keys, vs)
-		return err
+		return eng.EvictLocal(keys, vs)
 	}
 	if node != nil {
 		ecfg.Owns = node.IsPrimary
-		ecfg.Delete = node.Coordinator().Replicate
+		ecfg.Delete = func(ctx context.Context, keys [][]byte, recs []engine.Record) (int64, error) {
+			// Acknowledged by W replicas; one written again meanwhile
+			// keeps its newer version there, and is counted all the same.
+			if err := node.Coordinator().Replicate(ctx, keys, recs); err != nil {
+				return 0, err
+			}
+			return int64(len(keys)), nil
+		}
 	}
 	ev, err := evict.New(ecfg)
 	if err != nil {

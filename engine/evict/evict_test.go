@@ -267,7 +267,7 @@ func newTestStore(t *testing.T, mod func(*Config)) *testStore {
 	cfg.Source = eng
 	cfg.SketchSlots = 1 << 16
 	cfg.MaxWait = 200 * time.Millisecond
-	cfg.Delete = func(_ context.Context, keys [][]byte, recs []engine.Record) error {
+	cfg.Delete = func(_ context.Context, keys [][]byte, recs []engine.Record) (int64, error) {
 		vs := make([]engine.Version, len(recs))
 		for i, r := range recs {
 			if !r.Tombstone || r.EvictedAt == 0 {
@@ -276,8 +276,7 @@ func newTestStore(t *testing.T, mod func(*Config)) *testStore {
 			vs[i] = r.Version
 		}
 		ts.deletes.Add(int64(len(keys)))
-		_, err := eng.EvictLocal(keys, vs)
-		return err
+		return eng.EvictLocal(keys, vs)
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -346,7 +345,7 @@ func waitUsed(t *testing.T, ts *testStore, limit int64, what string) {
 
 func TestConfigValidate(t *testing.T) {
 	eng := (*engine.Engine)(nil)
-	del := func(context.Context, [][]byte, []engine.Record) error { return nil }
+	del := func(context.Context, [][]byte, []engine.Record) (int64, error) { return 0, nil }
 	for name, c := range map[string]Config{
 		"no source":  {Delete: del},
 		"no delete":  {Source: eng},

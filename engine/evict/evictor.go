@@ -42,8 +42,10 @@ type Config struct {
 	Owns func(token uint64) bool
 	// Delete writes the eviction tombstones (records that carry their
 	// versions): to the local store on a single node, to each key's
-	// replicas through the write path in a cluster. Required.
-	Delete func(ctx context.Context, keys [][]byte, recs []engine.Record) error
+	// replicas through the write path in a cluster. It returns how many
+	// keys it evicted (a key written again since it was chosen is not).
+	// Required.
+	Delete func(ctx context.Context, keys [][]byte, recs []engine.Record) (int64, error)
 	// Sketch keeps the reads; default: a new one of SketchSlots slots.
 	Sketch      *Sketch
 	SketchSlots int
@@ -232,10 +234,10 @@ func (e *Evictor) over() int64 {
 func Margin(maxMemory int64) int64 { return maxMemory/64 + 256<<10 }
 
 // Admit reports whether a command that may grow the dataset may run. Past
-// the budget it may not under noeviction, nor when the policy finds
-// nothing to evict; otherwise it wakes the evictor, and past the margin
-// holds the write until eviction brings the dataset back within it (at
-// most MaxWait; then it refuses).
+// the budget it may not under noeviction, nor when a volatile policy
+// finds no key with a TTL to evict; otherwise it wakes the evictor, and
+// past the margin holds the write until eviction brings the dataset back
+// within it (at most MaxWait; then it refuses).
 func (e *Evictor) Admit() bool {
 	over := e.over()
 	if over <= 0 {
@@ -247,7 +249,10 @@ func (e *Evictor) Admit() bool {
 	}
 	e.wake()
 	margin := Margin(e.maxMemory.Load())
-	if over <= margin {
+	if over <= margin || e.empty.Load() {
+		// Within the margin; or past it with nothing this node may
+		// evict (in a cluster, its dataset is other primaries' keys,
+		// which they evict): holding the write would not help.
 		return true
 	}
 	deadline := time.Now().Add(e.cfg.MaxWait)
@@ -257,11 +262,8 @@ func (e *Evictor) Admit() bool {
 			return true
 		case <-time.After(time.Millisecond):
 		}
-		if e.over() <= margin {
+		if e.over() <= margin || e.empty.Load() {
 			return true
-		}
-		if e.empty.Load() {
-			break
 		}
 	}
 	e.refused.Add(1)
@@ -287,7 +289,7 @@ func (e *Evictor) loop() {
 	defer t.Stop()
 	var p pool
 	var lastPol Policy
-	var lastErr time.Time
+	var lastErr, retryAt time.Time
 	for {
 		select {
 		case <-e.stop:
@@ -296,6 +298,9 @@ func (e *Evictor) loop() {
 		case <-e.kick:
 		}
 		e.nowMs.Store(e.cfg.Now().UnixMilli())
+		if time.Now().Before(retryAt) {
+			continue
+		}
 		for over := e.over(); over > 0; over = e.over() {
 			pol := e.Policy()
 			if pol == NoEviction {
@@ -311,16 +316,17 @@ func (e *Evictor) loop() {
 				break
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
-			err := e.cfg.Delete(ctx, keys, recs)
+			n, err := e.cfg.Delete(ctx, keys, recs)
 			cancel()
+			e.evicted.Add(n)
 			if err != nil {
 				if time.Since(lastErr) > 10*time.Second {
-					e.cfg.Logger.Warn("evict: deleting the chosen keys failed; trying again", "keys", len(keys), "err", err)
+					e.cfg.Logger.Warn("evict: deleting the chosen keys failed; trying again in a second", "keys", len(keys), "err", err)
 					lastErr = time.Now()
 				}
+				retryAt = time.Now().Add(time.Second)
 				break
 			}
-			e.evicted.Add(int64(len(keys)))
 			select {
 			case <-e.stop:
 				return
@@ -337,7 +343,8 @@ func (e *Evictor) loop() {
 // come): Samples keys looked at per key evicted, as in Redis, for an
 // eighth of the seeks. The pool keeps its candidates from batch to batch,
 // as Redis's does; one evicted since, or changed, costs a wasted delete
-// at most (a tombstone below a newer version does not apply). A batch's rounds share one Source.Sample call.
+// at most (a tombstone below a newer version does not apply). A batch's
+// rounds share one Source.Sample call.
 func (e *Evictor) choose(p *pool, pol Policy, over int64) ([][]byte, []engine.Record) {
 	now := e.cfg.Now().UnixMilli()
 	samples := e.Samples()
