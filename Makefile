@@ -129,9 +129,9 @@ bench-evict: build
 # Fault injection: a fresh 5-node cluster (N=3, R=W=2) per scenario, a recorded workload through
 # every node, one fault (none, kill9-one, kill9-two, pause, rolling, disk-loss, partition) or one
 # membership change (join, join-two, join-down, leave, remove, and kill-source, kill-dest,
-# kill-driver, partition-op in the middle of a join), the heal, hints and one repair round, then the
-# checks; one line per scenario and a Markdown table. The partitions need root and iptables (SKIP
-# otherwise). NEMESIS_FLAGS adds flags, e.g.
+# kill-driver, partition-op in the middle of a join), or kill9-one on evicting nodes (evict), the
+# heal, hints and one repair round, then the checks; one line per scenario and a Markdown table.
+# The partitions need root and iptables (SKIP otherwise). NEMESIS_FLAGS adds flags, e.g.
 # NEMESIS_FLAGS="--scenarios none,pause --keep".
 NEMESIS_FLAGS ?=
 

@@ -3,9 +3,11 @@ package nemesis
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -51,6 +53,19 @@ type Result struct {
 	// BadValues counts reads, the final ones included, that returned a
 	// value no client had started to write to the key by then.
 	BadValues int `json:"bad_values"`
+	// Evicted is set in the eviction mode (Final.Evict): what eviction
+	// allows, reported and never a failure.
+	Evicted *Evicted `json:"evicted,omitempty"`
+	// FutureVersions counts, in the eviction mode, the sampled keys some
+	// owner of which holds a record whose version is later than the wall
+	// clock once the owners were read (Final.OwnersReadMs): the nodes
+	// share the checker's clock, and an eviction's tombstone carries the
+	// least version above the evicted one, no version of its own.
+	FutureVersions int `json:"future_versions,omitempty"`
+	// RewritesLost counts, in the eviction mode, the evicted keys written
+	// again at the end whose read back did not find that write
+	// (Final.Rewrites): an eviction that won over a later write.
+	RewritesLost int `json:"rewrites_lost,omitempty"`
 	// FinalErrors counts keys whose final read, or an owner's LOCALGET,
 	// failed or is missing: keys the checks could not judge.
 	FinalErrors int `json:"final_errors"`
@@ -65,12 +80,27 @@ type Result struct {
 	Examples []string `json:"examples,omitempty"`
 }
 
+// Evicted is what the eviction mode allows: in the other scenarios Reads
+// would be NilReads, and Keys Lost, Discarded or NotOnOwners.
+type Evicted struct {
+	// Reads counts reads of an insert or a register, invoked after a SET
+	// of the key was acknowledged, that found nothing, per phase.
+	Reads [numPhases]int `json:"reads"`
+	// Keys counts acknowledged inserts and registers absent at the end:
+	// the final read found nothing, and no owner holds a value (owners
+	// read for every acknowledged key in this mode).
+	Keys int `json:"keys"`
+	// ByNodes is Final.EvictedKeys: INFO evicted_keys summed over the
+	// members at the end. 0 makes the scenario incomplete.
+	ByNodes int64 `json:"by_nodes"`
+}
+
 // Pass reports whether the scenario found no violation and every step
 // completed.
 func (r Result) Pass() bool {
 	return r.Lost == 0 && r.Discarded == 0 && r.StaleReads == [2]int{} && r.UndoneDeletes == 0 &&
 		r.NilReads == [numPhases]int{} && r.NotOnOwners == 0 && r.UnderReplicated == 0 && r.SplitOwners == 0 && r.BadValues == 0 &&
-		r.FinalErrors == 0 && len(r.Incomplete) == 0
+		r.FutureVersions == 0 && r.RewritesLost == 0 && r.FinalErrors == 0 && len(r.Incomplete) == 0
 }
 
 // Ratio is OK successes out of All.
@@ -100,9 +130,15 @@ const examplesPerKind = 3
 
 // Check compares a history with the final state. It does no I/O.
 func Check(h History, f Final) Result {
-	c := &checker{h: &h, f: &f, shown: map[string]int{}}
+	c := &checker{h: &h, f: &f, shown: map[string]int{}, evict: f.Evict}
 	c.res.Ops = len(h.Ops)
 	c.res.Incomplete = slices.Clone(f.Incomplete)
+	if c.evict {
+		c.res.Evicted = &Evicted{ByNodes: f.EvictedKeys}
+		if f.EvictedKeys == 0 {
+			c.res.Incomplete = append(c.res.Incomplete, "no key was evicted (INFO evicted_keys summed over the members is 0): the eviction was not tested")
+		}
+	}
 	byKey := map[string][]Op{}
 	for _, op := range h.Ops {
 		p := h.phaseOf(op.Start)
@@ -137,7 +173,62 @@ func Check(h History, f Final) Result {
 		}
 	}
 	c.ownerViews()
+	if c.evict {
+		c.versions()
+		c.rewrites()
+	}
 	return c.res
+}
+
+// futureSlack is how far a record's version may be past the wall clock
+// when it was read: the nodes stamp with the checker's own clock.
+const futureSlack = time.Second
+
+// versions counts the sampled keys some owner of which holds a record
+// stamped after the owners were read.
+func (c *checker) versions() {
+	if c.f.OwnersReadMs == 0 {
+		return
+	}
+	limit := c.f.OwnersReadMs + futureSlack.Milliseconds()
+	for _, k := range slices.Sorted(maps.Keys(c.f.Replicas)) {
+		for _, r := range c.f.Replicas[k] {
+			if !r.Held || r.Err != "" || r.Version == "" { // "": not read
+				continue
+			}
+			wall, err := strconv.ParseInt(strings.SplitN(r.Version, ".", 2)[0], 10, 64)
+			if err != nil {
+				c.res.FinalErrors++
+				c.example("final error", "LOCALGET %s on %s: version %q", k, r.Node, r.Version)
+				break
+			}
+			if wall > limit {
+				c.res.FutureVersions++
+				c.example("future version", "%s on %s holds %s of version %s, %.1fs after the owners were read",
+					k, r.Node, describeReplica(r), r.Version, float64(wall-c.f.OwnersReadMs)/1000)
+				break
+			}
+		}
+	}
+}
+
+// rewrites checks the evicted keys written again at the end.
+func (c *checker) rewrites() {
+	for _, k := range slices.Sorted(maps.Keys(c.f.Rewrites)) {
+		w := c.f.Rewrites[k]
+		switch {
+		case w.Err != "":
+			c.res.FinalErrors++
+			c.example("final error", "writing evicted %s again: %s", k, w.Err)
+		case w.Nil || w.Read != w.Value:
+			c.res.RewritesLost++
+			got := strconv.Quote(w.Read)
+			if w.Nil {
+				got = "nil"
+			}
+			c.example("rewrite lost", "evicted %s was SET to %q at the end, and then read %s", k, w.Value, got)
+		}
+	}
 }
 
 // ownerViews compares every member's owners of each sampled key with
@@ -185,6 +276,29 @@ type checker struct {
 	f     *Final
 	res   Result
 	shown map[string]int // examples given per kind
+	evict bool           // the eviction mode: Final.Evict
+}
+
+// nilRead counts a read of an insert or a register, invoked after a SET
+// of the key was acknowledged, that found nothing: a violation, but in
+// the eviction mode. It reports whether it is one.
+func (c *checker) nilRead(g Op) bool {
+	p := c.h.phaseOf(g.Start)
+	if c.evict {
+		c.res.Evicted.Reads[p]++
+		return false
+	}
+	c.res.NilReads[p]++
+	return true
+}
+
+// absent checks, in the eviction mode, an acknowledged insert or
+// register whose final read found nothing: no owner may hold a value
+// (then it counts as evicted).
+func (c *checker) absent(key string) {
+	if c.owners(key, func(r Replica) bool { return !r.Held || r.Tombstone }, "absent (evicted), as its final read found nothing,") {
+		c.res.Evicted.Keys++
+	}
 }
 
 func (c *checker) example(kind, format string, args ...any) {
@@ -212,25 +326,26 @@ func (c *checker) finalRead(key string) (FinalRead, bool) {
 	return fr, true
 }
 
-// owners checks the sampled key's owners with want: it reports whether
-// a replica holds exactly what it must.
-func (c *checker) owners(key string, want func(Replica) bool, what string) {
+// owners checks the sampled key's owners with want, which reports
+// whether a replica holds exactly what it must. It reports whether every
+// owner does, or the key is not sampled.
+func (c *checker) owners(key string, want func(Replica) bool, what string) bool {
 	reps, ok := c.f.Replicas[key]
 	if !ok {
-		return
+		return true
 	}
 	c.res.OwnersChecked++
 	if len(reps) == 0 {
 		c.res.FinalErrors++
 		c.example("final error", "RINGCACHE OWNERS %s listed no owner", key)
-		return
+		return false
 	}
 	var missing []string
 	for _, r := range reps {
 		if r.Err != "" {
 			c.res.FinalErrors++
 			c.example("final error", "LOCALGET %s on %s: %s", key, r.Node, r.Err)
-			return
+			return false
 		}
 		if !want(r) {
 			missing = append(missing, fmt.Sprintf("%s has %s", r.Node, describeReplica(r)))
@@ -239,7 +354,9 @@ func (c *checker) owners(key string, want func(Replica) bool, what string) {
 	if len(missing) > 0 {
 		c.res.NotOnOwners++
 		c.example("not on owners", "%s should be %s on every owner, but %v", key, what, missing)
+		return false
 	}
+	return true
 }
 
 func describeReplica(r Replica) string {
@@ -288,24 +405,37 @@ func (c *checker) insert(key string, ops []Op) {
 			c.res.BadValues++
 			c.example("bad value", "GET %s via node %d at %s returned %q, never written", key, g.Node+1, secs(g.Start), g.Value)
 		case g.Nil && acked && g.Start > set.End:
-			c.res.NilReads[c.h.phaseOf(g.Start)]++
-			c.example("nil read", "GET %s via node %d at %s found nothing; its SET was acknowledged at %s",
-				key, g.Node+1, secs(g.Start), secs(set.End))
+			if c.nilRead(g) {
+				c.example("nil read", "GET %s via node %d at %s found nothing; its SET was acknowledged at %s",
+					key, g.Node+1, secs(g.Start), secs(set.End))
+			}
 		}
 	}
 	if !acked {
 		return
 	}
-	if fr, ok := c.finalRead(key); ok && (fr.Nil || fr.Value != set.Value) {
+	fr, ok := c.finalRead(key)
+	switch {
+	case !ok && c.evict:
+		// Counted; whether the owners must hold the value or nothing
+		// depends on the final read.
+	case ok && fr.Nil && c.evict:
+		c.absent(key)
+	case ok && (fr.Nil || fr.Value != set.Value):
 		c.res.Lost++
 		c.example("lost", "%s (acknowledged at %s) reads %s at the end", key, secs(set.End), describeFinal(fr))
+		c.owners(key, func(r Replica) bool { return r.Held && !r.Tombstone && r.Value == set.Value },
+			strconv.Quote(set.Value))
+	default:
+		c.owners(key, func(r Replica) bool { return r.Held && !r.Tombstone && r.Value == set.Value },
+			strconv.Quote(set.Value))
 	}
-	c.owners(key, func(r Replica) bool { return r.Held && !r.Tombstone && r.Value == set.Value },
-		strconv.Quote(set.Value))
 	if reps, ok := c.f.BeforeRepair[key]; ok {
 		held := 0
 		for _, r := range reps {
-			if r.Held && !r.Tombstone && r.Value == set.Value {
+			// In the eviction mode a tombstone of an insert, which no
+			// client deletes, is its eviction, which replaced its value.
+			if r.Held && ((!r.Tombstone && r.Value == set.Value) || (r.Tombstone && c.evict)) {
 				held++
 			}
 		}
@@ -352,8 +482,7 @@ func (c *checker) register(key string, ops []Op) {
 		}
 		floor, at := ackedBefore(g.Start)
 		if g.Nil {
-			if floor > 0 {
-				c.res.NilReads[c.h.phaseOf(g.Start)]++
+			if floor > 0 && c.nilRead(g) {
 				c.example("nil read", "GET %s via node %d at %s found nothing; %d was acknowledged at %s",
 					key, g.Node+1, secs(g.Start), floor, secs(at))
 			}
@@ -384,6 +513,9 @@ func (c *checker) register(key string, ops []Op) {
 	}
 	v, err := strconv.Atoi(fr.Value)
 	switch {
+	case fr.Nil && c.evict:
+		c.absent(key)
+		return
 	case fr.Nil || (err == nil && v < last):
 		c.res.Discarded++
 		c.example("discarded", "%s reads %s at the end; %d was acknowledged at %s", key, describeFinal(fr), last, secs(at))

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,12 +45,8 @@ func newCluster(cfg *Config, dir, bin string, sc *scenario) (*cluster, error) {
 	var initial []int
 	for i := range cfg.Nodes {
 		a := nodeAddrs{client: addrs[3*i], cluster: addrs[3*i+1], gossip: addrs[3*i+2]}
-		args := cfg.NodeArgs
 		spare := slices.Contains(sc.spares, i)
-		if spare && sc.slowStream {
-			args = append(slices.Clone(args), "--stream-rate", cfg.SlowStreamRate)
-		}
-		n := newNode(i, dir, bin, a, addrs[2], args, sc.runAs[i])
+		n := newNode(i, dir, bin, a, addrs[2], sc.nodeArgs(cfg, spare), sc.runAs[i])
 		if err := n.makeDataDir(); err != nil {
 			return nil, err
 		}
@@ -221,6 +219,47 @@ func (c *cluster) repair(ctx context.Context, i int, timeout time.Duration) (str
 		fmt.Fprintf(&b, "%v=%v ", reply[j], reply[j+1])
 	}
 	return strings.TrimSpace(b.String()), nil
+}
+
+// memoryFigures are a node's dataset (INFO used_memory), budget
+// (maxmemory) and keys evicted since its start (evicted_keys).
+type memoryFigures struct{ used, max, evicted int64 }
+
+// memory reads node i's memoryFigures, one INFO section per command.
+func (c *cluster) memory(ctx context.Context, i int) (memoryFigures, error) {
+	fields := map[string]string{}
+	for _, section := range []string{"memory", "stats"} {
+		text, err := c.admin[i].Info(ctx, section).Result()
+		if err != nil {
+			return memoryFigures{}, fmt.Errorf("INFO %s: %w", section, err)
+		}
+		maps.Copy(fields, bench.ParseInfo(text))
+	}
+	var m memoryFigures
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"used_memory", &m.used}, {"maxmemory", &m.max}, {"evicted_keys", &m.evicted}} {
+		n, err := strconv.ParseInt(fields[f.name], 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("INFO %s %q: %w", f.name, fields[f.name], err)
+		}
+		*f.dst = n
+	}
+	return m, nil
+}
+
+// evictedKeys sums INFO evicted_keys over the members.
+func (c *cluster) evictedKeys(ctx context.Context) (int64, error) {
+	var total int64
+	for _, i := range c.memberIndexes() {
+		m, err := c.memory(ctx, i)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", c.nodes[i].id, err)
+		}
+		total += m.evicted
+	}
+	return total, nil
 }
 
 // sleep waits d unless ctx ends first.

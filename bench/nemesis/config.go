@@ -63,7 +63,8 @@ type Config struct {
 	StartTimeout, JoinTimeout, StopTimeout, HintsTimeout, RepairTimeout time.Duration
 	// OwnerSample bounds the acknowledged keys whose owners are read with
 	// RINGCACHE LOCALGET at the end, a third each from inserts, registers
-	// and deleted keys. Default 3000.
+	// and deleted keys. Default 3000. The evict scenario reads every
+	// acknowledged key's owners.
 	OwnerSample int
 	// Out receives one line per scenario as it ends; Log progress lines
 	// and the examples of a failed scenario. nil: nothing.
@@ -103,6 +104,12 @@ type WorkloadConfig struct {
 	// FlushDB is the database of the last deleter, which works there
 	// alone and deletes with FLUSHDB (0: none does). Default 9.
 	FlushDB int
+
+	// evict is set for the evict scenario: the register writers send no
+	// INCRBYFLOAT, whose value builds on the previous one, which an
+	// eviction may have taken (the increment of a missing key is 1, a
+	// value older than the one acknowledged).
+	evict bool
 }
 
 // The scenarios, in their default order.
@@ -125,13 +132,17 @@ const (
 	ScenarioKillDest    = "kill-dest"
 	ScenarioKillDriver  = "kill-driver"
 	ScenarioPartitionOp = "partition-op"
+	// ScenarioEvict is kill9-one on a cluster whose nodes evict
+	// (--maxmemory EvictBudget, allkeys-lru), checked in the eviction
+	// mode (see Final.Evict).
+	ScenarioEvict = "evict"
 )
 
 // AllScenarios lists every scenario in its default order.
 var AllScenarios = []string{ScenarioNone, ScenarioKillOne, ScenarioKillTwo, ScenarioPause,
 	ScenarioRolling, ScenarioDiskLoss, ScenarioPartition,
 	ScenarioJoin, ScenarioJoinTwo, ScenarioJoinDown, ScenarioLeave, ScenarioRemove,
-	ScenarioKillSource, ScenarioKillDest, ScenarioKillDriver, ScenarioPartitionOp}
+	ScenarioKillSource, ScenarioKillDest, ScenarioKillDriver, ScenarioPartitionOp, ScenarioEvict}
 
 // DefaultConfig returns the full form: realistic durations, about 75 s of
 // workload per scenario.
@@ -179,16 +190,44 @@ func ShortConfig() Config {
 
 // writeQuorum returns the nodes' write quorum: NodeArgs' --write-quorum,
 // or the nodes' default, 2.
-func (c Config) writeQuorum() int {
-	w := 2
+func (c Config) writeQuorum() int { return c.nodeArg("--write-quorum", 2) }
+
+// nodeArg returns the integer value of NodeArgs' flag name, or def.
+func (c Config) nodeArg(name string, def int) int {
+	n := def
 	for k := 0; k+1 < len(c.NodeArgs); k++ {
-		if c.NodeArgs[k] == "--write-quorum" {
-			if n, err := strconv.Atoi(c.NodeArgs[k+1]); err == nil {
-				w = n
+		if c.NodeArgs[k] == name {
+			if v, err := strconv.Atoi(c.NodeArgs[k+1]); err == nil {
+				n = v
 			}
 		}
 	}
-	return w
+	return n
+}
+
+// Eviction budget: the bytes a record counts in a node's dataset on top
+// of its key and value (engine.RecordOverhead), the length of a workload
+// key ("ins:3:1234@3"), and the least budget given.
+const (
+	recordOverhead = 64
+	keyLen         = 12
+	minEvictBudget = 16 << 10
+)
+
+// EvictBudget returns the evict scenario's --maxmemory, per node: a third
+// of what the inserts and the registers add to one node's dataset during
+// the warm-up (each record on N of the nodes), so that the dataset
+// outgrows it about three times before the fault, and about ten times in
+// the whole scenario. The keys the workload writes besides (the COPY and
+// BITOP sources, the renamed deleted keys) only make it sooner. Short
+// form: about 48 KB; full form: about 190 KB.
+func (c Config) EvictBudget() int64 {
+	w := c.Workload
+	insert := float64(keyLen + max(w.ValueSize, keyLen) + recordOverhead)
+	register := float64(keyLen + 2 + recordOverhead)
+	perSec := float64(w.Inserters)*w.InsertRate*insert + float64(w.RegisterWriters)*w.BurstRate*register
+	perNode := perSec * float64(c.nodeArg("--replicas", 3)) / float64(max(c.Nodes, 1))
+	return max(int64(perNode*c.Warmup.Seconds()/3), minEvictBudget)
 }
 
 // Validate reports the first invalid field, wrapping ErrInvalidConfig.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -25,7 +27,23 @@ type scenario struct {
 	// Config.SlowStreamRate.
 	spares     []int
 	slowStream bool
-	inject     func(ctx context.Context, f *faultRun) error
+	// evict makes the nodes evict (--maxmemory Config.EvictBudget,
+	// allkeys-lru) and the checks run in the eviction mode (Final.Evict).
+	evict  bool
+	inject func(ctx context.Context, f *faultRun) error
+}
+
+// nodeArgs returns the flags of the scenario's nodes besides the
+// addresses, the id, the seed and the data directory.
+func (sc *scenario) nodeArgs(cfg *Config, spare bool) []string {
+	args := slices.Clone(cfg.NodeArgs)
+	if spare && sc.slowStream {
+		args = append(args, "--stream-rate", cfg.SlowStreamRate)
+	}
+	if sc.evict {
+		args = append(args, "--maxmemory", strconv.FormatInt(cfg.EvictBudget(), 10), "--maxmemory-policy", "allkeys-lru")
+	}
+	return args
 }
 
 // faultRun is what a fault works with.
@@ -74,6 +92,9 @@ var scenarios = map[string]scenario{
 	ScenarioKillDriver: {name: ScenarioKillDriver, spares: []int{4}, slowStream: true, inject: injectKillDriver},
 	ScenarioPartitionOp: {name: ScenarioPartitionOp, victims: []int{2}, spares: []int{4}, probe: probeIptables,
 		runAs: map[int]int{2: partitionUID}, inject: injectPartitionOp},
+	// kill9-one's fault on evicting nodes: the evictions of the keys
+	// node3 owns travel to it as hints while it is down.
+	ScenarioEvict: {name: ScenarioEvict, victims: []int{2}, evict: true, inject: injectKill},
 }
 
 // injectNothing leaves an empty fault phase as long as an outage.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -88,7 +89,14 @@ func queueInDBs(ctx context.Context, pipe redis.Pipeliner, keys []string, queue 
 // one repair round on every node, then reads the owners of the sampled
 // keys and every key. Steps that do not complete are noted in
 // Final.Incomplete; the reads are done regardless.
-func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final {
+//
+// With evict (the eviction mode, Final.Evict), once the membership is
+// settled it stops the nodes' eviction (CONFIG SET maxmemory 0) and waits
+// until no eviction is under way, so that the state the checks read is
+// the one the last repair round left; it reads the owners of every
+// acknowledged key, not a sample; and after the reads it writes some of
+// the evicted keys again (Final.Rewrites).
+func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op, evict bool) Final {
 	var f Final
 	note := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
@@ -98,6 +106,15 @@ func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final
 	logf(cfg.Log, "  final: membership, hints, repair\n")
 	if err := cl.waitJoined(ctx, cfg.JoinTimeout); err != nil {
 		note("membership after the heal: %v", err)
+	}
+	sample := cfg.OwnerSample
+	var evicted int64 // INFO evicted_keys summed, once eviction stopped
+	if evict {
+		f.Evict, sample = true, math.MaxInt
+		var err error
+		if evicted, err = stopEvicting(ctx, cfg, cl); err != nil {
+			note("stopping the eviction: %v", err)
+		}
 	}
 	start := time.Now()
 	var pending int64
@@ -116,7 +133,7 @@ func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final
 	} else {
 		logf(cfg.Log, "  no hint pending %.1fs after the workload\n", time.Since(start).Seconds())
 	}
-	all, sampled := finalKeys(ops, cfg.OwnerSample)
+	all, sampled := finalKeys(ops, sample)
 	var inserts []string
 	for _, k := range sampled {
 		if classOf(k) == classInsert {
@@ -136,12 +153,119 @@ func collectFinal(ctx context.Context, cfg *Config, cl *cluster, ops []Op) Final
 	logf(cfg.Log, "  final: LOCALGET of %d keys on their owners, quorum GET of %d keys\n", len(sampled), len(all))
 	// The owners first: a quorum GET repairs the replicas it reads.
 	f.Replicas = readOwners(ctx, cl, sampled)
+	if evict {
+		f.OwnersReadMs = time.Now().UnixMilli()
+	}
 	f.OwnerViews = map[string]map[string][]string{}
 	for _, i := range cl.memberIndexes()[1:] {
 		f.OwnerViews[cl.nodes[i].id], _ = ownersOn(ctx, cl, i, sampled)
 	}
 	f.Reads = readAll(ctx, cl, all)
+	if !evict {
+		return f
+	}
+	var gone []string // acknowledged inserts and registers absent at the end
+	for _, k := range sampled {
+		if r, ok := f.Reads[k]; ok && r.Nil && (classOf(k) == classInsert || classOf(k) == classRegister) {
+			gone = append(gone, k)
+		}
+	}
+	f.Rewrites = rewrite(ctx, cl, spread(gone, maxRewrites))
+	logf(cfg.Log, "  %d acknowledged inserts and registers absent at the end; %d written again\n", len(gone), len(f.Rewrites))
+	after, err := cl.evictedKeys(ctx)
+	switch {
+	case err != nil:
+		note("INFO evicted_keys at the end: %v", err)
+	case after != evicted:
+		note("%d keys were evicted after the eviction was stopped: the final reads may not be one state", after-evicted)
+	}
+	f.EvictedKeys = after
+	logf(cfg.Log, "  evicted_keys summed over the members: %d\n", after)
 	return f
+}
+
+// maxRewrites bounds Final.Rewrites.
+const maxRewrites = 300
+
+// stopEvicting logs each member's dataset against its budget, sets its
+// budget to none (CONFIG SET maxmemory 0), and waits until INFO
+// evicted_keys summed over the members holds still for a second (an
+// eviction under way when the budget went finishes), bounded by 15 s.
+// It returns that sum.
+func stopEvicting(ctx context.Context, cfg *Config, cl *cluster) (int64, error) {
+	var errs []error
+	for _, i := range cl.memberIndexes() {
+		n := cl.nodes[i]
+		m, err := cl.memory(ctx, i)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.id, err))
+			continue
+		}
+		logf(cfg.Log, "  %s: used_memory %d of maxmemory %d, evicted_keys %d (since its last start)\n", n.id, m.used, m.max, m.evicted)
+		if err := cl.admin[i].ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+			errs = append(errs, fmt.Errorf("CONFIG SET maxmemory 0 on %s: %w", n.id, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	last, err := cl.evictedKeys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	stableSince := time.Now()
+	err = await.Poll(ctx, 15*time.Second, 250*time.Millisecond, func() error {
+		n, err := cl.evictedKeys(ctx)
+		if err != nil {
+			return err
+		}
+		if n != last {
+			last, stableSince = n, time.Now()
+		}
+		if time.Since(stableSince) < time.Second {
+			return fmt.Errorf("evicted_keys moved to %d within the last second", n)
+		}
+		return nil
+	})
+	return last, err
+}
+
+// rewrite SETs each key to "rewritten:<key>" and reads it back through
+// another node, a hundred keys per pair of pipelines.
+func rewrite(ctx context.Context, cl *cluster, keys []string) map[string]Rewrite {
+	const chunk = 100
+	out := make(map[string]Rewrite, len(keys))
+	members := cl.memberIndexes()
+	keys = byDB(keys)
+	for c, start := 0, 0; start < len(keys); c, start = c+1, start+chunk {
+		batch := keys[start:min(start+chunk, len(keys))]
+		pipe := cl.admin[members[c%len(members)]].Pipeline()
+		sets := make([]*redis.StatusCmd, len(batch))
+		queueInDBs(ctx, pipe, batch, func(j int, k string) {
+			sets[j] = pipe.Set(ctx, k, "rewritten:"+k, 0)
+		})
+		_, _ = pipe.Exec(ctx)
+		pipe = cl.admin[members[(c+1)%len(members)]].Pipeline()
+		gets := make([]*redis.StringCmd, len(batch))
+		queueInDBs(ctx, pipe, batch, func(j int, k string) {
+			gets[j] = pipe.Get(ctx, k)
+		})
+		_, _ = pipe.Exec(ctx)
+		for j, k := range batch {
+			r := Rewrite{Value: "rewritten:" + k}
+			if err := sets[j].Err(); err != nil {
+				r.Err = "SET: " + errText(err)
+			} else if v, err := gets[j].Result(); errors.Is(err, redis.Nil) {
+				r.Nil = true
+			} else if err != nil {
+				r.Err = "GET: " + errText(err)
+			} else {
+				r.Read = v
+			}
+			out[k] = r
+		}
+	}
+	return out
 }
 
 // ownersOn returns the owners node i lists for each key (RINGCACHE
@@ -249,6 +373,7 @@ func parseLocalGet(id string, cmd *redis.Cmd) Replica {
 	}
 	r.Held = true
 	r.Tombstone = res[3] == int64(1)
+	r.Version, _ = res[1].(string)
 	if v, ok := res[0].(string); ok {
 		r.Value = v
 	}

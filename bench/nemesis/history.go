@@ -172,6 +172,21 @@ type Final struct {
 	// each key of Replicas (RINGCACHE OWNERS): after the heal, every
 	// member must list the same ones.
 	OwnerViews map[string]map[string][]string `json:"owner_views,omitempty"`
+	// Evict selects the eviction mode of the checks (the evict scenario):
+	// a read of an insert or a register may find nothing, and such a key
+	// may be absent at the end, if absent on every owner; a value read
+	// must still be no older than the last write acknowledged before the
+	// read, and a value present at the end the last acknowledged one (or
+	// a later indeterminate one) on every owner. EvictedKeys sums INFO
+	// evicted_keys over the members at the end (a restarted node counts
+	// since its restart): 0 fails the scenario, which then tested
+	// nothing. OwnersReadMs is the wall clock (Unix ms) once the owners
+	// were read: no record may carry a version from after it. Rewrites
+	// are the evicted keys written again at the end (Rewrite).
+	Evict        bool               `json:"evict,omitempty"`
+	EvictedKeys  int64              `json:"evicted_keys,omitempty"`
+	OwnersReadMs int64              `json:"owners_read_ms,omitempty"`
+	Rewrites     map[string]Rewrite `json:"rewrites,omitempty"`
 	// Incomplete names every step that did not complete (hints still
 	// pending, a repair that failed, a fault that had no effect): the
 	// checks ran on a state that is not the one they are meant for.
@@ -191,5 +206,20 @@ type Replica struct {
 	Held      bool   `json:"held"` // false: no record at all
 	Value     string `json:"value,omitempty"`
 	Tombstone bool   `json:"tombstone,omitempty"`
-	Err       string `json:"err,omitempty"`
+	// Version is the record's version, "wall-ms.logical.node-hex".
+	Version string `json:"version,omitempty"`
+	Err     string `json:"err,omitempty"`
+}
+
+// Rewrite is, in the eviction mode, an acknowledged insert or register
+// absent at the end (evicted), SET again to Value once the nodes stopped
+// evicting and then read back through another node: a write after an
+// eviction must win over it, so the read must find Value.
+type Rewrite struct {
+	Value string `json:"value"`
+	// Read is what the GET found; Nil that it found nothing.
+	Read string `json:"read,omitempty"`
+	Nil  bool   `json:"nil,omitempty"`
+	// Err is the SET's or the GET's error.
+	Err string `json:"err,omitempty"`
 }

@@ -21,6 +21,10 @@ func (r ScenarioResult) Line() string {
 	fmt.Fprintf(&b, "%s ops=%d acked_writes=%d lost=%d discarded=%d stale_reads=%d/%d undone_deletes=%d nil_reads=%d/%d/%d not_on_owners=%d",
 		head, x.Ops, x.AckedWrites, x.Lost, x.Discarded, x.StaleReads[0], x.StaleReads[1], x.UndoneDeletes,
 		x.NilReads[Before], x.NilReads[During], x.NilReads[After], x.NotOnOwners)
+	if e := x.Evicted; e != nil {
+		fmt.Fprintf(&b, " evicted_reads=%d/%d/%d evicted_absent=%d evicted_keys=%d",
+			e.Reads[Before], e.Reads[During], e.Reads[After], e.Keys, e.ByNodes)
+	}
 	if x.UnderReplicated > 0 {
 		fmt.Fprintf(&b, " under_replicated=%d", x.UnderReplicated)
 	}
@@ -29,6 +33,12 @@ func (r ScenarioResult) Line() string {
 	}
 	if x.BadValues > 0 {
 		fmt.Fprintf(&b, " bad_values=%d", x.BadValues)
+	}
+	if x.FutureVersions > 0 {
+		fmt.Fprintf(&b, " future_versions=%d", x.FutureVersions)
+	}
+	if x.RewritesLost > 0 {
+		fmt.Fprintf(&b, " rewrites_lost=%d", x.RewritesLost)
 	}
 	if x.FinalErrors > 0 {
 		fmt.Fprintf(&b, " final_errors=%d", x.FinalErrors)
@@ -60,6 +70,10 @@ func WriteTable(w io.Writer, results []ScenarioResult) error {
 		if x.UnderReplicated > 0 || x.SplitOwners > 0 || x.BadValues > 0 || x.FinalErrors > 0 || len(x.Incomplete) > 0 {
 			status += fmt.Sprintf(" (under-replicated %d, split owners %d, bad values %d, final errors %d, incomplete: %s)",
 				x.UnderReplicated, x.SplitOwners, x.BadValues, x.FinalErrors, mdEscape(strings.Join(x.Incomplete, "; ")))
+		}
+		if e := x.Evicted; e != nil {
+			status += fmt.Sprintf(" (eviction: nil reads %d / %d / %d and %d keys absent at the end, allowed; %d keys evicted by the nodes; future versions %d, rewrites lost %d)",
+				e.Reads[Before], e.Reads[During], e.Reads[After], e.Keys, e.ByNodes, x.FutureVersions, x.RewritesLost)
 		}
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d / %d | %d | %d / %d / %d | %d (of %d) | %s / %s / %s | %s / %s / %s | %.0f | %s |\n",
 			r.Scenario, x.Ops, x.AckedWrites, x.Lost, x.Discarded, x.StaleReads[0], x.StaleReads[1], x.UndoneDeletes,

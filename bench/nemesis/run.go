@@ -193,7 +193,7 @@ func runScenario(ctx context.Context, cfg *Config, suite, bin string, sc scenari
 			f.note("%s is not running after the heal: it exited on its own (log %s)", n.id, n.logPath)
 		}
 	}
-	final := collectFinal(ctx, cfg, cl, h.Ops)
+	final := collectFinal(ctx, cfg, cl, h.Ops, sc.evict)
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}
@@ -231,7 +231,9 @@ func runScenario(ctx context.Context, cfg *Config, suite, bin string, sc scenari
 func drive(ctx context.Context, sc scenario, f *faultRun) (History, error) {
 	cfg := f.cfg
 	base := time.Now()
-	wl := startWorkload(ctx, cfg.Workload, f.cl.clientAddrs(), f.cl.members, base)
+	wcfg := cfg.Workload
+	wcfg.evict = sc.evict
+	wl := startWorkload(ctx, wcfg, f.cl.clientAddrs(), f.cl.members, base)
 	logf(cfg.Log, "  workload: warm-up %v\n", cfg.Warmup)
 	var h History
 	err := sleep(ctx, cfg.Warmup)

@@ -297,8 +297,8 @@ func (w *workload) writeRegisters(ctx, paced context.Context, c *client, lim *ra
 		for i := 1; i <= w.cfg.Burst && paced.Err() == nil; i++ {
 			pos++
 			except := []string{"MSETNX"}
-			if !acked {
-				except = append(except, "INCRBYFLOAT") // it builds on the previous value
+			if !acked || w.cfg.evict {
+				except = append(except, "INCRBYFLOAT") // it builds on the previous value, which may be evicted
 			}
 			acked = c.send(ctx, w.serving.at(pos), Set, c.variant(Set, except...), key, strconv.Itoa(i)).OK()
 		}
