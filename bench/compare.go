@@ -50,18 +50,11 @@ type targetResult struct {
 }
 
 func measureTarget(ctx context.Context, cfg CompareConfig, rb *redisBench, t Target) (res targetResult, err error) {
-	logf(cfg.Log, "== %s: starting\n", t.Name())
-	addr, pid, err := t.Start(ctx)
-	defer func() {
-		// The caller's ctx may be cancelled already; stopping must still happen.
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopTimeout)
-		defer cancel()
-		err = errors.Join(err, t.Stop(stopCtx))
-	}()
+	addr, pid, stop, err := startTarget(ctx, cfg.Log, t)
 	if err != nil {
 		return res, err
 	}
-	logf(cfg.Log, "== %s: listening on %s, pid %d\n", t.Name(), addr, pid)
+	defer func() { err = errors.Join(err, stop()) }()
 	res = targetResult{Name: t.Name(), Cells: map[int][][]Sample{}, Requests: map[int]int{}}
 	if cfg.Script != "" {
 		if err := loadScript(ctx, addr, cfg.Script); err != nil {

@@ -251,17 +251,11 @@ func RunEviction(ctx context.Context, cfg EvictionConfig) (res EvictionResult, e
 
 // evictTarget starts t, runs the phases against it, and stops it.
 func evictTarget(ctx context.Context, cfg EvictionConfig, p evictionPlan, t Target) (res EvictionTarget, err error) {
-	logf(cfg.Log, "== %s: starting\n", t.Name())
-	addr, pid, err := t.Start(ctx)
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopTimeout)
-		defer cancel()
-		err = errors.Join(err, t.Stop(stopCtx))
-	}()
+	addr, pid, stop, err := startTarget(ctx, cfg.Log, t)
 	if err != nil {
 		return res, err
 	}
-	logf(cfg.Log, "== %s: listening on %s, pid %d\n", t.Name(), addr, pid)
+	defer func() { err = errors.Join(err, stop()) }()
 	res.Name = t.Name()
 	admin := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1, PoolSize: 1})
 	defer admin.Close()

@@ -1,6 +1,10 @@
 package bench
 
-import "context"
+import (
+	"context"
+	"errors"
+	"io"
+)
 
 // Target is one system under test: something compare can start, point
 // redis-benchmark at, measure and stop. A single server process today; a
@@ -45,4 +49,21 @@ func NewRingcacheTarget(name, bin string, extra ...string) Target {
 			return append(base, extra...)
 		},
 	}
+}
+
+// startTarget starts t, logging its address and pid, and returns the
+// function that stops it. The stop has a deadline of its own: the
+// caller's ctx may be cancelled by then, and stopping must still happen.
+func startTarget(ctx context.Context, log io.Writer, t Target) (addr string, pid int, stop func() error, err error) {
+	logf(log, "== %s: starting\n", t.Name())
+	stop = func() error {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*stopTimeout)
+		defer cancel()
+		return t.Stop(stopCtx)
+	}
+	if addr, pid, err = t.Start(ctx); err != nil {
+		return "", 0, nil, errors.Join(err, stop())
+	}
+	logf(log, "== %s: listening on %s, pid %d\n", t.Name(), addr, pid)
+	return addr, pid, stop, nil
 }
