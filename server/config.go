@@ -224,8 +224,11 @@ type Memory interface {
 	// Admit reports whether a command that may grow the dataset may run
 	// now; it may hold the caller while eviction catches up.
 	Admit() bool
-	// Usage returns the dataset's size against the budget.
+	// Usage returns the dataset's size against the budget; it costs a
+	// few atomic loads. DiskBytes returns the space the store's files
+	// take, which asks the storage engine for its metrics (INFO only).
 	Usage() MemoryUsage
+	DiskBytes() uint64
 	// Peek returns what the node knows of the reads of a stored key,
 	// without counting an access: OBJECT looks before it reads the key.
 	Peek(key []byte) KeyAccess
@@ -254,6 +257,4 @@ type MemoryUsage struct {
 	Policy string
 	// Evicted is the keys this node evicted.
 	Evicted int64
-	// DiskBytes is the space the store's files take.
-	DiskBytes uint64
 }

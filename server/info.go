@@ -185,8 +185,9 @@ func (s *Server) infoMemory() infoSection {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	u := MemoryUsage{Used: int64(ms.HeapAlloc), Policy: "noeviction"}
+	var disk uint64
 	if s.cfg.Memory != nil {
-		u = s.cfg.Memory.Usage()
+		u, disk = s.cfg.Memory.Usage(), s.cfg.Memory.DiskBytes()
 	}
 	rss := rssBytes()
 	if rss == 0 {
@@ -204,8 +205,8 @@ func (s *Server) infoMemory() infoSection {
 		{"maxmemory", strconv.FormatInt(u.Max, 10)},
 		{"maxmemory_human", humanBytes(uint64(u.Max))},
 		{"maxmemory_policy", u.Policy},
-		{"ringcache_disk_bytes", strconv.FormatUint(u.DiskBytes, 10)},
-		{"ringcache_disk_bytes_human", humanBytes(u.DiskBytes)},
+		{"ringcache_disk_bytes", strconv.FormatUint(disk, 10)},
+		{"ringcache_disk_bytes_human", humanBytes(disk)},
 		{"mem_allocator", "go"},
 	}}
 }

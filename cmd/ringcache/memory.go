@@ -70,10 +70,11 @@ type memory struct {
 func (m memory) Admit() bool { return m.ev.Admit() }
 
 func (m memory) Usage() server.MemoryUsage {
-	st := m.eng.Stats()
-	return server.MemoryUsage{Used: st.UsedBytes, Max: m.ev.MaxMemory(), Policy: m.ev.Policy().String(),
-		Evicted: m.ev.Stats().Evicted, DiskBytes: st.DiskUsageBytes}
+	return server.MemoryUsage{Used: m.eng.UsedBytes(), Max: m.ev.MaxMemory(), Policy: m.ev.Policy().String(),
+		Evicted: m.ev.Stats().Evicted}
 }
+
+func (m memory) DiskBytes() uint64 { return m.eng.Stats().DiskUsageBytes }
 
 func (m memory) Peek(key []byte) server.KeyAccess {
 	now := time.Now().UnixMilli()
