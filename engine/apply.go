@@ -36,6 +36,8 @@ type batchScratch struct {
 	// used is the batch's change to UsedBytes, and evicted the live
 	// records its eviction tombstones replaced, applied once committed.
 	used, evicted int64
+	// fresh counts the written keys that were not stored before.
+	fresh int64
 }
 
 // beginWrite starts a locked write of keys: it registers the call (enter),
@@ -73,7 +75,7 @@ func (e *Engine) getScratch(n int) *batchScratch {
 	s.held = slices.Grow(s.held[:0], n)[:n]
 	s.written, s.wkeys, s.wends = s.written[:0], s.wkeys[:0], s.wends[:0]
 	s.digs, s.hints, s.classes = s.digs[:0], s.hints[:0], s.classes[:0]
-	s.used, s.evicted = 0, 0
+	s.used, s.evicted, s.fresh = 0, 0, 0
 	return s
 }
 
@@ -175,9 +177,13 @@ func (e *Engine) ApplyBatchNewer(keys [][]byte, recs []Record, newer []Version) 
 		e.applyDigest(s.digs)
 		start := 0
 		for i, win := range s.written {
-			e.cache.put(s.wkeys[start:s.wends[i]], recs[win], true)
+			dk := s.wkeys[start:s.wends[i]]
+			e.cache.put(dk, recs[win], true)
+			// Committed, stripes still held: see presence.go.
+			e.presence.add(UserKey(dk))
 			start = s.wends[i]
 		}
+		e.presence.grew(s.fresh)
 	} else {
 		_ = b.Close()
 	}
@@ -219,10 +225,11 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 	if err := e.indexRecord(b, s, r); err != nil {
 		return 0, 0, err
 	}
-	if e.cache != nil {
-		s.written = append(s.written, win)
-		s.wkeys = append(s.wkeys, s.dkey...)
-		s.wends = append(s.wends, len(s.wkeys))
+	s.written = append(s.written, win)
+	s.wkeys = append(s.wkeys, s.dkey...)
+	s.wends = append(s.wends, len(s.wkeys))
+	if !exists {
+		s.fresh++
 	}
 	if e.digest != nil {
 		h := oldHash ^ ElementHash(keys[first], r.Version, r.ExpireAt, r.Tombstone)
@@ -301,7 +308,7 @@ func (e *Engine) storedHeader(dataKey []byte) (h header, exists bool, err error)
 	if r, vlen, present, cached := e.cache.get(dataKey, nil); cached {
 		return header{v: r.Version, expireAt: r.ExpireAt, evictedAt: r.EvictedAt, tomb: r.Tombstone, valueLen: vlen}, present, nil
 	}
-	val, closer, err := e.db.Get(dataKey)
+	val, closer, err := e.getData(dataKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return header{}, false, nil
 	}

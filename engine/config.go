@@ -114,6 +114,11 @@ type Config struct {
 	// its two hashes per record and AppendDigests returns zeros. It exists
 	// to measure the digest's cost. Default false (maintained).
 	NoDigest bool
+	// NoPresenceFilter turns off the presence filter (presence.go): every
+	// write of a new key and every read of an absent one asks Pebble. It
+	// exists to measure the filter and to check the engine against itself
+	// without it. Default false (on).
+	NoPresenceFilter bool
 }
 
 // DefaultConfig returns a Config with every default filled in except Dir.

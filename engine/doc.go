@@ -72,6 +72,16 @@
 // stripes (ApplyBatch, the hint writers, the reclaimer, DropAll,
 // DropHints) takes them ascending, so there is no deadlock. A batch is one Pebble commit. Reads take no stripe.
 //
+// # The presence filter
+//
+// The read of Apply's read-compare-write, and a read of a missing key,
+// skip Pebble when an in-memory Bloom filter of the stored keys says the
+// key is not there (presence.go): in a store much larger than the row
+// cache, a new key's read searches every level to find nothing. Writers
+// add their keys after the commit and before they release the stripes,
+// and the filter is rebuilt by a scan (after Open, when it is full, after
+// DropAll) in an order that never leaves a stored key out of it.
+//
 // # Expiry and tombstones
 //
 // An expired record is invisible to readers (Record.Live) at once, and is

@@ -23,6 +23,9 @@ type Engine struct {
 	// cache holds recent records; nil when off. Filled and changed only
 	// under the key's stripe (see rowcache.go).
 	cache *rowCache
+	// presence answers for keys certainly not stored (presence.go); nil
+	// when Config.NoPresenceFilter.
+	presence *presence
 
 	// live counts stored non-tombstone records, expired-but-unreclaimed
 	// ones included. Invariant: changed only while holding the stripe of
@@ -75,6 +78,9 @@ func Open(cfg Config) (*Engine, error) {
 	if !cfg.NoDigest {
 		e.digest = new(digests)
 	}
+	if !cfg.NoPresenceFilter {
+		e.presence = newPresence()
+	}
 	// Every mode commits with Sync, so a write reaches the OS before it is
 	// acknowledged; everysec and no defer the fsync itself (walguard.go).
 	e.writeOpts = pebble.Sync
@@ -95,6 +101,11 @@ func Open(cfg Config) (*Engine, error) {
 
 	e.bg.Add(1)
 	go e.reclaimLoop()
+	if e.presence != nil {
+		e.bg.Add(1)
+		go e.presenceLoop()
+		e.presence.request()
+	}
 	if cfg.Fsync == FsyncEverySec {
 		e.bg.Add(1)
 		go e.syncLoop()

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/cockroachdb/pebble"
 )
@@ -107,7 +108,7 @@ func (e *Engine) lookupCached(dataKey []byte, vals *[]byte) (Record, bool, error
 // readStored reads and decodes dataKey from Pebble and passes the record
 // to use, whose Value is valid only during the call.
 func (e *Engine) readStored(dataKey []byte, use func(Record)) (found bool, err error) {
-	raw, closer, err := e.db.Get(dataKey)
+	raw, closer, err := e.getData(dataKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -121,4 +122,14 @@ func (e *Engine) readStored(dataKey []byte, use func(Record)) (found bool, err e
 	}
 	use(r)
 	return true, nil
+}
+
+// getData reads dataKey from Pebble, as db.Get, unless the presence
+// filter knows it is not stored: then it answers pebble.ErrNotFound
+// without a read.
+func (e *Engine) getData(dataKey []byte) ([]byte, io.Closer, error) {
+	if e.presence.absent(UserKey(dataKey)) {
+		return nil, nil, pebble.ErrNotFound
+	}
+	return e.db.Get(dataKey)
 }

@@ -54,5 +54,6 @@ func (e *Engine) DropAll() error {
 	e.clearDigest()
 	e.hints.reset()
 	e.cache.clear()
+	e.presence.request() // the store is empty: a fresh filter knows it
 	return nil
 }

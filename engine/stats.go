@@ -59,6 +59,11 @@ type Stats struct {
 	// RowCacheEvictions counts entries it dropped to stay in budget.
 	RowCacheHits, RowCacheMisses, RowCacheEvictions uint64
 	RowCacheEntries, RowCacheBytes                  int64
+	// PresenceSkips counts reads of keys the presence filter knew were not
+	// stored (no Pebble read), PresenceBuilds the filters built from the
+	// store, PresenceBytes the current filter's memory.
+	PresenceSkips, PresenceBuilds uint64
+	PresenceBytes                 int64
 	// HintsPending is the number of stored hints, all targets together;
 	// HintsBytes their stored size (Pebble keys plus values).
 	HintsPending, HintsBytes int64
@@ -100,6 +105,12 @@ func (e *Engine) Stats() Stats {
 		s.RowCacheHits, s.RowCacheMisses = e.cache.hits.Load(), e.cache.misses.Load()
 		s.RowCacheEvictions = e.cache.evictions.Load()
 		s.RowCacheEntries, s.RowCacheBytes = e.cache.stats()
+	}
+	if p := e.presence; p != nil {
+		s.PresenceSkips, s.PresenceBuilds = p.skips.Load(), p.builds.Load()
+		if f := p.cur.Load(); f != nil {
+			s.PresenceBytes = f.bytes()
+		}
 	}
 	if e.enter() != nil {
 		return s
