@@ -184,6 +184,11 @@ func (e *Engine) ApplyBatchNewer(keys [][]byte, recs []Record, newer []Version) 
 			start = s.wends[i]
 		}
 		e.presence.grew(s.fresh)
+		if t := e.clock.tick(); t != 0 {
+			for _, win := range s.written {
+				e.clock.mark(s.toks[win], t)
+			}
+		}
 	} else {
 		_ = b.Close()
 	}

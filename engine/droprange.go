@@ -80,7 +80,7 @@ func (e *Engine) DropRange(start, end uint64, before Version, hold func(drop fun
 func (e *Engine) dropKeys(dataKeys [][]byte, before Version) (int64, error) {
 	items := make([]dropItem, len(dataKeys))
 	for i, dk := range dataKeys {
-		items[i] = dropItem{dk, before}
+		items[i] = dropItem{dataKey: dk, before: before}
 	}
 	return e.dropItems(items, false)
 }
@@ -96,15 +96,32 @@ func (e *Engine) EvictLocal(keys [][]byte, versions []Version) (int64, error) {
 	}
 	items := make([]dropItem, len(keys))
 	for i, k := range keys {
-		items[i] = dropItem{AppendDataKey(nil, k), versions[i]}
+		items[i] = dropItem{dataKey: AppendDataKey(nil, k), before: versions[i]}
 	}
 	return e.dropItems(items, true)
 }
 
-// dropItem is a data key to drop if its record is older than before.
+// EvictSampled is EvictLocal for records as Sample returned them: it
+// deletes each victim's record if it is still the one sampled (or older),
+// and returns how many it deleted. A victim whose key did not change since
+// it was sampled, as the write clock tells (writeclock.go), is deleted
+// without reading its record back; the others are read, as by EvictLocal.
+func (e *Engine) EvictSampled(victims []Sampled) (int64, error) {
+	items := make([]dropItem, len(victims))
+	for i := range victims {
+		v := &victims[i]
+		items[i] = dropItem{dataKey: appendDataKeyTok(nil, v.Token, v.Key), before: EvictedVersion(v.Version), seen: v}
+	}
+	return e.dropItems(items, true)
+}
+
+// dropItem is a data key to drop if its record is older than before. seen,
+// if set, is the record as sampled: dropItems takes it for the stored one
+// when the write clock says the key did not change since.
 type dropItem struct {
 	dataKey []byte
 	before  Version
+	seen    *Sampled
 }
 
 // dropItems deletes the records of items older than their bound, under
@@ -125,6 +142,7 @@ func (e *Engine) dropItems(items []dropItem, evicted bool) (int64, error) {
 		if b.before.Compare(a.before) > 0 {
 			a.before = b.before
 		}
+		a.seen = nil // read it: the two may have seen different records
 		return true
 	})
 	toks := make([]uint64, len(items))
@@ -139,7 +157,14 @@ func (e *Engine) dropItems(items []dropItem, evicted bool) (int64, error) {
 	var classes []classDelta
 	for i, it := range items {
 		dk := it.dataKey
-		h, exists, err := e.storedHeader(dk)
+		var h header
+		var exists bool
+		var err error
+		if s := it.seen; s != nil && !e.clock.changedSince(toks[i], s.clock) {
+			h, exists = header{v: s.Version, expireAt: s.ExpireAt, valueLen: s.valueLen}, true
+		} else {
+			h, exists, err = e.storedHeader(dk)
+		}
 		v, exp, tomb := h.v, h.expireAt, h.tomb
 		if err != nil {
 			_ = b.Close()
@@ -170,6 +195,11 @@ func (e *Engine) dropItems(items []dropItem, evicted bool) (int64, error) {
 	// again if the dataset is still past its budget.)
 	if err := e.commit(b, pebble.NoSync); err != nil {
 		return 0, err
+	}
+	if t := e.clock.tick(); t != 0 {
+		for _, tok := range toks {
+			e.clock.mark(tok, t)
+		}
 	}
 	e.live.Add(-live)
 	e.used.Add(-used)

@@ -26,6 +26,9 @@ type Engine struct {
 	// presence answers for keys certainly not stored (presence.go); nil
 	// when Config.NoPresenceFilter.
 	presence *presence
+	// clock tells EvictSampled which sampled records changed since
+	// (writeclock.go).
+	clock *writeClock
 
 	// live counts stored non-tombstone records, expired-but-unreclaimed
 	// ones included. Invariant: changed only while holding the stripe of
@@ -81,6 +84,7 @@ func Open(cfg Config) (*Engine, error) {
 	if !cfg.NoPresenceFilter {
 		e.presence = newPresence()
 	}
+	e.clock = newWriteClock()
 	// Every mode commits with Sync, so a write reaches the OS before it is
 	// acknowledged; everysec and no defer the fsync itself (walguard.go).
 	e.writeOpts = pebble.Sync

@@ -153,6 +153,11 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 	if err := e.commit(b, pebble.NoSync); err != nil {
 		return err
 	}
+	if t := e.clock.tick(); t != 0 {
+		for _, en := range entries {
+			e.clock.mark(en.tok, t)
+		}
+	}
 	e.live.Add(-expired)
 	e.used.Add(-freed)
 	if e.classes != nil {

@@ -18,6 +18,9 @@ type Sampled struct {
 	ExpireAt int64
 	// Bytes is what the record counts in UsedBytes.
 	Bytes int64
+
+	valueLen int
+	clock    uint64 // the write clock's tick before the sample's iterator opened
 }
 
 // Sample draws records from one iterator: for each i, it calls fn(i, s)
@@ -33,12 +36,13 @@ func (e *Engine) Sample(froms []uint64, maxScan int, fn func(i int, s Sampled) b
 		return err
 	}
 	defer e.leave()
+	clock := e.clock.start() // before the iterator opens: see writeclock.go
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd})
 	if err != nil {
 		return fmt.Errorf("engine: sample: %w", err)
 	}
 	for i, from := range froms {
-		sampleFrom(it, from, maxScan, func(s Sampled) bool { return fn(i, s) })
+		sampleFrom(it, from, maxScan, clock, func(s Sampled) bool { return fn(i, s) })
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("engine: sample: %w", err)
@@ -46,7 +50,7 @@ func (e *Engine) Sample(froms []uint64, maxScan int, fn func(i int, s Sampled) b
 	return nil
 }
 
-func sampleFrom(it *pebble.Iterator, from uint64, maxScan int, fn func(Sampled) bool) {
+func sampleFrom(it *pebble.Iterator, from uint64, maxScan int, clock uint64, fn func(Sampled) bool) {
 	var seek [dataKeyHeader]byte
 	seek[0] = prefixData
 	binary.BigEndian.PutUint64(seek[1:], from)
@@ -67,7 +71,8 @@ func sampleFrom(it *pebble.Iterator, from uint64, maxScan int, fn func(Sampled) 
 		h, derr := decodeHeader(it.Value())
 		if derr == nil && !h.tomb && len(k) >= dataKeyHeader {
 			key := UserKey(k)
-			if !fn(Sampled{Key: key, Token: dataKeyToken(k), Version: h.v, ExpireAt: h.expireAt, Bytes: h.bytes(len(key))}) {
+			if !fn(Sampled{Key: key, Token: dataKeyToken(k), Version: h.v, ExpireAt: h.expireAt, Bytes: h.bytes(len(key)),
+				valueLen: h.valueLen, clock: clock}) {
 				return
 			}
 		}

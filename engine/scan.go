@@ -46,6 +46,7 @@ func (e *Engine) DropAll() error {
 	if err := e.commit(b, e.writeOpts); err != nil {
 		return err
 	}
+	e.clock.markAll()
 	e.live.Store(0)
 	e.used.Store(0)
 	if e.classes != nil {

@@ -164,6 +164,10 @@ func testUsedBytesOracle(t *testing.T, seed uint64, rowCache int64) {
 	now := int64(t0)
 	var wantEvicted uint64
 	var ops, evictTombs, evictLocal, drops, reclaims int
+	// pending are records sampled at an earlier op, evicted (EvictSampled)
+	// at a later one: the ops between may change them.
+	var pending []Sampled
+	var sampledEvicts, sampledRead int
 
 	randVersion := func() Version {
 		return ver(now+rng.Int64N(6000)-3000, uint32(rng.IntN(3)), uint64(rng.IntN(4)))
@@ -259,6 +263,43 @@ func testUsedBytesOracle(t *testing.T, seed uint64, rowCache int64) {
 				if got != wantApplied {
 					t.Fatalf("op %d: ApplyBatch applied %d, model %d", ops, got, wantApplied)
 				}
+			case x < 75 && len(pending) == 0: // sample victims for a later op
+				from := rng.Uint64()
+				err := e.Sample([]uint64{from}, 20, func(_ int, s Sampled) bool {
+					s.Key = bytes.Clone(s.Key)
+					pending = append(pending, s)
+					return len(pending) < 6
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			case x < 75: // evict what was sampled, changed since or not
+				maxSeen := map[string]Version{}
+				for _, s := range pending {
+					if v, ok := maxSeen[string(s.Key)]; !ok || s.Version.Compare(v) > 0 {
+						maxSeen[string(s.Key)] = s.Version
+					}
+					if cur, ok := model.m[string(s.Key)]; !ok || cur.Version != s.Version || cur.Tombstone {
+						sampledRead++
+					}
+				}
+				var want int64
+				for k, v := range maxSeen {
+					if cur, ok := model.m[k]; ok && !cur.Tombstone && cur.Version.Compare(EvictedVersion(v)) < 0 {
+						want++
+						delete(model.m, k)
+					}
+				}
+				got, err := e.EvictSampled(pending)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Fatalf("op %d: EvictSampled(%d sampled) = %d, model %d", ops, len(pending), got, want)
+				}
+				pending = nil
+				wantEvicted += uint64(got)
+				sampledEvicts += int(got)
 			case x < 80: // a local eviction
 				n := 1 + rng.IntN(5)
 				ekeys := make([][]byte, 0, n)
@@ -349,12 +390,12 @@ func testUsedBytesOracle(t *testing.T, seed uint64, rowCache int64) {
 			t.Fatalf("%s: EvictedApplied = %d, want %d", when, got, wantEvicted)
 		}
 	}
-	if evictTombs == 0 || evictLocal == 0 || drops == 0 || reclaims == 0 || e.Stats().ExpiredReclaimed == 0 || e.Stats().TombstonesPurged == 0 {
-		t.Fatalf("weak run: %d eviction tombstones, %d local evictions, %d drops, %d reclaims, stats %+v",
-			evictTombs, evictLocal, drops, reclaims, e.Stats())
+	if evictTombs == 0 || evictLocal == 0 || sampledEvicts == 0 || sampledRead == 0 || drops == 0 || reclaims == 0 || e.Stats().ExpiredReclaimed == 0 || e.Stats().TombstonesPurged == 0 {
+		t.Fatalf("weak run: %d eviction tombstones, %d local evictions, %d sampled evictions (%d samples changed before), %d drops, %d reclaims, stats %+v",
+			evictTombs, evictLocal, sampledEvicts, sampledRead, drops, reclaims, e.Stats())
 	}
-	t.Logf("%d ops: %d eviction tombstones over live records, %d local evictions, %d drops, %d reclaims; stats %+v",
-		ops, evictTombs, evictLocal, drops, reclaims, e.Stats())
+	t.Logf("%d ops: %d eviction tombstones over live records, %d local evictions, %d sampled evictions (%d samples changed before), %d drops, %d reclaims; stats %+v",
+		ops, evictTombs, evictLocal, sampledEvicts, sampledRead, drops, reclaims, e.Stats())
 	used, live := e.UsedBytes(), e.LiveRecords()
 	if used == 0 || live == 0 {
 		t.Fatalf("nothing left to recount after reopen (used %d, live %d)", used, live)

@@ -34,19 +34,25 @@ func startEvictor(cfg Config, eng *engine.Engine, node *cluster.Node, hook *read
 	ecfg.Source = eng
 	ecfg.Logger = log.With("component", "evict")
 	ecfg.Timeout = cfg.RequestTimeout
-	ecfg.Delete = func(_ context.Context, keys [][]byte, recs []engine.Record) (int64, error) {
-		// No replica to tell: the records go at once, without tombstones.
-		vs := make([]engine.Version, len(recs))
-		for i, r := range recs {
-			vs[i] = r.Version // just above the victim's
+	ecfg.Delete = func(_ context.Context, victims []evict.Victim) (int64, error) {
+		// No replica to tell: the records sampled go at once, without
+		// tombstones (and mostly without a read: engine.EvictSampled).
+		seen := make([]engine.Sampled, len(victims))
+		for i, v := range victims {
+			seen[i] = v.Sampled
 		}
-		return eng.EvictLocal(keys, vs)
+		return eng.EvictSampled(seen)
 	}
 	if node != nil {
 		ecfg.Owns = node.IsPrimary
-		ecfg.Delete = func(ctx context.Context, keys [][]byte, recs []engine.Record) (int64, error) {
+		ecfg.Delete = func(ctx context.Context, victims []evict.Victim) (int64, error) {
 			// Acknowledged by W replicas; one written again meanwhile
 			// keeps its newer version there, and is counted all the same.
+			keys := make([][]byte, len(victims))
+			recs := make([]engine.Record, len(victims))
+			for i, v := range victims {
+				keys[i], recs[i] = v.Sampled.Key, v.Tombstone
+			}
 			if err := node.Coordinator().Replicate(ctx, keys, recs); err != nil {
 				return 0, err
 			}

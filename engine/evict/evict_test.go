@@ -76,7 +76,7 @@ func TestPoolOracle(t *testing.T) {
 			used[s] = true
 			latest[k] = s
 			key := []byte(k)
-			p.offer(candidate{key: key, score: s, bytes: int64(len(k))})
+			p.offer(candidate{key: key, score: s, seen: engine.Sampled{Bytes: int64(len(k))}})
 			key[0] = 'X' // the pool keeps its own copy
 		}
 		type kv struct {
@@ -267,16 +267,16 @@ func newTestStore(t *testing.T, mod func(*Config)) *testStore {
 	cfg.Source = eng
 	cfg.SketchSlots = 1 << 16
 	cfg.MaxWait = 200 * time.Millisecond
-	cfg.Delete = func(_ context.Context, keys [][]byte, recs []engine.Record) (int64, error) {
-		vs := make([]engine.Version, len(recs))
-		for i, r := range recs {
-			if !r.Tombstone || r.EvictedAt == 0 {
-				t.Errorf("Delete given %+v, not an eviction tombstone", r)
+	cfg.Delete = func(_ context.Context, victims []Victim) (int64, error) {
+		seen := make([]engine.Sampled, len(victims))
+		for i, v := range victims {
+			if r := v.Tombstone; !r.Tombstone || r.EvictedAt == 0 || r.Version != engine.EvictedVersion(v.Sampled.Version) {
+				t.Errorf("Delete given %+v for %+v, not its eviction tombstone", r, v.Sampled)
 			}
-			vs[i] = r.Version
+			seen[i] = v.Sampled
 		}
-		ts.deletes.Add(int64(len(keys)))
-		return eng.EvictLocal(keys, vs)
+		ts.deletes.Add(int64(len(victims)))
+		return eng.EvictSampled(seen)
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -345,7 +345,7 @@ func waitUsed(t *testing.T, ts *testStore, limit int64, what string) {
 
 func TestConfigValidate(t *testing.T) {
 	eng := (*engine.Engine)(nil)
-	del := func(context.Context, [][]byte, []engine.Record) (int64, error) { return 0, nil }
+	del := func(context.Context, []Victim) (int64, error) { return 0, nil }
 	for name, c := range map[string]Config{
 		"no source":  {Delete: del},
 		"no delete":  {Source: eng},

@@ -40,12 +40,12 @@ type Config struct {
 	// cluster, those it is the first healthy owner of. Default (nil):
 	// every key.
 	Owns func(token uint64) bool
-	// Delete writes the eviction tombstones (records that carry their
-	// versions): to the local store on a single node, to each key's
-	// replicas through the write path in a cluster. It returns how many
-	// keys it evicted (a key written again since it was chosen is not).
-	// Required.
-	Delete func(ctx context.Context, keys [][]byte, recs []engine.Record) (int64, error)
+	// Delete evicts the victims: on a single node it deletes the records
+	// sampled (engine.EvictSampled), in a cluster it writes the eviction
+	// tombstones to each key's replicas through the write path. It
+	// returns how many keys it evicted (a key written again since it was
+	// chosen is not). Required.
+	Delete func(ctx context.Context, victims []Victim) (int64, error)
 	// Sketch keeps the reads; default: a new one of SketchSlots slots.
 	Sketch      *Sketch
 	SketchSlots int
@@ -310,18 +310,18 @@ func (e *Evictor) loop() {
 				p.reset() // the scores meant another order
 				lastPol = pol
 			}
-			keys, recs := e.choose(&p, pol, over)
-			e.empty.Store(len(keys) == 0)
-			if len(keys) == 0 {
+			victims := e.choose(&p, pol, over)
+			e.empty.Store(len(victims) == 0)
+			if len(victims) == 0 {
 				break
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
-			n, err := e.cfg.Delete(ctx, keys, recs)
+			n, err := e.cfg.Delete(ctx, victims)
 			cancel()
 			e.evicted.Add(n)
 			if err != nil {
 				if time.Since(lastErr) > 10*time.Second {
-					e.cfg.Logger.Warn("evict: deleting the chosen keys failed; trying again in a second", "keys", len(keys), "err", err)
+					e.cfg.Logger.Warn("evict: deleting the chosen keys failed; trying again in a second", "keys", len(victims), "err", err)
 					lastErr = time.Now()
 				}
 				retryAt = time.Now().Add(time.Second)
@@ -336,8 +336,14 @@ func (e *Evictor) loop() {
 	}
 }
 
-// choose picks up to BatchKeys victims whose bytes cover over, and
-// returns their keys and eviction tombstones. Each round samples
+// Victim is a key chosen for eviction: its record as sampled (Key owned
+// by the victim) and the eviction tombstone that deletes that version.
+type Victim struct {
+	Sampled   engine.Sampled
+	Tombstone engine.Record
+}
+
+// choose picks up to BatchKeys victims whose bytes cover over. Each round samples
 // perRound*Samples keys after a random token into the pool and takes the
 // pool's perRound best (random policies take the keys sampled as they
 // come): Samples keys looked at per key evicted, as in Redis, for an
@@ -345,7 +351,7 @@ func (e *Evictor) loop() {
 // as Redis's does; one evicted since, or changed, costs a wasted delete
 // at most (a tombstone below a newer version does not apply). A batch's
 // rounds share one Source.Sample call.
-func (e *Evictor) choose(p *pool, pol Policy, over int64) ([][]byte, []engine.Record) {
+func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 	now := e.cfg.Now().UnixMilli()
 	samples := e.Samples()
 	rounds := make([][]candidate, (e.cfg.BatchKeys+perRound-1)/perRound)
@@ -357,12 +363,12 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) ([][]byte, []engine.Re
 		if (pol.Volatile() && s.ExpireAt == 0) || !e.cfg.Owns(s.Token) {
 			return true
 		}
-		rounds[i] = append(rounds[i], candidate{key: bytes.Clone(s.Key), token: s.Token, version: s.Version,
-			bytes: s.Bytes, score: e.score(pol, s, now)})
+		c := candidate{key: bytes.Clone(s.Key), seen: s, score: e.score(pol, s, now)}
+		c.seen.Key = nil // the engine's buffer; c.key is the copy
+		rounds[i] = append(rounds[i], c)
 		return len(rounds[i]) < perRound*samples && !pol.random()
 	})
-	var keys [][]byte
-	var recs []engine.Record
+	var victims []Victim
 	chosen := make(map[string]bool)
 	var freed int64
 	take := func(c candidate) {
@@ -370,9 +376,10 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) ([][]byte, []engine.Re
 			return
 		}
 		chosen[string(c.key)] = true
-		keys = append(keys, c.key)
-		recs = append(recs, engine.Record{Tombstone: true, Version: engine.EvictedVersion(c.version), EvictedAt: now})
-		freed += c.bytes
+		v := Victim{Sampled: c.seen, Tombstone: engine.Record{Tombstone: true, Version: engine.EvictedVersion(c.seen.Version), EvictedAt: now}}
+		v.Sampled.Key = c.key
+		victims = append(victims, v)
+		freed += c.seen.Bytes
 	}
 	for _, round := range rounds {
 		if freed >= over {
@@ -400,7 +407,7 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) ([][]byte, []engine.Re
 			}
 		}
 	}
-	return keys, recs
+	return victims
 }
 
 // perRound is how many keys a round of sampling evicts.

@@ -14,12 +14,10 @@ const PoolSize = 16
 // better a victim (idle time, inverted frequency, nearness of expiry).
 type candidate struct {
 	key   []byte
-	token uint64
 	score uint64
-	// version and bytes are the record's when it was sampled: the
-	// eviction deletes that version only.
-	version engine.Version
-	bytes   int64
+	// seen is the record as sampled (without its Key): the eviction
+	// deletes that version only.
+	seen engine.Sampled
 }
 
 // pool is Redis's eviction pool: the best PoolSize candidates seen so

@@ -1,0 +1,76 @@
+package engine
+
+import "sync/atomic"
+
+// The write clock lets EvictSampled delete a record Sample read without
+// reading it back: a victim's record is the one sampled unless its key
+// changed since, and the clock tells that from memory.
+//
+// Sample starts the clock (once) and notes its tick before it opens its
+// iterator. Every change of a data key (Apply's writes, the reclaimer's
+// expiries and purges, drops and evictions) takes a new tick after its
+// commit and, before it releases its stripes, raises the key's slot to
+// it; DropAll raises the floor of every slot. A change the sample's
+// iterator did not see committed after the iterator opened, so after the
+// sample's tick was read: its tick is later, and EvictSampled, which
+// holds the key's stripe, sees the slot above the sample's tick. A slot
+// is shared by the keys whose tokens agree in their low bits, which only
+// makes a victim read back that did not need it. A change made while the
+// clock was off committed before the first sample's iterator opened (the
+// writer read "off" before Sample turned it on), so the sample saw it.
+type writeClock struct {
+	on    atomic.Bool
+	seq   atomic.Uint64
+	floor atomic.Uint64
+	slots []atomic.Uint64
+}
+
+// writeClockSlots is the number of slots (2 MiB of them).
+const writeClockSlots = 1 << 18
+
+func newWriteClock() *writeClock {
+	c := &writeClock{slots: make([]atomic.Uint64, writeClockSlots)}
+	c.seq.Store(1) // a sample's tick is never 0, the "no tick" of a Sampled made elsewhere
+	return c
+}
+
+// start turns the clock on and returns the tick a sample notes before it
+// opens its iterator.
+func (c *writeClock) start() uint64 {
+	if !c.on.Load() {
+		c.on.Store(true)
+	}
+	return c.seq.Load()
+}
+
+// tick returns the tick of changes just committed, or 0 while the clock
+// is off (no sample has started yet).
+func (c *writeClock) tick() uint64 {
+	if !c.on.Load() {
+		return 0
+	}
+	return c.seq.Add(1)
+}
+
+// mark raises the slot of tok to tick t (0: nothing to mark).
+func (c *writeClock) mark(tok, t uint64) {
+	if t == 0 {
+		return
+	}
+	s := &c.slots[tok&(writeClockSlots-1)]
+	for {
+		old := s.Load()
+		if old >= t || s.CompareAndSwap(old, t) {
+			return
+		}
+	}
+}
+
+// markAll records a change of every key (DropAll).
+func (c *writeClock) markAll() { c.floor.Store(c.seq.Add(1)) }
+
+// changedSince reports whether a key of token tok may have changed after
+// a sample that noted tick t; t == 0 (no tick) answers yes.
+func (c *writeClock) changedSince(tok, t uint64) bool {
+	return t == 0 || c.floor.Load() > t || c.slots[tok&(writeClockSlots-1)].Load() > t
+}
