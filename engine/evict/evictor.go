@@ -343,30 +343,39 @@ type Victim struct {
 	Tombstone engine.Record
 }
 
-// choose picks up to BatchKeys victims whose bytes cover over. Each round samples
-// perRound*Samples keys after a random token into the pool and takes the
-// pool's perRound best (random policies take the keys sampled as they
-// come): Samples keys looked at per key evicted, as in Redis, for an
-// eighth of the seeks. The pool keeps its candidates from batch to batch,
-// as Redis's does; one evicted since, or changed, costs a wasted delete
-// at most (a tombstone below a newer version does not apply). A batch's
-// rounds share one Source.Sample call.
+// choose picks up to BatchKeys victims whose bytes cover over. Each round
+// offers perRound*Samples sampled keys to the pool and takes the pool's
+// perRound best (random policies take perRound keys as they come):
+// Samples keys looked at per key evicted, as in Redis. The pool keeps its
+// candidates from batch to batch, as Redis's does; one evicted since, or
+// changed, costs a wasted delete at most (a tombstone below a newer
+// version does not apply).
+//
+// A batch's rounds take consecutive records after one random token: one
+// seek per batch, since a seek positions an iterator on every level of
+// the store and costs as much as many steps. Tokens are hashes, so the
+// records after a random token are as random a sample of the keys as
+// records after as many random tokens would be.
 func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 	now := e.cfg.Now().UnixMilli()
 	samples := e.Samples()
 	rounds := make([][]candidate, (e.cfg.BatchKeys+perRound-1)/perRound)
-	froms := make([]uint64, len(rounds))
-	for i := range froms {
-		froms[i] = rand.Uint64()
+	per := perRound * samples
+	if pol.random() {
+		per = perRound
 	}
-	_ = e.cfg.Source.Sample(froms, max(32*samples, 256), func(i int, s engine.Sampled) bool {
+	r := 0
+	_ = e.cfg.Source.Sample([]uint64{rand.Uint64()}, len(rounds)*max(32*samples, 256), func(_ int, s engine.Sampled) bool {
 		if (pol.Volatile() && s.ExpireAt == 0) || !e.cfg.Owns(s.Token) {
 			return true
 		}
 		c := candidate{key: bytes.Clone(s.Key), seen: s, score: e.score(pol, s, now)}
 		c.seen.Key = nil // the engine's buffer; c.key is the copy
-		rounds[i] = append(rounds[i], c)
-		return len(rounds[i]) < perRound*samples && !pol.random()
+		rounds[r] = append(rounds[r], c)
+		if len(rounds[r]) == per {
+			r++
+		}
+		return r < len(rounds)
 	})
 	var victims []Victim
 	chosen := make(map[string]bool)
