@@ -108,8 +108,10 @@
 // v, so it beats that record and every older copy, and loses to any
 // later write. Its grace period runs from EvictedAt and is
 // EvictionGrace (evictions come at the write rate of a full cache). A
-// single node evicts with EvictLocal instead: it deletes the records
-// outright, as no replica needs a tombstone.
+// single node evicts with EvictSampled (or EvictLocal) instead: it deletes
+// the records outright, as no replica needs a tombstone. EvictSampled
+// takes the records as Sample returned them and reads one back only when
+// the write clock (writeclock.go) says its key changed since the sample.
 //
 // # Hints
 //

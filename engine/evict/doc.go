@@ -10,9 +10,11 @@
 // access signal. The Evictor is the loop around them: it reads the
 // dataset size and samples records from its Source (the engine), keeps
 // the candidates this node may evict (Config.Owns: in a cluster, the keys
-// it is the primary of), and hands the victims to Config.Delete as
-// eviction tombstones. What Delete does is the caller's: a single node
-// deletes the records from its engine (engine.EvictLocal), a cluster
+// it is the primary of), and hands the victims to Config.Delete, each
+// with its record as sampled and its eviction tombstone. What Delete does
+// is the caller's: a single node deletes the sampled records from its
+// engine (engine.EvictSampled, which reads a victim back only if the
+// engine's write clock says its key changed since the sample), a cluster
 // node writes the tombstones to each key's replicas through the
 // coordinator, so every replica drops the key (see the engine's doc on
 // eviction tombstones).
@@ -20,11 +22,12 @@
 // # Sampling
 //
 // Tokens are hashes, so the records that follow a random token in the
-// store's token order are a random sample of its keys: each round of a
-// batch seeks to a random token and looks at the next keys there. A
-// round offers perRound*Samples keys to the pool and takes its perRound
-// best, so a key evicted costs Samples keys looked at, as in Redis, for an
-// eighth of the seeks.
+// store's token order are a random sample of its keys: a batch seeks to
+// one random token and its rounds look at the keys that follow. A round
+// offers perRound*Samples keys to the pool and takes its perRound best,
+// so a key evicted costs Samples keys looked at, as in Redis, and a batch
+// of 64 one seek (a seek positions an iterator on every level of the
+// store: it costs as much as many steps).
 //
 // # The access signal
 //
