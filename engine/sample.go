@@ -36,7 +36,7 @@ func (e *Engine) Sample(froms []uint64, maxScan int, fn func(i int, s Sampled) b
 		return err
 	}
 	defer e.leave()
-	clock := e.clock.start() // before the iterator opens: see writeclock.go
+	clock := e.clock.now() // before the iterator opens: see writeclock.go
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd})
 	if err != nil {
 		return fmt.Errorf("engine: sample: %w", err)

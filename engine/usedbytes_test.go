@@ -149,6 +149,7 @@ func testUsedBytesOracle(t *testing.T, seed uint64, rowCache int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.StartWriteClock() // as a single node that evicts does
 	defer func() { _ = e.Close() }()
 	model := &usedModel{m: map[string]Record{}, grace: cfg.TombstoneGrace.Milliseconds()}
 

@@ -6,8 +6,10 @@ import "sync/atomic"
 // reading it back: a victim's record is the one sampled unless its key
 // changed since, and the clock tells that from memory.
 //
-// Sample starts the clock (once) and notes its tick before it opens its
-// iterator. Every change of a data key (Apply's writes, the reclaimer's
+// The clock runs once StartWriteClock was called (a single node that
+// evicts with EvictSampled); until then writers pay one atomic load and
+// samples carry no tick, so their victims are read back. Sample notes
+// the tick before it opens its iterator. Every change of a data key (Apply's writes, the reclaimer's
 // expiries and purges, drops and evictions) takes a new tick after its
 // commit and, before it releases its stripes, raises the key's slot to
 // it; DropAll raises the floor of every slot. A change the sample's
@@ -34,14 +36,22 @@ func newWriteClock() *writeClock {
 	return c
 }
 
-// start turns the clock on and returns the tick a sample notes before it
-// opens its iterator.
-func (c *writeClock) start() uint64 {
+// now returns the tick a sample notes before it opens its iterator, or 0
+// while the clock is off. A sample that sees the clock on comes after
+// every change whose writer saw it off.
+func (c *writeClock) now() uint64 {
 	if !c.on.Load() {
-		c.on.Store(true)
+		return 0
 	}
 	return c.seq.Load()
 }
+
+// StartWriteClock turns on the write clock (writeclock.go), so that
+// EvictSampled deletes the records sampled from then on without reading
+// them back when their keys did not change since. It costs every write
+// an atomic tick and a slot update per key; a node that evicts by other
+// means (a cluster node writes eviction tombstones) leaves it off.
+func (e *Engine) StartWriteClock() { e.clock.on.Store(true) }
 
 // tick returns the tick of changes just committed, or 0 while the clock
 // is off (no sample has started yet).

@@ -13,7 +13,11 @@ import (
 func TestWriteClock(t *testing.T) {
 	c := newWriteClock()
 	c.mark(7, c.tick()) // off: nothing marked
-	t0 := c.start()
+	if c.now() != 0 {
+		t.Fatal("an off clock gives samples a tick")
+	}
+	c.on.Store(true) // StartWriteClock
+	t0 := c.now()
 	if c.changedSince(7, t0) {
 		t.Fatal("a change made while the clock was off shows as after the sample")
 	}
@@ -27,7 +31,7 @@ func TestWriteClock(t *testing.T) {
 	if !c.changedSince(7+writeClockSlots, t0) {
 		t.Fatal("a token sharing slot 7 must answer changed")
 	}
-	t1 := c.start()
+	t1 := c.now()
 	hi := c.tick()
 	lo := c.tick() - 1 // an older tick stored late must not lower the slot
 	c.mark(9, hi)
@@ -45,6 +49,7 @@ func TestWriteClock(t *testing.T) {
 // counted again when evicted after it.
 func TestEvictSampledAfterDropAll(t *testing.T) {
 	e := openMem(t)
+	e.StartWriteClock()
 	now := time.Now().UnixMilli()
 	for i := range 20 {
 		mustApply(t, e, fmt.Sprintf("k%d", i), val(ver(now, 0, 1), "value"))
@@ -80,6 +85,7 @@ func TestEvictSampledAfterDropAll(t *testing.T) {
 // for eviction. UsedBytes and the live count must equal a recount.
 func TestEvictSampledRacesWriters(t *testing.T) {
 	e := openMem(t, func(c *Config) { c.RowCacheBytes = 0 })
+	e.StartWriteClock()
 	const keys, writers = 500, 4
 	base := time.Now().UnixMilli()
 	var seq atomic.Int64

@@ -262,6 +262,7 @@ func newTestStore(t *testing.T, mod func(*Config)) *testStore {
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng.StartWriteClock() // as cmd/ringcache does at its first eviction
 	ts := &testStore{eng: eng}
 	cfg := DefaultConfig()
 	cfg.Source = eng
