@@ -1,7 +1,6 @@
 package evict
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -364,12 +363,23 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 	if pol.random() {
 		per = perRound
 	}
+	// The rounds share one array, and the sampled keys one buffer: a
+	// batch looks at hundreds of keys and allocates for none of them.
+	// The buffer is the batch's own (Delete may keep the victims' keys);
+	// when it grows, the keys already cut from it keep the old array.
+	all := make([]candidate, len(rounds)*per)
+	for i := range rounds {
+		rounds[i] = all[i*per : i*per : (i+1)*per]
+	}
+	keys := make([]byte, 0, len(all)*32)
 	r := 0
 	_ = e.cfg.Source.Sample([]uint64{rand.Uint64()}, len(rounds)*max(32*samples, 256), func(_ int, s engine.Sampled) bool {
 		if (pol.Volatile() && s.ExpireAt == 0) || !e.cfg.Owns(s.Token) {
 			return true
 		}
-		c := candidate{key: bytes.Clone(s.Key), seen: s, score: e.score(pol, s, now)}
+		start := len(keys)
+		keys = append(keys, s.Key...)
+		c := candidate{key: keys[start:len(keys):len(keys)], seen: s, score: e.score(pol, s, now)}
 		c.seen.Key = nil // the engine's buffer; c.key is the copy
 		rounds[r] = append(rounds[r], c)
 		if len(rounds[r]) == per {
@@ -377,8 +387,8 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 		}
 		return r < len(rounds)
 	})
-	var victims []Victim
-	chosen := make(map[string]bool)
+	victims := make([]Victim, 0, e.cfg.BatchKeys)
+	chosen := make(map[string]bool, e.cfg.BatchKeys)
 	var freed int64
 	take := func(c candidate) {
 		if chosen[string(c.key)] {

@@ -32,7 +32,7 @@ type pool struct {
 // replaces an entry of the same key. It copies c.key.
 func (p *pool) offer(c candidate) {
 	for i := range p.c {
-		if string(p.c[i].key) == string(c.key) {
+		if p.c[i].seen.Token == c.seen.Token && string(p.c[i].key) == string(c.key) {
 			p.c = slices.Delete(p.c, i, i+1)
 			break
 		}
