@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringcache/ringcache/cluster/quorum"
 	"github.com/ringcache/ringcache/cluster/topology"
+	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
 	"github.com/ringcache/ringcache/server/store"
 )
@@ -686,5 +687,55 @@ func TestConfigValidate(t *testing.T) {
 		if _, err := New(c); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: New gave %v", tt.name, err)
 		}
+	}
+}
+
+// TestOwnEvictionIsNoConcurrentWrite: a replica that evicted this very
+// write (its primary sampled it and wrote the eviction tombstone, one
+// step above the write's version) before another replica applied it
+// reports that tombstone as newer. The write took effect and was then
+// evicted: a read-modify-write succeeds, a blind write is not stamped
+// again (which would bring the key back). Any other newer version is
+// still a concurrent write.
+func TestOwnEvictionIsNoConcurrentWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rmw     bool
+		newer   func(v engine.Version) engine.Version
+		wantErr error
+	}{
+		{"rmw, own eviction", true, engine.EvictedVersion, nil},
+		{"blind, own eviction", false, engine.EvictedVersion, nil},
+		{"rmw, a later write", true, func(v engine.Version) engine.Version { v.Wall++; return v }, ErrConcurrentWrite},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestCluster(t, 3, func(c *Config) { c.W = 2 })
+			c.net.set("n1", faultHold)
+			c.net.set("n2", faultHold)
+			ctx := context.Background()
+			if tc.rmw {
+				ctx = store.WithReadModifyWrite(ctx)
+			}
+			done := make(chan error, 1)
+			go func() { done <- put(c.coords["n0"], ctx, "k", "v") }()
+			var written engine.Record
+			eventually(t, "the write on n0", func() bool { r, ok := c.stored("n0", "k"); written = r; return ok })
+			ev := engine.Record{Tombstone: true, Version: tc.newer(written.Version), EvictedAt: time.Now().UnixMilli()}
+			if _, err := c.locals["n1"].Engine().Apply([]byte("k"), ev); err != nil {
+				t.Fatal(err)
+			}
+			c.net.set("n1", faultNone)
+			err := <-done
+			c.net.set("n2", faultNone)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Fatalf("put: %v, want %v", err, tc.wantErr)
+			}
+			if st := c.coords["n0"].Stats(); st.Restamps != 0 {
+				t.Fatalf("%d restamps: the write was stamped again", st.Restamps)
+			}
+			if r, _ := c.stored("n1", "k"); r.Version != ev.Version {
+				t.Fatalf("n1 holds %+v, want the tombstone %+v", r, ev)
+			}
+		})
 	}
 }

@@ -67,8 +67,11 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 			c.stats.staleRetries.Add(1)
 			continue
 		}
-		if err != nil || newer == nil {
+		if err != nil {
 			return err
+		}
+		if newer = withoutOwnEvictions(newer, recs); newer == nil {
+			return nil
 		}
 		if store.IsReadModifyWrite(ctx) {
 			// A write it did not read landed on the key meanwhile (a
@@ -134,6 +137,27 @@ func (c *Coordinator) awaitEpoch(ctx context.Context, epoch uint64) bool {
 // maxRestamps bounds how often Put stamps a write again because a replica
 // held a newer version of one of its keys.
 const maxRestamps = 3
+
+// withoutOwnEvictions clears newer[i] where it is the eviction of
+// recs[i] itself (engine.EvictedVersion of its version): a primary
+// sampled this write on its replica and evicted it before another
+// replica applied it. The write took effect and was then evicted, as a
+// write followed by an eviction in Redis: no concurrent write beat it,
+// so it is no failure and is not written again (that would bring the
+// evicted key back). It returns nil when no entry is left.
+func withoutOwnEvictions(newer []engine.Version, recs []engine.Record) []engine.Version {
+	left := false
+	for i, v := range newer {
+		if !v.IsZero() && v == engine.EvictedVersion(recs[i].Version) {
+			newer[i] = engine.Version{}
+		}
+		left = left || !newer[i].IsZero()
+	}
+	if !left {
+		return nil
+	}
+	return newer
+}
 
 // restamp returns the keys whose newer[i] is set, with their records
 // stamped again above it (and above everything else the clock has seen).
