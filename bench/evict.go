@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // Eviction under a memory budget. RunEviction starts one ringcache node
 // and then redis-server, never both at once, each fresh with the same
-// --maxmemory and allkeys-lru, and runs the same phases against each:
+// --maxmemory and --maxmemory-policy (allkeys-lru unless told), and runs the same phases against each:
 //
 //	set-not-full  SETs of fresh keys (uniform over FreshKeys) filling
 //	              about NotFull of the budget: the write rate with room
@@ -95,6 +96,7 @@ func (t EvictionTarget) Phase(name string) EvictionPhase {
 // EvictionResult is what RunEviction measured.
 type EvictionResult struct {
 	MaxMemory   int64   `json:"maxmemory"`
+	Policy      string  `json:"policy"`
 	ValueSize   int     `json:"value_size"`
 	Conns       int     `json:"conns"`
 	Pipeline    int     `json:"pipeline"`
@@ -159,8 +161,8 @@ func overBudget(used, budget int64) int64 {
 // WriteText prints the result as tables.
 func (r EvictionResult) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	ew.printf("eviction: maxmemory %s (%d bytes), allkeys-lru; values of %d bytes, ~%d keys fit at %d bytes each; %d conns\n",
-		FormatBytes(r.MaxMemory), r.MaxMemory, r.ValueSize, r.KeysThatFit, loadKeyLen+r.ValueSize+evictKeyOverhead, r.Conns)
+	ew.printf("eviction: maxmemory %s (%d bytes), %s; values of %d bytes, ~%d keys fit at %d bytes each; %d conns\n",
+		FormatBytes(r.MaxMemory), r.MaxMemory, r.Policy, r.ValueSize, r.KeysThatFit, loadKeyLen+r.ValueSize+evictKeyOverhead, r.Conns)
 	ew.printf("SET phases: pipeline %d, fresh keys uniform over %d; set-not-full and set-full %d SETs each, fill %d SETs (%.3gx the keys that fit in all)\n",
 		r.Pipeline, r.FreshKeys, r.SetOps, r.FillOps, r.Fill)
 	ew.printf("zipf-mix: %s, zipf s=%.3g over %d keys, pipeline 1, %d commands of warm-up then %d measured\n\n",
@@ -227,12 +229,12 @@ func RunEviction(ctx context.Context, cfg EvictionConfig) (res EvictionResult, e
 		}
 		mm := strconv.FormatInt(cfg.MaxMemory, 10)
 		targets = []Target{
-			NewRingcacheTarget(EvictRingcache, cfg.RingcacheBin, "--maxmemory", mm, "--maxmemory-policy", "allkeys-lru"),
-			NewRedisTarget(EvictRedis, cfg.RedisServer, "--maxmemory", mm, "--maxmemory-policy", "allkeys-lru", "--appendonly", "no"),
+			NewRingcacheTarget(EvictRingcache, cfg.RingcacheBin, "--maxmemory", mm, "--maxmemory-policy", cfg.Policy),
+			NewRedisTarget(EvictRedis, cfg.RedisServer, "--maxmemory", mm, "--maxmemory-policy", cfg.Policy, "--appendonly", "no"),
 		}
 	}
 	p := cfg.plan()
-	res = EvictionResult{MaxMemory: cfg.MaxMemory, ValueSize: cfg.ValueSize, Conns: cfg.Conns, Pipeline: cfg.Pipeline,
+	res = EvictionResult{MaxMemory: cfg.MaxMemory, Policy: cfg.Policy, ValueSize: cfg.ValueSize, Conns: cfg.Conns, Pipeline: cfg.Pipeline,
 		Fill: cfg.Fill, KeysThatFit: p.fit, SetOps: p.setOps, FillOps: p.fillOps, FreshKeys: cfg.FreshKeys,
 		Keyspace: p.keyspace, ZipfS: cfg.ZipfS, Mix: cfg.Mix.String(), WarmupOps: cfg.WarmupOps,
 		MixOps: cfg.MixOps}
@@ -363,4 +365,71 @@ func memoryInfo(ctx context.Context, c *redis.Client) (used, evicted int64, err 
 		return 0, 0, fmt.Errorf("%w: INFO used_memory %q, evicted_keys %q", ErrParse, fields["used_memory"], fields["evicted_keys"])
 	}
 	return used, evicted, nil
+}
+
+// EvictionRuns is several runs of the experiment, each with fresh
+// servers and its own seed. One run's set-not-full phase lasts about a
+// second, so a single ratio moves by a tenth or more from run to run;
+// the medians of several are the figures to quote.
+type EvictionRuns []EvictionResult
+
+// Medians returns, over the runs, the median set-full / set-not-full
+// ratio of each target (by name) and the median hit-rate ratio.
+func (rs EvictionRuns) Medians() (setFull map[string]float64, hitRate float64) {
+	setFull = map[string]float64{}
+	byTarget := map[string][]float64{}
+	var hits []float64
+	for _, r := range rs {
+		for _, t := range r.Targets {
+			byTarget[t.Name] = append(byTarget[t.Name], t.SetFullRatio)
+		}
+		if r.HitRateRatio > 0 {
+			hits = append(hits, r.HitRateRatio)
+		}
+	}
+	for name, xs := range byTarget {
+		setFull[name] = Median(xs)
+	}
+	return setFull, Median(hits)
+}
+
+// WriteText prints every run's tables, then each run's ratios in one
+// line per target and their medians.
+func (rs EvictionRuns) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	for i, r := range rs {
+		ew.printf("=== run %d of %d\n", i+1, len(rs))
+		if err := r.WriteText(w); err != nil {
+			return err
+		}
+		ew.printf("\n")
+	}
+	if len(rs) < 2 {
+		return ew.err
+	}
+	ew.printf("=== %d runs\n", len(rs))
+	ew.printf("%-13s %13s %13s %13s %8s\n", "target", "not full/s", "full/s", "full/not full", "hit%")
+	for _, r := range rs {
+		for _, t := range r.Targets {
+			ew.printf("%-13s %13.0f %13.0f %13.3f %8.2f\n", t.Name, t.Phase(PhaseSetNotFull).OpsPerSec,
+				t.Phase(PhaseSetFull).OpsPerSec, t.SetFullRatio, 100*t.Phase(PhaseZipfMix).HitRate)
+		}
+	}
+	setFull, hit := rs.Medians()
+	names := make([]string, 0, len(setFull))
+	for name := range setFull {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		target := ""
+		if name == EvictRingcache {
+			target = " (target >= 0.8x)"
+		}
+		ew.printf("median %-13s set-full / set-not-full: %.3fx%s\n", name, setFull[name], target)
+	}
+	if hit > 0 {
+		ew.printf("median hit-rate ratio %s / %s: %.4fx (target >= 1)\n", EvictRingcache, EvictRedis, hit)
+	}
+	return ew.err
 }

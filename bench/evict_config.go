@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -12,9 +13,11 @@ type EvictionConfig struct {
 	// RingcacheBin and RedisServer are the two binaries measured, in that
 	// order. Defaults "./bin/ringcache" and "redis-server".
 	RingcacheBin, RedisServer string
-	// MaxMemory is both servers' --maxmemory, bytes; both evict with
-	// allkeys-lru. Default 64 MiB.
+	// MaxMemory is both servers' --maxmemory, bytes. Default 64 MiB.
 	MaxMemory int64
+	// Policy is both servers' --maxmemory-policy: one of the allkeys-
+	// policies, since the SETs set no TTL. Default allkeys-lru.
+	Policy string
 	// ValueSize is every SET's payload in bytes. Default 100.
 	ValueSize int
 	// Conns is the load generator's connections in every phase. Default 50.
@@ -57,7 +60,7 @@ type EvictionConfig struct {
 func DefaultEvictionConfig() EvictionConfig {
 	return EvictionConfig{
 		RingcacheBin: "./bin/ringcache", RedisServer: "redis-server",
-		MaxMemory: 64 << 20, ValueSize: 100, Conns: 50, Pipeline: 16,
+		MaxMemory: 64 << 20, Policy: "allkeys-lru", ValueSize: 100, Conns: 50, Pipeline: 16,
 		NotFull: 0.4, Fill: 10, FreshKeys: 1_000_000_000, ZipfS: 0.99,
 		Mix: Mix{Get: 0.9, Set: 0.1}, WarmupOps: 300_000, MixOps: 600_000,
 		Seed: 1,
@@ -74,6 +77,8 @@ func (c EvictionConfig) Validate() error {
 		return bad("ringcache binary %q and redis-server %q must both be set", c.RingcacheBin, c.RedisServer)
 	case c.MaxMemory < 1:
 		return bad("maxmemory %d must be positive", c.MaxMemory)
+	case !slices.Contains(evictPolicies, c.Policy):
+		return bad("policy %q is not one of %s (the SETs set no TTL)", c.Policy, strings.Join(evictPolicies, ", "))
 	case c.ValueSize < 1 || c.Conns < 1 || c.Pipeline < 1:
 		return bad("value size %d, conns %d and pipeline %d must be positive", c.ValueSize, c.Conns, c.Pipeline)
 	case !(c.NotFull > 0 && c.NotFull < 1):
@@ -94,6 +99,10 @@ func (c EvictionConfig) Validate() error {
 	}
 	return nil
 }
+
+// evictPolicies are the policies the experiment can run: those that
+// evict keys without a TTL.
+var evictPolicies = []string{"allkeys-lru", "allkeys-lfu", "allkeys-random"}
 
 // loadKeyLen is the length of the load generator's keys, "key:%012d".
 const loadKeyLen = len("key:") + 12

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestEvictionConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	if d.MaxMemory != 64<<20 || d.ValueSize != 100 || d.Conns != 50 || d.Pipeline != 16 || d.Fill != 10 ||
-		d.ZipfS != 0.99 || d.MixOps != 600_000 || d.WarmupOps != 300_000 || d.Mix != (Mix{Get: 0.9, Set: 0.1}) {
+		d.ZipfS != 0.99 || d.MixOps != 600_000 || d.WarmupOps != 300_000 || d.Mix != (Mix{Get: 0.9, Set: 0.1}) || d.Policy != "allkeys-lru" {
 		t.Errorf("defaults %+v", d)
 	}
 	for _, mod := range []func(*EvictionConfig){
@@ -35,6 +36,9 @@ func TestEvictionConfigValidate(t *testing.T) {
 		func(c *EvictionConfig) { c.MixOps = 0 },
 		func(c *EvictionConfig) { c.WarmupOps = -1 },
 		func(c *EvictionConfig) { c.Mix = Mix{} },
+		func(c *EvictionConfig) { c.Policy = "volatile-lru" }, // the SETs set no TTL
+		func(c *EvictionConfig) { c.Policy = "noeviction" },
+		func(c *EvictionConfig) { c.Policy = "" },
 	} {
 		c := DefaultEvictionConfig()
 		mod(&c)
@@ -201,4 +205,31 @@ func TestEvictionLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", b.String())
+}
+
+func TestEvictionRunsMedians(t *testing.T) {
+	run := func(rc, rd, hit float64) EvictionResult {
+		r := EvictionResult{Targets: []EvictionTarget{
+			{Name: EvictRingcache, Phases: []EvictionPhase{{Name: PhaseSetNotFull, OpsPerSec: 100}, {Name: PhaseSetFull, OpsPerSec: 100 * rc},
+				{Name: PhaseZipfMix, HitRate: hit}}},
+			{Name: EvictRedis, Phases: []EvictionPhase{{Name: PhaseSetNotFull, OpsPerSec: 100}, {Name: PhaseSetFull, OpsPerSec: 100 * rd},
+				{Name: PhaseZipfMix, HitRate: 0.5}}},
+		}}
+		r.computeRatios()
+		return r
+	}
+	rs := EvictionRuns{run(0.5, 0.9, 0.5), run(0.7, 0.6, 0.55), run(0.6, 0.7, 0.45)}
+	setFull, hit := rs.Medians()
+	if math.Abs(setFull[EvictRingcache]-0.6) > 1e-9 || math.Abs(setFull[EvictRedis]-0.7) > 1e-9 || math.Abs(hit-1) > 1e-9 {
+		t.Fatalf("medians %v, hit %v; want ringcache 0.6, redis-server 0.7, hit 1", setFull, hit)
+	}
+	var b strings.Builder
+	if err := rs.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"=== run 3 of 3", "median ringcache     set-full / set-not-full: 0.600x", "median hit-rate ratio ringcache / redis-server: 1.0000x"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
 }

@@ -22,7 +22,7 @@ commands:
   handoff   kill a node of a 5-node cluster under load, write its keys, restart it, measure hint replay
   repair    measure one anti-entropy exchange between two 1M-key replicas and the digest's write cost
   scaleout  a 4th node joins a loaded 3-node cluster holding 1M keys: streaming rate, time to normal, load before/during/after
-  evict     ringcache then redis-server under a 64mb allkeys-lru budget: SET rate with room and when full, Zipf hit rate, memory
+  evict     ringcache then redis-server under a 64mb budget (allkeys-lru unless --policy): SET rate with room and when full, Zipf hit rate, memory
   nemesis   inject faults into a 5-node cluster under a recorded workload and check what the clients saw
 
 run "ringcache-bench <command> -h" for the flags of a command.
