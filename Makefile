@@ -124,7 +124,7 @@ bench-scaleout: build
 # with room and when full (the ratio), a fill to 10x the budget, and a Zipf 90/10 GET/SET mix's hit rate;
 # used_memory, evicted_keys and RSS.
 bench-evict: build
-	./$(BIN)/ringcache-bench evict --ringcache-bin $(BIN)/ringcache
+	./$(BIN)/ringcache-bench evict --runs 3 --ringcache-bin $(BIN)/ringcache
 
 # Fault injection: a fresh 5-node cluster (N=3, R=W=2) per scenario, a recorded workload through
 # every node, one fault (none, kill9-one, kill9-two, pause, rolling, disk-loss, partition) or one
