@@ -29,6 +29,16 @@
 // of 64 one seek (a seek positions an iterator on every level of the
 // store: it costs as much as many steps).
 //
+// A sample "after a random token" is drawn in proportion to the token
+// space it covers, and eviction makes that space uneven: stretches where
+// keys were evicted are sparse, and the keys written since stand out
+// there. The random policies, which take their victims straight from the
+// sample, correct for it: each round gives victims in proportion to its
+// density (chooseRandom), so every stored key is as likely to go,
+// whenever it was written. The pool's policies rank what they sample and
+// keep the best; the unevenness only makes their sample hold more young
+// keys than a uniform one would.
+//
 // # The access signal
 //
 // A record's version says when it was written. Reads are recorded by the

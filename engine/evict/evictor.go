@@ -142,6 +142,10 @@ type Evictor struct {
 
 	evicted, refused atomic.Int64
 
+	// meanGap is the loop's running mean of the token distance between
+	// sampled records (random policies; see chooseRandom).
+	meanGap float64
+
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
@@ -361,7 +365,7 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 	rounds := make([][]candidate, (e.cfg.BatchKeys+perRound-1)/perRound)
 	per := perRound * samples
 	if pol.random() {
-		per = perRound
+		per = randomLook * perRound
 	}
 	// The rounds share one array, and the sampled keys one buffer: a
 	// batch looks at hundreds of keys and allocates for none of them.
@@ -373,7 +377,8 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 	}
 	keys := make([]byte, 0, len(all)*32)
 	r := 0
-	_ = e.cfg.Source.Sample([]uint64{rand.Uint64()}, len(rounds)*max(32*samples, 256), func(_ int, s engine.Sampled) bool {
+	from := rand.Uint64()
+	_ = e.cfg.Source.Sample([]uint64{from}, len(rounds)*max(32*samples, 256), func(_ int, s engine.Sampled) bool {
 		if (pol.Volatile() && s.ExpireAt == 0) || !e.cfg.Owns(s.Token) {
 			return true
 		}
@@ -400,15 +405,18 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 		victims = append(victims, v)
 		freed += c.seen.Bytes
 	}
+	if pol.random() {
+		for _, c := range e.chooseRandom(rounds, from) {
+			if freed >= over {
+				break
+			}
+			take(c)
+		}
+		return victims
+	}
 	for _, round := range rounds {
 		if freed >= over {
 			break
-		}
-		if pol.random() {
-			for _, c := range round {
-				take(c)
-			}
-			continue
 		}
 		for _, c := range round {
 			if !chosen[string(c.key)] { // a later round may see it again
@@ -426,6 +434,47 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 			}
 		}
 	}
+	return victims
+}
+
+// randomLook is how many keys the random policies look at per key they
+// evict, on average (chooseRandom).
+const randomLook = 4
+
+// chooseRandom returns, in random order, the victims the random policies
+// take from the rounds of a window: the records that followed token from,
+// perRound*randomLook to a round.
+//
+// A window starts at a random token, so a stretch of records is drawn in
+// proportion to the token space it covers, not to the records in it:
+// sparse stretches are drawn more often. They are sparse where keys were
+// evicted before, which is also where the keys written since make up
+// more of the records. Taking the records of every window alike evicted
+// recently written keys nearly twice as often as the others
+// (TestRandomEvictsUniformly). So each round gives victims in proportion
+// to its density: 1/randomLook of its records for a round of the mean
+// density (the running mean of the token gap between records), fewer
+// for a sparser one, more for a denser one (at most all), chosen at
+// random within it.
+func (e *Evictor) chooseRandom(rounds [][]candidate, from uint64) []candidate {
+	var victims []candidate
+	for _, round := range rounds {
+		if len(round) == 0 {
+			break
+		}
+		last := round[len(round)-1].seen.Token
+		gap := float64(last-from)/float64(len(round)) + 1 // last-from wraps with the ring
+		from = last
+		if e.meanGap == 0 {
+			e.meanGap = gap
+		}
+		e.meanGap += (gap - e.meanGap) / 256
+		want := float64(len(round)) / randomLook * e.meanGap / gap
+		n := min(len(round), int(want+rand.Float64())) // rounded at random: right on average
+		rand.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+		victims = append(victims, round[:n]...)
+	}
+	rand.Shuffle(len(victims), func(i, j int) { victims[i], victims[j] = victims[j], victims[i] })
 	return victims
 }
 
