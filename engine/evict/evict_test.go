@@ -236,7 +236,7 @@ func TestSketchFreq(t *testing.T) {
 }
 
 // testStore is an engine in a TempDir with an evictor that deletes
-// through EvictLocal, as cmd/ringcache does on a single node.
+// through EvictSampled, as cmd/ringcache does on a single node.
 type testStore struct {
 	eng *engine.Engine
 	ev  *Evictor
