@@ -15,7 +15,8 @@ import (
 
 // Eviction under a memory budget. RunEviction starts one ringcache node
 // and then redis-server, never both at once, each fresh with the same
-// --maxmemory and --maxmemory-policy (allkeys-lru unless told), and runs the same phases against each:
+// --maxmemory and --maxmemory-policy (allkeys-lru unless told), and runs
+// the same phases against each:
 //
 //	set-not-full  SETs of fresh keys (uniform over FreshKeys) filling
 //	              about NotFull of the budget: the write rate with room
@@ -373,15 +374,18 @@ func memoryInfo(ctx context.Context, c *redis.Client) (used, evicted int64, err 
 // the medians of several are the figures to quote.
 type EvictionRuns []EvictionResult
 
-// Medians returns, over the runs, the median set-full / set-not-full
-// ratio of each target (by name) and the median hit-rate ratio.
+// Medians returns, over the runs that measured them, the median
+// set-full / set-not-full ratio of each target (by name) and the median
+// hit-rate ratio (NaN when no run measured both hit rates).
 func (rs EvictionRuns) Medians() (setFull map[string]float64, hitRate float64) {
 	setFull = map[string]float64{}
 	byTarget := map[string][]float64{}
 	var hits []float64
 	for _, r := range rs {
 		for _, t := range r.Targets {
-			byTarget[t.Name] = append(byTarget[t.Name], t.SetFullRatio)
+			if t.SetFullRatio > 0 { // 0: the run failed before set-full
+				byTarget[t.Name] = append(byTarget[t.Name], t.SetFullRatio)
+			}
 		}
 		if r.HitRateRatio > 0 {
 			hits = append(hits, r.HitRateRatio)
@@ -398,7 +402,7 @@ func (rs EvictionRuns) Medians() (setFull map[string]float64, hitRate float64) {
 func (rs EvictionRuns) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	for i, r := range rs {
-		ew.printf("=== run %d of %d\n", i+1, len(rs))
+		ew.printf("=== run %d\n", i+1)
 		if err := r.WriteText(w); err != nil {
 			return err
 		}

@@ -227,7 +227,7 @@ func TestEvictionRunsMedians(t *testing.T) {
 	if err := rs.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"=== run 3 of 3", "median ringcache     set-full / set-not-full: 0.600x", "median hit-rate ratio ringcache / redis-server: 1.0000x"} {
+	for _, want := range []string{"=== run 3\n", "median ringcache     set-full / set-not-full: 0.600x", "median hit-rate ratio ringcache / redis-server: 1.0000x"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, b.String())
 		}

@@ -727,7 +727,7 @@ func TestOwnEvictionIsNoConcurrentWrite(t *testing.T) {
 			c.net.set("n1", faultNone)
 			err := <-done
 			c.net.set("n2", faultNone)
-			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("put: %v, want %v", err, tc.wantErr)
 			}
 			if st := c.coords["n0"].Stats(); st.Restamps != 0 {
@@ -737,5 +737,46 @@ func TestOwnEvictionIsNoConcurrentWrite(t *testing.T) {
 				t.Fatalf("n1 holds %+v, want the tombstone %+v", r, ev)
 			}
 		})
+	}
+}
+
+// TestOwnEvictionAmongOtherKeys: in a multi-key blind write, the key whose
+// newer version is its own eviction is left evicted, and only the key a
+// later write beat is stamped again.
+func TestOwnEvictionAmongOtherKeys(t *testing.T) {
+	c := newTestCluster(t, 3, func(c *Config) { c.W = 2 })
+	c.net.set("n1", faultHold)
+	c.net.set("n2", faultHold)
+	muts := []store.Mutation{{Key: []byte("evicted"), Value: []byte("v")}, {Key: []byte("beaten"), Value: []byte("v")}}
+	done := make(chan error, 1)
+	go func() { done <- c.coords["n0"].Put(context.Background(), muts) }()
+	var ev, later engine.Record
+	eventually(t, "the writes on n0", func() bool {
+		a, ok1 := c.stored("n0", "evicted")
+		b, ok2 := c.stored("n0", "beaten")
+		ev = engine.Record{Tombstone: true, Version: engine.EvictedVersion(a.Version), EvictedAt: time.Now().UnixMilli()}
+		later = engine.Record{Version: b.Version, Value: []byte("later")}
+		later.Version.Wall++
+		return ok1 && ok2
+	})
+	for key, r := range map[string]engine.Record{"evicted": ev, "beaten": later} {
+		if _, err := c.locals["n1"].Engine().Apply([]byte(key), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.net.set("n1", faultNone)
+	err := <-done
+	c.net.set("n2", faultNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := c.coords["n0"].Stats(); st.Restamps != 1 {
+		t.Fatalf("%d restamps, want 1 (the beaten key only)", st.Restamps)
+	}
+	if r, _ := c.stored("n1", "evicted"); r.Version != ev.Version {
+		t.Fatalf("n1 holds %+v for the evicted key, want its eviction %+v", r, ev)
+	}
+	if r, _ := c.stored("n1", "beaten"); r.Version.Compare(later.Version) <= 0 || string(r.Value) != "v" {
+		t.Fatalf("n1 holds %+v for the beaten key, want v stamped above %+v", r, later.Version)
 	}
 }

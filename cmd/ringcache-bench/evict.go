@@ -28,7 +28,7 @@ func runEvict(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.ZipfS, "zipf-s", cfg.ZipfS, "zipf-mix Zipf exponent")
 	fs.Int64Var(&cfg.WarmupOps, "warmup-ops", cfg.WarmupOps, "unmeasured zipf-mix commands before the measured ones")
 	fs.Int64Var(&cfg.MixOps, "mix-ops", cfg.MixOps, "measured zipf-mix commands (90% GET, 10% SET), the same count for both servers")
-	runs := fs.Int("runs", 1, "runs of the whole experiment, fresh servers and seed each; more than 1 adds the medians")
+	runs := fs.Int("runs", 1, "runs of the whole experiment, fresh servers and seed each; more than 1 adds the medians (and -json prints an array of the runs)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress messages on stderr")
 	if err := parseFlags(fs, args); err != nil {

@@ -34,7 +34,7 @@
 // keys were evicted are sparse, and the keys written since stand out
 // there. The random policies, which take their victims straight from the
 // sample, correct for it: each round gives victims in proportion to its
-// density (chooseRandom), so every stored key is as likely to go,
+// density (chooseRandom), so every stored key is about as likely to go,
 // whenever it was written. The pool's policies rank what they sample and
 // keep the best; the unevenness only makes their sample hold more young
 // keys than a uniform one would.

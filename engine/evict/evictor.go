@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,9 @@ type Config struct {
 	MaxMemory int64
 	// Policy chooses the keys that go. Default NoEviction.
 	Policy Policy
-	// Samples is maxmemory-samples: keys looked at per round. Default 5.
+	// Samples is maxmemory-samples: keys looked at per key evicted by
+	// the LRU, LFU and TTL policies (the random ones look at randomLook,
+	// as Redis's ignore it). Default 5.
 	Samples int
 	// Source is the store; required.
 	Source Source
@@ -310,7 +313,8 @@ func (e *Evictor) loop() {
 				break
 			}
 			if pol != lastPol {
-				p.reset() // the scores meant another order
+				p.reset()     // the scores meant another order
+				e.meanGap = 0 // and the density another set of keys
 				lastPol = pol
 			}
 			victims := e.choose(&p, pol, over)
@@ -348,8 +352,8 @@ type Victim struct {
 
 // choose picks up to BatchKeys victims whose bytes cover over. Each round
 // offers perRound*Samples sampled keys to the pool and takes the pool's
-// perRound best (random policies take perRound keys as they come):
-// Samples keys looked at per key evicted, as in Redis. The pool keeps its
+// perRound best: Samples keys looked at per key evicted, as in Redis
+// (the random policies look at randomLook: see chooseRandom). The pool keeps its
 // candidates from batch to batch, as Redis's does; one evicted since, or
 // changed, costs a wasted delete at most (a tombstone below a newer
 // version does not apply).
@@ -368,7 +372,8 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 		per = randomLook * perRound
 	}
 	// The rounds share one array, and the sampled keys one buffer: a
-	// batch looks at hundreds of keys and allocates for none of them.
+	// batch looks at hundreds of keys and allocates a copy only of those
+	// the pool keeps.
 	// The buffer is the batch's own (Delete may keep the victims' keys);
 	// when it grows, the keys already cut from it keep the old array.
 	all := make([]candidate, len(rounds)*per)
@@ -407,7 +412,7 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 	}
 	if pol.random() {
 		for _, c := range e.chooseRandom(rounds, from) {
-			if freed >= over {
+			if freed >= over || len(victims) == e.cfg.BatchKeys {
 				break
 			}
 			take(c)
@@ -455,7 +460,13 @@ const randomLook = 4
 // to its density: 1/randomLook of its records for a round of the mean
 // density (the running mean of the token gap between records), fewer
 // for a sparser one, more for a denser one (at most all), chosen at
-// random within it.
+// random within it. Keys of one hash tag share a token, so a round among
+// them looks as dense as can be and is taken whole; the weighting is
+// only as fine as the tokens are distinct.
+//
+// Rounds sparser than the mean may all round down to nothing; then one
+// candidate goes all the same, so that a pass that found keys to evict
+// never reports that there are none.
 func (e *Evictor) chooseRandom(rounds [][]candidate, from uint64) []candidate {
 	var victims []candidate
 	for _, round := range rounds {
@@ -469,10 +480,16 @@ func (e *Evictor) chooseRandom(rounds [][]candidate, from uint64) []candidate {
 			e.meanGap = gap
 		}
 		e.meanGap += (gap - e.meanGap) / 256
-		want := float64(len(round)) / randomLook * e.meanGap / gap
-		n := min(len(round), int(want+rand.Float64())) // rounded at random: right on average
+		n := len(round)
+		if want := float64(n) / randomLook * e.meanGap / gap; want < float64(n) {
+			n = int(want + rand.Float64()) // rounded at random: right on average
+		}
 		rand.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
 		victims = append(victims, round[:n]...)
+	}
+	if len(victims) == 0 && len(rounds[0]) > 0 {
+		all := slices.Concat(rounds...)
+		return []candidate{all[rand.IntN(len(all))]}
 	}
 	rand.Shuffle(len(victims), func(i, j int) { victims[i], victims[j] = victims[j], victims[i] })
 	return victims
