@@ -3,9 +3,10 @@ package bench
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ringcache/ringcache/engine/evict"
 )
 
 // EvictionConfig configures RunEviction. Start from DefaultEvictionConfig.
@@ -77,8 +78,8 @@ func (c EvictionConfig) Validate() error {
 		return bad("ringcache binary %q and redis-server %q must both be set", c.RingcacheBin, c.RedisServer)
 	case c.MaxMemory < 1:
 		return bad("maxmemory %d must be positive", c.MaxMemory)
-	case !slices.Contains(evictPolicies, c.Policy):
-		return bad("policy %q is not one of %s (the SETs set no TTL)", c.Policy, strings.Join(evictPolicies, ", "))
+	case !evictsWithoutTTL(c.Policy):
+		return bad("policy %q: want allkeys-lru, allkeys-lfu or allkeys-random (the SETs set no TTL)", c.Policy)
 	case c.ValueSize < 1 || c.Conns < 1 || c.Pipeline < 1:
 		return bad("value size %d, conns %d and pipeline %d must be positive", c.ValueSize, c.Conns, c.Pipeline)
 	case !(c.NotFull > 0 && c.NotFull < 1):
@@ -100,9 +101,12 @@ func (c EvictionConfig) Validate() error {
 	return nil
 }
 
-// evictPolicies are the policies the experiment can run: those that
-// evict keys without a TTL.
-var evictPolicies = []string{"allkeys-lru", "allkeys-lfu", "allkeys-random"}
+// evictsWithoutTTL reports whether policy names one that evicts keys
+// without a TTL: the policies the experiment can run.
+func evictsWithoutTTL(policy string) bool {
+	p, err := evict.ParsePolicy(policy)
+	return err == nil && p != evict.NoEviction && !p.Volatile()
+}
 
 // loadKeyLen is the length of the load generator's keys, "key:%012d".
 const loadKeyLen = len("key:") + 12

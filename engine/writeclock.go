@@ -9,8 +9,8 @@ import "sync/atomic"
 // The clock runs once StartWriteClock was called (a single node that
 // evicts with EvictSampled); until then writers pay one atomic load and
 // samples carry no tick, so their victims are read back. Sample notes
-// the tick before it opens its iterator. Every change of a data key (Apply's writes, the reclaimer's
-// expiries and purges, drops and evictions) takes a new tick after its
+// the tick before it opens its iterator. Every change of a data key
+// (Apply's writes, the reclaimer's expiries and purges, drops and evictions) takes a new tick after its
 // commit and, before it releases its stripes, raises the key's slot to
 // it; DropAll raises the floor of every slot. A change the sample's
 // iterator did not see committed after the iterator opened, so after the
@@ -51,7 +51,12 @@ func (c *writeClock) now() uint64 {
 // them back when their keys did not change since. It costs every write
 // an atomic tick and a slot update per key; a node that evicts by other
 // means (a cluster node writes eviction tombstones) leaves it off.
-func (e *Engine) StartWriteClock() { e.clock.on.Store(true) }
+// Calling it again costs a load: the eviction loop calls it per batch.
+func (e *Engine) StartWriteClock() {
+	if !e.clock.on.Load() {
+		e.clock.on.Store(true)
+	}
+}
 
 // tick returns the tick of changes just committed, or 0 while the clock
 // is off (no sample has started yet).

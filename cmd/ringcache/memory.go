@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,14 +34,13 @@ func startEvictor(cfg Config, eng *engine.Engine, node *cluster.Node, hook *read
 	ecfg.Source = eng
 	ecfg.Logger = log.With("component", "evict")
 	ecfg.Timeout = cfg.RequestTimeout
-	var clock sync.Once
 	ecfg.Delete = func(_ context.Context, victims []evict.Victim) (int64, error) {
 		// No replica to tell: the records sampled go at once, without
 		// tombstones (and, once the write clock runs, mostly without a
 		// read: engine.EvictSampled). The clock starts with the first
 		// eviction, so a node that never fills its budget does not pay
 		// for it; that batch's victims are read back.
-		clock.Do(eng.StartWriteClock)
+		eng.StartWriteClock()
 		seen := make([]engine.Sampled, len(victims))
 		for i, v := range victims {
 			seen[i] = v.Sampled
