@@ -32,6 +32,21 @@ import (
 // the end the server's RSS (/proc), DBSIZE and maxmemory. The ratios it
 // reports are set-full over set-not-full per target, and ringcache's
 // zipf-mix hit rate over redis-server's.
+//
+// With NoBudget, a third target follows: ringcache without a budget, its
+// row cache the budget's size, and other phases:
+//
+//	set-not-full   as above
+//	fill           the keys a full budget holds, less set-not-full's,
+//	               written in turn until as many SETs as the others' fill
+//	set-overwrite  as many SETs as set-not-full, uniform over those keys:
+//	               every one an overwrite, so nothing grows and nothing
+//	               is evicted
+//
+// Its set-overwrite rate is what a full node's SET rate would be if
+// eviction cost nothing: the same store size, the same write per SET.
+// Its ratio to its set-not-full is the ceiling of ringcache's
+// set-full / set-not-full on this machine.
 
 // Eviction phases, in order.
 const (
@@ -39,12 +54,16 @@ const (
 	PhaseFill       = "fill"
 	PhaseSetFull    = "set-full"
 	PhaseZipfMix    = "zipf-mix"
+	// PhaseSetOverwrite is the no-budget target's: see NoBudget.
+	PhaseSetOverwrite = "set-overwrite"
 )
 
 // Eviction target names.
 const (
 	EvictRingcache = "ringcache"
 	EvictRedis     = "redis-server"
+	// EvictNoBudget is ringcache without a budget (NoBudget).
+	EvictNoBudget = "no-budget"
 )
 
 // EvictionPhase is one phase's figures on one target.
@@ -80,8 +99,18 @@ type EvictionTarget struct {
 	MaxMemory   int64 `json:"maxmemory"`
 	EvictedKeys int64 `json:"evicted_keys"`
 	Keys        int64 `json:"keys"`
-	// SetFullRatio is set-full ops/s over set-not-full ops/s.
+	// SetFullRatio is set-full ops/s over set-not-full ops/s
+	// (set-overwrite's for the no-budget target).
 	SetFullRatio float64 `json:"set_full_ratio"`
+}
+
+// fullPhase is the phase the target's SetFullRatio is of: set-full, or
+// set-overwrite for the no-budget target.
+func (t EvictionTarget) fullPhase() EvictionPhase {
+	if p := t.Phase(PhaseSetFull); p.Name != "" {
+		return p
+	}
+	return t.Phase(PhaseSetOverwrite)
 }
 
 // Phase returns the named phase, or a zero one.
@@ -140,7 +169,7 @@ func ratio(a, b float64) float64 {
 func (r *EvictionResult) computeRatios() {
 	for i := range r.Targets {
 		t := &r.Targets[i]
-		t.SetFullRatio = ratio(t.Phase(PhaseSetFull).OpsPerSec, t.Phase(PhaseSetNotFull).OpsPerSec)
+		t.SetFullRatio = ratio(t.fullPhase().OpsPerSec, t.Phase(PhaseSetNotFull).OpsPerSec)
 	}
 	rc, ok1 := r.Target(EvictRingcache)
 	rd, ok2 := r.Target(EvictRedis)
@@ -198,11 +227,7 @@ func (r EvictionResult) WriteText(w io.Writer) error {
 	}
 	ew.printf("\nratios:\n")
 	for _, t := range r.Targets {
-		target := ""
-		if t.Name == EvictRingcache {
-			target = " (target >= 0.8x)"
-		}
-		ew.printf("  %-13s set-full / set-not-full ops/s: %.3fx%s\n", t.Name, t.SetFullRatio, target)
+		ew.printf("  %-13s %s\n", t.Name, ratioLabel(t.Name, t.SetFullRatio))
 	}
 	rc, ok1 := r.Target(EvictRingcache)
 	rd, ok2 := r.Target(EvictRedis)
@@ -212,6 +237,17 @@ func (r EvictionResult) WriteText(w io.Writer) error {
 			EvictRingcache, 100*hc, EvictRedis, 100*hd, r.HitRateRatio, 100*(hc-hd), EvictRedis)
 	}
 	return ew.err
+}
+
+// ratioLabel describes a target's SetFullRatio x.
+func ratioLabel(name string, x float64) string {
+	switch name {
+	case EvictRingcache:
+		return fmt.Sprintf("set-full / set-not-full: %.3fx (target >= 0.8x)", x)
+	case EvictNoBudget:
+		return fmt.Sprintf("set-overwrite / set-not-full: %.3fx (the ceiling of ringcache's ratio: a write at the budget's size that evicts nothing)", x)
+	}
+	return fmt.Sprintf("set-full / set-not-full: %.3fx", x)
 }
 
 // RunEviction runs the experiment described at the top of this file. It
@@ -232,6 +268,10 @@ func RunEviction(ctx context.Context, cfg EvictionConfig) (res EvictionResult, e
 		targets = []Target{
 			NewRingcacheTarget(EvictRingcache, cfg.RingcacheBin, "--maxmemory", mm, "--maxmemory-policy", cfg.Policy),
 			NewRedisTarget(EvictRedis, cfg.RedisServer, "--maxmemory", mm, "--maxmemory-policy", cfg.Policy, "--appendonly", "no"),
+		}
+		if cfg.NoBudget {
+			// The row cache a budget of mm gives ringcache (at most mm).
+			targets = append(targets, NewRingcacheTarget(EvictNoBudget, cfg.RingcacheBin, "--row-cache-size", mm))
 		}
 	}
 	p := cfg.plan()
@@ -294,6 +334,20 @@ func evictTarget(ctx context.Context, cfg EvictionConfig, p evictionPlan, t Targ
 	if cfg.WarmupOps > 0 {
 		w := mix(cfg.WarmupOps, base+4)
 		phases[3].warmup = &w
+	}
+	if t.Name() == EvictNoBudget {
+		// The keys a full budget holds besides set-not-full's, written in
+		// turn, then overwritten at random.
+		over := func(ops int64, dist string, seed uint64) Config {
+			lc := sets(ops, seed)
+			lc.Dist, lc.Keys = dist, p.overwriteKeys
+			return lc
+		}
+		phases = []phase{
+			{PhaseSetNotFull, nil, sets(p.setOps, base+1)},
+			{PhaseFill, nil, over(p.fillOps, DistSequential, base+2)},
+			{PhaseSetOverwrite, nil, over(p.setOps, DistUniform, base+3)},
+		}
 	}
 	for _, ph := range phases {
 		if ph.warmup != nil {
@@ -415,8 +469,12 @@ func (rs EvictionRuns) WriteText(w io.Writer) error {
 	ew.printf("%-13s %13s %13s %13s %8s\n", "target", "not full/s", "full/s", "full/not full", "hit%")
 	for _, r := range rs {
 		for _, t := range r.Targets {
-			ew.printf("%-13s %13.0f %13.0f %13.3f %8.2f\n", t.Name, t.Phase(PhaseSetNotFull).OpsPerSec,
-				t.Phase(PhaseSetFull).OpsPerSec, t.SetFullRatio, 100*t.Phase(PhaseZipfMix).HitRate)
+			hit := "-"
+			if mix := t.Phase(PhaseZipfMix); mix.Name != "" {
+				hit = fmt.Sprintf("%.2f", 100*mix.HitRate)
+			}
+			ew.printf("%-13s %13.0f %13.0f %13.3f %8s\n", t.Name, t.Phase(PhaseSetNotFull).OpsPerSec,
+				t.fullPhase().OpsPerSec, t.SetFullRatio, hit)
 		}
 	}
 	setFull, hit := rs.Medians()
@@ -426,11 +484,7 @@ func (rs EvictionRuns) WriteText(w io.Writer) error {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		target := ""
-		if name == EvictRingcache {
-			target = " (target >= 0.8x)"
-		}
-		ew.printf("median %-13s set-full / set-not-full: %.3fx%s\n", name, setFull[name], target)
+		ew.printf("median %-13s %s\n", name, ratioLabel(name, setFull[name]))
 	}
 	if hit > 0 {
 		ew.printf("median hit-rate ratio %s / %s: %.4fx (target >= 1)\n", EvictRingcache, EvictRedis, hit)

@@ -48,6 +48,10 @@ type EvictionConfig struct {
 	// mix's SETs, so a faster server would otherwise hold more of the
 	// hot keys when the measure starts. Defaults 300,000 and 600,000.
 	WarmupOps, MixOps int64
+	// NoBudget adds a third target, ringcache without a budget, whose
+	// SETs overwrite a dataset the budget's size: the ceiling of
+	// ringcache's set-full / set-not-full (see RunEviction). Default true.
+	NoBudget bool
 	// Seed makes the key choice reproducible; each phase derives its own.
 	// Default 1.
 	Seed uint64
@@ -64,7 +68,7 @@ func DefaultEvictionConfig() EvictionConfig {
 		MaxMemory: 64 << 20, Policy: "allkeys-lru", ValueSize: 100, Conns: 50, Pipeline: 16,
 		NotFull: 0.4, Fill: 10, FreshKeys: 1_000_000_000, ZipfS: 0.99,
 		Mix: Mix{Get: 0.9, Set: 0.1}, WarmupOps: 300_000, MixOps: 600_000,
-		Seed: 1,
+		NoBudget: true, Seed: 1,
 	}
 }
 
@@ -131,6 +135,9 @@ type evictionPlan struct {
 	setOps   int64 // set-not-full and set-full SETs each
 	fillOps  int64 // fill SETs
 	keyspace int   // zipf-mix keys
+	// overwriteKeys is the no-budget target's fill and set-overwrite key
+	// space: with set-not-full's keys, the keys that fit.
+	overwriteKeys int
 }
 
 func (c EvictionConfig) plan() evictionPlan {
@@ -140,6 +147,7 @@ func (c EvictionConfig) plan() evictionPlan {
 	if p.keyspace == 0 {
 		p.keyspace = int(3 * fit)
 	}
+	p.overwriteKeys = int(max(1, fit-p.setOps))
 	return p
 }
 

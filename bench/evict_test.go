@@ -60,7 +60,8 @@ func TestEvictionPlan(t *testing.T) {
 	}
 	p := DefaultEvictionConfig().plan()
 	fit := int64(67108864 / 180)
-	if p.fit != fit || p.setOps != int64(0.4*float64(fit)) || p.setOps+p.fillOps != 10*fit || p.keyspace != int(3*fit) {
+	if p.fit != fit || p.setOps != int64(0.4*float64(fit)) || p.setOps+p.fillOps != 10*fit || p.keyspace != int(3*fit) ||
+		int64(p.overwriteKeys)+p.setOps != fit {
 		t.Errorf("plan %+v, fit %d", p, fit)
 	}
 	c := DefaultEvictionConfig()
@@ -146,8 +147,8 @@ func TestEvictionWriteText(t *testing.T) {
 	}
 	for _, want := range []string{
 		"maxmemory 64mb (67108864 bytes)", "set-not-full", "zipf-mix", "90.00", "80.00",
-		"ringcache     set-full / set-not-full ops/s: 0.900x (target >= 0.8x)",
-		"redis-server  set-full / set-not-full ops/s: 0.500x",
+		"ringcache     set-full / set-not-full: 0.900x (target >= 0.8x)",
+		"redis-server  set-full / set-not-full: 0.500x",
 		"ringcache 90.00% vs redis-server 80.00%: 1.1250x, +10.00 points",
 		"redis-server set-full: 3 errors, first: OOM",
 		"ringcache fill: used_memory 73400320 exceeds maxmemory 67108864",
@@ -179,6 +180,7 @@ func TestEvictionLive(t *testing.T) {
 	if _, err := os.Stat("../bin/ringcache"); err == nil {
 		cfg.Targets = append([]Target{NewRingcacheTarget(EvictRingcache, "../bin/ringcache",
 			"--maxmemory", mm, "--maxmemory-policy", "allkeys-lru")}, cfg.Targets...)
+		cfg.Targets = append(cfg.Targets, NewRingcacheTarget(EvictNoBudget, "../bin/ringcache", "--row-cache-size", mm))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -190,6 +192,16 @@ func TestEvictionLive(t *testing.T) {
 		t.Fatalf("%d targets measured, want %d", len(res.Targets), len(cfg.Targets))
 	}
 	for _, tr := range res.Targets {
+		if tr.Name == EvictNoBudget {
+			// Fresh keys, then overwrites of the keys a full budget holds:
+			// nothing evicted, and about the budget stored.
+			fit := int64(KeysThatFit(cfg.MaxMemory, cfg.ValueSize))
+			if len(tr.Phases) != 3 || tr.Phase(PhaseSetOverwrite).Ops == 0 || tr.SetFullRatio <= 0 || tr.MaxMemory != 0 ||
+				tr.EvictedKeys != 0 || tr.Keys < fit*9/10 || tr.Keys > fit*11/10 {
+				t.Errorf("%s: %+v (fit %d)", tr.Name, tr, fit)
+			}
+			continue
+		}
 		if len(tr.Phases) != 4 || tr.RSS <= 0 || tr.MaxMemory != 2<<20 || tr.SetFullRatio <= 0 {
 			t.Errorf("%s: %+v", tr.Name, tr)
 		}
@@ -219,6 +231,9 @@ func TestEvictionRunsMedians(t *testing.T) {
 		return r
 	}
 	rs := EvictionRuns{run(0.5, 0.9, 0.5), run(0.7, 0.6, 0.55), run(0.6, 0.7, 0.45)}
+	rs[0].Targets = append(rs[0].Targets, EvictionTarget{Name: EvictNoBudget,
+		Phases: []EvictionPhase{{Name: PhaseSetNotFull, OpsPerSec: 100}, {Name: PhaseSetOverwrite, OpsPerSec: 75}}})
+	rs[0].computeRatios()
 	setFull, hit := rs.Medians()
 	if math.Abs(setFull[EvictRingcache]-0.6) > 1e-9 || math.Abs(setFull[EvictRedis]-0.7) > 1e-9 || math.Abs(hit-1) > 1e-9 {
 		t.Fatalf("medians %v, hit %v; want ringcache 0.6, redis-server 0.7, hit 1", setFull, hit)
@@ -227,7 +242,11 @@ func TestEvictionRunsMedians(t *testing.T) {
 	if err := rs.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"=== run 3\n", "median ringcache     set-full / set-not-full: 0.600x", "median hit-rate ratio ringcache / redis-server: 1.0000x"} {
+	if setFull[EvictNoBudget] != 0.75 {
+		t.Errorf("no-budget median %v, want 0.75 (set-overwrite / set-not-full)", setFull[EvictNoBudget])
+	}
+	for _, want := range []string{"=== run 3\n", "median ringcache     set-full / set-not-full: 0.600x",
+		"median no-budget     set-overwrite / set-not-full: 0.750x", "no-budget               100            75         0.750        -\n", "median hit-rate ratio ringcache / redis-server: 1.0000x"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, b.String())
 		}

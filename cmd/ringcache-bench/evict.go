@@ -28,6 +28,7 @@ func runEvict(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.ZipfS, "zipf-s", cfg.ZipfS, "zipf-mix Zipf exponent")
 	fs.Int64Var(&cfg.WarmupOps, "warmup-ops", cfg.WarmupOps, "unmeasured zipf-mix commands before the measured ones")
 	fs.Int64Var(&cfg.MixOps, "mix-ops", cfg.MixOps, "measured zipf-mix commands (90% GET, 10% SET), the same count for both servers")
+	fs.BoolVar(&cfg.NoBudget, "no-budget", cfg.NoBudget, "also run ringcache without a budget, overwriting a dataset the budget's size: the ceiling of its set-full / set-not-full")
 	runs := fs.Int("runs", 1, "runs of the whole experiment, fresh servers and seed each; more than 1 adds the medians (and -json prints an array of the runs)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress messages on stderr")
