@@ -55,7 +55,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if cfg.Procs > 0 {
 		runtime.GOMAXPROCS(cfg.Procs)
 	}
-	log.Debug("C allocator", "arena_cap", mallocArenaCap()) // malloc.go; 0: none set
 	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// SHUTDOWN from a client stops the node as SIGTERM does.
