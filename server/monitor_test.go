@@ -29,8 +29,11 @@ func TestMonitor(t *testing.T) {
 		c.line()
 	}
 	c.send("GET k\r\nGET other\r\n") // one batched run
-	for range 3 {
-		c.line()
+	// The value holds a newline, so its bulk string reads as two lines.
+	for _, want := range []string{"$12", "a \"quoted\"\n", "\x01", "$-1"} {
+		if got := c.line(); got != want {
+			t.Fatalf("GET reply line %q, want %q", got, want)
+		}
 	}
 	line := regexp.MustCompile(`^\+\d+\.\d{6} \[3 127\.0\.0\.1:\d+\] (.*)$`)
 	want := []string{`"SELECT" "3"`, `"SET" "k" "a \"quoted\"\n\x01"`, `"GET" "k"`, `"GET" "other"`}
@@ -52,7 +55,9 @@ func TestMonitor(t *testing.T) {
 		t.Fatalf("RESET in MONITOR mode: %q", got)
 	}
 	c.send("SET k2 v\r\n") // not shown any more
-	c.line()
+	if got := c.line(); got != "+OK" {
+		t.Fatalf("SET k2: %q", got)
+	}
 	mon.send("PING\r\n")
 	if got := mon.line(); got != "+PONG" {
 		t.Fatalf("PING after RESET: %q (a monitor line?)", got)
