@@ -195,7 +195,7 @@ func TestEvictionLive(t *testing.T) {
 		if tr.Name == EvictNoBudget {
 			// Fresh keys, then overwrites of the keys a full budget holds:
 			// nothing evicted, and about the budget stored.
-			fit := int64(KeysThatFit(cfg.MaxMemory, cfg.ValueSize))
+			fit := KeysThatFit(cfg.MaxMemory, cfg.ValueSize)
 			if len(tr.Phases) != 3 || tr.Phase(PhaseSetOverwrite).Ops == 0 || tr.SetFullRatio <= 0 || tr.MaxMemory != 0 ||
 				tr.EvictedKeys != 0 || tr.Keys < fit*9/10 || tr.Keys > fit*11/10 {
 				t.Errorf("%s: %+v (fit %d)", tr.Name, tr, fit)
