@@ -325,16 +325,7 @@ func evictTarget(ctx context.Context, cfg EvictionConfig, p evictionPlan, t Targ
 		warmup *Config
 		lc     Config
 	}
-	phases := []phase{
-		{PhaseSetNotFull, nil, sets(p.setOps, base+1)},
-		{PhaseFill, nil, sets(p.fillOps, base+2)},
-		{PhaseSetFull, nil, sets(p.setOps, base+3)},
-		{PhaseZipfMix, nil, mix(cfg.MixOps, base+5)},
-	}
-	if cfg.WarmupOps > 0 {
-		w := mix(cfg.WarmupOps, base+4)
-		phases[3].warmup = &w
-	}
+	phases := []phase{{PhaseSetNotFull, nil, sets(p.setOps, base+1)}}
 	if t.Name() == EvictNoBudget {
 		// The keys a full budget holds besides set-not-full's, written in
 		// turn, then overwritten at random.
@@ -343,11 +334,19 @@ func evictTarget(ctx context.Context, cfg EvictionConfig, p evictionPlan, t Targ
 			lc.Dist, lc.Keys = dist, p.overwriteKeys
 			return lc
 		}
-		phases = []phase{
-			{PhaseSetNotFull, nil, sets(p.setOps, base+1)},
-			{PhaseFill, nil, over(p.fillOps, DistSequential, base+2)},
-			{PhaseSetOverwrite, nil, over(p.setOps, DistUniform, base+3)},
+		phases = append(phases,
+			phase{PhaseFill, nil, over(p.fillOps, DistSequential, base+2)},
+			phase{PhaseSetOverwrite, nil, over(p.setOps, DistUniform, base+3)})
+	} else {
+		zipf := phase{PhaseZipfMix, nil, mix(cfg.MixOps, base+5)}
+		if cfg.WarmupOps > 0 {
+			w := mix(cfg.WarmupOps, base+4)
+			zipf.warmup = &w
 		}
+		phases = append(phases,
+			phase{PhaseFill, nil, sets(p.fillOps, base+2)},
+			phase{PhaseSetFull, nil, sets(p.setOps, base+3)},
+			zipf)
 	}
 	for _, ph := range phases {
 		if ph.warmup != nil {
