@@ -7,10 +7,10 @@
 // evicted), the version (Wall int64, Logical uint32, Node uint64,
 // big-endian) at a fixed offset, the expiry (only if set), then the value
 // bytes. Tombstones carry neither value nor expiry; an eviction's
-// tombstone carries the eviction's time in the expiry's place. The encoding is canonical, so a decoded
-// record re-encodes to the same bytes, and DecodeVersion reads the header
-// alone: the last-write-wins check never copies a value. A new format gets
-// a new first byte.
+// tombstone carries the eviction's time in the expiry's place. The
+// encoding is canonical, so a decoded record re-encodes to the same
+// bytes, and DecodeVersion reads the header alone: the last-write-wins
+// check never copies a value. A new format gets a new first byte.
 //
 // # Key layout
 //
@@ -70,7 +70,8 @@
 // interleave between read and commit. ApplyBatch sorts its keys by token,
 // which visits stripes in ascending order; everything that holds several
 // stripes (ApplyBatch, the hint writers, the reclaimer, DropAll,
-// DropHints) takes them ascending, so there is no deadlock. A batch is one Pebble commit. Reads take no stripe.
+// DropHints) takes them ascending, so there is no deadlock. A batch is
+// one Pebble commit. Reads take no stripe.
 //
 // # The presence filter
 //

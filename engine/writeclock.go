@@ -10,8 +10,9 @@ import "sync/atomic"
 // evicts with EvictSampled); until then writers pay one atomic load and
 // samples carry no tick, so their victims are read back. Sample notes
 // the tick before it opens its iterator. Every change of a data key
-// (Apply's writes, the reclaimer's expiries and purges, drops and evictions) takes a new tick after its
-// commit and, before it releases its stripes, raises the key's slot to
+// (Apply's writes, the reclaimer's expiries and purges, drops and
+// evictions) takes a new tick after its commit and, before it releases
+// its stripes, raises the key's slot to
 // it; DropAll raises the floor of every slot. A change the sample's
 // iterator did not see committed after the iterator opened, so after the
 // sample's tick was read: its tick is later, and EvictSampled, which

@@ -27,7 +27,8 @@ const (
 // value, never longer than it (a register's values grow: "9", "10", ...);
 // MSETNX writes an insert's value, never written before; UNLINK and
 // GETDEL delete; RENAME and RENAMENX to another key (gone:<key>) and MOVE
-// to another database (MoveDB) take the key away. So the checker's model of SET and DEL checks them all.
+// to another database (MoveDB) take the key away. So the checker's model
+// of SET and DEL checks them all.
 // FLUSHDB deletes too: one deleter works alone in a database of its own
 // (WorkloadConfig.FlushDB), its key the only one there, and flushes it.
 var Variants = map[Kind][]string{

@@ -217,10 +217,11 @@ func (c *Coordinator) Replicate(ctx context.Context, keys [][]byte, recs []engin
 
 // write sends every batch with its records and waits for the write
 // quorum. It returns, per key, the newest version a replica that answered
-// before the quorum was decided holds above the record's (nil: none did). An owner whose call fails before the quorum is decided is
-// replaced for the keys it carried by the next healthy node, which keeps
-// them as hints for it (sloppy quorum); the substitute's answer counts in
-// the owner's place. Owners that fail with no substitute, or after the
+// before the quorum was decided holds above the record's (nil: none did).
+// An owner whose call fails before the quorum is decided is replaced for
+// the keys it carried by the next healthy node, which keeps them as
+// hints for it (sloppy quorum); the substitute's answer counts in the
+// owner's place. Owners that fail with no substitute, or after the
 // request stopped waiting (a reply sent, a deadline passed, a client
 // gone), get their records as hints held by this node (Config.Hints):
 // every call's answer is handled, by the request or by the goroutine that

@@ -33,7 +33,8 @@ type meta struct {
 
 // encodeMeta lays m out as: version byte, uvarint VNodes, then NodeID,
 // ClientAddr, ClusterAddr and NodeState, each a uvarint length followed by
-// its bytes, then uvarint Boot when it is set. It fails with ErrMetaTooLarge past memberlist.MetaMaxSize.
+// its bytes, then uvarint Boot when it is set. It fails with
+// ErrMetaTooLarge past memberlist.MetaMaxSize.
 func encodeMeta(m meta) ([]byte, error) {
 	if m.VNodes < 0 {
 		return nil, fmt.Errorf("%w: negative vnodes", ErrBadMeta)

@@ -7,6 +7,7 @@
 //	ringcache-bench repair  [flags]   one anti-entropy exchange between two replicas
 //	ringcache-bench nemesis [flags]   fault injection against a 5-node cluster, checked
 //
-// Each subcommand prints a human-readable report, or JSON with --json. The measuring itself lives in package bench; this command only
-// parses flags, wires Ctrl-C to cancellation and prints.
+// Each subcommand prints a human-readable report, or JSON with --json.
+// The measuring itself lives in package bench; this command only parses
+// flags, wires Ctrl-C to cancellation and prints.
 package main

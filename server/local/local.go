@@ -222,8 +222,9 @@ func (l *Store) LocalGet(ctx context.Context, key []byte) (store.LocalRecord, bo
 }
 
 // Lookup is RINGCACHE LOCALGET, on one node or on a cluster member (whose
-// Node answers with it too): the record eng stores under key, tombstones and expired records included (a
-// tombstone with no value), with no quorum.
+// Node answers with it too): the record eng stores under key, tombstones
+// and expired records included (a tombstone with no value), with no
+// quorum.
 func Lookup(ctx context.Context, eng *engine.Engine, key []byte) (store.LocalRecord, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return store.LocalRecord{}, false, err
