@@ -34,7 +34,8 @@ type Options struct {
 	// N, R and W are every node's replication factor and quorums.
 	// Defaults 3, 2, 2.
 	N, R, W int
-	// Timeout bounds each client request. Default 500ms.
+	// Timeout bounds each client request. Default 1s: the race detector
+	// on a busy machine slows a request several times over.
 	Timeout time.Duration
 	// VNodes is every node's token count. Default 64.
 	VNodes int
@@ -69,7 +70,7 @@ func (o *Options) defaults() {
 	def(&o.W, 2)
 	def(&o.VNodes, 64)
 	if o.Timeout == 0 {
-		o.Timeout = 500 * time.Millisecond
+		o.Timeout = time.Second
 	}
 	if o.Wait == 0 {
 		o.Wait = 15 * time.Second
@@ -313,8 +314,12 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	mc.RejoinInterval = 300 * time.Millisecond
 	mc.JoinBackoffMin = 20 * time.Millisecond
 	mc.JoinBackoffMax = 200 * time.Millisecond
-	mc.ProbeInterval = 200 * time.Millisecond
-	mc.ProbeTimeout = 100 * time.Millisecond
+	// Failure detection a few times faster than the defaults, with room
+	// for a probe's answer to wait on a busy machine: a node that misses
+	// probes goes suspect, and on a loaded CI machine with the race
+	// detector 100ms was not enough.
+	mc.ProbeInterval = 400 * time.Millisecond
+	mc.ProbeTimeout = 250 * time.Millisecond
 	mc.SuspicionMult = 4
 	mc.SuspicionMaxTimeoutMult = 6
 	mc.GossipInterval = 20 * time.Millisecond
@@ -322,7 +327,7 @@ func (c *Cluster) config(m *member, eng *engine.Engine, clientAddr string, seeds
 	mc.GossipToTheDeadTime = 2 * time.Second
 	mc.DeadNodeReclaimTime = 500 * time.Millisecond
 	mc.TCPTimeout = 1 * time.Second
-	mc.LeaveTimeout = 300 * time.Millisecond
+	mc.LeaveTimeout = time.Second
 	// Anti-entropy runs when a test asks (RINGCACHE REPAIR) unless it
 	// turns the loop on.
 	cfg.AntiEntropy.Interval = 0
