@@ -47,7 +47,8 @@
 // to two 64-bit slots holding a last-read time and Redis's logarithmic,
 // decaying frequency counter. No write to storage per read, no per-key
 // memory; a key that shares its slots with hotter keys looks hotter, never
-// colder.
+// colder. So a key's write alone bounds its score, and a sampled key is
+// looked up in the Sketch only when that bound could enter the pool.
 //
 // # Backpressure
 //

@@ -244,7 +244,7 @@ type testStore struct {
 	deletes atomic.Int64
 }
 
-func newTestStore(t *testing.T, mod func(*Config)) *testStore {
+func newTestStore(t testing.TB, mod func(*Config)) *testStore {
 	t.Helper()
 	var hook atomic.Pointer[Evictor]
 	ecfg := engine.DefaultConfig()
@@ -297,7 +297,7 @@ func newTestStore(t *testing.T, mod func(*Config)) *testStore {
 
 // put writes n keys named prefix+i with vlen-byte values, version Wall
 // wall, and the expiry exp(i) (0: none), in batches.
-func (ts *testStore) put(t *testing.T, prefix string, n, vlen int, wall int64, exp func(i int) int64) {
+func (ts *testStore) put(t testing.TB, prefix string, n, vlen int, wall int64, exp func(i int) int64) {
 	t.Helper()
 	const batch = 100
 	val := make([]byte, vlen)
@@ -646,5 +646,62 @@ func TestFreqWriteAfterNow(t *testing.T) {
 	s := NewSketch(1 << 16)
 	if got := s.Freq([]byte("new"), now+5, now); got != LFUInit {
 		t.Fatalf("Freq of a key written 5ms after now = %d, want %d (it becomes the best LFU victim)", got, LFUInit)
+	}
+}
+
+// TestBoundAndRefuses: bound is never below score under any policy, and
+// a pool that skips the candidates refuses() turns away by their bound
+// (as choose does, to spare the sketch) ends every step exactly as one
+// offered every candidate its score.
+func TestBoundAndRefuses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	now := int64(1_700_000_000_000)
+	e := &Evictor{sketch: NewSketch(1 << 8)} // few slots: keys share them
+	keys := make([][]byte, 60)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprint("key", i))
+	}
+	for _, pol := range []Policy{AllKeysLRU, AllKeysLFU, VolatileLRU, VolatileLFU, VolatileTTL} {
+		var eager, lazy pool
+		skipped := 0
+		for step := range 5000 {
+			k := keys[rng.IntN(len(keys))]
+			if rng.IntN(3) == 0 {
+				e.sketch.Touch(k, now-rng.Int64N(600_000))
+			}
+			s := engine.Sampled{Token: uint64(len(k)), Version: engine.Version{Wall: now - rng.Int64N(600_000)},
+				ExpireAt: now + rng.Int64N(600_000), Bytes: 10}
+			s.Key = k
+			score, bound := e.score(pol, s, now), e.bound(pol, s, now)
+			if bound < score {
+				t.Fatalf("%v step %d: bound %d < score %d", pol, step, bound, score)
+			}
+			s.Key = nil
+			eager.offer(candidate{key: k, seen: s, score: score})
+			if c := (candidate{key: k, seen: s, score: bound}); lazy.refuses(c) {
+				skipped++
+			} else {
+				c.score = score
+				lazy.offer(c)
+			}
+			if rng.IntN(8) == 0 {
+				a, aok := eager.best()
+				b, bok := lazy.best()
+				if aok != bok || string(a.key) != string(b.key) || a.score != b.score {
+					t.Fatalf("%v step %d: best %q %d, lazily %q %d", pol, step, a.key, a.score, b.key, b.score)
+				}
+			}
+		}
+		if len(eager.c) != len(lazy.c) {
+			t.Fatalf("%v: pools of %d and %d", pol, len(eager.c), len(lazy.c))
+		}
+		for i := range eager.c {
+			if string(eager.c[i].key) != string(lazy.c[i].key) || eager.c[i].score != lazy.c[i].score {
+				t.Fatalf("%v: pools differ at %d", pol, i)
+			}
+		}
+		if pol != VolatileTTL && skipped == 0 {
+			t.Fatalf("%v: no candidate skipped", pol)
+		}
 	}
 }

@@ -389,7 +389,7 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 		}
 		start := len(keys)
 		keys = append(keys, s.Key...)
-		c := candidate{key: keys[start:len(keys):len(keys)], seen: s, score: e.score(pol, s, now)}
+		c := candidate{key: keys[start:len(keys):len(keys)], seen: s, score: e.bound(pol, s, now)}
 		c.seen.Key = nil // the engine's buffer; c.key is the copy
 		rounds[r] = append(rounds[r], c)
 		if len(rounds[r]) == per {
@@ -424,9 +424,13 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 			break
 		}
 		for _, c := range round {
-			if !chosen[string(c.key)] { // a later round may see it again
-				p.offer(c)
+			if chosen[string(c.key)] || p.refuses(c) { // a later round may see it again
+				continue
 			}
+			c.seen.Key = c.key
+			c.score = e.score(pol, c.seen, now)
+			c.seen.Key = nil
+			p.offer(c)
 		}
 		for n := 0; n < perRound; {
 			c, ok := p.best()
@@ -497,6 +501,23 @@ func (e *Evictor) chooseRandom(rounds [][]candidate, from uint64) []candidate {
 
 // perRound is how many keys a round of sampling evicts.
 const perRound = 8
+
+// bound is an upper bound of score(pol, s, now) that needs no look at the
+// sketch: the score of a key never read since its write. A read makes a
+// key less idle and more frequent (the sketch makes keys look hotter,
+// never colder), so it only lowers the score. The pool's policies sample
+// several keys per key they evict and keep few: most sampled keys do not
+// beat the pool's worst even by this bound, and are never looked up in
+// the sketch, whose table is too large to stay in the CPU's caches.
+func (e *Evictor) bound(pol Policy, s engine.Sampled, now int64) uint64 {
+	switch {
+	case pol.lru():
+		return uint64(Access{}.Idle(s.Version.Wall, now))
+	case pol.LFU():
+		return 255 - uint64(e.sketch.FreqOf(Access{}, s.Version.Wall, now))
+	}
+	return e.score(pol, s, now)
+}
 
 // score is how good a victim s is under pol: the higher the better.
 func (e *Evictor) score(pol Policy, s engine.Sampled, now int64) uint64 {

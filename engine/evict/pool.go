@@ -31,11 +31,8 @@ type pool struct {
 // offer adds c if the pool has room or c beats its worst entry, and
 // replaces an entry of the same key. It copies c.key.
 func (p *pool) offer(c candidate) {
-	for i := range p.c {
-		if p.c[i].seen.Token == c.seen.Token && string(p.c[i].key) == string(c.key) {
-			p.c = slices.Delete(p.c, i, i+1)
-			break
-		}
+	if i := p.index(c); i >= 0 {
+		p.c = slices.Delete(p.c, i, i+1)
 	}
 	if len(p.c) == PoolSize {
 		if c.score <= p.c[0].score {
@@ -54,6 +51,25 @@ func (p *pool) offer(c candidate) {
 		return 0
 	})
 	p.c = slices.Insert(p.c, i, c)
+}
+
+// refuses reports that offer would leave the pool as it is for a
+// candidate like c whose score is at most c.score: the pool is full, c
+// does not beat its worst entry, and c's key is not in it. The evictor
+// asks with a bound of the score it can compute without the sketch, and
+// looks a key up in the sketch only when the pool may take it.
+func (p *pool) refuses(c candidate) bool {
+	return len(p.c) == PoolSize && c.score <= p.c[0].score && p.index(c) < 0
+}
+
+// index returns the position of c's key in the pool, or -1.
+func (p *pool) index(c candidate) int {
+	for i := range p.c {
+		if p.c[i].seen.Token == c.seen.Token && string(p.c[i].key) == string(c.key) {
+			return i
+		}
+	}
+	return -1
 }
 
 // best removes and returns the best candidate.
