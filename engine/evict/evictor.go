@@ -424,7 +424,9 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 			break
 		}
 		for _, c := range round {
-			if chosen[string(c.key)] || p.refuses(c) { // a later round may see it again
+			// A key already chosen may come again in a later round; a key
+			// the pool refuses even by its bound is not looked up.
+			if chosen[string(c.key)] || p.refuses(c) {
 				continue
 			}
 			c.seen.Key = c.key
