@@ -48,7 +48,9 @@
 // decaying frequency counter. No write to storage per read, no per-key
 // memory; a key that shares its slots with hotter keys looks hotter, never
 // colder. So a key's write alone bounds its score, and a sampled key is
-// looked up in the Sketch only when that bound could enter the pool.
+// looked up in the Sketch only when that bound could enter the pool; a
+// bitmap of the slots in use answers the lookup of a key with an empty
+// slot (one never read) without a load from the table.
 //
 // # Backpressure
 //

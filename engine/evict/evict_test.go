@@ -178,6 +178,58 @@ func TestSketchLastReadIdle(t *testing.T) {
 	}
 }
 
+// TestSketchBitmap: Peek, which may answer from the bitmap alone, agrees
+// with the slots it would have read, through touches and restores of keys
+// that share slots; and a key's own touch is always seen by its toucher.
+func TestSketchBitmap(t *testing.T) {
+	const minute = 60_000
+	s := NewSketch(1 << 8) // few slots: keys share them
+	rng := rand.New(rand.NewPCG(1, 2))
+	key := func() []byte { return fmt.Appendf(nil, "k%d", rng.IntN(2000)) }
+	now := int64(1000 * minute)
+	skipped := 0
+	for step := range 20_000 {
+		k := key()
+		switch rng.IntN(4) {
+		case 0:
+			s.Touch(k, now)
+		case 1: // an OBJECT look: touched, then put back
+			was := s.Slots(k)
+			s.Touch(k, now)
+			s.Restore(k, was)
+		}
+		now += int64(rng.IntN(5_000))
+		k = key()
+		got, want := s.Peek(k, now), s.combine(s.Slots(k), now)
+		if got != want {
+			t.Fatalf("step %d: Peek(%s) = %+v, its slots say %+v", step, k, got, want)
+		}
+		if a, b := slotPair(k); !s.maybeUsed(a&s.mask) || !s.maybeUsed(b&s.mask) {
+			skipped++
+		}
+	}
+	if skipped == 0 {
+		t.Fatal("the bitmap never answered: the test does not reach it")
+	}
+
+	// Concurrent touches of distinct keys: each toucher sees its own.
+	s = NewSketch(1 << 16)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				k := fmt.Appendf(nil, "g%d-%d", g, i)
+				s.Touch(k, now)
+				if s.Peek(k, now).LastRead == 0 {
+					t.Errorf("%s: touched, then not seen", k)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestSketchFreq(t *testing.T) {
 	const minute = 60_000
 	t0 := int64(1000 * minute) // minute-aligned
