@@ -73,33 +73,36 @@ func pack(sec uint32, minute uint16, counter uint8) uint64 {
 // Touch records an access to key at nowMs.
 func (s *Sketch) Touch(key []byte, nowMs int64) {
 	a, b := slotPair(key)
-	for _, i := range [2]uint64{a & s.mask, b & s.mask} {
-		s.markUsed(i)
-		s.touch(&s.slots[i], nowMs)
-	}
+	s.touch(a&s.mask, nowMs)
+	s.touch(b&s.mask, nowMs)
 }
 
-// markUsed sets slot i's bit in the bitmap, before the slot is written:
-// a reader that finds the bit clear may take the slot for empty. A bit
-// once set stays set (a Restore to zero leaves it), so it is written once.
-func (s *Sketch) markUsed(i uint64) {
-	w, bit := &s.used[i/64], uint64(1)<<(i%64)
-	if w.Load()&bit == 0 {
-		w.Or(bit)
-	}
+// usedBit returns slot i's word and bit in the bitmap.
+func (s *Sketch) usedBit(i uint64) (*atomic.Uint64, uint64) {
+	return &s.used[i/64], uint64(1) << (i % 64)
 }
 
 // maybeUsed reports whether slot i may hold something other than zero.
 func (s *Sketch) maybeUsed(i uint64) bool {
-	return s.used[i/64].Load()&(uint64(1)<<(i%64)) != 0
+	w, bit := s.usedBit(i)
+	return w.Load()&bit != 0
 }
 
-func (s *Sketch) touch(slot *atomic.Uint64, nowMs int64) {
+// touch records an access in slot i. A slot that is still empty gets its
+// bit in the bitmap first, before it is written: a reader that finds the
+// bit clear may take the slot for empty. A non-empty slot has its bit set
+// already (a Restore to zero leaves the bit), so a read of a key that was
+// read before does not touch the bitmap.
+func (s *Sketch) touch(i uint64, nowMs int64) {
+	slot := &s.slots[i]
 	sec, min := uint32(nowMs/1000), uint16(nowMs/60000)
 	for {
 		old := slot.Load()
 		osec, omin, c := unpack(old)
 		if old == 0 {
+			if w, bit := s.usedBit(i); w.Load()&bit == 0 {
+				w.Or(bit)
+			}
 			c = LFUInit // a slot no key used yet: its first key is new
 		} else {
 			c = s.decayed(omin, c, min)
