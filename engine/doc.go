@@ -102,7 +102,9 @@
 // a TTL) summed over the records that are not tombstones. It changes with
 // the live counter, under the same rule, and Open recounts it. Sample
 // draws random live records (those after random tokens) for eviction
-// (engine/evict), and Config.OnRead tells it about reads.
+// (engine/evict), SampleExpiring the records with a TTL through the
+// expiry index (for the volatile policies, when such keys are rare), and
+// Config.OnRead tells it about reads.
 //
 // An eviction is a tombstone with EvictedAt set, of version
 // EvictedVersion(v): the least version newer than the evicted record's
@@ -110,7 +112,8 @@
 // later write. Its grace period runs from EvictedAt and is
 // EvictionGrace (evictions come at the write rate of a full cache). A
 // single node evicts with EvictSampled (or EvictLocal) instead: it deletes
-// the records outright, as no replica needs a tombstone. EvictSampled
+// the records outright, and their expiry entries, as no replica needs a
+// tombstone. EvictSampled
 // takes the records as Sample returned them and reads one back only when
 // the write clock (writeclock.go) says its key changed since the sample.
 //

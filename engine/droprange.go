@@ -177,6 +177,14 @@ func (e *Engine) dropItems(items []dropItem, evicted bool) (int64, error) {
 			_ = b.Close()
 			return 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
+		if exp != 0 && !tomb {
+			// Its expiry entry goes too, rather than wait, stale, until
+			// it is due: eviction samples the index (SampleExpiring).
+			if err := b.Delete(appendIndexKey(nil, exp, kindExpire, dk), nil); err != nil {
+				_ = b.Close()
+				return 0, fmt.Errorf("%w: %w", ErrWrite, err)
+			}
+		}
 		e.cache.drop(dk)
 		if dh := e.elementHash(UserKey(dk), v, exp, tomb); dh != 0 {
 			digs = append(digs, digestDelta{tok: toks[i], h: dh})

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/cockroachdb/pebble"
 )
@@ -78,4 +81,88 @@ func sampleFrom(it *pebble.Iterator, from uint64, maxScan int, clock uint64, fn 
 		}
 		ok = it.Next()
 	}
+}
+
+// SampleExpiring is Sample for the records with an expiry, drawn through
+// the expiry index: it calls fn with the live records that carry an expiry
+// (expired ones included until reclaimed), in the order of their expiry
+// from a starting point that from picks (the due time from/2^64 of the way
+// from the index's first entry to its last), wrapping past the end once,
+// until fn returns false or maxScan expiry entries were looked at. Entries
+// of other kinds (tombstone purges) are stepped over, at most
+// 32*maxScan in all. Eviction's volatile policies use it when keys with a
+// TTL are too few among the others for Sample's windows to find.
+//
+// The index keeps an entry until it is due, also for a record overwritten
+// or deleted since: such an entry counts against maxScan and costs a
+// point read, and is not shown.
+func (e *Engine) SampleExpiring(from uint64, maxScan int, fn func(s Sampled) bool) error {
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer e.leave()
+	clock := e.clock.now() // before the reads: see writeclock.go
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexEnd})
+	if err != nil {
+		return fmt.Errorf("engine: sample expiring: %w", err)
+	}
+	err = e.sampleIndex(it, from, maxScan, clock, fn)
+	return errors.Join(err, it.Close())
+}
+
+func (e *Engine) sampleIndex(it *pebble.Iterator, from uint64, maxScan int, clock uint64, fn func(Sampled) bool) error {
+	if !it.First() {
+		return it.Error()
+	}
+	first, _, _, _ := parseIndexKey(it.Key())
+	if !it.Last() {
+		return it.Error()
+	}
+	last, _, _, _ := parseIndexKey(it.Key())
+	off, _ := bits.Mul64(from, uint64(max(last-first, 0))+1)
+	seek := indexBound(first + int64(off))
+	ok, wrapped := it.SeekGE(seek), false
+	for n, steps := 0, 0; n < maxScan && steps < 32*maxScan; steps++ {
+		if !ok {
+			if wrapped {
+				break
+			}
+			if ok, wrapped = it.First(), true; !ok {
+				break
+			}
+		}
+		k := it.Key()
+		if wrapped && bytes.Compare(k, seek) >= 0 {
+			break // round the whole index
+		}
+		if due, kind, dk, valid := parseIndexKey(k); valid && kind == kindExpire {
+			n++
+			more, err := e.sampleIndexed(dk, due, clock, fn)
+			if err != nil || !more {
+				return err
+			}
+		}
+		ok = it.Next()
+	}
+	return it.Error()
+}
+
+// sampleIndexed shows fn the record of dataKey if it is live and still
+// carries the expiry its index entry was made for (due).
+func (e *Engine) sampleIndexed(dataKey []byte, due int64, clock uint64, fn func(Sampled) bool) (bool, error) {
+	val, closer, err := e.db.Get(dataKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("engine: sample expiring: %w", err)
+	}
+	defer closer.Close()
+	h, derr := decodeHeader(val)
+	if derr != nil || h.tomb || h.expireAt == 0 || clampDue(h.expireAt) != due {
+		return true, nil
+	}
+	key := UserKey(dataKey)
+	return fn(Sampled{Key: key, Token: dataKeyToken(dataKey), Version: h.v, ExpireAt: h.expireAt, Bytes: h.bytes(len(key)),
+		valueLen: h.valueLen, clock: clock}), nil
 }

@@ -26,7 +26,7 @@ func BenchmarkChoose(b *testing.B) {
 			var p pool
 			victims := 0
 			for b.Loop() {
-				victims += len(ts.ev.choose(&p, pol, math.MaxInt64))
+				victims += len(ts.ev.choose(&p, pol, math.MaxInt64, false))
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(victims, 1)), "ns/victim")
 		})

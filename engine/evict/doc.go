@@ -39,6 +39,12 @@
 // keep the best; the unevenness only makes their sample hold more young
 // keys than a uniform one would.
 //
+// The volatile policies look only at keys with a TTL, and these may be
+// too few among the others for a window to hold one. A pass whose window
+// holds none samples the engine's expiry index instead (every key there
+// has a TTL), from a random point in it; only when that holds none this
+// node may evict does the pass find nothing to evict.
+//
 // # The access signal
 //
 // A record's version says when it was written. Reads are recorded by the

@@ -19,10 +19,11 @@ import (
 var ErrConfig = errors.New("evict: invalid config")
 
 // Source is the store eviction reads: its dataset size and samples of
-// its records (engine.Engine).
+// its records, of all of them and of those with an expiry (engine.Engine).
 type Source interface {
 	UsedBytes() int64
 	Sample(froms []uint64, maxScan int, fn func(i int, s engine.Sampled) bool) error
+	SampleExpiring(from uint64, maxScan int, fn func(s engine.Sampled) bool) error
 }
 
 // Config configures an Evictor.
@@ -317,9 +318,10 @@ func (e *Evictor) loop() {
 				e.meanGap = 0 // and the density another set of keys
 				lastPol = pol
 			}
-			victims := e.choose(&p, pol, over)
-			for try := 1; len(victims) == 0 && try < emptyTries; try++ {
-				victims = e.choose(&p, pol, over) // another window
+			victims := e.choose(&p, pol, over, false)
+			if len(victims) == 0 && pol.Volatile() {
+				// Keys with a TTL may be too few for a window to find.
+				victims = e.choose(&p, pol, over, true)
 			}
 			e.empty.Store(len(victims) == 0)
 			if len(victims) == 0 {
@@ -346,14 +348,6 @@ func (e *Evictor) loop() {
 	}
 }
 
-// emptyTries is how many windows, each after a random token of its own,
-// a pass samples before it concludes that the policy finds nothing to
-// evict (empty: under a volatile policy Admit then refuses writes past the
-// budget). Keys with a TTL may be few among many without one, and a window
-// of a few thousand records can miss them all: with a hundred among
-// 40,000 keys, about one window in 150 does.
-const emptyTries = 4
-
 // Victim is a key chosen for eviction: its record as sampled (Key owned
 // by the victim) and the eviction tombstone that deletes that version.
 type Victim struct {
@@ -374,7 +368,15 @@ type Victim struct {
 // the store and costs as much as many steps. Tokens are hashes, so the
 // records after a random token are as random a sample of the keys as
 // records after as many random tokens would be.
-func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
+//
+// With expiring, the sample is drawn from the engine's expiry index
+// instead (Source.SampleExpiring), from a random point in it: every key
+// there has a TTL. The volatile policies fall back on it when a window
+// holds no key with a TTL this node may evict, which happens by chance
+// when such keys are rare (with one in 2,000, about one window in three);
+// only when the index holds none either does a pass find nothing to
+// evict (Admit then refuses writes past the budget).
+func (e *Evictor) choose(p *pool, pol Policy, over int64, expiring bool) []Victim {
 	now := e.cfg.Now().UnixMilli()
 	samples := e.Samples()
 	rounds := make([][]candidate, (e.cfg.BatchKeys+perRound-1)/perRound)
@@ -394,7 +396,7 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 	keys := make([]byte, 0, len(all)*32)
 	r := 0
 	from := rand.Uint64()
-	_ = e.cfg.Source.Sample([]uint64{from}, len(rounds)*max(32*samples, 256), func(_ int, s engine.Sampled) bool {
+	collect := func(s engine.Sampled) bool {
 		if (pol.Volatile() && s.ExpireAt == 0) || !e.cfg.Owns(s.Token) {
 			return true
 		}
@@ -407,7 +409,13 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 			r++
 		}
 		return r < len(rounds)
-	})
+	}
+	maxScan := len(rounds) * max(32*samples, 256)
+	if expiring {
+		_ = e.cfg.Source.SampleExpiring(from, maxScan, collect)
+	} else {
+		_ = e.cfg.Source.Sample([]uint64{from}, maxScan, func(_ int, s engine.Sampled) bool { return collect(s) })
+	}
 	victims := make([]Victim, 0, e.cfg.BatchKeys)
 	chosen := make(map[string]bool, e.cfg.BatchKeys)
 	var freed int64
@@ -422,7 +430,16 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64) []Victim {
 		freed += c.seen.Bytes
 	}
 	if pol.random() {
-		for _, c := range e.chooseRandom(rounds, from) {
+		var cands []candidate
+		if expiring {
+			// In expiry order, not token order: chooseRandom's weighting
+			// by token density does not apply. Taken in random order.
+			cands = slices.Concat(rounds...)
+			rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+		} else {
+			cands = e.chooseRandom(rounds, from)
+		}
+		for _, c := range cands {
 			if freed >= over || len(victims) == e.cfg.BatchKeys {
 				break
 			}

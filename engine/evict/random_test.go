@@ -114,3 +114,48 @@ func TestChooseRandomBounds(t *testing.T) {
 		t.Fatalf("rounds far sparser than the mean gave %d victims, want 1", len(got))
 	}
 }
+
+// TestVolatileRare: keys with a TTL one in 2,000 among keys without one.
+// A window of sampled records misses them all about one time in three,
+// so a pass that sampled only windows (four of them, before) concluded
+// now and then that no key could go, and a write past the budget was
+// refused with keys to evict; a pass now falls back on the expiry index.
+// Every policy evicts only keys with a TTL, and never refuses a write
+// while one is left.
+func TestVolatileRare(t *testing.T) {
+	for _, pol := range []Policy{VolatileLRU, VolatileLFU, VolatileTTL, VolatileRandom} {
+		t.Run(pol.String(), func(t *testing.T) {
+			const budget, plain, writes = 8 << 20, 40_000, 300
+			ts := newTestStore(t, func(c *Config) {
+				c.MaxMemory = budget
+				c.Policy = pol
+				// A write waits for a slow pass (the race detector) rather
+				// than be refused for it; one refused because a pass found
+				// nothing to evict is refused at once.
+				c.MaxWait = 5 * time.Second
+			})
+			wall := time.Now().UnixMilli()
+			ts.put(t, "plain", plain, 100, wall, nil) // about 7 MiB that no volatile policy may evict
+			big := make([]byte, 64<<10)
+			for i := range writes { // about 20 fit beside them
+				if !ts.ev.Admit() {
+					t.Fatalf("write %d refused: %+v, UsedBytes %d, %d keys with a TTL stored",
+						i, ts.ev.Stats(), ts.eng.UsedBytes(), len(ts.stored(t, "ttl")))
+				}
+				r := engine.Record{Version: engine.Version{Wall: time.Now().UnixMilli(), Node: 1}, Value: big, ExpireAt: wall + 3_600_000 + int64(i)}
+				if _, err := ts.eng.ApplyBatch([][]byte{[]byte(fmt.Sprintf("ttl%06d", i))}, []engine.Record{r}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitUsed(t, ts, budget, "UsedBytes within budget")
+			if n := len(ts.stored(t, "plain")); n != plain {
+				t.Fatalf("%d of %d keys without a TTL left", n, plain)
+			}
+			st := ts.ev.Stats()
+			if st.Refused != 0 || st.Evicted < writes-30 {
+				t.Fatalf("stats %+v after %d writes of keys with a TTL", st, writes)
+			}
+			t.Logf("%+v; %d keys with a TTL left", st, len(ts.stored(t, "ttl")))
+		})
+	}
+}

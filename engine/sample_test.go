@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestSampleExpiring checks SampleExpiring against the live records that
+// carry an expiry, in the index's order (expiry, token, key): whatever
+// the start, a large enough maxScan shows each of them once and nothing
+// else (not the records whose expiry was dropped, changed, or that were
+// deleted, whose index entries are stale; not the tombstones' purge
+// entries); a smaller one shows a run of them in that order, wrapping,
+// and stops when fn says.
+func TestSampleExpiring(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	e := mustOpen(t, diskEngineConfig(t, newFakeClock(t0), 1<<20))
+	rng := rand.New(rand.NewPCG(4, 2))
+	type want struct {
+		key string
+		exp int64
+		v   Version
+	}
+	live := map[string]want{}
+	put := func(k string, r Record) {
+		t.Helper()
+		mustApply(t, e, k, r)
+		delete(live, k)
+		if r.Live(t0) && r.ExpireAt != 0 {
+			live[k] = want{k, r.ExpireAt, r.Version}
+		}
+	}
+	for i := range 300 {
+		k := fmt.Sprintf("x%d", i)
+		if i%40 == 0 {
+			k = fmt.Sprintf("{tag}%d", i) // one token: ordered by key
+		}
+		exp := t0 + 1000 + rng.Int64N(5000)
+		if i%30 == 0 {
+			exp = t0 + 3000 // one due time for several keys
+		}
+		put(k, Record{Version: ver(t0, 0, 1), Value: []byte("v"), ExpireAt: exp})
+		switch i % 6 {
+		case 1: // the expiry dropped (PERSIST, or a SET without one)
+			put(k, Record{Version: ver(t0, 1, 1), Value: []byte("w")})
+		case 2: // the expiry moved
+			put(k, Record{Version: ver(t0, 1, 1), Value: []byte("w"), ExpireAt: exp + 777})
+		case 3: // deleted
+			put(k, Record{Version: ver(t0, 1, 1), Tombstone: true})
+		}
+	}
+	for i := range 200 { // keys without an expiry, and tombstones' purge entries
+		put(fmt.Sprintf("p%d", i), Record{Version: ver(t0, 0, 1), Value: []byte("p")})
+		put(fmt.Sprintf("t%d", i), Record{Version: ver(t0, 0, 1), Tombstone: true})
+	}
+	order := make([]want, 0, len(live))
+	for _, w := range live {
+		order = append(order, w)
+	}
+	slices.SortFunc(order, func(a, b want) int {
+		return cmp.Or(cmp.Compare(a.exp, b.exp), cmp.Compare(Token([]byte(a.key)), Token([]byte(b.key))), cmp.Compare(a.key, b.key))
+	})
+	pos := map[string]int{}
+	for i, w := range order {
+		pos[w.key] = i
+	}
+	froms := []uint64{0, math.MaxUint64, 1 << 63}
+	for range 20 {
+		froms = append(froms, rng.Uint64())
+	}
+	for _, tc := range []struct{ maxScan, stop int }{{10_000, 0}, {40, 0}, {7, 0}, {1000, 5}, {1, 0}} {
+		seen := 0
+		for _, from := range froms {
+			var got []string
+			err := e.SampleExpiring(from, tc.maxScan, func(s Sampled) bool {
+				w, ok := live[string(s.Key)]
+				if !ok {
+					t.Fatalf("from %#x: sampled %q, which has no live expiry", from, s.Key)
+				}
+				if s.ExpireAt != w.exp || s.Version != w.v || s.Token != Token(s.Key) || s.Bytes != RecordBytes(len(s.Key), 1, true) {
+					t.Fatalf("from %#x: sampled %+v, want %+v", from, s, w)
+				}
+				got = append(got, string(s.Key))
+				return tc.stop == 0 || len(got) < tc.stop
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.maxScan >= 10_000 && len(got) != len(order) {
+				t.Fatalf("from %#x, maxScan %d: %d records, want all %d", from, tc.maxScan, len(got), len(order))
+			}
+			seen += len(got)
+			// Stale entries count against maxScan: a small one may show none.
+			if len(got) > tc.maxScan || (tc.stop > 0 && len(got) > tc.stop) {
+				t.Fatalf("from %#x, maxScan %d, stop %d: %d records", from, tc.maxScan, tc.stop, len(got))
+			}
+			for i := 1; i < len(got); i++ { // a run of order, wrapping
+				if pos[got[i]] != (pos[got[i-1]]+1)%len(order) {
+					t.Fatalf("from %#x, maxScan %d: %q then %q, not neighbours in expiry order", from, tc.maxScan, got[i-1], got[i])
+				}
+			}
+		}
+		// About 4 in 7 of the expiry entries are current; the froms
+		// are fixed, so this is no matter of luck.
+		limit := min(tc.maxScan, len(order))
+		if tc.stop > 0 {
+			limit = min(limit, tc.stop)
+		}
+		if seen < len(froms)*limit/6 {
+			t.Fatalf("maxScan %d, stop %d: %d records from %d starts", tc.maxScan, tc.stop, seen, len(froms))
+		}
+	}
+	// The start follows from: 0 is the first entry of the index.
+	var first string
+	if err := e.SampleExpiring(0, 1, func(s Sampled) bool { first = string(s.Key); return false }); err != nil {
+		t.Fatal(err)
+	}
+	if first != order[0].key {
+		t.Fatalf("from 0 sampled %q first, want %q", first, order[0].key)
+	}
+}
+
+// TestEvictDropsExpiryEntry: a record evicted outright takes its expiry
+// entry with it, so the entries SampleExpiring looks at are the records
+// left, not the evicted ones waiting, stale, until they are due.
+func TestEvictDropsExpiryEntry(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	e := mustOpen(t, diskEngineConfig(t, newFakeClock(t0), 1<<20))
+	for i := range 100 {
+		mustApply(t, e, fmt.Sprintf("k%d", i), Record{Version: ver(t0, 0, 1), Value: []byte("v"), ExpireAt: t0 + 10_000 + int64(i)})
+	}
+	var victims []Sampled
+	if err := e.Sample([]uint64{0}, 1000, func(_ int, s Sampled) bool {
+		s.Key = slices.Clone(s.Key)
+		victims = append(victims, s)
+		return len(victims) < 90
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.EvictSampled(victims); err != nil || n != 90 {
+		t.Fatalf("EvictSampled = %d, %v; want 90", n, err)
+	}
+	n := 0
+	if err := e.SampleExpiring(0, 10, func(Sampled) bool { n++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 10 {
+		t.Fatalf("SampleExpiring with maxScan 10 showed %d of the 10 records left", n)
+	}
+}
