@@ -20,7 +20,8 @@ var errDropChunk = errors.New("engine: chunk full")
 // [start, end) (as Scan: end <= start wraps, end 0 runs to the end of the
 // ring) and whose version is older than before, keeping the live count
 // and the digest exact; records written since (a newer version) stay.
-// Index entries of dropped records are dropped by the reclaimer when due.
+// A dropped record's expiry entry goes with it; its purge entry (a
+// tombstone's) is dropped by the reclaimer when due.
 // It works dropChunk records at a time, each chunk under its keys'
 // stripes with every record read again under them, so a write racing the
 // drop is either older (dropped) or kept whole; hold, when not nil, runs

@@ -116,7 +116,7 @@ func TestSampleExpiring(t *testing.T) {
 	}
 	// The start follows from: 0 is the first entry of the index.
 	var first string
-	if err := e.SampleExpiring(0, 1, func(s Sampled) bool { first = string(s.Key); return false }); err != nil {
+	if err := e.SampleExpiring(0, 10_000, func(s Sampled) bool { first = string(s.Key); return false }); err != nil {
 		t.Fatal(err)
 	}
 	if first != order[0].key {

@@ -297,6 +297,7 @@ func (e *Evictor) loop() {
 	var p pool
 	var lastPol Policy
 	var lastErr, retryAt time.Time
+	var indexAt time.Time // when a pass last sampled the expiry index
 	for {
 		select {
 		case <-e.stop:
@@ -319,9 +320,13 @@ func (e *Evictor) loop() {
 				lastPol = pol
 			}
 			victims := e.choose(&p, pol, over, false)
-			if len(victims) == 0 && pol.Volatile() {
+			if len(victims) == 0 && pol.Volatile() && (!e.empty.Load() || time.Since(indexAt) >= time.Second) {
 				// Keys with a TTL may be too few for a window to find.
+				indexAt = time.Now()
 				victims = e.choose(&p, pol, over, true)
+			}
+			for try := 1; len(victims) == 0 && try < emptyTries; try++ {
+				victims = e.choose(&p, pol, over, false) // another window
 			}
 			e.empty.Store(len(victims) == 0)
 			if len(victims) == 0 {
@@ -348,6 +353,17 @@ func (e *Evictor) loop() {
 	}
 }
 
+// emptyTries is how many windows, each after a random token of its own,
+// a pass samples before it concludes that the policy finds nothing to
+// evict (empty: under a volatile policy Admit then refuses writes past the
+// budget). A volatile pass samples the expiry index (see choose) after
+// its first window finds nothing, and the other windows only if the index
+// finds nothing either: its entries made stale by rewrites stay until
+// due, and a stretch of them may hide the live ones. While the dataset
+// stays past the budget with nothing found, the index is sampled again
+// once a second, not every pass: it costs a point read per entry.
+const emptyTries = 4
+
 // Victim is a key chosen for eviction: its record as sampled (Key owned
 // by the victim) and the eviction tombstone that deletes that version.
 type Victim struct {
@@ -370,12 +386,14 @@ type Victim struct {
 // records after as many random tokens would be.
 //
 // With expiring, the sample is drawn from the engine's expiry index
-// instead (Source.SampleExpiring), from a random point in it: every key
-// there has a TTL. The volatile policies fall back on it when a window
-// holds no key with a TTL this node may evict, which happens by chance
-// when such keys are rare (with one in 2,000, about one window in three);
-// only when the index holds none either does a pass find nothing to
-// evict (Admit then refuses writes past the budget).
+// instead (Source.SampleExpiring): every key there has a TTL. The
+// volatile policies fall back on it when a window holds no key with a TTL
+// this node may evict, which happens by chance when such keys are rare
+// (with one in 2,000, about one window in three). volatile-ttl reads the
+// index from its start, the nearest expiries; the others from a random
+// due time between its first entry and its last, which is a random key
+// only as far as expiries are spread evenly (a lone far expiry makes the
+// span mostly empty, and most starts wrap to the first entries).
 func (e *Evictor) choose(p *pool, pol Policy, over int64, expiring bool) []Victim {
 	now := e.cfg.Now().UnixMilli()
 	samples := e.Samples()
@@ -412,6 +430,9 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64, expiring bool) []Victi
 	}
 	maxScan := len(rounds) * max(32*samples, 256)
 	if expiring {
+		if pol == VolatileTTL {
+			from = 0 // the index's start: the nearest expiries
+		}
 		_ = e.cfg.Source.SampleExpiring(from, maxScan, collect)
 	} else {
 		_ = e.cfg.Source.Sample([]uint64{from}, maxScan, func(_ int, s engine.Sampled) bool { return collect(s) })
