@@ -21,6 +21,8 @@ type delegate struct {
 	reg  *registry
 	log  *slog.Logger
 	meta atomic.Pointer[[]byte] // this node's encoded metadata
+	// badLeft: a peer's left state was unreadable, and it was logged.
+	badLeft atomic.Bool
 }
 
 var (
@@ -44,12 +46,25 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return b
 }
 
-// NotifyMsg, GetBroadcasts, LocalState and MergeRemoteState carry
-// application state over gossip; membership has none.
-func (d *delegate) NotifyMsg([]byte)                  {}
-func (d *delegate) GetBroadcasts(int, int) [][]byte   { return nil }
-func (d *delegate) LocalState(bool) []byte            { return nil }
-func (d *delegate) MergeRemoteState(_ []byte, _ bool) {}
+// NotifyMsg and GetBroadcasts carry application messages over gossip;
+// membership has none.
+func (d *delegate) NotifyMsg([]byte)                {}
+func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
+
+// LocalState and MergeRemoteState carry, in the periodic full-state
+// exchange, the runs of the members that left (see leftstate.go).
+func (d *delegate) LocalState(bool) []byte { return encodeLeft(d.reg.leftRuns()) }
+
+func (d *delegate) MergeRemoteState(buf []byte, _ bool) {
+	runs, err := decodeLeft(buf)
+	if err != nil {
+		if !d.badLeft.Swap(true) {
+			d.log.Warn("membership: a peer's list of members that left is unreadable (logged once)", "err", err)
+		}
+		return
+	}
+	d.reg.mergeLeft(runs)
+}
 
 // NotifyAlive vets every alive message before memberlist applies it; this
 // catches peers that arrive by gossip or periodic push/pull, where

@@ -70,8 +70,12 @@
 //
 // States. Alive, Dead and Left come from memberlist's events; a member
 // that advertised the leaving state before it disappeared is Left (it said
-// goodbye), otherwise Dead. Dead members stay in the list: a failure is
-// presumed transient and the member keeps its place in the ring. Suspect
+// goodbye), otherwise Dead. A goodbye that missed this node reaches it
+// later through the periodic full-state exchange: each node sends the runs
+// (id and boot id) of the members it saw leave, and a member this node
+// holds Dead in that same run becomes Left (leftstate.go). Dead members
+// stay in the list: a failure is presumed transient and the member keeps
+// its place in the ring. Suspect
 // is this node's own view: memberlist keeps its suspicion state private,
 // so a member is Suspect from the moment this node's probe of it fails
 // (memberlist logs that, and the log adapter watches for it) until one of

@@ -126,6 +126,46 @@ func TestLeaveIsLeft(t *testing.T) {
 
 // TestCloseIsNotLeave: a node that stops (Close, as on SIGTERM) is seen
 // dead, never left, and alive again once it is back.
+// TestMissedGoodbyeSpreads: a member that left, seen left by one node
+// and dead by another (its goodbye missed that one), ends left on both:
+// the one that saw it leave says so in the periodic full-state exchange.
+// A stop that was not a leave stays dead on both.
+func TestMissedGoodbyeSpreads(t *testing.T) {
+	nodes := startCluster(t, "g", 4, nil)
+	boot3 := nodes[2].boot
+	for _, n := range nodes[2:] {
+		if err := n.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+	waitFor(t, deadline, func() string {
+		for _, n := range nodes[:2] {
+			if got := view(n.Members()); got != "g1:alive,g2:alive,g3:dead,g4:dead" {
+				return fmt.Sprintf("%s sees %s", n.cfg.NodeID, got)
+			}
+		}
+		return ""
+	})
+	// g2 takes in g3's goodbye, as if its NodeLeaving update had reached
+	// g2 alone; g4 stopped without one.
+	md := nodes[2].localMeta()
+	md.NodeState = NodeLeaving
+	raw, err := encodeMeta(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes[1].reg.gone("g3", raw)
+	waitFor(t, deadline, func() string {
+		if got := view(nodes[0].Members()); got != "g1:alive,g2:alive,g3:left,g4:dead" {
+			return "g1 sees " + got
+		}
+		return ""
+	})
+	if m, _ := nodes[0].reg.get("g3"); m.NodeState != NodeLeaving || nodes[0].reg.mu.boots["g3"] != boot3 {
+		t.Fatalf("g1 holds g3 as %+v", m)
+	}
+}
+
 func TestCloseIsNotLeave(t *testing.T) {
 	nodes := startCluster(t, "c", 3, nil)
 	addr := nodes[2].addr()

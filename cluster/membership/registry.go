@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -33,6 +34,10 @@ type registry struct {
 		// warned holds the refusals already logged (id@addr: reason), so
 		// gossip that repeats a bad peer does not repeat the log line.
 		warned map[string]struct{}
+		// boots holds each member's boot id as last seen in its metadata
+		// (0: not known), which tells one run of it from another (see
+		// leftstate.go).
+		boots map[string]uint64
 	}
 }
 
@@ -40,6 +45,7 @@ func newRegistry(log *slog.Logger, changed func()) *registry {
 	r := &registry{log: log, changed: changed}
 	r.mu.members = make(map[string]Member)
 	r.mu.warned = make(map[string]struct{})
+	r.mu.boots = make(map[string]uint64)
 	return r
 }
 
@@ -114,6 +120,7 @@ func (r *registry) alive(name, addr string, raw []byte) {
 		return
 	}
 	r.mu.Lock()
+	r.mu.boots[name] = m.Boot
 	r.mu.members[name] = Member{
 		ID:          name,
 		GossipAddr:  addr,
@@ -139,6 +146,7 @@ func (r *registry) gone(name string, raw []byte) {
 	}
 	if md, err := decodeMeta(raw); err == nil {
 		m.NodeState = md.NodeState
+		r.mu.boots[name] = md.Boot
 	}
 	m.State = Dead
 	if m.NodeState == NodeLeaving {
@@ -168,6 +176,43 @@ func (r *registry) setLeft(name string) {
 		r.mu.members[name] = m
 	}
 	r.mu.Unlock()
+}
+
+// leftRuns returns the runs of the members that left, those whose boot id
+// is known, sorted by id: what this node tells its peers (leftstate.go).
+func (r *registry) leftRuns() []leftRun {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var runs []leftRun
+	for id, m := range r.mu.members {
+		if b := r.mu.boots[id]; m.State == Left && b != 0 {
+			runs = append(runs, leftRun{ID: id, Boot: b})
+		}
+	}
+	slices.SortFunc(runs, func(a, b leftRun) int { return cmp.Compare(a.ID, b.ID) })
+	return runs
+}
+
+// mergeLeft takes a peer's word that runs left: a member this node holds
+// Dead in the same run (the same boot id) becomes Left, as if its goodbye
+// had reached this node. Members alive, suspect, already left, unknown or
+// seen in another run are left alone.
+func (r *registry) mergeLeft(runs []leftRun) {
+	r.mu.Lock()
+	hit := false
+	for _, run := range runs {
+		m, ok := r.mu.members[run.ID]
+		if !ok || m.State != Dead || run.Boot == 0 || r.mu.boots[run.ID] != run.Boot {
+			continue
+		}
+		m.State, m.NodeState = Left, NodeLeaving
+		r.mu.members[run.ID] = m
+		hit = true
+	}
+	r.mu.Unlock()
+	if hit {
+		r.changed()
+	}
 }
 
 func (r *registry) setState(name string, from, to State) {

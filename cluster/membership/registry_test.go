@@ -1,8 +1,13 @@
 package membership
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -182,4 +187,99 @@ func TestRegistryChangeNotifications(t *testing.T) {
 	if got := view(r.members()); got != "n1:dead" {
 		t.Fatalf("members %s, want n1:dead (garbage join kept out)", got)
 	}
+}
+
+// TestRegistryMergeLeft: a peer's word that a run left turns that run,
+// held Dead here, Left; not another run of the member, not one alive or
+// suspect, not one unknown.
+func TestRegistryMergeLeft(t *testing.T) {
+	r, _, changes := newTestRegistry()
+	meta := func(id, state string, boot uint64) []byte {
+		m := sampleMeta()
+		m.NodeID, m.NodeState, m.Boot = id, state, boot
+		b, err := encodeMeta(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for i, id := range []string{"a", "b", "c", "d"} {
+		r.alive(id, fmt.Sprintf("10.0.0.%d:7946", i), meta(id, NodeNormal, uint64(100+i)))
+	}
+	r.gone("a", meta("a", NodeNormal, 100)) // dead, run 100
+	r.gone("b", meta("b", NodeNormal, 101)) // dead, run 101
+	r.suspect("c")                          // suspect, run 102
+	r.gone("d", meta("d", NodeLeaving, 103))
+	if got := r.leftRuns(); !slices.Equal(got, []leftRun{{"d", 103}}) {
+		t.Fatalf("leftRuns = %v, want d of run 103", got)
+	}
+	before := changes.Load()
+	r.mergeLeft([]leftRun{{"a", 100}, {"b", 999}, {"c", 102}, {"x", 1}, {"b", 0}})
+	states := map[string]State{}
+	for _, m := range r.members() {
+		states[m.ID] = m.State
+	}
+	if want := map[string]State{"a": Left, "b": Dead, "c": Suspect, "d": Left}; !maps.Equal(states, want) {
+		t.Fatalf("states %v, want %v", states, want)
+	}
+	if m, _ := r.get("a"); m.NodeState != NodeLeaving {
+		t.Fatalf("a merged left with node state %q", m.NodeState)
+	}
+	if changes.Load() != before+1 {
+		t.Fatalf("%d change notices for one merge that changed a member", changes.Load()-before)
+	}
+	r.mergeLeft([]leftRun{{"a", 100}})
+	if changes.Load() != before+1 {
+		t.Fatal("a merge that changed nothing was announced")
+	}
+	// A member back alive in a new run is not its old run's leave.
+	r.alive("b", "10.0.0.1:7946", meta("b", NodeNormal, 200))
+	r.gone("b", meta("b", NodeNormal, 200))
+	r.mergeLeft([]leftRun{{"b", 101}})
+	if m, _ := r.get("b"); m.State != Dead {
+		t.Fatalf("b of run 200 took run 101's leave: %v", m.State)
+	}
+}
+
+func TestLeftStateCodec(t *testing.T) {
+	runs := []leftRun{{"n1", 1}, {"", 0}, {strings.Repeat("x", 255), 1 << 63}}
+	got, err := decodeLeft(encodeLeft(runs))
+	if err != nil || !slices.Equal(got, runs) {
+		t.Fatalf("round trip = %v, %v", got, err)
+	}
+	if got, err := decodeLeft(nil); err != nil || got != nil {
+		t.Fatalf("empty = %v, %v", got, err)
+	}
+	good := encodeLeft(runs)
+	for i := 1; i < len(good); i++ {
+		if _, err := decodeLeft(good[:i]); !errors.Is(err, ErrBadMeta) {
+			t.Fatalf("truncated to %d bytes: %v", i, err)
+		}
+	}
+	for name, b := range map[string][]byte{
+		"version":  {2, 0},
+		"count":    {1, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"trailing": append(encodeLeft(runs), 0),
+		"long id":  append([]byte{1, 1}, binary.AppendUvarint(nil, 300)...),
+	} {
+		if _, err := decodeLeft(b); !errors.Is(err, ErrBadMeta) {
+			t.Errorf("%s: %v, want ErrBadMeta", name, err)
+		}
+	}
+}
+
+func FuzzDecodeLeft(f *testing.F) {
+	f.Add(encodeLeft([]leftRun{{"n1", 7}, {"n2", 1 << 40}}))
+	f.Add([]byte{1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		runs, err := decodeLeft(b)
+		if err != nil {
+			return
+		}
+		// Varints may be written longer than needed: compare the runs.
+		again, err := decodeLeft(encodeLeft(runs))
+		if err != nil || !slices.Equal(again, runs) {
+			t.Fatalf("%x decodes to %v, which encodes and decodes to %v, %v", b, runs, again, err)
+		}
+	})
 }
