@@ -72,7 +72,7 @@
 // that advertised the leaving state before it disappeared is Left (it said
 // goodbye), otherwise Dead. A goodbye that missed this node reaches it
 // later through the periodic full-state exchange: each node sends the runs
-// (id and boot id) of the members it saw leave, and a member this node
+// (id and boot id) of the members it knows left, and a member this node
 // holds Dead in that same run becomes Left (leftstate.go). Dead members
 // stay in the list: a failure is presumed transient and the member keeps
 // its place in the ring. Suspect

@@ -11,10 +11,15 @@ import (
 // the member Dead when its probes fail, and memberlist ignores a later
 // word that it left, since it already holds it dead. So the members that
 // left travel in memberlist's periodic full-state exchange as well
-// (Delegate.LocalState and MergeRemoteState): each run that left, by id
-// and boot id, and a node that holds that same run Dead takes it as Left.
-// The boot id keeps a leave from reaching a later run of the node: a run
-// that restarts after its leave is a new member, not a left one.
+// (Delegate.LocalState and MergeRemoteState): each run a node knows left
+// (seen itself or told by a peer), by id and boot id, and a node that
+// holds that same run Dead takes it as Left. The boot id keeps a leave
+// from reaching a later run of the node: a run that restarts after its
+// leave is a new member, not a left one.
+//
+// Boot ids are not persisted with the roster: a node that restarts before
+// a peer tells it, or that was down while the member left, knows the
+// member only from its roster, with no boot id, and keeps it Dead.
 
 // leftRun is one run of a member that left: its id and boot id.
 type leftRun struct {
@@ -54,7 +59,7 @@ func decodeLeft(b []byte) ([]leftRun, error) {
 		return nil, fmt.Errorf("%w: left state count", ErrBadMeta)
 	}
 	b = b[k:]
-	runs := make([]leftRun, 0, n)
+	runs := make([]leftRun, 0, min(n, 1024))
 	for range n {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > maxMetaString || l > uint64(len(b)-k) {
