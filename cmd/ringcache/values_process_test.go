@@ -204,6 +204,11 @@ func TestProcessValueOverFrameLimitAndPromptShutdown(t *testing.T) {
 // Past --shutdown-timeout the watchdog ends the process whatever is still
 // running, with exit status 1 and a log line saying why; the writes it
 // acknowledged are all there after a restart on the same data directory.
+//
+// The watchdog's clock starts when its goroutine sees the signal. On a
+// loaded machine that goroutine can wait longer than the whole shutdown
+// (9 ms once in CI), and the node then exits 0 having stopped cleanly:
+// such a run is tried again, up to five times in all.
 func TestProcessShutdownWatchdog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process twice")
@@ -215,21 +220,28 @@ func TestProcessShutdownWatchdog(t *testing.T) {
 	// server and engine.
 	cluster := []string{"--cluster-listen", freeAddr(t), "--gossip-listen", freeAddr(t),
 		"--replicas", "1", "--read-quorum", "1", "--write-quorum", "1"}
-	n := startNode(t, addr, append([]string{"--data-dir", dir, "--shutdown-timeout", "1ns", "--log-level", "info"}, cluster...)...)
-	cl := redis.NewClient(&redis.Options{Addr: addr})
-	defer cl.Close()
 	ctx := context.Background()
-	for i := range 500 {
-		if err := cl.Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
-			t.Fatal(err)
+	var n *node
+	try := 1
+	for ; ; try++ {
+		n = startNode(t, addr, append([]string{"--data-dir", dir, "--shutdown-timeout", "1ns", "--log-level", "info"}, cluster...)...)
+		cl := redis.NewClient(&redis.Options{Addr: addr})
+		for i := range 500 {
+			if err := cl.Set(ctx, fmt.Sprint("k", i), i+try, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	start := time.Now()
-	err := n.stop()
-	took := time.Since(start)
-	t.Logf("exit after %v: %v", took, err)
-	if n.ExitCode() != 1 {
-		t.Fatalf("exit %v, want status 1 from the watchdog\n%s", err, n.logText())
+		_ = cl.Close()
+		start := time.Now()
+		err := n.stop()
+		took := time.Since(start)
+		t.Logf("try %d: exit after %v: %v", try, took, err)
+		if n.ExitCode() == 1 {
+			break
+		}
+		if n.ExitCode() != 0 || try == 5 || strings.Contains(n.logText(), "did not finish within shutdown-timeout") {
+			t.Fatalf("exit %v, want status 1 from the watchdog\n%s", err, n.logText())
+		}
 	}
 	if !strings.Contains(n.logText(), "did not finish within shutdown-timeout") {
 		t.Fatalf("no watchdog line in the log:\n%s", n.logText())
@@ -238,8 +250,8 @@ func TestProcessShutdownWatchdog(t *testing.T) {
 	cl2 := redis.NewClient(&redis.Options{Addr: addr})
 	defer cl2.Close()
 	for i := range 500 {
-		if v, err := cl2.Get(ctx, fmt.Sprint("k", i)).Int(); err != nil || v != i {
-			t.Fatalf("k%d after the forced exit: %v, %v", i, v, err)
+		if v, err := cl2.Get(ctx, fmt.Sprint("k", i)).Int(); err != nil || v != i+try {
+			t.Fatalf("k%d after the forced exit: %v, %v; want %d", i, v, err, i+try)
 		}
 	}
 }
