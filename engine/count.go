@@ -75,7 +75,7 @@ func (e *Engine) dueExpiries(nowMs int64, fn func(dataKey []byte, exp int64)) er
 		if val, closer, err := e.db.Get(dk); err == nil {
 			_, exp, tomb, derr := DecodeVersion(val)
 			_ = closer.Close()
-			if derr == nil && !tomb && exp != 0 && clampDue(exp) == due {
+			if derr == nil && expiryCurrent(due, exp, tomb) {
 				fn(dk, exp)
 			}
 		}

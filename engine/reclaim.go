@@ -191,7 +191,7 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 	v, exp, tomb := h.v, h.expireAt, h.tomb
 	key := UserKey(en.dataKey)
 	switch {
-	case en.kind == kindExpire && !tomb && exp != 0 && clampDue(exp) == en.due && exp <= now:
+	case en.kind == kindExpire && expiryCurrent(en.due, exp, tomb) && exp <= now:
 		// Same version: an older copy from a replica can never win over
 		// the tombstone and resurrect the value.
 		t := Record{Version: v, Tombstone: true}
@@ -233,3 +233,11 @@ func (e *Engine) setIndex(b *pebble.Batch, due int64, kind byte, dataKey []byte,
 
 // clampDue maps a time to the due time its index entry is stored under.
 func clampDue(ms int64) int64 { return max(ms, 0) }
+
+// expiryCurrent reports whether an expiry entry due at due is the one of
+// a record in the state exp, tomb: a live record that still carries that
+// expiry. Entries are not removed when a write changes or drops the
+// expiry; they go stale.
+func expiryCurrent(due, exp int64, tomb bool) bool {
+	return !tomb && exp != 0 && clampDue(exp) == due
+}

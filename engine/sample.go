@@ -72,12 +72,8 @@ func sampleFrom(it *pebble.Iterator, from uint64, maxScan int, clock uint64, fn 
 			return // round the whole keyspace
 		}
 		h, derr := decodeHeader(it.Value())
-		if derr == nil && !h.tomb && len(k) >= dataKeyHeader {
-			key := UserKey(k)
-			if !fn(Sampled{Key: key, Token: dataKeyToken(k), Version: h.v, ExpireAt: h.expireAt, Bytes: h.bytes(len(key)),
-				valueLen: h.valueLen, clock: clock}) {
-				return
-			}
+		if derr == nil && !h.tomb && len(k) >= dataKeyHeader && !fn(sampledOf(k, h, clock)) {
+			return
 		}
 		ok = it.Next()
 	}
@@ -159,10 +155,15 @@ func (e *Engine) sampleIndexed(dataKey []byte, due int64, clock uint64, fn func(
 	}
 	defer closer.Close()
 	h, derr := decodeHeader(val)
-	if derr != nil || h.tomb || h.expireAt == 0 || clampDue(h.expireAt) != due {
+	if derr != nil || !expiryCurrent(due, h.expireAt, h.tomb) {
 		return true, nil
 	}
+	return fn(sampledOf(dataKey, h, clock)), nil
+}
+
+// sampledOf is the Sampled of the live record dataKey with header h.
+func sampledOf(dataKey []byte, h header, clock uint64) Sampled {
 	key := UserKey(dataKey)
-	return fn(Sampled{Key: key, Token: dataKeyToken(dataKey), Version: h.v, ExpireAt: h.expireAt, Bytes: h.bytes(len(key)),
-		valueLen: h.valueLen, clock: clock}), nil
+	return Sampled{Key: key, Token: dataKeyToken(dataKey), Version: h.v, ExpireAt: h.expireAt, Bytes: h.bytes(len(key)),
+		valueLen: h.valueLen, clock: clock}
 }
