@@ -310,10 +310,17 @@ func (e *Engine) purgeDue(t Record) int64 {
 // storedHeader reads the header of the record under dataKey (exists:
 // one is stored); undecodable records count as absent.
 func (e *Engine) storedHeader(dataKey []byte) (h header, exists bool, err error) {
+	// The presence filter first: the caller holds the key's stripe, so a
+	// key it does not know is stored nowhere, the row cache included
+	// (presence.go), and a new key, the common write, is answered
+	// without a lookup in the row cache's index.
+	if e.presence.absent(UserKey(dataKey)) {
+		return header{}, false, nil
+	}
 	if r, vlen, present, cached := e.cache.get(dataKey, nil); cached {
 		return header{v: r.Version, expireAt: r.ExpireAt, evictedAt: r.EvictedAt, tomb: r.Tombstone, valueLen: vlen}, present, nil
 	}
-	val, closer, err := e.getData(dataKey)
+	val, closer, err := e.db.Get(dataKey) // the filter was asked above
 	if errors.Is(err, pebble.ErrNotFound) {
 		return header{}, false, nil
 	}

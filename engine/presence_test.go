@@ -199,6 +199,18 @@ func TestPresenceKnowsStoredKeys(t *testing.T) {
 	if absent < 950 {
 		t.Fatalf("the filter knew only %d of 1000 absent keys were absent", absent)
 	}
+	// A write of a new key asks the filter before the row cache: a key
+	// the filter does not know costs no lookup in the cache's index.
+	before := e.Stats()
+	for i := range 1000 {
+		if ok, err := e.Apply([]byte(fmt.Sprintf("other%d", i)), val(ver(11, 0, 1), "new")); err != nil || !ok {
+			t.Fatalf("new key other%d: applied %v, err %v", i, ok, err)
+		}
+	}
+	after := e.Stats()
+	if looked := (after.RowCacheHits + after.RowCacheMisses) - (before.RowCacheHits + before.RowCacheMisses); looked > uint64(1000-absent) {
+		t.Fatalf("writes of 1000 new keys, %d known absent, looked %d up in the row cache", absent, looked)
+	}
 	if st := e.Stats(); st.PresenceBytes == 0 {
 		t.Fatalf("stats: presence bytes %d", st.PresenceBytes)
 	}
