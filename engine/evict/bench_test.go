@@ -24,9 +24,10 @@ func BenchmarkChoose(b *testing.B) {
 				ts.ev.sketch.Touch(fmt.Appendf(nil, "%c%06d", 'a'+i%minutes, i/minutes), now-int64(i%600)*1000)
 			}
 			var p pool
+			var sc scratch
 			victims := 0
 			for b.Loop() {
-				victims += len(ts.ev.choose(&p, pol, math.MaxInt64, false))
+				victims += len(ts.ev.choose(&p, &sc, pol, math.MaxInt64, false))
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(victims, 1)), "ns/victim")
 		})

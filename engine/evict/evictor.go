@@ -295,6 +295,7 @@ func (e *Evictor) loop() {
 	t := time.NewTicker(e.cfg.Interval)
 	defer t.Stop()
 	var p pool
+	var sc scratch
 	var lastPol Policy
 	var lastErr, retryAt time.Time
 	var indexAt time.Time // when a pass last sampled the expiry index
@@ -319,14 +320,14 @@ func (e *Evictor) loop() {
 				e.meanGap = 0 // and the density another set of keys
 				lastPol = pol
 			}
-			victims := e.choose(&p, pol, over, false)
+			victims := e.choose(&p, &sc, pol, over, false)
 			if len(victims) == 0 && pol.Volatile() && (!e.empty.Load() || time.Since(indexAt) >= time.Second) {
 				// Keys with a TTL may be too few for a window to find.
 				indexAt = time.Now()
-				victims = e.choose(&p, pol, over, true)
+				victims = e.choose(&p, &sc, pol, over, true)
 			}
 			for try := 1; len(victims) == 0 && try < emptyTries; try++ {
-				victims = e.choose(&p, pol, over, false) // another window
+				victims = e.choose(&p, &sc, pol, over, false) // another window
 			}
 			e.empty.Store(len(victims) == 0)
 			if len(victims) == 0 {
@@ -394,7 +395,7 @@ type Victim struct {
 // due time between its first entry and its last, which is a random key
 // only as far as expiries are spread evenly (a lone far expiry makes the
 // span mostly empty, and most starts wrap to the first entries).
-func (e *Evictor) choose(p *pool, pol Policy, over int64, expiring bool) []Victim {
+func (e *Evictor) choose(p *pool, sc *scratch, pol Policy, over int64, expiring bool) []Victim {
 	now := e.cfg.Now().UnixMilli()
 	samples := e.Samples()
 	rounds := make([][]candidate, (e.cfg.BatchKeys+perRound-1)/perRound)
@@ -402,12 +403,15 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64, expiring bool) []Victi
 	if pol.random() {
 		per = randomLook * perRound
 	}
-	// The rounds share one array, and the sampled keys one buffer: a
-	// batch looks at hundreds of keys and allocates a copy only of those
-	// the pool keeps.
+	// The rounds share one array, kept from batch to batch, and the
+	// sampled keys one buffer: a batch looks at hundreds of keys and
+	// allocates a copy only of those the pool keeps.
 	// The buffer is the batch's own (Delete may keep the victims' keys);
 	// when it grows, the keys already cut from it keep the old array.
-	all := make([]candidate, len(rounds)*per)
+	if n := len(rounds) * per; cap(sc.cands) < n {
+		sc.cands = make([]candidate, n)
+	}
+	all := sc.cands[:len(rounds)*per]
 	for i := range rounds {
 		rounds[i] = all[i*per : i*per : (i+1)*per]
 	}
@@ -438,7 +442,11 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64, expiring bool) []Victi
 		_ = e.cfg.Source.Sample([]uint64{from}, maxScan, func(_ int, s engine.Sampled) bool { return collect(s) })
 	}
 	victims := make([]Victim, 0, e.cfg.BatchKeys)
-	chosen := make(map[string]bool, e.cfg.BatchKeys)
+	if sc.chosen == nil {
+		sc.chosen = make(map[string]bool, e.cfg.BatchKeys)
+	}
+	chosen := sc.chosen
+	clear(chosen)
 	var freed int64
 	take := func(c candidate) {
 		if chosen[string(c.key)] {
@@ -495,6 +503,14 @@ func (e *Evictor) choose(p *pool, pol Policy, over int64, expiring bool) []Victi
 		}
 	}
 	return victims
+}
+
+// scratch is the memory choose reuses from batch to batch: the array of
+// sampled candidates and the set of keys chosen. Nothing choose returns
+// points into it. The loop owns one, as it owns the pool.
+type scratch struct {
+	cands  []candidate
+	chosen map[string]bool
 }
 
 // randomLook is how many keys the random policies look at per key they
