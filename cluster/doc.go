@@ -162,7 +162,9 @@
 //   - Stopping is not leaving. Close stops gossip without a goodbye: the
 //     other members see this node dead and see it alive again when it
 //     returns, so a restart or a crash never moves ownership. Leave (and
-//     RINGCACHE LEAVE, REMOVE, --replace) are the operations that do.
+//     RINGCACHE LEAVE, REMOVE, --replace) are the operations that do. A
+//     node says goodbye only once the layout has it Left: a Leave that
+//     fails or runs out of time stops it as Close does.
 //   - A node that reaches no other ring member by gossip is isolated
 //     (node_isolation.go) and refuses requests instead of serving them as
 //     if it were the whole cluster.

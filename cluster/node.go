@@ -339,14 +339,18 @@ func (n *Node) Close() error {
 
 // Leave takes this node out of the cluster for good (StartLeave), waits
 // until the others have streamed its ranges and the layout has it Left,
-// or ctx ends, then stops as Close does, announcing the departure to
-// gossip. A restart or a crash is not a departure.
+// or ctx ends, then stops as Close does: it announces the departure to
+// gossip only if the layout has it Left. A leave that failed or did not
+// finish in time stops the node as a restart would, and the others see
+// it dead and keep its place, hints and replicas until it returns or is
+// removed; a goodbye would have them take it for gone while the layout
+// still has it own its ranges. A restart or a crash is not a departure.
 func (n *Node) Leave(ctx context.Context) error {
 	err := n.StartLeave(ctx)
 	if err == nil {
 		err = n.awaitLeft(ctx)
 	}
-	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx, true) })
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx, n.left()) })
 	return errors.Join(err, n.closeErr)
 }
 

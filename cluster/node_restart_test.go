@@ -11,6 +11,7 @@ import (
 	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/bench/loopback"
 	"github.com/ringcache/ringcache/cluster/coordinator"
+	"github.com/ringcache/ringcache/cluster/layout"
 	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server"
@@ -196,6 +197,33 @@ func TestLeaveDropsFromRing(t *testing.T) {
 	}
 	if left != 1 {
 		t.Fatalf("members %s", states(a))
+	}
+}
+
+// TestFailedLeaveSaysNoGoodbye: a Leave the layout never carried out
+// (here its context ends before the proposal) stops the node without a
+// goodbye: the other member sees it dead, not left, and keeps its place
+// in the ring.
+func TestFailedLeaveSaysNoGoodbye(t *testing.T) {
+	a := pairNode(t, "n1", memEngine(t), "")
+	b := pairNode(t, "n2", memEngine(t), "", a.GossipAddr())
+	waitJoined(t, a, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.Leave(ctx); err == nil {
+		t.Fatal("Leave with a context already ended succeeded")
+	}
+	waitUntil(t, "n2 dead", func() error {
+		if got := states(a); got != "n1:alive,n2:dead" {
+			return fmt.Errorf("n1 sees %s", got)
+		}
+		return nil
+	})
+	if got := a.Owners([]byte("k")); len(got) != 2 {
+		t.Fatalf("owners once n2 stopped: %v", got)
+	}
+	if m, ok := a.lay.current().Member("n2"); !ok || m.State != layout.Normal {
+		t.Fatalf("n1's layout has n2 %v (listed %v)", m.State, ok)
 	}
 }
 
