@@ -153,7 +153,8 @@ func (l *Log) snapIndex() uint64 {
 
 // Propose replicates cmd and waits until this member applied it,
 // returning the machine's result. It retries while no leader accepts
-// the proposal, until ctx ends (ErrNoLeader). A proposal whose result
+// the proposal, until ctx ends (ErrNoLeader); with ctx already ended it
+// proposes nothing. A proposal whose result
 // never arrives may still be applied later: commands should be
 // idempotent or carry what makes a repeat harmless.
 //
@@ -177,6 +178,12 @@ func (l *Log) Propose(ctx context.Context, cmd []byte) error {
 	}()
 	wait := l.cfg.TickInterval * time.Duration(l.cfg.ElectionTicks) * 2
 	for {
+		if err := ctx.Err(); err != nil {
+			// Raft takes a proposal even with its context done, when it
+			// can (its select picks at random): an ended context
+			// proposes nothing, neither first nor again.
+			return fmt.Errorf("%w: %w", ErrNoLeader, err)
+		}
 		deadline := time.Now().Add(wait)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 			deadline = d

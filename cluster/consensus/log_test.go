@@ -139,6 +139,24 @@ func TestMinorityCannotCommit(t *testing.T) {
 	converged(t, []string{"voter+1", "voter+2", "voter+3", "majority"}, ms...)
 }
 
+// TestEndedContextProposesNothing: a proposal whose context has ended
+// is refused and never applied (raft itself would take it about half the
+// time), on the leader and on a follower that forwards.
+func TestEndedContextProposesNothing(t *testing.T) {
+	n := newNetwork()
+	ms := groupOf3(t, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 40 {
+		mb := ms[i%len(ms)]
+		if err := mb.log.Propose(ctx, []byte("ended")); !errors.Is(err, ErrNoLeader) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("proposal with an ended context on member %d: %v, want ErrNoLeader and context.Canceled", mb.id, err)
+		}
+	}
+	propose(t, ms[0].log, "after")
+	converged(t, []string{"voter+1", "voter+2", "voter+3", "after"}, ms...)
+}
+
 // TestHeldUpProposalIsNotAppliedLater: a member cut off by a partition
 // that holds messages up (not one that fails them) proposes; Propose
 // gives up. When the partition heals, the proposal it forwarded reaches
