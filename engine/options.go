@@ -13,14 +13,18 @@ import (
 // level gets a bloom filter; writes come in bursts, so L0 may grow further
 // before writes stall than Pebble's defaults allow.
 //
-// The base level keeps Pebble's default size (64 MiB). Pebble keeps a
-// store in L6 alone until it outgrows the base level, and meanwhile every
-// compaction out of L0 rewrites all of it (keys are hashes, so each
-// flushed table overlaps the whole level): the larger the base level, the
-// larger the store rewritten per compaction. With 256 MiB a node whose
-// store grew past 100 MiB spent 6-17% more CPU per SET (redis-benchmark
-// SET -P 16 of fresh keys, 5 and 8 million, four pairs of runs in turn);
-// its GETs cost the same within the noise.
+// LBaseMaxBytes stays at Pebble's default (64 MiB). Pebble sizes the
+// levels from the store: while nine tenths of it (L0 included) fit in
+// LBaseMaxBytes, L6 is the base level and L0 compacts straight into it;
+// beyond that (about 71 MiB here, 284 MiB with 256 MiB) the base level
+// moves up to L5. Data keys are ordered by their hash token, so every
+// flush spreads over the whole key space, and compacting it merges it
+// with the L6 tables under each of its key ranges: until the base level
+// moves, the whole store is rewritten every few flushes, and the larger
+// LBaseMaxBytes, the larger the store rewritten per byte written. With
+// 256 MiB a node whose store grew past 100 MiB spent 6-17% more CPU per
+// SET (redis-benchmark SET -P 16 of fresh keys, 5 and 8 million, four
+// pairs of runs in turn); its GETs cost the same within the noise.
 func pebbleOptions(cfg Config, fs *walGuardFS, cache *pebble.Cache) *pebble.Options {
 	opts := &pebble.Options{
 		FS:                          fs,
