@@ -327,13 +327,17 @@ func (n *Node) RingDigest() uint64 { return n.topo.Load().Ring().Digest() }
 // layout has Left says goodbye to gossip too). The engine stays open.
 // Idempotent; later calls (and Leave) return the first call's result.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
-		// A node the layout has Left says goodbye to gossip as well.
-		left := n.lay != nil && n.left()
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Membership.LeaveTimeout)
-		defer cancel()
-		n.closeErr = n.shutdown(ctx, left)
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Membership.LeaveTimeout)
+	defer cancel()
+	return n.closeWith(ctx)
+}
+
+// closeWith stops the node once, for Close and Leave alike: a node the
+// layout has Left says goodbye to gossip as well, bounded by ctx; any
+// other stops as for a restart. Later calls return the first call's
+// result.
+func (n *Node) closeWith(ctx context.Context) error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx, n.lay != nil && n.left()) })
 	return n.closeErr
 }
 
@@ -350,8 +354,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	if err == nil {
 		err = n.awaitLeft(ctx)
 	}
-	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx, n.left()) })
-	return errors.Join(err, n.closeErr)
+	return errors.Join(err, n.closeWith(ctx))
 }
 
 // StartLeave proposes this node's departure (RINGCACHE LEAVE) and

@@ -154,9 +154,9 @@ func (l *Log) snapIndex() uint64 {
 // Propose replicates cmd and waits until this member applied it,
 // returning the machine's result. It retries while no leader accepts
 // the proposal, until ctx ends (ErrNoLeader); with ctx already ended it
-// proposes nothing. A proposal whose result
-// never arrives may still be applied later: commands should be
-// idempotent or carry what makes a repeat harmless.
+// proposes nothing. A proposal whose result never arrives may still be
+// applied later: commands should be idempotent or carry what makes a
+// repeat harmless.
 //
 // Each attempt carries a deadline: the end of its wait for the result,
 // or ctx's deadline if that comes first. The leader drops a forwarded
