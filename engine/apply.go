@@ -215,10 +215,11 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 	if exists && e.digest != nil {
 		oldHash = ElementHash(keys[first], cur, exp, tomb)
 	}
-	if newer != nil && exists {
-		markOlder(newer, recs, idx, cur)
+	beat, held := e.mustBeat(cur, exists)
+	if newer != nil && held {
+		markOlder(newer, recs, idx, beat)
 	}
-	win, applied := newest(recs, idx, cur, exists)
+	win, applied := newest(recs, idx, beat, held)
 	if win < 0 {
 		return 0, 0, nil
 	}

@@ -150,6 +150,11 @@
 // rare and must survive power loss, so each one fsyncs the WAL before it
 // returns, whatever the fsync mode. DropAll leaves metadata alone.
 //
+// DropAllAt also raises the flush floor, kept under the engine's own
+// 'm' keys: from then on no record or hint older than it is stored, so a
+// cluster flush is not undone by a repair or a hint replay that read a
+// record before it (floor.go).
+//
 // # Digest
 //
 // Anti-entropy compares replicas through a Merkle tree whose 65536 leaves

@@ -55,6 +55,10 @@ type Engine struct {
 	stop    chan struct{}  // closed by Close to stop the background goroutines
 	bg      sync.WaitGroup // the reclaimer and the WAL syncer
 
+	// floor is the flush floor (floor.go), nil for none; set under every
+	// stripe.
+	floor atomic.Pointer[Version]
+
 	// failure is the first fatal write error; once set, writes are refused.
 	failure atomic.Pointer[error]
 	// wedged: a failed commit panicked inside Pebble's commit pipeline
@@ -97,7 +101,7 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.db = db
-	for _, step := range []func() error{e.checkLayout, e.countLive, e.loadHints} {
+	for _, step := range []func() error{e.checkLayout, e.loadFloor, e.countLive, e.loadHints} {
 		if err := step(); err != nil {
 			return nil, errors.Join(err, e.closeFailedOpen())
 		}

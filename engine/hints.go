@@ -185,10 +185,11 @@ func (e *Engine) mergeHint(b *pebble.Batch, s *batchScratch, target string, keys
 	if err != nil {
 		return 0, err
 	}
-	if newer != nil && had {
-		markOlder(newer, recs, idx, old.version)
+	beat, held := e.mustBeat(old.version, had)
+	if newer != nil && held {
+		markOlder(newer, recs, idx, beat)
 	}
-	win, stored := newest(recs, idx, old.version, had)
+	win, stored := newest(recs, idx, beat, held)
 	if win < 0 {
 		return 0, nil
 	}

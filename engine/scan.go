@@ -26,7 +26,12 @@ func (e *Engine) Scan(startToken, endToken uint64, fn func(key []byte, r Record)
 // node) and zeroes the digest; metadata stays. It holds every stripe while
 // it commits, so it is atomic with respect to Apply, the hint writers and
 // the reclaimer.
-func (e *Engine) DropAll() error {
+func (e *Engine) DropAll() error { return e.DropAllAt(Version{}) }
+
+// DropAllAt is DropAll that also raises the flush floor to floor (zero:
+// leaves it) in the same commit: from then on no record older than floor
+// is stored (floor.go). A floor below the current one is ignored.
+func (e *Engine) DropAllAt(floor Version) error {
 	if err := e.enter(); err != nil {
 		return err
 	}
@@ -34,6 +39,12 @@ func (e *Engine) DropAll() error {
 	e.stripes.lockAll()
 	defer e.stripes.unlockAll()
 	b := e.db.NewBatch()
+	raise := !floor.IsZero() && floor.Compare(e.Floor()) > 0
+	if raise {
+		if err := b.Set(metaFloorKey, appendFloor(nil, floor), nil); err != nil {
+			return fmt.Errorf("%w: %w", ErrWrite, err)
+		}
+	}
 	if err := b.DeleteRange(dataStart, dataEnd, nil); err != nil {
 		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
@@ -45,6 +56,9 @@ func (e *Engine) DropAll() error {
 	}
 	if err := e.commit(b, e.writeOpts); err != nil {
 		return err
+	}
+	if raise {
+		e.floor.Store(&floor)
 	}
 	e.clock.markAll()
 	e.live.Store(0)

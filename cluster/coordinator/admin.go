@@ -111,9 +111,16 @@ func (c *Coordinator) askMembers(ctx context.Context, call func(context.Context,
 // member drops all its data. If some member fails or does not answer
 // within FlushTimeout, Flush returns an error wrapping ErrPartialFlush
 // naming them: the others were flushed, and the failed ones still hold
-// their data (which read repair may copy back to flushed replicas, so
-// retry until it succeeds). A flush is not a versioned write: a member
-// that was down during it keeps its data.
+// their data, which reads through them return until a retry succeeds.
+//
+// The flush carries a floor, a version of this node's clock: every
+// flushed member stores no record older than it from then on, so a hint
+// replay, an anti-entropy push or a read repair that read a record before
+// a member's drop cannot bring it back after it (engine/floor.go). Writes
+// are stamped above it once the flush returns: every member's clock saw
+// the floor (the transport carries the sender's clock), and a write
+// stamped below it before that is refused with the floor as the newer
+// version and stamped again above it (Put).
 func (c *Coordinator) Flush(ctx context.Context) error {
 	if err := c.enter(); err != nil {
 		return err
@@ -125,8 +132,9 @@ func (c *Coordinator) Flush(ctx context.Context) error {
 	}
 	ids := t.IDs()
 	wait := max(c.cfg.Timeout, c.cfg.FlushTimeout)
+	floor := c.clock.Now()
 	answers, err := c.eachMember(ctx, t, wait, func(ctx context.Context, rep replica.Replica) answer {
-		return answer{err: rep.DropAll(ctx)}
+		return answer{err: rep.DropAll(ctx, floor)}
 	})
 	if err != nil {
 		return err

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/ringcache/ringcache/cluster/quorum"
+	"github.com/ringcache/ringcache/cluster/replica"
 	"github.com/ringcache/ringcache/cluster/topology"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server"
 	"github.com/ringcache/ringcache/server/store"
 )
@@ -582,6 +584,72 @@ func TestLenAndFlush(t *testing.T) {
 	}
 	if _, err := co.Len(context.Background()); err == nil {
 		t.Fatal("DBSIZE with every member down succeeded")
+	}
+}
+
+// A flush keeps out what was read before it: records a read repair, an
+// anti-entropy push or a hint replay read before the members dropped
+// theirs and applies after are refused, and a write through a node whose
+// clock runs behind the flushing node's is stamped again above the floor
+// and stored.
+func TestFlushFloorKeepsFlushedRecordsOut(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) {
+		if c.Self == "n2" {
+			c.Clock = hlc.New(c.Self, func() time.Time { return time.Now().Add(-time.Second) })
+		}
+	})
+	ctx := context.Background()
+	co := tc.coords["n0"]
+	var keys [][]byte
+	for i := range 20 {
+		k := fmt.Sprint("k", i)
+		mustPut(t, co, k, "before")
+		keys = append(keys, []byte(k))
+	}
+	// What a repair of n1's records would carry, read before the flush.
+	held, err := tc.locals["n1"].Read(ctx, replica.ReadRequest{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oldKeys [][]byte
+	var oldRecs []engine.Record
+	for i, ok := range held.Found {
+		if ok {
+			oldKeys, oldRecs = append(oldKeys, keys[i]), append(oldRecs, held.Recs[i])
+		}
+	}
+	if len(oldKeys) == 0 {
+		t.Fatal("n1 holds none of the keys written")
+	}
+	if err := co.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range tc.ids {
+		newer, err := tc.locals[id].Apply(ctx, replica.ApplyRequest{Keys: oldKeys, Recs: oldRecs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range newer {
+			if v.IsZero() {
+				t.Fatalf("%s stored %s of before the flush again", id, oldKeys[i])
+			}
+		}
+		if c, _ := tc.locals[id].Count(ctx); c != 0 {
+			t.Fatalf("%s holds %d keys after the flush and the late repair", id, c)
+		}
+	}
+	for _, k := range keys {
+		if it := mustGet(t, co, string(k)); it.Found {
+			t.Fatalf("%s is back after the flush: %q", k, it.Value)
+		}
+	}
+	// n2's clock is a second behind n0's, which took the floor: its write
+	// is refused below the floor, stamped again and stored.
+	mustPut(t, tc.coords["n2"], "k0", "after")
+	for _, id := range tc.ids {
+		if it := mustGet(t, tc.coords[id], "k0"); !it.Found || string(it.Value) != "after" {
+			t.Fatalf("GET k0 through %s after the flush: %+v", id, it)
+		}
 	}
 }
 

@@ -189,11 +189,11 @@ func (r *faultReplica) ClassCounts(ctx context.Context) ([]engine.ClassCount, er
 	return r.inner.ClassCounts(ctx)
 }
 
-func (r *faultReplica) DropAll(ctx context.Context) error {
+func (r *faultReplica) DropAll(ctx context.Context, floor engine.Version) error {
 	if err := r.net.gate(ctx, r.from, r.to); err != nil {
 		return err
 	}
-	return r.inner.DropAll(ctx)
+	return r.inner.DropAll(ctx, floor)
 }
 
 // testTopo publishes the topology a test coordinator works with: a ring
@@ -369,8 +369,8 @@ type noAdmin struct{}
 
 var errNoAdmin = errors.New("test replica: no node-wide operations")
 
-func (noAdmin) Count(context.Context) (int64, error) { return 0, errNoAdmin }
-func (noAdmin) DropAll(context.Context) error        { return errNoAdmin }
+func (noAdmin) Count(context.Context) (int64, error)          { return 0, errNoAdmin }
+func (noAdmin) DropAll(context.Context, engine.Version) error { return errNoAdmin }
 func (noAdmin) ClassCounts(context.Context) ([]engine.ClassCount, error) {
 	return nil, errNoAdmin
 }

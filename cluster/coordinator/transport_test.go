@@ -118,6 +118,17 @@ func TestOverTransport(t *testing.T) {
 	if n, err := nc.coords["node-1"].Len(ctx); err != nil || n != 0 {
 		t.Fatalf("DBSIZE after FLUSHALL %d, %v", n, err)
 	}
+	// Every member, the remote ones through OpNodeDropAll, took the
+	// flushing node's floor.
+	floor := nc.locals["node-3"].Engine().Floor()
+	if floor.IsZero() {
+		t.Fatal("FLUSHALL left node-3 without a floor")
+	}
+	for _, id := range nc.ids {
+		if got := nc.locals[id].Engine().Floor(); got != floor {
+			t.Fatalf("%s's floor after FLUSHALL: %v, want %v", id, got, floor)
+		}
+	}
 
 	// A key owned by node-0 and two others: stop those two.
 	var key []byte
@@ -177,7 +188,7 @@ func TestRemoteReplicaMalformed(t *testing.T) {
 				t.Error("Count accepted a malformed answer")
 			}
 			if tt.err != nil {
-				if err := rep.DropAll(ctx); !errors.Is(err, tt.err) {
+				if err := rep.DropAll(ctx, engine.Version{}); !errors.Is(err, tt.err) {
 					t.Errorf("DropAll: %v", err)
 				}
 			}

@@ -507,7 +507,9 @@ func (b *Batching) ClassCounts(ctx context.Context) ([]engine.ClassCount, error)
 }
 
 // DropAll implements Replica.
-func (b *Batching) DropAll(ctx context.Context) error { return b.next.DropAll(ctx) }
+func (b *Batching) DropAll(ctx context.Context, floor engine.Version) error {
+	return b.next.DropAll(ctx, floor)
+}
 
 // applyUnmerged sends one caller's records, in several requests if one
 // cannot hold them; the first failure is the call's.

@@ -19,8 +19,8 @@ type noAdmin struct{}
 
 var errNoAdmin = errors.New("test replica: no node-wide operations")
 
-func (noAdmin) Count(context.Context) (int64, error) { return 0, errNoAdmin }
-func (noAdmin) DropAll(context.Context) error        { return errNoAdmin }
+func (noAdmin) Count(context.Context) (int64, error)          { return 0, errNoAdmin }
+func (noAdmin) DropAll(context.Context, engine.Version) error { return errNoAdmin }
 func (noAdmin) ClassCounts(context.Context) ([]engine.ClassCount, error) {
 	return nil, errNoAdmin
 }

@@ -253,9 +253,9 @@ func (l *Local) ClassCounts(ctx context.Context) ([]engine.ClassCount, error) {
 }
 
 // DropAll implements Replica.
-func (l *Local) DropAll(ctx context.Context) error {
+func (l *Local) DropAll(ctx context.Context, floor engine.Version) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return l.eng.DropAll()
+	return l.eng.DropAllAt(floor)
 }

@@ -79,8 +79,8 @@ func (r *Remote) ClassCounts(ctx context.Context) ([]engine.ClassCount, error) {
 }
 
 // DropAll implements Replica with transport.OpNodeDropAll.
-func (r *Remote) DropAll(ctx context.Context) error {
-	_, err := r.c.Call(ctx, transport.OpNodeDropAll, nil)
+func (r *Remote) DropAll(ctx context.Context, floor engine.Version) error {
+	_, err := r.c.Call(ctx, transport.OpNodeDropAll, transport.AppendDropAll(nil, floor))
 	return err
 }
 
@@ -142,8 +142,12 @@ func NewHandler(l *Local, now func() time.Time) *transport.Mux {
 		}
 		return transport.AppendClassCounts(nil, cs), nil
 	}))
-	m.Handle(transport.OpNodeDropAll, transport.HandlerFunc(func(ctx context.Context, _ uint8, _ []byte) ([]byte, error) {
-		return nil, l.DropAll(ctx)
+	m.Handle(transport.OpNodeDropAll, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
+		floor, err := transport.DecodeDropAll(p)
+		if err != nil {
+			return nil, err
+		}
+		return nil, l.DropAll(ctx, floor)
 	}))
 	m.Handle(transport.OpHintsFor, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
 		if len(p) == 0 || len(p) > 255 {

@@ -37,8 +37,10 @@ type Replica interface {
 	// engine.Engine.ClassCounts, or every live record in class 0 when
 	// the engine keeps no classes.
 	ClassCounts(ctx context.Context) ([]engine.ClassCount, error)
-	// DropAll deletes every record the node stores (FLUSHALL).
-	DropAll(ctx context.Context) error
+	// DropAll deletes every record the node stores (FLUSHALL) and
+	// raises its flush floor to floor: from then on it stores no record
+	// older than that (engine.Engine.DropAllAt).
+	DropAll(ctx context.Context, floor engine.Version) error
 }
 
 // ApplyRequest is one batch of records for one replica.

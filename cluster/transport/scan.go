@@ -133,6 +133,27 @@ func (d *decoder) uint64() uint64 {
 // OpNodeClassCounts answer: a count of classes, then per class its Keys,
 // Expires and ExpireSum, each a zigzag varint.
 
+// AppendDropAll appends the OpNodeDropAll request: the flush floor, the
+// version below which the peer stores nothing from then on
+// (engine.Engine.DropAllAt).
+func AppendDropAll(dst []byte, floor engine.Version) []byte {
+	return appendVersion(dst, floor)
+}
+
+// DecodeDropAll decodes an OpNodeDropAll request; an empty one, from a
+// node that sends no floor, is the zero version.
+func DecodeDropAll(b []byte) (engine.Version, error) {
+	if len(b) == 0 {
+		return engine.Version{}, nil
+	}
+	d := decoder{b: b}
+	v := d.version()
+	if err := d.finish("drop-all request"); err != nil {
+		return engine.Version{}, err
+	}
+	return v, nil
+}
+
 // AppendClassCounts appends the encoding of a node's class figures.
 func AppendClassCounts(dst []byte, cs []engine.ClassCount) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(cs)))

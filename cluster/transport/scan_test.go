@@ -2,7 +2,10 @@ package transport
 
 import (
 	"bytes"
+	"errors"
 	"testing"
+
+	"github.com/ringcache/ringcache/engine"
 )
 
 func TestScanRoundTrip(t *testing.T) {
@@ -64,4 +67,21 @@ func FuzzDecodeScanResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDropAllRequest(t *testing.T) {
+	v := engine.Version{Wall: 1_700_000_000_123, Logical: 7, Node: 99}
+	got, err := DecodeDropAll(AppendDropAll(nil, v))
+	if err != nil || got != v {
+		t.Fatalf("round trip: %v, %v; want %v", got, err, v)
+	}
+	if got, err := DecodeDropAll(nil); err != nil || !got.IsZero() {
+		t.Fatalf("empty request (a node without floors): %v, %v", got, err)
+	}
+	b := AppendDropAll(nil, v)
+	for _, bad := range [][]byte{b[:len(b)-1], append(b, 0)} {
+		if _, err := DecodeDropAll(bad); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("DecodeDropAll(%d bytes) = %v, want ErrMalformed", len(bad), err)
+		}
+	}
 }

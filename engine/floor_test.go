@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/cockroachdb/pebble/vfs"
+)
+
+// After DropAllAt(floor) no record older than the floor is stored, by
+// Apply, by ApplyBatchNewer (which names the floor as the newer version)
+// or as a hint; newer records are; the floor survives a reopen, only
+// rises, and a plain DropAll leaves it.
+func TestDropAllAtFloor(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	fs := vfs.NewMem()
+	cfg := memConfig(fs)
+	e := mustOpen(t, cfg)
+	mustApply(t, e, "old", val(ver(t0, 0, 1), "before the flush"))
+	floor := ver(t0+20, 3, 9)
+	if err := e.DropAllAt(floor); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Floor(); got != floor {
+		t.Fatalf("Floor = %v, want %v", got, floor)
+	}
+	// A repair or a hint replay that read "old" before the drop.
+	if mustApply(t, e, "old", val(ver(t0, 0, 1), "before the flush")) {
+		t.Fatal("a record older than the floor was applied")
+	}
+	keys := [][]byte{[]byte("a"), []byte("b"), []byte("c")}
+	recs := []Record{val(ver(t0+20, 3, 8), "just below"), val(ver(t0+20, 4, 1), "just above"), {Version: ver(t0+5, 0, 1), Tombstone: true}}
+	newer := make([]Version, len(keys))
+	n, err := e.ApplyBatchNewer(keys, recs, newer)
+	if err != nil || n != 1 {
+		t.Fatalf("ApplyBatchNewer = %d, %v; want 1 applied", n, err)
+	}
+	if newer[0] != floor || !newer[1].IsZero() || newer[2] != floor {
+		t.Fatalf("newer = %v, want [%v 0 %v]", newer, floor, floor)
+	}
+	if got := dump(t, e); len(got) != 1 || string(got["b"].Value) != "just above" {
+		t.Fatalf("stored %v, want b alone", got)
+	}
+	if st, err := e.PutHints("node2", keys[:2], recs[:2], t0); err != nil || st != 1 {
+		t.Fatalf("PutHints = %d, %v; want the hint above the floor alone", st, err)
+	}
+	dst, found := make([]Record, 2), make([]bool, 2)
+	if err := e.LookupHints("node2", keys[:2], dst, found); err != nil || found[0] || !found[1] {
+		t.Fatalf("hints found %v, %v; want b's alone", found, err)
+	}
+
+	// A lower floor and a plain DropAll leave it; a reopen reads it back.
+	if err := e.DropAllAt(ver(t0, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DropAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = mustOpen(t, cfg)
+	if got := e.Floor(); got != floor {
+		t.Fatalf("Floor after reopen = %v, want %v", got, floor)
+	}
+	if mustApply(t, e, "old", val(ver(t0+19, 0, 1), "still before")) {
+		t.Fatal("after a reopen a record older than the floor was applied")
+	}
+	if !mustApply(t, e, "old", val(ver(t0+21, 0, 1), "after")) {
+		t.Fatal("a record newer than the floor was refused")
+	}
+	higher := ver(t0+30, 0, 2)
+	if err := e.DropAllAt(higher); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Floor(); got != higher {
+		t.Fatalf("Floor = %v, want %v", got, higher)
+	}
+}
+
+// Without a floor (a node alone, or before any cluster flush) old
+// versions apply after a drop, as before.
+func TestDropAllWithoutFloor(t *testing.T) {
+	e := openMem(t)
+	if err := e.DropAll(); err != nil {
+		t.Fatal(err)
+	}
+	if !e.Floor().IsZero() {
+		t.Fatalf("Floor = %v after DropAll", e.Floor())
+	}
+	if !mustApply(t, e, "k", val(ver(1, 0, 0), "v")) {
+		t.Fatal("a write after DropAll was refused")
+	}
+}
