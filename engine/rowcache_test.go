@@ -287,7 +287,7 @@ func TestRowCacheEvictsInTurn(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tc.budget, "/", tc.value), func(t *testing.T) {
 			c := newRowCache(tc.budget)
-			n := int(tc.budget / 20) // more keys than fit
+			n := int(tc.budget / 40) // more keys than fit, twice over at least
 			for i := range n {
 				k := AppendDataKey(nil, []byte(fmt.Sprint("key-", i)))
 				c.put(k, Record{Version: ver(int64(i), 0, 0), Value: make([]byte, tc.value)}, true)
