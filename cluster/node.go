@@ -140,6 +140,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	// One clock stamps this node's writes and travels in every frame to
 	// and from its peers (transport.Config.Clock).
 	n.clock = hlc.New(cfg.NodeID, cfg.Now)
+	// Writes are stamped above the last flush even before a peer's frame
+	// says so (engine/floor.go).
+	n.clock.Observe(cfg.Engine.Floor())
 	n.cfg.Transport.Clock = n.clock
 	n.skew = newSkewMonitor(cfg.MaxClockSkew, cfg.SkewWarnEvery, cfg.Now, cfg.Logger)
 	n.peers = newPeerSet(n.cfg, n.observe)

@@ -112,7 +112,8 @@ func (s *batchScratch) keyRun(keys [][]byte, j int) int {
 // Apply stores r under key if r.Version is newer than the stored
 // record's version (or nothing is stored) and reports whether it did. An
 // equal or older version is a no-op, so applying a set of records in any
-// order, any number of times, ends in the same state.
+// order, any number of times, ends in the same state. A version below the
+// flush floor (floor.go) loses to it as to a stored one.
 func (e *Engine) Apply(key []byte, r Record) (applied bool, err error) {
 	keys := [1][]byte{key}
 	recs := [1]Record{r}
@@ -130,8 +131,8 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 
 // ApplyBatchNewer is ApplyBatch that also tells which records lost to a
 // newer stored one: newer[i] is set to the version stored under keys[i]
-// before the batch when that version is newer than recs[i]'s, and left
-// zero otherwise (recs[i] applied, was already stored, or lost only to a
+// before the batch (or the flush floor, where nothing newer is stored)
+// when that version is newer than recs[i]'s, and left zero otherwise (recs[i] applied, was already stored, or lost only to a
 // later record of the same batch). A writer that learns its record lost
 // this way knows its write is not the newest: the cluster coordinator
 // stamps it again above that version. newer must be nil or as long as

@@ -9,7 +9,7 @@ import (
 // After DropAllAt(floor) no record older than the floor is stored, by
 // Apply, by ApplyBatchNewer (which names the floor as the newer version)
 // or as a hint; newer records are; the floor survives a reopen, only
-// rises, and a plain DropAll leaves it.
+// rises (a drop below it drops nothing), and a plain DropAll leaves it.
 func TestDropAllAtFloor(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	fs := vfs.NewMem()
@@ -48,12 +48,20 @@ func TestDropAllAtFloor(t *testing.T) {
 		t.Fatalf("hints found %v, %v; want b's alone", found, err)
 	}
 
-	// A lower floor and a plain DropAll leave it; a reopen reads it back.
+	// A drop of an older flush, arriving late, drops nothing: everything
+	// stored was written after the newer flush.
 	if err := e.DropAllAt(ver(t0, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
+	if got := dump(t, e); len(got) != 1 {
+		t.Fatalf("a late drop below the floor left %v, want b", got)
+	}
+	// A plain DropAll drops and leaves the floor; a reopen reads it back.
 	if err := e.DropAll(); err != nil {
 		t.Fatal(err)
+	}
+	if got := dump(t, e); len(got) != 0 {
+		t.Fatalf("DropAll left %v", got)
 	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)

@@ -13,8 +13,9 @@ const (
 	// prefixHint: 'h' + len(target) (1 byte) + target + token (8 bytes BE)
 	// + user key -> createdMs (8 bytes BE) + encoded Record. See hints.go.
 	prefixHint = 'h'
-	// prefixMeta: 'm' + name -> metadata. The engine's own names ("layout")
-	// never start with metaUser; 'm' + metaUser + name holds PutMeta's.
+	// prefixMeta: 'm' + name -> metadata. The engine's own names ("layout",
+	// "floor") never start with metaUser; 'm' + metaUser + name holds
+	// PutMeta's.
 	prefixMeta = 'm'
 	metaUser   = 'u'
 	// prefixIndex: 'x' + due ms (8 bytes BE) + kind + data key -> version.

@@ -29,8 +29,10 @@ func (e *Engine) Scan(startToken, endToken uint64, fn func(key []byte, r Record)
 func (e *Engine) DropAll() error { return e.DropAllAt(Version{}) }
 
 // DropAllAt is DropAll that also raises the flush floor to floor (zero:
-// leaves it) in the same commit: from then on no record older than floor
-// is stored (floor.go). A floor below the current one is ignored.
+// none) in the same commit: from then on no record older than floor is
+// stored (floor.go). A drop whose floor is not above the current one is a
+// no-op: it comes late, from a flush older than the last one, and the
+// records it would drop were all written after that.
 func (e *Engine) DropAllAt(floor Version) error {
 	if err := e.enter(); err != nil {
 		return err
@@ -38,10 +40,14 @@ func (e *Engine) DropAllAt(floor Version) error {
 	defer e.leave()
 	e.stripes.lockAll()
 	defer e.stripes.unlockAll()
+	raise := !floor.IsZero()
+	if raise && floor.Compare(e.Floor()) <= 0 {
+		return nil
+	}
 	b := e.db.NewBatch()
-	raise := !floor.IsZero() && floor.Compare(e.Floor()) > 0
 	if raise {
 		if err := b.Set(metaFloorKey, appendFloor(nil, floor), nil); err != nil {
+			_ = b.Close()
 			return fmt.Errorf("%w: %w", ErrWrite, err)
 		}
 	}

@@ -643,8 +643,18 @@ func TestFlushFloorKeepsFlushedRecordsOut(t *testing.T) {
 			t.Fatalf("%s is back after the flush: %q", k, it.Value)
 		}
 	}
-	// n2's clock is a second behind n0's, which took the floor: its write
-	// is refused below the floor, stamped again and stored.
+	// n2's clock is a second behind n0's, which took the floor. A
+	// read-modify-write through it meets the floor and answers TRYAGAIN,
+	// and its clock learns the floor, so the retry is stored; a blind
+	// write is refused below the floor, stamped again and stored.
+	rmw := store.WithReadModifyWrite(ctx)
+	incr := []store.Mutation{{Key: []byte("k1"), Value: []byte("1")}}
+	if err := tc.coords["n2"].Put(rmw, incr); !errors.Is(err, ErrConcurrentWrite) {
+		t.Fatalf("read-modify-write below the floor: %v, want ErrConcurrentWrite", err)
+	}
+	if err := tc.coords["n2"].Put(rmw, incr); err != nil {
+		t.Fatalf("its retry: %v", err)
+	}
 	mustPut(t, tc.coords["n2"], "k0", "after")
 	for _, id := range tc.ids {
 		if it := mustGet(t, tc.coords[id], "k0"); !it.Found || string(it.Value) != "after" {

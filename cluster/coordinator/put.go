@@ -76,8 +76,13 @@ func (c *Coordinator) Put(ctx context.Context, muts []store.Mutation) error {
 		if store.IsReadModifyWrite(ctx) {
 			// A write it did not read landed on the key meanwhile (a
 			// blind write, or another node that took itself for the
-			// primary): stamped again above it, this value, built on an
-			// older read, would drop it.
+			// primary), or the key was flushed: stamped again above it,
+			// this value, built on an older read, would drop it. The
+			// clock learns the newer versions, so the retry is stamped
+			// above them.
+			for _, v := range newer {
+				c.clock.Observe(v)
+			}
 			return ErrConcurrentWrite
 		}
 		if round == maxRestamps {

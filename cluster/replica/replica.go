@@ -17,7 +17,8 @@ type Replica interface {
 	// record; a record that lost to a newer stored version is
 	// acknowledged too (the replica holds newer data), and newer tells
 	// which: nil when none did, else newer[i] is the version stored under
-	// req.Keys[i] where it is newer than req.Recs[i]'s (zero elsewhere).
+	// req.Keys[i] (or the flush floor, engine.Engine.DropAllAt) where it
+	// is newer than req.Recs[i]'s (zero elsewhere).
 	// A writer uses it to stamp its write again above that version;
 	// repair and handoff ignore it. A replica that cannot keep hints
 	// (hinted handoff off, window passed, queue full) returns an error

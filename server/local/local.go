@@ -51,6 +51,7 @@ func New(eng *engine.Engine, clock *hlc.Clock, now func() time.Time) *Store {
 		now = time.Now
 	}
 	l := &Store{eng: eng, clock: clock, now: now}
+	clock.Observe(eng.Floor()) // stamp above a flush this store took part in
 	l.bufs.New = func() any { return new(scratch) }
 	l.node.Store(&nodeInfo{id: DefaultNodeID})
 	return l
@@ -107,23 +108,21 @@ func (l *Store) Put(_ context.Context, muts []store.Mutation) error {
 }
 
 // restamp handles writes that lost to a stored version from the future (a
-// record written under a clock that ran ahead of ours): the clock learns
-// that version and the write is applied again with a newer one, so an
-// acknowledged write is never silently dropped.
+// record written under a clock that ran ahead of ours) or to the engine's
+// flush floor (a data directory a cluster member flushed): the clock
+// learns that version and the write is applied again with a newer one, so
+// an acknowledged write is never silently dropped.
 func (l *Store) restamp(keys [][]byte, recs []engine.Record) error {
 	for i, key := range keys {
 		for {
-			cur, ok, err := l.eng.Lookup(key)
+			newer, done, err := l.lostTo(key, recs[i].Version)
 			if err != nil {
 				return err
 			}
-			if !ok || cur.Version == recs[i].Version {
-				break // our write is what is stored
+			if done {
+				break
 			}
-			if cur.Version.Compare(recs[i].Version) < 0 {
-				return fmt.Errorf("cluster: stored version %v older than unapplied write %v", cur.Version, recs[i].Version)
-			}
-			l.clock.Observe(cur.Version)
+			l.clock.Observe(newer)
 			recs[i].Version = l.clock.Now()
 			if _, err := l.eng.Apply(key, recs[i]); err != nil {
 				return err
@@ -131,6 +130,26 @@ func (l *Store) restamp(keys [][]byte, recs []engine.Record) error {
 		}
 	}
 	return nil
+}
+
+// lostTo tells what the write of key stamped v lost to: the newer version
+// stored or, when nothing is stored and v is below it, the flush floor.
+// done reports that it lost to nothing: v is what is stored, or the write
+// applied and is gone since (a delete, an eviction).
+func (l *Store) lostTo(key []byte, v engine.Version) (newer engine.Version, done bool, err error) {
+	cur, ok, err := l.eng.Lookup(key)
+	switch {
+	case err != nil:
+		return engine.Version{}, false, err
+	case !ok:
+		floor := l.eng.Floor()
+		return floor, v.Compare(floor) > 0, nil
+	case cur.Version == v:
+		return v, true, nil
+	case cur.Version.Compare(v) < 0:
+		return engine.Version{}, false, fmt.Errorf("cluster: stored version %v older than unapplied write %v", cur.Version, v)
+	}
+	return cur.Version, false, nil
 }
 
 // Record is mutation m as the engine stores it, stamped with v: on one

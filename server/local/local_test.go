@@ -231,3 +231,36 @@ var (
 
 // openMemEngine opens a small in-memory engine, closed when the test ends.
 func openMemEngine(t testing.TB) *engine.Engine { return enginetest.Open(t) }
+
+// A data directory with a flush floor ahead of this node's clock (a
+// cluster member's, flushed by a node whose clock ran ahead): writes are
+// stamped above the floor, at once for a store opened on it, and by a
+// restamp for one whose engine took the floor later. None is dropped.
+func TestLocalWritesAboveTheFlushFloor(t *testing.T) {
+	ms := time.Now().UnixMilli()
+	eng := openMemEngine(t)
+	ctx := context.Background()
+	clock := hlc.New("n1", func() time.Time { return time.UnixMilli(ms) })
+	l := New(eng, clock, nil)
+	ahead := engine.Version{Wall: ms + 5000, Node: 7}
+	if err := eng.DropAllAt(ahead); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Put(ctx, []store.Mutation{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	r, ok, err := eng.Lookup([]byte("k"))
+	if err != nil || !ok || string(r.Value) != "v" || r.Version.Compare(ahead) <= 0 {
+		t.Fatalf("after a write below the floor: %+v, %v, %v; want v above %v", r, ok, err, ahead)
+	}
+	// A store opened on the engine stamps above the floor from the start.
+	later := engine.Version{Wall: ms + 9000, Node: 7}
+	if err := eng.DropAllAt(later); err != nil {
+		t.Fatal(err)
+	}
+	clock2 := hlc.New("n1", func() time.Time { return time.UnixMilli(ms) })
+	New(eng, clock2, nil)
+	if v := clock2.Now(); v.Compare(later) <= 0 {
+		t.Fatalf("a store opened on a floor of %v stamps %v", later, v)
+	}
+}
