@@ -150,7 +150,10 @@ func TestPresenceLastWriteWins(t *testing.T) {
 		}
 	}
 	t.Logf("%d keys, %d filters built, %d reads answered by the filter", len(newest), builds, skips)
-	if builds < 5 || skips == 0 {
+	// Each Open builds once; a third build was a rebuild that raced the
+	// writers. (How many more there are depends on how far the writers
+	// outran the background builder, which a loaded machine slows.)
+	if builds < 3 || skips == 0 {
 		t.Fatalf("the filter was built %d times and answered %d reads: the test did not exercise it", builds, skips)
 	}
 }
