@@ -132,11 +132,11 @@ func (e *Engine) ApplyBatch(keys [][]byte, recs []Record) (applied int, err erro
 // ApplyBatchNewer is ApplyBatch that also tells which records lost to a
 // newer stored one: newer[i] is set to the version stored under keys[i]
 // before the batch (or the flush floor, where nothing newer is stored)
-// when that version is newer than recs[i]'s, and left zero otherwise (recs[i] applied, was already stored, or lost only to a
-// later record of the same batch). A writer that learns its record lost
-// this way knows its write is not the newest: the cluster coordinator
-// stamps it again above that version. newer must be nil or as long as
-// keys.
+// when that version is newer than recs[i]'s, and left zero otherwise
+// (recs[i] applied, was already stored, or lost only to a later record of
+// the same batch). A writer that learns its record lost this way knows
+// its write is not the newest: the cluster coordinator stamps it again
+// above that version. newer must be nil or as long as keys.
 func (e *Engine) ApplyBatchNewer(keys [][]byte, recs []Record, newer []Version) (applied int, err error) {
 	if len(keys) != len(recs) || (newer != nil && len(newer) != len(keys)) {
 		return 0, fmt.Errorf("engine: ApplyBatch with %d keys, %d records and %d versions", len(keys), len(recs), len(newer))

@@ -28,11 +28,9 @@ func (e *Engine) Scan(startToken, endToken uint64, fn func(key []byte, r Record)
 // the reclaimer.
 func (e *Engine) DropAll() error { return e.DropAllAt(Version{}) }
 
-// DropAllAt is DropAll that also raises the flush floor to floor (zero:
-// none) in the same commit: from then on no record older than floor is
-// stored (floor.go). A drop whose floor is not above the current one is a
-// no-op: it comes late, from a flush older than the last one, and the
-// records it would drop were all written after that.
+// DropAllAt is DropAll that also raises the flush floor to floor (zero,
+// or not above the current floor: leaves it) in the same commit: from
+// then on no record older than the floor is stored (floor.go).
 func (e *Engine) DropAllAt(floor Version) error {
 	if err := e.enter(); err != nil {
 		return err
@@ -40,24 +38,20 @@ func (e *Engine) DropAllAt(floor Version) error {
 	defer e.leave()
 	e.stripes.lockAll()
 	defer e.stripes.unlockAll()
-	raise := !floor.IsZero()
-	if raise && floor.Compare(e.Floor()) <= 0 {
-		return nil
-	}
+	raise := !floor.IsZero() && floor.Compare(e.Floor()) > 0
 	b := e.db.NewBatch()
-	if raise {
-		if err := b.Set(metaFloorKey, appendFloor(nil, floor), nil); err != nil {
-			_ = b.Close()
-			return fmt.Errorf("%w: %w", ErrWrite, err)
-		}
+	err := b.DeleteRange(dataStart, dataEnd, nil)
+	if err == nil {
+		err = b.DeleteRange(indexStart, indexEnd, nil)
 	}
-	if err := b.DeleteRange(dataStart, dataEnd, nil); err != nil {
-		return fmt.Errorf("%w: %w", ErrWrite, err)
+	if err == nil {
+		err = b.DeleteRange(hintStart, hintEnd, nil)
 	}
-	if err := b.DeleteRange(indexStart, indexEnd, nil); err != nil {
-		return fmt.Errorf("%w: %w", ErrWrite, err)
+	if err == nil && raise {
+		err = b.Set(metaFloorKey, appendFloor(nil, floor), nil)
 	}
-	if err := b.DeleteRange(hintStart, hintEnd, nil); err != nil {
+	if err != nil {
+		_ = b.Close()
 		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
 	if err := e.commit(b, e.writeOpts); err != nil {

@@ -78,7 +78,8 @@ func TestEvictSampledAfterDropAll(t *testing.T) {
 }
 
 // TestEvictSampledRacesWriters: an evictor samples and evicts while
-// writers overwrite the same keys with ever newer versions. A write
+// writers overwrite their keys (each writer its own) with ever newer
+// versions. A write
 // acknowledged after its key was sampled must survive the eviction of
 // what was sampled: at the end each key holds its newest acknowledged
 // version, or is gone and that version was no newer than one sampled

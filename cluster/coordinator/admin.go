@@ -116,11 +116,15 @@ func (c *Coordinator) askMembers(ctx context.Context, call func(context.Context,
 // The flush carries a floor, a version of this node's clock: every
 // flushed member stores no record older than it from then on, so a hint
 // replay, an anti-entropy push or a read repair that read a record before
-// a member's drop cannot bring it back after it (engine/floor.go). Writes
-// are stamped above it once the flush returns: every member's clock saw
-// the floor (the transport carries the sender's clock), and a write
-// stamped below it before that is refused with the floor as the newer
-// version and stamped again above it (Put).
+// a member's drop cannot bring it back after it (engine/floor.go). The
+// floor is newer than every write acknowledged before the flush, whichever
+// member stamped it: it is taken after a first round trip to every member,
+// whose answers carry their clocks to this one (the transport observes a
+// peer's clock before it hands over the answer). Writes are stamped above
+// it once the flush returns: every member's clock saw the floor, and a
+// write stamped below it before that is refused with the floor as the
+// newer version and stamped again above it (Put; a read-modify-write
+// answers ErrConcurrentWrite instead, and its retry is stamped above).
 func (c *Coordinator) Flush(ctx context.Context) error {
 	if err := c.enter(); err != nil {
 		return err
@@ -132,6 +136,14 @@ func (c *Coordinator) Flush(ctx context.Context) error {
 	}
 	ids := t.IDs()
 	wait := max(c.cfg.Timeout, c.cfg.FlushTimeout)
+	// The round trip that carries the members' clocks here. A member that
+	// does not answer it is left to the drop, which reports it.
+	if _, err := c.eachMember(ctx, t, c.cfg.Timeout, func(ctx context.Context, rep replica.Replica) answer {
+		_, err := rep.Count(ctx)
+		return answer{err: err}
+	}); err != nil {
+		return err
+	}
 	floor := c.clock.Now()
 	answers, err := c.eachMember(ctx, t, wait, func(ctx context.Context, rep replica.Replica) answer {
 		return answer{err: rep.DropAll(ctx, floor)}

@@ -13,6 +13,7 @@ import (
 	"github.com/ringcache/ringcache/cluster/ring"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/hlc"
 	"github.com/ringcache/ringcache/server/store"
 )
 
@@ -27,14 +28,27 @@ type netCluster struct {
 	coords  map[string]*Coordinator
 }
 
-func newNetCluster(t *testing.T, n int) *netCluster {
+func newNetCluster(t *testing.T, n int) *netCluster { return newNetClusterClocks(t, n, nil) }
+
+// newNetClusterClocks is newNetCluster whose nodes stamp with clocks
+// that the transport carries, as in production: node i's reads
+// clockNow(i). With clockNow nil, the transport carries none.
+func newNetClusterClocks(t *testing.T, n int, clockNow func(i int) func() time.Time) *netCluster {
 	t.Helper()
 	nc := &netCluster{locals: map[string]*replica.Local{}, servers: map[string]*transport.Server{}, addrs: map[string]string{}, coords: map[string]*Coordinator{}}
-	tcfg := transport.DefaultConfig()
-	tcfg.MinBackoff, tcfg.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
+	base := transport.DefaultConfig()
+	base.MinBackoff, base.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
+	tcfgs := map[string]transport.Config{}
+	clocks := map[string]*hlc.Clock{}
 	var nodes []ring.Node
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("node-%d", i)
+		tcfg := base
+		if clockNow != nil {
+			clocks[id] = hlc.New(id, clockNow(i))
+			tcfg.Clock = clocks[id]
+		}
+		tcfgs[id] = tcfg
 		local := replica.NewLocal(openMemEngine(t), nil)
 		srv, err := transport.NewServer(replica.NewHandler(local, nil), tcfg)
 		if err != nil {
@@ -56,7 +70,7 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 			if nd.ID == self {
 				continue
 			}
-			cl, err := transport.NewClient(nd.Addr, tcfg)
+			cl, err := transport.NewClient(nd.Addr, tcfgs[self])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,6 +80,7 @@ func newNetCluster(t *testing.T, n int) *netCluster {
 		cfg := DefaultConfig()
 		cfg.Self = self
 		cfg.Timeout = 2 * time.Second
+		cfg.Clock = clocks[self]
 		cfg.Topology = &newTestTopo(self, nc.ids, func(id string) (replica.Replica, bool) { rep, ok := peers[id]; return rep, ok }).cur
 		co, err := New(cfg)
 		if err != nil {
@@ -254,5 +269,52 @@ func TestRemoteErrorsKeepTheirSentinel(t *testing.T) {
 	}
 	if _, err := remote.Read(ctx, replica.ReadRequest{Keys: keys}); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("read on a peer whose engine is closed: %v, want engine.ErrClosed", err)
+	}
+}
+
+// TestFlushFloorAboveAClockAhead: a write stamped by a node whose clock
+// runs three seconds ahead, on replicas that never sent the flushing node
+// a frame, is below the flush's floor all the same (the flush asks every
+// member first, and their answers carry their clocks): a repair that read
+// it before the flush and applies it after stores nothing.
+func TestFlushFloorAboveAClockAhead(t *testing.T) {
+	nc := newNetClusterClocks(t, 4, func(i int) func() time.Time {
+		if i == 1 {
+			return func() time.Time { return time.Now().Add(3 * time.Second) }
+		}
+		return time.Now
+	})
+	ctx := context.Background()
+	topo := nc.coords["node-1"].cfg.Topology.Load()
+	var key []byte
+	var owners []string
+	for i := 0; ; i++ {
+		key = []byte(fmt.Sprint("ahead-", i))
+		owners = topo.AppendPreference(nil, engine.Token(key), 3)
+		if !slices.Contains(owners, "node-0") {
+			break
+		}
+	}
+	if err := nc.coords["node-1"].Put(ctx, []store.Mutation{{Key: key, Value: []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	var rec engine.Record
+	eventually(t, "the write on "+owners[1], func() bool {
+		r, ok, _ := nc.locals[owners[1]].Engine().Lookup(key)
+		rec = r
+		return ok
+	})
+	if err := nc.coords["node-0"].Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	floor := nc.locals["node-0"].Engine().Floor()
+	if floor.Compare(rec.Version) <= 0 {
+		t.Fatalf("floor %v is not above %v, stamped by the clock ahead before the flush", floor, rec.Version)
+	}
+	for _, id := range owners {
+		newer, err := nc.locals[id].Apply(ctx, replica.ApplyRequest{Keys: [][]byte{key}, Recs: []engine.Record{rec}})
+		if err != nil || len(newer) != 1 || newer[0] != floor {
+			t.Fatalf("%s: a repair of %s from before the flush: newer %v, %v; want refused below %v", id, key, newer, err, floor)
+		}
 	}
 }

@@ -133,9 +133,10 @@ func (l *Store) restamp(keys [][]byte, recs []engine.Record) error {
 }
 
 // lostTo tells what the write of key stamped v lost to: the newer version
-// stored or, when nothing is stored and v is below it, the flush floor.
-// done reports that it lost to nothing: v is what is stored, or the write
-// applied and is gone since (a delete, an eviction).
+// stored (a record or a tombstone) or, when nothing is stored and v is
+// below it, the flush floor. done reports that it lost to nothing: v is
+// what is stored, or the write applied and its record is gone since (an
+// eviction, or the reclaimer's purge).
 func (l *Store) lostTo(key []byte, v engine.Version) (newer engine.Version, done bool, err error) {
 	cur, ok, err := l.eng.Lookup(key)
 	switch {
@@ -147,7 +148,7 @@ func (l *Store) lostTo(key []byte, v engine.Version) (newer engine.Version, done
 	case cur.Version == v:
 		return v, true, nil
 	case cur.Version.Compare(v) < 0:
-		return engine.Version{}, false, fmt.Errorf("cluster: stored version %v older than unapplied write %v", cur.Version, v)
+		return engine.Version{}, false, fmt.Errorf("local: stored version %v older than unapplied write %v", cur.Version, v)
 	}
 	return cur.Version, false, nil
 }
