@@ -60,9 +60,7 @@ func (r Record) AppendEncode(dst []byte) []byte {
 		flags = flagExpiry
 	}
 	dst = append(dst, formatV1, flags)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(r.Version.Wall))
-	dst = binary.BigEndian.AppendUint32(dst, r.Version.Logical)
-	dst = binary.BigEndian.AppendUint64(dst, r.Version.Node)
+	dst = appendVersion(dst, r.Version)
 	if r.Tombstone {
 		if r.EvictedAt != 0 {
 			dst = binary.BigEndian.AppendUint64(dst, uint64(r.EvictedAt))
@@ -73,6 +71,26 @@ func (r Record) AppendEncode(dst []byte) []byte {
 		dst = binary.BigEndian.AppendUint64(dst, uint64(r.ExpireAt))
 	}
 	return append(dst, r.Value...)
+}
+
+// versionLen is the size of an encoded Version: Wall, Logical and Node,
+// big-endian (in a record's header, and the flush floor).
+const versionLen = 8 + 4 + 8
+
+func appendVersion(dst []byte, v Version) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(v.Wall))
+	dst = binary.BigEndian.AppendUint32(dst, v.Logical)
+	return binary.BigEndian.AppendUint64(dst, v.Node)
+}
+
+// readVersion decodes the Version at the start of b, which holds at least
+// versionLen bytes.
+func readVersion(b []byte) Version {
+	return Version{
+		Wall:    int64(binary.BigEndian.Uint64(b)),
+		Logical: binary.BigEndian.Uint32(b[8:]),
+		Node:    binary.BigEndian.Uint64(b[12:]),
+	}
 }
 
 // DecodeRecord decodes an encoding produced by AppendEncode. The returned
@@ -132,11 +150,7 @@ func decodeHeader(b []byte) (h header, err error) {
 	default:
 		return header{}, fmt.Errorf("%w: bad flags %#x", ErrCorrupt, flags)
 	}
-	h.v = Version{
-		Wall:    int64(binary.BigEndian.Uint64(b[2:10])),
-		Logical: binary.BigEndian.Uint32(b[10:14]),
-		Node:    binary.BigEndian.Uint64(b[14:22]),
-	}
+	h.v = readVersion(b[2:])
 	h.tomb = flags&flagTombstone != 0
 	h.valueOff = headerLen
 	if flags&(flagExpiry|flagEvicted) != 0 {

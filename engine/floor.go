@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -24,16 +23,9 @@ import (
 // read under a key's stripe, so a write sees the floor of the last drop
 // that committed before it.
 
-// metaFloorKey holds the floor: Version.Wall, Logical and Node, big-endian.
+// metaFloorKey holds the floor, encoded as in a record's header
+// (appendVersion).
 var metaFloorKey = []byte{prefixMeta, 'f', 'l', 'o', 'o', 'r'}
-
-const floorLen = 8 + 4 + 8
-
-func appendFloor(dst []byte, v Version) []byte {
-	dst = binary.BigEndian.AppendUint64(dst, uint64(v.Wall))
-	dst = binary.BigEndian.AppendUint32(dst, v.Logical)
-	return binary.BigEndian.AppendUint64(dst, v.Node)
-}
 
 // Floor returns the flush floor: the version below which the engine
 // stores no record (zero: none).
@@ -54,14 +46,10 @@ func (e *Engine) loadFloor() error {
 		return fmt.Errorf("engine: read floor: %w", err)
 	}
 	defer closer.Close()
-	if len(v) != floorLen {
+	if len(v) != versionLen {
 		return fmt.Errorf("%w: flush floor of %d bytes", ErrCorrupt, len(v))
 	}
-	f := Version{
-		Wall:    int64(binary.BigEndian.Uint64(v)),
-		Logical: binary.BigEndian.Uint32(v[8:]),
-		Node:    binary.BigEndian.Uint64(v[12:]),
-	}
+	f := readVersion(v)
 	e.floor.Store(&f)
 	return nil
 }

@@ -48,7 +48,7 @@ func (e *Engine) DropAllAt(floor Version) error {
 		err = b.DeleteRange(hintStart, hintEnd, nil)
 	}
 	if err == nil && raise {
-		err = b.Set(metaFloorKey, appendFloor(nil, floor), nil)
+		err = b.Set(metaFloorKey, appendVersion(nil, floor), nil)
 	}
 	if err != nil {
 		_ = b.Close()
