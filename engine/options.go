@@ -25,26 +25,14 @@ import (
 // 256 MiB a node whose store grew past 100 MiB spent 6-17% more CPU per
 // SET (redis-benchmark SET -P 16 of fresh keys, 5 and 8 million, four
 // pairs of runs in turn); its GETs cost the same within the noise.
-//
-// L0 collects more before it compacts than Pebble's default (a threshold
-// of 16 sublevels instead of 4; Pebble starts at half of it), for the
-// same reason: an L0 compaction rewrites the whole base level under it,
-// so the more flushes one compaction takes, the less of the store is
-// rewritten per byte written. Reads pay a Bloom filter probe per L0 table
-// they pass, but reads of keys the store does not hold skip Pebble
-// (presence.go) and most others are served from the row cache. One node,
-// redis-benchmark SET -P 16 of 3,000,000 over 10,000,000 keys: 12.3-14.3
-// µs of CPU per SET against 14.8-17.4 with 4 (three pairs in turn); three
-// nodes, 1,500,000 SETs through one: 37.5-46.4 µs against 47.0-63.2 (five
-// pairs). With a 64 MiB budget, once full, the two measured alike.
 func pebbleOptions(cfg Config, fs *walGuardFS, cache *pebble.Cache) *pebble.Options {
 	opts := &pebble.Options{
 		FS:                          fs,
 		Cache:                       cache,
 		MemTableSize:                uint64(cfg.MemTableBytes),
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       16,
-		L0StopWritesThreshold:       48,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
 		MaxConcurrentCompactions:    func() int { return max(1, min(4, runtime.GOMAXPROCS(0)/2)) },
 		FormatMajorVersion:          pebble.FormatNewest,
 		Logger:                      pebbleLogger{log: cfg.Logger},
