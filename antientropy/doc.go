@@ -43,6 +43,15 @@
 // Two replicas of a set of ranges compare them in steps, each one round
 // trip that the caller carries with the messages of messages.go:
 //
+//  0. Floors: each side tells the other its flush floor (the version
+//     below which a FLUSHALL left nothing; transport.OpFloor) and the
+//     side whose floor is lower raises it and drops its records older
+//     than it (Store.RaiseFloor): a replica that a FLUSHALL missed
+//     catches up with it before the trees are compared, instead of
+//     offering the flushed records for ever. A peer that does not know
+//     the step is compared without it. A large store's drop may outlast
+//     the request on the side that serves it; that exchange fails, the
+//     drop goes on, and the next one compares.
 //  1. Roots: RootsRequest names the ranges, RootsResponse returns each
 //     range's root hash. Equal roots end the comparison of that range.
 //  2. Descend: for a range whose roots differ, Diff walks the local tree

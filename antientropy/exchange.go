@@ -57,6 +57,9 @@ type Result struct {
 	// KeysTooLarge counts the differing records left unrepaired because
 	// no replica frame can carry them (Limits.MaxRecordBytes).
 	KeysTooLarge int64
+	// BelowFloor counts the local records dropped because the peer's
+	// flush floor was above this store's (a FLUSHALL this node missed).
+	BelowFloor int64
 	// Synced lists the ranges fully compared (and repaired if they
 	// differed); a range missing here had an error, or a tombstone too
 	// large to move (a range whose tombstones did not all reach the peer
@@ -97,6 +100,9 @@ func ExchangeEach(ctx context.Context, store Store, peer Peer, ranges []Range, b
 // exchangeWithin is Exchange with the given limits.
 func exchangeWithin(ctx context.Context, store Store, peer Peer, ranges []Range, budget Budget, lim Limits, synced Synced) (Result, error) {
 	x := &exchange{store: store, peer: peer, budget: budget, lim: lim, synced: synced}
+	if err := x.floors(ctx); err != nil {
+		return x.res, err
+	}
 	for start := 0; start < len(ranges); start += rootsPerRequest {
 		chunk := ranges[start:min(start+rootsPerRequest, len(ranges))]
 		if err := x.compare(ctx, chunk); err != nil {
@@ -140,6 +146,27 @@ func (x *exchange) spend(ctx context.Context, n int) error {
 		return ctx.Err()
 	}
 	return x.budget(ctx, n)
+}
+
+// floors starts an exchange: each side tells the other its flush floor
+// and the lower one is raised, so that a replica a FLUSHALL missed drops
+// what the flush dropped before the ranges are compared. A peer that
+// does not know transport.OpFloor is compared without.
+func (x *exchange) floors(ctx context.Context) error {
+	resp, err := x.call(ctx, transport.OpFloor, transport.AppendFloor(nil, x.store.Floor()))
+	switch {
+	case errors.Is(err, transport.ErrUnknownOp):
+		return nil
+	case err != nil:
+		return fmt.Errorf("antientropy: floor: %w", err)
+	}
+	floor, err := transport.DecodeFloor(resp)
+	if err != nil {
+		return err
+	}
+	n, err := x.store.RaiseFloor(floor)
+	x.res.BelowFloor += n
+	return err
 }
 
 // compare compares the roots of a chunk of ranges and repairs the ranges

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/engine/enginetest"
 )
@@ -519,5 +520,102 @@ func TestExchangeEachTellsEachRangeWhenSynced(t *testing.T) {
 	})
 	if !errors.Is(err, errStop) || n != 3 || len(res.Synced) != 3 {
 		t.Fatalf("callback error: %v after %d calls, %d synced; want errStop after 3", err, n, len(res.Synced))
+	}
+}
+
+// floorlessPeer is a peer of a version before transport.OpFloor.
+type floorlessPeer struct{ *memPeer }
+
+func (p floorlessPeer) Call(ctx context.Context, op uint8, payload []byte) ([]byte, error) {
+	if op == transport.OpFloor {
+		return nil, fmt.Errorf("%w: %d", transport.ErrUnknownOp, op)
+	}
+	return p.memPeer.Call(ctx, op, payload)
+}
+
+// An exchange between a replica a FLUSHALL reached and one it missed
+// makes the missed one drop what the flush dropped, whichever side asks:
+// afterwards both hold exactly the records written after the flush, and
+// the missed one has the floor. Against a peer that does not know the
+// floor the exchange still compares, and nothing older comes back.
+func TestExchangeCarriesTheFloor(t *testing.T) {
+	t.Parallel()
+	const t0 = 1_700_000_000_000
+	floor := ver(t0+20, 0, 7)
+	p := testPool()
+	setup := func() (flushed, missed *engine.Engine, want map[string]bool) {
+		flushed, missed = openMemEngine(t), openMemEngine(t)
+		want = map[string]bool{}
+		for i := range 300 {
+			k := p.keys[i]
+			old := engine.Record{Value: []byte("before the flush"), Version: ver(t0+int64(i%20), 0, 1)}
+			for _, e := range []*engine.Engine{flushed, missed} {
+				if _, err := e.Apply(k, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := flushed.DropAllAt(floor); err != nil {
+			t.Fatal(err)
+		}
+		for i := 300; i < 400; i++ { // written after the flush, on both
+			k := p.keys[i]
+			r := engine.Record{Value: []byte("after"), Version: ver(t0+30, 0, 1)}
+			for _, e := range []*engine.Engine{flushed, missed} {
+				if _, err := e.Apply(k, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want[string(k)] = true
+		}
+		for i := 0; i < 300; i += 30 { // rewritten after the flush, on the missed one alone
+			k := p.keys[i]
+			if _, err := missed.Apply(k, engine.Record{Value: []byte("again"), Version: ver(t0+40, 0, 2)}); err != nil {
+				t.Fatal(err)
+			}
+			want[string(k)] = true
+		}
+		return flushed, missed, want
+	}
+	whole := []Range{{Start: 5, End: 5}}
+	for _, missedAsks := range []bool{true, false} {
+		flushed, missed, want := setup()
+		var res Result
+		var err error
+		if missedAsks {
+			res, err = Exchange(context.Background(), missed, newMemPeer(flushed), whole, nil)
+		} else {
+			res, err = Exchange(context.Background(), flushed, newMemPeer(missed), whole, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if missedAsks && res.BelowFloor != 290 {
+			t.Fatalf("BelowFloor = %d, want the 290 records older than the flush", res.BelowFloor)
+		}
+		for name, e := range map[string]*engine.Engine{"flushed": flushed, "missed": missed} {
+			got := scanAll(t, e)
+			if len(got) != len(want) {
+				t.Fatalf("missed asks %v: %s replica holds %d records, want %d", missedAsks, name, len(got), len(want))
+			}
+			for k := range got {
+				if !want[k] {
+					t.Fatalf("missed asks %v: %s replica holds %q, which the flush dropped", missedAsks, name, k)
+				}
+			}
+			if e.Floor() != floor {
+				t.Fatalf("missed asks %v: %s replica's floor is %v, want %v", missedAsks, name, e.Floor(), floor)
+			}
+		}
+	}
+
+	flushed, missed, _ := setup()
+	if _, err := Exchange(context.Background(), flushed, floorlessPeer{newMemPeer(missed)}, whole, nil); err != nil {
+		t.Fatalf("exchange with a peer without floors: %v", err)
+	}
+	for k, r := range scanAll(t, flushed) {
+		if r.Version.Compare(floor) < 0 {
+			t.Fatalf("%q came back below the floor from a peer without floors", k)
+		}
 	}
 }

@@ -154,6 +154,9 @@ type Stats struct {
 	// KeysTooLarge counts differing records left unrepaired because no
 	// replica frame can carry them (one per record and round).
 	KeysTooLarge int64
+	// BelowFloor counts the records this node dropped because a peer's
+	// flush floor was above its own (a FLUSHALL it missed).
+	BelowFloor int64
 }
 
 // Repairer runs anti-entropy rounds: in the background every Interval,
@@ -435,11 +438,16 @@ func (r *Repairer) record(pl roundPlan, out roundOutcome, start time.Time) {
 	st.RangesInSync, st.RangesOutOfSync = inSync, int64(len(out.differing))
 	st.ExchangeFailures += int64(sum.Failed)
 	st.KeysTooLarge += sum.KeysTooLarge
+	st.BelowFloor += sum.BelowFloor
 	r.mu.Unlock()
 	if sum.KeysSent+sum.KeysReceived > 0 || sum.Failed > 0 {
 		r.log.Info("antientropy: round", "peers", sum.Peers, "failed", sum.Failed, "ranges", sum.RangesCompared,
 			"differing", sum.RangesDiffering, "keys_sent", sum.KeysSent, "keys_received", sum.KeysReceived,
 			"bytes_sent", sum.BytesSent, "bytes_received", sum.BytesReceived, "seconds", sum.Duration.Seconds())
+	}
+	if sum.BelowFloor > 0 {
+		r.log.Info("antientropy: a peer had flushed (FLUSHALL) after this node's last flush; dropped the records older than its flush",
+			"records", sum.BelowFloor)
 	}
 	if sum.KeysTooLarge > 0 {
 		r.log.Warn("antientropy: records too large for a replica frame left unrepaired; the rest of their ranges was repaired",
@@ -456,6 +464,7 @@ func (s *Summary) add(res Result) {
 	s.BytesSent += res.BytesSent
 	s.BytesReceived += res.BytesReceived
 	s.KeysTooLarge += res.KeysTooLarge
+	s.BelowFloor += res.BelowFloor
 }
 
 func boolOrder(a, b bool) int {

@@ -9,7 +9,7 @@ import (
 
 // Ops returns the operations a node serves with Service.
 func Ops() []uint8 {
-	return []uint8{transport.OpRoots, transport.OpNodes, transport.OpEntries, transport.OpEntriesSized}
+	return []uint8{transport.OpFloor, transport.OpRoots, transport.OpNodes, transport.OpEntries, transport.OpEntriesSized}
 }
 
 // maxServedLeaves bounds the leaves one EntriesRequest may name, so a
@@ -18,7 +18,7 @@ const maxServedLeaves = 4096
 
 // Service answers a peer's side of the exchange from the local store. Its
 // Serve method has the transport handler's signature; the node registers
-// it for transport.OpRoots, transport.OpNodes and transport.OpEntries.
+// it for each of Ops.
 type Service struct {
 	store Store
 }
@@ -32,6 +32,15 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 		return nil, err
 	}
 	switch op {
+	case transport.OpFloor:
+		floor, err := transport.DecodeFloor(payload)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.store.RaiseFloor(floor); err != nil {
+			return nil, err
+		}
+		return transport.AppendFloor(nil, s.store.Floor()), nil
 	case transport.OpRoots:
 		req, err := DecodeRootsRequest(payload)
 		if err != nil {

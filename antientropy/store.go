@@ -23,6 +23,11 @@ type Store interface {
 	ApplyBatch(keys [][]byte, recs []engine.Record) (int, error)
 	// LookupBatch reads records (tombstones and expired ones included).
 	LookupBatch(keys [][]byte, dst []engine.Record, found []bool) error
+	// Floor returns the flush floor (zero: none), and RaiseFloor raises
+	// it to a fellow replica's, dropping the records below it; it returns
+	// how many it dropped.
+	Floor() engine.Version
+	RaiseFloor(floor engine.Version) (int64, error)
 }
 
 // leafSpan is a leaf's tokens [Lo, Hi] as a scan span [Lo, Hi+1); Hi+1

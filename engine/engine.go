@@ -101,7 +101,7 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.db = db
-	for _, step := range []func() error{e.checkLayout, e.loadFloor, e.countLive, e.loadHints} {
+	for _, step := range []func() error{e.checkLayout, e.loadFloor, e.countLive, e.loadHints, e.finishFloorDrop} {
 		if err := step(); err != nil {
 			return nil, errors.Join(err, e.closeFailedOpen())
 		}

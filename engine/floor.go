@@ -38,20 +38,28 @@ func (e *Engine) Floor() Version {
 
 // loadFloor reads the floor at Open.
 func (e *Engine) loadFloor() error {
-	v, closer, err := e.db.Get(metaFloorKey)
+	f, ok, err := e.metaVersion(metaFloorKey, "flush floor")
+	if ok {
+		e.floor.Store(&f)
+	}
+	return err
+}
+
+// metaVersion reads a version stored under the meta key key (ok: one
+// is), what naming it in errors.
+func (e *Engine) metaVersion(key []byte, what string) (v Version, ok bool, err error) {
+	b, closer, err := e.db.Get(key)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		return nil
+		return Version{}, false, nil
 	case err != nil:
-		return fmt.Errorf("engine: read floor: %w", err)
+		return Version{}, false, fmt.Errorf("engine: read %s: %w", what, err)
 	}
 	defer closer.Close()
-	if len(v) != versionLen {
-		return fmt.Errorf("%w: flush floor of %d bytes", ErrCorrupt, len(v))
+	if len(b) != versionLen {
+		return Version{}, false, fmt.Errorf("%w: %s of %d bytes", ErrCorrupt, what, len(b))
 	}
-	f := readVersion(v)
-	e.floor.Store(&f)
-	return nil
+	return readVersion(b), true, nil
 }
 
 // mustBeat returns the version a record must be newer than to be stored:
@@ -63,4 +71,94 @@ func (e *Engine) mustBeat(cur Version, exists bool) (Version, bool) {
 		return cur, exists
 	}
 	return *f, true
+}
+
+// metaFloorDropKey marks a floor RaiseFloor committed before the drop of
+// the records below it finished: Open finishes that drop.
+var metaFloorDropKey = []byte{prefixMeta, 'f', 'l', 'o', 'o', 'r', '-', 'd', 'r', 'o', 'p'}
+
+// RaiseFloor catches this engine up with a FLUSHALL it missed: it raises
+// the floor to floor and drops every record older than it, as the drop
+// that set floor on the members it reached did; records written since,
+// newer than floor, stay. Anti-entropy calls it with a fellow replica's
+// floor. A floor not above the current one changes nothing. It returns
+// how many records it dropped.
+//
+// The floor and a mark that its drop is pending are committed first,
+// under every stripe, so that from then on no older record is stored;
+// the drop follows (DropRange, a chunk at a time) and clears the mark. A
+// crash in between leaves the mark, and Open drops again. Hints already
+// kept are not dropped: one older than floor replays to its owner, which
+// refuses it once it has the floor too.
+func (e *Engine) RaiseFloor(floor Version) (int64, error) {
+	raised, err := e.commitFloor(floor)
+	if err != nil || !raised {
+		return 0, err
+	}
+	return e.dropBelowFloor(floor)
+}
+
+// commitFloor stores floor and the pending drop's mark, if floor is above
+// the current floor.
+func (e *Engine) commitFloor(floor Version) (bool, error) {
+	if err := e.enter(); err != nil {
+		return false, err
+	}
+	defer e.leave()
+	e.stripes.lockAll()
+	defer e.stripes.unlockAll()
+	if floor.IsZero() || floor.Compare(e.Floor()) <= 0 {
+		return false, nil
+	}
+	b := e.db.NewBatch()
+	enc := appendVersion(nil, floor)
+	err := b.Set(metaFloorKey, enc, nil)
+	if err == nil {
+		err = b.Set(metaFloorDropKey, enc, nil)
+	}
+	if err != nil {
+		_ = b.Close()
+		return false, fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	if err := e.commit(b, e.writeOpts); err != nil {
+		return false, err
+	}
+	e.floor.Store(&floor)
+	return true, nil
+}
+
+// dropBelowFloor drops the records older than floor and then clears the
+// pending drop's mark, unless a higher floor was raised meanwhile (its
+// own drop clears it).
+func (e *Engine) dropBelowFloor(floor Version) (int64, error) {
+	n, err := e.DropRange(0, 0, floor, nil)
+	if err != nil {
+		return n, err
+	}
+	if err := e.enter(); err != nil {
+		return n, err
+	}
+	defer e.leave()
+	e.stripes.lockAll()
+	defer e.stripes.unlockAll()
+	if e.Floor() != floor {
+		return n, nil
+	}
+	b := e.db.NewBatch()
+	if err := b.Delete(metaFloorDropKey, nil); err != nil {
+		_ = b.Close()
+		return n, fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	return n, e.commit(b, e.writeOpts)
+}
+
+// finishFloorDrop runs at Open: a drop RaiseFloor left unfinished is done
+// now, before the engine serves anything.
+func (e *Engine) finishFloorDrop() error {
+	floor, ok, err := e.metaVersion(metaFloorDropKey, "pending floor drop")
+	if !ok {
+		return err
+	}
+	_, err = e.dropBelowFloor(floor)
+	return err
 }

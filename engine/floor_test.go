@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/vfs"
@@ -98,5 +100,83 @@ func TestDropAllWithoutFloor(t *testing.T) {
 	}
 	if !mustApply(t, e, "k", val(ver(1, 0, 0), "v")) {
 		t.Fatal("a write after DropAll was refused")
+	}
+}
+
+// RaiseFloor drops the records older than the floor, tombstones
+// included, and keeps the newer ones, the counts and the digest exact;
+// from then on older records are refused. A floor not above the current
+// one changes nothing.
+func TestRaiseFloor(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	e := openMem(t)
+	for i := range 300 {
+		mustApply(t, e, fmt.Sprintf("old%d", i), val(ver(t0+int64(i%20), 0, 1), "before the flush"))
+		r := val(ver(t0+21+int64(i%20), 0, 1), "after the flush")
+		if i%3 == 0 {
+			r.ExpireAt = t0 + 3_600_000
+		}
+		mustApply(t, e, fmt.Sprintf("new%d", i), r)
+	}
+	mustApply(t, e, "gone", Record{Version: ver(t0+5, 0, 1), Tombstone: true})
+	floor := ver(t0+20, 3, 9)
+	n, err := e.RaiseFloor(floor)
+	if err != nil || n != 301 {
+		t.Fatalf("RaiseFloor = %d, %v; want 301 dropped", n, err)
+	}
+	if got := e.Floor(); got != floor {
+		t.Fatalf("Floor = %v, want %v", got, floor)
+	}
+	got := dump(t, e)
+	for k := range got {
+		if !strings.HasPrefix(k, "new") {
+			t.Fatalf("%s is below the floor and still stored", k)
+		}
+	}
+	if len(got) != 300 {
+		t.Fatalf("%d records left, want the 300 newer than the floor", len(got))
+	}
+	checkUsed(t, e, "after RaiseFloor")
+	assertDigest(t, e, "after RaiseFloor")
+	if mustApply(t, e, "old1", val(ver(t0+1, 0, 1), "a late repair")) {
+		t.Fatal("a record older than the raised floor was applied")
+	}
+	for _, lower := range []Version{floor, ver(t0, 0, 0), {}} {
+		if n, err := e.RaiseFloor(lower); err != nil || n != 0 || e.Floor() != floor {
+			t.Fatalf("RaiseFloor(%v) = %d, %v, floor %v; want nothing done", lower, n, err, e.Floor())
+		}
+	}
+	if len(dump(t, e)) != 300 {
+		t.Fatal("a floor not above the current one dropped records")
+	}
+}
+
+// A crash after RaiseFloor committed the floor and before its drop
+// finished leaves the drop's mark: Open drops what the floor covers.
+func TestRaiseFloorFinishesAtOpen(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	fs := vfs.NewMem()
+	cfg := memConfig(fs)
+	e := mustOpen(t, cfg)
+	mustApply(t, e, "old", val(ver(t0, 0, 1), "before"))
+	mustApply(t, e, "new", val(ver(t0+30, 0, 1), "after"))
+	floor := ver(t0+20, 0, 0)
+	if raised, err := e.commitFloor(floor); err != nil || !raised {
+		t.Fatalf("commitFloor = %v, %v", raised, err)
+	}
+	if err := e.Close(); err != nil { // the drop never ran
+		t.Fatal(err)
+	}
+	e = mustOpen(t, cfg)
+	if got := dump(t, e); len(got) != 1 || got["new"].Value == nil {
+		t.Fatalf("after the reopen the store holds %v, want new alone", got)
+	}
+	checkUsed(t, e, "after the reopen")
+	if _, closer, err := e.db.Get(metaFloorDropKey); err == nil {
+		closer.Close()
+		t.Fatal("the pending drop's mark is still set after Open finished it")
+	}
+	if e.Floor() != floor {
+		t.Fatalf("Floor = %v, want %v", e.Floor(), floor)
 	}
 }

@@ -343,3 +343,48 @@ func TestBackgroundLoopRepairs(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRepairFinishesAMissedFlush: a FLUSHALL while a replica is down
+// fails naming it, and the replica comes back holding the flushed keys.
+// One repair, asked on a node the flush reached, gives it that node's
+// flush floor: it drops every record older than the flush and keeps the
+// writes since, and no flushed key reads back through any node.
+func TestRepairFinishesAMissedFlush(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{Configure: strict, Wait: 20 * time.Second, Timeout: 2 * time.Second})
+	ctx := context.Background()
+	flushed := keyRange("flushed", 0, 2000)
+	pipelined(t, c, 0, flushed, func(p redis.Pipeliner, k string) { p.Set(ctx, k, "v:"+k, 0) })
+	waitCounts(t, c, map[int]int64{0: 2000, 1: 2000, 2: 2000})
+
+	c.Stop(2)
+	err := c.Client(0).FlushAll(ctx).Err()
+	if err == nil || !strings.Contains(err.Error(), c.ID(2)) {
+		t.Fatalf("FLUSHALL with node 2 down = %v, want an error naming %s", err, c.ID(2))
+	}
+	c.Restart(2)
+	if got := localCount(t, c, 2); got != 2000 {
+		t.Fatalf("node 2 holds %d live records after missing the flush, want 2000", got)
+	}
+	after := keyRange("after", 0, 500)
+	pipelined(t, c, 1, after, func(p redis.Pipeliner, k string) { p.Set(ctx, k, "v:"+k, 0) })
+	waitCounts(t, c, map[int]int64{0: 500, 1: 500, 2: 2500})
+
+	repair(t, c, 0)
+	waitCounts(t, c, map[int]int64{0: 500, 1: 500, 2: 500})
+	for i := range c.Len() {
+		for k, r := range localGets(t, c, i, flushed) {
+			if r.present {
+				t.Fatalf("node %d LOCALGET %s after the repair = %+v, want nothing", i, flushed[k], r)
+			}
+		}
+		if n := existsThrough(t, c, i, flushed); n != 0 {
+			t.Fatalf("EXISTS through node %d counts %d flushed keys", i, n)
+		}
+		for k, r := range localGets(t, c, i, after) {
+			if r.value != "v:"+after[k] {
+				t.Fatalf("node %d LOCALGET %s = %+v, want the write after the flush", i, after[k], r)
+			}
+		}
+	}
+}

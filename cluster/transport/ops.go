@@ -59,6 +59,13 @@ const (
 	// asking side sizes its pull requests. A peer that answers it with
 	// transport.ErrUnknownOp is asked with OpEntries instead.
 	OpEntriesSized uint8 = 35
+	// OpFloor exchanges flush floors, first in every exchange: the
+	// request is the asking replica's floor (AppendFloor), the answer the
+	// peer's, after it raised its own to the asker's if that was higher
+	// (engine.Engine.RaiseFloor). A member a FLUSHALL missed so catches up
+	// with it. A peer that answers transport.ErrUnknownOp keeps no floor
+	// it could give.
+	OpFloor uint8 = 36
 )
 
 // Node-wide operations (DBSIZE, FLUSHALL; cluster), in the unassigned

@@ -32,7 +32,7 @@ func TestMuxRefusesAnOperationTwice(t *testing.T) {
 // The codes declared for every feature are distinct.
 func TestOperationCodesAreDistinct(t *testing.T) {
 	codes := []uint8{OpPing, OpApply, OpRead, OpScan, OpHintsFor,
-		OpRoots, OpNodes, OpEntries, OpEntriesSized, OpNodeCount, OpNodeDropAll, OpNodeClassCounts}
+		OpRoots, OpNodes, OpEntries, OpEntriesSized, OpFloor, OpNodeCount, OpNodeDropAll, OpNodeClassCounts}
 	seen := map[uint8]bool{}
 	for _, c := range codes {
 		if c == 0 || seen[c] {

@@ -142,13 +142,25 @@ func AppendDropAll(dst []byte, floor engine.Version) []byte {
 
 // DecodeDropAll decodes an OpNodeDropAll request; an empty one, from a
 // node that sends no floor, is the zero version.
-func DecodeDropAll(b []byte) (engine.Version, error) {
+func DecodeDropAll(b []byte) (engine.Version, error) { return decodeFloor(b, "drop-all request") }
+
+// AppendFloor appends an OpFloor request or answer: a flush floor
+// (engine.Engine.Floor; the zero version for none).
+func AppendFloor(dst []byte, floor engine.Version) []byte {
+	return appendVersion(dst, floor)
+}
+
+// DecodeFloor decodes an OpFloor request or answer.
+func DecodeFloor(b []byte) (engine.Version, error) { return decodeFloor(b, "floor") }
+
+// decodeFloor decodes a message that is one flush floor; empty is none.
+func decodeFloor(b []byte, what string) (engine.Version, error) {
 	if len(b) == 0 {
 		return engine.Version{}, nil
 	}
 	d := decoder{b: b}
 	v := d.version()
-	if err := d.finish("drop-all request"); err != nil {
+	if err := d.finish(what); err != nil {
 		return engine.Version{}, err
 	}
 	return v, nil
