@@ -166,7 +166,10 @@ func (x *exchange) floors(ctx context.Context) error {
 	}
 	n, err := x.store.RaiseFloor(floor)
 	x.res.BelowFloor += n
-	return err
+	if err != nil {
+		return fmt.Errorf("antientropy: raise floor: %w", err)
+	}
+	return nil
 }
 
 // compare compares the roots of a chunk of ranges and repairs the ranges

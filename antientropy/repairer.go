@@ -445,10 +445,6 @@ func (r *Repairer) record(pl roundPlan, out roundOutcome, start time.Time) {
 			"differing", sum.RangesDiffering, "keys_sent", sum.KeysSent, "keys_received", sum.KeysReceived,
 			"bytes_sent", sum.BytesSent, "bytes_received", sum.BytesReceived, "seconds", sum.Duration.Seconds())
 	}
-	if sum.BelowFloor > 0 {
-		r.log.Info("antientropy: a peer had flushed (FLUSHALL) after this node's last flush; dropped the records older than its flush",
-			"records", sum.BelowFloor)
-	}
 	if sum.KeysTooLarge > 0 {
 		r.log.Warn("antientropy: records too large for a replica frame left unrepaired; the rest of their ranges was repaired",
 			"records", sum.KeysTooLarge, "limit", r.cfg.Limits.MaxRecordBytes)

@@ -38,7 +38,7 @@ func (s *Service) Serve(ctx context.Context, op uint8, payload []byte) ([]byte, 
 			return nil, err
 		}
 		if _, err := s.store.RaiseFloor(floor); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("antientropy: raise floor: %w", err)
 		}
 		return transport.AppendFloor(nil, s.store.Floor()), nil
 	case transport.OpRoots:

@@ -23,10 +23,10 @@ type Store interface {
 	ApplyBatch(keys [][]byte, recs []engine.Record) (int, error)
 	// LookupBatch reads records (tombstones and expired ones included).
 	LookupBatch(keys [][]byte, dst []engine.Record, found []bool) error
-	// Floor returns the flush floor (zero: none), and RaiseFloor raises
-	// it to a fellow replica's, dropping the records below it; it returns
-	// how many it dropped.
+	// Floor returns the flush floor (zero: none).
 	Floor() engine.Version
+	// RaiseFloor raises the flush floor to a fellow replica's, dropping
+	// the records older than it, and returns how many it dropped.
 	RaiseFloor(floor engine.Version) (int64, error)
 }
 

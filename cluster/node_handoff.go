@@ -190,10 +190,12 @@ func (p *peerSet) recordOutcome(pc *peerConn, err error, now time.Time) {
 		return
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, transport.ErrFrameTooLarge) ||
-		errors.Is(err, replica.ErrStaleEpoch) || errors.Is(err, store.ErrNotRun) && errors.Is(err, transport.ErrRemote) {
+		errors.Is(err, replica.ErrStaleEpoch) ||
+		(errors.Is(err, store.ErrNotRun) || errors.Is(err, transport.ErrUnknownOp)) && errors.Is(err, transport.ErrRemote) {
 		// A request or answer too large for a frame says nothing about
-		// the peer's health; a refusal as stale, or of a forwarded
-		// request the peer is not the primary of, proves it well.
+		// the peer's health; a refusal as stale, of a forwarded request
+		// the peer is not the primary of, or of an operation a peer of
+		// an older version does not know, proves it well.
 		return
 	}
 	if p.failed != nil {

@@ -153,7 +153,9 @@
 // DropAllAt also raises the flush floor, kept under the engine's own
 // 'm' keys: from then on no record or hint older than it is stored, so a
 // cluster flush is not undone by a repair or a hint replay that read a
-// record before it (floor.go).
+// record before it. RaiseFloor raises it on a replica the flush missed,
+// when anti-entropy shows it a fellow replica's, and drops the records
+// older than it (floor.go).
 //
 // # Digest
 //

@@ -58,6 +58,12 @@ type Engine struct {
 	// floor is the flush floor (floor.go), nil for none; set under every
 	// stripe.
 	floor atomic.Pointer[Version]
+	// floorDrop serializes RaiseFloor's drops; pending is the floor whose
+	// drop has not finished (zero: none).
+	floorDrop struct {
+		sync.Mutex
+		pending Version
+	}
 
 	// failure is the first fatal write error; once set, writes are refused.
 	failure atomic.Pointer[error]

@@ -18,10 +18,12 @@ import (
 // floor as the newer version held (a coordinator stamps its write again
 // above it), and a hint below it is not kept.
 //
-// The floor only rises. It is stored with the drop, in the same batch,
-// and read back by Open. It changes under every stripe (DropAllAt) and is
-// read under a key's stripe, so a write sees the floor of the last drop
-// that committed before it.
+// The floor only rises. DropAllAt stores it with the drop, in the same
+// batch; RaiseFloor, which catches up with a flush this engine missed,
+// stores it before its drop, with a mark that the drop is pending. Open
+// reads both back. The floor changes under every stripe and is read
+// under a key's stripe, so a write sees the floor of the last drop that
+// committed before it.
 
 // metaFloorKey holds the floor, encoded as in a record's header
 // (appendVersion).
@@ -74,32 +76,53 @@ func (e *Engine) mustBeat(cur Version, exists bool) (Version, bool) {
 }
 
 // metaFloorDropKey marks a floor RaiseFloor committed before the drop of
-// the records below it finished: Open finishes that drop.
+// the records below it finished.
 var metaFloorDropKey = []byte{prefixMeta, 'f', 'l', 'o', 'o', 'r', '-', 'd', 'r', 'o', 'p'}
 
 // RaiseFloor catches this engine up with a FLUSHALL it missed: it raises
 // the floor to floor and drops every record older than it, as the drop
 // that set floor on the members it reached did; records written since,
 // newer than floor, stay. Anti-entropy calls it with a fellow replica's
-// floor. A floor not above the current one changes nothing. It returns
-// how many records it dropped.
+// floor. A floor not above the current one raises nothing, but finishes
+// a drop an earlier call, or Open, left unfinished. It returns how many
+// records it dropped.
 //
 // The floor and a mark that its drop is pending are committed first,
 // under every stripe, so that from then on no older record is stored;
-// the drop follows (DropRange, a chunk at a time) and clears the mark. A
-// crash in between leaves the mark, and Open drops again. Hints already
-// kept are not dropped: one older than floor replays to its owner, which
-// refuses it once it has the floor too.
+// the drop follows (DropRange, a chunk at a time) and deletes the mark.
+// A crash in between leaves the mark, and Open drops again. One drop runs
+// at a time: a second caller waits for it. Hints already kept are not
+// dropped: one older than floor replays to its owner, which refuses it
+// once it has the floor too.
 func (e *Engine) RaiseFloor(floor Version) (int64, error) {
-	raised, err := e.commitFloor(floor)
-	if err != nil || !raised {
-		return 0, err
+	e.floorDrop.Lock()
+	defer e.floorDrop.Unlock()
+	if floor.Compare(e.Floor()) > 0 {
+		raised, err := e.commitFloor(floor)
+		if err != nil {
+			return 0, err
+		}
+		if raised {
+			e.floorDrop.pending = floor
+		}
 	}
-	return e.dropBelowFloor(floor)
+	pending := e.floorDrop.pending
+	if pending.IsZero() {
+		return 0, nil
+	}
+	n, err := e.dropBelowFloor(pending)
+	if err == nil {
+		e.floorDrop.pending = Version{}
+	}
+	if n > 0 {
+		e.cfg.Logger.Info("engine: dropped the records older than a flush this node missed (FLUSHALL)",
+			"records", n, "floor", pending.String())
+	}
+	return n, err
 }
 
 // commitFloor stores floor and the pending drop's mark, if floor is above
-// the current floor.
+// the current floor. The caller holds floorDrop.
 func (e *Engine) commitFloor(floor Version) (bool, error) {
 	if err := e.enter(); err != nil {
 		return false, err
@@ -127,11 +150,14 @@ func (e *Engine) commitFloor(floor Version) (bool, error) {
 	return true, nil
 }
 
-// dropBelowFloor drops the records older than floor and then clears the
-// pending drop's mark, unless a higher floor was raised meanwhile (its
-// own drop clears it).
+// dropBelowFloor drops the records older than floor, then deletes the
+// pending drop's mark (only RaiseFloor sets it, under floorDrop, which
+// the caller holds; DropAllAt may have deleted it already).
 func (e *Engine) dropBelowFloor(floor Version) (int64, error) {
 	n, err := e.DropRange(0, 0, floor, nil)
+	if n > 0 && e.presence != nil {
+		e.presence.request() // a filter of fewer keys
+	}
 	if err != nil {
 		return n, err
 	}
@@ -139,11 +165,6 @@ func (e *Engine) dropBelowFloor(floor Version) (int64, error) {
 		return n, err
 	}
 	defer e.leave()
-	e.stripes.lockAll()
-	defer e.stripes.unlockAll()
-	if e.Floor() != floor {
-		return n, nil
-	}
 	b := e.db.NewBatch()
 	if err := b.Delete(metaFloorDropKey, nil); err != nil {
 		_ = b.Close()
@@ -153,12 +174,18 @@ func (e *Engine) dropBelowFloor(floor Version) (int64, error) {
 }
 
 // finishFloorDrop runs at Open: a drop RaiseFloor left unfinished is done
-// now, before the engine serves anything.
+// now, before the engine serves anything. Should it fail (a record that
+// does not decode stops its scan), Open goes on: the mark stays, and the
+// next RaiseFloor tries again.
 func (e *Engine) finishFloorDrop() error {
 	floor, ok, err := e.metaVersion(metaFloorDropKey, "pending floor drop")
 	if !ok {
 		return err
 	}
-	_, err = e.dropBelowFloor(floor)
-	return err
+	e.floorDrop.pending = floor
+	if _, err := e.RaiseFloor(floor); err != nil {
+		e.cfg.Logger.Warn("engine: finishing the drop below a raised flush floor failed; the next anti-entropy exchange tries again",
+			"floor", floor.String(), "err", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/vfs"
 )
@@ -110,12 +111,14 @@ func TestDropAllWithoutFloor(t *testing.T) {
 func TestRaiseFloor(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	e := openMem(t)
+	expireAt := time.Now().Add(time.Hour).UnixMilli() // not due while the test runs
 	for i := range 300 {
-		mustApply(t, e, fmt.Sprintf("old%d", i), val(ver(t0+int64(i%20), 0, 1), "before the flush"))
+		old := val(ver(t0+int64(i%20), 0, 1), "before the flush")
 		r := val(ver(t0+21+int64(i%20), 0, 1), "after the flush")
 		if i%3 == 0 {
-			r.ExpireAt = t0 + 3_600_000
+			old.ExpireAt, r.ExpireAt = expireAt, expireAt+int64(i)
 		}
+		mustApply(t, e, fmt.Sprintf("old%d", i), old)
 		mustApply(t, e, fmt.Sprintf("new%d", i), r)
 	}
 	mustApply(t, e, "gone", Record{Version: ver(t0+5, 0, 1), Tombstone: true})
@@ -172,11 +175,57 @@ func TestRaiseFloorFinishesAtOpen(t *testing.T) {
 		t.Fatalf("after the reopen the store holds %v, want new alone", got)
 	}
 	checkUsed(t, e, "after the reopen")
+	assertDigest(t, e, "after the reopen")
 	if _, closer, err := e.db.Get(metaFloorDropKey); err == nil {
 		closer.Close()
 		t.Fatal("the pending drop's mark is still set after Open finished it")
 	}
 	if e.Floor() != floor {
 		t.Fatalf("Floor = %v, want %v", e.Floor(), floor)
+	}
+}
+
+// A drop cut short (its floor committed, its records not yet dropped) is
+// finished by the next RaiseFloor, even with a floor no higher; a
+// DropAllAt meanwhile deletes the mark, since it leaves nothing older.
+func TestRaiseFloorResumes(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	fs := vfs.NewMem()
+	cfg := memConfig(fs)
+	e := mustOpen(t, cfg)
+	mustApply(t, e, "old", val(ver(t0, 0, 1), "before"))
+	floor := ver(t0+20, 0, 0)
+	e.floorDrop.Lock()
+	if raised, err := e.commitFloor(floor); err != nil || !raised {
+		t.Fatalf("commitFloor = %v, %v", raised, err)
+	}
+	e.floorDrop.pending = floor // as RaiseFloor leaves it when its drop fails
+	e.floorDrop.Unlock()
+	if n, err := e.RaiseFloor(floor); err != nil || n != 1 {
+		t.Fatalf("RaiseFloor after a cut-short drop = %d, %v; want the 1 record dropped", n, err)
+	}
+	if got := dump(t, e); len(got) != 0 {
+		t.Fatalf("store holds %v after the drop was resumed", got)
+	}
+
+	mustApply(t, e, "old2", val(ver(t0+30, 0, 1), "before the second flush"))
+	e.floorDrop.Lock()
+	if _, err := e.commitFloor(ver(t0+40, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	e.floorDrop.Unlock()
+	if err := e.DropAllAt(ver(t0+50, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, closer, err := e.db.Get(metaFloorDropKey); err == nil {
+		closer.Close()
+		t.Fatal("DropAllAt left the pending drop's mark")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = mustOpen(t, cfg)
+	if got := e.Floor(); got != ver(t0+50, 0, 0) {
+		t.Fatalf("Floor after reopen = %v", got)
 	}
 }

@@ -14,7 +14,7 @@ const (
 	// + user key -> createdMs (8 bytes BE) + encoded Record. See hints.go.
 	prefixHint = 'h'
 	// prefixMeta: 'm' + name -> metadata. The engine's own names ("layout",
-	// "floor") never start with metaUser; 'm' + metaUser + name holds
+	// "floor", "floor-drop") never start with metaUser; 'm' + metaUser + name holds
 	// PutMeta's.
 	prefixMeta = 'm'
 	metaUser   = 'u'

@@ -50,6 +50,9 @@ func (e *Engine) DropAllAt(floor Version) error {
 	if err == nil && raise {
 		err = b.Set(metaFloorKey, appendVersion(nil, floor), nil)
 	}
+	if err == nil {
+		err = b.Delete(metaFloorDropKey, nil) // nothing older is left
+	}
 	if err != nil {
 		_ = b.Close()
 		return fmt.Errorf("%w: %w", ErrWrite, err)

@@ -111,7 +111,9 @@ func (c *Coordinator) askMembers(ctx context.Context, call func(context.Context,
 // member drops all its data. If some member fails or does not answer
 // within FlushTimeout, Flush returns an error wrapping ErrPartialFlush
 // naming them: the others were flushed, and the failed ones still hold
-// their data, which reads through them return until a retry succeeds.
+// their data, which reads through them return until a retry succeeds or
+// their next anti-entropy exchange with a flushed member gives them its
+// floor (engine.Engine.RaiseFloor).
 //
 // The flush carries a floor, a version of this node's clock: every
 // flushed member stores no record older than it from then on, so a hint
