@@ -154,9 +154,6 @@ type Stats struct {
 	// KeysTooLarge counts differing records left unrepaired because no
 	// replica frame can carry them (one per record and round).
 	KeysTooLarge int64
-	// BelowFloor counts the records this node dropped because a peer's
-	// flush floor was above its own (a FLUSHALL it missed).
-	BelowFloor int64
 }
 
 // Repairer runs anti-entropy rounds: in the background every Interval,
@@ -438,7 +435,6 @@ func (r *Repairer) record(pl roundPlan, out roundOutcome, start time.Time) {
 	st.RangesInSync, st.RangesOutOfSync = inSync, int64(len(out.differing))
 	st.ExchangeFailures += int64(sum.Failed)
 	st.KeysTooLarge += sum.KeysTooLarge
-	st.BelowFloor += sum.BelowFloor
 	r.mu.Unlock()
 	if sum.KeysSent+sum.KeysReceived > 0 || sum.Failed > 0 {
 		r.log.Info("antientropy: round", "peers", sum.Peers, "failed", sum.Failed, "ranges", sum.RangesCompared,

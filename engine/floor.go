@@ -130,7 +130,7 @@ func (e *Engine) commitFloor(floor Version) (bool, error) {
 	defer e.leave()
 	e.stripes.lockAll()
 	defer e.stripes.unlockAll()
-	if floor.IsZero() || floor.Compare(e.Floor()) <= 0 {
+	if floor.Compare(e.Floor()) <= 0 { // raised meanwhile by DropAllAt
 		return false, nil
 	}
 	b := e.db.NewBatch()
@@ -161,16 +161,7 @@ func (e *Engine) dropBelowFloor(floor Version) (int64, error) {
 	if err != nil {
 		return n, err
 	}
-	if err := e.enter(); err != nil {
-		return n, err
-	}
-	defer e.leave()
-	b := e.db.NewBatch()
-	if err := b.Delete(metaFloorDropKey, nil); err != nil {
-		_ = b.Close()
-		return n, fmt.Errorf("%w: %w", ErrWrite, err)
-	}
-	return n, e.commit(b, e.writeOpts)
+	return n, e.writeMeta(func(b *pebble.Batch) error { return b.Delete(metaFloorDropKey, nil) })
 }
 
 // finishFloorDrop runs at Open: a drop RaiseFloor left unfinished is done

@@ -80,7 +80,7 @@ func (r *Remote) ClassCounts(ctx context.Context) ([]engine.ClassCount, error) {
 
 // DropAll implements Replica with transport.OpNodeDropAll.
 func (r *Remote) DropAll(ctx context.Context, floor engine.Version) error {
-	_, err := r.c.Call(ctx, transport.OpNodeDropAll, transport.AppendDropAll(nil, floor))
+	_, err := r.c.Call(ctx, transport.OpNodeDropAll, transport.AppendFloor(nil, floor))
 	return err
 }
 
@@ -143,7 +143,7 @@ func NewHandler(l *Local, now func() time.Time) *transport.Mux {
 		return transport.AppendClassCounts(nil, cs), nil
 	}))
 	m.Handle(transport.OpNodeDropAll, transport.HandlerFunc(func(ctx context.Context, _ uint8, p []byte) ([]byte, error) {
-		floor, err := transport.DecodeDropAll(p)
+		floor, err := transport.DecodeFloor(p)
 		if err != nil {
 			return nil, err
 		}

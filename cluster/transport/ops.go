@@ -74,7 +74,7 @@ const (
 	// OpNodeCount returns the peer's live record count (8 bytes BE).
 	OpNodeCount uint8 = 48
 	// OpNodeDropAll makes the peer drop every record. The request is the
-	// flush floor (AppendDropAll; empty from nodes before it: no floor).
+	// flush floor (AppendFloor; empty from nodes before it: no floor).
 	OpNodeDropAll uint8 = 49
 	// OpNodeClassCounts returns the peer's figures per key class
 	// (database): AppendClassCounts.

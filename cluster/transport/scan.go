@@ -133,34 +133,22 @@ func (d *decoder) uint64() uint64 {
 // OpNodeClassCounts answer: a count of classes, then per class its Keys,
 // Expires and ExpireSum, each a zigzag varint.
 
-// AppendDropAll appends the OpNodeDropAll request: the flush floor, the
-// version below which the peer stores nothing from then on
-// (engine.Engine.DropAllAt).
-func AppendDropAll(dst []byte, floor engine.Version) []byte {
-	return appendVersion(dst, floor)
-}
-
-// DecodeDropAll decodes an OpNodeDropAll request; an empty one, from a
-// node that sends no floor, is the zero version.
-func DecodeDropAll(b []byte) (engine.Version, error) { return decodeFloor(b, "drop-all request") }
-
-// AppendFloor appends an OpFloor request or answer: a flush floor
-// (engine.Engine.Floor; the zero version for none).
+// AppendFloor appends a flush floor, the version below which a node
+// stores nothing (engine.Engine.Floor): the OpNodeDropAll request, and
+// an OpFloor request or answer.
 func AppendFloor(dst []byte, floor engine.Version) []byte {
 	return appendVersion(dst, floor)
 }
 
-// DecodeFloor decodes an OpFloor request or answer.
-func DecodeFloor(b []byte) (engine.Version, error) { return decodeFloor(b, "floor") }
-
-// decodeFloor decodes a message that is one flush floor; empty is none.
-func decodeFloor(b []byte, what string) (engine.Version, error) {
+// DecodeFloor decodes a message AppendFloor encoded. An empty one, from a
+// node that sends no floor, is the zero version.
+func DecodeFloor(b []byte) (engine.Version, error) {
 	if len(b) == 0 {
 		return engine.Version{}, nil
 	}
 	d := decoder{b: b}
 	v := d.version()
-	if err := d.finish(what); err != nil {
+	if err := d.finish("floor"); err != nil {
 		return engine.Version{}, err
 	}
 	return v, nil
