@@ -91,8 +91,11 @@
 // stripes: an expired record becomes a tombstone with the SAME version
 // (the value is freed, and an older replica copy can never win over it); a
 // tombstone whose Version.Wall is older than TombstoneGrace is deleted if
-// PurgeAllowed agrees (otherwise asked again later). Index entries whose
-// record changed since are dropped. Reclaim commits do not wait for fsync:
+// PurgeAllowed agrees (otherwise asked again later). A write that changes
+// or drops a record's expiry deletes the old expiry entry in its own
+// batch, as evictions and DropRange do, so the expiry entries are the live
+// records' own; a stale one (a store written by an earlier build) is
+// dropped when due. Reclaim commits do not wait for fsync:
 // if lost, the index entry is still there and the work is redone.
 //
 // # Dataset size and eviction

@@ -236,8 +236,10 @@ func clampDue(ms int64) int64 { return max(ms, 0) }
 
 // expiryCurrent reports whether an expiry entry due at due is the one of
 // a record in the state exp, tomb: a live record that still carries that
-// expiry. Entries are not removed when a write changes or drops the
-// expiry; they go stale.
+// expiry. A write that changes or drops a record's expiry deletes its
+// entry in the same batch (mergeKey), and so do evictions and DropRange;
+// only entries that a store written by an earlier build kept go stale,
+// until due.
 func expiryCurrent(due, exp int64, tomb bool) bool {
 	return !tomb && exp != 0 && clampDue(exp) == due
 }

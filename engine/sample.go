@@ -89,9 +89,9 @@ func sampleFrom(it *pebble.Iterator, from uint64, maxScan int, clock uint64, fn 
 // 32*maxScan in all. Eviction's volatile policies use it when keys with a
 // TTL are too few among the others for Sample's windows to find.
 //
-// The index keeps an entry until it is due, also for a record overwritten
-// or deleted since: such an entry counts against maxScan and costs a
-// point read, and is not shown.
+// A write that replaces a record deletes its expiry entry, so the
+// entries are the records' own; a stale one (see expiryCurrent) counts
+// against maxScan and costs a point read, and is not shown.
 func (e *Engine) SampleExpiring(from uint64, maxScan int, fn func(s Sampled) bool) error {
 	if err := e.enter(); err != nil {
 		return err

@@ -7,15 +7,18 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/cockroachdb/pebble"
 )
 
 // TestSampleExpiring checks SampleExpiring against the live records that
 // carry an expiry, in the index's order (expiry, token, key): whatever
 // the start, a large enough maxScan shows each of them once and nothing
 // else (not the records whose expiry was dropped, changed, or that were
-// deleted, whose index entries are stale; not the tombstones' purge
-// entries); a smaller one shows a run of them in that order, wrapping,
-// and stops when fn says.
+// deleted; not the tombstones' purge entries); a smaller one shows a run
+// of them in that order, wrapping, and stops when fn says. The writes
+// that dropped, moved or deleted an expiry deleted its entry: the index
+// holds one expiry entry per live record with an expiry, and none stale.
 func TestSampleExpiring(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	e := mustOpen(t, diskEngineConfig(t, newFakeClock(t0), 1<<20))
@@ -94,7 +97,8 @@ func TestSampleExpiring(t *testing.T) {
 				t.Fatalf("from %#x, maxScan %d: %d records, want all %d", from, tc.maxScan, len(got), len(order))
 			}
 			seen += len(got)
-			// Stale entries count against maxScan: a small one may show none.
+			// Purge entries are stepped over at most 32*maxScan: a small
+			// one may show none.
 			if len(got) > tc.maxScan || (tc.stop > 0 && len(got) > tc.stop) {
 				t.Fatalf("from %#x, maxScan %d, stop %d: %d records", from, tc.maxScan, tc.stop, len(got))
 			}
@@ -104,15 +108,16 @@ func TestSampleExpiring(t *testing.T) {
 				}
 			}
 		}
-		// About 4 in 7 of the expiry entries are current; the froms
-		// are fixed, so this is no matter of luck.
 		limit := min(tc.maxScan, len(order))
 		if tc.stop > 0 {
 			limit = min(limit, tc.stop)
 		}
-		if seen < len(froms)*limit/6 {
+		if seen < len(froms)*limit/2 {
 			t.Fatalf("maxScan %d, stop %d: %d records from %d starts", tc.maxScan, tc.stop, seen, len(froms))
 		}
+	}
+	if n := expiryEntries(t, e); n != len(order) {
+		t.Fatalf("%d expiry entries in the index for %d live records with an expiry", n, len(order))
 	}
 	// The start follows from: 0 is the first entry of the index.
 	var first string
@@ -151,4 +156,24 @@ func TestEvictDropsExpiryEntry(t *testing.T) {
 	if n != 10 {
 		t.Fatalf("SampleExpiring with maxScan 10 showed %d of the 10 records left", n)
 	}
+}
+
+// expiryEntries counts the expiry entries in e's index, current or stale.
+func expiryEntries(t *testing.T, e *Engine) int {
+	t.Helper()
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if _, kind, _, valid := parseIndexKey(it.Key()); valid && kind == kindExpire {
+			n++
+		}
+	}
+	if err := it.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

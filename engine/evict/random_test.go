@@ -27,11 +27,8 @@ func TestRandomEvictsUniformly(t *testing.T) {
 	put := func(prefix string, n int) {
 		const batch = 16
 		for i := 0; i < n; i += batch {
-			deadline := time.Now().Add(5 * time.Second)
-			for !ts.ev.Admit() {
-				if time.Now().After(deadline) {
-					t.Fatal("Admit refused writes for 5s")
-				}
+			if !ts.ev.Admit() {
+				t.Fatalf("Admit refused a write: %+v", ts.ev.Stats())
 			}
 			var keys [][]byte
 			var recs []engine.Record
@@ -121,10 +118,13 @@ func TestChooseRandomBounds(t *testing.T) {
 // so a pass that sampled only windows (four of them, before) concluded
 // now and then that no key could go, and a write past the budget was
 // refused with keys to evict; a pass now falls back on the expiry index.
-// Every key with a TTL is first written small with other expiries, so
-// the index holds more stale entries than one sample of it looks at.
-// Every policy evicts only keys with a TTL, and never refuses a write
-// while one is left.
+// Every key with a TTL is first written small with other expiries. Until
+// a write deleted the expiry entry it replaced, those entries stayed,
+// stale, more of them than one sample of the index looks at, and a sample
+// that started among them found no key: now and then (once in about
+// eight runs on a loaded machine) a pass gave up with keys left and a
+// write was refused at once. Every policy evicts only keys with a TTL, and never
+// refuses a write while one is left.
 func TestVolatileRare(t *testing.T) {
 	// volatile-lfu takes the path of volatile-lru.
 	for _, pol := range []Policy{VolatileLRU, VolatileTTL, VolatileRandom} {
@@ -134,22 +134,18 @@ func TestVolatileRare(t *testing.T) {
 			ts := newTestStore(t, func(c *Config) {
 				c.MaxMemory = budget
 				c.Policy = pol
-				// A write waits for a slow pass (the race detector) rather
-				// than be refused for it; one refused because a pass found
-				// nothing to evict is refused at once.
-				c.MaxWait = 5 * time.Second
 			})
 			wall := time.Now().UnixMilli()
 			ts.put(t, "plain", plain, 100, wall, nil) // about 7 MiB that no volatile policy may evict
 			big := make([]byte, 64<<10)
 			rng := rand.New(rand.NewPCG(uint64(pol), 7))
 			for i := range writes { // about 20 fit beside them
-				if !ts.ev.Admit() {
-					t.Fatalf("write %d refused: %+v, UsedBytes %d, %d keys with a TTL stored",
-						i, ts.ev.Stats(), ts.eng.UsedBytes(), len(ts.stored(t, "ttl")))
+				if start := time.Now(); !ts.ev.Admit() {
+					t.Fatalf("write %d refused after %v: %+v, UsedBytes %d, %d keys with a TTL stored",
+						i, time.Since(start), ts.ev.Stats(), ts.eng.UsedBytes(), len(ts.stored(t, "ttl")))
 				}
 				k := []byte(fmt.Sprintf("ttl%06d", i))
-				for j := range 8 { // stale entries, due between 2 and 12 hours from now
+				for j := range 8 { // expiries each write replaces, due in 2 to 12 hours
 					r := engine.Record{Version: engine.Version{Wall: wall, Logical: uint32(j), Node: 1}, Value: []byte("v"),
 						ExpireAt: wall + 7_200_000 + rng.Int64N(36_000_000)}
 					if _, err := ts.eng.ApplyBatch([][]byte{k}, []engine.Record{r}); err != nil {
