@@ -155,6 +155,7 @@ func (e *Engine) commitFloor(floor Version) (bool, error) {
 // the caller holds; DropAllAt may have deleted it already).
 func (e *Engine) dropBelowFloor(floor Version) (int64, error) {
 	n, err := e.DropRange(0, 0, floor, nil)
+	e.counters.floorDropped.Add(uint64(n))
 	if n > 0 && e.presence != nil {
 		e.presence.request() // a filter of fewer keys
 	}

@@ -141,6 +141,12 @@ func TestRaiseFloor(t *testing.T) {
 	}
 	checkUsed(t, e, "after RaiseFloor")
 	assertDigest(t, e, "after RaiseFloor")
+	if n := e.Stats().FloorDropped; n != 301 {
+		t.Fatalf("Stats().FloorDropped = %d, want 301", n)
+	}
+	if n := expiryEntries(t, e); n != 100 { // the dropped records' went with them
+		t.Fatalf("%d expiry entries for the 100 records left with an expiry", n)
+	}
 	if mustApply(t, e, "old1", val(ver(t0+1, 0, 1), "a late repair")) {
 		t.Fatal("a record older than the raised floor was applied")
 	}
@@ -149,7 +155,7 @@ func TestRaiseFloor(t *testing.T) {
 			t.Fatalf("RaiseFloor(%v) = %d, %v, floor %v; want nothing done", lower, n, err, e.Floor())
 		}
 	}
-	if len(dump(t, e)) != 300 {
+	if len(dump(t, e)) != 300 || e.Stats().FloorDropped != 301 {
 		t.Fatal("a floor not above the current one dropped records")
 	}
 }

@@ -14,6 +14,7 @@ type counters struct {
 	commits       atomic.Uint64
 	explicitSyncs atomic.Uint64
 	evicted       atomic.Uint64
+	floorDropped  atomic.Uint64
 }
 
 // Stats is a snapshot of engine counters and Pebble gauges.
@@ -34,6 +35,9 @@ type Stats struct {
 	// EvictedApplied counts live records replaced by an eviction's
 	// tombstone, whichever node made the eviction.
 	EvictedApplied uint64
+	// FloorDropped counts records dropped because a raised flush floor
+	// (RaiseFloor: a FLUSHALL this node missed) was newer than them.
+	FloorDropped uint64
 	// Commits counts Pebble batches committed by the engine.
 	Commits uint64
 	// WALSyncs counts fsyncs of WAL files, whoever asked for them.
@@ -94,6 +98,7 @@ func (e *Engine) Stats() Stats {
 		TombstonesPurged: e.counters.purged.Load(),
 		UsedBytes:        e.used.Load(),
 		EvictedApplied:   e.counters.evicted.Load(),
+		FloorDropped:     e.counters.floorDropped.Load(),
 		Commits:          e.counters.commits.Load(),
 		WALSyncs:         e.fs.syncs.Load(),
 		ExplicitSyncs:    e.counters.explicitSyncs.Load(),

@@ -18,6 +18,7 @@ func (s Stats) Numbers() []Stat {
 		{"records_stale", float64(s.Stale)},
 		{"expired_reclaimed", float64(s.ExpiredReclaimed)},
 		{"tombstones_purged", float64(s.TombstonesPurged)},
+		{"floor_dropped", float64(s.FloorDropped)},
 		{"commits", float64(s.Commits)},
 		{"wal_syncs", float64(s.WALSyncs)},
 		{"explicit_syncs", float64(s.ExplicitSyncs)},
