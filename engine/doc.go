@@ -94,8 +94,10 @@
 // PurgeAllowed agrees (otherwise asked again later). A write that changes
 // or drops a record's expiry deletes the old expiry entry in its own
 // batch, as evictions and DropRange do, so the expiry entries are the live
-// records' own; a stale one (a store written by an earlier build) is
-// dropped when due. Reclaim commits do not wait for fsync:
+// records' own. Entries whose record changed since (a tombstone's purge
+// entry after a newer write, an expiry entry a store written by an
+// earlier build kept) are dropped when due. Reclaim commits do not wait
+// for fsync:
 // if lost, the index entry is still there and the work is redone.
 //
 // # Dataset size and eviction

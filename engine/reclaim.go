@@ -239,7 +239,9 @@ func clampDue(ms int64) int64 { return max(ms, 0) }
 // expiry. A write that changes or drops a record's expiry deletes its
 // entry in the same batch (mergeKey), and so do evictions and DropRange;
 // only entries that a store written by an earlier build kept go stale,
-// until due.
+// until due. Readers still check: they read the index before the record
+// (Count, SampleExpiring, the reclaimer's due entries), and a write may
+// replace both in between.
 func expiryCurrent(due, exp int64, tomb bool) bool {
 	return !tomb && exp != 0 && clampDue(exp) == due
 }

@@ -17,8 +17,9 @@ import (
 // else (not the records whose expiry was dropped, changed, or that were
 // deleted; not the tombstones' purge entries); a smaller one shows a run
 // of them in that order, wrapping, and stops when fn says. The writes
-// that dropped, moved or deleted an expiry deleted its entry: the index
-// holds one expiry entry per live record with an expiry, and none stale.
+// that dropped, moved or deleted an expiry deleted its entry, and those
+// that kept it kept the entry: the index holds one expiry entry per live
+// record with an expiry, and none stale.
 func TestSampleExpiring(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	e := mustOpen(t, diskEngineConfig(t, newFakeClock(t0), 1<<20))
@@ -54,6 +55,15 @@ func TestSampleExpiring(t *testing.T) {
 			put(k, Record{Version: ver(t0, 1, 1), Value: []byte("w"), ExpireAt: exp + 777})
 		case 3: // deleted
 			put(k, Record{Version: ver(t0, 1, 1), Tombstone: true})
+		case 4: // written again with the same expiry: its entry stays
+			put(k, Record{Version: ver(t0, 1, 1), Value: []byte("w"), ExpireAt: exp})
+		case 5: // two writes in one batch: the second's expiry alone is indexed
+			r1 := Record{Version: ver(t0, 1, 1), Value: []byte("w"), ExpireAt: exp + 100}
+			r2 := Record{Version: ver(t0, 2, 1), Value: []byte("w"), ExpireAt: exp + 200}
+			if _, err := e.ApplyBatch([][]byte{[]byte(k), []byte(k)}, []Record{r1, r2}); err != nil {
+				t.Fatal(err)
+			}
+			live[k] = want{k, r2.ExpireAt, r2.Version}
 		}
 	}
 	for i := range 200 { // keys without an expiry, and tombstones' purge entries

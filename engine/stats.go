@@ -35,8 +35,9 @@ type Stats struct {
 	// EvictedApplied counts live records replaced by an eviction's
 	// tombstone, whichever node made the eviction.
 	EvictedApplied uint64
-	// FloorDropped counts records dropped because a raised flush floor
-	// (RaiseFloor: a FLUSHALL this node missed) was newer than them.
+	// FloorDropped counts records, tombstones included, dropped because
+	// a raised flush floor (RaiseFloor: a FLUSHALL this node missed) was
+	// newer than them.
 	FloorDropped uint64
 	// Commits counts Pebble batches committed by the engine.
 	Commits uint64

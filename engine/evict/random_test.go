@@ -123,8 +123,8 @@ func TestChooseRandomBounds(t *testing.T) {
 // stale, more of them than one sample of the index looks at, and a sample
 // that started among them found no key: now and then (once in about
 // eight runs on a loaded machine) a pass gave up with keys left and a
-// write was refused at once. Every policy evicts only keys with a TTL, and never
-// refuses a write while one is left.
+// write was refused at once. Every policy evicts only keys with a TTL,
+// and never refuses a write while one is left.
 func TestVolatileRare(t *testing.T) {
 	// volatile-lfu takes the path of volatile-lru.
 	for _, pol := range []Policy{VolatileLRU, VolatileTTL, VolatileRandom} {
