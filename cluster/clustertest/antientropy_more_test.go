@@ -131,7 +131,7 @@ func TestRepairPropagatesDeletes(t *testing.T) {
 	// 10,000 writes and 5,000 deletes with hinted handoff off: a replica
 	// call that waits past the default 500ms behind the others on a
 	// loaded machine fails the write, which is not what this tests.
-	c := clustertest.New(t, 3, clustertest.Options{Configure: strict, Wait: 20 * time.Second, Timeout: 2 * time.Second})
+	c := clustertest.New(t, 3, clustertest.Options{Configure: strict, Timeout: 2 * time.Second})
 	ctx := context.Background()
 	keys := keyRange("del", 0, 10_000)
 	deleted, kept := keys[:5000], keys[5000:]
@@ -243,7 +243,6 @@ func TestRepairKeepsAbsoluteExpiry(t *testing.T) {
 func TestTombstonePurgeWaitsForProof(t *testing.T) {
 	t.Parallel()
 	c := clustertest.New(t, 3, clustertest.Options{
-		Wait: 25 * time.Second,
 		Configure: func(i int, cfg *cluster.NodeConfig) {
 			strict(i, cfg)
 			cfg.AntiEntropy.Interval = 300 * time.Millisecond
@@ -351,7 +350,7 @@ func TestBackgroundLoopRepairs(t *testing.T) {
 // writes since, and no flushed key reads back through any node.
 func TestRepairFinishesAMissedFlush(t *testing.T) {
 	t.Parallel()
-	c := clustertest.New(t, 3, clustertest.Options{Configure: strict, Wait: 20 * time.Second, Timeout: 2 * time.Second})
+	c := clustertest.New(t, 3, clustertest.Options{Configure: strict, Timeout: 2 * time.Second})
 	ctx := context.Background()
 	flushed := keyRange("flushed", 0, 2000)
 	pipelined(t, c, 0, flushed, func(p redis.Pipeliner, k string) { p.Set(ctx, k, "v:"+k, 0) })

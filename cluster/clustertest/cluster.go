@@ -55,7 +55,9 @@ type Options struct {
 	// Logger receives every node's logs. Default: discarded, unless the
 	// environment sets CLUSTERTEST_LOG=1 (then text on stderr).
 	Logger *slog.Logger
-	// Wait bounds every wait of the harness. Default 15s.
+	// Wait bounds every wait of the harness. Default 45s: a wait ends
+	// as soon as its condition holds, and a loaded machine running the
+	// race detector forms and heals clusters many times slower.
 	Wait time.Duration
 }
 
@@ -73,7 +75,7 @@ func (o *Options) defaults() {
 		o.Timeout = time.Second
 	}
 	if o.Wait == 0 {
-		o.Wait = 15 * time.Second
+		o.Wait = 45 * time.Second
 	}
 	if o.Seeds == nil {
 		o.Seeds = func(int) []int { return []int{0} }
