@@ -229,11 +229,11 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 	if err := b.Set(s.dkey, s.val, nil); err != nil {
 		return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 	}
-	if wasLive && exp != 0 && (r.Tombstone || r.ExpireAt == 0 || clampDue(r.ExpireAt) != clampDue(exp)) {
-		// The replaced record's expiry entry goes with it rather than
-		// stay, stale, until due: eviction's volatile policies sample the
-		// index (SampleExpiring), where stale entries cost a read each and
-		// may hide the live ones.
+	if due := clampDue(exp); wasLive && exp != 0 && !expiryCurrent(due, r.ExpireAt, r.Tombstone) {
+		// The replaced record's expiry entry, which is not the new one's,
+		// goes with it rather than stay, stale, until due: eviction's
+		// volatile policies sample the index (SampleExpiring), where stale
+		// entries cost a read each and may hide the live ones.
 		s.ikey = appendIndexKey(s.ikey[:0], exp, kindExpire, s.dkey)
 		if err := b.Delete(s.ikey, nil); err != nil {
 			return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
