@@ -11,7 +11,7 @@ import (
 )
 
 func TestApplyLastWriteWins(t *testing.T) {
-	e := openMem(t)
+	e := openMem(t, noReclaim)
 	tests := []struct {
 		name      string
 		r         Record
@@ -55,7 +55,7 @@ func TestApplyLastWriteWins(t *testing.T) {
 }
 
 func TestApplyBatchSequentialSemantics(t *testing.T) {
-	e := openMem(t)
+	e := openMem(t, noReclaim)
 	mustApply(t, e, "b", val(ver(5, 0, 0), "b5"))
 	keys := [][]byte{[]byte("a"), []byte("b"), []byte("a"), []byte("a"), []byte("b"), []byte("c")}
 	recs := []Record{
@@ -88,7 +88,7 @@ func TestApplyBatchSequentialSemantics(t *testing.T) {
 }
 
 func TestLookupBatch(t *testing.T) {
-	e := openMem(t)
+	e := openMem(t, noReclaim)
 	mustApply(t, e, "a", val(ver(1, 0, 0), "va"))
 	mustApply(t, e, "c", Record{Version: ver(1, 0, 0), Tombstone: true})
 	keys := [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("a")}

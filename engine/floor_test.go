@@ -110,7 +110,8 @@ func TestDropAllWithoutFloor(t *testing.T) {
 // one changes nothing.
 func TestRaiseFloor(t *testing.T) {
 	const t0 = 1_700_000_000_000
-	e := openMem(t)
+	// "gone" below is due for purge the moment it is written.
+	e := openMem(t, noReclaim)
 	expireAt := time.Now().Add(time.Hour).UnixMilli() // not due while the test runs
 	for i := range 300 {
 		old := val(ver(t0+int64(i%20), 0, 1), "before the flush")

@@ -59,6 +59,12 @@ func openMem(t testing.TB, mods ...func(*Config)) *Engine {
 	return mustOpen(t, cfg)
 }
 
+// noReclaim keeps the background reclaimer from ticking while a test
+// runs: a tombstone with an old version (one below a flush floor, or a
+// test's small wall) is due for purge at once, and a tick between its
+// Apply and the check that looks for it would purge it.
+func noReclaim(c *Config) { c.ReclaimInterval = time.Hour }
+
 func mustApply(t testing.TB, e *Engine, key string, r Record) bool {
 	t.Helper()
 	ok, err := e.Apply([]byte(key), r)
