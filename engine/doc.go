@@ -17,16 +17,23 @@
 // All keyspaces share one Pebble DB and are told apart by the first byte:
 //
 //	'd' + BE64 Token(user key) + user key      -> encoded record (data)
-//	'x' + BE64 due ms + kind + data key        -> empty (expiry/purge index)
+//	'x' + BE64 due ms + 'e' + data key         -> empty (expiry index)
+//	'y' + BE64 due ms + 'p' + data key         -> empty (purge index)
 //	'm' + "layout"                             -> engine metadata (layout version)
 //	'm' + 'u' + name                           -> user metadata (PutMeta)
 //	'h' + len + target + BE64 token + user key -> BE64 createdMs + encoded record (hint)
 //
 // Data keys are ordered by token (the key's ring position), so one token
 // range of the ring is one contiguous Pebble scan: anti-entropy and range
-// handoff read exactly the keys they own (Scan). The index is ordered by
-// due time, so the reclaimer finds due work by scanning a prefix instead
-// of all data.
+// handoff read exactly the keys they own (Scan). The two indexes are
+// ordered by due time, so the reclaimer finds due work by scanning their
+// fronts instead of all data. Tombstones' purge entries have an index of
+// their own so that walks of the expiry index (Count, SampleExpiring)
+// never step over them; a store written by an earlier build keeps its
+// purge entries in the expiry index until they are due, and the
+// reclaimer reads both. (A build before the purge index does not read
+// it: a store taken back to one keeps the tombstones whose purge entries
+// went there.)
 //
 // # Tokens and hash tags
 //
@@ -42,8 +49,9 @@
 // The layout version under 'm' + "layout" names the token function data
 // was placed with. Layout 1 hashed the whole key; Open moves a layout-1
 // store's tagged keys (records, index entries, hints) to their layout-2
-// tokens before serving, crash-safely (migrate.go), and refuses a layout
-// it does not know with ErrCorrupt.
+// tokens, and its purge entries into the purge index, before serving,
+// crash-safely (migrate.go), and refuses a layout it does not know with
+// ErrCorrupt.
 //
 // Pebble keeps a record in one block however large it is, and a fresh
 // iterator reads (and decompresses) the block its first seek lands in: a

@@ -18,8 +18,13 @@ const (
 	// PutMeta's.
 	prefixMeta = 'm'
 	metaUser   = 'u'
-	// prefixIndex: 'x' + due ms (8 bytes BE) + kind + data key -> version.
+	// prefixIndex: 'x' + due ms (8 bytes BE) + kindExpire + data key ->
+	// nothing: the expiry index.
 	prefixIndex = 'x'
+	// prefixPurge: 'y' + due ms (8 bytes BE) + kindPurge + data key ->
+	// nothing: the tombstones' purge index. Stores written before it
+	// existed hold purge entries under prefixIndex as well; both are read.
+	prefixPurge = 'y'
 
 	tokenLen      = 8
 	dataKeyHeader = 1 + tokenLen
@@ -81,13 +86,21 @@ func tokenBound(tok uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixData}, tok)
 }
 
-// appendIndexKey appends 'x' + due + kind + data key. Due times before the
-// epoch are clamped to 0 so they sort first (they are due already).
+// appendIndexKey appends the index key of kind: 'x' + due + kindExpire +
+// data key, or 'y' + due + kindPurge + data key. Purge entries have a
+// keyspace of their own so that a walk of the expiry index (Count,
+// SampleExpiring) never steps over them: a cluster that evicts fast
+// holds many. Due times before the epoch are clamped to 0 so they sort
+// first (they are due already).
 func appendIndexKey(dst []byte, due int64, kind byte, dataKey []byte) []byte {
 	if due < 0 {
 		due = 0
 	}
-	dst = append(dst, prefixIndex)
+	prefix := byte(prefixIndex)
+	if kind == kindPurge {
+		prefix = prefixPurge
+	}
+	dst = append(dst, prefix)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(due))
 	dst = append(dst, kind)
 	return append(dst, dataKey...)
@@ -95,15 +108,21 @@ func appendIndexKey(dst []byte, due int64, kind byte, dataKey []byte) []byte {
 
 // parseIndexKey splits an index key; ok is false for malformed keys.
 func parseIndexKey(k []byte) (due int64, kind byte, dataKey []byte, ok bool) {
-	if len(k) < indexHeader+dataKeyHeader || k[0] != prefixIndex || k[indexHeader] != prefixData {
+	if len(k) < indexHeader+dataKeyHeader || (k[0] != prefixIndex && k[0] != prefixPurge) || k[indexHeader] != prefixData {
 		return 0, 0, nil, false
 	}
 	return int64(binary.BigEndian.Uint64(k[1:9])), k[9], k[indexHeader:], true
 }
 
-// indexBound returns the index key prefix of everything due before dueMs.
+// indexBound returns the expiry index's key prefix of everything due
+// before dueMs.
 func indexBound(dueMs int64) []byte {
-	return appendIndexKey(nil, dueMs, 0, nil)[:9]
+	return appendIndexKey(nil, dueMs, kindExpire, nil)[:9]
+}
+
+// purgeBound is indexBound for the purge index.
+func purgeBound(dueMs int64) []byte {
+	return appendIndexKey(nil, dueMs, kindPurge, nil)[:9]
 }
 
 // keyspace bounds for range deletes and scans.
@@ -112,6 +131,8 @@ var (
 	dataEnd    = []byte{prefixData + 1}
 	indexStart = []byte{prefixIndex}
 	indexEnd   = []byte{prefixIndex + 1}
+	purgeStart = []byte{prefixPurge}
+	purgeEnd   = []byte{prefixPurge + 1}
 	hintStart  = []byte{prefixHint}
 	hintEnd    = []byte{prefixHint + 1}
 )

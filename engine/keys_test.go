@@ -49,6 +49,7 @@ func TestIndexKeyRoundTrip(t *testing.T) {
 		{0, 0, kindExpire},
 		{1700000000000, 1700000000000, kindPurge},
 		{-5, 0, kindExpire},
+		{-5, 0, kindPurge},
 	}
 	for _, tt := range tests {
 		ik := appendIndexKey(nil, tt.due, tt.kind, dk)
@@ -56,8 +57,12 @@ func TestIndexKeyRoundTrip(t *testing.T) {
 		if !ok || due != tt.wantDue || kind != tt.kind || !bytes.Equal(got, dk) {
 			t.Fatalf("parse(%x) = %d %c %x %v", ik, due, kind, got, ok)
 		}
-		if bytes.Compare(ik, indexBound(tt.wantDue+1)) >= 0 || bytes.Compare(ik, indexBound(tt.wantDue)) < 0 {
-			t.Fatalf("index key %x outside its due bounds", ik)
+		bound, prefix := indexBound, byte(prefixIndex)
+		if tt.kind == kindPurge {
+			bound, prefix = purgeBound, prefixPurge
+		}
+		if ik[0] != prefix || bytes.Compare(ik, bound(tt.wantDue+1)) >= 0 || bytes.Compare(ik, bound(tt.wantDue)) < 0 {
+			t.Fatalf("index key %x outside its keyspace's due bounds", ik)
 		}
 	}
 	if _, _, _, ok := parseIndexKey([]byte("x123")); ok {

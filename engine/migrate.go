@@ -12,21 +12,24 @@ import (
 // Layout migration. Layout 1 placed every key at the xxhash64 of the
 // whole key; layout 2 (Token) hashes a key's hash tag. Keys without a tag
 // keep their token, so only the data records, index entries and hints of
-// tagged keys sit at the wrong position in a layout-1 store. Open moves
-// them before it counts records or serves anything:
+// tagged keys sit at the wrong position in a layout-1 store, and its
+// purge entries in the expiry index (the purge index came later). Open
+// moves them before it counts records or serves anything:
 //
 //  1. The layout value becomes {1, 2}: "moving from 1 to 2". Builds that
 //     read only layout 1 refuse it, so none can write at old positions
 //     into a half-moved store.
-//  2. Three passes, over data, index and hints, move each key whose token
-//     changed: one batch deletes the old key and sets the new one, so a
-//     key is at exactly one place whenever a batch commits. A batch holds
-//     many whole moves and is committed without waiting for an fsync.
+//  2. Three passes, over data, the expiry index and hints, move each key
+//     whose token changed, and each purge entry into the purge index
+//     (which a layout-1 store does not have, so no pass reads it): one
+//     batch deletes the old key and sets the new one, so a key is at
+//     exactly one place whenever a batch commits. A batch holds many
+//     whole moves and is committed without waiting for an fsync.
 //  3. The layout value becomes {2}, synced.
 //
 // A crash before step 3 leaves a store whose layout is still {1} (nothing
 // moved) or {1, 2}, and the next Open runs the passes again. They are
-// idempotent: a moved key has its new token and is skipped. The WAL is
+// idempotent: a moved key is at its destination and is skipped. The WAL is
 // replayed as a prefix, so any move that survives a crash survives with
 // the marker before it, and a recorded {2} with every move before it.
 // The passes are independent: a record and its index entries may sit at
@@ -38,7 +41,8 @@ import (
 // last-write-wins instead of overwriting, as Apply and PutHints would.
 //
 // The cost is one read of the data, index and hint keyspaces at the first
-// Open of a layout-1 store, and a write of every tagged key.
+// Open of a layout-1 store, and a write of every tagged key and purge
+// entry.
 
 // migrateBatchBytes bounds one migration batch. The pass opens a new
 // iterator after each commit, so it never pins more than this much of
@@ -159,19 +163,19 @@ func moveRecord(r pebble.Reader, b *pebble.Batch, dk, val []byte) (bool, error) 
 	return true, b.Delete(dk, nil)
 }
 
-// moveIndexEntry moves the index entry ik to the data key's new position;
-// the entry is the same (due, kind) for the same record.
+// moveIndexEntry moves the index entry ik to the data key's new position,
+// and a purge entry into the purge index; the entry is the same (due,
+// kind) for the same record.
 func moveIndexEntry(_ pebble.Reader, b *pebble.Batch, ik, val []byte) (bool, error) {
 	due, kind, dk, ok := parseIndexKey(ik)
 	if !ok {
 		return false, nil // malformed: the reclaimer drops it
 	}
 	key := UserKey(dk)
-	tok := Token(key)
-	if tok == dataKeyToken(dk) {
+	dst := appendIndexKey(nil, due, kind, appendDataKeyTok(nil, Token(key), key))
+	if bytes.Equal(dst, ik) {
 		return false, nil
 	}
-	dst := appendIndexKey(nil, due, kind, appendDataKeyTok(nil, tok, key))
 	if err := b.Set(dst, val, nil); err != nil {
 		return false, err
 	}

@@ -141,11 +141,11 @@ func (s migState) diff(o migState) string {
 	return ""
 }
 
-// rawKeyspaces copies the data, index and hint keyspaces.
+// rawKeyspaces copies the data, index, purge index and hint keyspaces.
 func rawKeyspaces(t *testing.T, r pebble.Reader) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, span := range [][2][]byte{{dataStart, dataEnd}, {indexStart, indexEnd}, {hintStart, hintEnd}} {
+	for _, span := range [][2][]byte{{dataStart, dataEnd}, {indexStart, indexEnd}, {purgeStart, purgeEnd}, {hintStart, hintEnd}} {
 		it, err := r.NewIter(&pebble.IterOptions{LowerBound: span[0], UpperBound: span[1]})
 		if err != nil {
 			t.Fatal(err)
@@ -161,7 +161,8 @@ func rawKeyspaces(t *testing.T, r pebble.Reader) map[string]string {
 }
 
 // layout1Key returns where layout 1 kept the Pebble key k of the current
-// layout: data, index and hint keys at the xxhash64 of the whole key.
+// layout: data, index and hint keys at the xxhash64 of the whole key, and
+// purge entries in the expiry index, as the builds of layout 1 wrote them.
 // Written apart from migrate.go, so that the fixture does not share its
 // bugs.
 func layout1Key(k []byte) []byte {
@@ -171,9 +172,11 @@ func layout1Key(k []byte) []byte {
 	switch k[0] {
 	case prefixData:
 		return append(old(k[dataKeyHeader:]), k[dataKeyHeader:]...)
-	case prefixIndex:
+	case prefixIndex, prefixPurge:
 		dk := k[indexHeader:]
-		return append(append(bytes.Clone(k[:indexHeader]), old(dk[dataKeyHeader:])...), dk[dataKeyHeader:]...)
+		head := bytes.Clone(k[:indexHeader])
+		head[0] = prefixIndex
+		return append(append(head, old(dk[dataKeyHeader:])...), dk[dataKeyHeader:]...)
 	default: // prefixHint
 		end := 2 + int(k[1])
 		key := k[end+tokenLen:]
@@ -326,8 +329,9 @@ func cmpKeys(a, b []byte) int {
 	return bytes.Compare(a, b)
 }
 
-// checkIndexPlaced checks that the index holds exactly the entries of
-// the records that still expire, each pointing at its record.
+// checkIndexPlaced checks, after every tombstone was purged, that the
+// expiry index holds exactly the entries of the records that still
+// expire, each pointing at its record, and the purge index nothing.
 func checkIndexPlaced(t *testing.T, e *Engine, f migFixture) {
 	t.Helper()
 	want := 0
@@ -338,6 +342,9 @@ func checkIndexPlaced(t *testing.T, e *Engine, f migFixture) {
 	}
 	got := 0
 	for k := range rawKeyspaces(t, e.db) {
+		if k[0] == prefixPurge {
+			t.Fatalf("purge entry %x left after every purge", k)
+		}
 		if k[0] != prefixIndex {
 			continue
 		}
@@ -520,7 +527,8 @@ func cloneFS(t *testing.T, fs vfs.FS) vfs.FS {
 
 // migrationStage describes how far the migration of the store on fs got:
 // its layout value and, per keyspace, how many of the keys that move have
-// moved, as "layout [1 2]: d 40/90 x 0/36 h 0/75".
+// moved, as "layout [1 2]: d 40/90 x 0/36 h 0/75" (x: the expiry and the
+// purge index, whose entries the same pass moves).
 func migrationStage(t *testing.T, fs vfs.FS) string {
 	t.Helper()
 	db, err := openRaw(fs)
@@ -535,9 +543,18 @@ func migrationStage(t *testing.T, fs vfs.FS) string {
 		switch k[0] {
 		case prefixData:
 			tok, key = dataKeyToken([]byte(k)), []byte(k[dataKeyHeader:])
-		case prefixIndex:
-			_, _, dk, _ := parseIndexKey([]byte(k))
-			tok, key = dataKeyToken(dk), UserKey(dk)
+		case prefixIndex, prefixPurge:
+			due, kind, dk, _ := parseIndexKey([]byte(k))
+			key = UserKey(dk)
+			dst := appendIndexKey(nil, due, kind, AppendDataKey(nil, key))
+			if bytes.Equal(layout1Key(dst), dst) {
+				continue // never moves
+			}
+			all['x']++
+			if bytes.Equal([]byte(k), dst) {
+				moved['x']++
+			}
+			continue
 		default:
 			_, tok, key, _ = parseHintKey([]byte(k))
 		}

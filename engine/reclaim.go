@@ -79,13 +79,23 @@ func (e *Engine) reclaimOnce() error {
 	return nil
 }
 
-// dueEntries copies up to reclaimChunk index entries due by now.
+// dueEntries copies up to reclaimChunk index entries due by now: the
+// expiry index's first, then the purge index's.
 func (e *Engine) dueEntries(now int64) ([]dueEntry, error) {
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexBound(now + 1)})
+	entries, err := e.appendDue(nil, indexStart, indexBound(now+1))
+	if err == nil && len(entries) < reclaimChunk {
+		entries, err = e.appendDue(entries, purgeStart, purgeBound(now+1))
+	}
+	return entries, err
+}
+
+// appendDue appends the entries in [lower, upper) to entries, until it
+// holds reclaimChunk.
+func (e *Engine) appendDue(entries []dueEntry, lower, upper []byte) ([]dueEntry, error) {
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, fmt.Errorf("engine: reclaim: %w", err)
 	}
-	var entries []dueEntry
 	for ok := it.First(); ok && len(entries) < reclaimChunk; ok = it.Next() {
 		k := slices.Clone(it.Key())
 		due, kind, dk, valid := parseIndexKey(k)
@@ -123,6 +133,16 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 	defer e.stripes.unlockSorted(toks)
 
 	b := e.db.NewBatch()
+	// Every entry is deleted first, so that a purge entry set below (an
+	// expired record's tombstone's) wins over the delete of an old entry
+	// under the same key: a tombstone and a value written over it in the
+	// same millisecond have the same purge due time.
+	for _, en := range entries {
+		if err := b.Delete(en.ikey, nil); err != nil {
+			_ = b.Close()
+			return fmt.Errorf("%w: %w", ErrWrite, err)
+		}
+	}
 	var expired, purged, freed int64
 	var buf []byte
 	var digs []digestDelta
@@ -172,12 +192,9 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 // reclaimEntry adds to b what one due entry calls for, and reports whether
 // it expired a record or purged a tombstone, and the XOR the change makes
 // to the key's digest bucket; an expired record's bytes are added to
-// *freed. The entry itself is always deleted; stale entries (the record
-// changed since) are just dropped.
+// *freed. The caller has deleted the entry itself; stale entries (the
+// record changed since) call for nothing more.
 func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte, classes *[]classDelta, freed *int64) (expired, purged int64, dig uint64, err error) {
-	if err := b.Delete(en.ikey, nil); err != nil {
-		return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
-	}
 	if en.dataKey == nil {
 		return 0, 0, 0, nil
 	}

@@ -108,6 +108,28 @@ func TestDeleteTombstonePurge(t *testing.T) {
 	assertIndexEmpty(t, e)
 }
 
+// A key deleted and written again with a TTL in the same millisecond, both
+// entries due in one reclaim: the expiry's tombstone gets a purge entry
+// under the same key as the first tombstone's stale one, and the delete
+// of the stale entry must not take the new one with it.
+func TestPurgeEntryRewrittenInOneBatch(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	e := reclaimEngine(t, clock) // grace 10 s
+	mustApply(t, e, "k", Record{Version: ver(t0, 0, 1), Tombstone: true})
+	mustApply(t, e, "k", Record{Version: ver(t0, 1, 1), Value: []byte("v"), ExpireAt: t0 + 20_000})
+	clock.Set(t0 + 30_000)
+	mustReclaim(t, e) // expires k: its tombstone's purge is due at once
+	if r, ok := mustLookup(t, e, "k"); !ok || !r.Tombstone || r.Version != ver(t0, 1, 1) {
+		t.Fatalf("k = %+v %v, want the expired record's tombstone", r, ok)
+	}
+	mustReclaim(t, e)
+	if r, ok := mustLookup(t, e, "k"); ok {
+		t.Fatalf("k = %+v, want purged", r)
+	}
+	assertIndexEmpty(t, e)
+}
+
 // TestStaleIndexEntries overwrites expiring records; the old index
 // entries must be dropped without touching the new records.
 func TestStaleIndexEntries(t *testing.T) {
@@ -201,7 +223,7 @@ func assertIndexEmpty(t *testing.T, e *Engine) {
 		t.Fatal(err)
 	}
 	defer it.Close()
-	for ok := it.SeekGE(indexStart); ok && it.Key()[0] == prefixIndex; ok = it.Next() {
+	for ok := it.SeekGE(indexStart); ok && (it.Key()[0] == prefixIndex || it.Key()[0] == prefixPurge); ok = it.Next() {
 		t.Fatalf("index entry left: %x", it.Key())
 	}
 }

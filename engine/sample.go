@@ -84,10 +84,11 @@ func sampleFrom(it *pebble.Iterator, from uint64, maxScan int, clock uint64, fn 
 // (expired ones included until reclaimed), in the order of their expiry
 // from a starting point that from picks (the due time from/2^64 of the way
 // from the index's first entry to its last), wrapping past the end once,
-// until fn returns false or maxScan expiry entries were looked at. Entries
-// of other kinds (tombstone purges) are stepped over, at most
-// 32*maxScan in all. Eviction's volatile policies use it when keys with a
-// TTL are too few among the others for Sample's windows to find.
+// until fn returns false or maxScan expiry entries were looked at.
+// Tombstones' purge entries have an index of their own; those a store
+// written by an earlier build keeps in this one are stepped over, at most
+// 32*maxScan entries in all. Eviction's volatile policies use it when keys
+// with a TTL are too few among the others for Sample's windows to find.
 //
 // A write that replaces a record deletes its expiry entry, so the
 // entries are the records' own; a stale one (see expiryCurrent) counts

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -171,14 +172,23 @@ func TestEvictDropsExpiryEntry(t *testing.T) {
 // expiryEntries counts the expiry entries in e's index, current or stale.
 func expiryEntries(t *testing.T, e *Engine) int {
 	t.Helper()
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexEnd})
+	return indexEntries(t, e, indexStart, indexEnd)
+}
+
+// indexEntries counts the entries in [lower, upper) of e's expiry or
+// purge index whose kind is that index's.
+func indexEntries(t *testing.T, e *Engine, lower, upper []byte) int {
+	t.Helper()
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer it.Close()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		if _, kind, _, valid := parseIndexKey(it.Key()); valid && kind == kindExpire {
+		k := it.Key()
+		_, kind, _, valid := parseIndexKey(k)
+		if valid && (k[0] == prefixIndex && kind == kindExpire || k[0] == prefixPurge && kind == kindPurge) {
 			n++
 		}
 	}
@@ -186,4 +196,82 @@ func expiryEntries(t *testing.T, e *Engine) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// legacyPurgeEntries moves every purge entry into the expiry index, where
+// builds before the purge index kept them.
+func legacyPurgeEntries(t *testing.T, e *Engine) int {
+	t.Helper()
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: purgeStart, UpperBound: purgeEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.db.NewBatch()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		old := slices.Clone(it.Key())
+		old[0] = prefixIndex
+		if err := errors.Join(b.Delete(it.Key(), nil), b.Set(old, nil, nil)); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if err := errors.Join(it.Close(), b.Commit(pebble.Sync)); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Tombstones' purge entries, however many and however soon due, do not
+// hide the expiry entries behind them from SampleExpiring, which reads the
+// expiry index from its front for volatile-ttl; those an earlier build
+// left in the expiry index are stepped over, and the reclaimer purges
+// through them as through the purge index's.
+func TestSampleExpiringPastPurges(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	e := reclaimEngine(t, clock)
+	for i := range 2000 { // purge entries due at t0+10s (the grace)
+		mustApply(t, e, fmt.Sprintf("gone%d", i), Record{Version: ver(t0, 0, 1), Tombstone: true})
+	}
+	for i := range 8 { // expiry entries due after every purge entry
+		mustApply(t, e, fmt.Sprintf("ttl%d", i), Record{Version: ver(t0, 0, 1), Value: []byte("v"), ExpireAt: t0 + 60_000 + int64(i)})
+	}
+	if n := indexEntries(t, e, purgeStart, purgeEnd); n != 2000 {
+		t.Fatalf("%d purge entries for 2000 tombstones", n)
+	}
+	shown := func() int {
+		n := 0
+		if err := e.SampleExpiring(0, 4, func(Sampled) bool { n++; return true }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := shown(); n != 4 {
+		t.Fatalf("SampleExpiring(0, 4) showed %d records behind 2000 tombstones, want 4", n)
+	}
+
+	// A store written before the purge index: 32*4 steps over its purge
+	// entries find none of the records.
+	if n := legacyPurgeEntries(t, e); n != 2000 {
+		t.Fatalf("moved %d purge entries", n)
+	}
+	if n := shown(); n != 0 {
+		t.Fatalf("SampleExpiring(0, 4) showed %d records behind 2000 legacy purge entries", n)
+	}
+	mustApply(t, e, "gone-now", Record{Version: ver(t0, 1, 1), Tombstone: true}) // in the purge index
+	clock.Set(t0 + 10_000)
+	mustReclaim(t, e)
+	if got := dump(t, e); len(got) != 8 {
+		t.Fatalf("%d records after the purge, want the 8 with a TTL", len(got))
+	}
+	if n := expiryEntries(t, e) + indexEntries(t, e, purgeStart, purgeEnd); n != 8 {
+		t.Fatalf("%d index entries left, want the 8 records' expiries", n)
+	}
+	if got := e.Stats().TombstonesPurged; got != 2001 {
+		t.Fatalf("purged %d, want 2001", got)
+	}
+	if n := shown(); n != 4 {
+		t.Fatalf("SampleExpiring(0, 4) showed %d records after the purge, want 4", n)
+	}
 }

@@ -45,6 +45,9 @@ func (e *Engine) DropAllAt(floor Version) error {
 		err = b.DeleteRange(indexStart, indexEnd, nil)
 	}
 	if err == nil {
+		err = b.DeleteRange(purgeStart, purgeEnd, nil)
+	}
+	if err == nil {
 		err = b.DeleteRange(hintStart, hintEnd, nil)
 	}
 	if err == nil && raise {

@@ -59,13 +59,19 @@ func TestScanTokenRanges(t *testing.T) {
 
 func TestDropAll(t *testing.T) {
 	const t0 = 1_700_000_000_000
-	e := openMem(t)
+	e := openMem(t, noReclaim)
 	for i := range 100 {
 		r := val(ver(t0, 0, 0), "v")
-		if i%2 == 0 {
+		switch i % 3 {
+		case 0:
 			r.ExpireAt = t0 + 1000
+		case 1:
+			r = Record{Version: ver(t0, 0, 0), Tombstone: true}
 		}
 		mustApply(t, e, fmt.Sprint(i), r)
+	}
+	if n := indexEntries(t, e, purgeStart, purgeEnd); n != 33 {
+		t.Fatalf("%d purge entries for 33 tombstones", n)
 	}
 	if err := e.DropAll(); err != nil {
 		t.Fatal(err)

@@ -113,6 +113,51 @@ func TestChooseRandomBounds(t *testing.T) {
 	}
 }
 
+// TestVolatileTTLPastTombstones: volatile-ttl reads the expiry index from
+// its front. A node that deleted or evicted many keys holds as many
+// tombstones, each with a purge entry due before the TTL keys expire;
+// when those entries shared the expiry index, a sample stepped over at
+// most 32 per entry it could look at (about 65,000) and found no key with
+// a TTL, and a write past the budget was refused with such keys stored.
+func TestVolatileTTLPastTombstones(t *testing.T) {
+	const budget, plain, tombs, writes = 8 << 20, 40_000, 80_000, 100
+	ts := newTestStore(t, func(c *Config) {
+		c.MaxMemory = budget
+		c.Policy = VolatileTTL
+	})
+	wall := time.Now().UnixMilli()
+	ts.put(t, "plain", plain, 100, wall, nil) // about 7 MiB that volatile-ttl may not evict
+	for i := 0; i < tombs; i += 1000 {        // purge entries due in an hour
+		keys, recs := make([][]byte, 1000), make([]engine.Record, 1000)
+		for j := range keys {
+			keys[j] = []byte(fmt.Sprintf("gone%06d", i+j))
+			recs[j] = engine.Record{Version: engine.Version{Wall: wall, Node: 1}, Tombstone: true}
+		}
+		if _, err := ts.eng.ApplyBatch(keys, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := make([]byte, 64<<10)
+	for i := range writes { // about 20 fit beside the others
+		if start := time.Now(); !ts.ev.Admit() {
+			t.Fatalf("write %d refused after %v: %+v, UsedBytes %d, %d keys with a TTL stored",
+				i, time.Since(start), ts.ev.Stats(), ts.eng.UsedBytes(), len(ts.stored(t, "ttl")))
+		}
+		k := []byte(fmt.Sprintf("ttl%06d", i))
+		r := engine.Record{Version: engine.Version{Wall: wall, Node: 1}, Value: big, ExpireAt: wall + 7_200_000 + int64(i)}
+		if _, err := ts.eng.ApplyBatch([][]byte{k}, []engine.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUsed(t, ts, budget, "UsedBytes within budget")
+	if n := len(ts.stored(t, "plain")); n != plain {
+		t.Fatalf("%d of %d keys without a TTL left", n, plain)
+	}
+	if st := ts.ev.Stats(); st.Refused != 0 || st.Evicted < writes-30 {
+		t.Fatalf("stats %+v after %d writes of keys with a TTL", st, writes)
+	}
+}
+
 // TestVolatileRare: keys with a TTL one in 2,000 among keys without one.
 // A window of sampled records misses them all about one time in three,
 // so a pass that sampled only windows (four of them, before) concluded
