@@ -65,7 +65,11 @@ func TestIndexKeyRoundTrip(t *testing.T) {
 			t.Fatalf("index key %x outside its keyspace's due bounds", ik)
 		}
 	}
-	if _, _, _, ok := parseIndexKey([]byte("x123")); ok {
-		t.Fatal("short index key parsed")
+	other := appendIndexKey(nil, 1, kindPurge, dk)
+	other[0] = prefixPurge + 1 // well formed but for its keyspace
+	for _, k := range []string{"x123", "y123", string(other)} {
+		if _, _, _, ok := parseIndexKey([]byte(k)); ok {
+			t.Fatalf("malformed index key %q parsed", k)
+		}
 	}
 }

@@ -111,23 +111,26 @@ func TestDeleteTombstonePurge(t *testing.T) {
 // A key deleted and written again with a TTL in the same millisecond, both
 // entries due in one reclaim: the expiry's tombstone gets a purge entry
 // under the same key as the first tombstone's stale one, and the delete
-// of the stale entry must not take the new one with it.
+// of the stale entry must not take the new one with it, whichever of the
+// two is due first.
 func TestPurgeEntryRewrittenInOneBatch(t *testing.T) {
 	const t0 = 1_700_000_000_000
-	clock := newFakeClock(t0)
-	e := reclaimEngine(t, clock) // grace 10 s
-	mustApply(t, e, "k", Record{Version: ver(t0, 0, 1), Tombstone: true})
-	mustApply(t, e, "k", Record{Version: ver(t0, 1, 1), Value: []byte("v"), ExpireAt: t0 + 20_000})
-	clock.Set(t0 + 30_000)
-	mustReclaim(t, e) // expires k: its tombstone's purge is due at once
-	if r, ok := mustLookup(t, e, "k"); !ok || !r.Tombstone || r.Version != ver(t0, 1, 1) {
-		t.Fatalf("k = %+v %v, want the expired record's tombstone", r, ok)
+	for _, exp := range []int64{t0 + 20_000, t0 + 5_000} { // the purge due at t0+10s
+		clock := newFakeClock(t0)
+		e := reclaimEngine(t, clock) // grace 10 s
+		mustApply(t, e, "k", Record{Version: ver(t0, 0, 1), Tombstone: true})
+		mustApply(t, e, "k", Record{Version: ver(t0, 1, 1), Value: []byte("v"), ExpireAt: exp})
+		clock.Set(t0 + 30_000)
+		mustReclaim(t, e) // expires k: its tombstone's purge is due at once
+		if r, ok := mustLookup(t, e, "k"); !ok || !r.Tombstone || r.Version != ver(t0, 1, 1) {
+			t.Fatalf("expiry %d: k = %+v %v, want the expired record's tombstone", exp-t0, r, ok)
+		}
+		mustReclaim(t, e)
+		if r, ok := mustLookup(t, e, "k"); ok {
+			t.Fatalf("expiry %d: k = %+v, want purged", exp-t0, r)
+		}
+		assertIndexEmpty(t, e)
 	}
-	mustReclaim(t, e)
-	if r, ok := mustLookup(t, e, "k"); ok {
-		t.Fatalf("k = %+v, want purged", r)
-	}
-	assertIndexEmpty(t, e)
 }
 
 // TestStaleIndexEntries overwrites expiring records; the old index

@@ -70,7 +70,7 @@ func TestDropAll(t *testing.T) {
 		}
 		mustApply(t, e, fmt.Sprint(i), r)
 	}
-	if n := indexEntries(t, e, purgeStart, purgeEnd); n != 33 {
+	if n := indexEntries(t, e, purgeStart, purgeEnd, kindPurge); n != 33 {
 		t.Fatalf("%d purge entries for 33 tombstones", n)
 	}
 	if err := e.DropAll(); err != nil {
