@@ -138,24 +138,41 @@ func TestVolatileTTLPastTombstones(t *testing.T) {
 		}
 	}
 	big := make([]byte, 64<<10)
-	for i := range writes { // about 20 fit beside the others
+	writeTTLKeys(t, ts, budget, plain, writes, func(i int) []engine.Record {
+		return []engine.Record{{Version: engine.Version{Wall: wall, Node: 1}, Value: big, ExpireAt: wall + 7_200_000 + int64(i)}}
+	})
+}
+
+// writeTTLKeys writes keys with a TTL, ttl000000 on, writes of them in
+// turn, each once Admit lets it (recs(i): the records the i-th key is
+// written as, one batch each), beside plain keys without a TTL that
+// no volatile policy may evict, all on a store whose budget they pass.
+// No write may be refused (there is always a key with a TTL to evict),
+// the store ends within its budget with every plain key, and all but
+// about the 20 that fit of the keys with a TTL were evicted.
+func writeTTLKeys(t *testing.T, ts *testStore, budget int64, plain, writes int, recs func(i int) []engine.Record) Stats {
+	t.Helper()
+	for i := range writes {
 		if start := time.Now(); !ts.ev.Admit() {
 			t.Fatalf("write %d refused after %v: %+v, UsedBytes %d, %d keys with a TTL stored",
 				i, time.Since(start), ts.ev.Stats(), ts.eng.UsedBytes(), len(ts.stored(t, "ttl")))
 		}
 		k := []byte(fmt.Sprintf("ttl%06d", i))
-		r := engine.Record{Version: engine.Version{Wall: wall, Node: 1}, Value: big, ExpireAt: wall + 7_200_000 + int64(i)}
-		if _, err := ts.eng.ApplyBatch([][]byte{k}, []engine.Record{r}); err != nil {
-			t.Fatal(err)
+		for _, r := range recs(i) {
+			if _, err := ts.eng.ApplyBatch([][]byte{k}, []engine.Record{r}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	waitUsed(t, ts, budget, "UsedBytes within budget")
 	if n := len(ts.stored(t, "plain")); n != plain {
 		t.Fatalf("%d of %d keys without a TTL left", n, plain)
 	}
-	if st := ts.ev.Stats(); st.Refused != 0 || st.Evicted < writes-30 {
+	st := ts.ev.Stats()
+	if st.Refused != 0 || st.Evicted < int64(writes-30) {
 		t.Fatalf("stats %+v after %d writes of keys with a TTL", st, writes)
 	}
+	return st
 }
 
 // TestVolatileRare: keys with a TTL one in 2,000 among keys without one.
@@ -184,32 +201,14 @@ func TestVolatileRare(t *testing.T) {
 			ts.put(t, "plain", plain, 100, wall, nil) // about 7 MiB that no volatile policy may evict
 			big := make([]byte, 64<<10)
 			rng := rand.New(rand.NewPCG(uint64(pol), 7))
-			for i := range writes { // about 20 fit beside them
-				if start := time.Now(); !ts.ev.Admit() {
-					t.Fatalf("write %d refused after %v: %+v, UsedBytes %d, %d keys with a TTL stored",
-						i, time.Since(start), ts.ev.Stats(), ts.eng.UsedBytes(), len(ts.stored(t, "ttl")))
-				}
-				k := []byte(fmt.Sprintf("ttl%06d", i))
+			st := writeTTLKeys(t, ts, budget, plain, writes, func(i int) []engine.Record {
+				recs := make([]engine.Record, 0, 9)
 				for j := range 8 { // expiries each write replaces, due in 2 to 12 hours
-					r := engine.Record{Version: engine.Version{Wall: wall, Logical: uint32(j), Node: 1}, Value: []byte("v"),
-						ExpireAt: wall + 7_200_000 + rng.Int64N(36_000_000)}
-					if _, err := ts.eng.ApplyBatch([][]byte{k}, []engine.Record{r}); err != nil {
-						t.Fatal(err)
-					}
+					recs = append(recs, engine.Record{Version: engine.Version{Wall: wall, Logical: uint32(j), Node: 1}, Value: []byte("v"),
+						ExpireAt: wall + 7_200_000 + rng.Int64N(36_000_000)})
 				}
-				r := engine.Record{Version: engine.Version{Wall: wall + 1, Node: 1}, Value: big, ExpireAt: wall + 3_600_000 + int64(i)}
-				if _, err := ts.eng.ApplyBatch([][]byte{k}, []engine.Record{r}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			waitUsed(t, ts, budget, "UsedBytes within budget")
-			if n := len(ts.stored(t, "plain")); n != plain {
-				t.Fatalf("%d of %d keys without a TTL left", n, plain)
-			}
-			st := ts.ev.Stats()
-			if st.Refused != 0 || st.Evicted < writes-30 {
-				t.Fatalf("stats %+v after %d writes of keys with a TTL", st, writes)
-			}
+				return append(recs, engine.Record{Version: engine.Version{Wall: wall + 1, Node: 1}, Value: big, ExpireAt: wall + 3_600_000 + int64(i)})
+			})
 			t.Logf("%+v; %d keys with a TTL left", st, len(ts.stored(t, "ttl")))
 		})
 	}
