@@ -211,6 +211,20 @@ func statsOf(m *handoff.Manager, target string) handoff.TargetStats {
 	return handoff.TargetStats{Target: target}
 }
 
+// drained waits until target's queue is empty and its counters hold at
+// least hints hints, delivered or dropped: the replay deletes a batch
+// from the queue before it counts it, so an empty queue alone does not
+// mean the counters are final.
+func drained(t *testing.T, m *handoff.Manager, target string, hints int64) {
+	t.Helper()
+	eventually(t, "queue drained, every hint counted", func() error {
+		if s := statsOf(m, target); s.Pending != 0 || s.Delivered+s.Dropped < hints {
+			return fmt.Errorf("stats %+v", s)
+		}
+		return nil
+	})
+}
+
 // eventually polls cond until it returns nil, for up to 10s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()

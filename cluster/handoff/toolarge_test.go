@@ -57,12 +57,7 @@ func TestOversizedHintDroppedWhileTheRestIsDelivered(t *testing.T) {
 	}
 	fc.set("t", handoff.Alive)
 	m.Wake("t")
-	eventually(t, "queue empty", func() error {
-		if s := statsOf(m, "t"); s.Pending != 0 {
-			return fmt.Errorf("stats %+v", s)
-		}
-		return nil
-	})
+	drained(t, m, "t", 64) // "refused" counted at Hold
 	got, _ := fc.received("t")
 	if _, ok := got["k"]; !ok || len(got) != 61 {
 		t.Fatalf("%d keys delivered, want the 61 that fit", len(got))
@@ -115,12 +110,7 @@ func TestSizeRefusalSplitsTheBatch(t *testing.T) {
 	mustHold(t, m, "t", keys, recs)
 	fc.set("t", handoff.Alive)
 	m.Wake("t")
-	eventually(t, "queue empty", func() error {
-		if s := statsOf(m, "t"); s.Pending != 0 {
-			return fmt.Errorf("stats %+v", s)
-		}
-		return nil
-	})
+	drained(t, m, "t", 41)
 	got, calls := fc.received("t")
 	if len(got) != 40 {
 		t.Fatalf("%d keys delivered, want 40", len(got))
