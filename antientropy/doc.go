@@ -77,6 +77,24 @@
 // keep their leaf differing until the other replica's reclaimer does the
 // same; Reconcile transfers nothing for them.
 //
+// # Tombstone purge
+//
+// A round notes, per range and peer, when each exchange that synced the
+// range started: a proof that the peer held, from then on, everything
+// this node held then. The engine asks Repairer.PurgeAllowed before it
+// purges a tombstone past its grace period, and the answer is yes only
+// when every other replica of the range has a proof that started after
+// the tombstone was written and after this node stored it. The second
+// condition matters for a tombstone that arrived late: one repaired in
+// from a third replica after this node and a peer had synced while
+// neither held it is not on that peer, and purging it there would let
+// the peer's older value come back through the next round. The engine
+// notes the arrival only where the tombstone replaced a record the node
+// held; where it held nothing for the key (a peer hands back a tombstone
+// this node has just purged), any copy a peer held at their last
+// exchange would have come here, and counting from the arrival would
+// only keep the replicas handing the tombstone back and forth.
+//
 // # Large records
 //
 // Pushed and pulled records travel in replica requests, one transport

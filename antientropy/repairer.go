@@ -499,10 +499,15 @@ func (r *Repairer) recordProofs(peer string, ranges []Range, start time.Time) {
 
 // PurgeAllowed reports whether a tombstone may be purged: only once an
 // exchange with every other replica of its range started after the
-// tombstone was written (plus ProofMargin), so that every replica holds
-// it or something newer and no repair can bring the deleted value back.
-// It is the engine's PurgeAllowed hook: it never calls the engine.
-func (r *Repairer) PurgeAllowed(key []byte, rec engine.Record) bool {
+// tombstone was written (plus ProofMargin) and after this node stored it
+// (storedAt, Unix ms; 0 if unknown), so that the exchange carried it to
+// every replica that lacked it: each holds it or something newer, and no
+// repair can bring the deleted value back. A tombstone that reached this
+// node after an exchange with a peer that still holds the old value
+// (through repair from a third replica, or a hint) is not proven by that
+// exchange, however long after the delete it came. It is the engine's
+// PurgeAllowed hook: it never calls the engine.
+func (r *Repairer) PurgeAllowed(key []byte, rec engine.Record, storedAt int64) bool {
 	rr := r.cfg.Ring.RangeOf(engine.Token(key))
 	self := r.cfg.Ring.Self()
 	if len(rr.Replicas) < r.cfg.MinReplicas || !slices.Contains(rr.Replicas, self) {
@@ -511,7 +516,7 @@ func (r *Repairer) PurgeAllowed(key []byte, rec engine.Record) bool {
 		// proves the other replicas have the tombstone.
 		return false
 	}
-	need := rec.ChangedAt() + r.cfg.ProofMargin.Milliseconds()
+	need := max(rec.ChangedAt(), storedAt) + r.cfg.ProofMargin.Milliseconds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range rr.Replicas {

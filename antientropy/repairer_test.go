@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/ringcache/ringcache/bench/await"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
+	"github.com/ringcache/ringcache/engine/enginetest"
 )
 
 // fakeRing is a fixed ring of four arcs covering the token space. Node
@@ -135,7 +137,7 @@ func TestPurgeAllowedNeedsProof(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newTestRepairer(t, ea, ring, clock)
-	if r.PurgeAllowed(key, tomb) {
+	if r.PurgeAllowed(key, tomb, 0) {
 		t.Fatal("purge allowed before any round")
 	}
 
@@ -150,7 +152,7 @@ func TestPurgeAllowedNeedsProof(t *testing.T) {
 	}
 	// Within the margin: the peers may not have the tombstone yet.
 	round(t0 + 500)
-	if r.PurgeAllowed(key, tomb) {
+	if r.PurgeAllowed(key, tomb, 0) {
 		t.Fatal("purge allowed after a round that started within the proof margin")
 	}
 	// One peer unreachable: the round proves nothing about it.
@@ -158,12 +160,12 @@ func TestPurgeAllowedNeedsProof(t *testing.T) {
 	if s := round(t0 + 2000); s.Failed != 1 || s.Peers != 1 {
 		t.Fatalf("round with c away: %d peers, %d failed; want 1 and 1", s.Peers, s.Failed)
 	}
-	if r.PurgeAllowed(key, tomb) {
+	if r.PurgeAllowed(key, tomb, 0) {
 		t.Fatal("purge allowed while a replica was never reached")
 	}
 	ring.setPeer("c", newMemPeer(ec))
 	round(t0 + 3000)
-	if !r.PurgeAllowed(key, tomb) {
+	if !r.PurgeAllowed(key, tomb, 0) {
 		t.Fatal("purge refused after a round with every replica")
 	}
 	for _, e := range []*engine.Engine{eb, ec} {
@@ -172,7 +174,7 @@ func TestPurgeAllowedNeedsProof(t *testing.T) {
 		}
 	}
 	later := engine.Record{Version: ver(t0+10_000, 0, 1), Tombstone: true}
-	if r.PurgeAllowed(key, later) {
+	if r.PurgeAllowed(key, later, 0) {
 		t.Fatal("purge allowed for a tombstone written after the last round")
 	}
 
@@ -184,10 +186,10 @@ func TestPurgeAllowedNeedsProof(t *testing.T) {
 		t.Fatalf("Round after Close: %v, want ErrClosed", err)
 	}
 	r2 := newTestRepairer(t, ea, ring, clock)
-	if !r2.PurgeAllowed(key, tomb) {
+	if !r2.PurgeAllowed(key, tomb, 0) {
 		t.Fatal("proof lost across a restart")
 	}
-	if r2.PurgeAllowed(key, later) {
+	if r2.PurgeAllowed(key, later, 0) {
 		t.Fatal("a restart allowed the later tombstone's purge")
 	}
 
@@ -195,8 +197,95 @@ func TestPurgeAllowedNeedsProof(t *testing.T) {
 	// have the tombstone, and the node may own the range again after a
 	// ring change.
 	other := keyIn(t, ring.ranges[3].Range)
-	if r2.PurgeAllowed(other, engine.Record{Version: ver(0, 0, 1), Tombstone: true}) {
+	if r2.PurgeAllowed(other, engine.Record{Version: ver(0, 0, 1), Tombstone: true}, 0) {
 		t.Fatal("purge allowed for a range this node does not replicate")
+	}
+}
+
+// TestLateTombstoneKeptUntilAnExchange plays a delete that reaches a
+// replica late. This node (a) and b hold a value; c alone holds its
+// tombstone (the delete's other acknowledgement was a hint that never
+// came). A round syncs a with b while neither has the tombstone; a later
+// one, with b away, brings it to a from c, past its grace period. A purge
+// on the proofs from before it arrived would let b's copy come back
+// through the next round: a keeps it until a round after its arrival has
+// carried it to b, then purges it, and the value stays gone.
+func TestLateTombstoneKeptUntilAnExchange(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now().UnixMilli()
+	clock := &testClock{}
+	clock.set(t0)
+	tk := await.NewTicker()
+	var rep atomic.Pointer[Repairer]
+	ea := enginetest.Open(t, func(c *engine.Config) {
+		c.Now, c.NewTicker, c.TombstoneGrace = clock.Now, tk.Start, 10*time.Second
+		c.PurgeAllowed = func(key []byte, r engine.Record, storedAt int64) bool {
+			rp := rep.Load()
+			return rp != nil && rp.PurgeAllowed(key, r, storedAt)
+		}
+	})
+	eb, ec := openMemEngine(t), openMemEngine(t)
+	ring := newFakeRing("a")
+	r := newTestRepairer(t, ea, ring, clock) // ProofMargin 1 s
+	rep.Store(r)
+	key := keyIn(t, ring.ranges[0].Range)
+	old := engine.Record{Version: ver(t0, 0, 1), Value: []byte("old")}
+	tomb := engine.Record{Version: ver(t0+1000, 0, 2), Tombstone: true}
+	for _, w := range []struct {
+		e *engine.Engine
+		r engine.Record
+	}{{ea, old}, {eb, old}, {ec, tomb}} {
+		if _, err := w.e.Apply(key, w.r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round := func(at int64, b, c bool) {
+		t.Helper()
+		for id, e := range map[string]*engine.Engine{"b": eb, "c": ec} {
+			if id == "b" && b || id == "c" && c {
+				ring.setPeer(id, newMemPeer(e))
+			} else {
+				ring.setPeer(id, nil)
+			}
+		}
+		clock.set(at)
+		if _, err := r.Round(context.Background()); err != nil {
+			t.Fatalf("round at +%d ms: %v", at-t0, err)
+		}
+	}
+	holds := func(e *engine.Engine) engine.Record {
+		t.Helper()
+		got, ok, err := e.Lookup(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return engine.Record{}
+		}
+		return got
+	}
+
+	round(t0+3000, true, false)   // a and b agree on the value
+	round(t0+20_000, false, true) // c brings the tombstone, grace over
+	if got := holds(ea); !got.Tombstone {
+		t.Fatalf("a holds %+v after the round with c, want the tombstone", got)
+	}
+	tk.Passes(t, 1)
+	if got := holds(ea); !got.Tombstone {
+		t.Fatalf("a holds %+v: it purged the tombstone on a proof from before it arrived", got)
+	}
+	round(t0+25_000, true, true)
+	if got := holds(eb); !got.Tombstone {
+		t.Fatalf("b holds %+v after a round with a, want the tombstone", got)
+	}
+	clock.set(t0 + 31_000) // the refused purge's retry (10 s on) is due
+	tk.Passes(t, 1)
+	if got := holds(ea); got.Version != (engine.Version{}) {
+		t.Fatalf("a holds %+v, want the tombstone purged once b has it", got)
+	}
+	round(t0+40_000, true, true)
+	if got := holds(ea); got.Version.Compare(tomb.Version) < 0 {
+		t.Fatalf("a holds %+v after the next round: the delete came undone", got)
 	}
 }
 
@@ -221,7 +310,7 @@ func TestPurgeAllowedFailedExchange(t *testing.T) {
 	}
 	tomb := engine.Record{Version: ver(t0, 0, 1), Tombstone: true}
 	for _, rr := range ring.ranges[:3] {
-		if r.PurgeAllowed(keyIn(t, rr.Range), tomb) {
+		if r.PurgeAllowed(keyIn(t, rr.Range), tomb, 0) {
 			t.Fatalf("purge allowed in %v though b's exchange failed", rr.Range)
 		}
 	}
@@ -347,7 +436,7 @@ func TestRepairerIgnoresDamagedProofs(t *testing.T) {
 	clock := &testClock{}
 	clock.set(time.Now().UnixMilli())
 	r := newTestRepairer(t, ea, ring, clock)
-	if r.PurgeAllowed(keyIn(t, ring.ranges[0].Range), engine.Record{Version: ver(1, 0, 1), Tombstone: true}) {
+	if r.PurgeAllowed(keyIn(t, ring.ranges[0].Range), engine.Record{Version: ver(1, 0, 1), Tombstone: true}, 0) {
 		t.Fatal("a damaged proof value allowed a purge")
 	}
 }
@@ -534,7 +623,7 @@ func TestPurgeRefusedWhenAloneInRing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := r.PurgeAllowed([]byte("k"), tomb); got != tc.want {
+		if got := r.PurgeAllowed([]byte("k"), tomb, 0); got != tc.want {
 			t.Errorf("MinReplicas %d: PurgeAllowed = %v, want %v", tc.min, got, tc.want)
 		}
 		_ = r.Close()

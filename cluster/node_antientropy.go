@@ -55,11 +55,11 @@ func (n *Node) Repair(ctx context.Context) (store.RepairSummary, error) {
 // once every replica of its range was proven to have it; with the
 // background loop off, the grace period alone decides (as Cassandra's
 // gc_grace does), since no round may ever come.
-func (n *Node) PurgeAllowed(key []byte, r engine.Record) bool {
+func (n *Node) PurgeAllowed(key []byte, r engine.Record, storedAt int64) bool {
 	if n.repairer == nil || n.cfg.AntiEntropy.Interval == 0 {
 		return true
 	}
-	return n.repairer.PurgeAllowed(key, r)
+	return n.repairer.PurgeAllowed(key, r, storedAt)
 }
 
 // antientropySection is INFO's "Antientropy" section.

@@ -239,7 +239,7 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 			return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
 	}
-	if err := e.indexRecord(b, s, r); err != nil {
+	if err := e.indexRecord(b, s, r, exists); err != nil {
 		return 0, 0, err
 	}
 	s.written = append(s.written, win)
@@ -294,17 +294,35 @@ func markOlder(newer []Version, recs []Record, idx []int, cur Version) {
 }
 
 // indexRecord adds the reclaimer's index entry for r (stored under
-// s.dkey), if r needs one: its expiry, or the end of a tombstone's grace.
-func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record) error {
+// s.dkey, over a record of the key if replaced), if r needs one: its
+// expiry, or the end of a tombstone's grace.
+//
+// A tombstone's entry notes when it was stored over a record this node
+// held: from then on, its peers may hold a copy of that record that only
+// an exchange which carries the tombstone replaces (see
+// Config.PurgeAllowed). Stored where the node held nothing for the key,
+// it notes 0: PurgeAllowed then counts from the tombstone's version, as
+// for a tombstone stored on time. This is the tombstone a peer that still
+// held it hands back to a replica that had just purged it, and counting
+// from its arrival would keep the two handing it to each other. Holding
+// nothing is safe to count from the version: any copy a peer held when
+// this node last synced with it would have come here and been held.
+func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record, replaced bool) error {
+	var val []byte
 	switch {
 	case r.Tombstone:
 		s.ikey = appendIndexKey(s.ikey[:0], e.purgeDue(r), kindPurge, s.dkey)
+		var storedAt int64
+		if replaced {
+			storedAt = e.cfg.Now().UnixMilli()
+		}
+		val = purgeValue(storedAt, r.Version)
 	case r.ExpireAt != 0:
 		s.ikey = appendIndexKey(s.ikey[:0], r.ExpireAt, kindExpire, s.dkey)
 	default:
 		return nil
 	}
-	if err := b.Set(s.ikey, nil, nil); err != nil {
+	if err := b.Set(s.ikey, val, nil); err != nil {
 		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
 	return nil

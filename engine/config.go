@@ -95,9 +95,15 @@ type Config struct {
 	// reclaimer run a given number of passes instead of waiting for them.
 	NewTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
 	// PurgeAllowed is asked before a tombstone past its grace period is
-	// deleted; returning false keeps it and asks again later. It must not
-	// call back into the engine. Default (nil): always allowed.
-	PurgeAllowed func(key []byte, r Record) bool
+	// deleted, with the time this engine stored it over a record of the
+	// key (Unix milliseconds; 0 when it held nothing for the key, or when
+	// an earlier build stored it, which did not note it); returning false
+	// keeps it and asks again later. A tombstone may arrive long after it
+	// was written (repair, hints), so a rule about what the other replicas
+	// hold must count from storedAt when it is set, not from the
+	// tombstone's version alone. It must not call back into the engine.
+	// Default (nil): always allowed.
+	PurgeAllowed func(key []byte, r Record, storedAt int64) bool
 	// Classify and Classes sort keys into classes with figures of their
 	// own (classes.go; the server's databases): Classify returns a key's
 	// class in [0, Classes), or -1 for none. It must be cheap and must
@@ -171,7 +177,7 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	if c.PurgeAllowed == nil {
-		c.PurgeAllowed = func([]byte, Record) bool { return true }
+		c.PurgeAllowed = func([]byte, Record, int64) bool { return true }
 	}
 	if c.EvictionGrace <= 0 {
 		c.EvictionGrace = DefaultConfig().EvictionGrace

@@ -18,7 +18,7 @@
 //
 //	'd' + BE64 Token(user key) + user key      -> encoded record (data)
 //	'x' + BE64 due ms + 'e' + data key         -> empty (expiry index)
-//	'y' + BE64 due ms + 'p' + data key         -> empty (purge index)
+//	'y' + BE64 due ms + 'p' + data key         -> BE64 stored ms + version (purge index)
 //	'm' + "layout"                             -> engine metadata (layout version)
 //	'm' + 'u' + name                           -> user metadata (PutMeta)
 //	'h' + len + target + BE64 token + user key -> BE64 createdMs + encoded record (hint)
@@ -99,11 +99,14 @@
 // stripes: an expired record becomes a tombstone with the SAME version
 // (the value is freed, and an older replica copy can never win over it); a
 // tombstone whose Version.Wall is older than TombstoneGrace is deleted if
-// PurgeAllowed agrees (otherwise asked again later). A write that changes
-// or drops a record's expiry deletes the old expiry entry in its own
-// batch, as evictions and DropRange do, so the expiry entries are the live
-// records' own. Entries whose record changed since (a tombstone's purge
-// entry after a newer write, an expiry entry a store written by an
+// PurgeAllowed agrees (otherwise asked again later). Its purge entry holds
+// when this engine stored it, which PurgeAllowed is told: a tombstone that
+// arrives late (through repair or hints, or made here by an expiry) has
+// been on this node for less time than its version says. A write that
+// changes or drops a record's expiry deletes the old expiry entry in its
+// own batch, as evictions and DropRange do, so the expiry entries are the
+// live records' own. Entries whose record changed since (a tombstone's
+// purge entry after a newer write, an expiry entry a store written by an
 // earlier build kept) are dropped when due. Reclaim commits do not wait
 // for fsync:
 // if lost, the index entry is still there and the work is redone.

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -25,6 +26,12 @@ type dueEntry struct {
 	kind    byte
 	dataKey []byte
 	tok     uint64
+	// storedAt and version are a purge entry's value: when the tombstone
+	// was stored and its version; known is false for an entry an earlier
+	// build wrote without them.
+	storedAt int64
+	version  Version
+	known    bool
 }
 
 // reclaimLoop runs reclaimOnce every ReclaimInterval. Owned by the Engine;
@@ -103,7 +110,11 @@ func (e *Engine) appendDue(entries []dueEntry, lower, upper []byte) ([]dueEntry,
 			entries = append(entries, dueEntry{ikey: k}) // dropped below
 			continue
 		}
-		entries = append(entries, dueEntry{ikey: k, due: due, kind: kind, dataKey: dk, tok: dataKeyToken(dk)})
+		en := dueEntry{ikey: k, due: due, kind: kind, dataKey: dk, tok: dataKeyToken(dk)}
+		if kind == kindPurge {
+			en.storedAt, en.version, en.known = parsePurgeValue(it.Value())
+		}
+		entries = append(entries, en)
 	}
 	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("engine: reclaim: %w", err)
@@ -221,16 +232,25 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 			*classes = append(*classes, classDelta{class: k, oldLive: true, oldExp: exp})
 		}
 		*freed += h.bytes(len(key))
-		return 1, 0, dig, e.setIndex(b, e.purgeDue(t), kindPurge, en.dataKey, buf)
+		// Stored now, as far as PurgeAllowed goes: a replica that never
+		// got the record may hold an older copy, which only an exchange
+		// started after this tombstone existed replaces.
+		return 1, 0, dig, e.setIndex(b, e.purgeDue(t), kindPurge, en.dataKey, purgeValue(now, v), buf)
 	case en.kind == kindPurge && tomb:
 		t := h.record()
-		if due := e.purgeDue(t); due > now {
-			// The grace period grew since the entry was written.
-			return 0, 0, 0, e.setIndex(b, due, kindPurge, en.dataKey, buf)
+		if en.known && en.version != v {
+			// A tombstone replaced since by a newer one, which has an
+			// entry of its own.
+			return 0, 0, 0, nil
 		}
-		if !e.cfg.PurgeAllowed(key, t) {
+		if due := e.purgeDue(t); due > now {
+			// The grace period grew since the entry was written (or an
+			// earlier build's entry is stale).
+			return 0, 0, 0, e.movePurgeEntry(b, en, due, buf)
+		}
+		if !e.cfg.PurgeAllowed(key, t, en.storedAt) {
 			retry := min(e.cfg.TombstoneGrace, purgeRetryMax).Milliseconds()
-			return 0, 0, 0, e.setIndex(b, now+retry, kindPurge, en.dataKey, buf)
+			return 0, 0, 0, e.movePurgeEntry(b, en, now+retry, buf)
 		}
 		if err := b.Delete(en.dataKey, nil); err != nil {
 			return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
@@ -240,9 +260,29 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 	return 0, 0, 0, nil
 }
 
-func (e *Engine) setIndex(b *pebble.Batch, due int64, kind byte, dataKey []byte, buf *[]byte) error {
+// movePurgeEntry sets the purge entry en (deleted by the caller) again,
+// due at due, with its value. An entry an earlier build wrote has none,
+// and may be a stale one of a tombstone since replaced, whose own entry
+// can be the one due then: that entry, which knows when its tombstone
+// was stored, is kept.
+func (e *Engine) movePurgeEntry(b *pebble.Batch, en dueEntry, due int64, buf *[]byte) error {
+	if en.known {
+		return e.setIndex(b, due, kindPurge, en.dataKey, purgeValue(en.storedAt, en.version), buf)
+	}
+	*buf = appendIndexKey((*buf)[:0], due, kindPurge, en.dataKey)
+	_, closer, err := e.db.Get(*buf)
+	switch {
+	case err == nil:
+		return closer.Close()
+	case !errors.Is(err, pebble.ErrNotFound):
+		return fmt.Errorf("engine: reclaim: %w", err)
+	}
+	return e.setIndex(b, due, kindPurge, en.dataKey, nil, buf)
+}
+
+func (e *Engine) setIndex(b *pebble.Batch, due int64, kind byte, dataKey, val []byte, buf *[]byte) error {
 	*buf = appendIndexKey((*buf)[:0], due, kind, dataKey)
-	if err := b.Set(*buf, nil, nil); err != nil {
+	if err := b.Set(*buf, val, nil); err != nil {
 		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
 	return nil

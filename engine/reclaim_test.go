@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"maps"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/ringcache/ringcache/bench/await"
 )
@@ -80,10 +85,10 @@ func TestDeleteTombstonePurge(t *testing.T) {
 	var allow atomic.Bool
 	var asked atomic.Int32
 	e := reclaimEngine(t, clock, func(c *Config) {
-		c.PurgeAllowed = func(key []byte, r Record) bool {
+		c.PurgeAllowed = func(key []byte, r Record, storedAt int64) bool {
 			asked.Add(1)
 			if string(key) != "gone" || !r.Tombstone {
-				t.Errorf("PurgeAllowed(%q, %+v)", key, r)
+				t.Errorf("PurgeAllowed(%q, %+v, %d)", key, r, storedAt)
 			}
 			return allow.Load()
 		}
@@ -106,6 +111,90 @@ func TestDeleteTombstonePurge(t *testing.T) {
 		t.Fatal("tombstone not purged once allowed")
 	}
 	assertIndexEmpty(t, e)
+}
+
+// TestPurgeAskedWhenStored checks that PurgeAllowed is told when the
+// engine stored each tombstone over a record of its key, not when it was
+// written: one that arrives late (repair, hints), one an expiry makes,
+// one whose purge was refused and asked about again, across a reopen,
+// and one that replaced an older tombstone (whose stale entry, due
+// first, must not lend it its time). It is told 0 for a tombstone stored
+// where the key had no record, and for an entry an earlier build wrote
+// without the time, which must not overwrite the entry of a tombstone
+// written since either.
+func TestPurgeAskedWhenStored(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	var mu sync.Mutex
+	asked := map[string][]int64{}
+	refuse := map[string]bool{"refused": true}
+	fs := vfs.NewMem()
+	open := func() *Engine {
+		cfg := memConfig(fs)
+		cfg.Now, cfg.ReclaimInterval, cfg.TombstoneGrace = clock.Now, time.Hour, 10*time.Second
+		cfg.PurgeAllowed = func(key []byte, r Record, storedAt int64) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			asked[string(key)] = append(asked[string(key)], storedAt)
+			return !refuse[string(key)]
+		}
+		return mustOpen(t, cfg)
+	}
+	e := open()
+	tomb := func(wall int64) Record { return Record{Version: ver(wall, 0, 1), Tombstone: true} }
+	for _, k := range []string{"legacy", "legacy-rewritten", "prompt", "refused", "rewritten", "late"} {
+		mustApply(t, e, k, val(ver(t0-1, 0, 1), "v"))
+	}
+	mustApply(t, e, "legacy", tomb(t0))
+	mustApply(t, e, "legacy-rewritten", tomb(t0))
+	if n := legacyPurgeEntries(t, e); n != 2 {
+		t.Fatalf("moved %d purge entries to the old index, want 2", n)
+	}
+	for _, k := range []string{"prompt", "refused", "rewritten"} {
+		mustApply(t, e, k, tomb(t0))
+	}
+	mustApply(t, e, "ttl", Record{Version: ver(t0, 0, 1), Value: []byte("v"), ExpireAt: t0 + 3_000})
+	clock.Set(t0 + 5_000)
+	mustApply(t, e, "late", tomb(t0))  // repair, 5 s on
+	mustApply(t, e, "fresh", tomb(t0)) // where the key had no record
+	// Deleted again: due at t0+15s, after the stale entries (t0+10s).
+	mustApply(t, e, "rewritten", tomb(t0+5_000))
+	mustApply(t, e, "legacy-rewritten", tomb(t0+5_000))
+	mustReclaim(t, e) // expires ttl
+	if r, ok := mustLookup(t, e, "ttl"); !ok || !r.Tombstone {
+		t.Fatalf("ttl = %+v %v, want its tombstone", r, ok)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = open()
+	clock.Set(t0 + 12_000) // the graces from t0 over, not those from t0+5s
+	mustReclaim(t, e)
+	clock.Set(t0 + 40_000) // the rest, and the refused one's retry
+	mustReclaim(t, e)
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string][]int64{
+		"prompt":           {t0},
+		"refused":          {t0, t0},
+		"ttl":              {t0 + 5_000},
+		"late":             {t0 + 5_000},
+		"rewritten":        {t0 + 5_000},
+		"legacy":           {0},
+		"legacy-rewritten": {t0 + 5_000},
+		"fresh":            {0},
+	}
+	if !maps.EqualFunc(asked, want, slices.Equal) {
+		t.Fatalf("PurgeAllowed was told %v, want %v", asked, want)
+	}
+	for _, k := range []string{"prompt", "ttl", "late", "rewritten", "legacy", "legacy-rewritten", "fresh"} {
+		if r, ok := mustLookup(t, e, k); ok {
+			t.Errorf("%s = %+v, want purged", k, r)
+		}
+	}
+	if r, ok := mustLookup(t, e, "refused"); !ok || !r.Tombstone {
+		t.Errorf("refused = %+v %v, want its tombstone kept", r, ok)
+	}
 }
 
 // A key deleted and written again with a TTL in the same millisecond, both

@@ -414,9 +414,9 @@ func (c *Cluster) startLocked(m *member, ln net.Listener, seeds []string) error 
 	ecfg.Logger = c.opts.Logger.With("node", m.mu.id)
 	// Tombstone purge asks the node, as the binary wires it.
 	var running atomic.Pointer[cluster.Node]
-	ecfg.PurgeAllowed = func(key []byte, r engine.Record) bool {
+	ecfg.PurgeAllowed = func(key []byte, r engine.Record, storedAt int64) bool {
 		n := running.Load()
-		return n != nil && n.PurgeAllowed(key, r)
+		return n != nil && n.PurgeAllowed(key, r, storedAt)
 	}
 	if c.opts.Engine != nil {
 		c.opts.Engine(m.idx, &ecfg)

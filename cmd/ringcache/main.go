@@ -173,9 +173,9 @@ func openEngine(cfg Config, node *atomic.Pointer[cluster.Node], hook *readHook, 
 	// The engine counts keys per database, for DBSIZE and INFO.
 	ecfg.Classify, ecfg.Classes = server.KeyDatabase, cfg.Databases
 	if cfg.ClusterListen != "" {
-		ecfg.PurgeAllowed = func(key []byte, r engine.Record) bool {
+		ecfg.PurgeAllowed = func(key []byte, r engine.Record, storedAt int64) bool {
 			n := node.Load()
-			return n != nil && n.PurgeAllowed(key, r)
+			return n != nil && n.PurgeAllowed(key, r, storedAt)
 		}
 	}
 	return engine.Open(ecfg)
