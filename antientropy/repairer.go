@@ -64,9 +64,10 @@ type Config struct {
 	Rate int64
 	// Timeout bounds one exchange with one peer. Default 2m.
 	Timeout time.Duration
-	// ProofMargin is how much later than a tombstone's version an
-	// exchange must have started to prove that the replica has the
-	// tombstone: clocks differ between nodes. Default 5s.
+	// ProofMargin is how much later than a tombstone's version (or its
+	// arrival here, whichever is later) an exchange must have started to
+	// prove that the replica has the tombstone: clocks differ between
+	// nodes. Default 5s.
 	ProofMargin time.Duration
 	// MinReplicas is how many replicas a range must have for a tombstone
 	// in it to be purged: a node alone in its ring (starting while it
@@ -500,12 +501,14 @@ func (r *Repairer) recordProofs(peer string, ranges []Range, start time.Time) {
 // PurgeAllowed reports whether a tombstone may be purged: only once an
 // exchange with every other replica of its range started after the
 // tombstone was written (plus ProofMargin) and after this node stored it
-// (storedAt, Unix ms; 0 if unknown), so that the exchange carried it to
-// every replica that lacked it: each holds it or something newer, and no
-// repair can bring the deleted value back. A tombstone that reached this
-// node after an exchange with a peer that still holds the old value
-// (through repair from a third replica, or a hint) is not proven by that
-// exchange, however long after the delete it came. It is the engine's
+// over a record of the key (storedAt, Unix ms), so that the exchange
+// carried it to every replica that lacked it: each holds it or something
+// newer, and no repair can bring the deleted value back. A tombstone that
+// reached this node after an exchange with a peer that still holds the
+// old value (through repair from a third replica, or a hint) is not
+// proven by that exchange, however long after the delete it came.
+// storedAt 0 (the engine held nothing for the key) counts from the
+// version alone: see engine.Config.PurgeAllowed. It is the engine's
 // PurgeAllowed hook: it never calls the engine.
 func (r *Repairer) PurgeAllowed(key []byte, rec engine.Record, storedAt int64) bool {
 	rr := r.cfg.Ring.RangeOf(engine.Token(key))

@@ -19,6 +19,7 @@ type batchScratch struct {
 	dkey  []byte   // data key being built
 	ikey  []byte   // index key being built
 	val   []byte   // encoded record being built
+	pval  []byte   // purge entry value being built
 
 	// Written records, for the row cache once the batch is committed:
 	// written[i] is the input index of the winner whose data key is
@@ -239,7 +240,7 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 			return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
 	}
-	if err := e.indexRecord(b, s, r, exists); err != nil {
+	if err := e.indexRecord(b, s, r, exists); err != nil { // exists: r replaces a record
 		return 0, 0, err
 	}
 	s.written = append(s.written, win)
@@ -294,8 +295,8 @@ func markOlder(newer []Version, recs []Record, idx []int, cur Version) {
 }
 
 // indexRecord adds the reclaimer's index entry for r (stored under
-// s.dkey, over a record of the key if replaced), if r needs one: its
-// expiry, or the end of a tombstone's grace.
+// s.dkey, over a record of the key if held), if r needs one: its expiry,
+// or the end of a tombstone's grace.
 //
 // A tombstone's entry notes when it was stored over a record this node
 // held: from then on, its peers may hold a copy of that record that only
@@ -305,18 +306,20 @@ func markOlder(newer []Version, recs []Record, idx []int, cur Version) {
 // for a tombstone stored on time. This is the tombstone a peer that still
 // held it hands back to a replica that had just purged it, and counting
 // from its arrival would keep the two handing it to each other. Holding
-// nothing is safe to count from the version: any copy a peer held when
-// this node last synced with it would have come here and been held.
-func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record, replaced bool) error {
+// nothing, the node has no copy to lose, and any copy a peer held when
+// the two last synced would have come here; a copy that reached a peer
+// since, or one too large to transfer, is the limit (README).
+func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record, held bool) error {
 	var val []byte
 	switch {
 	case r.Tombstone:
 		s.ikey = appendIndexKey(s.ikey[:0], e.purgeDue(r), kindPurge, s.dkey)
 		var storedAt int64
-		if replaced {
+		if held {
 			storedAt = e.cfg.Now().UnixMilli()
 		}
-		val = purgeValue(storedAt, r.Version)
+		s.pval = appendPurgeValue(s.pval[:0], storedAt, r.Version)
+		val = s.pval
 	case r.ExpireAt != 0:
 		s.ikey = appendIndexKey(s.ikey[:0], r.ExpireAt, kindExpire, s.dkey)
 	default:

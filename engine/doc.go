@@ -100,9 +100,10 @@
 // (the value is freed, and an older replica copy can never win over it); a
 // tombstone whose Version.Wall is older than TombstoneGrace is deleted if
 // PurgeAllowed agrees (otherwise asked again later). Its purge entry holds
-// when this engine stored it, which PurgeAllowed is told: a tombstone that
-// arrives late (through repair or hints, or made here by an expiry) has
-// been on this node for less time than its version says. A write that
+// its version and when this engine stored it over a record of the key (0
+// if it held none), which PurgeAllowed is told: a tombstone that arrives
+// late (through repair or hints, or made here by an expiry) has been on
+// this node for less time than its version says. A write that
 // changes or drops a record's expiry deletes the old expiry entry in its
 // own batch, as evictions and DropRange do, so the expiry entries are the
 // live records' own. Entries whose record changed since (a tombstone's

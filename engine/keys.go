@@ -22,11 +22,11 @@ const (
 	// nothing: the expiry index.
 	prefixIndex = 'x'
 	// prefixPurge: 'y' + due ms (8 bytes BE) + kindPurge + data key ->
-	// when this engine stored the tombstone (ms, 8 bytes BE) and its
-	// version (empty in entries of earlier builds): the tombstones' purge
-	// index. Stores
-	// written before it existed hold purge entries under prefixIndex as
-	// well; both are read.
+	// when this engine stored the tombstone over a record (ms, 8 bytes
+	// BE; 0 if none) and its version, empty in entries of earlier
+	// builds: the tombstones' purge index. Stores written before it
+	// existed hold purge entries under prefixIndex as well; both are
+	// read.
 	prefixPurge = 'y'
 
 	tokenLen      = 8
@@ -112,17 +112,18 @@ func appendIndexKey(dst []byte, due int64, kind byte, dataKey []byte) []byte {
 // purgeValueLen is the size of a purge entry's value.
 const purgeValueLen = 8 + versionLen
 
-// purgeValue is a purge entry's value: when the engine stored the
-// tombstone (Unix milliseconds) and the tombstone's version, which tells
-// the entry of a tombstone since replaced by a newer one (which has an
-// entry of its own) from the current one's.
-func purgeValue(storedAt int64, v Version) []byte {
-	b := binary.BigEndian.AppendUint64(make([]byte, 0, purgeValueLen), uint64(storedAt))
-	return appendVersion(b, v)
+// appendPurgeValue appends a purge entry's value: when the engine stored
+// the tombstone over a record of its key (Unix milliseconds; 0 if it held
+// none) and the tombstone's version, which tells the entry of a tombstone
+// since replaced by a newer one (which has an entry of its own) from the
+// current one's.
+func appendPurgeValue(dst []byte, storedAt int64, v Version) []byte {
+	return appendVersion(binary.BigEndian.AppendUint64(dst, uint64(storedAt)), v)
 }
 
-// parsePurgeValue reads a purge entry's value; ok is false for an entry
-// an earlier build wrote, which left it empty.
+// parsePurgeValue reads a purge entry's value; ok is false for one of
+// another size: an earlier build's entry, which it left empty, or a
+// damaged one.
 func parsePurgeValue(b []byte) (storedAt int64, v Version, ok bool) {
 	if len(b) != purgeValueLen {
 		return 0, Version{}, false

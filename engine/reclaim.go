@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -235,22 +234,36 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 		// Stored now, as far as PurgeAllowed goes: a replica that never
 		// got the record may hold an older copy, which only an exchange
 		// started after this tombstone existed replaces.
-		return 1, 0, dig, e.setIndex(b, e.purgeDue(t), kindPurge, en.dataKey, purgeValue(now, v), buf)
+		return 1, 0, dig, e.setIndex(b, e.purgeDue(t), kindPurge, en.dataKey, appendPurgeValue(nil, now, v), buf)
 	case en.kind == kindPurge && tomb:
 		t := h.record()
 		if en.known && en.version != v {
 			// A tombstone replaced since by a newer one, which has an
-			// entry of its own.
+			// entry of its own. (An entry of the same version that a
+			// DropRange left behind is not told apart from the current
+			// one's, and lends it its earlier time, if the range left
+			// this node and came back, and the tombstone came again over
+			// a copy, before the entry was due.)
 			return 0, 0, 0, nil
 		}
+		retry := now + min(e.cfg.TombstoneGrace, purgeRetryMax).Milliseconds()
+		if !en.known {
+			// An earlier build's entry says neither when its tombstone
+			// was stored nor which one it is: it may be a stale entry of
+			// one since replaced, and would lend the current one its
+			// version's time. It becomes the current one's, stored now:
+			// never earlier than the truth, at worst a round later.
+			val := appendPurgeValue(nil, now, v)
+			return 0, 0, 0, e.setIndex(b, max(e.purgeDue(t), retry), kindPurge, en.dataKey, val, buf)
+		}
+		// A moved entry keeps its value.
+		val := appendPurgeValue(nil, en.storedAt, en.version)
 		if due := e.purgeDue(t); due > now {
-			// The grace period grew since the entry was written (or an
-			// earlier build's entry is stale).
-			return 0, 0, 0, e.movePurgeEntry(b, en, due, buf)
+			// The grace period grew since the entry was written.
+			return 0, 0, 0, e.setIndex(b, due, kindPurge, en.dataKey, val, buf)
 		}
 		if !e.cfg.PurgeAllowed(key, t, en.storedAt) {
-			retry := min(e.cfg.TombstoneGrace, purgeRetryMax).Milliseconds()
-			return 0, 0, 0, e.movePurgeEntry(b, en, now+retry, buf)
+			return 0, 0, 0, e.setIndex(b, retry, kindPurge, en.dataKey, val, buf)
 		}
 		if err := b.Delete(en.dataKey, nil); err != nil {
 			return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
@@ -258,26 +271,6 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 		return 0, 1, e.elementHash(key, v, 0, true), nil
 	}
 	return 0, 0, 0, nil
-}
-
-// movePurgeEntry sets the purge entry en (deleted by the caller) again,
-// due at due, with its value. An entry an earlier build wrote has none,
-// and may be a stale one of a tombstone since replaced, whose own entry
-// can be the one due then: that entry, which knows when its tombstone
-// was stored, is kept.
-func (e *Engine) movePurgeEntry(b *pebble.Batch, en dueEntry, due int64, buf *[]byte) error {
-	if en.known {
-		return e.setIndex(b, due, kindPurge, en.dataKey, purgeValue(en.storedAt, en.version), buf)
-	}
-	*buf = appendIndexKey((*buf)[:0], due, kindPurge, en.dataKey)
-	_, closer, err := e.db.Get(*buf)
-	switch {
-	case err == nil:
-		return closer.Close()
-	case !errors.Is(err, pebble.ErrNotFound):
-		return fmt.Errorf("engine: reclaim: %w", err)
-	}
-	return e.setIndex(b, due, kindPurge, en.dataKey, nil, buf)
 }
 
 func (e *Engine) setIndex(b *pebble.Batch, due int64, kind byte, dataKey, val []byte, buf *[]byte) error {

@@ -119,9 +119,11 @@ func TestDeleteTombstonePurge(t *testing.T) {
 // one whose purge was refused and asked about again, across a reopen,
 // and one that replaced an older tombstone (whose stale entry, due
 // first, must not lend it its time). It is told 0 for a tombstone stored
-// where the key had no record, and for an entry an earlier build wrote
-// without the time, which must not overwrite the entry of a tombstone
-// written since either.
+// where the key had no record. An entry an earlier build wrote, without
+// the time or the version, is never asked about: it is written again as
+// stored when first found due, and must not lend its time to a tombstone
+// stored since, whether that one's entry is due in the same pass or
+// later.
 func TestPurgeAskedWhenStored(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	clock := newFakeClock(t0)
@@ -142,13 +144,14 @@ func TestPurgeAskedWhenStored(t *testing.T) {
 	}
 	e := open()
 	tomb := func(wall int64) Record { return Record{Version: ver(wall, 0, 1), Tombstone: true} }
-	for _, k := range []string{"legacy", "legacy-rewritten", "prompt", "refused", "rewritten", "late"} {
+	for _, k := range []string{"legacy", "legacy-rewritten", "legacy-late", "prompt", "refused", "rewritten", "late"} {
 		mustApply(t, e, k, val(ver(t0-1, 0, 1), "v"))
 	}
-	mustApply(t, e, "legacy", tomb(t0))
-	mustApply(t, e, "legacy-rewritten", tomb(t0))
-	if n := legacyPurgeEntries(t, e); n != 2 {
-		t.Fatalf("moved %d purge entries to the old index, want 2", n)
+	for _, k := range []string{"legacy", "legacy-rewritten", "legacy-late"} {
+		mustApply(t, e, k, tomb(t0))
+	}
+	if n := legacyPurgeEntries(t, e); n != 3 {
+		t.Fatalf("moved %d purge entries to the old index, want 3", n)
 	}
 	for _, k := range []string{"prompt", "refused", "rewritten"} {
 		mustApply(t, e, k, tomb(t0))
@@ -160,6 +163,8 @@ func TestPurgeAskedWhenStored(t *testing.T) {
 	// Deleted again: due at t0+15s, after the stale entries (t0+10s).
 	mustApply(t, e, "rewritten", tomb(t0+5_000))
 	mustApply(t, e, "legacy-rewritten", tomb(t0+5_000))
+	// Late, 1 ms newer: due in the same pass as the earlier build's entry.
+	mustApply(t, e, "legacy-late", tomb(t0+1))
 	mustReclaim(t, e) // expires ttl
 	if r, ok := mustLookup(t, e, "ttl"); !ok || !r.Tombstone {
 		t.Fatalf("ttl = %+v %v, want its tombstone", r, ok)
@@ -180,14 +185,15 @@ func TestPurgeAskedWhenStored(t *testing.T) {
 		"ttl":              {t0 + 5_000},
 		"late":             {t0 + 5_000},
 		"rewritten":        {t0 + 5_000},
-		"legacy":           {0},
+		"legacy":           {t0 + 12_000}, // found due at t0+12s
 		"legacy-rewritten": {t0 + 5_000},
+		"legacy-late":      {t0 + 5_000},
 		"fresh":            {0},
 	}
 	if !maps.EqualFunc(asked, want, slices.Equal) {
 		t.Fatalf("PurgeAllowed was told %v, want %v", asked, want)
 	}
-	for _, k := range []string{"prompt", "ttl", "late", "rewritten", "legacy", "legacy-rewritten", "fresh"} {
+	for _, k := range []string{"prompt", "ttl", "late", "rewritten", "legacy", "legacy-rewritten", "legacy-late", "fresh"} {
 		if r, ok := mustLookup(t, e, k); ok {
 			t.Errorf("%s = %+v, want purged", k, r)
 		}
