@@ -80,24 +80,25 @@
 // # Tombstone purge
 //
 // A round notes, per range and peer, when each exchange that synced the
-// range started: a proof that the peer held, from then on, everything
-// this node held then, or something newer. The engine asks Repairer.PurgeAllowed before it
-// purges a tombstone past its grace period, and the answer is yes only
-// when every other replica of the range has a proof that started after
-// the tombstone was written and after this node stored it. The second
-// condition matters for a tombstone that arrived late: one repaired in
-// from a third replica after this node and a peer had synced while
-// neither held it is not on that peer, and purging it there would let
-// the peer's older value come back through the next round. The engine
-// notes the arrival only where the tombstone replaced a record the node
-// held; where it held nothing for the key (a peer hands back a tombstone
-// this node has just purged), any copy a peer held at their last
-// exchange would have come here, and counting from the arrival would
-// only keep the replicas handing the tombstone back and forth. A copy
-// that reached a peer after that exchange, or one too large to transfer
-// (above), is not covered: the replica that stored the tombstone over its
-// own copy still carries it to that peer before it purges it, but a read
-// may return the value until then.
+// range started: a proof that the peer held, from then on, everything this
+// node held then, or something newer. The engine asks
+// Repairer.PurgeAllowed before it purges a tombstone past its grace
+// period, and the answer is yes only when every other replica of the range
+// has a proof that started after the tombstone was written and after this
+// node stored it. The second condition matters for a tombstone that
+// arrived late: one repaired in from a third replica after this node and a
+// peer had synced while neither held it is not on that peer, and purging
+// it there would let the peer's older value come back through the next
+// round. The engine notes the arrival only where the tombstone replaced a
+// record the node held; where it held nothing for the key (a peer hands
+// back a tombstone this node has just purged), any copy a peer held at
+// their last exchange would have come here, and counting from the arrival
+// would only keep the replicas handing the tombstone back and forth. A
+// copy that reached a peer after that exchange (a late hint or read
+// repair), or one too large to transfer (below), is not covered: unless a
+// replica that stored the tombstone over its own copy carries it there
+// first, the value can read back from that peer, and come back through
+// repair once the others have purged the tombstone.
 //
 // # Large records
 //

@@ -240,7 +240,7 @@ func (e *Engine) mergeKey(b *pebble.Batch, s *batchScratch, keys [][]byte, recs 
 			return 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
 	}
-	if err := e.indexRecord(b, s, r, exists); err != nil { // exists: r replaces a record
+	if err := e.indexRecord(b, s, r, exists); err != nil {
 		return 0, 0, err
 	}
 	s.written = append(s.written, win)
@@ -295,8 +295,8 @@ func markOlder(newer []Version, recs []Record, idx []int, cur Version) {
 }
 
 // indexRecord adds the reclaimer's index entry for r (stored under
-// s.dkey, over a record of the key if held), if r needs one: its expiry,
-// or the end of a tombstone's grace.
+// s.dkey, over a record of the key if replaced), if r needs one: its
+// expiry, or the end of a tombstone's grace.
 //
 // A tombstone's entry notes when it was stored over a record this node
 // held: from then on, its peers may hold a copy of that record that only
@@ -309,13 +309,13 @@ func markOlder(newer []Version, recs []Record, idx []int, cur Version) {
 // nothing, the node has no copy to lose, and any copy a peer held when
 // the two last synced would have come here; a copy that reached a peer
 // since, or one too large to transfer, is the limit (README).
-func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record, held bool) error {
+func (e *Engine) indexRecord(b *pebble.Batch, s *batchScratch, r Record, replaced bool) error {
 	var val []byte
 	switch {
 	case r.Tombstone:
 		s.ikey = appendIndexKey(s.ikey[:0], e.purgeDue(r), kindPurge, s.dkey)
 		var storedAt int64
-		if held {
+		if replaced {
 			storedAt = e.cfg.Now().UnixMilli()
 		}
 		s.pval = appendPurgeValue(s.pval[:0], storedAt, r.Version)

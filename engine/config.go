@@ -96,14 +96,14 @@ type Config struct {
 	NewTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
 	// PurgeAllowed is asked before a tombstone past its grace period is
 	// deleted, with the time this engine stored it over a record of the
-	// key (Unix milliseconds; 0 when it held nothing for the key; one an
+	// key (Unix milliseconds; 0 when it held nothing for the key). One an
 	// earlier build stored, which did not note it, counts as stored when
-	// the reclaimer first finds it due); returning false keeps it and asks
-	// again later. A tombstone may arrive long after it
-	// was written (repair, hints), so a rule about what the other replicas
-	// hold must count from storedAt when it is set, not from the
-	// tombstone's version alone. It must not call back into the engine.
-	// Default (nil): always allowed.
+	// the reclaimer first finds it due. Returning false keeps it and asks
+	// again later. A tombstone may arrive long after it was written
+	// (repair, hints), so a rule about what the other replicas hold must
+	// count from storedAt when it is set, not from the tombstone's
+	// version alone. It must not call back into the engine. Default
+	// (nil): always allowed.
 	PurgeAllowed func(key []byte, r Record, storedAt int64) bool
 	// Classify and Classes sort keys into classes with figures of their
 	// own (classes.go; the server's databases): Classify returns a key's

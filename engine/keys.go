@@ -23,10 +23,11 @@ const (
 	prefixIndex = 'x'
 	// prefixPurge: 'y' + due ms (8 bytes BE) + kindPurge + data key ->
 	// when this engine stored the tombstone over a record (ms, 8 bytes
-	// BE; 0 if none) and its version, empty in entries of earlier
-	// builds: the tombstones' purge index. Stores written before it
-	// existed hold purge entries under prefixIndex as well; both are
-	// read.
+	// BE; 0 if none) and its version: the tombstones' purge index.
+	// Earlier builds left the value empty; the reclaimer writes such an
+	// entry again, with a value, when it is first due. Stores written
+	// before the index existed hold purge entries under prefixIndex as
+	// well; both are read.
 	prefixPurge = 'y'
 
 	tokenLen      = 8

@@ -26,11 +26,25 @@ type dueEntry struct {
 	dataKey []byte
 	tok     uint64
 	// storedAt and version are a purge entry's value: when the tombstone
-	// was stored and its version; known is false for an entry an earlier
-	// build wrote without them.
+	// was stored over a record (0 if none) and its version; known is
+	// false for a value of another size: an entry an earlier build wrote
+	// empty, or a damaged one.
 	storedAt int64
 	version  Version
 	known    bool
+}
+
+// reclaimPass is what the entries of one reclaim batch share.
+type reclaimPass struct {
+	now int64 // what is due by now
+	// stored is when the batch holds its stripes: a tombstone the pass
+	// makes, or first notes the time of, is stored then (no later than
+	// any write it holds the stripe against).
+	stored  int64
+	key     []byte // index key or record being built
+	val     []byte // purge entry value being built
+	classes []classDelta
+	freed   int64 // bytes of the records expired
 }
 
 // reclaimLoop runs reclaimOnce every ReclaimInterval. Owned by the Engine;
@@ -141,6 +155,7 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 	}
 	e.stripes.lockSorted(toks)
 	defer e.stripes.unlockSorted(toks)
+	pass := &reclaimPass{now: now, stored: max(now, e.cfg.Now().UnixMilli())}
 
 	b := e.db.NewBatch()
 	// Every entry is deleted first, so that a purge entry set below (an
@@ -153,10 +168,8 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 			return fmt.Errorf("%w: %w", ErrWrite, err)
 		}
 	}
-	var expired, purged, freed int64
-	var buf []byte
+	var expired, purged int64
 	var digs []digestDelta
-	var classes []classDelta
 	var changed []byte // data key of the last record this batch changed
 	for _, en := range entries {
 		if changed != nil && bytes.Equal(en.dataKey, changed) {
@@ -165,7 +178,7 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 			// tombstone versions) would act twice: just drop it.
 			en.dataKey = nil
 		}
-		x, p, h, err := e.reclaimEntry(b, en, now, &buf, &classes, &freed)
+		x, p, h, err := e.reclaimEntry(b, en, pass)
 		if err != nil {
 			_ = b.Close()
 			return err
@@ -189,9 +202,9 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 		}
 	}
 	e.live.Add(-expired)
-	e.used.Add(-freed)
+	e.used.Add(-pass.freed)
 	if e.classes != nil {
-		e.classes.apply(classes)
+		e.classes.apply(pass.classes)
 	}
 	e.applyDigest(digs)
 	e.counters.expired.Add(uint64(expired))
@@ -202,9 +215,9 @@ func (e *Engine) reclaimEntries(entries []dueEntry, now int64) error {
 // reclaimEntry adds to b what one due entry calls for, and reports whether
 // it expired a record or purged a tombstone, and the XOR the change makes
 // to the key's digest bucket; an expired record's bytes are added to
-// *freed. The caller has deleted the entry itself; stale entries (the
+// p.freed. The caller has deleted the entry itself; stale entries (the
 // record changed since) call for nothing more.
-func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]byte, classes *[]classDelta, freed *int64) (expired, purged int64, dig uint64, err error) {
+func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, p *reclaimPass) (expired, purged int64, dig uint64, err error) {
 	if en.dataKey == nil {
 		return 0, 0, 0, nil
 	}
@@ -218,52 +231,52 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 	v, exp, tomb := h.v, h.expireAt, h.tomb
 	key := UserKey(en.dataKey)
 	switch {
-	case en.kind == kindExpire && expiryCurrent(en.due, exp, tomb) && exp <= now:
+	case en.kind == kindExpire && expiryCurrent(en.due, exp, tomb) && exp <= p.now:
 		// Same version: an older copy from a replica can never win over
 		// the tombstone and resurrect the value.
 		t := Record{Version: v, Tombstone: true}
-		*buf = t.AppendEncode((*buf)[:0])
-		if err := b.Set(en.dataKey, *buf, nil); err != nil {
+		p.key = t.AppendEncode(p.key[:0])
+		if err := b.Set(en.dataKey, p.key, nil); err != nil {
 			return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
 		}
 		dig = e.elementHash(key, v, exp, false) ^ e.elementHash(key, v, 0, true)
 		if k := e.classes.classOf(key); k >= 0 {
-			*classes = append(*classes, classDelta{class: k, oldLive: true, oldExp: exp})
+			p.classes = append(p.classes, classDelta{class: k, oldLive: true, oldExp: exp})
 		}
-		*freed += h.bytes(len(key))
+		p.freed += h.bytes(len(key))
 		// Stored now, as far as PurgeAllowed goes: a replica that never
 		// got the record may hold an older copy, which only an exchange
 		// started after this tombstone existed replaces.
-		return 1, 0, dig, e.setIndex(b, e.purgeDue(t), kindPurge, en.dataKey, appendPurgeValue(nil, now, v), buf)
+		return 1, 0, dig, e.setPurgeEntry(b, p, e.purgeDue(t), en.dataKey, p.stored, v)
 	case en.kind == kindPurge && tomb:
 		t := h.record()
 		if en.known && en.version != v {
 			// A tombstone replaced since by a newer one, which has an
-			// entry of its own. (An entry of the same version that a
-			// DropRange left behind is not told apart from the current
-			// one's, and lends it its earlier time, if the range left
-			// this node and came back, and the tombstone came again over
-			// a copy, before the entry was due.)
+			// entry of its own. Not told apart: an entry of the same
+			// version left behind once the tombstone is gone (by a
+			// DropRange, or the current tombstone's second entry below)
+			// and already moved to a retry, which lends the tombstone its
+			// earlier time if the same version is stored again over a
+			// copy before that retry.
 			return 0, 0, 0, nil
 		}
-		retry := now + min(e.cfg.TombstoneGrace, purgeRetryMax).Milliseconds()
+		retry := p.now + min(e.cfg.TombstoneGrace, purgeRetryMax).Milliseconds()
 		if !en.known {
 			// An earlier build's entry says neither when its tombstone
 			// was stored nor which one it is: it may be a stale entry of
 			// one since replaced, and would lend the current one its
-			// version's time. It becomes the current one's, stored now:
-			// never earlier than the truth, at worst a round later.
-			val := appendPurgeValue(nil, now, v)
-			return 0, 0, 0, e.setIndex(b, max(e.purgeDue(t), retry), kindPurge, en.dataKey, val, buf)
+			// version's time. It becomes the current one's (a second
+			// entry, if that one has its own), stored now: never earlier
+			// than the truth, at worst a round later.
+			return 0, 0, 0, e.setPurgeEntry(b, p, max(e.purgeDue(t), retry), en.dataKey, p.stored, v)
 		}
 		// A moved entry keeps its value.
-		val := appendPurgeValue(nil, en.storedAt, en.version)
-		if due := e.purgeDue(t); due > now {
+		if due := e.purgeDue(t); due > p.now {
 			// The grace period grew since the entry was written.
-			return 0, 0, 0, e.setIndex(b, due, kindPurge, en.dataKey, val, buf)
+			return 0, 0, 0, e.setPurgeEntry(b, p, due, en.dataKey, en.storedAt, v)
 		}
 		if !e.cfg.PurgeAllowed(key, t, en.storedAt) {
-			return 0, 0, 0, e.setIndex(b, retry, kindPurge, en.dataKey, val, buf)
+			return 0, 0, 0, e.setPurgeEntry(b, p, retry, en.dataKey, en.storedAt, v)
 		}
 		if err := b.Delete(en.dataKey, nil); err != nil {
 			return 0, 0, 0, fmt.Errorf("%w: %w", ErrWrite, err)
@@ -273,9 +286,12 @@ func (e *Engine) reclaimEntry(b *pebble.Batch, en dueEntry, now int64, buf *[]by
 	return 0, 0, 0, nil
 }
 
-func (e *Engine) setIndex(b *pebble.Batch, due int64, kind byte, dataKey, val []byte, buf *[]byte) error {
-	*buf = appendIndexKey((*buf)[:0], due, kind, dataKey)
-	if err := b.Set(*buf, val, nil); err != nil {
+// setPurgeEntry adds to b the purge entry of the tombstone of version v
+// under dataKey, due at due, stored at storedAt.
+func (e *Engine) setPurgeEntry(b *pebble.Batch, p *reclaimPass, due int64, dataKey []byte, storedAt int64, v Version) error {
+	p.key = appendIndexKey(p.key[:0], due, kindPurge, dataKey)
+	p.val = appendPurgeValue(p.val[:0], storedAt, v)
+	if err := b.Set(p.key, p.val, nil); err != nil {
 		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
 	return nil

@@ -203,6 +203,68 @@ func TestPurgeAskedWhenStored(t *testing.T) {
 	}
 }
 
+// TestPurgeEntriesWithoutValue: the build that brought the purge index
+// wrote its entries empty. Such an entry may be a stale one of a
+// tombstone replaced since; whether the newer tombstone's own entry is
+// due later (and the purge refused, so that both are moved to one retry
+// key in one batch) or was written under the same key, PurgeAllowed is
+// never told a time before the newer one's arrival, and the tombstone
+// goes once allowed.
+func TestPurgeEntriesWithoutValue(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	clock := newFakeClock(t0)
+	var mu sync.Mutex
+	var allow bool
+	asked := map[string][]int64{}
+	e := reclaimEngine(t, clock, func(c *Config) {
+		c.PurgeAllowed = func(key []byte, r Record, storedAt int64) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			asked[string(key)] = append(asked[string(key)], storedAt)
+			return allow
+		}
+	})
+	keys := map[string]Version{ // the late tombstone's version
+		"same-key": ver(t0, 1, 1),       // due with the stale entry, under its key
+		"later":    ver(t0+3_000, 0, 1), // due 3 s after it
+	}
+	for k := range keys {
+		mustApply(t, e, k, val(ver(t0-1, 0, 1), "v"))
+		mustApply(t, e, k, Record{Version: ver(t0, 0, 1), Tombstone: true})
+	}
+	if n := emptyPurgeValues(t, e); n != 2 {
+		t.Fatalf("emptied %d purge entries, want 2", n)
+	}
+	clock.Set(t0 + 5_000) // the newer tombstones arrive late
+	for k, v := range keys {
+		mustApply(t, e, k, Record{Version: v, Tombstone: true})
+	}
+	clock.Set(t0 + 14_000) // every entry due; refused
+	mustReclaim(t, e)
+	mu.Lock()
+	allow = true
+	mu.Unlock()
+	clock.Set(t0 + 40_000)
+	mustReclaim(t, e)
+	mu.Lock()
+	defer mu.Unlock()
+	for k := range keys {
+		if len(asked[k]) == 0 {
+			t.Errorf("%s: never asked", k)
+		}
+		for _, at := range asked[k] {
+			if at < t0+5_000 {
+				t.Errorf("%s: told %v, want no time before the arrival at +5s", k, asked[k])
+				break
+			}
+		}
+		if r, ok := mustLookup(t, e, k); ok {
+			t.Errorf("%s = %+v, want purged", k, r)
+		}
+	}
+	assertIndexEmpty(t, e)
+}
+
 // A key deleted and written again with a TTL in the same millisecond, both
 // entries due in one reclaim: the expiry's tombstone gets a purge entry
 // under the same key as the first tombstone's stale one, and the delete

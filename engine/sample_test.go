@@ -186,9 +186,23 @@ func indexEntries(t *testing.T, e *Engine, lower, upper []byte, kind byte) int {
 	return n
 }
 
-// legacyPurgeEntries moves every purge entry into the expiry index, where
-// builds before the purge index kept them.
+// legacyPurgeEntries moves every purge entry into the expiry index, with
+// an empty value, as builds before the purge index kept them.
 func legacyPurgeEntries(t *testing.T, e *Engine) int {
+	t.Helper()
+	return rewritePurgeEntries(t, e, prefixIndex)
+}
+
+// emptyPurgeValues empties the value of every entry in the purge index,
+// as the build that brought the index wrote them, and returns how many.
+func emptyPurgeValues(t *testing.T, e *Engine) int {
+	t.Helper()
+	return rewritePurgeEntries(t, e, prefixPurge)
+}
+
+// rewritePurgeEntries writes every purge entry again under prefix, with
+// an empty value, and returns how many.
+func rewritePurgeEntries(t *testing.T, e *Engine, prefix byte) int {
 	t.Helper()
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: purgeStart, UpperBound: purgeEnd})
 	if err != nil {
@@ -197,9 +211,9 @@ func legacyPurgeEntries(t *testing.T, e *Engine) int {
 	b := e.db.NewBatch()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		old := slices.Clone(it.Key())
-		old[0] = prefixIndex
-		if err := errors.Join(b.Delete(it.Key(), nil), b.Set(old, nil, nil)); err != nil {
+		k := slices.Clone(it.Key())
+		k[0] = prefix
+		if err := errors.Join(b.Delete(it.Key(), nil), b.Set(k, nil, nil)); err != nil {
 			t.Fatal(err)
 		}
 		n++
@@ -213,8 +227,8 @@ func legacyPurgeEntries(t *testing.T, e *Engine) int {
 // Tombstones' purge entries, however many and however soon due, do not
 // hide the expiry entries behind them from SampleExpiring, which reads the
 // expiry index from its front for volatile-ttl; those an earlier build
-// left in the expiry index are stepped over, and the reclaimer purges
-// through them as through the purge index's.
+// left in the expiry index are stepped over, and the reclaimer moves them
+// into the purge index when they are due and purges through them there.
 func TestSampleExpiringPastPurges(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	clock := newFakeClock(t0)
