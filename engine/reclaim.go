@@ -38,8 +38,8 @@ type dueEntry struct {
 type reclaimPass struct {
 	now int64 // what is due by now
 	// stored is when the batch holds its stripes: a tombstone the pass
-	// makes, or first notes the time of, is stored then (no later than
-	// any write it holds the stripe against).
+	// makes, or first notes the time of, is stored then (no earlier than
+	// any write to the keys it locks).
 	stored  int64
 	key     []byte // index key or record being built
 	val     []byte // purge entry value being built

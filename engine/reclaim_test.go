@@ -205,11 +205,12 @@ func TestPurgeAskedWhenStored(t *testing.T) {
 
 // TestPurgeEntriesWithoutValue: the build that brought the purge index
 // wrote its entries empty. Such an entry may be a stale one of a
-// tombstone replaced since; whether the newer tombstone's own entry is
-// due later (and the purge refused, so that both are moved to one retry
-// key in one batch) or was written under the same key, PurgeAllowed is
-// never told a time before the newer one's arrival, and the tombstone
-// goes once allowed.
+// tombstone replaced since. When the newer tombstone's own entry is due
+// later (and the purge refused, so that both are moved to one retry key
+// in one batch), PurgeAllowed is never told a time before the newer
+// one's arrival, and the tombstone goes once allowed. (A newer tombstone
+// due at the same time writes its entry under the empty one's key and
+// replaces it.)
 func TestPurgeEntriesWithoutValue(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	clock := newFakeClock(t0)
@@ -238,6 +239,9 @@ func TestPurgeEntriesWithoutValue(t *testing.T) {
 	clock.Set(t0 + 5_000) // the newer tombstones arrive late
 	for k, v := range keys {
 		mustApply(t, e, k, Record{Version: v, Tombstone: true})
+	}
+	if n := emptyPurgeEntries(t, e); n != 1 {
+		t.Fatalf("%d empty purge entries, want later's stale one", n)
 	}
 	clock.Set(t0 + 14_000) // every entry due; refused
 	mustReclaim(t, e)

@@ -200,6 +200,26 @@ func emptyPurgeValues(t *testing.T, e *Engine) int {
 	return rewritePurgeEntries(t, e, prefixPurge)
 }
 
+// emptyPurgeEntries counts the entries in the purge index with an empty
+// value.
+func emptyPurgeEntries(t *testing.T, e *Engine) int {
+	t.Helper()
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: purgeStart, UpperBound: purgeEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(it.Value()) == 0 {
+			n++
+		}
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // rewritePurgeEntries writes every purge entry again under prefix, with
 // an empty value, and returns how many.
 func rewritePurgeEntries(t *testing.T, e *Engine, prefix byte) int {
