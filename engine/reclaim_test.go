@@ -113,6 +113,32 @@ func TestDeleteTombstonePurge(t *testing.T) {
 	assertIndexEmpty(t, e)
 }
 
+// purgeAsks is a PurgeAllowed hook that records the stored time it is
+// told for each key, and answers allow(key).
+type purgeAsks struct {
+	allow func(key string) bool
+	mu    sync.Mutex
+	asked map[string][]int64
+}
+
+func newPurgeAsks(allow func(key string) bool) *purgeAsks {
+	return &purgeAsks{allow: allow, asked: map[string][]int64{}}
+}
+
+func (p *purgeAsks) hook(key []byte, _ Record, storedAt int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked[string(key)] = append(p.asked[string(key)], storedAt)
+	return p.allow(string(key))
+}
+
+// told returns a copy of what the hook was told so far, per key.
+func (p *purgeAsks) told() map[string][]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.asked)
+}
+
 // TestPurgeAskedWhenStored checks that PurgeAllowed is told when the
 // engine stored each tombstone over a record of its key, not when it was
 // written: one that arrives late (repair, hints), one an expiry makes,
@@ -127,19 +153,12 @@ func TestDeleteTombstonePurge(t *testing.T) {
 func TestPurgeAskedWhenStored(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	clock := newFakeClock(t0)
-	var mu sync.Mutex
-	asked := map[string][]int64{}
-	refuse := map[string]bool{"refused": true}
+	asks := newPurgeAsks(func(key string) bool { return key != "refused" })
 	fs := vfs.NewMem()
 	open := func() *Engine {
 		cfg := memConfig(fs)
 		cfg.Now, cfg.ReclaimInterval, cfg.TombstoneGrace = clock.Now, time.Hour, 10*time.Second
-		cfg.PurgeAllowed = func(key []byte, r Record, storedAt int64) bool {
-			mu.Lock()
-			defer mu.Unlock()
-			asked[string(key)] = append(asked[string(key)], storedAt)
-			return !refuse[string(key)]
-		}
+		cfg.PurgeAllowed = asks.hook
 		return mustOpen(t, cfg)
 	}
 	e := open()
@@ -177,8 +196,7 @@ func TestPurgeAskedWhenStored(t *testing.T) {
 	mustReclaim(t, e)
 	clock.Set(t0 + 40_000) // the rest, and the refused one's retry
 	mustReclaim(t, e)
-	mu.Lock()
-	defer mu.Unlock()
+	asked := asks.told()
 	want := map[string][]int64{
 		"prompt":           {t0},
 		"refused":          {t0, t0},
@@ -214,17 +232,9 @@ func TestPurgeAskedWhenStored(t *testing.T) {
 func TestPurgeEntriesWithoutValue(t *testing.T) {
 	const t0 = 1_700_000_000_000
 	clock := newFakeClock(t0)
-	var mu sync.Mutex
-	var allow bool
-	asked := map[string][]int64{}
-	e := reclaimEngine(t, clock, func(c *Config) {
-		c.PurgeAllowed = func(key []byte, r Record, storedAt int64) bool {
-			mu.Lock()
-			defer mu.Unlock()
-			asked[string(key)] = append(asked[string(key)], storedAt)
-			return allow
-		}
-	})
+	var allow atomic.Bool
+	asks := newPurgeAsks(func(string) bool { return allow.Load() })
+	e := reclaimEngine(t, clock, func(c *Config) { c.PurgeAllowed = asks.hook })
 	keys := map[string]Version{ // the late tombstone's version
 		"same-key": ver(t0, 1, 1),       // due with the stale entry, under its key
 		"later":    ver(t0+3_000, 0, 1), // due 3 s after it
@@ -240,18 +250,15 @@ func TestPurgeEntriesWithoutValue(t *testing.T) {
 	for k, v := range keys {
 		mustApply(t, e, k, Record{Version: v, Tombstone: true})
 	}
-	if n := emptyPurgeEntries(t, e); n != 1 {
+	if n := countEntries(t, e, purgeStart, purgeEnd, func(_, v []byte) bool { return len(v) == 0 }); n != 1 {
 		t.Fatalf("%d empty purge entries, want later's stale one", n)
 	}
 	clock.Set(t0 + 14_000) // every entry due; refused
 	mustReclaim(t, e)
-	mu.Lock()
-	allow = true
-	mu.Unlock()
+	allow.Store(true)
 	clock.Set(t0 + 40_000)
 	mustReclaim(t, e)
-	mu.Lock()
-	defer mu.Unlock()
+	asked := asks.told()
 	for k := range keys {
 		if len(asked[k]) == 0 {
 			t.Errorf("%s: never asked", k)

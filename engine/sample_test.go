@@ -169,6 +169,15 @@ func expiryEntries(t *testing.T, e *Engine) int {
 // indexEntries counts the keys in [lower, upper), of kind if it is not 0.
 func indexEntries(t *testing.T, e *Engine, lower, upper []byte, kind byte) int {
 	t.Helper()
+	return countEntries(t, e, lower, upper, func(key, _ []byte) bool {
+		_, k, _, valid := parseIndexKey(key)
+		return kind == 0 || valid && k == kind
+	})
+}
+
+// countEntries counts the entries in [lower, upper) that keep accepts.
+func countEntries(t *testing.T, e *Engine, lower, upper []byte, keep func(key, val []byte) bool) int {
+	t.Helper()
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +185,7 @@ func indexEntries(t *testing.T, e *Engine, lower, upper []byte, kind byte) int {
 	defer it.Close()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		if _, k, _, valid := parseIndexKey(it.Key()); kind == 0 || valid && k == kind {
+		if keep(it.Key(), it.Value()) {
 			n++
 		}
 	}
@@ -198,26 +207,6 @@ func legacyPurgeEntries(t *testing.T, e *Engine) int {
 func emptyPurgeValues(t *testing.T, e *Engine) int {
 	t.Helper()
 	return rewritePurgeEntries(t, e, prefixPurge)
-}
-
-// emptyPurgeEntries counts the entries in the purge index with an empty
-// value.
-func emptyPurgeEntries(t *testing.T, e *Engine) int {
-	t.Helper()
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: purgeStart, UpperBound: purgeEnd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for ok := it.First(); ok; ok = it.Next() {
-		if len(it.Value()) == 0 {
-			n++
-		}
-	}
-	if err := it.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // rewritePurgeEntries writes every purge entry again under prefix, with
