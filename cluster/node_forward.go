@@ -123,9 +123,13 @@ func (n *Node) Forward(ctx context.Context, id string, req []byte) ([]byte, erro
 		return nil, fmt.Errorf("%w: %w %s", store.ErrNotRun, ErrUnknownMember, id)
 	}
 	// The sender's deadline (the server puts it in ctx and in the
-	// request) bounds the call; one request timeout at most.
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.Coordinator.Timeout)
-	defer cancel()
+	// request) bounds the call: one request timeout, longer for a script,
+	// which may run as long as in Redis. Without one, a request timeout.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.Coordinator.Timeout)
+		defer cancel()
+	}
 	resp, err := pc.caller.Call(ctx, transport.OpForward, req)
 	switch {
 	case err == nil:

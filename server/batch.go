@@ -182,10 +182,30 @@ func (s *Server) readBatch(c *client, conn *reply, cmds []redcon.Command) error 
 	return nil
 }
 
-// writeBatch applies a run of plain SET/MSET with one Store.Put. A key
-// written twice in the run is written once, with its last value: the
-// replies are the same and the store never sees one key twice in a batch.
+// writeBatch applies a run of plain SET/MSET with one Store.Put and
+// answers each command. A key written twice in the run is written once,
+// with its last value: the replies are the same and the store never sees
+// one key twice in a batch.
 func (s *Server) writeBatch(c *client, conn *reply, cmds []redcon.Command) error {
+	err := s.putPairs(c, cmds)
+	for range cmds {
+		if err != nil {
+			conn.WriteError(replyText(err))
+		} else {
+			conn.WriteString("OK")
+		}
+	}
+	return err
+}
+
+// putPairs is writeBatch's write, without the replies.
+func (s *Server) putPairs(c *client, cmds []redcon.Command) error {
+	// A blind write is harmless whenever it lands, but one a script
+	// makes may rest on what the script read: stalledWrite, as for the
+	// script's other writes.
+	if err := s.stalledWrite(c.scriptStart); err != nil {
+		return err
+	}
 	muts, hashes := pairMutations(c.muts[:0], c.hashes[:0], cmds)
 	stripes := sortedStripes(c.stripes, hashes)
 	if c.inExec {
@@ -196,13 +216,6 @@ func (s *Server) writeBatch(c *client, conn *reply, cmds []redcon.Command) error
 	s.locks.runlock(stripes)
 	clear(muts)
 	c.muts, c.hashes, c.stripes = muts[:0], hashes[:0], stripes[:0]
-	for range cmds {
-		if err != nil {
-			conn.WriteError(replyText(err))
-		} else {
-			conn.WriteString("OK")
-		}
-	}
 	return err
 }
 

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"math"
+
 	"github.com/ringcache/ringcache/server/store"
 )
 
@@ -161,6 +163,9 @@ func parseFieldOps(args [][]byte, maxLen int64) ([]fieldOp, error) {
 		}
 		o.offset, ok = parseInt64(off)
 		if hash {
+			if o.offset > math.MaxInt64/int64(o.bits) {
+				return nil, errBitOffset // the product would wrap
+			}
 			o.offset *= int64(o.bits)
 		}
 		if !ok || o.offset < 0 || o.offset>>3 >= maxLen {

@@ -48,6 +48,11 @@ type client struct {
 	multi         *txn
 	watching      []watchedKey
 	inTxn, inExec bool
+	// scriptStart is set on a script's session: when its EVAL began. The
+	// script's commands count a stall of the process from then
+	// (Server.stalledWrite), since what they write may rest on what the
+	// script read before.
+	scriptStart time.Time
 	// monitor is set by MONITOR: the connection left redcon's loop, and
 	// serveMonitor serves it, starting with pending, the commands of its
 	// pipeline after MONITOR.

@@ -106,6 +106,15 @@ func (s *Server) stalledWait(cc *clientConn) (time.Duration, bool) {
 	return waited, waited > s.cfg.MaxWait
 }
 
+// runsScript reports whether cmd runs a Lua script (EVAL and its forms).
+func runsScript(cmd *command) bool {
+	switch cmd.name {
+	case "eval", "evalsha", "eval_ro", "evalsha_ro":
+		return true
+	}
+	return false
+}
+
 // stalledWrite refuses the write of a command that began at start if
 // the process stalled since (SIGSTOP, a frozen machine) and the command
 // has now been running longer than Config.MaxWait. A read-modify-write
@@ -153,6 +162,12 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	}
 	if err != nil && c.multi != nil {
 		c.multi.failed = true // EXEC will answer EXECABORT
+		if equalFold(args[0], "exec") {
+			// An EXEC refused before it runs (arity, ...) ends the
+			// transaction, as Redis's execCommandAbort does.
+			c.discardTxn()
+			err = newReplyError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(replyText(err), "ERR "))
+		}
 	}
 	silent := c.silent()
 	c.skipNext = false
@@ -170,12 +185,18 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 			start = time.Now()
 		}
 		x.start = start
+		if !c.scriptStart.IsZero() {
+			x.start = c.scriptStart
+		}
 		var cancel context.CancelFunc
 		if cmd.primary != nil && cmd.primary(args) {
 			x.opCtx = store.WithReadModifyWrite(c.storeCtx(s))
-			if s.cfg.MaxWait > 0 {
+			if s.cfg.MaxWait > 0 && !runsScript(cmd) {
 				// It writes within MaxWait of its start or not at all (the
-				// store refuses a write stamped later).
+				// store refuses a write stamped later). A script may run
+				// longer, as in Redis: its commands have deadlines of their
+				// own, and a stall of the process since it began stops its
+				// writes (stalledWrite).
 				x.opCtx, cancel = context.WithDeadline(x.opCtx, start.Add(s.cfg.MaxWait))
 			}
 		}

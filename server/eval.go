@@ -102,17 +102,29 @@ func (x *call) eval(bySHA, readOnly bool) error {
 	if !c.inExec {
 		defer x.unlockKeys(x.lockKeys(keys))
 	}
-	host := s.newScriptHost(c, x.ctx())
+	ctx := x.ctx()
+	if _, ok := ctx.Deadline(); ok {
+		// A script forwarded by another node runs to its end as a local
+		// one does, past its sender's deadline (the sender may have
+		// answered its client by then): stopped halfway, it would leave
+		// half its writes. It keeps the request's values; shutdown still
+		// stops it.
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		defer context.AfterFunc(s.ctx, stop)()
+	}
+	host := s.newScriptHost(c, ctx, x.start)
 	run := script.Run{Keys: keys, Args: argv, Proto: c.w.proto(), ReadOnly: readOnly, Host: host}
 	var reply []byte
 	if bySHA {
-		reply, err = s.scripts.EvalSHA(x.ctx(), sha, run)
+		reply, err = s.scripts.EvalSHA(ctx, sha, run)
 		if err != nil {
 			conn.WriteRaw([]byte(script.RESPError(err)))
 			return nil
 		}
 	} else {
-		reply = s.scripts.Eval(x.ctx(), x.args[1], run)
+		reply = s.scripts.Eval(ctx, x.args[1], run)
 	}
 	conn.WriteRaw(reply)
 	return nil
@@ -128,13 +140,13 @@ type scriptHost struct {
 	out *captured
 }
 
-func (s *Server) newScriptHost(parent *client, ctx context.Context) *scriptHost {
+func (s *Server) newScriptHost(parent *client, ctx context.Context, start time.Time) *scriptHost {
 	c := &client{id: parent.id, authed: true, atPrimary: parent.atPrimary, hop: parent.hop, inExec: true, inTxn: true,
-		origin: "lua", created: time.Now()}
+		origin: "lua", created: time.Now(), scriptStart: start}
 	c.selectDB(parent.db)
 	out := &captured{}
 	c.w.Conn = out
-	c.base = ctx // the script's deadline bounds its commands' writes
+	c.base = ctx
 	return &scriptHost{s: s, c: c, out: out}
 }
 

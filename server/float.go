@@ -29,6 +29,12 @@ func parseLongDouble(s []byte) (*big.Float, bool) {
 	if strings.ContainsAny(text, "_") || strings.EqualFold(strings.TrimLeft(text, "+-"), "nan") {
 		return nil, false
 	}
+	// strtold's infinities, in any case and with one sign; math/big
+	// knows only "inf" and "Inf".
+	if unsigned := strings.TrimLeft(text, "+-"); len(text)-len(unsigned) <= 1 &&
+		(strings.EqualFold(unsigned, "inf") || strings.EqualFold(unsigned, "infinity")) {
+		return new(big.Float).SetPrec(longDoublePrec).SetInf(text[0] == '-'), true
+	}
 	f, _, err := big.ParseFloat(text, 0, longDoublePrec, big.ToNearestEven)
 	if err != nil {
 		return nil, false
@@ -50,11 +56,12 @@ func formatLongDouble(f *big.Float) string {
 	return s
 }
 
-// incrFloat adds by to cur (nil: 0; as Redis reads it) and returns the
-// text Redis stores and replies, or its error.
-func incrFloat(cur []byte, by *big.Float) (string, error) {
+// incrFloat adds by to cur (0 if the key is not found; as Redis reads
+// it: an empty string is no number) and returns the text Redis stores
+// and replies, or its error.
+func incrFloat(cur []byte, found bool, by *big.Float) (string, error) {
 	sum := new(big.Float).SetPrec(longDoublePrec)
-	if cur != nil {
+	if found {
 		v, ok := parseLongDouble(cur)
 		if !ok {
 			return "", errNotFloat
@@ -83,11 +90,7 @@ func cmdIncrByFloat(x *call) error {
 	if err != nil {
 		return err
 	}
-	var cur []byte
-	if old.Found {
-		cur = old.Value
-	}
-	next, err := incrFloat(cur, by)
+	next, err := incrFloat(old.Value, old.Found, by)
 	if err != nil {
 		return err
 	}

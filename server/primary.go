@@ -72,6 +72,11 @@ func (s *Server) run(x *call) error {
 		}
 		req := forwardRequest{hop: x.c.hop + 1, db: x.c.db, resp3: x.c.w.resp3, read: x.c.readLevel, write: x.c.writeLevel,
 			cmds: [][][]byte{x.args}}
+		if runsScript(x.cmd) {
+			// A script may run until busy-reply-threshold and beyond, as
+			// in Redis: wait for it that much longer.
+			req.deadline = time.Now().Add(s.cfg.ForwardTimeout + s.scripts.BusyThreshold()).UnixMicro()
+		}
 		return s.sendForward(x.c, x.conn, id, &req)
 	})
 }

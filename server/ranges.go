@@ -62,7 +62,7 @@ func cmdSetRange(x *call) error {
 		x.conn.WriteInt(len(old.Value))
 		return nil
 	}
-	if off+int64(len(val)) > x.s.live.maxBulk() {
+	if off > x.s.live.maxBulk()-int64(len(val)) { // off+len(val) may overflow
 		return errStringSize
 	}
 	next := overwrite(old.Value, int(off), val)

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ringcache/ringcache/server/store"
 )
@@ -139,5 +142,53 @@ func TestStallInsideACommandRefusesItsWrite(t *testing.T) {
 		if got := rc.line(); strings.HasPrefix(got, "-") {
 			t.Fatalf("%s held up by slow reads only: %q", cmd, got)
 		}
+	}
+}
+
+// TestLongScriptRunsToItsEnd: a script may run longer than MaxWait, as in
+// Redis (until busy-reply-threshold and beyond): all its writes land and
+// EVAL answers its result. A stall of the process since the script began
+// refuses the writes after it, as it refuses a read-modify-write's: they
+// may rest on what the script read before the stall.
+func TestLongScriptRunsToItsEnd(t *testing.T) {
+	st := &fakeStall{}
+	cfg := DefaultConfig()
+	cfg.Arrivals, cfg.MaxWait = st, 50*time.Millisecond
+	ts := startServer(t, cfg, nil)
+	ts.store.getHook = func(keys [][]byte) error {
+		if string(keys[0]) == "stall" {
+			st.set(time.Now(), time.Now().Add(40*time.Millisecond))
+			time.Sleep(60 * time.Millisecond)
+		}
+		return nil
+	}
+	ctx := context.Background()
+	cl := ts.client(t, &redis.Options{MaxRetries: -1})
+	const body = `redis.call('SET', KEYS[1], 'a')
+local t0 = redis.call('TIME')
+local start = t0[1] * 1000000 + t0[2]
+while true do
+  local t = redis.call('TIME')
+  if t[1] * 1000000 + t[2] - start > 300000 then break end
+end
+redis.call('GET', ARGV[1])
+redis.call('SET', KEYS[2], 'b')
+return 'done'`
+	got, err := cl.Eval(ctx, body, []string{"a1", "b1"}, "calm").Result()
+	if err != nil || got != "done" {
+		t.Fatalf("a 300 ms script with MaxWait 50 ms: %v, %v; want done", got, err)
+	}
+	for _, k := range []string{"a1", "b1"} {
+		if v, err := cl.Get(ctx, k).Result(); err != nil || v != k[:1] {
+			t.Fatalf("after the long script, %s = %q, %v", k, v, err)
+		}
+	}
+	_, err = cl.Eval(ctx, body, []string{"a2", "b2"}, "stall").Result()
+	if err == nil || !strings.Contains(err.Error(), "TIMEOUT the command was held up") {
+		t.Fatalf("a script with a stall inside: %v, want the TIMEOUT of its write after the stall", err)
+	}
+	st.set(time.Time{}, time.Time{})
+	if n, err := cl.Exists(ctx, "b2").Result(); err != nil || n != 0 {
+		t.Fatalf("the write after the stall landed: %d, %v", n, err)
 	}
 }

@@ -24,12 +24,22 @@ func cmdMSet(x *call) error {
 	if len(x.args)%2 == 0 {
 		return wrongArity(x.cmd.name)
 	}
-	return x.s.writeBatch(x.c, x.conn, []redcon.Command{{Args: x.args}})
+	return x.putPairs()
+}
+
+// putPairs writes the pairs of a plain SET or MSET and answers OK; an
+// error is left to exec to answer.
+func (x *call) putPairs() error {
+	if err := x.s.putPairs(x.c, []redcon.Command{{Args: x.args}}); err != nil {
+		return err
+	}
+	x.conn.WriteString("OK")
+	return nil
 }
 
 func cmdSet(x *call) error {
 	if len(x.args) == 3 {
-		return x.s.writeBatch(x.c, x.conn, []redcon.Command{{Args: x.args}})
+		return x.putPairs()
 	}
 	req, err := parseSet(x.args, x.nowMs())
 	if err != nil {

@@ -423,3 +423,46 @@ func keysOnTwoPrimaries(t *testing.T, cl *redis.Client) (string, string) {
 	t.Fatal("100 keys on one primary")
 	return "", ""
 }
+
+// TestProcessLongScript: a script may run longer than --timeout (1 s), as
+// in Redis: a script that writes, runs 1.5 s and writes again answers its
+// result with both writes made, on one node and in a 3-node cluster
+// through every node (through its keys' primary, and forwarded to it).
+func TestProcessLongScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	const body = `redis.call('SET', KEYS[1], ARGV[1])
+local t0 = redis.call('TIME')
+local start = t0[1] * 1000000 + t0[2]
+while true do
+  local t = redis.call('TIME')
+  if t[1] * 1000000 + t[2] - start > 1500000 then break end
+end
+redis.call('SET', KEYS[2], ARGV[1])
+return 'done'`
+	ctx := context.Background()
+	run := func(t *testing.T, cl *redis.Client, name string) {
+		t.Helper()
+		keys := []string{"{long}a", "{long}b"} // one primary: two of three nodes forward
+		got, err := cl.Eval(ctx, body, keys, name).Result()
+		if err != nil || got != "done" {
+			t.Fatalf("%s: a 1.5 s script answered %v, %v; want done", name, got, err)
+		}
+		for _, k := range keys {
+			if v, err := cl.Get(ctx, k).Result(); err != nil || v != name {
+				t.Fatalf("%s: after the script, %s = %q, %v", name, k, v, err)
+			}
+		}
+	}
+	one := freeAddr(t)
+	startNode(t, one, "--data-dir", t.TempDir())
+	single := redis.NewClient(&redis.Options{Addr: one, MaxRetries: -1})
+	t.Cleanup(func() { single.Close() })
+	run(t, single, "single")
+
+	c := startProcCluster(t, 3)
+	for i := range 3 {
+		run(t, c.client(i), "node"+strconv.Itoa(i))
+	}
+}

@@ -47,7 +47,7 @@ func TestBitfieldAgainstRedis(t *testing.T) {
 	offset := func() string {
 		switch rng.IntN(30) {
 		case 0:
-			return []string{"-1", "x", "#-1", "4294967296000"}[rng.IntN(4)]
+			return []string{"-1", "x", "#-1", "4294967296000", "#9223372036854775807"}[rng.IntN(5)]
 		}
 		if rng.IntN(3) == 0 {
 			return "#" + strconv.Itoa(rng.IntN(8))

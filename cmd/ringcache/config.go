@@ -34,8 +34,8 @@ type Config struct {
 	ProtectedMode bool
 	ClientTimeout time.Duration
 	Databases     int
-	MaxBulkLen    byteSize
-	QueryBufLimit byteSize
+	MaxBulkLen    redisBytes
+	QueryBufLimit redisBytes
 
 	CacheSize      byteSize
 	RowCacheSize   byteSize
@@ -84,7 +84,7 @@ type Config struct {
 	// MaxMemory is the budget of the node's dataset (engine.UsedBytes),
 	// 0 for none; MaxMemoryPolicy chooses what goes when it is full and
 	// MaxMemorySamples is how many keys each choice looks at.
-	MaxMemory        byteSize
+	MaxMemory        redisBytes
 	MaxMemoryPolicy  policyValue
 	MaxMemorySamples int
 
@@ -492,15 +492,40 @@ func (v *byteSize) Set(s string) error {
 
 func (v *byteSize) String() string { return formatBytes(int64(*v)) }
 
-var byteUnits = []struct {
+// redisBytes is a byte count of a setting Redis has (maxmemory,
+// proto-max-bulk-len, client-query-buffer-limit), in Redis's units: k, m
+// and g are powers of 1000, kb, mb and gb powers of 1024.
+type redisBytes int64
+
+func (v *redisBytes) Set(s string) error {
+	n, err := parseRedisBytes(s)
+	if err != nil {
+		return err
+	}
+	*v = redisBytes(n)
+	return nil
+}
+
+func (v *redisBytes) String() string { return formatBytes(int64(*v)) }
+
+type byteUnit struct {
 	suffix string
 	mult   int64
-}{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}}
+}
 
-func parseBytes(s string) (int64, error) {
+var byteUnits = []byteUnit{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}}
+
+// redisUnits are Redis's (memtoull): k, m and g decimal.
+var redisUnits = []byteUnit{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1e9}, {"m", 1e6}, {"k", 1e3}, {"b", 1}}
+
+func parseBytes(s string) (int64, error) { return parseUnits(s, byteUnits) }
+
+func parseRedisBytes(s string) (int64, error) { return parseUnits(s, redisUnits) }
+
+func parseUnits(s string, units []byteUnit) (int64, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
 	mult := int64(1)
-	for _, u := range byteUnits {
+	for _, u := range units {
 		if strings.HasSuffix(t, u.suffix) {
 			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
 			break

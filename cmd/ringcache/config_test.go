@@ -155,6 +155,12 @@ func TestByteSizes(t *testing.T) {
 			t.Errorf("parseBytes(%q) accepted", bad)
 		}
 	}
+	for in, want := range map[string]int64{"1000": 1000, "1k": 1000, "1kb": 1024, "2m": 2e6, "64mb": 64 << 20, "3g": 3e9, "3GB": 3 << 30} {
+		got, err := parseRedisBytes(in)
+		if err != nil || got != want {
+			t.Errorf("parseRedisBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
 	if s := formatBytes(512 << 20); s != "512mb" {
 		t.Errorf("formatBytes = %q", s)
 	}

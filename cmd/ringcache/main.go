@@ -206,11 +206,14 @@ func runServer(ctx context.Context, p *parts, store server.Store, node *cluster.
 	scfg.Settings = live.publicSettings
 	scfg.RuntimeSettings = live.runtimeSettings(p.level, node, p.ev)
 	scfg.Memory = memory{ev: p.ev, eng: p.eng}
-	scfg.Arrivals, scfg.MaxWait = p.stalls, cfg.RequestTimeout
 	scfg.Checkpoint = func() error { return checkpoint(p.eng, cfg.DataDir) }
 	scfg.Shutdown = p.shutdown
 	if node != nil {
 		scfg.Consistency = coordinator.ConsistencyContext
+		// A command held up by a stall of the process is refused only in
+		// a cluster: a single node's client has no other node it could
+		// have written to meanwhile.
+		scfg.Arrivals, scfg.MaxWait = p.stalls, cfg.RequestTimeout
 	}
 	srv, err := server.New(scfg, store)
 	if err != nil {
@@ -370,13 +373,13 @@ func (l *liveConfig) runtimeSettings(level *slog.LevelVar, node *cluster.Node, e
 			}, nil
 		},
 		"maxmemory": func(v string) (func(), error) {
-			n, err := parseBytes(v)
+			n, err := parseRedisBytes(v)
 			if err != nil {
 				return nil, err
 			}
 			return func() {
 				ev.SetMaxMemory(n)
-				record(func(c *Config) { c.MaxMemory = byteSize(n) })
+				record(func(c *Config) { c.MaxMemory = redisBytes(n) })
 			}, nil
 		},
 		"maxmemory-policy": func(v string) (func(), error) {

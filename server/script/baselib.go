@@ -16,6 +16,7 @@ func (sb *sandbox) installBase() {
 	origSetmt, origGetmt := orig("setmetatable"), orig("getmetatable")
 	fns := map[string]lua.LGFunction{
 		"tostring":     sb.tostring(origTostring),
+		"tonumber":     tonumber(orig("tonumber")),
 		"rawset":       sb.rawset,
 		"rawget":       sb.rawget,
 		"next":         sb.next,
@@ -49,6 +50,24 @@ func luaString(v lua.LValue) string {
 		return formatG(float64(n), 14)
 	}
 	return lua.LVAsString(v)
+}
+
+// tonumber is Lua 5.1's: in base 10 (the default) a string converts as
+// C's strtod reads it ("1e3", " 10 ", "inf"), where gopher-lua's refuses
+// exponents without a fraction and numbers too large for an integer.
+func tonumber(orig lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		str, ok := L.Get(1).(lua.LString)
+		if !ok || L.GetTop() >= 2 && L.Get(2) != lua.LNumber(10) {
+			return orig(L)
+		}
+		if n, ok := parseLuaNumber(string(str)); ok {
+			L.Push(lua.LNumber(n))
+		} else {
+			L.Push(lua.LNil)
+		}
+		return 1
+	}
 }
 
 func (sb *sandbox) tostring(orig lua.LGFunction) lua.LGFunction {

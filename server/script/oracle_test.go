@@ -258,6 +258,10 @@ var oracleCases = []oracleCase{
 	{name: "tonumber", script: "return {tonumber('10'), tonumber('0x10'), tonumber('  5  '), tonumber('x') == nil}"},
 	{name: "math", script: "return {math.floor(3.7), math.ceil(3.2), math.max(1, 5, 3), math.min(2, 0), math.abs(-4), math.fmod(7, 3), math.pow(2, 10), math.sqrt(16)}"},
 	{name: "math.huge", script: "return math.huge"},
+	{name: "math.huge is infinite", script: "return {tostring(math.huge), tostring(-math.huge), math.huge > 1e308}"},
+	{name: "tonumber as strtod", script: "return {tonumber('1e1'), tonumber('1E2'), tonumber('1e+2'), tonumber('-1e1'), tonumber(' 1e1 '), " +
+		"tostring(tonumber('12345678901234567890')), tostring(tonumber('inf')), tostring(tonumber('-infinity')), " +
+		"tonumber('1e1', 10), tonumber('ff', 16), tonumber('1e') == nil, tonumber('1e1x') == nil, tostring(tonumber('nan'))}"},
 	{name: "table functions", script: "local t = {3, 1, 2} table.sort(t) table.insert(t, 4) local r = table.remove(t, 1) return {table.concat(t, ','), r, #t, select('#', 1, 2, 3), unpack({7, 8})}"},
 	{name: "string functions", script: "return {string.sub('hello', 2, 3), string.upper('a'), string.lower('B'), string.rep('ab', 3), string.len('xyz'), string.byte('A'), string.char(72, 105), string.reverse('abc')}"},
 	{name: "string patterns", script: "local a, b = string.find('hello world', 'o w') return {a, b, string.match('key:123', '%d+'), (string.gsub('a-b-c', '-', '+'))}"},
@@ -273,6 +277,8 @@ var oracleCases = []oracleCase{
 
 	// cjson.
 	{name: "cjson array", script: "return cjson.encode({1,2,3})"},
+	{name: "cjson refuses inf", script: "return cjson.encode({1, math.huge})"},
+	{name: "cjson refuses -inf", script: "return cjson.encode(-math.huge)"},
 	{name: "cjson empty table", script: "return cjson.encode({})"},
 	{name: "cjson nested", script: "return cjson.encode({a={b={1,'x',true,false,cjson.null}}})"},
 	{name: "cjson escapes", script: "return cjson.encode(string.char(127,0,31,47,8,9,10,12,13,34,92,200))"},

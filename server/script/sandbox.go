@@ -1,6 +1,8 @@
 package script
 
 import (
+	"math"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -64,6 +66,9 @@ func newSandbox() *sandbox {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	// gopher-lua's math.huge is the largest finite number; Lua's is +Inf
+	// (cjson refuses to encode it, comparisons and arithmetic differ).
+	L.GetGlobal(lua.MathLibName).(*lua.LTable).RawSetString("huge", lua.LNumber(math.Inf(1)))
 	sb.keepGlobals()
 	sb.separateStringMeta()
 	sb.addTableCompat()
