@@ -163,8 +163,8 @@ func parseFieldOps(args [][]byte, maxLen int64) ([]fieldOp, error) {
 		}
 		o.offset, ok = parseInt64(off)
 		if hash {
-			if o.offset > math.MaxInt64/int64(o.bits) {
-				return nil, errBitOffset // the product would wrap
+			if o.offset < 0 || o.offset > math.MaxInt64/int64(o.bits) {
+				return nil, errBitOffset // negative, or the product would wrap
 			}
 			o.offset *= int64(o.bits)
 		}

@@ -67,3 +67,23 @@ func TestFieldOverflow(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldHashOffsetsThatWrap: a #offset whose product with the width
+// is negative or wraps is refused, never taken as the offset it wraps to.
+func TestFieldHashOffsetsThatWrap(t *testing.T) {
+	for _, args := range [][]string{
+		{"SET", "i8", "#-2305843009213693952", "1"},
+		{"SET", "i4", "#-4611686018427387903", "1"},
+		{"GET", "u8", "#9223372036854775807"},
+		{"GET", "i64", "#144115188075855873"},
+		{"GET", "u8", "#-1"},
+	} {
+		b := make([][]byte, len(args))
+		for i, a := range args {
+			b[i] = []byte(a)
+		}
+		if _, err := parseFieldOps(b, 512<<20); err != errBitOffset {
+			t.Errorf("BITFIELD %v = %v, want the offset error", args, err)
+		}
+	}
+}

@@ -74,6 +74,10 @@ func evalKeys(args [][]byte) [][]byte {
 	return keys
 }
 
+// errScriptLate refuses a forwarded script that could only start after
+// its sender's deadline.
+var errScriptLate = newReplyError("TIMEOUT the script could not start before its sender's deadline; it was not run")
+
 func cmdEval(x *call) error      { return x.eval(false, false) }
 func cmdEvalRO(x *call) error    { return x.eval(false, true) }
 func cmdEvalSHA(x *call) error   { return x.eval(true, false) }
@@ -103,16 +107,29 @@ func (x *call) eval(bySHA, readOnly bool) error {
 		defer x.unlockKeys(x.lockKeys(keys))
 	}
 	ctx := x.ctx()
-	if _, ok := ctx.Deadline(); ok {
+	if d, ok := ctx.Deadline(); ok {
 		// A script forwarded by another node runs to its end as a local
 		// one does, past its sender's deadline (the sender may have
 		// answered its client by then): stopped halfway, it would leave
-		// half its writes. It keeps the request's values; shutdown still
-		// stops it.
+		// half its writes. One that could not start in time (it waited
+		// for its keys' locks) does not start: its sender gave up on it
+		// and its client may send it again. It keeps the request's
+		// values; the node's shutdown stops it.
+		if !time.Now().Before(d) {
+			return errScriptLate
+		}
 		var stop context.CancelFunc
 		ctx, stop = context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		defer close(done)
 		defer stop()
-		defer context.AfterFunc(s.ctx, stop)()
+		go func() {
+			select {
+			case <-s.closingCh:
+				stop()
+			case <-done:
+			}
+		}()
 	}
 	host := s.newScriptHost(c, ctx, x.start)
 	run := script.Run{Keys: keys, Args: argv, Proto: c.w.proto(), ReadOnly: readOnly, Host: host}

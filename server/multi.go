@@ -265,5 +265,11 @@ func (s *Server) watchChanged(c *client, watch []watchedKey) (bool, error) {
 func (s *Server) forwardTxn(c *client, conn *reply, id string, cmds [][][]byte, watch []watchedKey) error {
 	req := forwardRequest{hop: c.hop + 1, db: c.db, resp3: c.w.resp3, read: c.readLevel, write: c.writeLevel,
 		txn: true, watch: watch, cmds: cmds}
+	for _, cmd := range cmds {
+		if cmd := lookup(cmd[0]); cmd != nil && runsScript(cmd) {
+			req.deadline = s.scriptDeadline()
+			break
+		}
+	}
 	return s.sendForward(c, conn, id, &req)
 }

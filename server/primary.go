@@ -73,9 +73,7 @@ func (s *Server) run(x *call) error {
 		req := forwardRequest{hop: x.c.hop + 1, db: x.c.db, resp3: x.c.w.resp3, read: x.c.readLevel, write: x.c.writeLevel,
 			cmds: [][][]byte{x.args}}
 		if runsScript(x.cmd) {
-			// A script may run until busy-reply-threshold and beyond, as
-			// in Redis: wait for it that much longer.
-			req.deadline = time.Now().Add(s.cfg.ForwardTimeout + s.scripts.BusyThreshold()).UnixMicro()
+			req.deadline = s.scriptDeadline()
 		}
 		return s.sendForward(x.c, x.conn, id, &req)
 	})
@@ -120,6 +118,13 @@ func (s *Server) forwardTo(ctx context.Context, id string, req *forwardRequest) 
 	ctx, cancel := context.WithDeadline(ctx, time.UnixMicro(req.deadline))
 	defer cancel()
 	return s.router.Forward(ctx, id, req.append(nil))
+}
+
+// scriptDeadline is the deadline of a forwarded request that runs a
+// script: a script may run until busy-reply-threshold and beyond, as in
+// Redis, so its sender waits that much longer (an hour more at most).
+func (s *Server) scriptDeadline() int64 {
+	return time.Now().Add(s.cfg.ForwardTimeout + min(s.scripts.BusyThreshold(), time.Hour)).UnixMicro()
 }
 
 // pauseBeforeRetry waits retryPause before a command is routed again;

@@ -371,3 +371,45 @@ func TestLoneIncrRoutedAgainWhenItsPrimaryMoves(t *testing.T) {
 		t.Fatalf("n = %d, %v after one INCR", n, err)
 	}
 }
+
+// TestForwardedScripts: a script forwarded to its keys' primary may run
+// longer than the forward timeout, up to busy-reply-threshold more, and
+// answers its result; one that could only start after its sender's
+// deadline (it waited for its keys' locks) is not run.
+func TestForwardedScripts(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ForwardTimeout, cfg.BusyThreshold = 100*time.Millisecond, 400*time.Millisecond
+	rn := startRoutedWith(t, cfg, map[string]string{"a": "b", "b": "b", "c": "b"})
+	ctx := context.Background()
+	const body = `redis.call('SET', KEYS[1], ARGV[1])
+local t0 = redis.call('TIME')
+local start = t0[1] * 1000000 + t0[2]
+while true do
+  local t = redis.call('TIME')
+  if t[1] * 1000000 + t[2] - start > tonumber(ARGV[2]) then break end
+end
+redis.call('SET', KEYS[2], ARGV[1])
+return 'done'`
+	a := rn.client(t, "a", &redis.Options{MaxRetries: -1})
+	if got, err := a.Eval(ctx, body, []string{"x1", "x2"}, "v", 250000).Result(); err != nil || got != "done" {
+		t.Fatalf("a 250 ms script forwarded with a 100 ms forward timeout: %v, %v", got, err)
+	}
+	if v, err := a.Get(ctx, "x2").Result(); err != nil || v != "v" {
+		t.Fatalf("x2 = %q, %v after the forwarded script", v, err)
+	}
+
+	b := rn.client(t, "b", &redis.Options{MaxRetries: -1})
+	long := make(chan error, 1)
+	go func() { long <- b.Eval(ctx, body, []string{"k", "k2"}, "first", 800000).Err() }()
+	time.Sleep(50 * time.Millisecond)
+	err := a.Eval(ctx, "return redis.call('SET', KEYS[1], 'late')", []string{"k"}).Err()
+	if err == nil || !strings.Contains(err.Error(), "could not start before its sender's deadline") {
+		t.Fatalf("a script that waited for its key past its deadline: %v, want it refused", err)
+	}
+	if err := <-long; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Get(ctx, "k").Result(); err != nil || v != "first" {
+		t.Fatalf("k = %q, %v: the late script ran", v, err)
+	}
+}

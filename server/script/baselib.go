@@ -58,7 +58,7 @@ func luaString(v lua.LValue) string {
 func tonumber(orig lua.LGFunction) lua.LGFunction {
 	return func(L *lua.LState) int {
 		str, ok := L.Get(1).(lua.LString)
-		if !ok || L.GetTop() >= 2 && L.Get(2) != lua.LNumber(10) {
+		if base := L.Get(2); !ok || base != lua.LNil && base != lua.LNumber(10) {
 			return orig(L)
 		}
 		if n, ok := parseLuaNumber(string(str)); ok {
