@@ -107,7 +107,7 @@ func (x *call) eval(bySHA, readOnly bool) error {
 		defer x.unlockKeys(x.lockKeys(keys))
 	}
 	ctx := x.ctx()
-	if d, ok := ctx.Deadline(); ok {
+	if d, ok := ctx.Deadline(); ok && c.origin == "forwarded" {
 		// A script forwarded by another node runs to its end as a local
 		// one does, past its sender's deadline (the sender may have
 		// answered its client by then): stopped halfway, it would leave
