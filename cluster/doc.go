@@ -54,7 +54,10 @@
 // A key's primary (node_forward.go) is the first owner of its preference
 // list that gossip reports alive; the RESP server runs
 // read-modify-write commands there, and the Node carries them over the
-// replica transport (OpForward) as bytes it does not interpret.
+// replica transport (OpForward) as bytes it does not interpret. After a
+// stall of its process, or a restart that the others noticed, a node
+// stands back from the role for a grace period, until the others see
+// it alive again, so that two nodes do not both act as the primary.
 //
 // Peer clients are created on first use and closed when a peer leaves or
 // moves. The clock-skew check (skew.go) pings alive peers every

@@ -69,6 +69,11 @@ type Node struct {
 	forward atomic.Pointer[ForwardHandler]
 	// isolatedRefusals counts requests refused while isolated.
 	isolatedRefusals atomic.Int64
+	// primaryHold is when this node takes the primary role of its keys
+	// back after a restart (Unix nanoseconds; see standsBack), and
+	// joinedOnce is set by the first join that reached a member.
+	primaryHold atomic.Int64
+	joinedOnce  atomic.Bool
 
 	// The layout (node_layout.go, node_join.go, node_transition.go):
 	// lay is the state the consensus log cons replicates; incarnation
@@ -227,7 +232,13 @@ func (n *Node) start() error {
 		return err
 	}
 
+	if restarted(known, n.cfg.NodeID) {
+		// Other members may count this node down from its last run:
+		// hold back from the primary role until a join tells.
+		n.primaryHold.Store(n.now().Add(n.primaryGrace()).UnixNano())
+	}
 	mc := n.cfg.membershipConfig(n.rpcAddr, known, n.rebuild)
+	mc.OnJoin = n.joined
 	mc.NodeState = gossipNew
 	if n.member() {
 		mc.NodeState = gossipMember

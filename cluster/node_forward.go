@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server/store"
@@ -45,11 +46,10 @@ func (n *Node) handleForward(mux *transport.Mux) {
 
 // Primary implements server.Router: the first owner of key that gossip
 // reports alive, or the first owner when none is; "" when the ring places
-// the key nowhere. This node counts as healthy unless it
-// stalled (SIGSTOP, a frozen machine) within primaryGrace: while it was
-// not running, the other nodes took the next owner for the primary of
-// its keys, and they go on doing so until they see it healthy again, so
-// for that long it leaves the role to the node they chose.
+// the key nowhere. This node counts as healthy unless it stands back
+// (standsBack): after a stall or a restart, while the others may still
+// take the next owner for the primary of its keys, it leaves the role to
+// the node they chose.
 func (n *Node) Primary(key []byte) (id string, self bool) {
 	return n.primaryOf(engine.Token(key))
 }
@@ -73,10 +73,10 @@ func (n *Node) primaryOf(tok uint64) (id string, self bool) {
 	// converges across the members, a failed call is one node's, and two
 	// nodes that disagree would both take themselves for the primary.
 	down := func(id string) bool { return t.Down(id) && !t.Heard(id, now) }
-	if n.stalledWithin(now, n.primaryGrace()) {
-		// Just after a stall this node's own view is stale too (its
-		// peers may look down to it for a moment): the role goes to
-		// another owner, healthy if one is.
+	if n.standsBack(now) {
+		// Just after a stall or a restart this node's own view is stale
+		// too (its peers may look down to it for a moment): the role
+		// goes to another owner, healthy if one is.
 		var other string
 		for _, p := range prefs {
 			if p == n.cfg.NodeID {
@@ -101,11 +101,54 @@ func (n *Node) primaryOf(tok uint64) (id string, self bool) {
 	return prefs[0], prefs[0] == n.cfg.NodeID
 }
 
-// primaryGrace is how long after a stall this node leaves the primary
-// role to others: gossip must first have spread that it is alive again,
-// and the node that stood in must have finished the commands it was
-// running.
+// primaryGrace is how long after a stall, or after a join that found it
+// counted down, this node leaves the primary role to others: gossip must
+// first have spread that it is alive again, and the node that stood in
+// must have finished the commands it was running.
 func (n *Node) primaryGrace() time.Duration { return 3 * n.cfg.HealthRetry }
+
+// standsBack reports whether this node leaves the primary role of its
+// keys to another owner now. It does within primaryGrace of a stall of
+// its process (SIGSTOP, a frozen machine), and after a restart into a
+// cluster: the members took it for down while it was gone (the next
+// owner stood in as primary) and go on doing so until gossip spreads its
+// return. It does not know that until its first join has reached a
+// member (at most primaryGrace), then it stands back for primaryGrace
+// if that member counted it down, and not at all if it did not. A node
+// that joins after a cut in the network and finds itself counted down
+// stands back the same way. A cluster started anew, whose members know
+// no earlier run, never does.
+func (n *Node) standsBack(now time.Time) bool {
+	return now.UnixNano() < n.primaryHold.Load() || n.stalledWithin(now, n.primaryGrace())
+}
+
+// joined hears of each join of this node's gossip that reached a member
+// (membership.Config.OnJoin).
+func (n *Node) joined(countedDown bool) {
+	first := !n.joinedOnce.Swap(true)
+	switch {
+	case countedDown:
+		until := n.now().Add(n.primaryGrace())
+		n.primaryHold.Store(until.UnixNano())
+		n.log.Info("cluster: members counted this node down; it leaves the primary role of its keys to others for now",
+			"until", until.Format(time.RFC3339Nano))
+	case first:
+		// Not counted down (a restart faster than failure detection):
+		// nobody stood in for it.
+		n.primaryHold.Store(0)
+	}
+}
+
+// restarted reports whether known, the members an earlier run of node
+// self knew, holds another member that has not left for good.
+func restarted(known []membership.Member, self string) bool {
+	for _, m := range known {
+		if m.ID != self && m.State != membership.Left {
+			return true
+		}
+	}
+	return false
+}
 
 // stalledWithin reports whether the process stalled between now-d and
 // now.

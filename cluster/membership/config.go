@@ -138,6 +138,13 @@ type Config struct {
 	// did not change. The first call carries the initial list. It is not
 	// called after Close returns. Default nil.
 	OnChange func([]Member)
+	// OnJoin, if set, is called after each join that reached a member,
+	// with whether a member it reached counted this node down (its
+	// member list held this node suspect, dead or left): that member, and
+	// those it gossips with, go on doing so until they learn this node's
+	// refutation. Calls come from the join loop, never concurrently; they
+	// must not block. Default nil.
+	OnJoin func(countedDown bool)
 }
 
 // DefaultConfig returns a Config with every default filled in. NodeID,

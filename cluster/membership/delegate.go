@@ -23,6 +23,11 @@ type delegate struct {
 	meta atomic.Pointer[[]byte] // this node's encoded metadata
 	// badLeft: a peer's left state was unreadable, and it was logged.
 	badLeft atomic.Bool
+	// self is this node's id; countedDown is set when a join's remote
+	// member list holds it in a state other than alive (see
+	// Config.OnJoin), and cleared by the join loop.
+	self        string
+	countedDown atomic.Bool
 }
 
 var (
@@ -77,10 +82,14 @@ func (d *delegate) NotifyAlive(n *memberlist.Node) error {
 // whole exchange, so a node that carries our id from another address (or
 // whose cluster holds such a node) cannot join, and its Join reports it.
 // Only members the remote side believes alive or suspect are vetted: a dead
-// entry at an old address is history, not a claim.
+// entry at an old address is history, not a claim. The list also tells
+// whether the remote side counts this node down.
 func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 	var errs []error
 	for _, n := range peers {
+		if n.Name == d.self && n.State != memberlist.StateAlive {
+			d.countedDown.Store(true)
+		}
 		if n.State != memberlist.StateAlive && n.State != memberlist.StateSuspect {
 			continue
 		}

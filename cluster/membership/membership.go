@@ -84,7 +84,7 @@ func Start(cfg Config) (*Membership, error) {
 	}
 	m.reg = newRegistry(log, m.kickNotifier)
 	m.reg.seed(cfg.Known, cfg.NodeID)
-	m.del = &delegate{reg: m.reg, log: log}
+	m.del = &delegate{reg: m.reg, log: log, self: cfg.NodeID}
 	m.boot = uint64(time.Now().UnixNano())
 	raw, err := encodeMeta(m.localMeta())
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,8 +260,20 @@ func TestSuspectSeen(t *testing.T) {
 	})
 }
 
+// TestRejoinAfterRestart: a node that crashed and restarts on its
+// address rejoins, and its join reports that the member it reached had
+// counted it down; its first join, into a cluster that never knew it,
+// reported not.
 func TestRejoinAfterRestart(t *testing.T) {
-	nodes := startCluster(t, "r", 2, nil)
+	var joins joinLog
+	nodes := startCluster(t, "r", 2, func(c *Config) {
+		if c.NodeID == "r2" {
+			c.OnJoin = joins.add
+		}
+	})
+	if got := joins.get(); len(got) == 0 || got[0] {
+		t.Fatalf("r2's joins into a new cluster reported counted down: %v, want [false ...]", got)
+	}
 	addr := nodes[1].addr()
 	nodes[1].crash()
 	waitFor(t, deadline, func() string {
@@ -270,11 +284,34 @@ func TestRejoinAfterRestart(t *testing.T) {
 	})
 	// r2 restarts on the same address. r1 has no seeds, so it is r2's
 	// own join that brings it back.
+	var rejoins joinLog
 	cfg := testConfig("r2")
 	cfg.GossipAddr = addr
 	cfg.Seeds = []string{nodes[0].addr()}
+	cfg.OnJoin = rejoins.add
 	back := startNode(t, cfg)
 	waitFor(t, deadline, seesAlive([]*node{nodes[0], back}, "r1", "r2"))
+	if got := rejoins.get(); len(got) == 0 || !got[0] {
+		t.Fatalf("the restarted r2's joins reported counted down: %v, want [true ...]", got)
+	}
+}
+
+// joinLog records Config.OnJoin calls.
+type joinLog struct {
+	mu    sync.Mutex
+	downs []bool
+}
+
+func (l *joinLog) add(down bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.downs = append(l.downs, down)
+}
+
+func (l *joinLog) get() []bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.downs)
 }
 
 func TestJoinRetriesUntilSeedAppears(t *testing.T) {

@@ -466,3 +466,111 @@ return 'done'`
 		run(t, c.client(i), "node"+strconv.Itoa(i))
 	}
 }
+
+// TestProcessRestartedPrimaryWaitsItsTurn: a key's primary SIGKILLed and
+// restarted 5 s later while 8 clients pipeline INCRs of the key through
+// all 4 nodes. The node that stood in serves the key until the others
+// see the restarted node alive; the restarted node must not act as the
+// primary before then, or the two hand out the same values and one's
+// increments undo the other's. No value is acknowledged twice, and the
+// counter ends at no less than the acknowledged increments.
+func TestProcessRestartedPrimaryWaitsItsTurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 4)
+	ctx := context.Background()
+	const key = "{c}k"
+	prim := c.byID(owners(t, c.client(0), key)[0])
+	other := (prim + 1) % len(c.nodes)
+	cls := make([]*redis.Client, len(c.nodes))
+	for i := range cls {
+		cls[i] = redis.NewClient(&redis.Options{Addr: c.nodes[i].client, MaxRetries: -1,
+			ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 8})
+		t.Cleanup(func() { cls[i].Close() })
+	}
+
+	var (
+		mu      sync.Mutex
+		results = map[int64][]time.Time{} // acknowledged results, when
+		acked   int64
+		unknown int64
+		kinds   = map[string]int{}
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, cl := range cls {
+		for range 8 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					cmds, _ := cl.Pipelined(ctx, func(p redis.Pipeliner) error {
+						for range 5 {
+							p.Incr(ctx, key)
+						}
+						return nil
+					})
+					failed := false
+					mu.Lock()
+					for _, cmd := range cmds {
+						v, err := cmd.(*redis.IntCmd).Result()
+						if err != nil {
+							unknown++
+							kind, _, _ := strings.Cut(err.Error(), " ")
+							kinds[kind]++
+							failed = true
+							continue
+						}
+						acked++
+						results[v] = append(results[v], time.Now())
+					}
+					mu.Unlock()
+					if failed {
+						time.Sleep(10 * time.Millisecond)
+					}
+				}
+			})
+		}
+	}
+
+	time.Sleep(2 * time.Second)
+	c.nodes[prim].proc.kill()
+	time.Sleep(5 * time.Second)
+	c.start(prim)
+	restartedAt := time.Now()
+	time.Sleep(5 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	got, err := cls[other].Get(ctx, key).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("primary %s killed and restarted: %d increments acknowledged, %d unknown (%v), counter %d",
+		c.nodes[prim].id, acked, unknown, kinds, got)
+	dups := 0
+	for v, at := range results {
+		if len(at) > 1 {
+			if dups < 5 {
+				t.Errorf("INCR result %d acknowledged %d times, the first %s after the restart",
+					v, len(at), at[0].Sub(restartedAt).Round(time.Millisecond))
+			}
+			dups++
+		}
+	}
+	if dups > 0 {
+		t.Errorf("%d results acknowledged more than once", dups)
+	}
+	if got < acked {
+		t.Errorf("counter %d < %d acknowledged increments", got, acked)
+	}
+	if got > acked+unknown {
+		t.Errorf("counter %d > %d acknowledged + %d unknown increments", got, acked, unknown)
+	}
+}
