@@ -153,6 +153,10 @@ type Arrivals interface {
 	// connection having ended at prev; read itself unless the process
 	// stalled between the two.
 	Arrival(prev, read time.Time) time.Time
+	// ReadArrival is Arrival for a read that began waiting for input at
+	// wait: a stall counts only if the read returned as the process ran
+	// again (or as it began waiting, when that was later).
+	ReadArrival(prev, wait, read time.Time) time.Time
 }
 
 // Redis's limits, mirrored so clients and tools see familiar behaviour.

@@ -34,8 +34,9 @@ type clientConn struct {
 	failed *verdict
 	// readAt is when the latest socket read returned data, prevReadAt
 	// the one before: the command being run arrived after prevReadAt
-	// (or earlier, if redcon buffered it) and by readAt.
-	readAt, prevReadAt time.Time
+	// (or earlier, if redcon buffered it) and by readAt. waitAt is when
+	// the latest read began waiting for input.
+	readAt, prevReadAt, waitAt time.Time
 
 	mu struct {
 		sync.Mutex
@@ -56,6 +57,7 @@ func newClientConn(srv *Server, nc net.Conn) *clientConn {
 		in:         make([]byte, initialReadBuf),
 		readAt:     now,
 		prevReadAt: now,
+		waitAt:     now,
 	}
 }
 
@@ -142,9 +144,7 @@ func (c *clientConn) readBulkDirect(p []byte) (int, bool, error) {
 	if int64(len(p)) > c.v.bulkLeft {
 		p = p[:c.v.bulkLeft]
 	}
-	k, err := c.Conn.Read(p)
-	c.srv.stats.bytesIn.Add(int64(k))
-	c.readTime(k)
+	k, err := c.socketRead(p)
 	c.v.bulkLeft -= int64(k)
 	if c.v.bulkLeft == 0 {
 		c.v.state = stBulkEnd
@@ -168,22 +168,30 @@ func (c *clientConn) fill() error {
 		copy(grown, c.in[:c.w])
 		c.in = grown
 	}
-	k, err := c.Conn.Read(c.in[c.w:])
+	k, err := c.socketRead(c.in[c.w:])
 	c.w += k
-	c.srv.stats.bytesIn.Add(int64(k))
-	c.readTime(k)
 	if k > 0 {
 		return nil
 	}
 	return err
 }
 
-// readTime records when a socket read returned k > 0 bytes, for the stall
-// check (Config.MaxWait).
-func (c *clientConn) readTime(k int) {
-	if k > 0 && c.srv.cfg.Arrivals != nil {
-		c.prevReadAt, c.readAt = c.readAt, time.Now()
+// socketRead reads from the socket, counts the bytes and, for the stall
+// check (Config.MaxWait), records when a read that returned data began
+// waiting and ended.
+func (c *clientConn) socketRead(p []byte) (int, error) {
+	if c.srv.cfg.Arrivals == nil {
+		k, err := c.Conn.Read(p)
+		c.srv.stats.bytesIn.Add(int64(k))
+		return k, err
 	}
+	began := time.Now()
+	k, err := c.Conn.Read(p)
+	c.srv.stats.bytesIn.Add(int64(k))
+	if k > 0 {
+		c.prevReadAt, c.readAt, c.waitAt = c.readAt, time.Now(), began
+	}
+	return k, err
 }
 
 // fail writes the protocol error reply (if any) and ends the connection.

@@ -94,13 +94,13 @@ func (s *Server) stalledWait(cc *clientConn) (time.Duration, bool) {
 		return 0, false
 	}
 	now := time.Now()
-	a := s.cfg.Arrivals.Arrival(cc.prevReadAt, now)
-	if !a.Before(now) {
-		return 0, false // no stall since the bytes before these were read
-	}
-	from := a
-	if cc.readAt.Before(from) {
-		from = cc.readAt // read before the stall began, run after it
+	var from time.Time
+	if a := s.cfg.Arrivals.ReadArrival(cc.prevReadAt, cc.waitAt, cc.readAt); a.Before(cc.readAt) {
+		from = a // arrived during a stall, read as the process ran again
+	} else if s.cfg.Arrivals.Arrival(cc.readAt, now).Before(now) {
+		from = cc.readAt // read before a stall, run after it
+	} else {
+		return 0, false
 	}
 	waited := now.Sub(from)
 	return waited, waited > s.cfg.MaxWait

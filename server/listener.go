@@ -16,8 +16,9 @@ type listener struct {
 	net.Listener
 	srv *Server
 	// accepted is when the previous Accept returned: a connection in the
-	// kernel's backlog was established after it (see connArrival).
-	accepted time.Time
+	// kernel's backlog was established after it; waiting is when the
+	// current one began waiting (see connArrival).
+	accepted, waiting time.Time
 }
 
 // Redis's rejection texts.
@@ -36,6 +37,7 @@ const (
 func (l *listener) Accept() (net.Conn, error) {
 	var backoff time.Duration
 	for {
+		l.waiting = time.Now()
 		nc, err := l.Listener.Accept()
 		if err != nil {
 			if l.srv.isClosing() {
@@ -59,7 +61,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		backoff = 0
 		arrived := l.connArrival()
 		if cc := l.srv.admit(nc); cc != nil {
-			cc.prevReadAt, cc.readAt = arrived, arrived
+			cc.prevReadAt, cc.readAt, cc.waitAt = arrived, arrived, arrived
 			return cc, nil
 		}
 	}
@@ -67,8 +69,9 @@ func (l *listener) Accept() (net.Conn, error) {
 
 // connArrival returns the earliest moment the connection just accepted
 // may have been established: now, unless the process stalled since the
-// previous accept, in which case it may have waited in the backlog since
-// the stall began (and its first commands with it).
+// previous accept and the accept returned as it ran again, in which
+// case it may have waited in the backlog since the stall began (and its
+// first commands with it).
 func (l *listener) connArrival() time.Time {
 	now := time.Now()
 	prev := l.accepted
@@ -76,7 +79,7 @@ func (l *listener) connArrival() time.Time {
 	if l.srv.cfg.Arrivals == nil {
 		return now
 	}
-	return l.srv.cfg.Arrivals.Arrival(prev, now)
+	return l.srv.cfg.Arrivals.ReadArrival(prev, l.waiting, now)
 }
 
 // admit decides whether nc may connect. Rejected clients get Redis's error

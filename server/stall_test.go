@@ -14,10 +14,27 @@ import (
 )
 
 // fakeStall is an Arrivals with one stall the test sets: input whose
-// window (prev, read] overlaps it may have arrived when it began.
+// window (prev, read] overlaps it may have arrived when it began, if
+// (for ReadArrival) it was read within fakeSlack of the later of the
+// stall's end and when the read began waiting.
 type fakeStall struct {
 	mu         sync.Mutex
 	start, end time.Time
+}
+
+const fakeSlack = 100 * time.Millisecond
+
+func (f *fakeStall) ReadArrival(prev, wait, read time.Time) time.Time {
+	f.mu.Lock()
+	end := f.end
+	f.mu.Unlock()
+	if wait.After(end) {
+		end = wait
+	}
+	if read.Sub(end) > fakeSlack {
+		return read
+	}
+	return f.Arrival(prev, read)
 }
 
 func (f *fakeStall) set(start, end time.Time) {
@@ -76,6 +93,34 @@ func TestCommandsThatWaitedThroughAStallAreRefused(t *testing.T) {
 	rc.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nw\r\n")
 	if got := rc.line(); got != "+OK" {
 		t.Fatalf("SET after the stall: %q", got)
+	}
+}
+
+// TestIdleConnectionAfterAStallRuns: a stall long over does not count
+// against commands read well after it: an idle connection's next
+// command, and a new connection's first, run.
+func TestIdleConnectionAfterAStallRuns(t *testing.T) {
+	st := &fakeStall{}
+	cfg := DefaultConfig()
+	cfg.Arrivals, cfg.MaxWait = st, 20*time.Millisecond
+	ts := startServer(t, cfg, nil)
+	rc := ts.dial(t)
+	rc.send("PING\r\n")
+	if got := rc.line(); got != "+PONG" {
+		t.Fatalf("PING: %q", got)
+	}
+	// A stall while the connection waits for input, over long before
+	// its next command comes.
+	st.set(time.Now().Add(5*time.Millisecond), time.Now().Add(20*time.Millisecond))
+	time.Sleep(20*time.Millisecond + 3*fakeSlack)
+	rc.send("SET k v\r\n")
+	if got := rc.line(); got != "+OK" {
+		t.Fatalf("idle connection's command after the stall: %q, want +OK", got)
+	}
+	fresh := ts.dial(t)
+	fresh.send("GET k\r\n")
+	if got := fresh.line(); got != "$1" {
+		t.Fatalf("new connection's command after the stall: %q, want $1", got)
 	}
 }
 

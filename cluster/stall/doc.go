@@ -23,4 +23,11 @@
 // having waited through it. Such reads happen within a tick of a stall
 // longer than MinStall, so the only cost is that a request sent just as a
 // stopped node resumed may be refused and must be retried.
+//
+// ReadArrival narrows that with when the read began waiting: input that
+// arrived during a stall is in the socket when the process runs again,
+// so the read returns then (or as soon as it begins waiting, if its
+// connection was busy). A read that returns more than MinStall after
+// both waited for input that came after the stall, such as the next
+// command of a connection that was idle through it.
 package stall

@@ -177,3 +177,52 @@ func (d *Detector) Arrival(prev, read time.Time) time.Time {
 	}
 	return earliest
 }
+
+// ReadArrival is Arrival for a read that began waiting for input at wait
+// (prev <= wait <= read): input that arrived during a stall is in the
+// socket when the process runs again, so a read waiting then returns at
+// once, and one that begins waiting later returns as it begins. A stall
+// counts only if the read returned within MinStall (the scheduling delay
+// the detector tolerates) of the later of the stall's end and wait; a
+// read that returned later waited for input that came after the stall.
+// So an idle connection's first command after a stall long past is not
+// taken for one that waited through it. Stalls less than MinStall apart
+// are taken as one (a process so starved may read late), which errs on
+// the side of age.
+func (d *Detector) ReadArrival(prev, wait, read time.Time) time.Time {
+	if d == nil {
+		return read
+	}
+	now := d.cfg.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	spans := d.mu.spans
+	if now.Sub(d.mu.beat) > d.cfg.MinStall {
+		spans = append(spans[:len(spans):len(spans)], Span{Start: d.mu.beat, End: now})
+	}
+	earliest := read
+	// by is when the read returned, or the start of a later stall that
+	// counted: the read may have been late by that stall.
+	by := read
+	for i := len(spans) - 1; i >= 0; i-- {
+		s := spans[i]
+		if !s.Start.Before(read) || !s.End.After(prev) {
+			continue
+		}
+		if by.Sub(later(s.End, wait)) > d.cfg.MinStall {
+			continue
+		}
+		if from := later(s.Start, prev); from.Before(earliest) {
+			earliest = from
+		}
+		by = s.Start
+	}
+	return earliest
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -103,6 +103,75 @@ func TestArrivalThroughAStall(t *testing.T) {
 	}
 }
 
+// TestReadArrival: a read that waited through a stall counts it only if
+// it returned within MinStall of the stall's end (or of when it began
+// waiting, when that was later): input read later came after the stall.
+func TestReadArrival(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	d := manual(t, clk)
+	d.Beat()
+	before := clk.Now()
+	prev := before.Add(-10 * time.Second) // the connection's last read; waiting since
+	clk.advance(15 * time.Second)         // SIGSTOP ... SIGCONT
+	resumed := clk.advance(time.Millisecond)
+	if got := d.ReadArrival(prev, prev, resumed); !got.Equal(before) {
+		t.Fatalf("read at the resume, before the detector noticed: ReadArrival = %v, want the stall's start %v", got, before)
+	}
+	end := clk.advance(4 * time.Millisecond)
+	d.Beat()
+	if got := d.ReadArrival(prev, prev, resumed); !got.Equal(before) {
+		t.Fatalf("read at the resume: ReadArrival = %v, want %v", got, before)
+	}
+	beat := func(n int) {
+		for range n {
+			clk.advance(50 * time.Millisecond)
+			d.Beat()
+		}
+	}
+	beat(9) // 450ms after the stall's end
+	if read := clk.Now(); !d.ReadArrival(prev, prev, read).Equal(before) {
+		t.Fatalf("read within MinStall of the stall's end: ReadArrival = %v, want %v", d.ReadArrival(prev, prev, read), before)
+	}
+	beat(20) // a second after
+	if read := clk.Now(); !d.ReadArrival(prev, prev, read).Equal(read) {
+		t.Fatalf("an idle connection read a second after the stall: ReadArrival = %v, want the read %v", d.ReadArrival(prev, prev, read), read)
+	}
+	// A connection busy (not reading) until 2s after the stall: its first
+	// read then may return what waited since the stall, and a read that
+	// returns a second after it began waiting did not.
+	beat(40)
+	wait := end.Add(2 * time.Second)
+	if got := d.ReadArrival(prev, wait, wait.Add(time.Millisecond)); !got.Equal(before) {
+		t.Fatalf("busy connection's prompt read: ReadArrival = %v, want %v", got, before)
+	}
+	if read := wait.Add(time.Second); !d.ReadArrival(prev, wait, read).Equal(read) {
+		t.Fatalf("busy connection's late read: ReadArrival = %v, want the read %v", d.ReadArrival(prev, wait, read), read)
+	}
+
+	// Two stalls 300ms apart, a read just after the second: the first
+	// counts too (the process may have been too starved to read).
+	beat(20)
+	first := clk.Now()
+	clk.advance(time.Second)
+	d.Beat()
+	beat(6)
+	second := clk.Now()
+	clk.advance(time.Second)
+	read := clk.advance(time.Millisecond)
+	d.Beat()
+	since := first.Add(-time.Second)
+	if got := d.ReadArrival(since, since, read); !got.Equal(first) {
+		t.Fatalf("chained stalls: ReadArrival = %v, want the first stall's start %v (the second began at %v)", got, first, second)
+	}
+	if got := d.ReadArrival(second.Add(-time.Millisecond), second.Add(-time.Millisecond), read); !got.Equal(second) {
+		t.Fatalf("read waiting since between the stalls: ReadArrival = %v, want the second's start %v", got, second)
+	}
+	var nilDetector *Detector
+	if got := nilDetector.ReadArrival(since, since, read); !got.Equal(read) {
+		t.Fatalf("nil detector: ReadArrival = %v, want the read", got)
+	}
+}
+
 func TestStallsKeepTheLatest(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	d := manual(t, clk)

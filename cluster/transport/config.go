@@ -89,6 +89,10 @@ type Arrivals interface {
 	// ending at read may have arrived, the previous read on the same
 	// connection having ended at prev.
 	Arrival(prev, read time.Time) time.Time
+	// ReadArrival is Arrival for a read that began waiting for input at
+	// wait: a stall counts only if the read returned as the process ran
+	// again (or as it began waiting, when that was later).
+	ReadArrival(prev, wait, read time.Time) time.Time
 }
 
 // DefaultConfig returns a Config with every field at its default.
@@ -156,11 +160,12 @@ func (c *Config) observe(v engine.Version) {
 	}
 }
 
-// arrival returns when a frame whose first byte was read by a read ending
-// at read (the one before ending at prev) may have arrived.
-func (c *Config) arrival(prev, read time.Time) time.Time {
+// arrival returns when a frame whose first byte was read by a read that
+// began waiting at wait and ended at read (the one before ending at
+// prev) may have arrived.
+func (c *Config) arrival(prev, wait, read time.Time) time.Time {
 	if c.Arrivals == nil {
 		return read
 	}
-	return c.Arrivals.Arrival(prev, read)
+	return c.Arrivals.ReadArrival(prev, wait, read)
 }

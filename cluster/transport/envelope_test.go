@@ -81,7 +81,8 @@ func TestFramesCarryClocks(t *testing.T) {
 // pastArrivals says every request arrived long ago.
 type pastArrivals struct{ ago time.Duration }
 
-func (p pastArrivals) Arrival(_, read time.Time) time.Time { return read.Add(-p.ago) }
+func (p pastArrivals) Arrival(_, read time.Time) time.Time        { return read.Add(-p.ago) }
+func (p pastArrivals) ReadArrival(_, _, read time.Time) time.Time { return read.Add(-p.ago) }
 
 // TestExpiredRequestIsNotRun: a request whose deadline passed before it
 // could run (here: it "arrived" a minute before it was read, as after a

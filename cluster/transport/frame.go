@@ -124,8 +124,9 @@ type frameReader struct {
 	stall    time.Duration
 	hdr      [headerLen]byte
 	// prev and read bound when the last frame's first byte arrived: after
-	// prev (the socket held none of it then), by read.
-	prev, read time.Time
+	// prev (the socket held none of it then), by read; wait is when the
+	// read that ended at read began waiting for input.
+	prev, wait, read time.Time
 }
 
 func newFrameReader(r io.Reader, conn net.Conn, maxFrame int, stall time.Duration) *frameReader {
@@ -136,14 +137,16 @@ func newFrameReader(r io.Reader, conn net.Conn, maxFrame int, stall time.Duratio
 // timedReader records when its reads returned data.
 type timedReader struct {
 	r io.Reader
-	// last is when the latest read returned data, prev the one before.
-	last, prev time.Time
+	// last is when the latest read returned data, prev the one before,
+	// and wait when the latest began waiting.
+	last, prev, wait time.Time
 }
 
 func (t *timedReader) Read(p []byte) (int, error) {
+	began := time.Now()
 	n, err := t.r.Read(p)
 	if n > 0 {
-		t.prev, t.last = t.last, time.Now()
+		t.prev, t.last, t.wait = t.last, time.Now(), began
 	}
 	return n, err
 }
@@ -151,7 +154,7 @@ func (t *timedReader) Read(p []byte) (int, error) {
 // next reads one frame. The payload is freshly allocated, so it may be
 // retained by the caller. io.EOF means the peer closed cleanly between
 // frames; io.ErrUnexpectedEOF means it closed mid-frame. Afterwards
-// fr.prev and fr.read tell when the frame's first byte arrived.
+// fr.prev, fr.wait and fr.read tell when the frame's first byte arrived.
 func (fr *frameReader) next() (header, []byte, error) {
 	buffered := fr.r.Buffered() > 0
 	before := fr.tr.last
@@ -164,6 +167,7 @@ func (fr *frameReader) next() (header, []byte, error) {
 	} else {
 		fr.prev, fr.read = before, fr.tr.last
 	}
+	fr.wait = fr.tr.wait
 	deadlineSet := false
 	if fr.conn != nil && fr.stall > 0 && fr.r.Buffered() < headerLen {
 		deadlineSet = true

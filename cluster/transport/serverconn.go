@@ -80,7 +80,7 @@ func (sc *serverConn) readLoop(fr *frameReader) bool {
 		s.cfg.observe(h.clock)
 		j := job{h: h, p: p}
 		if h.budget > 0 {
-			j.deadline = s.cfg.arrival(fr.prev, fr.read).Add(time.Duration(h.budget) * time.Millisecond)
+			j.deadline = s.cfg.arrival(fr.prev, fr.wait, fr.read).Add(time.Duration(h.budget) * time.Millisecond)
 		}
 		if !sc.dispatch(j) {
 			return false

@@ -19,6 +19,8 @@ import (
 // through another node. When the stopped node runs again it must not
 // apply the old SET as a fresh write over the newer one: it answers the
 // command that waited through the stop with -TIMEOUT and runs nothing.
+// Connections that sent nothing during the stop (one idle since before
+// it, one made during it) run their commands once it is over.
 func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -34,6 +36,18 @@ func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 	}
 	defer conn.Close()
 	rd := bufio.NewReader(conn)
+	idle, err := net.Dial("tcp", c.nodes[0].client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	idleRd := bufio.NewReader(idle)
+	if _, err := idle.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := idleRd.ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("PING before the stop: %q, %v", line, err)
+	}
 
 	p := c.nodes[0].proc
 	if err := p.Signal(syscall.SIGSTOP); err != nil {
@@ -52,6 +66,12 @@ func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 	if _, err := conn.Write([]byte("*3\r\n$3\r\nSET\r\n$3\r\nreg\r\n$1\r\n2\r\n")); err != nil {
 		t.Fatal(err)
 	}
+	// A connection made while the node is stopped waits in its backlog.
+	during, err := net.Dial("tcp", c.nodes[0].client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer during.Close()
 	time.Sleep(3 * time.Second) // longer than the 1s request timeout
 	// Nodes 1 and 2 still make a quorum (sloppy, with node 0 silent).
 	if err := c.client(1).Set(ctx, "reg", "3", 0).Err(); err != nil {
@@ -91,6 +111,28 @@ func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 	}
 	if line, err := rd.ReadString('\n'); err != nil || line != "+PONG\r\n" {
 		t.Fatalf("PING after the stop: %q, %v", line, err)
+	}
+	// The stop is over (the GETs above took their time, and a second
+	// more): a command that arrives now on a connection that was idle
+	// through the stop, or made during it, is not taken for one that
+	// waited through it.
+	time.Sleep(time.Second)
+	for name, cn := range map[string]net.Conn{"idle since before the stop": idle, "made during the stop": during} {
+		_ = cn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := cn.Write([]byte("*2\r\n$3\r\nGET\r\n$3\r\nreg\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		r := idleRd
+		if cn == during {
+			r = bufio.NewReader(during)
+		}
+		head, err := r.ReadString('\n')
+		if err != nil || head != "$1\r\n" {
+			t.Fatalf("GET on the connection %s, after the stop: %q, %v; want the value", name, head, err)
+		}
+		if v, err := r.ReadString('\n'); err != nil || v != "3\r\n" {
+			t.Fatalf("GET on the connection %s: value %q, %v", name, v, err)
+		}
 	}
 }
 
