@@ -77,7 +77,7 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 		return 0 // refused one by one on the usual path
 	}
 	start := time.Now()
-	if s.paused.paused(start) {
+	if s.paused.paused(start) && c.pausable() {
 		s.paused.wait(kind != batchRead, s.closingCh)
 		start = time.Now()
 	}

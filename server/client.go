@@ -196,3 +196,9 @@ func clientOf(conn redcon.Conn) *client {
 	conn.SetContext(cc.cl)
 	return cc.cl
 }
+
+// pausable reports whether CLIENT PAUSE holds the session's commands:
+// it pauses this node's clients. A request another node forwarded to
+// this one as its keys' primary is that node's client's, and runs (its
+// sender waits a request timeout at most).
+func (c *client) pausable() bool { return c.origin != "forwarded" }

@@ -180,7 +180,7 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 		x := &c.call
 		*x = call{s: s, c: c, conn: conn, cmd: cmd, args: args}
 		start := time.Now()
-		if s.paused.paused(start) {
+		if s.paused.paused(start) && c.pausable() {
 			s.paused.wait(cmd.flags&flagWrite != 0, s.closingCh)
 			start = time.Now()
 		}

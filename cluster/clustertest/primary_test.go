@@ -262,3 +262,42 @@ func TestTransactionOfOneSlotIsAtomic(t *testing.T) {
 		}
 	}
 }
+
+// TestClientPauseOnThePrimaryHoldsOnlyItsClients: CLIENT PAUSE WRITE on
+// a key's primary holds the writes of that node's clients; an INCR of
+// the key sent to another node, which forwards it there, runs at once.
+func TestClientPauseOnThePrimaryHoldsOnlyItsClients(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx := context.Background()
+	prim := ownersOf(t, c, "paused")[0]
+	other := (prim + 1) % 3
+	if err := c.Client(prim).Do(ctx, "CLIENT", "PAUSE", "5000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Client(prim).Do(ctx, "CLIENT", "UNPAUSE") })
+	start := time.Now()
+	if v, err := c.Client(other).Incr(ctx, "paused").Result(); err != nil || v != 1 {
+		t.Fatalf("INCR through node %d while its primary %d is paused = %d, %v; want 1", other, prim, v, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("INCR through another node took %v: held by the primary's pause", d)
+	}
+	// The primary's own client is held until the pause is lifted.
+	done := make(chan error, 1)
+	go func() { done <- c.Client(prim).Incr(ctx, "paused").Err() }()
+	select {
+	case err := <-done:
+		t.Fatalf("INCR through the paused node ran during the pause: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := c.Client(prim).Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("INCR through the paused node after UNPAUSE: %v", err)
+	}
+	if v, err := c.Client(other).Get(ctx, "paused").Int(); err != nil || v != 2 {
+		t.Fatalf("GET = %d, %v; want 2", v, err)
+	}
+}
