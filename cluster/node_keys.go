@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/ringcache/ringcache/server/store"
 )
@@ -10,9 +11,11 @@ import (
 // The key counts INFO reports. A cluster's DBSIZE asks every member
 // (Coordinator.DBCounts), so it waits for the slowest one, up to the
 // request timeout when a member is paused or cut off. INFO must answer at
-// once whatever the peers do, so it reports a cached estimate instead: a
-// read of the cache older than KeyCountMaxAge wakes a background refresh,
-// and answers with the figures it has (none until the first refresh
+// once whatever the peers do, so it reports a cached estimate instead,
+// refreshed in the background every half KeyCountMaxAge (so an idle
+// node's first INFO is as fresh as a busy one's); a read of a cache older
+// than KeyCountMaxAge (a refresh waited for a peer) wakes another, and
+// answers with the figures it has (none until the first refresh
 // finished, which StartNode asks for). DBSIZE itself still asks every
 // member.
 
@@ -49,16 +52,19 @@ func (n *Node) kickKeyCount() {
 	}
 }
 
-// keyCountLoop refreshes the estimate when kicked, until Close. The first
-// refresh runs at start.
+// keyCountLoop refreshes the estimate every half KeyCountMaxAge, and
+// when kicked, until Close. The first refresh runs at start.
 func (n *Node) keyCountLoop() {
 	defer n.loops.Done()
 	n.kickKeyCount()
+	tick := time.NewTicker(n.cfg.KeyCountMaxAge / 2)
+	defer tick.Stop()
 	for {
 		select {
 		case <-n.life.Done():
 			return
 		case <-n.keys.kick:
+		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(n.life, n.cfg.Coordinator.Timeout)
 		dbs, err := n.coord.DBCounts(ctx)

@@ -227,8 +227,9 @@ func TestFailedLeaveSaysNoGoodbye(t *testing.T) {
 	}
 }
 
-// TestKeysEstimateNeverWaits: INFO's key count comes from a cache that a
-// read refreshes in the background.
+// TestKeysEstimateNeverWaits: INFO's key count comes from a cache
+// refreshed in the background, and an idle node's first read of it is
+// no older than KeyCountMaxAge.
 func TestKeysEstimateNeverWaits(t *testing.T) {
 	cfg := testNodeConfig(t)
 	cfg.Coordinator.N, cfg.Coordinator.R, cfg.Coordinator.W = 1, 1, 1 // a cluster of one
@@ -252,4 +253,12 @@ func TestKeysEstimateNeverWaits(t *testing.T) {
 		}
 		return nil
 	})
+	// More keys, and no read for a while: the first read counts them.
+	if err := n.Put(context.Background(), []store.Mutation{{Key: []byte("c"), Value: []byte("3")}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * cfg.KeyCountMaxAge)
+	if dbs := est.DBEstimates(); len(dbs) == 0 || dbs[0].Keys != 3 {
+		t.Fatalf("first read of an idle node's estimate %v, want 3 keys", dbs)
+	}
 }
