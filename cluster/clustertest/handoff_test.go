@@ -448,3 +448,37 @@ func TestCoordinatorOwnerAndSubstituteInOneRequest(t *testing.T) {
 		return nil
 	})
 }
+
+// TestWaitCountsOwnersNotStandIns: with an owner of a key down, the
+// node standing in for it holds the write as a hint; WAIT counts the
+// owners that hold it, not the stand-in.
+func TestWaitCountsOwnersNotStandIns(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 4, clustertest.Options{})
+	ctx := context.Background()
+	var key string
+	var down int
+	for i := 0; ; i++ {
+		key = fmt.Sprintf("w%d", i)
+		if owners := ownersOf(t, c, key); !slices.Contains(owners, 0) {
+			down = owners[0]
+			break
+		}
+	}
+	c.Stop(down)
+	c.Eventually("node 0 to see the stopped owner down", func() error {
+		info, err := c.Client(0).Info(ctx, "cluster").Result()
+		if err != nil || !strings.Contains(info, "cluster_members_alive:3") {
+			return fmt.Errorf("INFO cluster: %v %q", err, info)
+		}
+		return nil
+	})
+	conn := c.Client(0).Conn()
+	defer conn.Close()
+	if err := conn.Set(ctx, key, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := conn.Wait(ctx, 3, 500*time.Millisecond).Result(); err != nil || n != 2 {
+		t.Fatalf("WAIT 3 500 with one of the key's owners down = %d, %v; want the 2 owners up", n, err)
+	}
+}

@@ -293,10 +293,12 @@ type writeState struct {
 	gen     uint64
 }
 
-// ack reports a replica's acknowledgement to the write's receipt.
+// ack reports a replica's acknowledgement to the write's receipt. A
+// node that stands in for a down owner keeps the records as hints, not
+// as a replica of the keys (reads do not ask it): WAIT does not count it.
 func (w *writeState) ack(a answer) {
-	if w.receipt != nil && a.err == nil {
-		w.receipt.Ack(w.gen, w.f.batches[a.b].idx)
+	if bt := &w.f.batches[a.b]; w.receipt != nil && a.err == nil && bt.hint == "" {
+		w.receipt.Ack(w.gen, bt.idx)
 	}
 }
 
