@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -463,13 +465,50 @@ func writeCommandDoc(x *call, c *command) {
 	}
 }
 
-// cmdCommandList answers COMMAND LIST; FILTERBY is not supported and
-// lists everything.
+// cmdCommandList answers COMMAND LIST [FILTERBY MODULE name | ACLCAT
+// category | PATTERN pattern] as Redis 7.0 does: without a filter the
+// commands' names, with one the commands and subcommands ("config|get")
+// it keeps. No command comes from a module.
 func cmdCommandList(x *call) error {
-	cmds := sortedCommands()
-	x.conn.WriteArray(len(cmds))
-	for _, c := range cmds {
-		x.conn.WriteBulkString(c.name)
+	args := x.args[2:]
+	if len(args) == 0 {
+		cmds := sortedCommands()
+		x.conn.WriteArray(len(cmds))
+		for _, c := range cmds {
+			x.conn.WriteBulkString(c.name)
+		}
+		return nil
+	}
+	if len(args) != 3 || !equalFold(args[0], "filterby") {
+		return errSyntax
+	}
+	var keep func(c *command) bool
+	switch arg := args[2]; {
+	case equalFold(args[1], "module"):
+		keep = func(*command) bool { return false }
+	case equalFold(args[1], "aclcat"):
+		cat := "@" + strings.ToLower(string(arg))
+		keep = func(c *command) bool { return slices.Contains(aclCategories(c), cat) }
+	case equalFold(args[1], "pattern"):
+		pat := bytes.ToLower(arg)
+		keep = func(c *command) bool { return globMatch(pat, []byte(c.name)) }
+	default:
+		return errSyntax
+	}
+	var names []string
+	for _, c := range sortedCommands() {
+		if keep(c) {
+			names = append(names, c.name)
+		}
+		for _, sub := range sortedSubs(c) {
+			if keep(sub) {
+				names = append(names, sub.name)
+			}
+		}
+	}
+	x.conn.WriteArray(len(names))
+	for _, n := range names {
+		x.conn.WriteBulkString(n)
 	}
 	return nil
 }

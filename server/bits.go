@@ -63,6 +63,11 @@ func cmdSetBit(x *call) error {
 		return err
 	}
 	prev := bitAt(old.Value, off)
+	if old.Found && off>>3 < int64(len(old.Value)) && int64(prev) == on {
+		// Nothing changes: as in Redis, no write (and no WATCH sees one).
+		x.conn.WriteInt(prev)
+		return nil
+	}
 	next := make([]byte, max(int64(len(old.Value)), off>>3+1))
 	copy(next, old.Value)
 	mask := byte(1) << (7 - uint(off&7))
@@ -310,17 +315,22 @@ func cmdBitOp(x *call) error {
 	}
 	keys := append([][]byte{dest}, srcKeys...)
 	defer x.unlockKeys(x.lockKeys(keys))
-	items, err := x.getManyLatest(srcKeys)
+	items, err := x.getManyLatest(keys)
 	if err != nil {
 		return err
 	}
-	srcs := make([][]byte, len(items))
-	for i, it := range items {
+	srcs := make([][]byte, len(srcKeys))
+	for i, it := range items[1:] {
 		srcs[i] = it.Value
 	}
 	out := bitop(op, srcs)
 	m := store.Mutation{Key: dest, Value: out}
 	if len(out) == 0 {
+		if !items[0].Found {
+			// Nothing to delete: as in Redis, no write.
+			x.conn.WriteInt(0)
+			return nil
+		}
 		m = store.Mutation{Key: dest, Delete: true}
 	}
 	if err := x.put(m); err != nil {

@@ -98,7 +98,7 @@ func intParam(lo, hi int64, set func(*Server, int64)) paramSetter {
 // proto-max-bulk-len and client-query-buffer-limit do.
 func memoryParam(set func(*Server, int64)) paramSetter {
 	return func(s *Server, v []byte) (func(), string) {
-		n, ok := parseMemory(v)
+		n, ok := ParseMemory(v)
 		switch {
 		case !ok:
 			return nil, "argument must be a memory value"

@@ -45,11 +45,11 @@ func parseInt64(b []byte) (int64, bool) {
 	return int64(v), true
 }
 
-// parseMemory parses a memory value as Redis's memtoull does: decimal
+// ParseMemory parses a memory value as Redis's memtoull does: decimal
 // digits (leading zeros allowed, none read as 0) and an optional unit, b,
 // k (1000), kb (1024), m, mb, g or gb, in any case. A value too large for
 // a uint64 is math.MaxUint64.
-func parseMemory(b []byte) (uint64, bool) {
+func ParseMemory(b []byte) (uint64, bool) {
 	i := 0
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		i++

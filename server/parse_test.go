@@ -278,3 +278,20 @@ func FuzzParseExpire(f *testing.F) {
 		}
 	})
 }
+
+// TestParseCursor: SCAN's cursor reads as redis-server's strtoul does.
+func TestParseCursor(t *testing.T) {
+	for in, want := range map[string]uint64{
+		"": 0, "0": 0, "+0": 0, "-0": 0, "17": 17, "+17": 17, "-1": math.MaxUint64,
+		"-18446744073709551615": 1, "18446744073709551615": math.MaxUint64,
+	} {
+		if got, ok := parseCursor([]byte(in)); !ok || got != want {
+			t.Errorf("parseCursor(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"-", "+", "1a", " 1", "1 ", "18446744073709551616", "--1", "0x10"} {
+		if got, ok := parseCursor([]byte(bad)); ok {
+			t.Errorf("parseCursor(%q) = %d, accepted", bad, got)
+		}
+	}
+}

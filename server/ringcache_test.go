@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -175,6 +176,31 @@ func TestRingcacheInCommandTable(t *testing.T) {
 	names, err := c.Do(ctx, "command", "list").StringSlice()
 	if err != nil || !contains(names, "ringcache") {
 		t.Errorf("COMMAND LIST = %v, %v; want ringcache in it", names, err)
+	}
+	// FILTERBY as redis-server 7 answers it (in its order).
+	for _, tc := range []struct {
+		args []any
+		want []string
+	}{
+		{[]any{"pattern", "GET*"}, []string{"getrange", "getbit", "getex", "getset", "get", "getdel"}},
+		{[]any{"pattern", "config*"}, []string{"config", "config|set", "config|help", "config|get", "config|resetstat"}}, // no CONFIG REWRITE here
+		{[]any{"aclcat", "nosuch"}, nil},
+		{[]any{"module", "foo"}, nil},
+	} {
+		got, err := c.Do(ctx, append([]any{"command", "list", "filterby"}, tc.args...)...).StringSlice()
+		slices.Sort(got)
+		slices.Sort(tc.want)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("COMMAND LIST FILTERBY %v = %v, %v; want %v", tc.args, got, err, tc.want)
+		}
+	}
+	if got, err := c.Do(ctx, "command", "list", "filterby", "aclcat", "string").StringSlice(); err != nil || !contains(got, "incr") || contains(got, "del") {
+		t.Errorf("COMMAND LIST FILTERBY ACLCAT string = %v, %v", got, err)
+	}
+	for _, bad := range [][]any{{"filterby"}, {"filterby", "pattern"}, {"foo"}, {"filterby", "pattern", "x*", "extra"}, {"filterby", "other", "x"}} {
+		if err := c.Do(ctx, append([]any{"command", "list"}, bad...)...).Err(); err == nil || err.Error() != "ERR syntax error" {
+			t.Errorf("COMMAND LIST %v = %v, want ERR syntax error", bad, err)
+		}
 	}
 }
 

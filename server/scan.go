@@ -30,10 +30,35 @@ func (x *call) scanner() (Scanner, error) {
 	return sc, nil
 }
 
+// parseCursor reads a SCAN cursor as Redis does, with C's strtoul: an
+// optional sign and decimal digits (a negative value wraps around, so -1
+// is the largest cursor), nothing before or after them; an empty cursor
+// is 0.
+func parseCursor(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, true
+	}
+	neg := b[0] == '-'
+	if b[0] == '-' || b[0] == '+' {
+		b = b[1:]
+	}
+	if len(b) == 0 || b[0] < '0' || b[0] > '9' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
 // cmdScan answers SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 func cmdScan(x *call) error {
-	cursor, err := strconv.ParseUint(string(x.args[1]), 10, 64)
-	if err != nil {
+	cursor, ok := parseCursor(x.args[1])
+	if !ok {
 		return newReplyError("ERR invalid cursor")
 	}
 	count := scanDefaultCount

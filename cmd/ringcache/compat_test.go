@@ -187,6 +187,9 @@ var compatCases = []struct {
 		on("CONFIG", "GET", "appendonly"), on("CONFIG", "GET", "maxmemory"), on("CONFIG", "GET", "maxmemory-policy"), on("CONFIG", "GET", "nothing"),
 		on("CONFIG", "SET", "maxmemory", "3g"), on("CONFIG", "GET", "maxmemory"), on("CONFIG", "SET", "maxmemory", "3gb"), on("CONFIG", "GET", "maxmemory"),
 		on("CONFIG", "SET", "maxmemory", "0"),
+		step{[]string{"CONFIG", "SET", "maxmemory", "+2mb"}, kind}, step{[]string{"CONFIG", "SET", "maxmemory", "1 mb"}, kind}, on("CONFIG", "GET", "maxmemory"),
+		on("COMMAND", "LIST", "FILTERBY"), on("COMMAND", "LIST", "FILTERBY", "MODULE", "x"), on("COMMAND", "LIST", "BOGUS"),
+		step{[]string{"COMMAND", "LIST", "FILTERBY", "PATTERN", "incr*"}, unordered},
 		on("CONFIG", "GET"), on("CONFIG", "RESETSTAT"),
 		step{[]string{"INFO", "server"}, kind}, step{[]string{"INFO"}, kind},
 		step{[]string{"COMMAND", "INFO", "get", "nope"}, kind}, step{[]string{"COMMAND", "DOCS", "get"}, kind},
@@ -255,7 +258,7 @@ var compatCases = []struct {
 		on(scanAll, "MATCH", "{k}*", "TYPE", "string"), on(scanAll, "MATCH", "{k}*", "TYPE", "STRING"), on(scanAll, "MATCH", "{k}*", "TYPE", "list"),
 		on(scanAll, "COUNT", "5", "MATCH", "{k}h*"),
 		step{[]string{"SCAN", "0"}, kind}, step{[]string{"SCAN", "0", "MATCH", "{k}*", "COUNT", "2"}, kind},
-		on("SCAN", "x"), on("SCAN", "18446744073709551616"), on("SCAN", "0", "COUNT", "0"), on("SCAN", "0", "COUNT", "-1"),
+		on("SCAN", "x"), on("SCAN", "18446744073709551616"), step{[]string{"SCAN", "-1"}, kind}, on("SCAN", "-"), on("SCAN", "+"), on("SCAN", " 1"), on("SCAN", "1a"), on("SCAN", "0", "COUNT", "0"), on("SCAN", "0", "COUNT", "-1"),
 		on("SCAN", "0", "COUNT", "x"), on("SCAN", "0", "MATCH"), on("SCAN", "0", "BOGUS", "x"), on("SCAN"),
 		on("KEYS"), on("KEYS", "a", "b"), step{[]string{"RANDOMKEY"}, kind}, on("RANDOMKEY", "x"),
 	}},
@@ -279,6 +282,11 @@ var compatCases = []struct {
 		on("MULTI"), on("SELECT", "2"), on("SET", "{k}db", "two"), on("SELECT", "0"), on("GET", "{k}db"), on("EXEC"),
 		on("SELECT", "2"), on("GET", "{k}db"), on("DEL", "{k}db"), on("SELECT", "0"),
 		on("MULTI"), on("SET", "{k}r", "1"), on("RESET"), on("EXEC"),
+		// Writes that change nothing do not abort a WATCH.
+		on("SET", "{k}bits", "\x00"), on("WATCH", "{k}bits"), on("SETBIT", "{k}bits", "0", "0"), on("MULTI"), on("GET", "{k}bits"), on("EXEC"),
+		on("WATCH", "{k}bits"), on("SETBIT", "{k}bits", "1", "1"), on("MULTI"), on("GET", "{k}bits"), on("EXEC"),
+		on("WATCH", "{k}bnew"), on("BITOP", "OR", "{k}bnew", "{k}nosrc"), on("MULTI"), on("EXISTS", "{k}bnew"), on("EXEC"),
+		on("WATCH", "{k}bits"), on("BITOP", "OR", "{k}bits", "{k}nosrc"), on("MULTI"), on("EXISTS", "{k}bits"), on("EXEC"),
 	}},
 	// Keys of one script share the hash tag {t}, as Redis Cluster requires.
 	{"scripts", []step{

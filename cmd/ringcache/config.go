@@ -15,6 +15,7 @@ import (
 
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/engine/evict"
+	"github.com/ringcache/ringcache/server"
 )
 
 // errConfig marks a configuration the node refuses to start with.
@@ -498,7 +499,7 @@ func (v *byteSize) String() string { return formatBytes(int64(*v)) }
 type redisBytes int64
 
 func (v *redisBytes) Set(s string) error {
-	n, err := parseRedisBytes(s)
+	n, err := parseRedisBytes(strings.TrimSpace(s))
 	if err != nil {
 		return err
 	}
@@ -515,12 +516,18 @@ type byteUnit struct {
 
 var byteUnits = []byteUnit{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}}
 
-// redisUnits are Redis's (memtoull): k, m and g decimal.
-var redisUnits = []byteUnit{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1e9}, {"m", 1e6}, {"k", 1e3}, {"b", 1}}
-
 func parseBytes(s string) (int64, error) { return parseUnits(s, byteUnits) }
 
-func parseRedisBytes(s string) (int64, error) { return parseUnits(s, redisUnits) }
+// parseRedisBytes reads a byte count as Redis reads memory values
+// (server.ParseMemory: digits and a unit, nothing else), up to 2^62. A
+// value without digits, which Redis reads as 0 (no limit), is refused.
+func parseRedisBytes(s string) (int64, error) {
+	n, ok := server.ParseMemory([]byte(s))
+	if !ok || n > 1<<62 || s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, fmt.Errorf("not a byte size (like 1048576, 64kb, 512mb, 1gb): %q", s)
+	}
+	return int64(n), nil
+}
 
 func parseUnits(s string, units []byteUnit) (int64, error) {
 	t := strings.ToLower(strings.TrimSpace(s))

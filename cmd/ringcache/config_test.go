@@ -161,6 +161,15 @@ func TestByteSizes(t *testing.T) {
 			t.Errorf("parseRedisBytes(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
+	for _, bad := range []string{"", "mb", "+2mb", "-0", "1 mb", "1.5mb", "0x10", "99999999999999999999999"} {
+		if _, err := parseRedisBytes(bad); err == nil {
+			t.Errorf("parseRedisBytes(%q) accepted", bad)
+		}
+	}
+	var rb redisBytes
+	if err := rb.Set(" 007k "); err != nil || rb != 7000 {
+		t.Errorf("redisBytes.Set(\" 007k \") = %d, %v; want 7000", rb, err)
+	}
 	if s := formatBytes(512 << 20); s != "512mb" {
 		t.Errorf("formatBytes = %q", s)
 	}
