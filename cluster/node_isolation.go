@@ -60,6 +60,19 @@ func (n *Node) Isolated() bool {
 // isolationErr is the error requests get while the node of topology t is
 // isolated, nil when it is not.
 func isolationErr(t *topology.Topology) error {
+	if err := notJoinedErr(t); err != nil {
+		return err
+	}
+	isolated, _, others := t.Isolation()
+	if !isolated {
+		return nil
+	}
+	return &IsolatedError{Members: others}
+}
+
+// notJoinedErr is the error requests get while the node of topology t
+// is not a member of a cluster (not joined yet, or left), nil when it is.
+func notJoinedErr(t *topology.Topology) error {
 	if l := t.Layout(); l != nil {
 		switch m, ok := l.Member(t.Self()); {
 		case !l.Bootstrapped() || !ok:
@@ -68,11 +81,7 @@ func isolationErr(t *topology.Topology) error {
 			return &NotJoinedError{Reason: "this node left the cluster"}
 		}
 	}
-	isolated, _, others := t.Isolation()
-	if !isolated {
-		return nil
-	}
-	return &IsolatedError{Members: others}
+	return nil
 }
 
 // logIsolation logs a change of isolation between two views, once the

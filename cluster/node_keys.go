@@ -43,7 +43,12 @@ func (n *Node) DBEstimates() []store.DBCount {
 
 // DBCounts implements server.DBCounter: the coordinator's count of every
 // member.
-func (n *Node) DBCounts(ctx context.Context) ([]store.DBCount, error) { return n.coord.DBCounts(ctx) }
+func (n *Node) DBCounts(ctx context.Context) ([]store.DBCount, error) {
+	if err := notJoinedErr(n.topo.Load()); err != nil {
+		return nil, err
+	}
+	return n.coord.DBCounts(ctx)
+}
 
 func (n *Node) kickKeyCount() {
 	select {

@@ -162,6 +162,16 @@ func TestNewNodeWithSilentSeedIsIsolated(t *testing.T) {
 	if !errors.Is(err, ErrNotJoined) || !errors.As(err, &re) || !strings.HasPrefix(re.RESPError(), "CLUSTERDOWN this node has not joined a cluster") {
 		t.Fatalf("Put = %v", err)
 	}
+	// DBSIZE, INFO's counts and FLUSHALL too (they ask every member, and
+	// a node outside a cluster has none to ask).
+	_, lenErr := n.Len(context.Background())
+	_, countErr := n.DBCounts(context.Background())
+	flushErr := n.Flush(context.Background())
+	for name, err := range map[string]error{"Len": lenErr, "DBCounts": countErr, "Flush": flushErr} {
+		if !errors.Is(err, ErrNotJoined) || !errors.As(err, &re) || !strings.HasPrefix(re.RESPError(), "CLUSTERDOWN this node has not joined a cluster") {
+			t.Errorf("%s = %v", name, err)
+		}
+	}
 }
 
 // TestLeaveDropsFromRing: Leave is the one way out of the ring.

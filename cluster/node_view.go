@@ -61,11 +61,23 @@ func (n *Node) Put(ctx context.Context, muts []store.Mutation) error {
 }
 
 // Len implements server.Store (DBSIZE): the coordinator's estimate over
-// every member.
-func (n *Node) Len(ctx context.Context) (int64, error) { return n.coord.Len(ctx) }
+// every member, unless this node is not a member of a cluster. (An
+// isolated node answers from the members it reaches: itself.)
+func (n *Node) Len(ctx context.Context) (int64, error) {
+	if err := notJoinedErr(n.topo.Load()); err != nil {
+		return 0, err
+	}
+	return n.coord.Len(ctx)
+}
 
-// Flush implements server.Store (FLUSHALL): every member drops its data.
-func (n *Node) Flush(ctx context.Context) error { return n.coord.Flush(ctx) }
+// Flush implements server.Store (FLUSHALL): every member drops its data,
+// unless this node is not a member of a cluster.
+func (n *Node) Flush(ctx context.Context) error {
+	if err := notJoinedErr(n.topo.Load()); err != nil {
+		return err
+	}
+	return n.coord.Flush(ctx)
+}
 
 // refuseIsolated returns the isolation error, counting the refusal, or
 // nil.

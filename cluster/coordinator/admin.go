@@ -88,6 +88,9 @@ func (c *Coordinator) askMembers(ctx context.Context, call func(context.Context,
 		return nil, 0, ErrNoPlacement
 	}
 	ids := t.IDs()
+	if len(ids) == 0 {
+		return nil, 0, ErrNoPlacement
+	}
 	answers, err := c.eachMember(ctx, t, c.cfg.Timeout, call)
 	if err != nil {
 		return nil, 0, err
