@@ -155,6 +155,9 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	if err == nil && cmd.flags&flagDenyOOM != 0 && !s.memoryAdmits() {
 		err = errOOM
 	}
+	if err != nil && cmd != nil {
+		s.cmdStats.rejected(cmd.name)
+	}
 	if err == nil && queued(c, cmd) {
 		c.queue(args)
 		conn.WriteString("QUEUED")
@@ -212,6 +215,7 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 		}
 		x.args, x.opCtx = nil, nil
 		d := time.Since(start)
+		s.cmdStats.ran(cmd.name, d, err != nil)
 		if s.metrics != nil {
 			s.metrics.ObserveCommand(cmd.name, d, err != nil)
 		}

@@ -24,8 +24,11 @@ func cmdInfo(x *call) error {
 	for _, a := range x.args[1:] {
 		want[strings.ToLower(string(a))] = true
 	}
-	all := len(want) == 0 || want["default"] || want["all"] || want["everything"]
-	sections, err := x.s.infoSections(x)
+	// Default sections exclude commandstats, as in Redis; "all" and
+	// "everything" have every section.
+	every := want["all"] || want["everything"]
+	all := len(want) == 0 || want["default"] || every
+	sections, err := x.s.infoSections(x, every || want["commandstats"])
 	if err != nil {
 		return err
 	}
@@ -51,11 +54,12 @@ func cmdInfo(x *call) error {
 	return nil
 }
 
-// infoSections builds every section. A store's InfoProvider sections
+// infoSections builds every section, Commandstats only with
+// commandStats. A store's InfoProvider sections
 // replace built-in sections of the same name and follow the others, except
 // "Cluster", whose fields are appended to the built-in one (see
 // mergeCluster).
-func (s *Server) infoSections(x *call) ([]infoSection, error) {
+func (s *Server) infoSections(x *call, commandStats bool) ([]infoSection, error) {
 	counts, err := s.dbCounts(x, true)
 	if err != nil {
 		return nil, err
@@ -63,7 +67,11 @@ func (s *Server) infoSections(x *call) ([]infoSection, error) {
 	secs := []infoSection{
 		s.infoServer(), s.infoClients(), s.infoMemory(), s.infoPersistence(),
 		s.infoStats(), {name: "Replication", fields: [][2]string{{"role", "master"}, {"connected_slaves", "0"}}},
+		infoCPU(), {name: "Modules"}, s.errStats.section(),
 		infoCluster(), infoKeyspace(counts, s.now().UnixMilli()), s.infoRingcache(),
+	}
+	if commandStats {
+		secs = append(secs, s.cmdStats.section())
 	}
 	p, ok := s.store.(InfoProvider)
 	if !ok {
@@ -255,6 +263,7 @@ func (s *Server) infoStats() infoSection {
 		{"total_net_input_bytes", itoa(st.BytesIn)},
 		{"total_net_output_bytes", itoa(st.BytesOut)},
 		{"rejected_connections", itoa(st.ConnectionsRejected)},
+		{"total_error_replies", itoa(s.errStats.total.Load())},
 		{"expired_keys", itoa(st.ExpiredKeys)},
 		{"ringcache_commands_refused_after_stall", itoa(st.CommandsStalled)},
 		{"ringcache_forwarded_to_primary", itoa(st.Forwarded)},

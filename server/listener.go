@@ -109,6 +109,7 @@ func (s *Server) admit(nc net.Conn) *clientConn {
 		created: s.now(),
 		authed:  s.live.password() == "",
 	}
+	cc.cl.w.errs = &s.errStats
 	cc.cl.lastActive.Store(cc.cl.created.UnixMilli())
 	cc.cl.proto.Store(2)
 	if !s.register(cc.cl) {

@@ -16,6 +16,17 @@ type reply struct {
 	redcon.Conn
 	resp3   bool
 	scratch []byte
+	// errs counts the error replies of a client's connection (INFO
+	// errorstats); nil for sessions without one.
+	errs *errorStats
+}
+
+// WriteError writes an error reply, counting it.
+func (w *reply) WriteError(msg string) {
+	if w.errs != nil {
+		w.errs.add(msg)
+	}
+	w.Conn.WriteError(msg)
 }
 
 // header writes a type byte and a length.

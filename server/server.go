@@ -34,8 +34,11 @@ type Server struct {
 	now     func() time.Time
 	locks   keyLocks
 	stats   counters
-	slow    slowlog
-	latency latencyMonitor
+	// cmdStats and errStats are INFO's commandstats and errorstats.
+	cmdStats commandStats
+	errStats errorStats
+	slow     slowlog
+	latency  latencyMonitor
 	// live are the settings CONFIG SET changes while the server runs.
 	live live
 	// monitors are the connections in MONITOR mode.
@@ -267,6 +270,8 @@ func (s *Server) resetStats() {
 	s.stats.bytesIn.Store(0)
 	s.stats.bytesOut.Store(0)
 	s.stats.stalled.Store(0)
+	s.cmdStats.reset()
+	s.errStats.reset()
 }
 
 func (s *Server) isClosing() bool {
