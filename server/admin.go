@@ -398,6 +398,16 @@ func writeCommandInfo(x *call, c *command) {
 }
 
 func aclCategories(c *command) []string {
+	if c.acl != "" {
+		return strings.Fields(c.acl)
+	}
+	if c.subs != nil {
+		// A container's own categories: its subcommands have theirs.
+		if c.flags&flagFast != 0 {
+			return []string{"@fast"}
+		}
+		return []string{"@slow"}
+	}
 	var cats []string
 	if c.flags&flagWrite != 0 {
 		cats = append(cats, "@write")
@@ -405,7 +415,13 @@ func aclCategories(c *command) []string {
 	if c.flags&flagReadonly != 0 {
 		cats = append(cats, "@read")
 	}
-	if c.group != "" && c.group != "server" {
+	switch c.group {
+	case "", "server", "cluster":
+	case "generic":
+		cats = append(cats, "@keyspace")
+	case "transactions":
+		cats = append(cats, "@transaction")
+	default:
 		cats = append(cats, "@"+c.group)
 	}
 	if c.flags&flagFast != 0 {

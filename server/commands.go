@@ -6,16 +6,22 @@ import "strings"
 type cmdFlag uint32
 
 const (
-	flagWrite     cmdFlag = 1 << iota // modifies the keyspace
-	flagReadonly                      // only reads the keyspace
-	flagDenyOOM                       // may grow memory
-	flagFast                          // O(1) or O(log N)
-	flagNoAuth                        // allowed before AUTH
-	flagAdmin                         // administrative
-	flagLoading                       // allowed while loading
-	flagStale                         // allowed on a stale replica
-	flagNoScript                      // scripts may not call it
-	flagAllowBusy                     // runs while a script is busy
+	flagWrite           cmdFlag = 1 << iota // modifies the keyspace
+	flagReadonly                            // only reads the keyspace
+	flagDenyOOM                             // may grow memory
+	flagFast                                // O(1) or O(log N)
+	flagNoAuth                              // allowed before AUTH
+	flagAdmin                               // administrative
+	flagLoading                             // allowed while loading
+	flagStale                               // allowed on a stale replica
+	flagNoScript                            // scripts may not call it
+	flagAllowBusy                           // runs while a script is busy
+	flagNoMulti                             // refused inside MULTI
+	flagMovableKeys                         // keys found by parsing (COMMAND GETKEYS)
+	flagNoMandatoryKeys                     // may have no key
+	flagSkipMonitor                         // not fed to MONITOR as such
+	flagSkipSlowlog                         // not logged in SLOWLOG as such
+	flagNoAsyncLoading                      // refused during an async load
 )
 
 var flagNames = []struct {
@@ -25,6 +31,8 @@ var flagNames = []struct {
 	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
 	{flagAdmin, "admin"}, {flagNoAuth, "no_auth"}, {flagLoading, "loading"},
 	{flagStale, "stale"}, {flagFast, "fast"}, {flagNoScript, "noscript"}, {flagAllowBusy, "allow_busy"},
+	{flagNoMulti, "no_multi"}, {flagMovableKeys, "movablekeys"}, {flagNoMandatoryKeys, "no_mandatory_keys"},
+	{flagSkipMonitor, "skip_monitor"}, {flagSkipSlowlog, "skip_slowlog"}, {flagNoAsyncLoading, "no_async_loading"},
 }
 
 // command is one row of the command table. Key positions follow Redis's
@@ -38,10 +46,14 @@ type command struct {
 	lastKey  int
 	step     int
 	group    string // COMMAND DOCS group
-	summary  string // COMMAND DOCS summary
-	since    string // Redis version that introduced it
-	run      func(*call) error
-	subs     map[string]*command
+	// acl, when set, is the command's ACL categories as Redis lists them
+	// ("@keyspace @read @slow @dangerous"), where they do not follow from
+	// its flags and group (aclCategories).
+	acl     string
+	summary string // COMMAND DOCS summary
+	since   string // Redis version that introduced it
+	run     func(*call) error
+	subs    map[string]*command
 	// keys, when set, finds the command's keys in its arguments, for
 	// commands whose keys no fixed positions describe (EVAL's numkeys).
 	keys func(args [][]byte) [][]byte
@@ -124,7 +136,7 @@ func buildTable() map[string]*command {
 		{name: "bitpos", arity: -3, flags: ro, firstKey: 1, lastKey: 1, step: 1, group: "bitmap", summary: "Finds the first set (1) or clear (0) bit in a string.", since: "2.8.7", run: cmdBitPos},
 		{name: "bitop", arity: -4, flags: rw, firstKey: 2, lastKey: -1, step: 1, group: "bitmap", summary: "Performs bitwise operations on multiple strings, and stores the result.", since: "2.6.0", run: cmdBitOp},
 		{name: "del", arity: -2, flags: flagWrite, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Deletes one or more keys.", since: "1.0.0", run: cmdDel},
-		{name: "unlink", arity: -2, flags: flagWrite, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Asynchronously deletes one or more keys.", since: "4.0.0", run: cmdDel},
+		{name: "unlink", arity: -2, flags: flagWrite | flagFast, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Asynchronously deletes one or more keys.", since: "4.0.0", run: cmdDel},
 		{name: "exists", arity: -2, flags: rof, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Determines whether one or more keys exist.", since: "1.0.0", run: cmdExists},
 		{name: "expire", arity: -3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Sets the expiration time of a key in seconds.", since: "1.0.0", run: cmdExpire},
 		{name: "pexpire", arity: -3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Sets the expiration time of a key in milliseconds.", since: "2.6.0", run: cmdPExpire},
@@ -136,7 +148,7 @@ func buildTable() map[string]*command {
 		{name: "pexpiretime", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.", since: "7.0.0", run: cmdPExpireTime},
 		{name: "persist", arity: 2, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Removes the expiration time of a key.", since: "2.2.0", run: cmdPersist},
 		{name: "dump", arity: 2, flags: ro, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Returns a serialized representation of the value stored at a key.", since: "2.6.0", run: cmdDump},
-		{name: "restore", arity: -4, flags: rw, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Creates a key from the serialized representation of a value.", since: "2.6.0", run: cmdRestore},
+		{name: "restore", arity: -4, flags: rw, firstKey: 1, lastKey: 1, step: 1, group: "generic", acl: "@keyspace @write @slow @dangerous", summary: "Creates a key from the serialized representation of a value.", since: "2.6.0", run: cmdRestore},
 		{name: "bitfield", arity: -2, flags: rw, firstKey: 1, lastKey: 1, step: 1, group: "bitmap", summary: "Performs arbitrary bitfield integer operations on strings.", since: "3.2.0", run: cmdBitfield},
 		{name: "bitfield_ro", arity: -2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "bitmap", summary: "Performs arbitrary read-only bitfield integer operations on strings.", since: "6.0.0", run: cmdBitfieldRO},
 		{name: "type", arity: 2, flags: rof, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Determines the type of value stored at a key.", since: "1.0.0", run: cmdType},
@@ -145,7 +157,7 @@ func buildTable() map[string]*command {
 		{name: "renamenx", arity: 3, flags: wf, firstKey: 1, lastKey: 2, step: 1, group: "generic", summary: "Renames a key only when the target key name doesn't exist.", since: "1.0.0", run: cmdRenameNX},
 		{name: "copy", arity: -3, flags: rw, firstKey: 1, lastKey: 2, step: 1, group: "generic", summary: "Copies the value of a key to a new key.", since: "6.2.0", run: cmdCopy},
 		{name: "move", arity: 3, flags: wf, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Moves a key to another database.", since: "1.0.0", run: cmdMove},
-		{name: "swapdb", arity: 3, flags: wf, group: "server", summary: "Swaps two Redis databases.", since: "4.0.0", run: cmdSwapDB},
+		{name: "swapdb", arity: 3, flags: wf, group: "server", acl: "@keyspace @write @fast @dangerous", summary: "Swaps two Redis databases.", since: "4.0.0", run: cmdSwapDB},
 		{name: "object", arity: -2, group: "generic", summary: "A container for object introspection commands.", since: "2.2.3", subs: subTable("object", []*command{
 			{name: "encoding", arity: 3, flags: flagReadonly, firstKey: 2, lastKey: 2, step: 1, summary: "Returns the internal encoding of a Redis object.", since: "2.2.3", run: cmdObjectEncoding},
 			{name: "freq", arity: 3, flags: flagReadonly, firstKey: 2, lastKey: 2, step: 1, summary: "Returns the logarithmic access frequency counter of a Redis object.", since: "4.0.0", run: cmdObjectFreq},
@@ -158,12 +170,12 @@ func buildTable() map[string]*command {
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "4.0.0", run: cmdMemoryHelp},
 		})},
 		{name: "scan", arity: -2, flags: flagReadonly, group: "generic", summary: "Iterates over the key names in the database.", since: "2.8.0", run: cmdScan},
-		{name: "keys", arity: 2, flags: flagReadonly, group: "generic", summary: "Returns all key names that match a pattern.", since: "1.0.0", run: cmdKeys},
+		{name: "keys", arity: 2, flags: flagReadonly, group: "generic", acl: "@keyspace @read @slow @dangerous", summary: "Returns all key names that match a pattern.", since: "1.0.0", run: cmdKeys},
 		{name: "randomkey", arity: 1, flags: flagReadonly, group: "generic", summary: "Returns a random key name from the database.", since: "1.0.0", run: cmdRandomKey},
-		{name: "eval", arity: -3, flags: flagNoScript | flagStale, keys: evalKeys, group: "scripting", summary: "Executes a server-side Lua script.", since: "2.6.0", run: cmdEval},
-		{name: "evalsha", arity: -3, flags: flagNoScript | flagStale, keys: evalKeys, group: "scripting", summary: "Executes a server-side Lua script by SHA1 digest.", since: "2.6.0", run: cmdEvalSHA},
-		{name: "eval_ro", arity: -3, flags: flagNoScript | flagStale | flagReadonly, keys: evalKeys, group: "scripting", summary: "Executes a read-only server-side Lua script.", since: "7.0.0", run: cmdEvalRO},
-		{name: "evalsha_ro", arity: -3, flags: flagNoScript | flagStale | flagReadonly, keys: evalKeys, group: "scripting", summary: "Executes a read-only server-side Lua script by SHA1 digest.", since: "7.0.0", run: cmdEvalSHARO},
+		{name: "eval", arity: -3, flags: flagNoScript | flagStale | flagMovableKeys | flagNoMandatoryKeys | flagSkipMonitor, keys: evalKeys, group: "scripting", summary: "Executes a server-side Lua script.", since: "2.6.0", run: cmdEval},
+		{name: "evalsha", arity: -3, flags: flagNoScript | flagStale | flagMovableKeys | flagNoMandatoryKeys | flagSkipMonitor, keys: evalKeys, group: "scripting", summary: "Executes a server-side Lua script by SHA1 digest.", since: "2.6.0", run: cmdEvalSHA},
+		{name: "eval_ro", arity: -3, flags: flagNoScript | flagStale | flagReadonly | flagMovableKeys | flagNoMandatoryKeys | flagSkipMonitor, keys: evalKeys, group: "scripting", acl: "@slow @scripting", summary: "Executes a read-only server-side Lua script.", since: "7.0.0", run: cmdEvalRO},
+		{name: "evalsha_ro", arity: -3, flags: flagNoScript | flagStale | flagReadonly | flagMovableKeys | flagNoMandatoryKeys | flagSkipMonitor, keys: evalKeys, group: "scripting", acl: "@slow @scripting", summary: "Executes a read-only server-side Lua script by SHA1 digest.", since: "7.0.0", run: cmdEvalSHARO},
 		{name: "script", arity: -2, group: "scripting", summary: "A container for Lua scripts management commands.", since: "2.6.0", subs: subTable("script", []*command{
 			{name: "load", arity: 3, flags: flagNoScript | flagStale, summary: "Loads a server-side Lua script to the script cache.", since: "2.6.0", run: cmdScriptLoad},
 			{name: "exists", arity: -3, flags: flagNoScript, summary: "Determines whether server-side Lua scripts exist in the script cache.", since: "2.6.0", run: cmdScriptExists},
@@ -171,45 +183,45 @@ func buildTable() map[string]*command {
 			{name: "kill", arity: 2, flags: flagNoScript | flagAllowBusy, summary: "Terminates a server-side Lua script during execution.", since: "2.6.0", run: cmdScriptKill},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdScriptHelp},
 		})},
-		{name: "multi", arity: 1, flags: flagFast | flagLoading | flagStale, group: "transactions", summary: "Starts a transaction.", since: "1.2.0", run: cmdMulti},
-		{name: "exec", arity: 1, flags: flagLoading | flagStale, group: "transactions", summary: "Executes all commands in a transaction.", since: "1.2.0", run: cmdExec},
-		{name: "discard", arity: 1, flags: flagFast | flagLoading | flagStale, group: "transactions", summary: "Discards a transaction.", since: "2.0.0", run: cmdDiscard},
-		{name: "watch", arity: -2, flags: flagFast | flagLoading | flagStale, firstKey: 1, lastKey: -1, step: 1, group: "transactions", summary: "Monitors changes to keys to determine the execution of a transaction.", since: "2.2.0", run: cmdWatch},
-		{name: "unwatch", arity: 1, flags: flagFast | flagLoading | flagStale, group: "transactions", summary: "Forgets about watched keys of a transaction.", since: "2.2.0", run: cmdUnwatch},
-		{name: "wait", arity: 3, group: "generic", summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0", run: cmdWait},
-		{name: "dbsize", arity: 1, flags: rof, group: "server", summary: "Returns the number of keys in the database.", since: "1.0.0", run: cmdDBSize},
-		{name: "flushdb", arity: -1, flags: flagWrite, group: "server", summary: "Remove all keys from the current database.", since: "1.0.0", run: cmdFlush},
-		{name: "flushall", arity: -1, flags: flagWrite, group: "server", summary: "Removes all keys from all databases.", since: "1.0.0", run: cmdFlush},
+		{name: "multi", arity: 1, flags: flagFast | flagLoading | flagStale | flagAllowBusy, group: "transactions", summary: "Starts a transaction.", since: "1.2.0", run: cmdMulti},
+		{name: "exec", arity: 1, flags: flagLoading | flagStale | flagSkipSlowlog, group: "transactions", summary: "Executes all commands in a transaction.", since: "1.2.0", run: cmdExec},
+		{name: "discard", arity: 1, flags: flagFast | flagLoading | flagStale | flagAllowBusy, group: "transactions", summary: "Discards a transaction.", since: "2.0.0", run: cmdDiscard},
+		{name: "watch", arity: -2, flags: flagFast | flagLoading | flagStale | flagAllowBusy, firstKey: 1, lastKey: -1, step: 1, group: "transactions", summary: "Monitors changes to keys to determine the execution of a transaction.", since: "2.2.0", run: cmdWatch},
+		{name: "unwatch", arity: 1, flags: flagFast | flagLoading | flagStale | flagAllowBusy, group: "transactions", summary: "Forgets about watched keys of a transaction.", since: "2.2.0", run: cmdUnwatch},
+		{name: "wait", arity: 3, group: "generic", acl: "@slow @connection", summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0", run: cmdWait},
+		{name: "dbsize", arity: 1, flags: rof, group: "server", acl: "@keyspace @read @fast", summary: "Returns the number of keys in the database.", since: "1.0.0", run: cmdDBSize},
+		{name: "flushdb", arity: -1, flags: flagWrite, group: "server", acl: "@keyspace @write @slow @dangerous", summary: "Remove all keys from the current database.", since: "1.0.0", run: cmdFlush},
+		{name: "flushall", arity: -1, flags: flagWrite, group: "server", acl: "@keyspace @write @slow @dangerous", summary: "Removes all keys from all databases.", since: "1.0.0", run: cmdFlush},
 		{name: "ping", arity: -1, flags: flagFast, group: "connection", summary: "Returns the server's liveliness response.", since: "1.0.0", run: cmdPing},
-		{name: "echo", arity: 2, flags: flagFast, group: "connection", summary: "Returns the given string.", since: "1.0.0", run: cmdEcho},
+		{name: "echo", arity: 2, flags: flagFast | flagLoading | flagStale, group: "connection", summary: "Returns the given string.", since: "1.0.0", run: cmdEcho},
 		{name: "hello", arity: -1, flags: conn | flagNoAuth, group: "connection", summary: "Handshakes with the Redis server.", since: "6.0.0", run: cmdHello},
 		{name: "auth", arity: -2, flags: conn | flagNoAuth, group: "connection", summary: "Authenticates the connection.", since: "1.0.0", run: cmdAuth},
 		{name: "select", arity: 2, flags: conn, group: "connection", summary: "Changes the selected database.", since: "1.0.0", run: cmdSelect},
 		{name: "quit", arity: -1, flags: conn | flagNoAuth, group: "connection", summary: "Closes the connection.", since: "1.0.0", run: cmdQuit},
-		{name: "reset", arity: 1, flags: conn | flagNoAuth, group: "connection", summary: "Resets the connection.", since: "6.2.0", run: cmdReset},
+		{name: "reset", arity: 1, flags: conn | flagNoAuth | flagAllowBusy, group: "connection", summary: "Resets the connection.", since: "6.2.0", run: cmdReset},
 		{name: "time", arity: 1, flags: conn, group: "server", summary: "Returns the server time.", since: "2.6.0", run: cmdTime},
-		{name: "info", arity: -1, flags: flagLoading | flagStale, group: "server", summary: "Returns information and statistics about the server.", since: "1.0.0", run: cmdInfo},
+		{name: "info", arity: -1, flags: flagLoading | flagStale, group: "server", acl: "@slow @dangerous", summary: "Returns information and statistics about the server.", since: "1.0.0", run: cmdInfo},
 		{name: "client", arity: -2, group: "connection", summary: "A container for client connection commands.", since: "2.4.0", subs: subTable("client", []*command{
-			{name: "setname", arity: 3, flags: flagNoScript | conn, summary: "Sets the connection name.", since: "2.6.9", run: cmdClientSetName},
-			{name: "getname", arity: 2, flags: flagNoScript | conn, summary: "Returns the name of the connection.", since: "2.6.9", run: cmdClientGetName},
-			{name: "id", arity: 2, flags: flagNoScript | conn, summary: "Returns the unique client ID of the connection.", since: "5.0.0", run: cmdClientID},
-			{name: "setinfo", arity: 4, flags: flagNoScript | conn, summary: "Sets information specific to the client or connection.", since: "7.2.0", run: cmdClientSetInfo},
-			{name: "info", arity: 2, flags: flagNoScript | conn, summary: "Returns information about the connection.", since: "6.2.0", run: cmdClientInfo},
+			{name: "setname", arity: 3, flags: flagNoScript | flagLoading | flagStale, summary: "Sets the connection name.", since: "2.6.9", run: cmdClientSetName},
+			{name: "getname", arity: 2, flags: flagNoScript | flagLoading | flagStale, summary: "Returns the name of the connection.", since: "2.6.9", run: cmdClientGetName},
+			{name: "id", arity: 2, flags: flagNoScript | flagLoading | flagStale, summary: "Returns the unique client ID of the connection.", since: "5.0.0", run: cmdClientID},
+			{name: "setinfo", arity: 4, flags: flagNoScript | flagLoading | flagStale, summary: "Sets information specific to the client or connection.", since: "7.2.0", run: cmdClientSetInfo},
+			{name: "info", arity: 2, flags: flagNoScript | flagLoading | flagStale, summary: "Returns information about the connection.", since: "6.2.0", run: cmdClientInfo},
 			{name: "list", arity: -2, flags: flagNoScript | flagAdmin | flagLoading | flagStale, summary: "Lists open connections.", since: "2.4.0", run: cmdClientList},
-			{name: "reply", arity: 3, flags: flagNoScript | conn, summary: "Instructs the server whether to reply to commands.", since: "3.2.0", run: cmdClientReply},
-			{name: "no-evict", arity: 3, flags: flagNoScript | flagAdmin | conn, summary: "Sets the client eviction mode of the connection.", since: "7.0.0", run: cmdClientNoEvict},
+			{name: "reply", arity: 3, flags: flagNoScript | flagLoading | flagStale, summary: "Instructs the server whether to reply to commands.", since: "3.2.0", run: cmdClientReply},
+			{name: "no-evict", arity: 3, flags: flagNoScript | flagAdmin | flagLoading | flagStale, summary: "Sets the client eviction mode of the connection.", since: "7.0.0", run: cmdClientNoEvict},
 			{name: "kill", arity: -3, flags: flagNoScript | flagAdmin | flagLoading | flagStale, summary: "Terminates open connections.", since: "2.4.0", run: cmdClientKill},
 			{name: "pause", arity: -3, flags: flagNoScript | flagAdmin | flagLoading | flagStale, summary: "Suspends commands processing.", since: "3.0.0", run: cmdClientPause},
 			{name: "unpause", arity: 2, flags: flagNoScript | flagAdmin | flagLoading | flagStale, summary: "Resumes processing commands from paused clients.", since: "6.2.0", run: cmdClientUnpause},
-			{name: "help", arity: 2, flags: conn, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdClientHelp},
+			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdClientHelp},
 		})},
-		{name: "command", arity: -1, flags: flagLoading | flagStale, group: "server", summary: "Returns detailed information about all commands.", since: "2.8.13", run: cmdCommand, subs: subTable("command", []*command{
-			{name: "count", arity: 2, flags: flagLoading | flagStale, summary: "Returns a count of commands.", since: "2.8.13", run: cmdCommandCount},
-			{name: "info", arity: -2, flags: flagLoading | flagStale, summary: "Returns information about one, multiple or all commands.", since: "2.8.13", run: cmdCommandInfo},
-			{name: "docs", arity: -2, flags: flagLoading | flagStale, summary: "Returns documentary information about one, multiple or all commands.", since: "7.0.0", run: cmdCommandDocs},
-			{name: "list", arity: -2, flags: flagLoading | flagStale, summary: "Returns a list of command names.", since: "7.0.0", run: cmdCommandList},
-			{name: "getkeys", arity: -4, flags: flagLoading | flagStale, summary: "Extracts the key names from an arbitrary command.", since: "2.8.13", run: cmdCommandGetKeys},
-			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdCommandHelp},
+		{name: "command", arity: -1, flags: flagLoading | flagStale, group: "server", acl: "@slow @connection", summary: "Returns detailed information about all commands.", since: "2.8.13", run: cmdCommand, subs: subTable("command", []*command{
+			{name: "count", arity: 2, flags: flagLoading | flagStale, acl: "@slow @connection", summary: "Returns a count of commands.", since: "2.8.13", run: cmdCommandCount},
+			{name: "info", arity: -2, flags: flagLoading | flagStale, acl: "@slow @connection", summary: "Returns information about one, multiple or all commands.", since: "2.8.13", run: cmdCommandInfo},
+			{name: "docs", arity: -2, flags: flagLoading | flagStale, acl: "@slow @connection", summary: "Returns documentary information about one, multiple or all commands.", since: "7.0.0", run: cmdCommandDocs},
+			{name: "list", arity: -2, flags: flagLoading | flagStale, acl: "@slow @connection", summary: "Returns a list of command names.", since: "7.0.0", run: cmdCommandList},
+			{name: "getkeys", arity: -4, flags: flagLoading | flagStale, acl: "@slow @connection", summary: "Extracts the key names from an arbitrary command.", since: "2.8.13", run: cmdCommandGetKeys},
+			{name: "help", arity: 2, flags: flagLoading | flagStale, acl: "@slow @connection", summary: "Returns helpful text about the different subcommands.", since: "5.0.0", run: cmdCommandHelp},
 		})},
 		// RINGCACHE's key arguments are not declared as keys: LOCALGET must
 		// reach the node the operator chose, not the key's owner.
@@ -227,10 +239,10 @@ func buildTable() map[string]*command {
 			{name: "transfers", arity: 2, flags: flagNoScript | flagLoading | flagStale, summary: "Returns the topology operation in progress and this node's streaming, as name/value pairs.", since: redisVersion, run: cmdRingcacheTransfers},
 			{name: "help", arity: 2, flags: flagLoading | flagStale, summary: "Returns helpful text about the different subcommands.", since: redisVersion, run: cmdRingcacheHelp},
 		})},
-		{name: "save", arity: 1, flags: flagAdmin, group: "server", summary: "Synchronously saves the database(s) to disk.", since: "1.0.0", run: cmdSave},
-		{name: "bgsave", arity: -1, flags: flagAdmin, group: "server", summary: "Asynchronously saves the database(s) to disk.", since: "1.0.0", run: cmdBgSave},
-		{name: "lastsave", arity: 1, flags: flagFast | flagLoading | flagStale, group: "server", summary: "Returns the Unix timestamp of the last successful save to disk.", since: "1.0.0", run: cmdLastSave},
-		{name: "shutdown", arity: -1, flags: flagAdmin | flagLoading | flagStale, group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", since: "1.0.0", run: cmdShutdown},
+		{name: "save", arity: 1, flags: flagAdmin | flagNoMulti | flagNoAsyncLoading, group: "server", summary: "Synchronously saves the database(s) to disk.", since: "1.0.0", run: cmdSave},
+		{name: "bgsave", arity: -1, flags: flagAdmin | flagNoAsyncLoading, group: "server", summary: "Asynchronously saves the database(s) to disk.", since: "1.0.0", run: cmdBgSave},
+		{name: "lastsave", arity: 1, flags: flagFast | flagLoading | flagStale, group: "server", acl: "@admin @fast @dangerous", summary: "Returns the Unix timestamp of the last successful save to disk.", since: "1.0.0", run: cmdLastSave},
+		{name: "shutdown", arity: -1, flags: flagAdmin | flagLoading | flagStale | flagNoMulti, group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", since: "1.0.0", run: cmdShutdown},
 		{name: "slowlog", arity: -2, group: "server", summary: "A container for slow log commands.", since: "2.2.12", subs: subTable("slowlog", []*command{
 			{name: "get", arity: -2, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the slow log's entries.", since: "2.2.12", run: cmdSlowlogGet},
 			{name: "len", arity: 2, flags: flagAdmin | flagLoading | flagStale, summary: "Returns the number of entries in the slow log.", since: "2.2.12", run: cmdSlowlogLen},

@@ -155,6 +155,9 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	if err == nil && cmd.flags&flagDenyOOM != 0 && !s.memoryAdmits() {
 		err = errOOM
 	}
+	if err == nil && c.multi != nil && cmd.flags&flagNoMulti != 0 {
+		err = errNotInMulti
+	}
 	if err != nil && cmd != nil {
 		s.cmdStats.rejected(cmd.name)
 	}

@@ -34,6 +34,7 @@ func newReplyError(msg string) *replyError { return &replyError{msg: msg} }
 // Fixed replies shared by many commands; Redis's exact texts.
 var (
 	errSyntax       = newReplyError("ERR syntax error")
+	errNotInMulti   = newReplyError("ERR Command not allowed inside a transaction")
 	errNotInteger   = newReplyError("ERR value is not an integer or out of range")
 	errOverflow     = newReplyError("ERR increment or decrement would overflow")
 	errDecrOverflow = newReplyError("ERR decrement would overflow")

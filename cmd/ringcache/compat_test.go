@@ -505,3 +505,59 @@ func TestDumpRestoreWithRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandTableMatchesRedis: every command and subcommand both servers
+// have is described alike by COMMAND: arity, flags, key positions and ACL
+// categories (clients and proxies read them to route and to allow).
+func TestCommandTableMatchesRedis(t *testing.T) {
+	oracle, targets := startCompatTargets(t)
+	want := commandTable(t, oracle)
+	got := commandTable(t, targets[0].addr)
+	shared := 0
+	for name, g := range got {
+		w, ok := want[name]
+		if !ok {
+			continue // ringcache's own, or newer than this redis-server
+		}
+		shared++
+		if g != w {
+			t.Errorf("COMMAND %s:\n  redis-server: %s\n  ringcache:    %s", name, w, g)
+		}
+	}
+	if shared < 80 {
+		t.Fatalf("only %d commands in common", shared)
+	}
+}
+
+// commandTable returns COMMAND's description of every command and
+// subcommand at addr, by name: arity, sorted flags, key positions and
+// sorted ACL categories.
+func commandTable(t *testing.T, addr string) map[string]string {
+	t.Helper()
+	cl := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
+	defer cl.Close()
+	all, err := cl.Do(context.Background(), "COMMAND").Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	var walk func(e []any)
+	walk = func(e []any) {
+		strs := func(v any) string {
+			var s []string
+			for _, x := range v.([]any) {
+				s = append(s, fmt.Sprint(x))
+			}
+			slices.Sort(s)
+			return strings.Join(s, " ")
+		}
+		out[fmt.Sprint(e[0])] = fmt.Sprintf("arity %v flags [%s] keys %v %v %v acl [%s]", e[1], strs(e[2]), e[3], e[4], e[5], strs(e[6]))
+		for _, sub := range e[9].([]any) {
+			walk(sub.([]any))
+		}
+	}
+	for _, e := range all {
+		walk(e.([]any))
+	}
+	return out
+}
