@@ -10,8 +10,9 @@ import (
 )
 
 // TestBusyScript: a script that runs past busy-reply-threshold makes the
-// node answer BUSY (the batched GET path too) until SCRIPT KILL stops
-// it; one that wrote cannot be killed.
+// node answer BUSY (the batched GET path too; WATCH, UNWATCH, MULTI and
+// DISCARD run) until SCRIPT KILL stops it; one that wrote cannot be
+// killed.
 func TestBusyScript(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.BusyThreshold = 100 * time.Millisecond
@@ -38,6 +39,14 @@ func TestBusyScript(t *testing.T) {
 				err := cl.Get(ctx, "k").Err()
 				return err != nil && strings.HasPrefix(err.Error(), "BUSY ")
 			}, "GET never answered BUSY while the script ran")
+			// As in Redis, a transaction can be begun and dropped meanwhile.
+			conn := cl.Conn()
+			for _, args := range [][]any{{"WATCH", "k"}, {"UNWATCH"}, {"MULTI"}, {"DISCARD"}} {
+				if err := conn.Do(ctx, args...).Err(); err != nil {
+					t.Errorf("%v while the script ran: %v, want OK", args, err)
+				}
+			}
+			conn.Close()
 			err := cl.Do(ctx, "SCRIPT", "KILL").Err()
 			if tc.kill == "OK" && err != nil || tc.kill != "OK" && (err == nil || err.Error() != tc.kill) {
 				t.Fatalf("SCRIPT KILL = %v, want %s", err, tc.kill)
