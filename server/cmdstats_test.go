@@ -28,9 +28,11 @@ func TestInfoCommandAndErrorStats(t *testing.T) {
 	})
 	c.Incr(ctx, "a")
 	c.Set(ctx, "s", "x", 0)
-	c.Incr(ctx, "s")                // fails: not an integer
-	c.Do(ctx, "nosuch")             // unknown: an error, no command
-	c.Do(ctx, "get", "a", "b", "c") // arity: an error, not a call
+	c.Incr(ctx, "s")                 // fails: not an integer
+	c.Do(ctx, "nosuch")              // unknown: an error, no command
+	c.Do(ctx, "get", "a", "b", "c")  // arity: an error, not a call
+	c.Do(ctx, "evalsha", "abc", "0") // NOSCRIPT
+	c.Do(ctx, "eval", "return redis.error_reply('MINE failed')", "0")
 
 	stats := infoFields(t, c, "commandstats")
 	for name, want := range map[string]string{
@@ -46,11 +48,11 @@ func TestInfoCommandAndErrorStats(t *testing.T) {
 		t.Errorf("cmdstat_incr = %q, want one failed call", stats["cmdstat_incr"])
 	}
 	errs := infoFields(t, c, "errorstats")
-	if errs["errorstat_ERR"] != "count=3" || len(errs) != 1 {
-		t.Errorf("errorstats = %v, want errorstat_ERR:count=3", errs)
+	if errs["errorstat_ERR"] != "count=3" || errs["errorstat_NOSCRIPT"] != "count=1" || errs["errorstat_MINE"] != "count=1" || len(errs) != 3 {
+		t.Errorf("errorstats = %v, want ERR 3, NOSCRIPT 1, MINE 1", errs)
 	}
-	if got := infoFields(t, c, "stats")["total_error_replies"]; got != "3" {
-		t.Errorf("total_error_replies = %q, want 3", got)
+	if got := infoFields(t, c, "stats")["total_error_replies"]; got != "5" {
+		t.Errorf("total_error_replies = %q, want 5", got)
 	}
 	cpu := infoFields(t, c, "cpu")
 	for _, f := range []string{"used_cpu_sys", "used_cpu_user", "used_cpu_sys_children", "used_cpu_user_children"} {

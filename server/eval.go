@@ -86,6 +86,12 @@ func cmdEvalSHARO(x *call) error { return x.eval(true, true) }
 // eval runs EVAL (bySHA false: args[1] is the script) or EVALSHA (the
 // SHA1 of a cached one), read-only for the _RO forms.
 func (x *call) eval(bySHA, readOnly bool) error {
+	if bySHA && len(x.args[1]) != 40 {
+		// No script has such a SHA1: Redis answers NOSCRIPT before it
+		// reads numkeys.
+		x.conn.writeReply([]byte(script.ReplyNoScript))
+		return nil
+	}
 	keys, argv, err := evalArgs(x.args)
 	if err != nil {
 		return err
@@ -137,13 +143,13 @@ func (x *call) eval(bySHA, readOnly bool) error {
 	if bySHA {
 		reply, err = s.scripts.EvalSHA(ctx, sha, run)
 		if err != nil {
-			conn.WriteRaw([]byte(script.RESPError(err)))
+			conn.writeReply([]byte(script.RESPError(err)))
 			return nil
 		}
 	} else {
 		reply = s.scripts.Eval(ctx, x.args[1], run)
 	}
-	conn.WriteRaw(reply)
+	conn.writeReply(reply)
 	return nil
 }
 
@@ -262,7 +268,7 @@ func (s *Server) toPeers(c *client, args [][]byte) [][]byte {
 func cmdScriptLoad(x *call) error {
 	sha, err := x.s.scripts.Load(x.args[2])
 	if err != nil {
-		x.conn.WriteRaw([]byte(script.RESPError(err)))
+		x.conn.writeReply([]byte(script.RESPError(err)))
 		return nil
 	}
 	x.s.toPeers(x.c, x.args)
@@ -299,13 +305,13 @@ func cmdScriptKill(x *call) error {
 	if errors.Is(err, script.ErrNotBusy) {
 		for _, r := range x.s.toPeers(x.c, x.args) {
 			if len(r) > 0 && !bytes.HasPrefix(r, []byte("-NOTBUSY")) {
-				x.conn.WriteRaw(r)
+				x.conn.writeReply(r)
 				return nil
 			}
 		}
 	}
 	if err != nil {
-		x.conn.WriteRaw([]byte(script.RESPError(err)))
+		x.conn.writeReply([]byte(script.RESPError(err)))
 		return nil
 	}
 	x.conn.WriteString("OK")

@@ -314,6 +314,7 @@ func keysOf(cmds [][][]byte) [][]byte {
 // its commands run here.
 func (s *Server) forwardedClient(ctx context.Context, req forwardRequest) (*client, error) {
 	c := &client{id: -1, authed: true, atPrimary: true, hop: req.hop, origin: "forwarded", created: time.Now()}
+	c.w.errs = &s.errStats // counted here: the sender relays the replies as they are
 	c.selectDB(req.db)
 	c.w.Conn = &captured{}
 	c.setProto(req.resp3)

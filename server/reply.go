@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/redcon"
 )
@@ -27,6 +28,15 @@ func (w *reply) WriteError(msg string) {
 		w.errs.add(msg)
 	}
 	w.Conn.WriteError(msg)
+}
+
+// writeReply writes one reply already encoded, counting it if it is an
+// error ("-CODE message\r\n").
+func (w *reply) writeReply(b []byte) {
+	if w.errs != nil && len(b) > 0 && b[0] == '-' {
+		w.errs.add(strings.TrimRight(string(b[1:]), "\r\n"))
+	}
+	w.WriteRaw(b)
 }
 
 // header writes a type byte and a length.

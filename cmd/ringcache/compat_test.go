@@ -290,6 +290,16 @@ var compatCases = []struct {
 	}},
 	// Keys of one script share the hash tag {t}, as Redis Cluster requires.
 	{"scripts", []step{
+		// Argument errors come in redis-server's order: an EVALSHA whose
+		// SHA1 is not 40 characters long is NOSCRIPT before numkeys is
+		// read; otherwise numkeys comes before the script.
+		on("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "-1"), on("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "5", "a"),
+		on("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "notanumber"), on("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"),
+		on("EVALSHA", "abc", "-1"), on("EVALSHA", "abc", "5", "a"), on("EVALSHA", "abc", "notanumber"), on("EVALSHA", "", "x"),
+		on("EVALSHA_RO", "abc", "-1"), on("EVALSHA_RO", "ffffffffffffffffffffffffffffffffffffffff", "-1"),
+		on("EVAL", "return 1", "-1"), on("EVAL", "return 1", "5", "a"), on("EVAL", "return 1", "notanumber"),
+		on("EVAL", "return x y", "-1"), on("EVAL", "#!lua flags=bogus\nreturn 1", "2", "a"), on("EVAL_RO", "return 1", "-1"),
+		on("EVAL", "return 1", "9223372036854775808"),
 		on("EVAL", "return {1, 'two', 3.7, true, false, nil, 5}", "0"),
 		on("EVAL", "return {KEYS[1], ARGV[1], #KEYS, #ARGV}", "1", "{k}{t}a", "x", "y"),
 		on("EVAL", "return redis.call('SET', KEYS[1], ARGV[1])", "1", "{k}{t}a", "v1"),

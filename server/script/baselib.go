@@ -2,6 +2,7 @@ package script
 
 import (
 	"fmt"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -16,7 +17,7 @@ func (sb *sandbox) installBase() {
 	origSetmt, origGetmt := orig("setmetatable"), orig("getmetatable")
 	fns := map[string]lua.LGFunction{
 		"tostring":     sb.tostring(origTostring),
-		"tonumber":     tonumber(orig("tonumber")),
+		"tonumber":     tonumber,
 		"rawset":       sb.rawset,
 		"rawget":       sb.rawget,
 		"next":         sb.next,
@@ -52,22 +53,36 @@ func luaString(v lua.LValue) string {
 	return lua.LVAsString(v)
 }
 
-// tonumber is Lua 5.1's: in base 10 (the default) a string converts as
-// C's strtod reads it ("1e3", " 10 ", "inf"), where gopher-lua's refuses
-// exponents without a fraction and numbers too large for an integer.
-func tonumber(orig lua.LGFunction) lua.LGFunction {
-	return func(L *lua.LState) int {
-		str, ok := L.Get(1).(lua.LString)
-		if base := L.Get(2); !ok || base != lua.LNil && base != lua.LNumber(10) {
-			return orig(L)
-		}
-		if n, ok := parseLuaNumber(string(str)); ok {
+// tonumber is Lua 5.1's luaB_tonumber. In base 10 (the default) it is
+// lua_tonumber, which reads strings with C's strtod ("1e3", " 0x1p4 ",
+// "inf"); in any other base the argument is read as a string (a number
+// as its "%.14g" text) by C's strtoul, so a sign, a "0x" in base 16 and
+// surrounding whitespace pass, and a negative number wraps around 2^64.
+func tonumber(L *lua.LState) int {
+	base := 10
+	if L.Get(2) != lua.LNil {
+		// luaL_optint: the number truncated to a long, then to an int.
+		base = int(int32(toInteger(checkNumber(L, 2, "tonumber"))))
+	}
+	if base == 10 {
+		checkAny(L, 1, "tonumber")
+		if n, ok := luaNumber(L.Get(1)); ok {
 			L.Push(lua.LNumber(n))
-		} else {
-			L.Push(lua.LNil)
+			return 1
 		}
+		L.Push(lua.LNil)
 		return 1
 	}
+	s := cString(checkString(L, 1, "tonumber"))
+	if base < 2 || base > 36 {
+		argError(L, 2, "tonumber", "base out of range")
+	}
+	if v, n := strtoul(s, base); n > 0 && strings.TrimLeft(s[n:], cSpaces) == "" {
+		L.Push(lua.LNumber(v))
+		return 1
+	}
+	L.Push(lua.LNil)
+	return 1
 }
 
 func (sb *sandbox) tostring(orig lua.LGFunction) lua.LGFunction {

@@ -285,14 +285,21 @@ func TestStrtod(t *testing.T) {
 		{"12", 12, 2}, {"-1.5e3x", -1500, 6}, {"1e", 1, 1}, {"0x10", 16, 4}, {"-0x1p4", -16, 6},
 		{".5", 0.5, 2}, {"1.", 1, 2}, {"inf", math.Inf(1), 3}, {"-Infinity", math.Inf(-1), 9},
 		{"+7", 7, 2}, {"-", 0, 0}, {"x", 0, 0}, {"1e400", math.Inf(1), 5},
+		{"0x.8", 0.5, 4}, {"-0x1.8p1", -3, 8}, {"0x1.z", 1, 4}, {"0x.", 0, 1}, {"0xp1", 0, 1}, {"0x1p+", 1, 3},
 	} {
 		f, n := strtod(tc.in)
 		if f != tc.f || n != tc.n {
 			t.Errorf("strtod(%q) = %v, %d; want %v, %d", tc.in, f, n, tc.f, tc.n)
 		}
 	}
-	if f, n := strtod("nan"); !math.IsNaN(f) || n != 3 {
-		t.Errorf("strtod(nan) = %v, %d", f, n)
+	for _, tc := range []struct {
+		in  string
+		neg bool
+		n   int
+	}{{"nan", false, 3}, {"-NaN", true, 4}, {"nan(0x1_a)", false, 10}, {"nan(1", false, 3}, {"nan()x", false, 5}} {
+		if f, n := strtod(tc.in); !math.IsNaN(f) || math.Signbit(f) != tc.neg || n != tc.n {
+			t.Errorf("strtod(%q) = %v, %d; want a NaN, negative %v, %d", tc.in, f, n, tc.neg, tc.n)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package script
 
 import (
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -35,34 +36,28 @@ func toInteger(d float64) int64 {
 	return int64(d)
 }
 
-// parseLuaNumber converts a string as Lua 5.1's lua_tonumber does:
-// decimal or hexadecimal, surrounded by optional whitespace.
+// parseLuaNumber converts a string as Lua 5.1's lua_tonumber does on
+// Linux: C's strtod, so decimal, hexadecimal (with a fraction and a
+// binary exponent too), "inf" and "nan", surrounded by optional C
+// whitespace. Like any C string, s ends at its first NUL.
 func parseLuaNumber(s string) (float64, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, false
-	}
-	body := strings.TrimLeft(s, "+-")
-	if len(body) > 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X') {
-		n, err := strconv.ParseUint(body[2:], 16, 64)
-		if err != nil || len(s)-len(body) > 1 {
-			return 0, false
-		}
-		if s[0] == '-' {
-			return -float64(n), true
-		}
-		return float64(n), true
-	}
-	// strconv accepts forms Lua does not ("inf", "0b1", "1_0"); Lua's
-	// strtod accepts "inf" and "nan" too, but rejects underscores.
-	if strings.ContainsAny(s, "_") {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !strings.Contains(err.Error(), "range") {
+	s = strings.TrimLeft(cString(s), cSpaces)
+	f, n := strtod(s)
+	if n == 0 || strings.TrimLeft(s[n:], cSpaces) != "" {
 		return 0, false
 	}
 	return f, true
+}
+
+// cSpaces are the bytes C's isspace accepts.
+const cSpaces = " \t\n\v\f\r"
+
+// cString is s as C code sees it: up to its first NUL.
+func cString(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // strtod reads the longest prefix of s that C's strtod accepts: decimal
@@ -81,8 +76,8 @@ func strtod(s string) (f float64, n int) {
 	case hasFoldPrefix(rest, "inf"):
 		return math.Copysign(math.Inf(1), sign(neg)), i + 3
 	case hasFoldPrefix(rest, "nan"):
-		return math.NaN(), i + 3
-	case len(rest) > 2 && rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X') && isHexDigit(rest[2]):
+		return math.Copysign(math.NaN(), sign(neg)), i + 3 + nanChars(rest[3:])
+	case isHexStart(rest):
 		return hexPrefix(s, i+2)
 	}
 	j := digits(s, i, isDigit)
@@ -106,6 +101,31 @@ func strtod(s string) (f float64, n int) {
 	}
 	f, _ = strconv.ParseFloat(s[:j], 64) // range errors give ±Inf or 0, as strtod does
 	return f, j
+}
+
+// nanChars is the length of the "(n-char-sequence)" glibc's strtod
+// accepts after "nan", 0 if s does not start with one.
+func nanChars(s string) int {
+	if byteAt(s, 0) != '(' {
+		return 0
+	}
+	i := 1
+	for c := byteAt(s, i); isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'z' || c == '_'; c = byteAt(s, i) {
+		i++
+	}
+	if byteAt(s, i) != ')' {
+		return 0
+	}
+	return i + 1
+}
+
+// isHexStart reports whether s starts with a hexadecimal number: "0x"
+// and a hex digit, before or after a point.
+func isHexStart(s string) bool {
+	if len(s) < 3 || s[0] != '0' || s[1]|0x20 != 'x' {
+		return false
+	}
+	return isHexDigit(s[2]) || s[2] == '.' && isHexDigit(byteAt(s, 3))
 }
 
 // hexPrefix reads the hex digits (and fraction and binary exponent)
@@ -150,4 +170,57 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isHexDigit(c byte) bool {
 	return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f')
+}
+
+// byteAt is s[i], or 0 past its end (as C's terminating NUL).
+func byteAt(s string, i int) byte {
+	if i < len(s) {
+		return s[i]
+	}
+	return 0
+}
+
+// strtoul reads the longest prefix of s that C's strtoul accepts in base
+// (2 to 36), as glibc does: optional whitespace and sign, "0x" in base
+// 16, then digits. A negative number wraps (-1 is 2^64-1) and one too
+// large for 64 bits is 2^64-1 whatever its sign. n is the prefix's
+// length, 0 if it has no digit.
+func strtoul(s string, base int) (v uint64, n int) {
+	i := len(s) - len(strings.TrimLeft(s, cSpaces))
+	neg := false
+	if c := byteAt(s, i); c == '+' || c == '-' {
+		neg = c == '-'
+		i++
+	}
+	if base == 16 && byteAt(s, i) == '0' && byteAt(s, i+1)|0x20 == 'x' && digitValue(byteAt(s, i+2)) < 16 {
+		i += 2
+	}
+	start, overflow := i, false
+	for ; i < len(s) && digitValue(s[i]) < base; i++ {
+		hi, lo := bits.Mul64(v, uint64(base))
+		sum, carry := bits.Add64(lo, uint64(digitValue(s[i])), 0)
+		overflow = overflow || hi != 0 || carry != 0
+		v = sum
+	}
+	switch {
+	case i == start:
+		return 0, 0
+	case overflow:
+		return math.MaxUint64, i
+	case neg:
+		return -v, i
+	}
+	return v, i
+}
+
+// digitValue is c's value as a digit of bases up to 36 ('a' and 'A' are
+// 10), or 36 if it is none.
+func digitValue(c byte) int {
+	switch {
+	case isDigit(c):
+		return int(c - '0')
+	case c|0x20 >= 'a' && c|0x20 <= 'z':
+		return int(c|0x20-'a') + 10
+	}
+	return 36
 }

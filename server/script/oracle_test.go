@@ -259,6 +259,22 @@ var oracleCases = []oracleCase{
 	{name: "math", script: "return {math.floor(3.7), math.ceil(3.2), math.max(1, 5, 3), math.min(2, 0), math.abs(-4), math.fmod(7, 3), math.pow(2, 10), math.sqrt(16)}"},
 	{name: "math.huge", script: "return math.huge"},
 	{name: "math.huge is infinite", script: "return {tostring(math.huge), tostring(-math.huge), math.huge > 1e308}"},
+	{name: "tonumber with a base", script: "return {tonumber(10, 16), tonumber('ff', 16), tonumber('FF', 16), tonumber('zz', 36), tonumber('8', 8) == nil, tonumber('7', 8), " +
+		"tonumber('  ff  ', 16), tonumber('+ff', 16), tonumber('0xff', 16), tonumber('11', 2), tonumber('1', '16'), tonumber('10', 16.9), tonumber('10', 2^32+16), " +
+		"tonumber('ff\\0zz', 16), tonumber('1e1', 16), tostring(tonumber('-ff', 16)), tostring(tonumber('ffffffffffffffffff', 16)), tostring(tonumber('-ffffffffffffffff', 16)), " +
+		"tostring(tonumber('1.5', 16)), tostring(tonumber(1.5, 16)), tostring(tonumber('0x', 16)), tostring(tonumber('- 1', 16)), tostring(tonumber('', 16)), tostring(tonumber('10', nil))}"},
+	{name: "tonumber base 1", script: "return tonumber('1', 1)"},
+	{name: "tonumber base 37", script: "return tonumber('1', 37)"},
+	{name: "tonumber base -1", script: "return tonumber('1', -1)"},
+	{name: "tonumber base nan", script: "return tonumber('1', 0/0)"},
+	{name: "tonumber base not a number", script: "return tonumber('1', 'x')"},
+	{name: "tonumber base of nil", script: "return tonumber(nil, 16)"},
+	{name: "tonumber base of a table", script: "return tonumber({}, 16)"},
+	{name: "tonumber no argument", script: "return tonumber()"},
+	{name: "tonumber hex", script: "return {tonumber('0x10'), tonumber('  0x1A  '), tonumber('0x1p4'), tonumber('0X1P-2') * 4, tonumber('0x1.8') * 2, tonumber('0x.8') * 2, " +
+		"tonumber('-0x10'), tonumber('\\t0x1\\n'), tonumber('10\\0abc'), tonumber('0x10\\0zz'), tostring(tonumber('0x')), tostring(tonumber('0x.')), tostring(tonumber('0x1p')), " +
+		"tostring(tonumber('0xg')), tostring(tonumber('0x-1')), tostring(tonumber('0x1p99999')), tostring(tonumber('0xffffffffffffffffff')), tostring(tonumber('0x1.fffffffffffff8p1023'))}"},
+	{name: "tonumber nan and spaces", script: "return {tostring(tonumber('-nan')), tostring(tonumber('nan(12)')), tostring(tonumber('nan(12')), tostring(tonumber('\\194\\160 5')), tonumber('\\v5\\f')}"},
 	{name: "tonumber as strtod", script: "return {tonumber('1e1'), tonumber('1E2'), tonumber('1e+2'), tonumber('-1e1'), tonumber(' 1e1 '), " +
 		"tostring(tonumber('12345678901234567890')), tostring(tonumber('inf')), tostring(tonumber('-infinity')), " +
 		"tonumber('1e1', 10), tonumber('1e1', nil), tonumber('ff', 16), tonumber('1e') == nil, tonumber('1e1x') == nil, tostring(tonumber('nan'))}"},
@@ -267,6 +283,27 @@ var oracleCases = []oracleCase{
 	{name: "string patterns", script: "local a, b = string.find('hello world', 'o w') return {a, b, string.match('key:123', '%d+'), (string.gsub('a-b-c', '-', '+'))}"},
 	{name: "string methods", script: "local s = 'abc' return s:upper() .. s:len()"},
 	{name: "string.format", script: "return string.format('%d %s %5.2f %x', 3, 'x', 1.5, 255)"},
+	{name: "string.format %q", script: `return {string.format('%q', 'a"b\\c\nd\re\0f'), string.format('%q', '')}`},
+	{name: "string.format %q all bytes", script: "local t = {} for i = 0, 255 do t[#t+1] = string.char(i) end return string.format('%q', table.concat(t))"},
+	{name: "string.format %q number", script: "return {string.format('%q', 1/3), string.format('%q', 10), string.format('%q', -1e100)}"},
+	{name: "string.format %q ignores width", script: "return string.format('%10q|%-10q|%.1q', 'ab', 'cd', 'ef')"},
+	{name: "string.format %q table", script: "return string.format('%q', {})"},
+	{name: "string.format %q missing", script: "return string.format('%q')"},
+	{name: "string.format integers", script: formatGrid("'d', 'i', 'o', 'u', 'x', 'X', 'c'")},
+	{name: "string.format floats", script: formatGrid("'e', 'E', 'f', 'g', 'G'")},
+	{name: "string.format strings", script: stringFormatGrid},
+	{name: "string.format %s number", script: "return {string.format('%s', 1/3), string.format('%5.3s|', 12345)}"},
+	{name: "string.format %d string", script: "return string.format('%d %d %x', '10', ' 0x1p4 ', '-1')"},
+	{name: "string.format missing argument", script: "return string.format('%s %s', 'a')"},
+	{name: "string.format number expected", script: "return string.format('%d', 'x')"},
+	{name: "string.format string expected", script: "return string.format('%s', true)"},
+	{name: "string.format invalid option", script: "return string.format('%y', 1)"},
+	{name: "string.format length modifier", script: "return string.format('%ld', 1)"},
+	{name: "string.format trailing percent", script: "return string.format('%5', 1)"},
+	{name: "string.format repeated flags", script: "return string.format('%------d', 1)"},
+	{name: "string.format width too long", script: "return string.format('%123d', 1)"},
+	{name: "string.format precision too long", script: "return string.format('%1.123f', 1)"},
+	{name: "string.format no format", script: "return string.format()"},
 	{name: "gmatch", script: "local t = {} for w in string.gmatch('a b c', '%a') do t[#t+1] = w end return t"},
 	{name: "coroutine", script: "local co = coroutine.create(function(a) local b = coroutine.yield(a + 1) return b * 2 end) local _, x = coroutine.resume(co, 1) local _, y = coroutine.resume(co, 10) return {x, y, coroutine.status(co)}"},
 	{name: "closures", script: "local function counter() local n = 0 return function() n = n + 1 return n end end local c = counter() c() return c()"},
@@ -358,6 +395,37 @@ var oracleCases = []oracleCase{
 	{name: "counter with expiry", script: "local n = redis.call('incrby', KEYS[1], ARGV[1]) if n == tonumber(ARGV[1]) then redis.call('expire', KEYS[1], 60) end return {n, redis.call('ttl', KEYS[1])}",
 		keys: []string{"c"}, args: []string{"5"}},
 }
+
+// formatGrid is a script that formats numbers of every kind with each
+// of verbs under many flags, widths and precisions, joined in one reply.
+func formatGrid(verbs string) string {
+	return `
+local flags = {'', '-', '+', ' ', '#', '0', '-0', '+0', ' 0', '#0', '-#', '+ ', '# 0'}
+local sizes = {'', '1', '8', '12', '.0', '.1', '.3', '8.3', '12.0', '2.10', '.17', '20.15'}
+local values = {0, 1, -1, 7, -7, 0.5, 1.5, 2.5, -2.5, 255, 3.14159, 1/3, -1/3, 1e-5, 1e-4, 123456, 1234567, 1e15, 1e16,
+  2^53, 2^63, -2^63, 2^64, 1e100, -1e-100, 9.9999999, 0.000099999, 1/0, -1/0, 0/0, 4.9e-324, 1.7976931348623157e308}
+local out = {}
+for _, verb in ipairs({` + verbs + `}) do
+  for _, f in ipairs(flags) do for _, s in ipairs(sizes) do for _, v in ipairs(values) do
+    out[#out+1] = string.format('%' .. f .. s .. verb, v)
+  end end end
+end
+return table.concat(out, '|')`
+}
+
+// stringFormatGrid formats strings (short, long, with NULs) and numbers
+// with "%s" and "%q" under flags, widths and precisions.
+var stringFormatGrid = `
+local flags = {'', '-', '0', '-0', '#', '+', ' '}
+local sizes = {'', '1', '5', '12', '.0', '.2', '5.2', '99', '.99'}
+local values = {'', 'a', 'abc', 'a\0bc', '\0', 12, 1/3, -0.5, string.rep('x', 99), string.rep('y', 100), string.rep('z\0', 60)}
+local out = {}
+for _, verb in ipairs({'s', 'q'}) do
+  for _, f in ipairs(flags) do for _, s in ipairs(sizes) do for _, v in ipairs(values) do
+    out[#out+1] = string.format('%' .. f .. s .. verb, v)
+  end end end
+end
+return table.concat(out, '|')`
 
 func TestOracle(t *testing.T) {
 	addr := startRedis(t)

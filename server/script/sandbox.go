@@ -71,6 +71,7 @@ func newSandbox() *sandbox {
 	L.GetGlobal(lua.MathLibName).(*lua.LTable).RawSetString("huge", lua.LNumber(math.Inf(1)))
 	sb.keepGlobals()
 	sb.separateStringMeta()
+	sb.installFormat()
 	sb.addTableCompat()
 	sb.installBase()
 	sb.globals.RawSetString("redis", sb.redisLib())
