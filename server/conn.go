@@ -35,8 +35,11 @@ type clientConn struct {
 	// readAt is when the latest socket read returned data, prevReadAt
 	// the one before: the command being run arrived after prevReadAt
 	// (or earlier, if redcon buffered it) and by readAt. waitAt is when
-	// the latest read began waiting for input.
+	// the latest read began waiting for input. A read that filled its
+	// buffer may have left input as old as its own in the socket, so the
+	// next read keeps its prevReadAt (lastFull).
 	readAt, prevReadAt, waitAt time.Time
+	lastFull                   bool
 
 	mu struct {
 		sync.Mutex
@@ -189,7 +192,10 @@ func (c *clientConn) socketRead(p []byte) (int, error) {
 	k, err := c.Conn.Read(p)
 	c.srv.stats.bytesIn.Add(int64(k))
 	if k > 0 {
-		c.prevReadAt, c.readAt, c.waitAt = c.readAt, time.Now(), began
+		if !c.lastFull {
+			c.prevReadAt = c.readAt
+		}
+		c.readAt, c.waitAt, c.lastFull = time.Now(), began, k == len(p)
 	}
 	return k, err
 }

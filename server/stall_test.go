@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,41 @@ func TestCommandsThatWaitedThroughAStallAreRefused(t *testing.T) {
 	rc.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nw\r\n")
 	if got := rc.line(); got != "+OK" {
 		t.Fatalf("SET after the stall: %q", got)
+	}
+}
+
+// TestBigPipelineThroughAStallIsRefused: a pipeline larger than one
+// socket read, sent while the process was stopped, is refused whole: a
+// read that fills its buffer leaves input as old as its own behind, so
+// the reads after it are dated from the same bound.
+func TestBigPipelineThroughAStallIsRefused(t *testing.T) {
+	st := &fakeStall{}
+	cfg := DefaultConfig()
+	cfg.Arrivals, cfg.MaxWait = st, 20*time.Millisecond
+	ts := startServer(t, cfg, nil)
+	rc := ts.dial(t)
+	rc.send("PING\r\n")
+	if got := rc.line(); got != "+PONG" {
+		t.Fatalf("PING: %q", got)
+	}
+	st.set(time.Now(), time.Now().Add(time.Hour))
+	time.Sleep(50 * time.Millisecond)
+	const n = 300
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "*3\r\n$3\r\nSET\r\n$6\r\nbig%03d\r\n$32\r\n%032d\r\n", i, i)
+	}
+	rc.send(b.String()) // 15 KB: several reads of the server's 4 KB buffer
+	for i := range n {
+		if got := rc.line(); !strings.HasPrefix(got, "-TIMEOUT the command waited") {
+			t.Fatalf("reply %d of the pipeline sent during the stall: %q, want -TIMEOUT", i, got)
+		}
+	}
+	ts.store.mu.Lock()
+	applied := len(ts.store.data)
+	ts.store.mu.Unlock()
+	if applied != 0 {
+		t.Fatalf("%d SETs of the refused pipeline were applied", applied)
 	}
 }
 

@@ -16,6 +16,12 @@ type Config struct {
 	MinStall time.Duration
 	// Keep is how many recent stalls are remembered. Default 8.
 	Keep int
+	// ReadSlack is how long after a stall's end (or after it began
+	// waiting, if later) a read may return and still be taken for one
+	// that waited through the stall (ReadArrival): the process's
+	// goroutines may run late as it catches up with what waited. It
+	// must be at least MinStall. Default 5s.
+	ReadSlack time.Duration
 	// Now is the clock; its readings must carry Go's monotonic clock.
 	// Default time.Now.
 	Now func() time.Time
@@ -23,7 +29,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Tick: 50 * time.Millisecond, MinStall: 500 * time.Millisecond, Keep: 8, Now: time.Now}
+	return Config{Tick: 50 * time.Millisecond, MinStall: 500 * time.Millisecond, Keep: 8, ReadSlack: 5 * time.Second, Now: time.Now}
 }
 
 // Validate reports the first invalid field.
@@ -35,6 +41,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stall: MinStall %v must be longer than Tick %v", c.MinStall, c.Tick)
 	case c.Keep < 1:
 		return fmt.Errorf("stall: Keep %d must be at least 1", c.Keep)
+	case c.ReadSlack < c.MinStall:
+		return fmt.Errorf("stall: ReadSlack %v must be at least MinStall %v", c.ReadSlack, c.MinStall)
 	}
 	return nil
 }
@@ -77,6 +85,9 @@ func Start(cfg Config) (*Detector, error) {
 	}
 	if cfg.Keep == 0 {
 		cfg.Keep = def.Keep
+	}
+	if cfg.ReadSlack == 0 {
+		cfg.ReadSlack = max(def.ReadSlack, cfg.MinStall)
 	}
 	if cfg.Now == nil {
 		cfg.Now = def.Now
@@ -182,13 +193,11 @@ func (d *Detector) Arrival(prev, read time.Time) time.Time {
 // (prev <= wait <= read): input that arrived during a stall is in the
 // socket when the process runs again, so a read waiting then returns at
 // once, and one that begins waiting later returns as it begins. A stall
-// counts only if the read returned within MinStall (the scheduling delay
-// the detector tolerates) of the later of the stall's end and wait; a
-// read that returned later waited for input that came after the stall.
-// So an idle connection's first command after a stall long past is not
-// taken for one that waited through it. Stalls less than MinStall apart
-// are taken as one (a process so starved may read late), which errs on
-// the side of age.
+// counts only if the read returned within ReadSlack (the delay of a
+// process catching up) of the later of the stall's end and wait; a read
+// that returned later waited for input that came after the stall. So an
+// idle connection's first command after a stall long past is not taken
+// for one that waited through it.
 func (d *Detector) ReadArrival(prev, wait, read time.Time) time.Time {
 	if d == nil {
 		return read
@@ -201,21 +210,13 @@ func (d *Detector) ReadArrival(prev, wait, read time.Time) time.Time {
 		spans = append(spans[:len(spans):len(spans)], Span{Start: d.mu.beat, End: now})
 	}
 	earliest := read
-	// by is when the read returned, or the start of a later stall that
-	// counted: the read may have been late by that stall.
-	by := read
-	for i := len(spans) - 1; i >= 0; i-- {
-		s := spans[i]
-		if !s.Start.Before(read) || !s.End.After(prev) {
-			continue
-		}
-		if by.Sub(later(s.End, wait)) > d.cfg.MinStall {
+	for _, s := range spans {
+		if !s.Start.Before(read) || !s.End.After(prev) || read.Sub(later(s.End, wait)) > d.cfg.ReadSlack {
 			continue
 		}
 		if from := later(s.Start, prev); from.Before(earliest) {
 			earliest = from
 		}
-		by = s.Start
 	}
 	return earliest
 }

@@ -37,6 +37,7 @@ func manual(t *testing.T, clk *fakeClock) *Detector {
 		t.Fatal(err)
 	}
 	d.cfg.MinStall = 500 * time.Millisecond // the test's scale; the loop still sleeps an hour
+	d.cfg.ReadSlack = 5 * time.Second
 	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
@@ -128,29 +129,29 @@ func TestReadArrival(t *testing.T) {
 			d.Beat()
 		}
 	}
-	beat(9) // 450ms after the stall's end
+	beat(90) // 4.5s after the stall's end: a process catching up may read this late
 	if read := clk.Now(); !d.ReadArrival(prev, prev, read).Equal(before) {
-		t.Fatalf("read within MinStall of the stall's end: ReadArrival = %v, want %v", d.ReadArrival(prev, prev, read), before)
+		t.Fatalf("read within ReadSlack of the stall's end: ReadArrival = %v, want %v", d.ReadArrival(prev, prev, read), before)
 	}
-	beat(20) // a second after
+	beat(20) // 5.5s after
 	if read := clk.Now(); !d.ReadArrival(prev, prev, read).Equal(read) {
-		t.Fatalf("an idle connection read a second after the stall: ReadArrival = %v, want the read %v", d.ReadArrival(prev, prev, read), read)
+		t.Fatalf("an idle connection read 5.5s after the stall: ReadArrival = %v, want the read %v", d.ReadArrival(prev, prev, read), read)
 	}
-	// A connection busy (not reading) until 2s after the stall: its first
-	// read then may return what waited since the stall, and a read that
-	// returns a second after it began waiting did not.
-	beat(40)
-	wait := end.Add(2 * time.Second)
+	// A connection busy (not reading) until 10s after the stall: its
+	// first read then may return what waited since the stall, and a read
+	// that returns 6s after it began waiting did not.
+	beat(100)
+	wait := end.Add(10 * time.Second)
 	if got := d.ReadArrival(prev, wait, wait.Add(time.Millisecond)); !got.Equal(before) {
 		t.Fatalf("busy connection's prompt read: ReadArrival = %v, want %v", got, before)
 	}
-	if read := wait.Add(time.Second); !d.ReadArrival(prev, wait, read).Equal(read) {
+	if read := wait.Add(6 * time.Second); !d.ReadArrival(prev, wait, read).Equal(read) {
 		t.Fatalf("busy connection's late read: ReadArrival = %v, want the read %v", d.ReadArrival(prev, wait, read), read)
 	}
 
 	// Two stalls 300ms apart, a read just after the second: the first
 	// counts too (the process may have been too starved to read).
-	beat(20)
+	beat(200)
 	first := clk.Now()
 	clk.advance(time.Second)
 	d.Beat()

@@ -138,15 +138,21 @@ func newFrameReader(r io.Reader, conn net.Conn, maxFrame int, stall time.Duratio
 type timedReader struct {
 	r io.Reader
 	// last is when the latest read returned data, prev the one before,
-	// and wait when the latest began waiting.
+	// and wait when the latest began waiting. A read that filled its
+	// buffer may have left input as old as its own in the socket, so the
+	// next read keeps prev (full).
 	last, prev, wait time.Time
+	full             bool
 }
 
 func (t *timedReader) Read(p []byte) (int, error) {
 	began := time.Now()
 	n, err := t.r.Read(p)
 	if n > 0 {
-		t.prev, t.last, t.wait = t.last, time.Now(), began
+		if !t.full {
+			t.prev = t.last
+		}
+		t.last, t.wait, t.full = time.Now(), began, n == len(p)
 	}
 	return n, err
 }

@@ -112,11 +112,11 @@ func TestProcessPausedCoordinatorDropsWhatWaited(t *testing.T) {
 	if line, err := rd.ReadString('\n'); err != nil || line != "+PONG\r\n" {
 		t.Fatalf("PING after the stop: %q, %v", line, err)
 	}
-	// The stop is over (the GETs above took their time, and a second
-	// more): a command that arrives now on a connection that was idle
-	// through the stop, or made during it, is not taken for one that
-	// waited through it.
-	time.Sleep(time.Second)
+	// The stop is over, by more than the 5 s a process catching up may
+	// take to read what waited (stall.Config.ReadSlack): a command that
+	// arrives now on a connection that was idle through the stop, or made
+	// during it, is not taken for one that waited through it.
+	time.Sleep(6 * time.Second)
 	for name, cn := range map[string]net.Conn{"idle since before the stop": idle, "made during the stop": during} {
 		_ = cn.SetDeadline(time.Now().Add(10 * time.Second))
 		if _, err := cn.Write([]byte("*2\r\n$3\r\nGET\r\n$3\r\nreg\r\n")); err != nil {
