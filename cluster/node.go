@@ -70,8 +70,8 @@ type Node struct {
 	// isolatedRefusals counts requests refused while isolated.
 	isolatedRefusals atomic.Int64
 	// primaryHold is when this node takes the primary role of its keys
-	// back after a restart (Unix nanoseconds; see standsBack), and
-	// joinedOnce is set by the first join that reached a member.
+	// back after a restart, in nanoseconds since started (monotonic; see
+	// standsBack), and joinedOnce is set by the first join exchange.
 	primaryHold atomic.Int64
 	joinedOnce  atomic.Bool
 
@@ -232,10 +232,10 @@ func (n *Node) start() error {
 		return err
 	}
 
-	if restarted(known, n.cfg.NodeID) {
+	if membership.KnowsOthers(known, n.cfg.NodeID) {
 		// Other members may count this node down from its last run:
 		// hold back from the primary role until a join tells.
-		n.primaryHold.Store(n.now().Add(n.primaryGrace()).UnixNano())
+		n.holdPrimary(restartHoldMax)
 	}
 	mc := n.cfg.membershipConfig(n.rpcAddr, known, n.rebuild)
 	mc.OnJoin = n.joined

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ringcache/ringcache/cluster/membership"
 	"github.com/ringcache/ringcache/cluster/transport"
 	"github.com/ringcache/ringcache/engine"
 	"github.com/ringcache/ringcache/server/store"
@@ -112,42 +111,40 @@ func (n *Node) primaryGrace() time.Duration { return 3 * n.cfg.HealthRetry }
 // its process (SIGSTOP, a frozen machine), and after a restart into a
 // cluster: the members took it for down while it was gone (the next
 // owner stood in as primary) and go on doing so until gossip spreads its
-// return. It does not know that until its first join has reached a
-// member (at most primaryGrace), then it stands back for primaryGrace
-// if that member counted it down, and not at all if it did not. A node
-// that joins after a cut in the network and finds itself counted down
-// stands back the same way. A cluster started anew, whose members know
-// no earlier run, never does.
+// return. It does not know that until its first join exchange with a
+// member (restartHoldMax at most; until then it has no member to reach
+// anyway), then it stands back for primaryGrace if that member counted
+// it down, and not at all if it did not. Any later join exchange that
+// finds it counted down (after a cut in the network) holds it back the
+// same way. A cluster started anew, whose members know no earlier run,
+// never does.
 func (n *Node) standsBack(now time.Time) bool {
-	return now.UnixNano() < n.primaryHold.Load() || n.stalledWithin(now, n.primaryGrace())
+	return int64(now.Sub(n.started)) < n.primaryHold.Load() || n.stalledWithin(now, n.primaryGrace())
 }
 
-// joined hears of each join of this node's gossip that reached a member
-// (membership.Config.OnJoin).
+// restartHoldMax bounds the hold of a restarted node that no join
+// exchange has reached yet.
+const restartHoldMax = 30 * time.Second
+
+// holdPrimary makes this node stand back for d from now.
+func (n *Node) holdPrimary(d time.Duration) {
+	n.primaryHold.Store(int64(n.now().Sub(n.started) + d))
+}
+
+// joined hears of each join exchange of this node's gossip
+// (membership.Config.OnJoin). It runs under memberlist's lock.
 func (n *Node) joined(countedDown bool) {
 	first := !n.joinedOnce.Swap(true)
 	switch {
 	case countedDown:
-		until := n.now().Add(n.primaryGrace())
-		n.primaryHold.Store(until.UnixNano())
-		n.log.Info("cluster: members counted this node down; it leaves the primary role of its keys to others for now",
-			"until", until.Format(time.RFC3339Nano))
+		n.holdPrimary(n.primaryGrace())
+		n.log.Info("cluster: a member counts this node down; it leaves the primary role of its keys to others for now",
+			"for", n.primaryGrace())
 	case first:
 		// Not counted down (a restart faster than failure detection):
 		// nobody stood in for it.
 		n.primaryHold.Store(0)
 	}
-}
-
-// restarted reports whether known, the members an earlier run of node
-// self knew, holds another member that has not left for good.
-func restarted(known []membership.Member, self string) bool {
-	for _, m := range known {
-		if m.ID != self && m.State != membership.Left {
-			return true
-		}
-	}
-	return false
 }
 
 // stalledWithin reports whether the process stalled between now-d and

@@ -138,12 +138,16 @@ type Config struct {
 	// did not change. The first call carries the initial list. It is not
 	// called after Close returns. Default nil.
 	OnChange func([]Member)
-	// OnJoin, if set, is called after each join that reached a member,
-	// with whether a member it reached counted this node down (its
-	// member list held this node suspect, dead or left): that member, and
-	// those it gossips with, go on doing so until they learn this node's
-	// refutation. Calls come from the join loop, never concurrently; they
-	// must not block. Default nil.
+	// OnJoin, if set, is called for each join exchange of full state
+	// (this node joining a member, or a member joining it), before
+	// memberlist merges the remote member list, with whether that list
+	// counts this node down: it holds this node suspect, dead or left,
+	// or, for a node whose Known list names other members (a restart),
+	// does not hold it at all (a member restarted meanwhile knows it only
+	// from its own saved list). The members that count it down go on
+	// doing so until they learn this node's refutation. Calls come with
+	// memberlist's lock held: they must not block or call into
+	// membership. Default nil.
 	OnJoin func(countedDown bool)
 }
 

@@ -23,11 +23,11 @@ type delegate struct {
 	meta atomic.Pointer[[]byte] // this node's encoded metadata
 	// badLeft: a peer's left state was unreadable, and it was logged.
 	badLeft atomic.Bool
-	// self is this node's id; countedDown is set when a join's remote
-	// member list holds it in a state other than alive (see
-	// Config.OnJoin), and cleared by the join loop.
-	self        string
-	countedDown atomic.Bool
+	// self is this node's id; restarted is set when it knew other
+	// members at start; onJoin is Config.OnJoin.
+	self      string
+	restarted bool
+	onJoin    func(countedDown bool)
 }
 
 var (
@@ -86,9 +86,10 @@ func (d *delegate) NotifyAlive(n *memberlist.Node) error {
 // whether the remote side counts this node down.
 func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 	var errs []error
+	found, down := false, false
 	for _, n := range peers {
-		if n.Name == d.self && n.State != memberlist.StateAlive {
-			d.countedDown.Store(true)
+		if n.Name == d.self {
+			found, down = true, n.State != memberlist.StateAlive
 		}
 		if n.State != memberlist.StateAlive && n.State != memberlist.StateSuspect {
 			continue
@@ -96,6 +97,9 @@ func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 		if err := d.reg.admit(n.Name, n.Address(), n.Meta); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if d.onJoin != nil {
+		d.onJoin(down || !found && d.restarted)
 	}
 	return errors.Join(errs...)
 }

@@ -52,15 +52,10 @@ func (m *Membership) rejoin(backoff *time.Duration, lastFailed *string) time.Dur
 		return m.cfg.RejoinInterval
 	}
 	m.joinAttempts.Add(1)
-	m.del.countedDown.Store(false)
 	n, err := m.list.Join(targets)
 	if n > 0 {
 		*backoff, *lastFailed = m.cfg.JoinBackoffMin, ""
-		down := m.del.countedDown.Load()
-		m.log.Info("membership: joined", "targets", targets, "contacted", n, "counted_down", down)
-		if m.cfg.OnJoin != nil {
-			m.cfg.OnJoin(down)
-		}
+		m.log.Info("membership: joined", "targets", targets, "contacted", n)
 		return m.cfg.RejoinInterval
 	}
 	m.joinFailures.Add(1)

@@ -84,7 +84,7 @@ func Start(cfg Config) (*Membership, error) {
 	}
 	m.reg = newRegistry(log, m.kickNotifier)
 	m.reg.seed(cfg.Known, cfg.NodeID)
-	m.del = &delegate{reg: m.reg, log: log, self: cfg.NodeID}
+	m.del = &delegate{reg: m.reg, log: log, self: cfg.NodeID, restarted: KnowsOthers(cfg.Known, cfg.NodeID), onJoin: cfg.OnJoin}
 	m.boot = uint64(time.Now().UnixNano())
 	raw, err := encodeMeta(m.localMeta())
 	if err != nil {
@@ -328,4 +328,16 @@ func (m *Membership) localMeta() meta {
 	md := m.cfg.localMeta()
 	md.Boot = m.boot
 	return md
+}
+
+// KnowsOthers reports whether known, the members an earlier run of node
+// self knew (Config.Known), holds another member that has not left for
+// good: the node restarts into a cluster.
+func KnowsOthers(known []Member, self string) bool {
+	for _, m := range known {
+		if m.ID != self && m.State != Left {
+			return true
+		}
+	}
+	return false
 }

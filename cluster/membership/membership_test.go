@@ -296,6 +296,41 @@ func TestRejoinAfterRestart(t *testing.T) {
 	}
 }
 
+// TestRestartedPeerCountsUsDownFromItsList: a member that restarted while
+// this one was down knows it only from its saved list (dead), not in its
+// gossip list; a join into it by a restarted node reports counted down,
+// while a fresh node's join into a new cluster does not.
+func TestRestartedPeerCountsUsDownFromItsList(t *testing.T) {
+	var fresh joinLog
+	nodes := startCluster(t, "p", 2, func(c *Config) {
+		if c.NodeID == "p2" {
+			c.OnJoin = fresh.add
+		}
+	})
+	if got := fresh.get(); len(got) == 0 || got[0] {
+		t.Fatalf("a fresh node's joins reported counted down: %v", got)
+	}
+	a1, a2 := nodes[0].addr(), nodes[1].addr()
+	nodes[1].crash()
+	nodes[0].crash()
+	// p1 restarts knowing p2 from its saved list; p2 restarts knowing p1.
+	cfg1 := testConfig("p1")
+	cfg1.GossipAddr = a1
+	cfg1.Known = []Member{{ID: "p2", GossipAddr: a2, State: Dead}}
+	back1 := startNode(t, cfg1)
+	var rejoins joinLog
+	cfg2 := testConfig("p2")
+	cfg2.GossipAddr = a2
+	cfg2.Seeds = []string{a1}
+	cfg2.Known = []Member{{ID: "p1", GossipAddr: a1, State: Alive}}
+	cfg2.OnJoin = rejoins.add
+	back2 := startNode(t, cfg2)
+	waitFor(t, deadline, seesAlive([]*node{back1, back2}, "p1", "p2"))
+	if got := rejoins.get(); len(got) == 0 || !got[0] {
+		t.Fatalf("the restarted p2's joins into p1, which knew it only from its list, reported %v, want [true ...]", got)
+	}
+}
+
 // joinLog records Config.OnJoin calls.
 type joinLog struct {
 	mu    sync.Mutex
@@ -459,3 +494,21 @@ func (garbageMeta) NotifyMsg([]byte)                {}
 func (garbageMeta) GetBroadcasts(int, int) [][]byte { return nil }
 func (garbageMeta) LocalState(bool) []byte          { return nil }
 func (garbageMeta) MergeRemoteState([]byte, bool)   {}
+
+func TestKnowsOthers(t *testing.T) {
+	m := func(id string, st State) Member { return Member{ID: id, State: st} }
+	for _, tc := range []struct {
+		known []Member
+		want  bool
+	}{
+		{nil, false},
+		{[]Member{m("a", Alive)}, false},
+		{[]Member{m("a", Alive), m("b", Left)}, false},
+		{[]Member{m("a", Alive), m("b", Dead)}, true},
+		{[]Member{m("b", Suspect)}, true},
+	} {
+		if got := KnowsOthers(tc.known, "a"); got != tc.want {
+			t.Errorf("KnowsOthers(%v, a) = %v, want %v", tc.known, got, tc.want)
+		}
+	}
+}
