@@ -62,7 +62,7 @@ func (n *Node) kickKeyCount() {
 func (n *Node) keyCountLoop() {
 	defer n.loops.Done()
 	n.kickKeyCount()
-	tick := time.NewTicker(n.cfg.KeyCountMaxAge / 2)
+	tick := time.NewTicker(max(n.cfg.KeyCountMaxAge/2, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {

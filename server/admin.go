@@ -482,31 +482,23 @@ func writeCommandDoc(x *call, c *command) {
 }
 
 // cmdCommandList answers COMMAND LIST [FILTERBY MODULE name | ACLCAT
-// category | PATTERN pattern] as Redis 7.0 does: without a filter the
-// commands' names, with one the commands and subcommands ("config|get")
-// it keeps. No command comes from a module.
+// category | PATTERN pattern] as Redis 7.0 does: the commands and
+// subcommands ("config|get") the filter keeps, or all of them. No
+// command comes from a module.
 func cmdCommandList(x *call) error {
 	args := x.args[2:]
-	if len(args) == 0 {
-		cmds := sortedCommands()
-		x.conn.WriteArray(len(cmds))
-		for _, c := range cmds {
-			x.conn.WriteBulkString(c.name)
-		}
-		return nil
-	}
-	if len(args) != 3 || !equalFold(args[0], "filterby") {
+	keep := func(*command) bool { return true }
+	switch {
+	case len(args) == 0:
+	case len(args) != 3 || !equalFold(args[0], "filterby"):
 		return errSyntax
-	}
-	var keep func(c *command) bool
-	switch arg := args[2]; {
 	case equalFold(args[1], "module"):
 		keep = func(*command) bool { return false }
 	case equalFold(args[1], "aclcat"):
-		cat := "@" + strings.ToLower(string(arg))
+		cat := "@" + strings.ToLower(string(args[2]))
 		keep = func(c *command) bool { return slices.Contains(aclCategories(c), cat) }
 	case equalFold(args[1], "pattern"):
-		pat := bytes.ToLower(arg)
+		pat := bytes.ToLower(args[2])
 		keep = func(c *command) bool { return globMatch(pat, []byte(c.name)) }
 	default:
 		return errSyntax

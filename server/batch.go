@@ -101,8 +101,11 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 	// (GET, SET, MGET, MSET and the INCR family are all fast commands to
 	// the latency monitor, as in Redis).
 	share := d / time.Duration(n)
-	for _, cmd := range cmds[:n] {
-		s.cmdStats.ran(batchName(cmd.Args), share, err != nil)
+	if kind != batchIncr && c.counted() {
+		// (incrBatch counts its commands one by one: their replies differ.)
+		for _, cmd := range cmds[:n] {
+			s.cmdStats.ran(batchName(cmd.Args), share, err != nil)
+		}
 	}
 	s.latency.observe(true, share, start)
 	if s.monitors.n.Load() > 0 {

@@ -200,5 +200,22 @@ func clientOf(conn redcon.Conn) *client {
 // pausable reports whether CLIENT PAUSE holds the session's commands:
 // it pauses this node's clients. A request another node forwarded to
 // this one as its keys' primary is that node's client's, and runs (its
-// sender waits a request timeout at most).
-func (c *client) pausable() bool { return c.origin != "forwarded" }
+// sender waits a request timeout at most). A script's commands run: the
+// pause held the script (EVAL) or let it start, as in Redis.
+func (c *client) pausable() bool { return c.origin != "forwarded" && c.origin != "lua" }
+
+// counted reports whether INFO commandstats counts the session's
+// commands: every session's but a forwarded request's, which the node
+// its client sent it to counts (and the local relay of lone INCRs, which
+// runs as one).
+func (c *client) counted() bool { return c.origin != "forwarded" }
+
+// pausedAsWrite reports whether CLIENT PAUSE WRITE holds cmd: writes,
+// and, as in Redis, EVAL and EVALSHA (a script may write) and WAIT.
+func pausedAsWrite(cmd *command) bool {
+	switch cmd.name {
+	case "eval", "evalsha", "wait":
+		return true
+	}
+	return cmd.flags&flagWrite != 0
+}

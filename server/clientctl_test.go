@@ -66,11 +66,21 @@ func TestClientPause(t *testing.T) {
 	if _, err := c.Get(ctx, "k").Result(); err != redis.Nil {
 		t.Fatalf("GET during a WRITE pause: %v", err)
 	}
+	if err := c.Do(ctx, "eval_ro", "return 1", "0").Err(); err != nil {
+		t.Fatalf("EVAL_RO during a WRITE pause: %v", err)
+	}
+	// A script is held before it starts, as a write is.
+	script := make(chan error, 1)
+	go func() {
+		script <- ts.client(t, nil).Eval(ctx, "return redis.call('SET', KEYS[1], 'script')", []string{"s"}).Err()
+	}()
 	done := make(chan error, 1)
 	go func() { done <- c.Set(ctx, "k", "v", 0).Err() }()
 	select {
 	case err := <-done:
 		t.Fatalf("SET during a WRITE pause answered at once: %v", err)
+	case err := <-script:
+		t.Fatalf("EVAL during a WRITE pause answered at once: %v", err)
 	case <-time.After(300 * time.Millisecond):
 	}
 	if err := admin.Do(ctx, "client", "unpause").Err(); err != nil {
@@ -83,6 +93,9 @@ func TestClientPause(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("SET still held after UNPAUSE")
+	}
+	if err := <-script; err != nil && err != redis.Nil {
+		t.Fatalf("EVAL held by the pause: %v", err)
 	}
 	start := time.Now()
 	if err := admin.Do(ctx, "client", "pause", "400").Err(); err != nil {

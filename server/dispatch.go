@@ -158,7 +158,7 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	if err == nil && c.multi != nil && cmd.flags&flagNoMulti != 0 {
 		err = errNotInMulti
 	}
-	if err != nil && cmd != nil {
+	if err != nil && cmd != nil && c.counted() {
 		s.cmdStats.rejected(cmd.name)
 	}
 	if err == nil && queued(c, cmd) {
@@ -183,11 +183,12 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 	}
 	if err == nil {
 		c.lastCmd.Store(cmd)
+		conn.errored = false
 		x := &c.call
 		*x = call{s: s, c: c, conn: conn, cmd: cmd, args: args}
 		start := time.Now()
 		if s.paused.paused(start) && c.pausable() {
-			s.paused.wait(cmd.flags&flagWrite != 0, s.closingCh)
+			s.paused.wait(pausedAsWrite(cmd), s.closingCh)
 			start = time.Now()
 		}
 		x.start = start
@@ -218,7 +219,9 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 		}
 		x.args, x.opCtx = nil, nil
 		d := time.Since(start)
-		s.cmdStats.ran(cmd.name, d, err != nil)
+		if c.counted() {
+			s.cmdStats.ran(cmd.name, d, err != nil || conn.errored)
+		}
 		if s.metrics != nil {
 			s.metrics.ObserveCommand(cmd.name, d, err != nil)
 		}

@@ -92,12 +92,16 @@ func (s *Server) incrBatch(c *client, conn *reply, cmds []redcon.Command, start 
 	err := s.incrLocal(ctx, c, cmds, local, replies, start)
 	wg.Wait()
 	c.forwardedWrite(lastAns)
+	share := time.Since(start) / time.Duration(len(cmds))
 	for i, cmd := range cmds {
 		if retry[i] {
-			s.exec(c, conn, cmd.Args)
+			s.exec(c, conn, cmd.Args) // counted there
 			continue
 		}
-		conn.WriteRaw(replies[i])
+		conn.writeReply(replies[i])
+		if c.counted() {
+			s.cmdStats.ran(lookup(cmd.Args[0]).name, share, len(replies[i]) > 0 && replies[i][0] == '-')
+		}
 	}
 	return err
 }

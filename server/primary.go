@@ -170,7 +170,7 @@ func (s *Server) sendForward(c *client, conn *reply, id string, req *forwardRequ
 	if err != nil {
 		return err
 	}
-	conn.WriteRaw(ans.replies)
+	conn.writeReply(ans.replies)
 	c.forwardedWrite(ans)
 	return nil
 }
@@ -196,7 +196,7 @@ func (s *Server) sendIncr(c *client, conn *reply, id string, args [][]byte) erro
 		return err
 	}
 	line := lines[0]
-	conn.WriteRaw(line)
+	conn.writeReply(line)
 	if line[0] != '-' { // the others' commands wrote, not this one
 		c.forwardedWrite(ans)
 	}
@@ -314,7 +314,6 @@ func keysOf(cmds [][][]byte) [][]byte {
 // its commands run here.
 func (s *Server) forwardedClient(ctx context.Context, req forwardRequest) (*client, error) {
 	c := &client{id: -1, authed: true, atPrimary: true, hop: req.hop, origin: "forwarded", created: time.Now()}
-	c.w.errs = &s.errStats // counted here: the sender relays the replies as they are
 	c.selectDB(req.db)
 	c.w.Conn = &captured{}
 	c.setProto(req.resp3)

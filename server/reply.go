@@ -18,23 +18,29 @@ type reply struct {
 	resp3   bool
 	scratch []byte
 	// errs counts the error replies of a client's connection (INFO
-	// errorstats); nil for sessions without one.
-	errs *errorStats
+	// errorstats); nil for sessions without one. errored is set by every
+	// error reply; exec clears it before a command runs.
+	errs    *errorStats
+	errored bool
 }
 
 // WriteError writes an error reply, counting it.
 func (w *reply) WriteError(msg string) {
+	w.errored = true
 	if w.errs != nil {
 		w.errs.add(msg)
 	}
 	w.Conn.WriteError(msg)
 }
 
-// writeReply writes one reply already encoded, counting it if it is an
-// error ("-CODE message\r\n").
+// writeReply writes one reply already encoded (a script's, or one a
+// primary answered), counting it if it is an error ("-CODE message\r\n").
 func (w *reply) writeReply(b []byte) {
-	if w.errs != nil && len(b) > 0 && b[0] == '-' {
-		w.errs.add(strings.TrimRight(string(b[1:]), "\r\n"))
+	if len(b) > 0 && b[0] == '-' {
+		w.errored = true
+		if w.errs != nil {
+			w.errs.add(strings.TrimRight(string(b[1:]), "\r\n"))
+		}
 	}
 	w.WriteRaw(b)
 }

@@ -174,8 +174,8 @@ func TestRingcacheInCommandTable(t *testing.T) {
 		t.Errorf("COMMAND DOCS ringcache lacks its subcommands: %#v", docs[1])
 	}
 	names, err := c.Do(ctx, "command", "list").StringSlice()
-	if err != nil || !contains(names, "ringcache") {
-		t.Errorf("COMMAND LIST = %v, %v; want ringcache in it", names, err)
+	if err != nil || !contains(names, "ringcache") || !contains(names, "config|get") {
+		t.Errorf("COMMAND LIST = %v, %v; want ringcache and config|get in it (subcommands too, as in Redis)", names, err)
 	}
 	// FILTERBY as redis-server 7 answers it (in its order).
 	for _, tc := range []struct {

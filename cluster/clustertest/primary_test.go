@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -265,7 +266,8 @@ func TestTransactionOfOneSlotIsAtomic(t *testing.T) {
 
 // TestClientPauseOnThePrimaryHoldsOnlyItsClients: CLIENT PAUSE WRITE on
 // a key's primary holds the writes of that node's clients; an INCR of
-// the key sent to another node, which forwards it there, runs at once.
+// the key, or a script that increments it, sent to another node, which
+// forwards it there, runs at once.
 func TestClientPauseOnThePrimaryHoldsOnlyItsClients(t *testing.T) {
 	t.Parallel()
 	c := clustertest.New(t, 3, clustertest.Options{})
@@ -283,6 +285,15 @@ func TestClientPauseOnThePrimaryHoldsOnlyItsClients(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("INCR through another node took %v: held by the primary's pause", d)
 	}
+	// A script forwarded there runs too, its writes included.
+	start = time.Now()
+	incr := "return redis.call('INCR', KEYS[1])"
+	if v, err := c.Client(other).Eval(ctx, incr, []string{"paused"}).Int(); err != nil || v != 2 {
+		t.Fatalf("EVAL of INCR through node %d while its primary %d is paused = %d, %v; want 2", other, prim, v, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("EVAL through another node took %v: held by the primary's pause", d)
+	}
 	// The primary's own client is held until the pause is lifted.
 	done := make(chan error, 1)
 	go func() { done <- c.Client(prim).Incr(ctx, "paused").Err() }()
@@ -297,7 +308,49 @@ func TestClientPauseOnThePrimaryHoldsOnlyItsClients(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("INCR through the paused node after UNPAUSE: %v", err)
 	}
-	if v, err := c.Client(other).Get(ctx, "paused").Int(); err != nil || v != 2 {
-		t.Fatalf("GET = %d, %v; want 2", v, err)
+	if v, err := c.Client(other).Get(ctx, "paused").Int(); err != nil || v != 3 {
+		t.Fatalf("GET = %d, %v; want 3", v, err)
+	}
+}
+
+// TestCommandAndErrorStatsCountWhereTheClientIs: INFO commandstats and
+// errorstats count a command, and its error, once, on the node its
+// client sent it to, whether it ran there as the key's primary, was
+// forwarded to the primary, or went in a pipelined batch.
+func TestCommandAndErrorStatsCountWhereTheClientIs(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx := context.Background()
+	prim := ownersOf(t, c, "notanumber")[0]
+	other := (prim + 1) % 3
+	if err := c.Client(prim).Set(ctx, "notanumber", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := c.Client(i).ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Client(prim).Incr(ctx, "notanumber").Err(); err == nil {
+		t.Fatal("INCR of a string that is no number succeeded")
+	}
+	if err := c.Client(other).Incr(ctx, "notanumber").Err(); err == nil {
+		t.Fatal("INCR of a string that is no number succeeded")
+	}
+	c.Client(other).Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, "notanumber")
+		p.Incr(ctx, "notanumber")
+		return nil
+	})
+	for node, want := range map[int]string{prim: "calls=1,", other: "calls=3,"} {
+		got := infoSectionField(t, c, node, "commandstats", "cmdstat_incr")
+		if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, ",failed_calls="+want[len("calls="):len(want)-1]) {
+			t.Errorf("node %d cmdstat_incr = %q, want %s... every call failed", node, got, want)
+		}
+	}
+	for node, want := range map[int]string{prim: "count=1", other: "count=3"} {
+		if got := infoSectionField(t, c, node, "errorstats", "errorstat_ERR"); got != want {
+			t.Errorf("node %d errorstat_ERR = %q, want %s", node, got, want)
+		}
 	}
 }
