@@ -171,8 +171,14 @@ func (c *client) send(ctx context.Context, node int, kind Kind, cmd, key, value 
 			err = fmt.Errorf("COPY answered %d: the source was not found", copied)
 		}
 	case cmd == "BITOP":
+		var n int64
 		if err = conn.Set(ctx, "cp:"+key, value, 0).Err(); err == nil {
-			err = conn.BitOpOr(ctx, key, "cp:"+key).Err()
+			n, err = conn.BitOpOr(ctx, key, "cp:"+key).Result()
+		}
+		if err == nil && n != int64(len(value)) {
+			// The source went (evicted) before BITOP read it: an empty
+			// result, which writes nothing where the key is missing.
+			err = fmt.Errorf("BITOP answered %d: the source was not found", n)
 		}
 	case cmd == "INCRBYFLOAT":
 		// Sent only after the previous value was acknowledged: an answer
