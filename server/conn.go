@@ -32,14 +32,15 @@ type clientConn struct {
 	// failed holds a detected violation, reported once earlier bytes are
 	// consumed.
 	failed *verdict
-	// readAt is when the latest socket read returned data, prevReadAt
-	// the one before: the command being run arrived after prevReadAt
-	// (or earlier, if redcon buffered it) and by readAt. waitAt is when
-	// the latest read began waiting for input. A read that filled its
-	// buffer may have left input as old as its own in the socket, so the
-	// next read keeps its prevReadAt (lastFull).
-	readAt, prevReadAt, waitAt time.Time
-	lastFull                   bool
+	// readAt is when the latest socket read returned data, and arrived
+	// the earliest moment its input may have arrived (Arrivals.
+	// ReadArrival, from the end of the read before, when it began
+	// waiting and readAt): the command being run arrived then or later
+	// (or earlier, if redcon buffered it) and by readAt. A read that
+	// filled its buffer may have left input as old as its own in the
+	// socket: the read after it is dated no later (lastFull).
+	readAt, arrived time.Time
+	lastFull        bool
 
 	mu struct {
 		sync.Mutex
@@ -54,13 +55,12 @@ const initialReadBuf = 4096
 func newClientConn(srv *Server, nc net.Conn) *clientConn {
 	now := time.Now() // nothing arrived before the connection did
 	return &clientConn{
-		Conn:       nc,
-		srv:        srv,
-		v:          validator{lim: *srv.live.limits.Load()},
-		in:         make([]byte, initialReadBuf),
-		readAt:     now,
-		prevReadAt: now,
-		waitAt:     now,
+		Conn:    nc,
+		srv:     srv,
+		v:       validator{lim: *srv.live.limits.Load()},
+		in:      make([]byte, initialReadBuf),
+		readAt:  now,
+		arrived: now,
 	}
 }
 
@@ -192,10 +192,12 @@ func (c *clientConn) socketRead(p []byte) (int, error) {
 	k, err := c.Conn.Read(p)
 	c.srv.stats.bytesIn.Add(int64(k))
 	if k > 0 {
-		if !c.lastFull {
-			c.prevReadAt = c.readAt
+		now := time.Now()
+		a := c.srv.cfg.Arrivals.ReadArrival(c.readAt, began, now)
+		if c.lastFull && c.arrived.Before(a) {
+			a = c.arrived
 		}
-		c.readAt, c.waitAt, c.lastFull = time.Now(), began, k == len(p)
+		c.readAt, c.arrived, c.lastFull = now, a, k == len(p)
 	}
 	return k, err
 }

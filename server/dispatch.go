@@ -95,8 +95,8 @@ func (s *Server) stalledWait(cc *clientConn) (time.Duration, bool) {
 	}
 	now := time.Now()
 	var from time.Time
-	if a := s.cfg.Arrivals.ReadArrival(cc.prevReadAt, cc.waitAt, cc.readAt); a.Before(cc.readAt) {
-		from = a // arrived during a stall, read as the process ran again
+	if cc.arrived.Before(cc.readAt) {
+		from = cc.arrived // arrived during a stall, read as the process ran again
 	} else if s.cfg.Arrivals.Arrival(cc.readAt, now).Before(now) {
 		from = cc.readAt // read before a stall, run after it
 	} else {
@@ -188,7 +188,7 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 		*x = call{s: s, c: c, conn: conn, cmd: cmd, args: args}
 		start := time.Now()
 		if s.paused.paused(start) && c.pausable() {
-			s.paused.wait(pausedAsWrite(cmd), s.closingCh)
+			s.paused.wait(c.pausedAsWrite(cmd), s.closingCh)
 			start = time.Now()
 		}
 		x.start = start
@@ -220,7 +220,9 @@ func (s *Server) exec(c *client, conn *reply, args [][]byte) {
 		x.args, x.opCtx = nil, nil
 		d := time.Since(start)
 		if c.counted() {
-			s.cmdStats.ran(cmd.name, d, err != nil || conn.errored)
+			// EXEC's errored is its last command's: its commands' errors
+			// are theirs, as in Redis.
+			s.cmdStats.ran(cmd.name, d, err != nil || conn.errored && cmd.name != "exec")
 		}
 		if s.metrics != nil {
 			s.metrics.ObserveCommand(cmd.name, d, err != nil)

@@ -61,7 +61,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		backoff = 0
 		arrived := l.connArrival()
 		if cc := l.srv.admit(nc); cc != nil {
-			cc.prevReadAt, cc.readAt, cc.waitAt = arrived, arrived, arrived
+			cc.readAt, cc.arrived = arrived, arrived
 			return cc, nil
 		}
 	}

@@ -29,10 +29,7 @@ func (f *fakeStall) ReadArrival(prev, wait, read time.Time) time.Time {
 	f.mu.Lock()
 	end := f.end
 	f.mu.Unlock()
-	if wait.After(end) {
-		end = wait
-	}
-	if read.Sub(end) > fakeSlack {
+	if read.Sub(end) > fakeSlack || wait.After(end) && read.Sub(wait) > fakeSlack {
 		return read
 	}
 	return f.Arrival(prev, read)
@@ -152,6 +149,12 @@ func TestIdleConnectionAfterAStallRuns(t *testing.T) {
 	rc.send("SET k v\r\n")
 	if got := rc.line(); got != "+OK" {
 		t.Fatalf("idle connection's command after the stall: %q, want +OK", got)
+	}
+	// A command larger than one read of the socket, too.
+	big := strings.Repeat("x", 10000)
+	rc.send(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n", len(big), big))
+	if got := rc.line(); got != "+OK" {
+		t.Fatalf("a 10 KB SET after the stall: %q, want +OK", got)
 	}
 	fresh := ts.dial(t)
 	fresh.send("GET k\r\n")

@@ -193,11 +193,12 @@ func (d *Detector) Arrival(prev, read time.Time) time.Time {
 // (prev <= wait <= read): input that arrived during a stall is in the
 // socket when the process runs again, so a read waiting then returns at
 // once, and one that begins waiting later returns as it begins. A stall
-// counts only if the read returned within ReadSlack (the delay of a
-// process catching up) of the later of the stall's end and wait; a read
-// that returned later waited for input that came after the stall. So an
-// idle connection's first command after a stall long past is not taken
-// for one that waited through it.
+// counts only if the read returned within ReadSlack of its end (the
+// delay of a process catching up) and, when the read began waiting
+// after the stall, within MinStall of that; a read that returned later
+// waited for input that came after the stall. So an idle connection's
+// first command after a stall long past is not taken for one that
+// waited through it.
 func (d *Detector) ReadArrival(prev, wait, read time.Time) time.Time {
 	if d == nil {
 		return read
@@ -211,7 +212,8 @@ func (d *Detector) ReadArrival(prev, wait, read time.Time) time.Time {
 	}
 	earliest := read
 	for _, s := range spans {
-		if !s.Start.Before(read) || !s.End.After(prev) || read.Sub(later(s.End, wait)) > d.cfg.ReadSlack {
+		if !s.Start.Before(read) || !s.End.After(prev) || read.Sub(s.End) > d.cfg.ReadSlack ||
+			wait.After(s.End) && read.Sub(wait) > d.cfg.MinStall {
 			continue
 		}
 		if from := later(s.Start, prev); from.Before(earliest) {

@@ -53,7 +53,7 @@ func dialConn(ctx context.Context, c *Client, s *slot) (*clientConn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}
-	fr := newFrameReader(nc, nc, c.cfg.MaxFrameBytes, c.cfg.ReadTimeout)
+	fr := newFrameReader(nc, nc, c.cfg.MaxFrameBytes, c.cfg.ReadTimeout, nil)
 	if err := clientHandshake(nc, fr, c.cfg); err != nil {
 		_ = nc.Close()
 		return nil, err

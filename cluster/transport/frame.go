@@ -123,36 +123,45 @@ type frameReader struct {
 	maxFrame int
 	stall    time.Duration
 	hdr      [headerLen]byte
-	// prev and read bound when the last frame's first byte arrived: after
-	// prev (the socket held none of it then), by read; wait is when the
-	// read that ended at read began waiting for input.
-	prev, wait, read time.Time
+	// arrived is the earliest moment the last frame's first byte may
+	// have arrived (timedReader).
+	arrived time.Time
 }
 
-func newFrameReader(r io.Reader, conn net.Conn, maxFrame int, stall time.Duration) *frameReader {
-	tr := &timedReader{r: r}
+// newFrameReader reads frames from r. arrival, if set, dates each read
+// (Config.arrival); without it input arrived when it was read.
+func newFrameReader(r io.Reader, conn net.Conn, maxFrame int, stall time.Duration, arrival func(prev, wait, read time.Time) time.Time) *frameReader {
+	tr := &timedReader{r: r, arrival: arrival}
 	return &frameReader{r: bufio.NewReaderSize(tr, 64<<10), tr: tr, conn: conn, maxFrame: maxFrame, stall: stall}
 }
 
-// timedReader records when its reads returned data.
+// timedReader dates its reads: arrived is the earliest moment the input
+// of the latest read that returned data may have arrived, by arrival
+// from the end of the read before (the socket held nothing older then),
+// when it began waiting and when it returned. A read that filled its
+// buffer may have left input as old as its own in the socket: the read
+// after it is dated no later (full).
 type timedReader struct {
-	r io.Reader
-	// last is when the latest read returned data, prev the one before,
-	// and wait when the latest began waiting. A read that filled its
-	// buffer may have left input as old as its own in the socket, so the
-	// next read keeps prev (full).
-	last, prev, wait time.Time
-	full             bool
+	r       io.Reader
+	arrival func(prev, wait, read time.Time) time.Time
+	last    time.Time // when the latest read returned data
+	arrived time.Time
+	full    bool
 }
 
 func (t *timedReader) Read(p []byte) (int, error) {
 	began := time.Now()
 	n, err := t.r.Read(p)
 	if n > 0 {
-		if !t.full {
-			t.prev = t.last
+		now := time.Now()
+		a := now
+		if t.arrival != nil {
+			a = t.arrival(t.last, began, now)
 		}
-		t.last, t.wait, t.full = time.Now(), began, n == len(p)
+		if t.full && t.arrived.Before(a) {
+			a = t.arrived
+		}
+		t.last, t.arrived, t.full = now, a, n == len(p)
 	}
 	return n, err
 }
@@ -160,20 +169,14 @@ func (t *timedReader) Read(p []byte) (int, error) {
 // next reads one frame. The payload is freshly allocated, so it may be
 // retained by the caller. io.EOF means the peer closed cleanly between
 // frames; io.ErrUnexpectedEOF means it closed mid-frame. Afterwards
-// fr.prev, fr.wait and fr.read tell when the frame's first byte arrived.
+// fr.arrived tells when the frame's first byte may have arrived.
 func (fr *frameReader) next() (header, []byte, error) {
-	buffered := fr.r.Buffered() > 0
-	before := fr.tr.last
 	if _, err := fr.r.Peek(1); err != nil {
 		return header{}, nil, err
 	}
-	if buffered {
-		// The first byte came with the latest read.
-		fr.prev, fr.read = fr.tr.prev, fr.tr.last
-	} else {
-		fr.prev, fr.read = before, fr.tr.last
-	}
-	fr.wait = fr.tr.wait
+	// The first byte came with the latest read (buffered from it, or
+	// read by the Peek).
+	fr.arrived = fr.tr.arrived
 	deadlineSet := false
 	if fr.conn != nil && fr.stall > 0 && fr.r.Buffered() < headerLen {
 		deadlineSet = true

@@ -61,7 +61,7 @@ func TestFrameReaderStream(t *testing.T) {
 	for i, p := range payloads {
 		stream = appendFrame(stream, kindRequest, uint8(i+1), uint64(i+1), p)
 	}
-	fr := newFrameReader(bytes.NewReader(stream), nil, 1<<20, 0)
+	fr := newFrameReader(bytes.NewReader(stream), nil, 1<<20, 0, nil)
 	for i, p := range payloads {
 		h, got, err := fr.next()
 		if err != nil || h.op != uint8(i+1) || h.id != uint64(i+1) || !bytes.Equal(got, p) {
@@ -73,7 +73,7 @@ func TestFrameReaderStream(t *testing.T) {
 	}
 	// Cut anywhere inside a frame: ErrUnexpectedEOF, never a short frame.
 	for cut := 1; cut < headerLen+1; cut++ {
-		fr := newFrameReader(bytes.NewReader(stream[len(stream)-(100<<10)-headerLen:][:cut]), nil, 1<<20, 0)
+		fr := newFrameReader(bytes.NewReader(stream[len(stream)-(100<<10)-headerLen:][:cut]), nil, 1<<20, 0, nil)
 		if _, _, err := fr.next(); err != io.ErrUnexpectedEOF {
 			t.Fatalf("cut at %d: %v, want ErrUnexpectedEOF", cut, err)
 		}
@@ -92,7 +92,7 @@ func FuzzFrameReader(f *testing.F) {
 	f.Add([]byte{})
 	const max = 4096
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fr := newFrameReader(bytes.NewReader(data), nil, max, 0)
+		fr := newFrameReader(bytes.NewReader(data), nil, max, 0, nil)
 		var consumed []byte
 		for {
 			h, p, err := fr.next()

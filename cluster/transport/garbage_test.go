@@ -125,7 +125,7 @@ func fakeServer(t *testing.T, cfg Config, script func(nc net.Conn, fr *frameRead
 			return
 		}
 		defer nc.Close()
-		fr := newFrameReader(nc, nil, cfg.MaxFrameBytes, 0)
+		fr := newFrameReader(nc, nil, cfg.MaxFrameBytes, 0, nil)
 		if serverHandshake(nc, fr, cfg) != nil {
 			return
 		}

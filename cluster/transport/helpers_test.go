@@ -100,7 +100,7 @@ func rawDial(t testing.TB, addr string, cfg *Config) (net.Conn, *frameReader) {
 	}
 	t.Cleanup(func() { _ = nc.Close() })
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	fr := newFrameReader(nc, nil, 1<<30, 0)
+	fr := newFrameReader(nc, nil, 1<<30, 0, nil)
 	if cfg != nil {
 		if err := clientHandshake(nc, fr, *cfg); err != nil {
 			t.Fatalf("handshake: %v", err)

@@ -41,7 +41,7 @@ type job struct {
 
 func (sc *serverConn) serve() {
 	s := sc.s
-	fr := newFrameReader(sc.nc, sc.nc, s.cfg.MaxFrameBytes, s.cfg.ReadTimeout)
+	fr := newFrameReader(sc.nc, sc.nc, s.cfg.MaxFrameBytes, s.cfg.ReadTimeout, s.cfg.arrival)
 	if err := serverHandshake(sc.nc, fr, s.cfg); err != nil {
 		s.log.Warn("transport: peer rejected", "remote", sc.nc.RemoteAddr(), "err", err)
 		_ = sc.nc.Close()
@@ -80,7 +80,7 @@ func (sc *serverConn) readLoop(fr *frameReader) bool {
 		s.cfg.observe(h.clock)
 		j := job{h: h, p: p}
 		if h.budget > 0 {
-			j.deadline = s.cfg.arrival(fr.prev, fr.wait, fr.read).Add(time.Duration(h.budget) * time.Millisecond)
+			j.deadline = fr.arrived.Add(time.Duration(h.budget) * time.Millisecond)
 		}
 		if !sc.dispatch(j) {
 			return false
