@@ -73,7 +73,8 @@ type Node struct {
 	// back after a restart, in nanoseconds since started (monotonic; see
 	// standsBack), and joinedOnce is set by the first join exchange.
 	primaryHold atomic.Int64
-	joinedOnce  atomic.Bool
+	joinedOnce  bool
+	holdMu      sync.Mutex // serializes joined
 
 	// The layout (node_layout.go, node_join.go, node_transition.go):
 	// lay is the state the consensus log cons replicates; incarnation

@@ -132,9 +132,13 @@ func (n *Node) holdPrimary(d time.Duration) {
 }
 
 // joined hears of each join exchange of this node's gossip
-// (membership.Config.OnJoin). It runs under memberlist's lock.
+// (membership.Config.OnJoin), one at a time: a first exchange that found
+// the node not counted down must not release a hold another one set.
 func (n *Node) joined(countedDown bool) {
-	first := !n.joinedOnce.Swap(true)
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	first := !n.joinedOnce
+	n.joinedOnce = true
 	switch {
 	case countedDown:
 		n.holdPrimary(n.primaryGrace())

@@ -37,6 +37,9 @@ type client struct {
 	// hop is how often the request was forwarded (0: a client's own).
 	atPrimary bool
 	hop       int
+	// uncounted: INFO commandstats does not count the session's commands
+	// (a script run for a forwarded request; see counted).
+	uncounted bool
 	// origin names a session without a socket for MONITOR and SLOWLOG:
 	// "forwarded", or "lua" for a script's commands.
 	origin string
@@ -200,22 +203,35 @@ func clientOf(conn redcon.Conn) *client {
 // pausable reports whether CLIENT PAUSE holds the session's commands:
 // it pauses this node's clients. A request another node forwarded to
 // this one as its keys' primary is that node's client's, and runs (its
-// sender waits a request timeout at most). A script's commands run: the
-// pause held the script (EVAL) or let it start, as in Redis.
-func (c *client) pausable() bool { return c.origin != "forwarded" && c.origin != "lua" }
+// sender waits a request timeout at most). The commands of a script or
+// of EXEC run: the pause held the script or the transaction before it
+// began, or let it begin, as in Redis (held midway, they would keep
+// their keys locked).
+func (c *client) pausable() bool {
+	return c.origin != "forwarded" && c.origin != "lua" && !c.inExec
+}
 
 // counted reports whether INFO commandstats counts the session's
 // commands: every session's but a forwarded request's, which the node
 // its client sent it to counts (and the local relay of lone INCRs, which
-// runs as one).
-func (c *client) counted() bool { return c.origin != "forwarded" }
+// runs as one), and a script's run for one.
+func (c *client) counted() bool { return !c.uncounted && c.origin != "forwarded" }
 
 // pausedAsWrite reports whether CLIENT PAUSE WRITE holds cmd: writes,
-// and, as in Redis, EVAL and EVALSHA (a script may write) and WAIT.
-func pausedAsWrite(cmd *command) bool {
+// and, as in Redis, EVAL and EVALSHA (a script may write), WAIT, and an
+// EXEC whose transaction holds one of them.
+func (c *client) pausedAsWrite(cmd *command) bool {
 	switch cmd.name {
 	case "eval", "evalsha", "wait":
 		return true
+	case "exec":
+		if c.multi != nil {
+			for _, args := range c.multi.cmds {
+				if q := lookup(args[0]); q != nil && c.pausedAsWrite(q) {
+					return true
+				}
+			}
+		}
 	}
 	return cmd.flags&flagWrite != 0
 }

@@ -69,6 +69,15 @@ func TestClientPause(t *testing.T) {
 	if err := c.Do(ctx, "eval_ro", "return 1", "0").Err(); err != nil {
 		t.Fatalf("EVAL_RO during a WRITE pause: %v", err)
 	}
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error { p.Get(ctx, "k"); return nil }); err != redis.Nil {
+		t.Fatalf("a read-only transaction during a WRITE pause: %v", err)
+	}
+	// A transaction that writes is held before it starts, as a write is.
+	txn := make(chan error, 1)
+	go func() {
+		_, err := ts.client(t, nil).TxPipelined(ctx, func(p redis.Pipeliner) error { p.Set(ctx, "t", "1", 0); return nil })
+		txn <- err
+	}()
 	// A script is held before it starts, as a write is.
 	script := make(chan error, 1)
 	go func() {
@@ -81,6 +90,8 @@ func TestClientPause(t *testing.T) {
 		t.Fatalf("SET during a WRITE pause answered at once: %v", err)
 	case err := <-script:
 		t.Fatalf("EVAL during a WRITE pause answered at once: %v", err)
+	case err := <-txn:
+		t.Fatalf("EXEC of a write during a WRITE pause answered at once: %v", err)
 	case <-time.After(300 * time.Millisecond):
 	}
 	if err := admin.Do(ctx, "client", "unpause").Err(); err != nil {
@@ -96,6 +107,9 @@ func TestClientPause(t *testing.T) {
 	}
 	if err := <-script; err != nil && err != redis.Nil {
 		t.Fatalf("EVAL held by the pause: %v", err)
+	}
+	if err := <-txn; err != nil {
+		t.Fatalf("EXEC held by the pause: %v", err)
 	}
 	start := time.Now()
 	if err := admin.Do(ctx, "client", "pause", "400").Err(); err != nil {

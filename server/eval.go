@@ -165,7 +165,7 @@ type scriptHost struct {
 
 func (s *Server) newScriptHost(parent *client, ctx context.Context, start time.Time) *scriptHost {
 	c := &client{id: parent.id, authed: true, atPrimary: parent.atPrimary, hop: parent.hop, inExec: true, inTxn: true,
-		origin: "lua", created: time.Now(), scriptStart: start}
+		origin: "lua", created: time.Now(), scriptStart: start, uncounted: !parent.counted()}
 	c.selectDB(parent.db)
 	out := &captured{}
 	c.w.Conn = out

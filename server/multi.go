@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"slices"
+	"time"
 
 	"github.com/ringcache/ringcache/server/store"
 )
@@ -271,5 +272,17 @@ func (s *Server) forwardTxn(c *client, conn *reply, id string, cmds [][][]byte, 
 			break
 		}
 	}
-	return s.sendForward(c, conn, id, &req)
+	start := time.Now()
+	err := s.sendForward(c, conn, id, &req)
+	if err == nil && c.counted() {
+		// Counted here, the node the client sent them to, as when the
+		// transaction runs here (whether each failed is not known here).
+		share := time.Since(start) / time.Duration(max(len(cmds), 1))
+		for _, args := range cmds {
+			if cmd, rerr := resolve(args); rerr == nil {
+				s.cmdStats.ran(cmd.name, share, false)
+			}
+		}
+	}
+	return err
 }

@@ -177,7 +177,8 @@ func (c *client) send(ctx context.Context, node int, kind Kind, cmd, key, value 
 		}
 		if err == nil && n != int64(len(value)) {
 			// The source went (evicted) before BITOP read it: an empty
-			// result, which writes nothing where the key is missing.
+			// result, which deletes the key (for an insert, missing
+			// until then: nothing is written).
 			err = fmt.Errorf("BITOP answered %d: the source was not found", n)
 		}
 	case cmd == "INCRBYFLOAT":

@@ -353,4 +353,19 @@ func TestCommandAndErrorStatsCountWhereTheClientIs(t *testing.T) {
 			t.Errorf("node %d errorstat_ERR = %q, want %s", node, got, want)
 		}
 	}
+	// A transaction forwarded to the primary: its commands count on the
+	// node the client sent it to.
+	if _, err := c.Client(other).TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "notanumber", "1", 0)
+		p.Incr(ctx, "notanumber")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := infoSectionField(t, c, other, "commandstats", "cmdstat_incr"); !strings.HasPrefix(got, "calls=4,") {
+		t.Errorf("node %d cmdstat_incr after a forwarded transaction = %q, want calls=4", other, got)
+	}
+	if got := infoSectionField(t, c, prim, "commandstats", "cmdstat_incr"); !strings.HasPrefix(got, "calls=1,") {
+		t.Errorf("the primary's cmdstat_incr after a forwarded transaction = %q, want calls=1 still", got)
+	}
 }

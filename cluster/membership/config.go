@@ -142,12 +142,13 @@ type Config struct {
 	// (this node joining a member, or a member joining it), before
 	// memberlist merges the remote member list, with whether that list
 	// counts this node down: it holds this node suspect, dead or left,
-	// or, for a node whose Known list names other members (a restart),
-	// does not hold it at all (a member restarted meanwhile knows it only
-	// from its own saved list). The members that count it down go on
-	// doing so until they learn this node's refutation. Calls come with
-	// memberlist's lock held: they must not block or call into
-	// membership. Default nil.
+	// or, in the first exchange of a node whose Known list names other
+	// members (a restart), does not hold it at all (a member restarted
+	// meanwhile knows it only from its own saved list). The members that count it down go on
+	// doing so until they learn this node's refutation. Calls come from
+	// memberlist's goroutines, possibly several at once; they must not
+	// block or call into membership. Not called for an exchange the
+	// membership refuses. Default nil.
 	OnJoin func(countedDown bool)
 }
 

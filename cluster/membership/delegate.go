@@ -24,9 +24,11 @@ type delegate struct {
 	// badLeft: a peer's left state was unreadable, and it was logged.
 	badLeft atomic.Bool
 	// self is this node's id; restarted is set when it knew other
-	// members at start; onJoin is Config.OnJoin.
+	// members at start, settled once a join exchange went through;
+	// onJoin is Config.OnJoin.
 	self      string
 	restarted bool
+	settled   atomic.Bool
 	onJoin    func(countedDown bool)
 }
 
@@ -98,10 +100,14 @@ func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 			errs = append(errs, err)
 		}
 	}
-	if d.onJoin != nil {
-		d.onJoin(down || !found && d.restarted)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
 	}
-	return errors.Join(errs...)
+	if d.onJoin != nil {
+		d.onJoin(down || !found && d.restarted && !d.settled.Load())
+	}
+	d.settled.Store(true)
+	return nil
 }
 
 // NotifyConflict is memberlist's own report of a node name seen at a
