@@ -103,8 +103,14 @@ func (s *Server) runBatch(c *client, conn *reply, cmds []redcon.Command) int {
 	share := d / time.Duration(n)
 	if kind != batchIncr && c.counted() {
 		// (incrBatch counts its commands one by one: their replies differ.)
-		for _, cmd := range cmds[:n] {
-			s.cmdStats.ran(batchName(cmd.Args), share, err != nil)
+		// A run of one command is counted at once.
+		for i := 0; i < n; {
+			name, j := batchName(cmds[i].Args), i+1
+			for j < n && batchName(cmds[j].Args) == name {
+				j++
+			}
+			s.cmdStats.ranMany(name, j-i, share, err != nil)
+			i = j
 		}
 	}
 	s.latency.observe(true, share, start)

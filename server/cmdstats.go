@@ -32,11 +32,16 @@ func (cs *commandStats) of(name string) *cmdStat {
 
 // ran counts a command that ran for d, failed when it answered an error.
 func (cs *commandStats) ran(name string, d time.Duration, failed bool) {
+	cs.ranMany(name, 1, d, failed)
+}
+
+// ranMany counts n calls of a command that ran for d each.
+func (cs *commandStats) ranMany(name string, n int, d time.Duration, failed bool) {
 	st := cs.of(name)
-	st.calls.Add(1)
-	st.usec.Add(d.Microseconds())
+	st.calls.Add(int64(n))
+	st.usec.Add(int64(n) * d.Microseconds())
 	if failed {
-		st.failed.Add(1)
+		st.failed.Add(int64(n))
 	}
 }
 

@@ -53,11 +53,10 @@ func (f *fakeStall) Arrival(prev, read time.Time) time.Time {
 	return f.start
 }
 
-// TestCommandsThatWaitedThroughAStallAreRefused: a pipeline sent while the
-// process was stopped, and read once it runs again, is answered with
-// TIMEOUT for every command and nothing of it runs; the connection, and
-// commands sent after the stall, work as before.
-func TestCommandsThatWaitedThroughAStallAreRefused(t *testing.T) {
+// stallServer starts a server whose stalls the returned fakeStall sets,
+// with a MaxWait of 20ms, and a connection to it that has read a reply.
+func stallServer(t *testing.T) (*fakeStall, *testServer, *rawConn) {
+	t.Helper()
 	st := &fakeStall{}
 	cfg := DefaultConfig()
 	cfg.Arrivals, cfg.MaxWait = st, 20*time.Millisecond
@@ -67,6 +66,15 @@ func TestCommandsThatWaitedThroughAStallAreRefused(t *testing.T) {
 	if got := rc.line(); got != "+PONG" {
 		t.Fatalf("PING: %q", got)
 	}
+	return st, ts, rc
+}
+
+// TestCommandsThatWaitedThroughAStallAreRefused: a pipeline sent while the
+// process was stopped, and read once it runs again, is answered with
+// TIMEOUT for every command and nothing of it runs; the connection, and
+// commands sent after the stall, work as before.
+func TestCommandsThatWaitedThroughAStallAreRefused(t *testing.T) {
+	st, ts, rc := stallServer(t)
 	// The process stops now; the client sends a pipeline meanwhile.
 	st.set(time.Now(), time.Now().Add(time.Hour))
 	time.Sleep(50 * time.Millisecond)
@@ -99,15 +107,7 @@ func TestCommandsThatWaitedThroughAStallAreRefused(t *testing.T) {
 // read that fills its buffer leaves input as old as its own behind, so
 // the reads after it are dated from the same bound.
 func TestBigPipelineThroughAStallIsRefused(t *testing.T) {
-	st := &fakeStall{}
-	cfg := DefaultConfig()
-	cfg.Arrivals, cfg.MaxWait = st, 20*time.Millisecond
-	ts := startServer(t, cfg, nil)
-	rc := ts.dial(t)
-	rc.send("PING\r\n")
-	if got := rc.line(); got != "+PONG" {
-		t.Fatalf("PING: %q", got)
-	}
+	st, ts, rc := stallServer(t)
 	st.set(time.Now(), time.Now().Add(time.Hour))
 	time.Sleep(50 * time.Millisecond)
 	const n = 300
@@ -133,15 +133,7 @@ func TestBigPipelineThroughAStallIsRefused(t *testing.T) {
 // against commands read well after it: an idle connection's next
 // command, and a new connection's first, run.
 func TestIdleConnectionAfterAStallRuns(t *testing.T) {
-	st := &fakeStall{}
-	cfg := DefaultConfig()
-	cfg.Arrivals, cfg.MaxWait = st, 20*time.Millisecond
-	ts := startServer(t, cfg, nil)
-	rc := ts.dial(t)
-	rc.send("PING\r\n")
-	if got := rc.line(); got != "+PONG" {
-		t.Fatalf("PING: %q", got)
-	}
+	st, ts, rc := stallServer(t)
 	// A stall while the connection waits for input, over long before
 	// its next command comes.
 	st.set(time.Now().Add(5*time.Millisecond), time.Now().Add(20*time.Millisecond))
