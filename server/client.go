@@ -38,7 +38,7 @@ type client struct {
 	atPrimary bool
 	hop       int
 	// uncounted: INFO commandstats does not count the session's commands
-	// (a script run for a forwarded request; see counted).
+	// (a forwarded request's, and a script's run for one; see counted).
 	uncounted bool
 	// origin names a session without a socket for MONITOR and SLOWLOG:
 	// "forwarded", or "lua" for a script's commands.
@@ -215,7 +215,7 @@ func (c *client) pausable() bool {
 // commands: every session's but a forwarded request's, which the node
 // its client sent it to counts (and the local relay of lone INCRs, which
 // runs as one), and a script's run for one.
-func (c *client) counted() bool { return !c.uncounted && c.origin != "forwarded" }
+func (c *client) counted() bool { return !c.uncounted }
 
 // pausedAsWrite reports whether CLIENT PAUSE WRITE holds cmd: writes,
 // and, as in Redis, EVAL and EVALSHA (a script may write), WAIT, and an

@@ -313,7 +313,7 @@ func keysOf(cmds [][][]byte) [][]byte {
 // (the sender's deadline), and marked as being at the primary so that
 // its commands run here.
 func (s *Server) forwardedClient(ctx context.Context, req forwardRequest) (*client, error) {
-	c := &client{id: -1, authed: true, atPrimary: true, hop: req.hop, origin: "forwarded", created: time.Now()}
+	c := &client{id: -1, authed: true, atPrimary: true, hop: req.hop, origin: "forwarded", uncounted: true, created: time.Now()}
 	c.selectDB(req.db)
 	c.w.Conn = &captured{}
 	c.setProto(req.resp3)
